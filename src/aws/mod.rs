@@ -1,0 +1,118 @@
+//! AWS access: one `SdkConfig` from the standard chain (environment, profile,
+//! SSO, instance role), per-region clients derived from it and cached.
+//!
+//! The configuration is loaded on first use, so configurations without AWS
+//! resources never look for credentials.
+
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_smithy_http_client::tls;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::sync::OnceCell;
+
+/// `STANDBY_AWS_MAX_ATTEMPTS`: attempts per AWS call, retries included (default 5).
+pub const ENV_MAX_ATTEMPTS: &str = "STANDBY_AWS_MAX_ATTEMPTS";
+
+#[derive(Default)]
+pub struct Aws {
+    config: OnceCell<SdkConfig>,
+    s3: Mutex<HashMap<String, aws_sdk_s3::Client>>,
+    rds: Mutex<HashMap<String, aws_sdk_rds::Client>>,
+    opensearch: Mutex<HashMap<String, aws_sdk_opensearch::Client>>,
+    iam: OnceCell<aws_sdk_iam::Client>,
+}
+
+fn max_attempts() -> u32 {
+    std::env::var(ENV_MAX_ATTEMPTS).ok().and_then(|v| v.parse().ok()).filter(|n| *n > 0).unwrap_or(5)
+}
+
+impl Aws {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub async fn config(&self) -> &SdkConfig {
+        self.config
+            .get_or_init(|| async {
+                let http = aws_smithy_http_client::Builder::new()
+                    .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+                    .build_https();
+                aws_config::defaults(BehaviorVersion::latest())
+                    .http_client(http)
+                    .retry_config(
+                        RetryConfig::standard()
+                            .with_max_attempts(max_attempts())
+                            .with_initial_backoff(Duration::from_millis(200)),
+                    )
+                    .load()
+                    .await
+            })
+            .await
+    }
+
+    /// True when `AWS_ENDPOINT_URL` (or a profile setting) sends calls elsewhere.
+    pub async fn endpoint_overridden(&self) -> bool {
+        self.config().await.endpoint_url().is_some()
+    }
+
+    pub async fn s3(&self, region: &str) -> aws_sdk_s3::Client {
+        let cfg = self.config().await;
+        let mut cache = self.s3.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .entry(region.to_string())
+            .or_insert_with(|| {
+                // Virtual-host addressing needs DNS for `<bucket>.<endpoint>`,
+                // which a custom endpoint (emulator, proxy) does not have.
+                let conf = aws_sdk_s3::config::Builder::from(cfg)
+                    .region(aws_sdk_s3::config::Region::new(region.to_string()))
+                    .force_path_style(cfg.endpoint_url().is_some())
+                    .build();
+                aws_sdk_s3::Client::from_conf(conf)
+            })
+            .clone()
+    }
+
+    pub async fn rds(&self, region: &str) -> aws_sdk_rds::Client {
+        let cfg = self.config().await;
+        let mut cache = self.rds.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .entry(region.to_string())
+            .or_insert_with(|| {
+                let conf = aws_sdk_rds::config::Builder::from(cfg)
+                    .region(aws_sdk_rds::config::Region::new(region.to_string()))
+                    .build();
+                aws_sdk_rds::Client::from_conf(conf)
+            })
+            .clone()
+    }
+
+    pub async fn opensearch(&self, region: &str) -> aws_sdk_opensearch::Client {
+        let cfg = self.config().await;
+        let mut cache = self.opensearch.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .entry(region.to_string())
+            .or_insert_with(|| {
+                let conf = aws_sdk_opensearch::config::Builder::from(cfg)
+                    .region(aws_sdk_opensearch::config::Region::new(region.to_string()))
+                    .build();
+                aws_sdk_opensearch::Client::from_conf(conf)
+            })
+            .clone()
+    }
+
+    /// IAM is global; its API lives in us-east-1 (the `aws` partition).
+    pub async fn iam(&self) -> aws_sdk_iam::Client {
+        let cfg = self.config().await;
+        self.iam
+            .get_or_init(|| async {
+                let conf = aws_sdk_iam::config::Builder::from(cfg)
+                    .region(aws_sdk_iam::config::Region::new("us-east-1"))
+                    .build();
+                aws_sdk_iam::Client::from_conf(conf)
+            })
+            .await
+            .clone()
+    }
+}

@@ -1,0 +1,132 @@
+//! Resource kinds: one trait, one module per kind with the same inner shape
+//! (schema, validate, create, read, update, delete).
+//!
+//! The engine never knows what a kind does; it asks the kind for its schema,
+//! lets it check and plan values, and calls its async CRUD functions with a
+//! [`Ctx`] carrying the instance's region and the AWS clients.
+
+pub mod data;
+pub mod schema;
+
+use crate::aws::Aws;
+use crate::value::{Attrs, Value};
+use async_trait::async_trait;
+use schema::Schema;
+use std::time::Duration;
+
+/// What a kind gets for each call.
+pub struct Ctx<'a> {
+    /// Resource address, for messages.
+    pub address: &'a str,
+    /// The AWS region name this instance lives in (e.g. `us-east-1`).
+    pub region: &'a str,
+    pub aws: &'a Aws,
+    /// How long the current operation may take, waits included.
+    pub timeout: Duration,
+}
+
+/// A problem with one property, found before any API call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PropProblem {
+    /// The top-level property it concerns (its location is reported).
+    pub prop: String,
+    pub message: String,
+    pub warning: bool,
+}
+
+impl PropProblem {
+    pub fn error(prop: &str, message: impl Into<String>) -> Self {
+        PropProblem { prop: prop.to_string(), message: message.into(), warning: false }
+    }
+    pub fn warning(prop: &str, message: impl Into<String>) -> Self {
+        PropProblem { prop: prop.to_string(), message: message.into(), warning: true }
+    }
+}
+
+/// Errors from a kind's operations. The apply walker adds the address.
+#[derive(Debug, thiserror::Error)]
+pub enum KindError {
+    /// An AWS API call failed.
+    #[error("{call}: {code}: {message}{}", hint.as_ref().map(|h| format!("\n  hint: {h}")).unwrap_or_default())]
+    Aws { call: &'static str, code: String, message: String, hint: Option<String> },
+    #[error("timed out after {}s waiting for {what}", after.as_secs())]
+    Timeout { what: String, after: Duration },
+    /// The resource is in a state the operation cannot work from.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// What a create call returns: the id, and what is known of the resource.
+pub struct Created {
+    pub id: String,
+    pub attrs: Attrs,
+}
+
+/// A read-only view of every planned instance, for checks across resources
+/// (e.g. a replication rule towards a bucket that is not versioned).
+pub trait PlanView {
+    /// The planned attributes of every instance of a type.
+    fn instances_of(&self, type_name: &str) -> Vec<(String, &Attrs)>;
+}
+
+#[async_trait]
+pub trait Kind: Send + Sync {
+    fn type_name(&self) -> &'static str;
+    fn schema(&self) -> &'static Schema;
+
+    /// Checks beyond types: naming rules, rules between properties.
+    fn validate(&self, _props: &Attrs) -> Vec<PropProblem> {
+        Vec::new()
+    }
+
+    /// Checks against the rest of the planned configuration.
+    fn check_plan(&self, _props: &Attrs, _view: &dyn PlanView) -> Vec<PropProblem> {
+        Vec::new()
+    }
+
+    /// The form a value is compared in, so that equivalent spellings (policy
+    /// JSON key order, `"x"` vs `["x"]`) never show as changes.
+    fn normalize(&self, _prop: &str, v: &Value) -> Value {
+        v.clone()
+    }
+
+    /// Attributes this kind derives from inputs before apply (e.g. an S3
+    /// bucket's ARN from its name). Computed attributes not set here are
+    /// taken from the prior state, or are unknown on create.
+    fn derive(&self, _planned: &mut Attrs) {}
+
+    /// Which computed attribute carries which input, so sensitivity follows.
+    fn sensitive_follows(&self) -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
+
+    /// Default time limit per operation.
+    fn default_timeout(&self) -> Duration {
+        Duration::from_secs(20 * 60)
+    }
+
+    async fn create(&self, cx: &Ctx<'_>, desired: &Attrs) -> Result<Created, KindError>;
+
+    /// Waits until a newly created or updated resource is ready. Called under
+    /// the operation's timeout; on timeout the resource stays on record.
+    async fn wait_ready(&self, _cx: &Ctx<'_>, _id: &str) -> Result<(), KindError> {
+        Ok(())
+    }
+
+    /// Reads what AWS reports. `None` when the resource no longer exists.
+    async fn read(&self, cx: &Ctx<'_>, id: &str, prior: &Attrs) -> Result<Option<Attrs>, KindError>;
+
+    async fn update(&self, cx: &Ctx<'_>, id: &str, prior: &Attrs, desired: &Attrs) -> Result<(), KindError>;
+
+    async fn delete(&self, cx: &Ctx<'_>, id: &str, prior: &Attrs) -> Result<(), KindError>;
+}
+
+/// Every kind standby knows.
+pub fn registry() -> &'static [&'static dyn Kind] {
+    static KINDS: &[&dyn Kind] = &[&data::StandbyData];
+    KINDS
+}
+
+pub fn lookup(type_name: &str) -> Option<&'static dyn Kind> {
+    registry().iter().copied().find(|k| k.type_name() == type_name)
+}

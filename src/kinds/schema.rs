@@ -1,0 +1,144 @@
+//! The typed property schema every resource kind declares.
+
+use crate::value::Value;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Type {
+    String,
+    Number,
+    Bool,
+    /// A list whose elements all have this type.
+    List(&'static Type),
+    /// A map from strings to this type.
+    Map(&'static Type),
+    /// Any value (like Terraform's `any`).
+    Any,
+    /// A JSON document: a YAML map or a JSON string; compared semantically.
+    Json,
+}
+
+impl Type {
+    pub fn describe(&self) -> String {
+        match self {
+            Type::String => "string".into(),
+            Type::Number => "number".into(),
+            Type::Bool => "bool".into(),
+            Type::List(t) => format!("list of {}", t.describe()),
+            Type::Map(t) => format!("map of {}", t.describe()),
+            Type::Any => "any".into(),
+            Type::Json => "JSON document (map or JSON string)".into(),
+        }
+    }
+
+    /// Checks a value against the type. Unknown values always pass (they are
+    /// checked again at apply time). Returns a message naming the mismatch.
+    pub fn check(&self, v: &Value) -> Result<(), String> {
+        match (self, v) {
+            (_, Value::Unknown) | (Type::Any, _) => Ok(()),
+            (Type::String, Value::String(_)) | (Type::Bool, Value::Bool(_)) | (Type::Number, Value::Number(_)) => Ok(()),
+            // YAML users write `port: 80` for a string field and `"80"` for a number: accept like Terraform's conversions.
+            (Type::String, Value::Number(_) | Value::Bool(_)) => Ok(()),
+            (Type::Number, Value::String(s)) if s.parse::<f64>().is_ok() => Ok(()),
+            (Type::Bool, Value::String(s)) if s == "true" || s == "false" => Ok(()),
+            (Type::Json, Value::Map(_) | Value::List(_)) => Ok(()),
+            (Type::Json, Value::String(s)) => serde_json::from_str::<serde_json::Value>(s)
+                .map(|_| ())
+                .map_err(|e| format!("invalid JSON: {e}")),
+            (Type::List(t), Value::List(items)) => items
+                .iter()
+                .enumerate()
+                .try_for_each(|(i, item)| t.check(item).map_err(|e| format!("element {i}: {e}"))),
+            (Type::Map(t), Value::Map(m)) => {
+                m.iter().try_for_each(|(k, item)| t.check(item).map_err(|e| format!("key {k:?}: {e}")))
+            }
+            (t, v) => Err(format!("expected {}, got {}", t.describe(), v.type_name())),
+        }
+    }
+
+    /// Converts a checked value to the declared type (`"80"` → 80 for numbers).
+    pub fn coerce(&self, v: Value) -> Value {
+        match (self, v) {
+            (Type::String, Value::Number(n)) => Value::String(n.to_string()),
+            (Type::String, Value::Bool(b)) => Value::String(b.to_string()),
+            (Type::Number, Value::String(s)) => s
+                .parse::<i64>()
+                .map(Value::int)
+                .or_else(|_| s.parse::<f64>().map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)))
+                .unwrap_or(Value::String(s)),
+            (Type::Bool, Value::String(s)) => Value::Bool(s == "true"),
+            (Type::List(t), Value::List(items)) => Value::List(items.into_iter().map(|i| t.coerce(i)).collect()),
+            (Type::Map(t), Value::Map(m)) => Value::Map(m.into_iter().map(|(k, i)| (k, t.coerce(i))).collect()),
+            (Type::Json, Value::String(s)) => match serde_json::from_str::<serde_json::Value>(&s) {
+                Ok(j) => Value::from_json(&j),
+                Err(_) => Value::String(s),
+            },
+            (_, v) => v,
+        }
+    }
+}
+
+/// Who sets a property.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Required,
+    Optional,
+    /// Optional input that AWS fills in when not given.
+    OptionalComputed,
+    /// Set by AWS (or the kind) only; the user cannot set it.
+    Computed,
+}
+
+/// One property of a resource kind.
+#[derive(Clone, Copy, Debug)]
+pub struct Prop {
+    pub name: &'static str,
+    pub ty: Type,
+    pub mode: Mode,
+    /// Changing it replaces the resource.
+    pub force_new: bool,
+    /// Never shown or stored in clear.
+    pub sensitive: bool,
+    pub doc: &'static str,
+}
+
+impl Prop {
+    pub const fn optional(name: &'static str, ty: Type, doc: &'static str) -> Prop {
+        Prop { name, ty, mode: Mode::Optional, force_new: false, sensitive: false, doc }
+    }
+    pub const fn required(name: &'static str, ty: Type, doc: &'static str) -> Prop {
+        Prop { mode: Mode::Required, ..Prop::optional(name, ty, doc) }
+    }
+    pub const fn computed(name: &'static str, ty: Type, doc: &'static str) -> Prop {
+        Prop { mode: Mode::Computed, ..Prop::optional(name, ty, doc) }
+    }
+    pub const fn force_new(self) -> Prop {
+        Prop { force_new: true, ..self }
+    }
+    pub const fn sensitive(self) -> Prop {
+        Prop { sensitive: true, ..self }
+    }
+    pub const fn or_computed(self) -> Prop {
+        Prop { mode: Mode::OptionalComputed, ..self }
+    }
+    pub fn is_input(&self) -> bool {
+        self.mode != Mode::Computed
+    }
+    pub fn is_computed(&self) -> bool {
+        matches!(self.mode, Mode::Computed | Mode::OptionalComputed)
+    }
+}
+
+#[derive(Debug)]
+pub struct Schema {
+    pub props: &'static [Prop],
+}
+
+impl Schema {
+    pub fn get(&self, name: &str) -> Option<&Prop> {
+        self.props.iter().find(|p| p.name == name)
+    }
+
+    pub fn input_names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.props.iter().filter(|p| p.is_input()).map(|p| p.name)
+    }
+}

@@ -1,0 +1,22 @@
+//! standby: declarative two-region disaster recovery for Mattermost on AWS.
+//!
+//! Where things live:
+//! - [`config`]: the YAML configuration as written, with locations.
+//! - [`expr`]: `${…}` references; [`eval`]: evaluating them.
+//! - [`graph`]: dependencies and their order.
+//! - [`kinds`]: resource kinds (one trait, one module per kind).
+//! - [`plan`]: the plan as data, and planning; [`apply`]: carrying it out.
+//! - [`state`]: the state file, its lock and journal.
+//! - [`render`]: human, JSON and markdown views of a plan.
+//! - [`cli`]: the command line.
+
+pub mod address;
+pub mod aws;
+pub mod config;
+pub mod diag;
+pub mod eval;
+pub mod expr;
+pub mod graph;
+pub mod ids;
+pub mod kinds;
+pub mod value;

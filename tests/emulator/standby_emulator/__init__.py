@@ -1,0 +1,21 @@
+"""moto 5.2.5 plus the fixes standby needs to test against AWS's real wire format.
+
+Each fix lives in its own function (one module per service) whose docstring
+names the AWS API it follows. `apply_all()` installs them; it must run before
+the first request reaches moto. See README.md for the list.
+"""
+
+_applied = False
+
+
+def apply_all() -> None:
+    global _applied
+    if _applied:
+        return
+    from . import iam, opensearch, rds, s3
+
+    s3.apply()
+    iam.apply()
+    rds.apply()
+    opensearch.apply()
+    _applied = True

@@ -1,0 +1,789 @@
+"""A fake of an OpenSearch Service domain's own REST API.
+
+moto only emulates the OpenSearch control plane. Requests whose Host header
+(port stripped) is the Endpoint of an existing domain (DescribeDomain's
+Endpoint, or Endpoints["vpc"]) land here instead of moto - the way a client
+reaches a domain through a proxy while sending the domain's hostname.
+
+Each domain keeps its own indices (name -> documents), index replications and
+auto-follow rules, following the cross-cluster-replication plugin's REST
+contract (opensearch-project/cross-cluster-replication, 2.x branch): request
+shapes, answers, error types, reasons and HTTP statuses. Replication is
+instantaneous: a SYNCING follower always holds the leader's documents.
+Auto-follow rules are evaluated on every request to any fake domain (the
+plugin polls every 30 s).
+
+All state hangs off moto's domain objects, so deleting a domain or
+POST /moto-api/reset clears it.
+"""
+
+import base64
+import fnmatch
+import json
+import secrets
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
+
+from .opensearch import LOCK, active_outbound, all_domains, domain_hosts, get_domain, master_user
+
+# How many _status calls report BOOTSTRAPPING before SYNCING (the plugin copies
+# the leader's segments first). Tests can change it via /_emulator/settings.
+DEFAULT_SETTINGS = {"opensearch_bootstrap_polls": 1}
+SETTINGS = dict(DEFAULT_SETTINGS)
+
+BLOCK_REASON = "index [{}] blocked by: [FORBIDDEN/1000/index read-only(cross-cluster-replication)];"
+USER_INITIATED = "User initiated"
+
+
+def reset() -> None:
+    SETTINGS.clear()
+    SETTINGS.update(DEFAULT_SETTINGS)
+
+
+# ------------------------------------------------------------------ state ---
+
+
+@dataclass
+class Replication:
+    leader_alias: str
+    leader_index: str
+    status: str  # RUNNING | PAUSED | FAILED (the plugin's overall states)
+    reason: str = USER_INITIATED
+    bootstrap_polls_left: int = 0
+    roles: dict | None = None
+
+
+@dataclass
+class Index:
+    name: str
+    uuid: str = field(default_factory=lambda: secrets.token_urlsafe(16)[:22])
+    created_ms: int = field(default_factory=lambda: int(time.time() * 1000))
+    # Document ids. A SYNCING follower shares its leader's set, so it always
+    # holds the leader's documents; it gets its own copy when it stops syncing.
+    ids: set = field(default_factory=set)
+    seq: int = 0
+    replication: Replication | None = None
+
+
+@dataclass
+class Rule:
+    leader_alias: str
+    name: str
+    pattern: str
+    roles: dict | None
+    success: int = 0
+    failed: int = 0
+    failed_leader_calls: int = 0
+    failed_indices: set = field(default_factory=set)
+    last_execution_time: int = 0
+
+
+@dataclass
+class DomainData:
+    indices: dict = field(default_factory=dict)  # name -> Index
+    rules: dict = field(default_factory=dict)  # (leader_alias, name) -> Rule
+
+
+def data(domain) -> DomainData:
+    d = getattr(domain, "_emu_data", None)
+    if d is None:
+        d = domain._emu_data = DomainData()
+    return d
+
+
+@dataclass
+class Ctx:
+    account: str
+    region: str
+    domain: Any  # moto OpenSearchDomain
+
+    @property
+    def data(self) -> DomainData:
+        return data(self.domain)
+
+
+# ----------------------------------------------------------------- errors ---
+
+
+class RestError(Exception):
+    """An OpenSearch error answer: {"error": {root_cause, type, reason, ...}, "status": N}."""
+
+    def __init__(self, status: int, etype: str, reason: str, extra: dict | None = None,
+                 root_cause: list | None = None, caused_by: dict | None = None):
+        super().__init__(reason)
+        self.status = status
+        cause = {"type": etype, "reason": reason, **(extra or {})}
+        err = {"root_cause": root_cause or [cause], **cause}
+        if caused_by:
+            err["caused_by"] = caused_by
+        self.body = {"error": err, "status": status}
+
+
+def index_not_found(name: str) -> RestError:
+    extra = {"index": name, "resource.id": name, "resource.type": "index_or_alias", "index_uuid": "_na_"}
+    return RestError(404, "index_not_found_exception", f"no such index [{name}]", extra)
+
+
+def illegal_argument(reason: str) -> RestError:
+    return RestError(400, "illegal_argument_exception", reason)
+
+
+def blocked(name: str) -> RestError:
+    return RestError(403, "cluster_block_exception", BLOCK_REASON.format(name))
+
+
+def no_such_remote_cluster(alias: str) -> RestError:
+    return RestError(404, "no_such_remote_cluster_exception", f"no such remote cluster: [{alias}]")
+
+
+def validation_failed(*errors: str) -> RestError:
+    text = "".join(f"{i}: {e};" for i, e in enumerate(errors, 1))
+    return RestError(400, "action_request_validation_exception", f"Validation Failed: {text}")
+
+
+# ---------------------------------------------------------------- helpers ---
+
+
+def _matches(pattern: str, name: str) -> bool:
+    # Wildcards do not expand to dot-prefixed (system/hidden) indices unless
+    # the pattern itself starts with a dot.
+    if name.startswith(".") and not pattern.startswith("."):
+        return False
+    return fnmatch.fnmatchcase(name, pattern)
+
+
+def _resolve(ctx: Ctx, expression: str, must_exist: bool = True) -> list[str]:
+    names: list[str] = []
+    for part in [p for p in expression.split(",") if p]:
+        if part in ("_all", "*"):
+            part = "*"
+        if "*" in part or "?" in part:
+            names += [n for n in sorted(ctx.data.indices) if _matches(part, n) and n not in names]
+        elif part in ctx.data.indices:
+            if part not in names:
+                names.append(part)
+        elif must_exist:
+            raise index_not_found(part)
+    return names
+
+
+def _validate_index_name(name: str) -> None:
+    bad = '\\/*?"<>| ,#:'
+    reason = None
+    if name != name.lower():
+        reason = "must be lowercase"
+    elif any(c in bad for c in name):
+        reason = f'must not contain the following characters [ , ", *, \\, <, |, ,, >, /, ?]'
+    elif name[0] in "_-+":
+        reason = "must not start with '_', '-', or '+'"
+    elif name in (".", ".."):
+        reason = "must not be '.' or '..'"
+    if reason:
+        raise RestError(400, "invalid_index_name_exception", f"Invalid index name [{name}], {reason}",
+                        {"index": name, "index_uuid": "_na_"})
+
+
+def _leader(ctx: Ctx, alias: str) -> Ctx | None:
+    """The leader domain behind the follower's remote-cluster alias (an ACTIVE outbound connection)."""
+    conn = active_outbound(ctx.account, ctx.region, ctx.domain.domain_name, alias)
+    if conn is None:
+        return None
+    remote = conn.remote
+    domain = get_domain(remote["OwnerId"], remote["Region"], remote["DomainName"])
+    return Ctx(remote["OwnerId"], remote["Region"], domain) if domain is not None else None
+
+
+def _detach(index: Index) -> None:
+    """Stop sharing the leader's documents (pause/stop/failure)."""
+    index.ids = set(index.ids)
+
+
+def _start_follow(ctx: Ctx, follower: str, leader: Ctx, leader_index: Index, alias: str,
+                  roles: dict | None) -> None:
+    idx = Index(name=follower, ids=leader_index.ids, seq=leader_index.seq)
+    idx.replication = Replication(
+        leader_alias=alias,
+        leader_index=leader_index.name,
+        status="RUNNING",
+        bootstrap_polls_left=int(SETTINGS.get("opensearch_bootstrap_polls", 0)),
+        roles=roles,
+    )
+    ctx.data.indices[follower] = idx
+
+
+def tick() -> None:
+    """Advance every domain: fail replications that lost their leader, run auto-follow rules."""
+    now = int(time.time() * 1000)
+    for account, region, domain in list(all_domains()):
+        ctx = Ctx(account, region, domain)
+        dd = data(domain)
+        for idx in dd.indices.values():
+            rep = idx.replication
+            if rep is None or rep.status != "RUNNING":
+                continue
+            leader = _leader(ctx, rep.leader_alias)
+            if leader is None:
+                rep.status, rep.reason = "FAILED", f"no such remote cluster: [{rep.leader_alias}]"
+                _detach(idx)
+                continue
+            lidx = data(leader.domain).indices.get(rep.leader_index)
+            if lidx is None:
+                rep.status, rep.reason = "FAILED", f"no such index [{rep.leader_index}]"
+                _detach(idx)
+                continue
+            idx.ids, idx.seq = lidx.ids, lidx.seq  # follow a re-created leader set too
+        for rule in list(dd.rules.values()):
+            rule.last_execution_time = now
+            leader = _leader(ctx, rule.leader_alias)
+            if leader is None:
+                rule.failed_leader_calls += 1
+                continue
+            for name, lidx in sorted(data(leader.domain).indices.items()):
+                if not _matches(rule.pattern, name):
+                    continue
+                if name in dd.indices or name in rule.failed_indices:
+                    continue  # the plugin skips names that exist locally
+                if lidx.replication is not None:
+                    # "Cannot Replicate a Replicated Index": counted as a failure.
+                    rule.failed += 1
+                    rule.failed_indices.add(name)
+                    continue
+                _start_follow(ctx, name, leader, lidx, rule.leader_alias, rule.roles)
+                rule.success += 1
+
+
+def _shards(n: int = 1) -> dict:
+    return {"total": 2 * n, "successful": n, "failed": 0}
+
+
+# --------------------------------------------------------------- handlers ---
+
+
+def cluster_info(ctx: Ctx, **_: Any):
+    version = str(ctx.domain.engine_version.options or "OpenSearch_2.11").split("_")[-1]
+    if version.count(".") == 1:
+        version += ".0"
+    return 200, {
+        "name": secrets.token_hex(16),
+        "cluster_name": f"{ctx.account}:{ctx.domain.domain_name}",
+        "cluster_uuid": uuid.uuid5(uuid.NAMESPACE_DNS, ctx.domain.arn).hex[:22],
+        "version": {
+            "distribution": "opensearch",
+            "number": version,
+            "build_type": "tar",
+            "build_hash": "unknown",
+            "build_date": "2024-01-01T00:00:00.000000Z",
+            "build_snapshot": False,
+            "lucene_version": "9.7.0",
+            "minimum_wire_compatibility_version": "7.10.0",
+            "minimum_index_compatibility_version": "7.0.0",
+        },
+        "tagline": "The OpenSearch Project: https://opensearch.org/",
+    }
+
+
+def cluster_health(ctx: Ctx, **_: Any):
+    n = len(ctx.data.indices)
+    return 200, {
+        "cluster_name": f"{ctx.account}:{ctx.domain.domain_name}",
+        "status": "green",
+        "timed_out": False,
+        "number_of_nodes": 2,
+        "number_of_data_nodes": 2,
+        "discovered_master": True,
+        "discovered_cluster_manager": True,
+        "active_primary_shards": n,
+        "active_shards": 2 * n,
+        "relocating_shards": 0,
+        "initializing_shards": 0,
+        "unassigned_shards": 0,
+        "delayed_unassigned_shards": 0,
+        "number_of_pending_tasks": 0,
+        "number_of_in_flight_fetch": 0,
+        "task_max_waiting_in_queue_millis": 0,
+        "active_shards_percent_as_number": 100.0,
+    }
+
+
+def create_index(ctx: Ctx, index: str, **_: Any):
+    _validate_index_name(index)
+    existing = ctx.data.indices.get(index)
+    if existing is not None:
+        raise RestError(400, "resource_already_exists_exception",
+                        f"index [{index}/{existing.uuid}] already exists",
+                        {"index": index, "index_uuid": existing.uuid})
+    ctx.data.indices[index] = Index(name=index)
+    return 200, {"acknowledged": True, "shards_acknowledged": True, "index": index}
+
+
+def get_index(ctx: Ctx, index: str, **_: Any):
+    out = {}
+    for name in _resolve(ctx, index):
+        idx = ctx.data.indices[name]
+        settings = {
+            "creation_date": str(idx.created_ms),
+            "number_of_shards": "1",
+            "number_of_replicas": "1",
+            "uuid": idx.uuid,
+            "provided_name": name,
+        }
+        if idx.replication is not None:
+            settings["plugins"] = {"replication": {"follower": {"leader_index": idx.replication.leader_index}}}
+        out[name] = {"aliases": {}, "mappings": {}, "settings": {"index": settings}}
+    return 200, out
+
+
+def head_index(ctx: Ctx, index: str, **_: Any):
+    return (200 if all(n in ctx.data.indices for n in index.split(",")) else 404), None
+
+
+def delete_index(ctx: Ctx, index: str, **_: Any):
+    names = _resolve(ctx, index)
+    for name in names:
+        if ctx.data.indices[name].replication is not None:
+            raise blocked(name)
+    for name in names:
+        del ctx.data.indices[name]
+    return 200, {"acknowledged": True}
+
+
+def _write_doc(ctx: Ctx, index: str, doc_id: str | None, op: str) -> tuple[int, dict]:
+    _validate_index_name(index)
+    idx = ctx.data.indices.get(index)
+    if idx is None:
+        idx = ctx.data.indices[index] = Index(name=index)  # auto-create, as OpenSearch does
+    if idx.replication is not None:
+        raise blocked(index)
+    doc_id = doc_id or secrets.token_urlsafe(15)[:20]
+    existed = doc_id in idx.ids
+    if op == "create" and existed:
+        raise RestError(409, "version_conflict_engine_exception",
+                        f"[{doc_id}]: version conflict, document already exists (current version [1])",
+                        {"index": index, "shard": "0", "index_uuid": idx.uuid})
+    idx.ids.add(doc_id)
+    idx.seq += 1
+    result = "updated" if existed else "created"
+    return (200 if existed else 201), {
+        "_index": index,
+        "_id": doc_id,
+        "_version": 2 if existed else 1,
+        "result": result,
+        "_shards": _shards(),
+        "_seq_no": idx.seq - 1,
+        "_primary_term": 1,
+    }
+
+
+def index_doc(ctx: Ctx, index: str, doc_id: str | None = None, **_: Any):
+    return _write_doc(ctx, index, doc_id, "index")
+
+
+def create_doc(ctx: Ctx, index: str, doc_id: str, **_: Any):
+    return _write_doc(ctx, index, doc_id, "create")
+
+
+def bulk(ctx: Ctx, body: bytes, index: str | None = None, **_: Any):
+    lines = [ln for ln in body.decode("utf-8").splitlines() if ln.strip()]
+    items, errors, i = [], False, 0
+    while i < len(lines):
+        try:
+            action = json.loads(lines[i])
+            (op, meta), = action.items()
+        except Exception:
+            raise RestError(400, "illegal_argument_exception", f"Malformed action/metadata line [{i + 1}]")
+        i += 1
+        if op in ("index", "create", "update"):
+            i += 1  # the source line
+        target = (meta or {}).get("_index") or index
+        doc_id = (meta or {}).get("_id")
+        try:
+            if not target:
+                raise RestError(400, "action_request_validation_exception",
+                                "Validation Failed: 1: index is missing;")
+            if op in ("index", "create"):
+                status, res = _write_doc(ctx, target, doc_id, op)
+            elif op == "update":
+                idx = ctx.data.indices.get(target)
+                if idx is None or doc_id not in idx.ids:
+                    raise RestError(404, "document_missing_exception", f"[{doc_id}]: document missing")
+                status, res = _write_doc(ctx, target, doc_id, "index")
+            elif op == "delete":
+                idx = ctx.data.indices.get(target)
+                if idx is None:
+                    raise index_not_found(target)
+                if idx.replication is not None:
+                    raise blocked(target)
+                found = doc_id in idx.ids
+                idx.ids.discard(doc_id)
+                idx.seq += 1
+                status, res = (200 if found else 404), {
+                    "_index": target, "_id": doc_id, "_version": 2,
+                    "result": "deleted" if found else "not_found", "_shards": _shards(),
+                    "_seq_no": idx.seq - 1, "_primary_term": 1,
+                }
+            else:
+                raise RestError(400, "illegal_argument_exception", f"Malformed action/metadata line [{i}], expected one of [create, delete, index, update] but found [{op}]")
+            items.append({op: {**res, "status": status}})
+        except RestError as e:
+            errors = True
+            err = {k: v for k, v in e.body["error"].items() if k != "root_cause"}
+            items.append({op: {"_index": target, "_id": doc_id, "status": e.status, "error": err}})
+    return 200, {"took": 1, "errors": errors, "items": items}
+
+
+def refresh(ctx: Ctx, index: str | None = None, **_: Any):
+    names = _resolve(ctx, index) if index else list(ctx.data.indices)
+    return 200, {"_shards": _shards(len(names))}
+
+
+def count(ctx: Ctx, index: str, **_: Any):
+    names = _resolve(ctx, index)
+    return 200, {"count": sum(len(ctx.data.indices[n].ids) for n in names),
+                 "_shards": {"total": len(names), "successful": len(names), "skipped": 0, "failed": 0}}
+
+
+_CAT_COLUMNS = ["health", "status", "index", "uuid", "pri", "rep", "docs.count", "docs.deleted",
+                "store.size", "pri.store.size"]
+
+
+def cat_indices(ctx: Ctx, query: dict, index: str | None = None, **_: Any):
+    names = _resolve(ctx, index) if index else sorted(ctx.data.indices)
+    rows = []
+    for name in names:
+        idx = ctx.data.indices[name]
+        size = 208 + 512 * len(idx.ids)
+        rows.append({
+            "health": "green", "status": "open", "index": name, "uuid": idx.uuid,
+            "pri": "1", "rep": "1", "docs.count": str(len(idx.ids)), "docs.deleted": "0",
+            "store.size": f"{2 * size / 1024:.1f}kb", "pri.store.size": f"{size / 1024:.1f}kb",
+        })
+    columns = _CAT_COLUMNS
+    if query.get("h"):
+        columns = [c for c in query["h"].split(",") if c in _CAT_COLUMNS]
+        rows = [{c: r[c] for c in columns} for r in rows]
+    if query.get("format") == "json":
+        return 200, rows
+    lines = []
+    if "v" in query:
+        lines.append(" ".join(columns))
+    lines += [" ".join(r[c] for c in columns) for r in rows]
+    return 200, "".join(line + "\n" for line in lines)
+
+
+# ------------------------------------------------------------ replication ---
+
+
+def _json_body(body: bytes, required: bool = True) -> dict:
+    if not body.strip():
+        if required:
+            raise RestError(400, "parse_exception", "request body or source parameter is required")
+        return {}
+    try:
+        parsed = json.loads(body)
+    except ValueError as e:
+        raise RestError(400, "parse_exception", f"Failed to parse content to map: {e}")
+    if not isinstance(parsed, dict):
+        raise RestError(400, "parse_exception", "request body must be a JSON object")
+    return parsed
+
+
+def _roles(body: dict) -> dict | None:
+    roles = body.get("use_roles")
+    if roles is None or roles == {}:
+        return None
+    if not isinstance(roles, dict) or not roles.get("leader_cluster_role") or not roles.get("follower_cluster_role"):
+        raise validation_failed("Need roles for leader_cluster_role and follower_cluster_role")
+    return roles
+
+
+def start_replication(ctx: Ctx, index: str, body: bytes, **_: Any):
+    req = _json_body(body)
+    unknown = set(req) - {"leader_alias", "leader_index", "use_roles", "settings"}
+    if unknown:
+        raise RestError(400, "x_content_parse_exception",
+                        f"[1:2] [index_req_parser] unknown field [{sorted(unknown)[0]}]")
+    missing = [k for k in ("leader_alias", "leader_index") if not req.get(k)]
+    if missing:
+        raise validation_failed(f"Mandatory params {missing} are missing for the request".replace("'", ""))
+    roles = _roles(req)
+    _validate_index_name(index)
+    alias, leader_index = req["leader_alias"], req["leader_index"]
+    leader = _leader(ctx, alias)
+    if leader is None:
+        raise no_such_remote_cluster(alias)
+    lidx = data(leader.domain).indices.get(leader_index)
+    if lidx is None:
+        raise index_not_found(leader_index)
+    if lidx.replication is not None:
+        raise illegal_argument(f"Cannot Replicate a Replicated Index {leader_index}")
+    if index in ctx.data.indices:
+        raise illegal_argument(f"Cant use same index again for replication. Delete the index:{index}")
+    _start_follow(ctx, index, leader, lidx, alias, roles)
+    return 200, {"acknowledged": True}
+
+
+def _replication(ctx: Ctx, index: str) -> tuple[Index, Replication]:
+    idx = ctx.data.indices.get(index)
+    if idx is None or idx.replication is None:
+        raise illegal_argument(f"No replication in progress for index:{index}")
+    return idx, idx.replication
+
+
+def stop_replication(ctx: Ctx, index: str, body: bytes, **_: Any):
+    _json_body(body)
+    idx, _rep = _replication(ctx, index)
+    _detach(idx)
+    idx.replication = None  # the index is now a normal, writable index
+    return 200, {"acknowledged": True}
+
+
+def pause_replication(ctx: Ctx, index: str, body: bytes, **_: Any):
+    req = _json_body(body)
+    idx, rep = _replication(ctx, index)
+    if rep.status == "PAUSED":
+        raise RestError(400, "resource_already_exists_exception", f"Index {index} is already paused")
+    if rep.status != "RUNNING":
+        raise RestError(500, "illegal_state_exception", f"Cannot pause when in {rep.status} state")
+    _detach(idx)
+    rep.status, rep.reason = "PAUSED", req.get("reason") or USER_INITIATED
+    return 200, {"acknowledged": True}
+
+
+def resume_replication(ctx: Ctx, index: str, body: bytes, **_: Any):
+    _json_body(body)
+    idx, rep = _replication(ctx, index)
+    if rep.status != "PAUSED":
+        raise RestError(400, "resource_already_exists_exception",
+                        f"Replication on Index {index} is already running")
+    leader = _leader(ctx, rep.leader_alias)
+    if leader is None:
+        raise no_such_remote_cluster(rep.leader_alias)
+    lidx = data(leader.domain).indices.get(rep.leader_index)
+    if lidx is None:
+        raise RestError(404, "index_not_found_exception",
+                        f"no such index [{rep.leader_alias}:{rep.leader_index}]",
+                        {"index": f"{rep.leader_alias}:{rep.leader_index}", "index_uuid": "_na_"})
+    idx.ids, idx.seq = lidx.ids, lidx.seq
+    rep.status, rep.reason = "RUNNING", USER_INITIATED
+    return 200, {"acknowledged": True}
+
+
+def replication_status(ctx: Ctx, index: str, **_: Any):
+    idx = ctx.data.indices.get(index)
+    if idx is None or idx.replication is None:
+        return 200, {"status": "REPLICATION NOT IN PROGRESS"}
+    rep = idx.replication
+    out: dict[str, Any] = {"status": rep.status, "reason": rep.reason, "leader_alias": rep.leader_alias,
+                           "leader_index": rep.leader_index, "follower_index": index}
+    if rep.status == "RUNNING":
+        if rep.bootstrap_polls_left > 0:
+            rep.bootstrap_polls_left -= 1
+            out["status"] = "BOOTSTRAPPING"
+        else:
+            out["status"] = "SYNCING"
+            checkpoint = idx.seq - 1
+            out["syncing_details"] = {"leader_checkpoint": checkpoint, "follower_checkpoint": checkpoint,
+                                      "seq_no": idx.seq}
+    return 200, out
+
+
+def autofollow(ctx: Ctx, method: str, body: bytes, **_: Any):
+    req = _json_body(body)
+    alias, name, pattern = req.get("leader_alias"), req.get("name"), req.get("pattern")
+    errors = []
+    if not alias or not name:
+        errors.append("Missing connection or name in the request")
+    roles = None
+    try:
+        roles = _roles(req)
+    except RestError:
+        errors.append("Need roles for leader_cluster_role and follower_cluster_role")
+    if method == "DELETE":
+        if pattern is not None:
+            errors.append("Unexpected pattern")
+    elif pattern is None:
+        errors.append("Missing pattern")
+    elif pattern == "":
+        errors.append(f"Autofollow pattern: {pattern} must not be empty")
+    elif "#" in pattern or ":" in pattern:
+        errors.append(f"Autofollow pattern: {pattern} must not contain '#' or ':'")
+    elif pattern[0] in "_-":
+        errors.append(f"Autofollow pattern: {pattern} must not start with '_' or '-'")
+    if errors:
+        raise validation_failed(*errors)
+    key = (alias, name)
+    if method == "DELETE":
+        if key not in ctx.data.rules:
+            raise RestError(500, "exception", f"Autofollow replication rule {alias}:{name} does not exist")
+        # Replications the rule started keep running.
+        del ctx.data.rules[key]
+        return 200, {"acknowledged": True}
+    if _leader(ctx, alias) is None:
+        raise no_such_remote_cluster(alias)
+    if key in ctx.data.rules:
+        cause = {"type": "resource_already_exists_exception",
+                 "reason": f"task with id {{autofollow:{alias}:{name}}} already exist"}
+        raise RestError(500, "exception", "Exisiting autofollow replication rule cannot be recreated/updated",
+                        root_cause=[cause], caused_by=cause)
+    ctx.data.rules[key] = Rule(leader_alias=alias, name=name, pattern=pattern, roles=roles)
+    tick()  # the plugin starts the task at once; existing leader indices follow
+    return 200, {"acknowledged": True}
+
+
+def autofollow_stats(ctx: Ctx, **_: Any):
+    rules = list(ctx.data.rules.values())
+    failed = sorted({i for r in rules for i in r.failed_indices})
+    return 200, {
+        "num_success_start_replication": sum(r.success for r in rules),
+        "num_failed_start_replication": sum(r.failed for r in rules),
+        "num_failed_leader_calls": sum(r.failed_leader_calls for r in rules),
+        "failed_indices": failed,
+        "autofollow_stats": [
+            {
+                "name": r.name,
+                "pattern": r.pattern,
+                "num_success_start_replication": r.success,
+                "num_failed_start_replication": r.failed,
+                "num_failed_leader_calls": r.failed_leader_calls,
+                "failed_indices": sorted(r.failed_indices),
+                "last_execution_time": r.last_execution_time,
+            }
+            for r in rules
+        ],
+    }
+
+
+# ---------------------------------------------------------------- routing ---
+
+
+def _route(method: str, parts: list[str]):
+    """(handler, kwargs) for a request, or None."""
+    n = len(parts)
+    if n == 0:
+        return {"GET": cluster_info, "HEAD": cluster_info}.get(method), {}
+    if parts[0] == "_plugins" and n >= 3 and parts[1] == "_replication":
+        if n == 3 and parts[2] == "_autofollow" and method in ("POST", "DELETE"):
+            return autofollow, {}
+        if n == 3 and parts[2] == "autofollow_stats" and method == "GET":
+            return autofollow_stats, {}
+        if n == 4:
+            table = {("PUT", "_start"): start_replication, ("POST", "_stop"): stop_replication,
+                     ("POST", "_pause"): pause_replication, ("POST", "_resume"): resume_replication,
+                     ("GET", "_status"): replication_status}
+            handler = table.get((method, parts[3]))
+            return handler, {"index": parts[2]}
+        return None, {}
+    if parts == ["_cluster", "health"] and method == "GET":
+        return cluster_health, {}
+    if parts[0] == "_cat" and n in (2, 3) and parts[1] == "indices" and method == "GET":
+        return cat_indices, ({"index": parts[2]} if n == 3 else {})
+    if parts == ["_refresh"] and method in ("GET", "POST"):
+        return refresh, {}
+    if parts == ["_bulk"] and method in ("POST", "PUT"):
+        return bulk, {}
+    if parts[0].startswith("_"):
+        return None, {}
+    index = parts[0]
+    if n == 1:
+        return {"PUT": create_index, "GET": get_index, "HEAD": head_index,
+                "DELETE": delete_index}.get(method), {"index": index}
+    if n == 2 and parts[1] == "_doc" and method == "POST":
+        return index_doc, {"index": index}
+    if n == 3 and parts[1] == "_doc" and method in ("PUT", "POST"):
+        return index_doc, {"index": index, "doc_id": parts[2]}
+    if n == 3 and parts[1] == "_create" and method in ("PUT", "POST"):
+        return create_doc, {"index": index, "doc_id": parts[2]}
+    if n == 2 and parts[1] == "_refresh" and method in ("GET", "POST"):
+        return refresh, {"index": index}
+    if n == 2 and parts[1] == "_count" and method in ("GET", "POST"):
+        return count, {"index": index}
+    if n == 2 and parts[1] == "_bulk" and method in ("POST", "PUT"):
+        return bulk, {"index": index}
+    return None, {}
+
+
+def find_domain(host: str) -> Ctx | None:
+    host = host.lower()
+    for account, region, domain in all_domains():
+        if host in domain_hosts(domain):
+            return Ctx(account, region, domain)
+    return None
+
+
+def _authorized(ctx: Ctx, environ: dict) -> bool:
+    creds = master_user(ctx.domain)
+    if creds is None:
+        return True  # no internal master user: nothing to check against
+    header = environ.get("HTTP_AUTHORIZATION", "")
+    if not header.startswith("Basic "):
+        return False
+    try:
+        user, _, password = base64.b64decode(header[6:]).decode("utf-8").partition(":")
+    except Exception:
+        return False
+    return secrets.compare_digest(user, creds[0]) and secrets.compare_digest(password, creds[1])
+
+
+def handle(ctx: Ctx, environ: dict, start_response) -> list[bytes]:
+    method = environ.get("REQUEST_METHOD", "GET").upper()
+    path = environ.get("PATH_INFO", "/")
+    query = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True).items()}
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    body = environ["wsgi.input"].read(length) if length > 0 else b""
+
+    if not _authorized(ctx, environ):
+        start_response("401 Unauthorized", [
+            ("WWW-Authenticate", 'Basic realm="OpenSearch Security"'),
+            ("Content-Type", "text/plain; charset=UTF-8"),
+        ])
+        return [b"" if method == "HEAD" else b"Unauthorized"]
+
+    parts = [p for p in path.split("/") if p]
+    handler, kwargs = _route(method, parts)
+    with LOCK:
+        try:
+            tick()
+            if handler is None:
+                status, payload = 400, {"error": f"no handler found for uri [{path}] and method [{method}]"}
+            else:
+                status, payload = handler(ctx, method=method, body=body, query=query, **kwargs)
+        except RestError as e:
+            status, payload = e.status, e.body
+    if isinstance(payload, str):
+        data_out, ctype = payload.encode("utf-8"), "text/plain; charset=UTF-8"
+    elif payload is None:
+        data_out, ctype = b"", "application/json; charset=UTF-8"
+    else:
+        data_out, ctype = json.dumps(payload).encode("utf-8"), "application/json; charset=UTF-8"
+    reason = {200: "OK", 201: "Created", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
+              409: "Conflict", 500: "Internal Server Error"}.get(status, "Unknown")
+    start_response(f"{status} {reason}", [("Content-Type", ctype), ("Content-Length", str(len(data_out)))])
+    return [b"" if method == "HEAD" else data_out]
+
+
+def set_replication_state(ctx: Ctx, index: str, status: str, reason: str | None) -> dict:
+    """Test hook behind /_emulator/opensearch/replication (never on domain hosts)."""
+    idx = ctx.data.indices.get(index)
+    if idx is None or idx.replication is None:
+        raise illegal_argument(f"No replication in progress for index:{index}")
+    rep = idx.replication
+    wanted = {"SYNCING": "RUNNING", "BOOTSTRAPPING": "RUNNING"}.get(status, status)
+    if wanted not in ("RUNNING", "PAUSED", "FAILED"):
+        raise illegal_argument(f"unknown status {status}")
+    if wanted == "RUNNING":
+        leader = _leader(ctx, rep.leader_alias)
+        lidx = data(leader.domain).indices.get(rep.leader_index) if leader else None
+        if lidx is not None:
+            idx.ids, idx.seq = lidx.ids, lidx.seq
+        rep.bootstrap_polls_left = 1 if status == "BOOTSTRAPPING" else 0
+    else:
+        _detach(idx)
+    rep.status = wanted
+    rep.reason = reason or USER_INITIATED
+    return {"acknowledged": True}

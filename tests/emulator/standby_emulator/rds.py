@@ -1,0 +1,466 @@
+"""RDS fixes for Aurora global databases (Query protocol, XML).
+
+moto 5.2.5 keeps every global cluster in the us-east-1 backend whatever region
+the call is made in; clusters live in their own region's backend. The fixes
+below look global clusters up there and clusters by ARN in the ARN's region,
+so members may live in any region (as in AWS, where a global cluster is not
+regional).
+"""
+
+import copy
+from typing import Any
+
+from moto.core.responses import ActionResult
+from moto.rds.exceptions import (
+    DBClusterNotFoundError,
+    InvalidParameterCombination,
+    RDSClientError,
+)
+from moto.rds.models import DBCluster, GlobalCluster, RDSBackend, rds_backends
+from moto.rds.responses import RDSResponse
+
+GLOBAL_REGION = "us-east-1"  # where moto keeps global clusters
+
+
+# ---------------------------------------------------------------- helpers ---
+
+
+class GlobalClusterNotFoundFault(RDSClientError):
+    code = "GlobalClusterNotFoundFault"
+
+    def __init__(self, ident: str):
+        super().__init__(f"Global cluster {ident} not found.")
+
+
+class GlobalClusterAlreadyExistsFault(RDSClientError):
+    code = "GlobalClusterAlreadyExistsFault"
+
+    def __init__(self, ident: str):
+        super().__init__(f"Global cluster {ident} already exists.")
+
+
+class InvalidGlobalClusterStateFault(RDSClientError):
+    code = "InvalidGlobalClusterStateFault"
+
+    def __init__(self, message: str):
+        super().__init__(message)
+
+
+class InvalidDBClusterStateFault(RDSClientError):
+    code = "InvalidDBClusterStateFault"
+
+    def __init__(self, message: str):
+        super().__init__(message)
+
+
+def _global_backend(account: str) -> RDSBackend:
+    return rds_backends[account][GLOBAL_REGION]
+
+
+def _get_global(account: str, ident: str) -> GlobalCluster:
+    clusters = _global_backend(account).global_clusters
+    if ident.startswith("arn:"):
+        ident = ident.split(":")[-1]
+    if ident not in clusters:
+        raise GlobalClusterNotFoundFault(ident)
+    return clusters[ident]
+
+
+def _find_cluster(account: str, region: str, ident: str) -> DBCluster:
+    """A cluster by ARN (looked up in the ARN's region) or by id in `region`."""
+    if ident.startswith("arn:"):
+        parts = ident.split(":")
+        region, account = parts[3], parts[4]
+    return rds_backends[account][region].describe_db_clusters(db_cluster_identifier=ident)[0]
+
+
+def _membership(cluster: DBCluster) -> GlobalCluster | None:
+    backend = rds_backends[cluster.account_id][GLOBAL_REGION]
+    for gc in backend.global_clusters.values():
+        if any(m is cluster for m in gc.members):
+            return gc
+    return None
+
+
+def _param_true(value: Any) -> bool:
+    return value is True or str(value).lower() == "true"
+
+
+# -------------------------------------------------------------- the fixes ---
+
+
+def fix_create_global_cluster() -> None:
+    """CreateGlobalCluster refuses an existing id and adopts a source cluster in any region.
+
+    AWS RDS API reference, CreateGlobalCluster: errors include
+    GlobalClusterAlreadyExistsFault (400) and DBClusterNotFoundFault (404);
+    SourceDBClusterIdentifier is the ARN of the cluster that becomes the
+    primary (writer) member; Engine/EngineVersion/DatabaseName/StorageEncrypted
+    then come from it. moto 5.2.5 silently replaces an existing global cluster,
+    and only finds a source cluster that lives in us-east-1 (and records the
+    global cluster's ARN as the member's GlobalClusterIdentifier).
+    """
+
+    def create_global_cluster(self: RDSResponse) -> ActionResult:
+        params = self.params
+        ident = params["GlobalClusterIdentifier"]
+        gbackend = _global_backend(self.current_account)
+        if ident in gbackend.global_clusters:
+            raise GlobalClusterAlreadyExistsFault(ident)
+        engine = params.get("Engine")
+        engine_version = params.get("EngineVersion")
+        storage_encrypted = params.get("StorageEncrypted")
+        database_name = params.get("DatabaseName")
+        source = None
+        source_id = params.get("SourceDBClusterIdentifier")
+        if source_id:
+            source = _find_cluster(self.current_account, self.region, source_id)
+            if engine is not None:
+                raise InvalidParameterCombination(
+                    "When creating global cluster from existing db cluster, value for "
+                    "engineName should not be specified since it will be inherited from "
+                    "source cluster"
+                )
+            if _membership(source) is not None:
+                raise InvalidDBClusterStateFault(
+                    f"DB cluster {source.db_cluster_arn} is already a member of a global cluster."
+                )
+            engine = source.engine
+            engine_version = source.engine_version
+            storage_encrypted = source.storage_encrypted
+            database_name = getattr(source, "database_name", None) or database_name
+        gc = gbackend.create_global_cluster(
+            global_cluster_identifier=ident,
+            source_db_cluster_identifier=None,
+            engine=engine,
+            engine_version=engine_version,
+            storage_encrypted=storage_encrypted,
+            deletion_protection=params.get("DeletionProtection"),
+        )
+        gc.database_name = database_name
+        if source is not None:
+            source.global_cluster_identifier = gc.global_cluster_identifier
+            source.is_writer = True
+            gc.members.append(source)
+        return ActionResult({"GlobalCluster": gc})
+
+    RDSResponse.create_global_cluster = create_global_cluster
+
+
+def fix_describe_and_delete_global_cluster() -> None:
+    """DescribeGlobalClusters honours GlobalClusterIdentifier; unknown ids are 404.
+
+    AWS RDS API reference, DescribeGlobalClusters: GlobalClusterIdentifier
+    restricts the answer to that cluster; error GlobalClusterNotFoundFault
+    (404). DeleteGlobalCluster: GlobalClusterNotFoundFault (404). moto 5.2.5
+    ignores the identifier (returns every global cluster) and answers an
+    unknown id in DeleteGlobalCluster with HTTP 500.
+    """
+    original_delete = RDSResponse.delete_global_cluster
+
+    def describe_global_clusters(self: RDSResponse) -> ActionResult:
+        ident = self.params.get("GlobalClusterIdentifier")
+        if ident:
+            clusters = [_get_global(self.current_account, ident)]
+        else:
+            clusters = list(_global_backend(self.current_account).global_clusters.values())
+        return ActionResult({"GlobalClusters": clusters})
+
+    def delete_global_cluster(self: RDSResponse) -> ActionResult:
+        _get_global(self.current_account, self.params["GlobalClusterIdentifier"])
+        return original_delete(self)
+
+    RDSResponse.describe_global_clusters = describe_global_clusters
+    RDSResponse.delete_global_cluster = delete_global_cluster
+
+
+def fix_create_db_cluster_unknown_global() -> None:
+    """CreateDBCluster with an unknown GlobalClusterIdentifier fails.
+
+    AWS RDS API reference, CreateDBCluster: error GlobalClusterNotFoundFault
+    (404). moto 5.2.5 creates a standalone cluster that claims membership.
+    """
+    original = RDSBackend.create_db_cluster
+
+    def create_db_cluster(self: RDSBackend, kwargs: dict[str, Any]) -> DBCluster:
+        ident = kwargs.get("global_cluster_identifier")
+        if ident:
+            _get_global(self.account_id, ident)
+        return original(self, kwargs)
+
+    RDSBackend.create_db_cluster = create_db_cluster
+
+
+def fix_global_write_forwarding() -> None:
+    """Report GlobalWriteForwardingStatus and let ModifyDBCluster toggle it.
+
+    AWS RDS API reference, DBCluster and GlobalClusterMember:
+    GlobalWriteForwardingStatus (enabled | disabled | enabling | disabling |
+    unknown) is reported for a secondary cluster of a global database;
+    GlobalWriteForwardingRequested echoes CreateDBCluster/ModifyDBCluster
+    EnableGlobalWriteForwarding. moto 5.2.5 never reports the status on the
+    cluster, reports every secondary member as "disabled", and ModifyDBCluster
+    does not change the setting. Changes here take effect at once (AWS passes
+    through enabling/disabling).
+    """
+
+    def status(cluster: DBCluster) -> str | None:
+        gc = _membership(cluster)
+        if gc is None or cluster.is_writer:
+            return None
+        return "enabled" if cluster.global_write_forwarding_requested else "disabled"
+
+    DBCluster.global_write_forwarding_status = property(status)
+
+    def members(gc: GlobalCluster) -> list[dict[str, Any]]:
+        readers = [m.db_cluster_arn for m in gc.members if not m.is_writer]
+        out = []
+        for m in gc.members:
+            entry: dict[str, Any] = {
+                "DBClusterArn": m.db_cluster_arn,
+                "IsWriter": bool(m.is_writer),
+                "Readers": readers if m.is_writer else [],
+            }
+            if not m.is_writer:
+                entry["GlobalWriteForwardingStatus"] = status(m)
+                entry["SynchronizationStatus"] = "connected"
+            out.append(entry)
+        return out
+
+    GlobalCluster.global_cluster_members = property(members)
+
+    original_modify = RDSBackend.modify_db_cluster
+
+    def modify_db_cluster(self: RDSBackend, kwargs: dict[str, Any]) -> DBCluster:
+        cluster_id = kwargs.get("db_cluster_identifier")
+        if cluster_id not in self.clusters:
+            raise DBClusterNotFoundError(cluster_id)
+        requested = kwargs.pop("enable_global_write_forwarding", None)
+        if requested is not None:
+            self.clusters[cluster_id]._global_write_forwarding_requested = _param_true(requested)
+        return original_modify(self, kwargs)
+
+    RDSBackend.modify_db_cluster = modify_db_cluster
+
+
+def fix_remove_from_global_cluster() -> None:
+    """RemoveFromGlobalCluster works for members in every region.
+
+    AWS RDS API reference, RemoveFromGlobalCluster: DbClusterIdentifier is the
+    member's ARN; the cluster is detached and becomes a standalone cluster;
+    errors GlobalClusterNotFoundFault (404), DBClusterNotFoundFault (404),
+    InvalidGlobalClusterStateFault (400). moto 5.2.5 looks the global cluster
+    up in the caller's region, so outside us-east-1 it silently does nothing.
+    The writer can only be removed once it is the last member (secondaries
+    first, as the AWS user guide's deletion procedure requires).
+    """
+
+    def remove_from_global_cluster(self: RDSResponse) -> ActionResult:
+        gc = _get_global(self.current_account, self.params["GlobalClusterIdentifier"])
+        cluster = _find_cluster(self.current_account, self.region, self.params["DbClusterIdentifier"])
+        if not any(m is cluster for m in gc.members):
+            raise DBClusterNotFoundError(
+                cluster.db_cluster_arn,
+                f"DB cluster {cluster.db_cluster_arn} is not a member of global cluster "
+                f"{gc.global_cluster_identifier}.",
+            )
+        if cluster.is_writer and len(gc.members) > 1:
+            raise InvalidGlobalClusterStateFault(
+                f"Cannot remove the primary cluster {cluster.db_cluster_arn} while global "
+                f"cluster {gc.global_cluster_identifier} has other members."
+            )
+        gc.members = [m for m in gc.members if m is not cluster]
+        cluster.global_cluster_identifier = None
+        cluster.is_writer = False
+        return ActionResult({"GlobalCluster": gc})
+
+    RDSResponse.remove_from_global_cluster = remove_from_global_cluster
+
+
+def fix_delete_db_cluster_global_member() -> None:
+    """DeleteDBCluster keeps global cluster membership consistent across regions.
+
+    AWS: deleting the primary member while other members remain fails with
+    InvalidGlobalClusterStateFault ("Unable to delete cluster that is a primary
+    member of global cluster while there are other global cluster members").
+    moto 5.2.5 only detaches members of global clusters it finds in the
+    cluster's own region, leaving dangling members elsewhere.
+    """
+    original = RDSBackend.delete_db_cluster
+
+    def delete_db_cluster(self: RDSBackend, cluster_identifier: str, snapshot_name: str | None = None):
+        cluster = self.clusters.get(cluster_identifier)
+        gc = _membership(cluster) if cluster is not None else None
+        if gc is not None:
+            if cluster.is_writer and len(gc.members) > 1:
+                raise InvalidGlobalClusterStateFault(
+                    "Unable to delete cluster that is a primary member of global cluster "
+                    "while there are other global cluster members"
+                )
+            if not cluster.deletion_protection and not cluster.members:
+                gc.members = [m for m in gc.members if m is not cluster]
+        return original(self, cluster_identifier, snapshot_name)
+
+    RDSBackend.delete_db_cluster = delete_db_cluster
+
+
+def _switch_primary(self: RDSResponse, allow_data_loss: bool) -> ActionResult:
+    params = self.params
+    gc = _get_global(self.current_account, params["GlobalClusterIdentifier"])
+    target = _find_cluster(self.current_account, self.region, params["TargetDbClusterIdentifier"])
+    if not any(m is target for m in gc.members):
+        raise DBClusterNotFoundError(
+            target.db_cluster_arn,
+            f"DB cluster {target.db_cluster_arn} is not a member of global cluster "
+            f"{gc.global_cluster_identifier}.",
+        )
+    if target.is_writer:
+        raise InvalidDBClusterStateFault(
+            f"DB cluster {target.db_cluster_arn} is already the primary cluster of global "
+            f"cluster {gc.global_cluster_identifier}."
+        )
+    old = next((m for m in gc.members if m.is_writer), None)
+    # The answer describes the operation as just started, like AWS does
+    # (members unchanged, FailoverState pending); the emulator then completes
+    # it at once, so the next DescribeGlobalClusters shows the new writer and
+    # no FailoverState.
+    answer = {
+        "GlobalClusterIdentifier": gc.global_cluster_identifier,
+        "GlobalClusterResourceId": gc.global_cluster_resource_id,
+        "GlobalClusterArn": gc.global_cluster_arn,
+        "Status": "failing-over" if allow_data_loss else "switching-over",
+        "Engine": gc.engine,
+        "EngineVersion": gc.engine_version,
+        "DatabaseName": getattr(gc, "database_name", None),
+        "StorageEncrypted": gc.storage_encrypted,
+        "DeletionProtection": gc.deletion_protection,
+        "GlobalClusterMembers": copy.deepcopy(gc.global_cluster_members),
+        "Endpoint": gc.endpoint,
+        "FailoverState": {
+            "Status": "pending",
+            "FromDbClusterArn": old.db_cluster_arn if old else None,
+            "ToDbClusterArn": target.db_cluster_arn,
+            "IsDataLossAllowed": allow_data_loss,
+        },
+    }
+    if old is not None:
+        old.is_writer = False
+    target.is_writer = True
+    return ActionResult({"GlobalCluster": answer})
+
+
+def fix_switchover_and_failover() -> None:
+    """SwitchoverGlobalCluster and FailoverGlobalCluster (moto 5.2.5: HTTP 500).
+
+    AWS RDS API reference, SwitchoverGlobalCluster(GlobalClusterIdentifier,
+    TargetDbClusterIdentifier) and FailoverGlobalCluster(GlobalClusterIdentifier,
+    TargetDbClusterIdentifier, AllowDataLoss, Switchover): both return
+    GlobalCluster with FailoverState{Status, FromDbClusterArn, ToDbClusterArn,
+    IsDataLossAllowed} while the operation runs; FailoverState is absent once
+    it is done. AllowDataLoss and Switchover can't be specified together
+    (InvalidParameterCombination). Errors: GlobalClusterNotFoundFault,
+    DBClusterNotFoundFault, InvalidDBClusterStateFault,
+    InvalidGlobalClusterStateFault. The old primary stays in the global
+    cluster as a secondary (what Aurora does once the old Region is reachable).
+    """
+
+    def switchover_global_cluster(self: RDSResponse) -> ActionResult:
+        return _switch_primary(self, allow_data_loss=False)
+
+    def failover_global_cluster(self: RDSResponse) -> ActionResult:
+        allow = _param_true(self.params.get("AllowDataLoss"))
+        if allow and _param_true(self.params.get("Switchover")):
+            raise InvalidParameterCombination(
+                "AllowDataLoss and Switchover can't be specified together."
+            )
+        return _switch_primary(self, allow_data_loss=allow)
+
+    RDSResponse.switchover_global_cluster = switchover_global_cluster
+    RDSResponse.failover_global_cluster = failover_global_cluster
+
+
+# Aurora PostgreSQL versions offered (a realistic subset of what AWS lists).
+_AURORA_PG_VERSIONS = [
+    "13.9", "13.12", "13.15",
+    "14.6", "14.9", "14.12",
+    "15.3", "15.4", "15.7",
+    "16.1", "16.4", "16.6",
+]
+_AURORA_PG_DEFAULT = "16.4"
+
+
+def _engine_version_entry(version: str) -> dict[str, Any]:
+    major = version.split(".")[0]
+    later = [v for v in _AURORA_PG_VERSIONS if tuple(map(int, v.split("."))) > tuple(map(int, version.split(".")))]
+    return {
+        "Engine": "aurora-postgresql",
+        "EngineVersion": version,
+        "MajorEngineVersion": major,
+        "DBParameterGroupFamily": f"aurora-postgresql{major}",
+        "DBEngineDescription": "Aurora (PostgreSQL)",
+        "DBEngineVersionDescription": f"Aurora PostgreSQL (Compatible with PostgreSQL {version})",
+        "ValidUpgradeTarget": [
+            {
+                "Engine": "aurora-postgresql",
+                "EngineVersion": v,
+                "Description": f"Aurora PostgreSQL (Compatible with PostgreSQL {v})",
+                "AutoUpgrade": False,
+                "IsMajorVersionUpgrade": v.split(".")[0] != major,
+            }
+            for v in later
+        ],
+        "ExportableLogTypes": ["postgresql"],
+        "SupportsLogExportsToCloudwatchLogs": True,
+        "SupportsReadReplica": False,
+        "SupportedEngineModes": ["provisioned"],
+        "SupportedFeatureNames": ["Lambda", "s3Export", "s3Import"],
+        "Status": "available",
+        "SupportsParallelQuery": False,
+        "SupportsGlobalDatabases": True,
+        "SupportsBabelfish": True,
+        "SupportsLimitlessDatabase": False,
+        "SupportsCertificateRotationWithoutRestart": True,
+        "SupportsIntegrations": False,
+    }
+
+
+def fix_describe_db_engine_versions() -> None:
+    """DescribeDBEngineVersions for aurora-postgresql (moto 5.2.5: HTTP 500).
+
+    AWS RDS API reference, DescribeDBEngineVersions(Engine, EngineVersion,
+    DBParameterGroupFamily, DefaultOnly, ...) -> DBEngineVersions[DBEngineVersion
+    {Engine, EngineVersion, MajorEngineVersion, DBParameterGroupFamily,
+    DBEngineDescription, DBEngineVersionDescription, ValidUpgradeTarget,
+    SupportsGlobalDatabases, Status, ...}]; no match is an empty list. Only
+    aurora-postgresql has data here; other engines answer an empty list.
+    """
+
+    def describe_db_engine_versions(self: RDSResponse) -> ActionResult:
+        engine = self.params.get("Engine")
+        version = self.params.get("EngineVersion")
+        family = self.params.get("DBParameterGroupFamily")
+        default_only = _param_true(self.params.get("DefaultOnly"))
+        entries = []
+        if engine in (None, "aurora-postgresql"):
+            versions = [_AURORA_PG_DEFAULT] if default_only else _AURORA_PG_VERSIONS
+            for v in versions:
+                if version and not (v == version or v.startswith(version + ".") or v.split(".")[0] == version):
+                    continue
+                entry = _engine_version_entry(v)
+                if family and entry["DBParameterGroupFamily"] != family:
+                    continue
+                entries.append(entry)
+        return ActionResult({"DBEngineVersions": entries})
+
+    RDSResponse.describe_db_engine_versions = describe_db_engine_versions
+
+
+def apply() -> None:
+    fix_create_global_cluster()
+    fix_describe_and_delete_global_cluster()
+    fix_create_db_cluster_unknown_global()
+    fix_global_write_forwarding()
+    fix_remove_from_global_cluster()
+    fix_delete_db_cluster_global_member()
+    fix_switchover_and_failover()
+    fix_describe_db_engine_versions()

@@ -1,0 +1,137 @@
+"""The WSGI application: moto's server app, wrapped.
+
+Routing, in order:
+1. Host header (port stripped) = an OpenSearch domain's endpoint -> the
+   domain REST fake (opensearch_rest).
+2. Host header that looks like a domain endpoint but names no existing
+   domain -> 502 (in AWS the name would not resolve).
+3. /_emulator/... -> test-only control API (health, settings, replication
+   state); only on the emulator's own address, never on domain hosts.
+4. Everything else -> moto. POST /moto-api/reset also clears the extensions.
+"""
+
+import json
+from typing import Any
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+from . import apply_all, opensearch, opensearch_rest
+
+
+def _json_response(start_response, status: int, payload: Any) -> list[bytes]:
+    body = json.dumps(payload).encode("utf-8")
+    reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 502: "Bad Gateway"}.get(status, "Error")
+    start_response(f"{status} {reason}", [("Content-Type", "application/json"),
+                                          ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def _read_json(environ: dict) -> dict:
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    raw = environ["wsgi.input"].read(length) if length > 0 else b""
+    return json.loads(raw) if raw.strip() else {}
+
+
+def _host(environ: dict) -> str:
+    host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME") or ""
+    if host.startswith("["):  # [::1]:port
+        return host.split("]")[0].strip("[").lower()
+    return host.rsplit(":", 1)[0].lower() if ":" in host else host.lower()
+
+
+def _looks_like_domain_endpoint(host: str) -> bool:
+    return host.endswith(".es.amazonaws.com") and host.startswith(("search-", "vpc-"))
+
+
+class EmulatorApp:
+    def __init__(self) -> None:
+        apply_all()
+        self.moto = DomainDispatcherApplication(create_backend_app)
+
+    def __call__(self, environ: dict, start_response) -> Any:
+        host = _host(environ)
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET").upper()
+
+        with opensearch.LOCK:
+            ctx = opensearch_rest.find_domain(host) if host.endswith(".amazonaws.com") else None
+        if ctx is not None:
+            return opensearch_rest.handle(ctx, environ, start_response)
+        if _looks_like_domain_endpoint(host):
+            return _json_response(start_response, 502, {
+                "message": f"emulator: no OpenSearch domain has the endpoint {host}"})
+
+        if path.startswith("/_emulator/"):
+            return self.control(method, path, environ, start_response)
+
+        if method == "POST" and path.rstrip("/") == "/moto-api/reset":
+            opensearch.reset()
+            opensearch_rest.reset()
+        return self.moto(environ, start_response)
+
+    # ------------------------------------------------------ control API ---
+
+    def control(self, method: str, path: str, environ: dict, start_response) -> list[bytes]:
+        """Test-only endpoints. Not AWS APIs; never reachable on a domain host."""
+        try:
+            if path == "/_emulator/health" and method == "GET":
+                return _json_response(start_response, 200, {"status": "ok"})
+            if path == "/_emulator/settings" and method == "GET":
+                return _json_response(start_response, 200, opensearch_rest.SETTINGS)
+            if path == "/_emulator/settings" and method == "POST":
+                # {"opensearch_bootstrap_polls": N}: _status calls that answer
+                # BOOTSTRAPPING before SYNCING (default 1).
+                body = _read_json(environ)
+                for key, value in body.items():
+                    if key not in opensearch_rest.DEFAULT_SETTINGS:
+                        return _json_response(start_response, 400, {"message": f"unknown setting {key}"})
+                    opensearch_rest.SETTINGS[key] = int(value)
+                return _json_response(start_response, 200, opensearch_rest.SETTINGS)
+            if path == "/_emulator/opensearch/domains" and method == "GET":
+                # Where each domain answers, and what it holds (no secrets).
+                with opensearch.LOCK:
+                    out = []
+                    for account, region, domain in opensearch.all_domains():
+                        dd = opensearch_rest.data(domain)
+                        out.append({
+                            "account": account,
+                            "region": region,
+                            "domain": domain.domain_name,
+                            "endpoints": opensearch.domain_hosts(domain),
+                            "basic_auth": opensearch.master_user(domain) is not None,
+                            "indices": {n: len(i.ids) for n, i in sorted(dd.indices.items())},
+                            "replications": {
+                                n: i.replication.status for n, i in sorted(dd.indices.items()) if i.replication
+                            },
+                            "autofollow_rules": [
+                                {"leader_alias": r.leader_alias, "name": r.name, "pattern": r.pattern}
+                                for r in dd.rules.values()
+                            ],
+                        })
+                return _json_response(start_response, 200, out)
+            if path == "/_emulator/opensearch/replication" and method == "POST":
+                # {"endpoint": host | "region"+"domain" [+"account"], "index",
+                #  "status": SYNCING|BOOTSTRAPPING|PAUSED|FAILED, "reason"}
+                body = _read_json(environ)
+                with opensearch.LOCK:
+                    ctx = None
+                    if body.get("endpoint"):
+                        ctx = opensearch_rest.find_domain(body["endpoint"])
+                    elif body.get("region") and body.get("domain"):
+                        account = body.get("account", "123456789012")
+                        domain = opensearch.get_domain(account, body["region"], body["domain"])
+                        ctx = opensearch_rest.Ctx(account, body["region"], domain) if domain else None
+                    if ctx is None:
+                        return _json_response(start_response, 404, {"message": "no such domain"})
+                    opensearch_rest.tick()
+                    result = opensearch_rest.set_replication_state(
+                        ctx, body.get("index", ""), str(body.get("status", "")).upper(), body.get("reason"))
+                return _json_response(start_response, 200, result)
+        except opensearch_rest.RestError as e:
+            return _json_response(start_response, e.status, e.body)
+        except (ValueError, TypeError) as e:
+            return _json_response(start_response, 400, {"message": str(e)})
+        return _json_response(start_response, 404, {"message": f"no emulator endpoint {method} {path}"})

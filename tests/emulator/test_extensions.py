@@ -1,0 +1,536 @@
+"""Self-check of the emulator's extensions, through boto3 and plain HTTP.
+
+    .venv-emulator/bin/python -m pytest -q tests/emulator/test_extensions.py
+
+Starts a private instance with `scripts/emulator start --dir <tmp>` (so it
+runs next to any other instance) and resets it before each test.
+"""
+
+import base64
+import http.client
+import json
+import os
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import boto3
+import botocore.exceptions
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "scripts" / "emulator"
+ACCOUNT = "123456789012"
+WEST, EAST = "us-west-1", "us-east-1"
+
+
+@pytest.fixture(scope="session")
+def endpoint(tmp_path_factory):
+    instance = tmp_path_factory.mktemp("emulator")
+    out = subprocess.run([str(SCRIPT), "start", "--dir", str(instance)],
+                         capture_output=True, text=True, check=True)
+    env = dict(line.removeprefix("export ").split("=", 1) for line in out.stdout.splitlines())
+    assert env["AWS_ENDPOINT_URL"] == env["STANDBY_OPENSEARCH_ENDPOINT_URL"]
+    assert env["AWS_REGION"] == WEST
+    yield env["AWS_ENDPOINT_URL"]
+    subprocess.run([str(SCRIPT), "stop", "--dir", str(instance)], check=True)
+
+
+@pytest.fixture(autouse=True)
+def reset(endpoint):
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
+
+
+@pytest.fixture
+def aws(endpoint):
+    def client(service, region=WEST):
+        return boto3.client(service, region_name=region, endpoint_url=endpoint,
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+    return client
+
+
+def error_of(call):
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        call()
+    return e.value.response["Error"]["Code"], e.value.response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+# --------------------------------------------------------------------- S3 ---
+
+
+def _versioned_bucket(s3, name):
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": WEST})
+    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+
+
+def test_get_bucket_replication_returns_rules_as_stored(aws):
+    s3 = aws("s3")
+    _versioned_bucket(s3, "mm-files-west")
+    config = {
+        "Role": f"arn:aws:iam::{ACCOUNT}:role/replication",
+        "Rules": [
+            {
+                "ID": "all-objects",
+                "Priority": 1,
+                "Filter": {"Prefix": ""},
+                "Status": "Enabled",
+                "DeleteMarkerReplication": {"Status": "Enabled"},
+                "SourceSelectionCriteria": {"ReplicaModifications": {"Status": "Enabled"}},
+                "Destination": {"Bucket": "arn:aws:s3:::mm-files-east", "StorageClass": "STANDARD",
+                                "Account": ACCOUNT},
+            },
+            {
+                "ID": "tagged",
+                "Priority": 2,
+                "Filter": {"And": {"Prefix": "data/", "Tags": [{"Key": "a", "Value": "1"},
+                                                               {"Key": "b", "Value": "2"}]}},
+                "Status": "Disabled",
+                "DeleteMarkerReplication": {"Status": "Disabled"},
+                "Destination": {"Bucket": "arn:aws:s3:::mm-files-east"},
+            },
+            {
+                "ID": "one-tag",
+                "Priority": 3,
+                "Filter": {"Tag": {"Key": "k", "Value": "v"}},
+                "Status": "Enabled",
+                "DeleteMarkerReplication": {"Status": "Disabled"},
+                "Destination": {"Bucket": "arn:aws:s3:::mm-files-east"},
+            },
+        ],
+    }
+    s3.put_bucket_replication(Bucket="mm-files-west", ReplicationConfiguration=config)
+    got = s3.get_bucket_replication(Bucket="mm-files-west")["ReplicationConfiguration"]
+    assert got == config
+
+    s3.delete_bucket_replication(Bucket="mm-files-west")
+    assert error_of(lambda: s3.get_bucket_replication(Bucket="mm-files-west")) == (
+        "ReplicationConfigurationNotFoundError", 404)
+
+
+def test_put_bucket_versioning_rejects_unknown_status(aws):
+    s3 = aws("s3")
+    s3.create_bucket(Bucket="mm-files-west", CreateBucketConfiguration={"LocationConstraint": WEST})
+    assert error_of(lambda: s3.put_bucket_versioning(
+        Bucket="mm-files-west", VersioningConfiguration={"Status": "Disabled"})) == ("MalformedXML", 400)
+    assert "Status" not in s3.get_bucket_versioning(Bucket="mm-files-west")
+    for status in ("Enabled", "Suspended"):
+        s3.put_bucket_versioning(Bucket="mm-files-west", VersioningConfiguration={"Status": status})
+        assert s3.get_bucket_versioning(Bucket="mm-files-west")["Status"] == status
+
+
+# -------------------------------------------------------------------- IAM ---
+
+TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+POLICY = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": "s3:GetReplicationConfiguration", "Resource": "*"}]})
+
+
+def test_iam_rejects_malformed_policy_documents(aws):
+    iam = aws("iam")
+    assert error_of(lambda: iam.create_role(RoleName="r", AssumeRolePolicyDocument="{not json")) == (
+        "MalformedPolicyDocument", 400)
+    with_resource = json.loads(TRUST)
+    with_resource["Statement"][0]["Resource"] = "*"
+    assert error_of(lambda: iam.create_role(
+        RoleName="r", AssumeRolePolicyDocument=json.dumps(with_resource)))[0] == "MalformedPolicyDocument"
+    iam.create_role(RoleName="r", AssumeRolePolicyDocument=TRUST)
+    # Already right in moto; kept here so a moto upgrade can't regress them.
+    assert error_of(lambda: iam.update_assume_role_policy(RoleName="r", PolicyDocument="{"))[0] == \
+        "MalformedPolicyDocument"
+    assert error_of(lambda: iam.put_role_policy(RoleName="r", PolicyName="p", PolicyDocument="{"))[0] == \
+        "MalformedPolicyDocument"
+    assert error_of(lambda: iam.create_policy(PolicyName="p", PolicyDocument="{"))[0] == \
+        "MalformedPolicyDocument"
+    arn = iam.create_policy(PolicyName="p", PolicyDocument=POLICY)["Policy"]["Arn"]
+    assert error_of(lambda: iam.create_policy_version(PolicyArn=arn, PolicyDocument="{"))[0] == \
+        "MalformedPolicyDocument"
+    # AWS-managed policies exist, as in AWS.
+    iam.get_policy(PolicyArn="arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore")
+
+
+# -------------------------------------------------------------------- RDS ---
+
+
+def _cluster_arn(region, name):
+    return f"arn:aws:rds:{region}:{ACCOUNT}:cluster:{name}"
+
+
+def _global_db(aws):
+    west, east = aws("rds", WEST), aws("rds", EAST)
+    west.create_db_cluster(DBClusterIdentifier="mm-west", Engine="aurora-postgresql",
+                           EngineVersion="15.4", MasterUsername="mm", ManageMasterUserPassword=True)
+    west.create_global_cluster(GlobalClusterIdentifier="mm-global",
+                               SourceDBClusterIdentifier=_cluster_arn(WEST, "mm-west"))
+    east.create_db_cluster(DBClusterIdentifier="mm-east", Engine="aurora-postgresql", EngineVersion="15.4",
+                           GlobalClusterIdentifier="mm-global", EnableGlobalWriteForwarding=True)
+    return west, east
+
+
+def _members(rds):
+    gc = rds.describe_global_clusters(GlobalClusterIdentifier="mm-global")["GlobalClusters"][0]
+    return gc, {m["DBClusterArn"].split(":")[-1]: m for m in gc["GlobalClusterMembers"]}
+
+
+def test_describe_db_engine_versions(aws):
+    rds = aws("rds")
+    versions = [v["EngineVersion"] for v in
+                rds.describe_db_engine_versions(Engine="aurora-postgresql")["DBEngineVersions"]]
+    assert {"14.6", "14.9", "15.3", "15.4", "16.1", "16.4"} <= set(versions)
+    one = rds.describe_db_engine_versions(Engine="aurora-postgresql", EngineVersion="15.4")["DBEngineVersions"]
+    assert [(v["EngineVersion"], v["DBParameterGroupFamily"], v["SupportsGlobalDatabases"]) for v in one] == [
+        ("15.4", "aurora-postgresql15", True)]
+    assert rds.describe_db_engine_versions(Engine="aurora-postgresql", EngineVersion="9.6")[
+        "DBEngineVersions"] == []
+    assert len(rds.describe_db_engine_versions(Engine="aurora-postgresql", DefaultOnly=True)[
+        "DBEngineVersions"]) == 1
+
+
+def test_global_cluster_create_duplicate_and_write_forwarding(aws):
+    west, east = _global_db(aws)
+    assert error_of(lambda: west.create_global_cluster(
+        GlobalClusterIdentifier="mm-global", Engine="aurora-postgresql")) == (
+        "GlobalClusterAlreadyExistsFault", 400)
+    assert error_of(lambda: west.describe_global_clusters(GlobalClusterIdentifier="nope")) == (
+        "GlobalClusterNotFoundFault", 404)
+    gc, members = _members(west)
+    assert members["mm-west"]["IsWriter"] and "GlobalWriteForwardingStatus" not in members["mm-west"]
+    assert members["mm-west"]["Readers"] == [_cluster_arn(EAST, "mm-east")]
+    assert not members["mm-east"]["IsWriter"]
+    assert members["mm-east"]["GlobalWriteForwardingStatus"] == "enabled"
+    assert "FailoverState" not in gc
+    primary = west.describe_db_clusters(DBClusterIdentifier="mm-west")["DBClusters"][0]
+    assert primary["GlobalClusterIdentifier"] == "mm-global"
+    assert "GlobalWriteForwardingStatus" not in primary
+    secondary = east.describe_db_clusters(DBClusterIdentifier="mm-east")["DBClusters"][0]
+    assert secondary["GlobalWriteForwardingStatus"] == "enabled"
+    assert secondary["GlobalWriteForwardingRequested"] is True
+
+    east.modify_db_cluster(DBClusterIdentifier="mm-east", EnableGlobalWriteForwarding=False)
+    secondary = east.describe_db_clusters(DBClusterIdentifier="mm-east")["DBClusters"][0]
+    assert secondary["GlobalWriteForwardingStatus"] == "disabled"
+    assert secondary["GlobalWriteForwardingRequested"] is False
+    assert _members(east)[1]["mm-east"]["GlobalWriteForwardingStatus"] == "disabled"
+    east.modify_db_cluster(DBClusterIdentifier="mm-east", EnableGlobalWriteForwarding=True)
+    assert _members(east)[1]["mm-east"]["GlobalWriteForwardingStatus"] == "enabled"
+
+    assert error_of(lambda: east.create_db_cluster(
+        DBClusterIdentifier="x", Engine="aurora-postgresql", GlobalClusterIdentifier="nope")) == (
+        "GlobalClusterNotFoundFault", 404)
+
+
+def test_switchover_and_failover(aws):
+    west, east = _global_db(aws)
+    answer = east.switchover_global_cluster(GlobalClusterIdentifier="mm-global",
+                                            TargetDbClusterIdentifier=_cluster_arn(EAST, "mm-east"))
+    gc = answer["GlobalCluster"]
+    assert gc["FailoverState"] == {"Status": "pending", "FromDbClusterArn": _cluster_arn(WEST, "mm-west"),
+                                   "ToDbClusterArn": _cluster_arn(EAST, "mm-east"), "IsDataLossAllowed": False}
+    gc, members = _members(west)
+    assert "FailoverState" not in gc and gc["Status"] == "available"
+    assert members["mm-east"]["IsWriter"] and not members["mm-west"]["IsWriter"]
+    assert members["mm-west"]["GlobalWriteForwardingStatus"] == "disabled"
+
+    assert error_of(lambda: west.switchover_global_cluster(
+        GlobalClusterIdentifier="mm-global", TargetDbClusterIdentifier=_cluster_arn(EAST, "mm-east")))[0] == \
+        "InvalidDBClusterStateFault"
+    assert error_of(lambda: west.failover_global_cluster(
+        GlobalClusterIdentifier="mm-global", TargetDbClusterIdentifier=_cluster_arn(WEST, "mm-west"),
+        AllowDataLoss=True, Switchover=True))[0] == "InvalidParameterCombination"
+    assert error_of(lambda: west.failover_global_cluster(
+        GlobalClusterIdentifier="nope", TargetDbClusterIdentifier=_cluster_arn(WEST, "mm-west"),
+        AllowDataLoss=True)) == ("GlobalClusterNotFoundFault", 404)
+
+    answer = west.failover_global_cluster(GlobalClusterIdentifier="mm-global",
+                                          TargetDbClusterIdentifier=_cluster_arn(WEST, "mm-west"),
+                                          AllowDataLoss=True)
+    assert answer["GlobalCluster"]["FailoverState"]["IsDataLossAllowed"] is True
+    members = _members(west)[1]
+    assert members["mm-west"]["IsWriter"] and not members["mm-east"]["IsWriter"]
+
+
+def test_remove_from_global_cluster_in_any_region(aws):
+    west, east = _global_db(aws)
+    # After a switchover the secondary (mm-west) lives outside us-east-1.
+    east.switchover_global_cluster(GlobalClusterIdentifier="mm-global",
+                                   TargetDbClusterIdentifier=_cluster_arn(EAST, "mm-east"))
+    assert error_of(lambda: east.remove_from_global_cluster(
+        GlobalClusterIdentifier="mm-global", DbClusterIdentifier=_cluster_arn(EAST, "mm-east")))[0] == \
+        "InvalidGlobalClusterStateFault"
+    west.remove_from_global_cluster(GlobalClusterIdentifier="mm-global",
+                                    DbClusterIdentifier=_cluster_arn(WEST, "mm-west"))
+    assert list(_members(west)[1]) == ["mm-east"]
+    standalone = west.describe_db_clusters(DBClusterIdentifier="mm-west")["DBClusters"][0]
+    assert "GlobalClusterIdentifier" not in standalone
+    east.remove_from_global_cluster(GlobalClusterIdentifier="mm-global",
+                                    DbClusterIdentifier=_cluster_arn(EAST, "mm-east"))
+    west.delete_global_cluster(GlobalClusterIdentifier="mm-global")
+    assert west.describe_global_clusters()["GlobalClusters"] == []
+    assert error_of(lambda: west.delete_global_cluster(GlobalClusterIdentifier="mm-global")) == (
+        "GlobalClusterNotFoundFault", 404)
+
+
+# ------------------------------------------------------ OpenSearch control ---
+
+MASTER = ("admin", "S3cret-Passw0rd!")
+
+
+def _domain(aws, region, name):
+    return aws("opensearch", region).create_domain(
+        DomainName=name,
+        EngineVersion="OpenSearch_2.11",
+        AdvancedSecurityOptions={"Enabled": True, "InternalUserDatabaseEnabled": True,
+                                 "MasterUserOptions": {"MasterUserName": MASTER[0],
+                                                       "MasterUserPassword": MASTER[1]}},
+        NodeToNodeEncryptionOptions={"Enabled": True},
+        EncryptionAtRestOptions={"Enabled": True},
+        DomainEndpointOptions={"EnforceHTTPS": True},
+    )["DomainStatus"]
+
+
+def test_domain_endpoint_secrets_and_duplicates(aws):
+    status = _domain(aws, WEST, "mm-search")
+    endpoint = status["Endpoint"]
+    assert endpoint.startswith("search-mm-search-") and endpoint.endswith(".us-west-1.es.amazonaws.com")
+    assert len(endpoint.split(".")[0]) == len("search-mm-search-") + 26
+    described = aws("opensearch").describe_domain(DomainName="mm-search")["DomainStatus"]
+    assert described["Endpoint"] == endpoint
+    assert MASTER[1] not in json.dumps(described, default=str)
+    assert "MasterUserOptions" not in described["AdvancedSecurityOptions"]
+    assert error_of(lambda: _domain(aws, WEST, "mm-search")) == ("ResourceAlreadyExistsException", 409)
+
+
+def _connection(aws):
+    _domain(aws, WEST, "mm-leader")
+    _domain(aws, EAST, "mm-follower")
+    east = aws("opensearch", EAST)
+    created = east.create_outbound_connection(
+        LocalDomainInfo={"AWSDomainInformation": {"OwnerId": ACCOUNT, "DomainName": "mm-follower",
+                                                  "Region": EAST}},
+        RemoteDomainInfo={"AWSDomainInformation": {"OwnerId": ACCOUNT, "DomainName": "mm-leader",
+                                                   "Region": WEST}},
+        ConnectionAlias="to-west", ConnectionMode="DIRECT")
+    return east, aws("opensearch", WEST), created
+
+
+def test_cross_cluster_connection_lifecycle(aws):
+    east, west, created = _connection(aws)
+    cid = created["ConnectionId"]
+    assert created["ConnectionStatus"]["StatusCode"] == "PENDING_ACCEPTANCE"
+    assert created["ConnectionAlias"] == "to-west" and created["ConnectionMode"] == "DIRECT"
+
+    inbound = west.describe_inbound_connections(
+        Filters=[{"Name": "connection-id", "Values": [cid]}])["Connections"]
+    assert [c["ConnectionStatus"]["StatusCode"] for c in inbound] == ["PENDING_ACCEPTANCE"]
+    assert inbound[0]["LocalDomainInfo"]["AWSDomainInformation"]["DomainName"] == "mm-follower"
+    assert east.describe_inbound_connections()["Connections"] == []
+    # Accepting happens in the leader's Region only.
+    assert error_of(lambda: east.accept_inbound_connection(ConnectionId=cid)) == (
+        "ResourceNotFoundException", 409)
+    assert error_of(lambda: west.accept_inbound_connection(ConnectionId="cc-unknown-id")) == (
+        "ResourceNotFoundException", 409)
+    accepted = west.accept_inbound_connection(ConnectionId=cid)["Connection"]
+    assert accepted["ConnectionStatus"]["StatusCode"] == "APPROVED"
+    out = east.describe_outbound_connections(
+        Filters=[{"Name": "remote-domain-info.domain-name", "Values": ["mm-leader"]}])["Connections"]
+    assert [(c["ConnectionId"], c["ConnectionStatus"]["StatusCode"]) for c in out] == [(cid, "ACTIVE")]
+    assert east.describe_outbound_connections(
+        Filters=[{"Name": "connection-id", "Values": ["other"]}])["Connections"] == []
+
+    deleted = east.delete_outbound_connection(ConnectionId=cid)["Connection"]
+    assert deleted["ConnectionStatus"]["StatusCode"] == "DELETING"
+    out = east.describe_outbound_connections(Filters=[{"Name": "connection-id", "Values": [cid]}])
+    assert out["Connections"][0]["ConnectionStatus"]["StatusCode"] == "DELETED"
+    assert error_of(lambda: east.delete_outbound_connection(ConnectionId=cid))[0] == "ResourceNotFoundException"
+
+
+def test_cross_cluster_connection_validation(aws):
+    east, west, created = _connection(aws)
+    assert error_of(lambda: east.create_outbound_connection(
+        LocalDomainInfo={"AWSDomainInformation": {"OwnerId": ACCOUNT, "DomainName": "mm-follower",
+                                                  "Region": EAST}},
+        RemoteDomainInfo={"AWSDomainInformation": {"OwnerId": ACCOUNT, "DomainName": "mm-leader",
+                                                   "Region": WEST}},
+        ConnectionAlias="to-west")) == ("ResourceAlreadyExistsException", 409)
+    assert error_of(lambda: east.create_outbound_connection(
+        LocalDomainInfo={"AWSDomainInformation": {"OwnerId": ACCOUNT, "DomainName": "nope", "Region": EAST}},
+        RemoteDomainInfo={"AWSDomainInformation": {"OwnerId": ACCOUNT, "DomainName": "mm-leader",
+                                                   "Region": WEST}},
+        ConnectionAlias="x1")) == ("ResourceNotFoundException", 409)
+    failed = east.create_outbound_connection(
+        LocalDomainInfo={"AWSDomainInformation": {"OwnerId": ACCOUNT, "DomainName": "mm-follower",
+                                                  "Region": EAST}},
+        RemoteDomainInfo={"AWSDomainInformation": {"OwnerId": ACCOUNT, "DomainName": "nope", "Region": WEST}},
+        ConnectionAlias="to-nowhere")
+    assert failed["ConnectionStatus"]["StatusCode"] == "VALIDATION_FAILED"
+    assert "nope" in failed["ConnectionStatus"]["Message"]
+    rejected = west.reject_inbound_connection(ConnectionId=created["ConnectionId"])["Connection"]
+    assert rejected["ConnectionStatus"]["StatusCode"] == "REJECTING"
+    assert west.describe_inbound_connections()["Connections"][0]["ConnectionStatus"]["StatusCode"] == "REJECTED"
+
+
+# ---------------------------------------------------------- OpenSearch REST ---
+
+
+class Domain:
+    """Talks to a fake domain through the emulator's address, with the domain's Host header."""
+
+    def __init__(self, endpoint_url, host, auth=MASTER):
+        self.port = int(endpoint_url.rsplit(":", 1)[1])
+        self.host = host
+        self.auth = auth
+
+    def __call__(self, method, path, body=None, auth=None):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        headers = {"Host": self.host, "Content-Type": "application/json"}
+        creds = auth if auth is not None else self.auth
+        if creds:
+            headers["Authorization"] = "Basic " + base64.b64encode(":".join(creds).encode()).decode()
+        data = body if isinstance(body, (bytes, str)) or body is None else json.dumps(body)
+        conn.request(method, path, body=data, headers=headers)
+        resp = conn.getresponse()
+        raw = resp.read()
+        conn.close()
+        try:
+            return resp.status, json.loads(raw) if raw else None
+        except ValueError:
+            return resp.status, raw.decode()
+
+
+def _replication_setup(aws, endpoint):
+    east, west, created = _connection(aws)
+    west.accept_inbound_connection(ConnectionId=created["ConnectionId"])
+    leader = Domain(endpoint, aws("opensearch", WEST).describe_domain(DomainName="mm-leader")[
+        "DomainStatus"]["Endpoint"])
+    follower = Domain(endpoint, east.describe_domain(DomainName="mm-follower")["DomainStatus"]["Endpoint"])
+    return leader, follower, created["ConnectionId"]
+
+
+START = {"leader_alias": "to-west", "leader_index": "channels",
+         "use_roles": {"leader_cluster_role": "all_access", "follower_cluster_role": "all_access"}}
+
+
+def test_rest_auth_and_index_housekeeping(aws, endpoint):
+    leader, _follower, _ = _replication_setup(aws, endpoint)
+    status, body = leader("GET", "/_cat/indices?format=json", auth=())
+    assert status == 401 and body == "Unauthorized"
+    assert leader("GET", "/", auth=("admin", "wrong"))[0] == 401
+    assert leader("GET", "/")[1]["version"]["distribution"] == "opensearch"
+
+    assert leader("PUT", "/channels") == (200, {"acknowledged": True, "shards_acknowledged": True,
+                                               "index": "channels"})
+    status, body = leader("PUT", "/channels")
+    assert status == 400 and body["error"]["type"] == "resource_already_exists_exception"
+    assert body["error"]["root_cause"][0]["type"] == "resource_already_exists_exception"
+    assert body["status"] == 400
+    assert leader("POST", "/channels/_doc", {"name": "town-square"})[0] == 201
+    assert leader("POST", "/_bulk", '{"index":{"_index":"users"}}\n{"u":1}\n{"index":{"_index":"users"}}\n'
+                                    '{"u":2}\n')[1]["errors"] is False
+    assert leader("POST", "/_refresh")[0] == 200
+    rows = leader("GET", "/_cat/indices?format=json")[1]
+    assert {r["index"]: r["docs.count"] for r in rows} == {"channels": "1", "users": "2"}
+    assert {"health", "status", "index", "uuid", "docs.count"} <= set(rows[0])
+    assert leader("DELETE", "/users") == (200, {"acknowledged": True})
+    status, body = leader("DELETE", "/users")
+    assert status == 404 and body["error"]["type"] == "index_not_found_exception"
+    assert leader("GET", "/_cat/indices?format=json&h=index")[1] == [{"index": "channels"}]
+
+
+def test_rest_start_status_stop(aws, endpoint):
+    leader, follower, _ = _replication_setup(aws, endpoint)
+    leader("PUT", "/channels")
+    leader("POST", "/channels/_doc", {"n": 1})
+
+    status, body = follower("PUT", "/_plugins/_replication/channels/_start", {**START, "leader_alias": "nope"})
+    assert status == 404 and body["error"]["type"] == "no_such_remote_cluster_exception"
+    status, body = follower("PUT", "/_plugins/_replication/channels/_start", {**START, "leader_index": "x"})
+    assert status == 404 and body["error"]["type"] == "index_not_found_exception"
+    status, body = follower("PUT", "/_plugins/_replication/channels/_start", {"leader_alias": "to-west"})
+    assert status == 400 and body["error"]["type"] == "action_request_validation_exception"
+
+    assert follower("PUT", "/_plugins/_replication/channels/_start", START) == (200, {"acknowledged": True})
+    status, body = follower("PUT", "/_plugins/_replication/channels/_start", START)
+    assert (status, body["error"]["type"], body["error"]["reason"]) == (
+        400, "illegal_argument_exception",
+        "Cant use same index again for replication. Delete the index:channels")
+
+    assert follower("GET", "/_plugins/_replication/channels/_status")[1]["status"] == "BOOTSTRAPPING"
+    status, body = follower("GET", "/_plugins/_replication/channels/_status")
+    assert body["status"] == "SYNCING" and body["leader_alias"] == "to-west"
+    assert body["leader_index"] == "channels" and body["follower_index"] == "channels"
+    assert set(body["syncing_details"]) == {"leader_checkpoint", "follower_checkpoint", "seq_no"}
+
+    leader("POST", "/channels/_doc", {"n": 2})
+    assert follower("GET", "/channels/_count")[1]["count"] == 2
+    status, body = follower("POST", "/channels/_doc", {"n": 3})
+    assert status == 403 and body["error"]["type"] == "cluster_block_exception"
+    assert follower("DELETE", "/channels")[0] == 403
+
+    status, body = follower("POST", "/_plugins/_replication/channels/_resume", {})
+    assert (status, body["error"]["type"]) == (400, "resource_already_exists_exception")
+    assert follower("POST", "/_plugins/_replication/channels/_pause", {}) == (200, {"acknowledged": True})
+    assert follower("GET", "/_plugins/_replication/channels/_status")[1]["status"] == "PAUSED"
+    status, body = follower("POST", "/_plugins/_replication/channels/_pause", {})
+    assert (status, body["error"]["reason"]) == (400, "Index channels is already paused")
+    leader("POST", "/channels/_doc", {"n": 4})
+    assert follower("GET", "/channels/_count")[1]["count"] == 2  # paused: not following
+    assert follower("POST", "/_plugins/_replication/channels/_resume", {}) == (200, {"acknowledged": True})
+    assert follower("GET", "/channels/_count")[1]["count"] == 3
+
+    assert follower("POST", "/_plugins/_replication/channels/_stop", {}) == (200, {"acknowledged": True})
+    assert follower("GET", "/_plugins/_replication/channels/_status") == (
+        200, {"status": "REPLICATION NOT IN PROGRESS"})
+    assert follower("POST", "/channels/_doc", {"n": 5})[0] == 201  # writable again
+    status, body = follower("POST", "/_plugins/_replication/channels/_stop", {})
+    assert (status, body["error"]["type"], body["error"]["reason"]) == (
+        400, "illegal_argument_exception", "No replication in progress for index:channels")
+    status, body = follower("POST", "/_plugins/_replication/channels/_stop")
+    assert (status, body["error"]["type"]) == (400, "parse_exception")
+
+
+def test_rest_failed_replication_via_control_path(aws, endpoint):
+    leader, follower, _ = _replication_setup(aws, endpoint)
+    leader("PUT", "/users")
+    follower("PUT", "/_plugins/_replication/users/_start", {**START, "leader_index": "users"})
+    req = urllib.request.Request(f"{endpoint}/_emulator/opensearch/replication", method="POST", data=json.dumps(
+        {"endpoint": follower.host, "index": "users", "status": "FAILED", "reason": "leader gone"}).encode())
+    urllib.request.urlopen(req)
+    body = follower("GET", "/_plugins/_replication/users/_status")[1]
+    assert (body["status"], body["reason"]) == ("FAILED", "leader gone")
+    status, body = follower("POST", "/_plugins/_replication/users/_pause", {})
+    assert (status, body["error"]["type"]) == (500, "illegal_state_exception")
+    assert follower("POST", "/_plugins/_replication/users/_stop", {})[0] == 200
+
+
+def test_rest_autofollow(aws, endpoint):
+    leader, follower, cid = _replication_setup(aws, endpoint)
+    leader("PUT", "/posts-2024-01-01")
+    leader("PUT", "/channels")
+    rule = {"leader_alias": "to-west", "name": "posts", "pattern": "posts*",
+            "use_roles": {"leader_cluster_role": "all_access", "follower_cluster_role": "all_access"}}
+    assert follower("POST", "/_plugins/_replication/_autofollow", rule) == (200, {"acknowledged": True})
+    status, body = follower("POST", "/_plugins/_replication/_autofollow", rule)
+    assert status == 500 and "cannot be recreated" in body["error"]["reason"]
+    leader("PUT", "/posts-2024-01-02")
+    names = sorted(r["index"] for r in follower("GET", "/_cat/indices?format=json")[1])
+    assert names == ["posts-2024-01-01", "posts-2024-01-02"]
+    stats = follower("GET", "/_plugins/_replication/autofollow_stats")[1]
+    assert stats["num_success_start_replication"] == 2
+    assert [(s["name"], s["pattern"], s["num_success_start_replication"]) for s in stats["autofollow_stats"]] == [
+        ("posts", "posts*", 2)]
+    assert {"num_failed_start_replication", "num_failed_leader_calls", "failed_indices"} <= set(stats)
+    assert {"failed_indices", "last_execution_time", "num_failed_leader_calls"} <= set(stats["autofollow_stats"][0])
+
+    delete = {"leader_alias": "to-west", "name": "posts"}
+    assert follower("DELETE", "/_plugins/_replication/_autofollow", delete) == (200, {"acknowledged": True})
+    status, body = follower("DELETE", "/_plugins/_replication/_autofollow", delete)
+    assert status == 500 and body["error"]["reason"] == "Autofollow replication rule to-west:posts does not exist"
+    assert follower("GET", "/_plugins/_replication/autofollow_stats")[1]["autofollow_stats"] == []
+    # Replications started by the rule keep running.
+    assert follower("GET", "/_plugins/_replication/posts-2024-01-01/_status")[1]["status"] in (
+        "BOOTSTRAPPING", "SYNCING")
+
+    # Reset clears connections and the fake's state.
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
+    assert aws("opensearch", EAST).describe_outbound_connections()["Connections"] == []
+    assert urllib.request.urlopen(f"{endpoint}/_emulator/opensearch/domains").read() == b"[]"
