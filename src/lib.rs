@@ -11,6 +11,7 @@
 //! - [`cli`]: the command line.
 
 pub mod address;
+pub mod apply;
 pub mod aws;
 pub mod config;
 pub mod diag;
@@ -19,4 +20,8 @@ pub mod expr;
 pub mod graph;
 pub mod ids;
 pub mod kinds;
+pub mod load;
+pub mod plan;
+pub mod render;
+pub mod state;
 pub mod value;

@@ -158,6 +158,42 @@ impl fmt::Display for Value {
     }
 }
 
+/// Marks an unknown value in saved plans (JSON has no such value).
+const UNKNOWN_MARK: &str = "$standby_unknown";
+
+impl Value {
+    /// JSON that keeps unknown values (for saved plans).
+    fn to_json_marked(&self) -> Json {
+        match self {
+            Value::Unknown => serde_json::json!({ UNKNOWN_MARK: true }),
+            Value::List(l) => Json::Array(l.iter().map(Value::to_json_marked).collect()),
+            Value::Map(m) => Json::Object(m.iter().map(|(k, v)| (k.clone(), v.to_json_marked())).collect()),
+            other => other.to_json(),
+        }
+    }
+
+    fn from_json_marked(j: &Json) -> Value {
+        match j {
+            Json::Object(o) if o.len() == 1 && o.get(UNKNOWN_MARK) == Some(&Json::Bool(true)) => Value::Unknown,
+            Json::Array(a) => Value::List(a.iter().map(Value::from_json_marked).collect()),
+            Json::Object(o) => Value::Map(o.iter().map(|(k, v)| (k.clone(), Value::from_json_marked(v))).collect()),
+            other => Value::from_json(other),
+        }
+    }
+}
+
+impl serde::Serialize for Value {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.to_json_marked().serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Value {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Value::from_json_marked(&Json::deserialize(d)?))
+    }
+}
+
 impl From<&str> for Value {
     fn from(s: &str) -> Self {
         Value::String(s.to_string())

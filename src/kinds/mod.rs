@@ -5,6 +5,7 @@
 //! lets it check and plan values, and calls its async CRUD functions with a
 //! [`Ctx`] carrying the instance's region and the AWS clients.
 
+pub mod aws;
 pub mod data;
 pub mod schema;
 
@@ -95,6 +96,13 @@ pub trait Kind: Send + Sync {
     /// taken from the prior state, or are unknown on create.
     fn derive(&self, _planned: &mut Attrs) {}
 
+    /// The id a create will produce, when it follows from the inputs (a
+    /// bucket's name). Recorded before the create is called, so that a killed
+    /// apply can find the resource again on the next refresh.
+    fn id_hint(&self, _desired: &Attrs) -> Option<String> {
+        None
+    }
+
     /// Which computed attribute carries which input, so sensitivity follows.
     fn sensitive_follows(&self) -> &'static [(&'static str, &'static str)] {
         &[]
@@ -123,7 +131,16 @@ pub trait Kind: Send + Sync {
 
 /// Every kind standby knows.
 pub fn registry() -> &'static [&'static dyn Kind] {
-    static KINDS: &[&dyn Kind] = &[&data::StandbyData];
+    static KINDS: &[&dyn Kind] = &[
+        &data::StandbyData,
+        &aws::iam_role::IamRole,
+        &aws::iam_role_policy::IamRolePolicy,
+        &aws::iam_policy::IamPolicy,
+        &aws::iam_role_policy_attachment::IamRolePolicyAttachment,
+        &aws::s3_bucket::S3Bucket,
+        &aws::s3_bucket_versioning::S3BucketVersioning,
+        &aws::s3_bucket_replication::S3BucketReplication,
+    ];
     KINDS
 }
 

@@ -9,7 +9,6 @@ runs next to any other instance) and resets it before each test.
 import base64
 import http.client
 import json
-import os
 import subprocess
 import urllib.request
 from pathlib import Path
@@ -298,6 +297,9 @@ def test_domain_endpoint_secrets_and_duplicates(aws):
     assert MASTER[1] not in json.dumps(described, default=str)
     assert "MasterUserOptions" not in described["AdvancedSecurityOptions"]
     assert error_of(lambda: _domain(aws, WEST, "mm-search")) == ("ResourceAlreadyExistsException", 409)
+    vpc = aws("opensearch").create_domain(DomainName="mm-vpc", VPCOptions={"SubnetIds": ["subnet-1"]})
+    assert "Endpoint" not in vpc["DomainStatus"]
+    assert vpc["DomainStatus"]["Endpoints"]["vpc"].startswith("vpc-mm-vpc-")
 
 
 def _connection(aws):
@@ -416,6 +418,13 @@ def test_rest_auth_and_index_housekeeping(aws, endpoint):
     assert status == 401 and body == "Unauthorized"
     assert leader("GET", "/", auth=("admin", "wrong"))[0] == 401
     assert leader("GET", "/")[1]["version"]["distribution"] == "opensearch"
+    aws("opensearch").update_domain_config(DomainName="mm-leader", AdvancedSecurityOptions={
+        "MasterUserOptions": {"MasterUserName": "root", "MasterUserPassword": "N3w-Passw0rd!"}})
+    assert leader("GET", "/")[0] == 401
+    assert leader("GET", "/", auth=("root", "N3w-Passw0rd!"))[0] == 200
+    config = aws("opensearch").describe_domain(DomainName="mm-leader")["DomainStatus"]
+    assert config["AdvancedSecurityOptions"]["Enabled"] is True and "N3w" not in json.dumps(config, default=str)
+    leader.auth = ("root", "N3w-Passw0rd!")
 
     assert leader("PUT", "/channels") == (200, {"acknowledged": True, "shards_acknowledged": True,
                                                "index": "channels"})

@@ -441,6 +441,12 @@ def fix_cross_cluster_connections() -> None:
             items = [c.inbound() for c in conns]
         return json.dumps(_page(items, self._get_param("MaxResults"), self._get_param("NextToken")))
 
+    # moto routes OpenSearch requests through the "es" backend's explicit URL
+    # list, which has no /cc/ paths (hence its 404).
+    from moto.es import urls as es_urls
+
+    es_urls.url_paths["{0}/2021-01-01/opensearch/cc/(?P<cc_path>.+)$"] = OpenSearchServiceResponse.dispatch
+
     for fn in (
         create_outbound_connection,
         accept_inbound_connection,

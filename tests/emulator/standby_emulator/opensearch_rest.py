@@ -148,10 +148,8 @@ def validation_failed(*errors: str) -> RestError:
 
 
 def _matches(pattern: str, name: str) -> bool:
-    # Wildcards do not expand to dot-prefixed (system/hidden) indices unless
-    # the pattern itself starts with a dot.
-    if name.startswith(".") and not pattern.startswith("."):
-        return False
+    # Plain wildcard matching: "*" also takes dot-prefixed (system) indices,
+    # which is why the AWS/Mattermost guides warn against a "*" auto-follow rule.
     return fnmatch.fnmatchcase(name, pattern)
 
 
@@ -176,7 +174,7 @@ def _validate_index_name(name: str) -> None:
     if name != name.lower():
         reason = "must be lowercase"
     elif any(c in bad for c in name):
-        reason = f'must not contain the following characters [ , ", *, \\, <, |, ,, >, /, ?]'
+        reason = 'must not contain the following characters [ , ", *, \\, <, |, ,, >, /, ?]'
     elif name[0] in "_-+":
         reason = "must not start with '_', '-', or '+'"
     elif name in (".", ".."):
@@ -393,7 +391,8 @@ def bulk(ctx: Ctx, body: bytes, index: str | None = None, **_: Any):
             action = json.loads(lines[i])
             (op, meta), = action.items()
         except Exception:
-            raise RestError(400, "illegal_argument_exception", f"Malformed action/metadata line [{i + 1}]")
+            raise RestError(400, "illegal_argument_exception",
+                            f"Malformed action/metadata line [{i + 1}]") from None
         i += 1
         if op in ("index", "create", "update"):
             i += 1  # the source line
@@ -425,7 +424,9 @@ def bulk(ctx: Ctx, body: bytes, index: str | None = None, **_: Any):
                     "_seq_no": idx.seq - 1, "_primary_term": 1,
                 }
             else:
-                raise RestError(400, "illegal_argument_exception", f"Malformed action/metadata line [{i}], expected one of [create, delete, index, update] but found [{op}]")
+                raise RestError(400, "illegal_argument_exception",
+                                f"Malformed action/metadata line [{i}], expected one of "
+                                f"[create, delete, index, update] but found [{op}]")
             items.append({op: {**res, "status": status}})
         except RestError as e:
             errors = True
@@ -484,7 +485,7 @@ def _json_body(body: bytes, required: bool = True) -> dict:
     try:
         parsed = json.loads(body)
     except ValueError as e:
-        raise RestError(400, "parse_exception", f"Failed to parse content to map: {e}")
+        raise RestError(400, "parse_exception", f"Failed to parse content to map: {e}") from None
     if not isinstance(parsed, dict):
         raise RestError(400, "parse_exception", "request body must be a JSON object")
     return parsed
@@ -659,6 +660,13 @@ def autofollow_stats(ctx: Ctx, **_: Any):
 # ---------------------------------------------------------------- routing ---
 
 
+def _method_not_allowed(allowed: list[str]):
+    def handler(ctx: Ctx, method: str, path: str, **_: Any):
+        return 405, {"error": f"Incorrect HTTP method for uri [{path}] and method [{method}], "
+                              f"allowed: [{', '.join(allowed)}]", "status": 405}
+    return handler
+
+
 def _route(method: str, parts: list[str]):
     """(handler, kwargs) for a request, or None."""
     n = len(parts)
@@ -674,6 +682,9 @@ def _route(method: str, parts: list[str]):
                      ("POST", "_pause"): pause_replication, ("POST", "_resume"): resume_replication,
                      ("GET", "_status"): replication_status}
             handler = table.get((method, parts[3]))
+            allowed = [m for (m, action) in table if action == parts[3]]
+            if handler is None and allowed:
+                return _method_not_allowed(allowed), {}
             return handler, {"index": parts[2]}
         return None, {}
     if parts == ["_cluster", "health"] and method == "GET":
@@ -727,15 +738,24 @@ def _authorized(ctx: Ctx, environ: dict) -> bool:
     return secrets.compare_digest(user, creds[0]) and secrets.compare_digest(password, creds[1])
 
 
-def handle(ctx: Ctx, environ: dict, start_response) -> list[bytes]:
-    method = environ.get("REQUEST_METHOD", "GET").upper()
-    path = environ.get("PATH_INFO", "/")
-    query = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True).items()}
+def read_body(environ: dict) -> bytes:
+    """The request body, sized by Content-Length or (chunked upload) read to the end."""
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
         length = 0
-    body = environ["wsgi.input"].read(length) if length > 0 else b""
+    if length > 0:
+        return environ["wsgi.input"].read(length)
+    if environ.get("wsgi.input_terminated"):
+        return environ["wsgi.input"].read()
+    return b""
+
+
+def handle(ctx: Ctx, environ: dict, start_response) -> list[bytes]:
+    method = environ.get("REQUEST_METHOD", "GET").upper()
+    path = environ.get("PATH_INFO", "/")
+    query = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True).items()}
+    body = read_body(environ)
 
     if not _authorized(ctx, environ):
         start_response("401 Unauthorized", [
@@ -752,7 +772,7 @@ def handle(ctx: Ctx, environ: dict, start_response) -> list[bytes]:
             if handler is None:
                 status, payload = 400, {"error": f"no handler found for uri [{path}] and method [{method}]"}
             else:
-                status, payload = handler(ctx, method=method, body=body, query=query, **kwargs)
+                status, payload = handler(ctx, method=method, path=path, body=body, query=query, **kwargs)
         except RestError as e:
             status, payload = e.status, e.body
     if isinstance(payload, str):
@@ -762,7 +782,7 @@ def handle(ctx: Ctx, environ: dict, start_response) -> list[bytes]:
     else:
         data_out, ctype = json.dumps(payload).encode("utf-8"), "application/json; charset=UTF-8"
     reason = {200: "OK", 201: "Created", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
-              409: "Conflict", 500: "Internal Server Error"}.get(status, "Unknown")
+              405: "Method Not Allowed", 409: "Conflict", 500: "Internal Server Error"}.get(status, "Unknown")
     start_response(f"{status} {reason}", [("Content-Type", ctype), ("Content-Length", str(len(data_out)))])
     return [b"" if method == "HEAD" else data_out]
 

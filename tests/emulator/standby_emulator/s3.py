@@ -83,7 +83,7 @@ def fix_put_bucket_versioning_status() -> None:
                 doc = xmltodict.parse(self.body or b"")
                 conf = doc.get("VersioningConfiguration") or {}
             except Exception:
-                raise MalformedXML()
+                raise MalformedXML() from None
             if not isinstance(conf, dict):
                 raise MalformedXML()
             status = conf.get("Status")

@@ -27,11 +27,7 @@ def _json_response(start_response, status: int, payload: Any) -> list[bytes]:
 
 
 def _read_json(environ: dict) -> dict:
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    raw = environ["wsgi.input"].read(length) if length > 0 else b""
+    raw = opensearch_rest.read_body(environ)
     return json.loads(raw) if raw.strip() else {}
 
 

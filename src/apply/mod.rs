@@ -1,0 +1,403 @@
+//! Applying a plan: deletes first, in reverse dependency order; then
+//! creates and updates, walking the graph with bounded concurrency.
+//!
+//! Guarantees:
+//! - Before a create is called, its intent is in the journal (status
+//!   `pending`, with the id when the kind can predict it); after every
+//!   finished operation, its result. A killed apply therefore leaves a state
+//!   (plus journal) that knows everything it created.
+//! - A failed resource fails its dependents (skipped, and named), while
+//!   independent branches finish.
+//! - Values only known after apply are evaluated when their dependencies are
+//!   done, from what AWS reported.
+
+mod job;
+pub mod progress;
+
+use crate::address::InstanceAddr;
+use crate::aws::Aws;
+use crate::eval::{Inst, NodeOut, Scope};
+use crate::kinds;
+use crate::load::Loaded;
+use crate::plan::diff::{diff, redact};
+use crate::plan::{Action, Plan, ResourceChange};
+use crate::state::journal::Journal;
+use crate::state::{Instance, OutputState, State, Status};
+use job::{Job, JobDone};
+use progress::{Op, Progress};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub added: usize,
+    pub changed: usize,
+    pub destroyed: usize,
+    /// `address: message` for every failure.
+    pub failures: Vec<String>,
+    /// Addresses not attempted because something they need failed.
+    pub skipped: Vec<String>,
+    pub interrupted: bool,
+}
+
+pub struct Applier<'a> {
+    pub loaded: Option<&'a Loaded>,
+    pub plan: &'a Plan,
+    pub aws: Arc<Aws>,
+    pub journal: Arc<Journal>,
+    pub progress: Arc<Progress>,
+    pub parallelism: usize,
+}
+
+impl Applier<'_> {
+    pub async fn run(&self, state: &mut State) -> Outcome {
+        let mut out = Outcome::default();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let watcher = {
+            let stop = stop.clone();
+            let progress = self.progress.clone();
+            tokio::spawn(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    progress.line("Interrupt received: waiting for running operations to finish, starting no new ones...");
+                    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+            })
+        };
+        let failed_deletes = self.deletes(state, &mut out, &stop).await;
+        if let Some(loaded) = self.loaded {
+            self.creates_and_updates(loaded, state, &mut out, &stop, &failed_deletes).await;
+        }
+        watcher.abort();
+        out.interrupted = stop.load(std::sync::atomic::Ordering::SeqCst);
+        out.failures.sort();
+        out.skipped.sort();
+        out.skipped.dedup();
+        out
+    }
+
+    fn spawn_job(&self, set: &mut tokio::task::JoinSet<JobDone>, sem: &Arc<tokio::sync::Semaphore>, job: Job) {
+        let (sem, aws, journal, progress) = (sem.clone(), self.aws.clone(), self.journal.clone(), self.progress.clone());
+        set.spawn(async move {
+            let _permit = sem.acquire_owned().await;
+            job.run(&aws, &journal, &progress).await
+        });
+    }
+
+    /// Phase 1: deletes (and the delete half of replaces), dependents first.
+    /// Returns the blocks whose deletes failed.
+    async fn deletes(&self, state: &mut State, out: &mut Outcome, stop: &std::sync::atomic::AtomicBool) -> BTreeSet<String> {
+        let changes: Vec<&ResourceChange> =
+            self.plan.changes.iter().filter(|c| matches!(c.action, Action::Delete | Action::Replace)).collect();
+        let mut groups: BTreeMap<String, Vec<&ResourceChange>> = BTreeMap::new();
+        for c in &changes {
+            groups.entry(block_of(&c.address)).or_default().push(c);
+        }
+        // Block X waits until every block that depends on X is gone.
+        let mut waits: BTreeMap<String, BTreeSet<String>> = groups.keys().map(|k| (k.clone(), BTreeSet::new())).collect();
+        for c in &changes {
+            let me = block_of(&c.address);
+            let deps = state.resources.get(&addr(&c.address)).map(|i| i.deps.clone()).unwrap_or_else(|| c.deps.clone());
+            for d in deps {
+                if d != me && let Some(w) = waits.get_mut(&d) {
+                    w.insert(me.clone());
+                }
+            }
+        }
+        let sem = Arc::new(tokio::sync::Semaphore::new(self.parallelism.max(1)));
+        let mut failed: BTreeSet<String> = BTreeSet::new();
+        let mut done: BTreeSet<String> = BTreeSet::new();
+        while done.len() < groups.len() {
+            let ready: Vec<String> =
+                groups.keys().filter(|g| !done.contains(*g) && waits[*g].iter().all(|w| done.contains(w))).cloned().collect();
+            if ready.is_empty() {
+                break; // a cycle in recorded dependencies; leave the rest
+            }
+            let mut set = tokio::task::JoinSet::new();
+            for g in &ready {
+                done.insert(g.clone());
+                if waits[g].iter().any(|w| failed.contains(w)) || stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    failed.insert(g.clone());
+                    out.skipped.extend(groups[g].iter().map(|c| c.address.clone()));
+                    continue;
+                }
+                for c in &groups[g] {
+                    let a = addr(&c.address);
+                    let Some(inst) = state.resources.get(&a) else { continue };
+                    let Some(kind) = kinds::lookup(&inst.type_name) else {
+                        out.failures.push(format!("{}: unknown resource type {}", c.address, inst.type_name));
+                        failed.insert(g.clone());
+                        continue;
+                    };
+                    let timeout = self.timeout_for(&c.address, Op::Delete, kind);
+                    self.spawn_job(&mut set, &sem, Job::removal(a, kind, inst.clone(), timeout));
+                }
+            }
+            while let Some(r) = set.join_next().await {
+                let Ok(r) = r else { continue };
+                match r.result {
+                    Ok(_) => {
+                        state.resources.remove(&r.addr);
+                        out.destroyed += usize::from(r.counts);
+                    }
+                    Err(e) => {
+                        out.failures.push(format!("{}: {}", r.addr, e.message));
+                        failed.insert(r.addr.block.to_string());
+                    }
+                }
+            }
+        }
+        failed
+    }
+
+    fn timeout_for(&self, address: &str, op: Op, kind: &dyn kinds::Kind) -> Duration {
+        let t = self.loaded.and_then(|l| timeouts_of(l, address));
+        let chosen = t.and_then(|t| match op {
+            Op::Create => t.create,
+            Op::Update => t.update,
+            Op::Delete => t.delete,
+        });
+        chosen.unwrap_or_else(|| kind.default_timeout())
+    }
+
+    /// Phase 2: walk the graph; evaluate each node when its dependencies are
+    /// done, then create or update its instances.
+    async fn creates_and_updates(
+        &self,
+        loaded: &Loaded,
+        state: &mut State,
+        out: &mut Outcome,
+        stop: &std::sync::atomic::AtomicBool,
+        failed_deletes: &BTreeSet<String>,
+    ) {
+        let g = &loaded.graph;
+        let ev = loaded.evaluator();
+        let mut scope = Scope::new(loaded.tree.modules.len());
+        let changes: HashMap<&str, &ResourceChange> = self.plan.changes.iter().map(|c| (c.address.as_str(), c)).collect();
+        let mut users: Vec<Vec<usize>> = vec![Vec::new(); g.nodes.len()];
+        let mut waiting: Vec<usize> = g.deps.iter().map(Vec::len).collect();
+        for (i, deps) in g.deps.iter().enumerate() {
+            for &d in deps {
+                users[d].push(i);
+            }
+        }
+        let mut blocked: Vec<bool> = vec![false; g.nodes.len()];
+        let mut ready: Vec<usize> = g.order.iter().copied().filter(|&i| waiting[i] == 0).collect();
+        ready.reverse();
+        struct Running {
+            expansion: crate::eval::Expansion,
+            left: usize,
+            failed: bool,
+            insts: BTreeMap<crate::address::Key, Inst>,
+        }
+        let mut running: HashMap<usize, Running> = HashMap::new();
+        let mut set = tokio::task::JoinSet::new();
+        let sem = Arc::new(tokio::sync::Semaphore::new(self.parallelism.max(1)));
+        // Nodes finished (or failed) whose dependents must be released.
+        let mut finished: Vec<(usize, bool)> = Vec::new();
+        loop {
+            while let Some(id) = ready.pop() {
+                let label = g.label(&loaded.tree, id);
+                if blocked[id] || stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    if matches!(g.nodes[id], crate::graph::Node::Resource { .. }) {
+                        out.skipped.extend(self.plan.changes.iter().filter(|c| block_of(&c.address) == label && c.action != Action::NoOp && c.action != Action::Delete).map(|c| c.address.clone()));
+                    }
+                    finished.push((id, true));
+                    continue;
+                }
+                if failed_deletes.contains(&label) {
+                    out.skipped.extend(self.plan.changes.iter().filter(|c| block_of(&c.address) == label && c.action == Action::Replace).map(|c| c.address.clone()));
+                    finished.push((id, true));
+                    continue;
+                }
+                let instances = match ev.eval_node(id, &mut scope) {
+                    Ok(NodeOut::Done) => {
+                        finished.push((id, false));
+                        continue;
+                    }
+                    Ok(NodeOut::Instances(exp, list)) => (exp, list),
+                    Err(d) => {
+                        for e in d.0 {
+                            out.failures.push(e.to_string().trim_start_matches("Error: ").to_string());
+                        }
+                        finished.push((id, true));
+                        continue;
+                    }
+                };
+                let (expansion, list) = instances;
+                let mut run = Running { expansion, left: 0, failed: false, insts: BTreeMap::new() };
+                for d in list {
+                    let address = d.addr.to_string();
+                    let prior = state.resources.get(&d.addr);
+                    let diffed = diff(&d, prior, state);
+                    let action = changes.get(address.as_str()).map(|c| c.action);
+                    let planned_after = changes.get(address.as_str()).and_then(|c| c.after.as_ref());
+                    if let Some(msg) = inconsistent(planned_after, &diffed.planned, &diffed.sensitive) {
+                        out.failures.push(format!("{address}: {msg}"));
+                        run.failed = true;
+                        continue;
+                    }
+                    let op = match action {
+                        Some(Action::Create | Action::Replace) => Some(Op::Create),
+                        Some(Action::Update) if prior.is_some() => Some(Op::Update),
+                        Some(Action::Update) => Some(Op::Create),
+                        _ => None,
+                    };
+                    match op {
+                        Some(op) => {
+                            let timeout = self.timeout_for(&address, op, d.kind);
+                            let deps: Vec<String> = d.deps.iter().map(|b| b.to_string()).collect();
+                            let (clear, hashes) = state.protect(&diffed.planned, &diffed.sensitive);
+                            let intent = Instance {
+                                type_name: d.kind.type_name().to_string(),
+                                region: d.region.clone(),
+                                id: prior.and_then(|p| p.id.clone()).filter(|_| op == Op::Update).or_else(|| d.kind.id_hint(&d.props)),
+                                status: if op == Op::Create { Status::Pending } else { Status::Ready },
+                                attrs: if op == Op::Create { clear } else { prior.map(|p| p.attrs.clone()).unwrap_or(clear) },
+                                sensitive: hashes,
+                                deps,
+                            };
+                            if op == Op::Create {
+                                // The intent, on disk before the create is called.
+                                if let Err(e) = self.journal.put(&d.addr, &intent) {
+                                    out.failures.push(format!("{address}: cannot write the journal: {e}"));
+                                    run.failed = true;
+                                    continue;
+                                }
+                                state.resources.insert(d.addr.clone(), intent.clone());
+                            }
+                            run.left += 1;
+                            let job = Job::change(d.addr.clone(), d.kind, op, intent, diffed.planned.clone(), d.props.clone(), diffed.sensitive.clone(), timeout, d.region.clone(), Some(id));
+                            self.spawn_job(&mut set, &sem, job);
+                        }
+                        _ => {
+                            // Unchanged (or outside --target): known from state.
+                            let attrs = match prior {
+                                Some(p) => {
+                                    let mut a = p.attrs.clone();
+                                    for s in &diffed.sensitive {
+                                        if let Some(v) = diffed.planned.get(s) {
+                                            a.insert(s.clone(), v.clone());
+                                        }
+                                    }
+                                    d.kind.derive(&mut a);
+                                    a
+                                }
+                                None => diffed.planned.clone(),
+                            };
+                            run.insts.insert(d.addr.key.clone(), Inst { attrs, sensitive: diffed.sensitive });
+                        }
+                    }
+                }
+                if run.left == 0 {
+                    let failed = run.failed;
+                    ev.set_block(&mut scope, id, run.expansion, std::mem::take(&mut run.insts));
+                    finished.push((id, failed));
+                } else {
+                    running.insert(id, run);
+                }
+            }
+            // Release dependents of finished nodes.
+            if !finished.is_empty() {
+                for (id, failed) in finished.drain(..) {
+                    for &u in &users[id] {
+                        blocked[u] |= failed;
+                        waiting[u] -= 1;
+                        if waiting[u] == 0 {
+                            ready.push(u);
+                        }
+                    }
+                }
+                continue;
+            }
+            let Some(joined) = set.join_next().await else { break };
+            let Ok(r) = joined else { continue };
+            let node = r.node.unwrap_or_default();
+            let Some(run) = running.get_mut(&node) else { continue };
+            run.left -= 1;
+            match r.result {
+                Ok((observed, sensitive_values)) => {
+                    let mut attrs = observed.attrs.clone();
+                    attrs.extend(sensitive_values);
+                    run.insts.insert(r.addr.block.instance(r.addr.key.clone()).key, Inst { attrs, sensitive: r.sensitive.clone() });
+                    state.resources.insert(r.addr.clone(), observed);
+                    match r.op {
+                        Op::Create => out.added += 1,
+                        _ => out.changed += 1,
+                    }
+                }
+                Err(e) => {
+                    out.failures.push(format!("{}: {}", r.addr, e.message));
+                    run.failed = true;
+                    match e.keep {
+                        Some(inst) => {
+                            state.resources.insert(r.addr.clone(), inst);
+                        }
+                        None => {
+                            if r.op == Op::Create {
+                                state.resources.remove(&r.addr);
+                            }
+                        }
+                    }
+                }
+            }
+            if run.left == 0 {
+                let run = running.remove(&node).expect("running node");
+                ev.set_block(&mut scope, node, run.expansion, run.insts);
+                finished.push((node, run.failed));
+            }
+        }
+        // Skipped nodes' dependents were marked; name the skipped resources.
+        let _ = &blocked;
+        // Outputs that could be evaluated are recorded.
+        for (name, v) in scope.root_outputs() {
+            let o = if v.sensitive {
+                OutputState { value: None, sensitive: true, hash: (!v.value.has_unknown()).then(|| state.hash(&v.value)) }
+            } else {
+                OutputState { value: Some(v.value.to_json()), sensitive: false, hash: None }
+            };
+            state.outputs.insert(name, o);
+        }
+        let declared: BTreeSet<&str> = loaded.tree.root().outputs.iter().map(|o| o.name.name.as_str()).collect();
+        state.outputs.retain(|k, _| declared.contains(k.as_str()));
+    }
+}
+
+fn addr(text: &str) -> InstanceAddr {
+    crate::state::file::instance_addr(text).unwrap_or_else(|| crate::address::BlockAddr { module: vec![], type_name: String::new(), name: text.into() }.instance(crate::address::Key::None))
+}
+
+fn block_of(address: &str) -> String {
+    match address.find('[') {
+        Some(i) => address[..i].to_string(),
+        None => address.to_string(),
+    }
+}
+
+fn timeouts_of<'l>(loaded: &'l Loaded, address: &str) -> Option<&'l crate::config::Timeouts> {
+    let block = block_of(address);
+    loaded.graph.nodes.iter().enumerate().find_map(|(id, n)| match n {
+        crate::graph::Node::Resource { module, index } if loaded.graph.block_addr(&loaded.tree, id).map(|b| b.to_string()).as_deref() == Some(block.as_str()) => {
+            Some(&loaded.tree.modules[*module].module.resources[*index].timeouts)
+        }
+        _ => None,
+    })
+}
+
+/// A value the plan showed as known must not change by apply time.
+fn inconsistent(planned: Option<&crate::value::Attrs>, now: &crate::value::Attrs, sensitive: &BTreeSet<String>) -> Option<String> {
+    let planned = planned?;
+    let now = redact(now, sensitive);
+    for (k, v) in planned {
+        if v.has_unknown() {
+            continue;
+        }
+        if let Some(n) = now.get(k)
+            && !n.has_unknown()
+            && n != v
+        {
+            return Some(format!("`{k}` is now {n}, but the plan said {v}: the configuration or its inputs changed since planning; plan again"));
+        }
+    }
+    None
+}

@@ -1,0 +1,105 @@
+//! Loading a configuration directory into everything planning needs, and
+//! checking it fully before any API call.
+
+use crate::config::{load_tree, ModuleTree};
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::eval::vars::{self, VarInputs};
+use crate::eval::{Evaluator, Inst, NodeOut, Scope};
+use crate::graph::{self, Graph};
+use crate::kinds::PlanView;
+use crate::value::{Attrs, Value};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub struct Loaded {
+    pub dir: PathBuf,
+    pub tree: ModuleTree,
+    pub graph: Graph,
+    pub vars: BTreeMap<String, Value>,
+    /// Warnings found while checking (errors stop loading).
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl Loaded {
+    pub fn evaluator(&self) -> Evaluator<'_> {
+        Evaluator::new(&self.tree, &self.graph, self.vars.clone()).0
+    }
+}
+
+/// Loads and checks a configuration: syntax, names, references, cycles,
+/// types, per-kind rules and rules across resources. Every problem is
+/// reported at once.
+pub fn load(dir: &Path, inputs: &VarInputs) -> Result<Loaded, Diagnostics> {
+    let (tree, mut diags) = load_tree(dir);
+    if tree.modules.is_empty() {
+        return Err(diags);
+    }
+    let (graph, gdiags) = graph::build(&tree);
+    diags.extend(gdiags);
+    let (vars, vdiags) = vars::resolve(tree.root(), inputs);
+    diags.extend(vdiags);
+    let (_, ediags) = Evaluator::new(&tree, &graph, vars.clone());
+    diags.extend(ediags);
+    if diags.has_errors() {
+        return Err(diags.sorted());
+    }
+    let loaded = Loaded { dir: dir.to_path_buf(), tree, graph, vars, warnings: Vec::new() };
+    diags.extend(dry_run(&loaded));
+    if diags.has_errors() {
+        return Err(diags.sorted());
+    }
+    Ok(Loaded { warnings: diags.sorted().0, ..loaded })
+}
+
+struct Planned {
+    by_type: BTreeMap<&'static str, Vec<(String, Attrs)>>,
+}
+
+impl PlanView for Planned {
+    fn instances_of(&self, type_name: &str) -> Vec<(String, &Attrs)> {
+        self.by_type.get(type_name).map(|v| v.iter().map(|(a, x)| (a.clone(), x)).collect()).unwrap_or_default()
+    }
+}
+
+/// Evaluates everything as if creating from scratch (computed values
+/// unknown), so type errors and cross-resource rules surface before any call.
+fn dry_run(loaded: &Loaded) -> Diagnostics {
+    let ev = loaded.evaluator();
+    let mut scope = Scope::new(loaded.tree.modules.len());
+    let mut diags = Diagnostics::default();
+    let mut all = Vec::new();
+    for &id in &loaded.graph.order {
+        match ev.eval_node(id, &mut scope) {
+            Ok(NodeOut::Done) => {}
+            Ok(NodeOut::Instances(exp, instances)) => {
+                let mut block = BTreeMap::new();
+                for d in instances {
+                    let diffed = crate::plan::diff::diff(&d, None, &crate::state::State::new());
+                    block.insert(d.addr.key.clone(), Inst { attrs: diffed.planned.clone(), sensitive: diffed.sensitive });
+                    all.push((d, diffed.planned));
+                }
+                ev.set_block(&mut scope, id, exp, block);
+            }
+            // Dependents of a failed node would only repeat its error.
+            Err(d) => return d,
+        }
+    }
+    let mut view = Planned { by_type: BTreeMap::new() };
+    for (d, planned) in &all {
+        view.by_type.entry(d.kind.type_name()).or_default().push((d.addr.to_string(), planned.clone()));
+    }
+    for (d, planned) in &all {
+        for problem in d.kind.check_plan(planned, &view) {
+            let diag = if problem.warning { Diagnostic::warning(problem.message) } else { Diagnostic::error(problem.message) };
+            diags.push(diag.at(Some(d.prop_locs.get(&problem.prop).cloned().unwrap_or_else(|| d.loc.clone()))).address(d.addr.to_string()));
+        }
+        for problem in d.kind.validate(&d.props).into_iter().filter(|p| p.warning) {
+            diags.push(
+                Diagnostic::warning(problem.message)
+                    .at(Some(d.prop_locs.get(&problem.prop).cloned().unwrap_or_else(|| d.loc.clone())))
+                    .address(d.addr.to_string()),
+            );
+        }
+    }
+    diags
+}

@@ -1,0 +1,107 @@
+//! Comparing what the configuration wants with what state holds.
+
+use super::Action;
+use crate::eval::Desired;
+use crate::kinds::schema::Mode;
+use crate::state::{Instance, State};
+use crate::value::{Attrs, Value};
+use std::collections::BTreeSet;
+
+/// The outcome for one desired instance.
+pub struct Diffed {
+    pub action: Action,
+    /// Planned attributes, sensitive ones included (for the scope only).
+    pub planned: Attrs,
+    pub sensitive: BTreeSet<String>,
+    pub changed: BTreeSet<String>,
+    pub replace_paths: Vec<String>,
+    pub reason: Option<String>,
+}
+
+/// Sensitive attributes of a desired instance, including computed ones that
+/// carry a sensitive input.
+pub fn sensitive_set(d: &Desired) -> BTreeSet<String> {
+    let mut s = d.sensitive.clone();
+    for (from, to) in d.kind.sensitive_follows() {
+        if d.sensitive.contains(*from) {
+            s.insert(to.to_string());
+        }
+    }
+    s
+}
+
+pub fn diff(d: &Desired, prior: Option<&Instance>, state: &State) -> Diffed {
+    let schema = d.kind.schema();
+    let mut planned = d.props.clone();
+    d.kind.derive(&mut planned);
+    let sensitive = sensitive_set(d);
+    let Some(prior) = prior else {
+        for p in schema.props.iter().filter(|p| p.is_computed()) {
+            planned.entry(p.name.to_string()).or_insert(Value::Unknown);
+        }
+        let changed = planned.keys().cloned().collect();
+        return Diffed { action: Action::Create, planned, sensitive, changed, replace_paths: Vec::new(), reason: None };
+    };
+    let mut changed = BTreeSet::new();
+    let mut replace_paths = Vec::new();
+    if prior.region != d.region {
+        changed.insert("region".to_string());
+        replace_paths.push("region".to_string());
+    }
+    for p in schema.props {
+        let name = p.name;
+        let want = planned.get(name);
+        // Unset optional-computed inputs keep whatever AWS chose.
+        if p.mode == Mode::OptionalComputed && want.is_none() {
+            if let Some(v) = prior.attrs.get(name) {
+                planned.insert(name.to_string(), v.clone());
+            }
+            continue;
+        }
+        if p.mode == Mode::Computed && want.is_none() {
+            continue;
+        }
+        let differs = if sensitive.contains(name) {
+            let want_hash = want.filter(|v| !v.is_null()).map(|v| state.hash(v));
+            want.is_some_and(Value::has_unknown) || want_hash.as_ref() != prior.sensitive.get(name)
+        } else {
+            let null = Value::Null;
+            let a = d.kind.normalize(name, want.unwrap_or(&null));
+            let b = d.kind.normalize(name, prior.attrs.get(name).unwrap_or(&null));
+            a.has_unknown() || a != b
+        };
+        if differs {
+            changed.insert(name.to_string());
+            if p.force_new {
+                replace_paths.push(name.to_string());
+            }
+        }
+    }
+    let action = if !replace_paths.is_empty() {
+        Action::Replace
+    } else if changed.iter().any(|c| schema.get(c).is_some_and(|p| p.is_input())) {
+        Action::Update
+    } else {
+        Action::NoOp
+    };
+    // Computed attributes: unknown after a replace, else as before.
+    for p in schema.props.iter().filter(|p| p.mode == Mode::Computed) {
+        if planned.contains_key(p.name) {
+            continue;
+        }
+        let v = if action == Action::Replace { Some(Value::Unknown) } else { prior.attrs.get(p.name).cloned() };
+        if let Some(v) = v {
+            planned.insert(p.name.to_string(), v);
+        }
+    }
+    let reason = (action == Action::Replace).then(|| {
+        let list: Vec<String> = replace_paths.iter().map(|p| format!("`{p}`")).collect();
+        format!("{} forces replacement", list.join(", "))
+    });
+    Diffed { action, planned, sensitive, changed, replace_paths, reason }
+}
+
+/// Attributes without the sensitive ones, for plans and state.
+pub fn redact(attrs: &Attrs, sensitive: &BTreeSet<String>) -> Attrs {
+    attrs.iter().filter(|(k, _)| !sensitive.contains(*k)).map(|(k, v)| (k.clone(), v.clone())).collect()
+}

@@ -1,0 +1,358 @@
+//! Planning: refresh what state records, evaluate the configuration against
+//! it, and describe every change. Planning never prints.
+
+use super::diff::{diff, redact};
+use super::{Action, OutputChange, Plan, ResourceChange};
+use crate::address::{InstanceAddr, Selector};
+use crate::aws::Aws;
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::eval::{Inst, NodeOut, Scope};
+use crate::kinds::{self, Ctx};
+use crate::load::Loaded;
+use crate::state::{Instance, State, Status};
+use crate::value::{Attrs, Value};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub refresh: bool,
+    pub destroy: bool,
+    pub refresh_only: bool,
+    pub targets: Vec<Selector>,
+    pub parallelism: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { refresh: true, destroy: false, refresh_only: false, targets: Vec::new(), parallelism: 10 }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("{0}")]
+    Invalid(Diagnostics),
+    #[error("refreshing state failed:\n{}", .0.join("\n"))]
+    Refresh(Vec<String>),
+}
+
+/// What a refresh found for one instance.
+enum Seen {
+    Same,
+    Changed(Attrs),
+    Gone,
+}
+
+/// Reads every instance in state from AWS (bounded concurrency) and updates
+/// the in-memory state with what was observed. Returns the drift.
+pub async fn refresh(state: &mut State, aws: &Arc<Aws>, parallelism: usize) -> Result<Vec<ResourceChange>, PlanError> {
+    let sem = Arc::new(tokio::sync::Semaphore::new(parallelism.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut errors = Vec::new();
+    for (addr, inst) in &state.resources {
+        let Some(kind) = kinds::lookup(&inst.type_name) else {
+            errors.push(format!("{addr}: unknown resource type `{}` in state", inst.type_name));
+            continue;
+        };
+        let Some(id) = inst.id.clone().or_else(|| kind.id_hint(&inst.attrs)) else {
+            // An interrupted create of something with no predictable id:
+            // nothing to look up, so it is planned afresh.
+            tasks.spawn(std::future::ready((addr.clone(), Ok(Seen::Gone))));
+            continue;
+        };
+        let (addr, inst, aws, sem) = (addr.clone(), inst.clone(), aws.clone(), sem.clone());
+        tasks.spawn(async move {
+            let _permit = sem.acquire_owned().await;
+            let address = addr.to_string();
+            let cx = Ctx { address: &address, region: &inst.region, aws: &aws, timeout: Duration::from_secs(300) };
+            let seen = match kind.read(&cx, &id, &inst.attrs).await {
+                Ok(None) => Ok(Seen::Gone),
+                Ok(Some(attrs)) if attrs == inst.attrs && inst.status == Status::Ready => Ok(Seen::Same),
+                Ok(Some(attrs)) => Ok(Seen::Changed(attrs)),
+                Err(e) => Err(format!("{address}: {e}")),
+            };
+            (addr, seen)
+        });
+    }
+    let mut drift = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        let (addr, seen) = match joined {
+            Ok(r) => r,
+            Err(e) => {
+                errors.push(format!("refresh task failed: {e}"));
+                continue;
+            }
+        };
+        match seen {
+            Err(e) => errors.push(e),
+            Ok(Seen::Same) => {}
+            Ok(Seen::Gone) => {
+                if let Some(old) = state.resources.remove(&addr)
+                    && old.status == Status::Ready
+                {
+                    drift.push(drift_change(&addr, &old, Action::Delete, None));
+                }
+            }
+            Ok(Seen::Changed(attrs)) => {
+                if let Some(inst) = state.resources.get_mut(&addr) {
+                    let kind = kinds::lookup(&inst.type_name);
+                    let differs = kind.is_some_and(|k| {
+                        attrs.keys().chain(inst.attrs.keys()).any(|a| {
+                            k.normalize(a, attrs.get(a).unwrap_or(&Value::Null)) != k.normalize(a, inst.attrs.get(a).unwrap_or(&Value::Null))
+                        })
+                    });
+                    if differs && inst.status == Status::Ready {
+                        drift.push(drift_change(&addr, inst, Action::Update, Some(attrs.clone())));
+                    }
+                    inst.attrs = attrs;
+                    inst.status = Status::Ready;
+                }
+            }
+        }
+    }
+    if !errors.is_empty() {
+        errors.sort();
+        return Err(PlanError::Refresh(errors));
+    }
+    drift.sort_by(|a, b| a.address.cmp(&b.address));
+    Ok(drift)
+}
+
+fn drift_change(addr: &InstanceAddr, old: &Instance, action: Action, after: Option<Attrs>) -> ResourceChange {
+    let changed = match &after {
+        Some(a) => a.keys().chain(old.attrs.keys()).filter(|k| a.get(*k) != old.attrs.get(*k)).cloned().collect(),
+        None => BTreeSet::new(),
+    };
+    ResourceChange {
+        address: addr.to_string(),
+        module: crate::address::module_path(&addr.block.module),
+        type_name: old.type_name.clone(),
+        name: addr.block.name.clone(),
+        index: addr.key.to_json(),
+        region: old.region.clone(),
+        action,
+        reason: Some(if action == Action::Delete { "deleted outside standby".into() } else { "changed outside standby".into() }),
+        id: old.id.clone(),
+        before: Some(old.attrs.clone()),
+        after,
+        changed,
+        sensitive: old.sensitive.keys().cloned().collect(),
+        replace_paths: Vec::new(),
+        deps: old.deps.clone(),
+    }
+}
+
+/// Makes a plan. `state` should already have been refreshed (see
+/// [`refresh`]) unless the user turned refresh off.
+pub fn plan(loaded: &Loaded, state: &State, drift: Vec<ResourceChange>, opts: &Options) -> Result<Plan, PlanError> {
+    let mut plan = Plan {
+        format_version: "1.0".into(),
+        standby_version: env!("CARGO_PKG_VERSION").into(),
+        lineage: state.lineage.clone(),
+        serial: state.serial,
+        destroy: opts.destroy,
+        refresh_only: opts.refresh_only,
+        drift,
+        warnings: loaded.warnings.clone(),
+        targets: opts.targets.iter().map(selector_text).collect(),
+        ..Plan::default()
+    };
+    if opts.refresh_only {
+        return Ok(plan);
+    }
+    let ev = loaded.evaluator();
+    let mut scope = Scope::new(loaded.tree.modules.len());
+    let mut diags = Diagnostics::default();
+    let mut wanted: HashSet<InstanceAddr> = HashSet::new();
+    let mut changes: BTreeMap<InstanceAddr, ResourceChange> = BTreeMap::new();
+    let protected = protected_blocks(loaded);
+    for &id in &loaded.graph.order {
+        let out = ev.eval_node(id, &mut scope).map_err(|d| PlanError::Invalid(d.sorted()))?;
+        let NodeOut::Instances(exp, instances) = out else { continue };
+        let mut block = BTreeMap::new();
+        for d in instances {
+            let prior = state.resources.get(&d.addr);
+            let diffed = diff(&d, prior, state);
+            let action = if opts.destroy { Action::NoOp } else { diffed.action };
+            if matches!(action, Action::Replace) && d.prevent_destroy {
+                diags.push(
+                    Diagnostic::error(format!("cannot replace: lifecycle.prevent_destroy is set ({})", diffed.reason.clone().unwrap_or_default()))
+                        .at(Some(d.loc.clone()))
+                        .address(d.addr.to_string()),
+                );
+            }
+            wanted.insert(d.addr.clone());
+            let after = redact(&diffed.planned, &diffed.sensitive);
+            changes.insert(
+                d.addr.clone(),
+                ResourceChange {
+                    address: d.addr.to_string(),
+                    module: crate::address::module_path(&d.addr.block.module),
+                    type_name: d.kind.type_name().to_string(),
+                    name: d.addr.block.name.clone(),
+                    index: d.addr.key.to_json(),
+                    region: d.region.clone(),
+                    action,
+                    reason: diffed.reason.clone(),
+                    id: prior.and_then(|p| p.id.clone()),
+                    before: prior.map(|p| p.attrs.clone()),
+                    after: Some(after),
+                    changed: if action == Action::NoOp { BTreeSet::new() } else { diffed.changed.clone() },
+                    sensitive: diffed.sensitive.clone(),
+                    replace_paths: diffed.replace_paths.clone(),
+                    deps: d.deps.iter().map(|b| b.to_string()).collect(),
+                },
+            );
+            block.insert(d.addr.key.clone(), Inst { attrs: diffed.planned, sensitive: diffed.sensitive });
+        }
+        ev.set_block(&mut scope, id, exp, block);
+    }
+    // Whatever state holds that the configuration no longer wants (or all
+    // of it, for destroy) is deleted.
+    for (addr, inst) in &state.resources {
+        if wanted.contains(addr) && !opts.destroy {
+            continue;
+        }
+        let block = addr.block.to_string();
+        if opts.destroy && let Some(loc) = protected.get(&block) {
+            diags.push(
+                Diagnostic::error("cannot destroy: lifecycle.prevent_destroy is set").at(Some(loc.clone())).address(addr.to_string()),
+            );
+        }
+        changes.insert(
+            addr.clone(),
+            ResourceChange {
+                address: addr.to_string(),
+                module: crate::address::module_path(&addr.block.module),
+                type_name: inst.type_name.clone(),
+                name: addr.block.name.clone(),
+                index: addr.key.to_json(),
+                region: inst.region.clone(),
+                action: Action::Delete,
+                reason: Some(if opts.destroy { "destroy requested".into() } else { delete_reason(loaded, addr) }),
+                id: inst.id.clone(),
+                before: Some(inst.attrs.clone()),
+                after: None,
+                changed: BTreeSet::new(),
+                sensitive: inst.sensitive.keys().cloned().collect(),
+                replace_paths: Vec::new(),
+                deps: inst.deps.clone(),
+            },
+        );
+    }
+    if diags.has_errors() {
+        return Err(PlanError::Invalid(diags.sorted()));
+    }
+    let mut list: Vec<ResourceChange> = changes.into_values().collect();
+    if !opts.targets.is_empty() {
+        let keep = targeted_blocks(loaded, &list, &opts.targets);
+        list.retain(|c| keep.contains(&block_of(&c.address)));
+    }
+    plan.changes = list;
+    plan.outputs = if opts.destroy { destroyed_outputs(state) } else { output_changes(&scope, state) };
+    Ok(plan)
+}
+
+fn block_of(address: &str) -> String {
+    address.split_once('[').map(|(b, _)| b.to_string()).unwrap_or_else(|| address.to_string())
+}
+
+fn selector_text(s: &Selector) -> String {
+    match s {
+        Selector::Module(m) => crate::address::module_path(m),
+        Selector::Block(b) => b.to_string(),
+        Selector::Instance(i) => i.to_string(),
+    }
+}
+
+/// Targets and everything they depend on.
+fn targeted_blocks(loaded: &Loaded, changes: &[ResourceChange], targets: &[Selector]) -> HashSet<String> {
+    let mut keep: HashSet<String> = HashSet::new();
+    let mut stack: Vec<String> = Vec::new();
+    for c in changes {
+        let Some(addr) = crate::state::file::instance_addr(&c.address) else { continue };
+        if targets.iter().any(|t| t.matches(&addr)) {
+            stack.push(block_of(&c.address));
+        }
+    }
+    let deps_of: BTreeMap<String, Vec<String>> = changes.iter().map(|c| (block_of(&c.address), c.deps.clone())).collect();
+    let _ = loaded;
+    while let Some(b) = stack.pop() {
+        if keep.insert(b.clone())
+            && let Some(deps) = deps_of.get(&b)
+        {
+            stack.extend(deps.iter().cloned());
+        }
+    }
+    keep
+}
+
+/// Blocks with `prevent_destroy`, by address.
+fn protected_blocks(loaded: &Loaded) -> BTreeMap<String, crate::diag::Location> {
+    let mut out = BTreeMap::new();
+    for (id, _) in loaded.graph.nodes.iter().enumerate() {
+        if let (Some(b), crate::graph::Node::Resource { module, index }) = (loaded.graph.block_addr(&loaded.tree, id), &loaded.graph.nodes[id]) {
+            let r = &loaded.tree.modules[*module].module.resources[*index];
+            if r.prevent_destroy {
+                out.insert(b.to_string(), r.name.loc.clone());
+            }
+        }
+    }
+    out
+}
+
+fn delete_reason(loaded: &Loaded, addr: &InstanceAddr) -> String {
+    let declared = loaded.graph.nodes.iter().enumerate().any(|(id, _)| loaded.graph.block_addr(&loaded.tree, id).as_ref() == Some(&addr.block));
+    if declared {
+        format!("index {} is no longer in count/for_each", addr.key.to_string().trim_matches(['[', ']']))
+    } else {
+        "no longer in the configuration".into()
+    }
+}
+
+fn output_changes(scope: &Scope, state: &State) -> Vec<OutputChange> {
+    let outputs = scope.root_outputs();
+    let mut list = Vec::new();
+    for (name, v) in &outputs {
+        let prior = state.outputs.get(name);
+        let unknown = v.value.has_unknown();
+        let (after, same) = if v.sensitive {
+            let same = !unknown && prior.and_then(|p| p.hash.as_ref()) == Some(&state.hash(&v.value));
+            (None, same)
+        } else {
+            let j = (!unknown).then(|| v.value.to_json());
+            let same = j.is_some() && prior.and_then(|p| p.value.as_ref()) == j.as_ref();
+            (j, same)
+        };
+        let action = match (prior, same) {
+            (None, _) => Action::Create,
+            (Some(_), true) => Action::NoOp,
+            (Some(_), false) => Action::Update,
+        };
+        list.push(OutputChange {
+            name: name.clone(),
+            action,
+            before: prior.and_then(|p| p.value.clone()),
+            after,
+            after_unknown: unknown,
+            sensitive: v.sensitive,
+        });
+    }
+    for (name, p) in &state.outputs {
+        if !outputs.contains_key(name) {
+            list.push(OutputChange { name: name.clone(), action: Action::Delete, before: p.value.clone(), after: None, after_unknown: false, sensitive: p.sensitive });
+        }
+    }
+    list.sort_by(|a, b| a.name.cmp(&b.name));
+    list
+}
+
+fn destroyed_outputs(state: &State) -> Vec<OutputChange> {
+    state
+        .outputs
+        .iter()
+        .map(|(name, p)| OutputChange { name: name.clone(), action: Action::Delete, before: p.value.clone(), after: None, after_unknown: false, sensitive: p.sensitive })
+        .collect()
+}

@@ -1,0 +1,143 @@
+//! The human plan, modelled on Terraform's.
+
+use super::lines::{change_lines, Line};
+use super::Style;
+use crate::diag::Severity;
+use crate::plan::{Action, Plan, ResourceChange};
+
+fn header(c: &ResourceChange, s: &Style) -> String {
+    let mut h = format!("  {} ({}) {}", s.bold(&format!("# {}", c.address)), c.region, c.action.verb());
+    if let (Action::Delete | Action::Replace, Some(r)) = (c.action, &c.reason) {
+        h.push_str(&format!("\n  # ({r})"));
+    }
+    h
+}
+
+fn glyph(a: Action, s: &Style) -> String {
+    let g = format!("{:>3}", a.glyph());
+    match a {
+        Action::Create => s.green(&g),
+        Action::Update => s.yellow(&g),
+        Action::Replace => s.red(&g),
+        Action::Delete => s.red(&g),
+        Action::NoOp => g,
+    }
+}
+
+fn sign(l: &Line, s: &Style) -> String {
+    let g = l.sign.to_string();
+    match l.sign {
+        '+' => s.green(&g),
+        '-' => s.red(&g),
+        '~' => s.yellow(&g),
+        _ => g,
+    }
+}
+
+fn resource(c: &ResourceChange, s: &Style, out: &mut String) {
+    out.push_str(&header(c, s));
+    out.push('\n');
+    out.push_str(&format!("{} resource \"{}\" \"{}\" {{\n", glyph(c.action, s), c.type_name, c.name));
+    if let Some(id) = &c.id
+        && matches!(c.action, Action::Update | Action::Delete | Action::Replace)
+    {
+        out.push_str(&format!("        id = {id:?}\n"));
+    }
+    let (lines, hidden) = change_lines(c);
+    for l in &lines {
+        out.push_str(&format!("      {} {}\n", sign(l, s), l.text));
+    }
+    if hidden > 0 {
+        out.push_str(&format!("        # ({hidden} unchanged attribute{} hidden)\n", if hidden == 1 { "" } else { "s" }));
+    }
+    out.push_str("    }\n\n");
+}
+
+/// The whole plan as text.
+pub fn render(plan: &Plan, s: &Style) -> String {
+    let mut out = String::new();
+    for w in &plan.warnings {
+        if w.severity == Severity::Warning {
+            out.push_str(&s.yellow(&w.to_string()));
+            out.push_str("\n\n");
+        }
+    }
+    if !plan.drift.is_empty() {
+        out.push_str(&s.bold("Objects have changed outside of standby"));
+        out.push_str("\n\nstandby detected the following changes made outside of standby since the last apply:\n\n");
+        for d in &plan.drift {
+            let mut shown = d.clone();
+            shown.reason = None;
+            let verb = if d.action == Action::Delete { "has been deleted" } else { "has changed" };
+            out.push_str(&format!("  {} ({}) {verb}\n", s.bold(&format!("# {}", d.address)), d.region));
+            out.push_str(&format!("{} resource \"{}\" \"{}\" {{\n", glyph(d.action, s), d.type_name, d.name));
+            if let Some(id) = &d.id {
+                out.push_str(&format!("        id = {id:?}\n"));
+            }
+            if d.action == Action::Update {
+                for l in &change_lines(&shown).0 {
+                    out.push_str(&format!("      {} {}\n", sign(l, s), l.text));
+                }
+            }
+            out.push_str("    }\n\n");
+        }
+    }
+    if plan.refresh_only {
+        out.push_str(if plan.drift.is_empty() {
+            "No changes. Your infrastructure still matches the last recorded state.\n"
+        } else {
+            "This is a refresh-only plan: applying it updates the state to match, changing no resources.\n"
+        });
+        return out;
+    }
+    let changing: Vec<&ResourceChange> = plan.changes.iter().filter(|c| c.action != Action::NoOp).collect();
+    let outputs: Vec<_> = plan.outputs.iter().filter(|o| o.action != Action::NoOp).collect();
+    if changing.is_empty() && outputs.is_empty() {
+        out.push_str(&format!("{} Your infrastructure matches the configuration.\n", s.green(&s.bold("No changes."))));
+        return out;
+    }
+    if !changing.is_empty() {
+        out.push_str("standby used the selected regions to generate the following plan. Resource actions are indicated with the following symbols:\n");
+        let used: std::collections::BTreeSet<Action> = changing.iter().map(|c| c.action).collect();
+        for a in used {
+            let what = match a {
+                Action::Create => "create",
+                Action::Update => "update in-place",
+                Action::Replace => "destroy and then create replacement",
+                Action::Delete => "destroy",
+                Action::NoOp => continue,
+            };
+            out.push_str(&format!("{} {what}\n", glyph(a, s)));
+        }
+        out.push_str("\nstandby will perform the following actions:\n\n");
+        for c in &changing {
+            resource(c, s, &mut out);
+        }
+    }
+    let sum = plan.summary();
+    out.push_str(&format!(
+        "{} {} to add, {} to change, {} to destroy.\n",
+        s.bold("Plan:"),
+        sum.add,
+        sum.change,
+        sum.destroy
+    ));
+    if !outputs.is_empty() {
+        out.push_str("\nChanges to Outputs:\n");
+        let width = outputs.iter().map(|o| o.name.len()).max().unwrap_or(0);
+        for o in outputs {
+            let value = |v: &Option<serde_json::Value>| match v {
+                _ if o.sensitive => super::lines::SENSITIVE.to_string(),
+                Some(j) => j.to_string(),
+                None => super::lines::UNKNOWN.to_string(),
+            };
+            let text = match o.action {
+                Action::Create => format!("{} = {}", format!("{:width$}", o.name), value(&o.after)),
+                Action::Delete => format!("{} = {} -> null", format!("{:width$}", o.name), value(&o.before)),
+                _ => format!("{} = {} -> {}", format!("{:width$}", o.name), value(&o.before), value(&o.after)),
+            };
+            out.push_str(&format!("{} {text}\n", glyph(o.action, s).trim_start()));
+        }
+    }
+    out
+}

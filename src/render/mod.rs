@@ -1,0 +1,34 @@
+//! Views of a plan: human (Terraform-like), JSON (Terraform's `show -json`
+//! names), markdown (pull-request comments). All read the same [`Plan`];
+//! the attribute-level difference is computed once, in [`lines`].
+//!
+//! [`Plan`]: crate::plan::Plan
+
+pub mod human;
+pub mod json;
+pub mod lines;
+pub mod markdown;
+
+/// Terminal colours, or none.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    pub fn paint(&self, code: &str, text: &str) -> String {
+        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
+    }
+    pub fn bold(&self, text: &str) -> String {
+        self.paint("1", text)
+    }
+    pub fn green(&self, text: &str) -> String {
+        self.paint("32", text)
+    }
+    pub fn yellow(&self, text: &str) -> String {
+        self.paint("33", text)
+    }
+    pub fn red(&self, text: &str) -> String {
+        self.paint("31", text)
+    }
+}

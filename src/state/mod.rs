@@ -1,0 +1,96 @@
+//! State: what standby manages, as last observed. Changed only through the
+//! methods here; read and written by [`file`]; guarded by [`lock`]; made
+//! crash-safe during apply by [`journal`].
+
+pub mod file;
+pub mod journal;
+pub mod lock;
+
+use crate::address::InstanceAddr;
+use crate::value::{Attrs, Value};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Where the state lives unless `--state` or `STANDBY_STATE` says otherwise:
+/// `state/standby.state.json` under the configuration directory.
+pub const DEFAULT_STATE: &str = "state/standby.state.json";
+/// `STANDBY_STATE`: path of the state file.
+pub const ENV_STATE: &str = "STANDBY_STATE";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Created (or adopted) and read back.
+    #[default]
+    Ready,
+    /// A create was started and may have happened; the next refresh decides.
+    Pending,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Instance {
+    pub type_name: String,
+    /// The AWS region.
+    pub region: String,
+    pub id: Option<String>,
+    pub status: Status,
+    /// What AWS reported, sensitive attributes left out.
+    pub attrs: Attrs,
+    /// Sensitive attribute → salted hash of its value.
+    pub sensitive: BTreeMap<String, String>,
+    /// Resource blocks this one depended on when last applied.
+    pub deps: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OutputState {
+    /// `None` for sensitive outputs (never stored).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<serde_json::Value>,
+    pub sensitive: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hash: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct State {
+    pub serial: u64,
+    pub lineage: String,
+    /// Salt for the hashes of sensitive values.
+    pub salt: String,
+    pub resources: BTreeMap<InstanceAddr, Instance>,
+    pub outputs: BTreeMap<String, OutputState>,
+}
+
+impl State {
+    pub fn new() -> Self {
+        State { serial: 0, lineage: crate::ids::uuid(), salt: crate::ids::random_id(), resources: BTreeMap::new(), outputs: BTreeMap::new() }
+    }
+
+    /// Hashes a sensitive value with this state's salt.
+    pub fn hash(&self, v: &Value) -> String {
+        crate::ids::salted_hash(&self.salt, &v.to_json().to_string())
+    }
+
+    /// Splits attributes into the clear ones and hashes of the sensitive ones.
+    pub fn protect(&self, attrs: &Attrs, sensitive: &std::collections::BTreeSet<String>) -> (Attrs, BTreeMap<String, String>) {
+        let mut clear = Attrs::new();
+        let mut hashes = BTreeMap::new();
+        for (k, v) in attrs {
+            if sensitive.contains(k) {
+                if !v.is_null() && !matches!(v, Value::Unknown) {
+                    hashes.insert(k.clone(), self.hash(v));
+                }
+            } else {
+                clear.insert(k.clone(), v.clone());
+            }
+        }
+        (clear, hashes)
+    }
+}
+
+impl Default for State {
+    fn default() -> Self {
+        Self::new()
+    }
+}
