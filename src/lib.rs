@@ -12,9 +12,11 @@
 
 pub mod address;
 pub mod apply;
+pub mod cli;
 pub mod aws;
 pub mod config;
 pub mod diag;
+pub mod error;
 pub mod eval;
 pub mod expr;
 pub mod graph;

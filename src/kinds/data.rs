@@ -40,6 +40,7 @@ impl Kind for StandbyData {
     async fn create(&self, _cx: &Ctx<'_>, desired: &Attrs) -> Result<Created, KindError> {
         let id = crate::ids::random_id();
         let mut attrs = desired.clone();
+        self.derive(&mut attrs);
         attrs.insert("id".into(), Value::str(&id));
         Ok(Created { id, attrs })
     }

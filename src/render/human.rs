@@ -38,12 +38,15 @@ fn resource(c: &ResourceChange, s: &Style, out: &mut String) {
     out.push_str(&header(c, s));
     out.push('\n');
     out.push_str(&format!("{} resource \"{}\" \"{}\" {{\n", glyph(c.action, s), c.type_name, c.name));
+    let (lines, mut hidden) = change_lines(c);
+    // Updates hide unchanged attributes, but the id says which object it is.
     if let Some(id) = &c.id
-        && matches!(c.action, Action::Update | Action::Delete | Action::Replace)
+        && matches!(c.action, Action::Update | Action::Replace)
+        && !c.changed.contains("id")
     {
         out.push_str(&format!("        id = {id:?}\n"));
+        hidden = hidden.saturating_sub(usize::from(c.before.as_ref().is_some_and(|b| b.contains_key("id"))));
     }
-    let (lines, hidden) = change_lines(c);
     for l in &lines {
         out.push_str(&format!("      {} {}\n", sign(l, s), l.text));
     }
@@ -136,7 +139,7 @@ pub fn render(plan: &Plan, s: &Style) -> String {
                 Action::Delete => format!("{} = {} -> null", format!("{:width$}", o.name), value(&o.before)),
                 _ => format!("{} = {} -> {}", format!("{:width$}", o.name), value(&o.before), value(&o.after)),
             };
-            out.push_str(&format!("{} {text}\n", glyph(o.action, s).trim_start()));
+            out.push_str(&format!("  {} {text}\n", glyph(o.action, s).trim_start()));
         }
     }
     out

@@ -100,7 +100,8 @@ fn block(sign: char, pad: &str, v: &Value) -> Vec<Line> {
             let mut lines = doc.lines();
             let first = lines.next().unwrap_or_default();
             let mut out = vec![line(sign, format!("{pad} = {first}"))];
-            out.extend(lines.map(|l| line(sign, format!("{:w$}   {l}", "", w = pad.len()))));
+            // The sign stays on the first line; the rest is the value's body.
+            out.extend(lines.map(|l| line(' ', format!("{:w$}   {l}", "", w = pad.len()))));
             out
         }
     }

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Where the state lives unless `--state` or `STANDBY_STATE` says otherwise:
-/// `state/standby.state.json` under the configuration directory.
-pub const DEFAULT_STATE: &str = "state/standby.state.json";
+/// `state/standby.json` under the configuration directory.
+pub const DEFAULT_STATE: &str = "state/standby.json";
 /// `STANDBY_STATE`: path of the state file.
 pub const ENV_STATE: &str = "STANDBY_STATE";
 

@@ -25,15 +25,34 @@ where
     let (code, message) = match &e {
         SdkError::ServiceError(_) => {
             // HEAD answers have no body, so no code: fall back to the status.
-            let status = e.raw_response().map(|r| r.status().as_u16()).unwrap_or_default();
-            let code = e.code().map(str::to_string).unwrap_or_else(|| format!("HTTP {status}"));
-            (code, e.message().map(str::to_string).unwrap_or_else(|| DisplayErrorContext(&e).to_string()))
+            let status = e
+                .raw_response()
+                .map(|r| r.status().as_u16())
+                .unwrap_or_default();
+            let code = e
+                .code()
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("HTTP {status}"));
+            (
+                code,
+                e.message()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| DisplayErrorContext(&e).to_string()),
+            )
         }
         SdkError::TimeoutError(_) => ("Timeout".to_string(), DisplayErrorContext(&e).to_string()),
-        _ => ("RequestFailed".to_string(), DisplayErrorContext(&e).to_string()),
+        _ => (
+            "RequestFailed".to_string(),
+            DisplayErrorContext(&e).to_string(),
+        ),
     };
     let hint = hint(call, &code, &message);
-    KindError::Aws { call, code, message, hint }
+    KindError::Aws {
+        call,
+        code,
+        message,
+        hint,
+    }
 }
 
 /// The error code of a failed call, if the service sent one.
@@ -89,8 +108,13 @@ fn iam_action(call: &str) -> String {
         "GetBucketReplication" => "s3:GetReplicationConfiguration",
         "PutBucketReplication" => "s3:PutReplicationConfiguration (and iam:PassRole on the role)",
         "DeleteBucketReplication" => "s3:PutReplicationConfiguration",
-        "CreateBucket" | "DeleteBucket" | "GetBucketTagging" | "PutBucketTagging" | "GetBucketVersioning"
-        | "PutBucketVersioning" | "GetBucketLocation" => return format!("s3:{call}"),
+        "CreateBucket"
+        | "DeleteBucket"
+        | "GetBucketTagging"
+        | "PutBucketTagging"
+        | "GetBucketVersioning"
+        | "PutBucketVersioning"
+        | "GetBucketLocation" => return format!("s3:{call}"),
         _ => return format!("iam:{call}"),
     };
     s3.to_string()
@@ -115,12 +139,20 @@ pub(crate) fn tags_of(attrs: &Attrs) -> BTreeMap<String, String> {
     attrs
         .get("tags")
         .and_then(Value::as_map)
-        .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.to_interpolated()?))).collect())
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.to_interpolated()?)))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 pub(crate) fn tags_value(tags: impl IntoIterator<Item = (String, String)>) -> Value {
-    Value::Map(tags.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
+    Value::Map(
+        tags.into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect(),
+    )
 }
 
 /// Records a reported map/string unless it is empty and was never set, so an
@@ -139,10 +171,21 @@ pub(crate) fn put_reported(out: &mut Attrs, prior: &Attrs, key: &str, v: Value) 
 }
 
 /// Tags to set and keys to remove to go from `prior` to `desired`.
-pub(crate) fn tag_changes(prior: &Attrs, desired: &Attrs) -> (BTreeMap<String, String>, Vec<String>) {
+pub(crate) fn tag_changes(
+    prior: &Attrs,
+    desired: &Attrs,
+) -> (BTreeMap<String, String>, Vec<String>) {
     let (old, new) = (tags_of(prior), tags_of(desired));
-    let set = new.iter().filter(|(k, v)| old.get(*k) != Some(v)).map(|(k, v)| (k.clone(), v.clone())).collect();
-    let remove = old.keys().filter(|k| !new.contains_key(*k)).cloned().collect();
+    let set = new
+        .iter()
+        .filter(|(k, v)| old.get(*k) != Some(v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let remove = old
+        .keys()
+        .filter(|k| !new.contains_key(*k))
+        .cloned()
+        .collect();
     (set, remove)
 }
 
@@ -159,7 +202,10 @@ where
     let start = std::time::Instant::now();
     while !exists().await? {
         if start.elapsed() >= limit {
-            return Err(KindError::Timeout { what: format!("{what} to become visible"), after: limit });
+            return Err(KindError::Timeout {
+                what: format!("{what} to become visible"),
+                after: limit,
+            });
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(5));
@@ -177,15 +223,46 @@ mod tests {
         assert!(h.contains("iam:CreateRole"), "{h}");
         let h = hint("GetBucketReplication", "AccessDenied", "").unwrap();
         assert!(h.contains("s3:GetReplicationConfiguration"), "{h}");
-        assert!(hint("CreateBucket", "BucketAlreadyExists", "").unwrap().contains("global"));
-        assert!(hint("CreateBucket", "BucketAlreadyOwnedByYou", "").unwrap().contains("adopt"));
-        assert!(hint("CreateRole", "EntityAlreadyExists", "").unwrap().contains("adopt"));
-        for code in ["AuthorizationHeaderMalformed", "PermanentRedirect", "IllegalLocationConstraintException"] {
-            assert!(hint("CreateBucket", code, "").unwrap().contains("region"), "{code}");
+        assert!(
+            hint("CreateBucket", "BucketAlreadyExists", "")
+                .unwrap()
+                .contains("global")
+        );
+        assert!(
+            hint("CreateBucket", "BucketAlreadyOwnedByYou", "")
+                .unwrap()
+                .contains("adopt")
+        );
+        assert!(
+            hint("CreateRole", "EntityAlreadyExists", "")
+                .unwrap()
+                .contains("adopt")
+        );
+        for code in [
+            "AuthorizationHeaderMalformed",
+            "PermanentRedirect",
+            "IllegalLocationConstraintException",
+        ] {
+            assert!(
+                hint("CreateBucket", code, "").unwrap().contains("region"),
+                "{code}"
+            );
         }
-        assert!(hint("CreateRole", "MalformedPolicyDocument", "").unwrap().contains("assume_role_policy"));
-        assert!(hint("PutRolePolicy", "MalformedPolicyDocument", "").unwrap().contains("`policy`"));
-        assert!(hint("DeleteBucket", "BucketNotEmpty", "").unwrap().contains("force_destroy"));
+        assert!(
+            hint("CreateRole", "MalformedPolicyDocument", "")
+                .unwrap()
+                .contains("assume_role_policy")
+        );
+        assert!(
+            hint("PutRolePolicy", "MalformedPolicyDocument", "")
+                .unwrap()
+                .contains("`policy`")
+        );
+        assert!(
+            hint("DeleteBucket", "BucketNotEmpty", "")
+                .unwrap()
+                .contains("force_destroy")
+        );
         assert_eq!(hint("GetRole", "Throttling", ""), None);
     }
 
@@ -201,8 +278,16 @@ mod tests {
 
     #[test]
     fn tag_changes_split_set_and_remove() {
-        let prior: Attrs = [("tags".to_string(), tags_value([("a".into(), "1".into()), ("b".into(), "2".into())]))].into();
-        let desired: Attrs = [("tags".to_string(), tags_value([("a".into(), "1".into()), ("c".into(), "3".into())]))].into();
+        let prior: Attrs = [(
+            "tags".to_string(),
+            tags_value([("a".into(), "1".into()), ("b".into(), "2".into())]),
+        )]
+        .into();
+        let desired: Attrs = [(
+            "tags".to_string(),
+            tags_value([("a".into(), "1".into()), ("c".into(), "3".into())]),
+        )]
+        .into();
         let (set, remove) = tag_changes(&prior, &desired);
         assert_eq!(set, [("c".to_string(), "3".to_string())].into());
         assert_eq!(remove, vec!["b".to_string()]);

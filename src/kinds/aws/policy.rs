@@ -61,7 +61,9 @@ pub fn normalize(v: &Value) -> Value {
                 .map(|(k, v)| {
                     let v = match (k.as_str(), v) {
                         ("Statement", Value::Map(_)) => Value::List(vec![statement(v)]),
-                        ("Statement", Value::List(l)) => Value::List(l.iter().map(statement).collect()),
+                        ("Statement", Value::List(l)) => {
+                            Value::List(l.iter().map(statement).collect())
+                        }
                         _ => v.clone(),
                     };
                     (k.clone(), v)
@@ -116,7 +118,11 @@ fn principal(v: &Value) -> Value {
     Value::Map(
         m.iter()
             .map(|(k, v)| {
-                let v = if k == "AWS" { string_set_with(v, account_root) } else { string_set(v) };
+                let v = if k == "AWS" {
+                    string_set_with(v, account_root)
+                } else {
+                    string_set(v)
+                };
                 (k.clone(), v)
             })
             .collect(),
@@ -125,7 +131,11 @@ fn principal(v: &Value) -> Value {
 
 /// IAM stores a bare account id principal as the account's root ARN.
 fn account_root(s: &str) -> String {
-    if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) { format!("arn:aws:iam::{s}:root") } else { s.to_string() }
+    if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) {
+        format!("arn:aws:iam::{s}:root")
+    } else {
+        s.to_string()
+    }
 }
 
 /// `{op: {key: value}}`: IAM compares condition values as strings, and one
@@ -185,8 +195,11 @@ mod tests {
 
     #[test]
     fn action_lists_compare_as_sets() {
-        let a = json(r#"{"Statement":[{"Action":["s3:B","s3:A"],"Effect":"Allow","Resource":"*"}]}"#);
-        let b = json(r#"{"Statement":[{"Action":["s3:A","s3:B","s3:A"],"Effect":"Allow","Resource":["*"]}]}"#);
+        let a =
+            json(r#"{"Statement":[{"Action":["s3:B","s3:A"],"Effect":"Allow","Resource":"*"}]}"#);
+        let b = json(
+            r#"{"Statement":[{"Action":["s3:A","s3:B","s3:A"],"Effect":"Allow","Resource":["*"]}]}"#,
+        );
         assert_eq!(normalize(&a), normalize(&b));
     }
 
@@ -207,7 +220,8 @@ mod tests {
 
     #[test]
     fn real_changes_still_differ() {
-        let base = json(r#"{"Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#);
+        let base =
+            json(r#"{"Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#);
         for changed in [
             r#"{"Statement":[{"Effect":"Deny","Action":"s3:GetObject","Resource":"*"}]}"#,
             r#"{"Statement":[{"Effect":"Allow","Action":["s3:GetObject","s3:PutObject"],"Resource":"*"}]}"#,

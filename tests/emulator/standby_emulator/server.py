@@ -11,6 +11,7 @@ Routing, in order:
 """
 
 import json
+import os
 from typing import Any
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -74,7 +75,7 @@ class EmulatorApp:
         """Test-only endpoints. Not AWS APIs; never reachable on a domain host."""
         try:
             if path == "/_emulator/health" and method == "GET":
-                return _json_response(start_response, 200, {"status": "ok"})
+                return _json_response(start_response, 200, {"status": "ok", "pid": os.getpid()})
             if path == "/_emulator/settings" and method == "GET":
                 return _json_response(start_response, 200, opensearch_rest.SETTINGS)
             if path == "/_emulator/settings" and method == "POST":

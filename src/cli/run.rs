@@ -1,0 +1,194 @@
+//! `plan`, `apply` and `destroy`.
+
+use super::args::{Format, PlanArgs};
+use super::{read_state, var_inputs, Settings};
+use crate::address::{self, Selector};
+use crate::apply::progress::Progress;
+use crate::apply::Applier;
+use crate::aws::Aws;
+use crate::error::Error;
+use crate::load::{self, Loaded};
+use crate::plan::file::{self as planfile, PlanFile};
+use crate::plan::planner::{self, Options};
+use crate::plan::Plan;
+use crate::render;
+use crate::state::{self, lock, State};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+use std::sync::Arc;
+
+fn options(opts: &PlanArgs, destroy: bool) -> Result<Options, Error> {
+    let targets = opts
+        .targets
+        .iter()
+        .map(|t| address::parse(t).map_err(|e| Error::Usage(format!("--target: {e}"))))
+        .collect::<Result<Vec<Selector>, Error>>()?;
+    Ok(Options { refresh: opts.refresh, destroy, refresh_only: opts.refresh_only, targets, parallelism: opts.parallelism as usize })
+}
+
+/// Refreshes (unless turned off) and plans.
+async fn make_plan(loaded: &Loaded, st: &mut State, aws: &Arc<Aws>, opts: &Options) -> Result<Plan, Error> {
+    let drift = if opts.refresh || opts.refresh_only { planner::refresh(st, aws, opts.parallelism).await? } else { Vec::new() };
+    Ok(planner::plan(loaded, st, drift, opts)?)
+}
+
+pub async fn plan(
+    s: &Settings,
+    dir: &Path,
+    out: Option<&Path>,
+    detailed: bool,
+    destroy: bool,
+    args: &PlanArgs,
+    format: Format,
+) -> Result<u8, Error> {
+    let opts = options(args, destroy)?;
+    let loaded = load::load(dir, &var_inputs(&args.vars)).map_err(Error::Config)?;
+    let state_path = s.state_path(dir);
+    let _lock = lock::acquire(&state_path, "plan")?;
+    let mut st = read_state(&state_path, true)?;
+    let aws = Arc::new(Aws::new());
+    let plan = make_plan(&loaded, &mut st, &aws, &opts).await?;
+    let text = match format {
+        Format::Human => render::human::render(&plan, &s.style()),
+        Format::Json => format!("{}\n", serde_json::to_string_pretty(&render::json::render(&plan)).unwrap_or_default()),
+        Format::Markdown => render::markdown::render(&plan),
+    };
+    print!("{text}");
+    if let Some(out) = out {
+        let pf = PlanFile {
+            planfile_version: planfile::PLANFILE_VERSION,
+            config_dir: dir.to_path_buf(),
+            config_hash: planfile::config_hash(&loaded),
+            state_path: state_path.clone(),
+            plan: plan.clone(),
+        };
+        planfile::write(out, &pf)?;
+        if format == Format::Human {
+            println!("\nSaved the plan to: {}\nTo apply exactly these changes, run:\n    standby apply {}", out.display(), out.display());
+        }
+    }
+    Ok(if detailed && plan.has_changes() { 2 } else { 0 })
+}
+
+fn confirm(destroy: bool) -> Result<(), Error> {
+    let what = if destroy { "destroy all resources" } else { "perform these actions" };
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Usage(format!(
+            "refusing to {what} without confirmation: standard input is not a terminal; review the plan and re-run with --auto-approve"
+        )));
+    }
+    print!("\nDo you really want to {what}?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ");
+    let _ = std::io::stdout().flush();
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer).map_err(|e| Error::Io(e.to_string()))?;
+    if answer.trim() != "yes" {
+        return Err(Error::Usage("cancelled: nothing was changed".into()));
+    }
+    println!();
+    Ok(())
+}
+
+pub async fn apply(s: &Settings, target: &Path, auto_approve: bool, args: &PlanArgs, destroy: bool) -> Result<u8, Error> {
+    let aws = Arc::new(Aws::new());
+    let style = s.style();
+    let (loaded, plan, state_path, _lock, mut st) = if target.is_file() {
+        // A saved plan: apply exactly it, if it still fits.
+        let pf = planfile::read(target)?;
+        let loaded = load::load(&pf.config_dir, &var_inputs(&args.vars)).map_err(Error::Config)?;
+        if planfile::config_hash(&loaded) != pf.config_hash {
+            return Err(Error::StalePlan(format!(
+                "the configuration in {} or its variable values changed since the plan was made",
+                pf.config_dir.display()
+            )));
+        }
+        let state_path = s.state.clone().unwrap_or(pf.state_path.clone());
+        let l = lock::acquire(&state_path, "apply")?;
+        let st = read_state(&state_path, true)?;
+        if st.lineage != pf.plan.lineage || st.serial != pf.plan.serial {
+            return Err(Error::StalePlan(format!(
+                "the state changed since the plan was made (plan: lineage {} serial {}; state: lineage {} serial {})",
+                pf.plan.lineage, pf.plan.serial, st.lineage, st.serial
+            )));
+        }
+        (loaded, pf.plan, state_path, l, st)
+    } else {
+        let opts = options(args, destroy)?;
+        let loaded = load::load(target, &var_inputs(&args.vars)).map_err(Error::Config)?;
+        let state_path = s.state_path(target);
+        let l = lock::acquire(&state_path, if destroy { "destroy" } else { "apply" })?;
+        let mut st = read_state(&state_path, true)?;
+        let plan = make_plan(&loaded, &mut st, &aws, &opts).await?;
+        print!("{}", render::human::render(&plan, &style));
+        if plan.has_changes() && !auto_approve && !plan.refresh_only {
+            confirm(destroy)?;
+        }
+        (loaded, plan, state_path, l, st)
+    };
+    let before = st.clone();
+    let journal = Arc::new(
+        state::journal::Journal::create(&state_path, &st.lineage).map_err(|e| Error::Io(format!("cannot create the journal: {e}")))?,
+    );
+    let applier = Applier {
+        loaded: (!plan.destroy && !plan.refresh_only).then_some(&loaded),
+        plan: &plan,
+        aws,
+        journal: journal.clone(),
+        progress: Arc::new(Progress::stdout()),
+        parallelism: args.parallelism as usize,
+    };
+    let outcome = applier.run(&mut st).await;
+    if plan.destroy && outcome.failures.is_empty() {
+        st.outputs.clear();
+    }
+    if st != before || st.serial == 0 {
+        state::file::write(&state_path, &mut st)?;
+    }
+    let _ = journal.sync();
+    drop(applier);
+    if let Ok(j) = Arc::try_unwrap(journal) {
+        let _ = j.finish();
+    }
+    if !outcome.skipped.is_empty() {
+        eprintln!("Skipped because something they depend on failed:");
+        for a in &outcome.skipped {
+            eprintln!("  - {a}");
+        }
+    }
+    if !outcome.failures.is_empty() || outcome.interrupted {
+        let mut f = outcome.failures.clone();
+        if outcome.interrupted {
+            f.push("interrupted: operations not started were skipped; the state holds everything finished".into());
+        }
+        eprintln!("State saved to {} (everything that finished is on record).", state_path.display());
+        return Err(Error::Apply(f));
+    }
+    if plan.destroy {
+        println!("\n{} Resources: {} destroyed.", style.green(&style.bold("Destroy complete!")), outcome.destroyed);
+    } else {
+        println!(
+            "\n{} Resources: {} added, {} changed, {} destroyed.",
+            style.green(&style.bold("Apply complete!")),
+            outcome.added,
+            outcome.changed,
+            outcome.destroyed
+        );
+        print_outputs(&st);
+    }
+    Ok(0)
+}
+
+pub fn print_outputs(st: &State) {
+    if st.outputs.is_empty() {
+        return;
+    }
+    println!("\nOutputs:\n");
+    let width = st.outputs.keys().map(String::len).max().unwrap_or(0);
+    for (name, o) in &st.outputs {
+        let v = match (&o.value, o.sensitive) {
+            (_, true) => render::lines::SENSITIVE.to_string(),
+            (Some(v), _) => serde_json::to_string_pretty(v).unwrap_or_default(),
+            (None, _) => "null".into(),
+        };
+        println!("{name:width$} = {v}");
+    }
+}
