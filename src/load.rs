@@ -31,8 +31,8 @@ impl Loaded {
 /// reported at once.
 pub fn load(dir: &Path, inputs: &VarInputs) -> Result<Loaded, Diagnostics> {
     let (tree, mut diags) = load_tree(dir);
-    if tree.modules.is_empty() {
-        return Err(diags);
+    if tree.unparsed > 0 {
+        return Err(diags.sorted());
     }
     let (graph, gdiags) = graph::build(&tree);
     diags.extend(gdiags);

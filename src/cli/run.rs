@@ -104,10 +104,14 @@ pub async fn apply(s: &Settings, target: &Path, auto_approve: bool, args: &PlanA
         let state_path = s.state.clone().unwrap_or(pf.state_path.clone());
         let l = lock::acquire(&state_path, "apply")?;
         let st = read_state(&state_path, true)?;
-        if st.lineage != pf.plan.lineage || st.serial != pf.plan.serial {
+        let fits = if pf.plan.lineage.is_empty() { st.serial == 0 } else { st.lineage == pf.plan.lineage && st.serial == pf.plan.serial };
+        if !fits {
             return Err(Error::StalePlan(format!(
                 "the state changed since the plan was made (plan: lineage {} serial {}; state: lineage {} serial {})",
-                pf.plan.lineage, pf.plan.serial, st.lineage, st.serial
+                if pf.plan.lineage.is_empty() { "(new)" } else { &pf.plan.lineage },
+                pf.plan.serial,
+                st.lineage,
+                st.serial
             )));
         }
         (loaded, pf.plan, state_path, l, st)

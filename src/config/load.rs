@@ -12,6 +12,8 @@ use std::sync::Arc;
 #[derive(Debug, Default)]
 pub struct ModuleTree {
     pub modules: Vec<TreeNode>,
+    /// Files that could not be parsed; later checks would only add noise.
+    pub unparsed: usize,
 }
 
 #[derive(Debug)]
@@ -45,7 +47,7 @@ const OUTPUT_KEYS: &[&str] = &["value", "description", "sensitive"];
 pub fn load_tree(dir: &Path) -> (ModuleTree, Diagnostics) {
     let mut diags = Diagnostics::default();
     let mut tree = ModuleTree::default();
-    let root = load_module(dir, true, &mut diags);
+    let root = load_module(dir, true, &mut diags, &mut tree.unparsed);
     tree.modules.push(TreeNode { path: Vec::new(), module: root, parent: None, children: Vec::new() });
     let mut i = 0;
     while i < tree.modules.len() {
@@ -81,7 +83,7 @@ pub fn load_tree(dir: &Path) -> (ModuleTree, Diagnostics) {
                 );
                 continue;
             }
-            let module = load_module(&src, false, &mut diags);
+            let module = load_module(&src, false, &mut diags, &mut tree.unparsed);
             let idx = tree.modules.len();
             tree.modules.push(TreeNode { path, module, parent: Some((i, ci)), children: Vec::new() });
             tree.modules[i].children.push((call.name.name.clone(), idx));
@@ -111,10 +113,11 @@ fn yaml_files(dir: &Path, diags: &mut Diagnostics) -> Vec<PathBuf> {
 
 fn display_path(p: &Path) -> PathBuf {
     // Relative paths read better and keep snapshots machine-independent.
-    std::env::current_dir().ok().and_then(|cwd| p.strip_prefix(&cwd).ok().map(Path::to_path_buf)).unwrap_or_else(|| p.to_path_buf())
+    let p = std::env::current_dir().ok().and_then(|cwd| p.strip_prefix(&cwd).ok().map(Path::to_path_buf)).unwrap_or_else(|| p.to_path_buf());
+    p.components().filter(|c| !matches!(c, std::path::Component::CurDir)).collect()
 }
 
-fn load_module(dir: &Path, is_root: bool, diags: &mut Diagnostics) -> Module {
+fn load_module(dir: &Path, is_root: bool, diags: &mut Diagnostics, unparsed: &mut usize) -> Module {
     let mut module = Module { dir: dir.to_path_buf(), ..Module::default() };
     for file in yaml_files(dir, diags) {
         let src = Source { file: Arc::new(display_path(&file)) };
@@ -131,7 +134,10 @@ fn load_module(dir: &Path, is_root: bool, diags: &mut Diagnostics) -> Module {
         let opts = LoaderOptions::default().error_on_duplicate_keys(true).toplevel_mapping();
         match marked_yaml::parse_yaml_with_options(0, &text, opts) {
             Ok(node) => read_file(&src, &node, is_root, &mut module, diags),
-            Err(e) => diags.push(load_error(&src, e)),
+            Err(e) => {
+                *unparsed += 1;
+                diags.push(load_error(&src, e));
+            }
         }
     }
     check_duplicates(&module, diags);
@@ -275,7 +281,7 @@ fn read_resource(src: &Source, name: Named, node: &Node, diags: &mut Diagnostics
         return None;
     };
     let addr = format!("{}.{}", type_name.name, name.name);
-    src.check_keys(map, RESOURCE_KEYS, &format!("resource {addr}"), Some(&addr), diags);
+    src.check_keys(map, RESOURCE_KEYS, "a resource", Some(&addr), diags);
     let mut prevent_destroy = false;
     if let Some(lc) = map.get("lifecycle").and_then(|n| src.mapping(n, "lifecycle", diags)) {
         src.check_keys(lc, &["prevent_destroy"], "lifecycle", Some(&addr), diags);
@@ -328,7 +334,7 @@ fn read_timeouts(src: &Source, t: &MarkedMappingNode, addr: &str, diags: &mut Di
 fn read_call(src: &Source, name: Named, node: &Node, diags: &mut Diagnostics) -> Option<ModuleCall> {
     let map = src.mapping(node, "a module call", diags)?;
     let addr = format!("module.{}", name.name);
-    src.check_keys(map, MODULE_KEYS, &format!("module call {addr}"), Some(&addr), diags);
+    src.check_keys(map, MODULE_KEYS, "a module call", Some(&addr), diags);
     let Some(source) = map.get("source").and_then(|n| src.string(n, "source", diags)) else {
         diags.push(Diagnostic::error("module call has no `source`").at(Some(name.loc.clone())).address(addr));
         return None;

@@ -152,15 +152,19 @@ impl<'a> Evaluator<'a> {
                 }
             }
         };
+        let mut at = decl.name.loc.clone();
         let mut v = match (given, &decl.default) {
             (Some(v), _) => v,
-            (None, Some(d)) => self.eval(module, d, &cx, scope).map_err(one)?,
+            (None, Some(d)) => {
+                at = d.loc.clone();
+                self.eval(module, d, &cx, scope).map_err(one)?
+            }
             // Reported when variables were resolved.
             (None, None) => Sv { value: Value::Null, sensitive: false },
         };
         v.sensitive |= decl.sensitive;
         if let Err(m) = vars::check_type(&v.value, decl.ty) {
-            return Err(one(Diagnostic::error(format!("variable `{name}`: {m}")).at(Some(decl.name.loc.clone())).address(addr)));
+            return Err(one(Diagnostic::error(format!("variable `{name}`: {m}")).at(Some(at)).address(addr)));
         }
         Ok(v)
     }

@@ -150,7 +150,8 @@ pub fn plan(loaded: &Loaded, state: &State, drift: Vec<ResourceChange>, opts: &O
     let mut plan = Plan {
         format_version: "1.0".into(),
         standby_version: env!("CARGO_PKG_VERSION").into(),
-        lineage: state.lineage.clone(),
+        // A state never written has no lineage yet; apply gives it one.
+        lineage: if state.serial == 0 { String::new() } else { state.lineage.clone() },
         serial: state.serial,
         destroy: opts.destroy,
         refresh_only: opts.refresh_only,
@@ -231,7 +232,7 @@ pub fn plan(loaded: &Loaded, state: &State, drift: Vec<ResourceChange>, opts: &O
                 index: addr.key.to_json(),
                 region: inst.region.clone(),
                 action: Action::Delete,
-                reason: Some(if opts.destroy { "destroy requested".into() } else { delete_reason(loaded, addr) }),
+                reason: (!opts.destroy).then(|| delete_reason(loaded, addr)),
                 id: inst.id.clone(),
                 before: Some(inst.attrs.clone()),
                 after: None,
@@ -247,8 +248,11 @@ pub fn plan(loaded: &Loaded, state: &State, drift: Vec<ResourceChange>, opts: &O
     }
     let mut list: Vec<ResourceChange> = changes.into_values().collect();
     if !opts.targets.is_empty() {
-        let keep = targeted_blocks(loaded, &list, &opts.targets);
-        list.retain(|c| keep.contains(&block_of(&c.address)));
+        let deps = dependency_blocks(&list, &opts.targets);
+        list.retain(|c| {
+            let hit = crate::state::file::instance_addr(&c.address).is_some_and(|a| opts.targets.iter().any(|t| t.matches(&a)));
+            hit || deps.contains(&block_of(&c.address))
+        });
     }
     plan.changes = list;
     plan.outputs = if opts.destroy { destroyed_outputs(state) } else { output_changes(&scope, state) };
@@ -267,18 +271,16 @@ fn selector_text(s: &Selector) -> String {
     }
 }
 
-/// Targets and everything they depend on.
-fn targeted_blocks(loaded: &Loaded, changes: &[ResourceChange], targets: &[Selector]) -> HashSet<String> {
-    let mut keep: HashSet<String> = HashSet::new();
+/// The blocks the targets depend on, directly or not.
+fn dependency_blocks(changes: &[ResourceChange], targets: &[Selector]) -> HashSet<String> {
+    let deps_of: BTreeMap<String, Vec<String>> = changes.iter().map(|c| (block_of(&c.address), c.deps.clone())).collect();
     let mut stack: Vec<String> = Vec::new();
     for c in changes {
-        let Some(addr) = crate::state::file::instance_addr(&c.address) else { continue };
-        if targets.iter().any(|t| t.matches(&addr)) {
-            stack.push(block_of(&c.address));
+        if crate::state::file::instance_addr(&c.address).is_some_and(|a| targets.iter().any(|t| t.matches(&a))) {
+            stack.extend(c.deps.iter().cloned());
         }
     }
-    let deps_of: BTreeMap<String, Vec<String>> = changes.iter().map(|c| (block_of(&c.address), c.deps.clone())).collect();
-    let _ = loaded;
+    let mut keep = HashSet::new();
     while let Some(b) = stack.pop() {
         if keep.insert(b.clone())
             && let Some(deps) = deps_of.get(&b)

@@ -12,7 +12,7 @@ pub mod s3_bucket_versioning;
 
 use super::KindError;
 use crate::value::{Attrs, Value};
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
@@ -22,30 +22,20 @@ pub(crate) fn aws_error<E>(call: &'static str, e: SdkError<E>) -> KindError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let (code, message) = match &e {
+    let code = match &e {
         SdkError::ServiceError(_) => {
-            // HEAD answers have no body, so no code: fall back to the status.
-            let status = e
-                .raw_response()
-                .map(|r| r.status().as_u16())
-                .unwrap_or_default();
-            let code = e
-                .code()
-                .map(str::to_string)
-                .unwrap_or_else(|| format!("HTTP {status}"));
-            (
-                code,
-                e.message()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| DisplayErrorContext(&e).to_string()),
-            )
+            match (e.code(), e.raw_response().map(|r| r.status().as_u16())) {
+                (Some(c), _) => c.to_string(),
+                // A success status without a code: the answer could not be parsed.
+                (None, Some(s)) if s < 300 => "UnparseableResponse".to_string(),
+                // HEAD answers have no body, so no code: the status stands in.
+                (None, s) => format!("HTTP {}", s.unwrap_or_default()),
+            }
         }
-        SdkError::TimeoutError(_) => ("Timeout".to_string(), DisplayErrorContext(&e).to_string()),
-        _ => (
-            "RequestFailed".to_string(),
-            DisplayErrorContext(&e).to_string(),
-        ),
+        SdkError::TimeoutError(_) => "Timeout".to_string(),
+        _ => "RequestFailed".to_string(),
     };
+    let message = e.message().map(str::to_string).unwrap_or_else(|| chain(&e));
     let hint = hint(call, &code, &message);
     KindError::Aws {
         call,
@@ -53,6 +43,17 @@ where
         message,
         hint,
     }
+}
+
+/// An error and its causes, without the SDK's debug dump of the response.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut next = e.source();
+    while let Some(cause) = next {
+        parts.push(cause.to_string());
+        next = cause.source();
+    }
+    parts.join(": ")
 }
 
 /// The error code of a failed call, if the service sent one.
@@ -76,7 +77,7 @@ pub fn hint(call: &str, code: &str, message: &str) -> Option<String> {
                 .to_string()
         }
         "BucketAlreadyOwnedByYou" | "EntityAlreadyExists" => {
-            "it already exists, outside standby's state: rename it here, or adopt it with `standby import`".to_string()
+            "it already exists, outside standby's state: rename it here, or adopt it (import it into the state)".to_string()
         }
         "AuthorizationHeaderMalformed" | "PermanentRedirect" | "HTTP 301" | "IllegalLocationConstraintException" => {
             "region mismatch: the bucket lives in another region than the resource's `region:` (or the endpoint's)".to_string()

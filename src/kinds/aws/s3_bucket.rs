@@ -218,6 +218,14 @@ impl Kind for S3Bucket {
         get_str(desired, "bucket").map(str::to_string)
     }
 
+    fn normalize(&self, prop: &str, v: &Value) -> Value {
+        match (prop, v) {
+            // Unset means false.
+            ("force_destroy", Value::Null) => Value::Bool(false),
+            _ => v.clone(),
+        }
+    }
+
     fn derive(&self, planned: &mut Attrs) {
         let v = match planned.get("bucket") {
             Some(Value::String(b)) => Value::str(arn(b)),

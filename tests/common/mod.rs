@@ -1,0 +1,144 @@
+//! Shared by the integration tests: run the built `standby` binary in a
+//! scratch directory, and start a private AWS emulator per test.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A fresh scratch directory under the target dir.
+pub fn scratch(name: &str) -> PathBuf {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+/// Writes files (path → text) under `dir`.
+pub fn write_files(dir: &Path, files: &[(&str, &str)]) {
+    for (p, text) in files {
+        let path = dir.join(p);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+}
+
+/// Copies a directory tree (fixtures, modules, examples).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            if e.file_name() != "state" {
+                copy_dir(&e.path(), &dest);
+            }
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Self {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+/// A `standby` command in `cwd`, with a clean environment for variables.
+pub fn cmd(cwd: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_standby"));
+    c.args(args).current_dir(cwd).stdin(Stdio::null()).env("NO_COLOR", "1").env_remove("STANDBY_STATE");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("STANDBY_VAR_") || k.starts_with("AWS_") {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+pub fn standby(cwd: &Path, args: &[&str]) -> Run {
+    cmd(cwd, args).output().expect("run standby").into()
+}
+
+/// A private emulator (moto + the project's extensions) on a free port,
+/// stopped when dropped.
+pub struct Emulator {
+    dir: PathBuf,
+    pub env: Vec<(String, String)>,
+}
+
+impl Emulator {
+    pub fn start() -> Emulator {
+        let dir = scratch("emulator");
+        let out = Command::new(repo().join("scripts/emulator"))
+            .args(["start", "--dir"])
+            .arg(&dir)
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("scripts/emulator start");
+        assert!(out.status.success(), "emulator did not start");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let env = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("export "))
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.trim_matches(['"', '\'']).to_string()))
+            .collect();
+        let e = Emulator { dir, env };
+        assert!(!e.endpoint().is_empty(), "no AWS_ENDPOINT_URL in: {text}");
+        e
+    }
+
+    pub fn endpoint(&self) -> String {
+        self.get("AWS_ENDPOINT_URL")
+    }
+
+    pub fn get(&self, key: &str) -> String {
+        self.env.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()).unwrap_or_default()
+    }
+
+    /// A standby command talking to this emulator (one attempt per call,
+    /// so unimplemented calls fail fast).
+    pub fn cmd(&self, cwd: &Path, args: &[&str]) -> Command {
+        let mut c = cmd(cwd, args);
+        c.envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str()))).env("STANDBY_AWS_MAX_ATTEMPTS", "2");
+        c
+    }
+
+    pub fn standby(&self, cwd: &Path, args: &[&str]) -> Run {
+        self.cmd(cwd, args).output().expect("run standby").into()
+    }
+
+    /// Applies the emulator's environment to this process (for SDK checks).
+    pub fn sdk_env(&self) -> Vec<(String, String)> {
+        self.env.clone()
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = Command::new(repo().join("scripts/emulator")).args(["stop", "--dir"]).arg(&self.dir).output();
+    }
+}

@@ -1,0 +1,386 @@
+//! The IAM and S3 kinds against a private emulator (scripts/emulator, started
+//! on a free port for this test and stopped after it), through the Kind trait.
+
+use standby::aws::Aws;
+use standby::kinds::{Ctx, Kind, KindError, lookup};
+use standby::value::{Attrs, Value};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+struct Emulator {
+    dir: PathBuf,
+}
+
+impl Emulator {
+    fn start() -> Emulator {
+        let dir = std::env::temp_dir().join(format!("standby-kinds-aws-{}", std::process::id()));
+        let out = Command::new(script())
+            .args(["start", "--dir"])
+            .arg(&dir)
+            .output()
+            .expect("run scripts/emulator");
+        assert!(
+            out.status.success(),
+            "emulator did not start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            if let Some((k, v)) = line.trim_start_matches("export ").split_once('=') {
+                // SAFETY: set before any thread of this test binary reads the environment.
+                unsafe { std::env::set_var(k, v) };
+            }
+        }
+        // SAFETY: as above.
+        unsafe { std::env::set_var("STANDBY_AWS_MAX_ATTEMPTS", "2") };
+        Emulator { dir }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = Command::new(script())
+            .args(["stop", "--dir"])
+            .arg(&self.dir)
+            .output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn script() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/emulator")
+}
+
+fn attrs(pairs: &[(&str, Value)]) -> Attrs {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
+}
+
+fn json(s: &str) -> Value {
+    Value::from_json(&serde_json::from_str(s).unwrap())
+}
+
+fn tags(pairs: &[(&str, &str)]) -> Value {
+    Value::Map(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), Value::str(*v)))
+            .collect(),
+    )
+}
+
+fn cx<'a>(aws: &'a Aws, region: &'a str) -> Ctx<'a> {
+    Ctx {
+        address: "test",
+        region,
+        aws,
+        timeout: Duration::from_secs(60),
+    }
+}
+
+/// Every input in `desired` compares equal to what read reports, as the planner sees it.
+fn assert_no_diff(kind: &dyn Kind, desired: &Attrs, observed: &Attrs) {
+    for p in kind.schema().props.iter().filter(|p| p.is_input()) {
+        let want = desired.get(p.name).unwrap_or(&Value::Null);
+        if want.is_null() && p.is_computed() {
+            continue;
+        }
+        let got = observed.get(p.name).unwrap_or(&Value::Null);
+        assert_eq!(
+            kind.normalize(p.name, want),
+            kind.normalize(p.name, got),
+            "{}.{}",
+            kind.type_name(),
+            p.name
+        );
+    }
+}
+
+/// Create, wait, read back; checks there is no diff and returns (id, observed).
+async fn create(kind: &dyn Kind, cx: &Ctx<'_>, desired: &Attrs) -> (String, Attrs) {
+    let created = kind
+        .create(cx, desired)
+        .await
+        .unwrap_or_else(|e| panic!("{} create: {e}", kind.type_name()));
+    kind.wait_ready(cx, &created.id).await.unwrap();
+    let seen = kind
+        .read(cx, &created.id, &created.attrs)
+        .await
+        .unwrap()
+        .expect("exists after create");
+    assert_no_diff(kind, desired, &seen);
+    (created.id, seen)
+}
+
+const TRUST: &str = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"Service":"s3.amazonaws.com"},"Action":"sts:AssumeRole"}}"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn iam_and_s3_kinds_round_trip() {
+    let _emu = Emulator::start();
+    let aws = Aws::new();
+    iam(&aws).await;
+    s3(&aws).await;
+}
+
+async fn iam(aws: &Aws) {
+    let cx = cx(aws, "us-west-1");
+    let role = lookup("aws_iam_role").unwrap();
+    let desired = attrs(&[
+        ("name", Value::str("mm-replication")),
+        ("description", Value::str("replication")),
+        ("assume_role_policy", Value::str(TRUST)),
+        ("tags", tags(&[("app", "mattermost"), ("team", "a")])),
+    ]);
+    let (role_id, seen) = create(role, &cx, &desired).await;
+    assert_eq!(role_id, "mm-replication");
+    assert_eq!(
+        seen["arn"],
+        Value::str("arn:aws:iam::123456789012:role/mm-replication")
+    );
+    assert_eq!(seen["path"], Value::str("/"));
+    assert_eq!(seen["max_session_duration"], Value::int(3600));
+
+    // In-place update: description cleared, trust policy, session limit, tags.
+    let mut next = desired.clone();
+    next.remove("description");
+    next.insert("max_session_duration".into(), Value::int(7200));
+    next.insert(
+        "assume_role_policy".into(),
+        json(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":["s3.amazonaws.com","batchoperations.s3.amazonaws.com"]},"Action":["sts:AssumeRole"]}]}"#),
+    );
+    next.insert("tags".into(), tags(&[("app", "mattermost"), ("env", "dr")]));
+    role.update(&cx, &role_id, &seen, &next).await.unwrap();
+    let seen = role.read(&cx, &role_id, &next).await.unwrap().unwrap();
+    assert_no_diff(role, &next, &seen);
+    assert!(!seen.contains_key("description"), "{seen:?}");
+
+    let err = role
+        .create(&cx, &desired)
+        .await
+        .err()
+        .expect("duplicate role");
+    assert!(
+        matches!(&err, KindError::Aws { code, hint: Some(h), .. } if code == "EntityAlreadyExists" && h.contains("adopt")),
+        "{err}"
+    );
+
+    // Inline policy.
+    let inline = lookup("aws_iam_role_policy").unwrap();
+    let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:ListBucket","s3:GetReplicationConfiguration"],"Resource":"arn:aws:s3:::b"}]}"#;
+    let desired = attrs(&[
+        ("role", Value::str(&role_id)),
+        ("name", Value::str("replicate")),
+        ("policy", json(doc)),
+    ]);
+    let (inline_id, _) = create(inline, &cx, &desired).await;
+    assert_eq!(inline_id, "mm-replication:replicate");
+    let mut next = desired.clone();
+    next.insert(
+        "policy".into(),
+        json(&doc.replace("s3:ListBucket", "s3:ListBucketVersions")),
+    );
+    inline
+        .update(&cx, &inline_id, &desired, &next)
+        .await
+        .unwrap();
+    assert_no_diff(
+        inline,
+        &next,
+        &inline.read(&cx, &inline_id, &next).await.unwrap().unwrap(),
+    );
+
+    // Managed policy: more updates than IAM keeps versions.
+    let managed = lookup("aws_iam_policy").unwrap();
+    let pdoc = |n: usize| {
+        json(&format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b{n}/*"}}]}}"#
+        ))
+    };
+    let desired = attrs(&[
+        ("name", Value::str("mm-read")),
+        ("policy", pdoc(0)),
+        ("tags", tags(&[("app", "mm")])),
+    ]);
+    let (policy_arn, mut seen) = create(managed, &cx, &desired).await;
+    assert_eq!(policy_arn, "arn:aws:iam::123456789012:policy/mm-read");
+    for n in 1..=6 {
+        let next = attrs(&[("name", Value::str("mm-read")), ("policy", pdoc(n))]);
+        managed
+            .update(&cx, &policy_arn, &seen, &next)
+            .await
+            .unwrap_or_else(|e| panic!("version {n}: {e}"));
+        seen = managed
+            .read(&cx, &policy_arn, &next)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_no_diff(managed, &next, &seen);
+    }
+    assert_eq!(seen["default_version_id"], Value::str("v7"));
+
+    let attach = lookup("aws_iam_role_policy_attachment").unwrap();
+    let desired = attrs(&[
+        ("role", Value::str(&role_id)),
+        ("policy_arn", Value::str(&policy_arn)),
+    ]);
+    let (attach_id, _) = create(attach, &cx, &desired).await;
+
+    // Destroy in dependency order; each is gone afterwards, and deleting again is fine.
+    for (kind, id) in [
+        (attach, &attach_id),
+        (inline, &inline_id),
+        (managed, &policy_arn),
+        (role, &role_id),
+    ] {
+        kind.delete(&cx, id, &Attrs::new())
+            .await
+            .unwrap_or_else(|e| panic!("{} delete: {e}", kind.type_name()));
+        assert!(
+            kind.read(&cx, id, &Attrs::new()).await.unwrap().is_none(),
+            "{} still there",
+            kind.type_name()
+        );
+        kind.delete(&cx, id, &Attrs::new()).await.unwrap();
+    }
+}
+
+async fn s3(aws: &Aws) {
+    let bucket = lookup("aws_s3_bucket").unwrap();
+    let versioning = lookup("aws_s3_bucket_versioning").unwrap();
+    let replication = lookup("aws_s3_bucket_replication").unwrap();
+    let (west, east) = (cx(aws, "us-west-1"), cx(aws, "us-east-1"));
+
+    let a = attrs(&[
+        ("bucket", Value::str("mm-files-us-west-1")),
+        ("force_destroy", Value::Bool(true)),
+        ("tags", tags(&[("app", "mm")])),
+    ]);
+    let b = attrs(&[("bucket", Value::str("mm-files-us-east-1"))]);
+    let (a_id, seen) = create(bucket, &west, &a).await;
+    assert_eq!(seen["region"], Value::str("us-west-1"));
+    assert_eq!(seen["arn"], Value::str("arn:aws:s3:::mm-files-us-west-1"));
+    assert_eq!(seen["force_destroy"], Value::Bool(true));
+    let (b_id, seen) = create(bucket, &east, &b).await;
+    assert_eq!(seen["region"], Value::str("us-east-1"));
+    assert!(!seen.contains_key("tags"));
+
+    for (cx, desired) in [(&west, &a), (&east, &b)] {
+        let err = bucket
+            .create(cx, desired)
+            .await
+            .err()
+            .expect("duplicate bucket");
+        assert!(
+            matches!(&err, KindError::Aws { code, .. } if code == "BucketAlreadyOwnedByYou"),
+            "{err}"
+        );
+    }
+
+    // Tags replaced, then removed.
+    let mut next = a.clone();
+    next.insert("tags".into(), tags(&[("app", "mm"), ("env", "dr")]));
+    bucket.update(&west, &a_id, &a, &next).await.unwrap();
+    assert_no_diff(
+        bucket,
+        &next,
+        &bucket.read(&west, &a_id, &next).await.unwrap().unwrap(),
+    );
+    next.remove("tags");
+    bucket.update(&west, &a_id, &a, &next).await.unwrap();
+    assert!(
+        !bucket
+            .read(&west, &a_id, &next)
+            .await
+            .unwrap()
+            .unwrap()
+            .contains_key("tags")
+    );
+
+    for (cx, id) in [(&west, &a_id), (&east, &b_id)] {
+        let desired = attrs(&[
+            ("bucket", Value::str(id.as_str())),
+            ("status", Value::str("Enabled")),
+        ]);
+        create(versioning, cx, &desired).await;
+    }
+
+    let role = "arn:aws:iam::123456789012:role/mm-replication";
+    let rule = json(
+        r#"{"id":"to-east","priority":1,"status":"Enabled","destination_bucket":"arn:aws:s3:::mm-files-us-east-1",
+            "replica_modifications":true,"delete_marker_replication":true}"#,
+    );
+    let desired = attrs(&[
+        ("bucket", Value::str(&a_id)),
+        ("role", Value::str(role)),
+        ("rules", Value::List(vec![rule])),
+    ]);
+    let (rep_id, seen) = create(replication, &west, &desired).await;
+    let mut next = desired.clone();
+    let rule = json(
+        r#"{"id":"to-east","priority":1,"status":"Enabled","destination_bucket":"arn:aws:s3:::mm-files-us-east-1",
+            "filter_prefix":"data/","storage_class":"STANDARD_IA","delete_marker_replication":false}"#,
+    );
+    next.insert("rules".into(), Value::List(vec![rule]));
+    replication
+        .update(&west, &rep_id, &seen, &next)
+        .await
+        .unwrap();
+    assert_no_diff(
+        replication,
+        &next,
+        &replication
+            .read(&west, &rep_id, &next)
+            .await
+            .unwrap()
+            .unwrap(),
+    );
+    replication.delete(&west, &rep_id, &next).await.unwrap();
+    assert!(
+        replication
+            .read(&west, &rep_id, &next)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // A bucket with versions and delete markers: refused without force_destroy, emptied with it.
+    let s3 = aws.s3("us-west-1").await;
+    for i in 0..3 {
+        for _ in 0..2 {
+            s3.put_object()
+                .bucket(&a_id)
+                .key(format!("k{i}"))
+                .body(b"x".to_vec().into())
+                .send()
+                .await
+                .unwrap();
+        }
+        s3.delete_object()
+            .bucket(&a_id)
+            .key(format!("k{i}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let err = bucket
+        .delete(&west, &a_id, &attrs(&[]))
+        .await
+        .expect_err("not empty");
+    assert!(
+        matches!(&err, KindError::Aws { code, hint: Some(h), .. } if code == "BucketNotEmpty" && h.contains("force_destroy")),
+        "{err}"
+    );
+    let state = bucket.read(&west, &a_id, &a).await.unwrap().unwrap();
+    bucket.delete(&west, &a_id, &state).await.unwrap();
+    assert!(bucket.read(&west, &a_id, &a).await.unwrap().is_none());
+    assert!(
+        versioning
+            .read(&west, &a_id, &Attrs::new())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    bucket.delete(&east, &b_id, &b).await.unwrap();
+}
