@@ -55,7 +55,9 @@ impl Error {
             Error::State(StateError::Invalid { .. }) => {
                 Some("the previous version is kept beside it as <state>.backup; restore it if this one is damaged")
             }
-            Error::Plan(PlanError::Refresh(_)) => Some("check credentials and network, or plan with --refresh=false to skip reading AWS"),
+            Error::Plan(PlanError::Refresh(_)) => {
+                Some("check credentials and network, or plan with --refresh=false to skip reading AWS")
+            }
             _ => None,
         }
     }

@@ -171,7 +171,8 @@ fn parse_ref(body: &str, offset: usize) -> Result<Ref, ParseError> {
         } else if c == '[' {
             chars.next();
             let start = i + 1;
-            let close = body[start..].find(']').ok_or_else(|| err(format!("invalid reference `{body}`: `[` without `]`")))?;
+            let close =
+                body[start..].find(']').ok_or_else(|| err(format!("invalid reference `{body}`: `[` without `]`")))?;
             let inner = body[start..start + close].trim();
             let step = if let Ok(n) = inner.parse::<i64>() {
                 Step::Index(n)

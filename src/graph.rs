@@ -53,7 +53,11 @@ impl Graph {
         match &self.nodes[id] {
             Node::Resource { module, index } => {
                 let r = &tree.modules[*module].module.resources[*index];
-                Some(BlockAddr { module: tree.modules[*module].path.clone(), type_name: r.type_name.name.clone(), name: r.name.name.clone() })
+                Some(BlockAddr {
+                    module: tree.modules[*module].path.clone(),
+                    type_name: r.type_name.name.clone(),
+                    name: r.name.name.clone(),
+                })
             }
             _ => None,
         }
@@ -165,10 +169,14 @@ pub fn build(tree: &ModuleTree) -> (Graph, Diagnostics) {
                 match g.id(&Node::Var { module: child, name: name.name.clone() }) {
                     Some(var) => refs(tree, &mut g, &mut diags, mi, var, e, Ctx { count: false, each: false }, &addr),
                     None => {
-                        let mut d = Diagnostic::error(format!("module `{}` has no variable `{}`", call.name.name, name.name))
-                            .at(Some(name.loc.clone()))
-                            .address(&addr);
-                        if let Some(s) = crate::config::suggest_name(&name.name, child_mod.variables.iter().map(|v| v.name.name.as_str())) {
+                        let mut d =
+                            Diagnostic::error(format!("module `{}` has no variable `{}`", call.name.name, name.name))
+                                .at(Some(name.loc.clone()))
+                                .address(&addr);
+                        if let Some(s) = crate::config::suggest_name(
+                            &name.name,
+                            child_mod.variables.iter().map(|v| v.name.name.as_str()),
+                        ) {
                             d = d.hint(format!("did you mean `{s}`?"));
                         }
                         diags.push(d);
@@ -178,9 +186,12 @@ pub fn build(tree: &ModuleTree) -> (Graph, Diagnostics) {
             for v in &child_mod.variables {
                 if v.default.is_none() && !call.inputs.iter().any(|(n, _)| n.name == v.name.name) {
                     diags.push(
-                        Diagnostic::error(format!("module `{}` needs input `{}` (it has no default)", call.name.name, v.name.name))
-                            .at(Some(call.name.loc.clone()))
-                            .address(&addr),
+                        Diagnostic::error(format!(
+                            "module `{}` needs input `{}` (it has no default)",
+                            call.name.name, v.name.name
+                        ))
+                        .at(Some(call.name.loc.clone()))
+                        .address(&addr),
                     );
                 }
             }
@@ -220,7 +231,16 @@ fn prefix(tree: &ModuleTree, m: usize) -> String {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn refs(tree: &ModuleTree, g: &mut Graph, diags: &mut Diagnostics, mi: usize, me: usize, e: &Expr, ctx: Ctx, addr: &str) {
+fn refs(
+    tree: &ModuleTree,
+    g: &mut Graph,
+    diags: &mut Diagnostics,
+    mi: usize,
+    me: usize,
+    e: &Expr,
+    ctx: Ctx,
+    addr: &str,
+) {
     let m = &tree.modules[mi].module;
     for (r, loc) in e.refs() {
         let err = |msg: String| Diagnostic::error(msg).at(Some(loc.clone())).address(addr);
@@ -229,7 +249,8 @@ fn refs(tree: &ModuleTree, g: &mut Graph, diags: &mut Diagnostics, mi: usize, me
                 Some(v) => g.deps[me].push(v),
                 None => {
                     let mut d = err(format!("reference to undeclared variable `var.{name}`"));
-                    if let Some(s) = crate::config::suggest_name(name, m.variables.iter().map(|v| v.name.name.as_str())) {
+                    if let Some(s) = crate::config::suggest_name(name, m.variables.iter().map(|v| v.name.name.as_str()))
+                    {
                         d = d.hint(format!("did you mean `var.{s}`?"));
                     }
                     diags.push(d);
@@ -238,7 +259,9 @@ fn refs(tree: &ModuleTree, g: &mut Graph, diags: &mut Diagnostics, mi: usize, me
             Root::Region(name) => {
                 if !m.has_region(name) {
                     let known: Vec<&str> = m.regions.iter().map(|(n, _)| n.name.as_str()).collect();
-                    diags.push(err(format!("unknown region `{name}`")).hint(format!("declared regions: {}", known.join(", "))));
+                    diags.push(
+                        err(format!("unknown region `{name}`")).hint(format!("declared regions: {}", known.join(", "))),
+                    );
                 }
             }
             Root::CountIndex if !ctx.count => {
@@ -262,7 +285,9 @@ fn refs(tree: &ModuleTree, g: &mut Graph, diags: &mut Diagnostics, mi: usize, me
                     }
                     None => {
                         let mut d = err(format!("module `{module}` has no output `{output}`"));
-                        if let Some(s) = crate::config::suggest_name(output, cm.outputs.iter().map(|o| o.name.name.as_str())) {
+                        if let Some(s) =
+                            crate::config::suggest_name(output, cm.outputs.iter().map(|o| o.name.name.as_str()))
+                        {
                             d = d.hint(format!("did you mean `{s}`?"));
                         }
                         diags.push(d);
@@ -277,8 +302,11 @@ fn refs(tree: &ModuleTree, g: &mut Graph, diags: &mut Diagnostics, mi: usize, me
                 }
                 None => {
                     let mut d = err(format!("reference to undeclared resource `{type_name}.{name}`"));
-                    let names: Vec<String> = m.resources.iter().map(|r| format!("{}.{}", r.type_name.name, r.name.name)).collect();
-                    if let Some(s) = crate::config::suggest_name(&format!("{type_name}.{name}"), names.iter().map(String::as_str)) {
+                    let names: Vec<String> =
+                        m.resources.iter().map(|r| format!("{}.{}", r.type_name.name, r.name.name)).collect();
+                    if let Some(s) =
+                        crate::config::suggest_name(&format!("{type_name}.{name}"), names.iter().map(String::as_str))
+                    {
                         d = d.hint(format!("did you mean `{s}`?"));
                     }
                     diags.push(d);
@@ -306,7 +334,9 @@ fn depends_on(tree: &ModuleTree, g: &mut Graph, diags: &mut Diagnostics, mi: usi
                 }
             }
             None => diags.push(
-                Diagnostic::error(format!("depends_on names undeclared module `{}`", d.name)).at(Some(d.loc.clone())).address(addr),
+                Diagnostic::error(format!("depends_on names undeclared module `{}`", d.name))
+                    .at(Some(d.loc.clone()))
+                    .address(addr),
             ),
         },
         [t, n] => match m.resource(t, n) {
@@ -316,7 +346,9 @@ fn depends_on(tree: &ModuleTree, g: &mut Graph, diags: &mut Diagnostics, mi: usi
                 }
             }
             None => diags.push(
-                Diagnostic::error(format!("depends_on names undeclared resource `{}`", d.name)).at(Some(d.loc.clone())).address(addr),
+                Diagnostic::error(format!("depends_on names undeclared resource `{}`", d.name))
+                    .at(Some(d.loc.clone()))
+                    .address(addr),
             ),
         },
         _ => diags.push(

@@ -12,8 +12,8 @@
 
 pub mod address;
 pub mod apply;
-pub mod cli;
 pub mod aws;
+pub mod cli;
 pub mod config;
 pub mod diag;
 pub mod error;

@@ -1,7 +1,7 @@
 //! Loading a configuration directory into everything planning needs, and
 //! checking it fully before any API call.
 
-use crate::config::{load_tree, ModuleTree};
+use crate::config::{ModuleTree, load_tree};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::eval::vars::{self, VarInputs};
 use crate::eval::{Evaluator, Inst, NodeOut, Scope};
@@ -75,7 +75,10 @@ fn dry_run(loaded: &Loaded) -> Diagnostics {
                 let mut block = BTreeMap::new();
                 for d in instances {
                     let diffed = crate::plan::diff::diff(&d, None, &crate::state::State::new());
-                    block.insert(d.addr.key.clone(), Inst { attrs: diffed.planned.clone(), sensitive: diffed.sensitive });
+                    block.insert(
+                        d.addr.key.clone(),
+                        Inst { attrs: diffed.planned.clone(), sensitive: diffed.sensitive },
+                    );
                     all.push((d, diffed.planned));
                 }
                 ev.set_block(&mut scope, id, exp, block);
@@ -90,8 +93,12 @@ fn dry_run(loaded: &Loaded) -> Diagnostics {
     }
     for (d, planned) in &all {
         for problem in d.kind.check_plan(planned, &view) {
-            let diag = if problem.warning { Diagnostic::warning(problem.message) } else { Diagnostic::error(problem.message) };
-            diags.push(diag.at(Some(d.prop_locs.get(&problem.prop).cloned().unwrap_or_else(|| d.loc.clone()))).address(d.addr.to_string()));
+            let diag =
+                if problem.warning { Diagnostic::warning(problem.message) } else { Diagnostic::error(problem.message) };
+            diags.push(
+                diag.at(Some(d.prop_locs.get(&problem.prop).cloned().unwrap_or_else(|| d.loc.clone())))
+                    .address(d.addr.to_string()),
+            );
         }
         for problem in d.kind.validate(&d.props).into_iter().filter(|p| p.warning) {
             diags.push(

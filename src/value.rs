@@ -134,9 +134,10 @@ impl Value {
             Value::Unknown => Some(Json::Bool(true)),
             Value::List(l) => {
                 let parts: Vec<_> = l.iter().map(Value::unknown_mask).collect();
-                parts.iter().any(Option::is_some).then(|| {
-                    Json::Array(parts.into_iter().map(|p| p.unwrap_or(Json::Bool(false))).collect())
-                })
+                parts
+                    .iter()
+                    .any(Option::is_some)
+                    .then(|| Json::Array(parts.into_iter().map(|p| p.unwrap_or(Json::Bool(false))).collect()))
             }
             Value::Map(m) => {
                 let parts: serde_json::Map<_, _> =

@@ -15,16 +15,8 @@ struct Emulator {
 impl Emulator {
     fn start() -> Emulator {
         let dir = std::env::temp_dir().join(format!("standby-kinds-aws-{}", std::process::id()));
-        let out = Command::new(script())
-            .args(["start", "--dir"])
-            .arg(&dir)
-            .output()
-            .expect("run scripts/emulator");
-        assert!(
-            out.status.success(),
-            "emulator did not start: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = Command::new(script()).args(["start", "--dir"]).arg(&dir).output().expect("run scripts/emulator");
+        assert!(out.status.success(), "emulator did not start: {}", String::from_utf8_lossy(&out.stderr));
         for line in String::from_utf8_lossy(&out.stdout).lines() {
             if let Some((k, v)) = line.trim_start_matches("export ").split_once('=') {
                 // SAFETY: set before any thread of this test binary reads the environment.
@@ -39,10 +31,7 @@ impl Emulator {
 
 impl Drop for Emulator {
     fn drop(&mut self) {
-        let _ = Command::new(script())
-            .args(["stop", "--dir"])
-            .arg(&self.dir)
-            .output();
+        let _ = Command::new(script()).args(["stop", "--dir"]).arg(&self.dir).output();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -52,10 +41,7 @@ fn script() -> PathBuf {
 }
 
 fn attrs(pairs: &[(&str, Value)]) -> Attrs {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect()
+    pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
 }
 
 fn json(s: &str) -> Value {
@@ -63,21 +49,11 @@ fn json(s: &str) -> Value {
 }
 
 fn tags(pairs: &[(&str, &str)]) -> Value {
-    Value::Map(
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), Value::str(*v)))
-            .collect(),
-    )
+    Value::Map(pairs.iter().map(|(k, v)| (k.to_string(), Value::str(*v))).collect())
 }
 
 fn cx<'a>(aws: &'a Aws, region: &'a str) -> Ctx<'a> {
-    Ctx {
-        address: "test",
-        region,
-        aws,
-        timeout: Duration::from_secs(60),
-    }
+    Ctx { address: "test", region, aws, timeout: Duration::from_secs(60) }
 }
 
 /// Every input in `desired` compares equal to what read reports, as the planner sees it.
@@ -88,28 +64,15 @@ fn assert_no_diff(kind: &dyn Kind, desired: &Attrs, observed: &Attrs) {
             continue;
         }
         let got = observed.get(p.name).unwrap_or(&Value::Null);
-        assert_eq!(
-            kind.normalize(p.name, want),
-            kind.normalize(p.name, got),
-            "{}.{}",
-            kind.type_name(),
-            p.name
-        );
+        assert_eq!(kind.normalize(p.name, want), kind.normalize(p.name, got), "{}.{}", kind.type_name(), p.name);
     }
 }
 
 /// Create, wait, read back; checks there is no diff and returns (id, observed).
 async fn create(kind: &dyn Kind, cx: &Ctx<'_>, desired: &Attrs) -> (String, Attrs) {
-    let created = kind
-        .create(cx, desired)
-        .await
-        .unwrap_or_else(|e| panic!("{} create: {e}", kind.type_name()));
+    let created = kind.create(cx, desired).await.unwrap_or_else(|e| panic!("{} create: {e}", kind.type_name()));
     kind.wait_ready(cx, &created.id).await.unwrap();
-    let seen = kind
-        .read(cx, &created.id, &created.attrs)
-        .await
-        .unwrap()
-        .expect("exists after create");
+    let seen = kind.read(cx, &created.id, &created.attrs).await.unwrap().expect("exists after create");
     assert_no_diff(kind, desired, &seen);
     (created.id, seen)
 }
@@ -135,10 +98,7 @@ async fn iam(aws: &Aws) {
     ]);
     let (role_id, seen) = create(role, &cx, &desired).await;
     assert_eq!(role_id, "mm-replication");
-    assert_eq!(
-        seen["arn"],
-        Value::str("arn:aws:iam::123456789012:role/mm-replication")
-    );
+    assert_eq!(seen["arn"], Value::str("arn:aws:iam::123456789012:role/mm-replication"));
     assert_eq!(seen["path"], Value::str("/"));
     assert_eq!(seen["max_session_duration"], Value::int(3600));
 
@@ -156,11 +116,7 @@ async fn iam(aws: &Aws) {
     assert_no_diff(role, &next, &seen);
     assert!(!seen.contains_key("description"), "{seen:?}");
 
-    let err = role
-        .create(&cx, &desired)
-        .await
-        .err()
-        .expect("duplicate role");
+    let err = role.create(&cx, &desired).await.err().expect("duplicate role");
     assert!(
         matches!(&err, KindError::Aws { code, hint: Some(h), .. } if code == "EntityAlreadyExists" && h.contains("adopt")),
         "{err}"
@@ -169,27 +125,13 @@ async fn iam(aws: &Aws) {
     // Inline policy.
     let inline = lookup("aws_iam_role_policy").unwrap();
     let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:ListBucket","s3:GetReplicationConfiguration"],"Resource":"arn:aws:s3:::b"}]}"#;
-    let desired = attrs(&[
-        ("role", Value::str(&role_id)),
-        ("name", Value::str("replicate")),
-        ("policy", json(doc)),
-    ]);
+    let desired = attrs(&[("role", Value::str(&role_id)), ("name", Value::str("replicate")), ("policy", json(doc))]);
     let (inline_id, _) = create(inline, &cx, &desired).await;
     assert_eq!(inline_id, "mm-replication:replicate");
     let mut next = desired.clone();
-    next.insert(
-        "policy".into(),
-        json(&doc.replace("s3:ListBucket", "s3:ListBucketVersions")),
-    );
-    inline
-        .update(&cx, &inline_id, &desired, &next)
-        .await
-        .unwrap();
-    assert_no_diff(
-        inline,
-        &next,
-        &inline.read(&cx, &inline_id, &next).await.unwrap().unwrap(),
-    );
+    next.insert("policy".into(), json(&doc.replace("s3:ListBucket", "s3:ListBucketVersions")));
+    inline.update(&cx, &inline_id, &desired, &next).await.unwrap();
+    assert_no_diff(inline, &next, &inline.read(&cx, &inline_id, &next).await.unwrap().unwrap());
 
     // Managed policy: more updates than IAM keeps versions.
     let managed = lookup("aws_iam_policy").unwrap();
@@ -198,50 +140,25 @@ async fn iam(aws: &Aws) {
             r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b{n}/*"}}]}}"#
         ))
     };
-    let desired = attrs(&[
-        ("name", Value::str("mm-read")),
-        ("policy", pdoc(0)),
-        ("tags", tags(&[("app", "mm")])),
-    ]);
+    let desired = attrs(&[("name", Value::str("mm-read")), ("policy", pdoc(0)), ("tags", tags(&[("app", "mm")]))]);
     let (policy_arn, mut seen) = create(managed, &cx, &desired).await;
     assert_eq!(policy_arn, "arn:aws:iam::123456789012:policy/mm-read");
     for n in 1..=6 {
         let next = attrs(&[("name", Value::str("mm-read")), ("policy", pdoc(n))]);
-        managed
-            .update(&cx, &policy_arn, &seen, &next)
-            .await
-            .unwrap_or_else(|e| panic!("version {n}: {e}"));
-        seen = managed
-            .read(&cx, &policy_arn, &next)
-            .await
-            .unwrap()
-            .unwrap();
+        managed.update(&cx, &policy_arn, &seen, &next).await.unwrap_or_else(|e| panic!("version {n}: {e}"));
+        seen = managed.read(&cx, &policy_arn, &next).await.unwrap().unwrap();
         assert_no_diff(managed, &next, &seen);
     }
     assert_eq!(seen["default_version_id"], Value::str("v7"));
 
     let attach = lookup("aws_iam_role_policy_attachment").unwrap();
-    let desired = attrs(&[
-        ("role", Value::str(&role_id)),
-        ("policy_arn", Value::str(&policy_arn)),
-    ]);
+    let desired = attrs(&[("role", Value::str(&role_id)), ("policy_arn", Value::str(&policy_arn))]);
     let (attach_id, _) = create(attach, &cx, &desired).await;
 
     // Destroy in dependency order; each is gone afterwards, and deleting again is fine.
-    for (kind, id) in [
-        (attach, &attach_id),
-        (inline, &inline_id),
-        (managed, &policy_arn),
-        (role, &role_id),
-    ] {
-        kind.delete(&cx, id, &Attrs::new())
-            .await
-            .unwrap_or_else(|e| panic!("{} delete: {e}", kind.type_name()));
-        assert!(
-            kind.read(&cx, id, &Attrs::new()).await.unwrap().is_none(),
-            "{} still there",
-            kind.type_name()
-        );
+    for (kind, id) in [(attach, &attach_id), (inline, &inline_id), (managed, &policy_arn), (role, &role_id)] {
+        kind.delete(&cx, id, &Attrs::new()).await.unwrap_or_else(|e| panic!("{} delete: {e}", kind.type_name()));
+        assert!(kind.read(&cx, id, &Attrs::new()).await.unwrap().is_none(), "{} still there", kind.type_name());
         kind.delete(&cx, id, &Attrs::new()).await.unwrap();
     }
 }
@@ -267,42 +184,21 @@ async fn s3(aws: &Aws) {
     assert!(!seen.contains_key("tags"));
 
     for (cx, desired) in [(&west, &a), (&east, &b)] {
-        let err = bucket
-            .create(cx, desired)
-            .await
-            .err()
-            .expect("duplicate bucket");
-        assert!(
-            matches!(&err, KindError::Aws { code, .. } if code == "BucketAlreadyOwnedByYou"),
-            "{err}"
-        );
+        let err = bucket.create(cx, desired).await.err().expect("duplicate bucket");
+        assert!(matches!(&err, KindError::Aws { code, .. } if code == "BucketAlreadyOwnedByYou"), "{err}");
     }
 
     // Tags replaced, then removed.
     let mut next = a.clone();
     next.insert("tags".into(), tags(&[("app", "mm"), ("env", "dr")]));
     bucket.update(&west, &a_id, &a, &next).await.unwrap();
-    assert_no_diff(
-        bucket,
-        &next,
-        &bucket.read(&west, &a_id, &next).await.unwrap().unwrap(),
-    );
+    assert_no_diff(bucket, &next, &bucket.read(&west, &a_id, &next).await.unwrap().unwrap());
     next.remove("tags");
     bucket.update(&west, &a_id, &a, &next).await.unwrap();
-    assert!(
-        !bucket
-            .read(&west, &a_id, &next)
-            .await
-            .unwrap()
-            .unwrap()
-            .contains_key("tags")
-    );
+    assert!(!bucket.read(&west, &a_id, &next).await.unwrap().unwrap().contains_key("tags"));
 
     for (cx, id) in [(&west, &a_id), (&east, &b_id)] {
-        let desired = attrs(&[
-            ("bucket", Value::str(id.as_str())),
-            ("status", Value::str("Enabled")),
-        ]);
+        let desired = attrs(&[("bucket", Value::str(id.as_str())), ("status", Value::str("Enabled"))]);
         create(versioning, cx, &desired).await;
     }
 
@@ -311,11 +207,8 @@ async fn s3(aws: &Aws) {
         r#"{"id":"to-east","priority":1,"status":"Enabled","destination_bucket":"arn:aws:s3:::mm-files-us-east-1",
             "replica_modifications":true,"delete_marker_replication":true}"#,
     );
-    let desired = attrs(&[
-        ("bucket", Value::str(&a_id)),
-        ("role", Value::str(role)),
-        ("rules", Value::List(vec![rule])),
-    ]);
+    let desired =
+        attrs(&[("bucket", Value::str(&a_id)), ("role", Value::str(role)), ("rules", Value::List(vec![rule]))]);
     let (rep_id, seen) = create(replication, &west, &desired).await;
     let mut next = desired.clone();
     let rule = json(
@@ -323,51 +216,20 @@ async fn s3(aws: &Aws) {
             "filter_prefix":"data/","storage_class":"STANDARD_IA","delete_marker_replication":false}"#,
     );
     next.insert("rules".into(), Value::List(vec![rule]));
-    replication
-        .update(&west, &rep_id, &seen, &next)
-        .await
-        .unwrap();
-    assert_no_diff(
-        replication,
-        &next,
-        &replication
-            .read(&west, &rep_id, &next)
-            .await
-            .unwrap()
-            .unwrap(),
-    );
+    replication.update(&west, &rep_id, &seen, &next).await.unwrap();
+    assert_no_diff(replication, &next, &replication.read(&west, &rep_id, &next).await.unwrap().unwrap());
     replication.delete(&west, &rep_id, &next).await.unwrap();
-    assert!(
-        replication
-            .read(&west, &rep_id, &next)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(replication.read(&west, &rep_id, &next).await.unwrap().is_none());
 
     // A bucket with versions and delete markers: refused without force_destroy, emptied with it.
     let s3 = aws.s3("us-west-1").await;
     for i in 0..3 {
         for _ in 0..2 {
-            s3.put_object()
-                .bucket(&a_id)
-                .key(format!("k{i}"))
-                .body(b"x".to_vec().into())
-                .send()
-                .await
-                .unwrap();
+            s3.put_object().bucket(&a_id).key(format!("k{i}")).body(b"x".to_vec().into()).send().await.unwrap();
         }
-        s3.delete_object()
-            .bucket(&a_id)
-            .key(format!("k{i}"))
-            .send()
-            .await
-            .unwrap();
+        s3.delete_object().bucket(&a_id).key(format!("k{i}")).send().await.unwrap();
     }
-    let err = bucket
-        .delete(&west, &a_id, &attrs(&[]))
-        .await
-        .expect_err("not empty");
+    let err = bucket.delete(&west, &a_id, &attrs(&[])).await.expect_err("not empty");
     assert!(
         matches!(&err, KindError::Aws { code, hint: Some(h), .. } if code == "BucketNotEmpty" && h.contains("force_destroy")),
         "{err}"
@@ -375,12 +237,6 @@ async fn s3(aws: &Aws) {
     let state = bucket.read(&west, &a_id, &a).await.unwrap().unwrap();
     bucket.delete(&west, &a_id, &state).await.unwrap();
     assert!(bucket.read(&west, &a_id, &a).await.unwrap().is_none());
-    assert!(
-        versioning
-            .read(&west, &a_id, &Attrs::new())
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(versioning.read(&west, &a_id, &Attrs::new()).await.unwrap().is_none());
     bucket.delete(&east, &b_id, &b).await.unwrap();
 }

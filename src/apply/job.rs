@@ -49,7 +49,18 @@ pub struct JobDone {
 impl Job {
     pub fn removal(addr: InstanceAddr, kind: &'static dyn Kind, before: Instance, timeout: Duration) -> Job {
         let region = before.region.clone();
-        Job { addr, kind, op: Op::Delete, before, planned: Attrs::new(), props: Attrs::new(), sensitive: BTreeSet::new(), timeout, region, node: None }
+        Job {
+            addr,
+            kind,
+            op: Op::Delete,
+            before,
+            planned: Attrs::new(),
+            props: Attrs::new(),
+            sensitive: BTreeSet::new(),
+            timeout,
+            region,
+            node: None,
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -86,7 +97,14 @@ impl Job {
     }
 
     /// Runs `fut` with "Still …" lines, until the deadline.
-    async fn watch<T>(&self, progress: &Progress, started: Instant, deadline: Instant, what: &str, fut: impl Future<Output = Result<T, KindError>>) -> Result<T, KindError> {
+    async fn watch<T>(
+        &self,
+        progress: &Progress,
+        started: Instant,
+        deadline: Instant,
+        what: &str,
+        fut: impl Future<Output = Result<T, KindError>>,
+    ) -> Result<T, KindError> {
         let address = self.addr.to_string();
         let every = super::progress::interval();
         let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
@@ -102,22 +120,41 @@ impl Job {
         }
     }
 
-    async fn delete(&self, cx: &Ctx<'_>, journal: &Journal, progress: &Progress, started: Instant, deadline: Instant) -> Result<(Instance, Attrs), JobError> {
+    async fn delete(
+        &self,
+        cx: &Ctx<'_>,
+        journal: &Journal,
+        progress: &Progress,
+        started: Instant,
+        deadline: Instant,
+    ) -> Result<(Instance, Attrs), JobError> {
         let keep = || Some(self.before.clone());
         let Some(id) = self.before.id.clone().or_else(|| self.kind.id_hint(&self.before.attrs)) else {
             // Never created (an interrupted create with nothing to find).
-            journal.remove(&self.addr).map_err(|e| JobError { message: format!("cannot write the journal: {e}"), keep: keep() })?;
+            journal
+                .remove(&self.addr)
+                .map_err(|e| JobError { message: format!("cannot write the journal: {e}"), keep: keep() })?;
             return Ok((self.before.clone(), Attrs::new()));
         };
         self.watch(progress, started, deadline, "deletion", self.kind.delete(cx, &id, &self.before.attrs))
             .await
             .map_err(|e| JobError { message: format!("delete failed: {e}"), keep: keep() })?;
-        journal.remove(&self.addr).map_err(|e| JobError { message: format!("cannot write the journal: {e}"), keep: None })?;
+        journal
+            .remove(&self.addr)
+            .map_err(|e| JobError { message: format!("cannot write the journal: {e}"), keep: None })?;
         Ok((self.before.clone(), Attrs::new()))
     }
 
-    async fn create(&self, cx: &Ctx<'_>, journal: &Journal, progress: &Progress, started: Instant, deadline: Instant) -> Result<(Instance, Attrs), JobError> {
-        let created = match self.watch(progress, started, deadline, "creation", self.kind.create(cx, &self.props)).await {
+    async fn create(
+        &self,
+        cx: &Ctx<'_>,
+        journal: &Journal,
+        progress: &Progress,
+        started: Instant,
+        deadline: Instant,
+    ) -> Result<(Instance, Attrs), JobError> {
+        let created = match self.watch(progress, started, deadline, "creation", self.kind.create(cx, &self.props)).await
+        {
             Ok(c) => c,
             Err(e) => {
                 // An AWS refusal means nothing was made; anything else
@@ -135,7 +172,14 @@ impl Job {
         self.finish(cx, journal, progress, started, deadline, rec, created.attrs, "creation").await
     }
 
-    async fn update(&self, cx: &Ctx<'_>, journal: &Journal, progress: &Progress, started: Instant, deadline: Instant) -> Result<(Instance, Attrs), JobError> {
+    async fn update(
+        &self,
+        cx: &Ctx<'_>,
+        journal: &Journal,
+        progress: &Progress,
+        started: Instant,
+        deadline: Instant,
+    ) -> Result<(Instance, Attrs), JobError> {
         let id = self.before.id.clone().unwrap_or_default();
         self.watch(progress, started, deadline, "update", self.kind.update(cx, &id, &self.before.attrs, &self.props))
             .await
@@ -159,18 +203,37 @@ impl Job {
     ) -> Result<(Instance, Attrs), JobError> {
         let id = rec.id.clone().unwrap_or_default();
         if let Err(e) = self.watch(progress, started, deadline, what, self.kind.wait_ready(cx, &id)).await {
-            return Err(JobError { message: format!("{what} did not finish: {e}; it stays on record and the next plan picks up from there"), keep: Some(rec) });
+            return Err(JobError {
+                message: format!(
+                    "{what} did not finish: {e}; it stays on record and the next plan picks up from there"
+                ),
+                keep: Some(rec),
+            });
         }
         let observed = match self.kind.read(cx, &id, &known).await {
             Ok(Some(attrs)) => attrs,
-            Ok(None) => return Err(JobError { message: format!("{what} succeeded but the resource cannot be read back"), keep: Some(rec) }),
-            Err(e) => return Err(JobError { message: format!("reading back after {what} failed: {e}"), keep: Some(rec) }),
+            Ok(None) => {
+                return Err(JobError {
+                    message: format!("{what} succeeded but the resource cannot be read back"),
+                    keep: Some(rec),
+                });
+            }
+            Err(e) => {
+                return Err(JobError { message: format!("reading back after {what} failed: {e}"), keep: Some(rec) });
+            }
         };
         let (clear, _) = split(&observed, &self.sensitive);
         rec.attrs = clear;
         rec.status = Status::Ready;
-        journal.put(&self.addr, &rec).map_err(|e| JobError { message: format!("cannot write the journal: {e}"), keep: Some(rec.clone()) })?;
-        let secrets: Attrs = self.planned.iter().filter(|(k, _)| self.sensitive.contains(*k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+        journal
+            .put(&self.addr, &rec)
+            .map_err(|e| JobError { message: format!("cannot write the journal: {e}"), keep: Some(rec.clone()) })?;
+        let secrets: Attrs = self
+            .planned
+            .iter()
+            .filter(|(k, _)| self.sensitive.contains(*k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         Ok((rec, secrets))
     }
 }

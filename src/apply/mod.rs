@@ -59,7 +59,8 @@ impl Applier<'_> {
             let progress = self.progress.clone();
             tokio::spawn(async move {
                 if tokio::signal::ctrl_c().await.is_ok() {
-                    progress.line("Interrupt received: waiting for running operations to finish, starting no new ones...");
+                    progress
+                        .line("Interrupt received: waiting for running operations to finish, starting no new ones...");
                     stop.store(true, std::sync::atomic::Ordering::SeqCst);
                 }
             })
@@ -77,7 +78,8 @@ impl Applier<'_> {
     }
 
     fn spawn_job(&self, set: &mut tokio::task::JoinSet<JobDone>, sem: &Arc<tokio::sync::Semaphore>, job: Job) {
-        let (sem, aws, journal, progress) = (sem.clone(), self.aws.clone(), self.journal.clone(), self.progress.clone());
+        let (sem, aws, journal, progress) =
+            (sem.clone(), self.aws.clone(), self.journal.clone(), self.progress.clone());
         set.spawn(async move {
             let _permit = sem.acquire_owned().await;
             job.run(&aws, &journal, &progress).await
@@ -86,7 +88,12 @@ impl Applier<'_> {
 
     /// Phase 1: deletes (and the delete half of replaces), dependents first.
     /// Returns the blocks whose deletes failed.
-    async fn deletes(&self, state: &mut State, out: &mut Outcome, stop: &std::sync::atomic::AtomicBool) -> BTreeSet<String> {
+    async fn deletes(
+        &self,
+        state: &mut State,
+        out: &mut Outcome,
+        stop: &std::sync::atomic::AtomicBool,
+    ) -> BTreeSet<String> {
         let changes: Vec<&ResourceChange> =
             self.plan.changes.iter().filter(|c| matches!(c.action, Action::Delete | Action::Replace)).collect();
         let mut groups: BTreeMap<String, Vec<&ResourceChange>> = BTreeMap::new();
@@ -94,12 +101,15 @@ impl Applier<'_> {
             groups.entry(block_of(&c.address)).or_default().push(c);
         }
         // Block X waits until every block that depends on X is gone.
-        let mut waits: BTreeMap<String, BTreeSet<String>> = groups.keys().map(|k| (k.clone(), BTreeSet::new())).collect();
+        let mut waits: BTreeMap<String, BTreeSet<String>> =
+            groups.keys().map(|k| (k.clone(), BTreeSet::new())).collect();
         for c in &changes {
             let me = block_of(&c.address);
             let deps = state.resources.get(&addr(&c.address)).map(|i| i.deps.clone()).unwrap_or_else(|| c.deps.clone());
             for d in deps {
-                if d != me && let Some(w) = waits.get_mut(&d) {
+                if d != me
+                    && let Some(w) = waits.get_mut(&d)
+                {
                     w.insert(me.clone());
                 }
             }
@@ -108,8 +118,11 @@ impl Applier<'_> {
         let mut failed: BTreeSet<String> = BTreeSet::new();
         let mut done: BTreeSet<String> = BTreeSet::new();
         while done.len() < groups.len() {
-            let ready: Vec<String> =
-                groups.keys().filter(|g| !done.contains(*g) && waits[*g].iter().all(|w| done.contains(w))).cloned().collect();
+            let ready: Vec<String> = groups
+                .keys()
+                .filter(|g| !done.contains(*g) && waits[*g].iter().all(|w| done.contains(w)))
+                .cloned()
+                .collect();
             if ready.is_empty() {
                 break; // a cycle in recorded dependencies; leave the rest
             }
@@ -173,7 +186,8 @@ impl Applier<'_> {
         let g = &loaded.graph;
         let ev = loaded.evaluator();
         let mut scope = Scope::new(loaded.tree.modules.len());
-        let changes: HashMap<&str, &ResourceChange> = self.plan.changes.iter().map(|c| (c.address.as_str(), c)).collect();
+        let changes: HashMap<&str, &ResourceChange> =
+            self.plan.changes.iter().map(|c| (c.address.as_str(), c)).collect();
         let mut users: Vec<Vec<usize>> = vec![Vec::new(); g.nodes.len()];
         let mut waiting: Vec<usize> = g.deps.iter().map(Vec::len).collect();
         for (i, deps) in g.deps.iter().enumerate() {
@@ -200,13 +214,29 @@ impl Applier<'_> {
                 let label = g.label(&loaded.tree, id);
                 if blocked[id] || stop.load(std::sync::atomic::Ordering::SeqCst) {
                     if matches!(g.nodes[id], crate::graph::Node::Resource { .. }) {
-                        out.skipped.extend(self.plan.changes.iter().filter(|c| block_of(&c.address) == label && c.action != Action::NoOp && c.action != Action::Delete).map(|c| c.address.clone()));
+                        out.skipped.extend(
+                            self.plan
+                                .changes
+                                .iter()
+                                .filter(|c| {
+                                    block_of(&c.address) == label
+                                        && c.action != Action::NoOp
+                                        && c.action != Action::Delete
+                                })
+                                .map(|c| c.address.clone()),
+                        );
                     }
                     finished.push((id, true));
                     continue;
                 }
                 if failed_deletes.contains(&label) {
-                    out.skipped.extend(self.plan.changes.iter().filter(|c| block_of(&c.address) == label && c.action == Action::Replace).map(|c| c.address.clone()));
+                    out.skipped.extend(
+                        self.plan
+                            .changes
+                            .iter()
+                            .filter(|c| block_of(&c.address) == label && c.action == Action::Replace)
+                            .map(|c| c.address.clone()),
+                    );
                     finished.push((id, true));
                     continue;
                 }
@@ -251,9 +281,16 @@ impl Applier<'_> {
                             let intent = Instance {
                                 type_name: d.kind.type_name().to_string(),
                                 region: d.region.clone(),
-                                id: prior.and_then(|p| p.id.clone()).filter(|_| op == Op::Update).or_else(|| d.kind.id_hint(&d.props)),
+                                id: prior
+                                    .and_then(|p| p.id.clone())
+                                    .filter(|_| op == Op::Update)
+                                    .or_else(|| d.kind.id_hint(&d.props)),
                                 status: if op == Op::Create { Status::Pending } else { Status::Ready },
-                                attrs: if op == Op::Create { clear } else { prior.map(|p| p.attrs.clone()).unwrap_or(clear) },
+                                attrs: if op == Op::Create {
+                                    clear
+                                } else {
+                                    prior.map(|p| p.attrs.clone()).unwrap_or(clear)
+                                },
                                 sensitive: hashes,
                                 deps,
                             };
@@ -267,7 +304,18 @@ impl Applier<'_> {
                                 state.resources.insert(d.addr.clone(), intent.clone());
                             }
                             run.left += 1;
-                            let job = Job::change(d.addr.clone(), d.kind, op, intent, diffed.planned.clone(), d.props.clone(), diffed.sensitive.clone(), timeout, d.region.clone(), Some(id));
+                            let job = Job::change(
+                                d.addr.clone(),
+                                d.kind,
+                                op,
+                                intent,
+                                diffed.planned.clone(),
+                                d.props.clone(),
+                                diffed.sensitive.clone(),
+                                timeout,
+                                d.region.clone(),
+                                Some(id),
+                            );
                             self.spawn_job(&mut set, &sem, job);
                         }
                         _ => {
@@ -319,7 +367,10 @@ impl Applier<'_> {
                 Ok((observed, sensitive_values)) => {
                     let mut attrs = observed.attrs.clone();
                     attrs.extend(sensitive_values);
-                    run.insts.insert(r.addr.block.instance(r.addr.key.clone()).key, Inst { attrs, sensitive: r.sensitive.clone() });
+                    run.insts.insert(
+                        r.addr.block.instance(r.addr.key.clone()).key,
+                        Inst { attrs, sensitive: r.sensitive.clone() },
+                    );
                     state.resources.insert(r.addr.clone(), observed);
                     match r.op {
                         Op::Create => out.added += 1,
@@ -352,7 +403,11 @@ impl Applier<'_> {
         // Outputs that could be evaluated are recorded.
         for (name, v) in scope.root_outputs() {
             let o = if v.sensitive {
-                OutputState { value: None, sensitive: true, hash: (!v.value.has_unknown()).then(|| state.hash(&v.value)) }
+                OutputState {
+                    value: None,
+                    sensitive: true,
+                    hash: (!v.value.has_unknown()).then(|| state.hash(&v.value)),
+                }
             } else {
                 OutputState { value: Some(v.value.to_json()), sensitive: false, hash: None }
             };
@@ -364,7 +419,10 @@ impl Applier<'_> {
 }
 
 fn addr(text: &str) -> InstanceAddr {
-    crate::state::file::instance_addr(text).unwrap_or_else(|| crate::address::BlockAddr { module: vec![], type_name: String::new(), name: text.into() }.instance(crate::address::Key::None))
+    crate::state::file::instance_addr(text).unwrap_or_else(|| {
+        crate::address::BlockAddr { module: vec![], type_name: String::new(), name: text.into() }
+            .instance(crate::address::Key::None)
+    })
 }
 
 fn block_of(address: &str) -> String {
@@ -377,7 +435,9 @@ fn block_of(address: &str) -> String {
 fn timeouts_of<'l>(loaded: &'l Loaded, address: &str) -> Option<&'l crate::config::Timeouts> {
     let block = block_of(address);
     loaded.graph.nodes.iter().enumerate().find_map(|(id, n)| match n {
-        crate::graph::Node::Resource { module, index } if loaded.graph.block_addr(&loaded.tree, id).map(|b| b.to_string()).as_deref() == Some(block.as_str()) => {
+        crate::graph::Node::Resource { module, index }
+            if loaded.graph.block_addr(&loaded.tree, id).map(|b| b.to_string()).as_deref() == Some(block.as_str()) =>
+        {
             Some(&loaded.tree.modules[*module].module.resources[*index].timeouts)
         }
         _ => None,
@@ -385,7 +445,11 @@ fn timeouts_of<'l>(loaded: &'l Loaded, address: &str) -> Option<&'l crate::confi
 }
 
 /// A value the plan showed as known must not change by apply time.
-fn inconsistent(planned: Option<&crate::value::Attrs>, now: &crate::value::Attrs, sensitive: &BTreeSet<String>) -> Option<String> {
+fn inconsistent(
+    planned: Option<&crate::value::Attrs>,
+    now: &crate::value::Attrs,
+    sensitive: &BTreeSet<String>,
+) -> Option<String> {
     let planned = planned?;
     let now = redact(now, sensitive);
     for (k, v) in planned {
@@ -396,7 +460,9 @@ fn inconsistent(planned: Option<&crate::value::Attrs>, now: &crate::value::Attrs
             && !n.has_unknown()
             && n != v
         {
-            return Some(format!("`{k}` is now {n}, but the plan said {v}: the configuration or its inputs changed since planning; plan again"));
+            return Some(format!(
+                "`{k}` is now {n}, but the plan said {v}: the configuration or its inputs changed since planning; plan again"
+            ));
         }
     }
     None

@@ -8,7 +8,8 @@ use std::time::Duration;
 pub const ENV_PROGRESS_SECS: &str = "STANDBY_PROGRESS_SECS";
 
 pub fn interval() -> Duration {
-    let secs = std::env::var(ENV_PROGRESS_SECS).ok().and_then(|v| v.parse::<u64>().ok()).filter(|s| *s > 0).unwrap_or(10);
+    let secs =
+        std::env::var(ENV_PROGRESS_SECS).ok().and_then(|v| v.parse::<u64>().ok()).filter(|s| *s > 0).unwrap_or(10);
     Duration::from_secs(secs)
 }
 
@@ -77,7 +78,9 @@ impl Progress {
 
     pub fn done(&self, addr: &str, op: Op, after: Duration, id: Option<&str>) {
         match id {
-            Some(id) if op != Op::Delete => self.line(&format!("{addr}: {} after {} [id={id}]", op.done(), elapsed(after))),
+            Some(id) if op != Op::Delete => {
+                self.line(&format!("{addr}: {} after {} [id={id}]", op.done(), elapsed(after)))
+            }
             _ => self.line(&format!("{addr}: {} after {}", op.done(), elapsed(after))),
         }
     }

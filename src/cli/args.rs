@@ -35,7 +35,9 @@ pub enum Command {
         vars: VarArgs,
     },
     /// Show what apply would change
-    #[command(after_help = "Examples:\n  standby plan examples/mattermost-dr\n  standby plan . --out dr.tfplan --detailed-exitcode\n  standby plan . --format markdown > plan.md\n  standby plan . --target module.storage --var prefix=mm")]
+    #[command(
+        after_help = "Examples:\n  standby plan examples/mattermost-dr\n  standby plan . --out dr.tfplan --detailed-exitcode\n  standby plan . --format markdown > plan.md\n  standby plan . --target module.storage --var prefix=mm"
+    )]
     Plan {
         #[arg(default_value = ".")]
         dir: PathBuf,
@@ -54,7 +56,9 @@ pub enum Command {
         output: OutputArgs,
     },
     /// Make the changes (from a directory, or a plan saved with --out)
-    #[command(after_help = "Examples:\n  standby apply examples/mattermost-dr\n  standby apply dr.tfplan\n  standby apply . --auto-approve --parallelism 4")]
+    #[command(
+        after_help = "Examples:\n  standby apply examples/mattermost-dr\n  standby apply dr.tfplan\n  standby apply . --auto-approve --parallelism 4"
+    )]
     Apply {
         /// Configuration directory or saved plan file
         #[arg(default_value = ".")]
@@ -100,7 +104,9 @@ pub enum Command {
         dir: DirArg,
     },
     /// Remove a stuck state lock
-    #[command(after_help = "Example:\n  standby force-unlock 6f1c9e0a-…   (the id is in the 'state is locked' message)")]
+    #[command(
+        after_help = "Example:\n  standby force-unlock 6f1c9e0a-…   (the id is in the 'state is locked' message)"
+    )]
     ForceUnlock {
         id: String,
         #[command(flatten)]

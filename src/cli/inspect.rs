@@ -1,12 +1,12 @@
 //! `validate`, `graph`, `show`, `output`, `state …`, `force-unlock`.
 
 use super::args::VarArgs;
-use super::{read_state, var_inputs, Settings};
+use super::{Settings, read_state, var_inputs};
 use crate::address::{self, Selector};
 use crate::error::Error;
 use crate::load;
 use crate::render;
-use crate::state::{self, file, lock, State};
+use crate::state::{self, State, file, lock};
 use crate::value::Value;
 use std::path::Path;
 
@@ -98,13 +98,20 @@ fn describe(st: &State, address: &str) -> Option<String> {
 pub fn output(s: &Settings, name: Option<&str>, json: bool, dir: &Path) -> Result<u8, Error> {
     let st = read_state(&s.state_path(dir), false)?;
     let shown = |o: &state::OutputState| -> serde_json::Value {
-        if o.sensitive { serde_json::Value::String(render::lines::SENSITIVE.into()) } else { o.value.clone().unwrap_or_default() }
+        if o.sensitive {
+            serde_json::Value::String(render::lines::SENSITIVE.into())
+        } else {
+            o.value.clone().unwrap_or_default()
+        }
     };
     match name {
         Some(n) => {
             let o = st.outputs.get(n).ok_or_else(|| {
                 let names: Vec<&str> = st.outputs.keys().map(String::as_str).collect();
-                Error::Usage(format!("no output named `{n}` (outputs: {})", if names.is_empty() { "none".into() } else { names.join(", ") }))
+                Error::Usage(format!(
+                    "no output named `{n}` (outputs: {})",
+                    if names.is_empty() { "none".into() } else { names.join(", ") }
+                ))
             })?;
             let v = shown(o);
             match (&v, json) {
@@ -127,7 +134,10 @@ pub fn output(s: &Settings, name: Option<&str>, json: bool, dir: &Path) -> Resul
 
 pub fn force_unlock(s: &Settings, id: &str, dir: &Path) -> Result<u8, Error> {
     let info = lock::force_unlock(&s.state_path(dir), id)?;
-    println!("The state lock {} ({} by {}@{}, pid {}) has been removed.", info.id, info.operation, info.who, info.host, info.pid);
+    println!(
+        "The state lock {} ({} by {}@{}, pid {}) has been removed.",
+        info.id, info.operation, info.who, info.host, info.pid
+    );
     Ok(0)
 }
 
@@ -189,12 +199,9 @@ pub fn state_mv(s: &Settings, source: &str, destination: &str, dir: &Path) -> Re
         let moves: Vec<(address::InstanceAddr, address::InstanceAddr)> = match (&src, &dst) {
             (Selector::Instance(a), Selector::Instance(b)) => vec![(a.clone(), b.clone())],
             (Selector::Instance(a), Selector::Block(b)) => vec![(a.clone(), b.instance(address::Key::None))],
-            (Selector::Block(a), Selector::Block(b)) => st
-                .resources
-                .keys()
-                .filter(|k| &k.block == a)
-                .map(|k| (k.clone(), b.instance(k.key.clone())))
-                .collect(),
+            (Selector::Block(a), Selector::Block(b)) => {
+                st.resources.keys().filter(|k| &k.block == a).map(|k| (k.clone(), b.instance(k.key.clone()))).collect()
+            }
             _ => return Err(Error::Usage("state mv moves a resource or one instance to a resource address".into())),
         };
         if moves.is_empty() || moves.iter().any(|(a, _)| !st.resources.contains_key(a)) {
@@ -205,7 +212,10 @@ pub fn state_mv(s: &Settings, source: &str, destination: &str, dir: &Path) -> Re
                 return Err(Error::Usage(format!("`{b}` already exists in state")));
             }
             if st.resources[a].type_name != b.block.type_name {
-                return Err(Error::Usage(format!("cannot move a {} to a {}", st.resources[a].type_name, b.block.type_name)));
+                return Err(Error::Usage(format!(
+                    "cannot move a {} to a {}",
+                    st.resources[a].type_name, b.block.type_name
+                )));
             }
         }
         for (a, b) in moves {

@@ -1,18 +1,18 @@
 //! `plan`, `apply` and `destroy`.
 
 use super::args::{Format, PlanArgs};
-use super::{read_state, var_inputs, Settings};
+use super::{Settings, read_state, var_inputs};
 use crate::address::{self, Selector};
-use crate::apply::progress::Progress;
 use crate::apply::Applier;
+use crate::apply::progress::Progress;
 use crate::aws::Aws;
 use crate::error::Error;
 use crate::load::{self, Loaded};
+use crate::plan::Plan;
 use crate::plan::file::{self as planfile, PlanFile};
 use crate::plan::planner::{self, Options};
-use crate::plan::Plan;
 use crate::render;
-use crate::state::{self, lock, State};
+use crate::state::{self, State, lock};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::sync::Arc;
@@ -23,12 +23,19 @@ fn options(opts: &PlanArgs, destroy: bool) -> Result<Options, Error> {
         .iter()
         .map(|t| address::parse(t).map_err(|e| Error::Usage(format!("--target: {e}"))))
         .collect::<Result<Vec<Selector>, Error>>()?;
-    Ok(Options { refresh: opts.refresh, destroy, refresh_only: opts.refresh_only, targets, parallelism: opts.parallelism as usize })
+    Ok(Options {
+        refresh: opts.refresh,
+        destroy,
+        refresh_only: opts.refresh_only,
+        targets,
+        parallelism: opts.parallelism as usize,
+    })
 }
 
 /// Refreshes (unless turned off) and plans.
 async fn make_plan(loaded: &Loaded, st: &mut State, aws: &Arc<Aws>, opts: &Options) -> Result<Plan, Error> {
-    let drift = if opts.refresh || opts.refresh_only { planner::refresh(st, aws, opts.parallelism).await? } else { Vec::new() };
+    let drift =
+        if opts.refresh || opts.refresh_only { planner::refresh(st, aws, opts.parallelism).await? } else { Vec::new() };
     Ok(planner::plan(loaded, st, drift, opts)?)
 }
 
@@ -64,7 +71,11 @@ pub async fn plan(
         };
         planfile::write(out, &pf)?;
         if format == Format::Human {
-            println!("\nSaved the plan to: {}\nTo apply exactly these changes, run:\n    standby apply {}", out.display(), out.display());
+            println!(
+                "\nSaved the plan to: {}\nTo apply exactly these changes, run:\n    standby apply {}",
+                out.display(),
+                out.display()
+            );
         }
     }
     Ok(if detailed && plan.has_changes() { 2 } else { 0 })
@@ -88,7 +99,13 @@ fn confirm(destroy: bool) -> Result<(), Error> {
     Ok(())
 }
 
-pub async fn apply(s: &Settings, target: &Path, auto_approve: bool, args: &PlanArgs, destroy: bool) -> Result<u8, Error> {
+pub async fn apply(
+    s: &Settings,
+    target: &Path,
+    auto_approve: bool,
+    args: &PlanArgs,
+    destroy: bool,
+) -> Result<u8, Error> {
     let aws = Arc::new(Aws::new());
     let style = s.style();
     let (loaded, plan, state_path, _lock, mut st) = if target.is_file() {
@@ -104,7 +121,11 @@ pub async fn apply(s: &Settings, target: &Path, auto_approve: bool, args: &PlanA
         let state_path = s.state.clone().unwrap_or(pf.state_path.clone());
         let l = lock::acquire(&state_path, "apply")?;
         let st = read_state(&state_path, true)?;
-        let fits = if pf.plan.lineage.is_empty() { st.serial == 0 } else { st.lineage == pf.plan.lineage && st.serial == pf.plan.serial };
+        let fits = if pf.plan.lineage.is_empty() {
+            st.serial == 0
+        } else {
+            st.lineage == pf.plan.lineage && st.serial == pf.plan.serial
+        };
         if !fits {
             return Err(Error::StalePlan(format!(
                 "the state changed since the plan was made (plan: lineage {} serial {}; state: lineage {} serial {})",
@@ -130,7 +151,8 @@ pub async fn apply(s: &Settings, target: &Path, auto_approve: bool, args: &PlanA
     };
     let before = st.clone();
     let journal = Arc::new(
-        state::journal::Journal::create(&state_path, &st.lineage).map_err(|e| Error::Io(format!("cannot create the journal: {e}")))?,
+        state::journal::Journal::create(&state_path, &st.lineage)
+            .map_err(|e| Error::Io(format!("cannot create the journal: {e}")))?,
     );
     let applier = Applier {
         loaded: (!plan.destroy && !plan.refresh_only).then_some(&loaded),

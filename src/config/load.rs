@@ -1,7 +1,7 @@
 //! Loading a directory of `*.yaml` files, and the modules it calls.
 
 use super::yaml::{Source, suggest};
-use super::{Module, ModuleCall, Named, Output, Resource, Timeouts, VarType, Variable, AWS_REGIONS};
+use super::{AWS_REGIONS, Module, ModuleCall, Named, Output, Resource, Timeouts, VarType, Variable};
 use crate::diag::{Diagnostic, Diagnostics, Location};
 use marked_yaml::types::MarkedMappingNode;
 use marked_yaml::{LoadError, LoaderOptions, Node};
@@ -69,17 +69,24 @@ pub fn load_tree(dir: &Path) -> (ModuleTree, Diagnostics) {
             }
             if recursive {
                 diags.push(
-                    Diagnostic::error(format!("module `{}` calls itself (source {})", call.name.name, call.source.name))
-                        .at(Some(call.source.loc.clone()))
-                        .address(crate::address::module_path(&path)),
+                    Diagnostic::error(format!(
+                        "module `{}` calls itself (source {})",
+                        call.name.name, call.source.name
+                    ))
+                    .at(Some(call.source.loc.clone()))
+                    .address(crate::address::module_path(&path)),
                 );
                 continue;
             }
             if !src.is_dir() {
                 diags.push(
-                    Diagnostic::error(format!("module source `{}` not found (looked in {})", call.source.name, src.display()))
-                        .at(Some(call.source.loc.clone()))
-                        .address(crate::address::module_path(&path)),
+                    Diagnostic::error(format!(
+                        "module source `{}` not found (looked in {})",
+                        call.source.name,
+                        src.display()
+                    ))
+                    .at(Some(call.source.loc.clone()))
+                    .address(crate::address::module_path(&path)),
                 );
                 continue;
             }
@@ -113,7 +120,10 @@ fn yaml_files(dir: &Path, diags: &mut Diagnostics) -> Vec<PathBuf> {
 
 fn display_path(p: &Path) -> PathBuf {
     // Relative paths read better and keep snapshots machine-independent.
-    let p = std::env::current_dir().ok().and_then(|cwd| p.strip_prefix(&cwd).ok().map(Path::to_path_buf)).unwrap_or_else(|| p.to_path_buf());
+    let p = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| p.strip_prefix(&cwd).ok().map(Path::to_path_buf))
+        .unwrap_or_else(|| p.to_path_buf());
     p.components().filter(|c| !matches!(c, std::path::Component::CurDir)).collect()
 }
 
@@ -151,7 +161,9 @@ fn load_error(src: &Source, e: LoadError) -> Diagnostic {
             Diagnostic::error("the file must be a mapping with keys such as resources:, variables:").at(Some(at(m)))
         }
         LoadError::TopLevelMustBeSequence(m) => Diagnostic::error("unexpected top-level sequence").at(Some(at(m))),
-        LoadError::UnexpectedAnchor(m) => Diagnostic::error("YAML anchors and aliases are not supported").at(Some(at(m))),
+        LoadError::UnexpectedAnchor(m) => {
+            Diagnostic::error("YAML anchors and aliases are not supported").at(Some(at(m)))
+        }
         LoadError::MappingKeyMustBeScalar(m) => Diagnostic::error("mapping keys must be plain strings").at(Some(at(m))),
         LoadError::UnexpectedTag(m) => Diagnostic::error("YAML tags (!tag) are not supported").at(Some(at(m))),
         LoadError::ScanError(m, e) => Diagnostic::error(format!("YAML syntax error: {}", e.info())).at(Some(at(m))),
@@ -204,7 +216,8 @@ fn read_regions(src: &Source, node: &Node, is_root: bool, m: &mut Module, diags:
             for (k, v) in map.iter() {
                 let Some(region) = src.string(v, "a region", diags) else { continue };
                 if !AWS_REGIONS.contains(&region.name.as_str()) {
-                    let mut d = Diagnostic::error(format!("`{}` is not an AWS region", region.name)).at(Some(region.loc.clone()));
+                    let mut d = Diagnostic::error(format!("`{}` is not an AWS region", region.name))
+                        .at(Some(region.loc.clone()));
                     if let Some(s) = suggest(&region.name, AWS_REGIONS.iter().copied()) {
                         d = d.hint(format!("did you mean `{s}`?"));
                     }
@@ -220,12 +233,13 @@ fn read_regions(src: &Source, node: &Node, is_root: bool, m: &mut Module, diags:
                 }
             }
         }
-        (true, _) => diags.push(
-            Diagnostic::error("regions must map names to AWS regions, e.g. `primary: us-west-1`").at(Some(loc)),
-        ),
+        (true, _) => diags
+            .push(Diagnostic::error("regions must map names to AWS regions, e.g. `primary: us-west-1`").at(Some(loc))),
         (false, _) => diags.push(
-            Diagnostic::error("a module's regions must be a list of the region names it uses, e.g. [primary, secondary]")
-                .at(Some(loc)),
+            Diagnostic::error(
+                "a module's regions must be a list of the region names it uses, e.g. [primary, secondary]",
+            )
+            .at(Some(loc)),
         ),
     }
 }
@@ -291,7 +305,10 @@ fn read_resource(src: &Source, name: Named, node: &Node, diags: &mut Diagnostics
         Some(p) => p.iter().map(|(k, v)| (src.named(k), src.expr(v, diags))).collect(),
         None => Vec::new(),
     };
-    let timeouts = map.get("timeouts").and_then(|n| src.mapping(n, "timeouts", diags)).map(|t| read_timeouts(src, t, &addr, diags));
+    let timeouts = map
+        .get("timeouts")
+        .and_then(|n| src.mapping(n, "timeouts", diags))
+        .map(|t| read_timeouts(src, t, &addr, diags));
     let r = Resource {
         region: map.get("region").and_then(|n| src.string(n, "region", diags)),
         count: map.get("count").map(|n| src.expr(n, diags)),

@@ -103,7 +103,14 @@ impl Source {
     }
 
     /// Reports keys not in `allowed`, with a suggestion for near misses.
-    pub fn check_keys(&self, map: &MarkedMappingNode, allowed: &[&str], what: &str, addr: Option<&str>, diags: &mut Diagnostics) {
+    pub fn check_keys(
+        &self,
+        map: &MarkedMappingNode,
+        allowed: &[&str],
+        what: &str,
+        addr: Option<&str>,
+        diags: &mut Diagnostics,
+    ) {
         for key in map.keys() {
             let k = key.as_str();
             if !allowed.contains(&k) {

@@ -186,12 +186,16 @@ impl<'a> Evaluator<'a> {
                 _ => None,
             };
             let Some(n) = n else {
-                let why = if v.value.has_unknown() { "is known only after apply".to_string() } else { format!("is {}", v.value) };
-                return Err(one(
-                    Diagnostic::error(format!("`count` must be a whole number ≥ 0 known before apply, but it {why}"))
-                        .at(Some(c.loc.clone()))
-                        .address(addr),
-                ));
+                let why = if v.value.has_unknown() {
+                    "is known only after apply".to_string()
+                } else {
+                    format!("is {}", v.value)
+                };
+                return Err(one(Diagnostic::error(format!(
+                    "`count` must be a whole number ≥ 0 known before apply, but it {why}"
+                ))
+                .at(Some(c.loc.clone()))
+                .address(addr)));
             };
             (Expansion::Count, (0..n).map(|i| (Key::Int(i), None)).collect())
         } else if let Some(f) = &r.for_each {
@@ -203,12 +207,16 @@ impl<'a> Evaluator<'a> {
                     set.into_iter().map(|s| (Key::Str(s.to_string()), Some(Value::str(s)))).collect()
                 }
                 other => {
-                    let why = if other.has_unknown() { "is known only after apply".to_string() } else { format!("is a {}", other.type_name()) };
-                    return Err(one(
-                        Diagnostic::error(format!("`for_each` must be a map or a list of strings known before apply, but it {why}"))
-                            .at(Some(f.loc.clone()))
-                            .address(addr),
-                    ));
+                    let why = if other.has_unknown() {
+                        "is known only after apply".to_string()
+                    } else {
+                        format!("is a {}", other.type_name())
+                    };
+                    return Err(one(Diagnostic::error(format!(
+                        "`for_each` must be a map or a list of strings known before apply, but it {why}"
+                    ))
+                    .at(Some(f.loc.clone()))
+                    .address(addr)));
                 }
             };
             (Expansion::ForEach, keys)
@@ -244,7 +252,9 @@ impl<'a> Evaluator<'a> {
                     Ok(v) => {
                         if let Err(m) = prop.ty.check(&v.value) {
                             diags.push(
-                                Diagnostic::error(format!("property `{}`: {m}", name.name)).at(Some(e.loc.clone())).address(&addr_text),
+                                Diagnostic::error(format!("property `{}`: {m}", name.name))
+                                    .at(Some(e.loc.clone()))
+                                    .address(&addr_text),
                             );
                             continue;
                         }
@@ -261,8 +271,15 @@ impl<'a> Evaluator<'a> {
                 sensitive.insert(p.name.to_string());
             }
             for problem in kind.validate(&props) {
-                let d = if problem.warning { Diagnostic::warning(problem.message) } else { Diagnostic::error(problem.message) };
-                diags.push(d.at(Some(prop_locs.get(&problem.prop).cloned().unwrap_or_else(|| r.name.loc.clone()))).address(&addr_text));
+                let d = if problem.warning {
+                    Diagnostic::warning(problem.message)
+                } else {
+                    Diagnostic::error(problem.message)
+                };
+                diags.push(
+                    d.at(Some(prop_locs.get(&problem.prop).cloned().unwrap_or_else(|| r.name.loc.clone())))
+                        .address(&addr_text),
+                );
             }
             out.push(Desired {
                 addr: inst_addr,
@@ -289,7 +306,8 @@ impl<'a> Evaluator<'a> {
     pub fn set_block(&self, scope: &mut Scope, id: usize, expansion: Expansion, instances: BTreeMap<Key, Inst>) {
         if let Node::Resource { module, index } = &self.graph.nodes[id] {
             let r = &self.tree.modules[*module].module.resources[*index];
-            scope.blocks[*module].insert((r.type_name.name.clone(), r.name.name.clone()), Block { expansion, instances });
+            scope.blocks[*module]
+                .insert((r.type_name.name.clone(), r.name.name.clone()), Block { expansion, instances });
         }
     }
 
@@ -353,11 +371,21 @@ impl<'a> Evaluator<'a> {
         })
     }
 
-    fn resolve(&self, module: usize, r: &Ref, cx: &InstCtx<'_>, scope: &Scope, loc: &Location) -> Result<Sv, Diagnostic> {
+    fn resolve(
+        &self,
+        module: usize,
+        r: &Ref,
+        cx: &InstCtx<'_>,
+        scope: &Scope,
+        loc: &Location,
+    ) -> Result<Sv, Diagnostic> {
         let err = |m: String| Diagnostic::error(m).at(Some(loc.clone())).address(cx.addr);
         let (base, steps): (Sv, &[Step]) = match &r.root {
             Root::Var(name) => {
-                let v = scope.vars[module].get(name).cloned().ok_or_else(|| err(format!("variable `{name}` has no value")))?;
+                let v = scope.vars[module]
+                    .get(name)
+                    .cloned()
+                    .ok_or_else(|| err(format!("variable `{name}` has no value")))?;
                 (v, &r.steps)
             }
             Root::Region(name) => {
@@ -365,8 +393,12 @@ impl<'a> Evaluator<'a> {
                 (Sv { value: Value::str(v), sensitive: false }, &r.steps)
             }
             Root::CountIndex => (Sv { value: Value::int(cx.count_index.unwrap_or(0)), sensitive: false }, &r.steps),
-            Root::EachKey => (Sv { value: Value::str(cx.each.map(|e| e.0).unwrap_or_default()), sensitive: false }, &r.steps),
-            Root::EachValue => (Sv { value: cx.each.map(|e| e.1.clone()).unwrap_or(Value::Null), sensitive: false }, &r.steps),
+            Root::EachKey => {
+                (Sv { value: Value::str(cx.each.map(|e| e.0).unwrap_or_default()), sensitive: false }, &r.steps)
+            }
+            Root::EachValue => {
+                (Sv { value: cx.each.map(|e| e.1.clone()).unwrap_or(Value::Null), sensitive: false }, &r.steps)
+            }
             Root::ModuleOutput { module: m, output } => {
                 let child = self.tree.child(module, m).ok_or_else(|| err(format!("unknown module `{m}`")))?;
                 let v = scope.outputs[child]
@@ -375,7 +407,9 @@ impl<'a> Evaluator<'a> {
                     .ok_or_else(|| err(format!("output `module.{m}.{output}` is not available")))?;
                 (v, &r.steps)
             }
-            Root::Resource { type_name, name } => return self.resolve_resource(module, type_name, name, &r.steps, scope, &err),
+            Root::Resource { type_name, name } => {
+                return self.resolve_resource(module, type_name, name, &r.steps, scope, &err);
+            }
         };
         let value = walk(base.value, steps).map_err(|m| err(format!("`${{{}}}`: {m}", r.text)))?;
         Ok(Sv { value, sensitive: base.sensitive })
@@ -399,7 +433,9 @@ impl<'a> Evaluator<'a> {
             (Expansion::Single, _) => (block.instances.get(&Key::None), steps),
             (Expansion::Count, Some(Step::Index(i))) => match block.instances.get(&Key::Int(*i)) {
                 Some(inst) => (Some(inst), &steps[1..]),
-                None => return Err(err(format!("`{full}[{i}]`: index out of range ({} instances)", block.instances.len()))),
+                None => {
+                    return Err(err(format!("`{full}[{i}]`: index out of range ({} instances)", block.instances.len())));
+                }
             },
             (Expansion::ForEach, Some(Step::Key(k))) => match block.instances.get(&Key::Str(k.clone())) {
                 Some(inst) => (Some(inst), &steps[1..]),
@@ -409,18 +445,30 @@ impl<'a> Evaluator<'a> {
                 // The whole collection: a list for count, a map for for_each.
                 let sensitive = block.instances.values().any(|i| !i.sensitive.is_empty());
                 let value = match block.expansion {
-                    Expansion::Count => Value::List(block.instances.values().map(|i| Value::Map(i.attrs.clone())).collect()),
+                    Expansion::Count => {
+                        Value::List(block.instances.values().map(|i| Value::Map(i.attrs.clone())).collect())
+                    }
                     _ => Value::Map(
-                        block.instances.iter().map(|(k, i)| (k.to_string().trim_matches(['[', ']', '"']).to_string(), Value::Map(i.attrs.clone()))).collect(),
+                        block
+                            .instances
+                            .iter()
+                            .map(|(k, i)| {
+                                (k.to_string().trim_matches(['[', ']', '"']).to_string(), Value::Map(i.attrs.clone()))
+                            })
+                            .collect(),
                     ),
                 };
-                return walk(value, steps).map(|value| Sv { value, sensitive }).map_err(|m| err(format!("`{full}`: {m}")));
+                return walk(value, steps)
+                    .map(|value| Sv { value, sensitive })
+                    .map_err(|m| err(format!("`{full}`: {m}")));
             }
         };
         let Some(inst) = inst else { return Err(err(format!("`{full}` has no instance"))) };
         let Some((Step::Attr(attr), rest)) = rest.split_first() else {
             let sensitive = !inst.sensitive.is_empty();
-            return walk(Value::Map(inst.attrs.clone()), rest).map(|value| Sv { value, sensitive }).map_err(|m| err(format!("`{full}`: {m}")));
+            return walk(Value::Map(inst.attrs.clone()), rest)
+                .map(|value| Sv { value, sensitive })
+                .map_err(|m| err(format!("`{full}`: {m}")));
         };
         let kind = kinds::lookup(type_name);
         let value = match inst.attrs.get(attr) {
@@ -450,9 +498,7 @@ fn walk(mut v: Value, steps: &[Step]) -> Result<Value, String> {
     for s in steps {
         v = match (v, s) {
             (Value::Unknown, _) => return Ok(Value::Unknown),
-            (Value::Map(mut m), Step::Attr(k) | Step::Key(k)) => {
-                m.remove(k).ok_or_else(|| format!("no key `{k}`"))?
-            }
+            (Value::Map(mut m), Step::Attr(k) | Step::Key(k)) => m.remove(k).ok_or_else(|| format!("no key `{k}`"))?,
             (Value::List(mut l), Step::Index(i)) => {
                 let len = l.len();
                 if *i < 0 || *i as usize >= len {
@@ -474,7 +520,9 @@ pub fn literal(e: &Expr) -> Option<Value> {
         ExprKind::Number(n) => Value::Number(n.clone()),
         ExprKind::Str(t) => Value::String(t.literal()?),
         ExprKind::List(items) => Value::List(items.iter().map(literal).collect::<Option<_>>()?),
-        ExprKind::Map(entries) => Value::Map(entries.iter().map(|(k, v)| Some((k.name.clone(), literal(v)?))).collect::<Option<_>>()?),
+        ExprKind::Map(entries) => {
+            Value::Map(entries.iter().map(|(k, v)| Some((k.name.clone(), literal(v)?))).collect::<Option<_>>()?)
+        }
     })
 }
 
@@ -500,8 +548,14 @@ fn region_maps(tree: &ModuleTree, diags: &mut Diagnostics) -> Vec<BTreeMap<Strin
     if let (Some(p), Some(s)) = (maps[0].get("primary"), maps[0].get("secondary"))
         && p == s
     {
-        let loc = root.regions.iter().find(|(n, _)| n.name == "secondary").and_then(|(_, r)| r.as_ref()).map(|r| r.loc.clone());
-        diags.push(Diagnostic::error(format!("primary and secondary must be different regions (both are {p})")).at(loc));
+        let loc = root
+            .regions
+            .iter()
+            .find(|(n, _)| n.name == "secondary")
+            .and_then(|(_, r)| r.as_ref())
+            .map(|r| r.loc.clone());
+        diags
+            .push(Diagnostic::error(format!("primary and secondary must be different regions (both are {p})")).at(loc));
     }
     // Children in load order, so parents are always done first.
     for i in 1..tree.modules.len() {
@@ -511,7 +565,8 @@ fn region_maps(tree: &ModuleTree, diags: &mut Diagnostics) -> Vec<BTreeMap<Strin
         for (from, _) in &call.regions {
             if !child.has_region(&from.name) {
                 diags.push(
-                    Diagnostic::error(format!("module `{}` declares no region `{}`", call.name.name, from.name)).at(Some(from.loc.clone())),
+                    Diagnostic::error(format!("module `{}` declares no region `{}`", call.name.name, from.name))
+                        .at(Some(from.loc.clone())),
                 );
             }
         }
@@ -555,14 +610,19 @@ fn check_resources(tree: &ModuleTree, regions: &[BTreeMap<String, String>], diag
                     Diagnostic::error(format!("unknown region `{region}`"))
                         .at(Some(r.region.as_ref().map(|n| n.loc.clone()).unwrap_or_else(|| r.name.loc.clone())))
                         .address(&addr)
-                        .hint(format!("declared regions: {}", if known.is_empty() { "none".to_string() } else { known.join(", ") })),
+                        .hint(format!(
+                            "declared regions: {}",
+                            if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                        )),
                 );
             }
             let Some(kind) = kinds::lookup(&r.type_name.name) else {
                 let mut d = Diagnostic::error(format!("unknown resource type `{}`", r.type_name.name))
                     .at(Some(r.type_name.loc.clone()))
                     .address(&addr);
-                if let Some(s) = crate::config::suggest_name(&r.type_name.name, kinds::registry().iter().map(|k| k.type_name())) {
+                if let Some(s) =
+                    crate::config::suggest_name(&r.type_name.name, kinds::registry().iter().map(|k| k.type_name()))
+                {
                     d = d.hint(format!("did you mean `{s}`?"));
                 }
                 diags.push(d);
@@ -578,12 +638,15 @@ fn check_resources(tree: &ModuleTree, regions: &[BTreeMap<String, String>], diag
                             .address(&addr),
                     ),
                     None => {
-                        let mut d = Diagnostic::error(format!("unknown property `{}` for {}", name.name, r.type_name.name))
-                            .at(Some(name.loc.clone()))
-                            .address(&addr);
+                        let mut d =
+                            Diagnostic::error(format!("unknown property `{}` for {}", name.name, r.type_name.name))
+                                .at(Some(name.loc.clone()))
+                                .address(&addr);
                         d = match crate::config::suggest_name(&name.name, schema.input_names()) {
                             Some(s) => d.hint(format!("did you mean `{s}`?")),
-                            None => d.hint(format!("properties: {}", schema.input_names().collect::<Vec<_>>().join(", "))),
+                            None => {
+                                d.hint(format!("properties: {}", schema.input_names().collect::<Vec<_>>().join(", ")))
+                            }
                         };
                         diags.push(d);
                     }
@@ -592,7 +655,9 @@ fn check_resources(tree: &ModuleTree, regions: &[BTreeMap<String, String>], diag
             for p in schema.props.iter().filter(|p| p.mode == kinds::schema::Mode::Required) {
                 if !r.properties.iter().any(|(n, _)| n.name == p.name) {
                     diags.push(
-                        Diagnostic::error(format!("missing required property `{}`", p.name)).at(Some(r.name.loc.clone())).address(&addr),
+                        Diagnostic::error(format!("missing required property `{}`", p.name))
+                            .at(Some(r.name.loc.clone()))
+                            .address(&addr),
                     );
                 }
             }

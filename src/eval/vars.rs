@@ -78,7 +78,8 @@ pub fn resolve(root: &Module, inputs: &VarInputs) -> (BTreeMap<String, Value>, D
             Some(v) => Some(v.ty),
             None => {
                 let mut d = Diagnostic::error(format!("{from} sets undeclared variable `{name}`"));
-                if let Some(s) = crate::config::suggest_name(name, root.variables.iter().map(|v| v.name.name.as_str())) {
+                if let Some(s) = crate::config::suggest_name(name, root.variables.iter().map(|v| v.name.name.as_str()))
+                {
                     d = d.hint(format!("did you mean `{s}`?"));
                 }
                 diags.push(d);
@@ -122,15 +123,18 @@ pub fn resolve(root: &Module, inputs: &VarInputs) -> (BTreeMap<String, Value>, D
                             Ok(()) => {
                                 given.insert(k.as_str().to_string(), v);
                             }
-                            Err(m) => diags.push(Diagnostic::error(format!("variable `{}`: {m}", k.as_str())).at(Some(e.loc))),
+                            Err(m) => {
+                                diags.push(Diagnostic::error(format!("variable `{}`: {m}", k.as_str())).at(Some(e.loc)))
+                            }
                         },
-                        None => diags.push(
-                            Diagnostic::error("variable files cannot contain ${…} references").at(Some(e.loc)),
-                        ),
+                        None => diags
+                            .push(Diagnostic::error("variable files cannot contain ${…} references").at(Some(e.loc))),
                     }
                 }
             }
-            Err(_) => diags.push(Diagnostic::error(format!("--var-file {} is not a valid YAML mapping", file.display()))),
+            Err(_) => {
+                diags.push(Diagnostic::error(format!("--var-file {} is not a valid YAML mapping", file.display())))
+            }
         }
     }
     for item in &inputs.cli {

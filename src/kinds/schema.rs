@@ -35,15 +35,17 @@ impl Type {
     pub fn check(&self, v: &Value) -> Result<(), String> {
         match (self, v) {
             (_, Value::Unknown) | (Type::Any, _) => Ok(()),
-            (Type::String, Value::String(_)) | (Type::Bool, Value::Bool(_)) | (Type::Number, Value::Number(_)) => Ok(()),
+            (Type::String, Value::String(_)) | (Type::Bool, Value::Bool(_)) | (Type::Number, Value::Number(_)) => {
+                Ok(())
+            }
             // YAML users write `port: 80` for a string field and `"80"` for a number: accept like Terraform's conversions.
             (Type::String, Value::Number(_) | Value::Bool(_)) => Ok(()),
             (Type::Number, Value::String(s)) if s.parse::<f64>().is_ok() => Ok(()),
             (Type::Bool, Value::String(s)) if s == "true" || s == "false" => Ok(()),
             (Type::Json, Value::Map(_) | Value::List(_)) => Ok(()),
-            (Type::Json, Value::String(s)) => serde_json::from_str::<serde_json::Value>(s)
-                .map(|_| ())
-                .map_err(|e| format!("invalid JSON: {e}")),
+            (Type::Json, Value::String(s)) => {
+                serde_json::from_str::<serde_json::Value>(s).map(|_| ()).map_err(|e| format!("invalid JSON: {e}"))
+            }
             (Type::List(t), Value::List(items)) => items
                 .iter()
                 .enumerate()
@@ -63,7 +65,9 @@ impl Type {
             (Type::Number, Value::String(s)) => s
                 .parse::<i64>()
                 .map(Value::int)
-                .or_else(|_| s.parse::<f64>().map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)))
+                .or_else(|_| {
+                    s.parse::<f64>().map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number))
+                })
                 .unwrap_or(Value::String(s)),
             (Type::Bool, Value::String(s)) => Value::Bool(s == "true"),
             (Type::List(t), Value::List(items)) => Value::List(items.into_iter().map(|i| t.coerce(i)).collect()),

@@ -34,14 +34,19 @@ pub enum PlanFileError {
 pub fn write(path: &Path, pf: &PlanFile) -> Result<(), PlanFileError> {
     let text = serde_json::to_string_pretty(pf).map_err(|e| PlanFileError::Invalid(path.into(), e.to_string()))?;
     let tmp = crate::state::file::sibling(path, ".tmp");
-    std::fs::write(&tmp, text + "\n").and_then(|_| std::fs::rename(&tmp, path)).map_err(|e| PlanFileError::Write(path.into(), e))
+    std::fs::write(&tmp, text + "\n")
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .map_err(|e| PlanFileError::Write(path.into(), e))
 }
 
 pub fn read(path: &Path) -> Result<PlanFile, PlanFileError> {
     let text = std::fs::read_to_string(path).map_err(|e| PlanFileError::Read(path.into(), e))?;
     let pf: PlanFile = serde_json::from_str(&text).map_err(|e| PlanFileError::Invalid(path.into(), e.to_string()))?;
     if pf.planfile_version != PLANFILE_VERSION {
-        return Err(PlanFileError::Invalid(path.into(), format!("unsupported plan file version {}", pf.planfile_version)));
+        return Err(PlanFileError::Invalid(
+            path.into(),
+            format!("unsupported plan file version {}", pf.planfile_version),
+        ));
     }
     Ok(pf)
 }
@@ -51,7 +56,11 @@ pub fn config_hash(loaded: &crate::load::Loaded) -> String {
     let mut h = Sha256::new();
     for m in &loaded.tree.modules {
         let mut files: Vec<PathBuf> = std::fs::read_dir(&m.module.dir)
-            .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))).collect())
+            .map(|rd| {
+                rd.filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+                    .collect()
+            })
             .unwrap_or_default();
         files.sort();
         for f in files {

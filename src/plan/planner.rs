@@ -100,7 +100,8 @@ pub async fn refresh(state: &mut State, aws: &Arc<Aws>, parallelism: usize) -> R
                     let kind = kinds::lookup(&inst.type_name);
                     let differs = kind.is_some_and(|k| {
                         attrs.keys().chain(inst.attrs.keys()).any(|a| {
-                            k.normalize(a, attrs.get(a).unwrap_or(&Value::Null)) != k.normalize(a, inst.attrs.get(a).unwrap_or(&Value::Null))
+                            k.normalize(a, attrs.get(a).unwrap_or(&Value::Null))
+                                != k.normalize(a, inst.attrs.get(a).unwrap_or(&Value::Null))
                         })
                     });
                     if differs && inst.status == Status::Ready {
@@ -133,7 +134,11 @@ fn drift_change(addr: &InstanceAddr, old: &Instance, action: Action, after: Opti
         index: addr.key.to_json(),
         region: old.region.clone(),
         action,
-        reason: Some(if action == Action::Delete { "deleted outside standby".into() } else { "changed outside standby".into() }),
+        reason: Some(if action == Action::Delete {
+            "deleted outside standby".into()
+        } else {
+            "changed outside standby".into()
+        }),
         id: old.id.clone(),
         before: Some(old.attrs.clone()),
         after,
@@ -179,9 +184,12 @@ pub fn plan(loaded: &Loaded, state: &State, drift: Vec<ResourceChange>, opts: &O
             let action = if opts.destroy { Action::NoOp } else { diffed.action };
             if matches!(action, Action::Replace) && d.prevent_destroy {
                 diags.push(
-                    Diagnostic::error(format!("cannot replace: lifecycle.prevent_destroy is set ({})", diffed.reason.clone().unwrap_or_default()))
-                        .at(Some(d.loc.clone()))
-                        .address(d.addr.to_string()),
+                    Diagnostic::error(format!(
+                        "cannot replace: lifecycle.prevent_destroy is set ({})",
+                        diffed.reason.clone().unwrap_or_default()
+                    ))
+                    .at(Some(d.loc.clone()))
+                    .address(d.addr.to_string()),
                 );
             }
             wanted.insert(d.addr.clone());
@@ -217,9 +225,13 @@ pub fn plan(loaded: &Loaded, state: &State, drift: Vec<ResourceChange>, opts: &O
             continue;
         }
         let block = addr.block.to_string();
-        if opts.destroy && let Some(loc) = protected.get(&block) {
+        if opts.destroy
+            && let Some(loc) = protected.get(&block)
+        {
             diags.push(
-                Diagnostic::error("cannot destroy: lifecycle.prevent_destroy is set").at(Some(loc.clone())).address(addr.to_string()),
+                Diagnostic::error("cannot destroy: lifecycle.prevent_destroy is set")
+                    .at(Some(loc.clone()))
+                    .address(addr.to_string()),
             );
         }
         changes.insert(
@@ -250,7 +262,8 @@ pub fn plan(loaded: &Loaded, state: &State, drift: Vec<ResourceChange>, opts: &O
     if !opts.targets.is_empty() {
         let deps = dependency_blocks(&list, &opts.targets);
         list.retain(|c| {
-            let hit = crate::state::file::instance_addr(&c.address).is_some_and(|a| opts.targets.iter().any(|t| t.matches(&a)));
+            let hit = crate::state::file::instance_addr(&c.address)
+                .is_some_and(|a| opts.targets.iter().any(|t| t.matches(&a)));
             hit || deps.contains(&block_of(&c.address))
         });
     }
@@ -273,7 +286,8 @@ fn selector_text(s: &Selector) -> String {
 
 /// The blocks the targets depend on, directly or not.
 fn dependency_blocks(changes: &[ResourceChange], targets: &[Selector]) -> HashSet<String> {
-    let deps_of: BTreeMap<String, Vec<String>> = changes.iter().map(|c| (block_of(&c.address), c.deps.clone())).collect();
+    let deps_of: BTreeMap<String, Vec<String>> =
+        changes.iter().map(|c| (block_of(&c.address), c.deps.clone())).collect();
     let mut stack: Vec<String> = Vec::new();
     for c in changes {
         if crate::state::file::instance_addr(&c.address).is_some_and(|a| targets.iter().any(|t| t.matches(&a))) {
@@ -295,7 +309,9 @@ fn dependency_blocks(changes: &[ResourceChange], targets: &[Selector]) -> HashSe
 fn protected_blocks(loaded: &Loaded) -> BTreeMap<String, crate::diag::Location> {
     let mut out = BTreeMap::new();
     for (id, _) in loaded.graph.nodes.iter().enumerate() {
-        if let (Some(b), crate::graph::Node::Resource { module, index }) = (loaded.graph.block_addr(&loaded.tree, id), &loaded.graph.nodes[id]) {
+        if let (Some(b), crate::graph::Node::Resource { module, index }) =
+            (loaded.graph.block_addr(&loaded.tree, id), &loaded.graph.nodes[id])
+        {
             let r = &loaded.tree.modules[*module].module.resources[*index];
             if r.prevent_destroy {
                 out.insert(b.to_string(), r.name.loc.clone());
@@ -306,7 +322,12 @@ fn protected_blocks(loaded: &Loaded) -> BTreeMap<String, crate::diag::Location> 
 }
 
 fn delete_reason(loaded: &Loaded, addr: &InstanceAddr) -> String {
-    let declared = loaded.graph.nodes.iter().enumerate().any(|(id, _)| loaded.graph.block_addr(&loaded.tree, id).as_ref() == Some(&addr.block));
+    let declared = loaded
+        .graph
+        .nodes
+        .iter()
+        .enumerate()
+        .any(|(id, _)| loaded.graph.block_addr(&loaded.tree, id).as_ref() == Some(&addr.block));
     if declared {
         format!("index {} is no longer in count/for_each", addr.key.to_string().trim_matches(['[', ']']))
     } else {
@@ -344,7 +365,14 @@ fn output_changes(scope: &Scope, state: &State) -> Vec<OutputChange> {
     }
     for (name, p) in &state.outputs {
         if !outputs.contains_key(name) {
-            list.push(OutputChange { name: name.clone(), action: Action::Delete, before: p.value.clone(), after: None, after_unknown: false, sensitive: p.sensitive });
+            list.push(OutputChange {
+                name: name.clone(),
+                action: Action::Delete,
+                before: p.value.clone(),
+                after: None,
+                after_unknown: false,
+                sensitive: p.sensitive,
+            });
         }
     }
     list.sort_by(|a, b| a.name.cmp(&b.name));
@@ -355,6 +383,13 @@ fn destroyed_outputs(state: &State) -> Vec<OutputChange> {
     state
         .outputs
         .iter()
-        .map(|(name, p)| OutputChange { name: name.clone(), action: Action::Delete, before: p.value.clone(), after: None, after_unknown: false, sensitive: p.sensitive })
+        .map(|(name, p)| OutputChange {
+            name: name.clone(),
+            action: Action::Delete,
+            before: p.value.clone(),
+            after: None,
+            after_unknown: false,
+            sensitive: p.sensitive,
+        })
         .collect()
 }

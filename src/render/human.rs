@@ -1,7 +1,7 @@
 //! The human plan, modelled on Terraform's.
 
-use super::lines::{change_lines, Line};
 use super::Style;
+use super::lines::{Line, change_lines};
 use crate::diag::Severity;
 use crate::plan::{Action, Plan, ResourceChange};
 
@@ -51,7 +51,10 @@ fn resource(c: &ResourceChange, s: &Style, out: &mut String) {
         out.push_str(&format!("      {} {}\n", sign(l, s), l.text));
     }
     if hidden > 0 {
-        out.push_str(&format!("        # ({hidden} unchanged attribute{} hidden)\n", if hidden == 1 { "" } else { "s" }));
+        out.push_str(&format!(
+            "        # ({hidden} unchanged attribute{} hidden)\n",
+            if hidden == 1 { "" } else { "s" }
+        ));
     }
     out.push_str("    }\n\n");
 }

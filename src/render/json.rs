@@ -4,7 +4,7 @@
 
 use crate::plan::{Action, OutputChange, Plan, ResourceChange};
 use crate::value::{Attrs, Value};
-use serde_json::{json, Map, Value as Json};
+use serde_json::{Map, Value as Json, json};
 
 fn values(attrs: &Option<Attrs>) -> Json {
     match attrs {
@@ -27,7 +27,9 @@ fn sensitive_mask(c: &ResourceChange, present: bool) -> Json {
 fn action_reason(c: &ResourceChange) -> Option<&'static str> {
     match c.action {
         Action::Replace => Some("replace_because_cannot_update"),
-        Action::Delete if c.reason.as_deref().is_some_and(|r| r.contains("count/for_each")) => Some("delete_because_count_index"),
+        Action::Delete if c.reason.as_deref().is_some_and(|r| r.contains("count/for_each")) => {
+            Some("delete_because_count_index")
+        }
         Action::Delete if c.reason.as_deref().is_some_and(|r| r.contains("no longer in the configuration")) => {
             Some("delete_because_no_resource_config")
         }

@@ -57,7 +57,14 @@ fn marked(v: &Value) -> serde_json::Value {
 }
 
 /// Lines for one attribute.
-fn attr(name: &str, width: usize, before: Option<&Value>, after: Option<&Value>, sensitive: bool, forces: bool) -> Vec<Line> {
+fn attr(
+    name: &str,
+    width: usize,
+    before: Option<&Value>,
+    after: Option<&Value>,
+    sensitive: bool,
+    forces: bool,
+) -> Vec<Line> {
     let pad = format!("{name:width$}");
     let note = if forces { " # forces replacement" } else { "" };
     if sensitive {

@@ -16,9 +16,13 @@ fn action_word(a: Action) -> &'static str {
 
 pub fn render(plan: &Plan) -> String {
     let sum = plan.summary();
-    let mut out = format!("### standby plan: {} to add, {} to change, {} to destroy\n\n", sum.add, sum.change, sum.destroy);
+    let mut out =
+        format!("### standby plan: {} to add, {} to change, {} to destroy\n\n", sum.add, sum.change, sum.destroy);
     for w in &plan.warnings {
-        out.push_str(&format!("> **Warning:** {}\n\n", w.to_string().trim_start_matches("Warning: ").replace('\n', "\n> ")));
+        out.push_str(&format!(
+            "> **Warning:** {}\n\n",
+            w.to_string().trim_start_matches("Warning: ").replace('\n', "\n> ")
+        ));
     }
     if !plan.drift.is_empty() {
         out.push_str(&format!("**{} resource(s) changed outside of standby:** ", plan.drift.len()));
@@ -34,7 +38,14 @@ pub fn render(plan: &Plan) -> String {
     out.push_str("| Action | Resource | Region | Why |\n|---|---|---|---|\n");
     for c in &changing {
         let why = c.reason.clone().unwrap_or_default().replace('|', "\\|");
-        out.push_str(&format!("| {} {} | `{}` | {} | {} |\n", c.action.glyph(), action_word(c.action), c.address, c.region, why));
+        out.push_str(&format!(
+            "| {} {} | `{}` | {} | {} |\n",
+            c.action.glyph(),
+            action_word(c.action),
+            c.address,
+            c.region,
+            why
+        ));
     }
     out.push('\n');
     for c in &changing {

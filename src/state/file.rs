@@ -280,7 +280,15 @@ mod tests {
         attrs.insert("input".into(), Value::str("v"));
         s.resources.insert(
             addr.clone(),
-            Instance { type_name: "standby_data".into(), region: "us-west-1".into(), id: Some("i".into()), status: Status::Ready, attrs, sensitive: BTreeMap::new(), deps: vec![] },
+            Instance {
+                type_name: "standby_data".into(),
+                region: "us-west-1".into(),
+                id: Some("i".into()),
+                status: Status::Ready,
+                attrs,
+                sensitive: BTreeMap::new(),
+                deps: vec![],
+            },
         );
         write(&path, &mut s).unwrap();
         write(&path, &mut s).unwrap();

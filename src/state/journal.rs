@@ -11,9 +11,9 @@
 //! Every command that reads state replays a leftover journal onto it, and
 //! the next state write folds it in and removes it.
 
-use super::{file, Instance, State};
+use super::{Instance, State, file};
 use crate::address::InstanceAddr;
-use serde_json::{json, Value as Json};
+use serde_json::{Value as Json, json};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -145,7 +145,12 @@ mod tests {
         j.put(&b, &inst).unwrap();
         j.remove(&b).unwrap();
         drop(j);
-        std::fs::OpenOptions::new().append(true).open(journal_path(&state_path)).unwrap().write_all(b"{\"op\":\"pu").unwrap();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(journal_path(&state_path))
+            .unwrap()
+            .write_all(b"{\"op\":\"pu")
+            .unwrap();
         assert_eq!(replay(&state_path, &mut state).unwrap(), 3);
         assert_eq!(state.resources.len(), 1);
         assert_eq!(state.resources[&a].status, Status::Pending);

@@ -64,7 +64,13 @@ pub struct State {
 
 impl State {
     pub fn new() -> Self {
-        State { serial: 0, lineage: crate::ids::uuid(), salt: crate::ids::random_id(), resources: BTreeMap::new(), outputs: BTreeMap::new() }
+        State {
+            serial: 0,
+            lineage: crate::ids::uuid(),
+            salt: crate::ids::random_id(),
+            resources: BTreeMap::new(),
+            outputs: BTreeMap::new(),
+        }
     }
 
     /// Hashes a sensitive value with this state's salt.
@@ -73,7 +79,11 @@ impl State {
     }
 
     /// Splits attributes into the clear ones and hashes of the sensitive ones.
-    pub fn protect(&self, attrs: &Attrs, sensitive: &std::collections::BTreeSet<String>) -> (Attrs, BTreeMap<String, String>) {
+    pub fn protect(
+        &self,
+        attrs: &Attrs,
+        sensitive: &std::collections::BTreeSet<String>,
+    ) -> (Attrs, BTreeMap<String, String>) {
         let mut clear = Attrs::new();
         let mut hashes = BTreeMap::new();
         for (k, v) in attrs {

@@ -2,9 +2,7 @@
 //! change is a new default version; IAM keeps at most 5 versions.
 
 use super::iam_role::{check_document, check_iam_name, check_path};
-use super::{
-    aws_error, get_str, is_gone, policy, put_reported, req_str, tag_changes, tags_of, tags_value,
-};
+use super::{aws_error, get_str, is_gone, policy, put_reported, req_str, tag_changes, tags_of, tags_value};
 use crate::kinds::schema::{Prop, Schema, Type};
 use crate::kinds::{Created, Ctx, Kind, KindError, PropProblem};
 use crate::value::{Attrs, Value};
@@ -17,28 +15,20 @@ static SCHEMA: Schema = Schema {
     props: &[
         Prop::required("name", Type::String, "Policy name.").force_new(),
         // No IAM call changes a policy's path or description.
-        Prop::optional("path", Type::String, "Path, `/` unless set.")
-            .or_computed()
-            .force_new(),
+        Prop::optional("path", Type::String, "Path, `/` unless set.").or_computed().force_new(),
         Prop::optional("description", Type::String, "Description.").force_new(),
         Prop::required("policy", Type::Json, "Policy document."),
         Prop::optional("tags", Type::Map(&Type::String), "Tags."),
         Prop::computed("arn", Type::String, "Policy ARN."),
         Prop::computed("policy_id", Type::String, "Stable unique id (ANPA…)."),
-        Prop::computed(
-            "default_version_id",
-            Type::String,
-            "The version in force (v1, v2, …).",
-        ),
+        Prop::computed("default_version_id", Type::String, "The version in force (v1, v2, …)."),
     ],
 };
 
 const MAX_VERSIONS: usize = 5;
 
 fn tags(set: impl IntoIterator<Item = (String, String)>) -> Vec<Tag> {
-    set.into_iter()
-        .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
-        .collect()
+    set.into_iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok()).collect()
 }
 
 async fn versions(cx: &Ctx<'_>, arn: &str) -> Result<Vec<PolicyVersion>, KindError> {
@@ -56,16 +46,7 @@ async fn versions(cx: &Ctx<'_>, arn: &str) -> Result<Vec<PolicyVersion>, KindErr
 }
 
 async fn delete_version(cx: &Ctx<'_>, arn: &str, version: &str) -> Result<(), KindError> {
-    match cx
-        .aws
-        .iam()
-        .await
-        .delete_policy_version()
-        .policy_arn(arn)
-        .version_id(version)
-        .send()
-        .await
-    {
+    match cx.aws.iam().await.delete_policy_version().policy_arn(arn).version_id(version).send().await {
         Ok(_) => Ok(()),
         Err(e) if is_gone(&e, &["NoSuchEntity"]) => Ok(()),
         Err(e) => Err(aws_error("DeletePolicyVersion", e)),
@@ -74,9 +55,7 @@ async fn delete_version(cx: &Ctx<'_>, arn: &str, version: &str) -> Result<(), Ki
 
 /// `v12` → 12, to order versions when dates are equal.
 fn version_number(v: &PolicyVersion) -> u64 {
-    v.version_id()
-        .and_then(|s| s.trim_start_matches('v').parse().ok())
-        .unwrap_or(0)
+    v.version_id().and_then(|s| s.trim_start_matches('v').parse().ok()).unwrap_or(0)
 }
 
 #[async_trait]
@@ -98,11 +77,7 @@ impl Kind for IamPolicy {
     }
 
     fn normalize(&self, prop: &str, v: &Value) -> Value {
-        if prop == "policy" {
-            policy::normalize(v)
-        } else {
-            v.clone()
-        }
+        if prop == "policy" { policy::normalize(v) } else { v.clone() }
     }
 
     async fn create(&self, cx: &Ctx<'_>, desired: &Attrs) -> Result<Created, KindError> {
@@ -116,30 +91,17 @@ impl Kind for IamPolicy {
             .policy_name(name)
             .set_path(get_str(desired, "path").map(str::to_string))
             .set_description(get_str(desired, "description").map(str::to_string))
-            .policy_document(
-                desired
-                    .get("policy")
-                    .map(policy::to_json_string)
-                    .unwrap_or_default(),
-            )
+            .policy_document(desired.get("policy").map(policy::to_json_string).unwrap_or_default())
             .set_tags(Some(tag_list).filter(|t| !t.is_empty()))
             .send()
             .await
             .map_err(|e| aws_error("CreatePolicy", e))?;
-        let p = out
-            .policy()
-            .ok_or_else(|| KindError::Failed("CreatePolicy returned no policy".into()))?;
-        let arn = p
-            .arn()
-            .ok_or_else(|| KindError::Failed("CreatePolicy returned no ARN".into()))?
-            .to_string();
+        let p = out.policy().ok_or_else(|| KindError::Failed("CreatePolicy returned no policy".into()))?;
+        let arn = p.arn().ok_or_else(|| KindError::Failed("CreatePolicy returned no ARN".into()))?.to_string();
         let mut attrs = desired.clone();
         attrs.insert("arn".into(), Value::str(&arn));
-        for (k, v) in [
-            ("policy_id", p.policy_id()),
-            ("default_version_id", p.default_version_id()),
-            ("path", p.path()),
-        ] {
+        for (k, v) in [("policy_id", p.policy_id()), ("default_version_id", p.default_version_id()), ("path", p.path())]
+        {
             if let Some(v) = v {
                 attrs.insert(k.into(), Value::str(v));
             }
@@ -148,19 +110,12 @@ impl Kind for IamPolicy {
     }
 
     async fn wait_ready(&self, cx: &Ctx<'_>, id: &str) -> Result<(), KindError> {
-        super::wait_exists(&format!("policy {id}"), || async {
-            Ok(self.read(cx, id, &Attrs::new()).await?.is_some())
-        })
-        .await
+        super::wait_exists(&format!("policy {id}"), || async { Ok(self.read(cx, id, &Attrs::new()).await?.is_some()) })
+            .await
     }
 
     // read: 2 calls (GetPolicy with tags, GetPolicyVersion for the default document).
-    async fn read(
-        &self,
-        cx: &Ctx<'_>,
-        id: &str,
-        prior: &Attrs,
-    ) -> Result<Option<Attrs>, KindError> {
+    async fn read(&self, cx: &Ctx<'_>, id: &str, prior: &Attrs) -> Result<Option<Attrs>, KindError> {
         let iam = cx.aws.iam().await;
         let out = match iam.get_policy().policy_arn(id).send().await {
             Ok(out) => out,
@@ -182,26 +137,10 @@ impl Kind for IamPolicy {
                 a.insert(k.into(), Value::str(v));
             }
         }
-        put_reported(
-            &mut a,
-            prior,
-            "description",
-            Value::str(p.description().unwrap_or_default()),
-        );
-        put_reported(
-            &mut a,
-            prior,
-            "tags",
-            tags_value(p.tags().iter().map(|t| (t.key().into(), t.value().into()))),
-        );
+        put_reported(&mut a, prior, "description", Value::str(p.description().unwrap_or_default()));
+        put_reported(&mut a, prior, "tags", tags_value(p.tags().iter().map(|t| (t.key().into(), t.value().into()))));
         if let Some(version) = p.default_version_id() {
-            let v = match iam
-                .get_policy_version()
-                .policy_arn(id)
-                .version_id(version)
-                .send()
-                .await
-            {
+            let v = match iam.get_policy_version().policy_arn(id).version_id(version).send().await {
                 Ok(v) => v,
                 Err(e) if is_gone(&e, &["NoSuchEntity"]) => return Ok(None),
                 Err(e) => return Err(aws_error("GetPolicyVersion", e)),
@@ -213,13 +152,7 @@ impl Kind for IamPolicy {
         Ok(Some(a))
     }
 
-    async fn update(
-        &self,
-        cx: &Ctx<'_>,
-        id: &str,
-        prior: &Attrs,
-        desired: &Attrs,
-    ) -> Result<(), KindError> {
+    async fn update(&self, cx: &Ctx<'_>, id: &str, prior: &Attrs, desired: &Attrs) -> Result<(), KindError> {
         let iam = cx.aws.iam().await;
         let doc = |a: &Attrs| a.get("policy").map(policy::normalize);
         if doc(prior) != doc(desired) {
@@ -235,12 +168,7 @@ impl Kind for IamPolicy {
             }
             iam.create_policy_version()
                 .policy_arn(id)
-                .policy_document(
-                    desired
-                        .get("policy")
-                        .map(policy::to_json_string)
-                        .unwrap_or_default(),
-                )
+                .policy_document(desired.get("policy").map(policy::to_json_string).unwrap_or_default())
                 .set_as_default(true)
                 .send()
                 .await
@@ -278,15 +206,7 @@ impl Kind for IamPolicy {
                 delete_version(cx, id, version).await?;
             }
         }
-        match cx
-            .aws
-            .iam()
-            .await
-            .delete_policy()
-            .policy_arn(id)
-            .send()
-            .await
-        {
+        match cx.aws.iam().await.delete_policy().policy_arn(id).send().await {
             Ok(_) => Ok(()),
             Err(e) if is_gone(&e, &["NoSuchEntity"]) => Ok(()),
             Err(e) => Err(aws_error("DeletePolicy", e)),

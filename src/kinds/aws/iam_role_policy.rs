@@ -12,27 +12,18 @@ pub struct IamRolePolicy;
 
 static SCHEMA: Schema = Schema {
     props: &[
-        Prop::required(
-            "role",
-            Type::String,
-            "Name of the role the policy belongs to.",
-        )
-        .force_new(),
+        Prop::required("role", Type::String, "Name of the role the policy belongs to.").force_new(),
         Prop::required("name", Type::String, "Policy name, unique within the role.").force_new(),
         Prop::required("policy", Type::Json, "Policy document."),
     ],
 };
 
 fn split_id(id: &str) -> Result<(&str, &str), KindError> {
-    id.split_once(':')
-        .ok_or_else(|| KindError::Failed(format!("inline policy id {id:?} is not `role:name`")))
+    id.split_once(':').ok_or_else(|| KindError::Failed(format!("inline policy id {id:?} is not `role:name`")))
 }
 
 async fn put(cx: &Ctx<'_>, role: &str, name: &str, desired: &Attrs) -> Result<(), KindError> {
-    let doc = desired
-        .get("policy")
-        .map(policy::to_json_string)
-        .unwrap_or_default();
+    let doc = desired.get("policy").map(policy::to_json_string).unwrap_or_default();
     cx.aws
         .iam()
         .await
@@ -65,28 +56,17 @@ impl Kind for IamRolePolicy {
     }
 
     fn id_hint(&self, desired: &Attrs) -> Option<String> {
-        Some(format!(
-            "{}:{}",
-            get_str(desired, "role")?,
-            get_str(desired, "name")?
-        ))
+        Some(format!("{}:{}", get_str(desired, "role")?, get_str(desired, "name")?))
     }
 
     fn normalize(&self, prop: &str, v: &Value) -> Value {
-        if prop == "policy" {
-            policy::normalize(v)
-        } else {
-            v.clone()
-        }
+        if prop == "policy" { policy::normalize(v) } else { v.clone() }
     }
 
     async fn create(&self, cx: &Ctx<'_>, desired: &Attrs) -> Result<Created, KindError> {
         let (role, name) = (req_str(desired, "role")?, req_str(desired, "name")?);
         put(cx, role, name, desired).await?;
-        Ok(Created {
-            id: format!("{role}:{name}"),
-            attrs: desired.clone(),
-        })
+        Ok(Created { id: format!("{role}:{name}"), attrs: desired.clone() })
     }
 
     async fn wait_ready(&self, cx: &Ctx<'_>, id: &str) -> Result<(), KindError> {
@@ -97,23 +77,9 @@ impl Kind for IamRolePolicy {
     }
 
     // read: 1 call (GetRolePolicy).
-    async fn read(
-        &self,
-        cx: &Ctx<'_>,
-        id: &str,
-        _prior: &Attrs,
-    ) -> Result<Option<Attrs>, KindError> {
+    async fn read(&self, cx: &Ctx<'_>, id: &str, _prior: &Attrs) -> Result<Option<Attrs>, KindError> {
         let (role, name) = split_id(id)?;
-        let out = match cx
-            .aws
-            .iam()
-            .await
-            .get_role_policy()
-            .role_name(role)
-            .policy_name(name)
-            .send()
-            .await
-        {
+        let out = match cx.aws.iam().await.get_role_policy().role_name(role).policy_name(name).send().await {
             Ok(out) => out,
             Err(e) if is_gone(&e, &["NoSuchEntity"]) => return Ok(None),
             Err(e) => return Err(aws_error("GetRolePolicy", e)),
@@ -125,29 +91,14 @@ impl Kind for IamRolePolicy {
         Ok(Some(a))
     }
 
-    async fn update(
-        &self,
-        cx: &Ctx<'_>,
-        id: &str,
-        _prior: &Attrs,
-        desired: &Attrs,
-    ) -> Result<(), KindError> {
+    async fn update(&self, cx: &Ctx<'_>, id: &str, _prior: &Attrs, desired: &Attrs) -> Result<(), KindError> {
         let (role, name) = split_id(id)?;
         put(cx, role, name, desired).await
     }
 
     async fn delete(&self, cx: &Ctx<'_>, id: &str, _prior: &Attrs) -> Result<(), KindError> {
         let (role, name) = split_id(id)?;
-        match cx
-            .aws
-            .iam()
-            .await
-            .delete_role_policy()
-            .role_name(role)
-            .policy_name(name)
-            .send()
-            .await
-        {
+        match cx.aws.iam().await.delete_role_policy().role_name(role).policy_name(name).send().await {
             Ok(_) => Ok(()),
             Err(e) if is_gone(&e, &["NoSuchEntity"]) => Ok(()),
             Err(e) => Err(aws_error("DeleteRolePolicy", e)),

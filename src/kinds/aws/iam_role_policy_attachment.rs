@@ -18,8 +18,7 @@ static SCHEMA: Schema = Schema {
 };
 
 fn split_id(id: &str) -> Result<(&str, &str), KindError> {
-    id.split_once('/')
-        .ok_or_else(|| KindError::Failed(format!("attachment id {id:?} is not `role/policy_arn`")))
+    id.split_once('/').ok_or_else(|| KindError::Failed(format!("attachment id {id:?} is not `role/policy_arn`")))
 }
 
 #[async_trait]
@@ -47,11 +46,7 @@ impl Kind for IamRolePolicyAttachment {
     }
 
     fn id_hint(&self, desired: &Attrs) -> Option<String> {
-        Some(format!(
-            "{}/{}",
-            get_str(desired, "role")?,
-            get_str(desired, "policy_arn")?
-        ))
+        Some(format!("{}/{}", get_str(desired, "role")?, get_str(desired, "policy_arn")?))
     }
 
     async fn create(&self, cx: &Ctx<'_>, desired: &Attrs) -> Result<Created, KindError> {
@@ -65,10 +60,7 @@ impl Kind for IamRolePolicyAttachment {
             .send()
             .await
             .map_err(|e| aws_error("AttachRolePolicy", e))?;
-        Ok(Created {
-            id: format!("{role}/{arn}"),
-            attrs: desired.clone(),
-        })
+        Ok(Created { id: format!("{role}/{arn}"), attrs: desired.clone() })
     }
 
     async fn wait_ready(&self, cx: &Ctx<'_>, id: &str) -> Result<(), KindError> {
@@ -79,65 +71,31 @@ impl Kind for IamRolePolicyAttachment {
     }
 
     // read: 1 call (ListAttachedRolePolicies; one more per 100 attached policies).
-    async fn read(
-        &self,
-        cx: &Ctx<'_>,
-        id: &str,
-        _prior: &Attrs,
-    ) -> Result<Option<Attrs>, KindError> {
+    async fn read(&self, cx: &Ctx<'_>, id: &str, _prior: &Attrs) -> Result<Option<Attrs>, KindError> {
         let (role, arn) = split_id(id)?;
-        let mut pages = cx
-            .aws
-            .iam()
-            .await
-            .list_attached_role_policies()
-            .role_name(role)
-            .into_paginator()
-            .send();
+        let mut pages = cx.aws.iam().await.list_attached_role_policies().role_name(role).into_paginator().send();
         while let Some(page) = pages.next().await {
             let page = match page {
                 Ok(p) => p,
                 Err(e) if is_gone(&e, &["NoSuchEntity"]) => return Ok(None),
                 Err(e) => return Err(aws_error("ListAttachedRolePolicies", e)),
             };
-            if page
-                .attached_policies()
-                .iter()
-                .any(|p| p.policy_arn() == Some(arn))
-            {
-                let a = [
-                    ("role".to_string(), Value::str(role)),
-                    ("policy_arn".to_string(), Value::str(arn)),
-                ];
+            if page.attached_policies().iter().any(|p| p.policy_arn() == Some(arn)) {
+                let a = [("role".to_string(), Value::str(role)), ("policy_arn".to_string(), Value::str(arn))];
                 return Ok(Some(a.into()));
             }
         }
         Ok(None)
     }
 
-    async fn update(
-        &self,
-        _cx: &Ctx<'_>,
-        _id: &str,
-        _prior: &Attrs,
-        _desired: &Attrs,
-    ) -> Result<(), KindError> {
+    async fn update(&self, _cx: &Ctx<'_>, _id: &str, _prior: &Attrs, _desired: &Attrs) -> Result<(), KindError> {
         // Every property forces a replacement.
         Ok(())
     }
 
     async fn delete(&self, cx: &Ctx<'_>, id: &str, _prior: &Attrs) -> Result<(), KindError> {
         let (role, arn) = split_id(id)?;
-        match cx
-            .aws
-            .iam()
-            .await
-            .detach_role_policy()
-            .role_name(role)
-            .policy_arn(arn)
-            .send()
-            .await
-        {
+        match cx.aws.iam().await.detach_role_policy().role_name(role).policy_arn(arn).send().await {
             Ok(_) => Ok(()),
             Err(e) if is_gone(&e, &["NoSuchEntity"]) => Ok(()),
             Err(e) => Err(aws_error("DetachRolePolicy", e)),

@@ -37,12 +37,7 @@ where
     };
     let message = e.message().map(str::to_string).unwrap_or_else(|| chain(&e));
     let hint = hint(call, &code, &message);
-    KindError::Aws {
-        call,
-        code,
-        message,
-        hint,
-    }
+    KindError::Aws { call, code, message, hint }
 }
 
 /// An error and its causes, without the SDK's debug dump of the response.
@@ -140,20 +135,12 @@ pub(crate) fn tags_of(attrs: &Attrs) -> BTreeMap<String, String> {
     attrs
         .get("tags")
         .and_then(Value::as_map)
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| Some((k.clone(), v.to_interpolated()?)))
-                .collect()
-        })
+        .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.to_interpolated()?))).collect())
         .unwrap_or_default()
 }
 
 pub(crate) fn tags_value(tags: impl IntoIterator<Item = (String, String)>) -> Value {
-    Value::Map(
-        tags.into_iter()
-            .map(|(k, v)| (k, Value::String(v)))
-            .collect(),
-    )
+    Value::Map(tags.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
 }
 
 /// Records a reported map/string unless it is empty and was never set, so an
@@ -172,21 +159,10 @@ pub(crate) fn put_reported(out: &mut Attrs, prior: &Attrs, key: &str, v: Value) 
 }
 
 /// Tags to set and keys to remove to go from `prior` to `desired`.
-pub(crate) fn tag_changes(
-    prior: &Attrs,
-    desired: &Attrs,
-) -> (BTreeMap<String, String>, Vec<String>) {
+pub(crate) fn tag_changes(prior: &Attrs, desired: &Attrs) -> (BTreeMap<String, String>, Vec<String>) {
     let (old, new) = (tags_of(prior), tags_of(desired));
-    let set = new
-        .iter()
-        .filter(|(k, v)| old.get(*k) != Some(v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let remove = old
-        .keys()
-        .filter(|k| !new.contains_key(*k))
-        .cloned()
-        .collect();
+    let set = new.iter().filter(|(k, v)| old.get(*k) != Some(v)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let remove = old.keys().filter(|k| !new.contains_key(*k)).cloned().collect();
     (set, remove)
 }
 
@@ -203,10 +179,7 @@ where
     let start = std::time::Instant::now();
     while !exists().await? {
         if start.elapsed() >= limit {
-            return Err(KindError::Timeout {
-                what: format!("{what} to become visible"),
-                after: limit,
-            });
+            return Err(KindError::Timeout { what: format!("{what} to become visible"), after: limit });
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(5));
@@ -224,46 +197,15 @@ mod tests {
         assert!(h.contains("iam:CreateRole"), "{h}");
         let h = hint("GetBucketReplication", "AccessDenied", "").unwrap();
         assert!(h.contains("s3:GetReplicationConfiguration"), "{h}");
-        assert!(
-            hint("CreateBucket", "BucketAlreadyExists", "")
-                .unwrap()
-                .contains("global")
-        );
-        assert!(
-            hint("CreateBucket", "BucketAlreadyOwnedByYou", "")
-                .unwrap()
-                .contains("adopt")
-        );
-        assert!(
-            hint("CreateRole", "EntityAlreadyExists", "")
-                .unwrap()
-                .contains("adopt")
-        );
-        for code in [
-            "AuthorizationHeaderMalformed",
-            "PermanentRedirect",
-            "IllegalLocationConstraintException",
-        ] {
-            assert!(
-                hint("CreateBucket", code, "").unwrap().contains("region"),
-                "{code}"
-            );
+        assert!(hint("CreateBucket", "BucketAlreadyExists", "").unwrap().contains("global"));
+        assert!(hint("CreateBucket", "BucketAlreadyOwnedByYou", "").unwrap().contains("adopt"));
+        assert!(hint("CreateRole", "EntityAlreadyExists", "").unwrap().contains("adopt"));
+        for code in ["AuthorizationHeaderMalformed", "PermanentRedirect", "IllegalLocationConstraintException"] {
+            assert!(hint("CreateBucket", code, "").unwrap().contains("region"), "{code}");
         }
-        assert!(
-            hint("CreateRole", "MalformedPolicyDocument", "")
-                .unwrap()
-                .contains("assume_role_policy")
-        );
-        assert!(
-            hint("PutRolePolicy", "MalformedPolicyDocument", "")
-                .unwrap()
-                .contains("`policy`")
-        );
-        assert!(
-            hint("DeleteBucket", "BucketNotEmpty", "")
-                .unwrap()
-                .contains("force_destroy")
-        );
+        assert!(hint("CreateRole", "MalformedPolicyDocument", "").unwrap().contains("assume_role_policy"));
+        assert!(hint("PutRolePolicy", "MalformedPolicyDocument", "").unwrap().contains("`policy`"));
+        assert!(hint("DeleteBucket", "BucketNotEmpty", "").unwrap().contains("force_destroy"));
         assert_eq!(hint("GetRole", "Throttling", ""), None);
     }
 
@@ -279,16 +221,10 @@ mod tests {
 
     #[test]
     fn tag_changes_split_set_and_remove() {
-        let prior: Attrs = [(
-            "tags".to_string(),
-            tags_value([("a".into(), "1".into()), ("b".into(), "2".into())]),
-        )]
-        .into();
-        let desired: Attrs = [(
-            "tags".to_string(),
-            tags_value([("a".into(), "1".into()), ("c".into(), "3".into())]),
-        )]
-        .into();
+        let prior: Attrs =
+            [("tags".to_string(), tags_value([("a".into(), "1".into()), ("b".into(), "2".into())]))].into();
+        let desired: Attrs =
+            [("tags".to_string(), tags_value([("a".into(), "1".into()), ("c".into(), "3".into())]))].into();
         let (set, remove) = tag_changes(&prior, &desired);
         assert_eq!(set, [("c".to_string(), "3".to_string())].into());
         assert_eq!(remove, vec!["b".to_string()]);

@@ -61,9 +61,7 @@ pub fn normalize(v: &Value) -> Value {
                 .map(|(k, v)| {
                     let v = match (k.as_str(), v) {
                         ("Statement", Value::Map(_)) => Value::List(vec![statement(v)]),
-                        ("Statement", Value::List(l)) => {
-                            Value::List(l.iter().map(statement).collect())
-                        }
+                        ("Statement", Value::List(l)) => Value::List(l.iter().map(statement).collect()),
                         _ => v.clone(),
                     };
                     (k.clone(), v)
@@ -118,11 +116,7 @@ fn principal(v: &Value) -> Value {
     Value::Map(
         m.iter()
             .map(|(k, v)| {
-                let v = if k == "AWS" {
-                    string_set_with(v, account_root)
-                } else {
-                    string_set(v)
-                };
+                let v = if k == "AWS" { string_set_with(v, account_root) } else { string_set(v) };
                 (k.clone(), v)
             })
             .collect(),
@@ -195,11 +189,8 @@ mod tests {
 
     #[test]
     fn action_lists_compare_as_sets() {
-        let a =
-            json(r#"{"Statement":[{"Action":["s3:B","s3:A"],"Effect":"Allow","Resource":"*"}]}"#);
-        let b = json(
-            r#"{"Statement":[{"Action":["s3:A","s3:B","s3:A"],"Effect":"Allow","Resource":["*"]}]}"#,
-        );
+        let a = json(r#"{"Statement":[{"Action":["s3:B","s3:A"],"Effect":"Allow","Resource":"*"}]}"#);
+        let b = json(r#"{"Statement":[{"Action":["s3:A","s3:B","s3:A"],"Effect":"Allow","Resource":["*"]}]}"#);
         assert_eq!(normalize(&a), normalize(&b));
     }
 
@@ -220,8 +211,7 @@ mod tests {
 
     #[test]
     fn real_changes_still_differ() {
-        let base =
-            json(r#"{"Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#);
+        let base = json(r#"{"Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#);
         for changed in [
             r#"{"Statement":[{"Effect":"Deny","Action":"s3:GetObject","Resource":"*"}]}"#,
             r#"{"Statement":[{"Effect":"Allow","Action":["s3:GetObject","s3:PutObject"],"Resource":"*"}]}"#,

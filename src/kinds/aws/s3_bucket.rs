@@ -6,20 +6,13 @@ use crate::kinds::schema::{Prop, Schema, Type};
 use crate::kinds::{Created, Ctx, Kind, KindError, PropProblem};
 use crate::value::{Attrs, Value};
 use async_trait::async_trait;
-use aws_sdk_s3::types::{
-    BucketLocationConstraint, CreateBucketConfiguration, Delete, ObjectIdentifier, Tag, Tagging,
-};
+use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration, Delete, ObjectIdentifier, Tag, Tagging};
 
 pub struct S3Bucket;
 
 static SCHEMA: Schema = Schema {
     props: &[
-        Prop::required(
-            "bucket",
-            Type::String,
-            "Bucket name, unique across all of AWS.",
-        )
-        .force_new(),
+        Prop::required("bucket", Type::String, "Bucket name, unique across all of AWS.").force_new(),
         Prop::optional(
             "force_destroy",
             Type::Bool,
@@ -27,11 +20,7 @@ static SCHEMA: Schema = Schema {
         ),
         Prop::optional("tags", Type::Map(&Type::String), "Tags."),
         Prop::computed("arn", Type::String, "Bucket ARN, `arn:aws:s3:::<bucket>`."),
-        Prop::computed(
-            "region",
-            Type::String,
-            "The AWS region the bucket lives in.",
-        ),
+        Prop::computed("region", Type::String, "The AWS region the bucket lives in."),
     ],
 };
 
@@ -61,20 +50,12 @@ pub fn name_problem(name: &str) -> Option<String> {
         "must start and end with a lowercase letter or digit".to_string()
     } else if name.contains("..") {
         "must not contain two adjacent dots".to_string()
-    } else if parts.len() == 4
-        && parts
-            .iter()
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-    {
+    } else if parts.len() == 4 && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())) {
         "must not be formatted as an IP address".to_string()
-    } else if let Some(p) = ["xn--", "sthree-", "amzn-s3-demo-"]
-        .iter()
-        .find(|p| name.starts_with(**p))
-    {
+    } else if let Some(p) = ["xn--", "sthree-", "amzn-s3-demo-"].iter().find(|p| name.starts_with(**p)) {
         format!("must not start with {p:?} (reserved by AWS)")
-    } else if let Some(s) = ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"]
-        .iter()
-        .find(|s| name.ends_with(**s))
+    } else if let Some(s) =
+        ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"].iter().find(|s| name.ends_with(**s))
     {
         format!("must not end with {s:?} (reserved by AWS)")
     } else {
@@ -84,25 +65,15 @@ pub fn name_problem(name: &str) -> Option<String> {
 }
 
 fn tagging(tags: impl IntoIterator<Item = (String, String)>) -> Result<Tagging, KindError> {
-    let set = tags
-        .into_iter()
-        .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
-        .collect();
-    Tagging::builder()
-        .set_tag_set(Some(set))
-        .build()
-        .map_err(|e| KindError::Failed(e.to_string()))
+    let set = tags.into_iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok()).collect();
+    Tagging::builder().set_tag_set(Some(set)).build().map_err(|e| KindError::Failed(e.to_string()))
 }
 
 async fn put_tags(cx: &Ctx<'_>, bucket: &str, desired: &Attrs) -> Result<(), KindError> {
     let s3 = cx.aws.s3(cx.region).await;
     let tags = tags_of(desired);
     if tags.is_empty() {
-        s3.delete_bucket_tagging()
-            .bucket(bucket)
-            .send()
-            .await
-            .map_err(|e| aws_error("DeleteBucketTagging", e))?;
+        s3.delete_bucket_tagging().bucket(bucket).send().await.map_err(|e| aws_error("DeleteBucketTagging", e))?;
     } else {
         s3.put_bucket_tagging()
             .bucket(bucket)
@@ -132,19 +103,10 @@ async fn empty(cx: &Ctx<'_>, bucket: &str) -> Result<(), KindError> {
             Err(e) => return Err(aws_error("ListObjectVersions", e)),
         };
         let versions = page.versions().iter().map(|v| (v.key(), v.version_id()));
-        let markers = page
-            .delete_markers()
-            .iter()
-            .map(|m| (m.key(), m.version_id()));
+        let markers = page.delete_markers().iter().map(|m| (m.key(), m.version_id()));
         let ids: Vec<ObjectIdentifier> = versions
             .chain(markers)
-            .filter_map(|(k, v)| {
-                ObjectIdentifier::builder()
-                    .key(k?)
-                    .set_version_id(v.map(str::to_string))
-                    .build()
-                    .ok()
-            })
+            .filter_map(|(k, v)| ObjectIdentifier::builder().key(k?).set_version_id(v.map(str::to_string)).build().ok())
             .collect();
         for batch in ids.chunks(1000) {
             let delete = Delete::builder()
@@ -161,10 +123,7 @@ async fn empty(cx: &Ctx<'_>, bucket: &str) -> Result<(), KindError> {
                 .map_err(|e| aws_error("DeleteObjects", e))?;
             // DeleteObjects reports per-key failures in a 200 answer.
             if let Some(err) = out.errors().first() {
-                let (code, message) = (
-                    err.code().unwrap_or("Unknown").to_string(),
-                    err.message().unwrap_or_default(),
-                );
+                let (code, message) = (err.code().unwrap_or("Unknown").to_string(), err.message().unwrap_or_default());
                 let message = format!(
                     "{} of {} deletions failed, first {:?}: {message}",
                     out.errors().len(),
@@ -242,10 +201,8 @@ impl Kind for S3Bucket {
             // us-east-1 answers 200 to re-creating a bucket you own; S3 says
             // BucketAlreadyOwnedByYou everywhere else. Ask first, to not adopt it silently.
             if s3.head_bucket().bucket(bucket).send().await.is_ok() {
-                let (code, message) = (
-                    "BucketAlreadyOwnedByYou".to_string(),
-                    format!("bucket {bucket} already exists in this account"),
-                );
+                let (code, message) =
+                    ("BucketAlreadyOwnedByYou".to_string(), format!("bucket {bucket} already exists in this account"));
                 return Err(KindError::Aws {
                     call: "CreateBucket",
                     hint: hint("CreateBucket", &code, &message),
@@ -256,9 +213,7 @@ impl Kind for S3Bucket {
         } else {
             let location = BucketLocationConstraint::from(cx.region);
             req = req.create_bucket_configuration(
-                CreateBucketConfiguration::builder()
-                    .location_constraint(location)
-                    .build(),
+                CreateBucketConfiguration::builder().location_constraint(location).build(),
             );
         }
         req.send().await.map_err(|e| aws_error("CreateBucket", e))?;
@@ -272,26 +227,16 @@ impl Kind for S3Bucket {
         let mut attrs = desired.clone();
         attrs.insert("arn".into(), Value::str(arn(bucket)));
         attrs.insert("region".into(), Value::str(cx.region));
-        Ok(Created {
-            id: bucket.to_string(),
-            attrs,
-        })
+        Ok(Created { id: bucket.to_string(), attrs })
     }
 
     async fn wait_ready(&self, cx: &Ctx<'_>, id: &str) -> Result<(), KindError> {
-        super::wait_exists(&format!("bucket {id}"), || async {
-            Ok(self.read(cx, id, &Attrs::new()).await?.is_some())
-        })
-        .await
+        super::wait_exists(&format!("bucket {id}"), || async { Ok(self.read(cx, id, &Attrs::new()).await?.is_some()) })
+            .await
     }
 
     // read: 2 calls (HeadBucket for existence and region, GetBucketTagging).
-    async fn read(
-        &self,
-        cx: &Ctx<'_>,
-        id: &str,
-        prior: &Attrs,
-    ) -> Result<Option<Attrs>, KindError> {
+    async fn read(&self, cx: &Ctx<'_>, id: &str, prior: &Attrs) -> Result<Option<Attrs>, KindError> {
         let s3 = cx.aws.s3(cx.region).await;
         let head = match s3.head_bucket().bucket(id).send().await {
             Ok(h) => h,
@@ -299,11 +244,7 @@ impl Kind for S3Bucket {
             Err(e) => return Err(aws_error("HeadBucket", e)),
         };
         let tags = match s3.get_bucket_tagging().bucket(id).send().await {
-            Ok(t) => t
-                .tag_set()
-                .iter()
-                .map(|t| (t.key().to_string(), t.value().to_string()))
-                .collect(),
+            Ok(t) => t.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
             Err(e) if is_gone(&e, &["NoSuchTagSet"]) => Vec::new(),
             Err(e) if is_gone(&e, GONE) => return Ok(None),
             Err(e) => return Err(aws_error("GetBucketTagging", e)),
@@ -311,10 +252,7 @@ impl Kind for S3Bucket {
         let mut a = Attrs::new();
         a.insert("bucket".into(), Value::str(id));
         a.insert("arn".into(), Value::str(arn(id)));
-        a.insert(
-            "region".into(),
-            Value::str(head.bucket_region().unwrap_or(cx.region)),
-        );
+        a.insert("region".into(), Value::str(head.bucket_region().unwrap_or(cx.region)));
         put_reported(&mut a, prior, "tags", tags_value(tags));
         // Not an AWS setting: carried over from the state.
         if let Some(f) = prior.get("force_destroy") {
@@ -323,13 +261,7 @@ impl Kind for S3Bucket {
         Ok(Some(a))
     }
 
-    async fn update(
-        &self,
-        cx: &Ctx<'_>,
-        id: &str,
-        prior: &Attrs,
-        desired: &Attrs,
-    ) -> Result<(), KindError> {
+    async fn update(&self, cx: &Ctx<'_>, id: &str, prior: &Attrs, desired: &Attrs) -> Result<(), KindError> {
         // force_destroy is standby's alone: nothing to send.
         if tags_of(prior) != tags_of(desired) {
             put_tags(cx, id, desired).await?;
@@ -338,10 +270,7 @@ impl Kind for S3Bucket {
     }
 
     async fn delete(&self, cx: &Ctx<'_>, id: &str, prior: &Attrs) -> Result<(), KindError> {
-        let force = prior
-            .get("force_destroy")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
+        let force = prior.get("force_destroy").and_then(Value::as_bool).unwrap_or(false);
         let s3 = cx.aws.s3(cx.region).await;
         // Objects can land while emptying (writers, replication): a few rounds.
         let mut rounds = 0;
@@ -365,13 +294,7 @@ mod tests {
 
     #[test]
     fn bucket_names_follow_s3_rules() {
-        for ok in [
-            "abc",
-            "mattermost-dr-files-us-west-1",
-            "a.b-c",
-            "0start",
-            &"a".repeat(63),
-        ] {
+        for ok in ["abc", "mattermost-dr-files-us-west-1", "a.b-c", "0start", &"a".repeat(63)] {
             assert_eq!(name_problem(ok), None, "{ok}");
         }
         for bad in [

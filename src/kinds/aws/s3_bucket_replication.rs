@@ -20,11 +20,7 @@ pub struct S3BucketReplication;
 static SCHEMA: Schema = Schema {
     props: &[
         Prop::required("bucket", Type::String, "Source bucket name.").force_new(),
-        Prop::required(
-            "role",
-            Type::String,
-            "ARN of the IAM role S3 assumes to replicate.",
-        ),
+        Prop::required("role", Type::String, "ARN of the IAM role S3 assumes to replicate."),
         Prop::required(
             "rules",
             Type::List(&Type::Map(&Type::Any)),
@@ -77,22 +73,13 @@ fn as_int(v: Option<&Value>) -> Option<i64> {
 }
 
 fn rule_maps(props: &Attrs) -> Vec<&BTreeMap<String, Value>> {
-    props
-        .get("rules")
-        .and_then(Value::as_list)
-        .unwrap_or_default()
-        .iter()
-        .filter_map(Value::as_map)
-        .collect()
+    props.get("rules").and_then(Value::as_list).unwrap_or_default().iter().filter_map(Value::as_map).collect()
 }
 
 /// One rule in the form it is compared in: defaults filled, types fixed.
 fn normalize_rule(rule: &BTreeMap<String, Value>) -> BTreeMap<String, Value> {
     let mut r = rule.clone();
-    r.insert(
-        "priority".into(),
-        as_int(rule.get("priority")).map_or_else(|| Value::int(0), Value::int),
-    );
+    r.insert("priority".into(), as_int(rule.get("priority")).map_or_else(|| Value::int(0), Value::int));
     for k in ["replica_modifications", "delete_marker_replication"] {
         let b = match rule.get(k) {
             Some(Value::Unknown) => Value::Unknown,
@@ -117,28 +104,20 @@ fn rule_problems(i: usize, rule: &Value, out: &mut Vec<PropProblem>) {
         return;
     };
     for k in r.keys().filter(|k| !RULE_KEYS.contains(&k.as_str())) {
-        err(format!(
-            "unknown key `{k}`; known: {}",
-            RULE_KEYS.join(", ")
-        ));
+        err(format!("unknown key `{k}`; known: {}", RULE_KEYS.join(", ")));
     }
     let known = |k: &str| r.get(k).filter(|v| !matches!(v, Value::Unknown));
     match known("id") {
         Some(Value::String(s)) if !s.is_empty() && s.len() <= 255 => {}
         // AWS would make one up, and the plan could never match it.
         None if !r.contains_key("id") => err("`id` is required".into()),
-        Some(v) => err(format!(
-            "`id` must be a string of 1–255 characters, got {v}"
-        )),
+        Some(v) => err(format!("`id` must be a string of 1–255 characters, got {v}")),
         None => {}
     }
     match known("status").map(|v| v.as_str()) {
         Some(Some("Enabled" | "Disabled")) => {}
         None if r.contains_key("status") => {}
-        other => err(format!(
-            "`status` must be `Enabled` or `Disabled`, got {}",
-            other.flatten().unwrap_or("nothing")
-        )),
+        other => err(format!("`status` must be `Enabled` or `Disabled`, got {}", other.flatten().unwrap_or("nothing"))),
     }
     match known("destination_bucket") {
         Some(Value::String(arn)) => match name_from_arn(arn) {
@@ -147,9 +126,7 @@ fn rule_problems(i: usize, rule: &Value, out: &mut Vec<PropProblem>) {
                     err(format!("`destination_bucket`: {p}"));
                 }
             }
-            None => err(format!(
-                "`destination_bucket` must be a bucket ARN (arn:aws:s3:::NAME), got {arn:?}"
-            )),
+            None => err(format!("`destination_bucket` must be a bucket ARN (arn:aws:s3:::NAME), got {arn:?}")),
         },
         None if r.contains_key("destination_bucket") => {}
         _ => err("`destination_bucket` (a bucket ARN) is required".into()),
@@ -169,10 +146,7 @@ fn rule_problems(i: usize, rule: &Value, out: &mut Vec<PropProblem>) {
     if let Some(v) = known("storage_class")
         && !v.as_str().is_some_and(|s| STORAGE_CLASSES.contains(&s))
     {
-        err(format!(
-            "`storage_class` must be one of {}, got {v}",
-            STORAGE_CLASSES.join(", ")
-        ));
+        err(format!("`storage_class` must be one of {}, got {v}", STORAGE_CLASSES.join(", ")));
     }
     if let Some(v) = known("filter_prefix")
         && v.as_str().is_none()
@@ -182,9 +156,7 @@ fn rule_problems(i: usize, rule: &Value, out: &mut Vec<PropProblem>) {
 }
 
 fn build(desired: &Attrs) -> Result<ReplicationConfiguration, KindError> {
-    let failed = |e: aws_sdk_s3::error::BuildError| {
-        KindError::Failed(format!("replication configuration: {e}"))
-    };
+    let failed = |e: aws_sdk_s3::error::BuildError| KindError::Failed(format!("replication configuration: {e}"));
     let enabled = |b: bool| if b { "Enabled" } else { "Disabled" };
     let mut rules = Vec::new();
     for r in rule_maps(desired).into_iter().map(normalize_rule) {
@@ -195,57 +167,36 @@ fn build(desired: &Attrs) -> Result<ReplicationConfiguration, KindError> {
             .map_err(failed)?;
         // A Filter (even an empty one) selects the current rule schema, which
         // requires DeleteMarkerReplication.
-        let filter = ReplicationRuleFilter::builder()
-            .prefix(get_str(&r, "filter_prefix").unwrap_or_default())
-            .build();
+        let filter = ReplicationRuleFilter::builder().prefix(get_str(&r, "filter_prefix").unwrap_or_default()).build();
         let dmr = as_bool(r.get("delete_marker_replication")).unwrap_or(false);
         let mut rule = ReplicationRule::builder()
             .id(get_str(&r, "id").unwrap_or_default())
             .priority(as_int(r.get("priority")).unwrap_or(0) as i32)
-            .status(ReplicationRuleStatus::from(
-                get_str(&r, "status").unwrap_or("Enabled"),
-            ))
+            .status(ReplicationRuleStatus::from(get_str(&r, "status").unwrap_or("Enabled")))
             .filter(filter)
             .delete_marker_replication(
-                DeleteMarkerReplication::builder()
-                    .status(DeleteMarkerReplicationStatus::from(enabled(dmr)))
-                    .build(),
+                DeleteMarkerReplication::builder().status(DeleteMarkerReplicationStatus::from(enabled(dmr))).build(),
             )
             .destination(destination);
         if as_bool(r.get("replica_modifications")) == Some(true) {
-            let rm = ReplicaModifications::builder()
-                .status(ReplicaModificationsStatus::Enabled)
-                .build()
-                .map_err(failed)?;
-            rule = rule.source_selection_criteria(
-                SourceSelectionCriteria::builder()
-                    .replica_modifications(rm)
-                    .build(),
-            );
+            let rm =
+                ReplicaModifications::builder().status(ReplicaModificationsStatus::Enabled).build().map_err(failed)?;
+            rule = rule.source_selection_criteria(SourceSelectionCriteria::builder().replica_modifications(rm).build());
         }
         rules.push(rule.build().map_err(failed)?);
     }
-    ReplicationConfiguration::builder()
-        .role(req_str(desired, "role")?)
-        .set_rules(Some(rules))
-        .build()
-        .map_err(failed)
+    ReplicationConfiguration::builder().role(req_str(desired, "role")?).set_rules(Some(rules)).build().map_err(failed)
 }
 
 fn rule_value(rule: &ReplicationRule) -> Value {
     let mut r = BTreeMap::new();
     r.insert("id".to_string(), Value::str(rule.id().unwrap_or_default()));
-    r.insert(
-        "priority".into(),
-        Value::int(rule.priority().unwrap_or(0).into()),
-    );
+    r.insert("priority".into(), Value::int(rule.priority().unwrap_or(0).into()));
     r.insert("status".into(), Value::str(rule.status().as_str()));
     let filter = rule.filter();
     #[allow(deprecated)] // rules written before Filter existed carry a top-level Prefix
     let legacy = rule.prefix();
-    let prefix = filter
-        .and_then(|f| f.prefix().or_else(|| f.and().and_then(|a| a.prefix())))
-        .or(legacy);
+    let prefix = filter.and_then(|f| f.prefix().or_else(|| f.and().and_then(|a| a.prefix()))).or(legacy);
     if let Some(p) = prefix.filter(|p| !p.is_empty()) {
         r.insert("filter_prefix".into(), Value::str(p));
     }
@@ -255,19 +206,10 @@ fn rule_value(rule: &ReplicationRule) -> Value {
             r.insert("storage_class".into(), Value::str(c.as_str()));
         }
     }
-    let rm = rule
-        .source_selection_criteria()
-        .and_then(|c| c.replica_modifications())
-        .map(|m| m.status());
-    r.insert(
-        "replica_modifications".into(),
-        Value::Bool(rm == Some(&ReplicaModificationsStatus::Enabled)),
-    );
+    let rm = rule.source_selection_criteria().and_then(|c| c.replica_modifications()).map(|m| m.status());
+    r.insert("replica_modifications".into(), Value::Bool(rm == Some(&ReplicaModificationsStatus::Enabled)));
     let dmr = rule.delete_marker_replication().and_then(|d| d.status());
-    r.insert(
-        "delete_marker_replication".into(),
-        Value::Bool(dmr == Some(&DeleteMarkerReplicationStatus::Enabled)),
-    );
+    r.insert("delete_marker_replication".into(), Value::Bool(dmr == Some(&DeleteMarkerReplicationStatus::Enabled)));
     Value::Map(r)
 }
 
@@ -276,13 +218,7 @@ async fn put(cx: &Ctx<'_>, bucket: &str, desired: &Attrs) -> Result<(), KindErro
     let s3 = cx.aws.s3(cx.region).await;
     let start = Instant::now();
     loop {
-        match s3
-            .put_bucket_replication()
-            .bucket(bucket)
-            .replication_configuration(conf.clone())
-            .send()
-            .await
-        {
+        match s3.put_bucket_replication().bucket(bucket).replication_configuration(conf.clone()).send().await {
             Ok(_) => return Ok(()),
             Err(e) => {
                 let e = aws_error("PutBucketReplication", e);
@@ -304,9 +240,7 @@ fn versioned_buckets(view: &dyn PlanView) -> (Vec<String>, bool) {
     let mut unknown = false;
     for (_, attrs) in view.instances_of("aws_s3_bucket_versioning") {
         match (attrs.get("bucket"), attrs.get("status")) {
-            (Some(Value::String(b)), Some(Value::String(s))) if s == "Enabled" => {
-                names.push(b.clone())
-            }
+            (Some(Value::String(b)), Some(Value::String(s))) if s == "Enabled" => names.push(b.clone()),
             (Some(Value::Unknown), _) | (_, Some(Value::Unknown)) => unknown = true,
             _ => {}
         }
@@ -341,10 +275,7 @@ impl Kind for S3BucketReplication {
             return out;
         };
         if rules.is_empty() || rules.len() > 1000 {
-            out.push(PropProblem::error(
-                "rules",
-                format!("must hold 1–1000 rules, got {}", rules.len()),
-            ));
+            out.push(PropProblem::error("rules", format!("must hold 1–1000 rules, got {}", rules.len())));
         }
         for (i, rule) in rules.iter().enumerate() {
             rule_problems(i, rule, &mut out);
@@ -356,19 +287,13 @@ impl Kind for S3BucketReplication {
             if let Some(id) = get_str(r, "id")
                 && !seen_ids.insert(id)
             {
-                out.push(PropProblem::error(
-                    "rules",
-                    format!("rule id {id:?} is used twice"),
-                ));
+                out.push(PropProblem::error("rules", format!("rule id {id:?} is used twice")));
             }
             if let Some(p) = as_int(r.get("priority"))
                 && rules.len() > 1
                 && !seen_priorities.insert(p)
             {
-                out.push(PropProblem::error(
-                    "rules",
-                    format!("priority {p} is used twice: each rule needs its own"),
-                ));
+                out.push(PropProblem::error("rules", format!("priority {p} is used twice: each rule needs its own")));
             }
         }
         out
@@ -385,10 +310,7 @@ impl Kind for S3BucketReplication {
         if let Some(source) = get_str(props, "bucket")
             && !is_versioned(source)
         {
-            out.push(PropProblem::error(
-                "bucket",
-                format!("source bucket {source:?} is not versioned. {hint}"),
-            ));
+            out.push(PropProblem::error("bucket", format!("source bucket {source:?} is not versioned. {hint}")));
         }
         for (i, r) in rule_maps(props).into_iter().enumerate() {
             if let Some(dest) = get_str(r, "destination_bucket").and_then(name_from_arn)
@@ -412,18 +334,12 @@ impl Kind for S3BucketReplication {
             ("rules", Value::List(rules)) => {
                 let mut rules: Vec<Value> = rules
                     .iter()
-                    .map(|r| {
-                        r.as_map()
-                            .map_or_else(|| r.clone(), |m| Value::Map(normalize_rule(m)))
-                    })
+                    .map(|r| r.as_map().map_or_else(|| r.clone(), |m| Value::Map(normalize_rule(m))))
                     .collect();
                 // Order does not matter to S3 (priority does).
                 let key = |r: &Value| {
                     let m = r.as_map();
-                    (
-                        m.and_then(|m| as_int(m.get("priority"))),
-                        m.and_then(|m| get_str(m, "id").map(str::to_string)),
-                    )
+                    (m.and_then(|m| as_int(m.get("priority"))), m.and_then(|m| get_str(m, "id").map(str::to_string)))
                 };
                 rules.sort_by_key(key);
                 Value::List(rules)
@@ -435,35 +351,14 @@ impl Kind for S3BucketReplication {
     async fn create(&self, cx: &Ctx<'_>, desired: &Attrs) -> Result<Created, KindError> {
         let bucket = req_str(desired, "bucket")?;
         put(cx, bucket, desired).await?;
-        Ok(Created {
-            id: bucket.to_string(),
-            attrs: desired.clone(),
-        })
+        Ok(Created { id: bucket.to_string(), attrs: desired.clone() })
     }
 
     // read: 1 call (GetBucketReplication).
-    async fn read(
-        &self,
-        cx: &Ctx<'_>,
-        id: &str,
-        _prior: &Attrs,
-    ) -> Result<Option<Attrs>, KindError> {
-        let out = match cx
-            .aws
-            .s3(cx.region)
-            .await
-            .get_bucket_replication()
-            .bucket(id)
-            .send()
-            .await
-        {
+    async fn read(&self, cx: &Ctx<'_>, id: &str, _prior: &Attrs) -> Result<Option<Attrs>, KindError> {
+        let out = match cx.aws.s3(cx.region).await.get_bucket_replication().bucket(id).send().await {
             Ok(out) => out,
-            Err(e)
-                if is_gone(
-                    &e,
-                    &["ReplicationConfigurationNotFoundError", "NoSuchBucket"],
-                ) =>
-            {
+            Err(e) if is_gone(&e, &["ReplicationConfigurationNotFoundError", "NoSuchBucket"]) => {
                 return Ok(None);
             }
             Err(e) => return Err(aws_error("GetBucketReplication", e)),
@@ -474,33 +369,16 @@ impl Kind for S3BucketReplication {
         let mut a = Attrs::new();
         a.insert("bucket".into(), Value::str(id));
         a.insert("role".into(), Value::str(conf.role()));
-        a.insert(
-            "rules".into(),
-            Value::List(conf.rules().iter().map(rule_value).collect()),
-        );
+        a.insert("rules".into(), Value::List(conf.rules().iter().map(rule_value).collect()));
         Ok(Some(a))
     }
 
-    async fn update(
-        &self,
-        cx: &Ctx<'_>,
-        id: &str,
-        _prior: &Attrs,
-        desired: &Attrs,
-    ) -> Result<(), KindError> {
+    async fn update(&self, cx: &Ctx<'_>, id: &str, _prior: &Attrs, desired: &Attrs) -> Result<(), KindError> {
         put(cx, id, desired).await
     }
 
     async fn delete(&self, cx: &Ctx<'_>, id: &str, _prior: &Attrs) -> Result<(), KindError> {
-        match cx
-            .aws
-            .s3(cx.region)
-            .await
-            .delete_bucket_replication()
-            .bucket(id)
-            .send()
-            .await
-        {
+        match cx.aws.s3(cx.region).await.delete_bucket_replication().bucket(id).send().await {
             Ok(_) => Ok(()),
             Err(e) if is_gone(&e, &["NoSuchBucket"]) => Ok(()),
             Err(e) => Err(aws_error("DeleteBucketReplication", e)),
@@ -523,11 +401,7 @@ mod tests {
     fn versioning(bucket: Value, status: &str) -> (String, Attrs) {
         (
             "aws_s3_bucket_versioning.x".into(),
-            [
-                ("bucket".to_string(), bucket),
-                ("status".to_string(), Value::str(status)),
-            ]
-            .into(),
+            [("bucket".to_string(), bucket), ("status".to_string(), Value::str(status))].into(),
         )
     }
 
@@ -545,10 +419,7 @@ mod tests {
     fn props(source: Value, dest: Value) -> Attrs {
         [
             ("bucket".to_string(), source),
-            (
-                "role".to_string(),
-                Value::str("arn:aws:iam::123456789012:role/r"),
-            ),
+            ("role".to_string(), Value::str("arn:aws:iam::123456789012:role/r")),
             ("rules".to_string(), Value::List(vec![rule(dest)])),
         ]
         .into()
@@ -557,30 +428,19 @@ mod tests {
     #[test]
     fn replication_needs_both_buckets_versioned() {
         let p = props(Value::str("a-bucket"), Value::str("arn:aws:s3:::b-bucket"));
-        let both = View(vec![
-            versioning(Value::str("a-bucket"), "Enabled"),
-            versioning(Value::str("b-bucket"), "Enabled"),
-        ]);
+        let both =
+            View(vec![versioning(Value::str("a-bucket"), "Enabled"), versioning(Value::str("b-bucket"), "Enabled")]);
         assert!(S3BucketReplication.check_plan(&p, &both).is_empty());
 
-        let only_source = View(vec![
-            versioning(Value::str("a-bucket"), "Enabled"),
-            versioning(Value::str("b-bucket"), "Suspended"),
-        ]);
+        let only_source =
+            View(vec![versioning(Value::str("a-bucket"), "Enabled"), versioning(Value::str("b-bucket"), "Suspended")]);
         let probs = S3BucketReplication.check_plan(&p, &only_source);
         assert_eq!(probs.len(), 1);
         assert_eq!(probs[0].prop, "rules");
-        assert!(
-            probs[0].message.contains("b-bucket"),
-            "{}",
-            probs[0].message
-        );
+        assert!(probs[0].message.contains("b-bucket"), "{}", probs[0].message);
 
         let probs = S3BucketReplication.check_plan(&p, &View(vec![]));
-        assert_eq!(
-            probs.iter().map(|p| p.prop.as_str()).collect::<Vec<_>>(),
-            ["bucket", "rules"]
-        );
+        assert_eq!(probs.iter().map(|p| p.prop.as_str()).collect::<Vec<_>>(), ["bucket", "rules"]);
     }
 
     #[test]
@@ -588,41 +448,18 @@ mod tests {
         let p = props(Value::Unknown, Value::Unknown);
         assert!(S3BucketReplication.check_plan(&p, &View(vec![])).is_empty());
         let p = props(Value::str("a-bucket"), Value::str("arn:aws:s3:::b-bucket"));
-        assert!(
-            S3BucketReplication
-                .check_plan(&p, &View(vec![versioning(Value::Unknown, "Enabled")]))
-                .is_empty()
-        );
+        assert!(S3BucketReplication.check_plan(&p, &View(vec![versioning(Value::Unknown, "Enabled")])).is_empty());
     }
 
     #[test]
     fn rules_are_validated() {
         let mut p = props(Value::str("a-bucket"), Value::str("not-an-arn"));
-        assert!(
-            S3BucketReplication
-                .validate(&p)
-                .iter()
-                .any(|p| p.message.contains("bucket ARN"))
-        );
-        let bad = Value::Map(
-            [
-                ("status".to_string(), Value::str("On")),
-                ("colour".to_string(), Value::str("x")),
-            ]
-            .into(),
-        );
+        assert!(S3BucketReplication.validate(&p).iter().any(|p| p.message.contains("bucket ARN")));
+        let bad =
+            Value::Map([("status".to_string(), Value::str("On")), ("colour".to_string(), Value::str("x"))].into());
         p.insert("rules".into(), Value::List(vec![bad]));
-        let msgs: Vec<_> = S3BucketReplication
-            .validate(&p)
-            .into_iter()
-            .map(|p| p.message)
-            .collect();
-        for want in [
-            "unknown key `colour`",
-            "`id` is required",
-            "`status` must be",
-            "`destination_bucket`",
-        ] {
+        let msgs: Vec<_> = S3BucketReplication.validate(&p).into_iter().map(|p| p.message).collect();
+        for want in ["unknown key `colour`", "`id` is required", "`status` must be", "`destination_bucket`"] {
             assert!(msgs.iter().any(|m| m.contains(want)), "{want}: {msgs:?}");
         }
     }
@@ -635,29 +472,18 @@ mod tests {
                 ("id".to_string(), Value::str("to-b")),
                 ("priority".to_string(), Value::int(0)),
                 ("status".to_string(), Value::str("Enabled")),
-                (
-                    "destination_bucket".to_string(),
-                    Value::str("arn:aws:s3:::b-bucket"),
-                ),
+                ("destination_bucket".to_string(), Value::str("arn:aws:s3:::b-bucket")),
                 ("replica_modifications".to_string(), Value::Bool(false)),
                 ("delete_marker_replication".to_string(), Value::Bool(false)),
             ]
             .into(),
         )]);
         let k = S3BucketReplication;
-        assert_eq!(
-            k.normalize("rules", &written),
-            k.normalize("rules", &reported)
-        );
-        let Value::List(mut changed) = reported.clone() else {
-            unreachable!()
-        };
+        assert_eq!(k.normalize("rules", &written), k.normalize("rules", &reported));
+        let Value::List(mut changed) = reported.clone() else { unreachable!() };
         if let Value::Map(m) = &mut changed[0] {
             m.insert("delete_marker_replication".into(), Value::Bool(true));
         }
-        assert_ne!(
-            k.normalize("rules", &written),
-            k.normalize("rules", &Value::List(changed))
-        );
+        assert_ne!(k.normalize("rules", &written), k.normalize("rules", &Value::List(changed)));
     }
 }

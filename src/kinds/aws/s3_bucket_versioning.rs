@@ -20,9 +20,7 @@ static SCHEMA: Schema = Schema {
 const STATUSES: &[&str] = &["Enabled", "Suspended"];
 
 async fn put(cx: &Ctx<'_>, bucket: &str, status: &str) -> Result<(), KindError> {
-    let conf = VersioningConfiguration::builder()
-        .status(BucketVersioningStatus::from(status))
-        .build();
+    let conf = VersioningConfiguration::builder().status(BucketVersioningStatus::from(status)).build();
     cx.aws
         .s3(cx.region)
         .await
@@ -53,10 +51,7 @@ impl Kind for S3BucketVersioning {
         if let Some(s) = get_str(props, "status")
             && !STATUSES.contains(&s)
         {
-            out.push(PropProblem::error(
-                "status",
-                format!("must be `Enabled` or `Suspended`, got {s:?}"),
-            ));
+            out.push(PropProblem::error("status", format!("must be `Enabled` or `Suspended`, got {s:?}")));
         }
         out
     }
@@ -68,28 +63,12 @@ impl Kind for S3BucketVersioning {
     async fn create(&self, cx: &Ctx<'_>, desired: &Attrs) -> Result<Created, KindError> {
         let bucket = req_str(desired, "bucket")?;
         put(cx, bucket, req_str(desired, "status")?).await?;
-        Ok(Created {
-            id: bucket.to_string(),
-            attrs: desired.clone(),
-        })
+        Ok(Created { id: bucket.to_string(), attrs: desired.clone() })
     }
 
     // read: 1 call (GetBucketVersioning).
-    async fn read(
-        &self,
-        cx: &Ctx<'_>,
-        id: &str,
-        _prior: &Attrs,
-    ) -> Result<Option<Attrs>, KindError> {
-        let out = match cx
-            .aws
-            .s3(cx.region)
-            .await
-            .get_bucket_versioning()
-            .bucket(id)
-            .send()
-            .await
-        {
+    async fn read(&self, cx: &Ctx<'_>, id: &str, _prior: &Attrs) -> Result<Option<Attrs>, KindError> {
+        let out = match cx.aws.s3(cx.region).await.get_bucket_versioning().bucket(id).send().await {
             Ok(out) => out,
             Err(e) if is_gone(&e, &["NoSuchBucket"]) => return Ok(None),
             Err(e) => return Err(aws_error("GetBucketVersioning", e)),
@@ -102,13 +81,7 @@ impl Kind for S3BucketVersioning {
         Ok(Some(a))
     }
 
-    async fn update(
-        &self,
-        cx: &Ctx<'_>,
-        id: &str,
-        _prior: &Attrs,
-        desired: &Attrs,
-    ) -> Result<(), KindError> {
+    async fn update(&self, cx: &Ctx<'_>, id: &str, _prior: &Attrs, desired: &Attrs) -> Result<(), KindError> {
         put(cx, id, req_str(desired, "status")?).await
     }
 
@@ -130,17 +103,11 @@ mod tests {
 
     #[test]
     fn status_must_be_enabled_or_suspended() {
-        let bad: Attrs = [
-            ("bucket".to_string(), Value::str("b-1")),
-            ("status".to_string(), Value::str("Disabled")),
-        ]
-        .into();
+        let bad: Attrs =
+            [("bucket".to_string(), Value::str("b-1")), ("status".to_string(), Value::str("Disabled"))].into();
         assert_eq!(S3BucketVersioning.validate(&bad)[0].prop, "status");
-        let ok: Attrs = [
-            ("bucket".to_string(), Value::str("b-1")),
-            ("status".to_string(), Value::str("Enabled")),
-        ]
-        .into();
+        let ok: Attrs =
+            [("bucket".to_string(), Value::str("b-1")), ("status".to_string(), Value::str("Enabled"))].into();
         assert!(S3BucketVersioning.validate(&ok).is_empty());
     }
 }
