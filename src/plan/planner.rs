@@ -363,33 +363,22 @@ fn output_changes(scope: &Scope, state: &State) -> Vec<OutputChange> {
             sensitive: v.sensitive,
         });
     }
-    for (name, p) in &state.outputs {
-        if !outputs.contains_key(name) {
-            list.push(OutputChange {
-                name: name.clone(),
-                action: Action::Delete,
-                before: p.value.clone(),
-                after: None,
-                after_unknown: false,
-                sensitive: p.sensitive,
-            });
-        }
-    }
+    list.extend(state.outputs.iter().filter(|(name, _)| !outputs.contains_key(*name)).map(removed_output));
     list.sort_by(|a, b| a.name.cmp(&b.name));
     list
 }
 
+fn removed_output((name, p): (&String, &crate::state::OutputState)) -> OutputChange {
+    OutputChange {
+        name: name.clone(),
+        action: Action::Delete,
+        before: p.value.clone(),
+        after: None,
+        after_unknown: false,
+        sensitive: p.sensitive,
+    }
+}
+
 fn destroyed_outputs(state: &State) -> Vec<OutputChange> {
-    state
-        .outputs
-        .iter()
-        .map(|(name, p)| OutputChange {
-            name: name.clone(),
-            action: Action::Delete,
-            before: p.value.clone(),
-            after: None,
-            after_unknown: false,
-            sensitive: p.sensitive,
-        })
-        .collect()
+    state.outputs.iter().map(removed_output).collect()
 }
