@@ -426,3 +426,41 @@ fn resource_deps(g: &Graph) -> Vec<Vec<usize>> {
     }
     (0..g.nodes.len()).map(|i| visit(g, i, &mut memo, 0).into_iter().collect()).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn graph(yaml: &str) -> (Graph, Diagnostics, ModuleTree) {
+        let dir = std::env::temp_dir().join(format!("standby-graph-{}", crate::ids::random_id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("main.yaml"), yaml).unwrap();
+        let (tree, d) = crate::config::load_tree(&dir);
+        assert!(!d.has_errors(), "{d}");
+        let (g, diags) = build(&tree);
+        (g, diags, tree)
+    }
+
+    #[test]
+    fn orders_dependencies_first_through_module_outputs() {
+        let (g, diags, tree) = graph(
+            "resources:\n  b: { type: standby_data, properties: { input: \"${standby_data.a.id}\" } }\n  a: { type: standby_data }\n  c: { type: standby_data, depends_on: [standby_data.b] }\n",
+        );
+        assert!(!diags.has_errors(), "{diags}");
+        let pos = |name: &str| g.order.iter().position(|&i| g.label(&tree, i) == name).unwrap();
+        assert!(pos("standby_data.a") < pos("standby_data.b"));
+        assert!(pos("standby_data.b") < pos("standby_data.c"));
+    }
+
+    #[test]
+    fn reports_the_cycle_path() {
+        let (_, diags, _) = graph(
+            "resources:\n  a: { type: standby_data, properties: { input: \"${standby_data.c.id}\" } }\n  b: { type: standby_data, depends_on: [standby_data.a] }\n  c: { type: standby_data, depends_on: [standby_data.b] }\n",
+        );
+        let msg = diags.to_string();
+        assert!(msg.contains("dependency cycle:"), "{msg}");
+        for n in ["standby_data.a", "standby_data.b", "standby_data.c"] {
+            assert!(msg.contains(n), "{msg}");
+        }
+    }
+}

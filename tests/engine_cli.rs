@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{copy_dir, repo, scratch, standby, Run};
+use common::{Run, copy_dir, repo, scratch, standby};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::Stdio;
@@ -22,7 +22,11 @@ fn redact(text: &str) -> String {
         let word: String = chars[i..i + run].iter().collect();
         let hex_only = word.chars().filter(|c| c.is_ascii_hexdigit()).count();
         let boundary = i == 0 || !chars[i - 1].is_ascii_alphanumeric();
-        if boundary && run >= 16 && (word.len() == 16 && hex_only == 16 || word.len() == 36 && hex_only == 32) && word.chars().any(|c| c.is_ascii_digit()) {
+        if boundary
+            && run >= 16
+            && (word.len() == 16 && hex_only == 16 || word.len() == 36 && hex_only == 32)
+            && word.chars().any(|c| c.is_ascii_digit())
+        {
             out.push_str(if word.len() == 16 { "<id>" } else { "<uuid>" });
             i += run;
         } else {
@@ -133,7 +137,8 @@ fn plan_renders_for_humans_json_and_markdown() {
     let json = standby(&dir, &[&args[..], &["--json"]].concat());
     let doc: serde_json::Value = serde_json::from_str(&json.stdout).expect("plan JSON");
     insta::assert_snapshot!("plan_update_json", redact(&serde_json::to_string_pretty(&doc).unwrap()));
-    let pinned = doc["resource_changes"].as_array().unwrap().iter().find(|c| c["address"] == "standby_data.pinned").unwrap();
+    let pinned =
+        doc["resource_changes"].as_array().unwrap().iter().find(|c| c["address"] == "standby_data.pinned").unwrap();
     assert_eq!(pinned["change"]["actions"], serde_json::json!(["delete", "create"]));
     assert_eq!(pinned["change"]["replace_paths"], serde_json::json!([["triggers_replace"]]));
     assert_eq!(pinned["change"]["after_unknown"]["id"], true);
@@ -172,7 +177,10 @@ fn apply_refuses_without_a_terminal_or_approval() {
 fn targets_pull_in_dependencies_only() {
     let dir = scratch("target");
     copy_dir(&fixture("plan/v1"), &dir);
-    let run = standby(&dir, &["apply", ".", "--auto-approve", "--var", "db_password=x", "--target", "standby_data.copies[1]"]);
+    let run = standby(
+        &dir,
+        &["apply", ".", "--auto-approve", "--var", "db_password=x", "--target", "standby_data.copies[1]"],
+    );
     assert_eq!(run.code, 0, "{}", run.all());
     let list = standby(&dir, &["state", "list"]).stdout;
     assert_eq!(list, "standby_data.copies[1]\nstandby_data.marker\n");
@@ -184,10 +192,23 @@ fn destroy_and_prevent_destroy() {
     copy_dir(&fixture("plan/v1"), &dir);
     assert_eq!(standby(&dir, &["apply", ".", "--auto-approve", "--var", "db_password=x"]).code, 0);
     let text = std::fs::read_to_string(dir.join("main.yaml")).unwrap();
-    std::fs::write(dir.join("main.yaml"), text.replace("  pinned:\n    type: standby_data\n", "  pinned:\n    type: standby_data\n    lifecycle: { prevent_destroy: true }\n")).unwrap();
+    std::fs::write(
+        dir.join("main.yaml"),
+        text.replace(
+            "  pinned:\n    type: standby_data\n",
+            "  pinned:\n    type: standby_data\n    lifecycle: { prevent_destroy: true }\n",
+        ),
+    )
+    .unwrap();
     let refused = standby(&dir, &["destroy", ".", "--auto-approve", "--var", "db_password=x"]);
     assert_eq!(refused.code, 1);
-    assert!(refused.stderr.contains("main.yaml:18:3: standby_data.pinned: cannot destroy: lifecycle.prevent_destroy is set"), "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("main.yaml:18:3: standby_data.pinned: cannot destroy: lifecycle.prevent_destroy is set"),
+        "{}",
+        refused.stderr
+    );
     std::fs::write(dir.join("main.yaml"), text).unwrap();
     let run = standby(&dir, &["destroy", ".", "--auto-approve", "--var", "db_password=x"]);
     assert_eq!(run.code, 0, "{}", run.all());
@@ -209,7 +230,11 @@ fn saved_plan_applies_once_and_then_is_stale() {
     assert_eq!(first.code, 0, "{}", first.all());
     let again = standby(&dir, &[&["apply", "p.tfplan"][..], &v].concat());
     assert_eq!(again.code, 1);
-    assert!(again.stderr.contains("the saved plan is stale: the state changed since the plan was made"), "{}", again.stderr);
+    assert!(
+        again.stderr.contains("the saved plan is stale: the state changed since the plan was made"),
+        "{}",
+        again.stderr
+    );
     // A configuration edited after planning is refused too.
     assert_eq!(standby(&dir, &[&["plan", ".", "--out", "q.tfplan"][..], &v].concat()).code, 0);
     std::fs::write(dir.join("extra.yaml"), "resources:\n  z: { type: standby_data }\n").unwrap();
@@ -230,7 +255,13 @@ fn a_second_run_fails_at_once_while_the_state_is_locked() {
     let run = standby(&dir, &["plan", ".", "--var", "db_password=x"]);
     assert_eq!(run.code, 1);
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
-    for needle in ["the state is locked by another run", &held.info.id, "operation: apply", &format!("(pid {})", std::process::id()), "standby force-unlock"] {
+    for needle in [
+        "the state is locked by another run",
+        &held.info.id,
+        "operation: apply",
+        &format!("(pid {})", std::process::id()),
+        "standby force-unlock",
+    ] {
         assert!(run.stderr.contains(needle), "missing {needle:?}:\n{}", run.stderr);
     }
     let wrong = standby(&dir, &["force-unlock", "not-the-id"]);
@@ -247,16 +278,24 @@ fn a_second_run_fails_at_once_while_the_state_is_locked() {
 #[test]
 fn kill_9_during_apply_loses_nothing() {
     let dir = scratch("kill");
-    common::write_files(&dir, &[(
-        "main.yaml",
-        "regions: { primary: us-west-1, secondary: us-east-1 }\nresources:\n  many:\n    type: standby_data\n    count: 20000\n    properties:\n      input: { n: \"${count.index}\" }\n",
-    )]);
-    let mut child = common::cmd(&dir, &["apply", ".", "--auto-approve", "--parallelism", "2"]).stdout(Stdio::piped()).spawn().unwrap();
+    common::write_files(
+        &dir,
+        &[(
+            "main.yaml",
+            "regions: { primary: us-west-1, secondary: us-east-1 }\nresources:\n  many:\n    type: standby_data\n    count: 20000\n    properties:\n      input: { n: \"${count.index}\" }\n",
+        )],
+    );
+    let mut child = common::cmd(&dir, &["apply", ".", "--auto-approve", "--parallelism", "2"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
     let mut reader = BufReader::new(child.stdout.take().unwrap());
     let mut completed = Vec::new();
     let mut line = String::new();
     while reader.read_line(&mut line).unwrap() > 0 {
-        if let Some(addr) = line.strip_suffix('\n').and_then(|l| l.split_once(": Creation complete")).map(|(a, _)| a.to_string()) {
+        if let Some(addr) =
+            line.strip_suffix('\n').and_then(|l| l.split_once(": Creation complete")).map(|(a, _)| a.to_string())
+        {
             completed.push(addr);
             if completed.len() == 300 {
                 child.kill().unwrap(); // SIGKILL
@@ -288,7 +327,10 @@ fn kill_9_during_apply_loses_nothing() {
         .filter(|c| c["change"]["actions"] == serde_json::json!(["no-op"]))
         .map(|c| c["address"].as_str().unwrap())
         .collect();
-    assert!(changes.iter().all(|c| kept.contains(c["address"].as_str().unwrap()) || c["change"]["actions"] == serde_json::json!(["create"])));
+    assert!(
+        changes.iter().all(|c| kept.contains(c["address"].as_str().unwrap())
+            || c["change"]["actions"] == serde_json::json!(["create"]))
+    );
     for a in &completed {
         assert!(kept.contains(a.as_str()), "{a} was created, yet the next plan would create it again");
     }
@@ -312,7 +354,8 @@ fn state_upgrades_from_format_1() {
     assert_eq!(plan.code, 2, "{}", plan.all());
     assert!(plan.stdout.contains("Plan: 1 to add, 0 to change, 0 to destroy."), "{}", plan.stdout);
     assert_eq!(standby(&dir, &["apply", ".", "--auto-approve"]).code, 0);
-    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("state/standby.json")).unwrap()).unwrap();
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("state/standby.json")).unwrap()).unwrap();
     assert_eq!(doc["version"], 2);
     assert_eq!(doc["lineage"], "0b7c7f4e-1d2a-4c1e-9f00-5a5e5e5e5e5e");
     assert_eq!(doc["serial"], 5);
@@ -355,3 +398,43 @@ fn graph_is_dot() {
 
 #[allow(dead_code)]
 fn _unused(_: &Path) {}
+
+#[test]
+fn modules_remap_regions_and_variables_follow_precedence() {
+    let dir = scratch("modules");
+    copy_dir(&fixture("modules"), &dir);
+    let root = dir.join("root");
+    let plan = |extra: &[&str], env: Option<&str>| {
+        let mut c = common::cmd(&root, &[&["plan", ".", "--json"][..], extra].concat());
+        if let Some(v) = env {
+            c.env("STANDBY_VAR_prefix", v);
+        }
+        let run: Run = c.output().unwrap().into();
+        assert_eq!(run.code, 0, "{}", run.all());
+        serde_json::from_str::<serde_json::Value>(&run.stdout).unwrap()
+    };
+    let doc = plan(&[], None);
+    let large = doc["resource_changes"].as_array().unwrap().iter().find(|c| c["index"] == "large").unwrap();
+    assert_eq!(large["address"], "module.flipped.standby_data.node[\"large\"]");
+    assert_eq!(large["region"], "us-east-1", "the module's primary is bound to the root's secondary");
+    assert_eq!(large["change"]["after"]["input"], "from-default-large-3-us-east-1");
+    assert_eq!(doc["output_changes"]["home"]["after"], "us-east-1");
+    assert_eq!(doc["output_changes"]["large"]["after"], "from-default-large-3-us-east-1");
+    let input =
+        |d: &serde_json::Value| d["resource_changes"][0]["change"]["after"]["input"].as_str().unwrap().to_string();
+    assert!(input(&plan(&[], Some("from-env"))).starts_with("from-env-"));
+    assert!(input(&plan(&["--var-file", "../vars.yaml"], Some("from-env"))).starts_with("from-file-"));
+    assert!(
+        input(&plan(&["--var-file", "../vars.yaml", "--var", "prefix=from-flag"], Some("from-env")))
+            .starts_with("from-flag-")
+    );
+}
+
+#[test]
+fn help_teaches_with_examples() {
+    for cmd in ["plan", "apply", "destroy", "state", "output", "force-unlock", "graph", "validate", "show"] {
+        let run = standby(&repo(), &[cmd, "--help"]);
+        assert_eq!(run.code, 0, "{cmd}: {}", run.all());
+        assert!(run.stdout.contains("standby "), "{cmd} --help has no example:\n{}", run.stdout);
+    }
+}

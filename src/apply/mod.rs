@@ -262,7 +262,8 @@ impl Applier<'_> {
                     let diffed = diff(&d, prior, state);
                     let action = changes.get(address.as_str()).map(|c| c.action);
                     let planned_after = changes.get(address.as_str()).and_then(|c| c.after.as_ref());
-                    if let Some(msg) = inconsistent(planned_after, &diffed.planned, &diffed.sensitive) {
+                    let now = crate::plan::diff::normalized(d.kind, &diffed.planned);
+                    if let Some(msg) = inconsistent(planned_after, &now, &diffed.sensitive) {
                         out.failures.push(format!("{address}: {msg}"));
                         run.failed = true;
                         continue;

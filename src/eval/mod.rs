@@ -434,7 +434,10 @@ impl<'a> Evaluator<'a> {
             (Expansion::Count, Some(Step::Index(i))) => match block.instances.get(&Key::Int(*i)) {
                 Some(inst) => (Some(inst), &steps[1..]),
                 None => {
-                    return Err(err(format!("`{full}[{i}]`: index out of range ({} instances)", block.instances.len())));
+                    return Err(err(format!(
+                        "`{full}[{i}]`: index out of range ({} instances)",
+                        block.instances.len()
+                    )));
                 }
             },
             (Expansion::ForEach, Some(Step::Key(k))) => match block.instances.get(&Key::Str(k.clone())) {

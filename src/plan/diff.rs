@@ -101,7 +101,91 @@ pub fn diff(d: &Desired, prior: Option<&Instance>, state: &State) -> Diffed {
     Diffed { action, planned, sensitive, changed, replace_paths, reason }
 }
 
+/// Attributes in the form they are compared in, so plans show real
+/// differences only (policy documents normalised, for instance).
+pub fn normalized(kind: &dyn crate::kinds::Kind, attrs: &Attrs) -> Attrs {
+    attrs.iter().map(|(k, v)| (k.clone(), kind.normalize(k, v))).collect()
+}
+
 /// Attributes without the sensitive ones, for plans and state.
 pub fn redact(attrs: &Attrs, sensitive: &BTreeSet<String>) -> Attrs {
     attrs.iter().filter(|(k, _)| !sensitive.contains(*k)).map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::address::{BlockAddr, Key};
+    use crate::state::Status;
+
+    fn desired(input: &str, trigger: &str) -> Desired {
+        let mut props = Attrs::new();
+        props.insert("input".into(), Value::str(input));
+        props.insert("triggers_replace".into(), Value::str(trigger));
+        Desired {
+            addr: BlockAddr { module: vec![], type_name: "standby_data".into(), name: "x".into() }.instance(Key::None),
+            node: 0,
+            kind: crate::kinds::lookup("standby_data").unwrap(),
+            region: "us-west-1".into(),
+            props,
+            sensitive: BTreeSet::new(),
+            prop_locs: Default::default(),
+            loc: crate::diag::Location { file: std::sync::Arc::new("m.yaml".into()), line: 1, col: 1 },
+            prevent_destroy: false,
+            timeouts: Default::default(),
+            deps: vec![],
+        }
+    }
+
+    fn prior(input: &str, trigger: &str) -> Instance {
+        let mut attrs = Attrs::new();
+        attrs.insert("input".into(), Value::str(input));
+        attrs.insert("output".into(), Value::str(input));
+        attrs.insert("triggers_replace".into(), Value::str(trigger));
+        attrs.insert("id".into(), Value::str("abc"));
+        Instance {
+            type_name: "standby_data".into(),
+            region: "us-west-1".into(),
+            id: Some("abc".into()),
+            status: Status::Ready,
+            attrs,
+            sensitive: Default::default(),
+            deps: vec![],
+        }
+    }
+
+    #[test]
+    fn create_update_replace_and_no_op() {
+        let st = State::new();
+        let d = diff(&desired("a", "t"), None, &st);
+        assert_eq!(d.action, Action::Create);
+        assert_eq!(d.planned["id"], Value::Unknown);
+        assert_eq!(diff(&desired("a", "t"), Some(&prior("a", "t")), &st).action, Action::NoOp);
+        let u = diff(&desired("b", "t"), Some(&prior("a", "t")), &st);
+        assert_eq!(u.action, Action::Update);
+        assert_eq!(u.planned["id"], Value::str("abc"), "computed attributes survive an update");
+        let r = diff(&desired("a", "u"), Some(&prior("a", "t")), &st);
+        assert_eq!(r.action, Action::Replace);
+        assert_eq!(r.replace_paths, vec!["triggers_replace".to_string()]);
+        assert_eq!(r.planned["id"], Value::Unknown);
+        let mut moved = prior("a", "t");
+        moved.region = "us-east-1".into();
+        assert_eq!(diff(&desired("a", "t"), Some(&moved), &st).replace_paths, vec!["region".to_string()]);
+    }
+
+    #[test]
+    fn sensitive_values_compare_by_hash() {
+        let st = State::new();
+        let mut d = desired("secret", "t");
+        d.sensitive.insert("input".into());
+        let mut p = prior("ignored", "t");
+        p.attrs.remove("input");
+        p.attrs.remove("output");
+        p.sensitive.insert("input".into(), st.hash(&Value::str("secret")));
+        p.sensitive.insert("output".into(), st.hash(&Value::str("secret")));
+        assert_eq!(diff(&d, Some(&p), &st).action, Action::NoOp);
+        let mut d2 = desired("changed", "t");
+        d2.sensitive.insert("input".into());
+        assert_eq!(diff(&d2, Some(&p), &st).action, Action::Update);
+    }
 }

@@ -1,7 +1,7 @@
 //! Planning: refresh what state records, evaluate the configuration against
 //! it, and describe every change. Planning never prints.
 
-use super::diff::{diff, redact};
+use super::diff::{diff, normalized, redact};
 use super::{Action, OutputChange, Plan, ResourceChange};
 use crate::address::{InstanceAddr, Selector};
 use crate::aws::Aws;
@@ -193,7 +193,7 @@ pub fn plan(loaded: &Loaded, state: &State, drift: Vec<ResourceChange>, opts: &O
                 );
             }
             wanted.insert(d.addr.clone());
-            let after = redact(&diffed.planned, &diffed.sensitive);
+            let after = normalized(d.kind, &redact(&diffed.planned, &diffed.sensitive));
             changes.insert(
                 d.addr.clone(),
                 ResourceChange {
@@ -206,7 +206,7 @@ pub fn plan(loaded: &Loaded, state: &State, drift: Vec<ResourceChange>, opts: &O
                     action,
                     reason: diffed.reason.clone(),
                     id: prior.and_then(|p| p.id.clone()),
-                    before: prior.map(|p| p.attrs.clone()),
+                    before: prior.map(|p| normalized(d.kind, &p.attrs)),
                     after: Some(after),
                     changed: if action == Action::NoOp { BTreeSet::new() } else { diffed.changed.clone() },
                     sensitive: diffed.sensitive.clone(),
