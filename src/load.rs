@@ -18,6 +18,11 @@ pub struct Loaded {
     pub vars: BTreeMap<String, Value>,
     /// Warnings found while checking (errors stop loading).
     pub warnings: Vec<Diagnostic>,
+    /// Sensitive inputs known before apply (from variables), by instance
+    /// address. Never stored: handed to a kind's `read` and `delete` (in
+    /// `prior`) when it needs them to reach the resource at all, e.g. the
+    /// OpenSearch master password for the replication plugin's REST API.
+    pub secrets: BTreeMap<String, Attrs>,
 }
 
 impl Loaded {
@@ -43,27 +48,33 @@ pub fn load(dir: &Path, inputs: &VarInputs) -> Result<Loaded, Diagnostics> {
     if diags.has_errors() {
         return Err(diags.sorted());
     }
-    let loaded = Loaded { dir: dir.to_path_buf(), tree, graph, vars, warnings: Vec::new() };
-    diags.extend(dry_run(&loaded));
+    let loaded = Loaded { dir: dir.to_path_buf(), tree, graph, vars, warnings: Vec::new(), secrets: BTreeMap::new() };
+    let (checked, secrets) = dry_run(&loaded);
+    diags.extend(checked);
     if diags.has_errors() {
         return Err(diags.sorted());
     }
-    Ok(Loaded { warnings: diags.sorted().0, ..loaded })
+    Ok(Loaded { warnings: diags.sorted().0, secrets, ..loaded })
 }
 
 struct Planned {
     by_type: BTreeMap<&'static str, Vec<(String, Attrs)>>,
+    regions: BTreeMap<String, String>,
 }
 
 impl PlanView for Planned {
     fn instances_of(&self, type_name: &str) -> Vec<(String, &Attrs)> {
         self.by_type.get(type_name).map(|v| v.iter().map(|(a, x)| (a.clone(), x)).collect()).unwrap_or_default()
     }
+
+    fn region_of(&self, address: &str) -> Option<&str> {
+        self.regions.get(address).map(String::as_str)
+    }
 }
 
 /// Evaluates everything as if creating from scratch (computed values
 /// unknown), so type errors and cross-resource rules surface before any call.
-fn dry_run(loaded: &Loaded) -> Diagnostics {
+fn dry_run(loaded: &Loaded) -> (Diagnostics, BTreeMap<String, Attrs>) {
     let ev = loaded.evaluator();
     let mut scope = Scope::new(loaded.tree.modules.len());
     let mut diags = Diagnostics::default();
@@ -84,12 +95,23 @@ fn dry_run(loaded: &Loaded) -> Diagnostics {
                 ev.set_block(&mut scope, id, exp, block);
             }
             // Dependents of a failed node would only repeat its error.
-            Err(d) => return d,
+            Err(d) => return (d, BTreeMap::new()),
         }
     }
-    let mut view = Planned { by_type: BTreeMap::new() };
+    let mut view = Planned { by_type: BTreeMap::new(), regions: BTreeMap::new() };
+    let mut secrets = BTreeMap::new();
     for (d, planned) in &all {
         view.by_type.entry(d.kind.type_name()).or_default().push((d.addr.to_string(), planned.clone()));
+        view.regions.insert(d.addr.to_string(), d.region.clone());
+        let known: Attrs = d
+            .props
+            .iter()
+            .filter(|(k, v)| d.sensitive.contains(*k) && !v.has_unknown() && !v.is_null())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if !known.is_empty() {
+            secrets.insert(d.addr.to_string(), known);
+        }
     }
     for (d, planned) in &all {
         for problem in d.kind.check_plan(planned, &view) {
@@ -108,5 +130,5 @@ fn dry_run(loaded: &Loaded) -> Diagnostics {
             );
         }
     }
-    diags
+    (diags, secrets)
 }

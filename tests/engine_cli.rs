@@ -73,7 +73,7 @@ bad_input! {
     duplicate_names: ["b.yaml:2:3: duplicate resource `standby_data.a` (first defined at a.yaml:3:3)"],
     missing_module: ["main.yaml:4:13: module.storage: module source `../does-not-exist` not found"],
     unknown_type_and_property: ["main.yaml:4:11: standby_dta.a: unknown resource type", "main.yaml:8:7: standby_data.b: unknown property `inptu`", "main.yaml:9:7: standby_data.b: `output` is set by AWS"],
-    bad_reference_syntax: ["main.yaml:6:21: unterminated reference", "main.yaml:7:25: standby_data.a: `count.index` is only available"],
+    bad_reference_syntax: ["main.yaml:6:22: unterminated reference", "main.yaml:7:25: standby_data.a: `count.index` is only available"],
     missing_variable: ["main.yaml:3:3: var.db_password: no value for required variable `db_password`", "STANDBY_VAR_db_password"],
 }
 

@@ -47,7 +47,15 @@ pub struct JobDone {
 }
 
 impl Job {
-    pub fn removal(addr: InstanceAddr, kind: &'static dyn Kind, before: Instance, timeout: Duration) -> Job {
+    /// A delete. `secrets` are the instance's configured sensitive inputs
+    /// (see `Loaded::secrets`), given to the kind's `delete` in `prior` only.
+    pub fn removal(
+        addr: InstanceAddr,
+        kind: &'static dyn Kind,
+        before: Instance,
+        timeout: Duration,
+        secrets: Attrs,
+    ) -> Job {
         let region = before.region.clone();
         Job {
             addr,
@@ -55,7 +63,7 @@ impl Job {
             op: Op::Delete,
             before,
             planned: Attrs::new(),
-            props: Attrs::new(),
+            props: secrets,
             sensitive: BTreeSet::new(),
             timeout,
             region,
@@ -136,7 +144,9 @@ impl Job {
                 .map_err(|e| JobError { message: format!("cannot write the journal: {e}"), keep: keep() })?;
             return Ok((self.before.clone(), Attrs::new()));
         };
-        self.watch(progress, started, deadline, "deletion", self.kind.delete(cx, &id, &self.before.attrs))
+        let mut prior = self.before.attrs.clone();
+        prior.extend(self.props.clone());
+        self.watch(progress, started, deadline, "deletion", self.kind.delete(cx, &id, &prior))
             .await
             .map_err(|e| JobError { message: format!("delete failed: {e}"), keep: keep() })?;
         journal

@@ -43,6 +43,8 @@ pub struct Outcome {
 
 pub struct Applier<'a> {
     pub loaded: Option<&'a Loaded>,
+    /// Configured sensitive inputs by address (`Loaded::secrets`), for deletes.
+    pub secrets: &'a BTreeMap<String, crate::value::Attrs>,
     pub plan: &'a Plan,
     pub aws: Arc<Aws>,
     pub journal: Arc<Journal>,
@@ -143,7 +145,17 @@ impl Applier<'_> {
                         continue;
                     };
                     let timeout = self.timeout_for(&c.address, Op::Delete, kind);
-                    self.spawn_job(&mut set, &sem, Job::removal(a, kind, inst.clone(), timeout));
+                    self.spawn_job(
+                        &mut set,
+                        &sem,
+                        Job::removal(
+                            a,
+                            kind,
+                            inst.clone(),
+                            timeout,
+                            self.secrets.get(&c.address).cloned().unwrap_or_default(),
+                        ),
+                    );
                 }
             }
             while let Some(r) = set.join_next().await {
@@ -399,8 +411,6 @@ impl Applier<'_> {
                 finished.push((node, run.failed));
             }
         }
-        // Skipped nodes' dependents were marked; name the skipped resources.
-        let _ = &blocked;
         // Outputs that could be evaluated are recorded.
         for (name, v) in scope.root_outputs() {
             let o = if v.sensitive {

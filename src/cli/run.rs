@@ -34,8 +34,11 @@ fn options(opts: &PlanArgs, destroy: bool) -> Result<Options, Error> {
 
 /// Refreshes (unless turned off) and plans.
 async fn make_plan(loaded: &Loaded, st: &mut State, aws: &Arc<Aws>, opts: &Options) -> Result<Plan, Error> {
-    let drift =
-        if opts.refresh || opts.refresh_only { planner::refresh(st, aws, opts.parallelism).await? } else { Vec::new() };
+    let drift = if opts.refresh || opts.refresh_only {
+        planner::refresh(st, aws, opts.parallelism, &loaded.secrets).await?
+    } else {
+        Vec::new()
+    };
     Ok(planner::plan(loaded, st, drift, opts)?)
 }
 
@@ -155,6 +158,7 @@ pub async fn apply(
             .map_err(|e| Error::Io(format!("cannot create the journal: {e}")))?,
     );
     let applier = Applier {
+        secrets: &loaded.secrets,
         loaded: (!plan.destroy && !plan.refresh_only).then_some(&loaded),
         plan: &plan,
         aws,

@@ -141,7 +141,8 @@ fn load_module(dir: &Path, is_root: bool, diags: &mut Diagnostics, unparsed: &mu
         if text.trim().is_empty() {
             continue;
         }
-        let opts = LoaderOptions::default().error_on_duplicate_keys(true).toplevel_mapping();
+        // prevent_coercion: a quoted scalar stays a string (`"16.4"` is a version, not a number).
+        let opts = LoaderOptions::default().error_on_duplicate_keys(true).toplevel_mapping().prevent_coercion(true);
         match marked_yaml::parse_yaml_with_options(0, &text, opts) {
             Ok(node) => read_file(&src, &node, is_root, &mut module, diags),
             Err(e) => {

@@ -249,6 +249,16 @@ impl<'a> Evaluator<'a> {
             for (name, e) in &r.properties {
                 let Some(prop) = schema.get(&name.name) else { continue };
                 match self.eval(module, e, &cx, scope) {
+                    // null means "not set", as in Terraform, so modules can pass optional inputs through.
+                    Ok(v) if v.value.is_null() => {
+                        if prop.mode == kinds::schema::Mode::Required {
+                            diags.push(
+                                Diagnostic::error(format!("property `{}` is required and cannot be null", name.name))
+                                    .at(Some(e.loc.clone()))
+                                    .address(&addr_text),
+                            );
+                        }
+                    }
                     Ok(v) => {
                         if let Err(m) = prop.ty.check(&v.value) {
                             diags.push(

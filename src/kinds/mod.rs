@@ -7,6 +7,8 @@
 
 pub mod aws;
 pub mod data;
+pub mod opensearch;
+pub mod rds;
 pub mod schema;
 
 use crate::aws::Aws;
@@ -68,6 +70,12 @@ pub struct Created {
 pub trait PlanView {
     /// The planned attributes of every instance of a type.
     fn instances_of(&self, type_name: &str) -> Vec<(String, &Attrs)>;
+
+    /// The AWS region of a planned instance, by address (e.g. to check that
+    /// the members of a global database are in different regions).
+    fn region_of(&self, _address: &str) -> Option<&str> {
+        None
+    }
 }
 
 #[async_trait]
@@ -140,6 +148,15 @@ pub fn registry() -> &'static [&'static dyn Kind] {
         &aws::s3_bucket::S3Bucket,
         &aws::s3_bucket_versioning::S3BucketVersioning,
         &aws::s3_bucket_replication::S3BucketReplication,
+        &rds::global_cluster::RdsGlobalCluster,
+        &rds::cluster::RdsCluster,
+        &rds::cluster_instance::RdsClusterInstance,
+        &opensearch::domain::OpenSearchDomain,
+        &opensearch::domain_policy::OpenSearchDomainPolicy,
+        &opensearch::outbound_connection::OpenSearchOutboundConnection,
+        &opensearch::inbound_connection_accepter::OpenSearchInboundConnectionAccepter,
+        &opensearch::autofollow_rule::OpenSearchAutofollowRule,
+        &opensearch::index_replication::OpenSearchIndexReplication,
     ];
     KINDS
 }

@@ -47,7 +47,15 @@ enum Seen {
 
 /// Reads every instance in state from AWS (bounded concurrency) and updates
 /// the in-memory state with what was observed. Returns the drift.
-pub async fn refresh(state: &mut State, aws: &Arc<Aws>, parallelism: usize) -> Result<Vec<ResourceChange>, PlanError> {
+///
+/// `secrets` (see [`Loaded::secrets`]) are added to what a kind's `read` gets
+/// as `prior`: the only way to reach some resources, never recorded.
+pub async fn refresh(
+    state: &mut State,
+    aws: &Arc<Aws>,
+    parallelism: usize,
+    secrets: &BTreeMap<String, Attrs>,
+) -> Result<Vec<ResourceChange>, PlanError> {
     let sem = Arc::new(tokio::sync::Semaphore::new(parallelism.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
     let mut errors = Vec::new();
@@ -63,11 +71,18 @@ pub async fn refresh(state: &mut State, aws: &Arc<Aws>, parallelism: usize) -> R
             continue;
         };
         let (addr, inst, aws, sem) = (addr.clone(), inst.clone(), aws.clone(), sem.clone());
+        let mut prior = inst.attrs.clone();
+        let given = secrets.get(&addr.to_string()).cloned().unwrap_or_default();
+        let mut inst = inst;
+        for k in given.keys() {
+            inst.sensitive.entry(k.clone()).or_default();
+        }
+        prior.extend(given);
         tasks.spawn(async move {
             let _permit = sem.acquire_owned().await;
             let address = addr.to_string();
             let cx = Ctx { address: &address, region: &inst.region, aws: &aws, timeout: Duration::from_secs(300) };
-            let seen = match kind.read(&cx, &id, &inst.attrs).await {
+            let seen = match kind.read(&cx, &id, &prior).await.map(|o| o.map(|a| without_secrets(a, &inst))) {
                 Ok(None) => Ok(Seen::Gone),
                 Ok(Some(attrs)) if attrs == inst.attrs && inst.status == Status::Ready => Ok(Seen::Same),
                 Ok(Some(attrs)) => Ok(Seen::Changed(attrs)),
@@ -119,6 +134,13 @@ pub async fn refresh(state: &mut State, aws: &Arc<Aws>, parallelism: usize) -> R
     }
     drift.sort_by(|a, b| a.address.cmp(&b.address));
     Ok(drift)
+}
+
+/// What a read reports, less anything sensitive: secrets handed to `read`
+/// (or echoed by a kind) never reach state or drift.
+fn without_secrets(mut attrs: Attrs, inst: &Instance) -> Attrs {
+    attrs.retain(|k, _| !inst.sensitive.contains_key(k));
+    attrs
 }
 
 fn drift_change(addr: &InstanceAddr, old: &Instance, action: Action, after: Option<Attrs>) -> ResourceChange {

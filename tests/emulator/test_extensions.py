@@ -11,6 +11,7 @@ import http.client
 import json
 import subprocess
 import urllib.request
+from xml.etree import ElementTree
 from pathlib import Path
 
 import boto3
@@ -115,6 +116,94 @@ def test_put_bucket_versioning_rejects_unknown_status(aws):
     for status in ("Enabled", "Suspended"):
         s3.put_bucket_versioning(Bucket="mm-files-west", VersioningConfiguration={"Status": status})
         assert s3.get_bucket_versioning(Bucket="mm-files-west")["Status"] == status
+
+
+def test_get_bucket_versioning_root_is_versioning_configuration(aws):
+    """The AWS SDKs that check the root element (Rust, Go v2) parse the answer."""
+    s3 = aws("s3")
+    bodies = []
+    s3.meta.events.register("after-call.s3.GetBucketVersioning",
+                            lambda http_response, **_: bodies.append(http_response.content.decode()))
+    s3.create_bucket(Bucket="mm-files-west", CreateBucketConfiguration={"LocationConstraint": WEST})
+    ns = "http://s3.amazonaws.com/doc/2006-03-01/"
+    assert "Status" not in s3.get_bucket_versioning(Bucket="mm-files-west")
+    root = ElementTree.fromstring(bodies[-1])
+    assert root.tag == f"{{{ns}}}VersioningConfiguration"
+    assert list(root) == []
+    for status in ("Enabled", "Suspended"):
+        s3.put_bucket_versioning(Bucket="mm-files-west", VersioningConfiguration={"Status": status})
+        assert s3.get_bucket_versioning(Bucket="mm-files-west")["Status"] == status
+        root = ElementTree.fromstring(bodies[-1])
+        assert root.tag == f"{{{ns}}}VersioningConfiguration"
+        assert [(e.tag, e.text) for e in root] == [(f"{{{ns}}}Status", status)]
+    assert error_of(lambda: s3.get_bucket_versioning(Bucket="no-such-bucket")) == ("NoSuchBucket", 404)
+
+
+def test_delete_object_versions_in_suspended_bucket(aws):
+    s3 = aws("s3")
+    _versioned_bucket(s3, "mm-files-west")
+    for body in (b"one", b"two"):
+        s3.put_object(Bucket="mm-files-west", Key="a", Body=body)
+        s3.put_object(Bucket="mm-files-west", Key="b", Body=body)
+    s3.delete_object(Bucket="mm-files-west", Key="a")  # a delete marker on top
+    s3.put_bucket_versioning(Bucket="mm-files-west", VersioningConfiguration={"Status": "Suspended"})
+    listed = s3.list_object_versions(Bucket="mm-files-west")
+    versions = {(v["Key"], v["VersionId"]) for v in listed["Versions"]}
+    [marker] = [(m["Key"], m["VersionId"]) for m in listed["DeleteMarkers"]]
+    assert len(versions) == 4
+
+    # One version of b: only that one goes.
+    key, version = sorted(v for v in versions if v[0] == "b")[0]
+    out = s3.delete_object(Bucket="mm-files-west", Key=key, VersionId=version)
+    assert out["VersionId"] == version and "DeleteMarker" not in out
+    left = s3.list_object_versions(Bucket="mm-files-west")
+    assert {(v["Key"], v["VersionId"]) for v in left["Versions"]} == versions - {(key, version)}
+
+    # The delete marker: reported as one.
+    out = s3.delete_object(Bucket="mm-files-west", Key=marker[0], VersionId=marker[1])
+    assert out["DeleteMarker"] is True
+
+    # The rest in one DeleteObjects call (what emptying a bucket does).
+    rest = [{"Key": k, "VersionId": v} for k, v in versions - {(key, version)}]
+    out = s3.delete_objects(Bucket="mm-files-west", Delete={"Objects": rest, "Quiet": True})
+    assert out.get("Errors", []) == []
+    left = s3.list_object_versions(Bucket="mm-files-west")
+    assert "Versions" not in left and "DeleteMarkers" not in left
+    s3.delete_bucket(Bucket="mm-files-west")
+
+
+def test_call_log_names_operations(aws, endpoint):
+    def calls():
+        with urllib.request.urlopen(f"{endpoint}/_emulator/calls") as r:
+            return [(c["service"], c["region"], c["operation"], c["status"]) for c in json.load(r)]
+
+    assert calls() == []  # the reset before each test clears it
+    s3 = aws("s3")
+    s3.create_bucket(Bucket="mm-files-west", CreateBucketConfiguration={"LocationConstraint": WEST})
+    s3.head_bucket(Bucket="mm-files-west")
+    s3.get_bucket_versioning(Bucket="mm-files-west")
+    s3.list_objects_v2(Bucket="mm-files-west")
+    s3.put_object(Bucket="mm-files-west", Key="a/b.txt", Body=b"x")
+    s3.copy_object(Bucket="mm-files-west", Key="c.txt", CopySource="mm-files-west/a/b.txt")
+    error_of(lambda: s3.get_bucket_tagging(Bucket="mm-files-west"))
+    aws("iam", EAST).list_roles()
+    aws("rds", EAST).describe_db_clusters()
+    aws("opensearch").list_domain_names()
+    assert calls() == [
+        ("s3", WEST, "CreateBucket", 200),
+        ("s3", WEST, "HeadBucket", 200),
+        ("s3", WEST, "GetBucketVersioning", 200),
+        ("s3", WEST, "ListObjectsV2", 200),
+        ("s3", WEST, "PutObject", 200),
+        ("s3", WEST, "CopyObject", 200),
+        ("s3", WEST, "GetBucketTagging", 404),
+        ("iam", "us-east-1", "ListRoles", 200),
+        ("rds", EAST, "DescribeDBClusters", 200),
+        ("opensearch", WEST, "ListDomainNames", 200),
+    ]
+    req = urllib.request.Request(f"{endpoint}/_emulator/calls", method="DELETE")
+    urllib.request.urlopen(req)
+    assert calls() == []
 
 
 # -------------------------------------------------------------------- IAM ---
@@ -267,6 +356,19 @@ def test_remove_from_global_cluster_in_any_region(aws):
     assert west.describe_global_clusters()["GlobalClusters"] == []
     assert error_of(lambda: west.delete_global_cluster(GlobalClusterIdentifier="mm-global")) == (
         "GlobalClusterNotFoundFault", 404)
+
+
+def test_modify_global_cluster_deletion_protection(aws):
+    west, _ = _global_db(aws)
+    gc = west.modify_global_cluster(GlobalClusterIdentifier="mm-global", DeletionProtection=True)["GlobalCluster"]
+    assert gc["DeletionProtection"] is True
+    assert _members(west)[0]["DeletionProtection"] is True
+    west.modify_global_cluster(GlobalClusterIdentifier="mm-global", DeletionProtection=False)
+    assert _members(west)[0]["DeletionProtection"] is False
+    assert error_of(lambda: west.modify_global_cluster(GlobalClusterIdentifier="nope", DeletionProtection=True)) == (
+        "GlobalClusterNotFoundFault", 404)
+    assert error_of(lambda: west.modify_global_cluster(GlobalClusterIdentifier="mm-global", EngineVersion="16.4"))[
+        0] == "InvalidParameterValue"
 
 
 # ------------------------------------------------------ OpenSearch control ---

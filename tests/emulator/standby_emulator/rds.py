@@ -14,6 +14,7 @@ from moto.core.responses import ActionResult
 from moto.rds.exceptions import (
     DBClusterNotFoundError,
     InvalidParameterCombination,
+    InvalidParameterValue,
     RDSClientError,
 )
 from moto.rds.models import DBCluster, GlobalCluster, RDSBackend, rds_backends
@@ -304,6 +305,30 @@ def fix_delete_db_cluster_global_member() -> None:
     RDSBackend.delete_db_cluster = delete_db_cluster
 
 
+def fix_modify_global_cluster() -> None:
+    """ModifyGlobalCluster toggles DeletionProtection (moto 5.2.5: HTTP 500).
+
+    AWS RDS API reference, ModifyGlobalCluster(GlobalClusterIdentifier,
+    DeletionProtection, NewGlobalClusterIdentifier, EngineVersion,
+    AllowMajorVersionUpgrade) -> GlobalCluster; unknown id
+    GlobalClusterNotFoundFault (404). Only DeletionProtection is emulated:
+    renames and engine upgrades answer 400 InvalidParameterValue naming the
+    parameter, rather than pretending to work.
+    """
+
+    def modify_global_cluster(self: RDSResponse) -> ActionResult:
+        params = self.params
+        gc = _get_global(self.current_account, params["GlobalClusterIdentifier"])
+        for unsupported in ("NewGlobalClusterIdentifier", "EngineVersion"):
+            if params.get(unsupported):
+                raise InvalidParameterValue(f"emulator: ModifyGlobalCluster {unsupported} is not emulated")
+        if params.get("DeletionProtection") is not None:
+            gc.deletion_protection = _param_true(params["DeletionProtection"])
+        return ActionResult({"GlobalCluster": gc})
+
+    RDSResponse.modify_global_cluster = modify_global_cluster
+
+
 def _switch_primary(self: RDSResponse, allow_data_loss: bool) -> ActionResult:
     params = self.params
     gc = _get_global(self.current_account, params["GlobalClusterIdentifier"])
@@ -462,5 +487,6 @@ def apply() -> None:
     fix_global_write_forwarding()
     fix_remove_from_global_cluster()
     fix_delete_db_cluster_global_member()
+    fix_modify_global_cluster()
     fix_switchover_and_failover()
     fix_describe_db_engine_versions()

@@ -7,7 +7,9 @@ Routing, in order:
    domain -> 502 (in AWS the name would not resolve).
 3. /_emulator/... -> test-only control API (health, settings, replication
    state); only on the emulator's own address, never on domain hosts.
-4. Everything else -> moto. POST /moto-api/reset also clears the extensions.
+4. Everything else -> moto, noted in the call log (calls.py) when it is a
+   signed AWS request. POST /moto-api/reset also clears the extensions and
+   the call log.
 """
 
 import json
@@ -16,7 +18,7 @@ from typing import Any
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-from . import apply_all, opensearch, opensearch_rest
+from . import apply_all, calls, opensearch, opensearch_rest
 
 
 def _json_response(start_response, status: int, payload: Any) -> list[bytes]:
@@ -67,7 +69,8 @@ class EmulatorApp:
         if method == "POST" and path.rstrip("/") == "/moto-api/reset":
             opensearch.reset()
             opensearch_rest.reset()
-        return self.moto(environ, start_response)
+            calls.reset()
+        return self.moto(environ, calls.record(environ, start_response))
 
     # ------------------------------------------------------ control API ---
 
@@ -76,6 +79,12 @@ class EmulatorApp:
         try:
             if path == "/_emulator/health" and method == "GET":
                 return _json_response(start_response, 200, {"status": "ok", "pid": os.getpid()})
+            if path == "/_emulator/calls" and method == "GET":
+                # The AWS API calls received, in order: service, region, operation, status.
+                return _json_response(start_response, 200, calls.snapshot())
+            if path == "/_emulator/calls" and method == "DELETE":
+                calls.reset()
+                return _json_response(start_response, 200, [])
             if path == "/_emulator/settings" and method == "GET":
                 return _json_response(start_response, 200, opensearch_rest.SETTINGS)
             if path == "/_emulator/settings" and method == "POST":

@@ -1,0 +1,389 @@
+//! `aws_opensearch_domain`: an OpenSearch 2.x domain with fine-grained access
+//! control and an internal master user, node-to-node encryption, encryption
+//! at rest and HTTPS only (what cross-cluster replication with Mattermost
+//! needs). id = domain name.
+//!
+//! The access policy is `aws_opensearch_domain_policy`'s, not this kind's.
+//! The master password is never read back (AWS does not report it): it is
+//! compared by hash and sent with every update of the domain's configuration.
+
+use super::{domain_name_problem, os_error};
+use crate::kinds::aws::{get_i64, get_str, is_gone, put_reported, req_str, tag_changes, tags_of, tags_value};
+use crate::kinds::rds::{bool_or, get_bool, poll};
+use crate::kinds::schema::{Prop, Schema, Type};
+use crate::kinds::{Created, Ctx, Kind, KindError, PropProblem};
+use crate::value::{Attrs, Value};
+use async_trait::async_trait;
+use aws_sdk_opensearch::types::{
+    AdvancedSecurityOptionsInput, ClusterConfig, DomainEndpointOptions, DomainStatus, EbsOptions,
+    EncryptionAtRestOptions, MasterUserOptions, NodeToNodeEncryptionOptions, OpenSearchPartitionInstanceType, Tag,
+    TlsSecurityPolicy, VolumeType,
+};
+use std::time::Duration;
+
+pub struct OpenSearchDomain;
+
+/// The TLS policy unless one is given: TLS 1.2 and later.
+pub const DEFAULT_TLS_POLICY: &str = "Policy-Min-TLS-1-2-2019-07";
+
+static SCHEMA: Schema = Schema {
+    props: &[
+        Prop::required("domain_name", Type::String, "Domain name (3-28 lowercase letters, digits, hyphens).")
+            .force_new(),
+        Prop::required(
+            "engine_version",
+            Type::String,
+            "`OpenSearch_2.<minor>`, e.g. `OpenSearch_2.11`: cross-cluster replication in this topology needs \
+             OpenSearch 2.x. Changing it replaces the domain (standby runs no in-place upgrades).",
+        )
+        .force_new(),
+        Prop::required("instance_type", Type::String, "Data node instance type, e.g. `r6g.large.search`."),
+        Prop::optional("instance_count", Type::Number, "Data nodes (AWS default 1).").or_computed(),
+        Prop::optional("ebs_volume_size", Type::Number, "EBS volume per node, GiB (EBS is on when given).")
+            .or_computed(),
+        Prop::optional("ebs_volume_type", Type::String, "EBS volume type, e.g. `gp3`.").or_computed(),
+        Prop::required("master_user_name", Type::String, "Internal master user of fine-grained access control."),
+        Prop::required(
+            "master_user_password",
+            Type::String,
+            "Its password, from a sensitive variable (8+ characters: upper and lower case, a digit, a special \
+             character).",
+        )
+        .sensitive(),
+        Prop::optional(
+            "node_to_node_encryption",
+            Type::Bool,
+            "Encrypt traffic between nodes (default true; required by fine-grained access control).",
+        ),
+        Prop::optional(
+            "encrypt_at_rest",
+            Type::Bool,
+            "Encrypt data at rest (default true; required by fine-grained access control).",
+        ),
+        Prop::optional(
+            "enforce_https",
+            Type::Bool,
+            "Refuse plain HTTP (default true; required by fine-grained access control).",
+        ),
+        Prop::optional("tls_security_policy", Type::String, "TLS policy (default `Policy-Min-TLS-1-2-2019-07`)."),
+        Prop::optional("tags", Type::Map(&Type::String), "Tags."),
+        Prop::computed("arn", Type::String, "Domain ARN."),
+        Prop::computed("endpoint", Type::String, "Endpoint host name (the VPC endpoint for a VPC domain)."),
+        Prop::computed("domain_id", Type::String, "`<account>/<domain name>`."),
+        Prop::computed("fine_grained_access_control", Type::Bool, "Whether fine-grained access control is on."),
+    ],
+};
+
+const GONE: &[&str] = &["ResourceNotFoundException"];
+
+/// Whether `v` is `OpenSearch_2.<minor>`.
+pub fn engine_version_ok(v: &str) -> bool {
+    v.strip_prefix("OpenSearch_2.").is_some_and(|m| !m.is_empty() && m.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// AWS's master password rule, without ever echoing the password.
+fn password_problem(p: &str) -> Option<&'static str> {
+    let classes = [
+        p.chars().any(|c| c.is_ascii_uppercase()),
+        p.chars().any(|c| c.is_ascii_lowercase()),
+        p.chars().any(|c| c.is_ascii_digit()),
+        p.chars().any(|c| !c.is_ascii_alphanumeric()),
+    ];
+    (p.chars().count() < 8 || classes.contains(&false)).then_some(
+        "the master password must have 8 or more characters, with an upper-case letter, a lower-case letter, a \
+         digit and a special character (the value is not shown)",
+    )
+}
+
+async fn describe(cx: &Ctx<'_>, name: &str) -> Result<Option<DomainStatus>, KindError> {
+    let os = cx.aws.opensearch(cx.region).await;
+    match os.describe_domain().domain_name(name).send().await {
+        Ok(out) => Ok(out.domain_status().cloned().filter(|d| d.deleted() != Some(true))),
+        Err(e) if is_gone(&e, GONE) => Ok(None),
+        Err(e) => Err(os_error("DescribeDomain", e)),
+    }
+}
+
+/// The endpoint clients use: public, or the VPC one.
+pub fn endpoint_of(d: &DomainStatus) -> Option<&str> {
+    d.endpoint().or_else(|| d.endpoints().and_then(|e| e.get("vpc")).map(String::as_str))
+}
+
+fn cluster_config(p: &Attrs) -> Result<ClusterConfig, KindError> {
+    Ok(ClusterConfig::builder()
+        .instance_type(OpenSearchPartitionInstanceType::from(req_str(p, "instance_type")?))
+        .set_instance_count(get_i64(p, "instance_count").map(|n| n as i32))
+        .build())
+}
+
+fn ebs_options(p: &Attrs) -> Option<EbsOptions> {
+    let size = get_i64(p, "ebs_volume_size")?;
+    Some(
+        EbsOptions::builder()
+            .ebs_enabled(true)
+            .volume_size(size as i32)
+            .set_volume_type(get_str(p, "ebs_volume_type").map(VolumeType::from))
+            .build(),
+    )
+}
+
+fn security(p: &Attrs) -> Result<AdvancedSecurityOptionsInput, KindError> {
+    let master = MasterUserOptions::builder()
+        .master_user_name(req_str(p, "master_user_name")?)
+        .master_user_password(req_str(p, "master_user_password")?)
+        .build();
+    Ok(AdvancedSecurityOptionsInput::builder()
+        .enabled(true)
+        .internal_user_database_enabled(true)
+        .master_user_options(master)
+        .build())
+}
+
+fn endpoint_options(p: &Attrs) -> DomainEndpointOptions {
+    DomainEndpointOptions::builder()
+        .enforce_https(get_bool(p, "enforce_https").unwrap_or(true))
+        .tls_security_policy(TlsSecurityPolicy::from(get_str(p, "tls_security_policy").unwrap_or(DEFAULT_TLS_POLICY)))
+        .build()
+}
+
+fn tag_list(tags: impl IntoIterator<Item = (String, String)>) -> Vec<Tag> {
+    tags.into_iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok()).collect()
+}
+
+#[async_trait]
+impl Kind for OpenSearchDomain {
+    fn type_name(&self) -> &'static str {
+        "aws_opensearch_domain"
+    }
+
+    fn schema(&self) -> &'static Schema {
+        &SCHEMA
+    }
+
+    /// A domain takes 15-30 minutes to create, configuration changes as long.
+    fn default_timeout(&self) -> Duration {
+        Duration::from_secs(90 * 60)
+    }
+
+    fn validate(&self, props: &Attrs) -> Vec<PropProblem> {
+        let mut out = Vec::new();
+        if let Some(p) = get_str(props, "domain_name").and_then(domain_name_problem) {
+            out.push(PropProblem::error("domain_name", p));
+        }
+        if let Some(v) = get_str(props, "engine_version")
+            && !engine_version_ok(v)
+        {
+            out.push(PropProblem::error(
+                "engine_version",
+                format!(
+                    "engine_version must be OpenSearch 2.x (`OpenSearch_2.<minor>`, e.g. OpenSearch_2.11) for this \
+                     topology: Mattermost's cross-region replication uses the OpenSearch 2 replication plugin with \
+                     fine-grained access control; got {v:?}"
+                ),
+            ));
+        }
+        for k in ["node_to_node_encryption", "encrypt_at_rest", "enforce_https"] {
+            if get_bool(props, k) == Some(false) {
+                out.push(PropProblem::error(k, format!("fine-grained access control requires `{k}: true`")));
+            }
+        }
+        if let Some(p) = get_str(props, "master_user_password").and_then(password_problem) {
+            out.push(PropProblem::error("master_user_password", p));
+        }
+        if get_str(props, "tls_security_policy") == Some("Policy-Min-TLS-1-0-2019-07") {
+            out.push(PropProblem::warning("tls_security_policy", "this policy still accepts TLS 1.0 and 1.1"));
+        }
+        if props.contains_key("ebs_volume_type") && !props.contains_key("ebs_volume_size") {
+            out.push(PropProblem::error("ebs_volume_type", "give `ebs_volume_size` with `ebs_volume_type`"));
+        }
+        out
+    }
+
+    fn normalize(&self, prop: &str, v: &Value) -> Value {
+        match prop {
+            "node_to_node_encryption" | "encrypt_at_rest" | "enforce_https" => bool_or(v, true),
+            "tls_security_policy" if v.is_null() => Value::str(DEFAULT_TLS_POLICY),
+            _ => v.clone(),
+        }
+    }
+
+    fn id_hint(&self, desired: &Attrs) -> Option<String> {
+        get_str(desired, "domain_name").map(str::to_string)
+    }
+
+    async fn create(&self, cx: &Ctx<'_>, desired: &Attrs) -> Result<Created, KindError> {
+        let name = req_str(desired, "domain_name")?;
+        let os = cx.aws.opensearch(cx.region).await;
+        os.create_domain()
+            .domain_name(name)
+            .engine_version(req_str(desired, "engine_version")?)
+            .cluster_config(cluster_config(desired)?)
+            .set_ebs_options(ebs_options(desired))
+            .advanced_security_options(security(desired)?)
+            .node_to_node_encryption_options(
+                NodeToNodeEncryptionOptions::builder()
+                    .enabled(get_bool(desired, "node_to_node_encryption").unwrap_or(true))
+                    .build(),
+            )
+            .encryption_at_rest_options(
+                EncryptionAtRestOptions::builder()
+                    .enabled(get_bool(desired, "encrypt_at_rest").unwrap_or(true))
+                    .build(),
+            )
+            .domain_endpoint_options(endpoint_options(desired))
+            .set_tag_list(Some(tag_list(tags_of(desired))).filter(|t| !t.is_empty()))
+            .send()
+            .await
+            .map_err(|e| os_error("CreateDomain", e))?;
+        Ok(Created { id: name.to_string(), attrs: desired.clone() })
+    }
+
+    /// Ready when created, no change is processing, and the endpoint is known.
+    async fn wait_ready(&self, cx: &Ctx<'_>, id: &str) -> Result<(), KindError> {
+        poll(|| async {
+            let ready = describe(cx, id).await?.is_some_and(|d| {
+                d.created() != Some(false) && d.processing() != Some(true) && endpoint_of(&d).is_some()
+            });
+            Ok(ready.then_some(()))
+        })
+        .await
+    }
+
+    // read: 2 calls (DescribeDomain, ListTags).
+    async fn read(&self, cx: &Ctx<'_>, id: &str, prior: &Attrs) -> Result<Option<Attrs>, KindError> {
+        let Some(d) = describe(cx, id).await? else { return Ok(None) };
+        let mut a = Attrs::new();
+        a.insert("domain_name".into(), Value::str(d.domain_name()));
+        let mut put = |k: &str, v: Option<Value>| {
+            if let Some(v) = v {
+                a.insert(k.to_string(), v);
+            }
+        };
+        put("engine_version", d.engine_version().map(Value::str));
+        let cc = d.cluster_config();
+        put("instance_type", cc.and_then(|c| c.instance_type()).map(|t| Value::str(t.as_str())));
+        put("instance_count", cc.and_then(|c| c.instance_count()).map(|n| Value::int(n.into())));
+        if let Some(ebs) = d.ebs_options().filter(|e| e.ebs_enabled() == Some(true)) {
+            put("ebs_volume_size", ebs.volume_size().map(|n| Value::int(n.into())));
+            put("ebs_volume_type", ebs.volume_type().map(|t| Value::str(t.as_str())));
+        }
+        put("node_to_node_encryption", d.node_to_node_encryption_options().and_then(|o| o.enabled()).map(Value::Bool));
+        put("encrypt_at_rest", d.encryption_at_rest_options().and_then(|o| o.enabled()).map(Value::Bool));
+        let ep = d.domain_endpoint_options();
+        put("enforce_https", ep.and_then(|o| o.enforce_https()).map(Value::Bool));
+        put("tls_security_policy", ep.and_then(|o| o.tls_security_policy()).map(|t| Value::str(t.as_str())));
+        let fgac = d.advanced_security_options().and_then(|o| o.enabled()).unwrap_or(false);
+        put("fine_grained_access_control", Some(Value::Bool(fgac)));
+        put("arn", Some(Value::str(d.arn())));
+        put("domain_id", Some(Value::str(d.domain_id())));
+        put("endpoint", endpoint_of(&d).map(Value::str));
+        // AWS never reports the master user: the name stays as configured.
+        if let Some(v) = prior.get("master_user_name") {
+            a.insert("master_user_name".into(), v.clone());
+        }
+        let os = cx.aws.opensearch(cx.region).await;
+        let tags = match os.list_tags().arn(d.arn()).send().await {
+            Ok(t) => t.tag_list().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect::<Vec<_>>(),
+            Err(e) if is_gone(&e, GONE) => return Ok(None),
+            Err(e) => return Err(os_error("ListTags", e)),
+        };
+        put_reported(&mut a, prior, "tags", tags_value(tags));
+        Ok(Some(a))
+    }
+
+    async fn update(&self, cx: &Ctx<'_>, id: &str, prior: &Attrs, desired: &Attrs) -> Result<(), KindError> {
+        let os = cx.aws.opensearch(cx.region).await;
+        let changed = |k: &str| {
+            self.normalize(k, prior.get(k).unwrap_or(&Value::Null))
+                != self.normalize(k, desired.get(k).unwrap_or(&Value::Null))
+        };
+        let mut req = os.update_domain_config().domain_name(id);
+        if changed("instance_type") || changed("instance_count") {
+            req = req.cluster_config(cluster_config(desired)?);
+        }
+        if changed("ebs_volume_size") || changed("ebs_volume_type") {
+            req = req.set_ebs_options(ebs_options(desired));
+        }
+        if changed("enforce_https") || changed("tls_security_policy") {
+            req = req.domain_endpoint_options(endpoint_options(desired));
+        }
+        if changed("node_to_node_encryption") {
+            req = req.node_to_node_encryption_options(NodeToNodeEncryptionOptions::builder().enabled(true).build());
+        }
+        if changed("encrypt_at_rest") {
+            req = req.encryption_at_rest_options(EncryptionAtRestOptions::builder().enabled(true).build());
+        }
+        // Only its hash is kept, so whether the password changed is unknown
+        // here: the master user goes with every configuration update.
+        req = req.advanced_security_options(security(desired)?);
+        req.send().await.map_err(|e| os_error("UpdateDomainConfig", e))?;
+        let (set, remove) = tag_changes(prior, desired);
+        let arn = get_str(prior, "arn").map(str::to_string);
+        if let Some(arn) = arn {
+            if !set.is_empty() {
+                os.add_tags()
+                    .arn(&arn)
+                    .set_tag_list(Some(tag_list(set)))
+                    .send()
+                    .await
+                    .map_err(|e| os_error("AddTags", e))?;
+            }
+            if !remove.is_empty() {
+                os.remove_tags()
+                    .arn(&arn)
+                    .set_tag_keys(Some(remove))
+                    .send()
+                    .await
+                    .map_err(|e| os_error("RemoveTags", e))?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, cx: &Ctx<'_>, id: &str, _prior: &Attrs) -> Result<(), KindError> {
+        match cx.aws.opensearch(cx.region).await.delete_domain().domain_name(id).send().await {
+            Ok(_) => {}
+            Err(e) if is_gone(&e, GONE) => return Ok(()),
+            Err(e) => return Err(os_error("DeleteDomain", e)),
+        }
+        poll(|| async { Ok(describe(cx, id).await?.is_none().then_some(())) }).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn props(pairs: &[(&str, Value)]) -> Attrs {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+    }
+
+    #[test]
+    fn only_opensearch_2() {
+        for ok in ["OpenSearch_2.11", "OpenSearch_2.3", "OpenSearch_2.19"] {
+            assert!(engine_version_ok(ok), "{ok}");
+        }
+        for bad in ["Elasticsearch_7.10", "OpenSearch_1.3", "OpenSearch_2.", "OpenSearch_2.x", "OpenSearch_3.0"] {
+            assert!(!engine_version_ok(bad), "{bad}");
+        }
+        let p = props(&[("engine_version", Value::str("Elasticsearch_7.10"))]);
+        assert_eq!(OpenSearchDomain.validate(&p)[0].prop, "engine_version");
+    }
+
+    #[test]
+    fn password_rule_never_echoes_the_password() {
+        let p = props(&[("master_user_password", Value::str("weakpass"))]);
+        let probs = OpenSearchDomain.validate(&p);
+        assert_eq!(probs[0].prop, "master_user_password");
+        assert!(!probs[0].message.contains("weakpass"));
+        assert!(password_problem("Str0ng-Pass!").is_none());
+    }
+
+    #[test]
+    fn fgac_needs_encryption_and_https() {
+        let p = props(&[("enforce_https", Value::Bool(false)), ("encrypt_at_rest", Value::Bool(true))]);
+        let probs = OpenSearchDomain.validate(&p);
+        assert_eq!(probs.len(), 1);
+        assert_eq!(probs[0].prop, "enforce_https");
+    }
+}

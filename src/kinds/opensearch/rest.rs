@@ -1,0 +1,282 @@
+//! A minimal client for an OpenSearch domain's own REST API (the
+//! cross-cluster-replication plugin), authenticated with the domain's
+//! internal master user (HTTP basic auth, as fine-grained access control
+//! expects).
+//!
+//! Where requests go, first match wins:
+//! 1. the resource's `endpoint_url` property,
+//! 2. `STANDBY_OPENSEARCH_ENDPOINT_URL`,
+//! 3. `https://<domain endpoint>`.
+//!
+//! With 1 or 2 standby connects to that URL and sends the domain endpoint as
+//! the `Host` header: the way to reach a VPC domain through a proxy or an
+//! SSH tunnel, a custom endpoint, or the local emulator. TLS (for `https://`
+//! URLs) is verified against the system's root certificates and the URL's
+//! host name.
+
+use crate::kinds::KindError;
+use crate::kinds::aws::get_str;
+use crate::value::Attrs;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::{Method, Request, StatusCode, header};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::Value as Json;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+/// `STANDBY_OPENSEARCH_ENDPOINT_URL`: send domain REST calls here (with the
+/// domain endpoint as `Host`) instead of `https://<domain endpoint>`.
+pub const ENV_ENDPOINT_URL: &str = "STANDBY_OPENSEARCH_ENDPOINT_URL";
+
+/// How long one REST call may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+
+type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+fn client() -> &'static HttpClient {
+    static CLIENT: OnceLock<HttpClient> = OnceLock::new();
+    CLIENT.get_or_init(|| {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = hyper_rustls::HttpsConnectorBuilder::new();
+        let builder = match builder.with_provider_and_native_roots(provider.clone()) {
+            Ok(b) => b,
+            // No system roots (a minimal container): plain HTTP still works,
+            // HTTPS fails at connect time with a certificate error.
+            Err(_) => hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(
+                rustls::ClientConfig::builder_with_provider(provider)
+                    .with_safe_default_protocol_versions()
+                    .expect("ring supports the default TLS versions")
+                    .with_root_certificates(rustls::RootCertStore::empty())
+                    .with_no_client_auth(),
+            ),
+        };
+        let connector = builder.https_or_http().enable_http1().build();
+        Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector)
+    })
+}
+
+/// One domain's REST API, as a resource reaches it.
+pub struct Domain {
+    /// Scheme, host and port connected to, without a trailing slash.
+    base: String,
+    /// The domain endpoint, sent as `Host`.
+    host: String,
+    auth: String,
+}
+
+/// An answer: status and JSON body (`Null` when empty or not JSON).
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Json,
+}
+
+/// Where to connect for `domain_endpoint`, given the per-resource override.
+pub fn base_url(domain_endpoint: &str, endpoint_url: Option<&str>) -> String {
+    let chosen = endpoint_url
+        .filter(|u| !u.is_empty())
+        .map(str::to_string)
+        .or_else(|| std::env::var(ENV_ENDPOINT_URL).ok().filter(|u| !u.is_empty()))
+        .unwrap_or_else(|| format!("https://{domain_endpoint}"));
+    chosen.trim_end_matches('/').to_string()
+}
+
+impl Domain {
+    /// From a REST resource's properties: `domain_endpoint`, `endpoint_url`,
+    /// `master_user_name`, `master_user_password`.
+    pub fn from_props(props: &Attrs) -> Result<Domain, KindError> {
+        let host = get_str(props, "domain_endpoint")
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| KindError::Failed("`domain_endpoint` is not known".into()))?
+            .to_string();
+        let user = get_str(props, "master_user_name")
+            .ok_or_else(|| KindError::Failed("`master_user_name` is not known".into()))?;
+        let password = get_str(props, "master_user_password").ok_or_else(|| {
+            KindError::Failed(
+                "the master user's password is not available: it comes from the configuration (standby stores only \
+                 its hash), so the resource must still be declared, with its sensitive variable set"
+                    .into(),
+            )
+        })?;
+        let token = aws_smithy_types::base64::encode(format!("{user}:{password}"));
+        Ok(Domain { base: base_url(&host, get_str(props, "endpoint_url")), host, auth: format!("Basic {token}") })
+    }
+
+    /// Sends one request. `call` names it in errors (e.g. "PUT _plugins/_replication/{index}/_start").
+    /// Any HTTP status comes back as an [`Answer`]; only transport failures are errors.
+    pub async fn send(
+        &self,
+        call: &'static str,
+        method: Method,
+        path: &str,
+        body: Option<Json>,
+    ) -> Result<Answer, KindError> {
+        let url = format!("{}{path}", self.base);
+        let mut req = Request::builder()
+            .method(method)
+            .uri(&url)
+            .header(header::HOST, &self.host)
+            .header(header::AUTHORIZATION, &self.auth)
+            .header(header::ACCEPT, "application/json");
+        let payload = match body {
+            Some(b) => {
+                req = req.header(header::CONTENT_TYPE, "application/json");
+                Bytes::from(b.to_string())
+            }
+            None => Bytes::new(),
+        };
+        let req =
+            req.body(Full::new(payload)).map_err(|e| KindError::Failed(format!("{call}: bad request {url}: {e}")))?;
+        let unreachable = |e: String| KindError::Aws {
+            call,
+            code: "Unreachable".into(),
+            message: format!("cannot reach {url} (Host: {}): {e}", self.host),
+            hint: Some(format!(
+                "a domain in a VPC, behind a proxy or with a custom endpoint needs `endpoint_url` on the resource or \
+                 {ENV_ENDPOINT_URL}; standby connects there and sends the domain endpoint as Host"
+            )),
+        };
+        let res = match tokio::time::timeout(CALL_TIMEOUT, client().request(req)).await {
+            Ok(Ok(res)) => res,
+            Ok(Err(e)) => return Err(unreachable(error_chain(&e))),
+            Err(_) => return Err(unreachable(format!("no answer within {}s", CALL_TIMEOUT.as_secs()))),
+        };
+        let status = res.status();
+        let bytes = match tokio::time::timeout(CALL_TIMEOUT, res.into_body().collect()).await {
+            Ok(Ok(b)) => b.to_bytes(),
+            Ok(Err(e)) => return Err(unreachable(error_chain(&e))),
+            Err(_) => return Err(unreachable("the answer did not finish".into())),
+        };
+        let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+            let text = String::from_utf8_lossy(&bytes).trim().to_string();
+            if text.is_empty() { Json::Null } else { Json::String(text) }
+        });
+        Ok(Answer { status, body })
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut next = e.source();
+    while let Some(cause) = next {
+        parts.push(cause.to_string());
+        next = cause.source();
+    }
+    parts.join(": ")
+}
+
+impl Answer {
+    pub fn ok(&self) -> bool {
+        self.status.is_success()
+    }
+
+    /// OpenSearch's error `type` (`illegal_argument_exception`, ...).
+    pub fn error_type(&self) -> Option<&str> {
+        self.body.get("error").and_then(|e| e.get("type")).and_then(Json::as_str)
+    }
+
+    /// OpenSearch's error `reason`, or the plain body.
+    pub fn reason(&self) -> String {
+        match &self.body {
+            Json::Object(_) => self
+                .body
+                .get("error")
+                .and_then(|e| {
+                    e.get("reason")
+                        .and_then(Json::as_str)
+                        .map(str::to_string)
+                        .or_else(|| e.as_str().map(str::to_string))
+                })
+                .unwrap_or_else(|| self.body.to_string()),
+            Json::String(s) => s.clone(),
+            _ => String::new(),
+        }
+    }
+
+    /// The answer as a failed call, with a hint for the usual causes.
+    pub fn into_error(self, call: &'static str) -> KindError {
+        let code = self.error_type().map(str::to_string).unwrap_or_else(|| format!("HTTP {}", self.status.as_u16()));
+        let message = self.reason();
+        let hint = rest_hint(self.status, &code, &message);
+        KindError::Aws { call, code, message, hint }
+    }
+}
+
+/// Hints for the plugin's usual refusals, in one place.
+pub fn rest_hint(status: StatusCode, code: &str, message: &str) -> Option<String> {
+    let h = match (status.as_u16(), code) {
+        (401, _) => "the domain refused the master user: check `master_user_name` and the password variable (they \
+                     must be the domain's internal master user)"
+            .to_string(),
+        (403, "cluster_block_exception") => "the index is a follower (read-only) while replication runs".to_string(),
+        (403, _) => "the master user lacks permission: with fine-grained access control it must map to all_access \
+                     (or the replication roles)"
+            .to_string(),
+        (502, _) => format!(
+            "no domain answers for this endpoint: check `domain_endpoint` (and `endpoint_url` / {ENV_ENDPOINT_URL})"
+        ),
+        (_, "no_such_remote_cluster_exception") => "the leader alias names no ACTIVE outbound connection of this \
+             domain: create the connection, accept it in the leader's region, and depend on the accepter"
+            .to_string(),
+        (_, "index_not_found_exception") => "the leader index does not exist: indices must exist (populated, e.g. by \
+             a Mattermost bulk index) on the leader before replication starts"
+            .to_string(),
+        (_, "illegal_argument_exception") if message.contains("Cant use same index again") => "the follower index \
+             already exists on this domain (e.g. replication was stopped outside standby): delete it on the follower \
+             to start replicating again"
+            .to_string(),
+        (_, "exception") if message.contains("cannot be recreated") => "an auto-follow rule with this name already \
+             exists for this leader alias (rules cannot be updated): remove it, or adopt it into the state"
+            .to_string(),
+        _ => return None,
+    };
+    Some(h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_property_wins_over_the_environment_over_the_default() {
+        // The environment is process-wide: check only what holds either way.
+        assert_eq!(
+            base_url("search-x.us-east-1.es.amazonaws.com", Some("http://127.0.0.1:9200/")),
+            "http://127.0.0.1:9200"
+        );
+        if std::env::var(ENV_ENDPOINT_URL).is_err() {
+            assert_eq!(
+                base_url("search-x.us-east-1.es.amazonaws.com", None),
+                "https://search-x.us-east-1.es.amazonaws.com"
+            );
+            assert_eq!(base_url("h", Some("")), "https://h");
+        }
+    }
+
+    #[test]
+    fn errors_carry_type_reason_and_hint() {
+        let a = Answer {
+            status: StatusCode::NOT_FOUND,
+            body: serde_json::json!({"error": {"root_cause": [], "type": "no_such_remote_cluster_exception",
+                "reason": "no such remote cluster: [leader]"}, "status": 404}),
+        };
+        match a.into_error("PUT _plugins/_replication/{index}/_start") {
+            KindError::Aws { code, message, hint, .. } => {
+                assert_eq!(code, "no_such_remote_cluster_exception");
+                assert!(message.contains("[leader]"));
+                assert!(hint.unwrap().contains("accept"));
+            }
+            other => panic!("{other}"),
+        }
+        let a = Answer { status: StatusCode::UNAUTHORIZED, body: Json::String("Unauthorized".into()) };
+        match a.into_error("GET _plugins/_replication/autofollow_stats") {
+            KindError::Aws { code, hint, .. } => {
+                assert_eq!(code, "HTTP 401");
+                assert!(hint.unwrap().contains("master_user_name"));
+            }
+            other => panic!("{other}"),
+        }
+    }
+}

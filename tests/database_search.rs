@@ -1,0 +1,586 @@
+//! Database and search in two regions (modules/aurora-global-database and
+//! modules/opensearch-cross-cluster-replication, as examples/mattermost-dr
+//! uses them) through the built binary, each test against its own emulator.
+//! What AWS holds is checked directly, never through standby: with the AWS
+//! SDK, and over HTTP against the emulator (its control API and the fake
+//! domains' REST API).
+//!
+//! The leader's indices must exist, populated, before replication starts
+//! (the procedure's "Search" step 4). The example is therefore applied the
+//! way a real adoption goes: the leader domain first (it plays Mattermost's
+//! existing primary), Mattermost's indices are written into it through its
+//! REST API, then the whole example is applied.
+
+mod common;
+
+use aws_sdk_opensearch::Client as OpenSearch;
+use aws_sdk_rds::Client as Rds;
+use aws_smithy_http_client::tls;
+use common::{Emulator, Run, copy_dir, repo, scratch};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const WEST: &str = "us-west-1";
+const EAST: &str = "us-east-1";
+/// The OpenSearch master password and the Aurora master password: neither may
+/// appear in state, plans or logs.
+const SEARCH_PASSWORD: &str = "Srch-Master-9!kq";
+const DB_PASSWORD: &str = "Db-Master-7#wz";
+const GLOBAL: &str = "mattermost-dr-db";
+const CLUSTER_WEST: &str = "mattermost-dr-db-us-west-1";
+const CLUSTER_EAST: &str = "mattermost-dr-db-us-east-1";
+const LEADER: &str = "mattermost-dr-os-us-west-1";
+const FOLLOWER: &str = "mattermost-dr-os-us-east-1";
+const INDICES: [&str; 3] = ["channels", "users", "files"];
+/// A daily posts index: the auto-follow rule picks it up.
+const POSTS: &str = "posts-2024-06-01";
+
+// ------------------------------------------------------------------ harness
+
+/// One emulator, a configuration directory and SDK clients for both regions.
+struct World {
+    emu: Emulator,
+    dir: PathBuf,
+    rt: tokio::runtime::Runtime,
+    rds: BTreeMap<&'static str, Rds>,
+    os: BTreeMap<&'static str, OpenSearch>,
+}
+
+impl World {
+    /// examples/mattermost-dr with the modules it uses, at the same relative paths.
+    fn example() -> World {
+        let root = scratch("dbsearch-example");
+        copy_dir(&repo().join("examples/mattermost-dr"), &root.join("examples/mattermost-dr"));
+        copy_dir(&repo().join("modules"), &root.join("modules"));
+        World::new(root.join("examples/mattermost-dr"))
+    }
+
+    /// A copy of tests/fixtures/database_search/<name>.
+    fn fixture(name: &str) -> World {
+        let root = scratch(&format!("dbsearch-{name}"));
+        let rel = Path::new("tests/fixtures/database_search").join(name);
+        copy_dir(&repo().join(&rel), &root.join(&rel));
+        World::new(root.join(rel))
+    }
+
+    fn new(dir: PathBuf) -> World {
+        let emu = Emulator::start();
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let endpoint = emu.endpoint();
+        let (rds, os) = rt.block_on(async {
+            let mut rds = BTreeMap::new();
+            let mut os = BTreeMap::new();
+            for region in [WEST, EAST] {
+                let http = aws_smithy_http_client::Builder::new()
+                    .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+                    .build_https();
+                let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                    .endpoint_url(&endpoint)
+                    .region(aws_sdk_rds::config::Region::new(region))
+                    .credentials_provider(aws_sdk_rds::config::Credentials::new(
+                        "testing", "testing", None, None, "test",
+                    ))
+                    .http_client(http)
+                    .load()
+                    .await;
+                rds.insert(region, Rds::new(&config));
+                os.insert(region, OpenSearch::new(&config));
+            }
+            (rds, os)
+        });
+        World { emu, dir, rt, rds, os }
+    }
+
+    fn block<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.rt.block_on(f)
+    }
+
+    fn cmd(&self, args: &[&str]) -> std::process::Command {
+        let mut c = self.emu.cmd(&self.dir, args);
+        c.env("STANDBY_VAR_opensearch_master_password", SEARCH_PASSWORD)
+            .env("STANDBY_VAR_search_password", SEARCH_PASSWORD)
+            .env("STANDBY_VAR_db_master_password", DB_PASSWORD)
+            .env("STANDBY_VAR_db_password", DB_PASSWORD)
+            .env("STANDBY_VAR_deletion_protection", "false");
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        self.cmd(args).output().expect("run standby").into()
+    }
+
+    /// Runs standby and insists on an exit code.
+    fn ok(&self, code: i32, args: &[&str]) -> Run {
+        let run = self.run(args);
+        assert_eq!(run.code, code, "standby {}:\n{}", args.join(" "), run.all());
+        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+        run
+    }
+
+    /// A request to the emulator itself (control API).
+    fn control(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let (status, text) = http(&self.emu.endpoint(), method, path, None, body.map(|b| b.to_string()).as_deref());
+        assert!(status < 300, "{method} {path}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    /// A request to a fake domain's REST API, as its master user.
+    fn rest(&self, host: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let (status, text) =
+            http(&self.emu.endpoint(), method, path, Some(host), body.map(|b| b.to_string()).as_deref());
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// The emulator's view of every domain (indices, replications, rules).
+    fn domains(&self) -> Vec<Value> {
+        self.control("GET", "/_emulator/opensearch/domains", None).as_array().cloned().unwrap_or_default()
+    }
+
+    fn domain(&self, name: &str) -> Value {
+        self.domains().into_iter().find(|d| d["domain"] == name).unwrap_or_else(|| panic!("no domain {name}"))
+    }
+
+    fn host(&self, name: &str) -> String {
+        self.domain(name)["endpoints"][0].as_str().unwrap().to_string()
+    }
+
+    /// What Mattermost's bulk index would have left in the leader.
+    fn seed_leader(&self, name: &str, indices: &[&str]) {
+        let host = self.host(name);
+        for index in indices {
+            let (status, body) = self.rest(&host, "PUT", &format!("/{index}"), None);
+            assert_eq!(status, 200, "PUT /{index}: {body}");
+            for n in 0..3 {
+                let (status, body) = self.rest(&host, "PUT", &format!("/{index}/_doc/{n}"), Some(json!({"n": n})));
+                assert!(status < 300, "{body}");
+            }
+        }
+    }
+
+    /// The AWS API calls the emulator received (service, region, operation, status).
+    fn calls(&self) -> Vec<Value> {
+        self.control("GET", "/_emulator/calls", None).as_array().cloned().unwrap_or_default()
+    }
+
+    fn forget_calls(&self) {
+        self.control("DELETE", "/_emulator/calls", None);
+    }
+
+    /// The emulator's request log (one line per request, AWS and domain REST alike).
+    fn log_lines(&self) -> Vec<String> {
+        let port = self.emu.endpoint().rsplit(':').next().unwrap_or_default().to_string();
+        let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+        let prefix = format!("emulator-{}-", std::process::id());
+        let dir = std::fs::read_dir(&base)
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(&prefix)))
+            .find(|p| std::fs::read_to_string(p.join("port")).is_ok_and(|t| t.trim() == port))
+            .expect("this emulator's directory");
+        // Lines are written as requests finish: let the last ones land.
+        let mut text = String::new();
+        for _ in 0..20 {
+            let now = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+            if now == text {
+                break;
+            }
+            text = now;
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        text.lines().map(str::to_string).collect()
+    }
+
+    /// Domain REST requests (not AWS API calls, not the control API) in log lines.
+    fn rest_requests(lines: &[String]) -> Vec<String> {
+        lines
+            .iter()
+            .filter_map(|l| l.split('"').nth(1))
+            .filter(|r| r.contains(" /_plugins/") || r.starts_with("HEAD "))
+            .map(|r| r.trim_end_matches(" HTTP/1.1").to_string())
+            .collect()
+    }
+
+    /// Leader domain first (the existing, populated primary), its indices, then everything.
+    fn applied() -> (World, Duration) {
+        let w = World::example();
+        w.ok(0, &["apply", ".", "--auto-approve", "--target", "module.search.aws_opensearch_domain.leader"]);
+        let mut indices = INDICES.to_vec();
+        indices.push(POSTS);
+        w.seed_leader(LEADER, &indices);
+        let started = Instant::now();
+        let run = w.ok(0, &["apply", ".", "--auto-approve"]);
+        let took = started.elapsed();
+        assert!(run.stdout.contains("Apply complete!"), "{}", run.stdout);
+        (w, took)
+    }
+}
+
+/// A plain HTTP/1.1 request to the emulator (optionally as a domain, with
+/// its master user's basic auth). Returns status and body.
+fn http(endpoint: &str, method: &str, path: &str, host: Option<&str>, body: Option<&str>) -> (u16, String) {
+    use std::io::{Read, Write};
+    let addr = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let mut conn = std::net::TcpStream::connect(addr).expect("connect to the emulator");
+    let body = body.unwrap_or("");
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        host.unwrap_or(addr),
+        body.len()
+    );
+    if host.is_some() {
+        let token = aws_smithy_types::base64::encode(format!("admin:{SEARCH_PASSWORD}"));
+        head.push_str(&format!("Authorization: Basic {token}\r\nContent-Type: application/json\r\n"));
+    }
+    write!(conn, "{head}\r\n{body}").unwrap();
+    let mut text = String::new();
+    conn.read_to_string(&mut text).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP answer");
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, body.to_string())
+}
+
+fn count_ops(calls: &[Value]) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for c in calls {
+        *out.entry(c["operation"].as_str().unwrap_or("?").to_string()).or_default() += 1;
+    }
+    out
+}
+
+// ------------------------------------------------------------ what AWS holds
+
+/// The global database: us-west-1 writer, us-east-1 secondary forwarding writes.
+fn assert_database(w: &World) {
+    w.block(async {
+        let out = w.rds[EAST].describe_global_clusters().global_cluster_identifier(GLOBAL).send().await.unwrap();
+        let g = &out.global_clusters()[0];
+        assert_eq!(g.engine(), Some("aurora-postgresql"));
+        let members = g.global_cluster_members();
+        assert_eq!(members.len(), 2, "{members:?}");
+        let writer = members.iter().find(|m| m.is_writer() == Some(true)).expect("a writer");
+        assert_eq!(
+            writer.db_cluster_arn(),
+            Some(format!("arn:aws:rds:{WEST}:123456789012:cluster:{CLUSTER_WEST}").as_str())
+        );
+        let secondary = members.iter().find(|m| m.is_writer() != Some(true)).expect("a secondary");
+        assert_eq!(
+            secondary.db_cluster_arn(),
+            Some(format!("arn:aws:rds:{EAST}:123456789012:cluster:{CLUSTER_EAST}").as_str())
+        );
+        assert_eq!(secondary.global_write_forwarding_status().map(|s| s.as_str()), Some("enabled"));
+        let east = w.rds[EAST].describe_db_clusters().db_cluster_identifier(CLUSTER_EAST).send().await.unwrap();
+        let c = &east.db_clusters()[0];
+        assert_eq!(c.global_write_forwarding_requested(), Some(true));
+        assert_eq!(c.global_cluster_identifier(), Some(GLOBAL));
+        assert_eq!(c.db_cluster_members().len(), 1);
+        let west = w.rds[WEST].describe_db_clusters().db_cluster_identifier(CLUSTER_WEST).send().await.unwrap();
+        let c = &west.db_clusters()[0];
+        assert_eq!(c.db_cluster_members().len(), 2, "one writer, one reader");
+        assert!(c.master_user_secret().is_none(), "a master password was given: RDS does not manage it");
+    });
+}
+
+/// Both domains with FGAC, node-to-node encryption and HTTPS, both policies
+/// with es:ESCrossClusterGet for the account, an ACTIVE connection from
+/// us-east-1 to us-west-1, the posts* rule and SYNCING replications.
+fn assert_search(w: &World) {
+    w.block(async {
+        for (region, name) in [(WEST, LEADER), (EAST, FOLLOWER)] {
+            let out = w.os[region].describe_domain().domain_name(name).send().await.unwrap();
+            let d = out.domain_status().unwrap();
+            assert!(d.engine_version().unwrap().starts_with("OpenSearch_2."), "{name}");
+            let sec = d.advanced_security_options().unwrap();
+            assert_eq!((sec.enabled(), sec.internal_user_database_enabled()), (Some(true), Some(true)), "{name}");
+            assert_eq!(d.node_to_node_encryption_options().unwrap().enabled(), Some(true), "{name}");
+            assert_eq!(d.encryption_at_rest_options().unwrap().enabled(), Some(true), "{name}");
+            assert_eq!(d.domain_endpoint_options().unwrap().enforce_https(), Some(true), "{name}");
+            let policy: Value = serde_json::from_str(d.access_policies().unwrap()).unwrap();
+            let text = policy.to_string();
+            assert!(text.contains("es:ESCrossClusterGet") && text.contains("es:ESHttp*"), "{name}: {text}");
+            assert!(text.contains("arn:aws:iam::123456789012:root") && !text.contains("\"*\""), "{name}: {text}");
+        }
+        let out = w.os[EAST].describe_outbound_connections().send().await.unwrap();
+        let live: Vec<_> = out
+            .connections()
+            .iter()
+            .filter(|c| c.connection_status().and_then(|s| s.status_code()).map(|s| s.as_str()) != Some("DELETED"))
+            .collect();
+        assert_eq!(live.len(), 1, "{live:?}");
+        let c = live[0];
+        assert_eq!(c.connection_status().and_then(|s| s.status_code()).map(|s| s.as_str()), Some("ACTIVE"));
+        let info = |d: Option<&aws_sdk_opensearch::types::DomainInformationContainer>| {
+            let i = d.and_then(|d| d.aws_domain_information()).unwrap();
+            (i.domain_name().to_string(), i.region().unwrap_or_default().to_string())
+        };
+        assert_eq!(info(c.local_domain_info()), (FOLLOWER.to_string(), EAST.to_string()));
+        assert_eq!(info(c.remote_domain_info()), (LEADER.to_string(), WEST.to_string()));
+    });
+    let follower = w.domain(FOLLOWER);
+    let rules = follower["autofollow_rules"].as_array().unwrap();
+    assert_eq!(rules, &vec![json!({"leader_alias": "leader", "name": "posts", "pattern": "posts*"})]);
+    let host = w.host(FOLLOWER);
+    let leader = w.domain(LEADER);
+    for index in INDICES.iter().chain([&POSTS]) {
+        let (_, status) = w.rest(&host, "GET", &format!("/_plugins/_replication/{index}/_status"), None);
+        assert_eq!(status["status"], "SYNCING", "{index}: {status}");
+        assert_eq!(
+            follower["indices"][index], leader["indices"][index],
+            "{index}: the follower has the leader's documents"
+        );
+    }
+}
+
+// -------------------------------------------------------------------- tests
+
+#[test]
+fn example_applies_plans_clean_and_destroys_in_order() {
+    let (w, apply_took) = World::applied();
+    assert_database(&w);
+    assert_search(&w);
+
+    let started = Instant::now();
+    let plan = w.ok(0, &["plan", ".", "--detailed-exitcode"]);
+    let plan_took = started.elapsed();
+    assert!(plan.stdout.contains("No changes."), "{}", plan.stdout);
+    eprintln!("wall time against the emulator: apply {apply_took:?}, plan {plan_took:?}");
+
+    // No password anywhere: plans in every format, state, journal, outputs, logs.
+    let mut seen = vec![plan.all()];
+    for args in [
+        &["plan", ".", "--json"][..],
+        &["plan", ".", "--format", "markdown"],
+        &["plan", ".", "--destroy"],
+        &["show", "--json"],
+        &["state", "show", "module.search.opensearch_index_replication.index[\"channels\"]"],
+        &["state", "show", "module.database.aws_rds_cluster.primary"],
+        &["output", "--json"],
+    ] {
+        seen.push(w.ok(0, args).all());
+    }
+    w.forget_calls();
+    let destroy = w.ok(0, &["destroy", ".", "--auto-approve"]);
+    seen.push(destroy.all());
+    seen.extend(w.log_lines());
+    for entry in walk(&w.dir) {
+        seen.push(std::fs::read_to_string(&entry).unwrap_or_default());
+    }
+    for text in &seen {
+        for secret in [SEARCH_PASSWORD, DB_PASSWORD] {
+            assert!(!text.contains(secret), "a password leaked into:\n{text}");
+        }
+    }
+
+    // Destroy order: the secondary leaves the global cluster (in its region),
+    // then the writer, then the global cluster goes; clusters after.
+    let calls = w.calls();
+    let at = |op: &str, region: &str| {
+        calls
+            .iter()
+            .position(|c| c["operation"] == op && c["region"] == region && c["status"] == 200)
+            .unwrap_or_else(|| panic!("no {op} in {region}: {calls:#?}"))
+    };
+    let global_region = calls
+        .iter()
+        .find(|c| c["operation"] == "DeleteGlobalCluster")
+        .map(|c| c["region"].as_str().unwrap().to_string())
+        .expect("DeleteGlobalCluster");
+    assert!(at("RemoveFromGlobalCluster", EAST) < at("RemoveFromGlobalCluster", WEST));
+    assert!(at("RemoveFromGlobalCluster", WEST) < at("DeleteGlobalCluster", &global_region));
+    assert!(at("RemoveFromGlobalCluster", EAST) < at("DeleteDBCluster", EAST));
+    assert!(at("DeleteGlobalCluster", &global_region) < at("DeleteDBCluster", WEST));
+
+    // The emulator holds none of it any more (final snapshots excepted).
+    w.block(async {
+        assert!(w.rds[EAST].describe_global_clusters().send().await.unwrap().global_clusters().is_empty());
+        for region in [WEST, EAST] {
+            assert!(w.rds[region].describe_db_clusters().send().await.unwrap().db_clusters().is_empty(), "{region}");
+            assert!(w.rds[region].describe_db_instances().send().await.unwrap().db_instances().is_empty(), "{region}");
+            assert!(w.os[region].list_domain_names().send().await.unwrap().domain_names().is_empty(), "{region}");
+            let conns = w.os[region].describe_outbound_connections().send().await.unwrap();
+            for c in conns.connections() {
+                assert_eq!(c.connection_status().and_then(|s| s.status_code()).map(|s| s.as_str()), Some("DELETED"));
+            }
+            let snaps = w.rds[region].describe_db_cluster_snapshots().send().await.unwrap();
+            let names: Vec<_> =
+                snaps.db_cluster_snapshots().iter().filter_map(|s| s.db_cluster_snapshot_identifier()).collect();
+            let cluster = if region == WEST { CLUSTER_WEST } else { CLUSTER_EAST };
+            assert!(names.iter().any(|n| n.starts_with(&format!("{cluster}-final-"))), "{region}: {names:?}");
+        }
+    });
+    assert!(w.domains().is_empty());
+    assert!(w.ok(0, &["state", "list"]).stdout.trim().is_empty());
+}
+
+#[test]
+fn out_of_band_changes_are_planned_and_repaired() {
+    let (w, _) = World::applied();
+    let host = w.host(FOLLOWER);
+    w.block(async {
+        w.rds[EAST]
+            .modify_db_cluster()
+            .db_cluster_identifier(CLUSTER_EAST)
+            .enable_global_write_forwarding(false)
+            .apply_immediately(true)
+            .send()
+            .await
+            .unwrap();
+        let d = w.os[WEST].describe_domain().domain_name(LEADER).send().await.unwrap();
+        let mut policy: Value = serde_json::from_str(d.domain_status().unwrap().access_policies().unwrap()).unwrap();
+        let statements = policy["Statement"].as_array_mut().unwrap();
+        statements.retain(|s| !s.to_string().contains("ESCrossClusterGet"));
+        w.os[WEST].update_domain_config().domain_name(LEADER).access_policies(policy.to_string()).send().await.unwrap();
+    });
+    let ack = |(status, body): (u16, Value)| assert_eq!((status, &body["acknowledged"]), (200, &json!(true)), "{body}");
+    ack(w.rest(&host, "POST", "/_plugins/_replication/channels/_pause", Some(json!({}))));
+    ack(w.rest(
+        &host,
+        "DELETE",
+        "/_plugins/_replication/_autofollow",
+        Some(json!({"leader_alias": "leader", "name": "posts"})),
+    ));
+    ack(w.rest(&host, "POST", "/_plugins/_replication/files/_stop", Some(json!({}))));
+    w.control(
+        "POST",
+        "/_emulator/opensearch/replication",
+        Some(json!({"region": EAST, "domain": FOLLOWER, "index": "users", "status": "FAILED", "reason": "leader shard lost"})),
+    );
+
+    let plan = w.ok(2, &["plan", ".", "--detailed-exitcode"]).stdout;
+    let has = |needle: &str| assert!(plan.contains(needle), "no {needle:?} in:\n{plan}");
+    has("~ enable_global_write_forwarding = false -> true");
+    has("module.search.aws_opensearch_domain_policy.leader_policy (us-west-1) will be updated in-place");
+    assert!(plan.lines().any(|l| l.trim_start().starts_with('+') && l.contains("\"es:ESCrossClusterGet\"")), "{plan}");
+    has("module.search.opensearch_autofollow_rule.posts (us-east-1) will be created");
+    has("~ status        = \"PAUSED\" -> \"SYNCING\"");
+    has("~ status        = \"FAILED\" -> \"SYNCING\"");
+    has("~ status_reason = \"leader shard lost\" -> (known after apply)");
+    has("~ status        = \"STOPPED\" -> \"SYNCING\"");
+    has("restarting deletes the follower's copy");
+    has("Plan: 1 to add, 5 to change, 0 to destroy.");
+
+    // How the REST endpoint is reached: the environment variable is used (and the Host kept).
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let run: Run = w
+        .cmd(&["plan", "."])
+        .env("STANDBY_OPENSEARCH_ENDPOINT_URL", format!("http://{closed}"))
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stderr.contains(&format!("cannot reach http://{closed}/_plugins/_replication/")), "{}", run.stderr);
+    assert!(run.stderr.contains(&format!("(Host: {host})")), "{}", run.stderr);
+    assert!(run.stderr.contains("STANDBY_OPENSEARCH_ENDPOINT_URL"), "{}", run.stderr);
+
+    w.ok(0, &["apply", ".", "--auto-approve"]);
+    w.ok(0, &["plan", ".", "--detailed-exitcode"]);
+    assert_database(&w);
+    assert_search(&w);
+}
+
+#[test]
+fn refresh_calls_per_kind() {
+    let (w, _) = World::applied();
+    let list = w.ok(0, &["state", "list"]).stdout;
+    let instances = |kind: &str| list.lines().filter(|a| a.split('.').any(|p| p == kind)).count();
+    // (kind, AWS operations its read makes, per read) — as documented at the top of each `read`.
+    let kinds: [(&str, &[(&str, usize)]); 7] = [
+        ("aws_rds_global_cluster", &[("DescribeGlobalClusters", 1)]),
+        ("aws_rds_cluster", &[("DescribeDBClusters", 1)]),
+        ("aws_rds_cluster_instance", &[("DescribeDBInstances", 1)]),
+        ("aws_opensearch_domain", &[("DescribeDomain", 1), ("ListTags", 1)]),
+        ("aws_opensearch_domain_policy", &[("DescribeDomain", 1)]),
+        ("aws_opensearch_outbound_connection", &[("DescribeOutboundConnections", 1)]),
+        ("aws_opensearch_inbound_connection_accepter", &[("DescribeInboundConnections", 1)]),
+    ];
+    let mut expected: BTreeMap<String, usize> = BTreeMap::new();
+    for (kind, ops) in kinds {
+        let n = instances(kind);
+        assert!(n > 0, "{kind} not in the example");
+        for (op, per_read) in ops {
+            *expected.entry(op.to_string()).or_default() += per_read * n;
+        }
+    }
+    w.forget_calls();
+    let before = w.log_lines().len();
+    w.ok(0, &["plan", ".", "--detailed-exitcode"]);
+    let ours: Vec<Value> =
+        w.calls().into_iter().filter(|c| c["service"] == "rds" || c["service"] == "opensearch").collect();
+    assert_eq!(count_ops(&ours), expected, "AWS calls of a refresh");
+    // The REST kinds: one request per read on the follower.
+    let rest = World::rest_requests(&w.log_lines()[before..]);
+    let rules = instances("opensearch_autofollow_rule");
+    let replications = instances("opensearch_index_replication");
+    assert_eq!((rules, replications), (1, 3));
+    assert_eq!(rest.iter().filter(|r| r.as_str() == "GET /_plugins/_replication/autofollow_stats").count(), rules);
+    assert_eq!(rest.iter().filter(|r| r.starts_with("GET ") && r.ends_with("/_status")).count(), replications);
+    assert_eq!(rest.len(), rules + replications, "{rest:?}");
+
+    // A replication stopped outside standby costs one more (HEAD /<index>: stopped, or gone?).
+    let host = w.host(FOLLOWER);
+    w.rest(&host, "POST", "/_plugins/_replication/files/_stop", Some(json!({})));
+    let before = w.log_lines().len();
+    w.ok(2, &["plan", ".", "--detailed-exitcode"]);
+    let rest = World::rest_requests(&w.log_lines()[before..]);
+    assert_eq!(rest.iter().filter(|r| r.starts_with("HEAD /files")).count(), 1, "{rest:?}");
+    assert_eq!(rest.len(), rules + replications + 1, "{rest:?}");
+}
+
+#[test]
+fn located_errors_before_any_aws_call() {
+    let cases = [
+        ("write_forwarding_15_3", "main.yaml:24:7", "engine_version is 15.3"),
+        ("secondary_with_password", "main.yaml:30:7", "a secondary cluster takes no master credentials"),
+        ("elasticsearch", "main.yaml:14:7", "got \"Elasticsearch_7.10\""),
+        ("connection_same_region", "main.yaml:33:7", "are both in us-east-1"),
+    ];
+    for (fixture, at, message) in cases {
+        let w = World::fixture(fixture);
+        w.forget_calls();
+        let before = w.log_lines().len();
+        for args in [&["plan", "."][..], &["apply", ".", "--auto-approve"]] {
+            let run = w.ok(1, args);
+            let err = run.stderr.lines().find(|l| l.starts_with("Error:")).unwrap_or_default();
+            assert!(
+                err.contains(at) && err.contains(message),
+                "{fixture}: expected {at} {message:?} in:\n{}",
+                run.stderr
+            );
+            assert!(!run.all().contains(DB_PASSWORD) && !run.all().contains(SEARCH_PASSWORD), "{}", run.all());
+        }
+        assert!(w.calls().is_empty(), "{fixture}: AWS was called: {:?}", w.calls());
+        assert_eq!(w.log_lines().len(), before, "{fixture}: the emulator saw requests");
+    }
+}
+
+#[test]
+fn replication_outlasting_its_timeout_stays_on_record() {
+    let w = World::fixture("slow_replication");
+    w.ok(0, &["apply", ".", "--auto-approve", "--target", "aws_opensearch_domain.leader"]);
+    w.seed_leader("mm-leader", &["channels"]);
+    // The plugin keeps bootstrapping far longer than the 3 s create timeout.
+    w.control("POST", "/_emulator/settings", Some(json!({"opensearch_bootstrap_polls": 1000})));
+    let run: Run = w.cmd(&["apply", ".", "--auto-approve"]).env("STANDBY_PROGRESS_SECS", "1").output().unwrap().into();
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stdout.contains("opensearch_index_replication.channels: Still creating... ["), "{}", run.stdout);
+    assert!(run.stderr.contains("timed out after 3s"), "{}", run.stderr);
+    assert!(w.ok(0, &["state", "list"]).stdout.lines().any(|l| l == "opensearch_index_replication.channels"));
+    // Bootstrapping is on its way to SYNCING: no change planned, none re-created.
+    w.ok(0, &["plan", ".", "--detailed-exitcode"]);
+    w.control("POST", "/_emulator/settings", Some(json!({"opensearch_bootstrap_polls": 0})));
+    w.ok(0, &["plan", ".", "--detailed-exitcode"]);
+    let (_, status) = w.rest(&w.host("mm-follower"), "GET", "/_plugins/_replication/channels/_status", None);
+    assert_eq!(status["status"], "SYNCING", "{status}");
+}
+
+/// Every file under a directory.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+    }
+    out
+}
