@@ -12,6 +12,7 @@
 //!   done, from what AWS reported.
 
 mod job;
+mod pool;
 pub mod progress;
 
 use crate::address::InstanceAddr;
@@ -23,7 +24,7 @@ use crate::plan::diff::{diff, redact};
 use crate::plan::{Action, Plan, ResourceChange};
 use crate::state::journal::Journal;
 use crate::state::{Instance, OutputState, State, Status};
-use job::{Job, JobDone};
+use job::Job;
 use progress::{Op, Progress};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -79,13 +80,8 @@ impl Applier<'_> {
         out
     }
 
-    fn spawn_job(&self, set: &mut tokio::task::JoinSet<JobDone>, sem: &Arc<tokio::sync::Semaphore>, job: Job) {
-        let (sem, aws, journal, progress) =
-            (sem.clone(), self.aws.clone(), self.journal.clone(), self.progress.clone());
-        set.spawn(async move {
-            let _permit = sem.acquire_owned().await;
-            job.run(&aws, &journal, &progress).await
-        });
+    fn pool(&self) -> pool::Pool {
+        pool::Pool::new(self.parallelism, self.aws.clone(), self.journal.clone(), self.progress.clone())
     }
 
     /// Phase 1: deletes (and the delete half of replaces), dependents first.
@@ -116,7 +112,6 @@ impl Applier<'_> {
                 }
             }
         }
-        let sem = Arc::new(tokio::sync::Semaphore::new(self.parallelism.max(1)));
         let mut failed: BTreeSet<String> = BTreeSet::new();
         let mut done: BTreeSet<String> = BTreeSet::new();
         while done.len() < groups.len() {
@@ -128,7 +123,7 @@ impl Applier<'_> {
             if ready.is_empty() {
                 break; // a cycle in recorded dependencies; leave the rest
             }
-            let mut set = tokio::task::JoinSet::new();
+            let mut set = self.pool();
             for g in &ready {
                 done.insert(g.clone());
                 if waits[g].iter().any(|w| failed.contains(w)) || stop.load(std::sync::atomic::Ordering::SeqCst) {
@@ -145,21 +140,16 @@ impl Applier<'_> {
                         continue;
                     };
                     let timeout = self.timeout_for(&c.address, Op::Delete, kind);
-                    self.spawn_job(
-                        &mut set,
-                        &sem,
-                        Job::removal(
-                            a,
-                            kind,
-                            inst.clone(),
-                            timeout,
-                            self.secrets.get(&c.address).cloned().unwrap_or_default(),
-                        ),
-                    );
+                    set.push(Job::removal(
+                        a,
+                        kind,
+                        inst.clone(),
+                        timeout,
+                        self.secrets.get(&c.address).cloned().unwrap_or_default(),
+                    ));
                 }
             }
-            while let Some(r) = set.join_next().await {
-                let Ok(r) = r else { continue };
+            while let Some(r) = set.next().await {
                 match r.result {
                     Ok(_) => {
                         state.resources.remove(&r.addr);
@@ -217,8 +207,7 @@ impl Applier<'_> {
             insts: BTreeMap<crate::address::Key, Inst>,
         }
         let mut running: HashMap<usize, Running> = HashMap::new();
-        let mut set = tokio::task::JoinSet::new();
-        let sem = Arc::new(tokio::sync::Semaphore::new(self.parallelism.max(1)));
+        let mut set = self.pool();
         // Nodes finished (or failed) whose dependents must be released.
         let mut finished: Vec<(usize, bool)> = Vec::new();
         loop {
@@ -329,7 +318,7 @@ impl Applier<'_> {
                                 d.region.clone(),
                                 Some(id),
                             );
-                            self.spawn_job(&mut set, &sem, job);
+                            set.push(job);
                         }
                         _ => {
                             // Unchanged (or outside --target): known from state.
@@ -371,8 +360,7 @@ impl Applier<'_> {
                 }
                 continue;
             }
-            let Some(joined) = set.join_next().await else { break };
-            let Ok(r) = joined else { continue };
+            let Some(r) = set.next().await else { break };
             let node = r.node.unwrap_or_default();
             let Some(run) = running.get_mut(&node) else { continue };
             run.left -= 1;

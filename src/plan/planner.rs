@@ -56,50 +56,51 @@ pub async fn refresh(
     parallelism: usize,
     secrets: &BTreeMap<String, Attrs>,
 ) -> Result<Vec<ResourceChange>, PlanError> {
-    let sem = Arc::new(tokio::sync::Semaphore::new(parallelism.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
     let mut errors = Vec::new();
-    for (addr, inst) in &state.resources {
-        let Some(kind) = kinds::lookup(&inst.type_name) else {
-            errors.push(format!("{addr}: unknown resource type `{}` in state", inst.type_name));
-            continue;
-        };
-        let Some(id) = inst.id.clone().or_else(|| kind.id_hint(&inst.attrs)) else {
-            // An interrupted create of something with no predictable id:
-            // nothing to look up, so it is planned afresh.
-            tasks.spawn(std::future::ready((addr.clone(), Ok(Seen::Gone))));
-            continue;
-        };
-        let (addr, inst, aws, sem) = (addr.clone(), inst.clone(), aws.clone(), sem.clone());
-        let mut prior = inst.attrs.clone();
-        let given = secrets.get(&addr.to_string()).cloned().unwrap_or_default();
-        let mut inst = inst;
-        for k in given.keys() {
-            inst.sensitive.entry(k.clone()).or_default();
-        }
-        prior.extend(given);
-        tasks.spawn(async move {
-            let _permit = sem.acquire_owned().await;
-            let address = addr.to_string();
-            let cx = Ctx { address: &address, region: &inst.region, aws: &aws, timeout: Duration::from_secs(300) };
-            let seen = match kind.read(&cx, &id, &prior).await.map(|o| o.map(|a| without_secrets(a, &inst))) {
-                Ok(None) => Ok(Seen::Gone),
-                Ok(Some(attrs)) if attrs == inst.attrs && inst.status == Status::Ready => Ok(Seen::Same),
-                Ok(Some(attrs)) => Ok(Seen::Changed(attrs)),
-                Err(e) => Err(format!("{address}: {e}")),
+    let mut results = Vec::with_capacity(state.resources.len());
+    // At most `parallelism` reads in flight; the next starts as one ends.
+    let mut pending = state.resources.iter();
+    loop {
+        while tasks.len() < parallelism.max(1) {
+            let Some((addr, inst)) = pending.next() else { break };
+            let Some(kind) = kinds::lookup(&inst.type_name) else {
+                errors.push(format!("{addr}: unknown resource type `{}` in state", inst.type_name));
+                continue;
             };
-            (addr, seen)
-        });
+            let Some(id) = inst.id.clone().or_else(|| kind.id_hint(&inst.attrs)) else {
+                // An interrupted create of something with no predictable id:
+                // nothing to look up, so it is planned afresh.
+                results.push((addr.clone(), Ok(Seen::Gone)));
+                continue;
+            };
+            let (addr, mut inst, aws) = (addr.clone(), inst.clone(), aws.clone());
+            let mut prior = inst.attrs.clone();
+            let given = secrets.get(&addr.to_string()).cloned().unwrap_or_default();
+            for k in given.keys() {
+                inst.sensitive.entry(k.clone()).or_default();
+            }
+            prior.extend(given);
+            tasks.spawn(async move {
+                let address = addr.to_string();
+                let cx = Ctx { address: &address, region: &inst.region, aws: &aws, timeout: Duration::from_secs(300) };
+                let seen = match kind.read(&cx, &id, &prior).await.map(|o| o.map(|a| without_secrets(a, &inst))) {
+                    Ok(None) => Ok(Seen::Gone),
+                    Ok(Some(attrs)) if attrs == inst.attrs && inst.status == Status::Ready => Ok(Seen::Same),
+                    Ok(Some(attrs)) => Ok(Seen::Changed(attrs)),
+                    Err(e) => Err(format!("{address}: {e}")),
+                };
+                (addr, seen)
+            });
+        }
+        match tasks.join_next().await {
+            None => break,
+            Some(Ok(r)) => results.push(r),
+            Some(Err(e)) => errors.push(format!("refresh task failed: {e}")),
+        }
     }
     let mut drift = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        let (addr, seen) = match joined {
-            Ok(r) => r,
-            Err(e) => {
-                errors.push(format!("refresh task failed: {e}"));
-                continue;
-            }
-        };
+    for (addr, seen) in results {
         match seen {
             Err(e) => errors.push(e),
             Ok(Seen::Same) => {}

@@ -44,12 +44,18 @@ pub struct Instance {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OutputState {
-    /// `None` for sensitive outputs (never stored).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// `None` for sensitive outputs (never stored). A null output is
+    /// `Some(Null)`, also after a round trip through the file.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
     pub value: Option<serde_json::Value>,
     pub sensitive: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hash: Option<String>,
+}
+
+/// A field that is present is `Some`, even when it is `null`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<serde_json::Value>, D::Error> {
+    serde_json::Value::deserialize(d).map(Some)
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -156,6 +156,10 @@ impl Kind for OpenSearchAutofollowRule {
 
     // read: 1 call (GET _plugins/_replication/autofollow_stats on the follower).
     async fn read(&self, _cx: &Ctx<'_>, id: &str, prior: &Attrs) -> Result<Option<Attrs>, KindError> {
+        // No longer declared, so no password: nothing can be observed; as recorded.
+        if !Domain::has_credentials(prior) {
+            return Ok(Some(prior.clone()));
+        }
         let domain = Domain::from_props(prior)?;
         let (alias, name) = split_id(id);
         let Some(rule) = find(&domain, name).await? else { return Ok(None) };

@@ -84,6 +84,12 @@ pub fn base_url(domain_endpoint: &str, endpoint_url: Option<&str>) -> String {
 }
 
 impl Domain {
+    /// Whether `props` can reach the domain at all: without the password
+    /// (a resource no longer declared) a kind can observe nothing.
+    pub fn has_credentials(props: &Attrs) -> bool {
+        get_str(props, "master_user_password").is_some()
+    }
+
     /// From a REST resource's properties: `domain_endpoint`, `endpoint_url`,
     /// `master_user_name`, `master_user_password`.
     pub fn from_props(props: &Attrs) -> Result<Domain, KindError> {
@@ -96,7 +102,8 @@ impl Domain {
         let password = get_str(props, "master_user_password").ok_or_else(|| {
             KindError::Failed(
                 "the master user's password is not available: it comes from the configuration (standby stores only \
-                 its hash), so the resource must still be declared, with its sensitive variable set"
+                 its hash), so the resource must still be declared, with its sensitive variable set (or forget it \
+                 with `standby state rm`: it then stays on the domain)"
                     .into(),
             )
         })?;

@@ -306,7 +306,12 @@ impl Kind for RdsCluster {
         };
         put("engine", c.engine().map(Value::str));
         put("engine_version", c.engine_version().map(Value::str));
-        put("global_cluster_identifier", c.global_cluster_identifier().filter(|g| !g.is_empty()).map(Value::str));
+        // Membership gained by being a global cluster's `source_db_cluster` is
+        // that resource's doing (its `writer_cluster_arn`), not a change made
+        // outside standby: reported only for a cluster that joined by itself.
+        if prior.contains_key("global_cluster_identifier") {
+            put("global_cluster_identifier", c.global_cluster_identifier().filter(|g| !g.is_empty()).map(Value::str));
+        }
         put("enable_global_write_forwarding", Some(Value::Bool(c.global_write_forwarding_requested() == Some(true))));
         put("master_username", c.master_username().map(Value::str));
         put("manage_master_user_password", Some(Value::Bool(c.master_user_secret().is_some())));

@@ -69,8 +69,8 @@ pub fn rds_hint(call: &str, code: &str, message: &str) -> Option<String> {
     Some(h)
 }
 
-/// Whether Aurora PostgreSQL `version` supports global write forwarding:
-/// 16 and later (all minors), 15.4+, 14.9+. `Err` explains why not.
+/// Why Aurora PostgreSQL `version` does not support global write forwarding
+/// (16 and later, all minors; 15.4+; 14.9+), or `None` when it does.
 pub fn write_forwarding_problem(version: &str) -> Option<String> {
     let mut parts = version.split('.');
     let major = parts.next().and_then(|m| m.parse::<u32>().ok());
@@ -284,6 +284,67 @@ mod tests {
             assert!(write_forwarding_problem(bad).is_some(), "{bad}");
         }
         assert!(write_forwarding_problem("15.3").unwrap().contains("15.4+"));
+    }
+
+    /// A plan of (address, region, type, attributes).
+    struct View(Vec<(&'static str, &'static str, &'static str, Attrs)>);
+
+    impl PlanView for View {
+        fn instances_of(&self, type_name: &str) -> Vec<(String, &Attrs)> {
+            self.0.iter().filter(|i| i.2 == type_name).map(|i| (i.0.to_string(), &i.3)).collect()
+        }
+        fn region_of(&self, address: &str) -> Option<&str> {
+            self.0.iter().find(|i| i.0 == address).map(|i| i.1)
+        }
+    }
+
+    fn attrs(pairs: &[(&str, Value)]) -> Attrs {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+    }
+
+    fn global_db(secondary_region: &'static str, secondary: &[(&str, Value)]) -> (Attrs, View) {
+        let global =
+            attrs(&[("global_cluster_identifier", Value::str("g")), ("source_db_cluster", Value::str("west"))]);
+        let mut sec =
+            attrs(&[("cluster_identifier", Value::str("east")), ("global_cluster_identifier", Value::str("g"))]);
+        sec.extend(attrs(secondary));
+        let view = View(vec![
+            ("aws_rds_global_cluster.g", "us-west-1", "aws_rds_global_cluster", global.clone()),
+            (
+                "aws_rds_cluster.west",
+                "us-west-1",
+                "aws_rds_cluster",
+                attrs(&[
+                    ("cluster_identifier", Value::str("west")),
+                    ("engine_version", Value::str("16.4")),
+                    ("master_username", Value::str("mm")),
+                    ("global_cluster_identifier", Value::Unknown),
+                ]),
+            ),
+            ("aws_rds_cluster.east", secondary_region, "aws_rds_cluster", sec),
+        ]);
+        (global, view)
+    }
+
+    #[test]
+    fn members_of_a_global_database_are_checked_together() {
+        let ok = [("engine_version", Value::str("16.4")), ("enable_global_write_forwarding", Value::Bool(true))];
+        let (global, view) = global_db("us-east-1", &ok);
+        assert!(check_global(&global, &view).is_empty());
+        assert!(check_member(&view.0[2].3, &view).is_empty());
+
+        let (global, view) = global_db("us-west-1", &ok);
+        let p = check_global(&global, &view);
+        assert!(p.len() == 1 && p[0].message.contains("both in us-west-1"), "{p:?}");
+
+        let (_, view) = global_db("us-east-1", &[("engine_version", Value::str("16.1"))]);
+        let p = check_member(&view.0[2].3, &view);
+        assert!(p.len() == 1 && p[0].prop == "engine_version" && p[0].message.contains("16.4"), "{p:?}");
+
+        let (_, view) =
+            global_db("us-east-1", &[("master_password", Value::str("x")), ("master_username", Value::str("mm"))]);
+        let p: Vec<_> = check_member(&view.0[2].3, &view).into_iter().map(|p| p.prop).collect();
+        assert_eq!(p, ["master_username", "master_password"]);
     }
 
     #[test]
