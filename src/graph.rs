@@ -90,7 +90,7 @@ impl Graph {
                         .find(|(n, _)| &n.name == name)
                         .map(|(n, _)| n.loc.clone())
                         .unwrap_or_else(|| tree.modules[p].module.modules[c].name.loc.clone()),
-                    None => m.module.variable(name).map(|v| v.name.loc.clone()).unwrap_or_else(|| dummy_loc()),
+                    None => m.module.variable(name).map(|v| v.name.loc.clone()).unwrap_or_else(dummy_loc),
                 }
             }
             Node::Output { module, index } => tree.modules[*module].module.outputs[*index].name.loc.clone(),

@@ -10,7 +10,7 @@ use std::path::PathBuf;
     about = "Declarative two-region disaster recovery for Mattermost on AWS",
     long_about = "standby reads YAML modules that declare a primary and a secondary region, plans the \
 changes against its state file and the real resources, and applies them in dependency order.",
-    after_help = "Typical flow:\n  standby validate examples/mattermost-dr\n  standby plan examples/mattermost-dr --out dr.tfplan\n  standby apply dr.tfplan\n\nEnvironment:\n  STANDBY_STATE          state file (default: <DIR>/state/standby.json)\n  STANDBY_VAR_<name>     value of root variable <name>\n  NO_COLOR               turn colour off\n  AWS_ENDPOINT_URL       send AWS calls elsewhere (e.g. the local emulator)\n  STANDBY_AWS_MAX_ATTEMPTS  attempts per AWS call (default 5)\n  STANDBY_PROGRESS_SECS  seconds between \"Still creating...\" lines (default 10)"
+    after_help = "Typical flow:\n  standby validate examples/mattermost-dr\n  standby plan examples/mattermost-dr --out dr.tfplan\n  standby apply dr.tfplan\n\nEnvironment:\n  STANDBY_STATE          state file (default: <DIR>/state/standby.json)\n  STANDBY_VAR_<name>     value of root variable <name>\n  NO_COLOR               turn colour off\n  AWS_ENDPOINT_URL       send AWS calls elsewhere (e.g. the local emulator)\n  STANDBY_AWS_MAX_ATTEMPTS  attempts per AWS call (default 5)\n  STANDBY_PROGRESS_SECS  seconds between \"Still creating...\" lines (default 10)\n  STANDBY_OPENSEARCH_ENDPOINT_URL  reach domain REST APIs here (the domain endpoint goes in Host)"
 )]
 pub struct Cli {
     #[command(subcommand)]

@@ -210,6 +210,16 @@ pub const AWS_REGIONS: &[&str] = &[
     "us-gov-west-1",
 ];
 
+/// The closest known name to a misspelt one.
+pub fn suggest_name<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    yaml::suggest(word, candidates)
+}
+
+/// A location helper for YAML files read outside a module (variable files).
+pub fn yaml_source(file: &std::path::Path) -> yaml::Source {
+    yaml::Source { file: std::sync::Arc::new(file.to_path_buf()) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::parse_duration;
@@ -223,14 +233,4 @@ mod tests {
         assert_eq!(parse_duration("5x"), None);
         assert_eq!(parse_duration(""), None);
     }
-}
-
-/// The closest known name to a misspelt one.
-pub fn suggest_name<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    yaml::suggest(word, candidates)
-}
-
-/// A location helper for YAML files read outside a module (variable files).
-pub fn yaml_source(file: &std::path::Path) -> yaml::Source {
-    yaml::Source { file: std::sync::Arc::new(file.to_path_buf()) }
 }

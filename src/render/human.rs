@@ -137,10 +137,11 @@ pub fn render(plan: &Plan, s: &Style) -> String {
                 Some(j) => j.to_string(),
                 None => super::lines::UNKNOWN.to_string(),
             };
+            let name = &o.name;
             let text = match o.action {
-                Action::Create => format!("{} = {}", format!("{:width$}", o.name), value(&o.after)),
-                Action::Delete => format!("{} = {} -> null", format!("{:width$}", o.name), value(&o.before)),
-                _ => format!("{} = {} -> {}", format!("{:width$}", o.name), value(&o.before), value(&o.after)),
+                Action::Create => format!("{name:width$} = {}", value(&o.after)),
+                Action::Delete => format!("{name:width$} = {} -> null", value(&o.before)),
+                _ => format!("{name:width$} = {} -> {}", value(&o.before), value(&o.after)),
             };
             out.push_str(&format!("  {} {text}\n", glyph(o.action, s).trim_start()));
         }

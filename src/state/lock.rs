@@ -27,7 +27,7 @@ pub struct LockInfo {
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     #[error("the state is locked by another run\n  lock id:   {}\n  operation: {}\n  who:       {}@{} (pid {})\n  since:     {}\n  If that run is gone for good, release it with: standby force-unlock {}", .0.id, .0.operation, .0.who, .0.host, .0.pid, .0.created, .0.id)]
-    Held(LockInfo),
+    Held(Box<LockInfo>),
     #[error("the state is locked by another run (its lock file {0} cannot be read)")]
     HeldUnknown(PathBuf),
     #[error("lock id {given} does not match the current lock ({actual})")]
@@ -75,7 +75,7 @@ pub fn acquire(state: &Path, operation: &str) -> Result<Lock, LockError> {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) => {
             return Err(match read_info(&mut file) {
-                Some(info) => LockError::Held(info),
+                Some(info) => LockError::Held(Box::new(info)),
                 None => LockError::HeldUnknown(path),
             });
         }
