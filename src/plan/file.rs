@@ -51,7 +51,7 @@ pub fn read(path: &Path) -> Result<PlanFile, PlanFileError> {
     Ok(pf)
 }
 
-/// Hashes every YAML file of every module and the variable values.
+/// Hashes every YAML file of every module and the non-sensitive variable values.
 pub fn config_hash(loaded: &crate::load::Loaded) -> String {
     let mut h = Sha256::new();
     for m in &loaded.tree.modules {
@@ -68,7 +68,13 @@ pub fn config_hash(loaded: &crate::load::Loaded) -> String {
             h.update(std::fs::read(&f).unwrap_or_default());
         }
     }
+    // Sensitive values stay out: a plan file must not carry a verifier of a
+    // secret. They are supplied again at apply and evaluated then.
+    let root = loaded.tree.root();
     for (k, v) in &loaded.vars {
+        if root.variable(k).is_some_and(|d| d.sensitive) {
+            continue;
+        }
         h.update(k.as_bytes());
         h.update(v.to_json().to_string().as_bytes());
     }

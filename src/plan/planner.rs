@@ -145,8 +145,15 @@ fn without_secrets(mut attrs: Attrs, inst: &Instance) -> Attrs {
 }
 
 fn drift_change(addr: &InstanceAddr, old: &Instance, action: Action, after: Option<Attrs>) -> ResourceChange {
+    // Shown in the form they are compared in, like the plan's own changes.
+    let norm = |a: &Attrs| match kinds::lookup(&old.type_name) {
+        Some(k) => super::diff::normalized(k, a),
+        None => a.clone(),
+    };
+    let after = after.as_ref().map(norm);
+    let before = norm(&old.attrs);
     let changed = match &after {
-        Some(a) => a.keys().chain(old.attrs.keys()).filter(|k| a.get(*k) != old.attrs.get(*k)).cloned().collect(),
+        Some(a) => a.keys().chain(before.keys()).filter(|k| a.get(*k) != before.get(*k)).cloned().collect(),
         None => BTreeSet::new(),
     };
     ResourceChange {
@@ -163,7 +170,7 @@ fn drift_change(addr: &InstanceAddr, old: &Instance, action: Action, after: Opti
             "changed outside standby".into()
         }),
         id: old.id.clone(),
-        before: Some(old.attrs.clone()),
+        before: Some(before),
         after,
         changed,
         sensitive: old.sensitive.keys().cloned().collect(),
