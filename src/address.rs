@@ -25,7 +25,8 @@ impl fmt::Display for Key {
         match self {
             Key::None => Ok(()),
             Key::Int(i) => write!(f, "[{i}]"),
-            Key::Str(s) => write!(f, "[{s:?}]"),
+            // JSON string escaping, which `parse` reverses.
+            Key::Str(s) => write!(f, "[{}]", serde_json::Value::String(s.clone())),
         }
     }
 }
@@ -65,6 +66,11 @@ impl fmt::Display for InstanceAddr {
     }
 }
 
+/// The block part of an instance address (`a.b["k"]` → `a.b`).
+pub fn block_of(address: &str) -> String {
+    address.split_once('[').map(|(b, _)| b.to_string()).unwrap_or_else(|| address.to_string())
+}
+
 /// Prints a module path as `module.a.module.b` (empty for the root).
 pub fn module_path(path: &[String]) -> String {
     path.iter().map(|m| format!("module.{m}")).collect::<Vec<_>>().join(".")
@@ -99,8 +105,8 @@ pub fn parse(text: &str) -> Result<Selector, String> {
             let inner = text[i..].strip_prefix('[').and_then(|r| r.strip_suffix(']')).ok_or_else(bad)?;
             let key = if let Ok(n) = inner.parse::<i64>() {
                 Key::Int(n)
-            } else if inner.len() >= 2 && inner.starts_with('"') && inner.ends_with('"') {
-                Key::Str(inner[1..inner.len() - 1].to_string())
+            } else if let Ok(s) = serde_json::from_str::<String>(inner) {
+                Key::Str(s)
             } else {
                 return Err(bad());
             };
@@ -150,5 +156,9 @@ mod tests {
         assert!(parse("standby_data").is_err());
         assert!(parse("a.b[x]").is_err());
         assert!(parse("a..b").is_err());
+        // Keys with quotes, backslashes and brackets survive a round trip.
+        let odd = BlockAddr { module: vec![], type_name: "t".into(), name: "n".into() }
+            .instance(Key::Str("a\"b\\c]d[".into()));
+        assert_eq!(parse(&odd.to_string()).unwrap(), Selector::Instance(odd));
     }
 }

@@ -79,13 +79,20 @@ fn dry_run(loaded: &Loaded) -> (Diagnostics, BTreeMap<String, Attrs>) {
     let mut scope = Scope::new(loaded.tree.modules.len());
     let mut diags = Diagnostics::default();
     let mut all = Vec::new();
+    let blank = crate::state::State::new();
+    let mut failed = vec![false; loaded.graph.nodes.len()];
     for &id in &loaded.graph.order {
+        // Dependents of a failed node would only repeat its error.
+        if loaded.graph.deps[id].iter().any(|&d| failed[d]) {
+            failed[id] = true;
+            continue;
+        }
         match ev.eval_node(id, &mut scope) {
             Ok(NodeOut::Done) => {}
             Ok(NodeOut::Instances(exp, instances)) => {
                 let mut block = BTreeMap::new();
                 for d in instances {
-                    let diffed = crate::plan::diff::diff(&d, None, &crate::state::State::new());
+                    let diffed = crate::plan::diff::diff(&d, None, &blank);
                     block.insert(
                         d.addr.key.clone(),
                         Inst { attrs: diffed.planned.clone(), sensitive: diffed.sensitive },
@@ -94,9 +101,14 @@ fn dry_run(loaded: &Loaded) -> (Diagnostics, BTreeMap<String, Attrs>) {
                 }
                 ev.set_block(&mut scope, id, exp, block);
             }
-            // Dependents of a failed node would only repeat its error.
-            Err(d) => return (d, BTreeMap::new()),
+            Err(d) => {
+                failed[id] = true;
+                diags.extend(d);
+            }
         }
+    }
+    if diags.has_errors() {
+        return (diags, BTreeMap::new());
     }
     let mut view = Planned { by_type: BTreeMap::new(), regions: BTreeMap::new() };
     let mut secrets = BTreeMap::new();

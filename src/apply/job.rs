@@ -1,5 +1,16 @@
 //! One operation on one instance, run as its own task: the kind's call
 //! under a timeout, "Still …" lines while it runs, read-after-write.
+//!
+//! What is recorded when:
+//! - create: the intent (status `pending`, with the id when the kind can
+//!   predict it) goes to the journal as the job starts, before the call; the
+//!   id as soon as the call returns; the observed record when ready. A
+//!   refusal from AWS withdraws the intent; an unclear failure (timeout,
+//!   lost connection, server error) keeps it for the next refresh to settle.
+//! - update: the new record only once AWS accepted the change and it was
+//!   read back; on failure the prior record stands (so a secret that did not
+//!   reach AWS is not marked as set).
+//! - delete: the removal, once AWS confirmed it.
 
 use super::progress::{Op, Progress};
 use crate::address::InstanceAddr;
@@ -13,25 +24,26 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 pub struct Job {
-    addr: InstanceAddr,
+    pub addr: InstanceAddr,
     kind: &'static dyn Kind,
-    op: Op,
-    /// The instance as recorded before the call (pending intent for create,
-    /// current state for update and delete).
-    before: Instance,
+    pub op: Op,
+    /// The record as it is now (update, delete); `None` for a create.
+    prior: Option<Instance>,
+    /// The record to keep on success: type, region, dependencies, hashes of
+    /// secrets, and for a create the intent (pending, id hint, inputs).
+    record: Instance,
     /// Planned attributes, sensitive ones included.
     planned: Attrs,
-    /// Inputs for the kind's create/update.
+    /// Inputs for create/update; for delete, secrets the kind may need.
     props: Attrs,
-    sensitive: BTreeSet<String>,
+    pub sensitive: BTreeSet<String>,
     timeout: Duration,
-    region: String,
-    node: Option<usize>,
+    pub node: Option<usize>,
 }
 
 pub struct JobError {
     pub message: String,
-    /// What to keep on record (e.g. created, but not ready in time).
+    /// What to keep on record instead (e.g. created, but not ready in time).
     pub keep: Option<Instance>,
 }
 
@@ -42,57 +54,80 @@ pub struct JobDone {
     pub sensitive: BTreeSet<String>,
     /// The new state record, and the sensitive values (for the scope only).
     pub result: Result<(Instance, Attrs), JobError>,
-    /// Whether it counts in the summary.
-    pub counts: bool,
+}
+
+/// What a create or update job needs.
+pub struct Change {
+    pub addr: InstanceAddr,
+    pub kind: &'static dyn Kind,
+    pub op: Op,
+    pub prior: Option<Instance>,
+    pub record: Instance,
+    pub planned: Attrs,
+    pub props: Attrs,
+    pub sensitive: BTreeSet<String>,
+    pub timeout: Duration,
+    pub node: usize,
 }
 
 impl Job {
-    /// A delete. `secrets` are the instance's configured sensitive inputs
-    /// (see `Loaded::secrets`), given to the kind's `delete` in `prior` only.
     pub fn removal(
         addr: InstanceAddr,
         kind: &'static dyn Kind,
-        before: Instance,
+        prior: Instance,
         timeout: Duration,
         secrets: Attrs,
     ) -> Job {
-        let region = before.region.clone();
         Job {
             addr,
             kind,
             op: Op::Delete,
-            before,
+            record: prior.clone(),
+            prior: Some(prior),
             planned: Attrs::new(),
             props: secrets,
             sensitive: BTreeSet::new(),
             timeout,
-            region,
             node: None,
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub fn change(
-        addr: InstanceAddr,
-        kind: &'static dyn Kind,
-        op: Op,
-        before: Instance,
-        planned: Attrs,
-        props: Attrs,
-        sensitive: BTreeSet<String>,
-        timeout: Duration,
-        region: String,
-        node: Option<usize>,
-    ) -> Job {
-        Job { addr, kind, op, before, planned, props, sensitive, timeout, region, node }
+    pub fn change(c: Change) -> Job {
+        Job {
+            addr: c.addr,
+            kind: c.kind,
+            op: c.op,
+            prior: c.prior,
+            record: c.record,
+            planned: c.planned,
+            props: c.props,
+            sensitive: c.sensitive,
+            timeout: c.timeout,
+            node: Some(c.node),
+        }
+    }
+
+    /// The result for a job that never ran to the end (it panicked).
+    pub fn lost(&self, message: &str) -> JobDone {
+        let keep = match self.op {
+            Op::Create => Some(self.record.clone()),
+            _ => self.prior.clone(),
+        };
+        JobDone {
+            addr: self.addr.clone(),
+            op: self.op,
+            node: self.node,
+            sensitive: self.sensitive.clone(),
+            result: Err(JobError { message: message.to_string(), keep }),
+        }
     }
 
     pub async fn run(self, aws: &Aws, journal: &Journal, progress: &Progress) -> JobDone {
         let address = self.addr.to_string();
         let started = Instant::now();
         let deadline = started + self.timeout;
-        let cx = Ctx { address: &address, region: &self.region, aws, timeout: self.timeout };
-        progress.start(&address, self.op, self.before.id.as_deref());
+        let cx = Ctx { address: &address, region: &self.record.region, aws, timeout: self.timeout };
+        progress.start(&address, self.op, self.prior.as_ref().and_then(|p| p.id.as_deref()));
         let result = match self.op {
             Op::Delete => self.delete(&cx, journal, progress, started, deadline).await,
             Op::Create => self.create(&cx, journal, progress, started, deadline).await,
@@ -101,7 +136,7 @@ impl Job {
         if let Ok((inst, _)) = &result {
             progress.done(&address, self.op, started.elapsed(), inst.id.as_deref());
         }
-        JobDone { addr: self.addr, op: self.op, node: self.node, sensitive: self.sensitive, result, counts: true }
+        JobDone { addr: self.addr, op: self.op, node: self.node, sensitive: self.sensitive, result }
     }
 
     /// Runs `fut` with "Still …" lines, until the deadline.
@@ -128,6 +163,10 @@ impl Job {
         }
     }
 
+    fn journal_error(&self, e: std::io::Error, keep: Option<Instance>) -> JobError {
+        JobError { message: format!("cannot write the journal: {e}"), keep }
+    }
+
     async fn delete(
         &self,
         cx: &Ctx<'_>,
@@ -136,23 +175,19 @@ impl Job {
         started: Instant,
         deadline: Instant,
     ) -> Result<(Instance, Attrs), JobError> {
-        let keep = || Some(self.before.clone());
-        let Some(id) = self.before.id.clone().or_else(|| self.kind.id_hint(&self.before.attrs)) else {
+        let prior = self.prior.clone().unwrap_or_else(|| self.record.clone());
+        let Some(id) = prior.id.clone().or_else(|| self.kind.id_hint(&prior.attrs)) else {
             // Never created (an interrupted create with nothing to find).
-            journal
-                .remove(&self.addr)
-                .map_err(|e| JobError { message: format!("cannot write the journal: {e}"), keep: keep() })?;
-            return Ok((self.before.clone(), Attrs::new()));
+            journal.remove(&self.addr).map_err(|e| self.journal_error(e, Some(prior.clone())))?;
+            return Ok((prior, Attrs::new()));
         };
-        let mut prior = self.before.attrs.clone();
-        prior.extend(self.props.clone());
-        self.watch(progress, started, deadline, "deletion", self.kind.delete(cx, &id, &prior))
+        let mut known = prior.attrs.clone();
+        known.extend(self.props.clone());
+        self.watch(progress, started, deadline, "deletion", self.kind.delete(cx, &id, &known))
             .await
-            .map_err(|e| JobError { message: format!("delete failed: {e}"), keep: keep() })?;
-        journal
-            .remove(&self.addr)
-            .map_err(|e| JobError { message: format!("cannot write the journal: {e}"), keep: None })?;
-        Ok((self.before.clone(), Attrs::new()))
+            .map_err(|e| JobError { message: format!("delete failed: {e}"), keep: Some(prior.clone()) })?;
+        journal.remove(&self.addr).map_err(|e| self.journal_error(e, None))?;
+        Ok((prior, Attrs::new()))
     }
 
     async fn create(
@@ -163,22 +198,22 @@ impl Job {
         started: Instant,
         deadline: Instant,
     ) -> Result<(Instance, Attrs), JobError> {
+        // The intent, on disk before the create is called.
+        journal.put(&self.addr, &self.record).map_err(|e| self.journal_error(e, None))?;
         let created = match self.watch(progress, started, deadline, "creation", self.kind.create(cx, &self.props)).await
         {
             Ok(c) => c,
-            Err(e) => {
-                // An AWS refusal means nothing was made; anything else
-                // (timeout, lost connection) might have, so keep the intent.
-                let keep = (!matches!(e, KindError::Aws { .. })).then(|| self.before.clone());
-                return Err(JobError { message: format!("create failed: {e}"), keep });
+            Err(e) if e.refused() => {
+                let _ = journal.remove(&self.addr);
+                return Err(JobError { message: format!("create failed: {e}"), keep: None });
             }
+            Err(e) => return Err(JobError { message: format!("create failed: {e}"), keep: Some(self.record.clone()) }),
         };
         // On record at once: if waiting fails, the next plan still finds it.
-        let mut rec = self.before.clone();
+        let mut rec = self.record.clone();
         rec.id = Some(created.id.clone());
-        let (clear, _) = split(&created.attrs, &self.sensitive);
-        rec.attrs = clear;
-        let _ = journal.put(&self.addr, &rec);
+        rec.attrs = split(&created.attrs, &self.sensitive).0;
+        journal.put(&self.addr, &rec).map_err(|e| self.journal_error(e, Some(rec.clone())))?;
         self.finish(cx, journal, progress, started, deadline, rec, created.attrs, "creation").await
     }
 
@@ -190,11 +225,13 @@ impl Job {
         started: Instant,
         deadline: Instant,
     ) -> Result<(Instance, Attrs), JobError> {
-        let id = self.before.id.clone().unwrap_or_default();
-        self.watch(progress, started, deadline, "update", self.kind.update(cx, &id, &self.before.attrs, &self.props))
+        let prior = self.prior.clone().unwrap_or_else(|| self.record.clone());
+        let id = prior.id.clone().unwrap_or_default();
+        self.watch(progress, started, deadline, "update", self.kind.update(cx, &id, &prior.attrs, &self.props))
             .await
-            .map_err(|e| JobError { message: format!("update failed: {e}"), keep: Some(self.before.clone()) })?;
-        let rec = self.before.clone();
+            .map_err(|e| JobError { message: format!("update failed: {e}"), keep: Some(prior.clone()) })?;
+        let mut rec = self.record.clone();
+        rec.id = prior.id.clone();
         self.finish(cx, journal, progress, started, deadline, rec, self.planned.clone(), "update").await
     }
 
@@ -212,12 +249,15 @@ impl Job {
         what: &str,
     ) -> Result<(Instance, Attrs), JobError> {
         let id = rec.id.clone().unwrap_or_default();
+        // Until read back, an update keeps the prior record (its secrets'
+        // hashes included): AWS may not have taken the new values.
+        let fallback = if self.op == Op::Update { self.prior.clone() } else { Some(rec.clone()) };
         if let Err(e) = self.watch(progress, started, deadline, what, self.kind.wait_ready(cx, &id)).await {
             return Err(JobError {
                 message: format!(
                     "{what} did not finish: {e}; it stays on record and the next plan picks up from there"
                 ),
-                keep: Some(rec),
+                keep: fallback,
             });
         }
         let observed = match self.kind.read(cx, &id, &known).await {
@@ -225,19 +265,16 @@ impl Job {
             Ok(None) => {
                 return Err(JobError {
                     message: format!("{what} succeeded but the resource cannot be read back"),
-                    keep: Some(rec),
+                    keep: fallback,
                 });
             }
             Err(e) => {
-                return Err(JobError { message: format!("reading back after {what} failed: {e}"), keep: Some(rec) });
+                return Err(JobError { message: format!("reading back after {what} failed: {e}"), keep: fallback });
             }
         };
-        let (clear, _) = split(&observed, &self.sensitive);
-        rec.attrs = clear;
+        rec.attrs = split(&observed, &self.sensitive).0;
         rec.status = Status::Ready;
-        journal
-            .put(&self.addr, &rec)
-            .map_err(|e| JobError { message: format!("cannot write the journal: {e}"), keep: Some(rec.clone()) })?;
+        journal.put(&self.addr, &rec).map_err(|e| self.journal_error(e, Some(rec.clone())))?;
         let secrets: Attrs = self
             .planned
             .iter()

@@ -15,7 +15,7 @@ mod job;
 mod pool;
 pub mod progress;
 
-use crate::address::InstanceAddr;
+use crate::address::{block_of, InstanceAddr};
 use crate::aws::Aws;
 use crate::eval::{Inst, NodeOut, Scope};
 use crate::kinds;
@@ -28,6 +28,7 @@ use job::Job;
 use progress::{Op, Progress};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 #[derive(Debug, Default)]
@@ -56,7 +57,7 @@ pub struct Applier<'a> {
 impl Applier<'_> {
     pub async fn run(&self, state: &mut State) -> Outcome {
         let mut out = Outcome::default();
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
         let watcher = {
             let stop = stop.clone();
             let progress = self.progress.clone();
@@ -64,7 +65,14 @@ impl Applier<'_> {
                 if tokio::signal::ctrl_c().await.is_ok() {
                     progress
                         .line("Interrupt received: waiting for running operations to finish, starting no new ones...");
-                    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+                    stop.store(true, Ordering::SeqCst);
+                }
+                // A second interrupt ends at once; the journal holds every
+                // operation that finished and every create that started.
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    progress
+                        .line("Second interrupt: stopping now. The next command recovers the state from the journal.");
+                    std::process::exit(130);
                 }
             })
         };
@@ -73,25 +81,20 @@ impl Applier<'_> {
             self.creates_and_updates(loaded, state, &mut out, &stop, &failed_deletes).await;
         }
         watcher.abort();
-        out.interrupted = stop.load(std::sync::atomic::Ordering::SeqCst);
+        out.interrupted = stop.load(Ordering::SeqCst);
         out.failures.sort();
         out.skipped.sort();
         out.skipped.dedup();
         out
     }
 
-    fn pool(&self) -> pool::Pool {
-        pool::Pool::new(self.parallelism, self.aws.clone(), self.journal.clone(), self.progress.clone())
+    fn pool(&self, stop: &Arc<AtomicBool>) -> pool::Pool {
+        pool::Pool::new(self.parallelism, stop.clone(), self.aws.clone(), self.journal.clone(), self.progress.clone())
     }
 
     /// Phase 1: deletes (and the delete half of replaces), dependents first.
     /// Returns the blocks whose deletes failed.
-    async fn deletes(
-        &self,
-        state: &mut State,
-        out: &mut Outcome,
-        stop: &std::sync::atomic::AtomicBool,
-    ) -> BTreeSet<String> {
+    async fn deletes(&self, state: &mut State, out: &mut Outcome, stop: &Arc<AtomicBool>) -> BTreeSet<String> {
         let changes: Vec<&ResourceChange> =
             self.plan.changes.iter().filter(|c| matches!(c.action, Action::Delete | Action::Replace)).collect();
         let mut groups: BTreeMap<String, Vec<&ResourceChange>> = BTreeMap::new();
@@ -123,10 +126,10 @@ impl Applier<'_> {
             if ready.is_empty() {
                 break; // a cycle in recorded dependencies; leave the rest
             }
-            let mut set = self.pool();
+            let mut set = self.pool(stop);
             for g in &ready {
                 done.insert(g.clone());
-                if waits[g].iter().any(|w| failed.contains(w)) || stop.load(std::sync::atomic::Ordering::SeqCst) {
+                if waits[g].iter().any(|w| failed.contains(w)) || stop.load(Ordering::SeqCst) {
                     failed.insert(g.clone());
                     out.skipped.extend(groups[g].iter().map(|c| c.address.clone()));
                     continue;
@@ -153,13 +156,27 @@ impl Applier<'_> {
                 match r.result {
                     Ok(_) => {
                         state.resources.remove(&r.addr);
-                        out.destroyed += usize::from(r.counts);
+                        out.destroyed += 1;
                     }
                     Err(e) => {
                         out.failures.push(format!("{}: {}", r.addr, e.message));
                         failed.insert(r.addr.block.to_string());
                     }
                 }
+            }
+            for a in set.abandoned() {
+                failed.insert(block_of(&a));
+                out.skipped.push(a);
+            }
+        }
+        // Left over only when recorded dependencies form a cycle.
+        for g in groups.keys().filter(|g| !done.contains(*g)) {
+            failed.insert(g.clone());
+            for c in &groups[g] {
+                out.failures.push(format!(
+                    "{}: not destroyed: the dependencies recorded in state form a cycle; remove one with `standby state rm` after deleting it by hand",
+                    c.address
+                ));
             }
         }
         failed
@@ -182,7 +199,7 @@ impl Applier<'_> {
         loaded: &Loaded,
         state: &mut State,
         out: &mut Outcome,
-        stop: &std::sync::atomic::AtomicBool,
+        stop: &Arc<AtomicBool>,
         failed_deletes: &BTreeSet<String>,
     ) {
         let g = &loaded.graph;
@@ -207,13 +224,13 @@ impl Applier<'_> {
             insts: BTreeMap<crate::address::Key, Inst>,
         }
         let mut running: HashMap<usize, Running> = HashMap::new();
-        let mut set = self.pool();
+        let mut set = self.pool(stop);
         // Nodes finished (or failed) whose dependents must be released.
         let mut finished: Vec<(usize, bool)> = Vec::new();
         loop {
             while let Some(id) = ready.pop() {
                 let label = g.label(&loaded.tree, id);
-                if blocked[id] || stop.load(std::sync::atomic::Ordering::SeqCst) {
+                if blocked[id] || stop.load(Ordering::SeqCst) {
                     if matches!(g.nodes[id], crate::graph::Node::Resource { .. }) {
                         out.skipped.extend(
                             self.plan
@@ -259,7 +276,9 @@ impl Applier<'_> {
                 let mut run = Running { expansion, left: 0, failed: false, insts: BTreeMap::new() };
                 for d in list {
                     let address = d.addr.to_string();
-                    let prior = state.resources.get(&d.addr);
+                    // A pending record (an interrupted create that no refresh settled) is
+                    // not known to exist: plan it as a create.
+                    let prior = state.resources.get(&d.addr).filter(|p| p.status == Status::Ready);
                     let diffed = diff(&d, prior, state);
                     let action = changes.get(address.as_str()).map(|c| c.action);
                     let planned_after = changes.get(address.as_str()).and_then(|c| c.after.as_ref());
@@ -277,48 +296,29 @@ impl Applier<'_> {
                     };
                     match op {
                         Some(op) => {
-                            let timeout = self.timeout_for(&address, op, d.kind);
-                            let deps: Vec<String> = d.deps.iter().map(|b| b.to_string()).collect();
                             let (clear, hashes) = state.protect(&diffed.planned, &diffed.sensitive);
-                            let intent = Instance {
+                            let record = Instance {
                                 type_name: d.kind.type_name().to_string(),
                                 region: d.region.clone(),
-                                id: prior
-                                    .and_then(|p| p.id.clone())
-                                    .filter(|_| op == Op::Update)
-                                    .or_else(|| d.kind.id_hint(&d.props)),
-                                status: if op == Op::Create { Status::Pending } else { Status::Ready },
-                                attrs: if op == Op::Create {
-                                    clear
-                                } else {
-                                    prior.map(|p| p.attrs.clone()).unwrap_or(clear)
-                                },
+                                id: d.kind.id_hint(&d.props),
+                                status: Status::Pending,
+                                attrs: clear,
                                 sensitive: hashes,
-                                deps,
+                                deps: d.deps.iter().map(|b| b.to_string()).collect(),
                             };
-                            if op == Op::Create {
-                                // The intent, on disk before the create is called.
-                                if let Err(e) = self.journal.put(&d.addr, &intent) {
-                                    out.failures.push(format!("{address}: cannot write the journal: {e}"));
-                                    run.failed = true;
-                                    continue;
-                                }
-                                state.resources.insert(d.addr.clone(), intent.clone());
-                            }
                             run.left += 1;
-                            let job = Job::change(
-                                d.addr.clone(),
-                                d.kind,
+                            set.push(Job::change(job::Change {
+                                addr: d.addr.clone(),
+                                kind: d.kind,
                                 op,
-                                intent,
-                                diffed.planned.clone(),
-                                d.props.clone(),
-                                diffed.sensitive.clone(),
-                                timeout,
-                                d.region.clone(),
-                                Some(id),
-                            );
-                            set.push(job);
+                                prior: prior.cloned().filter(|_| op == Op::Update),
+                                record,
+                                planned: diffed.planned.clone(),
+                                props: d.props.clone(),
+                                sensitive: diffed.sensitive.clone(),
+                                timeout: self.timeout_for(&address, op, d.kind),
+                                node: id,
+                            }));
                         }
                         _ => {
                             // Unchanged (or outside --target): known from state.
@@ -336,6 +336,14 @@ impl Applier<'_> {
                                 None => diffed.planned.clone(),
                             };
                             run.insts.insert(d.addr.key.clone(), Inst { attrs, sensitive: diffed.sensitive });
+                            // Dependencies follow the configuration even when
+                            // nothing else changes, so destroy orders right.
+                            let deps: Vec<String> = d.deps.iter().map(|b| b.to_string()).collect();
+                            if let Some(p) = state.resources.get_mut(&d.addr)
+                                && p.deps != deps
+                            {
+                                p.deps = deps;
+                            }
                         }
                     }
                 }
@@ -360,7 +368,10 @@ impl Applier<'_> {
                 }
                 continue;
             }
-            let Some(r) = set.next().await else { break };
+            let Some(r) = set.next().await else {
+                out.skipped.extend(set.abandoned());
+                break;
+            };
             let node = r.node.unwrap_or_default();
             let Some(run) = running.get_mut(&node) else { continue };
             run.left -= 1;
@@ -422,13 +433,6 @@ fn addr(text: &str) -> InstanceAddr {
         crate::address::BlockAddr { module: vec![], type_name: String::new(), name: text.into() }
             .instance(crate::address::Key::None)
     })
-}
-
-fn block_of(address: &str) -> String {
-    match address.find('[') {
-        Some(i) => address[..i].to_string(),
-        None => address.to_string(),
-    }
 }
 
 fn timeouts_of<'l>(loaded: &'l Loaded, address: &str) -> Option<&'l crate::config::Timeouts> {

@@ -158,6 +158,7 @@ pub fn state_list(s: &Settings, filters: &[String], dir: &Path) -> Result<u8, Er
 }
 
 pub fn state_show(s: &Settings, address: &str, dir: &Path) -> Result<u8, Error> {
+    selector(address)?;
     let st = read_state(&s.state_path(dir), false)?;
     match describe(&st, address) {
         Some(text) => {

@@ -71,6 +71,7 @@ pub async fn plan(
             config_hash: planfile::config_hash(&loaded),
             state_path: state_path.clone(),
             plan: plan.clone(),
+            refreshed: st.resources.iter().map(|(a, r)| state::file::resource_json(a, r)).collect(),
         };
         planfile::write(out, &pf)?;
         if format == Format::Human {
@@ -111,7 +112,8 @@ pub async fn apply(
 ) -> Result<u8, Error> {
     let aws = Arc::new(Aws::new());
     let style = s.style();
-    let (loaded, plan, state_path, _lock, mut st) = if target.is_file() {
+    // `before` is the state as read, so what a refresh found is saved too.
+    let (loaded, plan, state_path, _lock, mut st, before) = if target.is_file() {
         // A saved plan: apply exactly it, if it still fits.
         let pf = planfile::read(target)?;
         let loaded = load::load(&pf.config_dir, &var_inputs(&args.vars)).map_err(Error::Config)?;
@@ -123,7 +125,7 @@ pub async fn apply(
         }
         let state_path = s.state.clone().unwrap_or(pf.state_path.clone());
         let l = lock::acquire(&state_path, "apply")?;
-        let st = read_state(&state_path, true)?;
+        let mut st = read_state(&state_path, true)?;
         let fits = if pf.plan.lineage.is_empty() {
             st.serial == 0
         } else {
@@ -138,21 +140,30 @@ pub async fn apply(
                 st.serial
             )));
         }
-        (loaded, pf.plan, state_path, l, st)
+        let before = st.clone();
+        if !pf.refreshed.is_empty() || pf.plan.refresh_only {
+            st.resources.clear();
+            for r in pf.refreshed {
+                let (addr, inst) = state::file::resource_from_json(r)
+                    .map_err(|e| Error::Io(format!("{}: bad refreshed state: {e}", target.display())))?;
+                st.resources.insert(addr, inst);
+            }
+        }
+        (loaded, pf.plan, state_path, l, st, before)
     } else {
         let opts = options(args, destroy)?;
         let loaded = load::load(target, &var_inputs(&args.vars)).map_err(Error::Config)?;
         let state_path = s.state_path(target);
         let l = lock::acquire(&state_path, if destroy { "destroy" } else { "apply" })?;
         let mut st = read_state(&state_path, true)?;
+        let before = st.clone();
         let plan = make_plan(&loaded, &mut st, &aws, &opts).await?;
         print!("{}", render::human::render(&plan, &style));
         if plan.has_changes() && !auto_approve && !plan.refresh_only {
             confirm(destroy)?;
         }
-        (loaded, plan, state_path, l, st)
+        (loaded, plan, state_path, l, st, before)
     };
-    let before = st.clone();
     let journal = Arc::new(
         state::journal::Journal::create(&state_path, &st.lineage)
             .map_err(|e| Error::Io(format!("cannot create the journal: {e}")))?,
@@ -167,7 +178,7 @@ pub async fn apply(
         parallelism: args.parallelism as usize,
     };
     let outcome = applier.run(&mut st).await;
-    if plan.destroy && outcome.failures.is_empty() {
+    if plan.destroy && plan.targets.is_empty() && outcome.failures.is_empty() {
         st.outputs.clear();
     }
     if st != before || st.serial == 0 {

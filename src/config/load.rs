@@ -100,7 +100,8 @@ pub fn load_tree(dir: &Path) -> (ModuleTree, Diagnostics) {
     (tree, diags)
 }
 
-fn yaml_files(dir: &Path, diags: &mut Diagnostics) -> Vec<PathBuf> {
+/// The YAML files of a module directory; `None` (reported) when there are none.
+fn yaml_files(dir: &Path, diags: &mut Diagnostics) -> Option<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
         Ok(rd) => rd
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -108,14 +109,15 @@ fn yaml_files(dir: &Path, diags: &mut Diagnostics) -> Vec<PathBuf> {
             .collect(),
         Err(e) => {
             diags.push(Diagnostic::error(format!("cannot read configuration directory {}: {e}", dir.display())));
-            return Vec::new();
+            return None;
         }
     };
     files.sort();
     if files.is_empty() {
         diags.push(Diagnostic::error(format!("no *.yaml files in {}", dir.display())));
+        return None;
     }
-    files
+    Some(files)
 }
 
 fn display_path(p: &Path) -> PathBuf {
@@ -129,7 +131,12 @@ fn display_path(p: &Path) -> PathBuf {
 
 fn load_module(dir: &Path, is_root: bool, diags: &mut Diagnostics, unparsed: &mut usize) -> Module {
     let mut module = Module { dir: dir.to_path_buf(), ..Module::default() };
-    for file in yaml_files(dir, diags) {
+    let Some(files) = yaml_files(dir, diags) else {
+        // Nothing to check against: later checks would only add noise.
+        *unparsed += 1;
+        return module;
+    };
+    for file in files {
         let src = Source { file: Arc::new(display_path(&file)) };
         let text = match std::fs::read_to_string(&file) {
             Ok(t) => t,
@@ -151,6 +158,7 @@ fn load_module(dir: &Path, is_root: bool, diags: &mut Diagnostics, unparsed: &mu
             }
         }
     }
+    check_names(&module, diags);
     check_duplicates(&module, diags);
     module
 }
@@ -383,6 +391,32 @@ fn read_output(src: &Source, name: Named, node: &Node, diags: &mut Diagnostics) 
         sensitive: map.get("sensitive").is_some_and(|n| src.bool(n, "sensitive", diags)),
         name,
     })
+}
+
+/// Names become parts of addresses and references: letters, digits, `_`
+/// and `-`, starting with a letter or `_`.
+fn check_names(m: &Module, diags: &mut Diagnostics) {
+    let all = m
+        .regions
+        .iter()
+        .map(|(n, _)| ("region", n))
+        .chain(m.variables.iter().map(|v| ("variable", &v.name)))
+        .chain(m.resources.iter().map(|r| ("resource", &r.name)))
+        .chain(m.resources.iter().map(|r| ("resource type", &r.type_name)))
+        .chain(m.modules.iter().map(|c| ("module", &c.name)))
+        .chain(m.outputs.iter().map(|o| ("output", &o.name)));
+    for (what, n) in all {
+        let mut chars = n.name.chars();
+        let ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !ok {
+            diags.push(
+                Diagnostic::error(format!("invalid {what} name `{}`", n.name))
+                    .at(Some(n.loc.clone()))
+                    .hint("use letters, digits, `_` and `-`, starting with a letter or `_`"),
+            );
+        }
+    }
 }
 
 /// Names must be unique across all files of a module.

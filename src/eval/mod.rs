@@ -181,6 +181,7 @@ impl<'a> Evaluator<'a> {
         // Instance keys: count and for_each must be known when planning.
         let (expansion, keys): (Expansion, Vec<(Key, Option<Value>)>) = if let Some(c) = &r.count {
             let v = self.eval(module, c, &top, scope).map_err(one)?;
+            refuse_sensitive(&v, "count", c, &addr)?;
             let n = match &v.value {
                 Value::Number(n) => n.as_i64().filter(|n| *n >= 0),
                 _ => None,
@@ -200,6 +201,7 @@ impl<'a> Evaluator<'a> {
             (Expansion::Count, (0..n).map(|i| (Key::Int(i), None)).collect())
         } else if let Some(f) = &r.for_each {
             let v = self.eval(module, f, &top, scope).map_err(one)?;
+            refuse_sensitive(&v, "for_each", f, &addr)?;
             let keys = match &v.value {
                 Value::Map(m) => m.iter().map(|(k, v)| (Key::Str(k.clone()), Some(v.clone()))).collect(),
                 Value::List(l) if l.iter().all(|i| matches!(i, Value::String(_))) => {
@@ -500,6 +502,17 @@ impl<'a> Evaluator<'a> {
         let value = walk(value, rest).map_err(|m| err(format!("`{full}.{attr}`: {m}")))?;
         Ok(Sv { value, sensitive: inst.sensitive.contains(attr) })
     }
+}
+
+/// Instance keys show in addresses, plans and state: they cannot be secret.
+fn refuse_sensitive(v: &Sv, what: &str, e: &Expr, addr: &str) -> Result<(), Diagnostics> {
+    if !v.sensitive {
+        return Ok(());
+    }
+    Err(one(Diagnostic::error(format!("`{what}` cannot use a sensitive value: it would show in resource addresses"))
+        .at(Some(e.loc.clone()))
+        .address(addr)
+        .hint("iterate over something non-sensitive (e.g. the names) and look the secret up by key")))
 }
 
 fn one(d: Diagnostic) -> Diagnostics {

@@ -53,6 +53,15 @@ fn parse_text(text: &str, ty: VarType) -> Result<Value, String> {
     }
 }
 
+/// A parse error, without the value when the variable is sensitive.
+fn shown(root: &Module, name: &str, message: String, ty: VarType) -> String {
+    if root.variable(name).is_some_and(|v| v.sensitive) {
+        format!("not a valid {} (value hidden: the variable is sensitive)", ty.name())
+    } else {
+        message
+    }
+}
+
 /// Checks a value against a declared type.
 pub fn check_type(v: &Value, ty: VarType) -> Result<(), String> {
     let ok = matches!(
@@ -95,7 +104,11 @@ pub fn resolve(root: &Module, inputs: &VarInputs) -> (BTreeMap<String, Value>, D
                     Ok(val) => {
                         given.insert(v.name.name.clone(), val);
                     }
-                    Err(e) => diags.push(Diagnostic::error(format!("{ENV_PREFIX}{}: {e}", v.name.name))),
+                    Err(e) => diags.push(Diagnostic::error(format!(
+                        "{ENV_PREFIX}{}: {}",
+                        v.name.name,
+                        shown(root, &v.name.name, e, v.ty)
+                    ))),
                 }
             }
         }
@@ -111,7 +124,13 @@ pub fn resolve(root: &Module, inputs: &VarInputs) -> (BTreeMap<String, Value>, D
         let src = crate::config::yaml_source(file);
         match marked_yaml::parse_yaml(0, &text) {
             Ok(node) => {
-                let Some(map) = node.as_mapping() else { continue };
+                let Some(map) = node.as_mapping() else {
+                    diags.push(Diagnostic::error(format!(
+                        "--var-file {} must be a mapping of variable names to values",
+                        file.display()
+                    )));
+                    continue;
+                };
                 for (k, n) in map.iter() {
                     let from = format!("{}", src.loc(k.span()));
                     let Some(ty) = declared(k.as_str(), &mut diags, &from) else { continue };
@@ -147,7 +166,7 @@ pub fn resolve(root: &Module, inputs: &VarInputs) -> (BTreeMap<String, Value>, D
             Ok(v) => {
                 given.insert(name.to_string(), v);
             }
-            Err(e) => diags.push(Diagnostic::error(format!("--var {name}: {e}"))),
+            Err(e) => diags.push(Diagnostic::error(format!("--var {name}: {}", shown(root, name, e, ty)))),
         }
     }
     for v in &root.variables {

@@ -59,6 +59,30 @@ pub enum KindError {
     Failed(String),
 }
 
+impl KindError {
+    /// True when AWS refused the request, so nothing was made. A timeout, a
+    /// lost connection or a server error leaves it open: the call may have
+    /// taken effect.
+    pub fn refused(&self) -> bool {
+        const UNSURE: &[&str] = &[
+            "Timeout",
+            "RequestFailed",
+            "Unreachable",
+            "UnparseableResponse",
+            "InternalError",
+            "InternalFailure",
+            "InternalServerError",
+            "InternalServerException",
+            "ServiceUnavailable",
+            "ServiceUnavailableException",
+        ];
+        match self {
+            KindError::Aws { code, .. } => !UNSURE.contains(&code.as_str()) && !code.starts_with("HTTP 5"),
+            _ => false,
+        }
+    }
+}
+
 /// What a create call returns: the id, and what is known of the resource.
 pub struct Created {
     pub id: String,

@@ -19,6 +19,10 @@ pub struct PlanFile {
     pub config_hash: String,
     pub state_path: PathBuf,
     pub plan: Plan,
+    /// The state's resources as refreshed when planning: apply works from
+    /// what the plan saw (no secrets: state never holds any).
+    #[serde(default)]
+    pub refreshed: Vec<serde_json::Value>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -154,7 +154,12 @@ impl Plan {
     }
 
     /// True when applying would change resources or outputs.
+    /// True when applying would change resources, outputs, or (for a
+    /// refresh-only plan) the recorded state.
     pub fn has_changes(&self) -> bool {
+        if self.refresh_only {
+            return !self.drift.is_empty();
+        }
         self.changes.iter().any(|c| c.action != Action::NoOp) || self.outputs.iter().any(|o| o.action != Action::NoOp)
     }
 

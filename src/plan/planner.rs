@@ -3,7 +3,7 @@
 
 use super::diff::{diff, normalized, redact};
 use super::{Action, OutputChange, Plan, ResourceChange};
-use crate::address::{InstanceAddr, Selector};
+use crate::address::{block_of, InstanceAddr, Selector};
 use crate::aws::Aws;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::eval::{Inst, NodeOut, Scope};
@@ -209,19 +209,11 @@ pub fn plan(loaded: &Loaded, state: &State, drift: Vec<ResourceChange>, opts: &O
         let NodeOut::Instances(exp, instances) = out else { continue };
         let mut block = BTreeMap::new();
         for d in instances {
-            let prior = state.resources.get(&d.addr);
+            // A pending record (an interrupted create that no refresh settled) is
+            // not known to exist: plan it as a create.
+            let prior = state.resources.get(&d.addr).filter(|p| p.status == Status::Ready);
             let diffed = diff(&d, prior, state);
             let action = if opts.destroy { Action::NoOp } else { diffed.action };
-            if matches!(action, Action::Replace) && d.prevent_destroy {
-                diags.push(
-                    Diagnostic::error(format!(
-                        "cannot replace: lifecycle.prevent_destroy is set ({})",
-                        diffed.reason.clone().unwrap_or_default()
-                    ))
-                    .at(Some(d.loc.clone()))
-                    .address(d.addr.to_string()),
-                );
-            }
             wanted.insert(d.addr.clone());
             let after = normalized(d.kind, &redact(&diffed.planned, &diffed.sensitive));
             changes.insert(
@@ -254,16 +246,6 @@ pub fn plan(loaded: &Loaded, state: &State, drift: Vec<ResourceChange>, opts: &O
         if wanted.contains(addr) && !opts.destroy {
             continue;
         }
-        let block = addr.block.to_string();
-        if opts.destroy
-            && let Some(loc) = protected.get(&block)
-        {
-            diags.push(
-                Diagnostic::error("cannot destroy: lifecycle.prevent_destroy is set")
-                    .at(Some(loc.clone()))
-                    .address(addr.to_string()),
-            );
-        }
         changes.insert(
             addr.clone(),
             ResourceChange {
@@ -285,25 +267,43 @@ pub fn plan(loaded: &Loaded, state: &State, drift: Vec<ResourceChange>, opts: &O
             },
         );
     }
-    if diags.has_errors() {
-        return Err(PlanError::Invalid(diags.sorted()));
-    }
     let mut list: Vec<ResourceChange> = changes.into_values().collect();
+    for (t, text) in opts.targets.iter().zip(&plan.targets) {
+        let hit = list.iter().any(|c| crate::state::file::instance_addr(&c.address).is_some_and(|a| t.matches(&a)));
+        if !hit {
+            plan.warnings.push(Diagnostic::warning(format!(
+                "--target {text} matches nothing in the configuration or the state"
+            )));
+        }
+    }
     if !opts.targets.is_empty() {
-        let deps = dependency_blocks(&list, &opts.targets);
+        // Creating a target needs what it depends on; destroying one needs
+        // what depends on it gone first.
+        let deps =
+            if opts.destroy { dependent_blocks(&list, &opts.targets) } else { dependency_blocks(&list, &opts.targets) };
         list.retain(|c| {
             let hit = crate::state::file::instance_addr(&c.address)
                 .is_some_and(|a| opts.targets.iter().any(|t| t.matches(&a)));
             hit || deps.contains(&block_of(&c.address))
         });
     }
+    for c in list.iter().filter(|c| matches!(c.action, Action::Delete | Action::Replace)) {
+        if let Some(loc) = protected.get(&block_of(&c.address)) {
+            let what = if c.action == Action::Replace { "replace" } else { "destroy" };
+            let why = c.reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default();
+            diags.push(
+                Diagnostic::error(format!("cannot {what}: lifecycle.prevent_destroy is set{why}"))
+                    .at(Some(loc.clone()))
+                    .address(c.address.clone()),
+            );
+        }
+    }
+    if diags.has_errors() {
+        return Err(PlanError::Invalid(diags.sorted()));
+    }
     plan.changes = list;
     plan.outputs = if opts.destroy { destroyed_outputs(state) } else { output_changes(&scope, state) };
     Ok(plan)
-}
-
-fn block_of(address: &str) -> String {
-    address.split_once('[').map(|(b, _)| b.to_string()).unwrap_or_else(|| address.to_string())
 }
 
 fn selector_text(s: &Selector) -> String {
@@ -330,6 +330,34 @@ fn dependency_blocks(changes: &[ResourceChange], targets: &[Selector]) -> HashSe
             && let Some(deps) = deps_of.get(&b)
         {
             stack.extend(deps.iter().cloned());
+        }
+    }
+    keep
+}
+
+/// The blocks that depend on the targets, directly or not.
+fn dependent_blocks(changes: &[ResourceChange], targets: &[Selector]) -> HashSet<String> {
+    let mut users: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    for c in changes {
+        for d in &c.deps {
+            users.entry(d.as_str()).or_default().insert(block_of(&c.address));
+        }
+    }
+    let mut stack: Vec<String> = changes
+        .iter()
+        .filter(|c| {
+            crate::state::file::instance_addr(&c.address).is_some_and(|a| targets.iter().any(|t| t.matches(&a)))
+        })
+        .map(|c| block_of(&c.address))
+        .collect();
+    let mut keep = HashSet::new();
+    while let Some(b) = stack.pop() {
+        if let Some(u) = users.get(b.as_str()) {
+            for user in u {
+                if keep.insert(user.clone()) {
+                    stack.push(user.clone());
+                }
+            }
         }
     }
     keep

@@ -1,8 +1,10 @@
 //! The plan as markdown for pull-request comments: a summary table, then
 //! one collapsible section per changed resource with a ```diff block.
+//! Everything from the configuration or from AWS is escaped, so a value
+//! cannot break out of its code block.
 
 use super::lines::change_lines;
-use crate::plan::{Action, Plan};
+use crate::plan::{Action, Plan, ResourceChange};
 
 fn action_word(a: Action) -> &'static str {
     match a {
@@ -14,6 +16,41 @@ fn action_word(a: Action) -> &'static str {
     }
 }
 
+/// Text safe inside HTML and table cells.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('|', "&#124;").replace('`', "&#96;")
+}
+
+/// A code fence longer than any run of backticks in the content.
+fn fence(content: &str) -> String {
+    let mut longest = 0;
+    let mut run = 0;
+    for c in content.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    "`".repeat((longest + 1).max(3))
+}
+
+fn section(c: &ResourceChange, verb: &str, out: &mut String) {
+    let (lines, hidden) = change_lines(c);
+    let mut body = String::new();
+    for l in &lines {
+        // `diff` highlighting wants + and - in the first column.
+        let sign = if l.sign == '~' { '!' } else { l.sign };
+        body.push_str(&format!("{sign} {}\n", l.text));
+    }
+    if hidden > 0 {
+        body.push_str(&format!("# ({hidden} unchanged attributes hidden)\n"));
+    }
+    let f = fence(&body);
+    out.push_str(&format!(
+        "<details><summary><code>{}</code> <code>{}</code> {verb}</summary>\n\n{f}diff\n{body}{f}\n\n</details>\n\n",
+        c.action.glyph(),
+        escape(&c.address),
+    ));
+}
+
 pub fn render(plan: &Plan) -> String {
     let sum = plan.summary();
     let mut out =
@@ -21,50 +58,50 @@ pub fn render(plan: &Plan) -> String {
     for w in &plan.warnings {
         out.push_str(&format!(
             "> **Warning:** {}\n\n",
-            w.to_string().trim_start_matches("Warning: ").replace('\n', "\n> ")
+            escape(w.to_string().trim_start_matches("Warning: ")).replace('\n', "\n> ")
         ));
     }
     if !plan.drift.is_empty() {
-        out.push_str(&format!("**{} resource(s) changed outside of standby:** ", plan.drift.len()));
-        let list: Vec<String> = plan.drift.iter().map(|d| format!("`{}`", d.address)).collect();
-        out.push_str(&list.join(", "));
-        out.push_str("\n\n");
+        out.push_str(&format!("#### Changed outside of standby ({})\n\n", plan.drift.len()));
+        for d in &plan.drift {
+            let verb = if d.action == Action::Delete { "has been deleted" } else { "has changed" };
+            section(d, verb, &mut out);
+        }
     }
     let changing: Vec<_> = plan.changes.iter().filter(|c| c.action != Action::NoOp).collect();
     if changing.is_empty() {
-        out.push_str("No changes. The infrastructure matches the configuration.\n");
+        out.push_str(if plan.refresh_only && !plan.drift.is_empty() {
+            "Applying this refresh-only plan records the changes above in the state; no resource changes.\n"
+        } else {
+            "No changes. The infrastructure matches the configuration.\n"
+        });
         return out;
     }
     out.push_str("| Action | Resource | Region | Why |\n|---|---|---|---|\n");
     for c in &changing {
-        let why = c.reason.clone().unwrap_or_default().replace('|', "\\|");
+        let why = escape(c.reason.as_deref().unwrap_or_default());
         out.push_str(&format!(
-            "| {} {} | `{}` | {} | {} |\n",
+            "| {} {} | <code>{}</code> | {} | {} |\n",
             c.action.glyph(),
             action_word(c.action),
-            c.address,
-            c.region,
+            escape(&c.address),
+            escape(&c.region),
             why
         ));
     }
     out.push('\n');
     for c in &changing {
-        out.push_str(&format!(
-            "<details><summary><code>{}</code> {} {}</summary>\n\n```diff\n",
-            c.action.glyph(),
-            c.address,
-            c.action.verb()
-        ));
-        let (lines, hidden) = change_lines(c);
-        for l in &lines {
-            // `diff` highlighting wants + and - in the first column.
-            let sign = if l.sign == '~' { '!' } else { l.sign };
-            out.push_str(&format!("{sign} {}\n", l.text));
-        }
-        if hidden > 0 {
-            out.push_str(&format!("# ({hidden} unchanged attributes hidden)\n"));
-        }
-        out.push_str("```\n\n</details>\n\n");
+        section(c, c.action.verb(), &mut out);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn values_cannot_break_out_of_their_block() {
+        let body = "+ input = \"```\\n<script>\"\n";
+        assert_eq!(super::fence(body), "````");
+        assert_eq!(super::escape("a<b>|`c`"), "a&lt;b&gt;&#124;&#96;c&#96;");
+    }
 }

@@ -204,7 +204,7 @@ pub fn sibling(path: &Path, suffix: &str) -> PathBuf {
 /// Writes the state atomically: temp file, fsync, backup, rename, fsync dir.
 /// Bumps the serial.
 pub fn write(path: &Path, state: &mut State) -> Result<(), StateError> {
-    state.serial += 1;
+    state.serial = state.serial.saturating_add(1);
     let werr = |source| StateError::Write { path: path.into(), source };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(werr)?;

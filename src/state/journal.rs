@@ -87,8 +87,15 @@ pub fn replay(state_path: &Path, state: &mut State) -> Result<usize, String> {
         Err(e) => return Err(format!("cannot read journal {}: {e}", path.display())),
     };
     let mut n = 0;
-    for (i, line) in text.lines().enumerate() {
-        let Ok(rec) = serde_json::from_str::<Json>(line) else { continue };
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        let rec = match serde_json::from_str::<Json>(line) {
+            Ok(rec) => rec,
+            // Only the last line can be torn by a kill; damage elsewhere is
+            // not something to guess around.
+            Err(_) if i + 1 == lines.len() => continue,
+            Err(e) => return Err(format!("journal {} is damaged at line {}: {e}", path.display(), i + 1)),
+        };
         match rec.get("op").and_then(Json::as_str) {
             Some("begin") => {
                 let lineage = rec.get("lineage").and_then(Json::as_str).unwrap_or_default();
