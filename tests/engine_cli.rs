@@ -75,6 +75,22 @@ bad_input! {
     unknown_type_and_property: ["main.yaml:4:11: standby_dta.a: unknown resource type", "main.yaml:8:7: standby_data.b: unknown property `inptu`", "main.yaml:9:7: standby_data.b: `output` is set by AWS"],
     bad_reference_syntax: ["main.yaml:6:22: unterminated reference", "main.yaml:7:25: standby_data.a: `count.index` is only available"],
     missing_variable: ["main.yaml:3:3: var.db_password: no value for required variable `db_password`", "STANDBY_VAR_db_password"],
+    sensitive_for_each: ["main.yaml:7:15: standby_data.a: `for_each` cannot use a sensitive value"],
+    bad_names: ["main.yaml:3:3: invalid resource name `a.b`", "main.yaml:5:3: invalid resource name `9lives`", "main.yaml:8:3: invalid output name `out put`"],
+}
+
+#[test]
+fn secrets_never_leak_through_for_each() {
+    let run = bad("sensitive_for_each");
+    assert!(!run.all().contains("S3cr3t"), "{}", run.all());
+}
+
+#[test]
+fn usage_errors_exit_1_not_2() {
+    let run = standby(&repo(), &["plan", "--bogus"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert_eq!(standby(&repo(), &["plan", ".", "--parallelism", "abc"]).code, 1);
+    assert_eq!(standby(&repo(), &["--help"]).code, 0);
 }
 
 #[test]
@@ -435,4 +451,102 @@ fn help_teaches_with_examples() {
         assert_eq!(run.code, 0, "{cmd}: {}", run.all());
         assert!(run.stdout.contains("standby "), "{cmd} --help has no example:\n{}", run.stdout);
     }
+}
+
+fn chain(dir: &Path, extra: &str) {
+    common::write_files(
+        dir,
+        &[(
+            "main.yaml",
+            &format!(
+                "regions: {{ primary: us-west-1, secondary: us-east-1 }}\nresources:\n  a:\n    type: standby_data\n    count: 3\n{extra}  b:\n    type: standby_data\n    properties: {{ input: \"${{standby_data.a[0].id}}\" }}\n  c:\n    type: standby_data\n    properties: {{ input: \"${{standby_data.b.id}}\" }}\n  other:\n    type: standby_data\n"
+            ),
+        )],
+    );
+}
+
+#[test]
+fn targeted_destroy_takes_dependents_not_dependencies() {
+    let dir = scratch("target-destroy");
+    chain(&dir, "");
+    assert_eq!(standby(&dir, &["apply", ".", "--auto-approve"]).code, 0);
+    let run = standby(&dir, &["destroy", ".", "--auto-approve", "--target", "standby_data.b"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(run.stdout.contains("Destroy complete! Resources: 2 destroyed."), "{}", run.stdout);
+    let left = standby(&dir, &["state", "list"]).stdout;
+    assert_eq!(left, "standby_data.a[0]\nstandby_data.a[1]\nstandby_data.a[2]\nstandby_data.other\n");
+    let nothing = standby(&dir, &["plan", ".", "--destroy", "--target", "standby_data.nope"]);
+    assert!(nothing.stdout.contains("--target standby_data.nope matches nothing"), "{}", nothing.stdout);
+}
+
+#[test]
+fn prevent_destroy_also_guards_a_shrinking_count() {
+    let dir = scratch("shrink");
+    chain(&dir, "    lifecycle: { prevent_destroy: true }\n");
+    assert_eq!(standby(&dir, &["apply", ".", "--auto-approve"]).code, 0);
+    let text = std::fs::read_to_string(dir.join("main.yaml")).unwrap().replace("count: 3", "count: 1");
+    std::fs::write(dir.join("main.yaml"), text).unwrap();
+    let run = standby(&dir, &["apply", ".", "--auto-approve"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr.contains("standby_data.a[1]: cannot destroy: lifecycle.prevent_destroy is set"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(standby(&dir, &["state", "list", "standby_data.a"]).stdout.lines().count(), 3);
+}
+
+#[test]
+fn odd_for_each_keys_round_trip() {
+    let dir = scratch("keys");
+    common::write_files(
+        &dir,
+        &[(
+            "main.yaml",
+            "regions: { primary: us-west-1, secondary: us-east-1 }\nresources:\n  k:\n    type: standby_data\n    for_each: ['say \"hi\"', 'back\\slash', 'b]r[']\n    properties: { input: \"${each.key}\" }\n",
+        )],
+    );
+    let run = standby(&dir, &["apply", ".", "--auto-approve"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(standby(&dir, &["plan", ".", "--detailed-exitcode"]).code, 0, "keys must survive the state file");
+    let shown = standby(&dir, &["state", "show", "standby_data.k[\"say \\\"hi\\\"\"]"]);
+    assert!(shown.stdout.contains("say \\\"hi\\\""), "{}", shown.all());
+}
+
+#[test]
+fn ctrl_c_starts_no_new_operations_and_keeps_what_finished() {
+    let dir = scratch("sigint");
+    common::write_files(
+        &dir,
+        &[(
+            "main.yaml",
+            "regions: { primary: us-west-1, secondary: us-east-1 }\nresources:\n  many:\n    type: standby_data\n    count: 30000\n",
+        )],
+    );
+    let mut child = common::cmd(&dir, &["apply", ".", "--auto-approve", "--parallelism", "1"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    let mut seen = 0;
+    while reader.read_line(&mut line).unwrap() > 0 {
+        if line.contains("Creation complete") {
+            seen += 1;
+            if seen == 200 {
+                std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+                break;
+            }
+        }
+        line.clear();
+    }
+    let rest: Vec<String> = reader.lines().map_while(Result::ok).collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "an interrupted apply fails");
+    assert!(rest.iter().any(|l| l.contains("Interrupt received")), "{rest:?}");
+    let recorded = standby(&dir, &["state", "list"]).stdout.lines().count();
+    assert!(recorded >= 200 && recorded < 30000, "{recorded} recorded");
+    let plan = standby(&dir, &["plan", ".", "--json"]);
+    let doc: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    assert_eq!(doc["summary"]["add"].as_u64().unwrap() as usize + recorded, 30000);
 }

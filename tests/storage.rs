@@ -567,3 +567,58 @@ fn refresh_calls_per_kind() {
     assert!(ops.is_empty(), "calls no kind's read accounts for: {ops:?}");
     eprintln!("calls per read:\n  {}", measured.join("\n  "));
 }
+
+fn suspend_primary_versioning(w: &World) {
+    w.block(async {
+        let suspended =
+            aws_sdk_s3::types::VersioningConfiguration::builder().status(BucketVersioningStatus::Suspended).build();
+        w.s3(WEST).put_bucket_versioning().bucket(PRIMARY).versioning_configuration(suspended).send().await.unwrap();
+    });
+}
+
+fn primary_versioning(w: &World) -> Option<BucketVersioningStatus> {
+    w.block(async { w.s3(WEST).get_bucket_versioning().bucket(PRIMARY).send().await.unwrap().status().cloned() })
+}
+
+/// A saved plan repairs what it showed: apply works from the state the plan
+/// refreshed, not the older one on disk (the bucket kind only sends tags
+/// that differ from what it believes AWS has).
+#[test]
+fn saved_plan_repairs_drift_it_saw() {
+    let w = World::new("files");
+    w.ok(0, &["apply", ".", "--auto-approve"]);
+    let tags = |w: &World| -> BTreeMap<String, String> {
+        w.block(async {
+            let t = w.s3(WEST).get_bucket_tagging().bucket(PRIMARY).send().await.unwrap();
+            t.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect()
+        })
+    };
+    let wanted = tags(&w);
+    w.block(async {
+        let tag = aws_sdk_s3::types::Tag::builder().key("app").value("changed-by-hand").build().unwrap();
+        let set = aws_sdk_s3::types::Tagging::builder().tag_set(tag).build().unwrap();
+        w.s3(WEST).put_bucket_tagging().bucket(PRIMARY).tagging(set).send().await.unwrap();
+    });
+    let plan = w.ok(2, &["plan", ".", "--out", "repair.tfplan", "--detailed-exitcode"]);
+    assert!(plan.stdout.contains("changed-by-hand"), "{}", plan.stdout);
+    let apply = w.ok(0, &["apply", "repair.tfplan"]);
+    assert!(apply.stdout.contains("0 added, 1 changed, 0 destroyed"), "{}", apply.stdout);
+    assert_eq!(tags(&w), wanted, "the saved plan restored the tags");
+    w.ok(0, &["plan", ".", "--detailed-exitcode"]);
+}
+
+/// `--refresh-only` records what AWS reports and changes nothing in AWS.
+#[test]
+fn refresh_only_apply_records_drift_without_touching_aws() {
+    let w = World::new("files");
+    w.ok(0, &["apply", ".", "--auto-approve"]);
+    suspend_primary_versioning(&w);
+    w.ok(2, &["plan", ".", "--refresh-only", "--detailed-exitcode"]);
+    w.ok(0, &["apply", ".", "--refresh-only", "--auto-approve"]);
+    assert_eq!(primary_versioning(&w), Some(BucketVersioningStatus::Suspended), "AWS is left alone");
+    let shown = w.ok(0, &["state", "show", "module.files.aws_s3_bucket_versioning.primary_versioning"]);
+    assert!(shown.stdout.contains(r#"status = "Suspended""#), "{}", shown.stdout);
+    // Now the state agrees with AWS; without refreshing, the plan still repairs.
+    let plan = w.ok(2, &["plan", ".", "--refresh=false", "--detailed-exitcode"]);
+    assert!(plan.stdout.contains(r#"~ status = "Suspended" -> "Enabled""#), "{}", plan.stdout);
+}

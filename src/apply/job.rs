@@ -288,3 +288,85 @@ impl Job {
 fn split(attrs: &Attrs, sensitive: &BTreeSet<String>) -> (Attrs, Attrs) {
     attrs.iter().map(|(k, v)| (k.clone(), v.clone())).partition(|(k, _)| !sensitive.contains(k))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kinds::Created;
+    use crate::kinds::schema::{Prop, Schema, Type};
+    use crate::value::Value;
+    use async_trait::async_trait;
+
+    /// A kind whose updates fail, as when AWS refuses a new password.
+    struct Refuses;
+
+    static SCHEMA: Schema = Schema { props: &[Prop::required("password", Type::String, "").sensitive()] };
+
+    #[async_trait]
+    impl Kind for Refuses {
+        fn type_name(&self) -> &'static str {
+            "test_refuses"
+        }
+        fn schema(&self) -> &'static Schema {
+            &SCHEMA
+        }
+        async fn create(&self, _: &Ctx<'_>, _: &Attrs) -> Result<Created, KindError> {
+            Err(KindError::Aws { call: "Create", code: "AccessDenied".into(), message: "no".into(), hint: None })
+        }
+        async fn read(&self, _: &Ctx<'_>, _: &str, prior: &Attrs) -> Result<Option<Attrs>, KindError> {
+            Ok(Some(prior.clone()))
+        }
+        async fn update(&self, _: &Ctx<'_>, _: &str, _: &Attrs, _: &Attrs) -> Result<(), KindError> {
+            Err(KindError::Aws {
+                call: "Modify",
+                code: "InvalidParameterValue".into(),
+                message: "no".into(),
+                hint: None,
+            })
+        }
+        async fn delete(&self, _: &Ctx<'_>, _: &str, _: &Attrs) -> Result<(), KindError> {
+            Ok(())
+        }
+    }
+
+    fn record(hash: &str) -> Instance {
+        Instance {
+            type_name: "test_refuses".into(),
+            region: "us-west-1".into(),
+            id: Some("x".into()),
+            status: Status::Ready,
+            attrs: Attrs::new(),
+            sensitive: [("password".to_string(), hash.to_string())].into(),
+            deps: vec![],
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_update_keeps_the_prior_secret_hash_and_a_refused_create_leaves_nothing() {
+        let dir = std::env::temp_dir().join(format!("standby-job-{}", crate::ids::random_id()));
+        let journal = Journal::create(&dir.join("s.json"), "l").unwrap();
+        let aws = Aws::new();
+        let progress = Progress::stdout();
+        let addr = crate::state::file::instance_addr("test_refuses.a").unwrap();
+        let mut planned = Attrs::new();
+        planned.insert("password".into(), Value::str("new-secret"));
+        let change = |op, prior| Change {
+            addr: addr.clone(),
+            kind: &Refuses,
+            op,
+            prior,
+            record: record("sha256:new"),
+            planned: planned.clone(),
+            props: planned.clone(),
+            sensitive: ["password".to_string()].into(),
+            timeout: Duration::from_secs(5),
+            node: 0,
+        };
+        let done = Job::change(change(Op::Update, Some(record("sha256:old")))).run(&aws, &journal, &progress).await;
+        let err = done.result.err().expect("the update fails");
+        assert_eq!(err.keep.expect("the prior record stays").sensitive["password"], "sha256:old");
+        let done = Job::change(change(Op::Create, None)).run(&aws, &journal, &progress).await;
+        assert!(done.result.err().expect("the create fails").keep.is_none(), "a refusal made nothing");
+        std::fs::remove_dir_all(dir).ok();
+    }
+}

@@ -15,7 +15,7 @@ mod job;
 mod pool;
 pub mod progress;
 
-use crate::address::{block_of, InstanceAddr};
+use crate::address::{InstanceAddr, block_of};
 use crate::aws::Aws;
 use crate::eval::{Inst, NodeOut, Scope};
 use crate::kinds;

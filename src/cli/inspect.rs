@@ -219,10 +219,19 @@ pub fn state_mv(s: &Settings, source: &str, destination: &str, dir: &Path) -> Re
                 )));
             }
         }
-        for (a, b) in moves {
-            if let Some(r) = st.resources.remove(&a) {
+        for (a, b) in &moves {
+            if let Some(r) = st.resources.remove(a) {
                 println!("Moved {a} to {b}");
-                st.resources.insert(b, r);
+                st.resources.insert(b.clone(), r);
+            }
+        }
+        // Recorded dependencies name blocks: follow a whole-block move.
+        if let (Selector::Block(from), Selector::Block(to)) = (&src, &dst) {
+            let (from, to) = (from.to_string(), to.to_string());
+            for r in st.resources.values_mut() {
+                for d in r.deps.iter_mut().filter(|d| **d == from) {
+                    *d = to.clone();
+                }
             }
         }
         Ok(())

@@ -3,7 +3,7 @@
 
 use super::diff::{diff, normalized, redact};
 use super::{Action, OutputChange, Plan, ResourceChange};
-use crate::address::{block_of, InstanceAddr, Selector};
+use crate::address::{InstanceAddr, Selector, block_of};
 use crate::aws::Aws;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::eval::{Inst, NodeOut, Scope};
