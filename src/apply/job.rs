@@ -363,10 +363,10 @@ mod tests {
             node: 0,
         };
         let done = Job::change(change(Op::Update, Some(record("sha256:old")))).run(&aws, &journal, &progress).await;
-        let err = done.result.err().expect("the update fails");
+        let err = done.result.expect_err("the update fails");
         assert_eq!(err.keep.expect("the prior record stays").sensitive["password"], "sha256:old");
         let done = Job::change(change(Op::Create, None)).run(&aws, &journal, &progress).await;
-        assert!(done.result.err().expect("the create fails").keep.is_none(), "a refusal made nothing");
+        assert!(done.result.expect_err("the create fails").keep.is_none(), "a refusal made nothing");
         std::fs::remove_dir_all(dir).ok();
     }
 }
