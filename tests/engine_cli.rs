@@ -550,3 +550,32 @@ fn ctrl_c_starts_no_new_operations_and_keeps_what_finished() {
     let doc: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
     assert_eq!(doc["summary"]["add"].as_u64().unwrap() as usize + recorded, 30000);
 }
+
+#[test]
+fn an_interrupted_create_without_an_id_is_called_out() {
+    let dir = scratch("lost-id");
+    common::write_files(
+        &dir,
+        &[
+            (
+                "main.yaml",
+                "regions: { primary: us-west-1, secondary: us-east-1 }\nresources:\n  p:\n    type: aws_iam_policy\n    properties:\n      name: p\n      policy: { Version: \"2012-10-17\", Statement: [{ Effect: Allow, Action: \"s3:ListBucket\", Resource: \"*\" }] }\n",
+            ),
+            (
+                "state/standby.json",
+                r#"{"version": 2, "serial": 3, "lineage": "l-1", "standby_version": "0.1.0", "salt": "s",
+                   "resources": [{"address": "aws_iam_policy.p", "type": "aws_iam_policy", "name": "p",
+                                  "region": "us-west-1", "status": "pending", "attributes": {"name": "p"}}]}"#,
+            ),
+        ],
+    );
+    let run = standby(&dir, &["plan", "."]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(
+        run.stdout
+            .contains("aws_iam_policy.p: an apply stopped while creating it in us-west-1, before AWS returned its id"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("Plan: 1 to add"), "{}", run.stdout);
+}

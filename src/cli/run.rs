@@ -34,12 +34,14 @@ fn options(opts: &PlanArgs, destroy: bool) -> Result<Options, Error> {
 
 /// Refreshes (unless turned off) and plans.
 async fn make_plan(loaded: &Loaded, st: &mut State, aws: &Arc<Aws>, opts: &Options) -> Result<Plan, Error> {
-    let drift = if opts.refresh || opts.refresh_only {
+    let found = if opts.refresh || opts.refresh_only {
         planner::refresh(st, aws, opts.parallelism, &loaded.secrets).await?
     } else {
-        Vec::new()
+        planner::Refreshed { drift: Vec::new(), warnings: Vec::new() }
     };
-    Ok(planner::plan(loaded, st, drift, opts)?)
+    let mut plan = planner::plan(loaded, st, found.drift, opts)?;
+    plan.warnings.extend(found.warnings);
+    Ok(plan)
 }
 
 pub async fn plan(

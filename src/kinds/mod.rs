@@ -83,6 +83,10 @@ impl KindError {
     }
 }
 
+/// The hint for "already exists" errors, shared by every AWS kind.
+pub const EXISTS_HINT: &str = "it already exists outside standby's state: give yours another name here, or remove the \
+     existing one if it is a leftover (standby does not adopt existing resources yet)";
+
 /// What a create call returns: the id, and what is known of the resource.
 pub struct Created {
     pub id: String,

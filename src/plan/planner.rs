@@ -38,6 +38,12 @@ pub enum PlanError {
     Refresh(Vec<String>),
 }
 
+/// What a refresh found: the drift, and warnings for the plan.
+pub struct Refreshed {
+    pub drift: Vec<ResourceChange>,
+    pub warnings: Vec<Diagnostic>,
+}
+
 /// What a refresh found for one instance.
 enum Seen {
     Same,
@@ -55,8 +61,9 @@ pub async fn refresh(
     aws: &Arc<Aws>,
     parallelism: usize,
     secrets: &BTreeMap<String, Attrs>,
-) -> Result<Vec<ResourceChange>, PlanError> {
+) -> Result<Refreshed, PlanError> {
     let mut tasks = tokio::task::JoinSet::new();
+    let mut warnings = Vec::new();
     let mut errors = Vec::new();
     let mut results = Vec::with_capacity(state.resources.len());
     // At most `parallelism` reads in flight; the next starts as one ends.
@@ -70,7 +77,18 @@ pub async fn refresh(
             };
             let Some(id) = inst.id.clone().or_else(|| kind.id_hint(&inst.attrs)) else {
                 // An interrupted create of something with no predictable id:
-                // nothing to look up, so it is planned afresh.
+                // nothing to look up, so it is planned afresh. `standby_*`
+                // kinds live only in state; anything else may exist in AWS.
+                if !inst.type_name.starts_with("standby_") {
+                    warnings.push(
+                        Diagnostic::warning(format!(
+                            "an apply stopped while creating it in {}, before AWS returned its id; if it was created, \
+                             it is not managed: find it in the AWS console and delete it",
+                            inst.region
+                        ))
+                        .address(addr.to_string()),
+                    );
+                }
                 results.push((addr.clone(), Ok(Seen::Gone)));
                 continue;
             };
@@ -134,7 +152,7 @@ pub async fn refresh(
         return Err(PlanError::Refresh(errors));
     }
     drift.sort_by(|a, b| a.address.cmp(&b.address));
-    Ok(drift)
+    Ok(Refreshed { drift, warnings })
 }
 
 /// What a read reports, less anything sensitive: secrets handed to `read`

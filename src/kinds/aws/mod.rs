@@ -72,7 +72,7 @@ pub fn hint(call: &str, code: &str, message: &str) -> Option<String> {
                 .to_string()
         }
         "BucketAlreadyOwnedByYou" | "EntityAlreadyExists" => {
-            "it already exists, outside standby's state: rename it here, or adopt it (import it into the state)".to_string()
+            crate::kinds::EXISTS_HINT.to_string()
         }
         "AuthorizationHeaderMalformed" | "PermanentRedirect" | "HTTP 301" | "IllegalLocationConstraintException" => {
             "region mismatch: the bucket lives in another region than the resource's `region:` (or the endpoint's)".to_string()

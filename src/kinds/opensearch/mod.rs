@@ -44,10 +44,7 @@ pub fn os_hint(call: &str, code: &str, message: &str) -> Option<String> {
         "ResourceAlreadyExistsException" if call == "CreateOutboundConnection" => "a connection with this alias (or \
              to this domain) already exists, perhaps from an interrupted apply: delete it, or adopt it into the state"
             .to_string(),
-        "ResourceAlreadyExistsException" => {
-            "it already exists, outside standby's state: rename it here, or adopt it (import it into the state)"
-                .to_string()
-        }
+        "ResourceAlreadyExistsException" => crate::kinds::EXISTS_HINT.to_string(),
         "ValidationException" if message.contains("password") || message.contains("Password") => "the master password \
              must be 8+ characters with an upper-case letter, a lower-case letter, a digit and a special character"
             .to_string(),

@@ -49,8 +49,7 @@ pub fn rds_hint(call: &str, code: &str, message: &str) -> Option<String> {
                 .to_string()
         }
         "GlobalClusterAlreadyExistsFault" | "DBClusterAlreadyExistsFault" | "DBInstanceAlreadyExists" => {
-            "it already exists, outside standby's state: rename it here, or adopt it (import it into the state)"
-                .to_string()
+            crate::kinds::EXISTS_HINT.to_string()
         }
         "DBClusterNotFoundFault" if call == "CreateGlobalCluster" => {
             "`source_db_cluster` names no cluster: give the ARN of the existing primary cluster".to_string()
