@@ -579,3 +579,23 @@ fn an_interrupted_create_without_an_id_is_called_out() {
     );
     assert!(run.stdout.contains("Plan: 1 to add"), "{}", run.stdout);
 }
+
+/// Like Terraform: a resource leaving the configuration is deleted only
+/// after whatever used it was updated to let go.
+#[test]
+fn removed_resources_go_after_their_users_let_go() {
+    let dir = scratch("order");
+    let config = |used: &str| {
+        format!(
+            "regions: {{ primary: us-west-1, secondary: us-east-1 }}\nresources:\n  {used}:\n    type: standby_data\n  user:\n    type: standby_data\n    properties: {{ input: \"${{standby_data.{used}.id}}\" }}\n"
+        )
+    };
+    common::write_files(&dir, &[("main.yaml", &config("old"))]);
+    assert_eq!(standby(&dir, &["apply", ".", "--auto-approve"]).code, 0);
+    common::write_files(&dir, &[("main.yaml", &config("new"))]);
+    let run = standby(&dir, &["apply", ".", "--auto-approve", "--parallelism", "1"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let at = |needle: &str| run.stdout.find(needle).unwrap_or_else(|| panic!("no {needle:?} in:\n{}", run.stdout));
+    assert!(at("standby_data.new: Creation complete") < at("standby_data.user: Modifying"));
+    assert!(at("standby_data.user: Modifications complete") < at("standby_data.old: Destroying"));
+}

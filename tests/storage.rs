@@ -494,7 +494,7 @@ fn aws_error_mid_apply_then_resume() {
         "{}",
         run.stderr
     );
-    assert!(run.stderr.contains("adopt it"), "{}", run.stderr);
+    assert!(run.stderr.contains("hint: it already exists outside standby's state"), "{}", run.stderr);
     let blocked = [
         "module.files.aws_iam_role.primary_replication",
         "module.files.aws_iam_role_policy.primary_replication_access",

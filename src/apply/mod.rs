@@ -1,5 +1,7 @@
-//! Applying a plan: deletes first, in reverse dependency order; then
-//! creates and updates, walking the graph with bounded concurrency.
+//! Applying a plan, in three steps: the delete half of replacements; then
+//! creates and updates, walking the graph with bounded concurrency; then
+//! deletes of what left the configuration. Deletes run in reverse dependency
+//! order.
 //!
 //! Guarantees:
 //! - Before a create is called, its intent is in the journal (status
@@ -76,10 +78,16 @@ impl Applier<'_> {
                 }
             })
         };
-        let failed_deletes = self.deletes(state, &mut out, &stop).await;
+        // Like Terraform: replaced resources go first (delete, then create);
+        // resources leaving the configuration go last, once whatever used
+        // them has been updated to let go.
+        let no_blocks = BTreeSet::new();
+        let failed_replaces = self.deletes(state, &mut out, &stop, Action::Replace, &no_blocks).await;
+        let mut failed_blocks = BTreeSet::new();
         if let Some(loaded) = self.loaded {
-            self.creates_and_updates(loaded, state, &mut out, &stop, &failed_deletes).await;
+            failed_blocks = self.creates_and_updates(loaded, state, &mut out, &stop, &failed_replaces).await;
         }
+        self.deletes(state, &mut out, &stop, Action::Delete, &failed_blocks).await;
         watcher.abort();
         out.interrupted = stop.load(Ordering::SeqCst);
         out.failures.sort();
@@ -92,11 +100,27 @@ impl Applier<'_> {
         pool::Pool::new(self.parallelism, stop.clone(), self.aws.clone(), self.journal.clone(), self.progress.clone())
     }
 
-    /// Phase 1: deletes (and the delete half of replaces), dependents first.
-    /// Returns the blocks whose deletes failed.
-    async fn deletes(&self, state: &mut State, out: &mut Outcome, stop: &Arc<AtomicBool>) -> BTreeSet<String> {
-        let changes: Vec<&ResourceChange> =
-            self.plan.changes.iter().filter(|c| matches!(c.action, Action::Delete | Action::Replace)).collect();
+    /// Deletes of one kind of change (`Replace`: their delete half), those
+    /// that depend on others first. A resource still used by a block whose
+    /// update failed (`held`) is left alone. Returns the blocks whose deletes
+    /// failed or were skipped.
+    async fn deletes(
+        &self,
+        state: &mut State,
+        out: &mut Outcome,
+        stop: &Arc<AtomicBool>,
+        action: Action,
+        held: &BTreeSet<String>,
+    ) -> BTreeSet<String> {
+        let changes: Vec<&ResourceChange> = self.plan.changes.iter().filter(|c| c.action == action).collect();
+        let leaving: BTreeSet<String> = changes.iter().map(|c| block_of(&c.address)).collect();
+        // Blocks still used by a block that stays and failed to let go.
+        let pinned: BTreeSet<String> = state
+            .resources
+            .iter()
+            .filter(|(a, _)| held.contains(&a.block.to_string()) && !leaving.contains(&a.block.to_string()))
+            .flat_map(|(_, r)| r.deps.iter().cloned())
+            .collect();
         let mut groups: BTreeMap<String, Vec<&ResourceChange>> = BTreeMap::new();
         for c in &changes {
             groups.entry(block_of(&c.address)).or_default().push(c);
@@ -129,7 +153,7 @@ impl Applier<'_> {
             let mut set = self.pool(stop);
             for g in &ready {
                 done.insert(g.clone());
-                if waits[g].iter().any(|w| failed.contains(w)) || stop.load(Ordering::SeqCst) {
+                if waits[g].iter().any(|w| failed.contains(w)) || pinned.contains(g) || stop.load(Ordering::SeqCst) {
                     failed.insert(g.clone());
                     out.skipped.extend(groups[g].iter().map(|c| c.address.clone()));
                     continue;
@@ -201,8 +225,9 @@ impl Applier<'_> {
         out: &mut Outcome,
         stop: &Arc<AtomicBool>,
         failed_deletes: &BTreeSet<String>,
-    ) {
+    ) -> BTreeSet<String> {
         let g = &loaded.graph;
+        let mut failed_blocks = BTreeSet::new();
         let ev = loaded.evaluator();
         let mut scope = Scope::new(loaded.tree.modules.len());
         let changes: HashMap<&str, &ResourceChange> =
@@ -358,6 +383,9 @@ impl Applier<'_> {
             // Release dependents of finished nodes.
             if !finished.is_empty() {
                 for (id, failed) in finished.drain(..) {
+                    if failed && let Some(b) = g.block_addr(&loaded.tree, id) {
+                        failed_blocks.insert(b.to_string());
+                    }
                     for &u in &users[id] {
                         blocked[u] |= failed;
                         waiting[u] -= 1;
@@ -425,6 +453,7 @@ impl Applier<'_> {
         }
         let declared: BTreeSet<&str> = loaded.tree.root().outputs.iter().map(|o| o.name.name.as_str()).collect();
         state.outputs.retain(|k, _| declared.contains(k.as_str()));
+        failed_blocks
     }
 }
 
