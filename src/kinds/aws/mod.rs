@@ -41,7 +41,7 @@ where
 }
 
 /// An error and its causes, without the SDK's debug dump of the response.
-fn chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     let mut parts = vec![e.to_string()];
     let mut next = e.source();
     while let Some(cause) = next {

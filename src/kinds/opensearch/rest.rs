@@ -164,15 +164,7 @@ impl Domain {
     }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut next = e.source();
-    while let Some(cause) = next {
-        parts.push(cause.to_string());
-        next = cause.source();
-    }
-    parts.join(": ")
-}
+use crate::kinds::aws::chain as error_chain;
 
 impl Answer {
     pub fn ok(&self) -> bool {
