@@ -106,14 +106,6 @@ impl Diagnostics {
         self.0.iter().any(|d| d.severity == Severity::Error)
     }
 
-    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
-        self.0.iter().filter(|d| d.severity == Severity::Error)
-    }
-
-    pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
-        self.0.iter().filter(|d| d.severity == Severity::Warning)
-    }
-
     /// Sorts by file and position so output is stable, dropping exact repeats.
     pub fn sorted(mut self) -> Self {
         self.0.sort_by(|a, b| (&a.location, &a.address, &a.message).cmp(&(&b.location, &b.address, &b.message)));

@@ -9,10 +9,9 @@ use crate::graph::{self, Graph};
 use crate::kinds::PlanView;
 use crate::value::{Attrs, Value};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 pub struct Loaded {
-    pub dir: PathBuf,
     pub tree: ModuleTree,
     pub graph: Graph,
     pub vars: BTreeMap<String, Value>,
@@ -48,7 +47,7 @@ pub fn load(dir: &Path, inputs: &VarInputs) -> Result<Loaded, Diagnostics> {
     if diags.has_errors() {
         return Err(diags.sorted());
     }
-    let loaded = Loaded { dir: dir.to_path_buf(), tree, graph, vars, warnings: Vec::new(), secrets: BTreeMap::new() };
+    let loaded = Loaded { tree, graph, vars, warnings: Vec::new(), secrets: BTreeMap::new() };
     let (checked, secrets) = dry_run(&loaded);
     diags.extend(checked);
     if diags.has_errors() {

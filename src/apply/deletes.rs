@@ -3,7 +3,7 @@
 
 use super::job::Job;
 use super::progress::Op;
-use super::{Applier, Outcome, addr};
+use super::{Applier, Outcome, addr, timeout_for};
 use crate::address::block_of;
 use crate::kinds;
 use crate::plan::{Action, ResourceChange};
@@ -71,6 +71,7 @@ impl Applier<'_> {
                     out.skipped.extend(groups[g].iter().map(|c| c.address.clone()));
                     continue;
                 }
+                let configured = self.timeouts_of(g);
                 for c in &groups[g] {
                     let a = addr(&c.address);
                     let Some(inst) = state.resources.get(&a) else { continue };
@@ -79,7 +80,7 @@ impl Applier<'_> {
                         failed.insert(g.clone());
                         continue;
                     };
-                    let timeout = self.timeout_for(&c.address, Op::Delete, kind);
+                    let timeout = timeout_for(configured, Op::Delete, kind);
                     set.push(Job::removal(
                         a,
                         kind,

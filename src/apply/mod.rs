@@ -101,16 +101,31 @@ impl Applier<'_> {
         pool::Pool::new(self.parallelism, stop.clone(), self.aws.clone(), self.journal.clone(), self.progress.clone())
     }
 
-    pub(crate) fn timeout_for(&self, address: &str, op: Op, kind: &dyn kinds::Kind) -> Duration {
-        let t = self.loaded.and_then(|l| timeouts_of(l, address));
-        let chosen = t.and_then(|t| match op {
-            Op::Create => t.create,
-            Op::Update => t.update,
-            Op::Delete => t.delete,
-        });
-        chosen.unwrap_or_else(|| kind.default_timeout())
+    /// The block's configured timeouts, if it is still in the configuration.
+    pub(crate) fn timeouts_of(&self, block: &str) -> Option<&crate::config::Timeouts> {
+        let loaded = self.loaded?;
+        loaded.graph.nodes.iter().enumerate().find_map(|(id, n)| match n {
+            crate::graph::Node::Resource { module, index }
+                if loaded.graph.block_addr(&loaded.tree, id).is_some_and(|b| b.to_string() == block) =>
+            {
+                Some(&loaded.tree.modules[*module].module.resources[*index].timeouts)
+            }
+            _ => None,
+        })
     }
+}
 
+/// The time limit of an operation: the configured one, or the kind's default.
+pub(crate) fn timeout_for(t: Option<&crate::config::Timeouts>, op: Op, kind: &dyn kinds::Kind) -> Duration {
+    let chosen = t.and_then(|t| match op {
+        Op::Create => t.create,
+        Op::Update => t.update,
+        Op::Delete => t.delete,
+    });
+    chosen.unwrap_or_else(|| kind.default_timeout())
+}
+
+impl Applier<'_> {
     /// Phase 2: walk the graph; evaluate each node when its dependencies are
     /// done, then create or update its instances.
     async fn creates_and_updates(
@@ -236,7 +251,7 @@ impl Applier<'_> {
                                 planned: diffed.planned.clone(),
                                 props: d.props.clone(),
                                 sensitive: diffed.sensitive.clone(),
-                                timeout: self.timeout_for(&address, op, d.kind),
+                                timeout: timeout_for(Some(&d.timeouts), op, d.kind),
                                 node: id,
                             }));
                         }
@@ -356,18 +371,6 @@ fn addr(text: &str) -> InstanceAddr {
     crate::state::file::instance_addr(text).unwrap_or_else(|| {
         crate::address::BlockAddr { module: vec![], type_name: String::new(), name: text.into() }
             .instance(crate::address::Key::None)
-    })
-}
-
-fn timeouts_of<'l>(loaded: &'l Loaded, address: &str) -> Option<&'l crate::config::Timeouts> {
-    let block = block_of(address);
-    loaded.graph.nodes.iter().enumerate().find_map(|(id, n)| match n {
-        crate::graph::Node::Resource { module, index }
-            if loaded.graph.block_addr(&loaded.tree, id).map(|b| b.to_string()).as_deref() == Some(block.as_str()) =>
-        {
-            Some(&loaded.tree.modules[*module].module.resources[*index].timeouts)
-        }
-        _ => None,
     })
 }
 

@@ -52,11 +52,6 @@ impl Aws {
             .await
     }
 
-    /// True when `AWS_ENDPOINT_URL` (or a profile setting) sends calls elsewhere.
-    pub async fn endpoint_overridden(&self) -> bool {
-        self.config().await.endpoint_url().is_some()
-    }
-
     pub async fn s3(&self, region: &str) -> aws_sdk_s3::Client {
         let cfg = self.config().await;
         let mut cache = self.s3.lock().unwrap_or_else(|e| e.into_inner());

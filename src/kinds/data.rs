@@ -33,6 +33,10 @@ impl Kind for StandbyData {
         planned.insert("output".into(), input);
     }
 
+    fn state_only(&self) -> bool {
+        true
+    }
+
     fn sensitive_follows(&self) -> &'static [(&'static str, &'static str)] {
         &[("input", "output")]
     }

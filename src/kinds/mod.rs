@@ -139,6 +139,11 @@ pub trait Kind: Send + Sync {
         None
     }
 
+    /// True for kinds that make no cloud calls (nothing can exist outside state).
+    fn state_only(&self) -> bool {
+        false
+    }
+
     /// Which computed attribute carries which input, so sensitivity follows.
     fn sensitive_follows(&self) -> &'static [(&'static str, &'static str)] {
         &[]

@@ -162,8 +162,4 @@ impl Plan {
         }
         self.changes.iter().any(|c| c.action != Action::NoOp) || self.outputs.iter().any(|o| o.action != Action::NoOp)
     }
-
-    pub fn change(&self, address: &str) -> Option<&ResourceChange> {
-        self.changes.iter().find(|c| c.address == address)
-    }
 }

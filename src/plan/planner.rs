@@ -77,9 +77,9 @@ pub async fn refresh(
             };
             let Some(id) = inst.id.clone().or_else(|| kind.id_hint(&inst.attrs)) else {
                 // An interrupted create of something with no predictable id:
-                // nothing to look up, so it is planned afresh. `standby_*`
-                // kinds live only in state; anything else may exist in AWS.
-                if !inst.type_name.starts_with("standby_") {
+                // nothing to look up, so it is planned afresh. Unless the
+                // kind lives only in state, it may exist in AWS unmanaged.
+                if !kind.state_only() {
                     warnings.push(
                         Diagnostic::warning(format!(
                             "an apply stopped while creating it in {}, before AWS returned its id; if it was created, \
@@ -92,17 +92,22 @@ pub async fn refresh(
                 results.push((addr.clone(), Ok(Seen::Gone)));
                 continue;
             };
-            let (addr, mut inst, aws) = (addr.clone(), inst.clone(), aws.clone());
+            let (addr, inst, aws) = (addr.clone(), inst.clone(), aws.clone());
             let mut prior = inst.attrs.clone();
             let given = secrets.get(&addr.to_string()).cloned().unwrap_or_default();
-            for k in given.keys() {
-                inst.sensitive.entry(k.clone()).or_default();
-            }
+            // Secrets handed to `read` (or echoed by a kind) never reach
+            // state or drift.
+            let hidden: BTreeSet<String> = inst.sensitive.keys().chain(given.keys()).cloned().collect();
             prior.extend(given);
             tasks.spawn(async move {
                 let address = addr.to_string();
                 let cx = Ctx { address: &address, region: &inst.region, aws: &aws, timeout: Duration::from_secs(300) };
-                let seen = match kind.read(&cx, &id, &prior).await.map(|o| o.map(|a| without_secrets(a, &inst))) {
+                let seen = match kind.read(&cx, &id, &prior).await.map(|o| {
+                    o.map(|mut a| {
+                        a.retain(|k, _| !hidden.contains(k));
+                        a
+                    })
+                }) {
                     Ok(None) => Ok(Seen::Gone),
                     Ok(Some(attrs)) if attrs == inst.attrs && inst.status == Status::Ready => Ok(Seen::Same),
                     Ok(Some(attrs)) => Ok(Seen::Changed(attrs)),
@@ -153,13 +158,6 @@ pub async fn refresh(
     }
     drift.sort_by(|a, b| a.address.cmp(&b.address));
     Ok(Refreshed { drift, warnings })
-}
-
-/// What a read reports, less anything sensitive: secrets handed to `read`
-/// (or echoed by a kind) never reach state or drift.
-fn without_secrets(mut attrs: Attrs, inst: &Instance) -> Attrs {
-    attrs.retain(|k, _| !inst.sensitive.contains_key(k));
-    attrs
 }
 
 fn drift_change(addr: &InstanceAddr, old: &Instance, action: Action, after: Option<Attrs>) -> ResourceChange {
