@@ -4,7 +4,7 @@
 use crate::config::{ModuleTree, load_tree};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::eval::vars::{self, VarInputs};
-use crate::eval::{Evaluator, Inst, NodeOut, Scope};
+use crate::eval::{Desired, Evaluator, Inst, NodeOut, Scope};
 use crate::graph::{self, Graph};
 use crate::kinds::PlanView;
 use crate::value::{Attrs, Value};
@@ -71,9 +71,9 @@ impl PlanView for Planned {
     }
 }
 
-/// Evaluates everything as if creating from scratch (computed values
-/// unknown), so type errors and cross-resource rules surface before any call.
-fn dry_run(loaded: &Loaded) -> (Diagnostics, BTreeMap<String, Attrs>) {
+/// Evaluates every resource instance as if creating from scratch (computed
+/// values unknown): each one as configured, with its planned attributes.
+pub fn instances(loaded: &Loaded) -> (Vec<(Desired, Attrs)>, Diagnostics) {
     let ev = loaded.evaluator();
     let mut scope = Scope::new(loaded.tree.modules.len());
     let mut diags = Diagnostics::default();
@@ -106,6 +106,13 @@ fn dry_run(loaded: &Loaded) -> (Diagnostics, BTreeMap<String, Attrs>) {
             }
         }
     }
+    (all, diags)
+}
+
+/// Evaluates everything as if creating from scratch (computed values
+/// unknown), so type errors and cross-resource rules surface before any call.
+fn dry_run(loaded: &Loaded) -> (Diagnostics, BTreeMap<String, Attrs>) {
+    let (all, mut diags) = instances(loaded);
     if diags.has_errors() {
         return (diags, BTreeMap::new());
     }

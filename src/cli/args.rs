@@ -89,6 +89,17 @@ pub enum Command {
         #[command(flatten)]
         dir: DirArg,
     },
+    /// Write a starting configuration for your deployment (from the bundled example)
+    #[command(
+        long_about = "Write a root configuration for your deployment, made from examples/mattermost-dr and \
+the modules it uses: your two regions, a name prefix, and the names of the running primary's database \
+cluster, files bucket and search domain. Missing answers are asked for at a terminal; without one, every \
+answer must come as a flag. When AWS credentials are available, each named resource is looked up once \
+(read-only) in the primary region. Existing files are never overwritten. The result passes \
+`standby validate`; the lines it set are marked `set by standby init`.",
+        after_help = "Examples:\n  standby init                      (asks at the terminal)\n  standby init dr --primary-region us-west-1 --secondary-region us-east-1 --prefix acme-chat \\\n      --primary-db-cluster chat-db --primary-files-bucket acme-chat-files --primary-search-domain chat-search"
+    )]
+    Init(InitArgs),
     /// Inspect and edit the state
     State {
         #[command(subcommand)]
@@ -112,14 +123,56 @@ pub enum Command {
         #[command(flatten)]
         dir: DirArg,
     },
-    /// Print the dependency graph in Graphviz DOT
-    #[command(after_help = "Example:\n  standby graph examples/mattermost-dr | dot -Tsvg > graph.svg")]
+    /// Draw the configuration in Graphviz DOT (or SVG): the DR topology, or every dependency
+    #[command(
+        long_about = "Draw the configuration for Graphviz.\n\n--view topology (the default) draws what a person wants to see: one box per region \
+(its AWS region, active or passive), the main resources in each with their AWS names, and the replication \
+relations between regions (database writer → secondary, search leader → follower, buckets both ways). When a \
+state file exists (--state, STANDBY_STATE or <DIR>/state/standby.json), what is not applied yet is dashed \
+and marked pending, and what the record says is broken is red.\n\n--view dependencies prints every graph node \
+(resources, variables, outputs) and edge, for debugging references.",
+        after_help = "Examples:\n  standby graph examples/mattermost-dr --out dr.svg        (needs Graphviz's `dot`)\n  standby graph examples/mattermost-dr | dot -Tpng > dr.png\n  standby graph examples/mattermost-dr --view dependencies"
+    )]
     Graph {
         #[arg(default_value = ".")]
         dir: PathBuf,
+        /// What to draw
+        #[arg(long, value_enum, default_value_t = GraphView::Topology)]
+        view: GraphView,
+        /// Write to FILE instead of standard output; a `.svg` name renders with Graphviz's `dot`
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
         #[command(flatten)]
         vars: VarArgs,
     },
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct InitArgs {
+    /// Directory to write into (created if missing; existing files are never overwritten)
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// AWS region where Mattermost runs today
+    #[arg(long, value_name = "REGION")]
+    pub primary_region: Option<String>,
+    /// AWS region for disaster recovery
+    #[arg(long, value_name = "REGION")]
+    pub secondary_region: Option<String>,
+    /// Name prefix for what standby creates (bucket names are global: make it yours)
+    #[arg(long)]
+    pub prefix: Option<String>,
+    /// Identifier of the running primary's Aurora cluster
+    #[arg(long, value_name = "ID")]
+    pub primary_db_cluster: Option<String>,
+    /// Name of the running primary's S3 files bucket
+    #[arg(long, value_name = "NAME")]
+    pub primary_files_bucket: Option<String>,
+    /// Name of the running primary's OpenSearch domain
+    #[arg(long, value_name = "NAME")]
+    pub primary_search_domain: Option<String>,
+    /// Do not check with AWS that the primary's resources exist
+    #[arg(long)]
+    pub no_check: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -199,6 +252,14 @@ pub struct OutputArgs {
     pub json: bool,
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GraphView {
+    /// Regions, main resources and the replication relations between regions
+    Topology,
+    /// Every node and reference of the dependency graph
+    Dependencies,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

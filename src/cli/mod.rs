@@ -3,6 +3,7 @@
 //! reported in one place, [`main`].
 
 pub mod args;
+mod init;
 mod inspect;
 mod run;
 
@@ -45,7 +46,8 @@ async fn dispatch(cli: Cli) -> Result<u8, Error> {
     let s = Settings { state: cli.state.clone(), color: color_enabled(cli.no_color) };
     match cli.command {
         Command::Validate { dir, vars } => inspect::validate(&dir, &vars),
-        Command::Graph { dir, vars } => inspect::graph(&dir, &vars),
+        Command::Init(args) => init::run(args).await,
+        Command::Graph { dir, view, out, vars } => inspect::graph(&s, &dir, view, out.as_deref(), &vars),
         Command::Plan { dir, out, detailed_exitcode, destroy, opts, output } => {
             let format = if output.json { args::Format::Json } else { output.format };
             run::plan(&s, &dir, out.as_deref(), detailed_exitcode, destroy, &opts, format).await
