@@ -3,6 +3,7 @@
 //! reported in one place, [`main`].
 
 pub mod args;
+mod drift;
 mod inspect;
 mod run;
 
@@ -46,6 +47,10 @@ async fn dispatch(cli: Cli) -> Result<u8, Error> {
     match cli.command {
         Command::Validate { dir, vars } => inspect::validate(&dir, &vars),
         Command::Graph { dir, vars } => inspect::graph(&dir, &vars),
+        Command::Drift { dir, opts } => drift::drift(&s, &dir, &opts).await,
+        Command::Preflight { dir, max_backup_age, format, vars } => {
+            drift::preflight(&s, &dir, &max_backup_age, format, &vars).await
+        }
         Command::Plan { dir, out, detailed_exitcode, destroy, opts, output } => {
             let format = if output.json { args::Format::Json } else { output.format };
             run::plan(&s, &dir, out.as_deref(), detailed_exitcode, destroy, &opts, format).await
@@ -87,6 +92,18 @@ fn color_enabled(no_color: bool) -> bool {
 
 pub fn var_inputs(v: &VarArgs) -> VarInputs {
     VarInputs { cli: v.vars.clone(), files: v.var_files.clone(), use_env: true, allow_missing: false }
+}
+
+/// Resolves AWS credentials once, up front, when the configuration or the
+/// state has anything in AWS: one clear message instead of an error per
+/// resource.
+pub async fn ensure_credentials(aws: &crate::aws::Aws, loaded: &crate::load::Loaded, st: &State) -> Result<(), Error> {
+    let in_aws = |t: &str| crate::kinds::lookup(t).is_some_and(|k| !k.state_only());
+    let declared = loaded.tree.modules.iter().flat_map(|m| &m.module.resources).any(|r| in_aws(&r.type_name.name));
+    if declared || st.resources.values().any(|i| in_aws(&i.type_name)) {
+        aws.resolve_credentials().await?;
+    }
+    Ok(())
 }
 
 /// Reads state and replays a journal left by an interrupted apply.

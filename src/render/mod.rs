@@ -4,10 +4,12 @@
 //!
 //! [`Plan`]: crate::plan::Plan
 
+pub mod drift;
 pub mod human;
 pub mod json;
 pub mod lines;
 pub mod markdown;
+pub mod preflight;
 
 /// Terminal colours, or none.
 #[derive(Clone, Copy, Debug, Default)]
