@@ -207,6 +207,7 @@ pub async fn run(
         }
     }
     kept.sort_by(|a, b| (a.kind, &a.address, &a.path).cmp(&(b.kind, &b.address, &b.path)));
+    ignored.sort_by(|(_, a), (_, b)| (a.kind, &a.address, &a.path).cmp(&(b.kind, &b.address, &b.path)));
     let mut warnings: Vec<String> = found.warnings.iter().map(|w| w.to_string()).collect();
     warnings.extend(plan.warnings.iter().map(|w| w.to_string()));
     Ok(Report {
