@@ -240,7 +240,13 @@ fn drift_is_clean_after_apply_then_reports_out_of_band_changes_read_only() {
         let suspended = aws_sdk_s3::types::VersioningConfiguration::builder()
             .status(aws_sdk_s3::types::BucketVersioningStatus::Suspended)
             .build();
-        w.s3[WEST].put_bucket_versioning().bucket(BUCKET_WEST).versioning_configuration(suspended).send().await.unwrap();
+        w.s3[WEST]
+            .put_bucket_versioning()
+            .bucket(BUCKET_WEST)
+            .versioning_configuration(suspended)
+            .send()
+            .await
+            .unwrap();
         w.s3[EAST].delete_bucket_replication().bucket(BUCKET_EAST).send().await.unwrap();
         w.iam
             .put_role_policy()
@@ -253,17 +259,35 @@ fn drift_is_clean_after_apply_then_reports_out_of_band_changes_read_only() {
         let west = aws_sdk_s3::types::CreateBucketConfiguration::builder()
             .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::UsWest1)
             .build();
-        w.s3[WEST].create_bucket().bucket("mattermost-dr-scratch").create_bucket_configuration(west).send().await.unwrap();
+        w.s3[WEST]
+            .create_bucket()
+            .bucket("mattermost-dr-scratch")
+            .create_bucket_configuration(west)
+            .send()
+            .await
+            .unwrap();
         let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
             "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
-        w.iam.create_role().role_name("mattermost-dr-handmade").assume_role_policy_document(trust.to_string()).send().await.unwrap();
+        w.iam
+            .create_role()
+            .role_name("mattermost-dr-handmade")
+            .assume_role_policy_document(trust.to_string())
+            .send()
+            .await
+            .unwrap();
     });
     let follower = w.host(FOLLOWER);
     let (s, b) = w.rest(&follower, "POST", "/_plugins/_replication/users/_pause", Some(json!({})));
     assert_eq!(s, 200, "{b}");
 
     let before = files_in(&state_dir);
-    let lock_files = |d: &Path| std::fs::read_dir(d).unwrap().filter_map(Result::ok).filter(|e| e.file_name().to_string_lossy().ends_with(".lock")).count();
+    let lock_files = |d: &Path| {
+        std::fs::read_dir(d)
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".lock"))
+            .count()
+    };
     let locks_before = lock_files(&state_dir);
     let run = w.ok(3, &["drift", ".", "--format", "json"]);
     let got: Vec<_> = findings(&run).iter().map(brief).collect();
@@ -283,12 +307,18 @@ fn drift_is_clean_after_apply_then_reports_out_of_band_changes_read_only() {
     );
     let all = findings(&run);
     assert_eq!(all[0]["drift"], "missing");
-    assert_eq!((all[1]["expected"].clone(), all[1]["actual"].clone(), all[1]["drift"].clone()), (json!("Enabled"), json!("Suspended"), json!("changed")));
+    assert_eq!(
+        (all[1]["expected"].clone(), all[1]["actual"].clone(), all[1]["drift"].clone()),
+        (json!("Enabled"), json!("Suspended"), json!("changed"))
+    );
     assert!(all[1]["impact"].as_str().unwrap().contains(BUCKET_WEST), "{}", all[1]);
     assert_eq!(all[2]["actual"]["status"], "PAUSED");
     assert_eq!(all[3]["actual"]["Statement"][0]["Action"], json!(["s3:*"]), "{}", all[3]);
     let doc: Value = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(doc["counts"], json!({"unhealthy": 3, "changed": 1, "missing": 0, "unmanaged": 2, "unapplied": 0, "ignored": 0}));
+    assert_eq!(
+        doc["counts"],
+        json!({"unhealthy": 3, "changed": 1, "missing": 0, "unmanaged": 2, "unapplied": 0, "ignored": 0})
+    );
     insta::assert_snapshot!("findings_json", redact(&run.stdout, &w));
     let human = w.ok(3, &["drift", "."]);
     insta::assert_snapshot!("findings_human", redact(&human.stdout, &w));
@@ -300,13 +330,8 @@ fn drift_is_clean_after_apply_then_reports_out_of_band_changes_read_only() {
 
     // Works while another process holds the state lock.
     let lock = w.state_path().with_extension("json.lock");
-    let mut holder = Command::new("flock")
-        .arg("-x")
-        .arg(&lock)
-        .args(["sleep", "60"])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("flock");
+    let mut holder =
+        Command::new("flock").arg("-x").arg(&lock).args(["sleep", "60"]).stdout(Stdio::null()).spawn().expect("flock");
     let mut locked = false;
     for _ in 0..50 {
         let plan = w.run(&["plan", "."]);
@@ -323,8 +348,21 @@ fn drift_is_clean_after_apply_then_reports_out_of_band_changes_read_only() {
     let _ = holder.wait();
 
     // Ignore rules hide exactly what they match, and are counted.
-    std::fs::write(w.dir.join(".standbyignore"), "# hand-made, kept on purpose\naws_s3_bucket.mattermost-dr-*\n").unwrap();
-    let ignored = w.ok(3, &["drift", ".", "--format", "json", "--ignore", "module.files.aws_iam_role_policy.* policy", "--ignore", "module.files.* tags"]);
+    std::fs::write(w.dir.join(".standbyignore"), "# hand-made, kept on purpose\naws_s3_bucket.mattermost-dr-*\n")
+        .unwrap();
+    let ignored = w.ok(
+        3,
+        &[
+            "drift",
+            ".",
+            "--format",
+            "json",
+            "--ignore",
+            "module.files.aws_iam_role_policy.* policy",
+            "--ignore",
+            "module.files.* tags",
+        ],
+    );
     let got: Vec<_> = findings(&ignored).iter().map(brief).collect();
     assert_eq!(got.len(), 4, "{}", ignored.stdout);
     assert!(!got.iter().any(|(_, a, _)| a.contains("scratch") || a.contains("role_policy")), "{got:?}");
@@ -341,7 +379,14 @@ fn drift_is_clean_after_apply_then_reports_out_of_band_changes_read_only() {
 
     // A configuration change not applied yet is its own kind, not drift.
     let main = std::fs::read_to_string(w.dir.join("main.yaml")).unwrap();
-    std::fs::write(w.dir.join("main.yaml"), main.replace("{ app: mattermost, managed-by: standby }", "{ app: mattermost, managed-by: standby, team: chat }")).unwrap();
+    std::fs::write(
+        w.dir.join("main.yaml"),
+        main.replace(
+            "{ app: mattermost, managed-by: standby }",
+            "{ app: mattermost, managed-by: standby, team: chat }",
+        ),
+    )
+    .unwrap();
     let unapplied = w.ok(3, &["drift", ".", "--format", "json"]);
     let got: Vec<_> = findings(&unapplied).iter().map(brief).filter(|(k, _, _)| k == "unapplied").collect();
     assert!(!got.is_empty() && got.iter().all(|(_, _, p)| p == "tags"), "{got:?}");
@@ -370,13 +415,22 @@ fn preflight_fails_the_backup_check_by_name_on_a_primary_without_backups() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| (format!("{} {}", c["id"].as_str().unwrap(), c["title"].as_str().unwrap()), c["status"].as_str().unwrap().to_string()))
+        .map(|c| {
+            (
+                format!("{} {}", c["id"].as_str().unwrap(), c["title"].as_str().unwrap()),
+                c["status"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     assert_eq!(status.values().filter(|s| *s == "fail").count(), 0, "{}", ok.stdout);
     assert!(status.keys().any(|k| k.starts_with("db.backup")), "{status:?}");
 
     // No backup within the accepted age: that one check fails, by name.
-    w.control("POST", "/_emulator/rds/snapshots/age", Some(json!({"region": WEST, "cluster": CLUSTER_WEST, "hours": 48})));
+    w.control(
+        "POST",
+        "/_emulator/rds/snapshots/age",
+        Some(json!({"region": WEST, "cluster": CLUSTER_WEST, "hours": 48})),
+    );
     let failed = w.ok(3, &["preflight", ".", "--format", "json"]);
     let doc: Value = serde_json::from_str(&failed.stdout).unwrap();
     let fails: Vec<&Value> = doc["checks"].as_array().unwrap().iter().filter(|c| c["status"] == "fail").collect();
@@ -444,7 +498,9 @@ fn no_credentials_is_one_message_naming_the_sources() {
             .into();
         assert_eq!(run.code, 1, "{args:?}: {}", run.all());
         assert_eq!(run.stderr.matches("no AWS credentials").count(), 1, "{args:?}: {}", run.stderr);
-        for source in ["AWS_ACCESS_KEY_ID", "AWS_PROFILE", "SSO", "AWS_WEB_IDENTITY_TOKEN_FILE", "ECS", "EC2 instance role"] {
+        for source in
+            ["AWS_ACCESS_KEY_ID", "AWS_PROFILE", "SSO", "AWS_WEB_IDENTITY_TOKEN_FILE", "ECS", "EC2 instance role"]
+        {
             assert!(run.stderr.contains(source), "{args:?}: no {source} in:\n{}", run.stderr);
         }
         assert!(!dir.join("examples/mattermost-dr/state/standby.json").exists(), "{args:?} wrote state");

@@ -31,7 +31,9 @@ pub async fn drift(s: &Settings, dir: &Path, args: &DriftArgs) -> Result<u8, Err
     let report = drift::run(&loaded, &st, &aws, &opts, drift::now_rfc3339()).await?;
     let text = match args.format {
         Format::Human => render::drift::human(&report, &dir.display().to_string(), &s.style()),
-        Format::Json => format!("{}\n", serde_json::to_string_pretty(&render::drift::json(&report)).unwrap_or_default()),
+        Format::Json => {
+            format!("{}\n", serde_json::to_string_pretty(&render::drift::json(&report)).unwrap_or_default())
+        }
         Format::Markdown => render::drift::markdown(&report),
     };
     print!("{text}");

@@ -73,9 +73,11 @@ impl Rules {
 
     /// The rule that hides `f`, if one does (the last matching rule decides).
     pub fn matching(&self, f: &Finding) -> Option<&str> {
-        let last = self.0.iter().rev().find(|r| {
-            glob(&r.address, &f.address) && r.path.as_deref().is_none_or(|p| glob(p, &f.path))
-        })?;
+        let last = self
+            .0
+            .iter()
+            .rev()
+            .find(|r| glob(&r.address, &f.address) && r.path.as_deref().is_none_or(|p| glob(p, &f.path)))?;
         (!last.negate).then_some(last.text.as_str())
     }
 

@@ -89,7 +89,13 @@ pub struct Finding {
 }
 
 impl Finding {
-    fn new(kind: FindingKind, address: impl Into<String>, path: impl Into<String>, expected: Json, actual: Json) -> Self {
+    fn new(
+        kind: FindingKind,
+        address: impl Into<String>,
+        path: impl Into<String>,
+        expected: Json,
+        actual: Json,
+    ) -> Self {
         Finding {
             kind,
             address: address.into(),
@@ -185,13 +191,8 @@ pub async fn run(
     let plan_opts = Options { refresh: false, parallelism: opts.parallelism, ..Options::default() };
     let plan = planner::plan(loaded, recorded, Vec::new(), &plan_opts)?;
     findings.extend(plan.changes.iter().flat_map(unapplied_findings));
-    let input = health::dr::Input {
-        recorded,
-        refreshed: &refreshed,
-        secrets: &loaded.secrets,
-        aws,
-        bounds: &opts.bounds,
-    };
+    let input =
+        health::dr::Input { recorded, refreshed: &refreshed, secrets: &loaded.secrets, aws, bounds: &opts.bounds };
     let scope = unmanaged::Scope::of(loaded, recorded, &opts.prefixes);
     let (checks, discovered) = tokio::join!(health::dr::run(&input), unmanaged::discover(&scope, aws));
     let checks = checks.map_err(DriftError::Health)?;
@@ -376,7 +377,10 @@ mod tests {
         let out = merge_check(vec![drift, other.clone()], &check("status"));
         assert_eq!(out.len(), 2);
         assert_eq!(out[0], other);
-        assert_eq!((out[1].kind, out[1].drift, out[1].path.as_str()), (FindingKind::Unhealthy, Some(FindingKind::Changed), "status"));
+        assert_eq!(
+            (out[1].kind, out[1].drift, out[1].path.as_str()),
+            (FindingKind::Unhealthy, Some(FindingKind::Changed), "status")
+        );
         let gone = Finding::new(FindingKind::Missing, a, "", json!({"id": "b"}), Json::Null);
         let out = merge_check(vec![gone], &check("status"));
         assert_eq!((out.len(), out[0].drift), (1, Some(FindingKind::Missing)));

@@ -47,11 +47,8 @@ impl Scope {
         let mut regions: BTreeSet<String> =
             loaded.tree.root().regions.iter().filter_map(|(_, r)| r.as_ref().map(|r| r.name.clone())).collect();
         regions.extend(state.resources.values().map(|i| i.region.clone()));
-        let managed: BTreeSet<(String, String)> = state
-            .resources
-            .values()
-            .filter_map(|i| Some((i.type_name.clone(), i.id.clone()?)))
-            .collect();
+        let managed: BTreeSet<(String, String)> =
+            state.resources.values().filter_map(|i| Some((i.type_name.clone(), i.id.clone()?))).collect();
         let prefixes = if !prefixes.is_empty() {
             prefixes.to_vec()
         } else if let Some(Value::String(p)) = loaded.vars.get("prefix") {
@@ -78,7 +75,8 @@ impl Scope {
 }
 
 /// Kinds whose id is a name the prefix applies to.
-const NAMED: &[&str] = &["aws_s3_bucket", "aws_iam_role", "aws_opensearch_domain", "aws_rds_cluster", "aws_rds_global_cluster"];
+const NAMED: &[&str] =
+    &["aws_s3_bucket", "aws_iam_role", "aws_opensearch_domain", "aws_rds_cluster", "aws_rds_global_cluster"];
 
 /// The longest common prefix of names, cut after its last `-` (at least 3
 /// characters), e.g. `mattermost-dr-` for `mattermost-dr-files-…` and
@@ -145,7 +143,8 @@ async fn buckets(scope: &Scope, aws: &Aws) -> Result<Vec<Finding>, Vec<String>> 
         if !scope.in_scope(name) || scope.managed("aws_s3_bucket", name) {
             continue;
         }
-        let loc = s3.get_bucket_location().bucket(name).send().await.map_err(|e| vec![error("GetBucketLocation", e)])?;
+        let loc =
+            s3.get_bucket_location().bucket(name).send().await.map_err(|e| vec![error("GetBucketLocation", e)])?;
         // An empty LocationConstraint is us-east-1.
         let region = loc.location_constraint().map(|c| c.as_str()).filter(|c| !c.is_empty()).unwrap_or("us-east-1");
         if scope.regions.contains(region) {
@@ -164,7 +163,10 @@ async fn iam(scope: &Scope, aws: &Aws) -> Result<Vec<Finding>, Vec<String>> {
             let page = page.map_err(|e| vec![error("ListRoles", e)])?;
             for r in page.roles() {
                 let name = r.role_name();
-                if r.path().starts_with("/aws-service-role/") || !scope.in_scope(name) || scope.managed("aws_iam_role", name) {
+                if r.path().starts_with("/aws-service-role/")
+                    || !scope.in_scope(name)
+                    || scope.managed("aws_iam_role", name)
+                {
                     continue;
                 }
                 out.push(unmanaged("aws_iam_role", name, None, json!({"arn": r.arn()})));
@@ -172,7 +174,8 @@ async fn iam(scope: &Scope, aws: &Aws) -> Result<Vec<Finding>, Vec<String>> {
         }
     }
     if scope.wants("aws_iam_policy") {
-        let mut pages = client.list_policies().scope(aws_sdk_iam::types::PolicyScopeType::Local).into_paginator().send();
+        let mut pages =
+            client.list_policies().scope(aws_sdk_iam::types::PolicyScopeType::Local).into_paginator().send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| vec![error("ListPolicies", e)])?;
             for p in page.policies() {
@@ -196,10 +199,8 @@ async fn rds(scope: &Scope, aws: &Aws) -> Result<Vec<Finding>, Vec<String>> {
                 let page = page.map_err(|e| vec![error("DescribeDBClusters", e)])?;
                 for c in page.db_clusters() {
                     let id = c.db_cluster_identifier().unwrap_or_default();
-                    let tagged = c
-                        .tag_list()
-                        .iter()
-                        .any(|t| t.key() == Some(MANAGED_BY.0) && t.value() == Some(MANAGED_BY.1));
+                    let tagged =
+                        c.tag_list().iter().any(|t| t.key() == Some(MANAGED_BY.0) && t.value() == Some(MANAGED_BY.1));
                     if (scope.in_scope(id) || tagged) && !scope.managed("aws_rds_cluster", id) {
                         out.push(unmanaged("aws_rds_cluster", id, Some(region), json!({"engine": c.engine()})));
                     }
@@ -212,7 +213,8 @@ async fn rds(scope: &Scope, aws: &Aws) -> Result<Vec<Finding>, Vec<String>> {
     {
         // Global clusters are listed from any region.
         let client = aws.rds(region).await;
-        let out_g = client.describe_global_clusters().send().await.map_err(|e| vec![error("DescribeGlobalClusters", e)])?;
+        let out_g =
+            client.describe_global_clusters().send().await.map_err(|e| vec![error("DescribeGlobalClusters", e)])?;
         for g in out_g.global_clusters() {
             let id = g.global_cluster_identifier().unwrap_or_default();
             if scope.in_scope(id) && !scope.managed("aws_rds_global_cluster", id) {

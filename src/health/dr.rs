@@ -158,7 +158,7 @@ async fn database(input: &Input<'_>) -> Result<Vec<Check>, Vec<String>> {
             .flat_map(|g| g.global_cluster_members())
             .map(|m| {
                 json!({
-                    "cluster": m.db_cluster_arn().map(|a| crate::kinds::rds::cluster_id_of(a)),
+                    "cluster": m.db_cluster_arn().map(crate::kinds::rds::cluster_id_of),
                     "writer": m.is_writer().unwrap_or(false),
                     "synchronization": m.synchronization_status().map(|s| s.as_str()),
                     "write_forwarding": m.global_write_forwarding_status().map(|s| s.as_str()),
@@ -325,7 +325,8 @@ async fn search(input: &Input<'_>) -> Result<Vec<Check>, Vec<String>> {
         let status = input.refreshed.resources.get(addr).map(|i| s(&i.attrs, "status").to_string());
         let reason = input.refreshed.resources.get(addr).map(|i| s(&i.attrs, "status_reason").to_string());
         let idx = follower.get(s(&inst.attrs, "domain_endpoint")).map(|(f, _)| f["index_stats"][&index].clone());
-        let lag = idx.as_ref().and_then(|i| Some(i["leader_checkpoint"].as_i64()? - i["follower_checkpoint"].as_i64()?));
+        let lag =
+            idx.as_ref().and_then(|i| Some(i["leader_checkpoint"].as_i64()? - i["follower_checkpoint"].as_i64()?));
         let syncing = status.as_deref() == Some("SYNCING");
         let within = lag.is_none_or(|l| l <= input.bounds.search_lag_ops);
         let leader = s(&inst.attrs, "leader_alias");

@@ -37,9 +37,9 @@ fn s<'a>(a: &'a Attrs, k: &str) -> Option<&'a str> {
     a.get(k).and_then(Value::as_str).filter(|v| !v.is_empty())
 }
 
-fn err_text<E: std::error::Error + 'static>(call: &'static str, e: aws_sdk_s3::error::SdkError<E>) -> String
+fn err_text<E>(call: &'static str, e: aws_sdk_s3::error::SdkError<E>) -> String
 where
-    E: aws_sdk_s3::error::ProvideErrorMetadata,
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
 {
     crate::kinds::aws::aws_error(call, e).to_string()
 }
@@ -66,12 +66,8 @@ fn regions(input: &Input<'_>) -> Check {
 /// GetCallerIdentity in every region the configuration uses. Returns the
 /// caller's ARN.
 async fn credentials(input: &Input<'_>, out: &mut Vec<Check>) -> Option<String> {
-    let used: BTreeSet<&str> = input
-        .regions
-        .iter()
-        .map(|(_, r)| r.as_str())
-        .chain(input.planned.iter().map(|p| p.region.as_str()))
-        .collect();
+    let used: BTreeSet<&str> =
+        input.regions.iter().map(|(_, r)| r.as_str()).chain(input.planned.iter().map(|p| p.region.as_str())).collect();
     let mut caller = None;
     for region in used {
         let sts = input.aws.sts(region).await;
@@ -166,7 +162,10 @@ async fn permissions_check(input: &Input<'_>, caller: Option<&str>) -> Check {
 
 /// The primary cluster: the one that no global database owns yet.
 fn primary_clusters<'a>(input: &'a Input<'_>) -> impl Iterator<Item = &'a Planned> {
-    input.planned.iter().filter(|p| p.type_name == "aws_rds_cluster" && s(&p.props, "global_cluster_identifier").is_none())
+    input
+        .planned
+        .iter()
+        .filter(|p| p.type_name == "aws_rds_cluster" && s(&p.props, "global_cluster_identifier").is_none())
 }
 
 async fn database(input: &Input<'_>, out: &mut Vec<Check>) {
@@ -195,7 +194,9 @@ async fn database(input: &Input<'_>, out: &mut Vec<Check>) {
                     .warn_if(true)
                     .at(&p.address, "")
                     .values(json!("an existing cluster"), json!("not found: standby will create it, empty"))
-                    .impact("there is no existing database to protect yet; if Mattermost's is elsewhere, adopt that one")
+                    .impact(
+                        "there is no existing database to protect yet; if Mattermost's is elsewhere, adopt that one",
+                    )
                     .fix("set cluster_identifier to the cluster Mattermost uses today"),
             );
             continue;
@@ -205,11 +206,15 @@ async fn database(input: &Input<'_>, out: &mut Vec<Check>) {
             let version = cluster.engine_version().unwrap_or_default().to_string();
             let problem = crate::kinds::rds::write_forwarding_problem(&version);
             out.push(
-                Check::new("db.engine_version", format!("{id} runs a version with global write forwarding"), problem.is_none())
-                    .at(&p.address, "engine_version")
-                    .values(json!("Aurora PostgreSQL 16+, 15.4+ or 14.9+"), json!(version))
-                    .impact(problem.unwrap_or_else(|| "the secondary region can forward writes".into()))
-                    .fix("upgrade the primary cluster's minor version first (or turn write forwarding off)"),
+                Check::new(
+                    "db.engine_version",
+                    format!("{id} runs a version with global write forwarding"),
+                    problem.is_none(),
+                )
+                .at(&p.address, "engine_version")
+                .values(json!("Aurora PostgreSQL 16+, 15.4+ or 14.9+"), json!(version))
+                .impact(problem.unwrap_or_else(|| "the secondary region can forward writes".into()))
+                .fix("upgrade the primary cluster's minor version first (or turn write forwarding off)"),
             );
         }
     }
@@ -232,7 +237,11 @@ async fn backup(input: &Input<'_>, p: &Planned, id: &str, cluster: &aws_sdk_rds:
         .filter(|s| s.status() == Some("available"))
         .filter_map(|s| {
             let t = s.snapshot_create_time()?;
-            Some((t.secs(), s.db_cluster_snapshot_identifier().unwrap_or_default().to_string(), s.snapshot_type().unwrap_or_default().to_string()))
+            Some((
+                t.secs(),
+                s.db_cluster_snapshot_identifier().unwrap_or_default().to_string(),
+                s.snapshot_type().unwrap_or_default().to_string(),
+            ))
         })
         .max();
     let now_secs = now.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or_default();
@@ -274,14 +283,20 @@ async fn search(input: &Input<'_>, out: &mut Vec<Check>) {
                             json!({"engine_version": version, "fine_grained_access_control": fgac}))
                     .fix("upgrade the domain to OpenSearch 2.x and turn on fine-grained access control (a blue/green change)")
             }
-            Err(e) if crate::kinds::aws::is_gone(&e, &["ResourceNotFoundException"]) => Check::new("search.domain", title, true)
-                .values(json!({"engine_version": "OpenSearch_2.x", "fine_grained_access_control": true}), json!("not created yet: standby creates it so")),
-            Err(e) => Check::new("search.domain", title, false).values(Json::Null, json!(err_text("DescribeDomain", e))),
+            Err(e) if crate::kinds::aws::is_gone(&e, &["ResourceNotFoundException"]) => {
+                Check::new("search.domain", title, true).values(
+                    json!({"engine_version": "OpenSearch_2.x", "fine_grained_access_control": true}),
+                    json!("not created yet: standby creates it so"),
+                )
+            }
+            Err(e) => {
+                Check::new("search.domain", title, false).values(Json::Null, json!(err_text("DescribeDomain", e)))
+            }
         };
         out.push(
-            check
-                .at(&p.address, "")
-                .impact("cross-cluster replication needs OpenSearch 2.x with fine-grained access control on both domains"),
+            check.at(&p.address, "").impact(
+                "cross-cluster replication needs OpenSearch 2.x with fine-grained access control on both domains",
+            ),
         );
     }
 }

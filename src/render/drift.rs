@@ -35,7 +35,12 @@ fn value(v: &Json, indent: &str) -> String {
         return one;
     }
     let pretty = serde_json::to_string_pretty(v).unwrap_or(one);
-    pretty.lines().enumerate().map(|(i, l)| if i == 0 { l.to_string() } else { format!("{indent}{l}") }).collect::<Vec<_>>().join("\n")
+    pretty
+        .lines()
+        .enumerate()
+        .map(|(i, l)| if i == 0 { l.to_string() } else { format!("{indent}{l}") })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn counts_line(r: &Report) -> String {
@@ -85,7 +90,11 @@ pub fn human(r: &Report, dir: &str, s: &Style) -> String {
         }
     }
     let (pass, warn, fail) = tally(&r.checks);
-    out.push_str(&format!("\n{} {} checks: {pass} pass, {warn} warn, {fail} fail\n", s.bold("DR health:"), r.checks.len()));
+    out.push_str(&format!(
+        "\n{} {} checks: {pass} pass, {warn} warn, {fail} fail\n",
+        s.bold("DR health:"),
+        r.checks.len()
+    ));
     for c in &r.checks {
         let word = match c.status {
             Status::Pass => s.green("pass"),
