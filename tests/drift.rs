@@ -174,6 +174,13 @@ fn redact(text: &str, w: &World) -> String {
         }) {
             l.replace_range(i..i + 20, "<time>");
         }
+        // Automated snapshot names carry their time: rds:<cluster>-2026-12-01-21-06.
+        while let Some(i) = (0..l.len().saturating_sub(15)).find(|&i| {
+            let b = &l.as_bytes()[i..i + 16];
+            b.iter().enumerate().all(|(k, c)| if [4, 7, 10, 13].contains(&k) { *c == b'-' } else { c.is_ascii_digit() })
+        }) {
+            l.replace_range(i..i + 16, "<stamp>");
+        }
         lines.push(l);
     }
     lines.join("\n") + "\n"
@@ -196,6 +203,27 @@ fn files_in(dir: &Path) -> BTreeMap<String, (usize, u64, std::time::SystemTime)>
         .collect()
 }
 
+/// Validates a report against schemas/drift-report.schema.json with a real
+/// JSON Schema validator (python-jsonschema, installed with the emulator).
+fn assert_schema_valid(json_text: &str) {
+    let script = "import json,sys,jsonschema\n\
+schema=json.load(open(sys.argv[1]))\n\
+jsonschema.Draft7Validator.check_schema(schema)\n\
+errors=[f'{list(e.path)}: {e.message}' for e in jsonschema.Draft7Validator(schema).iter_errors(json.load(sys.stdin))]\n\
+print('\\n'.join(errors)); sys.exit(1 if errors else 0)\n";
+    let mut child = Command::new(repo().join(".venv-emulator/bin/python"))
+        .args(["-c", script])
+        .arg(repo().join("schemas/drift-report.schema.json"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python with jsonschema (scripts/emulator install)");
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(json_text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "not valid against the schema:\n{}", String::from_utf8_lossy(&out.stdout));
+}
+
 fn findings(run: &Run) -> Vec<Value> {
     let doc: Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout));
     doc["findings"].as_array().cloned().unwrap()
@@ -216,6 +244,7 @@ fn drift_is_clean_after_apply_then_reports_out_of_band_changes_read_only() {
     w.control("DELETE", "/_emulator/calls", None);
     let clean = w.ok(0, &["drift", ".", "--format", "json"]);
     assert_eq!(findings(&clean), Vec::<Value>::new(), "{}", clean.stdout);
+    assert_schema_valid(&clean.stdout);
     let doc: Value = serde_json::from_str(&clean.stdout).unwrap();
     assert_eq!(doc["format_version"], "1.0");
     assert!(doc["checks"].as_array().unwrap().iter().all(|c| c["status"] == "pass"), "{}", clean.stdout);
@@ -319,6 +348,7 @@ fn drift_is_clean_after_apply_then_reports_out_of_band_changes_read_only() {
         doc["counts"],
         json!({"unhealthy": 3, "changed": 1, "missing": 0, "unmanaged": 2, "unapplied": 0, "ignored": 0})
     );
+    assert_schema_valid(&run.stdout);
     insta::assert_snapshot!("findings_json", redact(&run.stdout, &w));
     let human = w.ok(3, &["drift", "."]);
     insta::assert_snapshot!("findings_human", redact(&human.stdout, &w));
@@ -366,6 +396,7 @@ fn drift_is_clean_after_apply_then_reports_out_of_band_changes_read_only() {
     let got: Vec<_> = findings(&ignored).iter().map(brief).collect();
     assert_eq!(got.len(), 4, "{}", ignored.stdout);
     assert!(!got.iter().any(|(_, a, _)| a.contains("scratch") || a.contains("role_policy")), "{got:?}");
+    assert_schema_valid(&ignored.stdout);
     let doc: Value = serde_json::from_str(&ignored.stdout).unwrap();
     assert_eq!(doc["counts"]["ignored"], 2);
     assert_eq!(

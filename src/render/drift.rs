@@ -43,6 +43,31 @@ fn value(v: &Json, indent: &str) -> String {
         .join("\n")
 }
 
+/// Expected and actual as a line diff of their pretty JSON, when both are
+/// long documents (policies, rule lists): only what differs stands out.
+fn json_diff(expected: &Json, actual: &Json, indent: &str) -> Option<String> {
+    use similar::{ChangeTag, TextDiff};
+    let long = |v: &Json| v.is_object() || v.is_array();
+    if !(long(expected) && long(actual)) || expected.to_string().len() + actual.to_string().len() <= 120 {
+        return None;
+    }
+    let (a, b) = (serde_json::to_string_pretty(expected).ok()?, serde_json::to_string_pretty(actual).ok()?);
+    let diff = TextDiff::from_lines(&a, &b);
+    let mut out = String::new();
+    for change in diff.iter_all_changes() {
+        let sign = match change.tag() {
+            ChangeTag::Delete => '-',
+            ChangeTag::Insert => '+',
+            ChangeTag::Equal => ' ',
+        };
+        out.push_str(&format!("{indent}{sign} {}", change.value()));
+        if !change.value().ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    Some(out)
+}
+
 fn counts_line(r: &Report) -> String {
     let parts: Vec<String> = FindingKind::ALL.iter().map(|k| format!("{} {}", r.count(*k), k.word())).collect();
     parts.join(", ")
@@ -80,10 +105,14 @@ pub fn human(r: &Report, dir: &str, s: &Style) -> String {
             if let Some(i) = &f.impact {
                 out.push_str(&format!("      impact:   {i}\n"));
             }
-            if kind != FindingKind::Unmanaged || !f.expected.is_null() {
-                out.push_str(&format!("      expected: {}\n", value(&f.expected, "                ")));
+            if let Some(d) = json_diff(&f.expected, &f.actual, "        ") {
+                out.push_str(&format!("      expected (-) → actual (+):\n{d}"));
+            } else {
+                if kind != FindingKind::Unmanaged || !f.expected.is_null() {
+                    out.push_str(&format!("      expected: {}\n", value(&f.expected, "                ")));
+                }
+                out.push_str(&format!("      actual:   {}\n", value(&f.actual, "                ")));
             }
-            out.push_str(&format!("      actual:   {}\n", value(&f.actual, "                ")));
             if let Some(d) = &f.detail {
                 out.push_str(&format!("      {d}\n"));
             }
