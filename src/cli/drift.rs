@@ -2,7 +2,7 @@
 //! nor writes state, journal or backup.
 
 use super::args::{DriftArgs, Format, VarArgs};
-use super::{Settings, ensure_credentials, read_state, var_inputs};
+use super::{Settings, declares_aws, ensure_credentials, read_state, reads_aws, var_inputs};
 use crate::aws::Aws;
 use crate::drift::{self, Options2, ignore};
 use crate::error::Error;
@@ -21,7 +21,7 @@ pub async fn drift(s: &Settings, dir: &Path, args: &DriftArgs) -> Result<u8, Err
     // replayed in memory, never folded into the file.
     let st = read_state(&s.state_path(dir), false)?;
     let aws = Arc::new(Aws::new());
-    ensure_credentials(&aws, &loaded, &st).await?;
+    ensure_credentials(&aws, declares_aws(&loaded) || reads_aws(&st)).await?;
     let opts = Options2 {
         parallelism: args.parallelism as usize,
         bounds: health::dr::Bounds { search_lag_ops: args.max_search_lag },
@@ -59,7 +59,7 @@ pub async fn preflight(s: &Settings, dir: &Path, max_age: &str, format: Format, 
         })
         .collect();
     let aws = Arc::new(Aws::new());
-    ensure_credentials(&aws, &loaded, &State::new()).await?;
+    ensure_credentials(&aws, declares_aws(&loaded)).await?;
     let regions = loaded
         .tree
         .root()

@@ -94,16 +94,35 @@ pub fn var_inputs(v: &VarArgs) -> VarInputs {
     VarInputs { cli: v.vars.clone(), files: v.var_files.clone(), use_env: true, allow_missing: false }
 }
 
-/// Resolves AWS credentials once, up front, when the configuration or the
-/// state has anything in AWS: one clear message instead of an error per
-/// resource.
-pub async fn ensure_credentials(aws: &crate::aws::Aws, loaded: &crate::load::Loaded, st: &State) -> Result<(), Error> {
-    let in_aws = |t: &str| crate::kinds::lookup(t).is_some_and(|k| !k.state_only());
-    let declared = loaded.tree.modules.iter().flat_map(|m| &m.module.resources).any(|r| in_aws(&r.type_name.name));
-    if declared || st.resources.values().any(|i| in_aws(&i.type_name)) {
+/// Resolves AWS credentials once, up front, when the command is about to
+/// call AWS: one clear message instead of an error per resource.
+pub async fn ensure_credentials(aws: &crate::aws::Aws, needed: bool) -> Result<(), Error> {
+    if needed {
         aws.resolve_credentials().await?;
     }
     Ok(())
+}
+
+fn in_aws(type_name: &str) -> bool {
+    crate::kinds::lookup(type_name).is_some_and(|k| !k.state_only())
+}
+
+/// The configuration declares something that lives in AWS.
+pub fn declares_aws(loaded: &crate::load::Loaded) -> bool {
+    loaded.tree.modules.iter().flat_map(|m| &m.module.resources).any(|r| in_aws(&r.type_name.name))
+}
+
+/// A refresh of this state reads AWS (something in AWS with an id to look up).
+pub fn reads_aws(st: &State) -> bool {
+    st.resources.values().any(|i| {
+        crate::kinds::lookup(&i.type_name)
+            .is_some_and(|k| !k.state_only() && (i.id.is_some() || k.id_hint(&i.attrs).is_some()))
+    })
+}
+
+/// Carrying out this plan calls AWS.
+pub fn changes_aws(plan: &crate::plan::Plan) -> bool {
+    plan.changes.iter().any(|c| c.action != crate::plan::Action::NoOp && in_aws(&c.type_name))
 }
 
 /// Reads state and replays a journal left by an interrupted apply.
