@@ -203,9 +203,13 @@ fn files_in(dir: &Path) -> BTreeMap<String, (usize, u64, std::time::SystemTime)>
         .collect()
 }
 
-/// Validates a report against schemas/drift-report.schema.json with a real
+/// Validates a drift report against schemas/drift-report.schema.json with a real
 /// JSON Schema validator (python-jsonschema, installed with the emulator).
 fn assert_schema_valid(json_text: &str) {
+    assert_valid("drift-report", json_text)
+}
+
+fn assert_valid(schema: &str, json_text: &str) {
     let script = "import json,sys,jsonschema\n\
 schema=json.load(open(sys.argv[1]))\n\
 jsonschema.Draft7Validator.check_schema(schema)\n\
@@ -213,7 +217,7 @@ errors=[f'{list(e.path)}: {e.message}' for e in jsonschema.Draft7Validator(schem
 print('\\n'.join(errors)); sys.exit(1 if errors else 0)\n";
     let mut child = Command::new(repo().join(".venv-emulator/bin/python"))
         .args(["-c", script])
-        .arg(repo().join("schemas/drift-report.schema.json"))
+        .arg(repo().join(format!("schemas/{schema}.schema.json")))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -422,6 +426,24 @@ fn drift_is_clean_after_apply_then_reports_out_of_band_changes_read_only() {
     let got: Vec<_> = findings(&unapplied).iter().map(brief).filter(|(k, _, _)| k == "unapplied").collect();
     assert!(!got.is_empty() && got.iter().all(|(_, _, p)| p == "tags"), "{got:?}");
     assert_eq!(files_in(&state_dir), before, "drift touched the state directory");
+
+    // A follower behind its leader by more than the bound is unhealthy.
+    w.control("POST", "/_emulator/settings", Some(json!({"opensearch_follower_lag": 5})));
+    let lag = |extra: &[&str]| -> Vec<(String, String, String)> {
+        let mut args = vec!["drift", ".", "--format", "json"];
+        args.extend_from_slice(extra);
+        findings(&w.ok(3, &args)).iter().map(brief).filter(|(_, _, p)| p == "checkpoint_lag").collect()
+    };
+    assert_eq!(lag(&[]), vec![], "within the default bound of 1000 operations");
+    let behind = lag(&["--max-search-lag", "0"]);
+    let want = |i: &str| {
+        (
+            "unhealthy".to_string(),
+            format!("module.search.opensearch_index_replication.index[\"{i}\"]"),
+            "checkpoint_lag".to_string(),
+        )
+    };
+    assert_eq!(behind, vec![want("channels"), want("files")]);
 }
 
 #[test]
@@ -441,6 +463,7 @@ fn preflight_fails_the_backup_check_by_name_on_a_primary_without_backups() {
             .unwrap();
     });
     let ok = w.ok(0, &["preflight", ".", "--format", "json"]);
+    assert_valid("preflight", &ok.stdout);
     let doc: Value = serde_json::from_str(&ok.stdout).unwrap();
     let status: BTreeMap<String, String> = doc["checks"]
         .as_array()
@@ -463,6 +486,7 @@ fn preflight_fails_the_backup_check_by_name_on_a_primary_without_backups() {
         Some(json!({"region": WEST, "cluster": CLUSTER_WEST, "hours": 48})),
     );
     let failed = w.ok(3, &["preflight", ".", "--format", "json"]);
+    assert_valid("preflight", &failed.stdout);
     let doc: Value = serde_json::from_str(&failed.stdout).unwrap();
     let fails: Vec<&Value> = doc["checks"].as_array().unwrap().iter().filter(|c| c["status"] == "fail").collect();
     assert_eq!(fails.len(), 1, "{}", failed.stdout);
