@@ -4,7 +4,7 @@
 use super::args::{DriftArgs, Format, VarArgs};
 use super::{Settings, declares_aws, ensure_credentials, read_state, reads_aws, var_inputs};
 use crate::aws::Aws;
-use crate::drift::{self, Options2, ignore};
+use crate::drift::{self, ignore};
 use crate::error::Error;
 use crate::health::{self, preflight};
 use crate::load;
@@ -22,7 +22,7 @@ pub async fn drift(s: &Settings, dir: &Path, args: &DriftArgs) -> Result<u8, Err
     let st = read_state(&s.state_path(dir), false)?;
     let aws = Arc::new(Aws::new());
     ensure_credentials(&aws, declares_aws(&loaded) || reads_aws(&st)).await?;
-    let opts = Options2 {
+    let opts = drift::Options {
         parallelism: args.parallelism as usize,
         bounds: health::dr::Bounds { search_lag_ops: args.max_search_lag },
         ignore: rules,

@@ -22,7 +22,7 @@ use crate::health::{self, Check, Status};
 use crate::kinds;
 use crate::kinds::schema::Mode;
 use crate::load::Loaded;
-use crate::plan::planner::{self, Options, PlanError};
+use crate::plan::planner::{self, PlanError};
 use crate::plan::{Action, ResourceChange};
 use crate::state::State;
 use crate::value::{Attrs, Value};
@@ -159,7 +159,8 @@ impl Report {
     }
 }
 
-pub struct Options2 {
+/// How a drift run looks.
+pub struct Options {
     pub parallelism: usize,
     pub bounds: health::dr::Bounds,
     pub ignore: ignore::Rules,
@@ -182,13 +183,13 @@ pub async fn run(
     loaded: &Loaded,
     recorded: &State,
     aws: &Arc<Aws>,
-    opts: &Options2,
+    opts: &Options,
     checked_at: String,
 ) -> Result<Report, DriftError> {
     let mut refreshed = recorded.clone();
     let found = planner::refresh(&mut refreshed, aws, opts.parallelism, &loaded.secrets).await?;
     let mut findings: Vec<Finding> = found.drift.iter().flat_map(drift_findings).collect();
-    let plan_opts = Options { refresh: false, parallelism: opts.parallelism, ..Options::default() };
+    let plan_opts = planner::Options { refresh: false, parallelism: opts.parallelism, ..planner::Options::default() };
     let plan = planner::plan(loaded, recorded, Vec::new(), &plan_opts)?;
     findings.extend(plan.changes.iter().flat_map(unapplied_findings));
     let input =

@@ -11,7 +11,7 @@
 //! CloudWatch metric; standby has no CloudWatch client yet), the app tier and
 //! DNS (no such kinds yet).
 
-use super::{Check, Status};
+use super::Check;
 use crate::address::InstanceAddr;
 use crate::aws::Aws;
 use crate::kinds::opensearch::rest::Domain;
@@ -381,9 +381,4 @@ async fn search(input: &Input<'_>) -> Result<Vec<Check>, Vec<String>> {
         );
     }
     if errors.is_empty() { Ok(out) } else { Err(errors) }
-}
-
-/// True when a check failed (warnings are not failures).
-pub fn failed(c: &Check) -> bool {
-    c.status == Status::Fail
 }
