@@ -123,6 +123,43 @@ answer must come as a flag. When AWS credentials are available, each named resou
         #[command(flatten)]
         dir: DirArg,
     },
+    /// Check, read-only, that AWS is as applied and that DR would work
+    #[command(
+        long_about = "Compares the state (as last applied) with AWS and with the configuration, looks for \
+unmanaged resources in the topology's scope, and runs the DR health checks. Read-only by construction: takes no \
+lock (works while an apply runs), writes no state, journal or backup, needs only read permissions.\n\n\
+Findings: changed (an attribute differs in AWS from what was applied), missing (gone from AWS), unapplied (the \
+configuration differs from what was applied), unmanaged (in scope, not in state), unhealthy (a DR health check \
+fails; it wins over drift on the same attribute).\n\n\
+Exit codes: 0 clean, 1 error, 2 drift (changed, missing, unmanaged or unapplied), 3 unhealthy (3 wins).",
+        after_help = "Examples:\n  standby drift examples/mattermost-dr\n  standby drift . --format markdown > drift.md\n  standby drift . --format json --ignore 'module.files.aws_s3_bucket.* tags'\n\nIgnore rules: <DIR>/.standbyignore and --ignore, one `ADDRESS [PATH]` each; * and ? wildcards; a leading ! un-ignores; the last matching rule decides."
+    )]
+    Drift {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        #[command(flatten)]
+        opts: DriftArgs,
+    },
+    /// Check the docs' "before you begin" list against AWS, before the first apply
+    #[command(
+        long_about = "Checks, read-only: both regions valid and different, credentials in each region, the IAM \
+actions standby needs (IAM SimulatePrincipalPolicy, with a warning where it is unavailable), a recent restorable \
+backup of the primary cluster, an engine version that allows global write forwarding, OpenSearch 2.x with \
+fine-grained access control on the domains that exist.\n\nExit codes: 0 every check passed (warnings allowed), 1 \
+error, 3 a check failed.",
+        after_help = "Examples:\n  standby preflight examples/mattermost-dr\n  standby preflight . --max-backup-age 6h --format markdown"
+    )]
+    Preflight {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// A backup older than this does not count (e.g. 24h, 90m)
+        #[arg(long, default_value = "24h", value_name = "DURATION")]
+        max_backup_age: String,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        #[command(flatten)]
+        vars: VarArgs,
+    },
     /// Draw the configuration in Graphviz DOT (or SVG): the DR topology, or every dependency
     #[command(
         long_about = "Draw the configuration for Graphviz.\n\n--view topology (the default) draws what a person wants to see: one box per region \
@@ -267,4 +304,25 @@ pub enum Format {
     Human,
     Json,
     Markdown,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DriftArgs {
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Hide findings matching `ADDRESS [PATH]` (repeatable; * and ? wildcards)
+    #[arg(long = "ignore", value_name = "PATTERN")]
+    pub ignore: Vec<String>,
+    /// Name prefix of the topology's resources, for unmanaged discovery
+    /// (repeatable; default: the root variable `prefix`)
+    #[arg(long = "prefix", value_name = "PREFIX")]
+    pub prefixes: Vec<String>,
+    /// Operations a follower index may be behind its leader
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub max_search_lag: i64,
+    /// How many reads run at once
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub parallelism: u32,
+    #[command(flatten)]
+    pub vars: VarArgs,
 }

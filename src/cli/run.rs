@@ -1,7 +1,7 @@
 //! `plan`, `apply` and `destroy`.
 
 use super::args::{Format, PlanArgs};
-use super::{Settings, read_state, var_inputs};
+use super::{Settings, changes_aws, ensure_credentials, read_state, reads_aws, var_inputs};
 use crate::address::{self, Selector};
 use crate::apply::Applier;
 use crate::apply::progress::Progress;
@@ -59,6 +59,7 @@ pub async fn plan(
     let _lock = lock::acquire(&state_path, "plan")?;
     let mut st = read_state(&state_path, true)?;
     let aws = Arc::new(Aws::new());
+    ensure_credentials(&aws, (opts.refresh || opts.refresh_only) && reads_aws(&st)).await?;
     let plan = make_plan(&loaded, &mut st, &aws, &opts).await?;
     let text = match format {
         Format::Human => render::human::render(&plan, &s.style()),
@@ -142,6 +143,7 @@ pub async fn apply(
                 st.serial
             )));
         }
+        ensure_credentials(&aws, changes_aws(&pf.plan)).await?;
         let before = st.clone();
         if !pf.refreshed.is_empty() || pf.plan.refresh_only {
             st.resources.clear();
@@ -158,8 +160,10 @@ pub async fn apply(
         let state_path = s.state_path(target);
         let l = lock::acquire(&state_path, if destroy { "destroy" } else { "apply" })?;
         let mut st = read_state(&state_path, true)?;
+        ensure_credentials(&aws, (opts.refresh || opts.refresh_only) && reads_aws(&st)).await?;
         let before = st.clone();
         let plan = make_plan(&loaded, &mut st, &aws, &opts).await?;
+        ensure_credentials(&aws, changes_aws(&plan)).await?;
         print!("{}", render::human::render(&plan, &style));
         if plan.has_changes() && !auto_approve && !plan.refresh_only {
             confirm(destroy)?;

@@ -6,11 +6,13 @@
 //!
 //! [`Plan`]: crate::plan::Plan
 
+pub mod drift;
 pub mod human;
 pub mod json;
 pub mod lines;
 pub mod markdown;
 pub mod topology;
+pub mod preflight;
 
 /// Terminal colours, or none.
 #[derive(Clone, Copy, Debug, Default)]
