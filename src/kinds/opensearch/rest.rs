@@ -176,8 +176,17 @@ impl Answer {
         self.body.get("error").and_then(|e| e.get("type")).and_then(Json::as_str)
     }
 
+    /// The domain access policy's refusal (`{"Message": "User: anonymous is
+    /// not authorized ..."}`), answered at the edge before OpenSearch.
+    pub fn edge_refusal(&self) -> Option<&str> {
+        self.body.get("Message").and_then(Json::as_str).filter(|m| m.contains("is not authorized to perform"))
+    }
+
     /// OpenSearch's error `reason`, or the plain body.
     pub fn reason(&self) -> String {
+        if let Some(m) = self.edge_refusal() {
+            return m.to_string();
+        }
         match &self.body {
             Json::Object(_) => self
                 .body
@@ -196,7 +205,11 @@ impl Answer {
 
     /// The answer as a failed call, with a hint for the usual causes.
     pub fn into_error(self, call: &'static str) -> KindError {
-        let code = self.error_type().map(str::to_string).unwrap_or_else(|| format!("HTTP {}", self.status.as_u16()));
+        let code = match (self.error_type(), self.edge_refusal()) {
+            (Some(t), _) => t.to_string(),
+            (None, Some(_)) => "AccessDenied (domain access policy)".to_string(),
+            (None, None) => format!("HTTP {}", self.status.as_u16()),
+        };
         let message = self.reason();
         let hint = rest_hint(self.status, &code, &message);
         KindError::Aws { call, code, message, hint }
@@ -210,8 +223,22 @@ pub fn rest_hint(status: StatusCode, code: &str, message: &str) -> Option<String
                      must be the domain's internal master user)"
             .to_string(),
         (403, "cluster_block_exception") => "the index is a follower (read-only) while replication runs".to_string(),
-        (403, _) => "the master user lacks permission: with fine-grained access control it must map to all_access \
-                     (or the replication roles)"
+        (403, "AccessDenied (domain access policy)") if message.contains("anonymous") => "the domain's access \
+             policy refused this unsigned (basic-auth) request before fine-grained access control saw it: the \
+             policy must allow the anonymous principal (`\"AWS\": \"*\"`) es:ESHttp* on domain/<name>/*, narrowed \
+             by `source_ips` or a VPC (aws_opensearch_domain_policy's standard document does), and the client's \
+             address must be among them"
+            .to_string(),
+        (403, "AccessDenied (domain access policy)") => "the domain's access policy refused this request: check \
+             aws_opensearch_domain_policy"
+            .to_string(),
+        (403, "security_exception") if message.contains("ESCrossClusterGet") => "the leader domain's access policy \
+             does not allow es:ESCrossClusterGet on its domain ARN: set `cross_cluster_leader: true` on its \
+             aws_opensearch_domain_policy"
+            .to_string(),
+        (403, _) => "fine-grained access control refused the user standby signs in as: it must be mapped (role \
+                     mapping) to cross_cluster_replication_follower_full_access here and, with the same user name, \
+                     to cross_cluster_replication_leader_full_access on the leader (or be the master user)"
             .to_string(),
         (502, _) => format!(
             "no domain answers for this endpoint: check `domain_endpoint` (and `endpoint_url` / {ENV_ENDPOINT_URL})"
@@ -266,6 +293,20 @@ mod tests {
                 assert_eq!(code, "no_such_remote_cluster_exception");
                 assert!(message.contains("[leader]"));
                 assert!(hint.unwrap().contains("accept"));
+            }
+            other => panic!("{other}"),
+        }
+        let a = Answer {
+            status: StatusCode::FORBIDDEN,
+            body: serde_json::json!({"Message": "User: anonymous is not authorized to perform: es:ESHttpPut because \
+                no resource-based policy allows the es:ESHttpPut action"}),
+        };
+        match a.into_error("POST _plugins/_replication/_autofollow") {
+            KindError::Aws { code, message, hint, .. } => {
+                assert_eq!(code, "AccessDenied (domain access policy)");
+                assert!(message.starts_with("User: anonymous is not authorized"), "{message}");
+                let hint = hint.unwrap();
+                assert!(hint.contains("access policy") && !hint.contains("all_access"), "{hint}");
             }
             other => panic!("{other}"),
         }

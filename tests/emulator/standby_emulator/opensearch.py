@@ -216,6 +216,13 @@ class Connection:
     status: str
     message: str | None = None
     extra: dict = field(default_factory=dict)
+    created: float = field(default_factory=time.time)
+    # LocalDomainInfo / RemoteDomainInfo as the caller sent them (for tests).
+    requested: dict = field(default_factory=dict)
+
+    def visible_remotely(self) -> bool:
+        """Cross-region propagation: the leader's region sees it after opensearch_inbound_visible_ms."""
+        return time.time() >= self.created + SETTINGS.get("opensearch_inbound_visible_ms", 0) / 1000
 
     def _status(self, status: str | None = None) -> dict:
         out = {"StatusCode": status or self.status}
@@ -399,6 +406,8 @@ def fix_cross_cluster_connections() -> None:
                 remote=remote,
                 status=status,
                 message=message,
+                requested={"LocalDomainInfo": copy.deepcopy(self._get_param("LocalDomainInfo")),
+                           "RemoteDomainInfo": copy.deepcopy(self._get_param("RemoteDomainInfo"))},
             )
             CONNECTIONS[conn.connection_id] = conn
             return json.dumps(conn.outbound())
@@ -409,6 +418,7 @@ def fix_cross_cluster_connections() -> None:
             c.remote["Region"] != self.region
             or c.remote["OwnerId"] != self.current_account
             or c.status == "VALIDATION_FAILED"
+            or not c.visible_remotely()
         ):
             raise ResourceNotFoundException(f"Connection not found: {c.connection_id}")
         return c
@@ -468,6 +478,7 @@ def fix_cross_cluster_connections() -> None:
                 if c.remote["OwnerId"] == self.current_account
                 and c.remote["Region"] == self.region
                 and c.status != "VALIDATION_FAILED"
+                and c.visible_remotely()
             ]
             conns = _filtered(conns, self._get_param("Filters"))
             items = [c.inbound() for c in conns]

@@ -50,6 +50,7 @@ class Replication:
     bootstrap_polls_left: int = 0
     roles: dict | None = None
     running_polls_left: int = 0
+    user: str = "anonymous"  # who started it (the security context it runs in)
 
 
 @dataclass
@@ -70,6 +71,7 @@ class Rule:
     name: str
     pattern: str
     roles: dict | None
+    user: str = "anonymous"
     success: int = 0
     failed: int = 0
     failed_leader_calls: int = 0
@@ -196,7 +198,7 @@ def _detach(index: Index) -> None:
 
 
 def _start_follow(ctx: Ctx, follower: str, leader: Ctx, leader_index: Index, alias: str,
-                  roles: dict | None) -> None:
+                  roles: dict | None, user: str = "anonymous") -> None:
     idx = Index(name=follower, ids=leader_index.ids, seq=leader_index.seq)
     idx.replication = Replication(
         leader_alias=alias,
@@ -205,6 +207,7 @@ def _start_follow(ctx: Ctx, follower: str, leader: Ctx, leader_index: Index, ali
         bootstrap_polls_left=int(SETTINGS.get("opensearch_bootstrap_polls", 0)),
         roles=roles,
         running_polls_left=int(SETTINGS.get("opensearch_running_polls", 0)),
+        user=user,
     )
     ctx.data.indices[follower] = idx
 
@@ -246,7 +249,7 @@ def tick() -> None:
                     rule.failed += 1
                     rule.failed_indices.add(name)
                     continue
-                _start_follow(ctx, name, leader, lidx, rule.leader_alias, rule.roles)
+                _start_follow(ctx, name, leader, lidx, rule.leader_alias, rule.roles, rule.user)
                 rule.success += 1
 
 
@@ -523,7 +526,7 @@ def start_replication(ctx: Ctx, index: str, body: bytes, user: str = "anonymous"
         raise illegal_argument(f"Cannot Replicate a Replicated Index {leader_index}")
     if index in ctx.data.indices:
         raise illegal_argument(f"Cant use same index again for replication. Delete the index:{index}")
-    _start_follow(ctx, index, leader, lidx, alias, roles)
+    _start_follow(ctx, index, leader, lidx, alias, roles, user)
     return 200, {"acknowledged": True}
 
 
@@ -655,7 +658,7 @@ def autofollow(ctx: Ctx, method: str, body: bytes, user: str = "anonymous", no_f
                  "reason": f"task with id {{autofollow:{alias}:{name}}} already exist"}
         raise RestError(500, "exception", "Exisiting autofollow replication rule cannot be recreated/updated",
                         root_cause=[cause], caused_by=cause)
-    ctx.data.rules[key] = Rule(leader_alias=alias, name=name, pattern=pattern, roles=roles)
+    ctx.data.rules[key] = Rule(leader_alias=alias, name=name, pattern=pattern, roles=roles, user=user)
     tick()  # the plugin starts the task at once; existing leader indices follow
     return 200, {"acknowledged": True}
 

@@ -114,7 +114,12 @@ def _grants(patterns: list, action: str) -> bool:
             return True
         if p in ("create_index", "manage") and action.startswith("indices:admin/create"):
             return True
-        if p == "cluster_composite_ops_ro" and action.startswith("cluster:monitor/"):
+        if p == "indices_all" and action.startswith("indices:"):
+            return True
+        if p in ("cluster_monitor", "cluster_composite_ops_ro") and action.startswith("cluster:monitor/"):
+            return True
+        if p == "cluster_composite_ops" and (action.startswith("cluster:monitor/") or action in (
+                "indices:data/write/bulk", "indices:data/read/mget", "indices:data/read/msearch")):
             return True
     return False
 

@@ -6,6 +6,9 @@
   RUNNING (the plugin's overall state while no shard has reported yet).
 - opensearch_processing_ms: how long DescribeDomain reports Processing=true
   after CreateDomain / UpdateDomainConfig (AWS: minutes).
+- opensearch_inbound_visible_ms: how long a new cross-cluster connection stays
+  invisible in the leader's region (DescribeInboundConnections,
+  AcceptInboundConnection: ResourceNotFoundException) while it propagates.
 - rds_write_forwarding_ms: how long a secondary reports
   GlobalWriteForwardingStatus enabling/disabling after it is requested.
 """
@@ -14,6 +17,7 @@ DEFAULT_SETTINGS = {
     "opensearch_bootstrap_polls": 1,
     "opensearch_running_polls": 0,
     "opensearch_processing_ms": 0,
+    "opensearch_inbound_visible_ms": 0,
     "rds_write_forwarding_ms": 0,
 }
 SETTINGS = dict(DEFAULT_SETTINGS)
