@@ -1,5 +1,6 @@
 """S3 fixes (REST-XML)."""
 
+import time
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -14,6 +15,8 @@ from moto.s3.exceptions import (
 )
 from moto.s3.models import FakeDeleteMarker, FakeKey, S3Backend
 from moto.s3.responses import S3Response
+
+from .settings import SETTINGS
 
 # Members of ReplicationRule (and below) that are integers in the AWS model;
 # xmltodict hands them to us as strings.
@@ -195,7 +198,9 @@ def fix_put_bucket_replication_checks() -> None:
       configuration, you must also include a DeleteMarkerReplication element"
       (S3's answer: "InvalidRequest: DeleteMarkerReplication must be specified
       for this version of Cross Region Replication configuration schema.").
-    moto 5.2.5 checks only that the source is versioned.
+    moto 5.2.5 checks only that the source is versioned. A bucket younger than
+    the `s3_bucket_visible_ms` setting is not yet visible as a destination (a
+    just-created bucket in another region; Terraform retries NoSuchBucket).
     """
     original = S3Backend.put_bucket_replication
 
@@ -211,7 +216,9 @@ def fix_put_bucket_replication_checks() -> None:
             dest = str((rule.get("Destination") or {}).get("Bucket") or "")
             name = dest.split(":::", 1)[-1]
             target = self.buckets.get(name)
-            if target is None:
+            young = target is not None and (
+                time.time() - target.creation_date.timestamp() < SETTINGS.get("s3_bucket_visible_ms", 0) / 1000)
+            if target is None or young:
                 raise MissingBucket(name)
             if target.versioning_status != "Enabled":
                 raise InvalidReplicationRequest("Destination bucket must have versioning enabled.")

@@ -9,6 +9,8 @@
 - opensearch_inbound_visible_ms: how long a new cross-cluster connection stays
   invisible in the leader's region (DescribeInboundConnections,
   AcceptInboundConnection: ResourceNotFoundException) while it propagates.
+- s3_bucket_visible_ms: how long a new bucket is not yet found as a
+  replication destination (PutBucketReplication: NoSuchBucket).
 - rds_write_forwarding_ms: how long a secondary reports
   GlobalWriteForwardingStatus enabling/disabling after it is requested.
 """
@@ -19,6 +21,7 @@ DEFAULT_SETTINGS = {
     "opensearch_processing_ms": 0,
     "opensearch_inbound_visible_ms": 0,
     "rds_write_forwarding_ms": 0,
+    "s3_bucket_visible_ms": 0,
 }
 SETTINGS = dict(DEFAULT_SETTINGS)
 
