@@ -320,9 +320,14 @@ mod tests {
 
     #[test]
     fn only_syncing_or_paused_can_be_wanted() {
+        let errors = |p: &Attrs| -> Vec<String> {
+            OpenSearchIndexReplication.validate(p).into_iter().filter(|p| !p.warning).map(|p| p.prop).collect()
+        };
         let p: Attrs = [("status".to_string(), Value::str("FAILED"))].into();
-        assert_eq!(OpenSearchIndexReplication.validate(&p)[0].prop, "status");
+        assert_eq!(errors(&p), ["status"]);
         let p: Attrs = [("follower_index".to_string(), Value::str("Channels"))].into();
-        assert_eq!(OpenSearchIndexReplication.validate(&p)[0].prop, "follower_index");
+        assert_eq!(errors(&p), ["follower_index"]);
+        // Without use_roles: a warning (OpenSearch Service expects them).
+        assert!(OpenSearchIndexReplication.validate(&p).iter().any(|p| p.warning && p.message.contains("use_roles")));
     }
 }

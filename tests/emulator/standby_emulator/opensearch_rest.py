@@ -790,7 +790,8 @@ ACTIONS = {
     "resume_replication": "indices:admin/plugins/replication/index/resume",
     "replication_status": "indices:admin/plugins/replication/index/status_check",
     "autofollow": "cluster:admin/plugins/replication/autofollow/update",
-    "autofollow_stats": "cluster:admin/plugins/replication/autofollow/stats",
+    # An indices: action without indices (AutoFollowStatsAction.NAME): checked against "*".
+    "autofollow_stats": "indices:admin/plugins/replication/autofollow/stats",
 }
 ANY_USER = {"cluster_info", "cluster_health"}
 
@@ -800,7 +801,7 @@ def _permission(ctx: Ctx, user: str, handler, kwargs: dict) -> tuple[int, dict] 
     if handler is None or name in ANY_USER or name not in ACTIONS:
         return None
     index = kwargs.get("index")
-    if index is None and name in ("bulk", "refresh", "cat_indices"):
+    if index is None and name in ("bulk", "refresh", "cat_indices", "autofollow_stats"):
         index = "*"
     if security.permitted(ctx.domain, user, ACTIONS[name], index):
         return None
@@ -812,7 +813,7 @@ def _leader_refusal(leader: "Ctx", user: str, roles: dict | None, index: str) ->
     refused = _cross_cluster_refusal(leader)
     if refused is not None:
         return refused
-    action = "indices:admin/plugins/replication/index/setup/validate"
+    action = "indices:admin/plugins/replication/validate"
     if roles is not None:
         ok = roles["leader_cluster_role"] in security.roles_of(leader.domain, user)
     else:

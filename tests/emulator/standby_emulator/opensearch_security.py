@@ -15,9 +15,10 @@ exposes it with fine-grained access control (fgac.md):
 - The master user is mapped to `all_access` and `security_manager` (fgac.md,
   "Master user"). Only those roles may use the security API.
 
-Permissions are a simplification of the plugin's action groups, enough for
-the replication plugin's documented roles (replication.md, "Permissions
-requirements"): `cross_cluster_replication_follower_full_access` on the
+Permissions are a simplification of the plugin's action groups (wildcards,
+a few action groups), enough for the replication plugin's documented roles
+(opensearch documentation-website replication-plugin/permissions.md;
+replication.md, "Permissions requirements"): `cross_cluster_replication_follower_full_access` on the
 follower, `cross_cluster_replication_leader_full_access` on the leader, and
 index-scoped custom roles. A refusal is 403 `security_exception`
 "no permissions for [action] and User [name=..., backend_roles=[], requestedTenant=null]".
@@ -37,13 +38,14 @@ RESERVED_ROLES = {
     "security_manager": {"cluster_permissions": ["cluster:admin/opendistro_security/*"], "index_permissions": []},
     "readall": {"cluster_permissions": ["cluster_composite_ops_ro"], "index_permissions": [
         {"index_patterns": ["*"], "allowed_actions": ["read"]}]},
+    # The replication plugin's roles, with the permissions its documentation
+    # lists (documentation-website, replication-plugin/permissions.md).
     "cross_cluster_replication_leader_full_access": {"cluster_permissions": [], "index_permissions": [
-        {"index_patterns": ["*"], "allowed_actions": ["indices:admin/plugins/replication/index/setup/validate",
-                                                     "indices:data/read/plugins/replication/changes",
-                                                     "indices:data/read/plugins/replication/file_chunk"]}]},
+        {"index_patterns": ["*"], "allowed_actions": ["indices:admin/plugins/replication/validate",
+                                                     "indices:data/read/plugins/replication/file_chunk",
+                                                     "indices:data/read/plugins/replication/changes"]}]},
     "cross_cluster_replication_follower_full_access": {
-        "cluster_permissions": ["cluster:admin/plugins/replication/autofollow/update",
-                                "cluster:admin/plugins/replication/autofollow/stats"],
+        "cluster_permissions": ["cluster:admin/plugins/replication/autofollow/update"],
         "index_permissions": [{"index_patterns": ["*"], "allowed_actions": [
             "indices:admin/plugins/replication/index/setup/validate",
             "indices:admin/plugins/replication/index/start",
@@ -51,7 +53,8 @@ RESERVED_ROLES = {
             "indices:admin/plugins/replication/index/resume",
             "indices:admin/plugins/replication/index/stop",
             "indices:admin/plugins/replication/index/update",
-            "indices:admin/plugins/replication/index/status_check"]}]},
+            "indices:admin/plugins/replication/index/status_check",
+            "indices:data/write/plugins/replication/changes"]}]},
 }
 
 
