@@ -690,6 +690,8 @@ fn cutting_off_current_clients_is_refused() {
         "{err}"
     );
     assert!(err.contains("accept_access_loss"), "{err}");
+    // What the reviewer reads, both domains' refusals.
+    insta::assert_snapshot!("access_loss_refused", run.stderr);
     assert!(!w.calls().iter().any(|c| c["operation"] == "UpdateDomainConfig"), "nothing was changed");
     assert_eq!(narrowed(&["apply", ".", "--auto-approve"]).code, 1);
     // Widening takes nothing away.
