@@ -811,6 +811,16 @@ fn replication_outlasting_its_timeout_stays_on_record() {
     w.ok(0, &["plan", ".", "--detailed-exitcode"]);
     let (_, status) = w.rest(&w.host("mm-follower"), "GET", "/_plugins/_replication/channels/_status", None);
     assert_eq!(status["status"], "SYNCING", "{status}");
+
+    // F8: the plugin answers RUNNING while no shard has reported yet: on its way, no change planned.
+    w.control(
+        "POST",
+        "/_emulator/opensearch/replication",
+        Some(json!({"region": EAST, "domain": "mm-follower", "index": "channels", "status": "RUNNING"})),
+    );
+    w.ok(0, &["plan", ".", "--detailed-exitcode"]);
+    let (_, status) = w.rest(&w.host("mm-follower"), "GET", "/_plugins/_replication/channels/_status", None);
+    assert_eq!(status["status"], "SYNCING", "the RUNNING answer was the plan's: {status}");
 }
 
 /// Every file under a directory.

@@ -909,6 +909,7 @@ def set_replication_state(ctx: Ctx, index: str, status: str, reason: str | None)
         raise illegal_argument(f"No replication in progress for index:{index}")
     rep = idx.replication
     wanted = {"SYNCING": "RUNNING", "BOOTSTRAPPING": "RUNNING"}.get(status, status)
+    rep.running_polls_left = 1 if status == "RUNNING" else 0
     if wanted not in ("RUNNING", "PAUSED", "FAILED", "STOPPED"):
         raise illegal_argument(f"unknown status {status}")
     if wanted == "RUNNING":
