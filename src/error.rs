@@ -44,7 +44,8 @@ impl Error {
     /// What to print: the error, then a hint where one helps.
     pub fn report(&self) -> String {
         let text = match self {
-            Error::Config(d) => return d.to_string(),
+            // Diagnostics print their own "Error:"/"Warning:" prefixes.
+            Error::Config(d) | Error::Plan(PlanError::Invalid(d)) => return d.to_string(),
             other => format!("Error: {other}"),
         };
         match self.hint() {

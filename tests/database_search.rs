@@ -28,6 +28,9 @@ const EAST: &str = "us-east-1";
 /// appear in state, plans or logs.
 const SEARCH_PASSWORD: &str = "Srch-Master-9!kq";
 const DB_PASSWORD: &str = "Db-Master-7#wz";
+/// The replication user's and Mattermost's passwords on both domains.
+const REPL_PASSWORD: &str = "Repl-User-5%qa";
+const MM_PASSWORD: &str = "Mm-Search-3&zx";
 const GLOBAL: &str = "mattermost-dr-db";
 const CLUSTER_WEST: &str = "mattermost-dr-db-us-west-1";
 const CLUSTER_EAST: &str = "mattermost-dr-db-us-east-1";
@@ -103,6 +106,11 @@ impl World {
             .env("STANDBY_VAR_search_password", SEARCH_PASSWORD)
             .env("STANDBY_VAR_db_master_password", DB_PASSWORD)
             .env("STANDBY_VAR_db_password", DB_PASSWORD)
+            .env("STANDBY_VAR_opensearch_replication_password", REPL_PASSWORD)
+            .env("STANDBY_VAR_opensearch_mattermost_password", MM_PASSWORD)
+            // Every request of the tests comes from 127.0.0.1: the policies'
+            // aws:SourceIp condition is exercised end to end.
+            .env("STANDBY_VAR_search_source_ips", r#"["127.0.0.0/8"]"#)
             .env("STANDBY_VAR_deletion_protection", "false");
         c
     }
@@ -128,8 +136,13 @@ impl World {
 
     /// A request to a fake domain's REST API, as its master user.
     fn rest(&self, host: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        self.rest_as(("admin", SEARCH_PASSWORD), host, method, path, body)
+    }
+
+    /// A request to a fake domain's REST API, as an internal user.
+    fn rest_as(&self, user: (&str, &str), host: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         let (status, text) =
-            http(&self.emu.endpoint(), method, path, Some(host), body.map(|b| b.to_string()).as_deref());
+            http(&self.emu.endpoint(), method, path, Some((host, user)), body.map(|b| b.to_string()).as_deref());
         (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
@@ -204,10 +217,14 @@ impl World {
             .collect()
     }
 
-    /// Leader domain first (the existing, populated primary), its indices, then everything.
+    /// Leader domain first (the existing, populated primary, with the policy
+    /// that lets Mattermost in), its indices, then everything.
     fn applied() -> (World, Duration) {
         let w = World::example();
-        w.ok(0, &["apply", ".", "--auto-approve", "--target", "module.search.aws_opensearch_domain.leader"]);
+        w.ok(
+            0,
+            &["apply", ".", "--auto-approve", "--target", "module.search.aws_opensearch_domain_policy.leader_policy"],
+        );
         let mut indices = INDICES.to_vec();
         indices.push(POSTS);
         w.seed_leader(LEADER, &indices);
@@ -220,19 +237,25 @@ impl World {
 }
 
 /// A plain HTTP/1.1 request to the emulator (optionally as a domain, with
-/// its master user's basic auth). Returns status and body.
-fn http(endpoint: &str, method: &str, path: &str, host: Option<&str>, body: Option<&str>) -> (u16, String) {
+/// a user's basic auth). Returns status and body.
+fn http(
+    endpoint: &str,
+    method: &str,
+    path: &str,
+    host: Option<(&str, (&str, &str))>,
+    body: Option<&str>,
+) -> (u16, String) {
     use std::io::{Read, Write};
     let addr = endpoint.trim_start_matches("http://").trim_end_matches('/');
     let mut conn = std::net::TcpStream::connect(addr).expect("connect to the emulator");
     let body = body.unwrap_or("");
     let mut head = format!(
         "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
-        host.unwrap_or(addr),
+        host.map_or(addr, |(h, _)| h),
         body.len()
     );
-    if host.is_some() {
-        let token = aws_smithy_types::base64::encode(format!("admin:{SEARCH_PASSWORD}"));
+    if let Some((_, (user, password))) = host {
+        let token = aws_smithy_types::base64::encode(format!("{user}:{password}"));
         head.push_str(&format!("Authorization: Basic {token}\r\nContent-Type: application/json\r\n"));
     }
     write!(conn, "{head}\r\n{body}").unwrap();
@@ -298,10 +321,16 @@ fn assert_search(w: &World) {
             assert_eq!(d.node_to_node_encryption_options().unwrap().enabled(), Some(true), "{name}");
             assert_eq!(d.encryption_at_rest_options().unwrap().enabled(), Some(true), "{name}");
             assert_eq!(d.domain_endpoint_options().unwrap().enforce_https(), Some(true), "{name}");
+            // AWS's recommended policy with internal users: anonymous, narrowed
+            // by address; es:ESCrossClusterGet on the leader only.
             let policy: Value = serde_json::from_str(d.access_policies().unwrap()).unwrap();
+            let http = &policy["Statement"][0];
+            assert_eq!(http["Principal"], json!({"AWS": ["*"]}), "{name}: {policy}");
+            assert_eq!(http["Action"], json!("es:ESHttp*"), "{name}: {policy}");
+            assert_eq!(http["Resource"], json!(format!("{}/*", d.arn())), "{name}: {policy}");
+            assert_eq!(http["Condition"], json!({"IpAddress": {"aws:SourceIp": ["127.0.0.0/8"]}}), "{name}");
             let text = policy.to_string();
-            assert!(text.contains("es:ESCrossClusterGet") && text.contains("es:ESHttp*"), "{name}: {text}");
-            assert!(text.contains("arn:aws:iam::123456789012:root") && !text.contains("\"*\""), "{name}: {text}");
+            assert_eq!(text.contains("es:ESCrossClusterGet"), name == LEADER, "{name}: {text}");
         }
         let out = w.os[EAST].describe_outbound_connections().send().await.unwrap();
         let live: Vec<_> = out
@@ -322,8 +351,30 @@ fn assert_search(w: &World) {
     let follower = w.domain(FOLLOWER);
     let rules = follower["autofollow_rules"].as_array().unwrap();
     assert_eq!(rules, &vec![json!({"leader_alias": "leader", "name": "posts", "pattern": "posts*"})]);
-    let host = w.host(FOLLOWER);
+    // Replication runs as the replication user, with the plugin's roles, not as the master user.
+    let roles = json!({"leader_cluster_role": "cross_cluster_replication_leader_full_access",
+        "follower_cluster_role": "cross_cluster_replication_follower_full_access"});
+    for index in INDICES {
+        assert_eq!(follower["replication_users"][index], json!({"user": "replication", "roles": roles}), "{index}");
+    }
     let leader = w.domain(LEADER);
+    for (d, role) in [
+        (&leader, "cross_cluster_replication_leader_full_access"),
+        (&follower, "cross_cluster_replication_follower_full_access"),
+    ] {
+        assert_eq!(d["internal_users"], json!(["mattermost", "replication"]), "{}", d["domain"]);
+        assert_eq!(d["role_mappings"][role], json!(["replication"]), "{}", d["domain"]);
+        assert_eq!(d["role_mappings"]["mattermost"], json!(["mattermost"]), "{}", d["domain"]);
+    }
+    // Mattermost signs in as its own user: its indices only, no security API.
+    let mm = ("mattermost", MM_PASSWORD);
+    let (status, body) = w.rest_as(mm, &w.host(LEADER), "PUT", "/users/_doc/mm-1", Some(json!({"u": 1})));
+    assert!(status < 300, "{status} {body}");
+    let (status, body) = w.rest_as(mm, &w.host(FOLLOWER), "GET", "/channels/_count", None);
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = w.rest_as(mm, &w.host(LEADER), "GET", "/_plugins/_security/api/internalusers/admin", None);
+    assert_eq!(status, 403);
+    let host = w.host(FOLLOWER);
     for index in INDICES.iter().chain([&POSTS]) {
         // The auto-followed index is no resource of standby's: nothing waited
         // for its bootstrap, which the emulator reports on the first _status.
@@ -517,14 +568,18 @@ fn refresh_calls_per_kind() {
     let ours: Vec<Value> =
         w.calls().into_iter().filter(|c| c["service"] == "rds" || c["service"] == "opensearch").collect();
     assert_eq!(count_ops(&ours), expected, "AWS calls of a refresh");
-    // The REST kinds: one request per read on the follower.
+    // The REST kinds: one request per read.
     let rest = World::rest_requests(&w.log_lines()[before..]);
     let rules = instances("opensearch_autofollow_rule");
     let replications = instances("opensearch_index_replication");
     assert_eq!((rules, replications), (1, 3));
     assert_eq!(rest.iter().filter(|r| r.as_str() == "GET /_plugins/_replication/autofollow_stats").count(), rules);
     assert_eq!(rest.iter().filter(|r| r.starts_with("GET ") && r.ends_with("/_status")).count(), replications);
-    assert_eq!(rest.len(), rules + replications, "{rest:?}");
+    let security = ["opensearch_internal_user", "opensearch_role", "opensearch_role_mapping"];
+    let security_reads: usize = security.iter().map(|k| instances(k)).sum();
+    assert_eq!(security_reads, 12, "4 users, 3 roles, 5 role mappings");
+    assert_eq!(rest.iter().filter(|r| r.starts_with("GET /_plugins/_security/api/")).count(), security_reads);
+    assert_eq!(rest.len(), rules + replications + security_reads, "{rest:?}");
 
     // A replication stopped outside standby costs one more (HEAD /<index>: stopped, or gone?).
     let host = w.host(FOLLOWER);
@@ -533,7 +588,7 @@ fn refresh_calls_per_kind() {
     w.ok(2, &["plan", ".", "--detailed-exitcode"]);
     let rest = World::rest_requests(&w.log_lines()[before..]);
     assert_eq!(rest.iter().filter(|r| r.starts_with("HEAD /files")).count(), 1, "{rest:?}");
-    assert_eq!(rest.len(), rules + replications + 1, "{rest:?}");
+    assert_eq!(rest.len(), rules + replications + security_reads + 1, "{rest:?}");
 }
 
 #[test]
@@ -543,6 +598,12 @@ fn located_errors_before_any_aws_call() {
         ("secondary_with_password", "main.yaml:30:7", "a secondary cluster takes no master credentials"),
         ("elasticsearch", "main.yaml:14:7", "got \"Elasticsearch_7.10\""),
         ("connection_same_region", "main.yaml:33:7", "are both in us-east-1"),
+        // F4: AWS does not support RDS-managed passwords in a global database.
+        ("managed_password_global", "main.yaml:6:3", "RDS-managed (Secrets Manager) master password"),
+        // F5: an encrypted primary's secondary needs a KMS key of its region.
+        ("encrypted_primary_no_kms", "main.yaml:24:3", "needs `kms_key_id`"),
+        // F15: only the aws partition.
+        ("govcloud", "main.yaml:2:21", "is in the `aws-us-gov` partition"),
     ];
     for (fixture, at, message) in cases {
         let w = World::fixture(fixture);
@@ -564,18 +625,173 @@ fn located_errors_before_any_aws_call() {
 }
 
 #[test]
-fn anyone_allowed_is_a_warning_in_the_plan() {
+fn an_open_policy_is_a_warning_in_the_plan() {
     let w = World::fixture("anyone_allowed");
     let plan = w.ok(2, &["plan", ".", "--detailed-exitcode"]);
     let warning = plan.stdout.lines().find(|l| l.starts_with("Warning:")).unwrap_or_default();
-    assert!(warning.contains("main.yaml:9:7") && warning.contains("`Principal: *`"), "{}", plan.stdout);
+    assert!(warning.contains("main.yaml:9:7") && warning.contains("`source_ips`"), "{}", plan.stdout);
     assert!(plan.stdout.contains("aws_opensearch_domain_policy.policy (us-west-1) will be created"), "{}", plan.stdout);
+}
+
+/// F1/F3: the old default (the account's IAM principal) lets no unsigned
+/// basic-auth request in; the plan warns, and the 403 names the policy.
+#[test]
+fn an_account_only_policy_refuses_basic_auth_with_the_policy_hint() {
+    let w = World::fixture("account_only_policy");
+    let plan = w.ok(2, &["plan", ".", "--detailed-exitcode"]);
+    assert!(
+        plan.stdout
+            .lines()
+            .any(|l| l.starts_with("Warning:") && l.contains("main.yaml:25:7") && l.contains("anonymous")),
+        "{}",
+        plan.stdout
+    );
+    let run = w.ok(1, &["apply", ".", "--auto-approve"]);
+    assert!(
+        run.stderr.contains(
+            "AccessDenied (domain access policy): User: anonymous is not authorized to perform: es:ESHttpPut"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("hint: the domain's access policy refused this unsigned"), "{}", run.stderr);
+    assert!(!run.all().contains(SEARCH_PASSWORD));
+}
+
+/// F2: a policy change that takes access away from the clients the live
+/// policy lets in is refused, at plan time for an update (with the statements
+/// that change), and at apply time when the policy resource is new on a domain
+/// that already has one (an adopted primary).
+#[test]
+fn cutting_off_current_clients_is_refused() {
+    let (w, _) = World::applied();
+    let narrowed = |args: &[&str]| -> Run {
+        w.cmd(args).env("STANDBY_VAR_search_source_ips", r#"["10.0.0.0/8"]"#).output().unwrap().into()
+    };
+    w.forget_calls();
+    let run = narrowed(&["plan", "."]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    let err = run.stderr.split("Error: ").find(|e| e.contains("leader_policy:")).unwrap_or_default();
+    assert!(err.starts_with("../../modules/opensearch-cross-cluster-replication/main.yaml:"), "{}", run.stderr);
+    assert!(err.contains("module.search.aws_opensearch_domain_policy.leader_policy"), "{}", run.stderr);
+    assert!(err.contains("takes access away from clients the current policy lets in"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "no longer allowed: es:ESHttp* on arn:aws:es:{WEST}:123456789012:domain/{LEADER}/* from 127.0.0.0/8"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(r#"    - {"Action":["es:ESHttp*"],"Condition":{"IpAddress":{"aws:SourceIp":["127.0.0.0/8"]}}"#),
+        "{err}"
+    );
+    assert!(
+        err.contains(r#"    + {"Action":["es:ESHttp*"],"Condition":{"IpAddress":{"aws:SourceIp":["10.0.0.0/8"]}}"#),
+        "{err}"
+    );
+    assert!(err.contains("accept_access_loss"), "{err}");
+    // What the reviewer reads, both domains' refusals.
+    insta::assert_snapshot!("access_loss_refused", run.stderr);
+    assert!(!w.calls().iter().any(|c| c["operation"] == "UpdateDomainConfig"), "nothing was changed");
+    assert_eq!(narrowed(&["apply", ".", "--auto-approve"]).code, 1);
+    // Widening takes nothing away.
+    let wider: Run = w
+        .cmd(&["plan", "."])
+        .env("STANDBY_VAR_search_source_ips", r#"["127.0.0.0/8", "10.0.0.0/8"]"#)
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(wider.code, 0, "{}", wider.all());
+
+    // An existing domain with its own open policy, not in standby's state.
+    let w2 = World::fixture("slow_replication");
+    w2.ok(0, &["apply", ".", "--auto-approve", "--target", "aws_opensearch_domain.leader"]);
+    let arn = format!("arn:aws:es:{WEST}:123456789012:domain/mm-leader");
+    let open = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"},
+        "Action": "es:*", "Resource": format!("{arn}/*")}]});
+    w2.block(async {
+        w2.os[WEST]
+            .update_domain_config()
+            .domain_name("mm-leader")
+            .access_policies(open.to_string())
+            .send()
+            .await
+            .unwrap();
+    });
+    let run = w2.ok(1, &["apply", ".", "--auto-approve", "--target", "aws_opensearch_domain_policy.leader_policy"]);
+    assert!(run.stderr.contains("mm-leader already has an access policy"), "{}", run.stderr);
+    assert!(run.stderr.contains("no longer allowed: es:* on"), "{}", run.stderr);
+    let kept = w2.block(async {
+        w2.os[WEST]
+            .describe_domain()
+            .domain_name("mm-leader")
+            .send()
+            .await
+            .unwrap()
+            .domain_status()
+            .unwrap()
+            .access_policies()
+            .unwrap_or_default()
+            .to_string()
+    });
+    assert_eq!(serde_json::from_str::<Value>(&kept).unwrap(), open, "the live policy is untouched");
+}
+
+/// F17: where AWS lags (a domain Processing after a change, write
+/// forwarding settling, a connection reaching the leader's region), standby
+/// waits before it goes on; the emulator lags as told.
+#[test]
+fn waits_for_what_aws_does_slowly() {
+    let w = World::example();
+    w.control(
+        "POST",
+        "/_emulator/settings",
+        Some(json!({"opensearch_processing_ms": 1500, "rds_write_forwarding_ms": 1500, "opensearch_inbound_visible_ms": 1500})),
+    );
+    w.ok(0, &["apply", ".", "--auto-approve", "--target", "module.search.aws_opensearch_domain_policy.leader_policy"]);
+    let mut indices = INDICES.to_vec();
+    indices.push(POSTS);
+    w.seed_leader(LEADER, &indices);
+    w.ok(0, &["apply", ".", "--auto-approve"]);
+    let calls = w.calls();
+    let at = |op: &str, region: &str, nth: usize| -> i64 {
+        calls
+            .iter()
+            .filter(|c| c["operation"] == op && c["region"] == region && c["status"].as_u64().is_some_and(|s| s < 300))
+            .nth(nth)
+            .and_then(|c| c["at_ms"].as_i64())
+            .unwrap_or_else(|| panic!("no {op} #{nth} in {region}"))
+    };
+    // The follower's policy goes on only once the domain is done processing.
+    assert!(at("UpdateDomainConfig", EAST, 0) - at("CreateDomain", EAST, 0) >= 1500);
+    // The secondary's instances come once write forwarding has settled.
+    assert!(at("CreateDBInstance", EAST, 0) - at("CreateDBCluster", EAST, 0) >= 1500);
+    // The acceptance waited for the connection to reach the leader's region.
+    assert!(at("AcceptInboundConnection", WEST, 0) - at("CreateOutboundConnection", EAST, 0) >= 1500);
+    assert_database(&w);
+    assert_search(&w);
+}
+
+/// F9: both sides of the connection carry OwnerId and Region, as Terraform sends them.
+#[test]
+fn the_connection_request_names_owners_and_regions() {
+    let (w, _) = World::applied();
+    let conns = w.control("GET", "/_emulator/opensearch/connections", None);
+    let req = &conns[0]["requested"];
+    assert_eq!(
+        req["LocalDomainInfo"]["AWSDomainInformation"],
+        json!({"OwnerId": "123456789012", "DomainName": FOLLOWER, "Region": EAST})
+    );
+    assert_eq!(
+        req["RemoteDomainInfo"]["AWSDomainInformation"],
+        json!({"OwnerId": "123456789012", "DomainName": LEADER, "Region": WEST})
+    );
 }
 
 #[test]
 fn replication_outlasting_its_timeout_stays_on_record() {
     let w = World::fixture("slow_replication");
-    w.ok(0, &["apply", ".", "--auto-approve", "--target", "aws_opensearch_domain.leader"]);
+    w.ok(0, &["apply", ".", "--auto-approve", "--target", "aws_opensearch_domain_policy.leader_policy"]);
     w.seed_leader("mm-leader", &["channels"]);
     // The plugin keeps bootstrapping far longer than the 3 s create timeout.
     w.control("POST", "/_emulator/settings", Some(json!({"opensearch_bootstrap_polls": 1000})));
@@ -595,6 +811,16 @@ fn replication_outlasting_its_timeout_stays_on_record() {
     w.ok(0, &["plan", ".", "--detailed-exitcode"]);
     let (_, status) = w.rest(&w.host("mm-follower"), "GET", "/_plugins/_replication/channels/_status", None);
     assert_eq!(status["status"], "SYNCING", "{status}");
+
+    // F8: the plugin answers RUNNING while no shard has reported yet: on its way, no change planned.
+    w.control(
+        "POST",
+        "/_emulator/opensearch/replication",
+        Some(json!({"region": EAST, "domain": "mm-follower", "index": "channels", "status": "RUNNING"})),
+    );
+    w.ok(0, &["plan", ".", "--detailed-exitcode"]);
+    let (_, status) = w.rest(&w.host("mm-follower"), "GET", "/_plugins/_replication/channels/_status", None);
+    assert_eq!(status["status"], "SYNCING", "the RUNNING answer was the plan's: {status}");
 }
 
 /// Every file under a directory.

@@ -224,7 +224,17 @@ fn read_regions(src: &Source, node: &Node, is_root: bool, m: &mut Module, diags:
         (true, Node::Mapping(map)) => {
             for (k, v) in map.iter() {
                 let Some(region) = src.string(v, "a region", diags) else { continue };
-                if !AWS_REGIONS.contains(&region.name.as_str()) {
+                if let Some(partition) = super::other_partition(&region.name) {
+                    diags.push(
+                        Diagnostic::error(format!(
+                            "`{}` is in the `{partition}` partition: standby supports the commercial `aws` partition \
+                             only (its ARNs are arn:aws:..., IAM is called in us-east-1), so it cannot manage \
+                             resources there",
+                            region.name
+                        ))
+                        .at(Some(region.loc.clone())),
+                    );
+                } else if !AWS_REGIONS.contains(&region.name.as_str()) {
                     let mut d = Diagnostic::error(format!("`{}` is not an AWS region", region.name))
                         .at(Some(region.loc.clone()));
                     if let Some(s) = suggest(&region.name, AWS_REGIONS.iter().copied()) {

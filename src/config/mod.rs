@@ -172,7 +172,9 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     (num.is_empty() && total > 0).then(|| Duration::from_secs(total))
 }
 
-/// AWS commercial regions standby accepts.
+/// AWS commercial regions (the `aws` partition) standby accepts. Regions of
+/// other partitions are refused (see [`other_partition`]): ARNs
+/// (`arn:aws:...`) and the IAM endpoint (us-east-1) are the `aws` partition's.
 pub const AWS_REGIONS: &[&str] = &[
     "us-east-1",
     "us-east-2",
@@ -206,9 +208,22 @@ pub const AWS_REGIONS: &[&str] = &[
     "me-central-1",
     "mx-central-1",
     "sa-east-1",
-    "us-gov-east-1",
-    "us-gov-west-1",
 ];
+
+/// The partition of a region outside the `aws` partition, by its prefix
+/// (GovCloud, China, the isolated regions); `None` otherwise.
+pub fn other_partition(region: &str) -> Option<&'static str> {
+    [
+        ("us-gov-", "aws-us-gov"),
+        ("cn-", "aws-cn"),
+        ("us-isob-", "aws-iso-b"),
+        ("us-iso-", "aws-iso"),
+        ("eu-isoe-", "aws-iso-e"),
+    ]
+    .into_iter()
+    .find(|(prefix, _)| region.starts_with(prefix))
+    .map(|(_, p)| p)
+}
 
 /// The closest known name to a misspelt one.
 pub fn suggest_name<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {

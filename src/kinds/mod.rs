@@ -121,6 +121,13 @@ pub trait Kind: Send + Sync {
         Vec::new()
     }
 
+    /// Checks an in-place update against what AWS reports now (`prior`, as
+    /// refreshed): a change that would hurt what runs on the resource (e.g.
+    /// cut production clients off) is refused before any call.
+    fn check_update(&self, _prior: &Attrs, _planned: &Attrs) -> Vec<PropProblem> {
+        Vec::new()
+    }
+
     /// The form a value is compared in, so that equivalent spellings (policy
     /// JSON key order, `"x"` vs `["x"]`) never show as changes.
     fn normalize(&self, _prop: &str, v: &Value) -> Value {
@@ -190,6 +197,9 @@ pub fn registry() -> &'static [&'static dyn Kind] {
         &opensearch::inbound_connection_accepter::OpenSearchInboundConnectionAccepter,
         &opensearch::autofollow_rule::OpenSearchAutofollowRule,
         &opensearch::index_replication::OpenSearchIndexReplication,
+        &opensearch::internal_user::OpenSearchInternalUser,
+        &opensearch::role::OpenSearchRole,
+        &opensearch::role_mapping::OpenSearchRoleMapping,
     ];
     KINDS
 }

@@ -230,6 +230,17 @@ pub fn plan(loaded: &Loaded, state: &State, drift: Vec<ResourceChange>, opts: &O
             let prior = state.resources.get(&d.addr).filter(|p| p.status == Status::Ready);
             let diffed = diff(&d, prior, state);
             let action = if opts.destroy { Action::NoOp } else { diffed.action };
+            if let (Action::Update, Some(p)) = (action, prior) {
+                for problem in d.kind.check_update(&p.attrs, &diffed.planned) {
+                    let loc = d.prop_locs.get(&problem.prop).cloned().unwrap_or_else(|| d.loc.clone());
+                    if problem.warning {
+                        plan.warnings
+                            .push(Diagnostic::warning(problem.message).at(Some(loc)).address(d.addr.to_string()));
+                    } else {
+                        diags.push(Diagnostic::error(problem.message).at(Some(loc)).address(d.addr.to_string()));
+                    }
+                }
+            }
             wanted.insert(d.addr.clone());
             let after = normalized(d.kind, &redact(&diffed.planned, &diffed.sensitive));
             changes.insert(

@@ -66,6 +66,7 @@ def _versioned_bucket(s3, name):
 def test_get_bucket_replication_returns_rules_as_stored(aws):
     s3 = aws("s3")
     _versioned_bucket(s3, "mm-files-west")
+    _versioned_bucket(s3, "mm-files-east")
     config = {
         "Role": f"arn:aws:iam::{ACCOUNT}:role/replication",
         "Rules": [
@@ -105,6 +106,28 @@ def test_get_bucket_replication_returns_rules_as_stored(aws):
     s3.delete_bucket_replication(Bucket="mm-files-west")
     assert error_of(lambda: s3.get_bucket_replication(Bucket="mm-files-west")) == (
         "ReplicationConfigurationNotFoundError", 404)
+
+
+def test_put_bucket_replication_refuses_what_aws_refuses(aws):
+    s3 = aws("s3")
+    _versioned_bucket(s3, "mm-src")
+    rule = {"ID": "all", "Priority": 1, "Filter": {"Prefix": ""}, "Status": "Enabled",
+            "DeleteMarkerReplication": {"Status": "Enabled"},
+            "Destination": {"Bucket": "arn:aws:s3:::mm-dst"}}
+    put = lambda r: s3.put_bucket_replication(  # noqa: E731
+        Bucket="mm-src", ReplicationConfiguration={"Role": f"arn:aws:iam::{ACCOUNT}:role/r", "Rules": [r]})
+    assert error_of(lambda: put(rule)) == ("NoSuchBucket", 404)
+    s3.create_bucket(Bucket="mm-dst", CreateBucketConfiguration={"LocationConstraint": WEST})
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        put(rule)
+    assert e.value.response["Error"]["Code"] == "InvalidRequest"
+    assert e.value.response["Error"]["Message"] == "Destination bucket must have versioning enabled."
+    s3.put_bucket_versioning(Bucket="mm-dst", VersioningConfiguration={"Status": "Enabled"})
+    no_marker = {k: v for k, v in rule.items() if k != "DeleteMarkerReplication"}
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        put(no_marker)
+    assert "DeleteMarkerReplication must be specified" in e.value.response["Error"]["Message"]
+    put(rule)
 
 
 def test_put_bucket_versioning_rejects_unknown_status(aws):
@@ -244,15 +267,78 @@ def _cluster_arn(region, name):
     return f"arn:aws:rds:{region}:{ACCOUNT}:cluster:{name}"
 
 
-def _global_db(aws):
+def _global_db(aws, **secondary):
     west, east = aws("rds", WEST), aws("rds", EAST)
     west.create_db_cluster(DBClusterIdentifier="mm-west", Engine="aurora-postgresql",
-                           EngineVersion="15.4", MasterUsername="mm", ManageMasterUserPassword=True)
+                           EngineVersion="15.4", MasterUsername="mm", MasterUserPassword="Db-Passw0rd!",
+                           StorageEncrypted=bool(secondary.pop("encrypted", False)))
     west.create_global_cluster(GlobalClusterIdentifier="mm-global",
                                SourceDBClusterIdentifier=_cluster_arn(WEST, "mm-west"))
     east.create_db_cluster(DBClusterIdentifier="mm-east", Engine="aurora-postgresql", EngineVersion="15.4",
-                           GlobalClusterIdentifier="mm-global", EnableGlobalWriteForwarding=True)
+                           GlobalClusterIdentifier="mm-global", EnableGlobalWriteForwarding=True, **secondary)
     return west, east
+
+
+def _settings(endpoint, **values):
+    req = urllib.request.Request(f"{endpoint}/_emulator/settings", method="POST", data=json.dumps(values).encode())
+    return json.loads(urllib.request.urlopen(req).read())
+
+
+def test_global_members_refuse_managed_passwords(aws):
+    west, east = aws("rds", WEST), aws("rds", EAST)
+    west.create_db_cluster(DBClusterIdentifier="mm-west", Engine="aurora-postgresql", EngineVersion="15.4",
+                           MasterUsername="mm", ManageMasterUserPassword=True)
+    code, status = error_of(lambda: west.create_global_cluster(
+        GlobalClusterIdentifier="mm-global", SourceDBClusterIdentifier=_cluster_arn(WEST, "mm-west")))
+    assert (code, status) == ("InvalidParameterCombination", 400)
+    west.create_global_cluster(GlobalClusterIdentifier="mm-global", Engine="aurora-postgresql",
+                               EngineVersion="15.4")
+    assert error_of(lambda: east.create_db_cluster(
+        DBClusterIdentifier="mm-east", Engine="aurora-postgresql", EngineVersion="15.4", MasterUsername="mm",
+        ManageMasterUserPassword=True, GlobalClusterIdentifier="mm-global"))[0] == "InvalidParameterCombination"
+
+
+def test_encrypted_source_needs_a_kms_key_in_the_secondary_region(aws):
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        _global_db(aws, encrypted=True)
+    assert e.value.response["Error"]["Code"] == "InvalidParameterCombination"
+    assert "kmsKeyId should be explicitly specified" in e.value.response["Error"]["Message"]
+    east = aws("rds", EAST)
+    east.create_db_cluster(DBClusterIdentifier="mm-east", Engine="aurora-postgresql", EngineVersion="15.4",
+                           GlobalClusterIdentifier="mm-global", KmsKeyId="arn:aws:kms:us-east-1:123:key/k")
+    assert east.describe_db_clusters(DBClusterIdentifier="mm-east")["DBClusters"][0]["StorageEncrypted"] is True
+
+
+def test_delete_db_cluster_refuses_any_global_member(aws):
+    west, east = _global_db(aws)
+    assert error_of(lambda: west.delete_db_cluster(DBClusterIdentifier="mm-west", SkipFinalSnapshot=True))[0] == \
+        "InvalidGlobalClusterStateFault"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        east.delete_db_cluster(DBClusterIdentifier="mm-east", SkipFinalSnapshot=True)
+    assert e.value.response["Error"]["Code"] == "InvalidDBClusterStateFault"
+    assert "please remove it from globalcluster first" in e.value.response["Error"]["Message"]
+    east.remove_from_global_cluster(GlobalClusterIdentifier="mm-global",
+                                    DbClusterIdentifier=_cluster_arn(EAST, "mm-east"))
+    east.delete_db_cluster(DBClusterIdentifier="mm-east", SkipFinalSnapshot=True)
+    assert error_of(lambda: west.delete_db_cluster(DBClusterIdentifier="mm-west", SkipFinalSnapshot=True))[0] == \
+        "InvalidDBClusterStateFault"
+
+
+def test_lag_knobs(aws, endpoint):
+    _settings(endpoint, rds_write_forwarding_ms=800, opensearch_processing_ms=800)
+    try:
+        _west, east = _global_db(aws)
+        assert east.describe_db_clusters(DBClusterIdentifier="mm-east")["DBClusters"][0][
+            "GlobalWriteForwardingStatus"] == "enabling"
+        _domain(aws, WEST, "mm-lag")
+        assert aws("opensearch").describe_domain(DomainName="mm-lag")["DomainStatus"]["Processing"] is True
+        import time
+        time.sleep(1)
+        assert east.describe_db_clusters(DBClusterIdentifier="mm-east")["DBClusters"][0][
+            "GlobalWriteForwardingStatus"] == "enabled"
+        assert aws("opensearch").describe_domain(DomainName="mm-lag")["DomainStatus"]["Processing"] is False
+    finally:
+        _settings(endpoint, rds_write_forwarding_ms=0, opensearch_processing_ms=0)
 
 
 def _members(rds):
@@ -376,10 +462,19 @@ def test_modify_global_cluster_deletion_protection(aws):
 MASTER = ("admin", "S3cret-Passw0rd!")
 
 
-def _domain(aws, region, name):
+def open_policy(region, name):
+    """AWS's recommended policy with fine-grained access control (fgac.md): anonymous ESHttp*."""
+    arn = f"arn:aws:es:{region}:{ACCOUNT}:domain/{name}"
+    return json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "es:ESHttp*", "Resource": f"{arn}/*"},
+        {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "es:ESCrossClusterGet", "Resource": arn}]})
+
+
+def _domain(aws, region, name, version="OpenSearch_2.11", policy=True):
     return aws("opensearch", region).create_domain(
         DomainName=name,
-        EngineVersion="OpenSearch_2.11",
+        EngineVersion=version,
+        **({"AccessPolicies": open_policy(region, name)} if policy else {}),
         AdvancedSecurityOptions={"Enabled": True, "InternalUserDatabaseEnabled": True,
                                  "MasterUserOptions": {"MasterUserName": MASTER[0],
                                                        "MasterUserPassword": MASTER[1]}},
@@ -620,8 +715,8 @@ def test_rest_autofollow(aws, endpoint):
     rule = {"leader_alias": "to-west", "name": "posts", "pattern": "posts*",
             "use_roles": {"leader_cluster_role": "all_access", "follower_cluster_role": "all_access"}}
     assert follower("POST", "/_plugins/_replication/_autofollow", rule) == (200, {"acknowledged": True})
-    status, body = follower("POST", "/_plugins/_replication/_autofollow", rule)
-    assert status == 500 and "cannot be recreated" in body["error"]["reason"]
+    # 2.11 (the domains here): a re-POST is acknowledged (the plugin only logs "Task already started").
+    assert follower("POST", "/_plugins/_replication/_autofollow", rule) == (200, {"acknowledged": True})
     leader("PUT", "/posts-2024-01-02")
     names = sorted(r["index"] for r in follower("GET", "/_cat/indices?format=json")[1])
     assert names == ["posts-2024-01-01", "posts-2024-01-02"]
@@ -634,8 +729,8 @@ def test_rest_autofollow(aws, endpoint):
 
     delete = {"leader_alias": "to-west", "name": "posts"}
     assert follower("DELETE", "/_plugins/_replication/_autofollow", delete) == (200, {"acknowledged": True})
-    status, body = follower("DELETE", "/_plugins/_replication/_autofollow", delete)
-    assert status == 500 and body["error"]["reason"] == "Autofollow replication rule to-west:posts does not exist"
+    # 2.11: deleting a missing rule is acknowledged too.
+    assert follower("DELETE", "/_plugins/_replication/_autofollow", delete) == (200, {"acknowledged": True})
     assert follower("GET", "/_plugins/_replication/autofollow_stats")[1]["autofollow_stats"] == []
     # Replications started by the rule keep running.
     assert follower("GET", "/_plugins/_replication/posts-2024-01-01/_status")[1]["status"] in (
@@ -720,3 +815,141 @@ def test_rds_snapshot_ageing_control(aws, endpoint):
     assert round(delta.total_seconds() / 3600) == 48
     assert _post_json(endpoint, "/_emulator/rds/snapshots/age",
                       {"region": WEST, "cluster": "nope", "hours": 1})[0] == 404
+# ------------------------------------------- access policy and FGAC users ---
+
+
+def test_rest_access_policy_is_evaluated_before_credentials(aws, endpoint):
+    host = _domain(aws, WEST, "mm-policy", policy=False)["Endpoint"]
+    d = Domain(endpoint, host)
+    # No policy: nobody anonymous gets in, whatever the credentials.
+    assert d("GET", "/") == (403, {"Message": "User: anonymous is not authorized to perform: es:ESHttpGet "
+                                              "because no resource-based policy allows the es:ESHttpGet action"})
+    arn = f"arn:aws:es:{WEST}:{ACCOUNT}:domain/mm-policy"
+    account_only = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": [f"arn:aws:iam::{ACCOUNT}:root"]}, "Action": "es:ESHttp*",
+         "Resource": f"{arn}/*"}]}
+    os = aws("opensearch")
+    os.update_domain_config(DomainName="mm-policy", AccessPolicies=json.dumps(account_only))
+    status, body = d("PUT", "/channels")
+    assert status == 403 and "anonymous is not authorized to perform: es:ESHttpPut" in body["Message"]
+
+    def with_ip(cidr, op="IpAddress"):
+        return json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "es:ESHttp*", "Resource": f"{arn}/*",
+             "Condition": {op: {"aws:SourceIp": [cidr]}}}]})
+    os.update_domain_config(DomainName="mm-policy", AccessPolicies=with_ip("10.0.0.0/8"))
+    assert d("GET", "/")[0] == 403
+    os.update_domain_config(DomainName="mm-policy", AccessPolicies=with_ip("127.0.0.0/8"))
+    assert d("GET", "/")[0] == 200
+    assert d("GET", "/", auth=())[0] == 401  # past the edge, FGAC still asks who you are
+    deny = json.loads(open_policy(WEST, "mm-policy"))
+    deny["Statement"].append({"Effect": "Deny", "Principal": "*", "Action": "es:ESHttpDelete",
+                              "Resource": f"{arn}/*"})
+    os.update_domain_config(DomainName="mm-policy", AccessPolicies=json.dumps(deny))
+    assert d("PUT", "/x")[0] == 200
+    status, body = d("DELETE", "/x")
+    assert status == 403 and "explicit deny" in body["Message"]
+    os.update_domain_config(DomainName="mm-policy", AccessPolicies="")
+    assert os.describe_domain(DomainName="mm-policy")["DomainStatus"]["AccessPolicies"] == ""
+    assert d("GET", "/")[0] == 403
+
+
+def _user(d, name, password, role=None):
+    status, body = d("PUT", f"/_plugins/_security/api/internalusers/{name}", {"password": password})
+    assert (status, body["status"]) == (201, "CREATED"), body
+    if role:
+        status, body = d("PUT", f"/_plugins/_security/api/rolesmapping/{role}", {"users": [name]})
+        assert status in (200, 201), body
+
+
+def test_rest_security_plugin_users_roles_mappings(aws, endpoint):
+    leader, _follower, _ = _replication_setup(aws, endpoint)
+    assert leader("GET", "/_plugins/_security/api/internalusers/mm") == (
+        404, {"status": "NOT_FOUND", "message": "Resource 'mm' not found."})
+    _user(leader, "mm", "Mm-Passw0rd!")
+    assert leader("PUT", "/_plugins/_security/api/internalusers/mm", {"password": "Mm-Passw0rd-2!"}) == (
+        200, {"status": "OK", "message": "'mm' updated."})
+    got = leader("GET", "/_plugins/_security/api/internalusers/mm")[1]["mm"]
+    assert got["hash"] == "" and "password" not in got
+    as_mm = ("mm", "Mm-Passw0rd-2!")
+    assert leader("GET", "/", auth=as_mm)[0] == 200
+    status, body = leader("PUT", "/mattermost-posts", auth=as_mm)
+    assert status == 403 and body["error"]["type"] == "security_exception"
+    assert "User [name=mm" in body["error"]["reason"]
+    assert leader("PUT", "/_plugins/_security/api/roles/all_access", {"cluster_permissions": []})[0] == 403
+    role = {"cluster_permissions": ["cluster_composite_ops"],
+            "index_permissions": [{"index_patterns": ["mattermost*"], "allowed_actions": ["*"]}]}
+    assert leader("PUT", "/_plugins/_security/api/roles/mattermost", role)[0] == 201
+    assert leader("PUT", "/_plugins/_security/api/rolesmapping/nope", {"users": ["mm"]})[0] == 404
+    assert leader("PUT", "/_plugins/_security/api/rolesmapping/mattermost", {"users": ["mm"]})[0] == 201
+    assert leader("PUT", "/mattermost-posts", auth=as_mm)[0] == 200
+    assert leader("PUT", "/other", auth=as_mm)[0] == 403
+    # Only the master user (all_access, security_manager) manages security.
+    assert leader("PUT", "/_plugins/_security/api/internalusers/x", {"password": "X-Passw0rd!"},
+                  auth=as_mm)[0] == 403
+    assert leader("DELETE", "/_plugins/_security/api/internalusers/mm") == (
+        200, {"status": "OK", "message": "'mm' deleted."})
+    assert leader("GET", "/", auth=as_mm)[0] == 401
+
+
+def test_rest_replication_user_needs_the_plugin_roles_on_both_sides(aws, endpoint):
+    leader, follower, _ = _replication_setup(aws, endpoint)
+    leader("PUT", "/channels")
+    roles = {"leader_cluster_role": "cross_cluster_replication_leader_full_access",
+             "follower_cluster_role": "cross_cluster_replication_follower_full_access"}
+    start = {"leader_alias": "to-west", "leader_index": "channels", "use_roles": roles}
+    repl = ("repl", "Repl-Passw0rd!")
+    _user(follower, *repl, role="cross_cluster_replication_follower_full_access")
+    _user(leader, *repl)  # on the leader, but not mapped yet
+    status, body = follower("PUT", "/_plugins/_replication/channels/_start", start, auth=repl)
+    assert status == 403 and body["error"]["type"] == "security_exception", body
+    leader("PUT", "/_plugins/_security/api/rolesmapping/cross_cluster_replication_leader_full_access",
+           {"users": ["repl"]})
+    assert follower("PUT", "/_plugins/_replication/channels/_start", start, auth=repl) == (
+        200, {"acknowledged": True})
+    # The replication user cannot write indices of its own.
+    assert follower("PUT", "/elsewhere", auth=repl)[0] == 403
+    # Without es:ESCrossClusterGet on the leader, the follower cannot read it.
+    aws("opensearch").update_domain_config(DomainName="mm-leader", AccessPolicies=json.dumps(
+        {"Version": "2012-10-17", "Statement": [json.loads(open_policy(WEST, "mm-leader"))["Statement"][0]]}))
+    leader("PUT", "/users")
+    status, body = follower("PUT", "/_plugins/_replication/users/_start", {**start, "leader_index": "users"},
+                            auth=repl)
+    assert status == 403 and "es:ESCrossClusterGet" in body["error"]["reason"], body
+
+
+def test_rest_autofollow_on_2_17_and_status_running_stopped(aws, endpoint):
+    _domain(aws, WEST, "mm-leader", version="OpenSearch_2.17")
+    _domain(aws, EAST, "mm-follower", version="OpenSearch_2.17")
+    east = aws("opensearch", EAST)
+    created = east.create_outbound_connection(
+        LocalDomainInfo={"AWSDomainInformation": {"OwnerId": ACCOUNT, "DomainName": "mm-follower",
+                                                  "Region": EAST}},
+        RemoteDomainInfo={"AWSDomainInformation": {"OwnerId": ACCOUNT, "DomainName": "mm-leader",
+                                                   "Region": WEST}},
+        ConnectionAlias="to-west")
+    aws("opensearch", WEST).accept_inbound_connection(ConnectionId=created["ConnectionId"])
+    leader = Domain(endpoint, aws("opensearch").describe_domain(DomainName="mm-leader")["DomainStatus"]["Endpoint"])
+    follower = Domain(endpoint, east.describe_domain(DomainName="mm-follower")["DomainStatus"]["Endpoint"])
+    rule = {"leader_alias": "to-west", "name": "posts", "pattern": "posts*",
+            "use_roles": {"leader_cluster_role": "all_access", "follower_cluster_role": "all_access"}}
+    assert follower("POST", "/_plugins/_replication/_autofollow", rule)[0] == 200
+    status, body = follower("POST", "/_plugins/_replication/_autofollow", rule)
+    assert status == 500 and "cannot be recreated" in body["error"]["reason"]
+    delete = {"leader_alias": "to-west", "name": "posts"}
+    assert follower("DELETE", "/_plugins/_replication/_autofollow", delete)[0] == 200
+    status, body = follower("DELETE", "/_plugins/_replication/_autofollow", delete)
+    assert status == 500 and body["error"]["reason"] == "Autofollow replication rule to-west:posts does not exist"
+
+    leader("PUT", "/channels")
+    _settings(endpoint, opensearch_running_polls=1)
+    try:
+        follower("PUT", "/_plugins/_replication/channels/_start", START)
+    finally:
+        _settings(endpoint, opensearch_running_polls=0)
+    seen = [follower("GET", "/_plugins/_replication/channels/_status")[1]["status"] for _ in range(3)]
+    assert seen == ["RUNNING", "BOOTSTRAPPING", "SYNCING"]
+    req = urllib.request.Request(f"{endpoint}/_emulator/opensearch/replication", method="POST", data=json.dumps(
+        {"endpoint": follower.host, "index": "channels", "status": "STOPPED"}).encode())
+    urllib.request.urlopen(req)
+    assert follower("GET", "/_plugins/_replication/channels/_status")[1]["status"] == "STOPPED"

@@ -52,8 +52,10 @@ const STORAGE_CLASSES: &[&str] = &[
     "GLACIER_IR",
 ];
 
-/// How long to retry while a new versioning status propagates (S3 refuses
-/// replication on a bucket it does not yet see as versioned).
+/// How long to retry while a new bucket or versioning status propagates (S3
+/// refuses replication to a bucket it does not yet see, or not yet as
+/// versioned; Terraform's aws_s3_bucket_replication_configuration retries
+/// both NoSuchBucket and the versioning refusal).
 const VERSIONING_PROPAGATION: Duration = Duration::from_secs(60);
 
 fn as_bool(v: Option<&Value>) -> Option<bool> {
@@ -223,7 +225,8 @@ async fn put(cx: &Ctx<'_>, bucket: &str, desired: &Attrs) -> Result<(), KindErro
             Err(e) => {
                 let e = aws_error("PutBucketReplication", e);
                 let propagating = matches!(&e, KindError::Aws { code, message, .. }
-                    if code == "InvalidRequest" && message.to_lowercase().contains("versioning"));
+                    if (code == "InvalidRequest" && message.to_lowercase().contains("versioning"))
+                        || code == "NoSuchBucket");
                 if !propagating || start.elapsed() >= VERSIONING_PROPAGATION {
                     return Err(e);
                 }

@@ -59,12 +59,18 @@ pub(crate) fn use_roles(p: &Attrs) -> Option<Json> {
     }))
 }
 
-/// Both roles or neither.
+/// Both roles or neither; neither is a warning (OpenSearch Service expects them).
 pub(crate) fn roles_problem(p: &Attrs) -> Option<PropProblem> {
     match (p.contains_key("leader_cluster_role"), p.contains_key("follower_cluster_role")) {
         (true, false) => Some(PropProblem::error("leader_cluster_role", "give `follower_cluster_role` too")),
         (false, true) => Some(PropProblem::error("follower_cluster_role", "give `leader_cluster_role` too")),
-        _ => None,
+        (false, false) => Some(PropProblem::warning(
+            "leader_alias",
+            "OpenSearch Service expects `use_roles` on start replication and auto-follow rules (AWS replication \
+             guide): give `leader_cluster_role` and `follower_cluster_role` (cross_cluster_replication_leader_full_access \
+             / cross_cluster_replication_follower_full_access for a replication user)",
+        )),
+        (true, true) => None,
     }
 }
 

@@ -1,23 +1,32 @@
 //! `aws_opensearch_domain_policy`: a domain's resource-based access policy.
 //! id = domain name.
 //!
-//! By default the document is the one cross-cluster replication needs, for
-//! the domain's own account only (least privilege, where the AWS and
-//! Mattermost guides show `Principal: *`):
-//! `es:ESHttp*` on `domain/<name>/*` and `es:ESCrossClusterGet` on
-//! `domain/<name>`. `principals` widens or narrows who is allowed;
-//! `access_policies` replaces the whole document. A `*` principal is allowed,
-//! with a warning in the plan. Documents compare semantically.
+//! The policy is evaluated at the edge of the domain, before fine-grained
+//! access control sees any credentials, and an unsigned request (HTTP basic
+//! auth: Mattermost, and standby's own REST calls) is anonymous there. So the
+//! standard document is AWS's recommended one for fine-grained access control
+//! with internal users (fgac.md, "Recommended configurations"): `es:ESHttp*`
+//! on `domain/<name>/*` for the anonymous principal, narrowed by the network
+//! (`source_ips`, an `aws:SourceIp` condition, or a VPC domain's security
+//! groups); on the leader of cross-cluster replication also
+//! `es:ESCrossClusterGet` on the domain ARN (replication.md). Who may do what
+//! is then fine-grained access control's job: internal users and role
+//! mappings (`opensearch_internal_user`, `opensearch_role_mapping`).
+//!
+//! A change that takes access away from anonymous clients the current
+//! policy lets in (production Mattermost) is refused at plan time, with the
+//! statements that change and what it means, unless `accept_access_loss`.
 
+use super::access;
 use super::os_error;
 use crate::kinds::aws::policy;
 use crate::kinds::aws::{get_str, is_gone, req_str};
-use crate::kinds::rds::poll;
+use crate::kinds::rds::{get_bool, poll};
 use crate::kinds::schema::{Prop, Schema, Type};
 use crate::kinds::{Created, Ctx, Kind, KindError, PropProblem};
 use crate::value::{Attrs, Value};
 use async_trait::async_trait;
-use serde_json::json;
+use serde_json::{Value as Json, json};
 
 pub struct OpenSearchDomainPolicy;
 
@@ -26,15 +35,33 @@ static SCHEMA: Schema = Schema {
         Prop::required("domain_arn", Type::String, "The domain's ARN (`${aws_opensearch_domain.<name>.arn}`).")
             .force_new(),
         Prop::optional(
+            "source_ips",
+            Type::List(&Type::String),
+            "Addresses (CIDRs) allowed to reach a public domain: an `aws:SourceIp` condition on the HTTP \
+             statement. `[]` for a VPC domain whose security groups narrow access. Unset, the plan warns.",
+        ),
+        Prop::optional(
+            "cross_cluster_leader",
+            Type::Bool,
+            "This domain is the leader of cross-cluster replication: also allow `es:ESCrossClusterGet` on the \
+             domain ARN (default false).",
+        ),
+        Prop::optional(
             "principals",
             Type::List(&Type::String),
-            "AWS principals allowed by the standard document (default: the domain's account, \
-             `arn:aws:iam::<account>:root`). `*` allows anyone (the plan warns).",
+            "Principals of the standard document (default `*`, anonymous). IAM principals require SigV4-signed \
+             requests: basic-auth clients (Mattermost, standby's REST calls) then get 403.",
         ),
         Prop::optional(
             "access_policies",
             Type::Json,
             "A whole policy document instead of the standard one (compared semantically).",
+        ),
+        Prop::optional(
+            "accept_access_loss",
+            Type::Bool,
+            "Apply a change that takes access away from clients the current policy lets in (default false: such \
+             a plan is refused, so production is never cut off by accident).",
         ),
         Prop::computed("domain_name", Type::String, "The domain's name."),
     ],
@@ -43,7 +70,7 @@ static SCHEMA: Schema = Schema {
 const GONE: &[&str] = &["ResourceNotFoundException"];
 
 /// (region, account, domain name) of an OpenSearch domain ARN
-/// (`arn:aws:es:<region>:<account>:domain/<name>`).
+/// (`arn:<partition>:es:<region>:<account>:domain/<name>`).
 pub fn parse_domain_arn(arn: &str) -> Option<(&str, &str, &str)> {
     let mut parts = arn.splitn(6, ':');
     let (_arn, _partition, service, region, account, resource) =
@@ -52,54 +79,77 @@ pub fn parse_domain_arn(arn: &str) -> Option<(&str, &str, &str)> {
     (service == "es" && !name.is_empty()).then_some((region, account, name))
 }
 
-/// The standard document: HTTP access to the indices and the cross-cluster
-/// read the follower needs, for `principals` (default: the account).
-pub fn standard_document(domain_arn: &str, principals: Option<&[Value]>) -> Option<Value> {
-    let (_, account, _) = parse_domain_arn(domain_arn)?;
-    let principals: Vec<String> = match principals {
-        Some(list) => list.iter().map(|p| p.as_str().map(str::to_string)).collect::<Option<_>>()?,
-        None => vec![format!("arn:aws:iam::{account}:root")],
+fn string_list(v: Option<&Value>) -> Option<Vec<String>> {
+    v.and_then(Value::as_list)?.iter().map(|p| p.as_str().map(str::to_string)).collect()
+}
+
+/// The standard document: anonymous HTTP access to the domain (narrowed to
+/// `source_ips` when given) and, for a leader, the cross-cluster read.
+pub fn standard_document(domain_arn: &str, p: &Attrs) -> Option<Value> {
+    parse_domain_arn(domain_arn)?;
+    let principals = match p.get("principals") {
+        Some(v) if !v.is_null() => string_list(Some(v))?,
+        _ => vec!["*".to_string()],
     };
-    let doc = json!({
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"AWS": principals}, "Action": "es:ESHttp*", "Resource": format!("{domain_arn}/*")},
-            {"Effect": "Allow", "Principal": {"AWS": principals}, "Action": "es:ESCrossClusterGet", "Resource": domain_arn},
-        ],
-    });
-    Some(Value::from_json(&doc))
+    let mut http = json!({"Effect": "Allow", "Principal": {"AWS": principals}, "Action": "es:ESHttp*",
+        "Resource": format!("{domain_arn}/*")});
+    if let Some(ips) = string_list(p.get("source_ips")).filter(|l| !l.is_empty()) {
+        http["Condition"] = json!({"IpAddress": {"aws:SourceIp": ips}});
+    }
+    let mut statements = vec![http];
+    if get_bool(p, "cross_cluster_leader") == Some(true) {
+        // No address condition: the follower domain makes this request.
+        statements.push(json!({"Effect": "Allow", "Principal": {"AWS": principals}, "Action": "es:ESCrossClusterGet",
+            "Resource": domain_arn}));
+    }
+    Some(Value::from_json(&json!({"Version": "2012-10-17", "Statement": statements})))
 }
 
 /// The document to apply: as given, or the standard one.
 fn document(p: &Attrs) -> Option<Value> {
     match p.get("access_policies") {
-        Some(doc) => Some(doc.clone()),
-        None => {
+        Some(doc) if !doc.is_null() => Some(doc.clone()),
+        _ => {
             let arn = get_str(p, "domain_arn")?;
-            standard_document(arn, p.get("principals").and_then(Value::as_list))
+            standard_document(arn, p)
         }
     }
 }
 
-/// True when a document lets anyone in (`Principal: *` or `{"AWS": "*"}`).
-fn allows_anyone(doc: &Value) -> bool {
-    let is_star = |v: &Value| match v {
-        Value::String(s) => s == "*",
-        Value::List(l) => l.iter().any(|i| i.as_str() == Some("*")),
-        _ => false,
-    };
-    let statements = match policy::normalize(doc) {
-        Value::Map(m) => m.get("Statement").and_then(Value::as_list).map(<[Value]>::to_vec).unwrap_or_default(),
-        _ => Vec::new(),
-    };
-    statements.iter().filter_map(Value::as_map).any(|s| {
-        s.get("Effect").and_then(Value::as_str) != Some("Deny")
-            && match s.get("Principal") {
-                Some(Value::Map(p)) => p.values().any(is_star),
-                Some(other) => is_star(other),
-                None => false,
-            }
-    })
+fn as_json(v: &Value) -> Json {
+    access::parse(&policy::normalize(v).to_json())
+}
+
+/// The refusal for a change from `old` to `new` that takes access away, if any.
+pub fn access_loss(old: &Value, new: &Value) -> Option<String> {
+    let (old, new) = (as_json(old), as_json(new));
+    let (gone, denies) = access::lost(&old, &new);
+    if gone.is_empty() && denies.is_empty() {
+        return None;
+    }
+    let mut lines = vec![
+        "this policy change takes access away from clients the current policy lets in: unsigned (basic-auth) \
+         clients such as Mattermost would get 403 \"User: anonymous is not authorized\""
+            .to_string(),
+    ];
+    lines.extend(gone.iter().map(|g| format!("  no longer allowed: {}", access::describe(g))));
+    lines.extend(denies.iter().map(|d| format!("  newly denied: {d}")));
+    lines.push("  policy change:".to_string());
+    lines.extend(access::statement_diff(&old, &new).into_iter().map(|l| format!("    {l}")));
+    lines.push(
+        "  keep the current clients allowed (e.g. add their addresses to `source_ips`), or set \
+         `accept_access_loss: true` if cutting them off is intended"
+            .to_string(),
+    );
+    Some(lines.join("\n"))
+}
+
+/// The property a refusal is reported at.
+fn loss_prop(p: &Attrs) -> &'static str {
+    ["source_ips", "principals", "access_policies", "cross_cluster_leader"]
+        .into_iter()
+        .find(|k| p.get(*k).is_some_and(|v| !v.is_null() && !v.has_unknown()))
+        .unwrap_or("domain_arn")
 }
 
 async fn put_policy(cx: &Ctx<'_>, name: &str, doc: &str) -> Result<(), KindError> {
@@ -127,28 +177,57 @@ impl Kind for OpenSearchDomainPolicy {
 
     fn validate(&self, props: &Attrs) -> Vec<PropProblem> {
         let mut out = Vec::new();
-        if props.contains_key("principals") && props.contains_key("access_policies") {
-            out.push(PropProblem::error(
-                "access_policies",
-                "give `principals` (for the standard document) or a whole `access_policies` document, not both",
-            ));
+        let given = |k: &str| props.get(k).is_some_and(|v| !v.is_null());
+        if given("access_policies") {
+            for k in ["principals", "source_ips", "cross_cluster_leader"] {
+                if given(k) {
+                    out.push(PropProblem::error(
+                        k,
+                        format!("`{k}` shapes the standard document; with a whole `access_policies` leave it out"),
+                    ));
+                }
+            }
         }
         if let Some(arn) = get_str(props, "domain_arn")
             && parse_domain_arn(arn).is_none()
         {
             out.push(PropProblem::error("domain_arn", format!("{arn:?} is not an OpenSearch domain ARN")));
         }
-        let star_principal =
-            props.get("principals").and_then(Value::as_list).is_some_and(|l| l.iter().any(|p| p.as_str() == Some("*")));
-        let star_doc = props.get("access_policies").is_some_and(allows_anyone);
-        if star_principal || star_doc {
+        for ip in string_list(props.get("source_ips")).unwrap_or_default() {
+            if !cidr_ok(&ip) {
+                out.push(PropProblem::error("source_ips", format!("{ip:?} is not an IP address or CIDR block")));
+            }
+        }
+        let signed_only = string_list(props.get("principals")).is_some_and(|l| !l.iter().any(|p| p == "*"));
+        if signed_only {
             out.push(PropProblem::warning(
-                if star_principal { "principals" } else { "access_policies" },
-                "`Principal: *` lets any AWS account call this domain (fine-grained access control still asks for \
-                 the master user); standby's default is the domain's own account",
+                "principals",
+                "without `*`, only SigV4-signed requests can pass this policy: Mattermost and standby's replication \
+                 calls use basic auth (unsigned, anonymous to AWS) and would get 403 \"User: anonymous is not \
+                 authorized\"",
+            ));
+        } else if !given("access_policies") && !given("source_ips") {
+            out.push(PropProblem::warning(
+                "domain_arn",
+                "the policy lets anyone reach this domain's login (fine-grained access control still asks for a \
+                 user): narrow it with `source_ips`, or set `source_ips: []` for a VPC domain whose security groups \
+                 do",
             ));
         }
         out
+    }
+
+    fn check_update(&self, prior: &Attrs, planned: &Attrs) -> Vec<PropProblem> {
+        if get_bool(planned, "accept_access_loss") == Some(true) {
+            return Vec::new();
+        }
+        let (Some(old), Some(new)) = (prior.get("access_policies"), planned.get("access_policies")) else {
+            return Vec::new();
+        };
+        if new.has_unknown() || old.is_null() {
+            return Vec::new();
+        }
+        access_loss(old, new).map(|m| PropProblem::error(loss_prop(planned), m)).into_iter().collect()
     }
 
     fn normalize(&self, prop: &str, v: &Value) -> Value {
@@ -161,9 +240,12 @@ impl Kind for OpenSearchDomainPolicy {
     /// The document to compare with what AWS reports: the standard one is
     /// known once the domain's ARN is.
     fn derive(&self, planned: &mut Attrs) {
-        if !planned.contains_key("access_policies") {
+        if planned.get("access_policies").is_none_or(Value::is_null) {
+            let inputs_known = ["principals", "source_ips", "cross_cluster_leader"]
+                .iter()
+                .all(|k| planned.get(*k).is_none_or(|v| !v.has_unknown()));
             let v = match planned.get("domain_arn") {
-                Some(Value::String(_)) => document(planned).unwrap_or(Value::Unknown),
+                Some(Value::String(_)) if inputs_known => document(planned).unwrap_or(Value::Unknown),
                 _ => Value::Unknown,
             };
             planned.insert("access_policies".into(), v);
@@ -180,6 +262,14 @@ impl Kind for OpenSearchDomainPolicy {
         let arn = req_str(desired, "domain_arn")?;
         let (_, _, name) = parse_domain_arn(arn).ok_or_else(|| KindError::Failed(format!("bad domain ARN {arn:?}")))?;
         let doc = document(desired).ok_or_else(|| KindError::Failed("the policy document is not known".into()))?;
+        // An existing domain (adopted) may already have a policy its clients
+        // rely on: the same rule as for an update.
+        if get_bool(desired, "accept_access_loss") != Some(true)
+            && let Some(current) = self.read(cx, name, desired).await?.and_then(|a| a.get("access_policies").cloned())
+            && let Some(why) = access_loss(&current, &doc)
+        {
+            return Err(KindError::Failed(format!("{name} already has an access policy; {why}")));
+        }
         put_policy(cx, name, &policy::to_json_string(&doc)).await?;
         let mut attrs = desired.clone();
         self.derive(&mut attrs);
@@ -213,8 +303,11 @@ impl Kind for OpenSearchDomainPolicy {
         a.insert("domain_arn".into(), Value::str(d.arn()));
         a.insert("domain_name".into(), Value::str(d.domain_name()));
         a.insert("access_policies".into(), policy::from_aws(doc));
-        if let Some(p) = prior.get("principals") {
-            a.insert("principals".into(), p.clone());
+        // standby's inputs to the document, not reported by AWS.
+        for k in ["principals", "source_ips", "cross_cluster_leader", "accept_access_loss"] {
+            if let Some(p) = prior.get(k) {
+                a.insert(k.into(), p.clone());
+            }
         }
         Ok(Some(a))
     }
@@ -233,53 +326,82 @@ impl Kind for OpenSearchDomainPolicy {
     }
 }
 
+fn cidr_ok(text: &str) -> bool {
+    let (ip, len) = text.split_once('/').unwrap_or((text, ""));
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(a) => len.is_empty() || len.parse::<u32>().is_ok_and(|l| l <= if a.is_ipv4() { 32 } else { 128 }),
+        Err(_) => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const ARN: &str = "arn:aws:es:us-west-1:123456789012:domain/mm-search";
 
+    fn props(pairs: &[(&str, Value)]) -> Attrs {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+    }
+
     #[test]
-    fn the_standard_document_is_least_privilege() {
-        let doc = standard_document(ARN, None).unwrap().to_json();
-        let text = doc.to_string();
-        assert!(text.contains("arn:aws:iam::123456789012:root"), "{text}");
-        assert!(!text.contains("\"*\""), "{text}");
+    fn the_standard_document_is_awss_recommended_one_for_internal_users() {
+        let p = props(&[("domain_arn", Value::str(ARN))]);
+        let doc = standard_document(ARN, &p).unwrap().to_json();
+        assert_eq!(doc["Statement"].as_array().unwrap().len(), 1);
+        assert_eq!(doc["Statement"][0]["Principal"], json!({"AWS": ["*"]}));
+        assert_eq!(doc["Statement"][0]["Action"], json!("es:ESHttp*"));
         assert_eq!(doc["Statement"][0]["Resource"], json!(format!("{ARN}/*")));
+        let leader = props(&[
+            ("domain_arn", Value::str(ARN)),
+            ("cross_cluster_leader", Value::Bool(true)),
+            ("source_ips", Value::List(vec![Value::str("10.0.0.0/8")])),
+        ]);
+        let doc = standard_document(ARN, &leader).unwrap().to_json();
+        assert_eq!(doc["Statement"][0]["Condition"], json!({"IpAddress": {"aws:SourceIp": ["10.0.0.0/8"]}}));
         assert_eq!(doc["Statement"][1]["Action"], json!("es:ESCrossClusterGet"));
         assert_eq!(doc["Statement"][1]["Resource"], json!(ARN));
+        assert!(doc["Statement"][1].get("Condition").is_none());
         assert_eq!(parse_domain_arn(ARN), Some(("us-west-1", "123456789012", "mm-search")));
     }
 
     #[test]
-    fn anyone_is_a_warning_not_an_error() {
-        let p: Attrs = [
-            ("domain_arn".to_string(), Value::str(ARN)),
-            ("principals".to_string(), Value::List(vec![Value::str("*")])),
-        ]
-        .into();
-        let probs = OpenSearchDomainPolicy.validate(&p);
-        assert_eq!(probs.len(), 1);
-        assert!(probs[0].warning);
-        let doc = r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"es:*","Resource":"*"}]}"#;
-        let p: Attrs =
-            [("domain_arn".to_string(), Value::str(ARN)), ("access_policies".to_string(), Value::str(doc))].into();
-        assert!(OpenSearchDomainPolicy.validate(&p)[0].warning);
-        assert!(!allows_anyone(&standard_document(ARN, None).unwrap()));
+    fn warnings_for_an_open_domain_and_for_signed_only_principals() {
+        let open = OpenSearchDomainPolicy.validate(&props(&[("domain_arn", Value::str(ARN))]));
+        assert!(open.len() == 1 && open[0].warning && open[0].message.contains("source_ips"), "{open:?}");
+        let vpc = props(&[("domain_arn", Value::str(ARN)), ("source_ips", Value::List(vec![]))]);
+        assert!(OpenSearchDomainPolicy.validate(&vpc).is_empty());
+        let iam = props(&[
+            ("domain_arn", Value::str(ARN)),
+            ("principals", Value::List(vec![Value::str("arn:aws:iam::123456789012:root")])),
+        ]);
+        let probs = OpenSearchDomainPolicy.validate(&iam);
+        assert!(probs[0].warning && probs[0].message.contains("anonymous"), "{probs:?}");
+        let bad = props(&[("domain_arn", Value::str(ARN)), ("source_ips", Value::List(vec![Value::str("10.0.0/8")]))]);
+        assert!(OpenSearchDomainPolicy.validate(&bad).iter().any(|p| !p.warning && p.prop == "source_ips"));
     }
 
     #[test]
-    fn derive_builds_the_document_once_the_arn_is_known() {
-        let mut p: Attrs = [("domain_arn".to_string(), Value::Unknown)].into();
-        OpenSearchDomainPolicy.derive(&mut p);
-        assert_eq!(p["access_policies"], Value::Unknown);
-        let mut p: Attrs = [("domain_arn".to_string(), Value::str(ARN))].into();
-        OpenSearchDomainPolicy.derive(&mut p);
-        assert_eq!(p["domain_name"], Value::str("mm-search"));
-        assert_eq!(
-            OpenSearchDomainPolicy.normalize("access_policies", &p["access_policies"]),
-            OpenSearchDomainPolicy
-                .normalize("access_policies", &Value::str(standard_document(ARN, None).unwrap().to_json().to_string()))
+    fn an_update_that_cuts_clients_off_is_refused() {
+        let open = standard_document(ARN, &props(&[("domain_arn", Value::str(ARN))])).unwrap();
+        let prior = props(&[("access_policies", open.clone())]);
+        let narrowed =
+            props(&[("domain_arn", Value::str(ARN)), ("source_ips", Value::List(vec![Value::str("10.0.0.0/8")]))]);
+        let mut planned = narrowed.clone();
+        OpenSearchDomainPolicy.derive(&mut planned);
+        let probs = OpenSearchDomainPolicy.check_update(&prior, &planned);
+        assert_eq!(probs.len(), 1, "{probs:?}");
+        assert_eq!(probs[0].prop, "source_ips");
+        assert!(
+            probs[0].message.contains("from any address") && probs[0].message.contains("    + "),
+            "{}",
+            probs[0].message
         );
+        planned.insert("accept_access_loss".into(), Value::Bool(true));
+        assert!(OpenSearchDomainPolicy.check_update(&prior, &planned).is_empty());
+        // Adding the leader statement takes nothing away.
+        let mut leader = props(&[("domain_arn", Value::str(ARN)), ("cross_cluster_leader", Value::Bool(true))]);
+        OpenSearchDomainPolicy.derive(&mut leader);
+        assert!(OpenSearchDomainPolicy.check_update(&prior, &leader).is_empty());
     }
 }

@@ -16,6 +16,9 @@ use aws_sdk_opensearch::types::{Filter, InboundConnection, InboundConnectionStat
 
 pub struct OpenSearchInboundConnectionAccepter;
 
+/// How long a new connection may take to become visible in the leader's region.
+const PROPAGATION: std::time::Duration = std::time::Duration::from_secs(120);
+
 static SCHEMA: Schema = Schema {
     props: &[
         Prop::required(
@@ -66,13 +69,26 @@ impl Kind for OpenSearchInboundConnectionAccepter {
 
     async fn create(&self, cx: &Ctx<'_>, desired: &Attrs) -> Result<Created, KindError> {
         let id = req_str(desired, "connection_id")?;
+        // A new connection takes a while to reach the leader's region: wait
+        // for it (bounded), then say where to look.
+        let started = std::time::Instant::now();
+        let seen = poll(|| async {
+            match describe(cx, id).await? {
+                Some(c) => Ok(Some(Some(c))),
+                None if started.elapsed() >= PROPAGATION => Ok(Some(None)),
+                None => Ok(None),
+            }
+        })
+        .await?;
         // Already accepted (an interrupted apply): nothing to do but wait.
-        let pending = match describe(cx, id).await? {
+        let pending = match seen {
             Some(c) => status(&c).0 == "PENDING_ACCEPTANCE",
             None => {
                 return Err(KindError::Failed(format!(
-                    "connection {id} is not visible in {}: the accepter must be in the leader domain's region",
-                    cx.region
+                    "connection {id} is not visible in {} after {}s: the accepter must be in the leader domain's \
+                     region",
+                    cx.region,
+                    PROPAGATION.as_secs()
                 )));
             }
         };

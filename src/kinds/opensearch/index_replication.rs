@@ -180,7 +180,9 @@ impl Kind for OpenSearchIndexReplication {
     fn normalize(&self, prop: &str, v: &Value) -> Value {
         match (prop, v) {
             ("status", Value::Null) => Value::str(SYNCING),
-            ("status", Value::String(s)) if s == "BOOTSTRAPPING" => Value::str(SYNCING),
+            // The plugin answers RUNNING while no shard reports yet (2.x
+            // TransportReplicationStatusAction): on its way, like BOOTSTRAPPING.
+            ("status", Value::String(s)) if s == "BOOTSTRAPPING" || s == "RUNNING" => Value::str(SYNCING),
             _ => v.clone(),
         }
     }
@@ -272,7 +274,7 @@ impl Kind for OpenSearchIndexReplication {
         match (want, seen) {
             (SYNCING, "PAUSED") => post(&domain, id, "_resume", "POST _plugins/_replication/{index}/_resume").await?,
             (SYNCING, "FAILED" | "STOPPED") => restart(&domain, id, desired).await?,
-            ("PAUSED", "SYNCING" | "BOOTSTRAPPING") => {
+            ("PAUSED", "SYNCING" | "BOOTSTRAPPING" | "RUNNING") => {
                 settle(&domain, id, SYNCING).await?;
                 post(&domain, id, "_pause", "POST _plugins/_replication/{index}/_pause").await?
             }
@@ -307,6 +309,8 @@ mod tests {
         let k = OpenSearchIndexReplication;
         assert_eq!(k.normalize("status", &Value::Null), Value::str(SYNCING));
         assert_eq!(k.normalize("status", &Value::str("BOOTSTRAPPING")), Value::str(SYNCING));
+        assert_eq!(k.normalize("status", &Value::str("RUNNING")), Value::str(SYNCING));
+        assert_ne!(k.normalize("status", &Value::str("STOPPED")), Value::str(SYNCING));
         assert_ne!(k.normalize("status", &Value::str("PAUSED")), Value::str(SYNCING));
         let mut p = Attrs::new();
         k.derive(&mut p);
@@ -316,9 +320,14 @@ mod tests {
 
     #[test]
     fn only_syncing_or_paused_can_be_wanted() {
+        let errors = |p: &Attrs| -> Vec<String> {
+            OpenSearchIndexReplication.validate(p).into_iter().filter(|p| !p.warning).map(|p| p.prop).collect()
+        };
         let p: Attrs = [("status".to_string(), Value::str("FAILED"))].into();
-        assert_eq!(OpenSearchIndexReplication.validate(&p)[0].prop, "status");
+        assert_eq!(errors(&p), ["status"]);
         let p: Attrs = [("follower_index".to_string(), Value::str("Channels"))].into();
-        assert_eq!(OpenSearchIndexReplication.validate(&p)[0].prop, "follower_index");
+        assert_eq!(errors(&p), ["follower_index"]);
+        // Without use_roles: a warning (OpenSearch Service expects them).
+        assert!(OpenSearchIndexReplication.validate(&p).iter().any(|p| p.warning && p.message.contains("use_roles")));
     }
 }

@@ -8,13 +8,18 @@
 //! hints and the naming rules. [`rest`] is the domain REST client (and how
 //! its endpoint is chosen).
 
+pub mod access;
 pub mod autofollow_rule;
 pub mod domain;
 pub mod domain_policy;
 pub mod inbound_connection_accepter;
 pub mod index_replication;
+pub mod internal_user;
 pub mod outbound_connection;
 pub mod rest;
+pub mod role;
+pub mod role_mapping;
+pub mod security;
 
 use super::aws::{aws_error, get_str};
 use super::{KindError, PlanView};

@@ -151,11 +151,27 @@ impl Kind for OpenSearchOutboundConnection {
     }
 
     async fn create(&self, cx: &Ctx<'_>, desired: &Attrs) -> Result<Created, KindError> {
-        let local = domain_info(req_str(desired, "local_domain_name")?, cx.region, None)?;
+        // OwnerId and Region on both sides, as Terraform's provider sends
+        // them: the local domain's account comes from its ARN.
+        let local_name = req_str(desired, "local_domain_name")?;
+        let local_domain = cx
+            .aws
+            .opensearch(cx.region)
+            .await
+            .describe_domain()
+            .domain_name(local_name)
+            .send()
+            .await
+            .map_err(|e| os_error("DescribeDomain", e))?;
+        let arn = local_domain.domain_status().map(|d| d.arn().to_string()).unwrap_or_default();
+        let account = super::domain_policy::parse_domain_arn(&arn)
+            .map(|(_, account, _)| account.to_string())
+            .ok_or_else(|| KindError::Failed(format!("DescribeDomain {local_name}: no domain ARN in the answer")))?;
+        let local = domain_info(local_name, cx.region, Some(&account))?;
         let remote = domain_info(
             req_str(desired, "remote_domain_name")?,
             req_str(desired, "remote_region")?,
-            get_str(desired, "remote_owner_id"),
+            Some(get_str(desired, "remote_owner_id").unwrap_or(&account)),
         )?;
         let out = cx
             .aws

@@ -10,9 +10,12 @@
 //!
 //! With 1 or 2 standby connects to that URL and sends the domain endpoint as
 //! the `Host` header: the way to reach a VPC domain through a proxy or an
-//! SSH tunnel, a custom endpoint, or the local emulator. TLS (for `https://`
-//! URLs) is verified against the system's root certificates and the URL's
-//! host name.
+//! SSH tunnel, a custom endpoint, or the local emulator. Over `https://`, TLS
+//! is as with the domain itself: the domain endpoint is sent as SNI and the
+//! certificate must be valid for it (the domain presents
+//! `*.<region>.es.amazonaws.com`, not the tunnel's `127.0.0.1`), against the
+//! system's root certificates plus any in `STANDBY_OPENSEARCH_CA_BUNDLE` (a
+//! PEM file, e.g. a TLS-inspecting proxy's CA).
 
 use crate::kinds::KindError;
 use crate::kinds::aws::get_str;
@@ -24,38 +27,76 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::Value as Json;
-use std::sync::{Arc, OnceLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 /// `STANDBY_OPENSEARCH_ENDPOINT_URL`: send domain REST calls here (with the
 /// domain endpoint as `Host`) instead of `https://<domain endpoint>`.
 pub const ENV_ENDPOINT_URL: &str = "STANDBY_OPENSEARCH_ENDPOINT_URL";
 
+/// `STANDBY_OPENSEARCH_CA_BUNDLE`: a PEM file of certificates to trust
+/// besides the system's roots for domain REST calls.
+pub const ENV_CA_BUNDLE: &str = "STANDBY_OPENSEARCH_CA_BUNDLE";
+
 /// How long one REST call may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 
 type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
-fn client() -> &'static HttpClient {
-    static CLIENT: OnceLock<HttpClient> = OnceLock::new();
-    CLIENT.get_or_init(|| {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let builder = hyper_rustls::HttpsConnectorBuilder::new();
-        let builder = match builder.with_provider_and_native_roots(provider.clone()) {
-            Ok(b) => b,
-            // No system roots (a minimal container): plain HTTP still works,
-            // HTTPS fails at connect time with a certificate error.
-            Err(_) => hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(
-                rustls::ClientConfig::builder_with_provider(provider)
-                    .with_safe_default_protocol_versions()
-                    .expect("ring supports the default TLS versions")
-                    .with_root_certificates(rustls::RootCertStore::empty())
-                    .with_no_client_auth(),
-            ),
-        };
-        let connector = builder.https_or_http().enable_http1().build();
-        Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector)
-    })
+/// The roots TLS is verified against: the system's, and the CA bundle's.
+fn roots() -> Result<rustls::RootCertStore, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    // No system roots (a minimal container): HTTPS then fails at connect
+    // time with a certificate error, plain HTTP still works.
+    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    if let Some(path) = std::env::var_os(ENV_CA_BUNDLE).filter(|p| !p.is_empty()) {
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject;
+        let shown = std::path::Path::new(&path).display().to_string();
+        let certs: Vec<_> = CertificateDer::pem_file_iter(&path)
+            .map_err(|e| format!("{ENV_CA_BUNDLE}={shown}: {e}"))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("{ENV_CA_BUNDLE}={shown}: {e}"))?;
+        if certs.is_empty() {
+            return Err(format!("{ENV_CA_BUNDLE}={shown}: no PEM certificate in it"));
+        }
+        let (_, bad) = roots.add_parsable_certificates(certs);
+        if bad > 0 {
+            return Err(format!("{ENV_CA_BUNDLE}={shown}: {bad} certificate(s) could not be used"));
+        }
+    }
+    Ok(roots)
+}
+
+/// A client whose TLS names `server_name` (SNI and verification) whatever
+/// host it connects to; `None`: the URL's host. One per name, reused.
+fn client(server_name: Option<&str>) -> Result<HttpClient, String> {
+    static CLIENTS: OnceLock<Mutex<HashMap<Option<String>, HttpClient>>> = OnceLock::new();
+    let clients = CLIENTS.get_or_init(Default::default);
+    let key = server_name.map(str::to_string);
+    if let Some(c) = clients.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return Ok(c.clone());
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots()?)
+        .with_no_client_auth();
+    let builder = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls).https_or_http();
+    let builder = match server_name {
+        Some(name) => {
+            let name = rustls::pki_types::ServerName::try_from(name.to_string())
+                .map_err(|e| format!("{name:?} is not a TLS server name: {e}"))?;
+            builder.with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(name))
+        }
+        None => builder,
+    };
+    let connector = builder.enable_http1().build();
+    let c: HttpClient = Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector);
+    clients.lock().unwrap_or_else(|e| e.into_inner()).insert(key, c.clone());
+    Ok(c)
 }
 
 /// One domain's REST API, as a resource reaches it.
@@ -65,12 +106,26 @@ pub struct Domain {
     /// The domain endpoint, sent as `Host`.
     host: String,
     auth: String,
+    /// The name TLS verifies when connecting elsewhere than the domain.
+    tls_name: Option<String>,
 }
 
 /// An answer: status and JSON body (`Null` when empty or not JSON).
 pub struct Answer {
     pub status: StatusCode,
     pub body: Json,
+}
+
+/// The domain's name for TLS when `base` is an HTTPS URL to another host
+/// (a tunnel, a proxy); `None` otherwise.
+pub fn tls_name(base: &str, domain_endpoint: &str) -> Option<String> {
+    let rest = base.strip_prefix("https://")?;
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    (!host.eq_ignore_ascii_case(domain_endpoint)).then(|| domain_endpoint.to_string())
 }
 
 /// Where to connect for `domain_endpoint`, given the per-resource override.
@@ -108,7 +163,9 @@ impl Domain {
             )
         })?;
         let token = aws_smithy_types::base64::encode(format!("{user}:{password}"));
-        Ok(Domain { base: base_url(&host, get_str(props, "endpoint_url")), host, auth: format!("Basic {token}") })
+        let base = base_url(&host, get_str(props, "endpoint_url"));
+        let tls_name = tls_name(&base, &host);
+        Ok(Domain { base, host, auth: format!("Basic {token}"), tls_name })
     }
 
     /// Sends one request. `call` names it in errors (e.g. "PUT _plugins/_replication/{index}/_start").
@@ -139,13 +196,23 @@ impl Domain {
         let unreachable = |e: String| KindError::Aws {
             call,
             code: "Unreachable".into(),
+            hint: Some(if e.contains("certificate") {
+                format!(
+                    "TLS is verified against the domain endpoint {} (sent as SNI), also through a tunnel or proxy: \
+                     the certificate presented must be valid for it and issued by a trusted CA (add a private CA \
+                     with {ENV_CA_BUNDLE}=<PEM file>)",
+                    self.host
+                )
+            } else {
+                format!(
+                    "a domain in a VPC, behind a proxy or with a custom endpoint needs `endpoint_url` on the resource \
+                     or {ENV_ENDPOINT_URL}; standby connects there and sends the domain endpoint as Host"
+                )
+            }),
             message: format!("cannot reach {url} (Host: {}): {e}", self.host),
-            hint: Some(format!(
-                "a domain in a VPC, behind a proxy or with a custom endpoint needs `endpoint_url` on the resource or \
-                 {ENV_ENDPOINT_URL}; standby connects there and sends the domain endpoint as Host"
-            )),
         };
-        let res = match tokio::time::timeout(CALL_TIMEOUT, client().request(req)).await {
+        let client = client(self.tls_name.as_deref()).map_err(unreachable)?;
+        let res = match tokio::time::timeout(CALL_TIMEOUT, client.request(req)).await {
             Ok(Ok(res)) => res,
             Ok(Err(e)) => return Err(unreachable(error_chain(&e))),
             Err(_) => return Err(unreachable(format!("no answer within {}s", CALL_TIMEOUT.as_secs()))),
@@ -176,8 +243,17 @@ impl Answer {
         self.body.get("error").and_then(|e| e.get("type")).and_then(Json::as_str)
     }
 
+    /// The domain access policy's refusal (`{"Message": "User: anonymous is
+    /// not authorized ..."}`), answered at the edge before OpenSearch.
+    pub fn edge_refusal(&self) -> Option<&str> {
+        self.body.get("Message").and_then(Json::as_str).filter(|m| m.contains("is not authorized to perform"))
+    }
+
     /// OpenSearch's error `reason`, or the plain body.
     pub fn reason(&self) -> String {
+        if let Some(m) = self.edge_refusal() {
+            return m.to_string();
+        }
         match &self.body {
             Json::Object(_) => self
                 .body
@@ -196,7 +272,11 @@ impl Answer {
 
     /// The answer as a failed call, with a hint for the usual causes.
     pub fn into_error(self, call: &'static str) -> KindError {
-        let code = self.error_type().map(str::to_string).unwrap_or_else(|| format!("HTTP {}", self.status.as_u16()));
+        let code = match (self.error_type(), self.edge_refusal()) {
+            (Some(t), _) => t.to_string(),
+            (None, Some(_)) => "AccessDenied (domain access policy)".to_string(),
+            (None, None) => format!("HTTP {}", self.status.as_u16()),
+        };
         let message = self.reason();
         let hint = rest_hint(self.status, &code, &message);
         KindError::Aws { call, code, message, hint }
@@ -210,8 +290,22 @@ pub fn rest_hint(status: StatusCode, code: &str, message: &str) -> Option<String
                      must be the domain's internal master user)"
             .to_string(),
         (403, "cluster_block_exception") => "the index is a follower (read-only) while replication runs".to_string(),
-        (403, _) => "the master user lacks permission: with fine-grained access control it must map to all_access \
-                     (or the replication roles)"
+        (403, "AccessDenied (domain access policy)") if message.contains("anonymous") => "the domain's access \
+             policy refused this unsigned (basic-auth) request before fine-grained access control saw it: the \
+             policy must allow the anonymous principal (`\"AWS\": \"*\"`) es:ESHttp* on domain/<name>/*, narrowed \
+             by `source_ips` or a VPC (aws_opensearch_domain_policy's standard document does), and the client's \
+             address must be among them"
+            .to_string(),
+        (403, "AccessDenied (domain access policy)") => "the domain's access policy refused this request: check \
+             aws_opensearch_domain_policy"
+            .to_string(),
+        (403, "security_exception") if message.contains("ESCrossClusterGet") => "the leader domain's access policy \
+             does not allow es:ESCrossClusterGet on its domain ARN: set `cross_cluster_leader: true` on its \
+             aws_opensearch_domain_policy"
+            .to_string(),
+        (403, _) => "fine-grained access control refused the user standby signs in as: it must be mapped (role \
+                     mapping) to cross_cluster_replication_follower_full_access here and, with the same user name, \
+                     to cross_cluster_replication_leader_full_access on the leader (or be the master user)"
             .to_string(),
         (502, _) => format!(
             "no domain answers for this endpoint: check `domain_endpoint` (and `endpoint_url` / {ENV_ENDPOINT_URL})"
@@ -255,6 +349,16 @@ mod tests {
     }
 
     #[test]
+    fn tls_names_the_domain_through_a_tunnel() {
+        let d = "search-mm-abc.us-east-1.es.amazonaws.com";
+        assert_eq!(tls_name("https://127.0.0.1:9200", d).as_deref(), Some(d));
+        assert_eq!(tls_name("https://[::1]:9200", d).as_deref(), Some(d));
+        assert_eq!(tls_name(&format!("https://{d}"), d), None);
+        assert_eq!(tls_name(&format!("https://{d}:443"), d), None);
+        assert_eq!(tls_name("http://127.0.0.1:9200", d), None);
+    }
+
+    #[test]
     fn errors_carry_type_reason_and_hint() {
         let a = Answer {
             status: StatusCode::NOT_FOUND,
@@ -266,6 +370,20 @@ mod tests {
                 assert_eq!(code, "no_such_remote_cluster_exception");
                 assert!(message.contains("[leader]"));
                 assert!(hint.unwrap().contains("accept"));
+            }
+            other => panic!("{other}"),
+        }
+        let a = Answer {
+            status: StatusCode::FORBIDDEN,
+            body: serde_json::json!({"Message": "User: anonymous is not authorized to perform: es:ESHttpPut because \
+                no resource-based policy allows the es:ESHttpPut action"}),
+        };
+        match a.into_error("POST _plugins/_replication/_autofollow") {
+            KindError::Aws { code, message, hint, .. } => {
+                assert_eq!(code, "AccessDenied (domain access policy)");
+                assert!(message.starts_with("User: anonymous is not authorized"), "{message}");
+                let hint = hint.unwrap();
+                assert!(hint.contains("access policy") && !hint.contains("all_access"), "{hint}");
             }
             other => panic!("{other}"),
         }

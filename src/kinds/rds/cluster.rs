@@ -5,7 +5,9 @@
 //! that already has its primary) takes no master credentials: it inherits
 //! them. Elsewhere the master password is managed by RDS in Secrets Manager
 //! (`manage_master_user_password`, the default) unless `master_password`
-//! gives one (from a sensitive variable; never stored or shown).
+//! gives one (from a sensitive variable; never stored or shown). AWS does not
+//! support managed passwords in a global database: the primary of one must
+//! be given `master_password` (a located plan error says so).
 //!
 //! Destroy: a member leaves its global cluster first (RemoveFromGlobalCluster),
 //! then the cluster is deleted, with a final snapshot unless
@@ -220,7 +222,9 @@ impl Kind for RdsCluster {
     }
 
     fn check_plan(&self, props: &Attrs, view: &dyn PlanView) -> Vec<PropProblem> {
-        check_member(props, view)
+        let mut out = check_member(props, view);
+        out.extend(super::check_source(props, view));
+        out
     }
 
     fn normalize(&self, prop: &str, v: &Value) -> Value {

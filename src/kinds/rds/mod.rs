@@ -216,6 +216,67 @@ fn check_global(props: &Attrs, view: &dyn PlanView) -> Vec<PropProblem> {
     out
 }
 
+/// AWS does not support Secrets Manager managed master passwords in a global database.
+fn managed_password_problem(global_id: &str) -> String {
+    format!(
+        "this cluster would have an RDS-managed (Secrets Manager) master password, which AWS does not support for \
+         clusters in an Aurora global database ({global_id:?}; Aurora User Guide, \"Password management with Amazon \
+         Aurora and AWS Secrets Manager\", Limitations): give `master_password` from a sensitive variable (an \
+         existing cluster using a managed secret is switched to it by the next apply)"
+    )
+}
+
+/// The global cluster (planned) that adopts this cluster as its source, if any.
+fn source_of<'a>(props: &Attrs, view: &'a dyn PlanView) -> Option<(String, &'a Attrs)> {
+    let id = get_str(props, "cluster_identifier")?;
+    view.instances_of("aws_rds_global_cluster")
+        .into_iter()
+        .find(|(_, g)| get_str(g, "source_db_cluster").is_some_and(|s| cluster_id_of(s) == id))
+}
+
+/// The primary of a planned global cluster: its source, or the member with credentials.
+fn primary_of<'a>(view: &'a dyn PlanView, global: &Attrs) -> Option<(String, &'a Attrs)> {
+    let id = get_str(global, "global_cluster_identifier")?;
+    let source = get_str(global, "source_db_cluster");
+    view.instances_of("aws_rds_cluster").into_iter().find(|(_, a)| {
+        source.map_or_else(
+            || get_str(a, "global_cluster_identifier") == Some(id) && !cluster::credential_props(a).is_empty(),
+            |s| get_str(a, "cluster_identifier") == Some(cluster_id_of(s)),
+        )
+    })
+}
+
+/// A secondary of an encrypted primary needs a KMS key of its own region
+/// (botocore CreateDBCluster.KmsKeyId: "If you create a read replica of an
+/// encrypted DB cluster in another Amazon Web Services Region, make sure to
+/// set KmsKeyId to a KMS key identifier that is valid in the destination").
+fn encryption_problem(props: &Attrs, view: &dyn PlanView, global: &Attrs) -> Option<PropProblem> {
+    let encrypted = get_bool(global, "storage_encrypted") == Some(true)
+        || primary_of(view, global).is_some_and(|(_, p)| get_bool(p, "storage_encrypted") == Some(true));
+    // Unset, the optional-computed key is planned as unknown: only a given one counts.
+    if !encrypted || get_str(props, "kms_key_id").is_some() {
+        return None;
+    }
+    let primary = primary_of(view, global).map(|(a, _)| a).unwrap_or_else(|| "the primary".to_string());
+    Some(PropProblem::error(
+        "kms_key_id",
+        format!(
+            "the global database's primary ({primary}) is encrypted: this secondary needs `kms_key_id`, a KMS key \
+             valid in its own region (KMS keys are regional; AWS refuses the cross-region member without one)"
+        ),
+    ))
+}
+
+/// Checks of a cluster that is the source of a planned global cluster.
+pub(crate) fn check_source(props: &Attrs, view: &dyn PlanView) -> Vec<PropProblem> {
+    let Some((_, g)) = source_of(props, view) else { return Vec::new() };
+    if get_bool(props, "manage_master_user_password") != Some(true) {
+        return Vec::new();
+    }
+    let global_id = get_str(g, "global_cluster_identifier").unwrap_or("the global cluster");
+    vec![PropProblem::error("master_password", managed_password_problem(global_id))]
+}
+
 /// Checks of one cluster against its global cluster: no master credentials
 /// on a secondary, write forwarding only on a secondary and only on versions
 /// that support it, the same engine version as the global cluster.
@@ -247,7 +308,16 @@ fn check_member(props: &Attrs, view: &dyn PlanView) -> Vec<PropProblem> {
              global database's primary",
         ));
     }
+    if !secondary && get_bool(props, "manage_master_user_password") == Some(true) {
+        out.push(PropProblem::error(
+            if props.contains_key("master_password") { "master_password" } else { "global_cluster_identifier" },
+            managed_password_problem(global_id),
+        ));
+    }
     let Some(g) = global else { return out };
+    if secondary && let Some(p) = encryption_problem(props, view, g) {
+        out.push(p);
+    }
     let theirs = global_version(view, g);
     let mine = get_str(props, "engine_version");
     if let (Some(a), Some(b)) = (mine, theirs)

@@ -23,6 +23,7 @@ by `POST /moto-api/reset`). Request bodies are read only for query protocols
 import io
 import re
 import threading
+import time
 from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qs, unquote
@@ -159,6 +160,7 @@ def record(environ: dict, start_response):
     call = classify(environ)
     if call is None:
         return start_response
+    call["at_ms"] = int(time.time() * 1000)  # when it arrived (tests check waits with it)
     with LOCK:
         CALLS.append(call)
 

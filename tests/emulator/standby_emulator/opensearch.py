@@ -12,6 +12,7 @@ import random
 import re
 import string
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,8 @@ from moto.opensearch.models import (
     opensearch_backends,
 )
 from moto.opensearch.responses import OpenSearchServiceResponse
+
+from .settings import SETTINGS
 
 # One lock for everything the extensions keep (connections, the REST fake):
 # the server is threaded.
@@ -117,6 +120,30 @@ def _take_master_user(domain: OpenSearchDomain | None, options: dict | None) -> 
     return options
 
 
+def _busy(domain: OpenSearchDomain) -> None:
+    """Processing for opensearch_processing_ms from now (AWS: minutes)."""
+    domain._emu_busy_until = time.time() + SETTINGS.get("opensearch_processing_ms", 0) / 1000
+
+
+def fix_processing_lag() -> None:
+    """DomainStatus.Processing stays true for a while after a change.
+
+    AWS OpenSearch Service API reference, DomainStatus.Processing: "The
+    status of the domain configuration. True if OpenSearch Service is
+    processing configuration changes." Changes take minutes
+    (managedomains-configuration-changes.md); moto 5.2.5 is instant. The lag
+    is the `opensearch_processing_ms` setting (default 0).
+    """
+
+    def get(self):
+        return self.__dict__.get("_processing", False) or time.time() < self.__dict__.get("_emu_busy_until", 0)
+
+    def set_(self, value):
+        self.__dict__["_processing"] = value
+
+    OpenSearchDomain.processing = property(get, set_)
+
+
 def fix_create_domain() -> None:
     """CreateDomain refuses an existing name and keeps the master password secret.
 
@@ -137,6 +164,7 @@ def fix_create_domain() -> None:
         kwargs["advanced_security_options"] = _take_master_user(None, given)
         domain = original(self, domain_name, *args, **kwargs)
         _take_master_user(domain, given)
+        _busy(domain)
         return domain
 
     OpenSearchServiceBackend.create_domain = create_domain
@@ -162,7 +190,11 @@ def fix_update_domain_config() -> None:
             merged = dict(domain.advanced_security_options or {})
             merged.update(_take_master_user(domain, given) or {})
             kwargs["advanced_security_options"] = merged
-        return original(self, domain_name, *args, **kwargs)
+        out = original(self, domain_name, *args, **kwargs)
+        if kwargs.get("access_policies") == "":
+            domain.access_policies = ""  # an empty document removes the policy (moto keeps the old one)
+        _busy(domain)
+        return out
 
     OpenSearchServiceBackend.update_domain_config = update_domain_config
 
@@ -184,6 +216,13 @@ class Connection:
     status: str
     message: str | None = None
     extra: dict = field(default_factory=dict)
+    created: float = field(default_factory=time.time)
+    # LocalDomainInfo / RemoteDomainInfo as the caller sent them (for tests).
+    requested: dict = field(default_factory=dict)
+
+    def visible_remotely(self) -> bool:
+        """Cross-region propagation: the leader's region sees it after opensearch_inbound_visible_ms."""
+        return time.time() >= self.created + SETTINGS.get("opensearch_inbound_visible_ms", 0) / 1000
 
     def _status(self, status: str | None = None) -> dict:
         out = {"StatusCode": status or self.status}
@@ -367,6 +406,8 @@ def fix_cross_cluster_connections() -> None:
                 remote=remote,
                 status=status,
                 message=message,
+                requested={"LocalDomainInfo": copy.deepcopy(self._get_param("LocalDomainInfo")),
+                           "RemoteDomainInfo": copy.deepcopy(self._get_param("RemoteDomainInfo"))},
             )
             CONNECTIONS[conn.connection_id] = conn
             return json.dumps(conn.outbound())
@@ -377,6 +418,7 @@ def fix_cross_cluster_connections() -> None:
             c.remote["Region"] != self.region
             or c.remote["OwnerId"] != self.current_account
             or c.status == "VALIDATION_FAILED"
+            or not c.visible_remotely()
         ):
             raise ResourceNotFoundException(f"Connection not found: {c.connection_id}")
         return c
@@ -436,6 +478,7 @@ def fix_cross_cluster_connections() -> None:
                 if c.remote["OwnerId"] == self.current_account
                 and c.remote["Region"] == self.region
                 and c.status != "VALIDATION_FAILED"
+                and c.visible_remotely()
             ]
             conns = _filtered(conns, self._get_param("Filters"))
             items = [c.inbound() for c in conns]
@@ -460,6 +503,7 @@ def fix_cross_cluster_connections() -> None:
 
 
 def apply() -> None:
+    fix_processing_lag()
     fix_domain_endpoint()
     fix_create_domain()
     fix_update_domain_config()

@@ -17,7 +17,6 @@ All state hangs off moto's domain objects, so deleting a domain or
 POST /moto-api/reset clears it.
 """
 
-import base64
 import fnmatch
 import json
 import secrets
@@ -27,20 +26,16 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
+from . import access_policy, opensearch_security as security, settings
 from .opensearch import LOCK, active_outbound, all_domains, domain_hosts, get_domain, master_user
-
-# How many _status calls report BOOTSTRAPPING before SYNCING (the plugin copies
-# the leader's segments first). Tests can change it via /_emulator/settings.
-DEFAULT_SETTINGS = {"opensearch_bootstrap_polls": 1}
-SETTINGS = dict(DEFAULT_SETTINGS)
+from .settings import DEFAULT_SETTINGS, SETTINGS  # noqa: F401 (the control API reads them here)
 
 BLOCK_REASON = "index [{}] blocked by: [FORBIDDEN/1000/index read-only(cross-cluster-replication)];"
 USER_INITIATED = "User initiated"
 
 
 def reset() -> None:
-    SETTINGS.clear()
-    SETTINGS.update(DEFAULT_SETTINGS)
+    settings.reset()
 
 
 # ------------------------------------------------------------------ state ---
@@ -54,6 +49,8 @@ class Replication:
     reason: str = USER_INITIATED
     bootstrap_polls_left: int = 0
     roles: dict | None = None
+    running_polls_left: int = 0
+    user: str = "anonymous"  # who started it (the security context it runs in)
 
 
 @dataclass
@@ -74,6 +71,7 @@ class Rule:
     name: str
     pattern: str
     roles: dict | None
+    user: str = "anonymous"
     success: int = 0
     failed: int = 0
     failed_leader_calls: int = 0
@@ -200,7 +198,7 @@ def _detach(index: Index) -> None:
 
 
 def _start_follow(ctx: Ctx, follower: str, leader: Ctx, leader_index: Index, alias: str,
-                  roles: dict | None) -> None:
+                  roles: dict | None, user: str = "anonymous") -> None:
     idx = Index(name=follower, ids=leader_index.ids, seq=leader_index.seq)
     idx.replication = Replication(
         leader_alias=alias,
@@ -208,6 +206,8 @@ def _start_follow(ctx: Ctx, follower: str, leader: Ctx, leader_index: Index, ali
         status="RUNNING",
         bootstrap_polls_left=int(SETTINGS.get("opensearch_bootstrap_polls", 0)),
         roles=roles,
+        running_polls_left=int(SETTINGS.get("opensearch_running_polls", 0)),
+        user=user,
     )
     ctx.data.indices[follower] = idx
 
@@ -249,7 +249,7 @@ def tick() -> None:
                     rule.failed += 1
                     rule.failed_indices.add(name)
                     continue
-                _start_follow(ctx, name, leader, lidx, rule.leader_alias, rule.roles)
+                _start_follow(ctx, name, leader, lidx, rule.leader_alias, rule.roles, rule.user)
                 rule.success += 1
 
 
@@ -500,7 +500,7 @@ def _roles(body: dict) -> dict | None:
     return roles
 
 
-def start_replication(ctx: Ctx, index: str, body: bytes, **_: Any):
+def start_replication(ctx: Ctx, index: str, body: bytes, user: str = "anonymous", no_fgac: bool = True, **_: Any):
     req = _json_body(body)
     unknown = set(req) - {"leader_alias", "leader_index", "use_roles", "settings"}
     if unknown:
@@ -515,6 +515,10 @@ def start_replication(ctx: Ctx, index: str, body: bytes, **_: Any):
     leader = _leader(ctx, alias)
     if leader is None:
         raise no_such_remote_cluster(alias)
+    refused = (_cross_cluster_refusal(leader) if no_fgac else
+               _follower_role_refusal(ctx, user, roles) or _leader_refusal(leader, user, roles, leader_index))
+    if refused is not None:
+        raise refused
     lidx = data(leader.domain).indices.get(leader_index)
     if lidx is None:
         raise index_not_found(leader_index)
@@ -522,7 +526,7 @@ def start_replication(ctx: Ctx, index: str, body: bytes, **_: Any):
         raise illegal_argument(f"Cannot Replicate a Replicated Index {leader_index}")
     if index in ctx.data.indices:
         raise illegal_argument(f"Cant use same index again for replication. Delete the index:{index}")
-    _start_follow(ctx, index, leader, lidx, alias, roles)
+    _start_follow(ctx, index, leader, lidx, alias, roles, user)
     return 200, {"acknowledged": True}
 
 
@@ -580,7 +584,9 @@ def replication_status(ctx: Ctx, index: str, **_: Any):
     out: dict[str, Any] = {"status": rep.status, "reason": rep.reason, "leader_alias": rep.leader_alias,
                            "leader_index": rep.leader_index, "follower_index": index}
     if rep.status == "RUNNING":
-        if rep.bootstrap_polls_left > 0:
+        if rep.running_polls_left > 0:
+            rep.running_polls_left -= 1  # no shard task has reported yet: the overall state
+        elif rep.bootstrap_polls_left > 0:
             rep.bootstrap_polls_left -= 1
             out["status"] = "BOOTSTRAPPING"
         else:
@@ -591,7 +597,16 @@ def replication_status(ctx: Ctx, index: str, **_: Any):
     return 200, out
 
 
-def autofollow(ctx: Ctx, method: str, body: bytes, **_: Any):
+def plugin_minor(ctx: Ctx) -> int:
+    """The replication plugin's 2.x minor: the domain's engine version (OpenSearch_2.<minor>)."""
+    version = str(ctx.domain.engine_version.options or "OpenSearch_2.11").split("_")[-1]
+    try:
+        return int(version.split(".")[1])
+    except (IndexError, ValueError):
+        return 11
+
+
+def autofollow(ctx: Ctx, method: str, body: bytes, user: str = "anonymous", no_fgac: bool = True, **_: Any):
     req = _json_body(body)
     alias, name, pattern = req.get("leader_alias"), req.get("name"), req.get("pattern")
     errors = []
@@ -618,18 +633,32 @@ def autofollow(ctx: Ctx, method: str, body: bytes, **_: Any):
     key = (alias, name)
     if method == "DELETE":
         if key not in ctx.data.rules:
+            if plugin_minor(ctx) < 14:
+                # Before 2.14 (d4047421) a missing rule's metadata NOT_FOUND is accepted.
+                return 200, {"acknowledged": True}
             raise RestError(500, "exception", f"Autofollow replication rule {alias}:{name} does not exist")
         # Replications the rule started keep running.
         del ctx.data.rules[key]
         return 200, {"acknowledged": True}
-    if _leader(ctx, alias) is None:
+    leader = _leader(ctx, alias)
+    if leader is None:
         raise no_such_remote_cluster(alias)
+    refused = (_cross_cluster_refusal(leader) if no_fgac else
+               _follower_role_refusal(ctx, user, roles) or _leader_refusal(leader, user, roles, pattern))
+    if refused is not None:
+        raise refused
+    if key in ctx.data.rules and plugin_minor(ctx) < 17:
+        # Before 2.17 (94cd53e0) the metadata is overwritten and the running
+        # task's ResourceAlreadyExistsException only logged: acknowledged.
+        ctx.data.rules[key].pattern, ctx.data.rules[key].roles = pattern, roles
+        tick()
+        return 200, {"acknowledged": True}
     if key in ctx.data.rules:
         cause = {"type": "resource_already_exists_exception",
                  "reason": f"task with id {{autofollow:{alias}:{name}}} already exist"}
         raise RestError(500, "exception", "Exisiting autofollow replication rule cannot be recreated/updated",
                         root_cause=[cause], caused_by=cause)
-    ctx.data.rules[key] = Rule(leader_alias=alias, name=name, pattern=pattern, roles=roles)
+    ctx.data.rules[key] = Rule(leader_alias=alias, name=name, pattern=pattern, roles=roles, user=user)
     tick()  # the plugin starts the task at once; existing leader indices follow
     return 200, {"acknowledged": True}
 
@@ -724,18 +753,82 @@ def find_domain(host: str) -> Ctx | None:
     return None
 
 
-def _authorized(ctx: Ctx, environ: dict) -> bool:
-    creds = master_user(ctx.domain)
-    if creds is None:
-        return True  # no internal master user: nothing to check against
-    header = environ.get("HTTP_AUTHORIZATION", "")
-    if not header.startswith("Basic "):
-        return False
-    try:
-        user, _, password = base64.b64decode(header[6:]).decode("utf-8").partition(":")
-    except Exception:
-        return False
-    return secrets.compare_digest(user, creds[0]) and secrets.compare_digest(password, creds[1])
+def _edge(ctx: Ctx, environ: dict, method: str, path: str) -> str | None:
+    """The domain access policy's verdict (None: allowed), before any credentials are looked at."""
+    signed = environ.get("HTTP_AUTHORIZATION", "").startswith("AWS4-HMAC-SHA256")
+    resource = ctx.domain.arn + (path if path.startswith("/") else "/" + path)
+    return access_policy.evaluate(ctx.domain.access_policies or "", access_policy.http_action(method), resource,
+                                  environ.get("REMOTE_ADDR"), signed, ctx.account)
+
+
+def _cross_cluster_refusal(leader: "Ctx") -> RestError | None:
+    """The leader's policy must allow es:ESCrossClusterGet on its domain ARN (replication.md)."""
+    why = access_policy.evaluate(leader.domain.access_policies or "", "es:ESCrossClusterGet", leader.domain.arn,
+                                 None, False, leader.account)
+    if why is None:
+        return None
+    return RestError(403, "security_exception", f"[{leader.domain.domain_name}] {why}")
+
+
+# The permission each route needs (cluster-level when the index is None).
+ACTIONS = {
+    "cluster_info": "cluster:monitor/main",
+    "cluster_health": "cluster:monitor/health",
+    "create_index": "indices:admin/create",
+    "get_index": "indices:admin/get",
+    "head_index": "indices:admin/get",
+    "delete_index": "indices:admin/delete",
+    "index_doc": "indices:data/write/index",
+    "create_doc": "indices:data/write/index",
+    "bulk": "indices:data/write/bulk",
+    "refresh": "indices:admin/refresh",
+    "count": "indices:data/read/search",
+    "cat_indices": "indices:monitor/stats",
+    "start_replication": "indices:admin/plugins/replication/index/start",
+    "stop_replication": "indices:admin/plugins/replication/index/stop",
+    "pause_replication": "indices:admin/plugins/replication/index/pause",
+    "resume_replication": "indices:admin/plugins/replication/index/resume",
+    "replication_status": "indices:admin/plugins/replication/index/status_check",
+    "autofollow": "cluster:admin/plugins/replication/autofollow/update",
+    # An indices: action without indices (AutoFollowStatsAction.NAME): checked against "*".
+    "autofollow_stats": "indices:admin/plugins/replication/autofollow/stats",
+}
+ANY_USER = {"cluster_info", "cluster_health"}
+
+
+def _permission(ctx: Ctx, user: str, handler, kwargs: dict) -> tuple[int, dict] | None:
+    name = getattr(handler, "__name__", "")
+    if handler is None or name in ANY_USER or name not in ACTIONS:
+        return None
+    index = kwargs.get("index")
+    if index is None and name in ("bulk", "refresh", "cat_indices", "autofollow_stats"):
+        index = "*"
+    if security.permitted(ctx.domain, user, ACTIONS[name], index):
+        return None
+    return security.denied(user, ACTIONS[name])
+
+
+def _leader_refusal(leader: "Ctx", user: str, roles: dict | None, index: str) -> RestError | None:
+    """The same user on the leader, with the leader role (replication.md: identical user names)."""
+    refused = _cross_cluster_refusal(leader)
+    if refused is not None:
+        return refused
+    action = "indices:admin/plugins/replication/validate"
+    if roles is not None:
+        ok = roles["leader_cluster_role"] in security.roles_of(leader.domain, user)
+    else:
+        ok = security.permitted(leader.domain, user, action, index)
+    if ok:
+        return None
+    status, body = security.denied(user, action)
+    return RestError(status, "security_exception", body["error"]["reason"])
+
+
+def _follower_role_refusal(ctx: Ctx, user: str, roles: dict | None) -> RestError | None:
+    if roles is None or roles["follower_cluster_role"] in security.roles_of(ctx.domain, user):
+        return None
+    status, body = security.denied(user, "indices:admin/plugins/replication/index/start")
+    return RestError(status, "security_exception", body["error"]["reason"])
 
 
 def read_body(environ: dict) -> bytes:
@@ -757,7 +850,17 @@ def handle(ctx: Ctx, environ: dict, start_response) -> list[bytes]:
     query = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True).items()}
     body = read_body(environ)
 
-    if not _authorized(ctx, environ):
+    with LOCK:
+        refused = _edge(ctx, environ, method, path)
+    if refused is not None:
+        data_out = json.dumps({"Message": refused}).encode("utf-8")
+        start_response("403 Forbidden", [("Content-Type", "application/json"),
+                                         ("Content-Length", str(len(data_out)))])
+        return [b"" if method == "HEAD" else data_out]
+
+    with LOCK:
+        user = security.authenticate(ctx.domain, environ) if master_user(ctx.domain) else "anonymous"
+    if user is None:
         start_response("401 Unauthorized", [
             ("WWW-Authenticate", 'Basic realm="OpenSearch Security"'),
             ("Content-Type", "text/plain; charset=UTF-8"),
@@ -769,11 +872,23 @@ def handle(ctx: Ctx, environ: dict, start_response) -> list[bytes]:
     with LOCK:
         try:
             tick()
-            if handler is None:
+            no_fgac = master_user(ctx.domain) is None
+            forbidden = None if no_fgac else _permission(ctx, user, handler, kwargs)
+            if forbidden is not None:
+                status, payload = forbidden
+            elif parts[:3] == ["_plugins", "_security", "api"] and len(parts) == 5 and not no_fgac:
+                if parts[3] not in ("internalusers", "roles", "rolesmapping"):
+                    status, payload = 400, {"error": f"no handler found for uri [{path}] and method [{method}]"}
+                else:
+                    status, payload = security.security_api(ctx.domain, user, method, parts[3], parts[4], body)
+            elif handler is None:
                 status, payload = 400, {"error": f"no handler found for uri [{path}] and method [{method}]"}
             else:
-                status, payload = handler(ctx, method=method, path=path, body=body, query=query, **kwargs)
+                status, payload = handler(ctx, method=method, path=path, body=body, query=query, user=user,
+                                          no_fgac=no_fgac, **kwargs)
         except RestError as e:
+            status, payload = e.status, e.body
+        except security.SecurityAnswer as e:
             status, payload = e.status, e.body
     if isinstance(payload, str):
         data_out, ctype = payload.encode("utf-8"), "text/plain; charset=UTF-8"
@@ -781,7 +896,7 @@ def handle(ctx: Ctx, environ: dict, start_response) -> list[bytes]:
         data_out, ctype = b"", "application/json; charset=UTF-8"
     else:
         data_out, ctype = json.dumps(payload).encode("utf-8"), "application/json; charset=UTF-8"
-    reason = {200: "OK", 201: "Created", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
+    reason = {200: "OK", 201: "Created", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
               405: "Method Not Allowed", 409: "Conflict", 500: "Internal Server Error"}.get(status, "Unknown")
     start_response(f"{status} {reason}", [("Content-Type", ctype), ("Content-Length", str(len(data_out)))])
     return [b"" if method == "HEAD" else data_out]
@@ -794,7 +909,8 @@ def set_replication_state(ctx: Ctx, index: str, status: str, reason: str | None)
         raise illegal_argument(f"No replication in progress for index:{index}")
     rep = idx.replication
     wanted = {"SYNCING": "RUNNING", "BOOTSTRAPPING": "RUNNING"}.get(status, status)
-    if wanted not in ("RUNNING", "PAUSED", "FAILED"):
+    rep.running_polls_left = 1 if status == "RUNNING" else 0
+    if wanted not in ("RUNNING", "PAUSED", "FAILED", "STOPPED"):
         raise illegal_argument(f"unknown status {status}")
     if wanted == "RUNNING":
         leader = _leader(ctx, rep.leader_alias)

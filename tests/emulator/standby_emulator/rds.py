@@ -8,6 +8,7 @@ regional).
 """
 
 import copy
+import time
 from typing import Any
 
 from moto.core.responses import ActionResult
@@ -20,7 +21,17 @@ from moto.rds.exceptions import (
 from moto.rds.models import DBCluster, GlobalCluster, RDSBackend, rds_backends
 from moto.rds.responses import RDSResponse
 
+from .settings import SETTINGS
+
 GLOBAL_REGION = "us-east-1"  # where moto keeps global clusters
+
+# Aurora User Guide, "Password management with Amazon Aurora and AWS Secrets
+# Manager", Limitations: not supported for clusters in a global database. The
+# exact error AWS returns is not documented (the code is the likeliest).
+MANAGED_PASSWORD_REFUSED = (
+    "Managing master user passwords with Secrets Manager isn't supported for DB clusters that are part "
+    "of an Aurora global database."
+)
 
 
 # ---------------------------------------------------------------- helpers ---
@@ -126,6 +137,8 @@ def fix_create_global_cluster() -> None:
                 raise InvalidDBClusterStateFault(
                     f"DB cluster {source.db_cluster_arn} is already a member of a global cluster."
                 )
+            if getattr(source, "manage_master_user_password", False):
+                raise InvalidParameterCombination(MANAGED_PASSWORD_REFUSED)
             engine = source.engine
             engine_version = source.engine_version
             storage_encrypted = source.storage_encrypted
@@ -186,7 +199,23 @@ def fix_create_db_cluster_unknown_global() -> None:
     def create_db_cluster(self: RDSBackend, kwargs: dict[str, Any]) -> DBCluster:
         ident = kwargs.get("global_cluster_identifier")
         if ident:
-            _get_global(self.account_id, ident)
+            gc = _get_global(self.account_id, ident)
+            if _param_true(kwargs.get("manage_master_user_password")):
+                raise InvalidParameterCombination(MANAGED_PASSWORD_REFUSED)
+            writer = next((m for m in gc.members if m.is_writer), None)
+            cross_region = writer is not None and writer.region != self.region_name
+            if cross_region and _param_true(gc.storage_encrypted):
+                # botocore CreateDBCluster.KmsKeyId: "If you create a read replica of an
+                # encrypted DB cluster in another Amazon Web Services Region, make sure to set
+                # KmsKeyId to a KMS key identifier that is valid in the destination Amazon Web
+                # Services Region." The message is AWS's for cross-region replicas.
+                if not kwargs.get("kms_key_id"):
+                    raise InvalidParameterCombination(
+                        "For encrypted cross-region replica, kmsKeyId should be explicitly specified"
+                    )
+                kwargs["storage_encrypted"] = True
+            elif writer is not None:
+                kwargs.setdefault("storage_encrypted", gc.storage_encrypted)
         return original(self, kwargs)
 
     RDSBackend.create_db_cluster = create_db_cluster
@@ -209,7 +238,23 @@ def fix_global_write_forwarding() -> None:
         gc = _membership(cluster)
         if gc is None or cluster.is_writer:
             return None
-        return "enabled" if cluster.global_write_forwarding_requested else "disabled"
+        on = bool(cluster.global_write_forwarding_requested)
+        if time.time() < cluster.__dict__.get("_emu_wf_until", 0):
+            return "enabling" if on else "disabling"
+        return "enabled" if on else "disabled"
+
+    def lag(cluster: DBCluster) -> None:
+        cluster._emu_wf_until = time.time() + SETTINGS.get("rds_write_forwarding_ms", 0) / 1000
+
+    original_create = RDSBackend.create_db_cluster
+
+    def create_db_cluster(self: RDSBackend, kwargs: dict[str, Any]) -> DBCluster:
+        cluster = original_create(self, kwargs)
+        if kwargs.get("enable_global_write_forwarding") is not None:
+            lag(cluster)
+        return cluster
+
+    RDSBackend.create_db_cluster = create_db_cluster
 
     DBCluster.global_write_forwarding_status = property(status)
 
@@ -237,8 +282,13 @@ def fix_global_write_forwarding() -> None:
         if cluster_id not in self.clusters:
             raise DBClusterNotFoundError(cluster_id)
         requested = kwargs.pop("enable_global_write_forwarding", None)
+        cluster = self.clusters[cluster_id]
         if requested is not None:
-            self.clusters[cluster_id]._global_write_forwarding_requested = _param_true(requested)
+            if _param_true(requested) != bool(cluster.global_write_forwarding_requested):
+                lag(cluster)
+            cluster._global_write_forwarding_requested = _param_true(requested)
+        if _param_true(kwargs.get("manage_master_user_password")) and _membership(cluster) is not None:
+            raise InvalidParameterCombination(MANAGED_PASSWORD_REFUSED)
         return original_modify(self, kwargs)
 
     RDSBackend.modify_db_cluster = modify_db_cluster
@@ -283,9 +333,13 @@ def fix_delete_db_cluster_global_member() -> None:
 
     AWS: deleting the primary member while other members remain fails with
     InvalidGlobalClusterStateFault ("Unable to delete cluster that is a primary
-    member of global cluster while there are other global cluster members").
-    moto 5.2.5 only detaches members of global clusters it finds in the
-    cluster's own region, leaving dangling members elsewhere.
+    member of global cluster while there are other global cluster members",
+    gruntwork-io/cloud-nuke#597); deleting any other member (or a sole
+    primary) fails with InvalidDBClusterStateFault ("This cluster is a part of
+    a global cluster, please remove it from globalcluster first", quoted in
+    terraform-provider-aws resourceClusterDelete, which removes it first).
+    Both errors are in botocore's DeleteDBCluster model. moto 5.2.5 only
+    detaches members of global clusters it finds in the cluster's own region.
     """
     original = RDSBackend.delete_db_cluster
 
@@ -298,8 +352,9 @@ def fix_delete_db_cluster_global_member() -> None:
                     "Unable to delete cluster that is a primary member of global cluster "
                     "while there are other global cluster members"
                 )
-            if not cluster.deletion_protection and not cluster.members:
-                gc.members = [m for m in gc.members if m is not cluster]
+            raise InvalidDBClusterStateFault(
+                "This cluster is a part of a global cluster, please remove it from globalcluster first"
+            )
         return original(self, cluster_identifier, snapshot_name)
 
     RDSBackend.delete_db_cluster = delete_db_cluster

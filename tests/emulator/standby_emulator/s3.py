@@ -1,13 +1,22 @@
 """S3 fixes (REST-XML)."""
 
+import time
 from typing import Any
 from xml.sax.saxutils import escape
 
 import xmltodict
 from moto.core.responses import ActionResult
-from moto.s3.exceptions import AccessDeniedByLock, MalformedXML, ReplicationConfigurationNotFoundError
+from moto.s3.exceptions import (
+    AccessDeniedByLock,
+    MalformedXML,
+    MissingBucket,
+    ReplicationConfigurationNotFoundError,
+    S3ClientError,
+)
 from moto.s3.models import FakeDeleteMarker, FakeKey, S3Backend
 from moto.s3.responses import S3Response
+
+from .settings import SETTINGS
 
 # Members of ReplicationRule (and below) that are integers in the AWS model;
 # xmltodict hands them to us as strings.
@@ -172,7 +181,54 @@ def fix_delete_object_version_in_suspended_bucket() -> None:
     S3Backend.delete_object = delete_object
 
 
+class InvalidReplicationRequest(S3ClientError):
+    def __init__(self, message: str):
+        super().__init__("InvalidRequest", message)
+
+
+def fix_put_bucket_replication_checks() -> None:
+    """PutBucketReplication refuses what AWS refuses.
+
+    AWS S3 API reference, PutBucketReplication / ReplicationRule:
+    - the destination bucket must exist (NoSuchBucket, which Terraform's
+      aws_s3_bucket_replication_configuration retries for a just-created
+      bucket) and have versioning enabled ("InvalidRequest: Destination bucket
+      must have versioning enabled.", nozaq/terraform-aws-remote-state-s3-backend#107);
+    - DeleteMarkerReplication: "If you specify a Filter in your replication
+      configuration, you must also include a DeleteMarkerReplication element"
+      (S3's answer: "InvalidRequest: DeleteMarkerReplication must be specified
+      for this version of Cross Region Replication configuration schema.").
+    moto 5.2.5 checks only that the source is versioned. A bucket younger than
+    the `s3_bucket_visible_ms` setting is not yet visible as a destination (a
+    just-created bucket in another region; Terraform retries NoSuchBucket).
+    """
+    original = S3Backend.put_bucket_replication
+
+    def put_bucket_replication(self, bucket_name, replication):
+        rules = replication.get("Rule") or []
+        for rule in rules if isinstance(rules, list) else [rules]:
+            if not isinstance(rule, dict):
+                continue
+            if "Filter" in rule and not rule.get("DeleteMarkerReplication"):
+                raise InvalidReplicationRequest(
+                    "DeleteMarkerReplication must be specified for this version of Cross Region Replication "
+                    "configuration schema.")
+            dest = str((rule.get("Destination") or {}).get("Bucket") or "")
+            name = dest.split(":::", 1)[-1]
+            target = self.buckets.get(name)
+            young = target is not None and (
+                time.time() - target.creation_date.timestamp() < SETTINGS.get("s3_bucket_visible_ms", 0) / 1000)
+            if target is None or young:
+                raise MissingBucket(name)
+            if target.versioning_status != "Enabled":
+                raise InvalidReplicationRequest("Destination bucket must have versioning enabled.")
+        return original(self, bucket_name, replication)
+
+    S3Backend.put_bucket_replication = put_bucket_replication
+
+
 def apply() -> None:
+    fix_put_bucket_replication_checks()
     fix_get_bucket_replication()
     fix_put_bucket_versioning_status()
     fix_get_bucket_versioning_root()

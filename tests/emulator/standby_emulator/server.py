@@ -18,7 +18,7 @@ from typing import Any
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-from . import apply_all, calls, opensearch, opensearch_rest, rds_backups
+from . import apply_all, calls, opensearch, opensearch_rest, opensearch_security, rds_backups
 
 
 def _json_response(start_response, status: int, payload: Any) -> list[bytes]:
@@ -88,8 +88,7 @@ class EmulatorApp:
             if path == "/_emulator/settings" and method == "GET":
                 return _json_response(start_response, 200, opensearch_rest.SETTINGS)
             if path == "/_emulator/settings" and method == "POST":
-                # {"opensearch_bootstrap_polls": N}: _status calls that answer
-                # BOOTSTRAPPING before SYNCING (default 1).
+                # Knobs (integers), see settings.py.
                 body = _read_json(environ)
                 for key, value in body.items():
                     if key not in opensearch_rest.DEFAULT_SETTINGS:
@@ -112,11 +111,27 @@ class EmulatorApp:
                             "replications": {
                                 n: i.replication.status for n, i in sorted(dd.indices.items()) if i.replication
                             },
+                            # Who started each replication, with which roles.
+                            "replication_users": {
+                                n: {"user": i.replication.user, "roles": i.replication.roles}
+                                for n, i in sorted(dd.indices.items()) if i.replication
+                            },
+                            "internal_users": sorted(opensearch_security.store(domain)["internalusers"]),
+                            "role_mappings": {
+                                role: m.get("users", [])
+                                for role, m in sorted(opensearch_security.store(domain)["rolesmapping"].items())
+                            },
                             "autofollow_rules": [
                                 {"leader_alias": r.leader_alias, "name": r.name, "pattern": r.pattern}
                                 for r in dd.rules.values()
                             ],
                         })
+                return _json_response(start_response, 200, out)
+            if path == "/_emulator/opensearch/connections" and method == "GET":
+                # Each connection's id, status and domain infos as the caller sent them.
+                with opensearch.LOCK:
+                    out = [{"id": c.connection_id, "status": c.status, "requested": c.requested}
+                           for c in opensearch.CONNECTIONS.values()]
                 return _json_response(start_response, 200, out)
             if path == "/_emulator/opensearch/replication" and method == "POST":
                 # {"endpoint": host | "region"+"domain" [+"account"], "index",

@@ -1,0 +1,120 @@
+//! `opensearch_internal_user`: a user of fine-grained access control's
+//! internal user database (basic auth), e.g. Mattermost's own user or the
+//! replication user (same name on both domains, replication.md).
+//! id = user name.
+//!
+//! The password is never read back (the plugin reports an empty hash): it is
+//! compared by hash like every sensitive value, and sent with every update.
+
+use super::rest::Domain;
+use super::security::{self, P_ENDPOINT, P_ENDPOINT_URL, P_MASTER, P_MASTER_PASSWORD};
+use crate::kinds::aws::{get_str, req_str};
+use crate::kinds::schema::{Prop, Schema, Type};
+use crate::kinds::{Created, Ctx, Kind, KindError, PropProblem};
+use crate::value::Attrs;
+use async_trait::async_trait;
+use serde_json::json;
+
+pub struct OpenSearchInternalUser;
+
+const API: &str = "internalusers";
+
+static SCHEMA: Schema = Schema {
+    props: &[
+        P_ENDPOINT,
+        P_ENDPOINT_URL,
+        P_MASTER,
+        P_MASTER_PASSWORD,
+        Prop::required("user_name", Type::String, "The user's name.").force_new(),
+        Prop::required(
+            "password",
+            Type::String,
+            "Its password, from a sensitive variable (8+ characters: upper and lower case, a digit, a special \
+             character, as OpenSearch Service requires).",
+        )
+        .sensitive(),
+        Prop::optional("backend_roles", Type::List(&Type::String), "Backend roles (default none)."),
+    ],
+};
+
+async fn put(p: &Attrs) -> Result<(), KindError> {
+    const CALL: &str = "PUT _plugins/_security/api/internalusers/{name}";
+    let domain = Domain::from_props(p)?;
+    let body = json!({"password": req_str(p, "password")?, "backend_roles": security::list_json(p, "backend_roles")});
+    security::put(&domain, API, req_str(p, "user_name")?, body, CALL).await
+}
+
+#[async_trait]
+impl Kind for OpenSearchInternalUser {
+    fn type_name(&self) -> &'static str {
+        "opensearch_internal_user"
+    }
+
+    fn schema(&self) -> &'static Schema {
+        &SCHEMA
+    }
+
+    fn validate(&self, props: &Attrs) -> Vec<PropProblem> {
+        let mut out = Vec::new();
+        if let (Some(u), Some(m)) = (get_str(props, "user_name"), get_str(props, "master_user_name"))
+            && u == m
+        {
+            out.push(PropProblem::error(
+                "user_name",
+                "this is the master user: OpenSearch Service manages it (aws_opensearch_domain's master_user_*)",
+            ));
+        }
+        if let Some(p) = get_str(props, "password")
+            && (p.chars().count() < 8
+                || !p.chars().any(|c| c.is_ascii_uppercase())
+                || !p.chars().any(|c| c.is_ascii_lowercase())
+                || !p.chars().any(|c| c.is_ascii_digit())
+                || p.chars().all(|c| c.is_ascii_alphanumeric()))
+        {
+            out.push(PropProblem::error(
+                "password",
+                "the password must have 8 or more characters, with an upper-case letter, a lower-case letter, a \
+                 digit and a special character (the value is not shown)",
+            ));
+        }
+        out
+    }
+
+    fn id_hint(&self, desired: &Attrs) -> Option<String> {
+        get_str(desired, "user_name").map(str::to_string)
+    }
+
+    async fn create(&self, _cx: &Ctx<'_>, desired: &Attrs) -> Result<Created, KindError> {
+        put(desired).await?;
+        Ok(Created { id: req_str(desired, "user_name")?.to_string(), attrs: desired.clone() })
+    }
+
+    // read: 1 call (GET _plugins/_security/api/internalusers/{name}).
+    async fn read(&self, _cx: &Ctx<'_>, id: &str, prior: &Attrs) -> Result<Option<Attrs>, KindError> {
+        if !Domain::has_credentials(prior) {
+            return Ok(Some(prior.clone()));
+        }
+        const CALL: &str = "GET _plugins/_security/api/internalusers/{name}";
+        let domain = Domain::from_props(prior)?;
+        let Some(user) = security::get(&domain, API, id, CALL).await? else { return Ok(None) };
+        let mut a = security::base(prior, "user_name", id);
+        a.insert("backend_roles".into(), security::strings(user.get("backend_roles")));
+        Ok(Some(a))
+    }
+
+    async fn update(&self, _cx: &Ctx<'_>, _id: &str, _prior: &Attrs, desired: &Attrs) -> Result<(), KindError> {
+        put(desired).await
+    }
+
+    async fn delete(&self, _cx: &Ctx<'_>, id: &str, prior: &Attrs) -> Result<(), KindError> {
+        const CALL: &str = "DELETE _plugins/_security/api/internalusers/{name}";
+        security::delete(&Domain::from_props(prior)?, API, id, CALL).await
+    }
+
+    fn normalize(&self, prop: &str, v: &crate::value::Value) -> crate::value::Value {
+        match (prop, v) {
+            ("backend_roles", crate::value::Value::Null) => crate::value::Value::List(Vec::new()),
+            _ => v.clone(),
+        }
+    }
+}

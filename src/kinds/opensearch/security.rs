@@ -1,0 +1,81 @@
+//! The security plugin's REST API (`_plugins/_security/api/...`), shared by
+//! the fine-grained access control kinds: `opensearch_internal_user`,
+//! `opensearch_role`, `opensearch_role_mapping`. They sign in as the
+//! domain's master user (only it may manage security on OpenSearch Service).
+
+use super::rest::Domain;
+use super::{DOC_ENDPOINT_URL, carry_connection};
+use crate::kinds::KindError;
+use crate::kinds::schema::{Prop, Type};
+use crate::value::{Attrs, Value};
+use hyper::{Method, StatusCode};
+use serde_json::Value as Json;
+
+// Properties every security kind starts with.
+pub(crate) const P_ENDPOINT: Prop = Prop::required(
+    "domain_endpoint",
+    Type::String,
+    "The domain's endpoint host name (`${aws_opensearch_domain.<name>.endpoint}`).",
+)
+.force_new();
+pub(crate) const P_ENDPOINT_URL: Prop = Prop::optional("endpoint_url", Type::String, DOC_ENDPOINT_URL);
+pub(crate) const P_MASTER: Prop =
+    Prop::required("master_user_name", Type::String, "The domain's master user (it manages security).");
+pub(crate) const P_MASTER_PASSWORD: Prop =
+    Prop::required("master_user_password", Type::String, "Its password, from a sensitive variable.").sensitive();
+
+fn path(api: &str, name: &str) -> String {
+    format!("/_plugins/_security/api/{api}/{name}")
+}
+
+/// The object `name` as the plugin reports it; `None` when absent.
+pub(crate) async fn get(domain: &Domain, api: &str, name: &str, call: &'static str) -> Result<Option<Json>, KindError> {
+    let a = domain.send(call, Method::GET, &path(api, name), None).await?;
+    if a.status == StatusCode::NOT_FOUND {
+        return Ok(None);
+    }
+    if !a.ok() {
+        return Err(a.into_error(call));
+    }
+    Ok(a.body.get(name).cloned())
+}
+
+/// Creates or replaces `name`.
+pub(crate) async fn put(
+    domain: &Domain,
+    api: &str,
+    name: &str,
+    body: Json,
+    call: &'static str,
+) -> Result<(), KindError> {
+    let a = domain.send(call, Method::PUT, &path(api, name), Some(body)).await?;
+    if a.ok() { Ok(()) } else { Err(a.into_error(call)) }
+}
+
+/// Deletes `name`; already gone is fine.
+pub(crate) async fn delete(domain: &Domain, api: &str, name: &str, call: &'static str) -> Result<(), KindError> {
+    let a = domain.send(call, Method::DELETE, &path(api, name), None).await?;
+    if a.ok() || a.status == StatusCode::NOT_FOUND { Ok(()) } else { Err(a.into_error(call)) }
+}
+
+/// A list of strings from the plugin's answer.
+pub(crate) fn strings(v: Option<&Json>) -> Value {
+    let items = v.and_then(Json::as_array).map(|a| a.iter().filter_map(Json::as_str).map(Value::str).collect());
+    Value::List(items.unwrap_or_default())
+}
+
+/// A property as a JSON list (empty when unset).
+pub(crate) fn list_json(p: &Attrs, k: &str) -> Json {
+    match p.get(k) {
+        Some(v @ Value::List(_)) => v.to_json(),
+        _ => Json::Array(Vec::new()),
+    }
+}
+
+/// The attributes every read starts from: connection settings and the name.
+pub(crate) fn base(prior: &Attrs, name_prop: &str, name: &str) -> Attrs {
+    let mut a = Attrs::new();
+    carry_connection(prior, &mut a);
+    a.insert(name_prop.to_string(), Value::str(name));
+    a
+}

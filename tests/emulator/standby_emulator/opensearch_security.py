@@ -1,0 +1,213 @@
+"""The security plugin of a fake domain: internal users, roles, role mappings.
+
+Follows the OpenSearch security plugin's REST API (2.x,
+https://opensearch.org/docs/latest/security/access-control/api/) as AWS
+exposes it with fine-grained access control (fgac.md):
+- `PUT|GET|DELETE /_plugins/_security/api/internalusers/<name>`
+  `{"password", "backend_roles", "attributes"}`; GET never returns the
+  password (`"hash": ""`).
+- `PUT|GET|DELETE /_plugins/_security/api/roles/<name>`
+  `{"cluster_permissions", "index_permissions":[{"index_patterns","allowed_actions"}]}`.
+- `PUT|GET|DELETE /_plugins/_security/api/rolesmapping/<role>` `{"users", "backend_roles", "hosts"}`.
+- Answers `{"status":"CREATED"|"OK","message":"'x' created."|"'x' updated."|"'x' deleted."}`,
+  404 `{"status":"NOT_FOUND","message":"Resource 'x' not found."}`, reserved
+  (built-in) roles 403 `{"status":"FORBIDDEN","message":"Resource 'x' is reserved."}`.
+- The master user is mapped to `all_access` and `security_manager` (fgac.md,
+  "Master user"). Only those roles may use the security API.
+
+Permissions are a simplification of the plugin's action groups (wildcards,
+a few action groups), enough for the replication plugin's documented roles
+(opensearch documentation-website replication-plugin/permissions.md;
+replication.md, "Permissions requirements"): `cross_cluster_replication_follower_full_access` on the
+follower, `cross_cluster_replication_leader_full_access` on the leader, and
+index-scoped custom roles. A refusal is 403 `security_exception`
+"no permissions for [action] and User [name=..., backend_roles=[], requestedTenant=null]".
+"""
+
+import base64
+import fnmatch
+import json
+import secrets
+from typing import Any
+
+from .opensearch import master_user
+
+RESERVED_ROLES = {
+    "all_access": {"cluster_permissions": ["*"], "index_permissions": [
+        {"index_patterns": ["*"], "allowed_actions": ["*"]}]},
+    "security_manager": {"cluster_permissions": ["cluster:admin/opendistro_security/*"], "index_permissions": []},
+    "readall": {"cluster_permissions": ["cluster_composite_ops_ro"], "index_permissions": [
+        {"index_patterns": ["*"], "allowed_actions": ["read"]}]},
+    # The replication plugin's roles, with the permissions its documentation
+    # lists (documentation-website, replication-plugin/permissions.md).
+    "cross_cluster_replication_leader_full_access": {"cluster_permissions": [], "index_permissions": [
+        {"index_patterns": ["*"], "allowed_actions": ["indices:admin/plugins/replication/validate",
+                                                     "indices:data/read/plugins/replication/file_chunk",
+                                                     "indices:data/read/plugins/replication/changes"]}]},
+    "cross_cluster_replication_follower_full_access": {
+        "cluster_permissions": ["cluster:admin/plugins/replication/autofollow/update"],
+        "index_permissions": [{"index_patterns": ["*"], "allowed_actions": [
+            "indices:admin/plugins/replication/index/setup/validate",
+            "indices:admin/plugins/replication/index/start",
+            "indices:admin/plugins/replication/index/pause",
+            "indices:admin/plugins/replication/index/resume",
+            "indices:admin/plugins/replication/index/stop",
+            "indices:admin/plugins/replication/index/update",
+            "indices:admin/plugins/replication/index/status_check",
+            "indices:data/write/plugins/replication/changes"]}]},
+}
+
+
+class SecurityAnswer(Exception):
+    """A security API answer that is not the OpenSearch error envelope."""
+
+    def __init__(self, status: int, body: dict):
+        super().__init__(body.get("message", ""))
+        self.status = status
+        self.body = body
+
+
+def store(domain) -> dict:
+    s = getattr(domain, "_emu_security", None)
+    if s is None:
+        s = domain._emu_security = {"internalusers": {}, "roles": {}, "rolesmapping": {}}
+    return s
+
+
+def authenticate(domain, environ: dict) -> str | None:
+    """The user a basic-auth header names, when its password is right."""
+    header = environ.get("HTTP_AUTHORIZATION", "")
+    if not header.startswith("Basic "):
+        return None
+    try:
+        user, _, password = base64.b64decode(header[6:]).decode("utf-8").partition(":")
+    except Exception:
+        return None
+    master = master_user(domain)
+    if master and secrets.compare_digest(user, master[0]) and secrets.compare_digest(password, master[1]):
+        return user
+    known = store(domain)["internalusers"].get(user)
+    if known and secrets.compare_digest(password, known["password"]):
+        return user
+    return None
+
+
+def roles_of(domain, user: str) -> set[str]:
+    roles = set()
+    master = master_user(domain)
+    if master and user == master[0]:
+        roles |= {"all_access", "security_manager"}
+    for role, mapping in store(domain)["rolesmapping"].items():
+        if user in mapping.get("users", []):
+            roles.add(role)
+    return roles
+
+
+def _role(domain, name: str) -> dict | None:
+    return RESERVED_ROLES.get(name) or store(domain)["roles"].get(name)
+
+
+def _grants(patterns: list, action: str) -> bool:
+    for p in patterns:
+        if p in ("*", action) or fnmatch.fnmatchcase(action, p):
+            return True
+        if p == "read" and action.startswith("indices:data/read/"):
+            return True
+        if p in ("write", "crud") and action.startswith("indices:data/"):
+            return True
+        if p in ("create_index", "manage") and action.startswith("indices:admin/create"):
+            return True
+        if p == "indices_all" and action.startswith("indices:"):
+            return True
+        if p in ("cluster_monitor", "cluster_composite_ops_ro") and action.startswith("cluster:monitor/"):
+            return True
+        if p == "cluster_composite_ops" and (action.startswith("cluster:monitor/") or action in (
+                "indices:data/write/bulk", "indices:data/read/mget", "indices:data/read/msearch")):
+            return True
+    return False
+
+
+def permitted(domain, user: str, action: str, index: str | None = None) -> bool:
+    for role in roles_of(domain, user):
+        r = _role(domain, role) or {}
+        if index is None and _grants(r.get("cluster_permissions", []), action):
+            return True
+        for ip in r.get("index_permissions", []):
+            if _grants(ip.get("allowed_actions", []), action) and any(
+                    fnmatch.fnmatchcase(index or "", p) for p in ip.get("index_patterns", [])):
+                return True
+    return False
+
+
+def denied(user: str, action: str) -> tuple[int, dict]:
+    reason = f"no permissions for [{action}] and User [name={user}, backend_roles=[], requestedTenant=null]"
+    cause = {"type": "security_exception", "reason": reason}
+    return 403, {"error": {"root_cause": [cause], **cause}, "status": 403}
+
+
+# ---------------------------------------------------------- the REST API ---
+
+
+def _body(raw: bytes) -> dict:
+    try:
+        parsed = json.loads(raw) if raw.strip() else {}
+    except ValueError:
+        raise SecurityAnswer(400, {"status": "error", "reason": "Invalid JSON."}) from None
+    if not isinstance(parsed, dict):
+        raise SecurityAnswer(400, {"status": "error", "reason": "Invalid JSON."})
+    return parsed
+
+
+def _check_fields(body: dict, allowed: set[str]) -> None:
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise SecurityAnswer(400, {"status": "error", "reason": "Invalid configuration",
+                                   "invalid_keys": {"keys": ",".join(unknown)}})
+
+
+def security_api(domain, user: str, method: str, kind: str, name: str, raw: bytes) -> tuple[int, Any]:
+    if not roles_of(domain, user) & {"all_access", "security_manager"}:
+        return denied(user, f"cluster:admin/opendistro_security/{kind}")
+    s = store(domain)[kind]
+    if kind == "roles" and name in RESERVED_ROLES:
+        if method in ("PUT", "DELETE"):
+            return 403, {"status": "FORBIDDEN", "message": f"Resource '{name}' is reserved."}
+        return 200, {name: {**RESERVED_ROLES[name], "reserved": True, "hidden": False, "static": True}}
+    if method == "GET":
+        if name not in s:
+            return 404, {"status": "NOT_FOUND", "message": f"Resource '{name}' not found."}
+        shown = {k: v for k, v in s[name].items() if k != "password"}
+        if kind == "internalusers":
+            shown["hash"] = ""
+        return 200, {name: {**shown, "reserved": False, "hidden": False, "static": False}}
+    if method == "DELETE":
+        if name not in s:
+            return 404, {"status": "NOT_FOUND", "message": f"Resource '{name}' not found."}
+        del s[name]
+        return 200, {"status": "OK", "message": f"'{name}' deleted."}
+    if method != "PUT":
+        return 405, {"error": f"Incorrect HTTP method [{method}]", "status": 405}
+    body = _body(raw)
+    if kind == "internalusers":
+        _check_fields(body, {"password", "hash", "backend_roles", "attributes", "opendistro_security_roles"})
+        if not body.get("password") and name not in s:
+            raise SecurityAnswer(400, {"status": "error", "reason": "Please specify either 'hash' or 'password' "
+                                                                   "when creating a new internal user."})
+        entry = {"password": body.get("password") or s[name]["password"],
+                 "backend_roles": body.get("backend_roles", []), "attributes": body.get("attributes", {})}
+    elif kind == "roles":
+        _check_fields(body, {"cluster_permissions", "index_permissions", "tenant_permissions", "description"})
+        entry = {"cluster_permissions": body.get("cluster_permissions", []),
+                 "index_permissions": body.get("index_permissions", []),
+                 "tenant_permissions": body.get("tenant_permissions", [])}
+    else:
+        _check_fields(body, {"users", "backend_roles", "hosts", "and_backend_roles", "description"})
+        if _role(domain, name) is None:
+            return 404, {"status": "NOT_FOUND", "message": f"The role '{name}' does not exist."}
+        entry = {"users": body.get("users", []), "backend_roles": body.get("backend_roles", []),
+                 "hosts": body.get("hosts", []), "and_backend_roles": []}
+    existed = name in s
+    s[name] = entry
+    if existed:
+        return 200, {"status": "OK", "message": f"'{name}' updated."}
+    return 201, {"status": "CREATED", "message": f"'{name}' created."}

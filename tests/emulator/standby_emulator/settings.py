@@ -1,0 +1,31 @@
+"""Knobs tests turn through POST /_emulator/settings (all integers).
+
+- opensearch_bootstrap_polls: _status calls that answer BOOTSTRAPPING before
+  SYNCING after a start (the plugin copies the leader's segments first).
+- opensearch_running_polls: _status calls, right after a start, that answer
+  RUNNING (the plugin's overall state while no shard has reported yet).
+- opensearch_processing_ms: how long DescribeDomain reports Processing=true
+  after CreateDomain / UpdateDomainConfig (AWS: minutes).
+- opensearch_inbound_visible_ms: how long a new cross-cluster connection stays
+  invisible in the leader's region (DescribeInboundConnections,
+  AcceptInboundConnection: ResourceNotFoundException) while it propagates.
+- s3_bucket_visible_ms: how long a new bucket is not yet found as a
+  replication destination (PutBucketReplication: NoSuchBucket).
+- rds_write_forwarding_ms: how long a secondary reports
+  GlobalWriteForwardingStatus enabling/disabling after it is requested.
+"""
+
+DEFAULT_SETTINGS = {
+    "opensearch_bootstrap_polls": 1,
+    "opensearch_running_polls": 0,
+    "opensearch_processing_ms": 0,
+    "opensearch_inbound_visible_ms": 0,
+    "rds_write_forwarding_ms": 0,
+    "s3_bucket_visible_ms": 0,
+}
+SETTINGS = dict(DEFAULT_SETTINGS)
+
+
+def reset() -> None:
+    SETTINGS.clear()
+    SETTINGS.update(DEFAULT_SETTINGS)
