@@ -94,6 +94,9 @@ fn role(type_name: &str) -> Role {
         "aws_opensearch_inbound_connection_accepter" => Role::Part("accepted connection"),
         "opensearch_autofollow_rule" => Role::Part("auto-follow rule"),
         "opensearch_index_replication" => Role::Part("replicated index"),
+        "opensearch_internal_user" => Role::Part("internal user"),
+        "opensearch_role" => Role::Part("security role"),
+        "opensearch_role_mapping" => Role::Part("role mapping"),
         t if t.starts_with("aws_iam_") => Role::Global(match t {
             "aws_iam_role" => "IAM role",
             "aws_iam_policy" => "IAM policy",

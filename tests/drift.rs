@@ -18,6 +18,18 @@ const WEST: &str = "us-west-1";
 const EAST: &str = "us-east-1";
 const SEARCH_PASSWORD: &str = "Srch-Master-9!kq";
 const DB_PASSWORD: &str = "Db-Master-7#wz";
+const REPL_PASSWORD: &str = "Repl-User-5$tq";
+const MM_PASSWORD: &str = "Mm-User-3%vx";
+
+/// The example's inputs: secrets, and the policies' source range (the
+/// emulator answers on loopback).
+fn example_env(c: &mut Command) -> &mut Command {
+    c.env("STANDBY_VAR_opensearch_master_password", SEARCH_PASSWORD)
+        .env("STANDBY_VAR_db_master_password", DB_PASSWORD)
+        .env("STANDBY_VAR_opensearch_replication_password", REPL_PASSWORD)
+        .env("STANDBY_VAR_opensearch_mattermost_password", MM_PASSWORD)
+        .env("STANDBY_VAR_search_source_ips", r#"["127.0.0.0/8"]"#)
+}
 const LEADER: &str = "mattermost-dr-os-us-west-1";
 const FOLLOWER: &str = "mattermost-dr-os-us-east-1";
 const CLUSTER_WEST: &str = "mattermost-dr-db-us-west-1";
@@ -70,9 +82,7 @@ impl World {
 
     fn cmd(&self, args: &[&str]) -> Command {
         let mut c = self.emu.cmd(&self.dir, args);
-        c.env("STANDBY_VAR_opensearch_master_password", SEARCH_PASSWORD)
-            .env("STANDBY_VAR_db_master_password", DB_PASSWORD)
-            .env("STANDBY_VAR_deletion_protection", "false");
+        example_env(&mut c).env("STANDBY_VAR_deletion_protection", "false");
         c
     }
 
@@ -115,7 +125,7 @@ impl World {
     /// then the whole example.
     fn applied() -> World {
         let w = World::example();
-        w.ok(0, &["apply", ".", "--auto-approve", "--target", "module.search.aws_opensearch_domain.leader"]);
+        w.ok(0, &["apply", ".", "--auto-approve", "--target", "module.search.aws_opensearch_domain_policy.leader_policy"]);
         let host = w.host(LEADER);
         for index in ["channels", "users", "files", "posts-2024-06-01"] {
             assert_eq!(w.rest(&host, "PUT", &format!("/{index}"), None).0, 200);
@@ -549,13 +559,13 @@ fn no_credentials_is_one_message_naming_the_sources() {
     let home = root.join("home");
     std::fs::create_dir_all(&home).unwrap();
     for args in [&["plan", "."][..], &["apply", ".", "--auto-approve"], &["drift", "."], &["preflight", "."]] {
-        let run: Run = common::cmd(&dir, args)
+        let mut c = common::cmd(&dir, args);
+        let run: Run = example_env(&mut c)
             .env("HOME", &home)
             .env("AWS_CONFIG_FILE", home.join("none"))
             .env("AWS_SHARED_CREDENTIALS_FILE", home.join("none"))
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("AWS_REGION", WEST)
-            .env("STANDBY_VAR_opensearch_master_password", SEARCH_PASSWORD)
             .output()
             .unwrap()
             .into();

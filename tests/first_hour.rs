@@ -105,6 +105,10 @@ fn topology_marks_what_is_pending() {
             &["apply", "examples/mattermost-dr", "--auto-approve", "--target", "module.files", "--state", state_s],
         )
         .env("STANDBY_VAR_opensearch_master_password", "Topology-Test-9!")
+        .env("STANDBY_VAR_db_master_password", "Topology-Db-9!")
+        .env("STANDBY_VAR_opensearch_replication_password", "Topology-Repl-9!")
+        .env("STANDBY_VAR_opensearch_mattermost_password", "Topology-Mm-9!")
+        .env("STANDBY_VAR_search_source_ips", r#"["127.0.0.0/8"]"#)
         .output()
         .expect("run standby")
         .into();
