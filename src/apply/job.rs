@@ -178,7 +178,7 @@ impl Job {
         let prior = self.prior.clone().unwrap_or_else(|| self.record.clone());
         let Some(id) = prior.id.clone().or_else(|| self.kind.id_hint(&prior.attrs)) else {
             // Never created (an interrupted create with nothing to find).
-            journal.remove(&self.addr).map_err(|e| self.journal_error(e, Some(prior.clone())))?;
+            journal.remove(&self.addr).await.map_err(|e| self.journal_error(e, Some(prior.clone())))?;
             return Ok((prior, Attrs::new()));
         };
         let mut known = prior.attrs.clone();
@@ -186,7 +186,7 @@ impl Job {
         self.watch(progress, started, deadline, "deletion", self.kind.delete(cx, &id, &known))
             .await
             .map_err(|e| JobError { message: format!("delete failed: {e}"), keep: Some(prior.clone()) })?;
-        journal.remove(&self.addr).map_err(|e| self.journal_error(e, None))?;
+        journal.remove(&self.addr).await.map_err(|e| self.journal_error(e, None))?;
         Ok((prior, Attrs::new()))
     }
 
@@ -199,12 +199,12 @@ impl Job {
         deadline: Instant,
     ) -> Result<(Instance, Attrs), JobError> {
         // The intent, on disk before the create is called.
-        journal.put(&self.addr, &self.record).map_err(|e| self.journal_error(e, None))?;
+        journal.put(&self.addr, &self.record).await.map_err(|e| self.journal_error(e, None))?;
         let created = match self.watch(progress, started, deadline, "creation", self.kind.create(cx, &self.props)).await
         {
             Ok(c) => c,
             Err(e) if e.refused() => {
-                let _ = journal.remove(&self.addr);
+                let _ = journal.remove(&self.addr).await;
                 return Err(JobError { message: format!("create failed: {e}"), keep: None });
             }
             Err(e) => return Err(JobError { message: format!("create failed: {e}"), keep: Some(self.record.clone()) }),
@@ -213,7 +213,7 @@ impl Job {
         let mut rec = self.record.clone();
         rec.id = Some(created.id.clone());
         rec.attrs = split(&created.attrs, &self.sensitive).0;
-        journal.put(&self.addr, &rec).map_err(|e| self.journal_error(e, Some(rec.clone())))?;
+        journal.put(&self.addr, &rec).await.map_err(|e| self.journal_error(e, Some(rec.clone())))?;
         self.finish(cx, journal, progress, started, deadline, rec, created.attrs, "creation").await
     }
 
@@ -274,7 +274,7 @@ impl Job {
         };
         rec.attrs = split(&observed, &self.sensitive).0;
         rec.status = Status::Ready;
-        journal.put(&self.addr, &rec).map_err(|e| self.journal_error(e, Some(rec.clone())))?;
+        journal.put(&self.addr, &rec).await.map_err(|e| self.journal_error(e, Some(rec.clone())))?;
         let secrets: Attrs = self
             .planned
             .iter()

@@ -36,7 +36,7 @@ impl ModuleTree {
     }
 }
 
-const TOP_KEYS: &[&str] = &["regions", "variables", "resources", "modules", "outputs"];
+const TOP_KEYS: &[&str] = &["backend", "regions", "variables", "resources", "modules", "outputs"];
 const VAR_KEYS: &[&str] = &["type", "default", "description", "sensitive"];
 const RESOURCE_KEYS: &[&str] =
     &["type", "region", "count", "for_each", "depends_on", "lifecycle", "properties", "timeouts"];
@@ -187,6 +187,18 @@ fn load_error(src: &Source, e: LoadError) -> Diagnostic {
 fn read_file(src: &Source, node: &Node, is_root: bool, m: &mut Module, diags: &mut Diagnostics) {
     let Some(top) = src.mapping(node, "a configuration file", diags) else { return };
     src.check_keys(top, TOP_KEYS, "the configuration file", None, diags);
+    if let Some(n) = top.get("backend") {
+        if is_root {
+            super::backend::parse(src, n, diags);
+        } else {
+            diags.push(
+                Diagnostic::error(
+                    "`backend:` belongs in the root module: a module cannot choose where the state lives",
+                )
+                .at(Some(src.loc(n.span()))),
+            );
+        }
+    }
     if let Some(n) = top.get("regions") {
         read_regions(src, n, is_root, m, diags);
     }

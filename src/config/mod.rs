@@ -1,6 +1,7 @@
 //! The configuration as written: modules, variables, resources, outputs,
 //! with the location of everything. Nothing here is evaluated.
 
+pub mod backend;
 mod load;
 pub mod yaml;
 

@@ -12,9 +12,10 @@ def apply_all() -> None:
     global _applied
     if _applied:
         return
-    from . import iam, opensearch, rds, s3
+    from . import iam, opensearch, rds, s3, s3_conditional
 
     s3.apply()
+    s3_conditional.apply()
     iam.apply()
     rds.apply()
     opensearch.apply()
