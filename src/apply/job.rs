@@ -200,9 +200,25 @@ impl Job {
     ) -> Result<(Instance, Attrs), JobError> {
         // The intent, on disk before the create is called.
         journal.put(&self.addr, &self.record).await.map_err(|e| self.journal_error(e, None))?;
-        let created = match self.watch(progress, started, deadline, "creation", self.kind.create(cx, &self.props)).await
-        {
+        let (result, retried) = crate::aws::count_retries(self.watch(
+            progress,
+            started,
+            deadline,
+            "creation",
+            self.kind.create(cx, &self.props),
+        ))
+        .await;
+        let created = match result {
             Ok(c) => c,
+            // The SDK repeated a call whose first answer was lost and was
+            // told "already exists": most likely our own first try. Observe
+            // before calling it a conflict.
+            Err(e) if retried > 0 && e.already_exists() => match self.adopt(cx).await {
+                Some(c) => c,
+                None => {
+                    return Err(JobError { message: format!("create failed: {e}"), keep: Some(self.record.clone()) });
+                }
+            },
             Err(e) if e.refused() => {
                 let _ = journal.remove(&self.addr).await;
                 return Err(JobError { message: format!("create failed: {e}"), keep: None });
@@ -215,6 +231,28 @@ impl Job {
         rec.attrs = split(&created.attrs, &self.sensitive).0;
         journal.put(&self.addr, &rec).await.map_err(|e| self.journal_error(e, Some(rec.clone())))?;
         self.finish(cx, journal, progress, started, deadline, rec, created.attrs, "creation").await
+    }
+
+    /// What a create whose answer was lost made, found by its predicted id
+    /// or natural key, brought to the desired properties.
+    async fn adopt(&self, cx: &Ctx<'_>) -> Option<crate::kinds::Created> {
+        let id = match self.kind.id_hint(&self.props) {
+            Some(id) => id,
+            None => self.kind.find(cx, &self.props).await.ok()??,
+        };
+        let seen = self.kind.read(cx, &id, &self.props).await.ok()??;
+        let differs = self.props.iter().any(|(k, v)| {
+            !matches!(v, crate::value::Value::Unknown)
+                && self.kind.normalize(k, v)
+                    != self.kind.normalize(k, seen.get(k).unwrap_or(&crate::value::Value::Null))
+        });
+        if differs {
+            // A create that makes several calls stopped half-way.
+            self.kind.update(cx, &id, &seen, &self.props).await.ok()?;
+        }
+        let mut attrs = self.props.clone();
+        attrs.extend(seen);
+        Some(crate::kinds::Created { id, attrs })
     }
 
     async fn update(

@@ -12,11 +12,12 @@ def apply_all() -> None:
     global _applied
     if _applied:
         return
-    from . import iam, opensearch, rds, s3, s3_conditional
+    from . import iam, opensearch, rds, rds_recreate, s3, s3_conditional
 
     s3.apply()
     s3_conditional.apply()
     iam.apply()
     rds.apply()
+    rds_recreate.apply()
     opensearch.apply()
     _applied = True
