@@ -332,3 +332,39 @@ fn creates_whose_answer_was_lost_are_found_by_their_natural_key() {
     let shown = w.ok(0, &["state", "show", "aws_iam_policy.read_files"]).stdout;
     assert!(shown.contains("arn:aws:iam::123456789012:policy/mm-count-read-files"), "{shown}");
 }
+
+/// The S3 state backend through lost answers: the SDK repeats the lock's
+/// `If-None-Match: *` write and the state's `If-Match` write after their
+/// first tries took effect; standby reads before calling either refused and
+/// finds its own object (no "locked by" itself, no false conflict).
+#[test]
+fn remote_state_writes_whose_answers_were_lost_are_not_conflicts() {
+    let emu = Emulator::start();
+    let proxy = Proxy::start(&emu.endpoint(), 3);
+    let (status, body) = http(
+        &emu.endpoint(),
+        "PUT",
+        "/lost-answers-state",
+        None,
+        Some("<CreateBucketConfiguration><LocationConstraint>us-east-2</LocationConstraint></CreateBucketConfiguration>"),
+    );
+    assert!(status < 300 || body.contains("BucketAlreadyOwnedByYou"), "{status} {body}");
+    let dir = scratch("faults-remote");
+    common::write_files(
+        &dir,
+        &[
+            ("main.yaml", "regions: { primary: us-west-1, secondary: us-east-1 }\nresources:\n  a:\n    type: standby_data\n    count: 3\n    properties: { input: x }\n"),
+            ("backend.yaml", "backend:\n  s3: { bucket: lost-answers-state, key: dr.json, region: us-east-2 }\n"),
+        ],
+    );
+    let w = World { endpoint: proxy.url.clone(), emu, dir, attempts: "3" };
+    w.ok(0, &["apply", ".", "--auto-approve"]);
+    proxy.lose("PUT /lost-answers-state/_standby/locks/dr.json ");
+    proxy.lose("PUT /lost-answers-state/dr.json ");
+    let second = w.run(&["state", "rm", "standby_data.a[0]"]);
+    assert_eq!(second.code, 0, "{}", second.all());
+    assert_eq!(proxy.stats()["faults"]["lost"], 2, "both answers were lost");
+    assert_eq!(w.ok(0, &["state", "list"]).stdout.lines().count(), 2);
+    let again = w.ok(0, &["apply", ".", "--auto-approve"]);
+    assert!(again.stdout.contains("1 added"), "{}", again.stdout);
+}
