@@ -115,6 +115,12 @@ pub enum Command {
         #[command(flatten)]
         dir: DirArg,
     },
+    /// Print a JSON Schema (draft-07) of configuration files, for editors
+    #[command(
+        after_help = "Example:\n  standby schema > standby.schema.json\n\nThen start each YAML file with\n  # yaml-language-server: $schema=../../standby.schema.json\n(a path relative to the file) for completion, descriptions and typo checks in editors using \
+yaml-language-server (VS Code's YAML extension, Neovim, Helix, ...)."
+    )]
+    Schema,
     /// Print the dependency graph in Graphviz DOT
     #[command(after_help = "Example:\n  standby graph examples/mattermost-dr | dot -Tsvg > graph.svg")]
     Graph {

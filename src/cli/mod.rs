@@ -14,7 +14,7 @@ use crate::state::backend::{self, Backend};
 use crate::state::{self, State};
 use args::{Cli, Command, StateCommand, VarArgs};
 use clap::Parser;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -55,6 +55,12 @@ async fn dispatch(cli: Cli) -> Result<u8, Error> {
     match cli.command {
         Command::Validate { dir, vars } => inspect::validate(&dir, &vars),
         Command::Graph { dir, vars } => inspect::graph(&dir, &vars),
+        Command::Schema => {
+            let text = serde_json::to_string_pretty(&crate::config::json_schema::generate()).unwrap_or_default();
+            // A closed pipe (`| head`) is not an error worth a panic.
+            let _ = writeln!(std::io::stdout(), "{text}");
+            Ok(0)
+        }
         Command::Plan { dir, out, detailed_exitcode, destroy, opts, output } => {
             let format = if output.json { args::Format::Json } else { output.format };
             run::plan(&s, &dir, out.as_deref(), detailed_exitcode, destroy, &opts, format).await

@@ -36,12 +36,12 @@ impl ModuleTree {
     }
 }
 
-const TOP_KEYS: &[&str] = &["backend", "regions", "variables", "resources", "modules", "outputs"];
-const VAR_KEYS: &[&str] = &["type", "default", "description", "sensitive"];
-const RESOURCE_KEYS: &[&str] =
+pub(crate) const TOP_KEYS: &[&str] = &["backend", "regions", "variables", "resources", "modules", "outputs"];
+pub(crate) const VAR_KEYS: &[&str] = &["type", "default", "description", "sensitive"];
+pub(crate) const RESOURCE_KEYS: &[&str] =
     &["type", "region", "count", "for_each", "depends_on", "lifecycle", "properties", "timeouts"];
-const MODULE_KEYS: &[&str] = &["source", "inputs", "regions", "depends_on"];
-const OUTPUT_KEYS: &[&str] = &["value", "description", "sensitive"];
+pub(crate) const MODULE_KEYS: &[&str] = &["source", "inputs", "regions", "depends_on"];
+pub(crate) const OUTPUT_KEYS: &[&str] = &["value", "description", "sensitive"];
 
 /// Loads the root module in `dir` and every module it calls.
 pub fn load_tree(dir: &Path) -> (ModuleTree, Diagnostics) {

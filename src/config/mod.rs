@@ -2,6 +2,7 @@
 //! with the location of everything. Nothing here is evaluated.
 
 pub mod backend;
+pub mod json_schema;
 mod load;
 pub mod yaml;
 
