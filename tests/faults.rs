@@ -346,14 +346,19 @@ fn remote_state_writes_whose_answers_were_lost_are_not_conflicts() {
         "PUT",
         "/lost-answers-state",
         None,
-        Some("<CreateBucketConfiguration><LocationConstraint>us-east-2</LocationConstraint></CreateBucketConfiguration>"),
+        Some(
+            "<CreateBucketConfiguration><LocationConstraint>us-east-2</LocationConstraint></CreateBucketConfiguration>",
+        ),
     );
     assert!(status < 300 || body.contains("BucketAlreadyOwnedByYou"), "{status} {body}");
     let dir = scratch("faults-remote");
     common::write_files(
         &dir,
         &[
-            ("main.yaml", "regions: { primary: us-west-1, secondary: us-east-1 }\nresources:\n  a:\n    type: standby_data\n    count: 3\n    properties: { input: x }\n"),
+            (
+                "main.yaml",
+                "regions: { primary: us-west-1, secondary: us-east-1 }\nresources:\n  a:\n    type: standby_data\n    count: 3\n    properties: { input: x }\n",
+            ),
             ("backend.yaml", "backend:\n  s3: { bucket: lost-answers-state, key: dr.json, region: us-east-2 }\n"),
         ],
     );

@@ -103,14 +103,26 @@ fn typos_fail_validation() {
     let dir = scratch("schema-typos");
     let cases = [
         ("top.yaml", "resorces:\n  a: { type: standby_data }\n", "Additional properties are not allowed ('resorces'"),
-        ("block.yaml", "resources:\n  a: { type: standby_data, propertes: {} }\n", "resources/a: Additional properties are not allowed ('propertes'"),
+        (
+            "block.yaml",
+            "resources:\n  a: { type: standby_data, propertes: {} }\n",
+            "resources/a: Additional properties are not allowed ('propertes'",
+        ),
         (
             "property.yaml",
             "resources:\n  b:\n    type: aws_s3_bucket\n    properties: { bucket: x, force_destory: true }\n",
             "resources/b/properties: Additional properties are not allowed ('force_destory'",
         ),
-        ("kind.yaml", "resources:\n  c: { type: aws_s3_buckett }\n", "resources/c/type: 'aws_s3_buckett' is not one of"),
-        ("required.yaml", "resources:\n  d: { type: aws_s3_bucket, properties: {} }\n", "resources/d/properties: 'bucket' is a required property"),
+        (
+            "kind.yaml",
+            "resources:\n  c: { type: aws_s3_buckett }\n",
+            "resources/c/type: 'aws_s3_buckett' is not one of",
+        ),
+        (
+            "required.yaml",
+            "resources:\n  d: { type: aws_s3_bucket, properties: {} }\n",
+            "resources/d/properties: 'bucket' is a required property",
+        ),
         ("backend.yaml", "backend:\n  s3: { bucket: b, kee: k }\n", "backend/s3"),
         ("module.yaml", "modules:\n  m: { sourse: ./m }\n", "modules/m: 'source' is a required property"),
     ];

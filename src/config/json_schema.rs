@@ -227,7 +227,9 @@ mod tests {
             assert!(top_key(key).is_some(), "top-level key `{key}` has no schema in config/json_schema.rs");
         }
         let s = generate();
-        for (def, keys) in [("variable", VAR_KEYS), ("resource", RESOURCE_KEYS), ("module", MODULE_KEYS), ("output", OUTPUT_KEYS)] {
+        for (def, keys) in
+            [("variable", VAR_KEYS), ("resource", RESOURCE_KEYS), ("module", MODULE_KEYS), ("output", OUTPUT_KEYS)]
+        {
             for k in keys {
                 let p = &s["definitions"][def]["properties"][k];
                 assert!(p.get("description").is_some() || p.get("type").is_some(), "`{k}` of a {def} has no schema");
