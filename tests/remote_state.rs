@@ -372,3 +372,44 @@ fn kill_9_during_a_real_apply_leaves_no_orphan() {
     });
     assert_eq!(left, [BUCKET], "destroy leaves nothing behind");
 }
+
+/// A bad `backend:` block is located like any other configuration error,
+/// and a module cannot choose where the state lives.
+#[test]
+fn bad_backend_blocks_are_located() {
+    let dir = scratch("bad-backend");
+    write_files(
+        &dir,
+        &[
+            ("main.yaml", &data(1)),
+            ("backend.yaml", "backend:\n  s3: { bucket: b, kee: k, region: us-east-2 }\n"),
+            ("m/main.yaml", "backend:\n  s3: { bucket: b, key: k, region: us-east-2 }\n"),
+        ],
+    );
+    std::fs::write(dir.join("main.yaml"), format!("{}modules:\n  m: {{ source: ./m }}\n", data(1))).unwrap();
+    let run = common::standby(&dir, &["validate", "."]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stderr.contains("backend.yaml:2:") && run.stderr.contains("unknown key `kee`"), "{}", run.stderr);
+    assert!(run.stderr.contains("did you mean `key`?"), "{}", run.stderr);
+    assert!(run.stderr.contains("`backend:` belongs in the root module"), "{}", run.stderr);
+    // State commands read the block on their own and say what is missing.
+    write_files(&dir, &[("backend.yaml", "backend:\n  s3: { bucket: b, region: us-east-2 }\n")]);
+    let run = common::standby(&dir, &["state", "list"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stderr.contains("backend.yaml:2:3: the s3 backend needs `key`"), "{}", run.stderr);
+    let run =
+        common::standby(&dir, &["state", "list", "--backend-config", "region=moon-1", "--backend-config", "key=k"]);
+    assert!(run.stderr.contains("backend region `moon-1` is not an AWS region"), "{}", run.stderr);
+}
+
+/// A plan saved against the S3 state applies once; after that it is stale.
+#[test]
+fn saved_plans_work_on_remote_state() {
+    let w = World::new();
+    let dir = w.machine(&[("main.yaml", &data(2)), ("backend.yaml", BACKEND)]);
+    w.ok(&dir, 0, &["plan", ".", "--out", "p.plan"]);
+    w.ok(&dir, 0, &["apply", "p.plan"]);
+    assert_eq!(w.remote_state()["serial"], 1);
+    let stale = w.ok(&dir, 1, &["apply", "p.plan"]);
+    assert!(stale.stderr.contains("the saved plan is stale"), "{}", stale.stderr);
+}
