@@ -65,8 +65,15 @@ pub async fn write(b: &dyn Backend, state: &mut State) -> Result<(), StateError>
 /// The local state file, its lock file and journal beside it.
 pub struct Local {
     pub path: PathBuf,
-    /// What `read` found on disk (serial, lineage), for the CAS check.
-    seen: std::sync::Mutex<Option<(u64, String)>>,
+    /// The file as `read` found it (size and modification time; `None`
+    /// when absent), for the compare-and-swap check: cheap, no re-parse.
+    seen: std::sync::Mutex<Option<Option<Stamp>>>,
+}
+
+type Stamp = (u64, Option<std::time::SystemTime>);
+
+fn stamp(path: &Path) -> Option<Stamp> {
+    std::fs::metadata(path).ok().map(|m| (m.len(), m.modified().ok()))
 }
 
 impl Local {
@@ -99,31 +106,30 @@ impl Backend for Local {
     }
 
     async fn read(&self) -> Result<(State, usize), StateError> {
+        let before = stamp(&self.path);
         let mut st = super::file::read(&self.path)?;
-        *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = Some((st.serial, st.lineage.clone()));
+        *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = Some(before);
         let n = super::journal::replay(&self.path, &mut st)
             .map_err(|why| StateError::Journal { location: self.journal_location(), why })?;
         Ok((st, n))
     }
 
     async fn store(&self, state: &State) -> Result<(), StateError> {
-        let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        if let Some((serial, lineage)) = seen {
-            // The lock file keeps other standby runs out; this catches an
-            // edit by hand (or a restored backup) while we ran.
-            let now = super::file::read(&self.path)?;
-            if now.serial != serial || (now.lineage != lineage && now.serial != 0) {
-                return Err(StateError::Conflict {
-                    location: self.location(),
-                    why: format!(
-                        "it changed while this run held the lock (read serial {serial}, now serial {} lineage {})",
-                        now.serial, now.lineage
-                    ),
-                });
-            }
+        let seen = *self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        // The lock file keeps other standby runs out; this catches an edit
+        // by hand (or a restored backup) while we ran.
+        if let Some(seen) = seen
+            && stamp(&self.path) != seen
+        {
+            return Err(StateError::Conflict {
+                location: self.location(),
+                why: "the file changed while this run held the lock (edited by hand, or restored?); nothing was \
+                      overwritten"
+                    .into(),
+            });
         }
         super::file::store(&self.path, state)?;
-        *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = Some((state.serial, state.lineage.clone()));
+        *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = Some(stamp(&self.path));
         Ok(())
     }
 
@@ -167,4 +173,23 @@ pub fn check_push(new: &State, old: &State, old_exists: bool) -> Result<(), Stri
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_local_file_changed_behind_the_runs_back_is_not_overwritten() {
+        let dir = std::env::temp_dir().join(format!("standby-backend-{}", crate::ids::random_id()));
+        let path = dir.join("s.json");
+        let b = Local::new(&path);
+        let (mut st, _) = b.read().await.unwrap();
+        write(&b, &mut st).await.unwrap();
+        let (mut st, _) = b.read().await.unwrap();
+        // Someone restores an older copy meanwhile (a different size).
+        std::fs::write(&path, super::super::file::to_json(&State::new()) + " ").unwrap();
+        assert!(matches!(write(&b, &mut st).await, Err(StateError::Conflict { .. })));
+        std::fs::remove_dir_all(dir).ok();
+    }
 }
