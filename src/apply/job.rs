@@ -199,7 +199,8 @@ impl Job {
         deadline: Instant,
     ) -> Result<(Instance, Attrs), JobError> {
         // The intent, on disk before the create is called.
-        journal.put(&self.addr, &self.record).await.map_err(|e| self.journal_error(e, None))?;
+        let durable = !self.kind.state_only();
+        journal.record(&self.addr, &self.record, durable).await.map_err(|e| self.journal_error(e, None))?;
         let (result, retried) = crate::aws::count_retries(self.watch(
             progress,
             started,
@@ -229,7 +230,7 @@ impl Job {
         let mut rec = self.record.clone();
         rec.id = Some(created.id.clone());
         rec.attrs = split(&created.attrs, &self.sensitive).0;
-        journal.put(&self.addr, &rec).await.map_err(|e| self.journal_error(e, Some(rec.clone())))?;
+        journal.record(&self.addr, &rec, durable).await.map_err(|e| self.journal_error(e, Some(rec.clone())))?;
         self.finish(cx, journal, progress, started, deadline, rec, created.attrs, "creation").await
     }
 

@@ -62,8 +62,15 @@ impl Journal {
     /// Records a resource as it now is (pending before a create, ready
     /// after). Pending records are durable before this returns.
     pub async fn put(&self, addr: &InstanceAddr, inst: &Instance) -> std::io::Result<()> {
+        self.record(addr, inst, inst.status == Status::Pending).await
+    }
+
+    /// Records a resource; `durable` as for [`Sink::append`]. Resources that
+    /// live only in state have nothing outside to lose: their intents need
+    /// no fsync.
+    pub async fn record(&self, addr: &InstanceAddr, inst: &Instance, durable: bool) -> std::io::Result<()> {
         let record = json!({"op": "put", "resource": file::resource_json(addr, inst)});
-        self.sink.append(record, inst.status == Status::Pending).await
+        self.sink.append(record, durable).await
     }
 
     pub async fn remove(&self, addr: &InstanceAddr) -> std::io::Result<()> {
