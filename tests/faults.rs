@@ -272,9 +272,11 @@ fn kill_9_at_random_moments_leaves_nothing_behind() {
     // Deterministic "random" moments (a fixed LCG), so a failure can be replayed.
     let mut seed: u64 = 0x5eed_1234;
     let mut kills = Vec::new();
-    for _ in 0..8 {
+    // Up to 12 runs, until 6 kills have landed mid-apply.
+    while kills.len() < 12 && kills.iter().filter(|(_, done)| !done).count() < 6 {
         seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        let delay = Duration::from_millis(30 + (seed >> 33) % took.max(100));
+        // The first two thirds of an apply: connections, accepters and replications.
+        let delay = Duration::from_millis(30 + (seed >> 33) % (took * 2 / 3).max(100));
         w.stand_in_for_the_primary();
         let mut child =
             w.cmd(&["apply", ".", "--auto-approve"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
