@@ -209,17 +209,22 @@ impl Job {
             self.kind.create(cx, &self.props),
         ))
         .await;
+        // The SDK repeated a call whose first answer was lost, and the
+        // repeat failed ("already exists", "is ACTIVE and cannot be
+        // accepted"): the first try most likely took effect. Observe before
+        // calling it a failure.
+        let result = match result {
+            Err(e) if retried > 0 => match self.adopt(cx).await {
+                Some(c) => Ok(c),
+                None => Err(e),
+            },
+            other => other,
+        };
         let created = match result {
             Ok(c) => c,
-            // The SDK repeated a call whose first answer was lost and was
-            // told "already exists": most likely our own first try. Observe
-            // before calling it a conflict.
-            Err(e) if retried > 0 && e.already_exists() => match self.adopt(cx).await {
-                Some(c) => c,
-                None => {
-                    return Err(JobError { message: format!("create failed: {e}"), keep: Some(self.record.clone()) });
-                }
-            },
+            Err(e) if retried > 0 && e.already_exists() => {
+                return Err(JobError { message: format!("create failed: {e}"), keep: Some(self.record.clone()) });
+            }
             Err(e) if e.refused() => {
                 let _ = journal.remove(&self.addr).await;
                 return Err(JobError { message: format!("create failed: {e}"), keep: None });
