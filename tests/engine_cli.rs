@@ -551,33 +551,39 @@ fn ctrl_c_starts_no_new_operations_and_keeps_what_finished() {
     assert_eq!(doc["summary"]["add"].as_u64().unwrap() as usize + recorded, 30000);
 }
 
+/// An IAM policy's id (its ARN) is AWS's: an apply killed before the answer
+/// leaves an intent with only the natural key (path and name). The next
+/// plan finds the policy by it and adopts it; nothing is created twice.
 #[test]
-fn an_interrupted_create_without_an_id_is_called_out() {
+fn an_interrupted_create_without_an_id_is_found_by_its_natural_key() {
+    let emu = common::Emulator::start();
     let dir = scratch("lost-id");
     common::write_files(
         &dir,
-        &[
-            (
-                "main.yaml",
-                "regions: { primary: us-west-1, secondary: us-east-1 }\nresources:\n  p:\n    type: aws_iam_policy\n    properties:\n      name: p\n      policy: { Version: \"2012-10-17\", Statement: [{ Effect: Allow, Action: \"s3:ListBucket\", Resource: \"*\" }] }\n",
-            ),
-            (
-                "state/standby.json",
-                r#"{"version": 2, "serial": 3, "lineage": "l-1", "standby_version": "0.1.0", "salt": "s",
-                   "resources": [{"address": "aws_iam_policy.p", "type": "aws_iam_policy", "name": "p",
-                                  "region": "us-west-1", "status": "pending", "attributes": {"name": "p"}}]}"#,
-            ),
-        ],
+        &[(
+            "main.yaml",
+            "regions: { primary: us-west-1, secondary: us-east-1 }\nresources:\n  p:\n    type: aws_iam_policy\n    properties:\n      name: p\n      policy: { Version: \"2012-10-17\", Statement: [{ Effect: Allow, Action: \"s3:ListBucket\", Resource: \"*\" }] }\n",
+        )],
     );
-    let run = standby(&dir, &["plan", "."]);
+    let pending = r#"{"version": 2, "serial": 3, "lineage": "l-1", "standby_version": "0.1.0", "salt": "s",
+        "resources": [{"address": "aws_iam_policy.p", "type": "aws_iam_policy", "name": "p",
+                       "region": "us-west-1", "status": "pending", "attributes": {"name": "p"}}]}"#;
+    // Nothing was made: planned afresh.
+    common::write_files(&dir, &[("state/standby.json", pending)]);
+    let run = emu.standby(&dir, &["plan", "."]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(run.stdout.contains("Plan: 1 to add"), "{}", run.stdout);
+    // It was made, and the answer lost: found and adopted.
+    let made = emu.standby(&dir, &["apply", ".", "--auto-approve"]);
+    assert_eq!(made.code, 0, "{}", made.all());
+    common::write_files(&dir, &[("state/standby.json", pending)]);
+    let run = emu.standby(&dir, &["plan", ".", "--detailed-exitcode"]);
     assert_eq!(run.code, 0, "{}", run.all());
     assert!(
-        run.stdout
-            .contains("aws_iam_policy.p: an apply stopped while creating it in us-west-1, before AWS returned its id"),
+        run.stdout.contains("aws_iam_policy.p: an apply stopped while creating it; found by its natural key as arn:aws:iam::123456789012:policy/p and adopted"),
         "{}",
         run.stdout
     );
-    assert!(run.stdout.contains("Plan: 1 to add"), "{}", run.stdout);
 }
 
 /// Like Terraform: a resource leaving the configuration is deleted only

@@ -178,7 +178,7 @@ impl Job {
         let prior = self.prior.clone().unwrap_or_else(|| self.record.clone());
         let Some(id) = prior.id.clone().or_else(|| self.kind.id_hint(&prior.attrs)) else {
             // Never created (an interrupted create with nothing to find).
-            journal.remove(&self.addr).map_err(|e| self.journal_error(e, Some(prior.clone())))?;
+            journal.remove(&self.addr).await.map_err(|e| self.journal_error(e, Some(prior.clone())))?;
             return Ok((prior, Attrs::new()));
         };
         let mut known = prior.attrs.clone();
@@ -186,7 +186,7 @@ impl Job {
         self.watch(progress, started, deadline, "deletion", self.kind.delete(cx, &id, &known))
             .await
             .map_err(|e| JobError { message: format!("delete failed: {e}"), keep: Some(prior.clone()) })?;
-        journal.remove(&self.addr).map_err(|e| self.journal_error(e, None))?;
+        journal.remove(&self.addr).await.map_err(|e| self.journal_error(e, None))?;
         Ok((prior, Attrs::new()))
     }
 
@@ -199,12 +199,34 @@ impl Job {
         deadline: Instant,
     ) -> Result<(Instance, Attrs), JobError> {
         // The intent, on disk before the create is called.
-        journal.put(&self.addr, &self.record).map_err(|e| self.journal_error(e, None))?;
-        let created = match self.watch(progress, started, deadline, "creation", self.kind.create(cx, &self.props)).await
-        {
+        let durable = !self.kind.state_only();
+        journal.record(&self.addr, &self.record, durable).await.map_err(|e| self.journal_error(e, None))?;
+        let (result, retried) = crate::aws::count_retries(self.watch(
+            progress,
+            started,
+            deadline,
+            "creation",
+            self.kind.create(cx, &self.props),
+        ))
+        .await;
+        // The SDK repeated a call whose first answer was lost, and the
+        // repeat failed ("already exists", "is ACTIVE and cannot be
+        // accepted"): the first try most likely took effect. Observe before
+        // calling it a failure.
+        let result = match result {
+            Err(e) if retried > 0 => match self.adopt(cx).await {
+                Some(c) => Ok(c),
+                None => Err(e),
+            },
+            other => other,
+        };
+        let created = match result {
             Ok(c) => c,
+            Err(e) if retried > 0 && e.already_exists() => {
+                return Err(JobError { message: format!("create failed: {e}"), keep: Some(self.record.clone()) });
+            }
             Err(e) if e.refused() => {
-                let _ = journal.remove(&self.addr);
+                let _ = journal.remove(&self.addr).await;
                 return Err(JobError { message: format!("create failed: {e}"), keep: None });
             }
             Err(e) => return Err(JobError { message: format!("create failed: {e}"), keep: Some(self.record.clone()) }),
@@ -213,8 +235,30 @@ impl Job {
         let mut rec = self.record.clone();
         rec.id = Some(created.id.clone());
         rec.attrs = split(&created.attrs, &self.sensitive).0;
-        journal.put(&self.addr, &rec).map_err(|e| self.journal_error(e, Some(rec.clone())))?;
+        journal.record(&self.addr, &rec, durable).await.map_err(|e| self.journal_error(e, Some(rec.clone())))?;
         self.finish(cx, journal, progress, started, deadline, rec, created.attrs, "creation").await
+    }
+
+    /// What a create whose answer was lost made, found by its predicted id
+    /// or natural key, brought to the desired properties.
+    async fn adopt(&self, cx: &Ctx<'_>) -> Option<crate::kinds::Created> {
+        let id = match self.kind.id_hint(&self.props) {
+            Some(id) => id,
+            None => self.kind.find(cx, &self.props).await.ok()??,
+        };
+        let seen = self.kind.read(cx, &id, &self.props).await.ok()??;
+        let differs = self.props.iter().any(|(k, v)| {
+            !matches!(v, crate::value::Value::Unknown)
+                && self.kind.normalize(k, v)
+                    != self.kind.normalize(k, seen.get(k).unwrap_or(&crate::value::Value::Null))
+        });
+        if differs {
+            // A create that makes several calls stopped half-way.
+            self.kind.update(cx, &id, &seen, &self.props).await.ok()?;
+        }
+        let mut attrs = self.props.clone();
+        attrs.extend(seen);
+        Some(crate::kinds::Created { id, attrs })
     }
 
     async fn update(
@@ -274,7 +318,7 @@ impl Job {
         };
         rec.attrs = split(&observed, &self.sensitive).0;
         rec.status = Status::Ready;
-        journal.put(&self.addr, &rec).map_err(|e| self.journal_error(e, Some(rec.clone())))?;
+        journal.put(&self.addr, &rec).await.map_err(|e| self.journal_error(e, Some(rec.clone())))?;
         let secrets: Attrs = self
             .planned
             .iter()

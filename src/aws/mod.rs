@@ -25,6 +25,52 @@ pub struct Aws {
     sts: Mutex<HashMap<String, aws_sdk_sts::Client>>,
 }
 
+/// Counts, per task, the retries the SDK makes (attempts after an
+/// operation's first): a create that failed with "already exists" after a
+/// retry most likely made the resource itself before its answer was lost.
+#[derive(Debug)]
+struct CountRetries;
+
+tokio::task_local! {
+    static COUNTS: std::sync::Arc<(std::sync::atomic::AtomicU32, std::sync::atomic::AtomicU32)>;
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+impl aws_sdk_s3::config::Intercept for CountRetries {
+    fn name(&self) -> &'static str {
+        "CountRetries"
+    }
+
+    fn read_before_execution(
+        &self,
+        _: &aws_sdk_s3::config::interceptors::BeforeSerializationInterceptorContextRef<'_>,
+        _: &mut aws_sdk_s3::config::ConfigBag,
+    ) -> Result<(), BoxError> {
+        let _ = COUNTS.try_with(|c| c.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        Ok(())
+    }
+
+    fn read_before_attempt(
+        &self,
+        _: &aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _: &aws_sdk_s3::config::RuntimeComponents,
+        _: &mut aws_sdk_s3::config::ConfigBag,
+    ) -> Result<(), BoxError> {
+        let _ = COUNTS.try_with(|c| c.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        Ok(())
+    }
+}
+
+/// Runs `f` and returns how many times the AWS SDK retried a call in it.
+pub async fn count_retries<F: std::future::Future>(f: F) -> (F::Output, u32) {
+    let counts = std::sync::Arc::new((Default::default(), Default::default()));
+    let out = COUNTS.scope(counts.clone(), f).await;
+    let (ops, attempts) =
+        (counts.0.load(std::sync::atomic::Ordering::Relaxed), counts.1.load(std::sync::atomic::Ordering::Relaxed));
+    (out, attempts.saturating_sub(ops))
+}
+
 fn max_attempts() -> u32 {
     std::env::var(ENV_MAX_ATTEMPTS).ok().and_then(|v| v.parse().ok()).filter(|n| *n > 0).unwrap_or(5)
 }
@@ -64,6 +110,7 @@ impl Aws {
                 let conf = aws_sdk_s3::config::Builder::from(cfg)
                     .region(aws_sdk_s3::config::Region::new(region.to_string()))
                     .force_path_style(cfg.endpoint_url().is_some())
+                    .interceptor(CountRetries)
                     .build();
                 aws_sdk_s3::Client::from_conf(conf)
             })
@@ -78,6 +125,7 @@ impl Aws {
             .or_insert_with(|| {
                 let conf = aws_sdk_rds::config::Builder::from(cfg)
                     .region(aws_sdk_rds::config::Region::new(region.to_string()))
+                    .interceptor(CountRetries)
                     .build();
                 aws_sdk_rds::Client::from_conf(conf)
             })
@@ -92,6 +140,7 @@ impl Aws {
             .or_insert_with(|| {
                 let conf = aws_sdk_opensearch::config::Builder::from(cfg)
                     .region(aws_sdk_opensearch::config::Region::new(region.to_string()))
+                    .interceptor(CountRetries)
                     .build();
                 aws_sdk_opensearch::Client::from_conf(conf)
             })
@@ -135,6 +184,7 @@ impl Aws {
             .get_or_init(|| async {
                 let conf = aws_sdk_iam::config::Builder::from(cfg)
                     .region(aws_sdk_iam::config::Region::new("us-east-1"))
+                    .interceptor(CountRetries)
                     .build();
                 aws_sdk_iam::Client::from_conf(conf)
             })

@@ -18,6 +18,9 @@ pub struct Cli {
     /// State file (default: <DIR>/state/standby.json).
     #[arg(long, global = true, env = "STANDBY_STATE", value_name = "FILE")]
     pub state: Option<PathBuf>,
+    /// Override a setting of the configuration's `backend:` block (repeatable), e.g. bucket=acme-state
+    #[arg(long = "backend-config", global = true, value_name = "KEY=VALUE")]
+    pub backend_config: Vec<String>,
     /// Turn colour off (also when NO_COLOR is set or output is not a terminal).
     #[arg(long, global = true)]
     pub no_color: bool,
@@ -123,6 +126,12 @@ answer must come as a flag. When AWS credentials are available, each named resou
         #[command(flatten)]
         dir: DirArg,
     },
+    /// Print a JSON Schema (draft-07) of configuration files, for editors
+    #[command(
+        after_help = "Example:\n  standby schema > standby.schema.json\n\nThen start each YAML file with\n  # yaml-language-server: $schema=../../standby.schema.json\n(a path relative to the file) for completion, descriptions and typo checks in editors using \
+yaml-language-server (VS Code's YAML extension, Neovim, Helix, ...)."
+    )]
+    Schema,
     /// Check, read-only, that AWS is as applied and that DR would work
     #[command(
         long_about = "Compares the state (as last applied) with AWS and with the configuration, looks for \
@@ -242,6 +251,40 @@ pub enum StateCommand {
     Mv {
         source: String,
         destination: String,
+        #[command(flatten)]
+        dir: DirArg,
+    },
+    /// Print the state (local or remote) as JSON
+    #[command(after_help = "Example:\n  standby state pull --dir examples/mattermost-dr > backup.json")]
+    Pull {
+        #[command(flatten)]
+        dir: DirArg,
+    },
+    /// Replace the state with a state file (same lineage, not older), under the lock
+    #[command(
+        after_help = "Example:\n  standby state push backup.json --dir examples/mattermost-dr\n\nRefused unless the file has the \
+same lineage as the stored state and a serial at least as high (a different state with the same serial is refused \
+too); --force skips these checks."
+    )]
+    Push {
+        /// State file to store
+        file: PathBuf,
+        /// Skip the lineage and serial checks
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        dir: DirArg,
+    },
+    /// Move the local state to the configured backend (keeps serial and lineage)
+    #[command(
+        after_help = "Example:\n  # after adding `backend: { s3: { bucket: ..., key: ..., region: ... } }` to the configuration:\n  \
+standby state migrate --dir examples/mattermost-dr\n\nReads <DIR>/state/standby.json (or --from), replays a journal \
+left beside it, and stores it in the backend under its lock. The local file stays as it is, no longer used."
+    )]
+    Migrate {
+        /// Local state file to move (default: <DIR>/state/standby.json)
+        #[arg(long, value_name = "FILE")]
+        from: Option<PathBuf>,
         #[command(flatten)]
         dir: DirArg,
     },

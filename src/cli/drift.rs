@@ -19,8 +19,8 @@ pub async fn drift(s: &Settings, dir: &Path, args: &DriftArgs) -> Result<u8, Err
     let rules = ignore::Rules::load(dir, &args.ignore).map_err(Error::Usage)?;
     // No lock: only reads. A journal left by an interrupted apply is
     // replayed in memory, never folded into the file.
-    let st = read_state(&s.state_path(dir), false)?;
-    let aws = Arc::new(Aws::new());
+    let st = read_state(&*s.backend(dir, None).await?, false).await?;
+    let aws = s.aws.clone();
     ensure_credentials(&aws, declares_aws(&loaded) || reads_aws(&st)).await?;
     let opts = drift::Options {
         parallelism: args.parallelism as usize,

@@ -6,7 +6,8 @@ use crate::address::{self, Selector};
 use crate::error::Error;
 use crate::load;
 use crate::render;
-use crate::state::{self, State, file, lock};
+use crate::state::backend;
+use crate::state::{self, State, file};
 use crate::value::Value;
 use std::path::Path;
 
@@ -27,15 +28,17 @@ pub fn validate(dir: &Path, vars: &VarArgs) -> Result<u8, Error> {
     Ok(0)
 }
 
-pub fn graph(s: &Settings, dir: &Path, view: GraphView, out: Option<&Path>, vars: &VarArgs) -> Result<u8, Error> {
+pub async fn graph(s: &Settings, dir: &Path, view: GraphView, out: Option<&Path>, vars: &VarArgs) -> Result<u8, Error> {
     let mut inputs = var_inputs(vars);
     inputs.allow_missing = true;
     let loaded = load::load(dir, &inputs).map_err(Error::Config)?;
     let dot = match view {
         GraphView::Dependencies => loaded.graph.to_dot(&loaded.tree),
         GraphView::Topology => {
-            let state_path = s.state_path(dir);
-            let st = if state_path.exists() { Some(read_state(&state_path, false)?) } else { None };
+            // Read-only, no lock; a configuration never applied has no
+            // state to mark against.
+            let st = read_state(&*s.backend(dir, None).await?, false).await?;
+            let st = (st.serial > 0 || !st.resources.is_empty()).then_some(st);
             let (instances, _) = load::instances(&loaded);
             render::topology::dot(&crate::topology::build(&loaded, &instances, st.as_ref()))
         }
@@ -72,7 +75,7 @@ fn svg(dot: &str, path: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-pub fn show(s: &Settings, planfile: Option<&Path>, json: bool, dir: &Path) -> Result<u8, Error> {
+pub async fn show(s: &Settings, planfile: Option<&Path>, json: bool, dir: &Path) -> Result<u8, Error> {
     if let Some(p) = planfile {
         let pf = crate::plan::file::read(p)?;
         if json {
@@ -82,7 +85,7 @@ pub fn show(s: &Settings, planfile: Option<&Path>, json: bool, dir: &Path) -> Re
         }
         return Ok(0);
     }
-    let st = read_state(&s.state_path(dir), false)?;
+    let st = read_state(&*s.backend(dir, None).await?, false).await?;
     if json {
         print!("{}", file::to_json(&st));
         return Ok(0);
@@ -132,8 +135,8 @@ fn describe(st: &State, address: &str) -> Option<String> {
     Some(out)
 }
 
-pub fn output(s: &Settings, name: Option<&str>, json: bool, dir: &Path) -> Result<u8, Error> {
-    let st = read_state(&s.state_path(dir), false)?;
+pub async fn output(s: &Settings, name: Option<&str>, json: bool, dir: &Path) -> Result<u8, Error> {
+    let st = read_state(&*s.backend(dir, None).await?, false).await?;
     let shown = |o: &state::OutputState| -> serde_json::Value {
         if o.sensitive {
             serde_json::Value::String(render::lines::SENSITIVE.into())
@@ -169,8 +172,8 @@ pub fn output(s: &Settings, name: Option<&str>, json: bool, dir: &Path) -> Resul
     Ok(0)
 }
 
-pub fn force_unlock(s: &Settings, id: &str, dir: &Path) -> Result<u8, Error> {
-    let info = lock::force_unlock(&s.state_path(dir), id)?;
+pub async fn force_unlock(s: &Settings, id: &str, dir: &Path) -> Result<u8, Error> {
+    let info = s.backend(dir, None).await?.force_unlock(id).await?;
     println!(
         "The state lock {} ({} by {}@{}, pid {}) has been removed.",
         info.id, info.operation, info.who, info.host, info.pid
@@ -182,8 +185,8 @@ fn selector(text: &str) -> Result<Selector, Error> {
     address::parse(text).map_err(Error::Usage)
 }
 
-pub fn state_list(s: &Settings, filters: &[String], dir: &Path) -> Result<u8, Error> {
-    let st = read_state(&s.state_path(dir), false)?;
+pub async fn state_list(s: &Settings, filters: &[String], dir: &Path) -> Result<u8, Error> {
+    let st = read_state(&*s.backend(dir, None).await?, false).await?;
     let sels = filters.iter().map(|f| selector(f)).collect::<Result<Vec<_>, _>>()?;
     for (addr, r) in &st.resources {
         if sels.is_empty() || sels.iter().any(|sel| sel.matches(addr)) {
@@ -194,9 +197,9 @@ pub fn state_list(s: &Settings, filters: &[String], dir: &Path) -> Result<u8, Er
     Ok(0)
 }
 
-pub fn state_show(s: &Settings, address: &str, dir: &Path) -> Result<u8, Error> {
+pub async fn state_show(s: &Settings, address: &str, dir: &Path) -> Result<u8, Error> {
     selector(address)?;
-    let st = read_state(&s.state_path(dir), false)?;
+    let st = read_state(&*s.backend(dir, None).await?, false).await?;
     match describe(&st, address) {
         Some(text) => {
             print!("{text}");
@@ -207,16 +210,21 @@ pub fn state_show(s: &Settings, address: &str, dir: &Path) -> Result<u8, Error> 
 }
 
 /// Runs an edit on the state under the lock and writes it.
-fn edit(s: &Settings, dir: &Path, op: &str, f: impl FnOnce(&mut State) -> Result<(), Error>) -> Result<u8, Error> {
-    let path = s.state_path(dir);
-    let _lock = lock::acquire(&path, op)?;
-    let mut st = read_state(&path, true)?;
+async fn edit(
+    s: &Settings,
+    dir: &Path,
+    op: &str,
+    f: impl FnOnce(&mut State) -> Result<(), Error>,
+) -> Result<u8, Error> {
+    let b = s.backend(dir, None).await?;
+    let _lock = b.lock(op).await?;
+    let mut st = read_state(&*b, true).await?;
     f(&mut st)?;
-    file::write(&path, &mut st)?;
+    backend::write(&*b, &mut st).await?;
     Ok(0)
 }
 
-pub fn state_rm(s: &Settings, addresses: &[String], dir: &Path) -> Result<u8, Error> {
+pub async fn state_rm(s: &Settings, addresses: &[String], dir: &Path) -> Result<u8, Error> {
     let sels = addresses.iter().map(|a| selector(a)).collect::<Result<Vec<_>, _>>()?;
     edit(s, dir, "state rm", |st| {
         let gone: Vec<_> = st.resources.keys().filter(|a| sels.iter().any(|sel| sel.matches(a))).cloned().collect();
@@ -229,9 +237,10 @@ pub fn state_rm(s: &Settings, addresses: &[String], dir: &Path) -> Result<u8, Er
         }
         Ok(())
     })
+    .await
 }
 
-pub fn state_mv(s: &Settings, source: &str, destination: &str, dir: &Path) -> Result<u8, Error> {
+pub async fn state_mv(s: &Settings, source: &str, destination: &str, dir: &Path) -> Result<u8, Error> {
     let (src, dst) = (selector(source)?, selector(destination)?);
     edit(s, dir, "state mv", |st| {
         let moves: Vec<(address::InstanceAddr, address::InstanceAddr)> = match (&src, &dst) {
@@ -273,4 +282,5 @@ pub fn state_mv(s: &Settings, source: &str, destination: &str, dir: &Path) -> Re
         }
         Ok(())
     })
+    .await
 }

@@ -3,19 +3,23 @@
 //! reported in one place, [`main`].
 
 pub mod args;
-mod init;
 mod drift;
+mod init;
 mod inspect;
+mod remote;
 mod run;
 
+use crate::aws::Aws;
 use crate::error::Error;
 use crate::eval::vars::VarInputs;
+use crate::state::backend::{self, Backend};
 use crate::state::{self, State};
 use args::{Cli, Command, StateCommand, VarArgs};
 use clap::Parser;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 pub fn main() -> ExitCode {
     // Exit 2 means "changes present" for `plan --detailed-exitcode`, so a
@@ -44,14 +48,25 @@ pub fn main() -> ExitCode {
 }
 
 async fn dispatch(cli: Cli) -> Result<u8, Error> {
-    let s = Settings { state: cli.state.clone(), color: color_enabled(cli.no_color) };
+    let s = Settings {
+        state: cli.state.clone(),
+        backend_config: cli.backend_config.clone(),
+        color: color_enabled(cli.no_color),
+        aws: Arc::new(Aws::new()),
+    };
     match cli.command {
         Command::Validate { dir, vars } => inspect::validate(&dir, &vars),
         Command::Init(args) => init::run(args).await,
-        Command::Graph { dir, view, out, vars } => inspect::graph(&s, &dir, view, out.as_deref(), &vars),
+        Command::Graph { dir, view, out, vars } => inspect::graph(&s, &dir, view, out.as_deref(), &vars).await,
         Command::Drift { dir, opts } => drift::drift(&s, &dir, &opts).await,
         Command::Preflight { dir, max_backup_age, format, vars } => {
             drift::preflight(&s, &dir, &max_backup_age, format, &vars).await
+        }
+        Command::Schema => {
+            let text = serde_json::to_string_pretty(&crate::config::json_schema::generate()).unwrap_or_default();
+            // A closed pipe (`| head`) is not an error worth a panic.
+            let _ = writeln!(std::io::stdout(), "{text}");
+            Ok(0)
         }
         Command::Plan { dir, out, detailed_exitcode, destroy, opts, output } => {
             let format = if output.json { args::Format::Json } else { output.format };
@@ -59,14 +74,19 @@ async fn dispatch(cli: Cli) -> Result<u8, Error> {
         }
         Command::Apply { target, auto_approve, opts } => run::apply(&s, &target, auto_approve, &opts, false).await,
         Command::Destroy { dir, auto_approve, opts } => run::apply(&s, &dir, auto_approve, &opts, true).await,
-        Command::Show { planfile, json, dir } => inspect::show(&s, planfile.as_deref(), json, &dir.dir),
-        Command::Output { name, json, dir } => inspect::output(&s, name.as_deref(), json, &dir.dir),
-        Command::ForceUnlock { id, dir } => inspect::force_unlock(&s, &id, &dir.dir),
+        Command::Show { planfile, json, dir } => inspect::show(&s, planfile.as_deref(), json, &dir.dir).await,
+        Command::Output { name, json, dir } => inspect::output(&s, name.as_deref(), json, &dir.dir).await,
+        Command::ForceUnlock { id, dir } => inspect::force_unlock(&s, &id, &dir.dir).await,
         Command::State { command } => match command {
-            StateCommand::List { filters, dir } => inspect::state_list(&s, &filters, &dir.dir),
-            StateCommand::Show { address, dir } => inspect::state_show(&s, &address, &dir.dir),
-            StateCommand::Rm { addresses, dir } => inspect::state_rm(&s, &addresses, &dir.dir),
-            StateCommand::Mv { source, destination, dir } => inspect::state_mv(&s, &source, &destination, &dir.dir),
+            StateCommand::List { filters, dir } => inspect::state_list(&s, &filters, &dir.dir).await,
+            StateCommand::Show { address, dir } => inspect::state_show(&s, &address, &dir.dir).await,
+            StateCommand::Rm { addresses, dir } => inspect::state_rm(&s, &addresses, &dir.dir).await,
+            StateCommand::Mv { source, destination, dir } => {
+                inspect::state_mv(&s, &source, &destination, &dir.dir).await
+            }
+            StateCommand::Pull { dir } => remote::pull(&s, &dir.dir).await,
+            StateCommand::Push { file, force, dir } => remote::push(&s, &file, force, &dir.dir).await,
+            StateCommand::Migrate { from, dir } => remote::migrate(&s, from.as_deref(), &dir.dir).await,
         },
     }
 }
@@ -74,13 +94,61 @@ async fn dispatch(cli: Cli) -> Result<u8, Error> {
 /// Flags, environment and defaults resolved once.
 pub struct Settings {
     state: Option<PathBuf>,
+    backend_config: Vec<String>,
     color: bool,
+    /// One AWS configuration for the whole command (state and resources).
+    aws: Arc<Aws>,
 }
 
 impl Settings {
-    /// `--state`, `STANDBY_STATE`, or `<DIR>/state/standby.json`.
-    pub fn state_path(&self, dir: &Path) -> PathBuf {
-        self.state.clone().unwrap_or_else(|| dir.join(state::DEFAULT_STATE))
+    /// The configured backend after `--backend-config` overrides, if any.
+    fn backend_spec(&self, dir: &Path) -> Result<Option<state::s3::S3Spec>, Error> {
+        let block = crate::config::backend::read_root(dir).map_err(Error::Config)?;
+        let Some(mut block) = block else {
+            if !self.backend_config.is_empty() {
+                return Err(Error::Usage(
+                    "--backend-config needs a `backend:` block in the configuration (e.g. `backend: { s3: {} }`)"
+                        .into(),
+                ));
+            }
+            return Ok(None);
+        };
+        for kv in &self.backend_config {
+            let (k, v) =
+                kv.split_once('=').ok_or_else(|| Error::Usage(format!("--backend-config {kv}: expected KEY=VALUE")))?;
+            if !crate::config::backend::S3_KEYS.contains(&k) {
+                return Err(Error::Usage(format!(
+                    "--backend-config {kv}: the s3 backend has no setting `{k}` (settings: {})",
+                    crate::config::backend::S3_KEYS.join(", ")
+                )));
+            }
+            block.settings.insert(k.to_string(), v.to_string());
+        }
+        state::s3::S3Spec::from_settings(&block.settings)
+            .map(Some)
+            .map_err(|e| Error::Usage(format!("{}: {e}", block.at)))
+    }
+
+    /// Where the state of the configuration in `dir` lives. `local` is the
+    /// file to use when no backend is configured and `--state` is not given
+    /// (a saved plan's); otherwise `<DIR>/state/standby.json`.
+    pub async fn backend(&self, dir: &Path, local: Option<&Path>) -> Result<Box<dyn Backend>, Error> {
+        match self.backend_spec(dir)? {
+            Some(spec) if self.state.is_some() => Err(Error::Usage(format!(
+                "the configuration keeps its state in {}, but --state (or STANDBY_STATE) names a local file; \
+                 use one of them (`standby state migrate` moves a local state to the backend)",
+                spec.url()
+            ))),
+            Some(spec) => Ok(Box::new(state::s3::S3Backend::new(spec, &self.aws).await)),
+            None => {
+                let path = match (&self.state, local) {
+                    (Some(p), _) => p.clone(),
+                    (None, Some(p)) => p.to_path_buf(),
+                    (None, None) => dir.join(state::DEFAULT_STATE),
+                };
+                Ok(Box::new(backend::Local::new(&path)))
+            }
+        }
     }
 
     pub fn style(&self) -> crate::render::Style {
@@ -128,17 +196,13 @@ pub fn changes_aws(plan: &crate::plan::Plan) -> bool {
 }
 
 /// Reads state and replays a journal left by an interrupted apply.
-/// With the lock held, the replayed journal is folded into the file.
-pub fn read_state(path: &Path, locked: bool) -> Result<State, Error> {
-    let mut st = state::file::read(path)?;
-    let replayed = state::journal::replay(path, &mut st).map_err(Error::Io)?;
+/// With the lock held, the replayed journal is folded into the state.
+pub async fn read_state(b: &dyn Backend, locked: bool) -> Result<State, Error> {
+    let (mut st, replayed) = b.read().await?;
     if replayed > 0 && locked {
-        eprintln!(
-            "Note: recovered {replayed} record(s) from {} left by an interrupted apply.",
-            state::journal::journal_path(path).display()
-        );
-        state::file::write(path, &mut st)?;
-        let _ = std::fs::remove_file(state::journal::journal_path(path));
+        eprintln!("Note: recovered {replayed} record(s) from {} left by an interrupted apply.", b.journal_location());
+        backend::write(b, &mut st).await?;
+        b.clear_journal().await?;
     }
     Ok(st)
 }

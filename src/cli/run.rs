@@ -12,7 +12,8 @@ use crate::plan::Plan;
 use crate::plan::file::{self as planfile, PlanFile};
 use crate::plan::planner::{self, Options};
 use crate::render;
-use crate::state::{self, State, lock};
+use crate::state::backend;
+use crate::state::{self, State};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::sync::Arc;
@@ -55,10 +56,13 @@ pub async fn plan(
 ) -> Result<u8, Error> {
     let opts = options(args, destroy)?;
     let loaded = load::load(dir, &var_inputs(&args.vars)).map_err(Error::Config)?;
-    let state_path = s.state_path(dir);
-    let _lock = lock::acquire(&state_path, "plan")?;
-    let mut st = read_state(&state_path, true)?;
-    let aws = Arc::new(Aws::new());
+    let backend = s.backend(dir, None).await?;
+    // A shared (remote) state is read without its lock, so that plans and
+    // drift checks need only read permissions; a saved plan records the
+    // serial it saw and apply refuses it once the state moved on.
+    let _lock = if backend.is_remote() { None } else { Some(backend.lock("plan").await?) };
+    let mut st = read_state(&*backend, _lock.is_some()).await?;
+    let aws = s.aws.clone();
     ensure_credentials(&aws, (opts.refresh || opts.refresh_only) && reads_aws(&st)).await?;
     let plan = make_plan(&loaded, &mut st, &aws, &opts).await?;
     let text = match format {
@@ -72,7 +76,7 @@ pub async fn plan(
             planfile_version: planfile::PLANFILE_VERSION,
             config_dir: dir.to_path_buf(),
             config_hash: planfile::config_hash(&loaded),
-            state_path: state_path.clone(),
+            state_path: backend.location().into(),
             plan: plan.clone(),
             refreshed: st.resources.iter().map(|(a, r)| state::file::resource_json(a, r)).collect(),
         };
@@ -113,10 +117,10 @@ pub async fn apply(
     args: &PlanArgs,
     destroy: bool,
 ) -> Result<u8, Error> {
-    let aws = Arc::new(Aws::new());
+    let aws = s.aws.clone();
     let style = s.style();
     // `before` is the state as read, so what a refresh found is saved too.
-    let (loaded, plan, state_path, _lock, mut st, before) = if target.is_file() {
+    let (loaded, plan, backend, _lock, mut st, before) = if target.is_file() {
         // A saved plan: apply exactly it, if it still fits.
         let pf = planfile::read(target)?;
         let loaded = load::load(&pf.config_dir, &var_inputs(&args.vars)).map_err(Error::Config)?;
@@ -126,9 +130,9 @@ pub async fn apply(
                 pf.config_dir.display()
             )));
         }
-        let state_path = s.state.clone().unwrap_or(pf.state_path.clone());
-        let l = lock::acquire(&state_path, "apply")?;
-        let mut st = read_state(&state_path, true)?;
+        let backend = s.backend(&pf.config_dir, Some(&pf.state_path)).await?;
+        let l = backend.lock("apply").await?;
+        let mut st = read_state(&*backend, true).await?;
         let fits = if pf.plan.lineage.is_empty() {
             st.serial == 0
         } else {
@@ -153,13 +157,13 @@ pub async fn apply(
                 st.resources.insert(addr, inst);
             }
         }
-        (loaded, pf.plan, state_path, l, st, before)
+        (loaded, pf.plan, backend, l, st, before)
     } else {
         let opts = options(args, destroy)?;
         let loaded = load::load(target, &var_inputs(&args.vars)).map_err(Error::Config)?;
-        let state_path = s.state_path(target);
-        let l = lock::acquire(&state_path, if destroy { "destroy" } else { "apply" })?;
-        let mut st = read_state(&state_path, true)?;
+        let backend = s.backend(target, None).await?;
+        let l = backend.lock(if destroy { "destroy" } else { "apply" }).await?;
+        let mut st = read_state(&*backend, true).await?;
         ensure_credentials(&aws, (opts.refresh || opts.refresh_only) && reads_aws(&st)).await?;
         let before = st.clone();
         let plan = make_plan(&loaded, &mut st, &aws, &opts).await?;
@@ -168,12 +172,9 @@ pub async fn apply(
         if plan.has_changes() && !auto_approve && !plan.refresh_only {
             confirm(destroy)?;
         }
-        (loaded, plan, state_path, l, st, before)
+        (loaded, plan, backend, l, st, before)
     };
-    let journal = Arc::new(
-        state::journal::Journal::create(&state_path, &st.lineage)
-            .map_err(|e| Error::Io(format!("cannot create the journal: {e}")))?,
-    );
+    let journal = Arc::new(backend.journal(&st.lineage).await?);
     let applier = Applier {
         secrets: &loaded.secrets,
         loaded: (!plan.destroy && !plan.refresh_only).then_some(&loaded),
@@ -188,12 +189,13 @@ pub async fn apply(
         st.outputs.clear();
     }
     if st != before || st.serial == 0 {
-        state::file::write(&state_path, &mut st)?;
+        // On failure the journal stays: the next run recovers from it.
+        backend::write(&*backend, &mut st).await?;
     }
-    let _ = journal.sync();
+    let _ = journal.sync().await;
     drop(applier);
     if let Ok(j) = Arc::try_unwrap(journal) {
-        let _ = j.finish();
+        let _ = j.finish().await;
     }
     if !outcome.skipped.is_empty() {
         eprintln!("Skipped because something they depend on failed:");
@@ -206,7 +208,7 @@ pub async fn apply(
         if outcome.interrupted {
             f.push("interrupted: operations not started were skipped; the state holds everything finished".into());
         }
-        eprintln!("State saved to {} (everything that finished is on record).", state_path.display());
+        eprintln!("State saved to {} (everything that finished is on record).", backend.location());
         return Err(Error::Apply(f));
     }
     if plan.destroy {

@@ -36,12 +36,12 @@ impl ModuleTree {
     }
 }
 
-const TOP_KEYS: &[&str] = &["regions", "variables", "resources", "modules", "outputs"];
-const VAR_KEYS: &[&str] = &["type", "default", "description", "sensitive"];
-const RESOURCE_KEYS: &[&str] =
+pub(crate) const TOP_KEYS: &[&str] = &["backend", "regions", "variables", "resources", "modules", "outputs"];
+pub(crate) const VAR_KEYS: &[&str] = &["type", "default", "description", "sensitive"];
+pub(crate) const RESOURCE_KEYS: &[&str] =
     &["type", "region", "count", "for_each", "depends_on", "lifecycle", "properties", "timeouts"];
-const MODULE_KEYS: &[&str] = &["source", "inputs", "regions", "depends_on"];
-const OUTPUT_KEYS: &[&str] = &["value", "description", "sensitive"];
+pub(crate) const MODULE_KEYS: &[&str] = &["source", "inputs", "regions", "depends_on"];
+pub(crate) const OUTPUT_KEYS: &[&str] = &["value", "description", "sensitive"];
 
 /// Loads the root module in `dir` and every module it calls.
 pub fn load_tree(dir: &Path) -> (ModuleTree, Diagnostics) {
@@ -187,6 +187,18 @@ fn load_error(src: &Source, e: LoadError) -> Diagnostic {
 fn read_file(src: &Source, node: &Node, is_root: bool, m: &mut Module, diags: &mut Diagnostics) {
     let Some(top) = src.mapping(node, "a configuration file", diags) else { return };
     src.check_keys(top, TOP_KEYS, "the configuration file", None, diags);
+    if let Some(n) = top.get("backend") {
+        if is_root {
+            super::backend::parse(src, n, diags);
+        } else {
+            diags.push(
+                Diagnostic::error(
+                    "`backend:` belongs in the root module: a module cannot choose where the state lives",
+                )
+                .at(Some(src.loc(n.span()))),
+            );
+        }
+    }
     if let Some(n) = top.get("regions") {
         read_regions(src, n, is_root, m, diags);
     }

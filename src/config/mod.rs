@@ -1,6 +1,8 @@
 //! The configuration as written: modules, variables, resources, outputs,
 //! with the location of everything. Nothing here is evaluated.
 
+pub mod backend;
+pub mod json_schema;
 mod load;
 pub mod yaml;
 

@@ -60,6 +60,19 @@ pub enum KindError {
 }
 
 impl KindError {
+    /// AWS said the thing to create is there already.
+    pub fn already_exists(&self) -> bool {
+        match self {
+            KindError::Aws { code, message, .. } => {
+                code.contains("AlreadyExists")
+                    || code == "BucketAlreadyOwnedByYou"
+                    || code == "EntityAlreadyExists"
+                    || message.contains("already exists")
+            }
+            _ => false,
+        }
+    }
+
     /// True when AWS refused the request, so nothing was made. A timeout, a
     /// lost connection or a server error leaves it open: the call may have
     /// taken effect.
@@ -144,6 +157,19 @@ pub trait Kind: Send + Sync {
     /// apply can find the resource again on the next refresh.
     fn id_hint(&self, _desired: &Attrs) -> Option<String> {
         None
+    }
+
+    /// For kinds whose id AWS assigns: whether [`Kind::find`] can look a
+    /// resource up by the natural key its intent records.
+    fn finds_by_natural_key(&self) -> bool {
+        false
+    }
+
+    /// Finds, by the natural key in `desired` (the intent's attributes),
+    /// what a create made before its answer was lost (a kill, a dropped
+    /// connection): its id, or `None`.
+    async fn find(&self, _cx: &Ctx<'_>, _desired: &Attrs) -> Result<Option<String>, KindError> {
+        Ok(None)
     }
 
     /// True for kinds that make no cloud calls (nothing can exist outside state).

@@ -48,6 +48,8 @@ pub struct Refreshed {
 enum Seen {
     Same,
     Changed(Attrs),
+    /// An interrupted create found by its natural key: its id and attributes.
+    Found(String, Attrs),
     Gone,
 }
 
@@ -75,7 +77,8 @@ pub async fn refresh(
                 errors.push(format!("{addr}: unknown resource type `{}` in state", inst.type_name));
                 continue;
             };
-            let Some(id) = inst.id.clone().or_else(|| kind.id_hint(&inst.attrs)) else {
+            let id = inst.id.clone().or_else(|| kind.id_hint(&inst.attrs));
+            if id.is_none() && !kind.finds_by_natural_key() {
                 // An interrupted create of something with no predictable id:
                 // nothing to look up, so it is planned afresh. Unless the
                 // kind lives only in state, it may exist in AWS unmanaged.
@@ -91,7 +94,7 @@ pub async fn refresh(
                 }
                 results.push((addr.clone(), Ok(Seen::Gone)));
                 continue;
-            };
+            }
             let (addr, inst, aws) = (addr.clone(), inst.clone(), aws.clone());
             let mut prior = inst.attrs.clone();
             let given = secrets.get(&addr.to_string()).cloned().unwrap_or_default();
@@ -102,6 +105,15 @@ pub async fn refresh(
             tasks.spawn(async move {
                 let address = addr.to_string();
                 let cx = Ctx { address: &address, region: &inst.region, aws: &aws, timeout: Duration::from_secs(300) };
+                // No id: the intent's natural key finds what the interrupted create made.
+                let (id, found) = match id {
+                    Some(id) => (id, false),
+                    None => match kind.find(&cx, &prior).await {
+                        Ok(Some(id)) => (id, true),
+                        Ok(None) => return (addr, Ok(Seen::Gone)),
+                        Err(e) => return (addr, Err(format!("{address}: {e}"))),
+                    },
+                };
                 let seen = match kind.read(&cx, &id, &prior).await.map(|o| {
                     o.map(|mut a| {
                         a.retain(|k, _| !hidden.contains(k));
@@ -109,6 +121,7 @@ pub async fn refresh(
                     })
                 }) {
                     Ok(None) => Ok(Seen::Gone),
+                    Ok(Some(attrs)) if found => Ok(Seen::Found(id, attrs)),
                     Ok(Some(attrs)) if attrs == inst.attrs && inst.status == Status::Ready => Ok(Seen::Same),
                     Ok(Some(attrs)) => Ok(Seen::Changed(attrs)),
                     Err(e) => Err(format!("{address}: {e}")),
@@ -132,6 +145,19 @@ pub async fn refresh(
                     && old.status == Status::Ready
                 {
                     drift.push(drift_change(&addr, &old, Action::Delete, None));
+                }
+            }
+            Ok(Seen::Found(id, attrs)) => {
+                if let Some(inst) = state.resources.get_mut(&addr) {
+                    warnings.push(
+                        Diagnostic::warning(format!(
+                            "an apply stopped while creating it; found by its natural key as {id} and adopted"
+                        ))
+                        .address(addr.to_string()),
+                    );
+                    inst.id = Some(id);
+                    inst.attrs = attrs;
+                    inst.status = Status::Ready;
                 }
             }
             Ok(Seen::Changed(attrs)) => {

@@ -32,6 +32,14 @@ pub enum StateError {
         "state {path} has format version {found}, newer than this standby understands ({FORMAT_VERSION}); upgrade standby"
     )]
     TooNew { path: PathBuf, found: u64 },
+    /// A compare-and-swap write found the stored state changed since it was read.
+    #[error("state {location} was not written: {why}")]
+    Conflict { location: String, why: String },
+    #[error("journal {location}: {why}")]
+    Journal { location: String, why: String },
+    /// The remote store failed (after the SDK's retries).
+    #[error("state {location}: {why}")]
+    Remote { location: String, why: String },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -205,6 +213,11 @@ pub fn sibling(path: &Path, suffix: &str) -> PathBuf {
 /// Bumps the serial.
 pub fn write(path: &Path, state: &mut State) -> Result<(), StateError> {
     state.serial = state.serial.saturating_add(1);
+    store(path, state)
+}
+
+/// Writes the state as it is (serial unchanged), atomically, with a backup.
+pub fn store(path: &Path, state: &State) -> Result<(), StateError> {
     let werr = |source| StateError::Write { path: path.into(), source };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(werr)?;

@@ -36,6 +36,8 @@ pub enum LockError {
     NotLocked,
     #[error("cannot use lock file {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
+    #[error("cannot use the lock {location}: {why}")]
+    Remote { location: String, why: String },
 }
 
 /// A held lock; released on drop.
@@ -81,7 +83,17 @@ pub fn acquire(state: &Path, operation: &str) -> Result<Lock, LockError> {
         }
         Err(TryLockError::Error(e)) => return Err(io(e)),
     }
-    let info = LockInfo {
+    let info = new_info(operation);
+    file.set_len(0).map_err(io)?;
+    file.seek(std::io::SeekFrom::Start(0)).map_err(io)?;
+    file.write_all(serde_json::to_string_pretty(&info).unwrap_or_default().as_bytes()).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    Ok(Lock { path, file: Some(file), info })
+}
+
+/// Who is taking a lock now, for what.
+pub fn new_info(operation: &str) -> LockInfo {
+    LockInfo {
         id: crate::ids::uuid(),
         operation: operation.to_string(),
         who: std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
@@ -89,12 +101,7 @@ pub fn acquire(state: &Path, operation: &str) -> Result<Lock, LockError> {
         pid: std::process::id(),
         created: now_rfc3339(),
         version: env!("CARGO_PKG_VERSION").into(),
-    };
-    file.set_len(0).map_err(io)?;
-    file.seek(std::io::SeekFrom::Start(0)).map_err(io)?;
-    file.write_all(serde_json::to_string_pretty(&info).unwrap_or_default().as_bytes()).map_err(io)?;
-    file.sync_all().map_err(io)?;
-    Ok(Lock { path, file: Some(file), info })
+    }
 }
 
 /// Removes a stuck lock after checking its id.

@@ -1,10 +1,13 @@
 //! State: what standby manages, as last observed. Changed only through the
-//! methods here; read and written by [`file`]; guarded by [`lock`]; made
-//! crash-safe during apply by [`journal`].
+//! methods here; kept by a [`backend`] (the local [`file`] guarded by
+//! [`lock`], or an object in [`s3`]); made crash-safe during apply by
+//! [`journal`].
 
+pub mod backend;
 pub mod file;
 pub mod journal;
 pub mod lock;
+pub mod s3;
 
 use crate::address::InstanceAddr;
 use crate::value::{Attrs, Value};

@@ -80,6 +80,33 @@ impl Kind for IamPolicy {
         if prop == "policy" { policy::normalize(v) } else { v.clone() }
     }
 
+    /// The natural key: path and name (the ARN follows from them and the account).
+    fn finds_by_natural_key(&self) -> bool {
+        true
+    }
+
+    // find: 1 call per 100 customer-managed policies under the path (ListPolicies).
+    async fn find(&self, cx: &Ctx<'_>, desired: &Attrs) -> Result<Option<String>, KindError> {
+        let Some(name) = get_str(desired, "name") else { return Ok(None) };
+        let path = get_str(desired, "path").unwrap_or("/");
+        let mut pages = cx
+            .aws
+            .iam()
+            .await
+            .list_policies()
+            .scope(aws_sdk_iam::types::PolicyScopeType::Local)
+            .path_prefix(path)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_error("ListPolicies", e))?;
+            if let Some(p) = page.policies().iter().find(|p| p.policy_name() == Some(name) && p.path() == Some(path)) {
+                return Ok(p.arn().map(str::to_string));
+            }
+        }
+        Ok(None)
+    }
+
     async fn create(&self, cx: &Ctx<'_>, desired: &Attrs) -> Result<Created, KindError> {
         let name = req_str(desired, "name")?;
         let tag_list = tags(tags_of(desired));

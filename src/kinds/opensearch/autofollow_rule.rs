@@ -149,7 +149,13 @@ impl Kind for OpenSearchAutofollowRule {
         if let Some(roles) = use_roles(desired) {
             body["use_roles"] = roles;
         }
-        let a = domain.send(CALL, Method::POST, "/_plugins/_replication/_autofollow", Some(body)).await?;
+        // A create whose answer was lost may have made the rule: look first.
+        let made = || -> std::pin::Pin<Box<dyn Future<Output = Result<bool, KindError>> + Send + '_>> {
+            Box::pin(async { Ok(find(&domain, name).await?.is_some()) })
+        };
+        let a = domain
+            .send_observed(CALL, Method::POST, "/_plugins/_replication/_autofollow", Some(body), Some(&made))
+            .await?;
         if !a.ok() {
             return Err(a.into_error(CALL));
         }
@@ -190,7 +196,12 @@ impl Kind for OpenSearchAutofollowRule {
         let domain = Domain::from_props(prior)?;
         let (alias, name) = split_id(id);
         let body = json!({"leader_alias": alias, "name": name});
-        let a = domain.send(CALL, Method::DELETE, "/_plugins/_replication/_autofollow", Some(body)).await?;
+        let gone = || -> std::pin::Pin<Box<dyn Future<Output = Result<bool, KindError>> + Send + '_>> {
+            Box::pin(async { Ok(find(&domain, name).await?.is_none()) })
+        };
+        let a = domain
+            .send_observed(CALL, Method::DELETE, "/_plugins/_replication/_autofollow", Some(body), Some(&gone))
+            .await?;
         if a.ok() || a.reason().contains("does not exist") {
             // Gone from the stats too before the domain is touched again.
             return poll(|| async { Ok(find(&domain, name).await?.is_none().then_some(())) }).await;

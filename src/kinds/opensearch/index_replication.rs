@@ -108,22 +108,52 @@ async fn start(domain: &Domain, index: &str, p: &Attrs) -> Result<(), KindError>
     if let Some(roles) = use_roles(p) {
         body["use_roles"] = roles;
     }
-    expect_ok(domain.send(CALL, Method::PUT, &path(index, "_start"), Some(body)).await?, CALL)
+    // A start whose answer was lost may have begun replicating: look first.
+    let started = || -> std::pin::Pin<Box<dyn Future<Output = Result<bool, KindError>> + Send + '_>> {
+        Box::pin(async { Ok(status_of(domain, index).await?.is_some()) })
+    };
+    expect_ok(domain.send_observed(CALL, Method::PUT, &path(index, "_start"), Some(body), Some(&started)).await?, CALL)
 }
 
 async fn post(domain: &Domain, index: &str, action: &str, call: &'static str) -> Result<(), KindError> {
-    expect_ok(domain.send(call, Method::POST, &path(index, action), Some(json!({}))).await?, call)
+    // `_pause` / `_resume` whose answer was lost: done when the status says so.
+    let want = if action == "_pause" { "PAUSED" } else { SYNCING };
+    let done = || -> std::pin::Pin<Box<dyn Future<Output = Result<bool, KindError>> + Send + '_>> {
+        Box::pin(async move {
+            Ok(status_of(domain, index)
+                .await?
+                .is_some_and(|(s, _, _)| s == want || s == "BOOTSTRAPPING" && want == SYNCING))
+        })
+    };
+    expect_ok(domain.send_observed(call, Method::POST, &path(index, action), Some(json!({})), Some(&done)).await?, call)
+}
+
+/// Looks whether a `_stop` whose answer was lost stopped the replication.
+fn stopped<'a>(
+    domain: &'a Domain,
+    index: &'a str,
+) -> impl Fn() -> std::pin::Pin<Box<dyn Future<Output = Result<bool, KindError>> + Send + 'a>> + Send + Sync + 'a {
+    move || Box::pin(async move { Ok(status_of(domain, index).await?.is_none()) })
 }
 
 /// Stop (if still running), delete the follower's copy, start again.
 async fn restart(domain: &Domain, index: &str, p: &Attrs) -> Result<(), KindError> {
     const STOP: &str = "POST _plugins/_replication/{index}/_stop";
     const DELETE: &str = "DELETE /{index}";
-    let a = domain.send(STOP, Method::POST, &path(index, "_stop"), Some(json!({}))).await?;
+    let a = domain
+        .send_observed(STOP, Method::POST, &path(index, "_stop"), Some(json!({})), Some(&stopped(domain, index)))
+        .await?;
     if !a.ok() && !a.reason().contains("No replication in progress") {
         return Err(a.into_error(STOP));
     }
-    let a = domain.send(DELETE, Method::DELETE, &format!("/{index}"), None).await?;
+    // Deleting twice answers 404, which is accepted: safe to repeat.
+    let gone = || -> std::pin::Pin<Box<dyn Future<Output = Result<bool, KindError>> + Send + '_>> {
+        Box::pin(async move {
+            Ok(domain.send("HEAD /{index}", Method::HEAD, &format!("/{index}"), None).await?.status
+                == StatusCode::NOT_FOUND)
+        })
+    };
+    let a = domain.send_observed(DELETE, Method::DELETE, &format!("/{index}"), None, Some(&gone)).await?;
     if !a.ok() && a.status != StatusCode::NOT_FOUND {
         return Err(a.into_error(DELETE));
     }
@@ -292,7 +322,9 @@ impl Kind for OpenSearchIndexReplication {
     async fn delete(&self, _cx: &Ctx<'_>, id: &str, prior: &Attrs) -> Result<(), KindError> {
         const CALL: &str = "POST _plugins/_replication/{index}/_stop";
         let domain = Domain::from_props(prior)?;
-        let a = domain.send(CALL, Method::POST, &path(id, "_stop"), Some(json!({}))).await?;
+        let a = domain
+            .send_observed(CALL, Method::POST, &path(id, "_stop"), Some(json!({})), Some(&stopped(&domain, id)))
+            .await?;
         if a.ok() || a.reason().contains("No replication in progress") || a.status == StatusCode::NOT_FOUND {
             return Ok(());
         }

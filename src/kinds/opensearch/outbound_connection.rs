@@ -150,6 +150,42 @@ impl Kind for OpenSearchOutboundConnection {
         out
     }
 
+    /// The natural key: the alias and the two domains (AWS assigns the id).
+    fn finds_by_natural_key(&self) -> bool {
+        true
+    }
+
+    // find: 1 call (DescribeOutboundConnections, filtered by local domain).
+    async fn find(&self, cx: &Ctx<'_>, desired: &Attrs) -> Result<Option<String>, KindError> {
+        let (Some(local), Some(remote), Some(alias)) = (
+            get_str(desired, "local_domain_name"),
+            get_str(desired, "remote_domain_name"),
+            get_str(desired, "connection_alias"),
+        ) else {
+            return Ok(None);
+        };
+        let filter = Filter::builder().name("local-domain-info.domain-name").values(local).build();
+        let out = cx
+            .aws
+            .opensearch(cx.region)
+            .await
+            .describe_outbound_connections()
+            .filters(filter)
+            .send()
+            .await
+            .map_err(|e| os_error("DescribeOutboundConnections", e))?;
+        let remote_region = get_str(desired, "remote_region");
+        let found = out.connections().iter().find(|c| {
+            let r = c.remote_domain_info().and_then(|d| d.aws_domain_information());
+            c.connection_alias() == Some(alias)
+                && r.is_some_and(|r| {
+                    r.domain_name() == remote && (remote_region.is_none() || r.region() == remote_region)
+                })
+                && !ENDED.contains(&status(c).0)
+        });
+        Ok(found.and_then(|c| c.connection_id()).map(str::to_string))
+    }
+
     async fn create(&self, cx: &Ctx<'_>, desired: &Attrs) -> Result<Created, KindError> {
         // OwnerId and Region on both sides, as Terraform's provider sends
         // them: the local domain's account comes from its ARN.

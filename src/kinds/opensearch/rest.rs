@@ -168,8 +168,12 @@ impl Domain {
         Ok(Domain { base, host, auth: format!("Basic {token}"), tls_name })
     }
 
-    /// Sends one request. `call` names it in errors (e.g. "PUT _plugins/_replication/{index}/_start").
-    /// Any HTTP status comes back as an [`Answer`]; only transport failures are errors.
+    /// Sends one request, retrying transient failures (429, 502–504,
+    /// connection errors, timeouts) with capped, jittered exponential
+    /// backoff, up to [`max_attempts`]. `call` names it in errors (e.g. "PUT
+    /// _plugins/_replication/{index}/_start"). Any other HTTP status comes
+    /// back as an [`Answer`]. A call that may have taken effect (its answer
+    /// was lost) is repeated only when it is a read; see [`Domain::send_observed`].
     pub async fn send(
         &self,
         call: &'static str,
@@ -177,6 +181,61 @@ impl Domain {
         path: &str,
         body: Option<Json>,
     ) -> Result<Answer, KindError> {
+        self.send_observed(call, method, path, body, None).await
+    }
+
+    /// [`Domain::send`] for a call that is not safe to repeat blindly: when
+    /// an attempt may have taken effect, `observe` looks first; `true` (what
+    /// the call does is in place) ends with success, `false` sends it again.
+    pub async fn send_observed(
+        &self,
+        call: &'static str,
+        method: Method,
+        path: &str,
+        body: Option<Json>,
+        observe: Option<&Observe<'_>>,
+    ) -> Result<Answer, KindError> {
+        let repeatable = matches!(method, Method::GET | Method::HEAD);
+        let max = max_attempts();
+        let mut attempt = 1;
+        loop {
+            let (outcome, fate) = match self.attempt(call, method.clone(), path, body.clone()).await {
+                Ok(a) => match a.status.as_u16() {
+                    // Throttled: refused before doing anything.
+                    429 => (Ok(a), Fate::NotDone),
+                    // A gateway's answer: the domain may or may not have acted.
+                    502..=504 => (Ok(a), Fate::Unknown),
+                    _ => return Ok(a),
+                },
+                Err(Failure { error, sent: false }) => (Err(error), Fate::NotDone),
+                Err(Failure { error, sent: true }) => (Err(error), Fate::Unknown),
+            };
+            if attempt >= max {
+                return outcome;
+            }
+            match (fate, repeatable, observe) {
+                (Fate::NotDone, _, _) | (Fate::Unknown, true, _) => {}
+                (Fate::Unknown, false, Some(look)) => {
+                    if look().await? {
+                        return Ok(Answer { status: StatusCode::OK, body: serde_json::json!({"acknowledged": true}) });
+                    }
+                }
+                // Not safe to repeat and nothing to look at: the caller decides.
+                (Fate::Unknown, false, None) => return outcome,
+            }
+            tokio::time::sleep(backoff(attempt)).await;
+            attempt += 1;
+        }
+    }
+
+    /// One try.
+    async fn attempt(
+        &self,
+        call: &'static str,
+        method: Method,
+        path: &str,
+        body: Option<Json>,
+    ) -> Result<Answer, Failure> {
         let url = format!("{}{path}", self.base);
         let mut req = Request::builder()
             .method(method)
@@ -191,37 +250,43 @@ impl Domain {
             }
             None => Bytes::new(),
         };
-        let req =
-            req.body(Full::new(payload)).map_err(|e| KindError::Failed(format!("{call}: bad request {url}: {e}")))?;
-        let unreachable = |e: String| KindError::Aws {
-            call,
-            code: "Unreachable".into(),
-            hint: Some(if e.contains("certificate") {
-                format!(
-                    "TLS is verified against the domain endpoint {} (sent as SNI), also through a tunnel or proxy: \
-                     the certificate presented must be valid for it and issued by a trusted CA (add a private CA \
-                     with {ENV_CA_BUNDLE}=<PEM file>)",
-                    self.host
-                )
-            } else {
-                format!(
-                    "a domain in a VPC, behind a proxy or with a custom endpoint needs `endpoint_url` on the resource \
-                     or {ENV_ENDPOINT_URL}; standby connects there and sends the domain endpoint as Host"
-                )
-            }),
-            message: format!("cannot reach {url} (Host: {}): {e}", self.host),
+        let req = req.body(Full::new(payload)).map_err(|e| Failure {
+            error: KindError::Failed(format!("{call}: bad request {url}: {e}")),
+            sent: false,
+        })?;
+        let unreachable = |e: String, sent: bool| Failure {
+            error: KindError::Aws {
+                call,
+                code: "Unreachable".into(),
+                hint: Some(if e.contains("certificate") {
+                    format!(
+                        "TLS is verified against the domain endpoint {} (sent as SNI), also through a tunnel or proxy: \
+                         the certificate presented must be valid for it and issued by a trusted CA (add a private CA \
+                         with {ENV_CA_BUNDLE}=<PEM file>)",
+                        self.host
+                    )
+                } else {
+                    format!(
+                        "a domain in a VPC, behind a proxy or with a custom endpoint needs `endpoint_url` on the resource \
+                         or {ENV_ENDPOINT_URL}; standby connects there and sends the domain endpoint as Host"
+                    )
+                }),
+                message: format!("cannot reach {url} (Host: {}): {e}", self.host),
+            },
+            sent,
         };
-        let client = client(self.tls_name.as_deref()).map_err(unreachable)?;
+        let client = client(self.tls_name.as_deref()).map_err(|e| unreachable(e, false))?;
         let res = match tokio::time::timeout(CALL_TIMEOUT, client.request(req)).await {
             Ok(Ok(res)) => res,
-            Ok(Err(e)) => return Err(unreachable(error_chain(&e))),
-            Err(_) => return Err(unreachable(format!("no answer within {}s", CALL_TIMEOUT.as_secs()))),
+            // Not connected: the request never left.
+            Ok(Err(e)) => return Err(unreachable(error_chain(&e), !e.is_connect())),
+            Err(_) => return Err(unreachable(format!("no answer within {}s", CALL_TIMEOUT.as_secs()), true)),
         };
         let status = res.status();
         let bytes = match tokio::time::timeout(CALL_TIMEOUT, res.into_body().collect()).await {
             Ok(Ok(b)) => b.to_bytes(),
-            Ok(Err(e)) => return Err(unreachable(error_chain(&e))),
-            Err(_) => return Err(unreachable("the answer did not finish".into())),
+            Ok(Err(e)) => return Err(unreachable(error_chain(&e), true)),
+            Err(_) => return Err(unreachable("the answer did not finish".into(), true)),
         };
         let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
             let text = String::from_utf8_lossy(&bytes).trim().to_string();
@@ -229,6 +294,42 @@ impl Domain {
         });
         Ok(Answer { status, body })
     }
+}
+
+/// Looks whether a call that may have taken effect did: `Ok(true)` when
+/// what it does is in place.
+pub type Observe<'a> = dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool, KindError>> + Send + 'a>>
+    + Send
+    + Sync
+    + 'a;
+
+/// A try that failed before an answer arrived; `sent` when the request may
+/// have reached the domain.
+struct Failure {
+    error: KindError,
+    sent: bool,
+}
+
+/// What a failed try did on the domain.
+#[derive(Clone, Copy)]
+enum Fate {
+    NotDone,
+    Unknown,
+}
+
+/// Attempts per REST call, retries included: `STANDBY_AWS_MAX_ATTEMPTS`
+/// (the same budget as AWS calls), default 5.
+pub fn max_attempts() -> u32 {
+    std::env::var(crate::aws::ENV_MAX_ATTEMPTS).ok().and_then(|v| v.parse().ok()).filter(|n| *n > 0).unwrap_or(5)
+}
+
+/// Before try `attempt + 1`: 200 ms doubling, capped at 5 s, then a random
+/// half to all of it (so many clients do not retry in step).
+fn backoff(attempt: u32) -> Duration {
+    let full =
+        Duration::from_millis(200).saturating_mul(1 << attempt.saturating_sub(1).min(5)).min(Duration::from_secs(5));
+    let r = u32::from_str_radix(&crate::ids::random_id()[..8], 16).unwrap_or(0) as f64 / u32::MAX as f64;
+    full.mul_f64(0.5 + r / 2.0)
 }
 
 use crate::kinds::aws::chain as error_chain;
@@ -356,6 +457,16 @@ mod tests {
         assert_eq!(tls_name(&format!("https://{d}"), d), None);
         assert_eq!(tls_name(&format!("https://{d}:443"), d), None);
         assert_eq!(tls_name("http://127.0.0.1:9200", d), None);
+    }
+
+    #[test]
+    fn backoff_doubles_is_capped_and_jittered() {
+        for attempt in 1..10 {
+            let full = Duration::from_millis(200 * (1 << (attempt - 1).min(5))).min(Duration::from_secs(5));
+            let d = backoff(attempt);
+            assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d:?} not in [{:?}, {full:?}]", full / 2);
+        }
+        assert!(backoff(30) <= Duration::from_secs(5));
     }
 
     #[test]

@@ -12,11 +12,13 @@ def apply_all() -> None:
     global _applied
     if _applied:
         return
-    from . import iam, iam_simulate, opensearch, opensearch_stats, rds, s3
+    from . import iam, iam_simulate, opensearch, opensearch_stats, rds, rds_recreate, s3, s3_conditional
 
     s3.apply()
+    s3_conditional.apply()
     iam.apply()
     rds.apply()
+    rds_recreate.apply()
     opensearch.apply()
     iam_simulate.apply()
     opensearch_stats.apply()

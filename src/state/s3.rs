@@ -1,0 +1,483 @@
+//! The S3 backend: state shared by a team in one S3 object.
+//!
+//! Layout in the bucket (`key` is the configured state key):
+//! - `key`: the state, the same JSON as the local file.
+//! - `_standby/locks/<key>`: the lock while a run holds it (who, operation,
+//!   time). Its own prefix lets a lifecycle rule expire old versions of lock
+//!   objects in a versioned bucket.
+//! - `_standby/journal/<key>/<run>/<seq>.json`: the write-ahead journal of
+//!   a running apply, one object per record; removed when the apply has
+//!   written the state. After a kill -9 it stays, so the next run on any
+//!   machine knows everything the killed one created.
+//!
+//! Every write is conditional: the lock is created with `If-None-Match: *`
+//! (only one run can), the state is replaced with `If-Match: <ETag read>`
+//! (a writer with a stale view is refused), the lock is removed with
+//! `If-Match` on its own ETag. Every object is written with server-side
+//! encryption (SSE-S3, or SSE-KMS with `kms_key_id`). Before reporting a
+//! refused conditional write, standby reads what is there: when the SDK
+//! retried a write whose first answer was lost, the object is its own.
+
+use super::State;
+use super::backend::{Backend, Held};
+use super::file::{self, StateError};
+use super::journal::{self, Journal, Sink};
+use super::lock::{LockError, LockInfo};
+use async_trait::async_trait;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{Delete, ObjectIdentifier, ServerSideEncryption};
+use serde_json::Value as Json;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub const LOCK_PREFIX: &str = "_standby/locks/";
+pub const JOURNAL_PREFIX: &str = "_standby/journal/";
+
+/// `backend: { s3: {...} }` after `--backend-config` overrides.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct S3Spec {
+    pub bucket: String,
+    pub key: String,
+    pub region: String,
+    pub kms_key_id: Option<String>,
+}
+
+impl S3Spec {
+    pub fn from_settings(settings: &BTreeMap<String, String>) -> Result<S3Spec, String> {
+        let get = |k: &str| settings.get(k).filter(|v| !v.is_empty()).cloned();
+        let missing: Vec<&str> = ["bucket", "key", "region"].into_iter().filter(|k| get(k).is_none()).collect();
+        if !missing.is_empty() {
+            return Err(format!(
+                "the s3 backend needs {} (in `backend: {{ s3: ... }}` or as --backend-config KEY=VALUE)",
+                missing.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+            ));
+        }
+        let (bucket, key, region) =
+            (get("bucket").unwrap_or_default(), get("key").unwrap_or_default(), get("region").unwrap_or_default());
+        if !crate::config::AWS_REGIONS.contains(&region.as_str()) {
+            return Err(format!("backend region `{region}` is not an AWS region"));
+        }
+        if key.starts_with('/') || key.ends_with('/') || key.starts_with("_standby/") {
+            return Err(format!(
+                "backend key `{key}` must name an object (no leading or trailing `/`, not under `_standby/`)"
+            ));
+        }
+        Ok(S3Spec { bucket, key, region, kms_key_id: get("kms_key_id") })
+    }
+
+    pub fn url(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.key)
+    }
+
+    fn lock_key(&self) -> String {
+        format!("{LOCK_PREFIX}{}", self.key)
+    }
+
+    fn journal_prefix(&self) -> String {
+        format!("{JOURNAL_PREFIX}{}/", self.key)
+    }
+}
+
+type Response = aws_sdk_s3::config::http::HttpResponse;
+
+/// What went wrong in an S3 call: its error code.
+fn code<E: ProvideErrorMetadata>(e: &SdkError<E, Response>) -> String {
+    e.code().unwrap_or_default().to_string()
+}
+
+fn status<E>(e: &SdkError<E, Response>) -> u16 {
+    e.raw_response().map(|r| r.status().as_u16()).unwrap_or(0)
+}
+
+fn describe<E: std::error::Error + 'static>(e: &SdkError<E, Response>) -> String {
+    format!("{}", DisplayErrorContext(e))
+}
+
+/// A conditional write refused (412), or lost to a concurrent one (409).
+fn refused<E: ProvideErrorMetadata>(e: &SdkError<E, Response>) -> bool {
+    matches!(status(e), 409 | 412) || matches!(code(e).as_str(), "PreconditionFailed" | "ConditionalRequestConflict")
+}
+
+fn not_found<E: ProvideErrorMetadata>(e: &SdkError<E, Response>) -> bool {
+    code(e) == "NoSuchKey" || (status(e) == 404 && code(e) != "NoSuchBucket")
+}
+
+#[derive(Clone)]
+struct Store {
+    client: Client,
+    spec: S3Spec,
+}
+
+impl Store {
+    fn put(&self, key: &str, body: Vec<u8>) -> aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder {
+        let req = self
+            .client
+            .put_object()
+            .bucket(&self.spec.bucket)
+            .key(key)
+            .content_type("application/json")
+            .body(ByteStream::from(body));
+        match &self.spec.kms_key_id {
+            Some(k) => req.server_side_encryption(ServerSideEncryption::AwsKms).ssekms_key_id(k),
+            None => req.server_side_encryption(ServerSideEncryption::Aes256),
+        }
+    }
+
+    /// An object's text and ETag; `None` when there is none.
+    async fn get(&self, key: &str) -> Result<Option<(String, Option<String>)>, String> {
+        match self.client.get_object().bucket(&self.spec.bucket).key(key).send().await {
+            Ok(out) => {
+                let etag = out.e_tag().map(str::to_string);
+                let bytes =
+                    out.body.collect().await.map_err(|e| format!("reading s3://{}/{key}: {e}", self.spec.bucket))?;
+                Ok(Some((String::from_utf8_lossy(&bytes.into_bytes()).into_owned(), etag)))
+            }
+            Err(e) if not_found(&e) => Ok(None),
+            Err(e) if code(&e) == "NoSuchBucket" => Err(format!(
+                "the bucket {} does not exist (in {}): create it, versioned and encrypted, first",
+                self.spec.bucket, self.spec.region
+            )),
+            Err(e) => Err(format!("GetObject s3://{}/{key}: {}", self.spec.bucket, describe(&e))),
+        }
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, String> {
+        let mut keys = Vec::new();
+        let mut pages = self.client.list_objects_v2().bucket(&self.spec.bucket).prefix(prefix).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|e| format!("ListObjectsV2 s3://{}/{prefix}: {}", self.spec.bucket, describe(&e)))?;
+            keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_string)));
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
+    async fn delete_all(&self, keys: &[String]) -> Result<(), String> {
+        for chunk in keys.chunks(1000) {
+            let objects = chunk
+                .iter()
+                .map(|k| ObjectIdentifier::builder().key(k).build().map_err(|e| e.to_string()))
+                .collect::<Result<Vec<_>, _>>()?;
+            let delete = Delete::builder().set_objects(Some(objects)).quiet(true).build().map_err(|e| e.to_string())?;
+            let out = self
+                .client
+                .delete_objects()
+                .bucket(&self.spec.bucket)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(|e| format!("DeleteObjects in s3://{}: {}", self.spec.bucket, describe(&e)))?;
+            if let Some(err) = out.errors().first() {
+                return Err(format!(
+                    "DeleteObjects in s3://{}: {} {}",
+                    self.spec.bucket,
+                    err.key().unwrap_or_default(),
+                    err.message().unwrap_or_default()
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    async fn get_lock(&self) -> Result<Option<(LockInfo, Option<String>)>, LockError> {
+        let remote = |why| LockError::Remote { location: self.lock_url(), why };
+        match self.get(&self.spec.lock_key()).await.map_err(remote)? {
+            None => Ok(None),
+            Some((text, etag)) => {
+                let info = serde_json::from_str(&text)
+                    .map_err(|e| remote(format!("the lock object is held but cannot be read ({e})")))?;
+                Ok(Some((info, etag)))
+            }
+        }
+    }
+
+    fn lock_url(&self) -> String {
+        format!("s3://{}/{}", self.spec.bucket, self.spec.lock_key())
+    }
+}
+
+pub struct S3Backend {
+    store: Store,
+    /// ETag of the state as `read` saw it: `None` before reading,
+    /// `Some(None)` when there was no state object.
+    seen: Mutex<Option<Option<String>>>,
+}
+
+impl S3Backend {
+    pub async fn new(spec: S3Spec, aws: &crate::aws::Aws) -> S3Backend {
+        let client = aws.s3(&spec.region).await;
+        S3Backend::with_client(spec, client)
+    }
+
+    /// Over a given client (tests point one at the emulator).
+    pub fn with_client(spec: S3Spec, client: Client) -> S3Backend {
+        S3Backend { store: Store { client, spec }, seen: Mutex::new(None) }
+    }
+
+    fn remote(&self, why: String) -> StateError {
+        StateError::Remote { location: self.location(), why }
+    }
+}
+
+impl S3Backend {
+    /// Says what is unsafe about the bucket: versioning off.
+    async fn bucket_warnings(&self) -> Vec<String> {
+        let s = &self.store;
+        match s.client.get_bucket_versioning().bucket(&s.spec.bucket).send().await {
+            Ok(v) if v.status().is_some_and(|st| st.as_str() == "Enabled") => Vec::new(),
+            Ok(_) => vec![format!(
+                "bucket {} is not versioned: turn versioning on, so that every earlier state stays recoverable",
+                s.spec.bucket
+            )],
+            Err(e) => vec![format!("cannot check versioning of bucket {}: {}", s.spec.bucket, describe(&e))],
+        }
+    }
+}
+
+/// The lock object; removed (if still ours) when dropped.
+struct S3Lock {
+    store: Store,
+    etag: Option<String>,
+    id: String,
+}
+
+impl Drop for S3Lock {
+    fn drop(&mut self) {
+        // Drop cannot wait, so this blocks the worker thread for one call.
+        let Ok(handle) = tokio::runtime::Handle::try_current() else { return };
+        if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
+            eprintln!("Warning: the state lock {} was not released; run standby force-unlock {}", self.id, self.id);
+            return;
+        }
+        let s = &self.store;
+        let req =
+            s.client.delete_object().bucket(&s.spec.bucket).key(s.spec.lock_key()).set_if_match(self.etag.clone());
+        let outcome = tokio::task::block_in_place(|| {
+            handle.block_on(req.send()).map(|_| ()).map_err(|e| (refused(&e) || not_found(&e), describe(&e)))
+        });
+        match outcome {
+            Ok(()) => {}
+            // Force-unlocked, and perhaps taken by another run since: not ours to remove.
+            Err((true, _)) => {
+                eprintln!("Warning: the state lock {} had already been removed (force-unlock?); left as it is", self.id)
+            }
+            Err((false, why)) => eprintln!(
+                "Warning: could not release the state lock {} ({}): {why}\n  release it with: standby force-unlock {}",
+                self.id,
+                s.lock_url(),
+                self.id
+            ),
+        }
+    }
+}
+
+#[async_trait]
+impl Backend for S3Backend {
+    fn location(&self) -> String {
+        self.store.spec.url()
+    }
+
+    fn journal_location(&self) -> String {
+        format!("s3://{}/{}", self.store.spec.bucket, self.store.spec.journal_prefix())
+    }
+
+    fn is_remote(&self) -> bool {
+        true
+    }
+
+    async fn lock(&self, operation: &str) -> Result<Held, LockError> {
+        let s = &self.store;
+        let info = super::lock::new_info(operation);
+        let body = serde_json::to_vec_pretty(&info).unwrap_or_default();
+        let remote = |why| LockError::Remote { location: s.lock_url(), why };
+        for attempt in 0..5u64 {
+            match s.put(&s.spec.lock_key(), body.clone()).if_none_match("*").send().await {
+                Ok(out) => {
+                    let guard = S3Lock { store: s.clone(), etag: out.e_tag().map(str::to_string), id: info.id.clone() };
+                    return Ok(Held::new(info, Box::new(guard)));
+                }
+                Err(e) if refused(&e) => match s.get_lock().await? {
+                    // Our own first try landed and its answer was lost.
+                    Some((holder, etag)) if holder.id == info.id => {
+                        let guard = S3Lock { store: s.clone(), etag, id: info.id.clone() };
+                        return Ok(Held::new(info, Box::new(guard)));
+                    }
+                    Some((holder, _)) if status(&e) == 412 || code(&e) == "PreconditionFailed" => {
+                        return Err(LockError::Held(Box::new(holder)));
+                    }
+                    // 409 (a concurrent write in flight), or released in between: try again.
+                    _ => tokio::time::sleep(std::time::Duration::from_millis(50 * (attempt + 1))).await,
+                },
+                Err(e) => return Err(remote(format!("PutObject: {}", describe(&e)))),
+            }
+        }
+        Err(remote("the lock changed hands five times in a row; try again".into()))
+    }
+
+    async fn force_unlock(&self, id: &str) -> Result<LockInfo, LockError> {
+        let s = &self.store;
+        let (info, etag) = s.get_lock().await?.ok_or(LockError::NotLocked)?;
+        if info.id != id {
+            return Err(LockError::WrongId { given: id.to_string(), actual: info.id });
+        }
+        // Only that lock: if it changed hands meanwhile, the ETag differs.
+        match s.client.delete_object().bucket(&s.spec.bucket).key(s.spec.lock_key()).set_if_match(etag).send().await {
+            Ok(_) => Ok(info),
+            Err(e) if refused(&e) => Err(LockError::Remote {
+                location: s.lock_url(),
+                why: "the lock changed while it was being removed; look again".into(),
+            }),
+            Err(e) => Err(LockError::Remote { location: s.lock_url(), why: describe(&e) }),
+        }
+    }
+
+    async fn read(&self) -> Result<(State, usize), StateError> {
+        let s = &self.store;
+        let location = self.location();
+        let (mut st, etag) = match s.get(&s.spec.key).await.map_err(|w| self.remote(w))? {
+            Some((text, etag)) => (file::parse(Path::new(&location), &text)?, etag),
+            None => (State::new(), None),
+        };
+        *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = Some(etag);
+        let keys = s.list(&s.spec.journal_prefix()).await.map_err(|w| self.remote(w))?;
+        let mut records = Vec::new();
+        for key in &keys {
+            let bad = |why: String| StateError::Journal { location: format!("s3://{}/{key}", s.spec.bucket), why };
+            let (text, _) = s.get(key).await.map_err(&bad)?.ok_or_else(|| bad("vanished while being read".into()))?;
+            // S3 writes whole objects: any damage is real damage.
+            records.push(serde_json::from_str::<Json>(&text).map_err(|e| bad(format!("damaged: {e}")))?);
+        }
+        let n = journal::replay_records(&self.journal_location(), records, &mut st)
+            .map_err(|why| StateError::Journal { location: self.journal_location(), why })?;
+        Ok((st, n))
+    }
+
+    async fn store(&self, state: &State) -> Result<(), StateError> {
+        let s = &self.store;
+        let body = file::to_json(state);
+        let seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or_else(|| self.remote("the state must be read before it is written".into()))?;
+        let req = s.put(&s.spec.key, body.clone().into_bytes());
+        let req = match &seen {
+            Some(etag) => req.if_match(etag),
+            None => req.if_none_match("*"),
+        };
+        let result = req.send().await;
+        let etag = match result {
+            Ok(out) => out.e_tag().map(str::to_string),
+            Err(e) if refused(&e) || (seen.is_some() && not_found(&e)) => {
+                // Observe before calling it a conflict: a retried write
+                // whose first try landed finds its own bytes.
+                match s.get(&s.spec.key).await.map_err(|w| self.remote(w))? {
+                    Some((text, etag)) if text == body => etag,
+                    now => {
+                        let now = match now {
+                            Some((text, _)) => match file::parse(Path::new(&self.location()), &text) {
+                                Ok(n) => format!("now serial {} lineage {}", n.serial, n.lineage),
+                                Err(_) => "now unreadable".into(),
+                            },
+                            None => "now deleted".into(),
+                        };
+                        return Err(StateError::Conflict {
+                            location: self.location(),
+                            why: format!(
+                                "it changed since this run read it ({now}); another run wrote it (was its lock \
+                                 force-unlocked?). Nothing was overwritten"
+                            ),
+                        });
+                    }
+                }
+            }
+            Err(e) => return Err(self.remote(format!("PutObject: {}", describe(&e)))),
+        };
+        *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = Some(etag);
+        Ok(())
+    }
+
+    async fn journal(&self, lineage: &str) -> Result<Journal, StateError> {
+        let s = &self.store;
+        let millis =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+        let prefix = format!("{}{millis:013}-{}/", s.spec.journal_prefix(), crate::ids::random_id());
+        let sink = S3Sink { store: s.clone(), prefix, seq: AtomicU64::new(0), keys: Mutex::new(Vec::new()) };
+        sink.append(journal::begin_record(lineage), true)
+            .await
+            .map_err(|e| StateError::Journal { location: self.journal_location(), why: e.to_string() })?;
+        Ok(Journal::new(Box::new(sink)))
+    }
+
+    async fn clear_journal(&self) -> Result<(), StateError> {
+        let s = &self.store;
+        let keys = s.list(&s.spec.journal_prefix()).await.map_err(|w| self.remote(w))?;
+        s.delete_all(&keys).await.map_err(|w| self.remote(w))
+    }
+
+    async fn warnings(&self) -> Vec<String> {
+        self.bucket_warnings().await
+    }
+}
+
+/// One object per record; every write acknowledged before `append` returns.
+struct S3Sink {
+    store: Store,
+    prefix: String,
+    seq: AtomicU64,
+    keys: Mutex<Vec<String>>,
+}
+
+#[async_trait]
+impl Sink for S3Sink {
+    async fn append(&self, record: Json, _durable: bool) -> std::io::Result<()> {
+        let key = format!("{}{:08}.json", self.prefix, self.seq.fetch_add(1, Ordering::SeqCst));
+        // Same key and bytes on a retry: repeating the write is harmless.
+        self.store.put(&key, record.to_string().into_bytes()).send().await.map_err(|e| {
+            std::io::Error::other(format!("PutObject s3://{}/{key}: {}", self.store.spec.bucket, describe(&e)))
+        })?;
+        self.keys.lock().unwrap_or_else(|e| e.into_inner()).push(key);
+        Ok(())
+    }
+
+    async fn sync(&self) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    async fn finish(&self) -> std::io::Result<()> {
+        let keys = self.keys.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        self.store.delete_all(&keys).await.map_err(std::io::Error::other)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn settings_are_checked_together() {
+        let err = S3Spec::from_settings(&settings(&[("bucket", "b")])).unwrap_err();
+        assert!(err.contains("`key`, `region`"), "{err}");
+        let err =
+            S3Spec::from_settings(&settings(&[("bucket", "b"), ("key", "k"), ("region", "us-west-9")])).unwrap_err();
+        assert!(err.contains("not an AWS region"), "{err}");
+        let err = S3Spec::from_settings(&settings(&[("bucket", "b"), ("key", "_standby/x"), ("region", "us-west-1")]))
+            .unwrap_err();
+        assert!(err.contains("_standby/"), "{err}");
+        let s = S3Spec::from_settings(&settings(&[("bucket", "b"), ("key", "dr/s.json"), ("region", "us-west-1")]))
+            .unwrap();
+        assert_eq!(s.url(), "s3://b/dr/s.json");
+        assert_eq!(s.lock_key(), "_standby/locks/dr/s.json");
+        assert_eq!(s.journal_prefix(), "_standby/journal/dr/s.json/");
+    }
+}

@@ -1,0 +1,220 @@
+"""A fault-injecting HTTP proxy in front of the emulator, for tests that
+check standby survives a flaky network and a flaky AWS.
+
+    python -m standby_emulator.fault_proxy --upstream http://127.0.0.1:PORT \
+        --port-file DIR/proxy-port [--rate 0.15] [--seed 7] [--log DIR/faults.log]
+
+Point AWS_ENDPOINT_URL and STANDBY_OPENSEARCH_ENDPOINT_URL at it. Each
+request (AWS APIs and OpenSearch domain REST alike) meets, with probability
+`rate`, one fault, chosen evenly:
+
+- refused:  answered 503 without reaching the emulator (the service's own
+            error format: S3 XML, IAM/RDS query XML, OpenSearch JSON);
+- throttled: answered as AWS throttles (S3 503 SlowDown, IAM/RDS 400
+            Throttling, OpenSearch 429 ThrottlingException; a domain 429
+            rejected_execution_exception), without reaching the emulator;
+- lost:     forwarded, so it takes effect, then the connection is closed
+            without an answer (the answer is lost on the way back);
+- slow:     forwarded after 0.3-1.2 s.
+
+The emulator's own control paths (/_emulator/..., /moto-api/...) and
+/_proxy/... are never faulted. Control: `GET /_proxy/stats` (faults by kind,
+requests seen), `PUT /_proxy/rate?value=0.2`, and `PUT
+/_proxy/lose?match=TEXT&times=N`: the next N requests whose "METHOD path"
+line or body contains TEXT (e.g. `Action=CreatePolicy`,
+`POST /2021-01-01/opensearch/cc/outboundConnection`) take effect and lose
+their answer, whatever the rate. Each fault is also one JSON line in --log.
+"""
+
+import argparse
+import http.client
+import http.server
+import json
+import os
+import random
+import re
+import threading
+import time
+from urllib.parse import parse_qs, urlparse
+
+KINDS = ("refused", "throttled", "lost", "slow")
+_SCOPE = re.compile(r"Credential=[^/,]+/\d{8}/([^/,]+)/([^/,]+)/aws4_request")
+HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "te", "trailer", "upgrade"}
+
+
+class State:
+    def __init__(self, rate: float, seed: int, log: str | None) -> None:
+        self.rate = rate
+        self.rng = random.Random(seed)
+        self.lock = threading.Lock()
+        self.stats = {k: 0 for k in KINDS}
+        self.requests = 0
+        self.log = log
+        self.lose: list[list] = []  # [text, times left]
+
+    def targeted(self, line: str, body: bytes) -> bool:
+        with self.lock:
+            for rule in self.lose:
+                if rule[1] > 0 and (rule[0] in line or rule[0].encode() in body):
+                    rule[1] -= 1
+                    self.stats["lost"] += 1
+                    return True
+        return False
+
+    def pick(self) -> str | None:
+        with self.lock:
+            self.requests += 1
+            if self.rng.random() >= self.rate:
+                return None
+            kind = self.rng.choice(KINDS)
+            self.stats[kind] += 1
+            return kind
+
+    def note(self, kind: str, method: str, path: str, service: str) -> None:
+        if not self.log:
+            return
+        with self.lock, open(self.log, "a") as f:
+            f.write(json.dumps({"fault": kind, "method": method, "path": path, "service": service}) + "\n")
+
+
+def service_of(headers) -> str:
+    """`s3`, `iam`, `rds`, `es` from the SigV4 scope; `domain` for REST calls."""
+    m = _SCOPE.search(headers.get("Authorization", ""))
+    return m.group(2) if m else "domain"
+
+
+def error_answer(kind: str, service: str) -> tuple[int, dict, bytes]:
+    """What AWS (or a domain) answers when it refuses or throttles."""
+    if service == "s3":
+        code, status = ("SlowDown", 503) if kind == "throttled" else ("ServiceUnavailable", 503)
+        body = f"<Error><Code>{code}</Code><Message>Please reduce your request rate.</Message></Error>"
+        return status, {"Content-Type": "application/xml"}, body.encode()
+    if service in ("iam", "rds", "sts", "ec2"):
+        code, status, who = ("Throttling", 400, "Sender") if kind == "throttled" else ("ServiceUnavailable", 503, "Receiver")
+        body = (f"<ErrorResponse><Error><Type>{who}</Type><Code>{code}</Code><Message>Rate exceeded</Message>"
+                f"</Error><RequestId>fault-proxy</RequestId></ErrorResponse>")
+        return status, {"Content-Type": "text/xml"}, body.encode()
+    if service == "domain":
+        if kind == "throttled":
+            err = {"error": {"type": "rejected_execution_exception", "reason": "rejected execution (fault proxy)"},
+                   "status": 429}
+            return 429, {"Content-Type": "application/json"}, json.dumps(err).encode()
+        err = {"error": {"type": "unavailable", "reason": "service unavailable (fault proxy)"}, "status": 503}
+        return 503, {"Content-Type": "application/json"}, json.dumps(err).encode()
+    # REST-JSON AWS services (OpenSearch control plane).
+    etype, status = ("ThrottlingException", 429) if kind == "throttled" else ("ServiceUnavailableException", 503)
+    return status, {"Content-Type": "application/json", "x-amzn-ErrorType": etype}, b'{"message":"Rate exceeded"}'
+
+
+def make_handler(state: State, upstream: str):
+    up = urlparse(upstream)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args) -> None:  # quiet
+            pass
+
+        def _body(self) -> bytes:
+            if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                out = b""
+                while True:
+                    size = int(self.rfile.readline().strip() or b"0", 16)
+                    if size == 0:
+                        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                            pass
+                        return out
+                    out += self.rfile.read(size)
+                    self.rfile.readline()
+            n = int(self.headers.get("Content-Length") or 0)
+            return self.rfile.read(n) if n else b""
+
+        def _send(self, status: int, headers: dict, body: bytes) -> None:
+            self.send_response(status)
+            for k, v in headers.items():
+                if k.lower() not in HOP and k.lower() != "content-length":
+                    self.send_header(k, v)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        def _forward(self, body: bytes) -> tuple[int, dict, bytes]:
+            conn = http.client.HTTPConnection(up.hostname, up.port, timeout=120)
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
+            if body or self.command in ("POST", "PUT", "PATCH"):
+                headers["Content-Length"] = str(len(body))
+            conn.request(self.command, self.path, body=body or None, headers=headers)
+            res = conn.getresponse()
+            data = res.read()
+            out = (res.status, dict(res.getheaders()), data)
+            conn.close()
+            return out
+
+        def _control(self) -> None:
+            u = urlparse(self.path)
+            if u.path == "/_proxy/stats":
+                with state.lock:
+                    payload = {"faults": dict(state.stats), "requests": state.requests, "rate": state.rate}
+                return self._send(200, {"Content-Type": "application/json"}, json.dumps(payload).encode())
+            if u.path == "/_proxy/lose":
+                q = parse_qs(u.query)
+                with state.lock:
+                    state.lose.append([q["match"][0], int(q.get("times", ["1"])[0])])
+                return self._send(200, {"Content-Type": "application/json"}, b"{}")
+            if u.path == "/_proxy/rate":
+                state.rate = float(parse_qs(u.query).get("value", ["0"])[0])
+                return self._send(200, {"Content-Type": "application/json"}, b"{}")
+            self._send(404, {}, b"")
+
+        def _handle(self) -> None:
+            body = self._body()
+            path = urlparse(self.path).path
+            if path.startswith("/_proxy/"):
+                return self._control()
+            control = path.startswith(("/_emulator/", "/moto-api/"))
+            kind = None if control else ("lost" if state.targeted(f"{self.command} {path} ", body) else state.pick())
+            service = service_of(self.headers)
+            if kind:
+                state.note(kind, self.command, path, service)
+            if kind in ("refused", "throttled"):
+                return self._send(*error_answer(kind, service))
+            if kind == "slow":
+                time.sleep(0.3 + state.rng.random() * 0.9)
+            status, headers, data = self._forward(body)
+            if kind == "lost":
+                # It happened upstream; the caller never hears of it.
+                self.close_connection = True
+                try:
+                    self.connection.shutdown(2)
+                except OSError:
+                    pass
+                return
+            self._send(status, headers, data)
+
+        do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = do_PATCH = _handle
+
+    return Handler
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--upstream", required=True)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port-file", required=True)
+    p.add_argument("--rate", type=float, default=0.15)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--log")
+    a = p.parse_args()
+    state = State(a.rate, a.seed, a.log)
+    server = http.server.ThreadingHTTPServer((a.host, 0), make_handler(state, a.upstream))
+    server.daemon_threads = True
+    tmp = a.port_file + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(str(server.server_address[1]))
+    os.replace(tmp, a.port_file)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

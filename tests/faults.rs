@@ -1,0 +1,374 @@
+//! The whole example (examples/mattermost-dr) under adversity: through a
+//! fault-injecting proxy in front of the emulator (refused calls, throttling,
+//! answers lost after the call took effect, slow answers, on AWS APIs and
+//! OpenSearch domain REST alike), and killed -9 at random moments. Either
+//! way the next apply converges, nothing is left that standby does not know,
+//! and the plan after is clean.
+
+mod common;
+
+use common::{Emulator, Run, copy_dir, repo, scratch};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SEARCH_PASSWORD: &str = "Srch-Master-9!kq";
+const DB_PASSWORD: &str = "Db-Master-7#wz";
+const LEADER_DOMAIN: &str = "module.search.aws_opensearch_domain.leader";
+const INDICES: [&str; 4] = ["channels", "users", "files", "posts-2024-06-01"];
+
+/// The fault proxy (tests/emulator/standby_emulator/fault_proxy.py), stopped when dropped.
+struct Proxy {
+    child: Child,
+    url: String,
+}
+
+impl Proxy {
+    fn start(upstream: &str, seed: u64) -> Proxy {
+        let dir = scratch("fault-proxy");
+        let port_file = dir.join("port");
+        let child = Command::new(repo().join(".venv-emulator/bin/python"))
+            .args(["-m", "standby_emulator.fault_proxy", "--upstream", upstream, "--rate", "0", "--seed"])
+            .arg(seed.to_string())
+            .arg("--port-file")
+            .arg(&port_file)
+            .arg("--log")
+            .arg(dir.join("faults.log"))
+            .env("PYTHONPATH", repo().join("tests/emulator"))
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start the fault proxy");
+        let started = Instant::now();
+        while !port_file.exists() {
+            assert!(started.elapsed() < Duration::from_secs(30), "the fault proxy did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let port = std::fs::read_to_string(&port_file).unwrap();
+        Proxy { child, url: format!("http://127.0.0.1:{}", port.trim()) }
+    }
+
+    fn set_rate(&self, rate: f64) {
+        http(&self.url, "PUT", &format!("/_proxy/rate?value={rate}"), None, None);
+    }
+
+    /// The next request matching `text` takes effect and loses its answer.
+    fn lose(&self, text: &str) {
+        let q: String = text
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        http(&self.url, "PUT", &format!("/_proxy/lose?match={q}&times=1"), None, None);
+    }
+
+    fn stats(&self) -> Value {
+        serde_json::from_str(&http(&self.url, "GET", "/_proxy/stats", None, None).1).unwrap()
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn http(endpoint: &str, method: &str, path: &str, host: Option<&str>, body: Option<&str>) -> (u16, String) {
+    use std::io::{Read, Write};
+    let addr = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let mut conn = std::net::TcpStream::connect(addr).expect("connect");
+    let body = body.unwrap_or("");
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        host.unwrap_or(addr),
+        body.len()
+    );
+    if host.is_some() {
+        let token = aws_smithy_types::base64::encode(format!("admin:{SEARCH_PASSWORD}"));
+        head.push_str(&format!("Authorization: Basic {token}\r\nContent-Type: application/json\r\n"));
+    }
+    write!(conn, "{head}\r\n{body}").unwrap();
+    let mut text = String::new();
+    conn.read_to_string(&mut text).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, body.to_string())
+}
+
+/// The example and its modules, at the same relative paths.
+fn example() -> PathBuf {
+    let root = scratch("faults-example");
+    copy_dir(&repo().join("examples/mattermost-dr"), &root.join("examples/mattermost-dr"));
+    copy_dir(&repo().join("modules"), &root.join("modules"));
+    root.join("examples/mattermost-dr")
+}
+
+struct World {
+    emu: Emulator,
+    dir: PathBuf,
+    /// Where standby's AWS and REST calls go (the proxy, or the emulator).
+    endpoint: String,
+    attempts: &'static str,
+}
+
+impl World {
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = self.emu.cmd(&self.dir, args);
+        c.env("AWS_ENDPOINT_URL", &self.endpoint)
+            .env("STANDBY_OPENSEARCH_ENDPOINT_URL", &self.endpoint)
+            .env("STANDBY_AWS_MAX_ATTEMPTS", self.attempts)
+            .env("STANDBY_VAR_opensearch_master_password", SEARCH_PASSWORD)
+            .env("STANDBY_VAR_db_master_password", DB_PASSWORD)
+            .env("STANDBY_VAR_deletion_protection", "false")
+            .env("STANDBY_VAR_force_destroy", "true");
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        self.cmd(args).output().expect("run standby").into()
+    }
+
+    fn ok(&self, code: i32, args: &[&str]) -> Run {
+        let run = self.run(args);
+        assert_eq!(run.code, code, "standby {}:\n{}", args.join(" "), run.all());
+        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+        run
+    }
+
+    fn control(&self, method: &str, path: &str) -> Value {
+        let (status, text) = http(&self.emu.endpoint(), method, path, None, None);
+        assert!(status < 300, "{method} {path}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    /// The existing primary: the leader domain with Mattermost's indices.
+    fn stand_in_for_the_primary(&self) {
+        self.ok(0, &["apply", ".", "--auto-approve", "--target", LEADER_DOMAIN]);
+        let domains = self.control("GET", "/_emulator/opensearch/domains");
+        let leader = domains.as_array().unwrap().iter().find(|d| d["domain"] == "mattermost-dr-os-us-west-1").unwrap();
+        let host = leader["endpoints"][0].as_str().unwrap();
+        for index in INDICES {
+            let (status, body) = http(&self.emu.endpoint(), "PUT", &format!("/{index}"), Some(host), None);
+            assert_eq!(status, 200, "{body}");
+            let (status, body) =
+                http(&self.emu.endpoint(), "PUT", &format!("/{index}/_doc/1"), Some(host), Some("{\"n\":1}"));
+            assert!(status < 300, "{body}");
+        }
+    }
+
+    /// Kinds of which the emulator holds more than the state knows (the
+    /// state as read, its journal replayed): domains, and outbound
+    /// connections (their id AWS assigns).
+    fn orphans(&self) -> Vec<String> {
+        let listed = self.ok(0, &["state", "list"]).stdout;
+        let mut in_state: BTreeMap<&str, usize> = BTreeMap::new();
+        for l in listed.lines() {
+            let ty = l.rsplit('.').nth(1).unwrap_or_default();
+            let ty = l.split('.').find(|p| p.starts_with("aws_") || p.starts_with("opensearch_")).unwrap_or(ty);
+            *in_state.entry(ty).or_default() += 1;
+        }
+        let mut out = Vec::new();
+        let domains = self.control("GET", "/_emulator/opensearch/domains");
+        let n = domains.as_array().map(Vec::len).unwrap_or(0);
+        if n > in_state.get("aws_opensearch_domain").copied().unwrap_or(0) {
+            out.push(format!("{n} OpenSearch domains, state knows {:?}", in_state.get("aws_opensearch_domain")));
+        }
+        let conns = self.outbound_connections();
+        if conns > in_state.get("aws_opensearch_outbound_connection").copied().unwrap_or(0) {
+            out.push(format!(
+                "{conns} live outbound connections, state knows {:?}",
+                in_state.get("aws_opensearch_outbound_connection")
+            ));
+        }
+        out
+    }
+
+    /// Outbound connections not deleted, over both regions (through the SDK's wire format).
+    fn outbound_connections(&self) -> usize {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let mut n = 0;
+            for region in ["us-west-1", "us-east-1"] {
+                let http = aws_smithy_http_client::Builder::new()
+                    .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                        aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+                    ))
+                    .build_https();
+                let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                    .endpoint_url(self.emu.endpoint())
+                    .region(aws_sdk_opensearch::config::Region::new(region))
+                    .credentials_provider(aws_sdk_opensearch::config::Credentials::new(
+                        "testing", "testing", None, None, "test",
+                    ))
+                    .http_client(http)
+                    .load()
+                    .await;
+                let os = aws_sdk_opensearch::Client::new(&config);
+                let out = os.describe_outbound_connections().send().await.unwrap();
+                n += out
+                    .connections()
+                    .iter()
+                    .filter(|c| {
+                        !matches!(
+                            c.connection_status().and_then(|s| s.status_code()).map(|s| s.as_str()),
+                            Some("DELETED" | "DELETING" | "REJECTED")
+                        )
+                    })
+                    .count();
+            }
+            n
+        })
+    }
+}
+
+/// An apply of the full example through the fault proxy converges in one
+/// run; nothing is orphaned; the plan after is clean.
+#[test]
+fn the_example_converges_through_a_faulty_network() {
+    let emu = Emulator::start();
+    let proxy = Proxy::start(&emu.endpoint(), 7);
+    let w = World { endpoint: proxy.url.clone(), emu, dir: example(), attempts: "8" };
+    w.stand_in_for_the_primary();
+    proxy.set_rate(0.12);
+    let run = w.ok(0, &["apply", ".", "--auto-approve"]);
+    assert!(run.stdout.contains("Apply complete!"), "{}", run.stdout);
+    let stats = proxy.stats();
+    proxy.set_rate(0.0);
+    eprintln!("faults injected during the apply: {stats}");
+    for kind in ["refused", "throttled", "lost", "slow"] {
+        assert!(stats["faults"][kind].as_u64().unwrap() > 0, "no {kind} fault was injected: {stats}");
+    }
+    let plan = w.ok(0, &["plan", ".", "--detailed-exitcode"]);
+    assert!(plan.stdout.contains("No changes."), "{}", plan.stdout);
+    assert_eq!(w.orphans(), Vec::<String>::new());
+    // No destroy here: through the proxy (even with no faults) the global
+    // database's teardown fails now and then (see the issue 12 note); the
+    // kill test below destroys directly, eight times.
+}
+
+/// kill -9 at random moments of the example's apply, each run from the
+/// existing primary alone: the next apply always converges, with nothing
+/// "already exists", nothing standby does not know, and a clean plan.
+#[test]
+fn kill_9_at_random_moments_leaves_nothing_behind() {
+    let emu = Emulator::start();
+    let w = World { endpoint: emu.endpoint(), emu, dir: example(), attempts: "2" };
+    // How long an apply takes here, to spread the kills over it.
+    w.stand_in_for_the_primary();
+    let started = Instant::now();
+    w.ok(0, &["apply", ".", "--auto-approve"]);
+    let took = started.elapsed().as_millis() as u64;
+    w.ok(0, &["destroy", ".", "--auto-approve"]);
+    // Deterministic "random" moments (a fixed LCG), so a failure can be replayed.
+    let mut seed: u64 = 0x5eed_1234;
+    let mut kills = Vec::new();
+    // Up to 12 runs, until 6 kills have landed mid-apply.
+    while kills.len() < 12 && kills.iter().filter(|(_, done)| !done).count() < 6 {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        // The first two thirds of an apply: connections, accepters and replications.
+        let delay = Duration::from_millis(30 + (seed >> 33) % (took * 2 / 3).max(100));
+        w.stand_in_for_the_primary();
+        let mut child =
+            w.cmd(&["apply", ".", "--auto-approve"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        std::thread::sleep(delay);
+        let finished = child.try_wait().unwrap().is_some();
+        let _ = child.kill();
+        let _ = child.wait();
+        kills.push((delay, finished));
+        // Nothing in AWS that the state (with the journal) does not know.
+        assert_eq!(w.orphans(), Vec::<String>::new(), "after a kill at {delay:?}");
+        let run = w.ok(0, &["apply", ".", "--auto-approve"]);
+        assert!(!run.all().contains("already exists"), "after a kill at {delay:?}: {}", run.all());
+        let plan = w.ok(0, &["plan", ".", "--detailed-exitcode"]);
+        assert!(plan.stdout.contains("No changes."), "{}", plan.stdout);
+        assert_eq!(w.orphans(), Vec::<String>::new(), "after a kill at {delay:?}");
+        w.ok(0, &["destroy", ".", "--auto-approve"]);
+        assert_eq!(w.outbound_connections(), 0, "destroy leaves no connection behind");
+    }
+    eprintln!("apply took {took} ms; kills (delay, apply had finished): {kills:?}");
+    assert!(kills.iter().filter(|(_, done)| !done).count() >= 4, "most kills must land mid-apply: {kills:?}");
+}
+
+/// Creates whose id AWS assigns, their answer lost (and not retried): the
+/// intent holds no id, only the natural key. The next apply finds and adopts
+/// what was made instead of failing with "already exists" (an outbound
+/// connection: alias and both domains; an IAM policy: path and name).
+#[test]
+fn creates_whose_answer_was_lost_are_found_by_their_natural_key() {
+    let emu = Emulator::start();
+    let proxy = Proxy::start(&emu.endpoint(), 11);
+    let w = World { endpoint: proxy.url.clone(), emu, dir: example(), attempts: "1" };
+    w.stand_in_for_the_primary();
+    proxy.lose("POST /2021-01-01/opensearch/cc/outboundConnection ");
+    let failed = w.ok(1, &["apply", ".", "--auto-approve"]);
+    assert!(failed.stderr.contains("aws_opensearch_outbound_connection"), "{}", failed.all());
+    assert_eq!(w.outbound_connections(), 1, "the lost create made the connection");
+    let run = w.ok(0, &["apply", ".", "--auto-approve"]);
+    assert!(run.all().contains("found by its natural key"), "{}", run.all());
+    assert!(!run.all().contains("already exists"), "{}", run.all());
+    w.ok(0, &["plan", ".", "--detailed-exitcode"]);
+    assert_eq!(w.orphans(), Vec::<String>::new());
+
+    // An IAM policy (its ARN holds the account id, which standby does not know before).
+    let root = scratch("faults-policy");
+    let rel = Path::new("tests/fixtures/storage/all-kinds");
+    copy_dir(&repo().join(rel), &root.join(rel));
+    copy_dir(&repo().join("modules/s3-bidirectional-replication"), &root.join("modules/s3-bidirectional-replication"));
+    let w = World { dir: root.join(rel), ..w };
+    proxy.lose("Action=CreatePolicy");
+    w.ok(1, &["apply", ".", "--auto-approve"]);
+    let run = w.ok(0, &["apply", ".", "--auto-approve"]);
+    assert!(run.all().contains("found by its natural key"), "{}", run.all());
+    assert!(!run.all().contains("already exists"), "{}", run.all());
+    w.ok(0, &["plan", ".", "--detailed-exitcode"]);
+    let shown = w.ok(0, &["state", "show", "aws_iam_policy.read_files"]).stdout;
+    assert!(shown.contains("arn:aws:iam::123456789012:policy/mm-count-read-files"), "{shown}");
+}
+
+/// The S3 state backend through lost answers: the SDK repeats the lock's
+/// `If-None-Match: *` write and the state's `If-Match` write after their
+/// first tries took effect; standby reads before calling either refused and
+/// finds its own object (no "locked by" itself, no false conflict).
+#[test]
+fn remote_state_writes_whose_answers_were_lost_are_not_conflicts() {
+    let emu = Emulator::start();
+    let proxy = Proxy::start(&emu.endpoint(), 3);
+    let (status, body) = http(
+        &emu.endpoint(),
+        "PUT",
+        "/lost-answers-state",
+        None,
+        Some(
+            "<CreateBucketConfiguration><LocationConstraint>us-east-2</LocationConstraint></CreateBucketConfiguration>",
+        ),
+    );
+    assert!(status < 300 || body.contains("BucketAlreadyOwnedByYou"), "{status} {body}");
+    let dir = scratch("faults-remote");
+    common::write_files(
+        &dir,
+        &[
+            (
+                "main.yaml",
+                "regions: { primary: us-west-1, secondary: us-east-1 }\nresources:\n  a:\n    type: standby_data\n    count: 3\n    properties: { input: x }\n",
+            ),
+            ("backend.yaml", "backend:\n  s3: { bucket: lost-answers-state, key: dr.json, region: us-east-2 }\n"),
+        ],
+    );
+    let w = World { endpoint: proxy.url.clone(), emu, dir, attempts: "3" };
+    w.ok(0, &["apply", ".", "--auto-approve"]);
+    proxy.lose("PUT /lost-answers-state/_standby/locks/dr.json ");
+    proxy.lose("PUT /lost-answers-state/dr.json ");
+    let second = w.run(&["state", "rm", "standby_data.a[0]"]);
+    assert_eq!(second.code, 0, "{}", second.all());
+    assert_eq!(proxy.stats()["faults"]["lost"], 2, "both answers were lost");
+    assert_eq!(w.ok(0, &["state", "list"]).stdout.lines().count(), 2);
+    let again = w.ok(0, &["apply", ".", "--auto-approve"]);
+    assert!(again.stdout.contains("1 added"), "{}", again.stdout);
+}

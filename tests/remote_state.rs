@@ -1,0 +1,415 @@
+//! State in S3 (the `s3` backend) against the emulator's S3: locking by
+//! conditional write, compare-and-swap state writes, the write-ahead journal
+//! surviving kill -9 for another machine, migration from a local file.
+//! What S3 holds is checked with the AWS SDK directly.
+
+mod common;
+
+use common::{Emulator, Run, copy_dir, repo, scratch, write_files};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use aws_sdk_s3::Client as S3;
+use aws_smithy_http_client::tls;
+use serde_json::Value;
+use standby::state::backend::{self, Backend};
+use standby::state::file::StateError;
+use standby::state::lock::LockError;
+use standby::state::s3::{S3Backend, S3Spec};
+
+/// The state bucket lives in a third region: losing either Mattermost
+/// region leaves it reachable.
+const STATE_REGION: &str = "us-east-2";
+const BUCKET: &str = "acme-standby-state";
+const KEY: &str = "mattermost/dr.json";
+const BACKEND: &str = "backend:\n  s3: { bucket: acme-standby-state, key: mattermost/dr.json, region: us-east-2 }\n";
+
+struct World {
+    emu: Emulator,
+    rt: tokio::runtime::Runtime,
+    s3: S3,
+}
+
+impl World {
+    fn new() -> World {
+        let emu = Emulator::start();
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let s3 = rt.block_on(client(&emu.endpoint(), STATE_REGION));
+        let w = World { emu, rt, s3 };
+        w.block(async {
+            let conf = aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::UsEast2)
+                .build();
+            w.s3.create_bucket().bucket(BUCKET).create_bucket_configuration(conf).send().await.unwrap();
+            let on = aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build();
+            w.s3.put_bucket_versioning().bucket(BUCKET).versioning_configuration(on).send().await.unwrap();
+        });
+        w
+    }
+
+    fn block<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.rt.block_on(f)
+    }
+
+    fn run(&self, dir: &Path, args: &[&str]) -> Run {
+        self.emu.standby(dir, args)
+    }
+
+    fn ok(&self, dir: &Path, code: i32, args: &[&str]) -> Run {
+        let run = self.run(dir, args);
+        assert_eq!(run.code, code, "standby {}:\n{}", args.join(" "), run.all());
+        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+        run
+    }
+
+    fn keys(&self, prefix: &str) -> Vec<String> {
+        self.block(async {
+            let out = self.s3.list_objects_v2().bucket(BUCKET).prefix(prefix).send().await.unwrap();
+            out.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect()
+        })
+    }
+
+    fn remote_state(&self) -> Value {
+        self.block(async {
+            let out = self.s3.get_object().bucket(BUCKET).key(KEY).send().await.unwrap();
+            assert_eq!(
+                out.server_side_encryption().map(|s| s.as_str().to_string()).as_deref(),
+                Some("AES256"),
+                "the state is stored encrypted"
+            );
+            serde_json::from_slice(&out.body.collect().await.unwrap().into_bytes()).unwrap()
+        })
+    }
+
+    fn backend(&self) -> S3Backend {
+        let spec = S3Spec { bucket: BUCKET.into(), key: KEY.into(), region: STATE_REGION.into(), kms_key_id: None };
+        S3Backend::with_client(spec, self.s3.clone())
+    }
+
+    /// A second machine: the same configuration in a directory of its own.
+    fn machine(&self, files: &[(&str, &str)]) -> PathBuf {
+        let dir = scratch("remote-machine");
+        write_files(&dir, files);
+        dir
+    }
+}
+
+async fn client(endpoint: &str, region: &'static str) -> S3 {
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+        .build_https();
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_sdk_s3::config::Region::new(region))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test"))
+        .http_client(http)
+        .load()
+        .await;
+    S3::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build())
+}
+
+fn data(count: usize) -> String {
+    format!(
+        "regions: {{ primary: us-west-1, secondary: us-east-1 }}\nresources:\n  many:\n    type: standby_data\n    count: {count}\n    properties:\n      input: {{ n: \"${{count.index}}\" }}\n"
+    )
+}
+
+/// Addresses printed as "Creation complete" until the child is killed right
+/// after the `kill_after`-th one.
+fn apply_and_kill(w: &World, dir: &Path, kill_after: usize, while_running: impl FnOnce(u32)) -> Vec<String> {
+    let mut child =
+        w.emu.cmd(dir, &["apply", ".", "--auto-approve", "--parallelism", "4"]).stdout(Stdio::piped()).spawn().unwrap();
+    let pid = child.id();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut completed = Vec::new();
+    let mut line = String::new();
+    let mut hook = Some(while_running);
+    while reader.read_line(&mut line).unwrap() > 0 {
+        if let Some((a, _)) = line.trim_end().split_once(": Creation complete") {
+            completed.push(a.to_string());
+            if let Some(h) = hook.take() {
+                h(pid);
+            }
+            if completed.len() >= kill_after {
+                child.kill().unwrap(); // SIGKILL
+                break;
+            }
+        }
+        line.clear();
+    }
+    child.wait().unwrap();
+    for l in reader.lines().map_while(Result::ok) {
+        if let Some((a, _)) = l.split_once(": Creation complete") {
+            completed.push(a.to_string());
+        }
+    }
+    completed
+}
+
+/// The lock id in a "state is locked" message.
+fn lock_id(text: &str) -> String {
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("lock id:"))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|| panic!("no lock id in:\n{text}"))
+}
+
+#[test]
+fn migration_keeps_serial_and_lineage_and_plans_read_without_the_lock() {
+    let w = World::new();
+    let dir = w.machine(&[("main.yaml", &data(3))]);
+    w.ok(&dir, 0, &["apply", ".", "--auto-approve"]);
+    write_files(&dir, &[("main.yaml", &data(4))]);
+    w.ok(&dir, 0, &["apply", ".", "--auto-approve"]);
+    let local: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("state/standby.json")).unwrap()).unwrap();
+    assert_eq!(local["serial"], 2);
+
+    write_files(&dir, &[("backend.yaml", BACKEND)]);
+    // Before the move, the configuration says S3 and S3 is empty: plan would
+    // create everything again, so the move comes first.
+    let moved = w.ok(&dir, 0, &["state", "migrate"]);
+    assert!(moved.stdout.contains("to s3://acme-standby-state/mattermost/dr.json"), "{}", moved.stdout);
+    let remote = w.remote_state();
+    assert_eq!(remote["serial"], local["serial"]);
+    assert_eq!(remote["lineage"], local["lineage"]);
+    assert_eq!(remote["resources"], local["resources"]);
+    assert!(w.keys("_standby/").is_empty(), "no lock or journal left: {:?}", w.keys("_standby/"));
+    // Idempotent.
+    assert!(w.ok(&dir, 0, &["state", "migrate"]).stdout.contains("nothing to migrate"));
+
+    // Another machine: nothing local, everything from S3; a plan takes no lock.
+    let other = w.machine(&[("main.yaml", &data(4)), ("backend.yaml", BACKEND)]);
+    w.block(async {
+        w.s3.put_object()
+            .bucket(BUCKET)
+            .key("_standby/locks/mattermost/dr.json")
+            .body(b"{}".to_vec().into())
+            .send()
+            .await
+            .unwrap()
+    });
+    let plan = w.ok(&other, 0, &["plan", ".", "--detailed-exitcode"]);
+    assert!(plan.stdout.contains("No changes."), "{}", plan.stdout);
+    w.block(async {
+        w.s3.delete_object().bucket(BUCKET).key("_standby/locks/mattermost/dr.json").send().await.unwrap()
+    });
+    let pulled: Value = serde_json::from_str(&w.ok(&other, 0, &["state", "pull"]).stdout).unwrap();
+    assert_eq!(pulled["serial"], 2);
+    assert!(!other.join("state").exists(), "nothing is written locally");
+
+    // --backend-config overrides the block; a pushed older state is refused.
+    let elsewhere = w.run(&other, &["state", "list", "--backend-config", "key=other/dr.json"]);
+    assert_eq!(elsewhere.code, 0, "{}", elsewhere.all());
+    assert!(elsewhere.stdout.is_empty(), "another key is another (empty) state: {}", elsewhere.stdout);
+    let mut old = local.clone();
+    old["serial"] = 1.into();
+    std::fs::write(other.join("old.json"), old.to_string()).unwrap();
+    let refused = w.ok(&other, 1, &["state", "push", "old.json"]);
+    assert!(
+        refused.stderr.contains("cannot push state with serial 1 over newer state with serial 2"),
+        "{}",
+        refused.stderr
+    );
+    // --state and a backend together are ambiguous.
+    let both = w.ok(&other, 1, &["state", "list", "--state", "x.json"]);
+    assert!(both.stderr.contains("use one of them"), "{}", both.stderr);
+}
+
+#[test]
+fn a_stale_compare_and_swap_write_is_refused_and_locks_exclude_each_other() {
+    let w = World::new();
+    let (a, b) = (w.backend(), w.backend());
+    w.block(async {
+        // Two runs read the same (empty) state.
+        let (mut sa, _) = a.read().await.unwrap();
+        let (mut sb, _) = b.read().await.unwrap();
+        backend::write(&b, &mut sb).await.unwrap();
+        match backend::write(&a, &mut sa).await {
+            Err(StateError::Conflict { why, .. }) => assert!(why.contains("now serial 1"), "{why}"),
+            other => panic!("a stale write must be refused: {other:?}"),
+        }
+        // b's state is intact; a writes after reading again.
+        let (mut again, _) = a.read().await.unwrap();
+        assert_eq!(again.lineage, sb.lineage);
+        again.outputs.insert(
+            "by_a".into(),
+            standby::state::OutputState { value: Some("a".into()), sensitive: false, hash: None },
+        );
+        backend::write(&a, &mut again).await.unwrap();
+        match backend::write(&b, &mut sb).await {
+            Err(StateError::Conflict { .. }) => {}
+            other => panic!("b is stale now: {other:?}"),
+        }
+
+        let held = a.lock("apply").await.unwrap();
+        match b.lock("plan").await {
+            Err(LockError::Held(info)) => {
+                assert_eq!(info.id, held.info.id);
+                assert_eq!(info.operation, "apply");
+                assert_eq!(info.pid, std::process::id());
+            }
+            other => panic!("expected Held, got {:?}", other.err()),
+        }
+        assert!(matches!(b.force_unlock("nope").await, Err(LockError::WrongId { .. })));
+        drop(held);
+        let again = b.lock("plan").await.unwrap();
+        let id = again.info.id.clone();
+        a.force_unlock(&id).await.unwrap();
+        // The removed lock's owner leaves the next one alone when it ends.
+        let next = a.lock("apply").await.unwrap();
+        drop(again);
+        assert!(matches!(b.lock("plan").await, Err(LockError::Held(i)) if i.id == next.info.id));
+    });
+}
+
+/// Two processes contend for the lock: the second fails at once naming the
+/// first. The first is killed -9 mid-apply; another machine (its own
+/// directory, no local state) force-unlocks and applies: it knows
+/// everything the killed run created, and nothing is created twice.
+#[test]
+fn kill_9_mid_apply_then_another_machine_finds_everything() {
+    let w = World::new();
+    let files = [("main.yaml", data(300)), ("backend.yaml", BACKEND.to_string())];
+    let files: Vec<(&str, &str)> = files.iter().map(|(a, b)| (*a, b.as_str())).collect();
+    let first = w.machine(&files);
+    let second = w.machine(&files);
+    let mut contender = None;
+    let completed = apply_and_kill(&w, &first, 40, |pid| {
+        let r = w.run(&second, &["apply", ".", "--auto-approve"]);
+        contender = Some((pid, r));
+    });
+    let (pid, r) = contender.expect("the first apply created something");
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stderr.contains("the state is locked by another run"), "{}", r.stderr);
+    assert!(r.stderr.contains(&format!("(pid {pid})")) && r.stderr.contains("operation: apply"), "{}", r.stderr);
+    assert!(completed.len() >= 40 && completed.len() < 300, "the kill did not land mid-apply ({})", completed.len());
+    assert!(!w.keys("_standby/journal/").is_empty(), "the killed run's journal is in S3");
+
+    // The dead run's lock stays until someone who knows it is dead says so.
+    let locked = w.ok(&second, 1, &["apply", ".", "--auto-approve"]);
+    let id = lock_id(&locked.stderr);
+    w.ok(&second, 0, &["force-unlock", &id]);
+    let listed = w.ok(&second, 0, &["state", "list"]).stdout;
+    for a in &completed {
+        assert!(
+            listed.lines().any(|l| l.trim_end_matches("  (pending)") == a),
+            "{a} was created but S3 does not know it"
+        );
+    }
+    let plan: Value = serde_json::from_str(&w.ok(&second, 0, &["plan", ".", "--json"]).stdout).unwrap();
+    let creates: Vec<&str> = plan["resource_changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["change"]["actions"] == serde_json::json!(["create"]))
+        .map(|c| c["address"].as_str().unwrap())
+        .collect();
+    for a in &completed {
+        assert!(!creates.contains(&a.as_str()), "{a} was created, yet the next plan would create it again");
+    }
+    let finish = w.ok(&second, 0, &["apply", ".", "--auto-approve"]);
+    assert!(finish.stderr.contains("recovered"), "the journal was folded in: {}", finish.all());
+    assert_eq!(w.ok(&second, 0, &["state", "list"]).stdout.lines().count(), 300);
+    assert!(w.keys("_standby/").is_empty(), "no lock or journal left: {:?}", w.keys("_standby/"));
+    w.ok(&first, 0, &["plan", ".", "--detailed-exitcode"]);
+}
+
+/// The storage part of the example (S3 buckets, IAM roles) on S3 state,
+/// killed -9 right after its first resource is complete: the next apply, on
+/// another machine, adopts what the killed one made; nothing "already
+/// exists", nothing is left behind.
+#[test]
+fn kill_9_during_a_real_apply_leaves_no_orphan() {
+    let w = World::new();
+    let root = scratch("remote-storage");
+    let rel = Path::new("tests/fixtures/storage/files");
+    for (i, machine) in ["a", "b"].iter().enumerate() {
+        let base = root.join(machine);
+        copy_dir(&repo().join(rel), &base.join(rel));
+        copy_dir(
+            &repo().join("modules/s3-bidirectional-replication"),
+            &base.join("modules/s3-bidirectional-replication"),
+        );
+        write_files(&base.join(rel), &[("backend.yaml", BACKEND)]);
+        let _ = i;
+    }
+    let (first, second) = (root.join("a").join(rel), root.join("b").join(rel));
+    let completed = apply_and_kill(&w, &first, 1, |_| {});
+    assert!(completed.len() < 10, "the kill did not land mid-apply");
+    let locked = w.run(&second, &["apply", ".", "--auto-approve"]);
+    if locked.code != 0 {
+        w.ok(&second, 0, &["force-unlock", &lock_id(&locked.stderr)]);
+        let run = w.ok(&second, 0, &["apply", ".", "--auto-approve"]);
+        assert!(!run.all().contains("already exists"), "{}", run.all());
+    }
+    assert_eq!(w.ok(&second, 0, &["state", "list"]).stdout.lines().count(), 10);
+    w.ok(&second, 0, &["plan", ".", "--detailed-exitcode"]);
+    // Exactly the two file buckets besides the state bucket: nothing orphaned.
+    let buckets: Vec<String> = w.block(async {
+        w.s3.list_buckets()
+            .send()
+            .await
+            .unwrap()
+            .buckets()
+            .iter()
+            .filter_map(|b| b.name().map(str::to_string))
+            .collect()
+    });
+    assert_eq!(buckets.len(), 3, "{buckets:?}");
+    w.ok(&second, 0, &["destroy", ".", "--auto-approve", "--var", "force_destroy=true"]);
+    let left: Vec<String> = w.block(async {
+        w.s3.list_buckets()
+            .send()
+            .await
+            .unwrap()
+            .buckets()
+            .iter()
+            .filter_map(|b| b.name().map(str::to_string))
+            .collect()
+    });
+    assert_eq!(left, [BUCKET], "destroy leaves nothing behind");
+}
+
+/// A bad `backend:` block is located like any other configuration error,
+/// and a module cannot choose where the state lives.
+#[test]
+fn bad_backend_blocks_are_located() {
+    let dir = scratch("bad-backend");
+    write_files(
+        &dir,
+        &[
+            ("main.yaml", &data(1)),
+            ("backend.yaml", "backend:\n  s3: { bucket: b, kee: k, region: us-east-2 }\n"),
+            ("m/main.yaml", "backend:\n  s3: { bucket: b, key: k, region: us-east-2 }\n"),
+        ],
+    );
+    std::fs::write(dir.join("main.yaml"), format!("{}modules:\n  m: {{ source: ./m }}\n", data(1))).unwrap();
+    let run = common::standby(&dir, &["validate", "."]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stderr.contains("backend.yaml:2:") && run.stderr.contains("unknown key `kee`"), "{}", run.stderr);
+    assert!(run.stderr.contains("did you mean `key`?"), "{}", run.stderr);
+    assert!(run.stderr.contains("`backend:` belongs in the root module"), "{}", run.stderr);
+    // State commands read the block on their own and say what is missing.
+    write_files(&dir, &[("backend.yaml", "backend:\n  s3: { bucket: b, region: us-east-2 }\n")]);
+    let run = common::standby(&dir, &["state", "list"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stderr.contains("backend.yaml:2:3: the s3 backend needs `key`"), "{}", run.stderr);
+    let run =
+        common::standby(&dir, &["state", "list", "--backend-config", "region=moon-1", "--backend-config", "key=k"]);
+    assert!(run.stderr.contains("backend region `moon-1` is not an AWS region"), "{}", run.stderr);
+}
+
+/// A plan saved against the S3 state applies once; after that it is stale.
+#[test]
+fn saved_plans_work_on_remote_state() {
+    let w = World::new();
+    let dir = w.machine(&[("main.yaml", &data(2)), ("backend.yaml", BACKEND)]);
+    w.ok(&dir, 0, &["plan", ".", "--out", "p.plan"]);
+    w.ok(&dir, 0, &["apply", "p.plan"]);
+    assert_eq!(w.remote_state()["serial"], 1);
+    let stale = w.ok(&dir, 1, &["apply", "p.plan"]);
+    assert!(stale.stderr.contains("the saved plan is stale"), "{}", stale.stderr);
+}
