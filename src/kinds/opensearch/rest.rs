@@ -196,6 +196,31 @@ impl Domain {
         observe: Option<&Observe<'_>>,
     ) -> Result<Answer, KindError> {
         let repeatable = matches!(method, Method::GET | Method::HEAD);
+        self.send_with(call, method, path, body, observe, repeatable).await
+    }
+
+    /// [`Domain::send`] for a write that is safe to repeat by its nature: a
+    /// PUT that replaces a whole named object, or a DELETE of one whose
+    /// repeat answers 404 (the security plugin's users, roles, mappings).
+    pub async fn send_idempotent(
+        &self,
+        call: &'static str,
+        method: Method,
+        path: &str,
+        body: Option<Json>,
+    ) -> Result<Answer, KindError> {
+        self.send_with(call, method, path, body, None, true).await
+    }
+
+    async fn send_with(
+        &self,
+        call: &'static str,
+        method: Method,
+        path: &str,
+        body: Option<Json>,
+        observe: Option<&Observe<'_>>,
+        repeatable: bool,
+    ) -> Result<Answer, KindError> {
         let max = max_attempts();
         let mut attempt = 1;
         loop {

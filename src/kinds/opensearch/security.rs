@@ -48,13 +48,13 @@ pub(crate) async fn put(
     body: Json,
     call: &'static str,
 ) -> Result<(), KindError> {
-    let a = domain.send(call, Method::PUT, &path(api, name), Some(body)).await?;
+    let a = domain.send_idempotent(call, Method::PUT, &path(api, name), Some(body)).await?;
     if a.ok() { Ok(()) } else { Err(a.into_error(call)) }
 }
 
 /// Deletes `name`; already gone is fine.
 pub(crate) async fn delete(domain: &Domain, api: &str, name: &str, call: &'static str) -> Result<(), KindError> {
-    let a = domain.send(call, Method::DELETE, &path(api, name), None).await?;
+    let a = domain.send_idempotent(call, Method::DELETE, &path(api, name), None).await?;
     if a.ok() || a.status == StatusCode::NOT_FOUND { Ok(()) } else { Err(a.into_error(call)) }
 }
 
