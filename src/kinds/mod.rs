@@ -15,6 +15,7 @@ use crate::aws::Aws;
 use crate::value::{Attrs, Value};
 use async_trait::async_trait;
 use schema::Schema;
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 /// What a kind gets for each call.
@@ -147,6 +148,14 @@ pub trait Kind: Send + Sync {
     /// Which computed attribute carries which input, so sensitivity follows.
     fn sensitive_follows(&self) -> &'static [(&'static str, &'static str)] {
         &[]
+    }
+
+    /// Warnings (or refusals) for a change to a resource adopted from
+    /// outside standby, where the change would disturb what already runs on
+    /// it (e.g. moving a cluster's master password to Secrets Manager
+    /// rotates it under the application).
+    fn adoption_warnings(&self, _aws_reports: &Attrs, _planned: &Attrs, _changed: &BTreeSet<String>) -> Vec<PropProblem> {
+        Vec::new()
     }
 
     /// Default time limit per operation.

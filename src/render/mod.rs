@@ -4,6 +4,7 @@
 //!
 //! [`Plan`]: crate::plan::Plan
 
+pub mod generated;
 pub mod human;
 pub mod json;
 pub mod lines;

@@ -147,6 +147,7 @@ mod tests {
             attrs: Default::default(),
             sensitive: Default::default(),
             deps: vec![],
+            adopted: false,
         };
         j.put(&a, &inst).unwrap();
         j.put(&b, &inst).unwrap();
