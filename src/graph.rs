@@ -264,6 +264,9 @@ fn refs(
                     );
                 }
             }
+            _ if !ctx.count && r.steps.contains(&crate::expr::Step::CountIndex) => {
+                diags.push(err("`[count.index]` is only available in a resource with `count`".into()))
+            }
             Root::CountIndex if !ctx.count => {
                 diags.push(err("`count.index` is only available in a resource with `count`".into()))
             }

@@ -400,6 +400,20 @@ impl<'a> Evaluator<'a> {
         loc: &Location,
     ) -> Result<Sv, Diagnostic> {
         let err = |m: String| Diagnostic::error(m).at(Some(loc.clone())).address(cx.addr);
+        // `[count.index]` becomes this instance's number.
+        let fixed;
+        let r = if r.steps.contains(&Step::CountIndex) {
+            let mut c = r.clone();
+            for s in &mut c.steps {
+                if *s == Step::CountIndex {
+                    *s = Step::Index(cx.count_index.unwrap_or(0));
+                }
+            }
+            fixed = c;
+            &fixed
+        } else {
+            r
+        };
         let (base, steps): (Sv, &[Step]) = match &r.root {
             Root::Var(name) => {
                 let v = scope.vars[module]

@@ -153,8 +153,14 @@ pub trait Kind: Send + Sync {
     /// Warnings (or refusals) for a change to a resource adopted from
     /// outside standby, where the change would disturb what already runs on
     /// it (e.g. moving a cluster's master password to Secrets Manager
-    /// rotates it under the application).
-    fn adoption_warnings(&self, _aws_reports: &Attrs, _planned: &Attrs, _changed: &BTreeSet<String>) -> Vec<PropProblem> {
+    /// rotates it under the application). `importing`: adopted by this plan.
+    fn adoption_checks(
+        &self,
+        _aws_reports: &Attrs,
+        _planned: &Attrs,
+        _changed: &BTreeSet<String>,
+        _importing: bool,
+    ) -> Vec<PropProblem> {
         Vec::new()
     }
 

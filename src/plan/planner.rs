@@ -343,9 +343,8 @@ pub fn plan(loaded: &Loaded, state: &State, drift: Vec<ResourceChange>, opts: &O
         for c in kept {
             plan.warnings.push(
                 Diagnostic::warning(format!(
-                    "{} was adopted (imported, id {}): destroy leaves it in AWS and in the state; set \
+                    "adopted (imported, id {}): destroy leaves it in AWS and in the state; set \
                      `lifecycle: {{ prevent_destroy: false }}` on its block to let destroy delete it",
-                    c.address,
                     c.id.as_deref().unwrap_or("?")
                 ))
                 .address(c.address.clone()),
@@ -380,6 +379,7 @@ pub fn plan(loaded: &Loaded, state: &State, drift: Vec<ResourceChange>, opts: &O
     if diags.has_errors() {
         return Err(PlanError::Invalid(diags.sorted()));
     }
+    plan.warnings.extend(diags.sorted().0);
     plan.changes = list;
     plan.outputs = if opts.destroy { destroyed_outputs(state) } else { output_changes(&scope, state) };
     Ok(plan)
@@ -520,7 +520,7 @@ fn adoption_checks(
             );
         }
     }
-    for p in d.kind.adoption_warnings(&prior.attrs, &diffed.planned, &diffed.changed) {
+    for p in d.kind.adoption_checks(&prior.attrs, &diffed.planned, &diffed.changed, importing) {
         let diag = if p.warning { Diagnostic::warning(p.message) } else { Diagnostic::error(p.message) };
         diags.push(diag.at(d.prop_locs.get(&p.prop).cloned().or(import_loc.clone())).address(addr.clone()));
     }

@@ -118,8 +118,11 @@ pub fn render(plan: &Plan, s: &Style) -> String {
         return out;
     }
     if !changing.is_empty() {
-        out.push_str("standby used the selected regions to generate the following plan. Resource actions are indicated with the following symbols:\n");
-        let used: std::collections::BTreeSet<Action> = changing.iter().map(|c| c.action).collect();
+        let used: std::collections::BTreeSet<Action> =
+            changing.iter().map(|c| c.action).filter(|a| *a != Action::NoOp).collect();
+        if !used.is_empty() {
+            out.push_str("standby used the selected regions to generate the following plan. Resource actions are indicated with the following symbols:\n");
+        }
         for a in used {
             let what = match a {
                 Action::Create => "create",
