@@ -257,6 +257,13 @@ pub async fn apply(
     }
     if plan.destroy {
         println!("\n{} Resources: {} destroyed.", style.green(&style.bold("Destroy complete!")), outcome.destroyed);
+        let kept = st.resources.values().filter(|r| r.adopted).count();
+        if kept > 0 {
+            println!(
+                "{kept} adopted resource(s) left in place, in AWS and in the state (see the warnings above): standby \
+                 never deletes what it imported unless the configuration says `lifecycle: {{ prevent_destroy: false }}`."
+            );
+        }
     } else {
         let imported = if imported > 0 { format!("{imported} imported, ") } else { String::new() };
         println!(
