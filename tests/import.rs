@@ -185,6 +185,7 @@ fn the_example_adopts_the_running_primary() {
     assert_eq!(members, vec![before["cluster"][0].as_str().unwrap()], "the adopted cluster is the global writer");
 
     ex.ok(0, &["plan", ".", "--detailed-exitcode"]);
+    every_kind_reads_back_what_it_manages(&ex, &state);
 
     let destroy = ex.ok(0, &["destroy", ".", "--auto-approve"]);
     assert!(destroy.stdout.contains("5 adopted resource(s) left in place"), "{}", destroy.stdout);
@@ -193,6 +194,52 @@ fn the_example_adopts_the_running_primary() {
     assert_eq!(left["cluster"], before["cluster"]);
     assert_eq!(left["objects"], before["objects"]);
     assert_eq!(left["indices"], before["indices"]);
+}
+
+/// Forgets the whole state and imports every resource by its id: `read`
+/// returns every configurable property, so nothing shows as changed except
+/// what AWS never returns (secrets, the OpenSearch master user) and
+/// standby's own settings (force_destroy, skip_final_snapshot).
+fn every_kind_reads_back_what_it_manages(ex: &Example, state: &Value) {
+    let saved = ex.dir.join("state/standby.json");
+    let backup = ex.dir.join("state/applied.json");
+    std::fs::rename(&saved, &backup).unwrap();
+    let _ = std::fs::remove_file(ex.dir.join("state/standby.json.backup"));
+    let mut extra = String::from("imports:\n");
+    let resources = state["resources"].as_array().unwrap();
+    for r in resources.iter().filter(|r| r["adopted"] != true) {
+        extra.push_str(&format!(
+            "  - to: {}\n    id: {}\n",
+            serde_json::to_string(r["address"].as_str().unwrap()).unwrap(),
+            serde_json::to_string(r["id"].as_str().unwrap()).unwrap()
+        ));
+    }
+    std::fs::write(ex.dir.join("all-imports.yaml"), &extra).unwrap();
+    let run = ex.ok(0, &["plan", ".", "--json"]);
+    let doc: Value = serde_json::from_str(&run.stdout).unwrap();
+    let changes = doc["resource_changes"].as_array().unwrap();
+    assert_eq!(changes.len(), resources.len());
+    let allowed = ["master_user_name", "force_destroy", "skip_final_snapshot"];
+    for c in changes {
+        assert!(c["change"]["importing"]["id"].is_string(), "{c}");
+        if c["change"]["actions"] == json!(["no-op"]) {
+            continue;
+        }
+        // An update: what the configuration sets must be what AWS reported.
+        let (before, after) = (&c["change"]["before"], &c["change"]["after"]);
+        let differs: Vec<&String> = after
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(k, v)| before.get(k.as_str()).unwrap_or(&Value::Null) != *v && !allowed.contains(&k.as_str()))
+            .filter(|(k, _)| c["change"]["after_unknown"][k.as_str()] != true)
+            .map(|(k, _)| k)
+            .collect();
+        assert!(differs.is_empty(), "{} reads back differently in {differs:?}:\n{c:#}", c["address"]);
+        assert_eq!(c["change"]["actions"], json!(["update"]), "{c:#}");
+    }
+    std::fs::remove_file(ex.dir.join("all-imports.yaml")).unwrap();
+    std::fs::rename(&backup, &saved).unwrap();
 }
 
 fn bucket_config(dir: &Path, extra: &str) {

@@ -43,7 +43,8 @@ pub async fn import(s: &Settings, addr_text: &str, id: &str, dir: &Path, vars: &
     }
     let target = ImportTarget { addr: addr.clone(), id: id.to_string(), type_name, region, loc: None, generate: false };
     let aws = Arc::new(Aws::new());
-    let found = imports::read(&mut st, &aws, &[target], 1, &loaded.secrets).await?;
+    let opts = planner::Options { refresh: false, ..Default::default() };
+    let found = imports::read_all(&loaded, &mut st, &aws, &[target], &opts).await?;
     // The same rules as an import in a plan: nothing that would replace it.
     let opts = planner::Options {
         refresh: false,

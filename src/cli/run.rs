@@ -44,7 +44,7 @@ async fn make_plan(loaded: &Loaded, st: &mut State, aws: &Arc<Aws>, opts: &Optio
     let imported = if opts.destroy || opts.refresh_only {
         imports::Imported::default()
     } else {
-        imports::read(st, aws, &loaded.imports, opts.parallelism, &loaded.secrets).await?
+        imports::read_all(loaded, st, aws, &loaded.imports, opts).await?
     };
     let opts = Options { importing: imported.importing.clone(), ..opts.clone() };
     let mut plan = planner::plan(loaded, st, found.drift, &opts)?;

@@ -164,6 +164,13 @@ pub trait Kind: Send + Sync {
         Vec::new()
     }
 
+    /// True when `read` needs configured values besides the id (a REST
+    /// kind needs its domain's endpoint and master user): an import of it is
+    /// read after the others, with what the configuration says.
+    fn import_reads_configuration(&self) -> bool {
+        false
+    }
+
     /// Default time limit per operation.
     fn default_timeout(&self) -> Duration {
         Duration::from_secs(20 * 60)

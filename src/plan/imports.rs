@@ -2,7 +2,8 @@
 //! AWS reports goes into the (in-memory) state as an adopted record, so the
 //! plan diffs the configuration against it like any managed resource.
 
-use super::planner::PlanError;
+use super::planner::{Options, PlanError};
+use crate::load::Loaded;
 use crate::aws::Aws;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::kinds::{self, Ctx};
@@ -23,6 +24,52 @@ pub struct Imported {
     pub generated: Vec<(ImportTarget, Attrs)>,
 }
 
+/// Reads import targets with what the configuration says of them as the
+/// kind's `prior` (known values only; standby's own settings carry over, a
+/// secondary's global cluster is looked for): first those a kind reads by
+/// id, then those whose read needs values that only the first imports make
+/// known (a REST kind needs its domain's endpoint).
+pub async fn read_all(
+    loaded: &Loaded,
+    state: &mut State,
+    aws: &Arc<Aws>,
+    targets: &[ImportTarget],
+    opts: &Options,
+) -> Result<Imported, PlanError> {
+    let needs = |t: &ImportTarget| kinds::lookup(&t.type_name).is_some_and(|k| k.import_reads_configuration());
+    let (later, now): (Vec<ImportTarget>, Vec<ImportTarget>) = targets.iter().cloned().partition(|t| needs(t));
+    let given = configured(loaded, state, &now, opts, &BTreeMap::new())?;
+    let mut imported = read(state, aws, &now, opts.parallelism, &loaded.secrets, &given).await?;
+    if !later.is_empty() {
+        let given = configured(loaded, state, &later, opts, &imported.importing)?;
+        let more = read(state, aws, &later, opts.parallelism, &loaded.secrets, &given).await?;
+        imported.importing.extend(more.importing);
+        imported.generated.extend(more.generated);
+    }
+    Ok(imported)
+}
+
+/// The known planned values of each target, from a plan over the state.
+fn configured(
+    loaded: &Loaded,
+    state: &State,
+    targets: &[ImportTarget],
+    opts: &Options,
+    importing: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, Attrs>, PlanError> {
+    if targets.iter().all(|t| t.generate) {
+        return Ok(BTreeMap::new());
+    }
+    let opts = Options { importing: importing.clone(), targets: Vec::new(), ..opts.clone() };
+    let plan = super::planner::plan(loaded, state, Vec::new(), &opts)?;
+    Ok(plan
+        .changes
+        .into_iter()
+        .filter(|c| targets.iter().any(|t| t.addr.to_string() == c.address))
+        .filter_map(|c| Some((c.address, c.after?.into_iter().filter(|(_, v)| !v.has_unknown()).collect())))
+        .collect())
+}
+
 /// Reads every import target not yet in state (bounded concurrency) and
 /// records the adopted objects in `state`. An id AWS does not know, an
 /// address already holding another object, or an object already managed
@@ -33,6 +80,7 @@ pub async fn read(
     targets: &[ImportTarget],
     parallelism: usize,
     secrets: &BTreeMap<String, Attrs>,
+    configured: &BTreeMap<String, Attrs>,
 ) -> Result<Imported, PlanError> {
     let mut diags = Diagnostics::default();
     let mut todo = Vec::new();
@@ -73,7 +121,9 @@ pub async fn read(
         while tasks.len() < parallelism.max(1) {
             let Some(t) = pending.next() else { break };
             let Some(kind) = kinds::lookup(&t.type_name) else { continue };
-            let (aws, prior) = (aws.clone(), secrets.get(&t.addr.to_string()).cloned().unwrap_or_default());
+            let mut prior = configured.get(&t.addr.to_string()).cloned().unwrap_or_default();
+            prior.extend(secrets.get(&t.addr.to_string()).cloned().unwrap_or_default());
+            let aws = aws.clone();
             tasks.spawn(async move {
                 let address = t.addr.to_string();
                 let cx = Ctx { address: &address, region: &t.region, aws: &aws, timeout: Duration::from_secs(300) };
