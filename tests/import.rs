@@ -43,7 +43,10 @@ fn calls(emu: &Emulator) -> Vec<Value> {
 }
 
 fn forget_calls(emu: &Emulator) {
-    py(emu, "import urllib.request\nurllib.request.urlopen(urllib.request.Request(E + '/_emulator/calls', method='DELETE'))\nprint('null')");
+    py(
+        emu,
+        "import urllib.request\nurllib.request.urlopen(urllib.request.Request(E + '/_emulator/calls', method='DELETE'))\nprint('null')",
+    );
 }
 
 /// Operations that change something (everything but Describe/List/Get/Head).
@@ -165,7 +168,8 @@ fn the_example_adopts_the_running_primary() {
     assert!(!apply.stdout.contains("aws_rds_cluster.primary: Creating"), "{}", apply.stdout);
     let after = ex.fingerprint();
     assert_eq!(before, after, "the adopted objects and their data are the same");
-    let state: Value = serde_json::from_str(&std::fs::read_to_string(ex.dir.join("state/standby.json")).unwrap()).unwrap();
+    let state: Value =
+        serde_json::from_str(&std::fs::read_to_string(ex.dir.join("state/standby.json")).unwrap()).unwrap();
     let adopted: Vec<&str> = state["resources"]
         .as_array()
         .unwrap()
@@ -189,7 +193,13 @@ fn the_example_adopts_the_running_primary() {
 
     let destroy = ex.ok(0, &["destroy", ".", "--auto-approve"]);
     assert!(destroy.stdout.contains("5 adopted resource(s) left in place"), "{}", destroy.stdout);
-    assert!(destroy.stdout.contains("module.files.aws_s3_bucket.primary: adopted (imported, id mattermost-prod-files): destroy leaves it"), "{}", destroy.stdout);
+    assert!(
+        destroy.stdout.contains(
+            "module.files.aws_s3_bucket.primary: adopted (imported, id mattermost-prod-files): destroy leaves it"
+        ),
+        "{}",
+        destroy.stdout
+    );
     let left = ex.fingerprint();
     assert_eq!(left["cluster"], before["cluster"]);
     assert_eq!(left["objects"], before["objects"]);
@@ -311,7 +321,11 @@ fn an_adopted_resource_is_never_deleted_by_leaving_the_configuration() {
     write_files(&dir, &[("main.yaml", "regions: { primary: us-west-1, secondary: us-east-1 }\n")]);
     let run = emu.standby(&dir, &["plan", "."]);
     assert_eq!(run.code, 1, "{}", run.all());
-    assert!(run.stderr.contains("aws_s3_bucket.files: cannot destroy an adopted (imported) resource"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("aws_s3_bucket.files: cannot destroy an adopted (imported) resource"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("standby state rm"), "{}", run.stderr);
 }
 
@@ -423,7 +437,8 @@ fn unknown_ids_and_taken_addresses_are_plan_errors() {
     let run = emu.standby(&dir, &["plan", ".", "--var", "bucket=no-such-bucket"]);
     assert_eq!(run.code, 1, "{}", run.all());
     assert!(
-        run.stderr.contains("aws_s3_bucket.files: cannot import: no aws_s3_bucket with id \"no-such-bucket\" in us-west-1"),
+        run.stderr
+            .contains("aws_s3_bucket.files: cannot import: no aws_s3_bucket with id \"no-such-bucket\" in us-west-1"),
         "{}",
         run.stderr
     );
@@ -433,7 +448,9 @@ fn unknown_ids_and_taken_addresses_are_plan_errors() {
     let run = emu.standby(&dir, &["plan", ".", "--var", "bucket=other-files"]);
     assert_eq!(run.code, 1, "{}", run.all());
     assert!(
-        run.stderr.contains("aws_s3_bucket.files is already in state with id \"adopted-files\"; this import names \"other-files\""),
+        run.stderr.contains(
+            "aws_s3_bucket.files is already in state with id \"adopted-files\"; this import names \"other-files\""
+        ),
         "{}",
         run.stderr
     );
@@ -504,7 +521,10 @@ imports:
     assert_eq!(run.code, 0, "{}", run.all());
     assert!(run.stderr.contains("Wrote configuration for 2 import target(s) to generated.yaml"), "{}", run.stderr);
     let text = std::fs::read_to_string(dir.join("generated.yaml")).unwrap();
-    insta::assert_snapshot!("generated_config", text.lines().filter(|l| !l.contains("unique_id")).collect::<Vec<_>>().join("\n"));
+    insta::assert_snapshot!(
+        "generated_config",
+        text.lines().filter(|l| !l.contains("unique_id")).collect::<Vec<_>>().join("\n")
+    );
     let run = emu.standby(&dir, &["plan", ".", "--detailed-exitcode"]);
     assert_eq!(run.code, 2, "{}", run.all());
     assert!(run.stdout.contains("Plan: 2 to import, 0 to add, 0 to change, 0 to destroy."), "{}", run.stdout);
@@ -529,11 +549,7 @@ fn import_plans_render_for_humans_markdown_and_json() {
         &dir,
         "      tags: { app: mattermost }\n  logs:\n    type: aws_s3_bucket\n    properties: { bucket: adopted-logs }\n",
     );
-    std::fs::write(
-        dir.join("logs.yaml"),
-        "imports:\n  - to: aws_s3_bucket.logs\n    id: adopted-logs\n",
-    )
-    .unwrap();
+    std::fs::write(dir.join("logs.yaml"), "imports:\n  - to: aws_s3_bucket.logs\n    id: adopted-logs\n").unwrap();
     let human = emu.standby(&dir, &["plan", "."]);
     assert_eq!(human.code, 0, "{}", human.all());
     insta::assert_snapshot!("import_plan_human", human.stdout);

@@ -58,7 +58,10 @@ pub async fn import(s: &Settings, addr_text: &str, id: &str, dir: &Path, vars: &
     println!("{addr}: imported {id:?}; it is adopted, and protected from deletion.");
     if let Some(c) = change.filter(|c| !c.changed.is_empty()) {
         let list: Vec<&str> = c.changed.iter().map(String::as_str).collect();
-        println!("The configuration differs from what AWS reports in: {}. Run `standby plan` to review.", list.join(", "));
+        println!(
+            "The configuration differs from what AWS reports in: {}. Run `standby plan` to review.",
+            list.join(", ")
+        );
     }
     if let Some(unknown) = change.and_then(|c| c.importing.as_ref()).filter(|i| !i.unknown.is_empty()) {
         println!(

@@ -203,6 +203,7 @@ pub fn registry() -> &'static [&'static dyn Kind] {
         &aws::s3_bucket::S3Bucket,
         &aws::s3_bucket_versioning::S3BucketVersioning,
         &aws::s3_bucket_replication::S3BucketReplication,
+        &aws::s3_batch_replication_job::S3BatchReplicationJob,
         &rds::global_cluster::RdsGlobalCluster,
         &rds::cluster::RdsCluster,
         &rds::cluster_instance::RdsClusterInstance,

@@ -59,8 +59,15 @@ pub fn load_with(dir: &Path, inputs: &VarInputs, generate: bool) -> Result<Loade
     if diags.has_errors() {
         return Err(diags.sorted());
     }
-    let loaded =
-        Loaded { tree, graph, vars, warnings: Vec::new(), secrets: BTreeMap::new(), imports: Vec::new(), instances: BTreeMap::new() };
+    let loaded = Loaded {
+        tree,
+        graph,
+        vars,
+        warnings: Vec::new(),
+        secrets: BTreeMap::new(),
+        imports: Vec::new(),
+        instances: BTreeMap::new(),
+    };
     let (checked, secrets, imports, instances) = dry_run(&loaded, generate);
     diags.extend(checked);
     if diags.has_errors() {

@@ -3,10 +3,10 @@
 //! plan diffs the configuration against it like any managed resource.
 
 use super::planner::{Options, PlanError};
-use crate::load::Loaded;
 use crate::aws::Aws;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::kinds::{self, Ctx};
+use crate::load::Loaded;
 use crate::load::imports::ImportTarget;
 use crate::state::{Instance, State, Status};
 use crate::value::Attrs;
@@ -91,13 +91,15 @@ pub async fn read(
                 // Already managed: the entry is a record of how it came.
                 Some(id) if *id == t.id => continue,
                 other => {
-                    diags.push(at(format!(
-                        "{} is already in state with id {:?}; this import names {:?}",
-                        t.addr,
-                        other.as_deref().unwrap_or("(none yet)"),
-                        t.id
-                    ))
-                    .hint(format!("to adopt another object here, first `standby state rm {}`", t.addr)));
+                    diags.push(
+                        at(format!(
+                            "{} is already in state with id {:?}; this import names {:?}",
+                            t.addr,
+                            other.as_deref().unwrap_or("(none yet)"),
+                            t.id
+                        ))
+                        .hint(format!("to adopt another object here, first `standby state rm {}`", t.addr)),
+                    );
                     continue;
                 }
             }

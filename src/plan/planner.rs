@@ -332,9 +332,7 @@ pub fn plan(loaded: &Loaded, state: &State, drift: Vec<ResourceChange>, opts: &O
     // Adopted resources are protected unless their block says
     // `prevent_destroy: false`; destroy leaves them (in AWS and in state).
     let adopted = |c: &ResourceChange| {
-        crate::state::file::instance_addr(&c.address)
-            .and_then(|a| state.resources.get(&a))
-            .is_some_and(|r| r.adopted)
+        crate::state::file::instance_addr(&c.address).and_then(|a| state.resources.get(&a)).is_some_and(|r| r.adopted)
             && lifted.get(&block_of(&c.address)) != Some(&false)
     };
     if opts.destroy {

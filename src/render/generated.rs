@@ -26,7 +26,10 @@ pub fn config(generated: &[(ImportTarget, Attrs)]) -> String {
     for (t, attrs) in generated {
         let Some(kind) = crate::kinds::lookup(&t.type_name) else { continue };
         out.push_str(&format!("  # imported from {:?} ({})\n", t.id, t.region));
-        out.push_str(&format!("  {}:\n    type: {}\n    region: primary\n    properties:\n", t.addr.block.name, t.type_name));
+        out.push_str(&format!(
+            "  {}:\n    type: {}\n    region: primary\n    properties:\n",
+            t.addr.block.name, t.type_name
+        ));
         for p in kind.schema().props.iter().filter(|p| p.is_input()) {
             if p.sensitive {
                 out.push_str(&format!(

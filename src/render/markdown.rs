@@ -71,7 +71,8 @@ pub fn render(plan: &Plan) -> String {
         out.push_str(&format!("#### Imported ({})\n\nAdopted as they are in AWS; never replaced, and protected from deletion.\n\n| Resource | Region | Id | Then |\n|---|---|---|---|\n", imported.len()));
         for c in &imported {
             let i = c.importing.as_ref().expect("filtered");
-            let mut then = if c.action == Action::NoOp { "no change".to_string() } else { action_word(c.action).to_string() };
+            let mut then =
+                if c.action == Action::NoOp { "no change".to_string() } else { action_word(c.action).to_string() };
             if !i.unknown.is_empty() {
                 then.push_str(&format!("; unknown (AWS never returns them): {}", i.unknown.join(", ")));
             }

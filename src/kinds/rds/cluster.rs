@@ -255,7 +255,8 @@ impl Kind for RdsCluster {
                 ),
             ));
         }
-        if changed.contains("manage_master_user_password") && get_bool(planned, "manage_master_user_password") == Some(true)
+        if changed.contains("manage_master_user_password")
+            && get_bool(planned, "manage_master_user_password") == Some(true)
         {
             out.push(PropProblem::warning(
                 "manage_master_user_password",
