@@ -163,6 +163,7 @@ fn the_example_adopts_the_running_primary() {
     assert_eq!(cluster["change"]["importing"], json!({"id": CLUSTER}));
     assert_eq!(cluster["change"]["actions"], json!(["no-op"]));
 
+    forget_calls(&ex.emu);
     let apply = ex.ok(0, &["apply", ".", "--auto-approve"]);
     assert!(apply.stdout.contains("Resources: 5 imported, "), "{}", apply.stdout);
     assert!(!apply.stdout.contains("aws_rds_cluster.primary: Creating"), "{}", apply.stdout);
@@ -187,6 +188,26 @@ fn the_example_adopts_the_running_primary() {
         .map(|m| m["DBClusterArn"].as_str().unwrap())
         .collect();
     assert_eq!(members, vec![before["cluster"][0].as_str().unwrap()], "the adopted cluster is the global writer");
+
+    // The objects that predate replication reached the secondary bucket
+    // through the S3 Batch Replication job.
+    let copied = py(
+        &ex.emu,
+        "s3 = aws('s3', 'us-east-1')\nprint(json.dumps(sorted(o['Key'] for p in s3.get_paginator('list_objects_v2')\
+         .paginate(Bucket='mattermost-dr-files-us-east-1') for o in p.get('Contents', []))))",
+    );
+    assert_eq!(copied, before["objects"], "every existing object is in the secondary bucket");
+    let job = state["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["type"] == "aws_s3_batch_replication_job")
+        .expect("the batch job is on record");
+    assert_eq!(job["attributes"]["status"], "Complete");
+    assert_eq!(job["attributes"]["replicated_objects"], 300);
+    assert_eq!(job["attributes"]["failed_objects"], 0);
+    let ops: Vec<Value> = calls(&ex.emu).into_iter().filter(|c| c["service"] == "s3control").collect();
+    assert_eq!(ops.iter().filter(|c| c["operation"] == "CreateJob").count(), 1, "{ops:?}");
 
     ex.ok(0, &["plan", ".", "--detailed-exitcode"]);
     every_kind_reads_back_what_it_manages(&ex, &state);
