@@ -159,7 +159,7 @@ pub const IMPORT_IDS: &str = "Import ids by kind:
   aws_opensearch_domain               domain name
   aws_opensearch_domain_policy        domain name
   aws_opensearch_outbound_connection, aws_opensearch_inbound_connection_accepter   connection id
-  opensearch_autofollow_rule          rule name
+  opensearch_autofollow_rule          LEADER_ALIAS:RULE (e.g. leader:posts)
   opensearch_index_replication        follower index name
 
 Examples:
