@@ -61,7 +61,9 @@ fn configured(
         return Ok(BTreeMap::new());
     }
     let opts = Options { importing: importing.clone(), targets: Vec::new(), ..opts.clone() };
-    let plan = super::planner::plan(loaded, state, Vec::new(), &opts)?;
+    // A help, not a requirement: problems are reported by the real plan,
+    // after the reads (which name import problems more precisely).
+    let Ok(plan) = super::planner::plan(loaded, state, Vec::new(), &opts) else { return Ok(BTreeMap::new()) };
     Ok(plan
         .changes
         .into_iter()
