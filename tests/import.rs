@@ -580,3 +580,24 @@ fn import_plans_render_for_humans_markdown_and_json() {
     let doc: Value = serde_json::from_str(&json.stdout).unwrap();
     insta::assert_json_snapshot!("import_plan_json_change", doc["resource_changes"][0]);
 }
+
+/// A saved plan carries what the imports read: applying it adopts them,
+/// and the state keeps the fact.
+#[test]
+fn a_saved_plan_applies_its_imports() {
+    let emu = Emulator::start();
+    make_bucket(&emu, "adopted-files");
+    let dir = scratch("import-saved");
+    bucket_config(&dir, "      tags: { app: mattermost }\n");
+    let run = emu.standby(&dir, &["plan", ".", "--out", "p.tfplan"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    forget_calls(&emu);
+    let run = emu.standby(&dir, &["apply", "p.tfplan"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(run.stdout.contains("Resources: 1 imported, 0 added, 1 changed, 0 destroyed."), "{}", run.stdout);
+    assert_eq!(writes(&calls(&emu)), vec!["PutBucketTagging".to_string()], "only the tag change writes");
+    let state: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("state/standby.json")).unwrap()).unwrap();
+    assert_eq!(state["resources"][0]["adopted"], true);
+    let run = emu.standby(&dir, &["plan", ".", "--detailed-exitcode"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+}
