@@ -562,6 +562,31 @@ imports:
     let run = emu.standby(&dir, &["plan", ".", "--generate-config-out", "generated.yaml"]);
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("already exists"), "{}", run.stderr);
+    std::fs::write(dir.join("more.yaml"), "imports:\n  - to: module.m.aws_s3_bucket.x\n    id: gen-files\n").unwrap();
+    let run = emu.standby(&dir, &["plan", ".", "--generate-config-out", "more-generated.yaml"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr.contains("more.yaml:2:9: module.m.aws_s3_bucket.x: cannot generate configuration for module.m.aws_s3_bucket.x: --generate-config-out writes blocks only for root-module resources without count/for_each"),
+        "{}",
+        run.stderr
+    );
+    assert!(!dir.join("more-generated.yaml").exists());
+}
+
+/// `imports:` belongs in the root module.
+#[test]
+fn imports_in_a_child_module_are_refused() {
+    let dir = scratch("import-child");
+    write_files(
+        &dir,
+        &[
+            ("main.yaml", "regions: { primary: us-west-1, secondary: us-east-1 }\nmodules:\n  m: { source: ./m }\n"),
+            ("m/main.yaml", "regions: [primary]\nimports:\n  - to: aws_s3_bucket.x\n    id: y\n"),
+        ],
+    );
+    let run = standby(&dir, &["validate", "."]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stderr.contains("m/main.yaml:3:3: `imports` belongs in the root module"), "{}", run.stderr);
 }
 
 /// What people read: the human, markdown and JSON views of an import.
