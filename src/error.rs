@@ -25,6 +25,10 @@ pub enum Error {
     StalePlan(String),
     #[error("apply failed:\n{}", .0.join("\n"))]
     Apply(Vec<String>),
+    #[error(transparent)]
+    Drift(#[from] crate::drift::DriftError),
+    #[error(transparent)]
+    Credentials(#[from] crate::aws::CredentialsError),
     #[error("{0}")]
     Usage(String),
     #[error("{0}")]
@@ -54,6 +58,9 @@ impl Error {
             Error::StalePlan(_) => Some("run `standby plan --out FILE` again and apply the new plan"),
             Error::State(StateError::Invalid { .. }) => {
                 Some("the previous version is kept beside it as <state>.backup; restore it if this one is damaged")
+            }
+            Error::Drift(_) => {
+                Some("check credentials (read permissions are enough: see the README's drift job policy) and network")
             }
             Error::Plan(PlanError::Refresh(_)) => {
                 Some("check credentials and network, or plan with --refresh=false to skip reading AWS")

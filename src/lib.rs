@@ -7,7 +7,9 @@
 //! - [`kinds`]: resource kinds (one trait, one module per kind).
 //! - [`plan`]: the plan as data, and planning; [`apply`]: carrying it out.
 //! - [`state`]: the state file, its lock and journal.
-//! - [`render`]: human, JSON and markdown views of a plan.
+//! - [`render`]: human, JSON and markdown views of a plan, a drift report
+//!   and a preflight checklist.
+//! - [`drift`]: drift findings as data; [`health`]: DR health checks.
 //! - [`cli`]: the command line.
 
 pub mod address;
@@ -16,14 +18,18 @@ pub mod aws;
 pub mod cli;
 pub mod config;
 pub mod diag;
+pub mod drift;
 pub mod error;
 pub mod eval;
 pub mod expr;
 pub mod graph;
+pub mod health;
 pub mod ids;
+pub mod init;
 pub mod kinds;
 pub mod load;
 pub mod plan;
 pub mod render;
 pub mod state;
+pub mod topology;
 pub mod value;

@@ -404,7 +404,7 @@ fn state_mv_rm_and_show() {
 
 #[test]
 fn graph_is_dot() {
-    let run = standby(&fixture("plan/v2"), &["graph", "."]);
+    let run = standby(&fixture("plan/v2"), &["graph", ".", "--view", "dependencies"]);
     assert_eq!(run.code, 0, "{}", run.all());
     assert!(run.stdout.starts_with("digraph standby {"));
     assert!(run.stdout.contains("\"standby_data.copies\" -> \"standby_data.marker\";"), "{}", run.stdout);
@@ -446,7 +446,7 @@ fn modules_remap_regions_and_variables_follow_precedence() {
 
 #[test]
 fn help_teaches_with_examples() {
-    for cmd in ["plan", "apply", "destroy", "state", "output", "force-unlock", "graph", "validate", "show"] {
+    for cmd in ["plan", "apply", "destroy", "state", "output", "force-unlock", "graph", "validate", "show", "init"] {
         let run = standby(&repo(), &[cmd, "--help"]);
         assert_eq!(run.code, 0, "{cmd}: {}", run.all());
         assert!(run.stdout.contains("standby "), "{cmd} --help has no example:\n{}", run.stdout);

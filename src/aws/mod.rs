@@ -25,6 +25,7 @@ pub struct Aws {
     opensearch: Mutex<HashMap<String, aws_sdk_opensearch::Client>>,
     s3control: Mutex<HashMap<String, aws_sdk_s3control::Client>>,
     iam: OnceCell<aws_sdk_iam::Client>,
+    sts: Mutex<HashMap<String, aws_sdk_sts::Client>>,
 }
 
 fn max_attempts() -> u32 {
@@ -114,6 +115,36 @@ impl Aws {
             .clone()
     }
 
+    pub async fn sts(&self, region: &str) -> aws_sdk_sts::Client {
+        let cfg = self.config().await;
+        let mut cache = self.sts.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .entry(region.to_string())
+            .or_insert_with(|| {
+                let conf = aws_sdk_sts::config::Builder::from(cfg)
+                    .region(aws_sdk_sts::config::Region::new(region.to_string()))
+                    .build();
+                aws_sdk_sts::Client::from_conf(conf)
+            })
+            .clone()
+    }
+
+    /// Resolves credentials once, before any call, so that a missing or
+    /// expired credential is one clear message instead of one error per
+    /// resource. The provider caches what it found for every later call.
+    pub async fn resolve_credentials(&self) -> Result<(), CredentialsError> {
+        use aws_sdk_s3::config::ProvideCredentials;
+        let cfg = self.config().await;
+        let Some(provider) = cfg.credentials_provider() else {
+            return Err(CredentialsError { cause: "no credentials provider is configured".into() });
+        };
+        provider
+            .provide_credentials()
+            .await
+            .map(|_| ())
+            .map_err(|e| CredentialsError { cause: crate::kinds::aws::chain(&e) })
+    }
+
     /// IAM is global; its API lives in us-east-1 (the `aws` partition).
     pub async fn iam(&self) -> aws_sdk_iam::Client {
         let cfg = self.config().await;
@@ -126,5 +157,39 @@ impl Aws {
             })
             .await
             .clone()
+    }
+}
+
+/// No credentials could be found: says where standby looked and how to
+/// provide one.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", self.message())]
+pub struct CredentialsError {
+    /// The provider chain's own explanation.
+    pub cause: String,
+}
+
+impl CredentialsError {
+    pub fn message(&self) -> String {
+        let profile = std::env::var("AWS_PROFILE").unwrap_or_else(|_| "default".into());
+        let lower = self.cause.to_lowercase();
+        if lower.contains("sso") && (lower.contains("expired") || lower.contains("token")) {
+            return format!(
+                "no AWS credentials: the SSO session of profile `{profile}` has expired or was never started\n  \
+                 log in again: aws sso login --profile {profile}\n  ({})",
+                self.cause
+            );
+        }
+        format!(
+            "no AWS credentials found. Tried, in order:\n  \
+             1. environment: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN)\n  \
+             2. profile `{profile}` (AWS_PROFILE) in ~/.aws/config and ~/.aws/credentials: keys, SSO, credential_process, role to assume\n  \
+             3. web identity: AWS_WEB_IDENTITY_TOKEN_FILE with AWS_ROLE_ARN (EKS, CI with OIDC)\n  \
+             4. container credentials (ECS task role)\n  \
+             5. EC2 instance role (instance metadata)\n\
+             Provide one of them, e.g. `export AWS_PROFILE=name` after `aws configure sso`, or run on an instance with a role.\n  \
+             ({})",
+            self.cause
+        )
     }
 }

@@ -112,6 +112,17 @@ module instead.",
         #[command(flatten)]
         dir: DirArg,
     },
+    /// Write a starting configuration for your deployment (from the bundled example)
+    #[command(
+        long_about = "Write a root configuration for your deployment, made from examples/mattermost-dr and \
+the modules it uses: your two regions, a name prefix, and the names of the running primary's database \
+cluster, files bucket and search domain. Missing answers are asked for at a terminal; without one, every \
+answer must come as a flag. When AWS credentials are available, each named resource is looked up once \
+(read-only) in the primary region. Existing files are never overwritten. The result passes \
+`standby validate`; the lines it set are marked `set by standby init`.",
+        after_help = "Examples:\n  standby init                      (asks at the terminal)\n  standby init dr --primary-region us-west-1 --secondary-region us-east-1 --prefix acme-chat \\\n      --primary-db-cluster chat-db --primary-files-bucket acme-chat-files --primary-search-domain chat-search"
+    )]
+    Init(InitArgs),
     /// Inspect and edit the state
     State {
         #[command(subcommand)]
@@ -135,14 +146,93 @@ module instead.",
         #[command(flatten)]
         dir: DirArg,
     },
-    /// Print the dependency graph in Graphviz DOT
-    #[command(after_help = "Example:\n  standby graph examples/mattermost-dr | dot -Tsvg > graph.svg")]
-    Graph {
+    /// Check, read-only, that AWS is as applied and that DR would work
+    #[command(
+        long_about = "Compares the state (as last applied) with AWS and with the configuration, looks for \
+unmanaged resources in the topology's scope, and runs the DR health checks. Read-only by construction: takes no \
+lock (works while an apply runs), writes no state, journal or backup, needs only read permissions.\n\n\
+Findings: changed (an attribute differs in AWS from what was applied), missing (gone from AWS), unapplied (the \
+configuration differs from what was applied), unmanaged (in scope, not in state), unhealthy (a DR health check \
+fails; it wins over drift on the same attribute).\n\n\
+Exit codes: 0 clean, 1 error, 2 drift (changed, missing, unmanaged or unapplied), 3 unhealthy (3 wins).",
+        after_help = "Examples:\n  standby drift examples/mattermost-dr\n  standby drift . --format markdown > drift.md\n  standby drift . --format json --ignore 'module.files.aws_s3_bucket.* tags'\n\nIgnore rules: <DIR>/.standbyignore and --ignore, one `ADDRESS [PATH]` each; * and ? wildcards; a leading ! un-ignores; the last matching rule decides."
+    )]
+    Drift {
         #[arg(default_value = ".")]
         dir: PathBuf,
         #[command(flatten)]
+        opts: DriftArgs,
+    },
+    /// Check the docs' "before you begin" list against AWS, before the first apply
+    #[command(
+        long_about = "Checks, read-only: both regions valid and different, credentials in each region, the IAM \
+actions standby needs (IAM SimulatePrincipalPolicy, with a warning where it is unavailable), a recent restorable \
+backup of the primary cluster, an engine version that allows global write forwarding, OpenSearch 2.x with \
+fine-grained access control on the domains that exist.\n\nExit codes: 0 every check passed (warnings allowed), 1 \
+error, 3 a check failed.",
+        after_help = "Examples:\n  standby preflight examples/mattermost-dr\n  standby preflight . --max-backup-age 6h --format markdown"
+    )]
+    Preflight {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// A backup older than this does not count (e.g. 24h, 90m)
+        #[arg(long, default_value = "24h", value_name = "DURATION")]
+        max_backup_age: String,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        #[command(flatten)]
         vars: VarArgs,
     },
+    /// Draw the configuration in Graphviz DOT (or SVG): the DR topology, or every dependency
+    #[command(
+        long_about = "Draw the configuration for Graphviz.\n\n--view topology (the default) draws what a person wants to see: one box per region \
+(its AWS region, active or passive), the main resources in each with their AWS names, and the replication \
+relations between regions (database writer → secondary, search leader → follower, buckets both ways). When a \
+state file exists (--state, STANDBY_STATE or <DIR>/state/standby.json), what is not applied yet is dashed \
+and marked pending, and what the record says is broken is red.\n\n--view dependencies prints every graph node \
+(resources, variables, outputs) and edge, for debugging references.",
+        after_help = "Examples:\n  standby graph examples/mattermost-dr --out dr.svg        (needs Graphviz's `dot`)\n  standby graph examples/mattermost-dr | dot -Tpng > dr.png\n  standby graph examples/mattermost-dr --view dependencies"
+    )]
+    Graph {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// What to draw
+        #[arg(long, value_enum, default_value_t = GraphView::Topology)]
+        view: GraphView,
+        /// Write to FILE instead of standard output; a `.svg` name renders with Graphviz's `dot`
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        vars: VarArgs,
+    },
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct InitArgs {
+    /// Directory to write into (created if missing; existing files are never overwritten)
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// AWS region where Mattermost runs today
+    #[arg(long, value_name = "REGION")]
+    pub primary_region: Option<String>,
+    /// AWS region for disaster recovery
+    #[arg(long, value_name = "REGION")]
+    pub secondary_region: Option<String>,
+    /// Name prefix for what standby creates (bucket names are global: make it yours)
+    #[arg(long)]
+    pub prefix: Option<String>,
+    /// Identifier of the running primary's Aurora cluster
+    #[arg(long, value_name = "ID")]
+    pub primary_db_cluster: Option<String>,
+    /// Name of the running primary's S3 files bucket
+    #[arg(long, value_name = "NAME")]
+    pub primary_files_bucket: Option<String>,
+    /// Name of the running primary's OpenSearch domain
+    #[arg(long, value_name = "NAME")]
+    pub primary_search_domain: Option<String>,
+    /// Do not check with AWS that the primary's resources exist
+    #[arg(long)]
+    pub no_check: bool,
 }
 
 /// Each kind's import id, for `standby import --help`.
@@ -247,8 +337,37 @@ pub struct OutputArgs {
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GraphView {
+    /// Regions, main resources and the replication relations between regions
+    Topology,
+    /// Every node and reference of the dependency graph
+    Dependencies,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     Human,
     Json,
     Markdown,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DriftArgs {
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Hide findings matching `ADDRESS [PATH]` (repeatable; * and ? wildcards)
+    #[arg(long = "ignore", value_name = "PATTERN")]
+    pub ignore: Vec<String>,
+    /// Name prefix of the topology's resources, for unmanaged discovery
+    /// (repeatable; default: the root variable `prefix`)
+    #[arg(long = "prefix", value_name = "PREFIX")]
+    pub prefixes: Vec<String>,
+    /// Operations a follower index may be behind its leader
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub max_search_lag: i64,
+    /// How many reads run at once
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub parallelism: u32,
+    #[command(flatten)]
+    pub vars: VarArgs,
 }

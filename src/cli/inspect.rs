@@ -1,6 +1,6 @@
 //! `validate`, `graph`, `show`, `output`, `state …`, `force-unlock`.
 
-use super::args::VarArgs;
+use super::args::{GraphView, VarArgs};
 use super::{Settings, read_state, var_inputs};
 use crate::address::{self, Selector};
 use crate::error::Error;
@@ -27,12 +27,49 @@ pub fn validate(dir: &Path, vars: &VarArgs) -> Result<u8, Error> {
     Ok(0)
 }
 
-pub fn graph(dir: &Path, vars: &VarArgs) -> Result<u8, Error> {
+pub fn graph(s: &Settings, dir: &Path, view: GraphView, out: Option<&Path>, vars: &VarArgs) -> Result<u8, Error> {
     let mut inputs = var_inputs(vars);
     inputs.allow_missing = true;
     let loaded = load::load(dir, &inputs).map_err(Error::Config)?;
-    print!("{}", loaded.graph.to_dot(&loaded.tree));
+    let dot = match view {
+        GraphView::Dependencies => loaded.graph.to_dot(&loaded.tree),
+        GraphView::Topology => {
+            let state_path = s.state_path(dir);
+            let st = if state_path.exists() { Some(read_state(&state_path, false)?) } else { None };
+            let (instances, _) = load::instances(&loaded);
+            render::topology::dot(&crate::topology::build(&loaded, &instances, st.as_ref()))
+        }
+    };
+    match out {
+        None => print!("{dot}"),
+        Some(path) if path.extension().is_some_and(|e| e == "svg") => svg(&dot, path)?,
+        Some(path) => {
+            std::fs::write(path, dot).map_err(|e| Error::Io(format!("cannot write {}: {e}", path.display())))?
+        }
+    }
     Ok(0)
+}
+
+/// Renders DOT to SVG with Graphviz's `dot`.
+fn svg(dot: &str, path: &Path) -> Result<(), Error> {
+    use std::io::Write;
+    let mut child = std::process::Command::new("dot")
+        .args(["-Tsvg", "-o"])
+        .arg(path)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            Error::Usage(format!(
+                "cannot run Graphviz's `dot` ({e}): install Graphviz (e.g. `apt-get install graphviz`), or write DOT with \
+                 --out FILE.dot and render it elsewhere"
+            ))
+        })?;
+    child.stdin.take().map(|mut i| i.write_all(dot.as_bytes()));
+    let status = child.wait().map_err(|e| Error::Usage(format!("Graphviz's `dot` failed: {e}")))?;
+    if !status.success() {
+        return Err(Error::Usage(format!("Graphviz's `dot` failed ({status}) writing {}", path.display())));
+    }
+    Ok(())
 }
 
 pub fn show(s: &Settings, planfile: Option<&Path>, json: bool, dir: &Path) -> Result<u8, Error> {

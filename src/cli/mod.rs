@@ -3,7 +3,9 @@
 //! reported in one place, [`main`].
 
 pub mod args;
+mod drift;
 mod import;
+mod init;
 mod inspect;
 mod run;
 
@@ -46,7 +48,12 @@ async fn dispatch(cli: Cli) -> Result<u8, Error> {
     let s = Settings { state: cli.state.clone(), color: color_enabled(cli.no_color) };
     match cli.command {
         Command::Validate { dir, vars } => inspect::validate(&dir, &vars),
-        Command::Graph { dir, vars } => inspect::graph(&dir, &vars),
+        Command::Init(args) => init::run(args).await,
+        Command::Graph { dir, view, out, vars } => inspect::graph(&s, &dir, view, out.as_deref(), &vars),
+        Command::Drift { dir, opts } => drift::drift(&s, &dir, &opts).await,
+        Command::Preflight { dir, max_backup_age, format, vars } => {
+            drift::preflight(&s, &dir, &max_backup_age, format, &vars).await
+        }
         Command::Plan { dir, out, detailed_exitcode, destroy, generate_config_out, opts, output } => {
             let format = if output.json { args::Format::Json } else { output.format };
             let po = run::PlanOutputs {
@@ -96,6 +103,37 @@ fn color_enabled(no_color: bool) -> bool {
 
 pub fn var_inputs(v: &VarArgs) -> VarInputs {
     VarInputs { cli: v.vars.clone(), files: v.var_files.clone(), use_env: true, allow_missing: false }
+}
+
+/// Resolves AWS credentials once, up front, when the command is about to
+/// call AWS: one clear message instead of an error per resource.
+pub async fn ensure_credentials(aws: &crate::aws::Aws, needed: bool) -> Result<(), Error> {
+    if needed {
+        aws.resolve_credentials().await?;
+    }
+    Ok(())
+}
+
+fn in_aws(type_name: &str) -> bool {
+    crate::kinds::lookup(type_name).is_some_and(|k| !k.state_only())
+}
+
+/// The configuration declares something that lives in AWS.
+pub fn declares_aws(loaded: &crate::load::Loaded) -> bool {
+    loaded.tree.modules.iter().flat_map(|m| &m.module.resources).any(|r| in_aws(&r.type_name.name))
+}
+
+/// A refresh of this state reads AWS (something in AWS with an id to look up).
+pub fn reads_aws(st: &State) -> bool {
+    st.resources.values().any(|i| {
+        crate::kinds::lookup(&i.type_name)
+            .is_some_and(|k| !k.state_only() && (i.id.is_some() || k.id_hint(&i.attrs).is_some()))
+    })
+}
+
+/// Carrying out this plan calls AWS.
+pub fn changes_aws(plan: &crate::plan::Plan) -> bool {
+    plan.changes.iter().any(|c| c.action != crate::plan::Action::NoOp && in_aws(&c.type_name))
 }
 
 /// Reads state and replays a journal left by an interrupted apply.

@@ -1,7 +1,7 @@
 //! `plan`, `apply` and `destroy`.
 
 use super::args::{Format, PlanArgs};
-use super::{Settings, read_state, var_inputs};
+use super::{Settings, changes_aws, ensure_credentials, read_state, reads_aws, var_inputs};
 use crate::address::{self, Selector};
 use crate::apply::Applier;
 use crate::apply::progress::Progress;
@@ -92,6 +92,8 @@ pub async fn plan(s: &Settings, dir: &Path, args: &PlanArgs, po: PlanOutputs<'_>
     let _lock = lock::acquire(&state_path, "plan")?;
     let mut st = read_state(&state_path, true)?;
     let aws = Arc::new(Aws::new());
+    let reads = ((opts.refresh || opts.refresh_only) && reads_aws(&st)) || !loaded.imports.is_empty();
+    ensure_credentials(&aws, reads).await?;
     let Planned { plan, generated } = make_plan(&loaded, &mut st, &aws, &opts).await?;
     if let Some(g) = generate {
         if generated.is_empty() {
@@ -191,6 +193,7 @@ pub async fn apply(
                 st.serial
             )));
         }
+        ensure_credentials(&aws, changes_aws(&pf.plan)).await?;
         let before = st.clone();
         if !pf.refreshed.is_empty() || pf.plan.refresh_only {
             st.resources.clear();
@@ -207,8 +210,10 @@ pub async fn apply(
         let state_path = s.state_path(target);
         let l = lock::acquire(&state_path, if destroy { "destroy" } else { "apply" })?;
         let mut st = read_state(&state_path, true)?;
+        ensure_credentials(&aws, (opts.refresh || opts.refresh_only) && reads_aws(&st)).await?;
         let before = st.clone();
         let plan = make_plan(&loaded, &mut st, &aws, &opts).await?.plan;
+        ensure_credentials(&aws, changes_aws(&plan)).await?;
         print!("{}", render::human::render(&plan, &style));
         if plan.has_changes() && !auto_approve && !plan.refresh_only {
             confirm(destroy)?;

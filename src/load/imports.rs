@@ -5,6 +5,7 @@
 use crate::address::{self, InstanceAddr, Key, Selector};
 use crate::diag::{Diagnostic, Diagnostics, Location};
 use crate::eval::{Desired, Evaluator, Scope};
+use crate::graph::Node;
 use crate::value::Value;
 use std::collections::BTreeMap;
 
@@ -24,15 +25,18 @@ pub struct ImportTarget {
 
 /// Resolves every `imports:` entry. `generate` allows targets without a
 /// resource block (root module, no count/for_each), for `--generate-config-out`.
-pub fn resolve(
-    ev: &Evaluator<'_>,
-    scope: &Scope,
-    desired: &[&Desired],
-    primary_region: Option<&str>,
-    generate: bool,
-    diags: &mut Diagnostics,
-) -> Vec<ImportTarget> {
+pub fn resolve(ev: &Evaluator<'_>, desired: &[&Desired], generate: bool, diags: &mut Diagnostics) -> Vec<ImportTarget> {
     let root = ev.tree.root();
+    let primary_region = ev.regions.first().and_then(|r| r.get("primary")).map(String::as_str);
+    // Ids may use root variables: evaluate those (problems with them are
+    // reported where the variables are checked).
+    let mut scope = Scope::new(ev.tree.modules.len());
+    for &id in &ev.graph.order {
+        if matches!(ev.graph.nodes[id], Node::Var { module: 0, .. }) {
+            let _ = ev.eval_node(id, &mut scope);
+        }
+    }
+    let scope = &scope;
     let mut out: Vec<ImportTarget> = Vec::new();
     let by_addr: BTreeMap<&InstanceAddr, &Desired> = desired.iter().map(|d| (&d.addr, *d)).collect();
     for imp in &root.imports {

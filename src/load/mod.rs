@@ -6,7 +6,7 @@ pub mod imports;
 use crate::config::{ModuleTree, load_tree};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::eval::vars::{self, VarInputs};
-use crate::eval::{Evaluator, Inst, NodeOut, Scope};
+use crate::eval::{Desired, Evaluator, Inst, NodeOut, Scope};
 use crate::graph::{self, Graph};
 use crate::kinds::PlanView;
 use crate::value::{Attrs, Value};
@@ -91,11 +91,9 @@ impl PlanView for Planned {
     }
 }
 
-/// Evaluates everything as if creating from scratch (computed values
-/// unknown), so type errors and cross-resource rules surface before any call.
-type DryRun = (Diagnostics, BTreeMap<String, Attrs>, Vec<imports::ImportTarget>, BTreeMap<String, (String, String)>);
-
-fn dry_run(loaded: &Loaded, generate: bool) -> DryRun {
+/// Evaluates every resource instance as if creating from scratch (computed
+/// values unknown): each one as configured, with its planned attributes.
+pub fn instances(loaded: &Loaded) -> (Vec<(Desired, Attrs)>, Diagnostics) {
     let ev = loaded.evaluator();
     let mut scope = Scope::new(loaded.tree.modules.len());
     let mut diags = Diagnostics::default();
@@ -128,12 +126,21 @@ fn dry_run(loaded: &Loaded, generate: bool) -> DryRun {
             }
         }
     }
+    (all, diags)
+}
+
+/// Evaluates everything as if creating from scratch (computed values
+/// unknown), so type errors and cross-resource rules surface before any call.
+type DryRun = (Diagnostics, BTreeMap<String, Attrs>, Vec<imports::ImportTarget>, BTreeMap<String, (String, String)>);
+
+fn dry_run(loaded: &Loaded, generate: bool) -> DryRun {
+    let (all, mut diags) = instances(loaded);
     if diags.has_errors() {
         return (diags, BTreeMap::new(), Vec::new(), BTreeMap::new());
     }
-    let primary = ev.regions.first().and_then(|r| r.get("primary")).map(String::as_str);
-    let desired: Vec<&crate::eval::Desired> = all.iter().map(|(d, _)| d).collect();
-    let imports = imports::resolve(&ev, &scope, &desired, primary, generate, &mut diags);
+    let ev = loaded.evaluator();
+    let desired: Vec<&Desired> = all.iter().map(|(d, _)| d).collect();
+    let imports = imports::resolve(&ev, &desired, generate, &mut diags);
     let mut view = Planned { by_type: BTreeMap::new(), regions: BTreeMap::new() };
     let mut secrets = BTreeMap::new();
     for (d, planned) in &all {

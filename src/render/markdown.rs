@@ -17,12 +17,12 @@ fn action_word(a: Action) -> &'static str {
 }
 
 /// Text safe inside HTML and table cells.
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('|', "&#124;").replace('`', "&#96;")
 }
 
 /// A code fence longer than any run of backticks in the content.
-fn fence(content: &str) -> String {
+pub(crate) fn fence(content: &str) -> String {
     let mut longest = 0;
     let mut run = 0;
     for c in content.chars() {

@@ -2,13 +2,18 @@
 //! names), markdown (pull-request comments). All read the same [`Plan`];
 //! the attribute-level difference is computed once, in [`lines`].
 //!
+//! [`topology`] draws the DR topology (not a plan) for Graphviz.
+//!
 //! [`Plan`]: crate::plan::Plan
 
+pub mod drift;
 pub mod generated;
 pub mod human;
 pub mod json;
 pub mod lines;
 pub mod markdown;
+pub mod preflight;
+pub mod topology;
 
 /// Terminal colours, or none.
 #[derive(Clone, Copy, Debug, Default)]

@@ -645,3 +645,78 @@ def test_rest_autofollow(aws, endpoint):
     urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
     assert aws("opensearch", EAST).describe_outbound_connections()["Connections"] == []
     assert urllib.request.urlopen(f"{endpoint}/_emulator/opensearch/domains").read() == b"[]"
+
+
+# ------------------------------- drift and preflight (issue 10) extensions ---
+
+
+def _post_json(endpoint, path, body):
+    req = urllib.request.Request(f"{endpoint}{path}", data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_simulate_principal_policy(aws):
+    iam = aws("iam", EAST)
+    iam.create_user(UserName="reader")
+    iam.put_user_policy(UserName="reader", PolicyName="read", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "s3:Get*", "Resource": "*"},
+            {"Effect": "Deny", "Action": "s3:GetBucketTagging", "Resource": "*"}]}))
+    iam.create_role(RoleName="writer", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
+                                                "Action": "sts:AssumeRole"}]}))
+    policy = iam.create_policy(PolicyName="put", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:Put*", "Resource": "*"}]}))
+    iam.attach_role_policy(RoleName="writer", PolicyArn=policy["Policy"]["Arn"])
+
+    out = iam.simulate_principal_policy(PolicySourceArn=f"arn:aws:iam::{ACCOUNT}:user/reader",
+                                        ActionNames=["s3:GetObject", "s3:PutObject", "s3:GetBucketTagging"])
+    assert [(r["EvalActionName"], r["EvalDecision"]) for r in out["EvaluationResults"]] == [
+        ("s3:GetObject", "allowed"), ("s3:PutObject", "implicitDeny"), ("s3:GetBucketTagging", "explicitDeny")]
+    assert out["IsTruncated"] is False
+    out = iam.simulate_principal_policy(PolicySourceArn=f"arn:aws:iam::{ACCOUNT}:role/writer",
+                                        ActionNames=["s3:PutBucketVersioning", "s3:GetObject"])
+    assert [r["EvalDecision"] for r in out["EvaluationResults"]] == ["allowed", "implicitDeny"]
+    assert error_of(lambda: iam.simulate_principal_policy(
+        PolicySourceArn=f"arn:aws:iam::{ACCOUNT}:user/nobody", ActionNames=["s3:GetObject"])) == ("NoSuchEntity", 404)
+    assert error_of(lambda: iam.simulate_principal_policy(
+        PolicySourceArn=f"arn:aws:iam::{ACCOUNT}:root", ActionNames=["s3:GetObject"])) == ("InvalidInput", 400)
+
+
+def test_rest_follower_stats_and_lag_setting(aws, endpoint):
+    leader, follower, _ = _replication_setup(aws, endpoint)
+    leader("PUT", "/channels")
+    for n in range(3):
+        leader("PUT", f"/channels/_doc/{n}", {"n": n})
+    assert follower("PUT", "/_plugins/_replication/channels/_start", START)[0] == 200
+    follower("GET", "/_plugins/_replication/channels/_status")  # BOOTSTRAPPING once
+    status, stats = follower("GET", "/_plugins/_replication/follower_stats")
+    assert status == 200 and stats["num_syncing_indices"] == 1 and stats["num_paused_indices"] == 0
+    idx = stats["index_stats"]["channels"]
+    assert idx["leader_checkpoint"] == idx["follower_checkpoint"] == 2
+    assert _post_json(endpoint, "/_emulator/settings", {"opensearch_follower_lag": 2})[0] == 200
+    idx = follower("GET", "/_plugins/_replication/follower_stats")[1]["index_stats"]["channels"]
+    assert (idx["leader_checkpoint"], idx["follower_checkpoint"]) == (2, 0)
+    follower("POST", "/_plugins/_replication/channels/_pause", {})
+    stats = follower("GET", "/_plugins/_replication/follower_stats")[1]
+    assert stats["num_paused_indices"] == 1 and stats["index_stats"] == {}
+
+
+def test_rds_snapshot_ageing_control(aws, endpoint):
+    rds = aws("rds", WEST)
+    rds.create_db_cluster(DBClusterIdentifier="mm-db", Engine="aurora-postgresql", EngineVersion="16.4",
+                          MasterUsername="mm", MasterUserPassword="Passw0rd-long")
+    before = rds.describe_db_cluster_snapshots(DBClusterIdentifier="mm-db")["DBClusterSnapshots"]
+    assert [s["SnapshotType"] for s in before] == ["automated"]
+    assert _post_json(endpoint, "/_emulator/rds/snapshots/age",
+                      {"region": WEST, "cluster": "mm-db", "hours": 48}) == (200, {"aged": 1})
+    after = rds.describe_db_cluster_snapshots(DBClusterIdentifier="mm-db")["DBClusterSnapshots"]
+    delta = before[0]["SnapshotCreateTime"] - after[0]["SnapshotCreateTime"]
+    assert round(delta.total_seconds() / 3600) == 48
+    assert _post_json(endpoint, "/_emulator/rds/snapshots/age",
+                      {"region": WEST, "cluster": "nope", "hours": 1})[0] == 404

@@ -12,10 +12,12 @@ def apply_all() -> None:
     global _applied
     if _applied:
         return
-    from . import iam, opensearch, rds, s3
+    from . import iam, iam_simulate, opensearch, opensearch_stats, rds, s3
 
     s3.apply()
     iam.apply()
     rds.apply()
     opensearch.apply()
+    iam_simulate.apply()
+    opensearch_stats.apply()
     _applied = True

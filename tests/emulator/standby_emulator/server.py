@@ -19,7 +19,7 @@ from typing import Any
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-from . import apply_all, calls, opensearch, opensearch_rest, s3_batch
+from . import apply_all, calls, opensearch, opensearch_rest, rds_backups, s3_batch
 
 
 def _json_response(start_response, status: int, payload: Any) -> list[bytes]:
@@ -142,6 +142,10 @@ class EmulatorApp:
                     result = opensearch_rest.set_replication_state(
                         ctx, body.get("index", ""), str(body.get("status", "")).upper(), body.get("reason"))
                 return _json_response(start_response, 200, result)
+            # Test-only routes of other extension modules.
+            extra = rds_backups.control(method, path, lambda: _read_json(environ))
+            if extra is not None:
+                return _json_response(start_response, *extra)
         except opensearch_rest.RestError as e:
             return _json_response(start_response, e.status, e.body)
         except (ValueError, TypeError) as e:

@@ -1,0 +1,153 @@
+//! The IAM actions standby needs, per resource kind: to read (refresh,
+//! drift) and to change (apply, destroy). Preflight simulates them; the
+//! README's read-only policy for a drift job is the `read` column plus
+//! [`DISCOVERY`] and [`HEALTH`].
+//!
+//! Kinds that talk only to a domain's REST API (the replication plugin) need
+//! no IAM action with fine-grained access control's internal users.
+
+/// `(kind, read actions, write actions)`.
+pub const BY_KIND: &[(&str, &[&str], &[&str])] = &[
+    ("standby_data", &[], &[]),
+    (
+        "aws_iam_role",
+        &["iam:GetRole"],
+        &[
+            "iam:CreateRole",
+            "iam:UpdateRole",
+            "iam:UpdateAssumeRolePolicy",
+            "iam:TagRole",
+            "iam:UntagRole",
+            "iam:DeleteRole",
+        ],
+    ),
+    ("aws_iam_role_policy", &["iam:GetRolePolicy"], &["iam:PutRolePolicy", "iam:DeleteRolePolicy"]),
+    (
+        "aws_iam_policy",
+        &["iam:GetPolicy", "iam:GetPolicyVersion"],
+        &[
+            "iam:CreatePolicy",
+            "iam:CreatePolicyVersion",
+            "iam:DeletePolicyVersion",
+            "iam:ListPolicyVersions",
+            "iam:DeletePolicy",
+        ],
+    ),
+    (
+        "aws_iam_role_policy_attachment",
+        &["iam:ListAttachedRolePolicies"],
+        &["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
+    ),
+    (
+        "aws_s3_bucket",
+        &["s3:ListBucket", "s3:GetBucketTagging"],
+        &["s3:CreateBucket", "s3:PutBucketTagging", "s3:DeleteBucket"],
+    ),
+    ("aws_s3_bucket_versioning", &["s3:GetBucketVersioning"], &["s3:PutBucketVersioning"]),
+    (
+        "aws_s3_bucket_replication",
+        &["s3:GetReplicationConfiguration"],
+        &["s3:PutReplicationConfiguration", "iam:PassRole"],
+    ),
+    (
+        "aws_rds_global_cluster",
+        &["rds:DescribeGlobalClusters"],
+        &[
+            "rds:CreateGlobalCluster",
+            "rds:ModifyGlobalCluster",
+            "rds:RemoveFromGlobalCluster",
+            "rds:DeleteGlobalCluster",
+        ],
+    ),
+    (
+        "aws_rds_cluster",
+        &["rds:DescribeDBClusters"],
+        &["rds:CreateDBCluster", "rds:ModifyDBCluster", "rds:DeleteDBCluster", "rds:AddTagsToResource"],
+    ),
+    (
+        "aws_rds_cluster_instance",
+        &["rds:DescribeDBInstances"],
+        &["rds:CreateDBInstance", "rds:ModifyDBInstance", "rds:DeleteDBInstance"],
+    ),
+    (
+        "aws_opensearch_domain",
+        &["es:DescribeDomain", "es:ListTags"],
+        &["es:CreateDomain", "es:UpdateDomainConfig", "es:AddTags", "es:RemoveTags", "es:DeleteDomain"],
+    ),
+    ("aws_opensearch_domain_policy", &["es:DescribeDomain"], &["es:UpdateDomainConfig"]),
+    (
+        "aws_opensearch_outbound_connection",
+        &["es:DescribeOutboundConnections"],
+        &["es:CreateOutboundConnection", "es:DeleteOutboundConnection"],
+    ),
+    (
+        "aws_opensearch_inbound_connection_accepter",
+        &["es:DescribeInboundConnections"],
+        &["es:AcceptInboundConnection", "es:DeleteInboundConnection"],
+    ),
+    ("opensearch_autofollow_rule", &[], &[]),
+    ("opensearch_index_replication", &[], &[]),
+];
+
+/// What `standby drift` lists to find unmanaged resources.
+pub const DISCOVERY: &[&str] = &[
+    "s3:ListAllMyBuckets",
+    "s3:GetBucketLocation",
+    "iam:ListRoles",
+    "iam:ListPolicies",
+    "rds:DescribeDBClusters",
+    "rds:DescribeGlobalClusters",
+    "es:ListDomainNames",
+    "es:DescribeOutboundConnections",
+];
+
+/// What the health checks and preflight call beyond the reads.
+pub const HEALTH: &[&str] = &[
+    "rds:DescribeGlobalClusters",
+    "rds:DescribeDBClusterSnapshots",
+    "es:DescribeOutboundConnections",
+    "sts:GetCallerIdentity",
+    "iam:SimulatePrincipalPolicy",
+];
+
+fn entry(kind: &str) -> Option<&'static (&'static str, &'static [&'static str], &'static [&'static str])> {
+    BY_KIND.iter().find(|(k, _, _)| *k == kind)
+}
+
+/// Every action applying and refreshing these kinds needs, sorted.
+pub fn for_apply<'a>(kinds: impl IntoIterator<Item = &'a str>) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for k in kinds {
+        if let Some((_, read, write)) = entry(k) {
+            out.extend(read.iter().chain(write.iter()));
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// The read-only policy of a drift job, for every kind standby knows.
+pub fn read_only() -> Vec<&'static str> {
+    let mut out: Vec<&'static str> =
+        BY_KIND.iter().flat_map(|(_, r, _)| r.iter().copied()).chain(DISCOVERY.iter().copied()).collect();
+    // GetCallerIdentity needs no permission; simulation is preflight's.
+    out.extend(HEALTH.iter().filter(|a| !a.starts_with("iam:Simulate") && !a.starts_with("sts:")));
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_kind_is_listed_and_reads_are_read_only() {
+        for k in crate::kinds::registry() {
+            assert!(super::entry(k.type_name()).is_some(), "{} has no IAM actions listed", k.type_name());
+        }
+        for a in super::read_only() {
+            let verb = a.split(':').nth(1).unwrap();
+            assert!(["Get", "List", "Describe"].iter().any(|p| verb.starts_with(p)), "{a} is not a read action");
+        }
+    }
+}

@@ -1,0 +1,572 @@
+//! `standby drift` and `standby preflight` through the built binary, each
+//! test against its own emulator. Out-of-band changes are made the way a
+//! person would make them: with the AWS SDK and over the domains' REST API,
+//! never through standby.
+
+mod common;
+
+use aws_sdk_iam::Client as Iam;
+use aws_sdk_s3::Client as S3;
+use aws_smithy_http_client::tls;
+use common::{Emulator, Run, copy_dir, repo, scratch};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+const WEST: &str = "us-west-1";
+const EAST: &str = "us-east-1";
+const SEARCH_PASSWORD: &str = "Srch-Master-9!kq";
+const DB_PASSWORD: &str = "Db-Master-7#wz";
+const LEADER: &str = "mattermost-dr-os-us-west-1";
+const FOLLOWER: &str = "mattermost-dr-os-us-east-1";
+const CLUSTER_WEST: &str = "mattermost-dr-db-us-west-1";
+const BUCKET_WEST: &str = "mattermost-dr-files-us-west-1";
+const BUCKET_EAST: &str = "mattermost-dr-files-us-east-1";
+const ROLE_WEST: &str = "mattermost-dr-files-replication-us-west-1";
+
+struct World {
+    emu: Emulator,
+    dir: PathBuf,
+    rt: tokio::runtime::Runtime,
+    s3: BTreeMap<&'static str, S3>,
+    rds: BTreeMap<&'static str, aws_sdk_rds::Client>,
+    iam: Iam,
+}
+
+impl World {
+    fn example() -> World {
+        let root = scratch("drift-example");
+        copy_dir(&repo().join("examples/mattermost-dr"), &root.join("examples/mattermost-dr"));
+        copy_dir(&repo().join("modules"), &root.join("modules"));
+        let dir = root.join("examples/mattermost-dr");
+        let emu = Emulator::start();
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let endpoint = emu.endpoint();
+        let (s3, rds, iam) = rt.block_on(async {
+            let mut s3 = BTreeMap::new();
+            let mut rds = BTreeMap::new();
+            let mut iam = None;
+            for region in [WEST, EAST] {
+                let http = aws_smithy_http_client::Builder::new()
+                    .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+                    .build_https();
+                let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                    .endpoint_url(&endpoint)
+                    .region(aws_sdk_s3::config::Region::new(region))
+                    .credentials_provider(aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "t"))
+                    .http_client(http)
+                    .load()
+                    .await;
+                let conf = aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build();
+                s3.insert(region, S3::from_conf(conf));
+                rds.insert(region, aws_sdk_rds::Client::new(&config));
+                iam.get_or_insert_with(|| Iam::new(&config));
+            }
+            (s3, rds, iam.unwrap())
+        });
+        World { emu, dir, rt, s3, rds, iam }
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = self.emu.cmd(&self.dir, args);
+        c.env("STANDBY_VAR_opensearch_master_password", SEARCH_PASSWORD)
+            .env("STANDBY_VAR_db_master_password", DB_PASSWORD)
+            .env("STANDBY_VAR_deletion_protection", "false");
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        self.cmd(args).output().expect("run standby").into()
+    }
+
+    fn ok(&self, code: i32, args: &[&str]) -> Run {
+        let run = self.run(args);
+        assert_eq!(run.code, code, "standby {}:\n{}", args.join(" "), run.all());
+        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+        run
+    }
+
+    fn block<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.rt.block_on(f)
+    }
+
+    fn control(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let (status, text) = http(&self.emu.endpoint(), method, path, None, body.map(|b| b.to_string()).as_deref());
+        assert!(status < 300, "{method} {path}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    fn host(&self, name: &str) -> String {
+        let domains = self.control("GET", "/_emulator/opensearch/domains", None);
+        let d = domains.as_array().unwrap().iter().find(|d| d["domain"] == name).expect("domain").clone();
+        d["endpoints"][0].as_str().unwrap().to_string()
+    }
+
+    /// A request to a fake domain's REST API as its master user (basic auth,
+    /// as the example's replication resources use).
+    fn rest(&self, host: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let (status, text) =
+            http(&self.emu.endpoint(), method, path, Some(host), body.map(|b| b.to_string()).as_deref());
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// The leader domain first (Mattermost's existing primary), its indices,
+    /// then the whole example.
+    fn applied() -> World {
+        let w = World::example();
+        w.ok(0, &["apply", ".", "--auto-approve", "--target", "module.search.aws_opensearch_domain.leader"]);
+        let host = w.host(LEADER);
+        for index in ["channels", "users", "files", "posts-2024-06-01"] {
+            assert_eq!(w.rest(&host, "PUT", &format!("/{index}"), None).0, 200);
+            let (s, b) = w.rest(&host, "PUT", &format!("/{index}/_doc/1"), Some(json!({"n": 1})));
+            assert!(s < 300, "{b}");
+        }
+        w.ok(0, &["apply", ".", "--auto-approve"]);
+        w
+    }
+
+    fn state_path(&self) -> PathBuf {
+        self.dir.join("state/standby.json")
+    }
+
+    fn calls(&self) -> Vec<Value> {
+        self.control("GET", "/_emulator/calls", None).as_array().cloned().unwrap_or_default()
+    }
+}
+
+fn http(endpoint: &str, method: &str, path: &str, host: Option<&str>, body: Option<&str>) -> (u16, String) {
+    use std::io::{Read, Write};
+    let addr = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let mut conn = std::net::TcpStream::connect(addr).expect("connect to the emulator");
+    let body = body.unwrap_or("");
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\nConnection: close\r\nContent-Type: application/json\r\n",
+        host.unwrap_or(addr),
+        body.len()
+    );
+    if host.is_some() {
+        let token = aws_smithy_types::base64::encode(format!("admin:{SEARCH_PASSWORD}"));
+        head.push_str(&format!("Authorization: Basic {token}\r\n"));
+    }
+    write!(conn, "{head}\r\n{body}").unwrap();
+    let mut text = String::new();
+    conn.read_to_string(&mut text).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP answer");
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, body.to_string())
+}
+
+/// Run-specific values out of what people read: times, lineage, endpoints.
+fn redact(text: &str, w: &World) -> String {
+    let mut out = text.replace(&w.emu.endpoint(), "http://127.0.0.1:<port>");
+    if let Ok(text) = std::fs::read_to_string(w.state_path()) {
+        let st: Value = serde_json::from_str(&text).unwrap();
+        out = out.replace(st["lineage"].as_str().unwrap(), "<lineage>");
+    }
+    let mut lines = Vec::new();
+    for line in out.lines() {
+        let mut l = line.to_string();
+        // 2026-12-01T21:04:05Z
+        while let Some(i) = l.find("Z").and_then(|z| (z >= 19).then(|| z - 19)).filter(|&i| {
+            let s = &l[i..i + 20];
+            s.as_bytes()[4] == b'-' && s.as_bytes()[10] == b'T' && s.as_bytes()[13] == b':'
+        }) {
+            l.replace_range(i..i + 20, "<time>");
+        }
+        // Automated snapshot names carry their time: rds:<cluster>-2026-12-01-21-06.
+        while let Some(i) = (0..l.len().saturating_sub(15)).find(|&i| {
+            let b = &l.as_bytes()[i..i + 16];
+            b.iter().enumerate().all(|(k, c)| if [4, 7, 10, 13].contains(&k) { *c == b'-' } else { c.is_ascii_digit() })
+        }) {
+            l.replace_range(i..i + 16, "<stamp>");
+        }
+        lines.push(l);
+    }
+    lines.join("\n") + "\n"
+}
+
+/// Each file's length, content hash and mtime.
+fn files_in(dir: &Path) -> BTreeMap<String, (usize, u64, std::time::SystemTime)> {
+    use std::hash::{Hash, Hasher};
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| !e.file_name().to_string_lossy().ends_with(".lock"))
+        .map(|e| {
+            let bytes = std::fs::read(e.path()).unwrap_or_default();
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            bytes.hash(&mut h);
+            let mtime = e.metadata().unwrap().modified().unwrap();
+            (e.file_name().to_string_lossy().into_owned(), (bytes.len(), h.finish(), mtime))
+        })
+        .collect()
+}
+
+/// Validates a drift report against schemas/drift-report.schema.json with a real
+/// JSON Schema validator (python-jsonschema, installed with the emulator).
+fn assert_schema_valid(json_text: &str) {
+    assert_valid("drift-report", json_text)
+}
+
+fn assert_valid(schema: &str, json_text: &str) {
+    let script = "import json,sys,jsonschema\n\
+schema=json.load(open(sys.argv[1]))\n\
+jsonschema.Draft7Validator.check_schema(schema)\n\
+errors=[f'{list(e.path)}: {e.message}' for e in jsonschema.Draft7Validator(schema).iter_errors(json.load(sys.stdin))]\n\
+print('\\n'.join(errors)); sys.exit(1 if errors else 0)\n";
+    let mut child = Command::new(repo().join(".venv-emulator/bin/python"))
+        .args(["-c", script])
+        .arg(repo().join(format!("schemas/{schema}.schema.json")))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python with jsonschema (scripts/emulator install)");
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(json_text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "not valid against the schema:\n{}", String::from_utf8_lossy(&out.stdout));
+}
+
+fn findings(run: &Run) -> Vec<Value> {
+    let doc: Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout));
+    doc["findings"].as_array().cloned().unwrap()
+}
+
+fn brief(f: &Value) -> (String, String, String) {
+    (f["kind"].as_str().unwrap().into(), f["address"].as_str().unwrap().into(), f["path"].as_str().unwrap().into())
+}
+
+// -------------------------------------------------------------------- tests
+
+#[test]
+fn drift_is_clean_after_apply_then_reports_out_of_band_changes_read_only() {
+    let w = World::applied();
+    let state_dir = w.state_path().parent().unwrap().to_path_buf();
+
+    // Right after apply: nothing, exit 0. Count what a run costs.
+    w.control("DELETE", "/_emulator/calls", None);
+    let clean = w.ok(0, &["drift", ".", "--format", "json"]);
+    assert_eq!(findings(&clean), Vec::<Value>::new(), "{}", clean.stdout);
+    assert_schema_valid(&clean.stdout);
+    let doc: Value = serde_json::from_str(&clean.stdout).unwrap();
+    assert_eq!(doc["format_version"], "1.0");
+    assert!(doc["checks"].as_array().unwrap().iter().all(|c| c["status"] == "pass"), "{}", clean.stdout);
+    let calls = w.calls();
+    let resources = std::fs::read_to_string(w.state_path()).unwrap().matches("\"address\"").count();
+    eprintln!("drift of the full example: {} AWS calls for {resources} resources", calls.len());
+    assert!(calls.iter().all(|c| c["status"] == 200), "{calls:#?}");
+    // One read per AWS resource (two for a few kinds) plus a bounded number of
+    // discovery and health calls; never a write.
+    assert!(calls.len() <= 2 * resources + 16, "{} calls: {calls:#?}", calls.len());
+    for c in &calls {
+        let op = c["operation"].as_str().unwrap();
+        assert!(["Get", "List", "Describe", "Head"].iter().any(|p| op.starts_with(p)), "a write: {op}");
+    }
+    let human = w.ok(0, &["drift", "."]);
+    insta::assert_snapshot!("clean_human", redact(&human.stdout, &w));
+
+    // Out-of-band changes, each with the SDK or the REST API.
+    let role_policy = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["s3:*"], "Resource": "*"}]});
+    w.block(async {
+        let suspended = aws_sdk_s3::types::VersioningConfiguration::builder()
+            .status(aws_sdk_s3::types::BucketVersioningStatus::Suspended)
+            .build();
+        w.s3[WEST]
+            .put_bucket_versioning()
+            .bucket(BUCKET_WEST)
+            .versioning_configuration(suspended)
+            .send()
+            .await
+            .unwrap();
+        w.s3[EAST].delete_bucket_replication().bucket(BUCKET_EAST).send().await.unwrap();
+        w.iam
+            .put_role_policy()
+            .role_name(ROLE_WEST)
+            .policy_name("replicate")
+            .policy_document(role_policy.to_string())
+            .send()
+            .await
+            .unwrap();
+        let west = aws_sdk_s3::types::CreateBucketConfiguration::builder()
+            .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::UsWest1)
+            .build();
+        w.s3[WEST]
+            .create_bucket()
+            .bucket("mattermost-dr-scratch")
+            .create_bucket_configuration(west)
+            .send()
+            .await
+            .unwrap();
+        let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
+        w.iam
+            .create_role()
+            .role_name("mattermost-dr-handmade")
+            .assume_role_policy_document(trust.to_string())
+            .send()
+            .await
+            .unwrap();
+    });
+    let follower = w.host(FOLLOWER);
+    let (s, b) = w.rest(&follower, "POST", "/_plugins/_replication/users/_pause", Some(json!({})));
+    assert_eq!(s, 200, "{b}");
+
+    let before = files_in(&state_dir);
+    let lock_files = |d: &Path| {
+        std::fs::read_dir(d)
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".lock"))
+            .count()
+    };
+    let locks_before = lock_files(&state_dir);
+    let run = w.ok(3, &["drift", ".", "--format", "json"]);
+    let got: Vec<_> = findings(&run).iter().map(brief).collect();
+    let want = |k: &str, a: &str, p: &str| (k.to_string(), a.to_string(), p.to_string());
+    assert_eq!(
+        got,
+        vec![
+            want("unhealthy", "module.files.aws_s3_bucket_replication.secondary_to_primary", "rules"),
+            want("unhealthy", "module.files.aws_s3_bucket_versioning.primary_versioning", "status"),
+            want("unhealthy", "module.search.opensearch_index_replication.index[\"users\"]", "status"),
+            want("changed", "module.files.aws_iam_role_policy.primary_replication_access", "policy"),
+            want("unmanaged", "aws_iam_role.mattermost-dr-handmade", ""),
+            want("unmanaged", "aws_s3_bucket.mattermost-dr-scratch", ""),
+        ],
+        "{}",
+        run.stdout
+    );
+    let all = findings(&run);
+    assert_eq!(all[0]["drift"], "missing");
+    assert_eq!(
+        (all[1]["expected"].clone(), all[1]["actual"].clone(), all[1]["drift"].clone()),
+        (json!("Enabled"), json!("Suspended"), json!("changed"))
+    );
+    assert!(all[1]["impact"].as_str().unwrap().contains(BUCKET_WEST), "{}", all[1]);
+    assert_eq!(all[2]["actual"]["status"], "PAUSED");
+    assert_eq!(all[3]["actual"]["Statement"][0]["Action"], json!(["s3:*"]), "{}", all[3]);
+    let doc: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        doc["counts"],
+        json!({"unhealthy": 3, "changed": 1, "missing": 0, "unmanaged": 2, "unapplied": 0, "ignored": 0})
+    );
+    assert_schema_valid(&run.stdout);
+    insta::assert_snapshot!("findings_json", redact(&run.stdout, &w));
+    let human = w.ok(3, &["drift", "."]);
+    insta::assert_snapshot!("findings_human", redact(&human.stdout, &w));
+    let md = w.ok(3, &["drift", ".", "--format", "markdown"]);
+    insta::assert_snapshot!("findings_markdown", redact(&md.stdout, &w));
+    // Read-only: the state directory is byte for byte and time for time as it was.
+    assert_eq!(files_in(&state_dir), before, "drift touched the state directory");
+    assert_eq!(lock_files(&state_dir), locks_before, "drift made a lock file");
+
+    // Works while another process holds the state lock.
+    let lock = w.state_path().with_extension("json.lock");
+    let mut holder =
+        Command::new("flock").arg("-x").arg(&lock).args(["sleep", "60"]).stdout(Stdio::null()).spawn().expect("flock");
+    let mut locked = false;
+    for _ in 0..50 {
+        let plan = w.run(&["plan", "."]);
+        if plan.code == 1 && plan.stderr.contains("locked") {
+            locked = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(locked, "the lock holder did not take the lock");
+    let under_lock = w.ok(3, &["drift", ".", "--format", "json"]);
+    assert_eq!(findings(&under_lock).len(), 6);
+    let _ = holder.kill();
+    let _ = holder.wait();
+
+    // Ignore rules hide exactly what they match, and are counted.
+    std::fs::write(w.dir.join(".standbyignore"), "# hand-made, kept on purpose\naws_s3_bucket.mattermost-dr-*\n")
+        .unwrap();
+    let ignored = w.ok(
+        3,
+        &[
+            "drift",
+            ".",
+            "--format",
+            "json",
+            "--ignore",
+            "module.files.aws_iam_role_policy.* policy",
+            "--ignore",
+            "module.files.* tags",
+        ],
+    );
+    let got: Vec<_> = findings(&ignored).iter().map(brief).collect();
+    assert_eq!(got.len(), 4, "{}", ignored.stdout);
+    assert!(!got.iter().any(|(_, a, _)| a.contains("scratch") || a.contains("role_policy")), "{got:?}");
+    assert_schema_valid(&ignored.stdout);
+    let doc: Value = serde_json::from_str(&ignored.stdout).unwrap();
+    assert_eq!(doc["counts"]["ignored"], 2);
+    assert_eq!(
+        doc["ignored"],
+        json!([{"rule": "module.files.aws_iam_role_policy.* policy", "count": 1}, {"rule": "aws_s3_bucket.mattermost-dr-*", "count": 1}])
+    );
+    std::fs::write(w.dir.join(".standbyignore"), "module.*\naws_*\n").unwrap();
+    let all_hidden = w.ok(0, &["drift", "."]);
+    assert!(all_hidden.stdout.contains("Ignored: 6 finding(s)"), "{}", all_hidden.stdout);
+    std::fs::remove_file(w.dir.join(".standbyignore")).unwrap();
+
+    // A configuration change not applied yet is its own kind, not drift.
+    let main = std::fs::read_to_string(w.dir.join("main.yaml")).unwrap();
+    std::fs::write(
+        w.dir.join("main.yaml"),
+        main.replace(
+            "{ app: mattermost, managed-by: standby }",
+            "{ app: mattermost, managed-by: standby, team: chat }",
+        ),
+    )
+    .unwrap();
+    let unapplied = w.ok(3, &["drift", ".", "--format", "json"]);
+    let got: Vec<_> = findings(&unapplied).iter().map(brief).filter(|(k, _, _)| k == "unapplied").collect();
+    assert!(!got.is_empty() && got.iter().all(|(_, _, p)| p == "tags"), "{got:?}");
+    assert_eq!(files_in(&state_dir), before, "drift touched the state directory");
+
+    // A follower behind its leader by more than the bound is unhealthy.
+    w.control("POST", "/_emulator/settings", Some(json!({"opensearch_follower_lag": 5})));
+    let lag = |extra: &[&str]| -> Vec<(String, String, String)> {
+        let mut args = vec!["drift", ".", "--format", "json"];
+        args.extend_from_slice(extra);
+        findings(&w.ok(3, &args)).iter().map(brief).filter(|(_, _, p)| p == "checkpoint_lag").collect()
+    };
+    assert_eq!(lag(&[]), vec![], "within the default bound of 1000 operations");
+    let behind = lag(&["--max-search-lag", "0"]);
+    let want = |i: &str| {
+        (
+            "unhealthy".to_string(),
+            format!("module.search.opensearch_index_replication.index[\"{i}\"]"),
+            "checkpoint_lag".to_string(),
+        )
+    };
+    assert_eq!(behind, vec![want("channels"), want("files")]);
+}
+
+#[test]
+fn preflight_fails_the_backup_check_by_name_on_a_primary_without_backups() {
+    let w = World::example();
+    // Mattermost's existing primary cluster (standby adopts it).
+    w.block(async {
+        w.rds[WEST]
+            .create_db_cluster()
+            .db_cluster_identifier(CLUSTER_WEST)
+            .engine("aurora-postgresql")
+            .engine_version("16.4")
+            .master_username("mmuser")
+            .master_user_password(DB_PASSWORD)
+            .send()
+            .await
+            .unwrap();
+    });
+    let ok = w.ok(0, &["preflight", ".", "--format", "json"]);
+    assert_valid("preflight", &ok.stdout);
+    let doc: Value = serde_json::from_str(&ok.stdout).unwrap();
+    let status: BTreeMap<String, String> = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                format!("{} {}", c["id"].as_str().unwrap(), c["title"].as_str().unwrap()),
+                c["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(status.values().filter(|s| *s == "fail").count(), 0, "{}", ok.stdout);
+    assert!(status.keys().any(|k| k.starts_with("db.backup")), "{status:?}");
+
+    // No backup within the accepted age: that one check fails, by name.
+    w.control(
+        "POST",
+        "/_emulator/rds/snapshots/age",
+        Some(json!({"region": WEST, "cluster": CLUSTER_WEST, "hours": 48})),
+    );
+    let failed = w.ok(3, &["preflight", ".", "--format", "json"]);
+    assert_valid("preflight", &failed.stdout);
+    let doc: Value = serde_json::from_str(&failed.stdout).unwrap();
+    let fails: Vec<&Value> = doc["checks"].as_array().unwrap().iter().filter(|c| c["status"] == "fail").collect();
+    assert_eq!(fails.len(), 1, "{}", failed.stdout);
+    assert_eq!(fails[0]["id"], "db.backup");
+    assert_eq!(doc["counts"]["fail"], 1);
+    let human = w.ok(3, &["preflight", "."]);
+    insta::assert_snapshot!("preflight_no_backup_human", redact(&human.stdout, &w));
+    let md = w.ok(3, &["preflight", ".", "--format", "markdown"]);
+    insta::assert_snapshot!("preflight_no_backup_markdown", redact(&md.stdout, &w));
+    // A longer accepted age makes it pass again.
+    w.ok(0, &["preflight", ".", "--max-backup-age", "72h"]);
+
+    // A caller without the permissions: simulated, and named.
+    let (key, secret) = w.block(async {
+        w.iam.create_user().user_name("drift-reader").send().await.unwrap();
+        let read_only = json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["s3:Get*", "s3:List*", "rds:Describe*", "es:Describe*", "iam:Get*", "sts:GetCallerIdentity"], "Resource": "*"}]});
+        w.iam
+            .put_user_policy()
+            .user_name("drift-reader")
+            .policy_name("read")
+            .policy_document(read_only.to_string())
+            .send()
+            .await
+            .unwrap();
+        let k = w.iam.create_access_key().user_name("drift-reader").send().await.unwrap();
+        let k = k.access_key().unwrap();
+        (k.access_key_id().to_string(), k.secret_access_key().to_string())
+    });
+    let run: Run = w
+        .cmd(&["preflight", ".", "--format", "json", "--max-backup-age", "72h"])
+        .env("AWS_ACCESS_KEY_ID", key)
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(run.code, 3, "{}", run.all());
+    let doc: Value = serde_json::from_str(&run.stdout).unwrap();
+    let perm = doc["checks"].as_array().unwrap().iter().find(|c| c["id"] == "iam.permissions").unwrap().clone();
+    assert_eq!(perm["status"], "fail", "{perm}");
+    assert_eq!(perm["actual"]["caller"], "arn:aws:iam::123456789012:user/drift-reader");
+    let denied: Vec<&str> = perm["actual"]["denied"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert!(denied.contains(&"s3:PutBucketVersioning") && denied.contains(&"rds:CreateGlobalCluster"), "{denied:?}");
+    assert!(!denied.iter().any(|a| a.starts_with("s3:Get") || a.starts_with("rds:Describe")), "{denied:?}");
+}
+
+#[test]
+fn no_credentials_is_one_message_naming_the_sources() {
+    let root = scratch("drift-nocreds");
+    copy_dir(&repo().join("examples/mattermost-dr"), &root.join("examples/mattermost-dr"));
+    copy_dir(&repo().join("modules"), &root.join("modules"));
+    let dir = root.join("examples/mattermost-dr");
+    // Something on record to refresh, as after a first apply.
+    let state = r#"{"version": 2, "serial": 1, "lineage": "l-1", "standby_version": "0.1.0", "salt": "s",
+        "resources": [{"address": "module.files.aws_s3_bucket.primary", "module": "module.files",
+                       "type": "aws_s3_bucket", "name": "primary", "region": "us-west-1",
+                       "id": "mattermost-dr-files-us-west-1", "status": "ready",
+                       "attributes": {"bucket": "mattermost-dr-files-us-west-1"}}]}"#;
+    common::write_files(&dir, &[("state/standby.json", state)]);
+    let home = root.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    for args in [&["plan", "."][..], &["apply", ".", "--auto-approve"], &["drift", "."], &["preflight", "."]] {
+        let run: Run = common::cmd(&dir, args)
+            .env("HOME", &home)
+            .env("AWS_CONFIG_FILE", home.join("none"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", home.join("none"))
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_REGION", WEST)
+            .env("STANDBY_VAR_opensearch_master_password", SEARCH_PASSWORD)
+            .output()
+            .unwrap()
+            .into();
+        assert_eq!(run.code, 1, "{args:?}: {}", run.all());
+        assert_eq!(run.stderr.matches("no AWS credentials").count(), 1, "{args:?}: {}", run.stderr);
+        assert_eq!(run.stderr.matches("Error").count(), 1, "{args:?}: one message: {}", run.stderr);
+        for source in
+            ["AWS_ACCESS_KEY_ID", "AWS_PROFILE", "SSO", "AWS_WEB_IDENTITY_TOKEN_FILE", "ECS", "EC2 instance role"]
+        {
+            assert!(run.stderr.contains(source), "{args:?}: no {source} in:\n{}", run.stderr);
+        }
+        assert_eq!(std::fs::read_to_string(dir.join("state/standby.json")).unwrap(), state, "{args:?} wrote state");
+    }
+}
