@@ -12,6 +12,9 @@ pub enum Step {
     Attr(String),
     Index(i64),
     Key(String),
+    /// `[count.index]`: the instance number, in a resource with `count`
+    /// (e.g. `var.names[count.index]`).
+    CountIndex,
 }
 
 /// What a reference starts from.
@@ -89,6 +92,7 @@ impl fmt::Display for Step {
             Step::Attr(a) => write!(f, ".{a}"),
             Step::Index(i) => write!(f, "[{i}]"),
             Step::Key(k) => write!(f, "[{k:?}]"),
+            Step::CountIndex => write!(f, "[count.index]"),
         }
     }
 }
@@ -178,8 +182,12 @@ fn parse_ref(body: &str, offset: usize) -> Result<Ref, ParseError> {
                 Step::Index(n)
             } else if inner.len() >= 2 && inner.starts_with('"') && inner.ends_with('"') {
                 Step::Key(inner[1..inner.len() - 1].to_string())
+            } else if inner == "count.index" {
+                Step::CountIndex
             } else {
-                return Err(err(format!("invalid index `[{inner}]` in `{body}`: use a number or a quoted key")));
+                return Err(err(format!(
+                    "invalid index `[{inner}]` in `{body}`: use a number, a quoted key or count.index"
+                )));
             };
             // Names gathered so far beyond the root belong to the steps.
             steps.push(step);

@@ -155,6 +155,13 @@ pub fn build(tree: &ModuleTree) -> (Graph, Diagnostics) {
                 depends_on(tree, &mut g, &mut diags, mi, me, d, &addr);
             }
         }
+        // A default may use other variables (`"${var.prefix}-files"`).
+        for v in &m.module.variables {
+            if let (Some(d), Some(me)) = (&v.default, g.id(&Node::Var { module: mi, name: v.name.name.clone() })) {
+                let addr = format!("{}var.{}", prefix(tree, mi), v.name.name);
+                refs(tree, &mut g, &mut diags, mi, me, d, Ctx { count: false, each: false }, &addr);
+            }
+        }
         for (oi, o) in m.module.outputs.iter().enumerate() {
             let me = g.id(&Node::Output { module: mi, index: oi }).unwrap_or_default();
             let addr = format!("{}output.{}", prefix(tree, mi), o.name.name);
@@ -263,6 +270,9 @@ fn refs(
                         err(format!("unknown region `{name}`")).hint(format!("declared regions: {}", known.join(", "))),
                     );
                 }
+            }
+            _ if !ctx.count && r.steps.contains(&crate::expr::Step::CountIndex) => {
+                diags.push(err("`[count.index]` is only available in a resource with `count`".into()))
             }
             Root::CountIndex if !ctx.count => {
                 diags.push(err("`count.index` is only available in a resource with `count`".into()))

@@ -15,6 +15,7 @@ pub const EXAMPLE: &[(&str, &str)] = &[
     ("main.yaml", include_str!("../examples/mattermost-dr/main.yaml")),
     ("database.yaml", include_str!("../examples/mattermost-dr/database.yaml")),
     ("search.yaml", include_str!("../examples/mattermost-dr/search.yaml")),
+    ("imports.yaml", include_str!("../examples/mattermost-dr/imports.yaml")),
 ];
 pub const MODULES: &[(&str, &str)] = &[
     ("aurora-global-database/main.yaml", include_str!("../modules/aurora-global-database/main.yaml")),

@@ -89,6 +89,7 @@ fn role(type_name: &str) -> Role {
         "aws_rds_cluster_instance" => Role::Part("instance"),
         "aws_s3_bucket_versioning" => Role::Part("versioning"),
         "aws_s3_bucket_replication" => Role::Part("replication rules"),
+        "aws_s3_batch_replication_job" => Role::Part("batch replication of existing objects"),
         "aws_opensearch_domain_policy" => Role::Part("access policy"),
         "aws_opensearch_outbound_connection" => Role::Part("outbound connection"),
         "aws_opensearch_inbound_connection_accepter" => Role::Part("accepted connection"),

@@ -51,6 +51,8 @@ impl World {
         let root = scratch("drift-example");
         copy_dir(&repo().join("examples/mattermost-dr"), &root.join("examples/mattermost-dr"));
         copy_dir(&repo().join("modules"), &root.join("modules"));
+        // These tests make the primary with standby; tests/import.rs adopts it.
+        std::fs::remove_file(root.join("examples/mattermost-dr/imports.yaml")).unwrap();
         let dir = root.join("examples/mattermost-dr");
         let emu = Emulator::start();
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();

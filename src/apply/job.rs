@@ -382,6 +382,7 @@ mod tests {
             attrs: Attrs::new(),
             sensitive: [("password".to_string(), hash.to_string())].into(),
             deps: vec![],
+            adopted: false,
         }
     }
 

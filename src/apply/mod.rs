@@ -79,6 +79,17 @@ impl Applier<'_> {
                 }
             })
         };
+        // Adopted objects are on record before anything else runs: an
+        // import creates nothing, but a killed apply still keeps them.
+        for c in self.plan.changes.iter().filter(|c| c.importing.is_some()) {
+            let a = addr(&c.address);
+            if let Some(inst) = state.resources.get(&a)
+                && let Err(e) = self.journal.put(&a, inst).await
+            {
+                out.failures.push(format!("{}: cannot write the journal: {e}", c.address));
+                return out;
+            }
+        }
         // Like Terraform: replaced resources go first (delete, then create);
         // resources leaving the configuration go last, once whatever used
         // them has been updated to let go.
@@ -240,6 +251,8 @@ impl Applier<'_> {
                                 attrs: clear,
                                 sensitive: hashes,
                                 deps: d.deps.iter().map(|b| b.to_string()).collect(),
+                                // An update keeps the fact that it was adopted.
+                                adopted: op == Op::Update && prior.is_some_and(|p| p.adopted),
                             };
                             run.left += 1;
                             set.push(Job::change(job::Change {

@@ -4,6 +4,8 @@
 //! The configuration is loaded on first use, so configurations without AWS
 //! resources never look for credentials.
 
+pub mod dns;
+
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_smithy_http_client::tls;
@@ -21,6 +23,7 @@ pub struct Aws {
     s3: Mutex<HashMap<String, aws_sdk_s3::Client>>,
     rds: Mutex<HashMap<String, aws_sdk_rds::Client>>,
     opensearch: Mutex<HashMap<String, aws_sdk_opensearch::Client>>,
+    s3control: Mutex<HashMap<String, aws_sdk_s3control::Client>>,
     iam: OnceCell<aws_sdk_iam::Client>,
     sts: Mutex<HashMap<String, aws_sdk_sts::Client>>,
 }
@@ -85,7 +88,7 @@ impl Aws {
             .get_or_init(|| async {
                 let http = aws_smithy_http_client::Builder::new()
                     .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
-                    .build_https();
+                    .build_with_resolver(dns::Resolver);
                 aws_config::defaults(BehaviorVersion::latest())
                     .http_client(http)
                     .retry_config(
@@ -143,6 +146,20 @@ impl Aws {
                     .interceptor(CountRetries)
                     .build();
                 aws_sdk_opensearch::Client::from_conf(conf)
+            })
+            .clone()
+    }
+
+    pub async fn s3control(&self, region: &str) -> aws_sdk_s3control::Client {
+        let cfg = self.config().await;
+        let mut cache = self.s3control.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .entry(region.to_string())
+            .or_insert_with(|| {
+                let conf = aws_sdk_s3control::config::Builder::from(cfg)
+                    .region(aws_sdk_s3control::config::Region::new(region.to_string()))
+                    .build();
+                aws_sdk_s3control::Client::from_conf(conf)
             })
             .clone()
     }

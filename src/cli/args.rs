@@ -53,10 +53,33 @@ pub enum Command {
         /// Plan the destruction of everything in state
         #[arg(long)]
         destroy: bool,
+        /// Write resource blocks for `imports:` targets that have none (root module, no count/for_each) to this new YAML file
+        #[arg(long, value_name = "FILE.yaml")]
+        generate_config_out: Option<PathBuf>,
         #[command(flatten)]
         opts: PlanArgs,
         #[command(flatten)]
         output: OutputArgs,
+    },
+    /// Adopt one existing AWS object into the state (like `terraform import`)
+    #[command(
+        long_about = "Reads the object AWS knows by ID (one read, no write) and records it in the state at ADDR, \
+marked as adopted. The resource block must already exist in the configuration; an object the configuration would \
+replace is refused. Adopted resources are protected from deletion unless their block says \
+`lifecycle: { prevent_destroy: false }`. To adopt several at once, reviewed in a plan, use `imports:` in the root \
+module instead.",
+        after_help = IMPORT_IDS
+    )]
+    Import {
+        /// Resource instance address, e.g. module.database.aws_rds_cluster.primary
+        address: String,
+        /// The object's id (see the list below)
+        id: String,
+        /// Configuration directory
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        #[command(flatten)]
+        vars: VarArgs,
     },
     /// Make the changes (from a directory, or a plan saved with --out)
     #[command(
@@ -220,6 +243,28 @@ pub struct InitArgs {
     #[arg(long)]
     pub no_check: bool,
 }
+
+/// Each kind's import id, for `standby import --help`.
+pub const IMPORT_IDS: &str = "Import ids by kind:
+  aws_s3_bucket, aws_s3_bucket_versioning, aws_s3_bucket_replication   bucket name
+  aws_s3_batch_replication_job        ACCOUNT:JOB_ID
+  aws_iam_role                        role name
+  aws_iam_role_policy                 ROLE:POLICY (role name and inline policy name)
+  aws_iam_policy                      policy ARN
+  aws_iam_role_policy_attachment      ROLE/POLICY_ARN
+  aws_rds_global_cluster              global cluster identifier
+  aws_rds_cluster                     cluster identifier
+  aws_rds_cluster_instance            instance identifier
+  aws_opensearch_domain               domain name
+  aws_opensearch_domain_policy        domain name
+  aws_opensearch_outbound_connection, aws_opensearch_inbound_connection_accepter   connection id
+  opensearch_autofollow_rule          LEADER_ALIAS:RULE (e.g. leader:posts)
+  opensearch_index_replication        follower index name
+
+Examples:
+  standby import module.database.aws_rds_cluster.primary aurora-prod-cluster examples/mattermost-dr
+  standby import 'module.database.aws_rds_cluster_instance.primary_instances[0]' aurora-prod-1 .
+  standby import module.files.aws_s3_bucket.primary mattermost-prod-files .";
 
 #[derive(Subcommand, Debug)]
 pub enum StateCommand {

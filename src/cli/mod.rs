@@ -4,6 +4,7 @@
 
 pub mod args;
 mod drift;
+mod import;
 mod init;
 mod inspect;
 mod remote;
@@ -68,10 +69,18 @@ async fn dispatch(cli: Cli) -> Result<u8, Error> {
             let _ = writeln!(std::io::stdout(), "{text}");
             Ok(0)
         }
-        Command::Plan { dir, out, detailed_exitcode, destroy, opts, output } => {
+        Command::Plan { dir, out, detailed_exitcode, destroy, generate_config_out, opts, output } => {
             let format = if output.json { args::Format::Json } else { output.format };
-            run::plan(&s, &dir, out.as_deref(), detailed_exitcode, destroy, &opts, format).await
+            let po = run::PlanOutputs {
+                out: out.as_deref(),
+                detailed: detailed_exitcode,
+                destroy,
+                format,
+                generate: generate_config_out.as_deref(),
+            };
+            run::plan(&s, &dir, &opts, po).await
         }
+        Command::Import { address, id, dir, vars } => import::import(&s, &address, &id, &dir, &vars).await,
         Command::Apply { target, auto_approve, opts } => run::apply(&s, &target, auto_approve, &opts, false).await,
         Command::Destroy { dir, auto_approve, opts } => run::apply(&s, &dir, auto_approve, &opts, true).await,
         Command::Show { planfile, json, dir } => inspect::show(&s, planfile.as_deref(), json, &dir.dir).await,

@@ -10,6 +10,7 @@ use crate::error::Error;
 use crate::load::{self, Loaded};
 use crate::plan::Plan;
 use crate::plan::file::{self as planfile, PlanFile};
+use crate::plan::imports;
 use crate::plan::planner::{self, Options};
 use crate::render;
 use crate::state::backend;
@@ -30,32 +31,64 @@ fn options(opts: &PlanArgs, destroy: bool) -> Result<Options, Error> {
         refresh_only: opts.refresh_only,
         targets,
         parallelism: opts.parallelism as usize,
+        importing: Default::default(),
     })
 }
 
-/// Refreshes (unless turned off) and plans.
-async fn make_plan(loaded: &Loaded, st: &mut State, aws: &Arc<Aws>, opts: &Options) -> Result<Plan, Error> {
+/// Refreshes (unless turned off), reads the import targets, and plans.
+async fn make_plan(loaded: &Loaded, st: &mut State, aws: &Arc<Aws>, opts: &Options) -> Result<Planned, Error> {
     let found = if opts.refresh || opts.refresh_only {
         planner::refresh(st, aws, opts.parallelism, &loaded.secrets).await?
     } else {
         planner::Refreshed { drift: Vec::new(), warnings: Vec::new() }
     };
-    let mut plan = planner::plan(loaded, st, found.drift, opts)?;
+    let imported = if opts.destroy || opts.refresh_only {
+        imports::Imported::default()
+    } else {
+        imports::read_all(loaded, st, aws, &loaded.imports, opts).await?
+    };
+    let opts = Options { importing: imported.importing.clone(), ..opts.clone() };
+    let mut plan = planner::plan(loaded, st, found.drift, &opts)?;
     plan.warnings.extend(found.warnings);
-    Ok(plan)
+    // Imports left out by --target are not adopted by this run.
+    for addr in imported.importing.keys() {
+        if !plan.changes.iter().any(|c| &c.address == addr)
+            && let Some(a) = state::file::instance_addr(addr)
+        {
+            st.resources.remove(&a);
+        }
+    }
+    Ok(Planned { plan, generated: imported.generated })
 }
 
-pub async fn plan(
-    s: &Settings,
-    dir: &Path,
-    out: Option<&Path>,
-    detailed: bool,
-    destroy: bool,
-    args: &PlanArgs,
-    format: Format,
-) -> Result<u8, Error> {
+/// A plan, and the import targets that have no resource block yet.
+struct Planned {
+    plan: Plan,
+    generated: Vec<(crate::load::imports::ImportTarget, crate::value::Attrs)>,
+}
+
+/// What `plan` was asked for beyond planning.
+pub struct PlanOutputs<'a> {
+    pub out: Option<&'a Path>,
+    pub detailed: bool,
+    pub destroy: bool,
+    pub format: Format,
+    /// `--generate-config-out FILE.yaml`
+    pub generate: Option<&'a Path>,
+}
+
+pub async fn plan(s: &Settings, dir: &Path, args: &PlanArgs, po: PlanOutputs<'_>) -> Result<u8, Error> {
+    let PlanOutputs { out, detailed, destroy, format, generate } = po;
     let opts = options(args, destroy)?;
-    let loaded = load::load(dir, &var_inputs(&args.vars)).map_err(Error::Config)?;
+    if let Some(g) = generate
+        && g.exists()
+    {
+        return Err(Error::Usage(format!(
+            "--generate-config-out: {} already exists; name a new file (standby never overwrites configuration)",
+            g.display()
+        )));
+    }
+    let loaded = load::load_with(dir, &var_inputs(&args.vars), generate.is_some()).map_err(Error::Config)?;
     let backend = s.backend(dir, None).await?;
     // A shared (remote) state is read without its lock, so that plans and
     // drift checks need only read permissions; a saved plan records the
@@ -63,8 +96,25 @@ pub async fn plan(
     let _lock = if backend.is_remote() { None } else { Some(backend.lock("plan").await?) };
     let mut st = read_state(&*backend, _lock.is_some()).await?;
     let aws = s.aws.clone();
-    ensure_credentials(&aws, (opts.refresh || opts.refresh_only) && reads_aws(&st)).await?;
-    let plan = make_plan(&loaded, &mut st, &aws, &opts).await?;
+    let reads = ((opts.refresh || opts.refresh_only) && reads_aws(&st)) || !loaded.imports.is_empty();
+    ensure_credentials(&aws, reads).await?;
+    let Planned { plan, generated } = make_plan(&loaded, &mut st, &aws, &opts).await?;
+    if let Some(g) = generate {
+        if generated.is_empty() {
+            eprintln!("Note: every import target already has a resource block; nothing written to {}", g.display());
+        } else {
+            std::fs::write(g, render::generated::config(&generated))
+                .map_err(|e| Error::Io(format!("cannot write {}: {e}", g.display())))?;
+            let names: Vec<String> = generated.iter().map(|(t, _)| t.addr.to_string()).collect();
+            eprintln!(
+                "Wrote configuration for {} import target(s) to {}: {}.\nReview it, then run plan again to import {}.",
+                generated.len(),
+                g.display(),
+                names.join(", "),
+                if generated.len() == 1 { "it" } else { "them" }
+            );
+        }
+    }
     let text = match format {
         Format::Human => render::human::render(&plan, &s.style()),
         Format::Json => format!("{}\n", serde_json::to_string_pretty(&render::json::render(&plan)).unwrap_or_default()),
@@ -166,7 +216,7 @@ pub async fn apply(
         let mut st = read_state(&*backend, true).await?;
         ensure_credentials(&aws, (opts.refresh || opts.refresh_only) && reads_aws(&st)).await?;
         let before = st.clone();
-        let plan = make_plan(&loaded, &mut st, &aws, &opts).await?;
+        let plan = make_plan(&loaded, &mut st, &aws, &opts).await?.plan;
         ensure_credentials(&aws, changes_aws(&plan)).await?;
         print!("{}", render::human::render(&plan, &style));
         if plan.has_changes() && !auto_approve && !plan.refresh_only {
@@ -185,6 +235,7 @@ pub async fn apply(
         parallelism: args.parallelism as usize,
     };
     let outcome = applier.run(&mut st).await;
+    let imported = plan.changes.iter().filter(|c| c.importing.is_some()).count();
     if plan.destroy && plan.targets.is_empty() && outcome.failures.is_empty() {
         st.outputs.clear();
     }
@@ -213,9 +264,17 @@ pub async fn apply(
     }
     if plan.destroy {
         println!("\n{} Resources: {} destroyed.", style.green(&style.bold("Destroy complete!")), outcome.destroyed);
+        let kept = st.resources.values().filter(|r| r.adopted).count();
+        if kept > 0 {
+            println!(
+                "{kept} adopted resource(s) left in place, in AWS and in the state (see the warnings above): standby \
+                 never deletes what it imported unless the configuration says `lifecycle: {{ prevent_destroy: false }}`."
+            );
+        }
     } else {
+        let imported = if imported > 0 { format!("{imported} imported, ") } else { String::new() };
         println!(
-            "\n{} Resources: {} added, {} changed, {} destroyed.",
+            "\n{} Resources: {imported}{} added, {} changed, {} destroyed.",
             style.green(&style.bold("Apply complete!")),
             outcome.added,
             outcome.changed,

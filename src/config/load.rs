@@ -1,7 +1,7 @@
 //! Loading a directory of `*.yaml` files, and the modules it calls.
 
 use super::yaml::{Source, suggest};
-use super::{AWS_REGIONS, Module, ModuleCall, Named, Output, Resource, Timeouts, VarType, Variable};
+use super::{AWS_REGIONS, Import, Module, ModuleCall, Named, Output, Resource, Timeouts, VarType, Variable};
 use crate::diag::{Diagnostic, Diagnostics, Location};
 use marked_yaml::types::MarkedMappingNode;
 use marked_yaml::{LoadError, LoaderOptions, Node};
@@ -36,7 +36,7 @@ impl ModuleTree {
     }
 }
 
-pub(crate) const TOP_KEYS: &[&str] = &["backend", "regions", "variables", "resources", "modules", "outputs"];
+pub(crate) const TOP_KEYS: &[&str] = &["backend", "regions", "variables", "resources", "modules", "outputs", "imports"];
 pub(crate) const VAR_KEYS: &[&str] = &["type", "default", "description", "sensitive"];
 pub(crate) const RESOURCE_KEYS: &[&str] =
     &["type", "region", "count", "for_each", "depends_on", "lifecycle", "properties", "timeouts"];
@@ -221,6 +221,9 @@ fn read_file(src: &Source, node: &Node, is_root: bool, m: &mut Module, diags: &m
             }
         }
     }
+    if let Some(n) = top.get("imports") {
+        read_imports(src, n, is_root, m, diags);
+    }
     if let Some(n) = top.get("outputs").and_then(|n| src.mapping(n, "outputs", diags)) {
         for (k, v) in n.iter() {
             if let Some(o) = read_output(src, src.named(k), v, diags) {
@@ -327,10 +330,10 @@ fn read_resource(src: &Source, name: Named, node: &Node, diags: &mut Diagnostics
     };
     let addr = format!("{}.{}", type_name.name, name.name);
     src.check_keys(map, RESOURCE_KEYS, "a resource", Some(&addr), diags);
-    let mut prevent_destroy = false;
+    let mut prevent_destroy = None;
     if let Some(lc) = map.get("lifecycle").and_then(|n| src.mapping(n, "lifecycle", diags)) {
         src.check_keys(lc, &["prevent_destroy"], "lifecycle", Some(&addr), diags);
-        prevent_destroy = lc.get("prevent_destroy").is_some_and(|n| src.bool(n, "prevent_destroy", diags));
+        prevent_destroy = lc.get("prevent_destroy").map(|n| src.bool(n, "prevent_destroy", diags));
     }
     let properties = match map.get("properties").and_then(|n| src.mapping(n, "properties", diags)) {
         Some(p) => p.iter().map(|(k, v)| (src.named(k), src.expr(v, diags))).collect(),
@@ -397,6 +400,47 @@ fn read_call(src: &Source, name: Named, node: &Node, diags: &mut Diagnostics) ->
     };
     let depends_on = map.get("depends_on").map(|n| names_list(src, n, "depends_on", diags)).unwrap_or_default();
     Some(ModuleCall { name, source, inputs, regions, depends_on })
+}
+
+/// `imports:` — a list of `{to: ADDRESS, id: "…"}`, root module only.
+fn read_imports(src: &Source, node: &Node, is_root: bool, m: &mut Module, diags: &mut Diagnostics) {
+    let loc = src.loc(node.span());
+    if !is_root {
+        diags.push(
+            Diagnostic::error("`imports` belongs in the root module")
+                .at(Some(loc))
+                .hint("move it to the root configuration and address the resource as module.NAME.TYPE.NAME"),
+        );
+        return;
+    }
+    let Node::Sequence(seq) = node else {
+        diags.push(
+            Diagnostic::error("`imports` must be a list of `{to: ADDRESS, id: ID}` entries")
+                .at(Some(loc))
+                .hint("e.g.\n  imports:\n    - to: module.database.aws_rds_cluster.primary\n      id: \"${var.primary_db_cluster}\""),
+        );
+        return;
+    };
+    for item in seq.iter() {
+        let Some(map) = src.mapping(item, "an import", diags) else { continue };
+        src.check_keys(map, &["to", "id"], "an import", None, diags);
+        let at = src.loc(item.span());
+        let to = map.get("to").and_then(|n| src.string(n, "to", diags));
+        let id = map.get("id").map(|n| src.expr(n, diags));
+        match (to, id) {
+            (Some(to), Some(id)) => m.imports.push(Import { to, id, loc: at }),
+            (to, id) => {
+                let missing = if to.is_none() && id.is_none() {
+                    "`to` and `id`"
+                } else if to.is_none() {
+                    "`to`"
+                } else {
+                    "`id`"
+                };
+                diags.push(Diagnostic::error(format!("an import needs {missing}")).at(Some(at)));
+            }
+        }
+    }
 }
 
 fn read_output(src: &Source, name: Named, node: &Node, diags: &mut Diagnostics) -> Option<Output> {

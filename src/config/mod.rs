@@ -103,7 +103,9 @@ pub struct Resource {
     pub count: Option<Expr>,
     pub for_each: Option<Expr>,
     pub depends_on: Vec<Named>,
-    pub prevent_destroy: bool,
+    /// `lifecycle.prevent_destroy` as written; `None` when not written
+    /// (adopted resources are then protected, created ones are not).
+    pub prevent_destroy: Option<bool>,
     pub properties: Vec<(Named, Expr)>,
     pub timeouts: Timeouts,
 }
@@ -126,6 +128,18 @@ pub struct Output {
     pub sensitive: bool,
 }
 
+/// A root-module `imports:` entry (Terraform's `import` block): adopt the
+/// object AWS knows by `id` at the address `to`.
+#[derive(Clone, Debug)]
+pub struct Import {
+    /// The resource instance address, e.g. `module.db.aws_rds_cluster.primary`.
+    pub to: Named,
+    /// The id; may use root variables.
+    pub id: Expr,
+    /// Where the entry starts.
+    pub loc: Location,
+}
+
 /// One directory of `*.yaml` files.
 #[derive(Clone, Debug, Default)]
 pub struct Module {
@@ -136,6 +150,8 @@ pub struct Module {
     pub resources: Vec<Resource>,
     pub modules: Vec<ModuleCall>,
     pub outputs: Vec<Output>,
+    /// Root module only.
+    pub imports: Vec<Import>,
 }
 
 impl Module {

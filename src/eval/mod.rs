@@ -303,7 +303,7 @@ impl<'a> Evaluator<'a> {
                 sensitive,
                 prop_locs,
                 loc: r.name.loc.clone(),
-                prevent_destroy: r.prevent_destroy,
+                prevent_destroy: r.prevent_destroy.unwrap_or(false),
                 timeouts: r.timeouts.clone(),
                 deps: deps.clone(),
             });
@@ -322,6 +322,13 @@ impl<'a> Evaluator<'a> {
             scope.blocks[*module]
                 .insert((r.type_name.name.clone(), r.name.name.clone()), Block { expansion, instances });
         }
+    }
+
+    /// Evaluates an expression of the root module outside any resource
+    /// (an import's id), against what the scope knows so far.
+    pub fn eval_root(&self, e: &Expr, what: &str, scope: &Scope) -> Result<Sv, Diagnostic> {
+        let cx = InstCtx { count_index: None, each: None, addr: what };
+        self.eval(0, e, &cx, scope)
     }
 
     fn eval(&self, module: usize, e: &Expr, cx: &InstCtx<'_>, scope: &Scope) -> Result<Sv, Diagnostic> {
@@ -393,6 +400,20 @@ impl<'a> Evaluator<'a> {
         loc: &Location,
     ) -> Result<Sv, Diagnostic> {
         let err = |m: String| Diagnostic::error(m).at(Some(loc.clone())).address(cx.addr);
+        // `[count.index]` becomes this instance's number.
+        let fixed;
+        let r = if r.steps.contains(&Step::CountIndex) {
+            let mut c = r.clone();
+            for s in &mut c.steps {
+                if *s == Step::CountIndex {
+                    *s = Step::Index(cx.count_index.unwrap_or(0));
+                }
+            }
+            fixed = c;
+            &fixed
+        } else {
+            r
+        };
         let (base, steps): (Sv, &[Step]) = match &r.root {
             Root::Var(name) => {
                 let v = scope.vars[module]

@@ -15,6 +15,7 @@ use crate::aws::Aws;
 use crate::value::{Attrs, Value};
 use async_trait::async_trait;
 use schema::Schema;
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 /// What a kind gets for each call.
@@ -182,6 +183,27 @@ pub trait Kind: Send + Sync {
         &[]
     }
 
+    /// Warnings (or refusals) for a change to a resource adopted from
+    /// outside standby, where the change would disturb what already runs on
+    /// it (e.g. moving a cluster's master password to Secrets Manager
+    /// rotates it under the application). `importing`: adopted by this plan.
+    fn adoption_checks(
+        &self,
+        _aws_reports: &Attrs,
+        _planned: &Attrs,
+        _changed: &BTreeSet<String>,
+        _importing: bool,
+    ) -> Vec<PropProblem> {
+        Vec::new()
+    }
+
+    /// True when `read` needs configured values besides the id (a REST
+    /// kind needs its domain's endpoint and master user): an import of it is
+    /// read after the others, with what the configuration says.
+    fn import_reads_configuration(&self) -> bool {
+        false
+    }
+
     /// Default time limit per operation.
     fn default_timeout(&self) -> Duration {
         Duration::from_secs(20 * 60)
@@ -214,6 +236,7 @@ pub fn registry() -> &'static [&'static dyn Kind] {
         &aws::s3_bucket::S3Bucket,
         &aws::s3_bucket_versioning::S3BucketVersioning,
         &aws::s3_bucket_replication::S3BucketReplication,
+        &aws::s3_batch_replication_job::S3BatchReplicationJob,
         &rds::global_cluster::RdsGlobalCluster,
         &rds::cluster::RdsCluster,
         &rds::cluster_instance::RdsClusterInstance,

@@ -151,6 +151,7 @@ mod tests {
             attrs,
             sensitive: Default::default(),
             deps: vec![],
+            adopted: false,
         }
     }
 

@@ -3,6 +3,7 @@
 
 pub mod diff;
 pub mod file;
+pub mod imports;
 pub mod planner;
 
 use crate::diag::Diagnostic;
@@ -90,6 +91,19 @@ pub struct ResourceChange {
     /// Resource blocks this one depends on.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deps: Vec<String>,
+    /// Set when this plan adopts an object made outside standby.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub importing: Option<Importing>,
+}
+
+/// An import: the object's id, and what AWS never reports about it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Importing {
+    pub id: String,
+    /// Secret properties AWS never returns (a master password): unknown for
+    /// an adopted resource, left as they are unless the configuration sets them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unknown: Vec<String>,
 }
 
 /// A root output's change.
@@ -127,9 +141,10 @@ pub struct Plan {
     pub targets: Vec<String>,
 }
 
-/// `Plan: N to add, N to change, N to destroy.`
+/// `Plan: N to import, N to add, N to change, N to destroy.`
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Summary {
+    pub import: usize,
     pub add: usize,
     pub change: usize,
     pub destroy: usize,
@@ -139,6 +154,7 @@ impl Plan {
     pub fn summary(&self) -> Summary {
         let mut s = Summary::default();
         for c in &self.changes {
+            s.import += usize::from(c.importing.is_some());
             match c.action {
                 Action::Create => s.add += 1,
                 Action::Update => s.change += 1,
@@ -153,13 +169,21 @@ impl Plan {
         s
     }
 
-    /// True when applying would change resources or outputs.
+    /// `N to import, N to add, N to change, N to destroy` (imports only when
+    /// there are some, as Terraform words it).
+    pub fn summary_text(&self) -> String {
+        let s = self.summary();
+        let import = if s.import > 0 { format!("{} to import, ", s.import) } else { String::new() };
+        format!("{import}{} to add, {} to change, {} to destroy", s.add, s.change, s.destroy)
+    }
+
     /// True when applying would change resources, outputs, or (for a
     /// refresh-only plan) the recorded state.
     pub fn has_changes(&self) -> bool {
         if self.refresh_only {
             return !self.drift.is_empty();
         }
-        self.changes.iter().any(|c| c.action != Action::NoOp) || self.outputs.iter().any(|o| o.action != Action::NoOp)
+        self.changes.iter().any(|c| c.action != Action::NoOp || c.importing.is_some())
+            || self.outputs.iter().any(|o| o.action != Action::NoOp)
     }
 }

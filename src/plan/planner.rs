@@ -2,7 +2,7 @@
 //! it, and describe every change. Planning never prints.
 
 use super::diff::{diff, normalized, redact};
-use super::{Action, OutputChange, Plan, ResourceChange};
+use super::{Action, Importing, OutputChange, Plan, ResourceChange};
 use crate::address::{InstanceAddr, Selector, block_of};
 use crate::aws::Aws;
 use crate::diag::{Diagnostic, Diagnostics};
@@ -22,11 +22,20 @@ pub struct Options {
     pub refresh_only: bool,
     pub targets: Vec<Selector>,
     pub parallelism: usize,
+    /// Address → id of the objects this plan adopts (see [`super::imports`]).
+    pub importing: BTreeMap<String, String>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { refresh: true, destroy: false, refresh_only: false, targets: Vec::new(), parallelism: 10 }
+        Options {
+            refresh: true,
+            destroy: false,
+            refresh_only: false,
+            targets: Vec::new(),
+            parallelism: 10,
+            importing: BTreeMap::new(),
+        }
     }
 }
 
@@ -218,6 +227,7 @@ fn drift_change(addr: &InstanceAddr, old: &Instance, action: Action, after: Opti
         sensitive: old.sensitive.keys().cloned().collect(),
         replace_paths: Vec::new(),
         deps: old.deps.clone(),
+        importing: None,
     }
 }
 
@@ -245,7 +255,7 @@ pub fn plan(loaded: &Loaded, state: &State, drift: Vec<ResourceChange>, opts: &O
     let mut diags = Diagnostics::default();
     let mut wanted: HashSet<InstanceAddr> = HashSet::new();
     let mut changes: BTreeMap<InstanceAddr, ResourceChange> = BTreeMap::new();
-    let protected = protected_blocks(loaded);
+    let (protected, lifted) = protected_blocks(loaded);
     for &id in &loaded.graph.order {
         let out = ev.eval_node(id, &mut scope).map_err(|d| PlanError::Invalid(d.sorted()))?;
         let NodeOut::Instances(exp, instances) = out else { continue };
@@ -269,6 +279,20 @@ pub fn plan(loaded: &Loaded, state: &State, drift: Vec<ResourceChange>, opts: &O
             }
             wanted.insert(d.addr.clone());
             let after = normalized(d.kind, &redact(&diffed.planned, &diffed.sensitive));
+            let importing = opts.importing.get(&d.addr.to_string()).map(|id| Importing {
+                id: id.clone(),
+                unknown: d
+                    .kind
+                    .schema()
+                    .props
+                    .iter()
+                    .filter(|p| p.sensitive && p.is_input() && !d.props.contains_key(p.name))
+                    .map(|p| p.name.to_string())
+                    .collect(),
+            });
+            if let Some(prior) = prior.filter(|p| p.adopted) {
+                adoption_checks(loaded, &d, prior, &diffed, importing.is_some(), &mut diags);
+            }
             changes.insert(
                 d.addr.clone(),
                 ResourceChange {
@@ -287,6 +311,7 @@ pub fn plan(loaded: &Loaded, state: &State, drift: Vec<ResourceChange>, opts: &O
                     sensitive: diffed.sensitive.clone(),
                     replace_paths: diffed.replace_paths.clone(),
                     deps: d.deps.iter().map(|b| b.to_string()).collect(),
+                    importing,
                 },
             );
             block.insert(d.addr.key.clone(), Inst { attrs: diffed.planned, sensitive: diffed.sensitive });
@@ -317,6 +342,7 @@ pub fn plan(loaded: &Loaded, state: &State, drift: Vec<ResourceChange>, opts: &O
                 sensitive: inst.sensitive.keys().cloned().collect(),
                 replace_paths: Vec::new(),
                 deps: inst.deps.clone(),
+                importing: None,
             },
         );
     }
@@ -340,7 +366,41 @@ pub fn plan(loaded: &Loaded, state: &State, drift: Vec<ResourceChange>, opts: &O
             hit || deps.contains(&block_of(&c.address))
         });
     }
+    // Adopted resources are protected unless their block says
+    // `prevent_destroy: false`; destroy leaves them (in AWS and in state).
+    let adopted = |c: &ResourceChange| {
+        crate::state::file::instance_addr(&c.address).and_then(|a| state.resources.get(&a)).is_some_and(|r| r.adopted)
+            && lifted.get(&block_of(&c.address)) != Some(&false)
+    };
+    if opts.destroy {
+        let (kept, rest): (Vec<ResourceChange>, Vec<ResourceChange>) = list.into_iter().partition(|c| adopted(c));
+        list = rest;
+        for c in kept {
+            plan.warnings.push(
+                Diagnostic::warning(format!(
+                    "adopted (imported, id {}): destroy leaves it in AWS and in the state; set \
+                     `lifecycle: {{ prevent_destroy: false }}` on its block to let destroy delete it",
+                    c.id.as_deref().unwrap_or("?")
+                ))
+                .address(c.address.clone()),
+            );
+        }
+    }
     for c in list.iter().filter(|c| matches!(c.action, Action::Delete | Action::Replace)) {
+        if adopted(c) && c.importing.is_none() && !protected.contains_key(&block_of(&c.address)) {
+            let what = if c.action == Action::Replace { "replace" } else { "destroy" };
+            let why = c.reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default();
+            let hint = if lifted.contains_key(&block_of(&c.address)) {
+                "set `lifecycle: { prevent_destroy: false }` on its block to allow it"
+            } else {
+                "to stop managing it and leave it in AWS, run `standby state rm ADDR`"
+            };
+            diags.push(
+                Diagnostic::error(format!("cannot {what} an adopted (imported) resource{why}"))
+                    .address(c.address.clone())
+                    .hint(hint),
+            );
+        }
         if let Some(loc) = protected.get(&block_of(&c.address)) {
             let what = if c.action == Action::Replace { "replace" } else { "destroy" };
             let why = c.reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default();
@@ -354,6 +414,7 @@ pub fn plan(loaded: &Loaded, state: &State, drift: Vec<ResourceChange>, opts: &O
     if diags.has_errors() {
         return Err(PlanError::Invalid(diags.sorted()));
     }
+    plan.warnings.extend(diags.sorted().0);
     plan.changes = list;
     plan.outputs = if opts.destroy { destroyed_outputs(state) } else { output_changes(&scope, state) };
     Ok(plan)
@@ -416,20 +477,88 @@ fn dependent_blocks(changes: &[ResourceChange], targets: &[Selector]) -> HashSet
     keep
 }
 
-/// Blocks with `prevent_destroy`, by address.
-fn protected_blocks(loaded: &Loaded) -> BTreeMap<String, crate::diag::Location> {
+/// Blocks with `prevent_destroy: true`, by address, and every block with
+/// its `prevent_destroy` as written (`None` when not written).
+type Protection = (BTreeMap<String, crate::diag::Location>, BTreeMap<String, bool>);
+
+fn protected_blocks(loaded: &Loaded) -> Protection {
     let mut out = BTreeMap::new();
+    let mut written = BTreeMap::new();
     for (id, _) in loaded.graph.nodes.iter().enumerate() {
         if let (Some(b), crate::graph::Node::Resource { module, index }) =
             (loaded.graph.block_addr(&loaded.tree, id), &loaded.graph.nodes[id])
         {
             let r = &loaded.tree.modules[*module].module.resources[*index];
-            if r.prevent_destroy {
+            if r.prevent_destroy == Some(true) {
                 out.insert(b.to_string(), r.name.loc.clone());
             }
+            written.insert(b.to_string(), r.prevent_destroy.unwrap_or(true));
         }
     }
-    out
+    (out, written)
+}
+
+/// Rules for a resource adopted from outside standby: an import never
+/// replaces (each differing force-new property named with AWS's value),
+/// and a change to something AWS never returns (a master password) warns
+/// of its consequence for the running application.
+fn adoption_checks(
+    loaded: &Loaded,
+    d: &crate::eval::Desired,
+    prior: &Instance,
+    diffed: &super::diff::Diffed,
+    importing: bool,
+    diags: &mut Diagnostics,
+) {
+    let addr = d.addr.to_string();
+    let import_loc = loaded.imports.iter().find(|t| t.addr == d.addr).and_then(|t| t.loc.clone());
+    if importing && diffed.action == Action::Replace {
+        let shown = |v: Option<&Value>| v.map(|v| v.to_json().to_string()).unwrap_or_else(|| "(not set)".into());
+        let list: Vec<String> = diffed
+            .replace_paths
+            .iter()
+            .map(|p| {
+                let want = if diffed.sensitive.contains(p) {
+                    "(sensitive)".to_string()
+                } else if p == "region" {
+                    format!("{:?}", d.region)
+                } else {
+                    shown(diffed.planned.get(p))
+                };
+                let have = if p == "region" { format!("{:?}", prior.region) } else { shown(prior.attrs.get(p)) };
+                format!("`{p}` is {have} in AWS but {want} in the configuration")
+            })
+            .collect();
+        let loc = diffed.replace_paths.iter().find_map(|p| d.prop_locs.get(p).cloned()).or(import_loc.clone());
+        diags.push(
+            Diagnostic::error(format!(
+                "cannot import {} {:?}: the configuration would replace it: {}",
+                d.kind.type_name(),
+                prior.id.as_deref().unwrap_or_default(),
+                list.join("; ")
+            ))
+            .at(loc)
+            .address(addr.clone())
+            .hint("make the configuration match what AWS reports; standby never replaces an adopted resource"),
+        );
+    }
+    for name in diffed.changed.iter().filter(|n| diffed.sensitive.contains(*n) && !prior.sensitive.contains_key(*n)) {
+        if d.props.get(name).is_some_and(|v| !v.is_null()) {
+            diags.push(
+                Diagnostic::warning(format!(
+                    "`{name}` is set in the configuration, but AWS never returns it for this adopted resource: \
+                     apply will overwrite the value in use, and whatever uses the old one (the running \
+                     application) stops working until it is given the new one"
+                ))
+                .at(d.prop_locs.get(name).cloned())
+                .address(addr.clone()),
+            );
+        }
+    }
+    for p in d.kind.adoption_checks(&prior.attrs, &diffed.planned, &diffed.changed, importing) {
+        let diag = if p.warning { Diagnostic::warning(p.message) } else { Diagnostic::error(p.message) };
+        diags.push(diag.at(d.prop_locs.get(&p.prop).cloned().or(import_loc.clone())).address(addr.clone()));
+    }
 }
 
 fn delete_reason(loaded: &Loaded, addr: &InstanceAddr) -> String {

@@ -6,7 +6,17 @@ use crate::diag::Severity;
 use crate::plan::{Action, Plan, ResourceChange};
 
 fn header(c: &ResourceChange, s: &Style) -> String {
-    let mut h = format!("  {} ({}) {}", s.bold(&format!("# {}", c.address)), c.region, c.action.verb());
+    let verb = match (&c.importing, c.action) {
+        (Some(i), Action::NoOp) => format!("will be imported (id {:?})", i.id),
+        (Some(i), a) => format!("will be imported (id {:?}) and {}", i.id, a.verb().trim_start_matches("will be ")),
+        (None, a) => a.verb().to_string(),
+    };
+    let mut h = format!("  {} ({}) {verb}", s.bold(&format!("# {}", c.address)), c.region);
+    if let Some(i) = &c.importing {
+        for u in &i.unknown {
+            h.push_str(&format!("\n  # ({u}: unknown, AWS never returns it; left as it is)"));
+        }
+    }
     if let (Action::Delete | Action::Replace, Some(r)) = (c.action, &c.reason) {
         h.push_str(&format!("\n  # ({r})"));
     }
@@ -38,7 +48,11 @@ fn resource(c: &ResourceChange, s: &Style, out: &mut String) {
     out.push_str(&header(c, s));
     out.push('\n');
     out.push_str(&format!("{} resource \"{}\" \"{}\" {{\n", glyph(c.action, s), c.type_name, c.name));
-    let (lines, mut hidden) = change_lines(c);
+    let (mut lines, mut hidden) = change_lines(c);
+    if c.importing.is_some() && c.action == Action::NoOp {
+        lines = super::lines::import_lines(c);
+        hidden = 0;
+    }
     // Updates hide unchanged attributes, but the id says which object it is.
     if let Some(id) = &c.id
         && matches!(c.action, Action::Update | Action::Replace)
@@ -96,15 +110,19 @@ pub fn render(plan: &Plan, s: &Style) -> String {
         });
         return out;
     }
-    let changing: Vec<&ResourceChange> = plan.changes.iter().filter(|c| c.action != Action::NoOp).collect();
+    let changing: Vec<&ResourceChange> =
+        plan.changes.iter().filter(|c| c.action != Action::NoOp || c.importing.is_some()).collect();
     let outputs: Vec<_> = plan.outputs.iter().filter(|o| o.action != Action::NoOp).collect();
     if changing.is_empty() && outputs.is_empty() {
         out.push_str(&format!("{} Your infrastructure matches the configuration.\n", s.green(&s.bold("No changes."))));
         return out;
     }
     if !changing.is_empty() {
-        out.push_str("standby used the selected regions to generate the following plan. Resource actions are indicated with the following symbols:\n");
-        let used: std::collections::BTreeSet<Action> = changing.iter().map(|c| c.action).collect();
+        let used: std::collections::BTreeSet<Action> =
+            changing.iter().map(|c| c.action).filter(|a| *a != Action::NoOp).collect();
+        if !used.is_empty() {
+            out.push_str("standby used the selected regions to generate the following plan. Resource actions are indicated with the following symbols:\n");
+        }
         for a in used {
             let what = match a {
                 Action::Create => "create",
@@ -120,14 +138,7 @@ pub fn render(plan: &Plan, s: &Style) -> String {
             resource(c, s, &mut out);
         }
     }
-    let sum = plan.summary();
-    out.push_str(&format!(
-        "{} {} to add, {} to change, {} to destroy.\n",
-        s.bold("Plan:"),
-        sum.add,
-        sum.change,
-        sum.destroy
-    ));
+    out.push_str(&format!("{} {}.\n", s.bold("Plan:"), plan.summary_text()));
     if !outputs.is_empty() {
         out.push_str("\nChanges to Outputs:\n");
         let width = outputs.iter().map(|o| o.name.len()).max().unwrap_or(0);

@@ -63,6 +63,9 @@ fn resource(c: &ResourceChange) -> Json {
             "replace_paths": c.replace_paths.iter().map(|p| json!([p])).collect::<Vec<_>>(),
         }),
     );
+    if let (Some(i), Some(Json::Object(change))) = (&c.importing, m.get_mut("change")) {
+        change.insert("importing".into(), json!({"id": i.id}));
+    }
     if let Some(r) = action_reason(c) {
         m.insert("action_reason".into(), json!(r));
     }

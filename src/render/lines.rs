@@ -146,6 +146,14 @@ pub fn change_lines(c: &ResourceChange) -> (Vec<Line>, usize) {
     (out, hidden)
 }
 
+/// Every attribute as AWS reports it, for an import that changes nothing
+/// (Terraform shows the imported object the same way).
+pub fn import_lines(c: &ResourceChange) -> Vec<Line> {
+    let Some(before) = &c.before else { return Vec::new() };
+    let width = before.keys().map(String::len).max().unwrap_or(0);
+    before.iter().filter(|(_, v)| !v.is_null()).flat_map(|(k, v)| block(' ', &format!("{k:width$}"), v)).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

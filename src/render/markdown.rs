@@ -52,9 +52,7 @@ fn section(c: &ResourceChange, verb: &str, out: &mut String) {
 }
 
 pub fn render(plan: &Plan) -> String {
-    let sum = plan.summary();
-    let mut out =
-        format!("### standby plan: {} to add, {} to change, {} to destroy\n\n", sum.add, sum.change, sum.destroy);
+    let mut out = format!("### standby plan: {}\n\n", plan.summary_text());
     for w in &plan.warnings {
         out.push_str(&format!(
             "> **Warning:** {}\n\n",
@@ -68,10 +66,32 @@ pub fn render(plan: &Plan) -> String {
             section(d, verb, &mut out);
         }
     }
+    let imported: Vec<_> = plan.changes.iter().filter(|c| c.importing.is_some()).collect();
+    if !imported.is_empty() {
+        out.push_str(&format!("#### Imported ({})\n\nAdopted as they are in AWS; never replaced, and protected from deletion.\n\n| Resource | Region | Id | Then |\n|---|---|---|---|\n", imported.len()));
+        for c in &imported {
+            let i = c.importing.as_ref().expect("filtered");
+            let mut then =
+                if c.action == Action::NoOp { "no change".to_string() } else { action_word(c.action).to_string() };
+            if !i.unknown.is_empty() {
+                then.push_str(&format!("; unknown (AWS never returns them): {}", i.unknown.join(", ")));
+            }
+            out.push_str(&format!(
+                "| <code>{}</code> | {} | <code>{}</code> | {} |\n",
+                escape(&c.address),
+                escape(&c.region),
+                escape(&i.id),
+                escape(&then)
+            ));
+        }
+        out.push('\n');
+    }
     let changing: Vec<_> = plan.changes.iter().filter(|c| c.action != Action::NoOp).collect();
     if changing.is_empty() {
         out.push_str(if plan.refresh_only && !plan.drift.is_empty() {
             "Applying this refresh-only plan records the changes above in the state; no resource changes.\n"
+        } else if !imported.is_empty() {
+            "Nothing else changes.\n"
         } else {
             "No changes. The infrastructure matches the configuration.\n"
         });

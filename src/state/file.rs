@@ -7,6 +7,7 @@
 //!   `{type, region, id, attributes}`; no salt, status or dependencies.
 //! - 2: `resources` as a list with address parts, `status`,
 //!   `sensitive_attributes` (salted hashes), `dependencies`; `salt`.
+//!   Later additions that older readers may ignore: `adopted` (imported).
 
 use super::{Instance, OutputState, State, Status};
 use crate::address::{self, InstanceAddr, Key, Selector};
@@ -74,6 +75,9 @@ struct ResourceV2 {
     sensitive_attributes: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     dependencies: Vec<String>,
+    /// Imported rather than created (absent: created by standby).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    adopted: bool,
 }
 
 /// Reads state; a missing file is an empty state.
@@ -153,6 +157,7 @@ fn from_record(r: ResourceV2) -> Result<(InstanceAddr, Instance), String> {
         attrs,
         sensitive: r.sensitive_attributes,
         deps: r.dependencies,
+        adopted: r.adopted,
     };
     Ok((addr, inst))
 }
@@ -170,6 +175,7 @@ fn to_record(addr: &InstanceAddr, r: &Instance) -> ResourceV2 {
         attributes: Value::Map(r.attrs.clone()).to_json(),
         sensitive_attributes: r.sensitive.clone(),
         dependencies: r.deps.clone(),
+        adopted: r.adopted,
     }
 }
 
@@ -301,6 +307,7 @@ mod tests {
                 attrs,
                 sensitive: BTreeMap::new(),
                 deps: vec![],
+                adopted: false,
             },
         );
         write(&path, &mut s).unwrap();

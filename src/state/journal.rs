@@ -228,6 +228,7 @@ mod tests {
             attrs: Default::default(),
             sensitive: Default::default(),
             deps: vec![],
+            adopted: false,
         }
     }
 

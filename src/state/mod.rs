@@ -43,6 +43,9 @@ pub struct Instance {
     pub sensitive: BTreeMap<String, String>,
     /// Resource blocks this one depended on when last applied.
     pub deps: Vec<String>,
+    /// Imported (made outside standby), not created by it: protected from
+    /// deletion unless the configuration lifts it.
+    pub adopted: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

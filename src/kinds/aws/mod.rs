@@ -6,6 +6,7 @@ pub mod iam_role;
 pub mod iam_role_policy;
 pub mod iam_role_policy_attachment;
 pub mod policy;
+pub mod s3_batch_replication_job;
 pub mod s3_bucket;
 pub mod s3_bucket_replication;
 pub mod s3_bucket_versioning;

@@ -167,6 +167,10 @@ impl Kind for OpenSearchAutofollowRule {
     }
 
     // read: 1 call (GET _plugins/_replication/autofollow_stats on the follower).
+    fn import_reads_configuration(&self) -> bool {
+        true
+    }
+
     async fn read(&self, _cx: &Ctx<'_>, id: &str, prior: &Attrs) -> Result<Option<Attrs>, KindError> {
         // No longer declared, so no password: nothing can be observed; as recorded.
         if !Domain::has_credentials(prior) {

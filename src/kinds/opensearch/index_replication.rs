@@ -243,6 +243,10 @@ impl Kind for OpenSearchIndexReplication {
 
     // read: 1 call (GET _plugins/_replication/{index}/_status); 2 when no
     // replication runs (HEAD /{index}: stopped, or gone).
+    fn import_reads_configuration(&self) -> bool {
+        true
+    }
+
     async fn read(&self, _cx: &Ctx<'_>, id: &str, prior: &Attrs) -> Result<Option<Attrs>, KindError> {
         // No longer declared, so no password: nothing can be observed; as recorded.
         if !Domain::has_credentials(prior) {

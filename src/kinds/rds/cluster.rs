@@ -239,6 +239,40 @@ impl Kind for RdsCluster {
         }
     }
 
+    fn adoption_checks(
+        &self,
+        aws: &Attrs,
+        planned: &Attrs,
+        changed: &std::collections::BTreeSet<String>,
+        importing: bool,
+    ) -> Vec<PropProblem> {
+        let mut out = Vec::new();
+        let shown = |a: &Attrs, k: &str| get_str(a, k).map(|v| format!("{v:?}")).unwrap_or_else(|| "(unset)".into());
+        if importing && changed.contains("engine_version") {
+            out.push(PropProblem::error(
+                "engine_version",
+                format!(
+                    "cannot import: the cluster runs Aurora PostgreSQL {} but the configuration says {}; standby \
+                     does not upgrade or downgrade a database while adopting it: make engine_version match",
+                    shown(aws, "engine_version"),
+                    shown(planned, "engine_version")
+                ),
+            ));
+        }
+        if changed.contains("manage_master_user_password")
+            && get_bool(planned, "manage_master_user_password") == Some(true)
+        {
+            out.push(PropProblem::warning(
+                "manage_master_user_password",
+                "this adopted cluster keeps its own master password; manage_master_user_password: true moves it to \
+                 Secrets Manager, which rotates it: the running Mattermost loses its database connections until its \
+                 DataSource gets the new password (and a global database member cannot use an RDS-managed password); \
+                 set manage_master_user_password: false to keep it",
+            ));
+        }
+        out
+    }
+
     fn derive(&self, planned: &mut Attrs) {
         if !planned.contains_key("manage_master_user_password")
             && !planned.get("master_password").is_some_and(Value::has_unknown)

@@ -134,7 +134,10 @@ def classify(environ: dict) -> dict[str, Any] | None:
         headers.add("content-type")
     operation = None
     service = signing
-    for candidate in _SIGNING_TO_SERVICES.get(signing, [signing]):
+    candidates = _SIGNING_TO_SERVICES.get(signing, [signing])
+    if signing == "s3" and path.startswith("/v20180820/"):
+        candidates = ["s3control"]  # S3 Control signs as s3
+    for candidate in candidates:
         model = _model(candidate)
         if model is None:
             continue

@@ -7,7 +7,8 @@ Routing, in order:
    domain -> 502 (in AWS the name would not resolve).
 3. /_emulator/... -> test-only control API (health, settings, replication
    state); only on the emulator's own address, never on domain hosts.
-4. Everything else -> moto, noted in the call log (calls.py) when it is a
+4. S3 Control batch jobs (/v20180820/jobs...) -> s3_batch (moto has none).
+5. Everything else -> moto, noted in the call log (calls.py) when it is a
    signed AWS request. POST /moto-api/reset also clears the extensions and
    the call log.
 """
@@ -18,7 +19,7 @@ from typing import Any
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-from . import apply_all, calls, opensearch, opensearch_rest, opensearch_security, rds_backups
+from . import apply_all, calls, opensearch, opensearch_rest, opensearch_security, rds_backups, s3_batch
 
 
 def _json_response(start_response, status: int, payload: Any) -> list[bytes]:
@@ -66,7 +67,12 @@ class EmulatorApp:
         if path.startswith("/_emulator/"):
             return self.control(method, path, environ, start_response)
 
+        if s3_batch.handles(path):
+            body = opensearch_rest.read_body(environ)
+            return s3_batch.handle(environ, calls.record(environ, start_response), body)
+
         if method == "POST" and path.rstrip("/") == "/moto-api/reset":
+            s3_batch.reset()
             opensearch.reset()
             opensearch_rest.reset()
             calls.reset()

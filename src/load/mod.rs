@@ -1,6 +1,8 @@
 //! Loading a configuration directory into everything planning needs, and
 //! checking it fully before any API call.
 
+pub mod imports;
+
 use crate::config::{ModuleTree, load_tree};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::eval::vars::{self, VarInputs};
@@ -22,6 +24,10 @@ pub struct Loaded {
     /// `prior`) when it needs them to reach the resource at all, e.g. the
     /// OpenSearch master password for the replication plugin's REST API.
     pub secrets: BTreeMap<String, Attrs>,
+    /// Root-module `imports:`, resolved.
+    pub imports: Vec<imports::ImportTarget>,
+    /// Every configured instance: address → (type, AWS region).
+    pub instances: BTreeMap<String, (String, String)>,
 }
 
 impl Loaded {
@@ -34,6 +40,12 @@ impl Loaded {
 /// types, per-kind rules and rules across resources. Every problem is
 /// reported at once.
 pub fn load(dir: &Path, inputs: &VarInputs) -> Result<Loaded, Diagnostics> {
+    load_with(dir, inputs, false)
+}
+
+/// [`load`], allowing import targets that have no resource block yet
+/// (`plan --generate-config-out`).
+pub fn load_with(dir: &Path, inputs: &VarInputs, generate: bool) -> Result<Loaded, Diagnostics> {
     let (tree, mut diags) = load_tree(dir);
     if tree.unparsed > 0 {
         return Err(diags.sorted());
@@ -47,13 +59,21 @@ pub fn load(dir: &Path, inputs: &VarInputs) -> Result<Loaded, Diagnostics> {
     if diags.has_errors() {
         return Err(diags.sorted());
     }
-    let loaded = Loaded { tree, graph, vars, warnings: Vec::new(), secrets: BTreeMap::new() };
-    let (checked, secrets) = dry_run(&loaded);
+    let loaded = Loaded {
+        tree,
+        graph,
+        vars,
+        warnings: Vec::new(),
+        secrets: BTreeMap::new(),
+        imports: Vec::new(),
+        instances: BTreeMap::new(),
+    };
+    let (checked, secrets, imports, instances) = dry_run(&loaded, generate);
     diags.extend(checked);
     if diags.has_errors() {
         return Err(diags.sorted());
     }
-    Ok(Loaded { warnings: diags.sorted().0, secrets, ..loaded })
+    Ok(Loaded { warnings: diags.sorted().0, secrets, imports, instances, ..loaded })
 }
 
 struct Planned {
@@ -111,11 +131,16 @@ pub fn instances(loaded: &Loaded) -> (Vec<(Desired, Attrs)>, Diagnostics) {
 
 /// Evaluates everything as if creating from scratch (computed values
 /// unknown), so type errors and cross-resource rules surface before any call.
-fn dry_run(loaded: &Loaded) -> (Diagnostics, BTreeMap<String, Attrs>) {
+type DryRun = (Diagnostics, BTreeMap<String, Attrs>, Vec<imports::ImportTarget>, BTreeMap<String, (String, String)>);
+
+fn dry_run(loaded: &Loaded, generate: bool) -> DryRun {
     let (all, mut diags) = instances(loaded);
     if diags.has_errors() {
-        return (diags, BTreeMap::new());
+        return (diags, BTreeMap::new(), Vec::new(), BTreeMap::new());
     }
+    let ev = loaded.evaluator();
+    let desired: Vec<&Desired> = all.iter().map(|(d, _)| d).collect();
+    let imports = imports::resolve(&ev, &desired, generate, &mut diags);
     let mut view = Planned { by_type: BTreeMap::new(), regions: BTreeMap::new() };
     let mut secrets = BTreeMap::new();
     for (d, planned) in &all {
@@ -148,5 +173,7 @@ fn dry_run(loaded: &Loaded) -> (Diagnostics, BTreeMap<String, Attrs>) {
             );
         }
     }
-    (diags, secrets)
+    let instances =
+        all.iter().map(|(d, _)| (d.addr.to_string(), (d.kind.type_name().to_string(), d.region.clone()))).collect();
+    (diags, secrets, imports, instances)
 }

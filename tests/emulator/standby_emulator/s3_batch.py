@@ -1,0 +1,232 @@
+"""S3 Batch Operations jobs (S3 Control), the Batch Replication case.
+
+moto 5.2.5 has no S3 Batch Operations. This follows the S3 Control API
+reference (CreateJob, DescribeJob, UpdateJobStatus; REST-XML under
+/v20180820/jobs, account in the x-amz-account-id header) and the S3 user
+guide's "Replicating existing objects with S3 Batch Replication":
+
+- CreateJob needs Operation, Report, Priority, RoleArn, ClientRequestToken
+  and a Manifest or a ManifestGenerator; a repeated ClientRequestToken
+  returns the same job (idempotent). Missing members: 400 InvalidRequest.
+- The job is asynchronous: New -> Preparing -> Active -> Complete (one step
+  per DescribeJob, so callers must poll like against AWS).
+- When it runs, AWS fails the whole job (Status Failed, FailureReasons) if
+  the role cannot be assumed by batchoperations.s3.amazonaws.com or the
+  source bucket has no replication configuration.
+- S3ReplicateObject copies each eligible object (filter: replication status
+  NONE or FAILED; moto tracks none, so every current version not yet
+  replicated) to the destination bucket of every enabled rule, for real, so
+  tests can look in the destination. A destination that is missing or not
+  versioned fails that object's task (NumberOfTasksFailed).
+- UpdateJobStatus(requestedJobStatus=Cancelled) cancels a job that has not
+  finished.
+"""
+
+import json
+import threading
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import parse_qs
+from xml.sax.saxutils import escape
+
+import xmltodict
+
+LOCK = threading.Lock()
+JOBS: dict[tuple[str, str], dict[str, Any]] = {}  # (account, job id) -> job
+TOKENS: dict[tuple[str, str], str] = {}  # (account, client token) -> job id
+NS = "http://awss3control.amazonaws.com/doc/2018-08-20/"
+PATH = "/v20180820/jobs"
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def reset() -> None:
+    with LOCK:
+        JOBS.clear()
+        TOKENS.clear()
+
+
+def handles(path: str) -> bool:
+    return path == PATH or path.startswith(PATH + "/")
+
+
+def _xml(status: int, start_response, body: str) -> list[bytes]:
+    data = ('<?xml version="1.0" encoding="UTF-8"?>\n' + body).encode("utf-8")
+    reason = {200: "OK", 400: "Bad Request", 404: "Not Found"}.get(status, "Error")
+    start_response(f"{status} {reason}", [("Content-Type", "application/xml"), ("Content-Length", str(len(data))),
+                                          ("x-amz-request-id", uuid.uuid4().hex)])
+    return [data]
+
+
+def _error(e: ApiError, start_response) -> list[bytes]:
+    body = (f"<ErrorResponse><Error><Code>{escape(e.code)}</Code><Message>{escape(e.message)}</Message></Error>"
+            f"<RequestId>{uuid.uuid4().hex}</RequestId></ErrorResponse>")
+    return _xml(e.status, start_response, body)
+
+
+def _region(environ: dict) -> str:
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    try:
+        return auth.split("Credential=")[1].split("/")[2]
+    except IndexError:
+        return "us-east-1"
+
+
+def handle(environ: dict, start_response, body: bytes) -> list[bytes]:
+    method = environ.get("REQUEST_METHOD", "GET").upper()
+    path = environ.get("PATH_INFO", "")
+    account = environ.get("HTTP_X_AMZ_ACCOUNT_ID", "")
+    query = parse_qs(environ.get("QUERY_STRING", ""))
+    try:
+        if not account:
+            raise ApiError(400, "InvalidRequest", "Missing required header x-amz-account-id")
+        with LOCK:
+            if method == "POST" and path == PATH:
+                return _xml(200, start_response, _create(account, _region(environ), body))
+            parts = path[len(PATH) + 1:].split("/")
+            job = JOBS.get((account, parts[0]))
+            if job is None:
+                raise ApiError(404, "NoSuchJob", f"The specified job does not exist: {parts[0]}")
+            if method == "GET" and len(parts) == 1:
+                _advance(job)
+                return _xml(200, start_response, _describe(job))
+            if method == "POST" and parts[1:] == ["status"]:
+                return _xml(200, start_response, _update_status(job, query))
+        raise ApiError(400, "InvalidRequest", f"unsupported S3 Control request {method} {path}")
+    except ApiError as e:
+        return _error(e, start_response)
+
+
+def _create(account: str, region: str, body: bytes) -> str:
+    try:
+        req = xmltodict.parse(body or b"<x/>").get("CreateJobRequest") or {}
+    except Exception as e:  # malformed XML
+        raise ApiError(400, "MalformedXML", str(e))
+    for member in ["Operation", "Report", "Priority", "RoleArn", "ClientRequestToken"]:
+        if req.get(member) in (None, ""):
+            raise ApiError(400, "InvalidRequest", f"Missing required field {member}")
+    if not req.get("Manifest") and not req.get("ManifestGenerator"):
+        raise ApiError(400, "InvalidRequest", "Either Manifest or ManifestGenerator is required")
+    report = req["Report"] or {}
+    if str(report.get("Enabled")).lower() == "true" and not report.get("Bucket"):
+        raise ApiError(400, "InvalidRequest", "Report Bucket is required when the report is enabled")
+    token = req["ClientRequestToken"]
+    if (account, token) in TOKENS:
+        return f'<CreateJobResult xmlns="{NS}"><JobId>{TOKENS[(account, token)]}</JobId></CreateJobResult>'
+    operation = req["Operation"] or {}
+    if "S3ReplicateObject" not in operation:
+        raise ApiError(400, "InvalidRequest", "this emulator runs S3ReplicateObject jobs only")
+    gen = ((req.get("ManifestGenerator") or {}).get("S3JobManifestGenerator")) or {}
+    source = gen.get("SourceBucket", "")
+    if not source.startswith("arn:aws:s3:::"):
+        raise ApiError(400, "InvalidRequest", "ManifestGenerator SourceBucket must be a bucket ARN")
+    job_id = str(uuid.uuid4())
+    JOBS[(account, job_id)] = {
+        "account": account, "region": region, "id": job_id, "status": "New", "priority": int(req["Priority"]),
+        "role": req["RoleArn"], "description": req.get("Description") or "", "source": source[len("arn:aws:s3:::"):],
+        "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z"), "total": 0, "succeeded": 0,
+        "failed": 0, "failures": [], "terminated": None,
+    }
+    TOKENS[(account, token)] = job_id
+    return f'<CreateJobResult xmlns="{NS}"><JobId>{job_id}</JobId></CreateJobResult>'
+
+
+def _advance(job: dict) -> None:
+    now = job["status"]
+    if now == "New":
+        job["status"] = "Preparing"
+    elif now == "Preparing":
+        job["status"] = "Active"
+    elif now == "Active":
+        _run(job)
+        job["terminated"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _fail(job: dict, code: str, reason: str) -> None:
+    job["status"] = "Failed"
+    job["failures"].append((code, reason))
+
+
+def _run(job: dict) -> None:
+    from moto.iam.models import iam_backends
+    from moto.s3.models import FakeDeleteMarker, s3_backends
+
+    account = job["account"]
+    try:
+        role = iam_backends[account]["global"].get_role_by_arn(job["role"])
+        trust = json.dumps(json.loads(role.assume_role_policy_document))
+    except Exception:
+        return _fail(job, "AccessDenied", f"Role {job['role']} cannot be assumed: it does not exist")
+    if "batchoperations.s3.amazonaws.com" not in trust:
+        return _fail(job, "AccessDenied",
+                     f"Role {job['role']} cannot be assumed by batchoperations.s3.amazonaws.com")
+    s3 = s3_backends[account]["aws"]
+    try:
+        bucket = s3.get_bucket(job["source"])
+    except Exception:
+        return _fail(job, "NoSuchBucket", f"The source bucket {job['source']} does not exist")
+    replication = getattr(bucket, "replication", None)
+    rules = [r for r in (replication or {}).get("Rule", []) if r.get("Status") == "Enabled"]
+    if not rules:
+        return _fail(job, "ReplicationConfigurationNotFoundError",
+                     f"The source bucket {job['source']} has no enabled replication rule")
+    done = job.setdefault("replicated", set())
+    for name, key in list(bucket.keys.items()):
+        if isinstance(key, FakeDeleteMarker) or (name, key.version_id) in done:
+            continue
+        job["total"] += 1
+        ok = True
+        for rule in rules:
+            dest = str((rule.get("Destination") or {}).get("Bucket", "")).split(":::")[-1]
+            try:
+                target = s3.get_bucket(dest)
+                if target.versioning_status != "Enabled":
+                    raise ValueError("destination bucket is not versioned")
+                copy = s3.put_object(dest, name, key.value, storage=key.storage_class)
+                copy.set_metadata(dict(key.metadata))
+            except Exception:
+                ok = False
+        if ok:
+            job["succeeded"] += 1
+            done.add((name, key.version_id))
+        else:
+            job["failed"] += 1
+    job["status"] = "Complete"
+
+
+def _describe(job: dict) -> str:
+    failures = "".join(f"<member><FailureCode>{escape(c)}</FailureCode><FailureReason>{escape(r)}</FailureReason>"
+                       f"</member>" for c, r in job["failures"])
+    terminated = f"<TerminationDate>{job['terminated']}</TerminationDate>" if job["terminated"] else ""
+    return (
+        f'<DescribeJobResult xmlns="{NS}"><Job>'
+        f"<JobId>{job['id']}</JobId><ConfirmationRequired>false</ConfirmationRequired>"
+        f"<Description>{escape(job['description'])}</Description>"
+        f"<JobArn>arn:aws:s3:{job['region']}:{job['account']}:job/{job['id']}</JobArn>"
+        f"<Status>{job['status']}</Status><Operation><S3ReplicateObject/></Operation>"
+        f"<Priority>{job['priority']}</Priority>"
+        f"<ProgressSummary><TotalNumberOfTasks>{job['total']}</TotalNumberOfTasks>"
+        f"<NumberOfTasksSucceeded>{job['succeeded']}</NumberOfTasksSucceeded>"
+        f"<NumberOfTasksFailed>{job['failed']}</NumberOfTasksFailed></ProgressSummary>"
+        f"<FailureReasons>{failures}</FailureReasons><Report><Enabled>false</Enabled></Report>"
+        f"<CreationTime>{job['created']}</CreationTime>{terminated}<RoleArn>{escape(job['role'])}</RoleArn>"
+        f"<ManifestGenerator><S3JobManifestGenerator><SourceBucket>arn:aws:s3:::{escape(job['source'])}"
+        f"</SourceBucket><EnableManifestOutput>false</EnableManifestOutput></S3JobManifestGenerator>"
+        f"</ManifestGenerator></Job></DescribeJobResult>"
+    )
+
+
+def _update_status(job: dict, query: dict) -> str:
+    wanted = (query.get("requestedJobStatus") or [""])[0]
+    if wanted != "Cancelled":
+        raise ApiError(400, "InvalidRequest", f"requestedJobStatus {wanted!r} is not supported here")
+    if job["status"] in ("Complete", "Failed", "Cancelled"):
+        raise ApiError(400, "JobStatusException", f"Job {job['id']} is {job['status']} and cannot be cancelled")
+    job["status"] = "Cancelled"
+    return (f'<UpdateJobStatusResult xmlns="{NS}"><JobId>{job["id"]}</JobId><Status>Cancelled</Status>'
+            f"</UpdateJobStatusResult>")

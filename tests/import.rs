@@ -1,0 +1,652 @@
+//! Adopting resources made outside standby (`imports:`, `standby import`,
+//! `plan --generate-config-out`), each test against its own emulator. The
+//! stand-in "production" is created through the AWS API (boto3 in the
+//! emulator's venv), never through standby.
+
+mod common;
+
+use common::{Emulator, Run, copy_dir, repo, scratch, standby, write_files};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const SEARCH_PASSWORD: &str = "Dr-Search-Pass9!";
+const DB_PASSWORD: &str = "Db-Own-Passw0rd";
+const CLUSTER: &str = "mattermost-prod-aurora";
+const INSTANCES: &str = r#"["mattermost-prod-aurora-1", "mattermost-prod-aurora-2"]"#;
+const BUCKET: &str = "mattermost-prod-files";
+const DOMAIN: &str = "mattermost-prod-search";
+
+/// Python (boto3) against the emulator; the script prints one JSON value.
+fn py(emu: &Emulator, script: &str) -> Value {
+    let out = Command::new(repo().join(".venv-emulator/bin/python"))
+        .arg("-c")
+        .arg(format!(
+            "import boto3, json, os\nE = os.environ['AWS_ENDPOINT_URL']\n\
+             aws = lambda s, r='us-west-1': boto3.client(s, region_name=r, endpoint_url=E)\n{script}"
+        ))
+        .envs(emu.sdk_env())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .output()
+        .expect("python");
+    assert!(out.status.success(), "python failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+/// The AWS operations the emulator received, and a way to forget them.
+fn calls(emu: &Emulator) -> Vec<Value> {
+    py(emu, "import urllib.request\nprint(urllib.request.urlopen(E + '/_emulator/calls').read().decode())")
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn forget_calls(emu: &Emulator) {
+    py(
+        emu,
+        "import urllib.request\nurllib.request.urlopen(urllib.request.Request(E + '/_emulator/calls', method='DELETE'))\nprint('null')",
+    );
+}
+
+/// Operations that change something (everything but Describe/List/Get/Head).
+fn writes(calls: &[Value]) -> Vec<String> {
+    calls
+        .iter()
+        .filter_map(|c| c["operation"].as_str())
+        .filter(|op| !["Describe", "List", "Get", "Head"].iter().any(|p| op.starts_with(p)))
+        .map(str::to_string)
+        .collect()
+}
+
+struct Example {
+    emu: Emulator,
+    dir: PathBuf,
+}
+
+impl Example {
+    /// examples/mattermost-dr and the modules, with the stand-in production
+    /// made by scripts/demo-standin.
+    fn with_standin() -> Example {
+        let root = scratch("import-example");
+        copy_dir(&repo().join("examples/mattermost-dr"), &root.join("examples/mattermost-dr"));
+        copy_dir(&repo().join("modules"), &root.join("modules"));
+        let ex = Example { emu: Emulator::start(), dir: root.join("examples/mattermost-dr") };
+        let out = ex.env(&mut Command::new(repo().join("scripts/demo-standin"))).output().expect("demo-standin");
+        assert!(out.status.success(), "demo-standin: {}", String::from_utf8_lossy(&out.stderr));
+        ex
+    }
+
+    fn env<'a>(&self, c: &'a mut Command) -> &'a mut Command {
+        c.envs(self.emu.sdk_env())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("STANDBY_VAR_opensearch_master_password", SEARCH_PASSWORD)
+            .env("STANDBY_VAR_deletion_protection", "false")
+            .env("STANDBY_VAR_force_destroy", "true")
+            .env("STANDBY_VAR_primary_db_cluster", CLUSTER)
+            .env("STANDBY_VAR_primary_db_instances", INSTANCES)
+            .env("STANDBY_VAR_primary_files_bucket", BUCKET)
+            .env("STANDBY_VAR_primary_search_domain", DOMAIN)
+            .env("STANDBY_DEMO_DB_PASSWORD", DB_PASSWORD)
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        let mut c = self.emu.cmd(&self.dir, args);
+        self.env(&mut c).output().expect("standby").into()
+    }
+
+    fn ok(&self, code: i32, args: &[&str]) -> Run {
+        let r = self.run(args);
+        assert_eq!(r.code, code, "standby {}:\n{}", args.join(" "), r.all());
+        assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+        r
+    }
+
+    /// What identifies the production objects and their data.
+    fn fingerprint(&self) -> Value {
+        py(
+            &self.emu,
+            &format!(
+                r#"
+import urllib.request
+c = aws('rds').describe_db_clusters(DBClusterIdentifier='{CLUSTER}')['DBClusters'][0]
+i = aws('rds').describe_db_instances(Filters=[{{'Name': 'db-cluster-id', 'Values': ['{CLUSTER}']}}])['DBInstances']
+b = [x for x in aws('s3').list_buckets()['Buckets'] if x['Name'] == '{BUCKET}'][0]
+keys = sorted(o['Key'] for p in aws('s3').get_paginator('list_objects_v2').paginate(Bucket='{BUCKET}') for o in p.get('Contents', []))
+d = aws('opensearch').describe_domain(DomainName='{DOMAIN}')['DomainStatus']
+doms = json.loads(urllib.request.urlopen(E + '/_emulator/opensearch/domains').read())
+idx = [x['indices'] for x in doms if x['domain'] == '{DOMAIN}'][0]
+print(json.dumps({{'cluster': [c['DBClusterArn'], str(c['ClusterCreateTime']), c['DbClusterResourceId']],
+  'instances': sorted([x['DBInstanceArn'], str(x['InstanceCreateTime'])] for x in i),
+  'bucket': [b['Name'], str(b['CreationDate'])], 'objects': keys,
+  'domain': [d['ARN'], d['DomainId'], d['Endpoint']], 'indices': idx}}))
+"#
+            ),
+        )
+    }
+}
+
+/// The stand-in production is imported, not recreated: same objects, same
+/// data; the rest is created; the next plan is clean; destroy leaves the
+/// adopted resources and says so.
+#[test]
+fn the_example_adopts_the_running_primary() {
+    let ex = Example::with_standin();
+    let before = ex.fingerprint();
+    assert_eq!(before["objects"].as_array().unwrap().len(), 300);
+
+    forget_calls(&ex.emu);
+    let plan = ex.ok(2, &["plan", ".", "--detailed-exitcode"]);
+    assert!(plan.stdout.contains("Plan: 5 to import, "), "{}", plan.stdout);
+    assert!(plan.stdout.contains(", 0 to destroy."), "{}", plan.stdout);
+    for addr in [
+        "module.database.aws_rds_cluster.primary (us-west-1) will be imported (id \"mattermost-prod-aurora\")",
+        "module.database.aws_rds_cluster_instance.primary_instances[1] (us-west-1) will be imported (id \"mattermost-prod-aurora-2\")",
+        "module.files.aws_s3_bucket.primary (us-west-1) will be imported (id \"mattermost-prod-files\")",
+        "module.search.aws_opensearch_domain.leader (us-west-1) will be imported (id \"mattermost-prod-search\")",
+    ] {
+        assert!(plan.stdout.contains(addr), "missing {addr}:\n{}", plan.stdout);
+    }
+    assert!(plan.stdout.contains("(master_password: unknown, AWS never returns it; left as it is)"), "{}", plan.stdout);
+    assert_eq!(writes(&calls(&ex.emu)), Vec::<String>::new(), "a plan only reads");
+    for secret in [SEARCH_PASSWORD, DB_PASSWORD] {
+        assert!(!plan.all().contains(secret));
+    }
+
+    let json = ex.ok(0, &["plan", ".", "--json"]);
+    let doc: Value = serde_json::from_str(&json.stdout).unwrap();
+    let imported: Vec<&Value> =
+        doc["resource_changes"].as_array().unwrap().iter().filter(|c| c["change"].get("importing").is_some()).collect();
+    assert_eq!(imported.len(), 5);
+    let cluster = imported.iter().find(|c| c["address"] == "module.database.aws_rds_cluster.primary").unwrap();
+    assert_eq!(cluster["change"]["importing"], json!({"id": CLUSTER}));
+    assert_eq!(cluster["change"]["actions"], json!(["no-op"]));
+
+    forget_calls(&ex.emu);
+    let apply = ex.ok(0, &["apply", ".", "--auto-approve"]);
+    assert!(apply.stdout.contains("Resources: 5 imported, "), "{}", apply.stdout);
+    assert!(!apply.stdout.contains("aws_rds_cluster.primary: Creating"), "{}", apply.stdout);
+    let after = ex.fingerprint();
+    assert_eq!(before, after, "the adopted objects and their data are the same");
+    let state: Value =
+        serde_json::from_str(&std::fs::read_to_string(ex.dir.join("state/standby.json")).unwrap()).unwrap();
+    let adopted: Vec<&str> = state["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["adopted"] == true)
+        .map(|r| r["address"].as_str().unwrap())
+        .collect();
+    assert_eq!(adopted.len(), 5, "{adopted:?}");
+    let global = py(&ex.emu, "print(json.dumps(aws('rds', 'us-east-1').describe_global_clusters()['GlobalClusters']))");
+    let members: Vec<&str> = global[0]["GlobalClusterMembers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["IsWriter"] == true)
+        .map(|m| m["DBClusterArn"].as_str().unwrap())
+        .collect();
+    assert_eq!(members, vec![before["cluster"][0].as_str().unwrap()], "the adopted cluster is the global writer");
+
+    // The objects that predate replication reached the secondary bucket
+    // through the S3 Batch Replication job.
+    let copied = py(
+        &ex.emu,
+        "s3 = aws('s3', 'us-east-1')\nprint(json.dumps(sorted(o['Key'] for p in s3.get_paginator('list_objects_v2')\
+         .paginate(Bucket='mattermost-dr-files-us-east-1') for o in p.get('Contents', []))))",
+    );
+    assert_eq!(copied, before["objects"], "every existing object is in the secondary bucket");
+    let job = state["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["type"] == "aws_s3_batch_replication_job")
+        .expect("the batch job is on record");
+    assert_eq!(job["attributes"]["status"], "Complete");
+    assert_eq!(job["attributes"]["replicated_objects"], 300);
+    assert_eq!(job["attributes"]["failed_objects"], 0);
+    let ops: Vec<Value> = calls(&ex.emu).into_iter().filter(|c| c["service"] == "s3control").collect();
+    assert_eq!(ops.iter().filter(|c| c["operation"] == "CreateJob").count(), 1, "{ops:?}");
+
+    ex.ok(0, &["plan", ".", "--detailed-exitcode"]);
+    every_kind_reads_back_what_it_manages(&ex, &state);
+
+    let destroy = ex.ok(0, &["destroy", ".", "--auto-approve"]);
+    assert!(destroy.stdout.contains("5 adopted resource(s) left in place"), "{}", destroy.stdout);
+    assert!(
+        destroy.stdout.contains(
+            "module.files.aws_s3_bucket.primary: adopted (imported, id mattermost-prod-files): destroy leaves it"
+        ),
+        "{}",
+        destroy.stdout
+    );
+    let left = ex.fingerprint();
+    assert_eq!(left["cluster"], before["cluster"]);
+    assert_eq!(left["objects"], before["objects"]);
+    assert_eq!(left["indices"], before["indices"]);
+}
+
+/// Forgets the whole state and imports every resource by its id: `read`
+/// returns every configurable property, so nothing shows as changed except
+/// what AWS never returns (secrets, the OpenSearch master user) and
+/// standby's own settings (force_destroy, skip_final_snapshot).
+fn every_kind_reads_back_what_it_manages(ex: &Example, state: &Value) {
+    reimport_everything(&ex.dir, state, &|args| ex.ok(0, args));
+}
+
+fn reimport_everything(dir: &Path, state: &Value, plan: &dyn Fn(&[&str]) -> Run) {
+    let saved = dir.join("state/standby.json");
+    let backup = dir.join("state/applied.json");
+    std::fs::rename(&saved, &backup).unwrap();
+    let _ = std::fs::remove_file(dir.join("state/standby.json.backup"));
+    let mut extra = String::from("imports:\n");
+    let resources = state["resources"].as_array().unwrap();
+    for r in resources.iter().filter(|r| r["adopted"] != true) {
+        extra.push_str(&format!(
+            "  - to: {}\n    id: {}\n",
+            serde_json::to_string(r["address"].as_str().unwrap()).unwrap(),
+            serde_json::to_string(r["id"].as_str().unwrap()).unwrap()
+        ));
+    }
+    std::fs::write(dir.join("all-imports.yaml"), &extra).unwrap();
+    let run = plan(&["plan", ".", "--json"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let doc: Value = serde_json::from_str(&run.stdout).unwrap();
+    let changes = doc["resource_changes"].as_array().unwrap();
+    assert_eq!(changes.len(), resources.len());
+    let allowed = ["master_user_name", "force_destroy", "skip_final_snapshot"];
+    for c in changes {
+        assert!(c["change"]["importing"]["id"].is_string(), "{c}");
+        if c["change"]["actions"] == json!(["no-op"]) {
+            continue;
+        }
+        // An update: what the configuration sets must be what AWS reported.
+        let (before, after) = (&c["change"]["before"], &c["change"]["after"]);
+        let differs: Vec<&String> = after
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(k, v)| before.get(k.as_str()).unwrap_or(&Value::Null) != *v && !allowed.contains(&k.as_str()))
+            .filter(|(k, _)| c["change"]["after_unknown"][k.as_str()] != true)
+            .map(|(k, _)| k)
+            .collect();
+        assert!(differs.is_empty(), "{} reads back differently in {differs:?}:\n{c:#}", c["address"]);
+        assert_eq!(c["change"]["actions"], json!(["update"]), "{c:#}");
+    }
+    std::fs::remove_file(dir.join("all-imports.yaml")).unwrap();
+    std::fs::rename(&backup, &saved).unwrap();
+}
+
+fn bucket_config(dir: &Path, extra: &str) {
+    write_files(
+        dir,
+        &[(
+            "main.yaml",
+            &format!(
+                r#"regions: {{ primary: us-west-1, secondary: us-east-1 }}
+variables:
+  bucket: {{ type: string, default: adopted-files }}
+imports:
+  - to: aws_s3_bucket.files
+    id: "${{var.bucket}}"
+resources:
+  files:
+    type: aws_s3_bucket
+    properties:
+      bucket: "${{var.bucket}}"
+{extra}"#
+            ),
+        )],
+    );
+}
+
+fn make_bucket(emu: &Emulator, name: &str) {
+    py(
+        emu,
+        &format!(
+            "aws('s3').create_bucket(Bucket='{name}', CreateBucketConfiguration={{'LocationConstraint': 'us-west-1'}})\n\
+             aws('s3').put_object(Bucket='{name}', Key='keep.txt', Body=b'x')\nprint('null')"
+        ),
+    );
+}
+
+/// Lifting the protection in the configuration lets destroy delete an
+/// adopted resource; without it, destroy keeps it.
+#[test]
+fn destroy_deletes_an_adopted_resource_only_when_the_configuration_says_so() {
+    let emu = Emulator::start();
+    make_bucket(&emu, "adopted-files");
+    let dir = scratch("import-lift");
+    bucket_config(&dir, "      force_destroy: true\n");
+    let run = emu.standby(&dir, &["apply", ".", "--auto-approve"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let run = emu.standby(&dir, &["destroy", ".", "--auto-approve"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(run.stdout.contains("1 adopted resource(s) left in place"), "{}", run.stdout);
+    let names = py(&emu, "print(json.dumps([b['Name'] for b in aws('s3').list_buckets()['Buckets']]))");
+    assert_eq!(names, json!(["adopted-files"]));
+
+    bucket_config(&dir, "      force_destroy: true\n    lifecycle: { prevent_destroy: false }\n");
+    let run = emu.standby(&dir, &["destroy", ".", "--auto-approve"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(run.stdout.contains("Resources: 1 destroyed."), "{}", run.stdout);
+    let names = py(&emu, "print(json.dumps([b['Name'] for b in aws('s3').list_buckets()['Buckets']]))");
+    assert_eq!(names, json!([]));
+}
+
+/// Removing an adopted resource from the configuration is refused (it
+/// would delete production); `state rm` is the way to let go of it.
+#[test]
+fn an_adopted_resource_is_never_deleted_by_leaving_the_configuration() {
+    let emu = Emulator::start();
+    make_bucket(&emu, "adopted-files");
+    let dir = scratch("import-removed");
+    bucket_config(&dir, "");
+    assert_eq!(emu.standby(&dir, &["apply", ".", "--auto-approve"]).code, 0);
+    write_files(&dir, &[("main.yaml", "regions: { primary: us-west-1, secondary: us-east-1 }\n")]);
+    let run = emu.standby(&dir, &["plan", "."]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr.contains("aws_s3_bucket.files: cannot destroy an adopted (imported) resource"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("standby state rm"), "{}", run.stderr);
+}
+
+/// An engine version other than the adopted cluster's is refused at plan
+/// time with both versions named, and nothing that writes is called.
+#[test]
+fn an_engine_version_mismatch_is_refused_before_any_write() {
+    let emu = Emulator::start();
+    py(
+        &emu,
+        "aws('rds').create_db_cluster(DBClusterIdentifier='legacy-db', Engine='aurora-postgresql', \
+         EngineVersion='15.4', MasterUsername='mmuser', MasterUserPassword='Own-Passw0rd')\nprint('null')",
+    );
+    let dir = scratch("import-engine");
+    write_files(
+        &dir,
+        &[(
+            "main.yaml",
+            r#"regions: { primary: us-west-1, secondary: us-east-1 }
+imports:
+  - to: aws_rds_cluster.db
+    id: legacy-db
+resources:
+  db:
+    type: aws_rds_cluster
+    properties:
+      cluster_identifier: legacy-db
+      engine_version: "16.4"
+      master_username: mmuser
+      manage_master_user_password: false
+      skip_final_snapshot: true
+"#,
+        )],
+    );
+    forget_calls(&emu);
+    let run = emu.standby(&dir, &["apply", ".", "--auto-approve"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stderr.contains("main.yaml:10:7: aws_rds_cluster.db: cannot import"), "{}", run.stderr);
+    assert!(run.stderr.contains("\"15.4\"") && run.stderr.contains("\"16.4\""), "{}", run.stderr);
+    assert_eq!(writes(&calls(&emu)), Vec::<String>::new());
+    assert!(!dir.join("state/standby.json").exists(), "state untouched");
+
+    // A force-new property: named with the value AWS reports.
+    let text = std::fs::read_to_string(dir.join("main.yaml")).unwrap();
+    std::fs::write(dir.join("main.yaml"), text.replace("\"16.4\"", "\"15.4\"").replace("mmuser", "admin")).unwrap();
+    let run = emu.standby(&dir, &["plan", "."]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr.contains("`master_username` is \"mmuser\" in AWS but \"admin\" in the configuration"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(writes(&calls(&emu)), Vec::<String>::new());
+}
+
+/// Configuration errors in `imports:` are located, all at once, before any call.
+#[test]
+fn bad_imports_are_reported_with_their_location() {
+    let dir = scratch("import-bad");
+    write_files(
+        &dir,
+        &[(
+            "main.yaml",
+            r#"regions: { primary: us-west-1, secondary: us-east-1 }
+variables:
+  n: { type: number, default: 5 }
+imports:
+  - to: aws_s3_bucket.nope
+    id: x
+  - to: aws_s3_bucket.files
+    id: "${var.n}"
+  - to: aws_s3_bucket.files
+    id: files-a
+  - to: aws_s3_bucket.files
+    id: files-b
+  - to: module.m
+    id: y
+resources:
+  files:
+    type: aws_s3_bucket
+    properties: { bucket: files-a }
+"#,
+        )],
+    );
+    let run = standby(&dir, &["validate", "."]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    for expected in [
+        "main.yaml:5:9: aws_s3_bucket.nope: no resource block for aws_s3_bucket.nope in the configuration",
+        "main.yaml:8:9: aws_s3_bucket.files: an import id must be a string known before apply, but it is a number",
+        "main.yaml:11:9: aws_s3_bucket.files: two imports to aws_s3_bucket.files (the first is at main.yaml:9:7)",
+        "main.yaml:13:9: module.m: an import must name one resource instance, not a module",
+    ] {
+        assert!(run.stderr.contains(expected), "missing {expected:?} in:\n{}", run.stderr);
+    }
+    std::fs::write(dir.join("more.yaml"), "imports:\n  - id: z\n    from: x\n").unwrap();
+    let run = standby(&dir, &["validate", "."]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stderr.contains("more.yaml:2:7: an import needs `to`"), "{}", run.stderr);
+    assert!(run.stderr.contains("more.yaml:3:5: unknown key `from` in an import"), "{}", run.stderr);
+}
+
+/// An id AWS does not know, and an address already holding another object,
+/// are plan errors naming address and id.
+#[test]
+fn unknown_ids_and_taken_addresses_are_plan_errors() {
+    let emu = Emulator::start();
+    let dir = scratch("import-missing");
+    bucket_config(&dir, "");
+    let run = emu.standby(&dir, &["plan", ".", "--var", "bucket=no-such-bucket"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr
+            .contains("aws_s3_bucket.files: cannot import: no aws_s3_bucket with id \"no-such-bucket\" in us-west-1"),
+        "{}",
+        run.stderr
+    );
+    make_bucket(&emu, "adopted-files");
+    make_bucket(&emu, "other-files");
+    assert_eq!(emu.standby(&dir, &["apply", ".", "--auto-approve"]).code, 0);
+    let run = emu.standby(&dir, &["plan", ".", "--var", "bucket=other-files"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr.contains(
+            "aws_s3_bucket.files is already in state with id \"adopted-files\"; this import names \"other-files\""
+        ),
+        "{}",
+        run.stderr
+    );
+}
+
+/// `standby import ADDR ID`: state only, adopted, then a clean plan.
+#[test]
+fn the_import_command_adopts_one_resource() {
+    let emu = Emulator::start();
+    make_bucket(&emu, "cli-files");
+    let dir = scratch("import-cli");
+    write_files(
+        &dir,
+        &[(
+            "main.yaml",
+            "regions: { primary: us-west-1, secondary: us-east-1 }\nresources:\n  files:\n    type: aws_s3_bucket\n    properties: { bucket: cli-files }\n",
+        )],
+    );
+    forget_calls(&emu);
+    let run = emu.standby(&dir, &["import", "aws_s3_bucket.files", "cli-files", "."]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(run.stdout.contains("aws_s3_bucket.files: imported \"cli-files\""), "{}", run.stdout);
+    assert_eq!(writes(&calls(&emu)), Vec::<String>::new());
+    let state: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("state/standby.json")).unwrap()).unwrap();
+    assert_eq!(state["resources"][0]["adopted"], true);
+    assert_eq!(state["resources"][0]["id"], "cli-files");
+    let run = emu.standby(&dir, &["plan", ".", "--detailed-exitcode"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+
+    let run = emu.standby(&dir, &["import", "aws_s3_bucket.other", "x", "."]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("aws_s3_bucket.other is not in the configuration"), "{}", run.stderr);
+    let help = standby(&dir, &["import", "--help"]);
+    assert!(help.stdout.contains("aws_iam_role_policy                 ROLE:POLICY"), "{}", help.stdout);
+}
+
+/// `plan --generate-config-out`: blocks for import targets without one,
+/// which then load and plan as imports with no changes.
+#[test]
+fn generated_configuration_plans_as_imports_with_no_changes() {
+    let emu = Emulator::start();
+    make_bucket(&emu, "gen-files");
+    py(
+        &emu,
+        "aws('s3').put_bucket_tagging(Bucket='gen-files', Tagging={'TagSet': [{'Key': 'team', 'Value': '${x}'}]})\n\
+         aws('iam').create_role(RoleName='gen-role', AssumeRolePolicyDocument=json.dumps({'Version': '2012-10-17', \
+         'Statement': [{'Effect': 'Allow', 'Principal': {'Service': 's3.amazonaws.com'}, 'Action': 'sts:AssumeRole'}]}), \
+         Description='made by hand')\nprint('null')",
+    );
+    let dir = scratch("import-generate");
+    write_files(
+        &dir,
+        &[(
+            "main.yaml",
+            r#"regions: { primary: us-west-1, secondary: us-east-1 }
+imports:
+  - to: aws_s3_bucket.files
+    id: gen-files
+  - to: aws_iam_role.replication
+    id: gen-role
+"#,
+        )],
+    );
+    let run = emu.standby(&dir, &["plan", "."]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("--generate-config-out"), "{}", run.stderr);
+    let run = emu.standby(&dir, &["plan", ".", "--generate-config-out", "generated.yaml"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(run.stderr.contains("Wrote configuration for 2 import target(s) to generated.yaml"), "{}", run.stderr);
+    let text = std::fs::read_to_string(dir.join("generated.yaml")).unwrap();
+    insta::assert_snapshot!(
+        "generated_config",
+        text.lines().filter(|l| !l.contains("unique_id")).collect::<Vec<_>>().join("\n")
+    );
+    let run = emu.standby(&dir, &["plan", ".", "--detailed-exitcode"]);
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert!(run.stdout.contains("Plan: 2 to import, 0 to add, 0 to change, 0 to destroy."), "{}", run.stdout);
+    let run = emu.standby(&dir, &["apply", ".", "--auto-approve"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let run = emu.standby(&dir, &["plan", ".", "--detailed-exitcode"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    // Refused: the file exists; a module target cannot be generated.
+    let run = emu.standby(&dir, &["plan", ".", "--generate-config-out", "generated.yaml"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("already exists"), "{}", run.stderr);
+    std::fs::write(dir.join("more.yaml"), "imports:\n  - to: module.m.aws_s3_bucket.x\n    id: gen-files\n").unwrap();
+    let run = emu.standby(&dir, &["plan", ".", "--generate-config-out", "more-generated.yaml"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr.contains("more.yaml:2:9: module.m.aws_s3_bucket.x: cannot generate configuration for module.m.aws_s3_bucket.x: --generate-config-out writes blocks only for root-module resources without count/for_each"),
+        "{}",
+        run.stderr
+    );
+    assert!(!dir.join("more-generated.yaml").exists());
+}
+
+/// `imports:` belongs in the root module.
+#[test]
+fn imports_in_a_child_module_are_refused() {
+    let dir = scratch("import-child");
+    write_files(
+        &dir,
+        &[
+            ("main.yaml", "regions: { primary: us-west-1, secondary: us-east-1 }\nmodules:\n  m: { source: ./m }\n"),
+            ("m/main.yaml", "regions: [primary]\nimports:\n  - to: aws_s3_bucket.x\n    id: y\n"),
+        ],
+    );
+    let run = standby(&dir, &["validate", "."]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stderr.contains("m/main.yaml:3:3: `imports` belongs in the root module"), "{}", run.stderr);
+}
+
+/// What people read: the human, markdown and JSON views of an import.
+#[test]
+fn import_plans_render_for_humans_markdown_and_json() {
+    let emu = Emulator::start();
+    make_bucket(&emu, "adopted-files");
+    let dir = scratch("import-render");
+    make_bucket(&emu, "adopted-logs");
+    bucket_config(
+        &dir,
+        "      tags: { app: mattermost }\n  logs:\n    type: aws_s3_bucket\n    properties: { bucket: adopted-logs }\n",
+    );
+    std::fs::write(dir.join("logs.yaml"), "imports:\n  - to: aws_s3_bucket.logs\n    id: adopted-logs\n").unwrap();
+    let human = emu.standby(&dir, &["plan", "."]);
+    assert_eq!(human.code, 0, "{}", human.all());
+    insta::assert_snapshot!("import_plan_human", human.stdout);
+    let md = emu.standby(&dir, &["plan", ".", "--format", "markdown"]);
+    insta::assert_snapshot!("import_plan_markdown", md.stdout);
+    let json = emu.standby(&dir, &["plan", ".", "--json"]);
+    let doc: Value = serde_json::from_str(&json.stdout).unwrap();
+    insta::assert_json_snapshot!("import_plan_json_change", doc["resource_changes"][0]);
+}
+
+/// A saved plan carries what the imports read: applying it adopts them,
+/// and the state keeps the fact.
+#[test]
+fn a_saved_plan_applies_its_imports() {
+    let emu = Emulator::start();
+    make_bucket(&emu, "adopted-files");
+    let dir = scratch("import-saved");
+    bucket_config(&dir, "      tags: { app: mattermost }\n");
+    let run = emu.standby(&dir, &["plan", ".", "--out", "p.tfplan"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    forget_calls(&emu);
+    let run = emu.standby(&dir, &["apply", "p.tfplan"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(run.stdout.contains("Resources: 1 imported, 0 added, 1 changed, 0 destroyed."), "{}", run.stdout);
+    assert_eq!(writes(&calls(&emu)), vec!["PutBucketTagging".to_string()], "only the tag change writes");
+    let state: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("state/standby.json")).unwrap()).unwrap();
+    assert_eq!(state["resources"][0]["adopted"], true);
+    let run = emu.standby(&dir, &["plan", ".", "--detailed-exitcode"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+}
+
+/// The IAM and S3 kinds the example lacks (a managed policy and its
+/// attachment) read back what they manage too.
+#[test]
+fn iam_and_s3_kinds_read_back_what_they_manage() {
+    let emu = Emulator::start();
+    let root = scratch("import-all-kinds");
+    let rel = Path::new("tests/fixtures/storage/all-kinds");
+    copy_dir(&repo().join(rel), &root.join(rel));
+    copy_dir(&repo().join("modules"), &root.join("modules"));
+    let dir = root.join(rel);
+    let run = emu.standby(&dir, &["apply", ".", "--auto-approve"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let state: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("state/standby.json")).unwrap()).unwrap();
+    let types: std::collections::BTreeSet<&str> =
+        state["resources"].as_array().unwrap().iter().map(|r| r["type"].as_str().unwrap()).collect();
+    assert!(types.contains("aws_iam_policy") && types.contains("aws_iam_role_policy_attachment"), "{types:?}");
+    reimport_everything(&dir, &state, &|args| emu.standby(&dir, args));
+}
