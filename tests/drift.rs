@@ -125,7 +125,10 @@ impl World {
     /// then the whole example.
     fn applied() -> World {
         let w = World::example();
-        w.ok(0, &["apply", ".", "--auto-approve", "--target", "module.search.aws_opensearch_domain_policy.leader_policy"]);
+        w.ok(
+            0,
+            &["apply", ".", "--auto-approve", "--target", "module.search.aws_opensearch_domain_policy.leader_policy"],
+        );
         let host = w.host(LEADER);
         for index in ["channels", "users", "files", "posts-2024-06-01"] {
             assert_eq!(w.rest(&host, "PUT", &format!("/{index}"), None).0, 200);
