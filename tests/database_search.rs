@@ -31,6 +31,7 @@ const DB_PASSWORD: &str = "Db-Master-7#wz";
 /// The replication user's and Mattermost's passwords on both domains.
 const REPL_PASSWORD: &str = "Repl-User-5%qa";
 const MM_PASSWORD: &str = "Mm-Search-3&zx";
+const MM_PROD_PASSWORD: &str = "Mm-Prod-8^hv";
 const GLOBAL: &str = "mattermost-dr-db";
 const CLUSTER_WEST: &str = "mattermost-dr-db-us-west-1";
 const CLUSTER_EAST: &str = "mattermost-dr-db-us-east-1";
@@ -737,6 +738,134 @@ fn cutting_off_current_clients_is_refused() {
             .to_string()
     });
     assert_eq!(serde_json::from_str::<Value>(&kept).unwrap(), open, "the live policy is untouched");
+}
+
+/// Production's leader had its own policy (Mattermost reaching it as its own
+/// user) before standby put one on it; destroy gives it back, so Mattermost
+/// keeps working. On the code before, destroy left the leader with an empty
+/// policy: 403 for everyone.
+#[test]
+fn destroy_restores_the_policy_a_pre_existing_leader_had() {
+    let w = World::example();
+    w.ok(0, &["apply", ".", "--auto-approve", "--target", "module.search.aws_opensearch_domain.leader"]);
+    let arn = format!("arn:aws:es:{WEST}:123456789012:domain/{LEADER}");
+    let own = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"},
+        "Action": "es:ESHttp*", "Resource": format!("{arn}/*"),
+        "Condition": {"IpAddress": {"aws:SourceIp": "127.0.0.1/32"}}}]});
+    w.block(async {
+        w.os[WEST].update_domain_config().domain_name(LEADER).access_policies(own.to_string()).send().await.unwrap();
+    });
+    // Mattermost's own user, from before standby.
+    let host = w.host(LEADER);
+    for (path, body) in [
+        ("/_plugins/_security/api/internalusers/mm-prod", json!({"password": MM_PROD_PASSWORD})),
+        (
+            "/_plugins/_security/api/roles/mm-prod",
+            json!({"index_permissions": [{"index_patterns": ["channels*"], "allowed_actions": ["crud"]}]}),
+        ),
+        ("/_plugins/_security/api/rolesmapping/mm-prod", json!({"users": ["mm-prod"]})),
+    ] {
+        let (status, body) = w.rest(&host, "PUT", path, Some(body));
+        assert!(status < 300, "{path}: {status} {body}");
+    }
+    let mut indices = INDICES.to_vec();
+    indices.push(POSTS);
+    w.seed_leader(LEADER, &indices);
+    let mattermost = || w.rest_as(("mm-prod", MM_PROD_PASSWORD), &host, "PUT", "/channels/_doc/9", Some(json!({})));
+    assert!(mattermost().0 < 300, "{:?}", mattermost());
+
+    w.ok(0, &["apply", ".", "--auto-approve"]);
+    let shown = w.ok(0, &["state", "show", "module.search.aws_opensearch_domain_policy.leader_policy"]).stdout;
+    assert!(shown.contains("previous_policy") && shown.contains("127.0.0.1/32"), "{shown}");
+    // The domain is production's: standby lets go of it, the rest goes.
+    w.ok(0, &["state", "rm", "module.search.aws_opensearch_domain.leader"]);
+    let plan = w.ok(0, &["plan", ".", "--destroy"]).stdout;
+    let said = plan
+        .lines()
+        .skip_while(|l| !l.contains("# module.search.aws_opensearch_domain_policy.leader_policy"))
+        .nth(1)
+        .unwrap_or_default();
+    assert!(said.contains("restores the access policy the domain had before standby: {"), "{plan}");
+    assert!(said.contains("127.0.0.1/32"), "{said}");
+    w.ok(0, &["destroy", ".", "--auto-approve"]);
+
+    let (status, body) = mattermost();
+    assert!(status < 300, "Mattermost lost the leader: {status} {body}");
+    let now = w.block(async {
+        let out = w.os[WEST].describe_domain().domain_name(LEADER).send().await.unwrap();
+        out.domain_status().unwrap().access_policies().unwrap_or_default().to_string()
+    });
+    assert!(now.contains("127.0.0.1/32") && !now.contains("ESCrossClusterGet"), "{now}");
+}
+
+/// A domain with no policy before standby's: deleting the policy locks every
+/// client out, so the plan refuses it (located) unless the domain goes too or
+/// `accept_access_loss` is set, and says what the delete does.
+#[test]
+fn deleting_a_policy_the_domain_did_not_have_before_is_refused() {
+    let w = World::fixture("slow_replication");
+    let config = |policy: &str| {
+        let text = format!(
+            "regions: {{ primary: us-west-1, secondary: us-east-1 }}\n\
+             variables:\n  search_password: {{ type: string, sensitive: true }}\n\
+             resources:\n  leader:\n    type: aws_opensearch_domain\n    region: primary\n    properties:\n      \
+             domain_name: mm-leader\n      engine_version: OpenSearch_2.11\n      instance_type: r6g.large.search\n      \
+             master_user_name: admin\n      master_user_password: \"${{var.search_password}}\"\n{policy}"
+        );
+        std::fs::write(w.dir.join("main.yaml"), text).unwrap();
+    };
+    let policy = "  leader_policy:\n    type: aws_opensearch_domain_policy\n    region: primary\n    properties:\n      \
+                  domain_arn: \"${aws_opensearch_domain.leader.arn}\"\n      source_ips: [\"127.0.0.0/8\"]\n";
+    config(policy);
+    w.ok(0, &["apply", ".", "--auto-approve"]);
+    let shown = w.ok(0, &["state", "show", "aws_opensearch_domain_policy.leader_policy"]).stdout;
+    assert!(shown.contains("previous_policy"), "{shown}");
+    let host = w.host("mm-leader");
+    assert_eq!(w.rest(&host, "GET", "/_cluster/health", None).0, 200);
+    w.forget_calls();
+
+    let lockout = |run: &Run| {
+        assert_eq!(run.code, 1, "{}", run.all());
+        assert!(run.stderr.contains("aws_opensearch_domain_policy.leader_policy"), "{}", run.stderr);
+        assert!(
+            run.stderr
+                .contains("deleting this policy leaves mm-leader with no access policy (it had none before standby)"),
+            "{}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains(&format!(
+                "no longer allowed: es:ESHttp* on arn:aws:es:{WEST}:123456789012:domain/mm-leader/* from 127.0.0.0/8"
+            )),
+            "{}",
+            run.stderr
+        );
+        assert!(run.stderr.contains("accept_access_loss"), "{}", run.stderr);
+    };
+    // Destroying the policy alone: located at its block.
+    let run = w.run(&["plan", ".", "--destroy", "--target", "aws_opensearch_domain_policy.leader_policy"]);
+    lockout(&run);
+    assert!(run.stderr.contains("main.yaml:"), "{}", run.stderr);
+    insta::assert_snapshot!("policy_delete_refused", run.stderr);
+    lockout(&w.run(&["destroy", ".", "--auto-approve", "--target", "aws_opensearch_domain_policy.leader_policy"]));
+    // Deleting it from the configuration: located by its address.
+    config("");
+    lockout(&w.run(&["plan", "."]));
+    assert!(!w.calls().iter().any(|c| c["operation"] == "UpdateDomainConfig"), "nothing was changed");
+    assert_eq!(w.rest(&host, "GET", "/_cluster/health", None).0, 200);
+
+    // The domain goes in the same plan: nothing to cut off.
+    config(policy);
+    let plan = w.ok(0, &["plan", ".", "--destroy"]).stdout;
+    assert!(plan.contains("leaves the domain with no access policy: every request will be refused"), "{plan}");
+    // Or the user says so.
+    config(&format!("{policy}      accept_access_loss: true\n"));
+    let plan = w.ok(0, &["plan", ".", "--destroy", "--target", "aws_opensearch_domain_policy.leader_policy"]).stdout;
+    assert!(plan.contains("leaves the domain with no access policy"), "{plan}");
+    w.ok(0, &["apply", ".", "--auto-approve"]);
+    config("");
+    w.ok(0, &["apply", ".", "--auto-approve"]);
+    assert_eq!(w.rest(&host, "GET", "/_cluster/health", None).0, 403, "as the plan said");
 }
 
 /// F17: where AWS lags (a domain Processing after a change, write

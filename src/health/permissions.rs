@@ -3,7 +3,7 @@
 //! README's read-only policy for a drift job is the `read` column plus
 //! [`DISCOVERY`] and [`HEALTH`].
 //!
-//! Kinds that talk only to a domain's REST API (the replication plugin) need
+//! Kinds that talk only to a domain's REST API (the replication and security plugins) need
 //! no IAM action with fine-grained access control's internal users.
 
 /// `(kind, read actions, write actions)`.

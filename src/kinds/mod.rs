@@ -142,6 +142,24 @@ pub trait Kind: Send + Sync {
         Vec::new()
     }
 
+    /// Checks a delete against what AWS reports now (`prior`, as refreshed),
+    /// the configuration when it still declares the resource (`configured`,
+    /// on destroy) and what else the plan deletes (`deleted`: type, attributes).
+    fn check_delete(
+        &self,
+        _prior: &Attrs,
+        _configured: Option<&Attrs>,
+        _deleted: &[(&str, &Attrs)],
+    ) -> Vec<PropProblem> {
+        Vec::new()
+    }
+
+    /// What a delete does beyond removing the resource, in plain words for
+    /// the plan (e.g. a policy restored).
+    fn delete_effect(&self, _prior: &Attrs) -> Option<String> {
+        None
+    }
+
     /// The form a value is compared in, so that equivalent spellings (policy
     /// JSON key order, `"x"` vs `["x"]`) never show as changes.
     fn normalize(&self, _prop: &str, v: &Value) -> Value {

@@ -256,6 +256,10 @@ pub fn plan(loaded: &Loaded, state: &State, drift: Vec<ResourceChange>, opts: &O
     let mut wanted: HashSet<InstanceAddr> = HashSet::new();
     let mut changes: BTreeMap<InstanceAddr, ResourceChange> = BTreeMap::new();
     let (protected, lifted) = protected_blocks(loaded);
+    // On destroy, what the configuration still says of each instance (for
+    // the kinds' delete checks), and where.
+    type Declared = (Attrs, crate::diag::Location, BTreeMap<String, crate::diag::Location>);
+    let mut declared: BTreeMap<InstanceAddr, Declared> = BTreeMap::new();
     for &id in &loaded.graph.order {
         let out = ev.eval_node(id, &mut scope).map_err(|d| PlanError::Invalid(d.sorted()))?;
         let NodeOut::Instances(exp, instances) = out else { continue };
@@ -276,6 +280,9 @@ pub fn plan(loaded: &Loaded, state: &State, drift: Vec<ResourceChange>, opts: &O
                         diags.push(Diagnostic::error(problem.message).at(Some(loc)).address(d.addr.to_string()));
                     }
                 }
+            }
+            if opts.destroy {
+                declared.insert(d.addr.clone(), (diffed.planned.clone(), d.loc.clone(), d.prop_locs.clone()));
             }
             wanted.insert(d.addr.clone());
             let after = normalized(d.kind, &redact(&diffed.planned, &diffed.sensitive));
@@ -386,6 +393,7 @@ pub fn plan(loaded: &Loaded, state: &State, drift: Vec<ResourceChange>, opts: &O
             );
         }
     }
+    check_deletes(&mut list, &declared, &mut diags, &mut plan.warnings);
     for c in list.iter().filter(|c| matches!(c.action, Action::Delete | Action::Replace)) {
         if adopted(c) && c.importing.is_none() && !protected.contains_key(&block_of(&c.address)) {
             let what = if c.action == Action::Replace { "replace" } else { "destroy" };
@@ -418,6 +426,46 @@ pub fn plan(loaded: &Loaded, state: &State, drift: Vec<ResourceChange>, opts: &O
     plan.changes = list;
     plan.outputs = if opts.destroy { destroyed_outputs(state) } else { output_changes(&scope, state) };
     Ok(plan)
+}
+
+/// The kinds' delete checks (e.g. a policy delete that would lock clients
+/// out), and what each delete does, added to its reason.
+fn check_deletes(
+    list: &mut [ResourceChange],
+    declared: &BTreeMap<InstanceAddr, (Attrs, crate::diag::Location, BTreeMap<String, crate::diag::Location>)>,
+    diags: &mut Diagnostics,
+    warnings: &mut Vec<Diagnostic>,
+) {
+    let mut effects = Vec::new();
+    {
+        let deleted: Vec<(&str, &Attrs)> = list
+            .iter()
+            .filter(|c| c.action == Action::Delete)
+            .filter_map(|c| Some((c.type_name.as_str(), c.before.as_ref()?)))
+            .collect();
+        for (i, c) in list.iter().enumerate().filter(|(_, c)| c.action == Action::Delete) {
+            let (Some(kind), Some(before)) = (kinds::lookup(&c.type_name), c.before.as_ref()) else { continue };
+            let conf = crate::state::file::instance_addr(&c.address).and_then(|a| declared.get(&a));
+            for problem in kind.check_delete(before, conf.map(|(a, ..)| a), &deleted) {
+                let loc = conf.map(|(_, loc, props)| props.get(&problem.prop).unwrap_or(loc).clone());
+                if problem.warning {
+                    warnings.push(Diagnostic::warning(problem.message).at(loc).address(c.address.clone()));
+                } else {
+                    diags.push(Diagnostic::error(problem.message).at(loc).address(c.address.clone()));
+                }
+            }
+            if let Some(effect) = kind.delete_effect(before) {
+                effects.push((i, effect));
+            }
+        }
+    }
+    for (i, effect) in effects {
+        let c = &mut list[i];
+        c.reason = Some(match c.reason.take() {
+            Some(r) => format!("{r}; {effect}"),
+            None => effect,
+        });
+    }
 }
 
 fn selector_text(s: &Selector) -> String {

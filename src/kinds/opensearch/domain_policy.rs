@@ -16,6 +16,12 @@
 //! A change that takes access away from anonymous clients the current
 //! policy lets in (production Mattermost) is refused at plan time, with the
 //! statements that change and what it means, unless `accept_access_loss`.
+//!
+//! Deleting the resource gives the domain back the policy it had before
+//! standby (`previous_policy`, recorded at create). When it had none, the
+//! domain is left with no policy, which refuses every request: a plan that
+//! would cut off clients the current policy lets in is refused, unless the
+//! domain goes in the same plan or `accept_access_loss`.
 
 use super::access;
 use super::os_error;
@@ -64,6 +70,12 @@ static SCHEMA: Schema = Schema {
              a plan is refused, so production is never cut off by accident).",
         ),
         Prop::computed("domain_name", Type::String, "The domain's name."),
+        Prop::computed(
+            "previous_policy",
+            Type::Json,
+            "The policy the domain had before standby set this one (null: none), read at create; deleting this \
+             resource restores it.",
+        ),
     ],
 };
 
@@ -142,6 +154,11 @@ pub fn access_loss(old: &Value, new: &Value) -> Option<String> {
             .to_string(),
     );
     Some(lines.join("\n"))
+}
+
+/// The policy the domain had before standby, when it had one.
+fn previous(prior: &Attrs) -> Option<&Value> {
+    prior.get("previous_policy").filter(|v| !v.is_null())
 }
 
 /// The property a refusal is reported at.
@@ -230,9 +247,69 @@ impl Kind for OpenSearchDomainPolicy {
         access_loss(old, new).map(|m| PropProblem::error(loss_prop(planned), m)).into_iter().collect()
     }
 
+    fn check_delete(&self, prior: &Attrs, configured: Option<&Attrs>, deleted: &[(&str, &Attrs)]) -> Vec<PropProblem> {
+        let Some(current) = prior.get("access_policies").filter(|v| !v.is_null()) else { return Vec::new() };
+        if let Some(before) = previous(prior) {
+            // The owner's own policy comes back; say so when it takes away
+            // what standby's let in.
+            let (gone, _) = access::lost(&as_json(current), &as_json(before));
+            if gone.is_empty() {
+                return Vec::new();
+            }
+            let lines: Vec<String> =
+                gone.iter().map(|g| format!("  no longer allowed: {}", access::describe(g))).collect();
+            return vec![PropProblem::warning(
+                "domain_arn",
+                format!(
+                    "restoring the access policy the domain had before standby takes away what standby's policy \
+                     allows:\n{}",
+                    lines.join("\n")
+                ),
+            )];
+        }
+        let accepted =
+            [Some(prior), configured].into_iter().flatten().any(|a| get_bool(a, "accept_access_loss") == Some(true));
+        let arn = get_str(prior, "domain_arn");
+        let domain_goes =
+            deleted.iter().any(|(t, a)| *t == "aws_opensearch_domain" && arn.is_some() && get_str(a, "arn") == arn);
+        if accepted || domain_goes {
+            return Vec::new();
+        }
+        let (gone, _) = access::lost(&as_json(current), &json!({"Statement": []}));
+        if gone.is_empty() {
+            return Vec::new();
+        }
+        let name = get_str(prior, "domain_name").unwrap_or("the domain");
+        let recorded = if prior.contains_key("previous_policy") {
+            "it had none before standby"
+        } else {
+            "standby did not record the policy it had before"
+        };
+        let mut lines = vec![format!(
+            "deleting this policy leaves {name} with no access policy ({recorded}): every request will be refused, \
+             and clients the current policy lets in (Mattermost, replication) lose access"
+        )];
+        lines.extend(gone.iter().map(|g| format!("  no longer allowed: {}", access::describe(g))));
+        lines.push(
+            "  keep the resource, delete the domain in the same plan, or set `accept_access_loss: true` (and apply \
+             it before removing the resource) if cutting them off is intended"
+                .to_string(),
+        );
+        vec![PropProblem::error(configured.map_or("domain_arn", loss_prop), lines.join("\n"))]
+    }
+
+    fn delete_effect(&self, prior: &Attrs) -> Option<String> {
+        Some(match previous(prior) {
+            Some(p) => {
+                format!("restores the access policy the domain had before standby: {}", policy::normalize(p).to_json())
+            }
+            None => "leaves the domain with no access policy: every request will be refused".to_string(),
+        })
+    }
+
     fn normalize(&self, prop: &str, v: &Value) -> Value {
         match prop {
-            "access_policies" => policy::normalize(v),
+            "access_policies" | "previous_policy" => policy::normalize(v),
             _ => v.clone(),
         }
     }
@@ -263,16 +340,18 @@ impl Kind for OpenSearchDomainPolicy {
         let (_, _, name) = parse_domain_arn(arn).ok_or_else(|| KindError::Failed(format!("bad domain ARN {arn:?}")))?;
         let doc = document(desired).ok_or_else(|| KindError::Failed("the policy document is not known".into()))?;
         // An existing domain (adopted) may already have a policy its clients
-        // rely on: the same rule as for an update.
+        // rely on: the same rule as for an update, and it is kept on record
+        // so that deleting this resource restores it.
+        let current = self.read(cx, name, desired).await?.and_then(|a| a.get("access_policies").cloned());
         if get_bool(desired, "accept_access_loss") != Some(true)
-            && let Some(current) = self.read(cx, name, desired).await?.and_then(|a| a.get("access_policies").cloned())
-            && let Some(why) = access_loss(&current, &doc)
+            && let Some(why) = current.as_ref().and_then(|c| access_loss(c, &doc))
         {
             return Err(KindError::Failed(format!("{name} already has an access policy; {why}")));
         }
         put_policy(cx, name, &policy::to_json_string(&doc)).await?;
         let mut attrs = desired.clone();
         self.derive(&mut attrs);
+        attrs.insert("previous_policy".into(), current.unwrap_or(Value::Null));
         Ok(Created { id: name.to_string(), attrs })
     }
 
@@ -304,7 +383,7 @@ impl Kind for OpenSearchDomainPolicy {
         a.insert("domain_name".into(), Value::str(d.domain_name()));
         a.insert("access_policies".into(), policy::from_aws(doc));
         // standby's inputs to the document, not reported by AWS.
-        for k in ["principals", "source_ips", "cross_cluster_leader", "accept_access_loss"] {
+        for k in ["principals", "source_ips", "cross_cluster_leader", "accept_access_loss", "previous_policy"] {
             if let Some(p) = prior.get(k) {
                 a.insert(k.into(), p.clone());
             }
@@ -317,9 +396,22 @@ impl Kind for OpenSearchDomainPolicy {
         put_policy(cx, id, &policy::to_json_string(&doc)).await
     }
 
-    /// An empty policy, as AWS has for a new domain.
-    async fn delete(&self, cx: &Ctx<'_>, id: &str, _prior: &Attrs) -> Result<(), KindError> {
-        match put_policy(cx, id, "").await {
+    /// The policy the domain had before standby, or none (the plan said
+    /// which, and refused a lock-out). Observes first: a domain that is gone,
+    /// or already has that policy (a retried delete), needs no call.
+    async fn delete(&self, cx: &Ctx<'_>, id: &str, prior: &Attrs) -> Result<(), KindError> {
+        let current = self.read(cx, id, prior).await?.and_then(|a| a.get("access_policies").cloned());
+        let restore = previous(prior);
+        let same = match (&current, restore) {
+            (None, None) => true,
+            (Some(c), Some(r)) => policy::normalize(c) == policy::normalize(r),
+            _ => false,
+        };
+        if same {
+            return Ok(());
+        }
+        let doc = restore.map(policy::to_json_string).unwrap_or_default();
+        match put_policy(cx, id, &doc).await {
             Err(KindError::Aws { code, .. }) if GONE.contains(&code.as_str()) => Ok(()),
             other => other,
         }
@@ -403,5 +495,47 @@ mod tests {
         let mut leader = props(&[("domain_arn", Value::str(ARN)), ("cross_cluster_leader", Value::Bool(true))]);
         OpenSearchDomainPolicy.derive(&mut leader);
         assert!(OpenSearchDomainPolicy.check_update(&prior, &leader).is_empty());
+    }
+
+    #[test]
+    fn a_delete_restores_the_previous_policy_or_is_refused_when_it_locks_clients_out() {
+        let k = OpenSearchDomainPolicy;
+        let open = standard_document(ARN, &props(&[("domain_arn", Value::str(ARN))])).unwrap();
+        let own = Value::from_json(&json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"},
+            "Action": "es:ESHttpGet", "Resource": format!("{ARN}/*")}]}));
+        let state = |previous: Option<Value>| {
+            let mut a = props(&[
+                ("domain_arn", Value::str(ARN)),
+                ("domain_name", Value::str("mm-search")),
+                ("access_policies", open.clone()),
+            ]);
+            if let Some(p) = previous {
+                a.insert("previous_policy".into(), p);
+            }
+            a
+        };
+        // Had a policy: restored, said so, and a warning for what it takes away.
+        let had = state(Some(own.clone()));
+        let effect = k.delete_effect(&had).unwrap();
+        assert!(effect.starts_with("restores the access policy the domain had before standby: {"), "{effect}");
+        let probs = k.check_delete(&had, None, &[]);
+        assert!(probs.len() == 1 && probs[0].warning, "{probs:?}");
+        assert!(probs[0].message.contains("no longer allowed: es:ESHttp* on"), "{}", probs[0].message);
+        // Had none (or none recorded): refused, unless accepted or the domain goes.
+        for prior in [state(Some(Value::Null)), state(None)] {
+            let effect = k.delete_effect(&prior).unwrap();
+            assert_eq!(effect, "leaves the domain with no access policy: every request will be refused");
+            let probs = k.check_delete(&prior, None, &[]);
+            assert!(probs.len() == 1 && !probs[0].warning && probs[0].prop == "domain_arn", "{probs:?}");
+            assert!(probs[0].message.contains("leaves mm-search with no access policy"), "{}", probs[0].message);
+            let accept = props(&[("accept_access_loss", Value::Bool(true))]);
+            assert!(k.check_delete(&prior, Some(&accept), &[]).is_empty());
+            let domain = props(&[("arn", Value::str(ARN))]);
+            assert!(k.check_delete(&prior, None, &[("aws_opensearch_domain", &domain)]).is_empty());
+            let other = props(&[("arn", Value::str("arn:aws:es:us-west-1:123456789012:domain/other"))]);
+            assert_eq!(k.check_delete(&prior, None, &[("aws_opensearch_domain", &other)]).len(), 1);
+        }
+        let recorded = k.check_delete(&state(None), None, &[]);
+        assert!(recorded[0].message.contains("standby did not record"), "{}", recorded[0].message);
     }
 }
