@@ -3,8 +3,8 @@
 //! reported in one place, [`main`].
 
 pub mod args;
-mod init;
 mod drift;
+mod init;
 mod inspect;
 mod run;
 

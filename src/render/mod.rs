@@ -11,8 +11,8 @@ pub mod human;
 pub mod json;
 pub mod lines;
 pub mod markdown;
-pub mod topology;
 pub mod preflight;
+pub mod topology;
 
 /// Terminal colours, or none.
 #[derive(Clone, Copy, Debug, Default)]
