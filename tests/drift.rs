@@ -33,6 +33,7 @@ fn example_env(c: &mut Command) -> &mut Command {
 const LEADER: &str = "mattermost-dr-os-us-west-1";
 const FOLLOWER: &str = "mattermost-dr-os-us-east-1";
 const CLUSTER_WEST: &str = "mattermost-dr-db-us-west-1";
+const CLUSTER_EAST: &str = "mattermost-dr-db-us-east-1";
 const BUCKET_WEST: &str = "mattermost-dr-files-us-west-1";
 const BUCKET_EAST: &str = "mattermost-dr-files-us-east-1";
 const ROLE_WEST: &str = "mattermost-dr-files-replication-us-west-1";
@@ -43,6 +44,7 @@ struct World {
     rt: tokio::runtime::Runtime,
     s3: BTreeMap<&'static str, S3>,
     rds: BTreeMap<&'static str, aws_sdk_rds::Client>,
+    cw: BTreeMap<&'static str, aws_sdk_cloudwatch::Client>,
     iam: Iam,
 }
 
@@ -57,9 +59,10 @@ impl World {
         let emu = Emulator::start();
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let endpoint = emu.endpoint();
-        let (s3, rds, iam) = rt.block_on(async {
+        let (s3, rds, cw, iam) = rt.block_on(async {
             let mut s3 = BTreeMap::new();
             let mut rds = BTreeMap::new();
+            let mut cw = BTreeMap::new();
             let mut iam = None;
             for region in [WEST, EAST] {
                 let http = aws_smithy_http_client::Builder::new()
@@ -75,11 +78,12 @@ impl World {
                 let conf = aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build();
                 s3.insert(region, S3::from_conf(conf));
                 rds.insert(region, aws_sdk_rds::Client::new(&config));
+                cw.insert(region, aws_sdk_cloudwatch::Client::new(&config));
                 iam.get_or_insert_with(|| Iam::new(&config));
             }
-            (s3, rds, iam.unwrap())
+            (s3, rds, cw, iam.unwrap())
         });
-        World { emu, dir, rt, s3, rds, iam }
+        World { emu, dir, rt, s3, rds, cw, iam }
     }
 
     fn cmd(&self, args: &[&str]) -> Command {
@@ -139,6 +143,28 @@ impl World {
         }
         w.ok(0, &["apply", ".", "--auto-approve"]);
         w
+    }
+
+    /// Publishes Aurora lag datapoints for a secondary cluster, as RDS does
+    /// on AWS (`AWS/RDS`, `DBClusterIdentifier`, milliseconds), each
+    /// `(seconds ago, value)`.
+    fn publish_lag(&self, region: &'static str, cluster: &str, metric: &str, points: &[(u64, f64)]) {
+        use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+        let now = std::time::SystemTime::now();
+        let data: Vec<MetricDatum> = points
+            .iter()
+            .map(|(ago, v)| {
+                MetricDatum::builder()
+                    .metric_name(metric)
+                    .dimensions(Dimension::builder().name("DBClusterIdentifier").value(cluster).build())
+                    .timestamp((now - std::time::Duration::from_secs(*ago)).into())
+                    .value(*v)
+                    .unit(StandardUnit::Milliseconds)
+                    .build()
+            })
+            .collect();
+        self.block(self.cw[region].put_metric_data().namespace("AWS/RDS").set_metric_data(Some(data)).send())
+            .expect("PutMetricData");
     }
 
     fn state_path(&self) -> PathBuf {
@@ -259,7 +285,9 @@ fn drift_is_clean_after_apply_then_reports_out_of_band_changes_read_only() {
     let w = World::applied();
     let state_dir = w.state_path().parent().unwrap().to_path_buf();
 
-    // Right after apply: nothing, exit 0. Count what a run costs.
+    // Right after apply: nothing, exit 0. Count what a run costs. The
+    // secondary publishes its lag (on AWS, RDS does).
+    w.publish_lag(EAST, CLUSTER_EAST, "AuroraGlobalDBRPOLag", &[(30, 850.0)]);
     w.control("DELETE", "/_emulator/calls", None);
     let clean = w.ok(0, &["drift", ".", "--format", "json"]);
     assert_eq!(findings(&clean), Vec::<Value>::new(), "{}", clean.stdout);
@@ -459,6 +487,70 @@ fn drift_is_clean_after_apply_then_reports_out_of_band_changes_read_only() {
         )
     };
     assert_eq!(behind, vec![want("channels"), want("files")]);
+}
+
+#[test]
+fn aurora_replication_lag_is_checked_from_cloudwatch_against_the_bound() {
+    let w = World::applied();
+    let lag_check = |run: &Run| -> Value {
+        let doc: Value = serde_json::from_str(&run.stdout).unwrap();
+        let found: Vec<&Value> =
+            doc["checks"].as_array().unwrap().iter().filter(|c| c["id"] == "db.replication_lag").collect();
+        assert_eq!(found.len(), 1, "one check per secondary: {}", run.stdout);
+        found[0].clone()
+    };
+
+    // No datapoints at all (RDS has published nothing yet): a warning that
+    // says so, not a pass and not a finding; exit 0.
+    w.control("DELETE", "/_emulator/calls", None);
+    let none = w.ok(0, &["drift", ".", "--format", "json"]);
+    assert_eq!(findings(&none), Vec::<Value>::new(), "{}", none.stdout);
+    let c = lag_check(&none);
+    assert_eq!(c["status"], "warn", "{c}");
+    assert_eq!(c["actual"], json!({"metric": null, "datapoints": 0}));
+    assert!(c["fix"].as_str().unwrap().contains("no AuroraGlobalDBRPOLag or AuroraGlobalDBReplicationLag datapoint"));
+    assert_schema_valid(&none.stdout);
+    // One GetMetricData per run, in the secondary's region.
+    let reads: Vec<Value> = w.calls().into_iter().filter(|c| c["service"] == "cloudwatch").collect();
+    assert_eq!(
+        reads,
+        vec![json!({"service": "cloudwatch", "region": EAST, "operation": "GetMetricData", "status": 200})]
+    );
+    let human = w.ok(0, &["drift", "."]);
+    insta::assert_snapshot!("db_lag_no_datapoints_human", redact(&human.stdout, &w));
+
+    // Older Aurora MySQL publishes only AuroraGlobalDBReplicationLag: used
+    // when there is no RPO datapoint.
+    w.publish_lag(EAST, CLUSTER_EAST, "AuroraGlobalDBReplicationLag", &[(30, 2000.0)]);
+    let c = lag_check(&w.ok(0, &["drift", ".", "--format", "json"]));
+    assert_eq!(c["status"], "pass", "{c}");
+    assert_eq!(c["actual"]["metric"], "AuroraGlobalDBReplicationLag");
+
+    // The RPO lag wins when it exists; the maximum over the window counts,
+    // not the latest value. 95 s is over the default bound of 60 s.
+    w.publish_lag(EAST, CLUSTER_EAST, "AuroraGlobalDBRPOLag", &[(30, 1200.0), (150, 95_000.0), (270, 3000.0)]);
+    let over = w.ok(3, &["drift", ".", "--format", "json"]);
+    let all = findings(&over);
+    assert_eq!(all.len(), 1, "{}", over.stdout);
+    let f = &all[0];
+    assert_eq!(
+        brief(f),
+        ("unhealthy".into(), "module.database.aws_rds_cluster.secondary".into(), "replication_lag".into()),
+        "{f}"
+    );
+    assert_eq!(f["check"], "db.replication_lag");
+    assert_eq!(f["expected"], json!({"max_ms": 60000, "window_minutes": 10}));
+    assert_eq!(f["actual"], json!({"metric": "AuroraGlobalDBRPOLag", "max_ms": 95000.0, "datapoints": 3}));
+    assert!(f["impact"].as_str().unwrap().contains("us-east-1"), "{f}");
+    assert_schema_valid(&over.stdout);
+    let human = w.ok(3, &["drift", "."]);
+    insta::assert_snapshot!("db_lag_over_bound_human", redact(&human.stdout, &w));
+
+    // The bound is the user's: 2 minutes lets 95 s pass.
+    let c = lag_check(&w.ok(0, &["drift", ".", "--format", "json", "--max-db-lag", "2m"]));
+    assert_eq!(c["status"], "pass", "{c}");
+    let bad = w.ok(1, &["drift", ".", "--max-db-lag", "soon"]);
+    assert!(bad.stderr.contains("--max-db-lag: `soon` is not a duration"), "{}", bad.stderr);
 }
 
 #[test]

@@ -26,6 +26,7 @@ pub struct Aws {
     s3control: Mutex<HashMap<String, aws_sdk_s3control::Client>>,
     iam: OnceCell<aws_sdk_iam::Client>,
     sts: Mutex<HashMap<String, aws_sdk_sts::Client>>,
+    cloudwatch: Mutex<HashMap<String, aws_sdk_cloudwatch::Client>>,
 }
 
 /// Counts, per task, the retries the SDK makes (attempts after an
@@ -174,6 +175,20 @@ impl Aws {
                     .region(aws_sdk_sts::config::Region::new(region.to_string()))
                     .build();
                 aws_sdk_sts::Client::from_conf(conf)
+            })
+            .clone()
+    }
+
+    pub async fn cloudwatch(&self, region: &str) -> aws_sdk_cloudwatch::Client {
+        let cfg = self.config().await;
+        let mut cache = self.cloudwatch.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .entry(region.to_string())
+            .or_insert_with(|| {
+                let conf = aws_sdk_cloudwatch::config::Builder::from(cfg)
+                    .region(aws_sdk_cloudwatch::config::Region::new(region.to_string()))
+                    .build();
+                aws_sdk_cloudwatch::Client::from_conf(conf)
             })
             .clone()
     }

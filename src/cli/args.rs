@@ -408,6 +408,11 @@ pub struct DriftArgs {
     /// Operations a follower index may be behind its leader
     #[arg(long, default_value_t = 1000, value_name = "N")]
     pub max_search_lag: i64,
+    /// Aurora replication lag a secondary may have: the maximum of CloudWatch's
+    /// AuroraGlobalDBRPOLag (else AuroraGlobalDBReplicationLag) over the last 10
+    /// minutes, e.g. 30s, 2m
+    #[arg(long, default_value = "60s", value_name = "DURATION")]
+    pub max_db_lag: String,
     /// How many reads run at once
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub parallelism: u32,

@@ -15,6 +15,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub async fn drift(s: &Settings, dir: &Path, args: &DriftArgs) -> Result<u8, Error> {
+    let db_lag = crate::config::parse_duration(&args.max_db_lag).ok_or_else(|| {
+        Error::Usage(format!("--max-db-lag: `{}` is not a duration (e.g. 30s, 2m, 1m30s)", args.max_db_lag))
+    })?;
     let loaded = load::load(dir, &var_inputs(&args.vars)).map_err(Error::Config)?;
     let rules = ignore::Rules::load(dir, &args.ignore).map_err(Error::Usage)?;
     // No lock: only reads. A journal left by an interrupted apply is
@@ -24,7 +27,7 @@ pub async fn drift(s: &Settings, dir: &Path, args: &DriftArgs) -> Result<u8, Err
     ensure_credentials(&aws, declares_aws(&loaded) || reads_aws(&st)).await?;
     let opts = drift::Options {
         parallelism: args.parallelism as usize,
-        bounds: health::dr::Bounds { search_lag_ops: args.max_search_lag },
+        bounds: health::dr::Bounds { search_lag_ops: args.max_search_lag, db_lag },
         ignore: rules,
         prefixes: args.prefixes.clone(),
     };

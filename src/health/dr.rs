@@ -1,15 +1,14 @@
 //! DR health of a deployed topology, from the state as refreshed (what AWS
 //! reports for each managed resource) plus a bounded number of live probes:
-//! one DescribeGlobalClusters per global database, one
+//! one DescribeGlobalClusters per global database and one CloudWatch
+//! GetMetricData per secondary cluster ([`super::db_lag`]), one
 //! DescribeOutboundConnections per connection, and per follower domain one
 //! `follower_stats` and one `autofollow_stats` (REST).
 //!
 //! Each check names the resource and attribute it is about, so a drift
 //! finding on the same attribute can be reported once, as unhealthy.
 //!
-//! Not checked yet: Aurora replication lag (`AuroraGlobalDBRPOLag` is a
-//! CloudWatch metric; standby has no CloudWatch client yet), the app tier and
-//! DNS (no such kinds yet).
+//! Not checked yet: the app tier and DNS (no such kinds yet).
 
 use super::Check;
 use crate::address::InstanceAddr;
@@ -27,11 +26,17 @@ pub struct Bounds {
     /// Operations a follower index may be behind its leader
     /// (leader checkpoint − follower checkpoint).
     pub search_lag_ops: i64,
+    /// Aurora global database replication lag (the maximum of the last
+    /// [`super::db_lag::WINDOW`]) a secondary may have.
+    pub db_lag: std::time::Duration,
 }
+
+/// `--max-db-lag`'s default.
+pub const DEFAULT_DB_LAG: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl Default for Bounds {
     fn default() -> Self {
-        Bounds { search_lag_ops: 1000 }
+        Bounds { search_lag_ops: 1000, db_lag: DEFAULT_DB_LAG }
     }
 }
 
@@ -244,6 +249,27 @@ async fn database(input: &Input<'_>) -> Result<Vec<Check>, Vec<String>> {
                 .fix("run `standby plan` and apply: it turns global write forwarding on again")
                 .warn_if(matches!(status, "enabling")),
             );
+        }
+        // Replication lag of each secondary, as the members are now.
+        let secondaries: Vec<super::db_lag::Secondary> = g
+            .iter()
+            .flat_map(|g| g.global_cluster_members())
+            .filter(|m| m.is_writer() != Some(true))
+            .filter_map(|m| {
+                let arn = m.db_cluster_arn()?;
+                let cluster = crate::kinds::rds::cluster_id_of(arn).to_string();
+                let recorded = of_type(input.recorded, "aws_rds_cluster")
+                    .find(|(_, c)| s(&c.attrs, "cluster_identifier") == cluster);
+                let region = crate::kinds::rds::region_of_arn(arn)
+                    .map(str::to_string)
+                    .or_else(|| recorded.map(|(_, c)| c.region.clone()))?;
+                let address = recorded.map_or_else(|| addr.to_string(), |(a, _)| a.to_string());
+                Some(super::db_lag::Secondary { cluster, region, address })
+            })
+            .collect();
+        match super::db_lag::checks(input.aws, &secondaries, input.bounds.db_lag).await {
+            Ok(c) => out.extend(c),
+            Err(e) => errors.extend(e),
         }
     }
     if errors.is_empty() { Ok(out) } else { Err(errors) }

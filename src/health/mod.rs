@@ -11,6 +11,7 @@
 //! those kinds do not exist yet. They slot in as more functions in [`dr`]
 //! returning [`Check`]s for their resources.
 
+pub mod db_lag;
 pub mod dr;
 pub mod permissions;
 pub mod preflight;

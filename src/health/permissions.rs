@@ -110,6 +110,7 @@ pub const HEALTH: &[&str] = &[
     "rds:DescribeGlobalClusters",
     "rds:DescribeDBClusterSnapshots",
     "es:DescribeOutboundConnections",
+    "cloudwatch:GetMetricData",
     "sts:GetCallerIdentity",
     "iam:SimulatePrincipalPolicy",
 ];

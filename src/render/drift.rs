@@ -68,6 +68,16 @@ fn json_diff(expected: &Json, actual: &Json, indent: &str) -> Option<String> {
     Some(out)
 }
 
+/// How the checks went, for the "No drift" sentence.
+fn health_words(r: &Report) -> String {
+    match tally(&r.checks) {
+        (_, 0, 0) => "every DR health check passes".to_string(),
+        (_, 1, 0) => "no DR health check fails (one warning, below)".to_string(),
+        (_, w, 0) => format!("no DR health check fails ({w} warnings, below)"),
+        (_, _, f) => format!("the {f} failing DR health check(s) are ignored"),
+    }
+}
+
 fn counts_line(r: &Report) -> String {
     let parts: Vec<String> = FindingKind::ALL.iter().map(|k| format!("{} {}", r.count(*k), k.word())).collect();
     parts.join(", ")
@@ -81,8 +91,9 @@ pub fn human(r: &Report, dir: &str, s: &Style) -> String {
     if r.findings.is_empty() {
         out.push_str(&format!(
             "\n{} The resources match the state, the configuration is applied, nothing unmanaged is in scope, and \
-             every DR health check passes.\n",
-            s.green(&s.bold("No drift."))
+             {}.\n",
+            s.green(&s.bold("No drift.")),
+            health_words(r)
         ));
     }
     for kind in FindingKind::ALL {
@@ -131,6 +142,10 @@ pub fn human(r: &Report, dir: &str, s: &Style) -> String {
             Status::Fail => s.red("FAIL"),
         };
         out.push_str(&format!("  {word}  {:<20} {}\n", c.id, c.title));
+        // A warning is not a finding: say here why it is one.
+        if let (Status::Warn, Some(fix)) = (c.status, &c.fix) {
+            out.push_str(&format!("        {fix}\n"));
+        }
     }
     if !r.ignored.is_empty() {
         out.push_str(&format!("\nIgnored: {} finding(s)\n", r.ignored.len()));
@@ -199,7 +214,10 @@ pub fn markdown(r: &Report) -> String {
         out.push_str(&format!("> **Warning:** {}\n\n", escape(w).replace('\n', "\n> ")));
     }
     if r.findings.is_empty() {
-        out.push_str("No drift: the resources match the state, the configuration is applied, and every DR health check passes.\n\n");
+        out.push_str(&format!(
+            "No drift: the resources match the state, the configuration is applied, and {}.\n\n",
+            health_words(r)
+        ));
     } else {
         out.push_str("| Kind | Resource | Path | Expected | Actual |\n|---|---|---|---|---|\n");
         for f in &r.findings {
@@ -242,7 +260,11 @@ pub fn markdown(r: &Report) -> String {
         r.checks.len()
     ));
     for c in &r.checks {
-        out.push_str(&format!("| {} | {} | {} |\n", c.id, c.status.word(), escape(&c.title)));
+        let why = match (c.status, &c.fix) {
+            (Status::Warn, Some(fix)) => format!(": {fix}"),
+            _ => String::new(),
+        };
+        out.push_str(&format!("| {} | {} | {}{} |\n", c.id, c.status.word(), escape(&c.title), escape(&why)));
     }
     out.push_str("\n</details>\n");
     if !r.ignored.is_empty() {

@@ -953,3 +953,88 @@ def test_rest_autofollow_on_2_17_and_status_running_stopped(aws, endpoint):
         {"endpoint": follower.host, "index": "channels", "status": "STOPPED"}).encode())
     urllib.request.urlopen(req)
     assert follower("GET", "/_plugins/_replication/channels/_status")[1]["status"] == "STOPPED"
+
+
+# ------------------------------------------------- CloudWatch (RPC v2 CBOR) ---
+
+def _cbor_call(endpoint, region, operation, params, gzip_body=False):
+    """A CloudWatch call as aws-sdk-cloudwatch sends it (Smithy RPC v2 CBOR),
+    the body made and the answer read by botocore's own CBOR code."""
+    import gzip
+    import io
+
+    import botocore.session
+    from botocore.parsers import RpcV2CBORParser
+    from botocore.serialize import RpcV2CBORSerializer
+
+    model = botocore.session.get_session().get_service_model("cloudwatch")
+    op = model.operation_model(operation)
+    body = bytearray()
+    RpcV2CBORSerializer()._serialize_data_item(body, params, op.input_shape)
+    body = bytes(body)
+    headers = {
+        "smithy-protocol": "rpc-v2-cbor", "Content-Type": "application/cbor", "Accept": "application/cbor",
+        "x-amzn-query-mode": "true",
+        "Authorization": f"AWS4-HMAC-SHA256 Credential=testing/20261201/{region}/monitoring/aws4_request, "
+                         "SignedHeaders=host, Signature=0",
+    }
+    if gzip_body:
+        body = gzip.compress(body)
+        headers["Content-Encoding"] = "gzip"
+    host = endpoint.removeprefix("http://")
+    conn = http.client.HTTPConnection(host)
+    conn.request("POST", f"/service/GraniteServiceVersion20100801/operation/{operation}", body, headers)
+    r = conn.getresponse()
+    raw = r.read()
+    hdrs = {k.lower(): v for k, v in r.getheaders()}
+    assert hdrs["smithy-protocol"] == "rpc-v2-cbor" and hdrs["content-type"] == "application/cbor", hdrs
+    response = {"status_code": r.status, "headers": hdrs, "body": raw}
+    shape = op.output_shape if r.status < 300 else None
+    parsed = RpcV2CBORParser().parse(response, shape) if (raw or r.status >= 300) else {}
+    return r.status, hdrs, raw, parsed
+
+
+def test_cloudwatch_metric_data_over_cbor(endpoint):
+    import datetime
+
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    dim = [{"Name": "DBClusterIdentifier", "Value": "db-east"}]
+    data = [{"MetricName": "AuroraGlobalDBRPOLag", "Dimensions": dim, "Unit": "Milliseconds",
+             "Timestamp": now - datetime.timedelta(seconds=ago), "Value": v}
+            for ago, v in [(30, 1200.0), (150, 95000.0)]]
+    status, _, raw, _ = _cbor_call(endpoint, EAST, "PutMetricData",
+                                   {"Namespace": "AWS/RDS", "MetricData": data}, gzip_body=True)
+    assert (status, raw) == (200, b"")  # no output shape: empty body
+
+    def query(i, name):
+        return {"Id": i, "ReturnData": True, "MetricStat": {
+            "Metric": {"Namespace": "AWS/RDS", "MetricName": name, "Dimensions": dim},
+            "Period": 60, "Stat": "Maximum"}}
+    params = {"MetricDataQueries": [query("rpo", "AuroraGlobalDBRPOLag"),
+                                    query("replication", "AuroraGlobalDBReplicationLag")],
+              "StartTime": now - datetime.timedelta(minutes=10), "EndTime": now + datetime.timedelta(seconds=1),
+              "ScanBy": "TimestampDescending"}
+    status, _, _, out = _cbor_call(endpoint, EAST, "GetMetricData", params)
+    assert status == 200
+    got = {r["Id"]: r for r in out["MetricDataResults"]}
+    assert sorted(got["rpo"]["Values"]) == [1200.0, 95000.0]
+    assert all(isinstance(t, datetime.datetime) for t in got["rpo"]["Timestamps"])  # CBOR tag 1
+    assert got["replication"]["Values"] == []
+    # Metrics live in their region.
+    _, _, _, west = _cbor_call(endpoint, WEST, "GetMetricData", params)
+    assert all(r["Values"] == [] for r in west["MetricDataResults"])
+
+    # Errors: __type is the shape id, the query error code in its header.
+    status, hdrs, raw, err = _cbor_call(endpoint, EAST, "GetMetricStatistics", {
+        "Namespace": "AWS/RDS", "MetricName": "AuroraGlobalDBRPOLag", "StartTime": now, "EndTime": now,
+        "Period": 60})
+    assert status == 400
+    assert hdrs["x-amzn-query-error"] == "InvalidParameterCombination;Sender"
+    assert err["Error"]["Code"] == "InvalidParameterCombination", err  # what the SDKs report
+    from standby_emulator import cloudwatch_cbor  # noqa: E402  (body as sent)
+    assert cloudwatch_cbor.decode(raw)["__type"] == "com.amazonaws.cloudwatch#InvalidParameterCombinationException"
+
+    calls = json.loads(urllib.request.urlopen(f"{endpoint}/_emulator/calls").read())
+    assert [(c["service"], c["region"], c["operation"]) for c in calls] == [
+        ("cloudwatch", EAST, "PutMetricData"), ("cloudwatch", EAST, "GetMetricData"),
+        ("cloudwatch", WEST, "GetMetricData"), ("cloudwatch", EAST, "GetMetricStatistics")]

@@ -9,6 +9,7 @@ botocore service models moto serves from:
   or `X-Amz-Credential` for presigned URLs);
 - query protocols (IAM, RDS, EC2, ...): the `Action` form parameter;
 - JSON protocols: the `X-Amz-Target` header;
+- Smithy RPC v2 CBOR (CloudWatch): the path `/service/<Service>/operation/<Operation>`;
 - REST protocols (S3, OpenSearch, ...): the operation whose HTTP method and
   `requestUri` template (path segments and literal query keys) match, the most
   specific one when several do (S3's `/{Bucket}?versioning` beats `/{Bucket}`),
@@ -34,7 +35,7 @@ LOCK = threading.Lock()
 CALLS: list[dict[str, Any]] = []
 
 # SigV4 signing name -> botocore service names that sign with it.
-_SIGNING_TO_SERVICES = {"es": ["opensearch", "es"], "email": ["ses", "sesv2"]}
+_SIGNING_TO_SERVICES = {"es": ["opensearch", "es"], "email": ["ses", "sesv2"], "monitoring": ["cloudwatch"]}
 
 _SCOPE = re.compile(r"Credential=[^/,]+/\d{8}/([^/,]+)/([^/,]+)/aws4_request")
 
@@ -142,7 +143,14 @@ def classify(environ: dict) -> dict[str, Any] | None:
         if model is None:
             continue
         protocol = model.protocol
-        if protocol in ("query", "ec2"):
+        # Services that speak several protocols (CloudWatch: CBOR, JSON,
+        # query): the request's own form says which one it uses.
+        protocols = model.metadata.get("protocols", [protocol])
+        if environ.get("HTTP_SMITHY_PROTOCOL") and "/operation/" in path:
+            operation = path.rsplit("/operation/", 1)[-1] or None
+        elif environ.get("HTTP_X_AMZ_TARGET") and "json" in protocols:
+            operation = environ["HTTP_X_AMZ_TARGET"].rsplit(".", 1)[-1] or None
+        elif protocol in ("query", "ec2") or (protocol not in ("rest-xml", "rest-json") and "query" in protocols):
             action = query.get("Action")
             if not action and method == "POST":
                 action = parse_qs(_read_body(environ).decode("utf-8", "replace")).get("Action")

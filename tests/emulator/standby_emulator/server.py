@@ -8,7 +8,8 @@ Routing, in order:
 3. /_emulator/... -> test-only control API (health, settings, replication
    state); only on the emulator's own address, never on domain hosts.
 4. S3 Control batch jobs (/v20180820/jobs...) -> s3_batch (moto has none).
-5. Everything else -> moto, noted in the call log (calls.py) when it is a
+5. CloudWatch in Smithy RPC v2 CBOR -> cloudwatch_cbor (moto via JSON).
+6. Everything else -> moto, noted in the call log (calls.py) when it is a
    signed AWS request. POST /moto-api/reset also clears the extensions and
    the call log.
 """
@@ -19,7 +20,7 @@ from typing import Any
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-from . import apply_all, calls, opensearch, opensearch_rest, opensearch_security, rds_backups, s3_batch
+from . import apply_all, calls, cloudwatch_cbor, opensearch, opensearch_rest, opensearch_security, rds_backups, s3_batch
 
 
 def _json_response(start_response, status: int, payload: Any) -> list[bytes]:
@@ -76,6 +77,8 @@ class EmulatorApp:
             opensearch.reset()
             opensearch_rest.reset()
             calls.reset()
+        if cloudwatch_cbor.operation(environ):
+            return cloudwatch_cbor.handle(self.moto, environ, calls.record(environ, start_response))
         return self.moto(environ, calls.record(environ, start_response))
 
     # ------------------------------------------------------ control API ---
