@@ -81,13 +81,21 @@ pub fn files(a: &Answers) -> Result<Vec<(PathBuf, String)>, String> {
     }
     let mut out = Vec::new();
     for (name, text) in root {
-        out.push((PathBuf::from(name), text.replace("source: ../../modules/", "source: ./modules/")));
+        let text = text.replace("source: ../../modules/", "source: ./modules/");
+        out.push((PathBuf::from(name), text.replace(SCHEMA_LINE, "$schema=standby.schema.json")));
     }
     for (name, text) in MODULES {
-        out.push((PathBuf::from("modules").join(name), text.to_string()));
+        out.push((PathBuf::from("modules").join(name), text.replace(SCHEMA_LINE, "$schema=../../standby.schema.json")));
     }
+    // Editors find the schema beside the configuration (`standby schema`
+    // writes the same document).
+    let schema = serde_json::to_string_pretty(&crate::config::json_schema::generate()).unwrap_or_default();
+    out.push((PathBuf::from("standby.schema.json"), schema + "\n"));
     Ok(out)
 }
+
+/// How the shipped files point at the repository's schema.
+const SCHEMA_LINE: &str = "$schema=../../schema/standby.schema.json";
 
 fn set_regions(text: &str, primary: &str, secondary: &str) -> Result<String, String> {
     let mut found = false;

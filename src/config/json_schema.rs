@@ -105,6 +105,20 @@ fn top_key(key: &str) -> Option<Json> {
             v["additionalProperties"] = json!({"$ref": "#/definitions/output"});
             v
         }
+        "imports" => json!({
+            "type": "array",
+            "description": "Root module only: existing resources to adopt (like Terraform's import blocks). The plan \
+        reads each by id and shows `will be imported`; adopted resources are protected from deletion.",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "to": {"type": "string", "description": "Resource address, e.g. module.database.aws_rds_cluster.primary or aws_s3_bucket.files[0]."},
+                    "id": {"type": "string", "description": "The resource's id in AWS (bucket name, cluster identifier, domain name, ...); may use ${var.NAME}."},
+                },
+                "required": ["to", "id"],
+                "additionalProperties": false,
+            },
+        }),
         _ => return None,
     };
     Some(s)
