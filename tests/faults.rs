@@ -111,6 +111,8 @@ fn example() -> PathBuf {
     let root = scratch("faults-example");
     copy_dir(&repo().join("examples/mattermost-dr"), &root.join("examples/mattermost-dr"));
     copy_dir(&repo().join("modules"), &root.join("modules"));
+    // These tests make the primary with standby (no adoption).
+    std::fs::remove_file(root.join("examples/mattermost-dr/imports.yaml")).unwrap();
     root.join("examples/mattermost-dr")
 }
 

@@ -31,6 +31,8 @@ fn a_just_created_destination_is_retried() {
     copy_dir(&repo().join("examples/mattermost-dr"), &root.join("examples/mattermost-dr"));
     copy_dir(&repo().join("modules"), &root.join("modules"));
     let dir = root.join("examples/mattermost-dr");
+    // Standby makes the primary here (no adoption).
+    std::fs::remove_file(dir.join("imports.yaml")).unwrap();
     // File storage only (main.yaml): the database and search parts need passwords.
     for part in ["database.yaml", "search.yaml"] {
         std::fs::remove_file(dir.join(part)).unwrap();

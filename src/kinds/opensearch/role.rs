@@ -58,6 +58,12 @@ async fn put(p: &Attrs) -> Result<(), KindError> {
 
 #[async_trait]
 impl Kind for OpenSearchRole {
+    /// Reached through its domain's REST API: an import needs the
+    /// domain's endpoint from the configuration.
+    fn import_reads_configuration(&self) -> bool {
+        true
+    }
+
     fn type_name(&self) -> &'static str {
         "opensearch_role"
     }

@@ -56,6 +56,12 @@ fn sorted(v: &Value) -> Value {
 
 #[async_trait]
 impl Kind for OpenSearchRoleMapping {
+    /// Reached through its domain's REST API: an import needs the
+    /// domain's endpoint from the configuration.
+    fn import_reads_configuration(&self) -> bool {
+        true
+    }
+
     fn type_name(&self) -> &'static str {
         "opensearch_role_mapping"
     }
