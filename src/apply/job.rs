@@ -151,13 +151,16 @@ impl Job {
         let address = self.addr.to_string();
         let every = super::progress::interval();
         let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        // What the kind says of how far it is (e.g. objects copied).
+        let status = crate::kinds::StatusCell::default();
+        let fut = crate::kinds::with_status(status.clone(), fut);
         tokio::pin!(fut);
         let sleep = tokio::time::sleep_until(deadline.into());
         tokio::pin!(sleep);
         loop {
             tokio::select! {
                 r = &mut fut => return r,
-                _ = ticker.tick() => progress.still(&address, self.op, started.elapsed()),
+                _ = ticker.tick() => progress.still(&address, self.op, started.elapsed(), status.get().as_deref()),
                 _ = &mut sleep => return Err(KindError::Timeout { what: what.to_string(), after: self.timeout }),
             }
         }

@@ -72,8 +72,9 @@ impl Progress {
         }
     }
 
-    pub fn still(&self, addr: &str, op: Op, after: Duration) {
-        self.line(&format!("{addr}: Still {}... [{} elapsed]", op.still(), elapsed(after)));
+    pub fn still(&self, addr: &str, op: Op, after: Duration, status: Option<&str>) {
+        let status = status.map(|s| format!(" ({s})")).unwrap_or_default();
+        self.line(&format!("{addr}: Still {}... [{} elapsed]{status}", op.still(), elapsed(after)));
     }
 
     pub fn done(&self, addr: &str, op: Op, after: Duration, id: Option<&str>) {

@@ -101,6 +101,33 @@ impl KindError {
 pub const EXISTS_HINT: &str = "it already exists outside standby's state: give yours another name here, or remove the \
      existing one if it is a leftover (standby does not adopt existing resources yet)";
 
+/// How far a long operation is, in a few words (e.g. "120 of 300 objects
+/// replicated"), set by the kind while apply waits and shown on its "Still
+/// creating..." lines: kinds never print.
+#[derive(Clone, Default)]
+pub struct StatusCell(std::sync::Arc<std::sync::Mutex<Option<String>>>);
+
+impl StatusCell {
+    pub fn get(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+tokio::task_local! {
+    static STATUS: StatusCell;
+}
+
+/// Runs an operation with a [`StatusCell`] its kind can report to.
+pub async fn with_status<F: std::future::Future>(cell: StatusCell, fut: F) -> F::Output {
+    STATUS.scope(cell, fut).await
+}
+
+/// Reports how far the current operation is (nothing happens outside apply).
+pub fn report_status(text: impl Into<String>) {
+    let text = text.into();
+    let _ = STATUS.try_with(|c| *c.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(text));
+}
+
 /// What a create call returns: the id, and what is known of the resource.
 pub struct Created {
     pub id: String,

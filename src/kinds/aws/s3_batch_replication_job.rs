@@ -211,6 +211,13 @@ impl Kind for S3BatchReplicationJob {
                 return Err(KindError::Failed(format!("job {job} is gone")));
             };
             let count = |k: &str| get_i64(&a, k).unwrap_or(0);
+            super::super::report_status(format!(
+                "job {}: {} of {} objects replicated, {} failed",
+                get_str(&a, "status").unwrap_or("?"),
+                count("replicated_objects"),
+                count("total_objects"),
+                count("failed_objects")
+            ));
             match get_str(&a, "status").unwrap_or_default() {
                 "Complete" if count("failed_objects") == 0 => return Ok(()),
                 "Complete" => {

@@ -24,6 +24,7 @@ guide's "Replicating existing objects with S3 Batch Replication":
 
 import json
 import threading
+import time
 import uuid
 from datetime import datetime, timezone
 from typing import Any
@@ -31,6 +32,8 @@ from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
 import xmltodict
+
+from . import settings
 
 LOCK = threading.Lock()
 JOBS: dict[tuple[str, str], dict[str, Any]] = {}  # (account, job id) -> job
@@ -137,6 +140,11 @@ def _create(account: str, region: str, body: bytes) -> str:
 
 
 def _advance(job: dict) -> None:
+    # Each status lasts at least s3_batch_step_ms (a lag knob for tests).
+    step = settings.SETTINGS.get("s3_batch_step_ms", 0) / 1000
+    if step and time.monotonic() - job.setdefault("_since", time.monotonic()) < step:
+        return
+    job["_since"] = time.monotonic()
     now = job["status"]
     if now == "New":
         job["status"] = "Preparing"

@@ -13,6 +13,9 @@
   replication destination (PutBucketReplication: NoSuchBucket).
 - rds_write_forwarding_ms: how long a secondary reports
   GlobalWriteForwardingStatus enabling/disabling after it is requested.
+- s3_batch_step_ms: how long an S3 Batch Operations job stays in each status
+  (New, Preparing, Active) before DescribeJob shows the next (AWS: minutes
+  to hours for large buckets).
 """
 
 DEFAULT_SETTINGS = {
@@ -22,6 +25,7 @@ DEFAULT_SETTINGS = {
     "opensearch_inbound_visible_ms": 0,
     "rds_write_forwarding_ms": 0,
     "s3_bucket_visible_ms": 0,
+    "s3_batch_step_ms": 0,
 }
 SETTINGS = dict(DEFAULT_SETTINGS)
 
