@@ -175,7 +175,8 @@ fn the_example_adopts_the_running_primary() {
          data=json.dumps({'s3_batch_step_ms': 1200}).encode(), method='POST', \
          headers={'Content-Type': 'application/json'}))\nprint('null')",
     );
-    let apply: Run = ex.env(&mut ex.emu.cmd(&ex.dir, &["apply", ".", "--auto-approve"]))
+    let apply: Run = ex
+        .env(&mut ex.emu.cmd(&ex.dir, &["apply", ".", "--auto-approve"]))
         .env("STANDBY_PROGRESS_SECS", "1")
         .output()
         .expect("standby")
