@@ -94,7 +94,7 @@ pub fn render(plan: &Plan) -> Json {
         .outputs
         .iter()
         // Terraform leaves out what is unknown until apply.
-        .filter(|o| o.action != Action::Delete && !(o.after_unknown && !o.sensitive))
+        .filter(|o| o.action != Action::Delete && (o.sensitive || !o.after_unknown))
         .map(|o| {
             let value = if o.sensitive { Json::Null } else { o.after.clone().unwrap_or(Json::Null) };
             (o.name.clone(), json!({"sensitive": o.sensitive, "value": value}))

@@ -273,3 +273,36 @@ pub fn configuration(plan: &Plan) -> Json {
 fn prefix(module: &str) -> String {
     if module.is_empty() { String::new() } else { format!("{module}.") }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_nesting_defaults_and_documents() {
+        let attrs: Attrs = [
+            ("domain_name".to_string(), Value::str("d")),
+            ("tls_security_policy".to_string(), Value::str("Policy-Min-TLS-1-2-PFS-2023-10")),
+            ("fine_grained_access_control".to_string(), Value::Unknown),
+            ("arn".to_string(), Value::Unknown),
+        ]
+        .into();
+        let v = Json::Object(provider_values("aws_opensearch_domain", &attrs));
+        assert_eq!(v["domain_endpoint_options"][0]["tls_security_policy"], "Policy-Min-TLS-1-2-PFS-2023-10");
+        assert_eq!(v["domain_endpoint_options"][0]["enforce_https"], true, "the kind's default");
+        assert_eq!(v["encrypt_at_rest"][0]["enabled"], true);
+        assert_eq!(v["advanced_security_options"][0]["enabled"], true, "unknown, and always on");
+        assert!(v.get("arn").is_none() && v.get("tls_security_policy").is_none(), "{v}");
+
+        let policy: Attrs =
+            [("policy".to_string(), Value::Map([("Version".to_string(), Value::str("2012-10-17"))].into()))].into();
+        let v = Json::Object(provider_values("aws_iam_role_policy", &policy));
+        assert_eq!(v["policy"], r#"{"Version":"2012-10-17"}"#, "documents are JSON strings");
+    }
+
+    #[test]
+    fn module_chain_lists_ancestors() {
+        assert_eq!(module_chain("module.a.module.b"), ["module.a", "module.a.module.b"]);
+        assert!(module_chain("").is_empty());
+    }
+}
