@@ -87,6 +87,9 @@ pub const BY_KIND: &[(&str, &[&str], &[&str])] = &[
     ),
     ("opensearch_autofollow_rule", &[], &[]),
     ("opensearch_index_replication", &[], &[]),
+    ("opensearch_internal_user", &[], &[]),
+    ("opensearch_role", &[], &[]),
+    ("opensearch_role_mapping", &[], &[]),
 ];
 
 /// What `standby drift` lists to find unmanaged resources.
