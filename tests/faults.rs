@@ -126,6 +126,9 @@ impl World {
             .env("STANDBY_AWS_MAX_ATTEMPTS", self.attempts)
             .env("STANDBY_VAR_opensearch_master_password", SEARCH_PASSWORD)
             .env("STANDBY_VAR_db_master_password", DB_PASSWORD)
+            .env("STANDBY_VAR_opensearch_replication_password", "Srch-Repl-9!kq")
+            .env("STANDBY_VAR_opensearch_mattermost_password", "Srch-Mm-9!kq")
+            .env("STANDBY_VAR_search_source_ips", r#"["127.0.0.0/8"]"#)
             .env("STANDBY_VAR_deletion_protection", "false")
             .env("STANDBY_VAR_force_destroy", "true");
         c
