@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 const SEARCH_PASSWORD: &str = "Srch-Master-9!kq";
 const DB_PASSWORD: &str = "Db-Master-7#wz";
-const LEADER_DOMAIN: &str = "module.search.aws_opensearch_domain.leader";
+const LEADER_POLICY: &str = "module.search.aws_opensearch_domain_policy.leader_policy";
 const INDICES: [&str; 4] = ["channels", "users", "files", "posts-2024-06-01"];
 
 /// The fault proxy (tests/emulator/standby_emulator/fault_proxy.py), stopped when dropped.
@@ -153,7 +153,9 @@ impl World {
 
     /// The existing primary: the leader domain with Mattermost's indices.
     fn stand_in_for_the_primary(&self) {
-        self.ok(0, &["apply", ".", "--auto-approve", "--target", LEADER_DOMAIN]);
+        // The domain with its access policy: the emulator, like AWS, refuses
+        // REST calls that no resource-based policy allows.
+        self.ok(0, &["apply", ".", "--auto-approve", "--target", LEADER_POLICY]);
         let domains = self.control("GET", "/_emulator/opensearch/domains");
         let leader = domains.as_array().unwrap().iter().find(|d| d["domain"] == "mattermost-dr-os-us-west-1").unwrap();
         let host = leader["endpoints"][0].as_str().unwrap();
