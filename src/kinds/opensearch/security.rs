@@ -40,6 +40,13 @@ pub(crate) async fn get(domain: &Domain, api: &str, name: &str, call: &'static s
     Ok(a.body.get(name).cloned())
 }
 
+/// The security API's PUT replaces the whole object with the same body and
+/// a repeated DELETE answers 404 (fine): both are safe to send again when an
+/// answer was lost, so there is nothing to look at first.
+fn again() -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool, KindError>> + Send>> {
+    Box::pin(async { Ok(false) })
+}
+
 /// Creates or replaces `name`.
 pub(crate) async fn put(
     domain: &Domain,
@@ -48,13 +55,13 @@ pub(crate) async fn put(
     body: Json,
     call: &'static str,
 ) -> Result<(), KindError> {
-    let a = domain.send(call, Method::PUT, &path(api, name), Some(body)).await?;
+    let a = domain.send_observed(call, Method::PUT, &path(api, name), Some(body), Some(&again)).await?;
     if a.ok() { Ok(()) } else { Err(a.into_error(call)) }
 }
 
 /// Deletes `name`; already gone is fine.
 pub(crate) async fn delete(domain: &Domain, api: &str, name: &str, call: &'static str) -> Result<(), KindError> {
-    let a = domain.send(call, Method::DELETE, &path(api, name), None).await?;
+    let a = domain.send_observed(call, Method::DELETE, &path(api, name), None, Some(&again)).await?;
     if a.ok() || a.status == StatusCode::NOT_FOUND { Ok(()) } else { Err(a.into_error(call)) }
 }
 
