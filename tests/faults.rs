@@ -16,11 +16,7 @@ use std::time::{Duration, Instant};
 
 const SEARCH_PASSWORD: &str = "Srch-Master-9!kq";
 const DB_PASSWORD: &str = "Db-Master-7#wz";
-const REPL_PASSWORD: &str = "Repl-User-5$tq";
-const MM_PASSWORD: &str = "Mm-User-3%vx";
-/// The stand-in for Mattermost's running leader: the domain with a policy
-/// that lets its clients in (the emulator evaluates it, as AWS does).
-const LEADER_DOMAIN: &str = "module.search.aws_opensearch_domain_policy.leader_policy";
+const LEADER_POLICY: &str = "module.search.aws_opensearch_domain_policy.leader_policy";
 const INDICES: [&str; 4] = ["channels", "users", "files", "posts-2024-06-01"];
 
 /// The fault proxy (tests/emulator/standby_emulator/fault_proxy.py), stopped when dropped.
@@ -132,8 +128,8 @@ impl World {
             .env("STANDBY_AWS_MAX_ATTEMPTS", self.attempts)
             .env("STANDBY_VAR_opensearch_master_password", SEARCH_PASSWORD)
             .env("STANDBY_VAR_db_master_password", DB_PASSWORD)
-            .env("STANDBY_VAR_opensearch_replication_password", REPL_PASSWORD)
-            .env("STANDBY_VAR_opensearch_mattermost_password", MM_PASSWORD)
+            .env("STANDBY_VAR_opensearch_replication_password", "Srch-Repl-9!kq")
+            .env("STANDBY_VAR_opensearch_mattermost_password", "Srch-Mm-9!kq")
             .env("STANDBY_VAR_search_source_ips", r#"["127.0.0.0/8"]"#)
             .env("STANDBY_VAR_deletion_protection", "false")
             .env("STANDBY_VAR_force_destroy", "true");
@@ -159,7 +155,9 @@ impl World {
 
     /// The existing primary: the leader domain with Mattermost's indices.
     fn stand_in_for_the_primary(&self) {
-        self.ok(0, &["apply", ".", "--auto-approve", "--target", LEADER_DOMAIN]);
+        // The domain with its access policy: the emulator, like AWS, refuses
+        // REST calls that no resource-based policy allows.
+        self.ok(0, &["apply", ".", "--auto-approve", "--target", LEADER_POLICY]);
         let domains = self.control("GET", "/_emulator/opensearch/domains");
         let leader = domains.as_array().unwrap().iter().find(|d| d["domain"] == "mattermost-dr-os-us-west-1").unwrap();
         let host = leader["endpoints"][0].as_str().unwrap();

@@ -14,7 +14,7 @@ pub mod schema;
 use crate::aws::Aws;
 use crate::value::{Attrs, Value};
 use async_trait::async_trait;
-use schema::Schema;
+use schema::{ProviderName, Schema};
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -221,6 +221,13 @@ pub trait Kind: Send + Sync {
     /// True for kinds that make no cloud calls (nothing can exist outside state).
     fn state_only(&self) -> bool {
         false
+    }
+
+    /// Properties that mean the same as an attribute of the AWS provider's
+    /// resource of this type but sit elsewhere there (see [`ProviderName`]).
+    /// Properties not listed keep their name.
+    fn provider_names(&self) -> &'static [ProviderName] {
+        &[]
     }
 
     /// Which computed attribute carries which input, so sensitivity follows.

@@ -146,3 +146,25 @@ impl Schema {
         self.props.iter().filter(|p| p.is_input()).map(|p| p.name)
     }
 }
+
+/// Where a property sits in the AWS provider's resource of the same type,
+/// when it means the same thing there, so policies written for the provider
+/// (checkov, OPA) read standby's plans. `path` is the provider's attribute,
+/// nested blocks separated by `.` (`encrypt_at_rest.enabled`); `default` is
+/// the value the kind sets when the property is not given or not yet known
+/// (JSON text).
+#[derive(Clone, Copy, Debug)]
+pub struct ProviderName {
+    pub prop: &'static str,
+    pub path: &'static str,
+    pub default: Option<&'static str>,
+}
+
+impl ProviderName {
+    pub const fn new(prop: &'static str, path: &'static str) -> ProviderName {
+        ProviderName { prop, path, default: None }
+    }
+    pub const fn or(self, default: &'static str) -> ProviderName {
+        ProviderName { default: Some(default), ..self }
+    }
+}

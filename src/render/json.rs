@@ -1,7 +1,10 @@
 //! The plan as JSON, with Terraform's `show -json` names where they fit, so
 //! policy tools built for Terraform plans can read it. Sensitive values are
-//! left out of `before`/`after` and flagged in `*_sensitive`.
+//! left out of `before`/`after` and flagged in `*_sensitive`. The module
+//! trees (`planned_values`, `prior_state`, `configuration`) are in
+//! [`json_values`].
 
+use super::json_values;
 use crate::plan::{Action, OutputChange, Plan, ResourceChange};
 use crate::value::{Attrs, Value};
 use serde_json::{Map, Value as Json, json};
@@ -90,6 +93,16 @@ pub fn render(plan: &Plan) -> Json {
     let changes: Vec<Json> = plan.changes.iter().map(resource).collect();
     let drift: Vec<Json> = plan.drift.iter().map(resource).collect();
     let outputs: Map<String, Json> = plan.outputs.iter().map(|o| (o.name.clone(), output(o))).collect();
+    let planned_outputs: Map<String, Json> = plan
+        .outputs
+        .iter()
+        // Terraform leaves out what is unknown until apply.
+        .filter(|o| o.action != Action::Delete && (o.sensitive || !o.after_unknown))
+        .map(|o| {
+            let value = if o.sensitive { Json::Null } else { o.after.clone().unwrap_or(Json::Null) };
+            (o.name.clone(), json!({"sensitive": o.sensitive, "value": value}))
+        })
+        .collect();
     let warnings: Vec<Json> = plan
         .warnings
         .iter()
@@ -105,12 +118,18 @@ pub fn render(plan: &Plan) -> Json {
     let sum = plan.summary();
     json!({
         "format_version": "1.2",
+        // Policy tools (checkov) recognise a plan by this key; it names the
+        // tool that wrote the plan, here standby.
+        "terraform_version": plan.standby_version,
         "standby_version": plan.standby_version,
         "lineage": plan.lineage,
         "serial": plan.serial,
         "errored": false,
         "applyable": plan.has_changes(),
         "complete": true,
+        "planned_values": json_values::planned_values(plan, planned_outputs),
+        "prior_state": json_values::prior_state(plan),
+        "configuration": json_values::configuration(plan),
         "resource_changes": changes,
         "resource_drift": drift,
         "output_changes": outputs,

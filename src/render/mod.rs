@@ -10,6 +10,7 @@ pub mod drift;
 pub mod generated;
 pub mod human;
 pub mod json;
+pub mod json_values;
 pub mod lines;
 pub mod markdown;
 pub mod preflight;

@@ -2,13 +2,15 @@
 //! A bucket once versioned can only be suspended, never unversioned again.
 
 use super::{aws_error, get_str, is_gone, req_str, s3_bucket};
-use crate::kinds::schema::{Prop, Schema, Type};
+use crate::kinds::schema::{Prop, ProviderName, Schema, Type};
 use crate::kinds::{Created, Ctx, Kind, KindError, PropProblem};
 use crate::value::{Attrs, Value};
 use async_trait::async_trait;
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 
 pub struct S3BucketVersioning;
+
+static PROVIDER_NAMES: [ProviderName; 1] = [ProviderName::new("status", "versioning_configuration.status")];
 
 static SCHEMA: Schema = Schema {
     props: &[
@@ -41,6 +43,11 @@ impl Kind for S3BucketVersioning {
 
     fn schema(&self) -> &'static Schema {
         &SCHEMA
+    }
+
+    /// The AWS provider nests the status in a block.
+    fn provider_names(&self) -> &'static [ProviderName] {
+        &PROVIDER_NAMES
     }
 
     fn validate(&self, props: &Attrs) -> Vec<PropProblem> {

@@ -10,7 +10,7 @@
 use super::{domain_name_problem, os_error};
 use crate::kinds::aws::{get_i64, get_str, is_gone, put_reported, req_str, tag_changes, tags_of, tags_value};
 use crate::kinds::rds::{bool_or, get_bool, poll};
-use crate::kinds::schema::{Prop, Schema, Type};
+use crate::kinds::schema::{Prop, ProviderName, Schema, Type};
 use crate::kinds::{Created, Ctx, Kind, KindError, PropProblem};
 use crate::value::{Attrs, Value};
 use async_trait::async_trait;
@@ -25,6 +25,22 @@ pub struct OpenSearchDomain;
 
 /// The TLS policy unless one is given: TLS 1.2 and later.
 pub const DEFAULT_TLS_POLICY: &str = "Policy-Min-TLS-1-2-2019-07";
+
+/// The AWS provider's nesting (`aws_opensearch_domain`), for policy tools.
+static PROVIDER_NAMES: [ProviderName; 10] = [
+    ProviderName::new("instance_type", "cluster_config.instance_type"),
+    ProviderName::new("instance_count", "cluster_config.instance_count"),
+    ProviderName::new("ebs_volume_size", "ebs_options.volume_size"),
+    ProviderName::new("ebs_volume_type", "ebs_options.volume_type"),
+    ProviderName::new("encrypt_at_rest", "encrypt_at_rest.enabled").or("true"),
+    ProviderName::new("node_to_node_encryption", "node_to_node_encryption.enabled").or("true"),
+    ProviderName::new("enforce_https", "domain_endpoint_options.enforce_https").or("true"),
+    ProviderName::new("tls_security_policy", "domain_endpoint_options.tls_security_policy")
+        .or("\"Policy-Min-TLS-1-2-2019-07\""),
+    // Always on: the master user is required, so create turns it on.
+    ProviderName::new("fine_grained_access_control", "advanced_security_options.enabled").or("true"),
+    ProviderName::new("master_user_name", "advanced_security_options.master_user_options.master_user_name"),
+];
 
 static SCHEMA: Schema = Schema {
     props: &[
@@ -158,6 +174,10 @@ impl Kind for OpenSearchDomain {
 
     fn schema(&self) -> &'static Schema {
         &SCHEMA
+    }
+
+    fn provider_names(&self) -> &'static [ProviderName] {
+        &PROVIDER_NAMES
     }
 
     /// A domain takes 15-30 minutes to create, configuration changes as long.

@@ -1,0 +1,84 @@
+//! checkov, the policy scanner built for Terraform plans, reads the example's
+//! plan JSON (`planned_values` with the AWS provider's attribute names) and
+//! runs its AWS checks: the snapshot pins which checks run on which resource
+//! and what they find, with the skip list in the repository's `.checkov.yaml` applied.
+//! checkov is installed by `scripts/checkov` into `.venv-checkov`.
+
+mod common;
+
+use common::{cmd, copy_dir, repo, scratch};
+use serde_json::Value;
+use std::process::Command;
+
+const PASSWORDS: [(&str, &str); 4] = [
+    ("db_master_password", "Db-master-pw-91"),
+    ("opensearch_master_password", "Os-master-pw-92!"),
+    ("opensearch_replication_password", "Os-repl-pw-93!"),
+    ("opensearch_mattermost_password", "Os-mm-pw-94!"),
+];
+
+#[test]
+fn checkov_runs_its_aws_checks_on_the_example_plan() {
+    let root = scratch("checkov");
+    copy_dir(&repo().join("examples/mattermost-dr"), &root.join("examples/mattermost-dr"));
+    copy_dir(&repo().join("modules"), &root.join("modules"));
+    let dir = root.join("examples/mattermost-dr");
+    let mut plan = cmd(&dir, &["plan", ".", "--json"]);
+    for (k, v) in PASSWORDS {
+        plan.env(format!("STANDBY_VAR_{k}"), v);
+    }
+    let out = plan.output().expect("run standby");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    for (_, pw) in PASSWORDS {
+        assert!(!text.contains(pw), "a password is in the plan JSON");
+    }
+    let plan_file = root.join("plan.json");
+    std::fs::write(&plan_file, &text).unwrap();
+
+    let run = Command::new(repo().join("scripts/checkov"))
+        .args(["-f", plan_file.to_str().unwrap(), "--framework", "terraform_plan", "-o", "json"])
+        .args(["--config-file", repo().join(".checkov.yaml").to_str().unwrap()])
+        .args(["--skip-download", "--compact"])
+        // No calls home: checkov looks up guidelines online unless told not to.
+        .env("BC_SKIP_MAPPING", "TRUE")
+        .current_dir(&root)
+        .output()
+        .expect("run scripts/checkov");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    // 0 when everything passes, 1 when a check fails; anything else is checkov failing.
+    assert!(matches!(run.status.code(), Some(0 | 1)), "{stdout}{}", String::from_utf8_lossy(&run.stderr));
+    let report: Value = serde_json::from_str(&stdout).expect("checkov JSON report");
+
+    let plan: Value = serde_json::from_str(&text).unwrap();
+    let planned = plan["resource_changes"].as_array().unwrap().len() as u64;
+    assert_eq!(report["summary"]["resource_count"], planned, "checkov must see every planned resource");
+    assert_eq!(report["summary"]["parsing_errors"], 0);
+
+    let mut lines = Vec::new();
+    for (key, word) in [("passed_checks", "PASSED"), ("failed_checks", "FAILED")] {
+        for c in report["results"][key].as_array().unwrap() {
+            lines.push(format!("{word} {} {}", c["check_id"].as_str().unwrap(), c["resource"].as_str().unwrap()));
+        }
+    }
+    lines.sort();
+    // The provider's names reach the checks: these pass only through them.
+    for want in [
+        "PASSED CKV_AWS_5 module.search.aws_opensearch_domain.leader",
+        "PASSED CKV_AWS_6 module.search.aws_opensearch_domain.leader",
+        "PASSED CKV_AWS_83 module.search.aws_opensearch_domain.follower",
+        "PASSED CKV_AWS_228 module.search.aws_opensearch_domain.follower",
+        "PASSED CKV2_AWS_52 module.search.aws_opensearch_domain.leader",
+        "PASSED CKV_AWS_21 module.files.aws_s3_bucket.primary",
+        "PASSED CKV_AWS_139 module.database.aws_rds_cluster.primary",
+        "PASSED CKV_AWS_140 module.database.aws_rds_global_cluster.global",
+    ] {
+        assert!(lines.iter().any(|l| l == want), "missing {want:?} in\n{}", lines.join("\n"));
+    }
+    let summary = &report["summary"];
+    let head = format!(
+        "resources {}, passed {}, failed {}, skipped {}",
+        summary["resource_count"], summary["passed"], summary["failed"], summary["skipped"]
+    );
+    insta::assert_snapshot!("example_plan_checks", format!("{head}\n{}\n", lines.join("\n")));
+}
