@@ -22,6 +22,7 @@ pub mod drift;
 pub mod error;
 pub mod eval;
 pub mod expr;
+pub mod glob;
 pub mod graph;
 pub mod health;
 pub mod ids;

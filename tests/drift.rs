@@ -177,25 +177,7 @@ impl World {
 }
 
 fn http(endpoint: &str, method: &str, path: &str, host: Option<&str>, body: Option<&str>) -> (u16, String) {
-    use std::io::{Read, Write};
-    let addr = endpoint.trim_start_matches("http://").trim_end_matches('/');
-    let mut conn = std::net::TcpStream::connect(addr).expect("connect to the emulator");
-    let body = body.unwrap_or("");
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\nConnection: close\r\nContent-Type: application/json\r\n",
-        host.unwrap_or(addr),
-        body.len()
-    );
-    if host.is_some() {
-        let token = aws_smithy_types::base64::encode(format!("admin:{SEARCH_PASSWORD}"));
-        head.push_str(&format!("Authorization: Basic {token}\r\n"));
-    }
-    write!(conn, "{head}\r\n{body}").unwrap();
-    let mut text = String::new();
-    conn.read_to_string(&mut text).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP answer");
-    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    (status, body.to_string())
+    common::http(endpoint, method, path, host, SEARCH_PASSWORD, body)
 }
 
 /// Run-specific values out of what people read: times, lineage, endpoints.

@@ -17,6 +17,7 @@
 //! ```
 
 use super::Finding;
+use crate::glob::glob;
 use std::path::Path;
 
 /// The file read from the configuration directory.
@@ -84,30 +85,6 @@ impl Rules {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
-}
-
-/// `*` any run of characters, `?` exactly one; everything else literal.
-fn glob(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let (mut pi, mut ti) = (0, 0);
-    let (mut star, mut mark) = (None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
 }
 
 #[cfg(test)]

@@ -142,3 +142,35 @@ impl Drop for Emulator {
         let _ = Command::new(repo().join("scripts/emulator")).args(["stop", "--dir"]).arg(&self.dir).output();
     }
 }
+
+/// A raw HTTP/1.1 request to the emulator: its control API, or (with `host`
+/// a domain endpoint) a domain's REST API as the master user `admin` with
+/// `password`, basic auth as the example's REST kinds use. Status and body.
+pub fn http(
+    endpoint: &str,
+    method: &str,
+    path: &str,
+    host: Option<&str>,
+    password: &str,
+    body: Option<&str>,
+) -> (u16, String) {
+    use std::io::{Read, Write};
+    let addr = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let mut conn = std::net::TcpStream::connect(addr).expect("connect to the emulator");
+    let body = body.unwrap_or("");
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\nConnection: close\r\nContent-Type: application/json\r\n",
+        host.unwrap_or(addr),
+        body.len()
+    );
+    if host.is_some() {
+        let token = aws_smithy_types::base64::encode(format!("admin:{password}"));
+        head.push_str(&format!("Authorization: Basic {token}\r\n"));
+    }
+    write!(conn, "{head}\r\n{body}").unwrap();
+    let mut text = String::new();
+    conn.read_to_string(&mut text).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, body.to_string())
+}

@@ -100,29 +100,11 @@ fn denials(doc: &Json) -> Vec<Json> {
 
 /// `*` / `?` wildcard match (IAM's), case-insensitive when `fold` is set.
 fn glob(pattern: &str, text: &str, fold: bool) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = if fold {
-        (pattern.to_lowercase().chars().collect(), text.to_lowercase().chars().collect())
+    if fold {
+        crate::glob::glob(&pattern.to_lowercase(), &text.to_lowercase())
     } else {
-        (pattern.chars().collect(), text.chars().collect())
-    };
-    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
+        crate::glob::glob(pattern, text)
     }
-    p[pi..].iter().all(|c| *c == '*')
 }
 
 fn cidr(text: &str) -> Option<(IpAddr, u32)> {
