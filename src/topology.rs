@@ -88,6 +88,7 @@ fn role(type_name: &str) -> Role {
         "aws_rds_global_cluster" => Role::Part("global database"),
         "aws_rds_cluster_instance" => Role::Part("instance"),
         "aws_s3_bucket_versioning" => Role::Part("versioning"),
+        "aws_s3_bucket_public_access_block" => Role::Part("block public access"),
         "aws_s3_bucket_replication" => Role::Part("replication rules"),
         "aws_s3_batch_replication_job" => Role::Part("batch replication of existing objects"),
         "aws_opensearch_domain_policy" => Role::Part("access policy"),

@@ -75,6 +75,14 @@ fn checkov_runs_its_aws_checks_on_the_example_plan() {
         "PASSED CKV_AWS_21 module.files.aws_s3_bucket.primary",
         "PASSED CKV_AWS_139 module.database.aws_rds_cluster.primary",
         "PASSED CKV_AWS_140 module.database.aws_rds_global_cluster.global",
+        // Secure by default: Block Public Access (its settings planned as the
+        // kind's defaults, the bucket connected through the reference), log
+        // exports and tags copied to snapshots on both clusters.
+        "PASSED CKV2_AWS_6 module.files.aws_s3_bucket.primary",
+        "PASSED CKV2_AWS_6 module.files.aws_s3_bucket.secondary",
+        "PASSED CKV_AWS_56 module.files.aws_s3_bucket_public_access_block.secondary_public_access",
+        "PASSED CKV_AWS_324 module.database.aws_rds_cluster.primary",
+        "PASSED CKV_AWS_313 module.database.aws_rds_cluster.secondary",
     ] {
         assert!(lines.iter().any(|l| l == want), "missing {want:?} in\n{}", lines.join("\n"));
     }

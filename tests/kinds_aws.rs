@@ -202,6 +202,28 @@ async fn s3(aws: &Aws) {
         create(versioning, cx, &desired).await;
     }
 
+    // Block Public Access: given settings are applied, unset ones are on;
+    // a bucket without a configuration reads as absent.
+    let pab = lookup("aws_s3_bucket_public_access_block").unwrap();
+    let open = attrs(&[("bucket", Value::str(&a_id)), ("block_public_policy", Value::Bool(false))]);
+    let (pab_id, seen) = create(pab, &west, &open).await;
+    assert_eq!(pab_id, a_id);
+    assert_eq!(seen["block_public_policy"], Value::Bool(false));
+    for on in ["block_public_acls", "ignore_public_acls", "restrict_public_buckets"] {
+        assert_eq!(seen[on], Value::Bool(true), "{on}");
+    }
+    let closed = attrs(&[("bucket", Value::str(&a_id))]);
+    pab.update(&west, &pab_id, &seen, &closed).await.unwrap();
+    let seen = pab.read(&west, &pab_id, &closed).await.unwrap().unwrap();
+    assert_no_diff(pab, &closed, &seen);
+    assert_eq!(seen["block_public_policy"], Value::Bool(true));
+    pab.delete(&west, &pab_id, &seen).await.unwrap();
+    assert!(pab.read(&west, &pab_id, &closed).await.unwrap().is_none(), "deleted");
+    pab.delete(&west, &pab_id, &seen).await.unwrap();
+    // Imported by bucket name: a new bucket has AWS's default, all four on.
+    let imported = pab.read(&east, &b_id, &Attrs::new()).await.unwrap().expect("AWS's default on a new bucket");
+    assert_no_diff(pab, &attrs(&[("bucket", Value::str(&b_id))]), &imported);
+
     let role = "arn:aws:iam::123456789012:role/mm-replication";
     let rule = json(
         r#"{"id":"to-east","priority":1,"status":"Enabled","destination_bucket":"arn:aws:s3:::mm-files-us-east-1",
@@ -238,5 +260,6 @@ async fn s3(aws: &Aws) {
     bucket.delete(&west, &a_id, &state).await.unwrap();
     assert!(bucket.read(&west, &a_id, &a).await.unwrap().is_none());
     assert!(versioning.read(&west, &a_id, &Attrs::new()).await.unwrap().is_none());
+    assert!(pab.read(&west, &a_id, &Attrs::new()).await.unwrap().is_none(), "no bucket");
     bucket.delete(&east, &b_id, &b).await.unwrap();
 }

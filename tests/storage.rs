@@ -23,13 +23,15 @@ const ROLE_PRIMARY: &str = "mattermost-dr-files-replication-us-west-1";
 const ROLE_SECONDARY: &str = "mattermost-dr-files-replication-us-east-1";
 
 /// Every resource the module declares.
-const ADDRESSES: [&str; 10] = [
+const ADDRESSES: [&str; 12] = [
     "module.files.aws_iam_role.primary_replication",
     "module.files.aws_iam_role.secondary_replication",
     "module.files.aws_iam_role_policy.primary_replication_access",
     "module.files.aws_iam_role_policy.secondary_replication_access",
     "module.files.aws_s3_bucket.primary",
     "module.files.aws_s3_bucket.secondary",
+    "module.files.aws_s3_bucket_public_access_block.primary_public_access",
+    "module.files.aws_s3_bucket_public_access_block.secondary_public_access",
     "module.files.aws_s3_bucket_replication.primary_to_secondary",
     "module.files.aws_s3_bucket_replication.secondary_to_primary",
     "module.files.aws_s3_bucket_versioning.primary_versioning",
@@ -222,6 +224,11 @@ fn assert_storage_in_place(w: &World) {
         w.block(async {
             let v = s3.get_bucket_versioning().bucket(bucket).send().await.unwrap();
             assert_eq!(v.status(), Some(&BucketVersioningStatus::Enabled), "{bucket} versioning");
+            let pab = s3.get_public_access_block().bucket(bucket).send().await.unwrap();
+            let pab = pab.public_access_block_configuration().expect("block public access");
+            let all = [pab.block_public_acls(), pab.block_public_policy(), pab.ignore_public_acls()];
+            assert_eq!(all, [Some(true); 3], "{bucket} block public access");
+            assert_eq!(pab.restrict_public_buckets(), Some(true), "{bucket} block public access");
 
             let head = s3.head_bucket().bucket(bucket).send().await.unwrap();
             assert_eq!(head.bucket_region(), Some(region), "{bucket} region");
@@ -302,11 +309,11 @@ fn empty_account_plan_apply_then_no_changes() {
         assert!(plan.stdout.contains(&format!("# {address} ")), "{address} missing:\n{}", plan.stdout);
     }
     assert_eq!(plan.stdout.matches(" will be created").count(), ADDRESSES.len(), "{}", plan.stdout);
-    assert!(plan.stdout.contains("Plan: 10 to add, 0 to change, 0 to destroy."), "{}", plan.stdout);
+    assert!(plan.stdout.contains("Plan: 12 to add, 0 to change, 0 to destroy."), "{}", plan.stdout);
     assert!(w.calls().is_empty(), "planning an empty state needs no AWS call: {:?}", w.calls());
 
     let apply = w.ok(0, &["apply", ".", "--auto-approve"]);
-    assert!(apply.stdout.contains("Apply complete! Resources: 10 added, 0 changed, 0 destroyed."), "{}", apply.stdout);
+    assert!(apply.stdout.contains("Apply complete! Resources: 12 added, 0 changed, 0 destroyed."), "{}", apply.stdout);
     assert_eq!(w.state_list(), ADDRESSES);
     assert_storage_in_place(&w);
     assert_eq!(bucket_names(&w), [SECONDARY, PRIMARY]);
@@ -381,7 +388,7 @@ fn renamed_bucket_forces_replacement() {
         assert!(block.contains("# forces replacement"), "{block}");
     }
     let actions = planned_actions(&w, &var);
-    assert_eq!(actions.len(), 10, "{actions:?}");
+    assert_eq!(actions.len(), 12, "{actions:?}");
     assert!(actions.values().all(|a| a == &["delete", "create"]), "{actions:?}");
 
     w.ok(0, &[&["apply", ".", "--auto-approve"][..], &var].concat());
@@ -411,7 +418,7 @@ fn destroy_leaves_nothing_behind() {
         });
     }
     let run = w.ok(0, &[&["destroy", ".", "--auto-approve"][..], &var].concat());
-    assert!(run.stdout.contains("Destroy complete! Resources: 10 destroyed."), "{}", run.stdout);
+    assert!(run.stdout.contains("Destroy complete! Resources: 12 destroyed."), "{}", run.stdout);
 
     assert!(bucket_names(&w).is_empty(), "{:?}", bucket_names(&w));
     assert!(role_names(&w).is_empty(), "{:?}", role_names(&w));
@@ -528,19 +535,20 @@ fn aws_error_mid_apply_then_resume() {
 
 /// A refresh costs each kind the calls its `read` documents, and writes nothing:
 /// role 1, inline role policy 1, managed policy 2, attachment 1, bucket 2,
-/// versioning 1, replication 1.
+/// versioning 1, public access block 1, replication 1.
 #[test]
 fn refresh_calls_per_kind() {
     let w = World::new("all-kinds");
     w.ok(0, &["apply", ".", "--auto-approve"]);
     // (kind, operations its read makes, documented calls per read)
-    let kinds: [(&str, &[&str], usize); 7] = [
+    let kinds: [(&str, &[&str], usize); 8] = [
         ("aws_iam_role", &["GetRole"], 1),
         ("aws_iam_role_policy", &["GetRolePolicy"], 1),
         ("aws_iam_policy", &["GetPolicy", "GetPolicyVersion"], 2),
         ("aws_iam_role_policy_attachment", &["ListAttachedRolePolicies"], 1),
         ("aws_s3_bucket", &["HeadBucket", "GetBucketTagging"], 2),
         ("aws_s3_bucket_versioning", &["GetBucketVersioning"], 1),
+        ("aws_s3_bucket_public_access_block", &["GetPublicAccessBlock"], 1),
         ("aws_s3_bucket_replication", &["GetBucketReplication"], 1),
     ];
     let list = w.state_list();

@@ -247,6 +247,7 @@ pub struct InitArgs {
 /// Each kind's import id, for `standby import --help`.
 pub const IMPORT_IDS: &str = "Import ids by kind:
   aws_s3_bucket, aws_s3_bucket_versioning, aws_s3_bucket_replication   bucket name
+  aws_s3_bucket_public_access_block   bucket name
   aws_s3_batch_replication_job        ACCOUNT:JOB_ID
   aws_iam_role                        role name
   aws_iam_role_policy                 ROLE:POLICY (role name and inline policy name)

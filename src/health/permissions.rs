@@ -44,6 +44,7 @@ pub const BY_KIND: &[(&str, &[&str], &[&str])] = &[
         &["s3:CreateBucket", "s3:PutBucketTagging", "s3:DeleteBucket"],
     ),
     ("aws_s3_bucket_versioning", &["s3:GetBucketVersioning"], &["s3:PutBucketVersioning"]),
+    ("aws_s3_bucket_public_access_block", &["s3:GetBucketPublicAccessBlock"], &["s3:PutBucketPublicAccessBlock"]),
     ("aws_s3_batch_replication_job", &["s3:DescribeJob"], &["s3:CreateJob", "s3:UpdateJobStatus", "iam:PassRole"]),
     (
         "aws_s3_bucket_replication",

@@ -287,6 +287,7 @@ pub fn registry() -> &'static [&'static dyn Kind] {
         &aws::iam_role_policy_attachment::IamRolePolicyAttachment,
         &aws::s3_bucket::S3Bucket,
         &aws::s3_bucket_versioning::S3BucketVersioning,
+        &aws::s3_bucket_public_access_block::S3BucketPublicAccessBlock,
         &aws::s3_bucket_replication::S3BucketReplication,
         &aws::s3_batch_replication_job::S3BatchReplicationJob,
         &rds::global_cluster::RdsGlobalCluster,

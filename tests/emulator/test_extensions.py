@@ -130,6 +130,29 @@ def test_put_bucket_replication_refuses_what_aws_refuses(aws):
     put(rule)
 
 
+def test_public_access_block_wire_format(aws):
+    s3 = aws("s3")
+    s3.create_bucket(Bucket="pab-files", CreateBucketConfiguration={"LocationConstraint": WEST})
+    # A new bucket has all four on (AWS's default since April 2023).
+    conf = s3.get_public_access_block(Bucket="pab-files")["PublicAccessBlockConfiguration"]
+    assert conf == {"BlockPublicAcls": True, "IgnorePublicAcls": True,
+                    "BlockPublicPolicy": True, "RestrictPublicBuckets": True}
+    # Put replaces the whole configuration: an omitted setting is off.
+    s3.put_public_access_block(Bucket="pab-files",
+                               PublicAccessBlockConfiguration={"BlockPublicAcls": True, "BlockPublicPolicy": True})
+    conf = s3.get_public_access_block(Bucket="pab-files")["PublicAccessBlockConfiguration"]
+    assert conf == {"BlockPublicAcls": True, "IgnorePublicAcls": False,
+                    "BlockPublicPolicy": True, "RestrictPublicBuckets": False}
+    # Delete answers 204, also when there is nothing to delete; then Get is 404 with the code.
+    for _ in range(2):
+        assert s3.delete_public_access_block(Bucket="pab-files")["ResponseMetadata"]["HTTPStatusCode"] == 204
+    assert error_of(lambda: s3.get_public_access_block(Bucket="pab-files")) == \
+        ("NoSuchPublicAccessBlockConfiguration", 404)
+    assert error_of(lambda: s3.get_public_access_block(Bucket="no-such-pab")) == ("NoSuchBucket", 404)
+    assert error_of(lambda: s3.put_public_access_block(
+        Bucket="no-such-pab", PublicAccessBlockConfiguration={"BlockPublicAcls": True}))[0] == "NoSuchBucket"
+
+
 def test_put_bucket_versioning_rejects_unknown_status(aws):
     s3 = aws("s3")
     s3.create_bucket(Bucket="mm-files-west", CreateBucketConfiguration={"LocationConstraint": WEST})
@@ -421,6 +444,40 @@ def test_switchover_and_failover(aws):
     assert answer["GlobalCluster"]["FailoverState"]["IsDataLossAllowed"] is True
     members = _members(west)[1]
     assert members["mm-west"]["IsWriter"] and not members["mm-east"]["IsWriter"]
+
+
+def test_cluster_log_exports_and_copy_tags(aws):
+    rds = aws("rds")
+    rds.create_db_cluster(DBClusterIdentifier="mm-logs", Engine="aurora-postgresql", EngineVersion="16.4",
+                          MasterUsername="mm", MasterUserPassword="secret-pass-1",
+                          EnableCloudwatchLogsExports=["postgresql"], CopyTagsToSnapshot=True)
+    c = rds.describe_db_clusters(DBClusterIdentifier="mm-logs")["DBClusters"][0]
+    assert c["EnabledCloudwatchLogsExports"] == ["postgresql"] and c["CopyTagsToSnapshot"] is True
+    rds.modify_db_cluster(DBClusterIdentifier="mm-logs", ApplyImmediately=True,
+                          CloudwatchLogsExportConfiguration={"EnableLogTypes": ["instance"],
+                                                             "DisableLogTypes": ["postgresql"]},
+                          CopyTagsToSnapshot=False)
+    c = rds.describe_db_clusters(DBClusterIdentifier="mm-logs")["DBClusters"][0]
+    assert c["EnabledCloudwatchLogsExports"] == ["instance"] and c["CopyTagsToSnapshot"] is False
+    # MySQL's audit log is not one Aurora PostgreSQL publishes.
+    assert error_of(lambda: rds.modify_db_cluster(
+        DBClusterIdentifier="mm-logs", CloudwatchLogsExportConfiguration={"EnableLogTypes": ["audit"]})) == \
+        ("InvalidParameterCombination", 400)
+    assert error_of(lambda: rds.create_db_cluster(
+        DBClusterIdentifier="mm-logs-2", Engine="aurora-postgresql", EngineVersion="16.4", MasterUsername="mm",
+        MasterUserPassword="secret-pass-1", EnableCloudwatchLogsExports=["slowquery"]))[0] == \
+        "InvalidParameterCombination"
+
+
+def test_create_db_cluster_refuses_a_taken_identifier(aws):
+    west, east = _global_db(aws)
+    again = lambda: east.create_db_cluster(DBClusterIdentifier="mm-east", Engine="aurora-postgresql",
+                                           EngineVersion="15.4", GlobalClusterIdentifier="mm-global")
+    assert error_of(again) == ("DBClusterAlreadyExistsFault", 400)
+    # The refused repeat added no second member.
+    gc, members = _members(west)
+    assert [m["DBClusterArn"] for m in gc["GlobalClusterMembers"]] == \
+        [_cluster_arn(WEST, "mm-west"), _cluster_arn(EAST, "mm-east")]
 
 
 def test_remove_from_global_cluster_in_any_region(aws):

@@ -8,6 +8,7 @@ pub mod iam_role_policy_attachment;
 pub mod policy;
 pub mod s3_batch_replication_job;
 pub mod s3_bucket;
+pub mod s3_bucket_public_access_block;
 pub mod s3_bucket_replication;
 pub mod s3_bucket_versioning;
 
@@ -105,6 +106,8 @@ fn iam_action(call: &str) -> String {
         "GetBucketReplication" => "s3:GetReplicationConfiguration",
         "PutBucketReplication" => "s3:PutReplicationConfiguration (and iam:PassRole on the role)",
         "DeleteBucketReplication" => "s3:PutReplicationConfiguration",
+        "GetPublicAccessBlock" => "s3:GetBucketPublicAccessBlock",
+        "PutPublicAccessBlock" | "DeletePublicAccessBlock" => "s3:PutBucketPublicAccessBlock",
         "CreateBucket"
         | "DeleteBucket"
         | "GetBucketTagging"

@@ -73,6 +73,19 @@ static SCHEMA: Schema = Schema {
             .or_computed(),
         Prop::optional("deletion_protection", Type::Bool, "Refuse deletion (default false)."),
         Prop::optional(
+            "enabled_cloudwatch_logs_exports",
+            Type::List(&Type::String),
+            "Logs published to CloudWatch Logs (`/aws/rds/cluster/<id>/<type>`): `postgresql`, `instance`, \
+             `iam-db-auth-error`. Unset: left as AWS has it. Changed in place, at once, without downtime.",
+        )
+        .or_computed(),
+        Prop::optional(
+            "copy_tags_to_snapshot",
+            Type::Bool,
+            "Copy the cluster's tags to its snapshots. Unset: left as AWS has it (AWS default false).",
+        )
+        .or_computed(),
+        Prop::optional(
             "storage_encrypted",
             Type::Bool,
             "Encrypt storage (a secondary of an encrypted global database needs it and `kms_key_id`).",
@@ -103,6 +116,16 @@ static SCHEMA: Schema = Schema {
 };
 
 const GONE: &[&str] = &["DBClusterNotFoundFault"];
+
+/// The log types Aurora PostgreSQL publishes (RDS API reference, CreateDBCluster
+/// `EnableCloudwatchLogsExports`).
+const LOG_TYPES: &[&str] = &["postgresql", "instance", "iam-db-auth-error"];
+
+/// The log types given, as strings (`None` when unset or not yet known).
+fn log_exports(props: &Attrs) -> Option<Vec<String>> {
+    let list = props.get("enabled_cloudwatch_logs_exports")?.as_list()?;
+    list.iter().map(|v| v.as_str().map(str::to_string)).collect()
+}
 
 /// The properties that give master credentials, for the secondary check.
 /// Planned attributes hold unset optional-computed ones as unknown: only
@@ -213,6 +236,14 @@ impl Kind for RdsCluster {
                 "a cluster that is not a secondary needs `master_username`",
             ));
         }
+        for t in log_exports(props).unwrap_or_default() {
+            if !LOG_TYPES.contains(&t.as_str()) {
+                out.push(PropProblem::error(
+                    "enabled_cloudwatch_logs_exports",
+                    format!("Aurora PostgreSQL publishes {}; got {t:?}", LOG_TYPES.join(", ")),
+                ));
+            }
+        }
         if let Some(n) = get_i64(props, "backup_retention_period")
             && !(1..=35).contains(&n)
         {
@@ -230,7 +261,7 @@ impl Kind for RdsCluster {
     fn normalize(&self, prop: &str, v: &Value) -> Value {
         match (prop, v) {
             ("enable_global_write_forwarding" | "deletion_protection" | "skip_final_snapshot", v) => bool_or(v, false),
-            ("vpc_security_group_ids", Value::List(l)) => {
+            ("vpc_security_group_ids" | "enabled_cloudwatch_logs_exports", Value::List(l)) => {
                 let mut l = l.clone();
                 l.sort_by_key(|v| v.to_string());
                 Value::List(l)
@@ -307,7 +338,9 @@ impl Kind for RdsCluster {
             .set_backup_retention_period(get_i64(desired, "backup_retention_period").map(|n| n as i32))
             .deletion_protection(get_bool(desired, "deletion_protection").unwrap_or(false))
             .set_storage_encrypted(get_bool(desired, "storage_encrypted"))
-            .set_kms_key_id(get_str(desired, "kms_key_id").map(str::to_string));
+            .set_kms_key_id(get_str(desired, "kms_key_id").map(str::to_string))
+            .set_enable_cloudwatch_logs_exports(log_exports(desired))
+            .set_copy_tags_to_snapshot(get_bool(desired, "copy_tags_to_snapshot"));
         if let Some(groups) = desired.get("vpc_security_group_ids").and_then(Value::as_list) {
             req = req.set_vpc_security_group_ids(Some(
                 groups.iter().filter_map(Value::as_str).map(str::to_string).collect(),
@@ -360,6 +393,9 @@ impl Kind for RdsCluster {
         put("vpc_security_group_ids", Some(Value::List(groups)));
         put("backup_retention_period", c.backup_retention_period().map(|n| Value::int(n.into())));
         put("deletion_protection", Some(Value::Bool(c.deletion_protection() == Some(true))));
+        let logs = c.enabled_cloudwatch_logs_exports().iter().map(Value::str).collect();
+        put("enabled_cloudwatch_logs_exports", Some(Value::List(logs)));
+        put("copy_tags_to_snapshot", Some(Value::Bool(c.copy_tags_to_snapshot() == Some(true))));
         put("storage_encrypted", c.storage_encrypted().map(Value::Bool));
         put("kms_key_id", c.kms_key_id().map(Value::str));
         put("arn", c.db_cluster_arn().map(Value::str));
@@ -431,6 +467,26 @@ impl Kind for RdsCluster {
             req = req.deletion_protection(get_bool(desired, "deletion_protection").unwrap_or(false));
             any = true;
         }
+        if changed("enabled_cloudwatch_logs_exports")
+            && let Some(want) = log_exports(desired)
+        {
+            // Enable what is new, disable what is gone (the call takes the difference).
+            let have = log_exports(prior).unwrap_or_default();
+            let enable: Vec<String> = want.iter().filter(|t| !have.contains(t)).cloned().collect();
+            let disable: Vec<String> = have.iter().filter(|t| !want.contains(t)).cloned().collect();
+            let conf = aws_sdk_rds::types::CloudwatchLogsExportConfiguration::builder()
+                .set_enable_log_types(Some(enable))
+                .set_disable_log_types(Some(disable))
+                .build();
+            req = req.cloudwatch_logs_export_configuration(conf);
+            any = true;
+        }
+        if changed("copy_tags_to_snapshot")
+            && let Some(copy) = get_bool(desired, "copy_tags_to_snapshot")
+        {
+            req = req.copy_tags_to_snapshot(copy);
+            any = true;
+        }
         if any {
             req.send().await.map_err(|e| rds_error("ModifyDBCluster", e))?;
         }
@@ -451,7 +507,15 @@ impl Kind for RdsCluster {
             {
                 Ok(_) => {}
                 Err(e) if is_gone(&e, &["GlobalClusterNotFoundFault"]) => {}
-                Err(e) => return Err(rds_error("RemoveFromGlobalCluster", e)),
+                // "Not a member": the SDK may have repeated a call that took
+                // effect before its answer was lost. Look before failing.
+                Err(e) => {
+                    let member =
+                        describe(cx, id).await?.and_then(|c| c.global_cluster_identifier().map(str::to_string));
+                    if member.is_some_and(|g| !g.is_empty()) {
+                        return Err(rds_error("RemoveFromGlobalCluster", e));
+                    }
+                }
             }
             poll(|| async {
                 let c = describe(cx, id).await?;

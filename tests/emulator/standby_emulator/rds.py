@@ -535,7 +535,91 @@ def fix_describe_db_engine_versions() -> None:
     RDSResponse.describe_db_engine_versions = describe_db_engine_versions
 
 
+# Log types each engine publishes (RDS API reference, CreateDBCluster
+# EnableCloudwatchLogsExports / ModifyDBCluster CloudwatchLogsExportConfiguration).
+LOG_TYPES = {
+    "aurora-postgresql": ("instance", "postgresql", "iam-db-auth-error"),
+    "aurora-mysql": ("audit", "error", "general", "instance", "slowquery", "iam-db-auth-error"),
+}
+
+
+def _check_log_types(engine: str, engine_version: str, types: list[str]) -> None:
+    bad = [t for t in types if t not in LOG_TYPES.get(engine, types)]
+    if bad:
+        raise InvalidParameterCombination(
+            f"You cannot use the log types '{', '.join(bad)}' with engine version {engine} {engine_version}. "
+            "For supported types, use the DescribeDBEngineVersions API action."
+        )
+
+
+def fix_cloudwatch_logs_exports() -> None:
+    """Log exports of a cluster: checked on create, changed by ModifyDBCluster.
+
+    AWS RDS API reference: CreateDBCluster takes EnableCloudwatchLogsExports
+    (a list); ModifyDBCluster takes CloudwatchLogsExportConfiguration
+    {EnableLogTypes, DisableLogTypes} and applies it at once;
+    DescribeDBClusters reports EnabledCloudwatchLogsExports. A log type the
+    engine does not publish is refused with InvalidParameterCombination.
+    moto 5.2.5 stores any type on create and, on modify, reads the
+    configuration under the wrong name (EnableCloudwatchLogsExports), so the
+    exports never change.
+    """
+    original_create = RDSBackend.create_db_cluster
+
+    def create_db_cluster(self: RDSBackend, kwargs: dict[str, Any]) -> DBCluster:
+        _check_log_types(kwargs.get("engine", ""), kwargs.get("engine_version", ""),
+                         list(kwargs.get("enable_cloudwatch_logs_exports") or []))
+        return original_create(self, kwargs)
+
+    RDSBackend.create_db_cluster = create_db_cluster
+    original_modify = RDSBackend.modify_db_cluster
+
+    def modify_db_cluster(self: RDSBackend, kwargs: dict[str, Any]) -> DBCluster:
+        conf = kwargs.pop("cloudwatch_logs_export_configuration", None) or {}
+        cluster = self.clusters.get(kwargs.get("db_cluster_identifier"))
+        if conf and cluster is not None:
+            enable = list(conf.get("EnableLogTypes") or conf.get("enable_log_types") or [])
+            disable = list(conf.get("DisableLogTypes") or conf.get("disable_log_types") or [])
+            _check_log_types(cluster.engine, cluster.engine_version, enable + disable)
+            now = [t for t in cluster.enabled_cloudwatch_logs_exports if t not in disable]
+            cluster.enabled_cloudwatch_logs_exports = now + [t for t in enable if t not in now]
+        return original_modify(self, kwargs)
+
+    RDSBackend.modify_db_cluster = modify_db_cluster
+
+
+class DBClusterAlreadyExistsFault(RDSClientError):
+    code = "DBClusterAlreadyExistsFault"
+
+    def __init__(self) -> None:
+        super().__init__("DB Cluster already exists")
+
+
+def fix_create_db_cluster_existing() -> None:
+    """CreateDBCluster refuses an identifier that is taken.
+
+    AWS RDS API reference, CreateDBCluster: error DBClusterAlreadyExistsFault
+    (400, "The user already has a DB cluster with the given identifier").
+    moto 5.2.5 replaces the existing cluster with a new one, and a new
+    member of a global database is appended again: the global cluster then
+    lists a second, phantom member with the same ARN that no call can
+    remove. That is what an SDK retry of a create whose answer was lost made
+    (the flaky "Cannot remove the primary cluster ... while global cluster
+    has other members" on destroy, issue 12). Installed last: checked before
+    the other CreateDBCluster fixes.
+    """
+    original = RDSBackend.create_db_cluster
+
+    def create_db_cluster(self: RDSBackend, kwargs: dict[str, Any]) -> DBCluster:
+        if kwargs.get("db_cluster_identifier") in self.clusters:
+            raise DBClusterAlreadyExistsFault()
+        return original(self, kwargs)
+
+    RDSBackend.create_db_cluster = create_db_cluster
+
+
 def apply() -> None:
+    fix_cloudwatch_logs_exports()
     fix_create_global_cluster()
     fix_describe_and_delete_global_cluster()
     fix_create_db_cluster_unknown_global()
@@ -545,3 +629,4 @@ def apply() -> None:
     fix_modify_global_cluster()
     fix_switchover_and_failover()
     fix_describe_db_engine_versions()
+    fix_create_db_cluster_existing()  # last: the first check

@@ -13,7 +13,7 @@ from moto.s3.exceptions import (
     ReplicationConfigurationNotFoundError,
     S3ClientError,
 )
-from moto.s3.models import FakeDeleteMarker, FakeKey, S3Backend
+from moto.s3.models import FakeDeleteMarker, FakeKey, PublicAccessBlock, S3Backend
 from moto.s3.responses import S3Response
 
 from .settings import SETTINGS
@@ -227,7 +227,33 @@ def fix_put_bucket_replication_checks() -> None:
     S3Backend.put_bucket_replication = put_bucket_replication
 
 
+def fix_new_buckets_block_public_access() -> None:
+    """New buckets have S3 Block Public Access on, all four settings.
+
+    AWS S3 user guide, "Blocking public access to your Amazon S3 storage"
+    (and the April 2023 change to defaults): every new bucket gets
+    BlockPublicAcls, IgnorePublicAcls, BlockPublicPolicy and
+    RestrictPublicBuckets true, so GetPublicAccessBlock on a new bucket
+    answers the four true instead of 404 NoSuchPublicAccessBlockConfiguration
+    (which it answers once DeletePublicAccessBlock has removed them). moto
+    5.2.5 creates buckets without the configuration. Its Put/Get/Delete
+    already follow the wire format (404 with the code, omitted settings
+    false, Delete 204 even when there is none).
+    """
+    original = S3Backend.create_bucket
+
+    def create_bucket(self: S3Backend, bucket_name: str, region_name: str, *args, **kwargs):
+        existed = bucket_name in self.buckets
+        bucket = original(self, bucket_name, region_name, *args, **kwargs)
+        if not existed:
+            bucket.public_access_block = PublicAccessBlock(True, True, True, True)
+        return bucket
+
+    S3Backend.create_bucket = create_bucket
+
+
 def apply() -> None:
+    fix_new_buckets_block_public_access()
     fix_put_bucket_replication_checks()
     fix_get_bucket_replication()
     fix_put_bucket_versioning_status()

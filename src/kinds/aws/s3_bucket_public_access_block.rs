@@ -1,0 +1,164 @@
+//! `aws_s3_bucket_public_access_block`: a bucket's S3 Block Public Access
+//! settings. id = bucket name.
+//!
+//! Secure by default: each of the four settings is `true` unless given
+//! (the AWS provider defaults them to `false`; AWS itself turns all four on
+//! for buckets created since April 2023). Put replaces all four at once, so
+//! repeating it after a lost answer is harmless; delete removes the bucket's
+//! configuration (the account-level settings still apply).
+
+use super::{aws_error, get_str, is_gone, req_str, s3_bucket};
+use crate::kinds::schema::{Prop, ProviderName, Schema, Type};
+use crate::kinds::{Created, Ctx, Kind, KindError, PropProblem};
+use crate::value::{Attrs, Value};
+use async_trait::async_trait;
+use aws_sdk_s3::types::PublicAccessBlockConfiguration;
+
+pub struct S3BucketPublicAccessBlock;
+
+/// The four settings, in the provider's (and this kind's) names.
+const SETTINGS: [&str; 4] =
+    ["block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"];
+
+/// Unset settings are planned as `true`, so policy tools see what is applied.
+static PROVIDER_NAMES: [ProviderName; 4] = [
+    ProviderName::new("block_public_acls", "block_public_acls").or("true"),
+    ProviderName::new("block_public_policy", "block_public_policy").or("true"),
+    ProviderName::new("ignore_public_acls", "ignore_public_acls").or("true"),
+    ProviderName::new("restrict_public_buckets", "restrict_public_buckets").or("true"),
+];
+
+static SCHEMA: Schema = Schema {
+    props: &[
+        Prop::required("bucket", Type::String, "Bucket name.").force_new(),
+        Prop::optional(
+            "block_public_acls",
+            Type::Bool,
+            "Refuse new public ACLs on the bucket and its objects (default true).",
+        ),
+        Prop::optional(
+            "block_public_policy",
+            Type::Bool,
+            "Refuse bucket policies that grant public access (default true).",
+        ),
+        Prop::optional("ignore_public_acls", Type::Bool, "Ignore public ACLs already present (default true)."),
+        Prop::optional(
+            "restrict_public_buckets",
+            Type::Bool,
+            "Only AWS services and the bucket owner's account may use a public bucket policy (default true).",
+        ),
+    ],
+};
+
+/// A setting as planned: unset means `true`.
+fn setting(attrs: &Attrs, key: &str) -> bool {
+    attrs.get(key).and_then(Value::as_bool).unwrap_or(true)
+}
+
+async fn put(cx: &Ctx<'_>, bucket: &str, desired: &Attrs) -> Result<(), KindError> {
+    let conf = PublicAccessBlockConfiguration::builder()
+        .block_public_acls(setting(desired, "block_public_acls"))
+        .block_public_policy(setting(desired, "block_public_policy"))
+        .ignore_public_acls(setting(desired, "ignore_public_acls"))
+        .restrict_public_buckets(setting(desired, "restrict_public_buckets"))
+        .build();
+    cx.aws
+        .s3(cx.region)
+        .await
+        .put_public_access_block()
+        .bucket(bucket)
+        .public_access_block_configuration(conf)
+        .send()
+        .await
+        .map_err(|e| aws_error("PutPublicAccessBlock", e))?;
+    Ok(())
+}
+
+#[async_trait]
+impl Kind for S3BucketPublicAccessBlock {
+    fn type_name(&self) -> &'static str {
+        "aws_s3_bucket_public_access_block"
+    }
+
+    fn schema(&self) -> &'static Schema {
+        &SCHEMA
+    }
+
+    fn provider_names(&self) -> &'static [ProviderName] {
+        &PROVIDER_NAMES
+    }
+
+    fn validate(&self, props: &Attrs) -> Vec<PropProblem> {
+        let mut out = Vec::new();
+        if let Some(p) = get_str(props, "bucket").and_then(s3_bucket::name_problem) {
+            out.push(PropProblem::error("bucket", p));
+        }
+        out
+    }
+
+    fn normalize(&self, prop: &str, v: &Value) -> Value {
+        match (prop, v) {
+            (p, Value::Null) if SETTINGS.contains(&p) => Value::Bool(true),
+            _ => v.clone(),
+        }
+    }
+
+    fn id_hint(&self, desired: &Attrs) -> Option<String> {
+        get_str(desired, "bucket").map(str::to_string)
+    }
+
+    async fn create(&self, cx: &Ctx<'_>, desired: &Attrs) -> Result<Created, KindError> {
+        let bucket = req_str(desired, "bucket")?;
+        put(cx, bucket, desired).await?;
+        Ok(Created { id: bucket.to_string(), attrs: desired.clone() })
+    }
+
+    // read: 1 call (GetPublicAccessBlock).
+    async fn read(&self, cx: &Ctx<'_>, id: &str, _prior: &Attrs) -> Result<Option<Attrs>, KindError> {
+        let out = match cx.aws.s3(cx.region).await.get_public_access_block().bucket(id).send().await {
+            Ok(out) => out,
+            // No configuration on the bucket: nothing to manage (as the provider reads it).
+            Err(e) if is_gone(&e, &["NoSuchBucket", "NoSuchPublicAccessBlockConfiguration"]) => return Ok(None),
+            Err(e) => return Err(aws_error("GetPublicAccessBlock", e)),
+        };
+        let Some(c) = out.public_access_block_configuration() else { return Ok(None) };
+        let mut a: Attrs = [("bucket".to_string(), Value::str(id))].into();
+        // An omitted setting is off, as S3 applies it.
+        for (k, v) in [
+            ("block_public_acls", c.block_public_acls()),
+            ("block_public_policy", c.block_public_policy()),
+            ("ignore_public_acls", c.ignore_public_acls()),
+            ("restrict_public_buckets", c.restrict_public_buckets()),
+        ] {
+            a.insert(k.to_string(), Value::Bool(v.unwrap_or(false)));
+        }
+        Ok(Some(a))
+    }
+
+    async fn update(&self, cx: &Ctx<'_>, id: &str, _prior: &Attrs, desired: &Attrs) -> Result<(), KindError> {
+        put(cx, id, desired).await
+    }
+
+    async fn delete(&self, cx: &Ctx<'_>, id: &str, _prior: &Attrs) -> Result<(), KindError> {
+        match cx.aws.s3(cx.region).await.delete_public_access_block().bucket(id).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if is_gone(&e, &["NoSuchBucket", "NoSuchPublicAccessBlockConfiguration"]) => Ok(()),
+            Err(e) => Err(aws_error("DeletePublicAccessBlock", e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unset_settings_are_on() {
+        assert_eq!(S3BucketPublicAccessBlock.normalize("block_public_acls", &Value::Null), Value::Bool(true));
+        assert_eq!(S3BucketPublicAccessBlock.normalize("block_public_acls", &Value::Bool(false)), Value::Bool(false));
+        assert_eq!(S3BucketPublicAccessBlock.normalize("bucket", &Value::Null), Value::Null);
+        assert!(setting(&Attrs::new(), "restrict_public_buckets"));
+        let bad: Attrs = [("bucket".to_string(), Value::str("B_ad"))].into();
+        assert_eq!(S3BucketPublicAccessBlock.validate(&bad)[0].prop, "bucket");
+    }
+}
