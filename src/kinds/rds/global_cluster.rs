@@ -91,14 +91,19 @@ async fn source_arn(cx: &Ctx<'_>, source: &str) -> Result<String, KindError> {
         .ok_or_else(|| KindError::Failed(format!("source_db_cluster {source:?}: no such cluster in {}", cx.region)))
 }
 
-/// Detaches `member_arn` (in its own region) and waits until it is gone.
+/// Detaches `member_arn` (in its own region) and waits until the global
+/// cluster no longer lists it.
 async fn remove_member(cx: &Ctx<'_>, id: &str, member_arn: &str) -> Result<(), KindError> {
     let region = region_of_arn(member_arn).unwrap_or(cx.region);
     let rds = cx.aws.rds(region).await;
     match rds.remove_from_global_cluster().global_cluster_identifier(id).db_cluster_identifier(member_arn).send().await
     {
         Ok(_) => {}
-        Err(e) if is_gone(&e, &["DBClusterNotFoundFault", "GlobalClusterNotFoundFault"]) => return Ok(()),
+        Err(e) if is_gone(&e, &["GlobalClusterNotFoundFault"]) => return Ok(()),
+        // Not (or no longer) a member: a repeat of a call whose answer was
+        // lost, or the member leaving by itself. Not taken as done: the
+        // global cluster must stop listing it (below), or the writer cannot leave.
+        Err(e) if is_gone(&e, &["DBClusterNotFoundFault"]) => {}
         Err(e) => return Err(rds_error("RemoveFromGlobalCluster", e)),
     }
     poll(|| async {
@@ -108,6 +113,16 @@ async fn remove_member(cx: &Ctx<'_>, id: &str, member_arn: &str) -> Result<(), K
         Ok((!attached).then_some(()))
     })
     .await
+}
+
+/// The members of `g` other than `arn`.
+fn others(g: &GlobalCluster, arn: &str) -> Vec<String> {
+    g.global_cluster_members()
+        .iter()
+        .filter_map(|m| m.db_cluster_arn())
+        .filter(|m| *m != arn)
+        .map(str::to_string)
+        .collect()
 }
 
 #[async_trait]
@@ -262,7 +277,20 @@ impl Kind for RdsGlobalCluster {
             .filter_map(|m| Some((m.is_writer() == Some(true), m.db_cluster_arn()?.to_string())))
             .collect();
         members.sort();
-        for (_, arn) in &members {
+        for (writer, arn) in &members {
+            if *writer {
+                // AWS refuses the writer while others remain: look first, and
+                // name them rather than leave the user with AWS's refusal.
+                let left = describe(cx, id).await?.map(|g| others(&g, arn)).unwrap_or_default();
+                if !left.is_empty() {
+                    return Err(KindError::Failed(format!(
+                        "global cluster {id} still lists {} as member(s) after they were removed; the writer \
+                         {arn} can only leave last. Check them with `aws rds describe-global-clusters \
+                         --global-cluster-identifier {id}`, then destroy again",
+                        left.join(", ")
+                    )));
+                }
+            }
             remove_member(cx, id, arn).await?;
         }
         let rds = cx.aws.rds(cx.region).await;

@@ -23,7 +23,8 @@ requests seen), `PUT /_proxy/rate?value=0.2`, and `PUT
 /_proxy/lose?match=TEXT&times=N`: the next N requests whose "METHOD path"
 line or body contains TEXT (e.g. `Action=CreatePolicy`,
 `POST /2021-01-01/opensearch/cc/outboundConnection`) take effect and lose
-their answer, whatever the rate. Each fault is also one JSON line in --log.
+their answer, whatever the rate; with several `match` parameters a request
+must contain them all. Each fault is also one JSON line in --log.
 """
 
 import argparse
@@ -50,12 +51,12 @@ class State:
         self.stats = {k: 0 for k in KINDS}
         self.requests = 0
         self.log = log
-        self.lose: list[list] = []  # [text, times left]
+        self.lose: list[list] = []  # [texts (all must occur), times left]
 
     def targeted(self, line: str, body: bytes) -> bool:
         with self.lock:
             for rule in self.lose:
-                if rule[1] > 0 and (rule[0] in line or rule[0].encode() in body):
+                if rule[1] > 0 and all(t in line or t.encode() in body for t in rule[0]):
                     rule[1] -= 1
                     self.stats["lost"] += 1
                     return True
@@ -160,7 +161,7 @@ def make_handler(state: State, upstream: str):
             if u.path == "/_proxy/lose":
                 q = parse_qs(u.query)
                 with state.lock:
-                    state.lose.append([q["match"][0], int(q.get("times", ["1"])[0])])
+                    state.lose.append([q["match"], int(q.get("times", ["1"])[0])])
                 return self._send(200, {"Content-Type": "application/json"}, b"{}")
             if u.path == "/_proxy/rate":
                 state.rate = float(parse_qs(u.query).get("value", ["0"])[0])
