@@ -130,6 +130,43 @@ print(json.dumps({{'cluster': [c['DBClusterArn'], str(c['ClusterCreateTime']), c
     }
 }
 
+/// An unencrypted production cluster is never replaced to satisfy the
+/// example's `db_storage_encrypted: true`: the import plan is refused,
+/// naming the property and where it is set, before any write; with the
+/// input set to what production has, it plans.
+#[test]
+fn an_unencrypted_primary_is_refused_not_replaced() {
+    let root = scratch("import-unencrypted");
+    copy_dir(&repo().join("examples/mattermost-dr"), &root.join("examples/mattermost-dr"));
+    copy_dir(&repo().join("modules"), &root.join("modules"));
+    let ex = Example { emu: Emulator::start(), dir: root.join("examples/mattermost-dr") };
+    // Production made before encryption was the default (demo-standin then keeps it).
+    py(
+        &ex.emu,
+        &format!(
+            "aws('rds').create_db_cluster(DBClusterIdentifier='{CLUSTER}', Engine='aurora-postgresql', \
+             EngineVersion='16.4', MasterUsername='mmuser', MasterUserPassword='{DB_PASSWORD}', \
+             BackupRetentionPeriod=7)\nprint('null')"
+        ),
+    );
+    let out = ex.env(&mut Command::new(repo().join("scripts/demo-standin"))).output().expect("demo-standin");
+    assert!(out.status.success(), "demo-standin: {}", String::from_utf8_lossy(&out.stderr));
+    forget_calls(&ex.emu);
+    let refused = ex.ok(1, &["plan", "."]);
+    assert!(
+        refused
+            .stderr
+            .contains("cannot import aws_rds_cluster \"mattermost-prod-aurora\": the configuration would replace it")
+            && refused.stderr.contains("`storage_encrypted` is false in AWS but true in the configuration"),
+        "{}",
+        refused.stderr
+    );
+    assert!(refused.stderr.contains("standby never replaces an adopted resource"), "{}", refused.stderr);
+    assert_eq!(writes(&calls(&ex.emu)), Vec::<String>::new(), "nothing written");
+    let plan = ex.ok(2, &["plan", ".", "--detailed-exitcode", "--var", "db_storage_encrypted=false"]);
+    assert!(plan.stdout.contains("Plan: 5 to import, "), "{}", plan.stdout);
+}
+
 /// The stand-in production is imported, not recreated: same objects, same
 /// data; the rest is created; the next plan is clean; destroy leaves the
 /// adopted resources and says so.
@@ -164,7 +201,12 @@ fn the_example_adopts_the_running_primary() {
     assert_eq!(imported.len(), 5);
     let cluster = imported.iter().find(|c| c["address"] == "module.database.aws_rds_cluster.primary").unwrap();
     assert_eq!(cluster["change"]["importing"], json!({"id": CLUSTER}));
-    assert_eq!(cluster["change"]["actions"], json!(["no-op"]));
+    // Adopted as it is, plus what the module asks of every cluster and AWS
+    // changes in place without downtime: log exports, tags copied to snapshots.
+    assert_eq!(cluster["change"]["actions"], json!(["update"]));
+    assert_eq!(cluster["change"]["after"]["enabled_cloudwatch_logs_exports"], json!(["postgresql"]));
+    assert_eq!(cluster["change"]["after"]["copy_tags_to_snapshot"], json!(true));
+    assert_eq!(cluster["change"]["before"]["copy_tags_to_snapshot"], json!(false));
 
     forget_calls(&ex.emu);
     // Progress every second, and a batch job that takes its time (as on
