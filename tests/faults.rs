@@ -260,6 +260,7 @@ fn the_example_converges_through_a_faulty_network() {
             .collect();
         panic!("destroy failed:\n{}\nRDS calls:\n{}\nfaults: {}", run.all(), rds.join("\n"), proxy.stats());
     }
+    eprintln!("faults injected, apply and destroy together: {}", proxy.stats());
     assert_eq!(w.ok(0, &["state", "list"]).stdout.trim(), "");
     assert_eq!(w.outbound_connections(), 0, "destroy leaves no connection behind");
 }
