@@ -10,6 +10,7 @@ pub mod data;
 pub mod opensearch;
 pub mod rds;
 pub mod schema;
+pub mod secrets;
 
 use crate::aws::Aws;
 use crate::value::{Attrs, Value};
@@ -301,6 +302,8 @@ pub fn registry() -> &'static [&'static dyn Kind] {
         &opensearch::internal_user::OpenSearchInternalUser,
         &opensearch::role::OpenSearchRole,
         &opensearch::role_mapping::OpenSearchRoleMapping,
+        &secrets::secret::SecretsManagerSecret,
+        &secrets::secret_version::SecretsManagerSecretVersion,
     ];
     KINDS
 }
