@@ -9,6 +9,7 @@ pub mod aws;
 pub mod data;
 pub mod opensearch;
 pub mod rds;
+pub mod route53;
 pub mod schema;
 pub mod secrets;
 
@@ -304,6 +305,9 @@ pub fn registry() -> &'static [&'static dyn Kind] {
         &opensearch::role_mapping::OpenSearchRoleMapping,
         &secrets::secret::SecretsManagerSecret,
         &secrets::secret_version::SecretsManagerSecretVersion,
+        &route53::zone::Route53Zone,
+        &route53::health_check::Route53HealthCheck,
+        &route53::record::Route53Record,
     ];
     KINDS
 }
