@@ -22,9 +22,17 @@ const TYPES: &[&str] = &["HTTP", "HTTPS", "HTTP_STR_MATCH", "HTTPS_STR_MATCH", "
 
 static SCHEMA: Schema = Schema {
     props: &[
-        Prop::required("type", Type::String, "`HTTPS` (a load balancer with TLS), `HTTP`, `HTTPS_STR_MATCH`, `HTTP_STR_MATCH` or `TCP`.")
-            .force_new(),
-        Prop::optional("fqdn", Type::String, "The endpoint's DNS name (e.g. the region's load balancer), probed and sent as Host/SNI."),
+        Prop::required(
+            "type",
+            Type::String,
+            "`HTTPS` (a load balancer with TLS), `HTTP`, `HTTPS_STR_MATCH`, `HTTP_STR_MATCH` or `TCP`.",
+        )
+        .force_new(),
+        Prop::optional(
+            "fqdn",
+            Type::String,
+            "The endpoint's DNS name (e.g. the region's load balancer), probed and sent as Host/SNI.",
+        ),
         Prop::optional("ip_address", Type::String, "An IPv4/IPv6 address to probe instead of resolving `fqdn`.")
             .force_new(),
         Prop::optional("port", Type::Number, "Port (default 443 for HTTPS types, 80 otherwise).").or_computed(),
@@ -33,9 +41,17 @@ static SCHEMA: Schema = Schema {
             Type::String,
             "Path requested, e.g. `/api/v4/system/ping` (Mattermost answers 200 while it can serve). Not for TCP.",
         ),
-        Prop::optional("search_string", Type::String, "For the *_STR_MATCH types: text the first 5120 bytes must contain."),
-        Prop::optional("failure_threshold", Type::Number, "Consecutive failures (1-10, default 3) before it is unhealthy.")
-            .or_computed(),
+        Prop::optional(
+            "search_string",
+            Type::String,
+            "For the *_STR_MATCH types: text the first 5120 bytes must contain.",
+        ),
+        Prop::optional(
+            "failure_threshold",
+            Type::Number,
+            "Consecutive failures (1-10, default 3) before it is unhealthy.",
+        )
+        .or_computed(),
         Prop::optional(
             "request_interval",
             Type::Number,
@@ -43,13 +59,18 @@ static SCHEMA: Schema = Schema {
         )
         .force_new()
         .or_computed(),
-        Prop::optional("inverted", Type::Bool, "Report healthy when the endpoint fails (default false): a manual lever."),
+        Prop::optional(
+            "inverted",
+            Type::Bool,
+            "Report healthy when the endpoint fails (default false): a manual lever.",
+        ),
         Prop::optional(
             "disabled",
             Type::Bool,
             "Stop probing and report healthy (default false): a manual lever that pins DNS to the PRIMARY.",
         ),
-        Prop::optional("enable_sni", Type::Bool, "Send `fqdn` as TLS SNI (default true for HTTPS types).").or_computed(),
+        Prop::optional("enable_sni", Type::Bool, "Send `fqdn` as TLS SNI (default true for HTTPS types).")
+            .or_computed(),
         Prop::optional("tags", Type::Map(&Type::String), "Tags (`Name` shows in the console's list)."),
         Prop::computed("id", Type::String, "The health check id (a failover record's `health_check_id`)."),
     ],
@@ -140,12 +161,19 @@ impl Kind for Route53HealthCheck {
             if t == Some("TCP") {
                 out.push(PropProblem::error("resource_path", "a TCP health check requests no path"));
             } else if !p.starts_with('/') || p.len() > 255 {
-                out.push(PropProblem::error("resource_path", format!("must start with `/` (at most 255 characters), got {p:?}")));
+                out.push(PropProblem::error(
+                    "resource_path",
+                    format!("must start with `/` (at most 255 characters), got {p:?}"),
+                ));
             }
         }
         let str_match = t.is_some_and(|t| t.ends_with("_STR_MATCH"));
         if str_match != props.contains_key("search_string") {
-            let m = if str_match { "an *_STR_MATCH health check needs `search_string`" } else { "`search_string` is for the *_STR_MATCH types only" };
+            let m = if str_match {
+                "an *_STR_MATCH health check needs `search_string`"
+            } else {
+                "`search_string` is for the *_STR_MATCH types only"
+            };
             out.push(PropProblem::error("search_string", m));
         }
         if let Some(n) = get_i64(props, "failure_threshold")
@@ -165,7 +193,10 @@ impl Kind for Route53HealthCheck {
             out.push(PropProblem::error("port", format!("must be 1 to 65535, got {n}")));
         }
         if t == Some("HTTP") && get_i64(props, "port") == Some(443) {
-            out.push(PropProblem::warning("type", "an HTTP check on port 443 speaks plain HTTP to a TLS port: use HTTPS"));
+            out.push(PropProblem::warning(
+                "type",
+                "an HTTP check on port 443 speaks plain HTTP to a TLS port: use HTTPS",
+            ));
         }
         out
     }
@@ -231,7 +262,11 @@ impl Kind for Route53HealthCheck {
             ("disabled".to_string(), Value::Bool(c.disabled().unwrap_or(false))),
         ]
         .into();
-        for (k, v) in [("port", c.port()), ("failure_threshold", c.failure_threshold()), ("request_interval", c.request_interval())] {
+        for (k, v) in [
+            ("port", c.port()),
+            ("failure_threshold", c.failure_threshold()),
+            ("request_interval", c.request_interval()),
+        ] {
             if let Some(v) = v {
                 a.insert(k.into(), Value::int(v as i64));
             }
@@ -256,7 +291,9 @@ impl Kind for Route53HealthCheck {
             .map_err(|e| r53_error("ListTagsForResource", e))?;
         let reported = tags
             .resource_tag_set()
-            .map(|s| s.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string()))).collect::<Vec<_>>())
+            .map(|s| {
+                s.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string()))).collect::<Vec<_>>()
+            })
             .unwrap_or_default();
         put_reported(&mut a, prior, "tags", tags_value(reported));
         Ok(Some(a))

@@ -35,7 +35,11 @@ static SCHEMA: Schema = Schema {
         Prop::required("name", Type::String, "The full name, e.g. `chat.example.com`.").force_new(),
         Prop::required("type", Type::String, "`A`, `AAAA`, `CNAME`, `TXT`, … (`A` for an alias to a load balancer).")
             .force_new(),
-        Prop::optional("ttl", Type::Number, "Seconds resolvers may cache the answer (plain records only; ≤ 60 with health checks)."),
+        Prop::optional(
+            "ttl",
+            Type::Number,
+            "Seconds resolvers may cache the answer (plain records only; ≤ 60 with health checks).",
+        ),
         Prop::optional("records", Type::List(&Type::String), "The values (plain records; with `ttl`)."),
         Prop::optional(
             "alias",
@@ -124,7 +128,8 @@ fn record_set(p: &Attrs) -> Result<ResourceRecordSet, KindError> {
         )?);
     }
     for v in p.get("records").and_then(Value::as_list).into_iter().flatten() {
-        b = b.resource_records(built(ResourceRecord::builder().value(v.to_interpolated().unwrap_or_default()).build())?);
+        b = b
+            .resource_records(built(ResourceRecord::builder().value(v.to_interpolated().unwrap_or_default()).build())?);
     }
     built(b.build())
 }
@@ -261,7 +266,10 @@ impl Kind for Route53Record {
         }
         if let Some(a) = alias_of(props) {
             for k in a.keys().filter(|k| !ALIAS_KEYS.contains(&k.as_str())) {
-                out.push(PropProblem::error("alias", format!("unknown key `{k}` (alias takes name, zone_id, evaluate_target_health)")));
+                out.push(PropProblem::error(
+                    "alias",
+                    format!("unknown key `{k}` (alias takes name, zone_id, evaluate_target_health)"),
+                ));
             }
             for k in ["name", "zone_id"] {
                 if !a.contains_key(k) {
@@ -287,7 +295,9 @@ impl Kind for Route53Record {
                     "failover_routing_policy",
                     format!("the failover type is PRIMARY or SECONDARY, got {t:?}"),
                 )),
-                None => out.push(PropProblem::error("failover_routing_policy", "give `type: PRIMARY` or `type: SECONDARY`")),
+                None => {
+                    out.push(PropProblem::error("failover_routing_policy", "give `type: PRIMARY` or `type: SECONDARY`"))
+                }
                 _ => {}
             }
             if let Some(k) = m.keys().find(|k| k.as_str() != "type") {
@@ -306,7 +316,8 @@ impl Kind for Route53Record {
             ));
         }
         // A PRIMARY nothing can find unhealthy never fails over.
-        let evaluates = alias_of(props).and_then(|a| a.get("evaluate_target_health")).and_then(Value::as_bool) == Some(true);
+        let evaluates =
+            alias_of(props).and_then(|a| a.get("evaluate_target_health")).and_then(Value::as_bool) == Some(true);
         if failover_of(props) == Some("PRIMARY") && !props.contains_key("health_check_id") && !evaluates {
             out.push(PropProblem::warning(
                 "failover_routing_policy",
@@ -345,7 +356,11 @@ impl Kind for Route53Record {
                 if twins.len() > 1 {
                     out.push(PropProblem::error(
                         "failover_routing_policy",
-                        format!("{} records are {role} for {name} {t}: {} (one PRIMARY and one SECONDARY)", twins.len(), twins.join(", ")),
+                        format!(
+                            "{} records are {role} for {name} {t}: {} (one PRIMARY and one SECONDARY)",
+                            twins.len(),
+                            twins.join(", ")
+                        ),
                     ));
                 }
                 let plain = others(&|a| failover_of(a).is_none());
@@ -369,7 +384,10 @@ impl Kind for Route53Record {
         if let Some(s) = get_str(props, "set_identifier") {
             let dup = others(&|a| get_str(a, "set_identifier") == Some(s));
             if dup.len() > 1 {
-                out.push(PropProblem::error("set_identifier", format!("set identifier {s:?} is used by {}", dup.join(", "))));
+                out.push(PropProblem::error(
+                    "set_identifier",
+                    format!("set identifier {s:?} is used by {}", dup.join(", ")),
+                ));
             }
         }
         out
@@ -461,7 +479,10 @@ mod tests {
             parse_id("Z1_chat.example.com_A_us_west_1"),
             Some(("Z1".into(), "chat.example.com".into(), "A".into(), Some("us_west_1".into())))
         );
-        assert_eq!(parse_id("Z1__dmarc.example.com_TXT"), Some(("Z1".into(), "_dmarc.example.com".into(), "TXT".into(), None)));
+        assert_eq!(
+            parse_id("Z1__dmarc.example.com_TXT"),
+            Some(("Z1".into(), "_dmarc.example.com".into(), "TXT".into(), None))
+        );
         assert_eq!(parse_id("Z1_chat.example.com"), None);
         let k = parse_id("Z1_chat.example.com_A_primary").unwrap();
         assert_eq!(id_of(&k), "Z1_chat.example.com_A_primary");

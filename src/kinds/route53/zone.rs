@@ -161,9 +161,7 @@ impl Kind for Route53Zone {
             .create_hosted_zone()
             .name(name)
             .caller_reference(format!("standby-{}", crate::ids::uuid()))
-            .set_hosted_zone_config(
-                get_str(desired, "comment").map(|c| HostedZoneConfig::builder().comment(c).build()),
-            )
+            .set_hosted_zone_config(get_str(desired, "comment").map(|c| HostedZoneConfig::builder().comment(c).build()))
             .send()
             .await
             .map_err(|e| r53_error("CreateHostedZone", e))?;
@@ -197,9 +195,7 @@ impl Kind for Route53Zone {
             (
                 "name_servers".to_string(),
                 Value::List(
-                    out.delegation_set()
-                        .map(|d| d.name_servers().iter().map(|s| Value::str(s)).collect())
-                        .unwrap_or_default(),
+                    out.delegation_set().map(|d| d.name_servers().iter().map(Value::str).collect()).unwrap_or_default(),
                 ),
             ),
         ]
@@ -217,7 +213,9 @@ impl Kind for Route53Zone {
             .map_err(|e| r53_error("ListTagsForResource", e))?;
         let reported = tags
             .resource_tag_set()
-            .map(|s| s.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string()))).collect::<Vec<_>>())
+            .map(|s| {
+                s.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string()))).collect::<Vec<_>>()
+            })
             .unwrap_or_default();
         put_reported(&mut a, prior, "tags", tags_value(reported));
         Ok(Some(a))

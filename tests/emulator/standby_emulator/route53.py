@@ -26,7 +26,9 @@ GetChange / CreateHealthCheck / DeleteHealthCheck / CreateHostedZone):
 - DeleteHealthCheck of a health check a record uses succeeds; AWS refuses it
   (HealthCheckInUse);
 - CreateHostedZone accepts a reused CallerReference; AWS refuses it
-  (HostedZoneAlreadyExists).
+  (HostedZoneAlreadyExists);
+- names and alias targets are stored as sent; AWS stores and answers them in
+  lower case with the final dot.
 """
 
 import copy
@@ -190,11 +192,13 @@ def fix_change_resource_record_sets() -> None:
             if change["Action"] == "DELETE":
                 key = _key(change["ResourceRecordSet"])
                 zone.rrsets = [r for r in zone.rrsets if _key(_as_dict(r)) != key]
-            elif change["Action"] == "UPSERT":
-                # moto's UPSERT compares names as sent; AWS's are case-insensitive, with or without the dot.
-                change["ResourceRecordSet"]["Name"] = _name(change["ResourceRecordSet"]["Name"])
-                rest.append(change)
             else:
+                # AWS stores names in lower case with the final dot, and
+                # answers alias targets the same way; moto keeps them as sent.
+                rr = change["ResourceRecordSet"]
+                rr["Name"] = _name(rr["Name"])
+                if rr.get("AliasTarget", {}).get("DNSName"):
+                    rr["AliasTarget"]["DNSName"] = _name(rr["AliasTarget"]["DNSName"])
                 rest.append(change)
         if rest:
             # CREATE is checked above; moto's own journal check must not refuse a re-created record.
