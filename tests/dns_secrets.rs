@@ -430,3 +430,86 @@ resources:
         assert!(run.stderr.lines().any(|l| l.contains(at) && l.contains(what)), "{at} {what}:\n{}", run.stderr);
     }
 }
+
+/// The fault proxy (tests/emulator/standby_emulator/fault_proxy.py) in
+/// front of the emulator, killed when dropped.
+struct Proxy(std::process::Child, String);
+
+impl Proxy {
+    fn start(upstream: &str) -> Proxy {
+        let dir = scratch("dns-secrets-proxy");
+        let port_file = dir.join("port");
+        let child = std::process::Command::new(repo().join(".venv-emulator/bin/python"))
+            .args(["-m", "standby_emulator.fault_proxy", "--upstream", upstream, "--rate", "0", "--seed", "3"])
+            .arg("--port-file")
+            .arg(&port_file)
+            .env("PYTHONPATH", repo().join("tests/emulator"))
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .expect("start the fault proxy");
+        let started = std::time::Instant::now();
+        while !port_file.exists() {
+            assert!(started.elapsed().as_secs() < 30, "the fault proxy did not start");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let url = format!("http://127.0.0.1:{}", std::fs::read_to_string(&port_file).unwrap().trim());
+        Proxy(child, url)
+    }
+
+    /// The next request whose request line or body holds `text` takes effect and loses its answer.
+    fn lose(&self, text: &str) {
+        let q: String = text
+            .bytes()
+            .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+            .collect();
+        let (status, body) = common::http(&self.1, "PUT", &format!("/_proxy/lose?match={q}&times=1"), None, "", None);
+        assert_eq!(status, 200, "{body}");
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Every create's first answer is lost: the SDK repeats it, and the repeat
+/// finds what the first made (same token, same caller reference, "already
+/// exists" followed by a look-up) — one apply, no duplicates, a clean plan.
+#[test]
+fn creates_whose_answer_was_lost_make_no_duplicates() {
+    let w = World::new("lost");
+    let proxy = Proxy::start(&w.emu.endpoint());
+    for text in [
+        "\"Name\":\"mattermost-dr/mattermost/db-password\"", // CreateSecret (both regions' first)
+        "\"SecretString\"",                                  // PutSecretValue
+        "POST /2013-04-01/hostedzone ",                      // CreateHostedZone
+        "POST /2013-04-01/healthcheck ",                     // CreateHealthCheck
+        "<Action>CREATE</Action>",                           // ChangeResourceRecordSets
+    ] {
+        proxy.lose(text);
+    }
+    let run: Run = w
+        .cmd(&["apply", ".", "--auto-approve"])
+        .env("AWS_ENDPOINT_URL", &proxy.1)
+        .env("STANDBY_AWS_MAX_ATTEMPTS", "3")
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(run.code, 0, "{}", run.all());
+    let stats: Value = serde_json::from_str(&common::http(&proxy.1, "GET", "/_proxy/stats", None, "", None).1).unwrap();
+    assert_eq!(stats["faults"]["lost"], 5, "{stats}");
+    w.ok(0, &["plan", ".", "--detailed-exitcode"]);
+    // One of each: one version per secret, one zone, two health checks.
+    for region in [WEST, EAST] {
+        for name in [DB_SECRET, SEARCH_SECRET] {
+            assert_eq!(w.secret(region, name).0.len(), 1, "{name} in {region}");
+        }
+    }
+    let zones = w.block(async { w.r53.list_hosted_zones_by_name().dns_name(ZONE).send().await.unwrap() });
+    assert_eq!(zones.hosted_zones().iter().filter(|z| z.name() == format!("{ZONE}.")).count(), 1);
+    let checks = w.block(async { w.r53.list_health_checks().send().await.unwrap() });
+    assert_eq!(checks.health_checks().len(), 2, "{:?}", checks.health_checks());
+    assert_eq!(w.records().len(), 2);
+}
