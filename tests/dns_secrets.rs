@@ -365,9 +365,15 @@ fn zone_record_health_check_and_secret_import() {
     }
     let record = id_of("aws_route53_record.mattermost_primary");
     assert!(record.ends_with(&format!("_{HOST}_A_{WEST}")), "{record}");
-    // Adopted as they are: nothing to change, the value's hash is not
-    // invented (a version imported without its value plans as an update).
+    // Adopted as they are: nothing to change but the value, whose hash is
+    // not invented (a version imported without its value plans as an
+    // update, with the engine's warning that it overwrites the value in use).
     let plan = w.ok(2, &["plan", ".", "--detailed-exitcode", "--no-color"]);
+    assert!(
+        plan.all().contains("`secret_string` is set in the configuration, but AWS never returns it"),
+        "{}",
+        plan.all()
+    );
     assert!(plan.stdout.contains("Plan: 0 to add, 1 to change, 0 to destroy."), "{}", plan.stdout);
     assert!(
         plan.stdout.contains("mattermost_db_password_secondary_value (us-east-1) will be updated in-place"),
