@@ -99,6 +99,11 @@ fn role(type_name: &str) -> Role {
         "opensearch_internal_user" => Role::Part("internal user"),
         "opensearch_role" => Role::Part("security role"),
         "opensearch_role_mapping" => Role::Part("role mapping"),
+        "aws_secretsmanager_secret" => Role::Main("secret"),
+        "aws_secretsmanager_secret_version" => Role::Part("current value"),
+        "aws_route53_zone" => Role::Global("Route 53 zone"),
+        "aws_route53_health_check" => Role::Global("Route 53 health check"),
+        "aws_route53_record" => Role::Global("Route 53 record"),
         t if t.starts_with("aws_iam_") => Role::Global(match t {
             "aws_iam_role" => "IAM role",
             "aws_iam_policy" => "IAM policy",

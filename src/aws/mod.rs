@@ -27,6 +27,8 @@ pub struct Aws {
     iam: OnceCell<aws_sdk_iam::Client>,
     sts: Mutex<HashMap<String, aws_sdk_sts::Client>>,
     cloudwatch: Mutex<HashMap<String, aws_sdk_cloudwatch::Client>>,
+    secretsmanager: Mutex<HashMap<String, aws_sdk_secretsmanager::Client>>,
+    route53: OnceCell<aws_sdk_route53::Client>,
 }
 
 /// Counts, per task, the retries the SDK makes (attempts after an
@@ -190,6 +192,41 @@ impl Aws {
                     .build();
                 aws_sdk_cloudwatch::Client::from_conf(conf)
             })
+            .clone()
+    }
+
+    pub async fn secretsmanager(&self, region: &str) -> aws_sdk_secretsmanager::Client {
+        let cfg = self.config().await;
+        let mut cache = self.secretsmanager.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .entry(region.to_string())
+            .or_insert_with(|| {
+                let conf = aws_sdk_secretsmanager::config::Builder::from(cfg)
+                    .region(aws_sdk_secretsmanager::config::Region::new(region.to_string()))
+                    .interceptor(CountRetries)
+                    .build();
+                aws_sdk_secretsmanager::Client::from_conf(conf)
+            })
+            .clone()
+    }
+
+    /// Route 53 is global: one endpoint (`route53.amazonaws.com`) signed for
+    /// us-east-1, whatever region a record's `region:` names. Its control
+    /// plane (record and health-check changes) lives in us-east-1; DNS
+    /// answers and health checking are its data plane, served everywhere, so
+    /// failover records keep working when an app region (or us-east-1) is
+    /// down, and only changes wait for the control plane.
+    pub async fn route53(&self) -> aws_sdk_route53::Client {
+        let cfg = self.config().await;
+        self.route53
+            .get_or_init(|| async {
+                let conf = aws_sdk_route53::config::Builder::from(cfg)
+                    .region(aws_sdk_route53::config::Region::new("us-east-1"))
+                    .interceptor(CountRetries)
+                    .build();
+                aws_sdk_route53::Client::from_conf(conf)
+            })
+            .await
             .clone()
     }
 

@@ -261,6 +261,12 @@ pub const IMPORT_IDS: &str = "Import ids by kind:
   aws_opensearch_outbound_connection, aws_opensearch_inbound_connection_accepter   connection id
   opensearch_autofollow_rule          LEADER_ALIAS:RULE (e.g. leader:posts)
   opensearch_index_replication        follower index name
+  aws_secretsmanager_secret           secret ARN
+  aws_secretsmanager_secret_version   the secret's ARN (its current version is adopted; the value is not read:
+                                      the next plan puts the configured value as a new version)
+  aws_route53_zone                    zone id (Z…)
+  aws_route53_health_check            health check id
+  aws_route53_record                  ZONEID_NAME_TYPE[_SETIDENTIFIER], e.g. Z123_chat.example.com_A_us-west-1
 
 Examples:
   standby import module.database.aws_rds_cluster.primary aurora-prod-cluster examples/mattermost-dr

@@ -92,6 +92,52 @@ pub const BY_KIND: &[(&str, &[&str], &[&str])] = &[
     ("opensearch_internal_user", &[], &[]),
     ("opensearch_role", &[], &[]),
     ("opensearch_role_mapping", &[], &[]),
+    (
+        "aws_secretsmanager_secret",
+        &["secretsmanager:DescribeSecret"],
+        &[
+            "secretsmanager:CreateSecret",
+            "secretsmanager:UpdateSecret",
+            "secretsmanager:TagResource",
+            "secretsmanager:UntagResource",
+            "secretsmanager:DeleteSecret",
+        ],
+    ),
+    (
+        "aws_secretsmanager_secret_version",
+        &["secretsmanager:DescribeSecret"],
+        &["secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"],
+    ),
+    (
+        "aws_route53_zone",
+        &["route53:GetHostedZone", "route53:ListTagsForResource"],
+        &[
+            "route53:CreateHostedZone",
+            "route53:ListHostedZonesByName",
+            "route53:UpdateHostedZoneComment",
+            "route53:ChangeTagsForResource",
+            "route53:GetChange",
+            "route53:ListResourceRecordSets",
+            "route53:ChangeResourceRecordSets",
+            "route53:DeleteHostedZone",
+        ],
+    ),
+    (
+        "aws_route53_health_check",
+        &["route53:GetHealthCheck", "route53:ListTagsForResource"],
+        &[
+            "route53:CreateHealthCheck",
+            "route53:ListHealthChecks",
+            "route53:UpdateHealthCheck",
+            "route53:ChangeTagsForResource",
+            "route53:DeleteHealthCheck",
+        ],
+    ),
+    (
+        "aws_route53_record",
+        &["route53:ListResourceRecordSets"],
+        &["route53:ChangeResourceRecordSets", "route53:GetChange"],
+    ),
 ];
 
 /// What `standby drift` lists to find unmanaged resources.

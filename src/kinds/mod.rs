@@ -9,7 +9,9 @@ pub mod aws;
 pub mod data;
 pub mod opensearch;
 pub mod rds;
+pub mod route53;
 pub mod schema;
+pub mod secrets;
 
 use crate::aws::Aws;
 use crate::value::{Attrs, Value};
@@ -302,6 +304,11 @@ pub fn registry() -> &'static [&'static dyn Kind] {
         &opensearch::internal_user::OpenSearchInternalUser,
         &opensearch::role::OpenSearchRole,
         &opensearch::role_mapping::OpenSearchRoleMapping,
+        &secrets::secret::SecretsManagerSecret,
+        &secrets::secret_version::SecretsManagerSecretVersion,
+        &route53::zone::Route53Zone,
+        &route53::health_check::Route53HealthCheck,
+        &route53::record::Route53Record,
     ];
     KINDS
 }

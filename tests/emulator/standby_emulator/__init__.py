@@ -12,7 +12,18 @@ def apply_all() -> None:
     global _applied
     if _applied:
         return
-    from . import iam, iam_simulate, opensearch, opensearch_stats, rds, rds_recreate, s3, s3_conditional
+    from . import (
+        iam,
+        iam_simulate,
+        opensearch,
+        opensearch_stats,
+        rds,
+        rds_recreate,
+        route53,
+        s3,
+        s3_conditional,
+        secretsmanager,
+    )
 
     s3.apply()
     s3_conditional.apply()
@@ -22,4 +33,6 @@ def apply_all() -> None:
     opensearch.apply()
     iam_simulate.apply()
     opensearch_stats.apply()
+    route53.apply()
+    secretsmanager.apply()
     _applied = True

@@ -16,6 +16,8 @@
 - s3_batch_step_ms: how long an S3 Batch Operations job stays in each status
   (New, Preparing, Active) before DescribeJob shows the next (AWS: minutes
   to hours for large buckets).
+- route53_pending_polls: GetChange calls that answer PENDING before INSYNC
+  for each Route 53 change (AWS: usually under 60 s).
 """
 
 DEFAULT_SETTINGS = {
@@ -26,6 +28,7 @@ DEFAULT_SETTINGS = {
     "rds_write_forwarding_ms": 0,
     "s3_bucket_visible_ms": 0,
     "s3_batch_step_ms": 0,
+    "route53_pending_polls": 1,
 }
 SETTINGS = dict(DEFAULT_SETTINGS)
 
