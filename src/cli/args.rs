@@ -366,6 +366,9 @@ pub struct PlanArgs {
     /// How many operations run at once
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub parallelism: u32,
+    /// Switchover (apply): switch even when a readiness check fails, with a warning
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub vars: VarArgs,
 }
@@ -416,6 +419,9 @@ pub struct DriftArgs {
     /// How many reads run at once
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub parallelism: u32,
+    /// Switchover (apply): switch even when a readiness check fails, with a warning
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub vars: VarArgs,
 }

@@ -15,6 +15,7 @@ use crate::plan::planner::{self, Options};
 use crate::render;
 use crate::state::backend;
 use crate::state::{self, State};
+use crate::switchover;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::sync::Arc;
@@ -50,6 +51,16 @@ async fn make_plan(loaded: &Loaded, st: &mut State, aws: &Arc<Aws>, opts: &Optio
     let opts = Options { importing: imported.importing.clone(), ..opts.clone() };
     let mut plan = planner::plan(loaded, st, found.drift, &opts)?;
     plan.warnings.extend(found.warnings);
+    if !opts.destroy && !opts.refresh_only {
+        let regions = loaded
+            .tree
+            .root()
+            .regions
+            .iter()
+            .filter_map(|(n, r)| Some((n.name.clone(), r.as_ref()?.name.clone())))
+            .collect();
+        plan.runbook = switchover::build(&plan, &regions);
+    }
     // Imports left out by --target are not adopted by this run.
     for addr in imported.importing.keys() {
         if !plan.changes.iter().any(|c| &c.address == addr)
@@ -224,6 +235,25 @@ pub async fn apply(
         }
         (loaded, plan, backend, l, st, before)
     };
+    if let Some(rb) = &plan.runbook {
+        // The role switch first (its own steps, journaled in the state);
+        // the ordinary changes then find the roles already switched.
+        let print = |line: &str| println!("{line}");
+        let exec = switchover::exec::Executor {
+            aws: &aws,
+            backend: &*backend,
+            recorded: &before,
+            secrets: &loaded.secrets,
+            force: args.force,
+            timeout: std::time::Duration::from_secs(60 * 60),
+            progress: &print,
+        };
+        println!();
+        if let Err(e) = exec.run(rb, &mut st).await {
+            return Err(Error::Apply(vec![e.to_string()]));
+        }
+        println!();
+    }
     let journal = Arc::new(backend.journal(&st.lineage).await?);
     let applier = Applier {
         secrets: &loaded.secrets,

@@ -135,5 +135,7 @@ pub fn render(plan: &Plan) -> Json {
         "output_changes": outputs,
         "diagnostics": warnings,
         "summary": {"add": sum.add, "change": sum.change, "destroy": sum.destroy},
+        // standby's own: the ordered role switch run before the changes.
+        "runbook": plan.runbook,
     })
 }

@@ -190,13 +190,6 @@ impl Kind for RdsCluster {
         }
         let joins = props.contains_key("global_cluster_identifier");
         if get_bool(props, "enable_global_write_forwarding") == Some(true) {
-            if !joins {
-                out.push(PropProblem::error(
-                    "enable_global_write_forwarding",
-                    "write forwarding applies to a secondary member of a global cluster only: set \
-                     `global_cluster_identifier`, or remove this",
-                ));
-            }
             if let Some(p) = get_str(props, "engine_version").and_then(write_forwarding_problem) {
                 out.push(PropProblem::error("enable_global_write_forwarding", p));
             }
@@ -224,6 +217,18 @@ impl Kind for RdsCluster {
     fn check_plan(&self, props: &Attrs, view: &dyn PlanView) -> Vec<PropProblem> {
         let mut out = check_member(props, view);
         out.extend(super::check_source(props, view));
+        // A primary that is a global cluster's source may forward writes too:
+        // it is a secondary after a switchover, and forwarding is kept then.
+        if get_bool(props, "enable_global_write_forwarding") == Some(true)
+            && !props.contains_key("global_cluster_identifier")
+            && super::source_of(props, view).is_none()
+        {
+            out.push(PropProblem::error(
+                "enable_global_write_forwarding",
+                "write forwarding applies to a member of a global cluster only: set `global_cluster_identifier`, \
+                 or remove this",
+            ));
+        }
         out
     }
 
