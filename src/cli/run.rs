@@ -59,7 +59,9 @@ async fn make_plan(loaded: &Loaded, st: &mut State, aws: &Arc<Aws>, opts: &Optio
             .iter()
             .filter_map(|(n, r)| Some((n.name.clone(), r.as_ref()?.name.clone())))
             .collect();
-        plan.runbook = switchover::build(&plan, &regions);
+        plan.runbook = switchover::build(&plan, &regions).or_else(|| {
+            switchover::resume(st.roles.as_ref(), switchover::active(loaded.tree.root(), &loaded.vars).as_deref())
+        });
     }
     // Imports left out by --target are not adopted by this run.
     for addr in imported.importing.keys() {

@@ -47,7 +47,13 @@ pub fn markdown(rb: &Runbook) -> String {
             Some(d) => format!("{} ({})", step.title, d),
             None => step.title.clone(),
         };
-        out.push_str(&format!("| {} | <code>{}</code> | {} | {} |\n", n + 1, esc(&step.id), esc(&step.region), esc(&what)));
+        out.push_str(&format!(
+            "| {} | <code>{}</code> | {} | {} |\n",
+            n + 1,
+            esc(&step.id),
+            esc(&step.region),
+            esc(&what)
+        ));
     }
     out.push('\n');
     out

@@ -25,7 +25,9 @@ pub enum SwitchError {
         "readiness check failed, nothing was changed:\n{0}\n  hint: fix it and run again, or re-run with --force to switch anyway (the check's risk is then yours)"
     )]
     NotReady(String),
-    #[error("step `{step}` failed: {message}\n  hint: the run is on record in the state; run the same command again to resume from this step")]
+    #[error(
+        "step `{step}` failed: {message}\n  hint: the run is on record in the state; run the same command again to resume from this step"
+    )]
     Step { step: String, message: String },
     #[error(transparent)]
     State(#[from] StateError),
@@ -79,7 +81,12 @@ impl Executor<'_> {
             }
             (self.progress)(&format!("[{}/{}] {} ({})", n + 1, rb.steps.len(), step.title, step.region));
             run.set(&step.id, "running");
-            run.events.push(Event { step: step.id.clone(), start: now_rfc3339(), outcome: "running".into(), ..Default::default() });
+            run.events.push(Event {
+                step: step.id.clone(),
+                start: now_rfc3339(),
+                outcome: "running".into(),
+                ..Default::default()
+            });
             self.save(st, &run, None).await?;
             let t0 = Instant::now();
             let result = self.step(step, st).await;
@@ -139,6 +146,13 @@ impl Executor<'_> {
                         inst.attrs.insert("writer_cluster_arn".into(), Value::str(arn));
                     }
                 }
+                // A writer reports no forwarding status (AWS reports it for secondaries only).
+                let writer = out.2.as_deref().map(crate::kinds::rds::cluster_id_of);
+                for inst in st.resources.values_mut().filter(|i| i.type_name == "aws_rds_cluster") {
+                    if writer.is_some() && inst.attrs.get("cluster_identifier").and_then(Value::as_str) == writer {
+                        inst.attrs.remove("global_write_forwarding_status");
+                    }
+                }
                 Ok((out.0, out.1))
             }
             StepAction::WriteForwarding { address, cluster } => {
@@ -147,6 +161,7 @@ impl Executor<'_> {
                     && let Some(inst) = st.resources.get_mut(&a)
                 {
                     inst.attrs.insert("enable_global_write_forwarding".into(), Value::Bool(true));
+                    inst.attrs.insert("global_write_forwarding_status".into(), Value::str("enabled"));
                 }
                 Ok(out)
             }
@@ -155,8 +170,13 @@ impl Executor<'_> {
 
     async fn readiness(&self, prefixes: &[String], st: &State) -> Result<String, SwitchError> {
         let bounds = health::dr::Bounds::default();
-        let input =
-            health::dr::Input { recorded: self.recorded, refreshed: st, secrets: self.secrets, aws: self.aws, bounds: &bounds };
+        let input = health::dr::Input {
+            recorded: self.recorded,
+            refreshed: st,
+            secrets: self.secrets,
+            aws: self.aws,
+            bounds: &bounds,
+        };
         let (checks, problems) = match health::dr::run(&input).await {
             Ok(c) => (c, Vec::new()),
             Err(e) => (Vec::new(), e),
@@ -172,10 +192,7 @@ impl Executor<'_> {
             return Ok(format!("ready ({passed} checks passed)"));
         }
         if self.force {
-            (self.progress)(&format!(
-                "Warning: --force: switching although readiness failed:\n{}",
-                failed.join("\n")
-            ));
+            (self.progress)(&format!("Warning: --force: switching although readiness failed:\n{}", failed.join("\n")));
             return Ok(format!("forced past {} failed check(s)", failed.len()));
         }
         Err(SwitchError::NotReady(failed.join("\n")))
@@ -205,7 +222,10 @@ impl Executor<'_> {
                 .send()
                 .await
                 .map_err(|e| rds_error("DescribeGlobalClusters", e))?;
-            let g = out.global_clusters().first().ok_or_else(|| KindError::Failed(format!("global cluster {id} not found")))?;
+            let g = out
+                .global_clusters()
+                .first()
+                .ok_or_else(|| KindError::Failed(format!("global cluster {id} not found")))?;
             let members = g.global_cluster_members();
             let writer = members.iter().find(|m| m.is_writer() == Some(true)).and_then(|m| m.db_cluster_arn());
             let failover = g.failover_state().and_then(|f| f.status()).map(|s| s.as_str().to_string());
@@ -271,7 +291,8 @@ impl Executor<'_> {
                 .send()
                 .await
                 .map_err(|e| rds_error("DescribeDBClusters", e))?;
-            let c = out.db_clusters().first().ok_or_else(|| KindError::Failed(format!("cluster {cluster} not found")))?;
+            let c =
+                out.db_clusters().first().ok_or_else(|| KindError::Failed(format!("cluster {cluster} not found")))?;
             let status = c.global_write_forwarding_status().map(|s| s.as_str().to_string());
             if c.global_write_forwarding_requested() == Some(true) && status.as_deref() == Some("enabled") {
                 let outcome = if asked { "write forwarding enabled" } else { "write forwarding already on" };

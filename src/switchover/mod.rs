@@ -73,10 +73,9 @@ pub enum StepAction {
 pub fn check_active(root: &crate::config::Module, vars: &BTreeMap<String, Value>) -> Diagnostics {
     let mut diags = Diagnostics::default();
     let Some(decl) = root.variable(ACTIVE_VAR) else { return diags };
-    let value = vars.get(ACTIVE_VAR).cloned().or_else(|| decl.default.as_ref().and_then(crate::eval::literal));
     let names: Vec<&str> = root.regions.iter().map(|(n, _)| n.name.as_str()).collect();
-    if let Some(v) = value.as_ref().and_then(Value::as_str)
-        && !names.contains(&v)
+    if let Some(v) = active(root, vars)
+        && !names.contains(&v.as_str())
     {
         diags.push(
             Diagnostic::error(format!("variable `{ACTIVE_VAR}` is {v:?}, which is not a region name"))
@@ -88,12 +87,29 @@ pub fn check_active(root: &crate::config::Module, vars: &BTreeMap<String, Value>
     diags
 }
 
+/// The runbook of a run that stopped before its end (killed, or a step
+/// failed) and still aims at `active`: run again, its steps observe AWS and
+/// finish it (a role that already switched shows no change in the plan).
+pub fn resume(roles: Option<&crate::state::roles::Roles>, active: Option<&str>) -> Option<Runbook> {
+    let run = roles?.run.as_ref()?;
+    if Some(run.to.as_str()) != active || run.steps.iter().all(|s| s.status == "done") {
+        return None;
+    }
+    serde_json::from_value(run.runbook.clone()).ok()
+}
+
+/// The value of the root `active_region`, given or default.
+pub fn active(root: &crate::config::Module, vars: &BTreeMap<String, Value>) -> Option<String> {
+    let decl = root.variable(ACTIVE_VAR)?;
+    let v = vars.get(ACTIVE_VAR).cloned().or_else(|| decl.default.as_ref().and_then(crate::eval::literal))?;
+    v.as_str().map(str::to_string)
+}
+
 /// The runbook a plan needs: `None` when no role changes. `regions` maps
 /// the root's region names to AWS regions.
 pub fn build(plan: &Plan, regions: &BTreeMap<String, String>) -> Option<Runbook> {
-    let s = |a: Option<&crate::value::Attrs>, k: &str| {
-        a.and_then(|a| a.get(k)).and_then(Value::as_str).map(str::to_string)
-    };
+    let s =
+        |a: Option<&crate::value::Attrs>, k: &str| a.and_then(|a| a.get(k)).and_then(Value::as_str).map(str::to_string);
     let global = plan.changes.iter().find(|c| {
         c.type_name == "aws_rds_global_cluster"
             && c.action == Action::Update

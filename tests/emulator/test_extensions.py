@@ -9,6 +9,7 @@ runs next to any other instance) and resets it before each test.
 import base64
 import http.client
 import json
+import time
 import subprocess
 import urllib.request
 from xml.etree import ElementTree
@@ -421,6 +422,31 @@ def test_switchover_and_failover(aws):
     assert answer["GlobalCluster"]["FailoverState"]["IsDataLossAllowed"] is True
     members = _members(west)[1]
     assert members["mm-west"]["IsWriter"] and not members["mm-east"]["IsWriter"]
+
+
+def test_switchover_takes_time_and_shows_failover_state(aws, endpoint):
+    west, east = _global_db(aws)
+    _settings(endpoint, rds_failover_ms=900)
+    try:
+        west.switchover_global_cluster(GlobalClusterIdentifier="mm-global",
+                                       TargetDbClusterIdentifier=_cluster_arn(EAST, "mm-east"))
+        gc, members = _members(east)
+        assert gc["Status"] == "switching-over"
+        assert gc["FailoverState"]["Status"] in ("pending", "switching-over")
+        assert gc["FailoverState"]["ToDbClusterArn"] == _cluster_arn(EAST, "mm-east")
+        assert members["mm-west"]["IsWriter"] and not members["mm-east"]["IsWriter"]
+        # A second request while one runs is refused.
+        assert error_of(lambda: west.switchover_global_cluster(
+            GlobalClusterIdentifier="mm-global", TargetDbClusterIdentifier=_cluster_arn(EAST, "mm-east")))[0] == \
+            "InvalidGlobalClusterStateFault"
+        time.sleep(0.5)
+        assert _members(east)[0]["FailoverState"]["Status"] == "switching-over"
+        time.sleep(0.6)
+        gc, members = _members(east)
+        assert "FailoverState" not in gc and gc["Status"] == "available"
+        assert members["mm-east"]["IsWriter"] and not members["mm-west"]["IsWriter"]
+    finally:
+        _settings(endpoint, rds_failover_ms=0)
 
 
 def test_remove_from_global_cluster_in_any_region(aws):

@@ -163,6 +163,10 @@ impl Kind for RdsGlobalCluster {
         }
     }
 
+    fn unknown_after_update(&self, changed: &std::collections::BTreeSet<String>) -> Vec<&'static str> {
+        if changed.contains("writer_region") { vec!["writer_cluster_arn"] } else { Vec::new() }
+    }
+
     fn id_hint(&self, desired: &Attrs) -> Option<String> {
         get_str(desired, "global_cluster_identifier").map(str::to_string)
     }
