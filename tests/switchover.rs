@@ -22,6 +22,7 @@ struct World {
     dir: PathBuf,
     rt: tokio::runtime::Runtime,
     rds: BTreeMap<&'static str, Rds>,
+    cw: BTreeMap<&'static str, aws_sdk_cloudwatch::Client>,
 }
 
 impl World {
@@ -32,8 +33,9 @@ impl World {
         let emu = Emulator::start();
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
         let endpoint = emu.endpoint();
-        let rds = rt.block_on(async {
+        let (rds, cw) = rt.block_on(async {
             let mut rds = BTreeMap::new();
+            let mut cw = BTreeMap::new();
             for region in [WEST, EAST] {
                 let http = aws_smithy_http_client::Builder::new()
                     .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
@@ -46,10 +48,11 @@ impl World {
                     .load()
                     .await;
                 rds.insert(region, Rds::new(&config));
+                cw.insert(region, aws_sdk_cloudwatch::Client::new(&config));
             }
-            rds
+            (rds, cw)
         });
-        World { emu, dir: root.join("cfg"), rt, rds }
+        World { emu, dir: root.join("cfg"), rt, rds, cw }
     }
 
     fn run(&self, args: &[&str]) -> Run {
@@ -213,4 +216,77 @@ fn a_switchover_killed_while_aws_switches_resumes_to_the_same_end() {
     assert_eq!(w.writer(), (CLUSTER_EAST.to_string(), false));
     assert_eq!(w.state()["roles"]["active"], "secondary");
     w.ok(0, &[&["plan", ".", "--detailed-exitcode"][..], &to_east].concat());
+}
+
+/// The Aurora lag RDS would publish for the secondary, in milliseconds.
+fn publish_lag(w: &World, ms: f64) {
+    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+    let datum = MetricDatum::builder()
+        .metric_name("AuroraGlobalDBRPOLag")
+        .dimensions(Dimension::builder().name("DBClusterIdentifier").value(CLUSTER_EAST).build())
+        .timestamp((std::time::SystemTime::now() - std::time::Duration::from_secs(30)).into())
+        .value(ms)
+        .unit(StandardUnit::Milliseconds)
+        .build();
+    w.rt.block_on(w.cw[EAST].put_metric_data().namespace("AWS/RDS").metric_data(datum).send()).expect("PutMetricData");
+}
+
+#[test]
+fn failover_with_the_primary_region_down_calls_only_the_secondary() {
+    let w = World::new();
+    w.ok(0, &["apply", ".", "--auto-approve"]);
+    publish_lag(&w, 850.0);
+    w.control("POST", "/_emulator/regions", Some(json!({"region": WEST, "down": true})));
+    w.control("DELETE", "/_emulator/calls", None);
+
+    let refused = w.ok(1, &["failover", ".", "--to", "secondary", "--auto-approve"]);
+    assert!(refused.stderr.contains("--allow-data-loss"), "{}", refused.stderr);
+    let run = w.ok(0, &["failover", ".", "--to", "secondary", "--allow-data-loss", "--auto-approve"]);
+    assert!(run.stdout.contains("db.rejoin: pending until us-west-1 is back"), "{}", run.stdout);
+    assert!(run.stdout.contains("the last replication lag seen was 850 ms"), "{}", run.stdout);
+    // Only the surviving region was called, and it never waited on the other.
+    let calls = w.control("GET", "/_emulator/calls", None);
+    let regions: std::collections::BTreeSet<&str> =
+        calls.as_array().unwrap().iter().map(|c| c["region"].as_str().unwrap()).collect();
+    assert_eq!(regions.into_iter().collect::<Vec<_>>(), [EAST], "{calls:#}");
+    assert_eq!(w.switch_calls(), [("FailoverGlobalCluster".to_string(), EAST.to_string())]);
+    assert_eq!(w.writer(), (CLUSTER_EAST.to_string(), false));
+    let st = w.state();
+    assert_eq!(st["roles"]["active"], "secondary");
+    assert_eq!(st["roles"]["failover"]["from"], "primary");
+    assert_eq!(st["roles"]["failover"]["last_lag_ms"], 850.0);
+    let steps = &st["roles"]["run"]["steps"];
+    assert_eq!(
+        steps,
+        &json!([
+            {"id": "db.failover", "status": "done"},
+            {"id": "db.rejoin", "status": "pending"},
+            {"id": "db.write-forwarding", "status": "pending"},
+        ])
+    );
+
+    // The configuration still names the old region: refused, with the fix, before any AWS call.
+    let silent = w.ok(1, &["plan", "."]);
+    assert!(silent.stderr.contains("a failover made `secondary` the active region"), "{}", silent.stderr);
+    assert!(silent.stderr.contains("--var active_region=secondary"), "{}", silent.stderr);
+
+    // The region is back: the pending steps show in the plan, and apply finishes them.
+    w.control("POST", "/_emulator/regions", Some(json!({"region": WEST, "down": false})));
+    let keep = ["--var", "active_region=secondary"];
+    let plan = w.ok(2, &[&["plan", ".", "--detailed-exitcode"][..], &keep].concat());
+    assert!(
+        plan.stdout.contains("Failover to secondary (us-east-1) is not finished: 2 pending step(s)"),
+        "{}",
+        plan.stdout
+    );
+    let apply = w.ok(0, &[&["apply", ".", "--auto-approve"][..], &keep].concat());
+    assert!(apply.stdout.contains("Failover finished: secondary (us-east-1) is active"), "{}", apply.stdout);
+    assert_eq!(w.forwarding(WEST, CLUSTER_WEST), Some(true));
+    let clean = w.ok(0, &[&["plan", ".", "--detailed-exitcode"][..], &keep].concat());
+    assert!(clean.stdout.contains("No changes."), "{}", clean.stdout);
+    let st = w.state();
+    assert!(st["roles"].get("failover").is_none(), "{st:#}");
+    // Switching back is an ordinary, reviewed switchover again.
+    let back = w.ok(2, &["plan", ".", "--detailed-exitcode"]);
+    assert!(back.stdout.contains("Switchover: secondary (us-east-1) → primary (us-west-1)"), "{}", back.stdout);
 }

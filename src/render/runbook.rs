@@ -5,6 +5,15 @@ use super::Style;
 use crate::switchover::{Runbook, StepAction};
 
 fn headline(rb: &Runbook) -> String {
+    if rb.mode == "failover" {
+        return format!(
+            "Failover to {} ({}) is not finished: {} pending step(s), run by apply before the changes below (they need {} back)",
+            rb.to,
+            rb.to_region,
+            rb.steps.len(),
+            rb.from_region
+        );
+    }
     format!(
         "Switchover: {} ({}) → {} ({}), {} steps in this order, before the changes below",
         rb.from,
@@ -23,6 +32,8 @@ fn detail(a: &StepAction) -> Option<String> {
         )),
         StepAction::AuroraSwitchover { address, .. } => Some(format!("{address}; observed first, never asked twice")),
         StepAction::WriteForwarding { address, .. } => Some(address.clone()),
+        StepAction::AuroraFailover { address, .. } => Some(format!("{address}; the old region is never called")),
+        StepAction::Rejoin { .. } => Some("observed; fails (and stays pending) while the region is down".into()),
     }
 }
 

@@ -15,6 +15,22 @@ pub struct Roles {
     /// The latest run; older runs are dropped (their events went to the user then).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<Run>,
+    /// Set by an emergency failover: what was active, when, and the last
+    /// replication lag seen (the writes possibly lost).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failover: Option<FailoverNote>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FailoverNote {
+    pub from: String,
+    pub to: String,
+    pub at: String,
+    /// Maximum lag over the last minutes before the failover, in ms (`None`:
+    /// CloudWatch had no figure, so the loss is unknown).
+    pub last_lag_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lag_metric: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -46,6 +46,9 @@ pub struct Executor<'a> {
     pub timeout: Duration,
     /// Progress lines (the CLI prints them; the executor never does).
     pub progress: &'a (dyn Fn(&str) + Send + Sync),
+    /// Emergency: run only the steps in the runbook's target region; the
+    /// others stay pending in the state.
+    pub surviving_only: bool,
 }
 
 /// The most a wait sleeps between looks.
@@ -79,6 +82,16 @@ impl Executor<'_> {
                 (self.progress)(&format!("[{}/{}] {}: done in an earlier run", n + 1, rb.steps.len(), step.id));
                 continue;
             }
+            if self.surviving_only && step.region != rb.to_region {
+                (self.progress)(&format!(
+                    "[{}/{}] {}: pending until {} is back (`standby apply` finishes it)",
+                    n + 1,
+                    rb.steps.len(),
+                    step.id,
+                    step.region
+                ));
+                continue;
+            }
             (self.progress)(&format!("[{}/{}] {} ({})", n + 1, rb.steps.len(), step.title, step.region));
             run.set(&step.id, "running");
             run.events.push(Event {
@@ -97,7 +110,9 @@ impl Executor<'_> {
                     ev.outcome = outcome.clone();
                     ev.request_ids = ids;
                     run.set(&step.id, "done");
-                    self.save(st, &run, None).await?;
+                    // The writer moved: that region is active now, whatever is left.
+                    let moved = matches!(step.action, StepAction::AuroraFailover { .. }).then(now_rfc3339);
+                    self.save(st, &run, moved).await?;
                     (self.progress)(&format!("    {outcome} [{}s]", t0.elapsed().as_secs()));
                 }
                 Err(e) => {
@@ -108,14 +123,27 @@ impl Executor<'_> {
                 }
             }
         }
-        let since = now_rfc3339();
-        self.save(st, &run, Some(since)).await?;
-        (self.progress)(&format!(
-            "Switchover complete: {} ({}) is active [{}s]",
-            rb.to,
-            rb.to_region,
-            started.elapsed().as_secs()
-        ));
+        let pending = run.steps.iter().filter(|s| s.status != "done").count();
+        if pending > 0 {
+            (self.progress)(&format!(
+                "Failover done: {} ({}) is active [{}s]; {pending} step(s) pending until {} is back: they show in \
+                 every plan, and `standby apply` finishes them",
+                rb.to,
+                rb.to_region,
+                started.elapsed().as_secs(),
+                rb.from_region
+            ));
+            return Ok(());
+        }
+        let keep_since =
+            st.roles.as_ref().filter(|r| r.active == rb.to && rb.mode == "failover").map(|r| r.since.clone());
+        if let Some(r) = st.roles.as_mut() {
+            // Finished: switching back is an ordinary (reviewed) switchover now.
+            r.failover = None;
+        }
+        self.save(st, &run, Some(keep_since.unwrap_or_else(now_rfc3339))).await?;
+        let what = if rb.mode == "failover" { "Failover finished" } else { "Switchover complete" };
+        (self.progress)(&format!("{what}: {} ({}) is active [{}s]", rb.to, rb.to_region, started.elapsed().as_secs()));
         Ok(())
     }
 
@@ -126,7 +154,7 @@ impl Executor<'_> {
             Some(t) => (run.to.clone(), t),
             None => (prior.active, prior.since),
         };
-        st.roles = Some(Roles { active, since, run: Some(run.clone()) });
+        st.roles = Some(Roles { active, since, run: Some(run.clone()), failover: prior.failover });
         backend::write(self.backend, st).await?;
         Ok(())
     }
@@ -135,8 +163,10 @@ impl Executor<'_> {
         let fail = |e: KindError| SwitchError::Step { step: step.id.clone(), message: e.to_string() };
         match &step.action {
             StepAction::Readiness { checks } => self.readiness(checks, st).await.map(|o| (o, Vec::new())),
-            StepAction::AuroraSwitchover { address, global_cluster, target_region } => {
-                let out = self.switchover(step, global_cluster, target_region).await.map_err(fail)?;
+            StepAction::AuroraSwitchover { address, global_cluster, target_region }
+            | StepAction::AuroraFailover { address, global_cluster, target_region } => {
+                let failover = matches!(step.action, StepAction::AuroraFailover { .. });
+                let out = self.switchover(step, global_cluster, target_region, failover).await.map_err(fail)?;
                 // Store what AWS now reports, so the ordinary apply that follows sees the new writer.
                 if let Some(a) = crate::state::file::instance_addr(address)
                     && let Some(inst) = st.resources.get_mut(&a)
@@ -154,6 +184,9 @@ impl Executor<'_> {
                     }
                 }
                 Ok((out.0, out.1))
+            }
+            StepAction::Rejoin { global_cluster, cluster } => {
+                self.rejoin(&step.region, global_cluster, cluster).await.map_err(fail).map(|o| (o, Vec::new()))
             }
             StepAction::WriteForwarding { address, cluster } => {
                 let out = self.write_forwarding(&step.region, cluster).await.map_err(fail)?;
@@ -206,7 +239,9 @@ impl Executor<'_> {
         step: &Step,
         id: &str,
         target_region: &str,
+        data_loss: bool,
     ) -> Result<(String, Vec<String>, Option<String>), KindError> {
+        // A failover talks to the target's region only: the other may be gone.
         let rds_from = self.aws.rds(&step.region).await;
         let rds_to = self.aws.rds(target_region).await;
         let deadline = Instant::now() + self.timeout;
@@ -241,22 +276,33 @@ impl Executor<'_> {
                     .find(|a| in_target(a))
                     .ok_or_else(|| KindError::Failed(format!("global cluster {id} has no member in {target_region}")))?
                     .to_string();
-                // In the current writer's region, as AWS's guide says.
-                let res = rds_from
-                    .switchover_global_cluster()
-                    .global_cluster_identifier(id)
-                    .target_db_cluster_identifier(&target)
-                    .send()
-                    .await;
+                // Switchover: in the current writer's region, as AWS's guide
+                // says. Failover: in the target's region, with AllowDataLoss.
+                let res = if data_loss {
+                    rds_from
+                        .failover_global_cluster()
+                        .global_cluster_identifier(id)
+                        .target_db_cluster_identifier(&target)
+                        .allow_data_loss(true)
+                        .send()
+                        .await
+                        .map(|o| o.request_id().map(str::to_string))
+                        .map_err(|e| rds_error("FailoverGlobalCluster", e))
+                } else {
+                    rds_from
+                        .switchover_global_cluster()
+                        .global_cluster_identifier(id)
+                        .target_db_cluster_identifier(&target)
+                        .send()
+                        .await
+                        .map(|o| o.request_id().map(str::to_string))
+                        .map_err(|e| rds_error("SwitchoverGlobalCluster", e))
+                };
                 match res {
-                    Ok(o) => ids.extend(o.request_id().map(str::to_string)),
-                    Err(e) => {
-                        let e = rds_error("SwitchoverGlobalCluster", e);
-                        // Unsure whether it took effect: the next look decides.
-                        if e.refused() {
-                            return Err(e);
-                        }
-                    }
+                    Ok(rid) => ids.extend(rid),
+                    // Unsure whether it took effect: the next look decides.
+                    Err(e) if !e.refused() => {}
+                    Err(e) => return Err(e),
                 }
                 asked = true;
                 continue;
@@ -274,6 +320,30 @@ impl Executor<'_> {
             }
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(POLL_CAP);
+        }
+    }
+
+    /// Observes whether `cluster` is a member again (Aurora re-adds the old
+    /// writer itself once its region is reachable); asks nothing.
+    async fn rejoin(&self, region: &str, id: &str, cluster: &str) -> Result<String, KindError> {
+        let rds = self.aws.rds(region).await;
+        let out = rds
+            .describe_global_clusters()
+            .global_cluster_identifier(id)
+            .send()
+            .await
+            .map_err(|e| rds_error("DescribeGlobalClusters", e))?;
+        let member = out.global_clusters().first().is_some_and(|g| {
+            g.global_cluster_members().iter().any(|m| {
+                m.db_cluster_arn().map(crate::kinds::rds::cluster_id_of) == Some(cluster) && m.is_writer() != Some(true)
+            })
+        });
+        if member {
+            Ok(format!("{cluster} is a secondary of {id} again"))
+        } else {
+            Err(KindError::Failed(format!(
+                "{cluster} has not rejoined {id} yet (Aurora re-adds it when {region} is reachable again)"
+            )))
         }
     }
 

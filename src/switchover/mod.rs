@@ -47,6 +47,14 @@ pub struct Runbook {
     pub steps: Vec<Step>,
 }
 
+impl Runbook {
+    /// Without the steps a run already did (what is left, for plans).
+    pub fn remaining(mut self, run: &crate::state::roles::Run) -> Runbook {
+        self.steps.retain(|s| run.status(&s.id) != Some("done"));
+        self
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Step {
     /// Stable id, e.g. `readiness`, `db.switchover`.
@@ -67,6 +75,12 @@ pub enum StepAction {
     AuroraSwitchover { address: String, global_cluster: String, target_region: String },
     /// The new secondary keeps forwarding writes to the new writer.
     WriteForwarding { address: String, cluster: String },
+    /// `FailoverGlobalCluster` with `AllowDataLoss`, sent to the target's
+    /// region and waited on there only.
+    AuroraFailover { address: String, global_cluster: String, target_region: String },
+    /// After a failover: the old writer is back as a secondary (Aurora
+    /// re-adds it once its region is reachable); observed, not asked.
+    Rejoin { global_cluster: String, cluster: String },
 }
 
 /// Checks the root `active_region` names a region of `regions:`.
@@ -95,7 +109,61 @@ pub fn resume(roles: Option<&crate::state::roles::Roles>, active: Option<&str>) 
     if Some(run.to.as_str()) != active || run.steps.iter().all(|s| s.status == "done") {
         return None;
     }
-    serde_json::from_value(run.runbook.clone()).ok()
+    serde_json::from_value::<Runbook>(run.runbook.clone()).ok().map(|rb| rb.remaining(run))
+}
+
+/// The emergency runbook: what `standby failover` does with the state as
+/// recorded. Only the first step calls AWS now, and only in the target
+/// region; the others wait for the old region to come back (pending in
+/// every later plan, finished by `apply`).
+pub fn failover(st: &crate::state::State, to: &str, to_region: &str, from: &str) -> Option<Runbook> {
+    let (gaddr, g) = st.resources.iter().find(|(_, i)| i.type_name == "aws_rds_global_cluster")?;
+    let s = |a: &crate::value::Attrs, k: &str| a.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+    let global_id = s(&g.attrs, "global_cluster_identifier");
+    let from_region = s(&g.attrs, "writer_region");
+    let old = st
+        .resources
+        .iter()
+        .find(|(_, i)| i.type_name == "aws_rds_cluster" && i.region == from_region)
+        .map(|(a, i)| (a.to_string(), s(&i.attrs, "cluster_identifier")));
+    let mut steps = vec![Step {
+        id: "db.failover".into(),
+        title: format!(
+            "Aurora FailoverGlobalCluster {global_id} with AllowDataLoss: {to_region} becomes the writer; wait there \
+             only"
+        ),
+        region: to_region.to_string(),
+        action: StepAction::AuroraFailover {
+            address: gaddr.to_string(),
+            global_cluster: global_id.clone(),
+            target_region: to_region.to_string(),
+        },
+    }];
+    if let Some((addr, cluster)) = old {
+        steps.push(Step {
+            id: "db.rejoin".into(),
+            title: format!(
+                "When {from_region} is back: {cluster} rejoins as a secondary (Aurora re-adds it; its \
+                 rds:unplanned-global-failover-* snapshot holds what it had not replicated)"
+            ),
+            region: from_region.clone(),
+            action: StepAction::Rejoin { global_cluster: global_id.clone(), cluster: cluster.clone() },
+        });
+        steps.push(Step {
+            id: "db.write-forwarding".into(),
+            title: format!("Write forwarding on {cluster}, the new secondary (forwards to {to_region})"),
+            region: from_region.clone(),
+            action: StepAction::WriteForwarding { address: addr, cluster },
+        });
+    }
+    Some(Runbook {
+        mode: "failover".into(),
+        from: from.to_string(),
+        to: to.to_string(),
+        from_region,
+        to_region: to_region.to_string(),
+        steps,
+    })
 }
 
 /// The value of the root `active_region`, given or default.

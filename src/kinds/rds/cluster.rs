@@ -232,6 +232,14 @@ impl Kind for RdsCluster {
         out
     }
 
+    fn unknown_after_update(&self, changed: &std::collections::BTreeSet<String>) -> Vec<&'static str> {
+        if changed.contains("enable_global_write_forwarding") {
+            vec!["global_write_forwarding_status"]
+        } else {
+            Vec::new()
+        }
+    }
+
     fn normalize(&self, prop: &str, v: &Value) -> Value {
         match (prop, v) {
             ("enable_global_write_forwarding" | "deletion_protection" | "skip_final_snapshot", v) => bool_or(v, false),

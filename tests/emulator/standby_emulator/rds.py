@@ -387,16 +387,40 @@ def fix_modify_global_cluster() -> None:
     RDSResponse.modify_global_cluster = modify_global_cluster
 
 
+def _region_of(cluster: DBCluster) -> str:
+    return cluster.db_cluster_arn.split(":")[3]
+
+
 def _settle(gc: GlobalCluster) -> None:
-    """Completes a switchover or failover whose time has come (the writer flips)."""
+    """Completes a switchover or failover whose time has come (the writer flips).
+
+    After a data-loss failover with the old writer's region down, the old
+    writer leaves the members until its region is back (region_back)."""
+    from .regions import is_down
+
     op = gc.__dict__.get("_emu_switch")
     if op is None or time.time() < op["until"]:
         return
-    if op["from"] is not None:
-        op["from"].is_writer = False
+    old = op["from"]
+    if old is not None:
+        old.is_writer = False
+        if op["allow"] and is_down(_region_of(old)):
+            gc.members = [m for m in gc.members if m is not old]
+            gc.__dict__.setdefault("_emu_detached", []).append(old)
     op["to"].is_writer = True
     gc.status = "available"
     gc._emu_switch = None
+
+
+def region_back(region: str) -> None:
+    """Aurora re-adds an old primary as a secondary once its Region recovers."""
+    for account in list(rds_backends.keys()):
+        for gc in rds_backends[account][GLOBAL_REGION].global_clusters.values():
+            detached = gc.__dict__.get("_emu_detached", [])
+            for cluster in [c for c in detached if _region_of(c) == region]:
+                cluster.is_writer = False
+                gc.members.append(cluster)
+                detached.remove(cluster)
 
 
 def _failover_state(gc: GlobalCluster) -> dict[str, Any] | None:
