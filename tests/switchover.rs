@@ -290,3 +290,35 @@ fn failover_with_the_primary_region_down_calls_only_the_secondary() {
     let back = w.ok(2, &["plan", ".", "--detailed-exitcode"]);
     assert!(back.stdout.contains("Switchover: secondary (us-east-1) → primary (us-west-1)"), "{}", back.stdout);
 }
+
+#[test]
+fn readiness_failure_stops_before_any_change_unless_forced() {
+    let w = World::new();
+    w.ok(0, &["apply", ".", "--auto-approve"]);
+    // Two minutes behind: over the default bound of 60 s.
+    publish_lag(&w, 120_000.0);
+    w.control("DELETE", "/_emulator/calls", None);
+    let to_east = ["--var", "active_region=secondary"];
+    let stopped = w.ok(1, &[&["apply", ".", "--auto-approve"][..], &to_east].concat());
+    assert!(stopped.stderr.contains("readiness check failed, nothing was changed"), "{}", stopped.stderr);
+    assert!(stopped.stderr.contains("db.replication_lag: replication lag of mm-db-us-east-1"), "{}", stopped.stderr);
+    assert!(stopped.stderr.contains("--force"), "{}", stopped.stderr);
+    assert_eq!(w.switch_calls(), Vec::<(String, String)>::new());
+    let writes: Vec<Value> = w
+        .control("GET", "/_emulator/calls", None)
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| !c["operation"].as_str().unwrap().starts_with("Describe") && c["operation"] != "GetMetricData")
+        .cloned()
+        .collect();
+    assert!(writes.is_empty(), "changes were made: {writes:#?}");
+    assert_eq!(w.writer(), (CLUSTER_WEST.to_string(), false));
+    let st = w.state();
+    assert_eq!(st["roles"]["active"], "primary");
+    assert!(st["roles"]["run"]["events"][0]["outcome"].as_str().unwrap().starts_with("failed: readiness"), "{st:#}");
+
+    let forced = w.ok(0, &[&["apply", ".", "--auto-approve", "--force"][..], &to_east].concat());
+    assert!(forced.stdout.contains("Warning: --force: switching although readiness failed"), "{}", forced.stdout);
+    assert_eq!(w.writer(), (CLUSTER_EAST.to_string(), false));
+}
