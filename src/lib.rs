@@ -32,5 +32,6 @@ pub mod load;
 pub mod plan;
 pub mod render;
 pub mod state;
+pub mod switchover;
 pub mod topology;
 pub mod value;

@@ -95,6 +95,32 @@ module instead.",
         #[command(flatten)]
         opts: PlanArgs,
     },
+    /// Emergency: make another region active while the current one is down
+    #[command(
+        long_about = "Unplanned failover, for when the active region is gone. Calls only the surviving region: \
+Aurora FailoverGlobalCluster with AllowDataLoss, sent to the target's region and waited on there. Steps that need \
+the old region (its cluster rejoining as a secondary, write forwarding there) are recorded as pending in the state: \
+every later plan shows them and `standby apply` finishes them once the region is back. The state records what was \
+active, when, and the last replication lag seen (the writes possibly lost). Afterwards a plan whose configuration \
+still names the old region is refused: set `active_region` to the new one.\n\nWith both regions healthy, use a \
+planned switchover instead (no data loss): `standby plan --var active_region=NAME`, then apply.",
+        after_help = "Examples:\n  standby failover examples/mattermost-dr --to secondary --allow-data-loss\n  standby failover . --to secondary --allow-data-loss --auto-approve"
+    )]
+    Failover {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// The region name (from `regions:`) to make active, e.g. secondary
+        #[arg(long, value_name = "NAME")]
+        to: String,
+        /// Accept losing the writes the target had not received yet (required)
+        #[arg(long)]
+        allow_data_loss: bool,
+        /// Skip the interactive `yes`
+        #[arg(long)]
+        auto_approve: bool,
+        #[command(flatten)]
+        vars: VarArgs,
+    },
     /// Delete everything this configuration manages
     #[command(after_help = "Example:\n  standby destroy examples/mattermost-dr --auto-approve")]
     Destroy {
@@ -373,6 +399,9 @@ pub struct PlanArgs {
     /// How many operations run at once
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub parallelism: u32,
+    /// Switchover (apply): switch even when a readiness check fails, with a warning
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub vars: VarArgs,
 }
@@ -423,6 +452,9 @@ pub struct DriftArgs {
     /// How many reads run at once
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub parallelism: u32,
+    /// Switchover (apply): switch even when a readiness check fails, with a warning
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub vars: VarArgs,
 }

@@ -15,6 +15,7 @@ use crate::plan::planner::{self, Options};
 use crate::render;
 use crate::state::backend;
 use crate::state::{self, State};
+use crate::switchover;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::sync::Arc;
@@ -37,6 +38,22 @@ fn options(opts: &PlanArgs, destroy: bool) -> Result<Options, Error> {
 
 /// Refreshes (unless turned off), reads the import targets, and plans.
 async fn make_plan(loaded: &Loaded, st: &mut State, aws: &Arc<Aws>, opts: &Options) -> Result<Planned, Error> {
+    // Before any AWS call: the old region may well be down.
+    let configured = switchover::active(loaded.tree.root(), &loaded.vars);
+    if let (Some(r), Some(c)) = (&st.roles, &configured)
+        && let Some(f) = &r.failover
+        && &r.active != c
+        && !opts.destroy
+    {
+        let file =
+            loaded.tree.root().variable(switchover::ACTIVE_VAR).map(|v| v.name.loc.to_string()).unwrap_or_default();
+        return Err(Error::Usage(format!(
+            "a failover made `{}` the active region at {}; the configuration still names `{c}`, and this plan would \
+             switch back silently.\n  hint: set `active_region` to {0}: pass `--var active_region={0}`, or change its \
+             default ({file}). Switch back later with a reviewed plan, once both regions are healthy.",
+            r.active, f.at
+        )));
+    }
     let found = if opts.refresh || opts.refresh_only {
         planner::refresh(st, aws, opts.parallelism, &loaded.secrets).await?
     } else {
@@ -50,6 +67,17 @@ async fn make_plan(loaded: &Loaded, st: &mut State, aws: &Arc<Aws>, opts: &Optio
     let opts = Options { importing: imported.importing.clone(), ..opts.clone() };
     let mut plan = planner::plan(loaded, st, found.drift, &opts)?;
     plan.warnings.extend(found.warnings);
+    if !opts.destroy && !opts.refresh_only {
+        let regions = loaded
+            .tree
+            .root()
+            .regions
+            .iter()
+            .filter_map(|(n, r)| Some((n.name.clone(), r.as_ref()?.name.clone())))
+            .collect();
+        plan.runbook =
+            switchover::build(&plan, &regions).or_else(|| switchover::resume(st.roles.as_ref(), configured.as_deref()));
+    }
     // Imports left out by --target are not adopted by this run.
     for addr in imported.importing.keys() {
         if !plan.changes.iter().any(|c| &c.address == addr)
@@ -143,7 +171,11 @@ pub async fn plan(s: &Settings, dir: &Path, args: &PlanArgs, po: PlanOutputs<'_>
 }
 
 fn confirm(destroy: bool) -> Result<(), Error> {
-    let what = if destroy { "destroy all resources" } else { "perform these actions" };
+    confirm_to(if destroy { "destroy all resources" } else { "perform these actions" })
+}
+
+/// Asks for `yes` on a terminal; refuses without one.
+pub(super) fn confirm_to(what: &str) -> Result<(), Error> {
     if !std::io::stdin().is_terminal() {
         return Err(Error::Usage(format!(
             "refusing to {what} without confirmation: standard input is not a terminal; review the plan and re-run with --auto-approve"
@@ -224,6 +256,26 @@ pub async fn apply(
         }
         (loaded, plan, backend, l, st, before)
     };
+    if let Some(rb) = &plan.runbook {
+        // The role switch first (its own steps, journaled in the state);
+        // the ordinary changes then find the roles already switched.
+        let print = |line: &str| println!("{line}");
+        let exec = switchover::exec::Executor {
+            aws: &aws,
+            backend: &*backend,
+            recorded: &before,
+            secrets: &loaded.secrets,
+            force: args.force,
+            timeout: std::time::Duration::from_secs(60 * 60),
+            progress: &print,
+            surviving_only: false,
+        };
+        println!();
+        if let Err(e) = exec.run(rb, &mut st).await {
+            return Err(Error::Apply(vec![e.to_string()]));
+        }
+        println!();
+    }
     let journal = Arc::new(backend.journal(&st.lineage).await?);
     let applier = Applier {
         secrets: &loaded.secrets,

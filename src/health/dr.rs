@@ -223,9 +223,12 @@ async fn database(input: &Input<'_>) -> Result<Vec<Check>, Vec<String>> {
                 .impact(why)
                 .fix("see the RDS console's global database page; `standby plan` shows what standby would change"),
         );
-        // Write forwarding, where it was asked for.
+        // Write forwarding, where it was asked for, on the secondaries (the
+        // writer has nothing to forward to: after a switchover it is the
+        // cluster that used to forward).
         for (caddr, c) in of_type(input.recorded, "aws_rds_cluster")
             .filter(|(_, c)| s(&c.attrs, "global_cluster_identifier") == id)
+            .filter(|(_, c)| writer_now != Some(s(&c.attrs, "cluster_identifier")))
             .filter(|(_, c)| c.attrs.get("enable_global_write_forwarding").and_then(Value::as_bool) == Some(true))
         {
             let cid = s(&c.attrs, "cluster_identifier");

@@ -200,6 +200,13 @@ pub trait Kind: Send + Sync {
     /// taken from the prior state, or are unknown on create.
     fn derive(&self, _planned: &mut Attrs) {}
 
+    /// Computed attributes an in-place update of these inputs changes, so
+    /// the plan shows them as known after apply (e.g. the writer's ARN when
+    /// `writer_region` changes).
+    fn unknown_after_update(&self, _changed: &BTreeSet<String>) -> Vec<&'static str> {
+        Vec::new()
+    }
+
     /// The id a create will produce, when it follows from the inputs (a
     /// bucket's name). Recorded before the create is called, so that a killed
     /// apply can find the resource again on the next refresh.

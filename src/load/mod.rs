@@ -54,6 +54,7 @@ pub fn load_with(dir: &Path, inputs: &VarInputs, generate: bool) -> Result<Loade
     diags.extend(gdiags);
     let (vars, vdiags) = vars::resolve(tree.root(), inputs);
     diags.extend(vdiags);
+    diags.extend(crate::switchover::check_active(tree.root(), &vars));
     let (_, ediags) = Evaluator::new(&tree, &graph, vars.clone());
     diags.extend(ediags);
     if diags.has_errors() {

@@ -94,6 +94,11 @@ pub fn diff(d: &Desired, prior: Option<&Instance>, state: &State) -> Diffed {
             planned.insert(p.name.to_string(), v);
         }
     }
+    if action == Action::Update {
+        for name in d.kind.unknown_after_update(&changed) {
+            planned.insert(name.to_string(), Value::Unknown);
+        }
+    }
     let reason = (action == Action::Replace).then(|| {
         let list: Vec<String> = replace_paths.iter().map(|p| format!("`{p}`")).collect();
         format!("{} forces replacement", list.join(", "))

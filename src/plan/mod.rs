@@ -139,6 +139,10 @@ pub struct Plan {
     pub warnings: Vec<Diagnostic>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<String>,
+    /// The role switch this plan needs (`active_region` changed), run
+    /// before the changes above.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runbook: Option<crate::switchover::Runbook>,
 }
 
 /// `Plan: N to import, N to add, N to change, N to destroy.`
@@ -183,7 +187,8 @@ impl Plan {
         if self.refresh_only {
             return !self.drift.is_empty();
         }
-        self.changes.iter().any(|c| c.action != Action::NoOp || c.importing.is_some())
+        self.runbook.is_some()
+            || self.changes.iter().any(|c| c.action != Action::NoOp || c.importing.is_some())
             || self.outputs.iter().any(|o| o.action != Action::NoOp)
     }
 }

@@ -110,6 +110,9 @@ pub fn render(plan: &Plan, s: &Style) -> String {
         });
         return out;
     }
+    if let Some(rb) = &plan.runbook {
+        out.push_str(&super::runbook::human(rb, s));
+    }
     let changing: Vec<&ResourceChange> =
         plan.changes.iter().filter(|c| c.action != Action::NoOp || c.importing.is_some()).collect();
     let outputs: Vec<_> = plan.outputs.iter().filter(|o| o.action != Action::NoOp).collect();

@@ -116,7 +116,7 @@ pub fn render(plan: &Plan) -> Json {
         })
         .collect();
     let sum = plan.summary();
-    json!({
+    let mut doc = json!({
         "format_version": "1.2",
         // Policy tools (checkov) recognise a plan by this key; it names the
         // tool that wrote the plan, here standby.
@@ -135,5 +135,10 @@ pub fn render(plan: &Plan) -> Json {
         "output_changes": outputs,
         "diagnostics": warnings,
         "summary": {"add": sum.add, "change": sum.change, "destroy": sum.destroy},
-    })
+    });
+    // standby's own: the ordered role switch run before the changes, when there is one.
+    if let Some(rb) = &plan.runbook {
+        doc["runbook"] = serde_json::to_value(rb).unwrap_or_default();
+    }
+    doc
 }

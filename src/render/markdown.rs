@@ -86,6 +86,9 @@ pub fn render(plan: &Plan) -> String {
         }
         out.push('\n');
     }
+    if let Some(rb) = &plan.runbook {
+        out.push_str(&super::runbook::markdown(rb));
+    }
     let changing: Vec<_> = plan.changes.iter().filter(|c| c.action != Action::NoOp).collect();
     if changing.is_empty() {
         out.push_str(if plan.refresh_only && !plan.drift.is_empty() {

@@ -14,6 +14,7 @@ pub mod json_values;
 pub mod lines;
 pub mod markdown;
 pub mod preflight;
+pub mod runbook;
 pub mod topology;
 
 /// Terminal colours, or none.

@@ -7,7 +7,8 @@
 //!   `{type, region, id, attributes}`; no salt, status or dependencies.
 //! - 2: `resources` as a list with address parts, `status`,
 //!   `sensitive_attributes` (salted hashes), `dependencies`; `salt`.
-//!   Later additions that older readers may ignore: `adopted` (imported).
+//!   Later additions that older readers may ignore: `adopted` (imported),
+//!   `roles` (the active region and the last switchover/failover run).
 
 use super::{Instance, OutputState, State, Status};
 use crate::address::{self, InstanceAddr, Key, Selector};
@@ -53,6 +54,8 @@ struct FileV2 {
     resources: Vec<ResourceV2>,
     #[serde(default)]
     outputs: BTreeMap<String, OutputState>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    roles: Option<super::roles::Roles>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -109,7 +112,14 @@ pub fn parse(path: &Path, text: &str) -> Result<State, StateError> {
         let (addr, inst) = from_record(r).map_err(invalid)?;
         resources.insert(addr, inst);
     }
-    Ok(State { serial: file.serial, lineage: file.lineage, salt: file.salt, resources, outputs: file.outputs })
+    Ok(State {
+        serial: file.serial,
+        lineage: file.lineage,
+        salt: file.salt,
+        resources,
+        outputs: file.outputs,
+        roles: file.roles,
+    })
 }
 
 /// Version 1 → 2: the resource map becomes a list; salt and status added.
@@ -198,6 +208,7 @@ pub fn to_json(state: &State) -> String {
         salt: state.salt.clone(),
         resources,
         outputs: state.outputs.clone(),
+        roles: state.roles.clone(),
     };
     let mut out = serde_json::to_string_pretty(&file).unwrap_or_default();
     out.push('\n');

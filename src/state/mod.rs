@@ -7,6 +7,7 @@ pub mod backend;
 pub mod file;
 pub mod journal;
 pub mod lock;
+pub mod roles;
 pub mod s3;
 
 use crate::address::InstanceAddr;
@@ -72,6 +73,8 @@ pub struct State {
     pub salt: String,
     pub resources: BTreeMap<InstanceAddr, Instance>,
     pub outputs: BTreeMap<String, OutputState>,
+    /// The active region and the last role switch, once one happened.
+    pub roles: Option<roles::Roles>,
 }
 
 impl State {
@@ -82,6 +85,7 @@ impl State {
             salt: crate::ids::random_id(),
             resources: BTreeMap::new(),
             outputs: BTreeMap::new(),
+            roles: None,
         }
     }
 

@@ -9,12 +9,14 @@ runs next to any other instance) and resets it before each test.
 import base64
 import http.client
 import json
+import time
 import subprocess
 import urllib.request
 from xml.etree import ElementTree
 from pathlib import Path
 
 import boto3
+import botocore.config
 import botocore.exceptions
 import pytest
 
@@ -478,6 +480,59 @@ def test_create_db_cluster_refuses_a_taken_identifier(aws):
     gc, members = _members(west)
     assert [m["DBClusterArn"] for m in gc["GlobalClusterMembers"]] == \
         [_cluster_arn(WEST, "mm-west"), _cluster_arn(EAST, "mm-east")]
+
+
+def test_switchover_takes_time_and_shows_failover_state(aws, endpoint):
+    west, east = _global_db(aws)
+    _settings(endpoint, rds_failover_ms=900)
+    try:
+        west.switchover_global_cluster(GlobalClusterIdentifier="mm-global",
+                                       TargetDbClusterIdentifier=_cluster_arn(EAST, "mm-east"))
+        gc, members = _members(east)
+        assert gc["Status"] == "switching-over"
+        assert gc["FailoverState"]["Status"] in ("pending", "switching-over")
+        assert gc["FailoverState"]["ToDbClusterArn"] == _cluster_arn(EAST, "mm-east")
+        assert members["mm-west"]["IsWriter"] and not members["mm-east"]["IsWriter"]
+        # A second request while one runs is refused.
+        assert error_of(lambda: west.switchover_global_cluster(
+            GlobalClusterIdentifier="mm-global", TargetDbClusterIdentifier=_cluster_arn(EAST, "mm-east")))[0] == \
+            "InvalidGlobalClusterStateFault"
+        time.sleep(0.5)
+        assert _members(east)[0]["FailoverState"]["Status"] == "switching-over"
+        time.sleep(0.6)
+        gc, members = _members(east)
+        assert "FailoverState" not in gc and gc["Status"] == "available"
+        assert members["mm-east"]["IsWriter"] and not members["mm-west"]["IsWriter"]
+    finally:
+        _settings(endpoint, rds_failover_ms=0)
+
+
+def test_region_down_and_back_with_a_data_loss_failover(aws, endpoint):
+    west, east = _global_db(aws)
+    _post = lambda body: urllib.request.urlopen(urllib.request.Request(  # noqa: E731
+        f"{endpoint}/_emulator/regions", method="POST", data=json.dumps(body).encode())).read()
+    _post({"region": WEST, "down": True})
+    try:
+        # Unreachable: the connection closes without an answer (no AWS error).
+        down = boto3.client("rds", region_name=WEST, endpoint_url=endpoint, aws_access_key_id="testing",
+                            aws_secret_access_key="testing",
+                            config=botocore.config.Config(retries={"max_attempts": 1}))
+        with pytest.raises(botocore.exceptions.ConnectionClosedError):
+            down.describe_db_clusters()
+        answer = east.failover_global_cluster(GlobalClusterIdentifier="mm-global",
+                                              TargetDbClusterIdentifier=_cluster_arn(EAST, "mm-east"),
+                                              AllowDataLoss=True)
+        assert answer["GlobalCluster"]["FailoverState"]["IsDataLossAllowed"] is True
+        gc, members = _members(east)
+        assert list(members) == ["mm-east"] and members["mm-east"]["IsWriter"]
+    finally:
+        _post({"region": WEST, "down": False})
+    # Back: the old writer rejoins as a secondary.
+    members = _members(east)[1]
+    assert members["mm-east"]["IsWriter"] and members["mm-west"]["IsWriter"] is False
+    calls = json.loads(urllib.request.urlopen(f"{endpoint}/_emulator/calls").read())
+    refused = [c for c in calls if c["region"] == WEST and c["operation"] == "DescribeDBClusters"]
+    assert refused and refused[0]["status"] == 0
 
 
 def test_remove_from_global_cluster_in_any_region(aws):

@@ -212,17 +212,10 @@ impl Kind for RdsCluster {
             out.push(PropProblem::error("engine", format!("engine must be `{ENGINE}` for this topology, got {e:?}")));
         }
         let joins = props.contains_key("global_cluster_identifier");
-        if get_bool(props, "enable_global_write_forwarding") == Some(true) {
-            if !joins {
-                out.push(PropProblem::error(
-                    "enable_global_write_forwarding",
-                    "write forwarding applies to a secondary member of a global cluster only: set \
-                     `global_cluster_identifier`, or remove this",
-                ));
-            }
-            if let Some(p) = get_str(props, "engine_version").and_then(write_forwarding_problem) {
-                out.push(PropProblem::error("enable_global_write_forwarding", p));
-            }
+        if get_bool(props, "enable_global_write_forwarding") == Some(true)
+            && let Some(p) = get_str(props, "engine_version").and_then(write_forwarding_problem)
+        {
+            out.push(PropProblem::error("enable_global_write_forwarding", p));
         }
         if password(props).is_some() && get_bool(props, "manage_master_user_password") == Some(true) {
             out.push(PropProblem::error(
@@ -255,7 +248,27 @@ impl Kind for RdsCluster {
     fn check_plan(&self, props: &Attrs, view: &dyn PlanView) -> Vec<PropProblem> {
         let mut out = check_member(props, view);
         out.extend(super::check_source(props, view));
+        // A primary that is a global cluster's source may forward writes too:
+        // it is a secondary after a switchover, and forwarding is kept then.
+        if get_bool(props, "enable_global_write_forwarding") == Some(true)
+            && !props.contains_key("global_cluster_identifier")
+            && super::source_of(props, view).is_none()
+        {
+            out.push(PropProblem::error(
+                "enable_global_write_forwarding",
+                "write forwarding applies to a member of a global cluster only: set `global_cluster_identifier`, \
+                 or remove this",
+            ));
+        }
         out
+    }
+
+    fn unknown_after_update(&self, changed: &std::collections::BTreeSet<String>) -> Vec<&'static str> {
+        if changed.contains("enable_global_write_forwarding") {
+            vec!["global_write_forwarding_status"]
+        } else {
+            Vec::new()
+        }
     }
 
     fn normalize(&self, prop: &str, v: &Value) -> Value {
@@ -569,7 +582,23 @@ mod tests {
         standalone.remove("global_cluster_identifier");
         standalone.insert("engine_version".into(), Value::str("16.4"));
         standalone.insert("master_username".into(), Value::str("mm"));
-        assert!(RdsCluster.validate(&standalone)[0].message.contains("secondary"));
+        // A standalone cluster may forward only as a global cluster's source
+        // (it forwards once a switchover demotes it).
+        struct View(Vec<(String, Attrs)>);
+        impl PlanView for View {
+            fn instances_of(&self, t: &str) -> Vec<(String, &Attrs)> {
+                if t != "aws_rds_global_cluster" {
+                    return Vec::new();
+                }
+                self.0.iter().map(|(a, x)| (a.clone(), x)).collect()
+            }
+        }
+        let none = View(Vec::new());
+        let msgs: Vec<String> = RdsCluster.check_plan(&standalone, &none).into_iter().map(|p| p.message).collect();
+        assert!(msgs.iter().any(|m| m.contains("member of a global cluster only")), "{msgs:?}");
+        let global = props(&[("source_db_cluster", Value::str("east"))]);
+        let source = View(vec![("aws_rds_global_cluster.g".into(), global)]);
+        assert!(RdsCluster.check_plan(&standalone, &source).is_empty());
     }
 
     #[test]

@@ -6,6 +6,11 @@
 //! encryption then come from that cluster and are not sent. Secondary
 //! clusters join with `aws_rds_cluster.global_cluster_identifier`.
 //!
+//! `writer_region` says which member is the writer (by its AWS region). A
+//! change is a role switch: the plan shows it as a switchover runbook and
+//! apply carries that out (`crate::switchover`) before this kind is asked
+//! to update; the kind itself never switches, it only checks.
+//!
 //! Destroy: members still attached leave first (RemoveFromGlobalCluster,
 //! non-writers before the writer, each in its own region), then the global
 //! cluster is deleted. The writer cluster itself is not deleted here.
@@ -52,6 +57,13 @@ static SCHEMA: Schema = Schema {
             "Encrypt storage. Inherited from `source_db_cluster` when set.",
         )
         .force_new()
+        .or_computed(),
+        Prop::optional(
+            "writer_region",
+            Type::String,
+            "AWS region of the member cluster that is the writer (from the root's `active_region`). Changing it \
+             is a switchover: the plan shows the runbook, apply runs it.",
+        )
         .or_computed(),
         Prop::computed("arn", Type::String, "Global cluster ARN."),
         Prop::computed("endpoint", Type::String, "The global writer endpoint."),
@@ -166,6 +178,10 @@ impl Kind for RdsGlobalCluster {
         }
     }
 
+    fn unknown_after_update(&self, changed: &std::collections::BTreeSet<String>) -> Vec<&'static str> {
+        if changed.contains("writer_region") { vec!["writer_cluster_arn"] } else { Vec::new() }
+    }
+
     fn id_hint(&self, desired: &Attrs) -> Option<String> {
         get_str(desired, "global_cluster_identifier").map(str::to_string)
     }
@@ -222,6 +238,7 @@ impl Kind for RdsGlobalCluster {
         let members = g.global_cluster_members();
         let writer = members.iter().find(|m| m.is_writer() == Some(true)).and_then(|m| m.db_cluster_arn());
         put("writer_cluster_arn", writer.map(Value::str));
+        put("writer_region", writer.and_then(region_of_arn).map(Value::str));
         // The source is not reported: it stays as given while that cluster is
         // still a member; otherwise the current writer stands in (a change).
         if let Some(source) = get_str(prior, "source_db_cluster") {
@@ -244,6 +261,15 @@ impl Kind for RdsGlobalCluster {
                 "engine_version {old} -> {new}: standby does not upgrade a global database in place. Upgrade it \
                  with `aws rds modify-global-cluster --global-cluster-identifier {id} --engine-version {new}` \
                  (add --allow-major-version-upgrade across majors), then apply again"
+            )));
+        }
+        // The switchover runbook runs before updates: by now the writer has moved.
+        if let (Some(want), Some(now)) = (get_str(desired, "writer_region"), get_str(prior, "writer_region"))
+            && want != now
+        {
+            return Err(KindError::Failed(format!(
+                "the writer of {id} is in {now}, not {want}: the writer moves only through a switchover (a plan \
+                 changing `active_region` runs it first) or `standby failover`"
             )));
         }
         let protect = get_bool(desired, "deletion_protection").unwrap_or(false);

@@ -178,6 +178,8 @@ def fix_describe_and_delete_global_cluster() -> None:
             clusters = [_get_global(self.current_account, ident)]
         else:
             clusters = list(_global_backend(self.current_account).global_clusters.values())
+        for gc in clusters:
+            _settle(gc)
         return ActionResult({"GlobalClusters": clusters})
 
     def delete_global_cluster(self: RDSResponse) -> ActionResult:
@@ -259,6 +261,7 @@ def fix_global_write_forwarding() -> None:
     DBCluster.global_write_forwarding_status = property(status)
 
     def members(gc: GlobalCluster) -> list[dict[str, Any]]:
+        _settle(gc)
         readers = [m.db_cluster_arn for m in gc.members if not m.is_writer]
         out = []
         for m in gc.members:
@@ -384,9 +387,71 @@ def fix_modify_global_cluster() -> None:
     RDSResponse.modify_global_cluster = modify_global_cluster
 
 
+def _region_of(cluster: DBCluster) -> str:
+    return cluster.db_cluster_arn.split(":")[3]
+
+
+def _settle(gc: GlobalCluster) -> None:
+    """Completes a switchover or failover whose time has come (the writer flips).
+
+    After a data-loss failover with the old writer's region down, the old
+    writer leaves the members until its region is back (region_back)."""
+    from .regions import is_down
+
+    op = gc.__dict__.get("_emu_switch")
+    if op is None or time.time() < op["until"]:
+        return
+    old = op["from"]
+    if old is not None:
+        old.is_writer = False
+        if op["allow"] and is_down(_region_of(old)):
+            gc.members = [m for m in gc.members if m is not old]
+            gc.__dict__.setdefault("_emu_detached", []).append(old)
+    op["to"].is_writer = True
+    gc.status = "available"
+    gc._emu_switch = None
+
+
+def region_back(region: str) -> None:
+    """Aurora re-adds an old primary as a secondary once its Region recovers."""
+    for account in list(rds_backends.keys()):
+        for gc in rds_backends[account][GLOBAL_REGION].global_clusters.values():
+            detached = gc.__dict__.get("_emu_detached", [])
+            for cluster in [c for c in detached if _region_of(c) == region]:
+                cluster.is_writer = False
+                gc.members.append(cluster)
+                detached.remove(cluster)
+
+
+def _failover_state(gc: GlobalCluster) -> dict[str, Any] | None:
+    """FailoverState while an operation runs: pending for its first third
+    (AWS: "being verified"), then switching-over / failing-over."""
+    _settle(gc)
+    op = gc.__dict__.get("_emu_switch")
+    if op is None:
+        return None
+    elapsed = time.time() - op["started"]
+    busy = "failing-over" if op["allow"] else "switching-over"
+    return {
+        "Status": "pending" if elapsed < (op["until"] - op["started"]) / 3 else busy,
+        "FromDbClusterArn": op["from"].db_cluster_arn if op["from"] is not None else None,
+        "ToDbClusterArn": op["to"].db_cluster_arn,
+        "IsDataLossAllowed": op["allow"],
+    }
+
+
+GlobalCluster.failover_state = property(_failover_state)
+
+
 def _switch_primary(self: RDSResponse, allow_data_loss: bool) -> ActionResult:
     params = self.params
     gc = _get_global(self.current_account, params["GlobalClusterIdentifier"])
+    _settle(gc)
+    if gc.__dict__.get("_emu_switch") is not None:
+        raise InvalidGlobalClusterStateFault(
+            f"Global cluster {gc.global_cluster_identifier} is in {gc.status} state: a switchover or failover "
+            "is already in progress."
+        )
     target = _find_cluster(self.current_account, self.region, params["TargetDbClusterIdentifier"])
     if not any(m is target for m in gc.members):
         raise DBClusterNotFoundError(
@@ -400,15 +465,23 @@ def _switch_primary(self: RDSResponse, allow_data_loss: bool) -> ActionResult:
             f"cluster {gc.global_cluster_identifier}."
         )
     old = next((m for m in gc.members if m.is_writer), None)
-    # The answer describes the operation as just started, like AWS does
-    # (members unchanged, FailoverState pending); the emulator then completes
-    # it at once, so the next DescribeGlobalClusters shows the new writer and
-    # no FailoverState.
+    # Asynchronous, as on AWS: the answer shows the operation just started
+    # (members unchanged, FailoverState pending); DescribeGlobalClusters shows
+    # it under way for rds_failover_ms, then the new writer and no FailoverState.
+    now = time.time()
+    gc._emu_switch = {
+        "from": old,
+        "to": target,
+        "allow": allow_data_loss,
+        "started": now,
+        "until": now + SETTINGS.get("rds_failover_ms", 0) / 1000,
+    }
+    gc.status = "failing-over" if allow_data_loss else "switching-over"
     answer = {
         "GlobalClusterIdentifier": gc.global_cluster_identifier,
         "GlobalClusterResourceId": gc.global_cluster_resource_id,
         "GlobalClusterArn": gc.global_cluster_arn,
-        "Status": "failing-over" if allow_data_loss else "switching-over",
+        "Status": gc.status,
         "Engine": gc.engine,
         "EngineVersion": gc.engine_version,
         "DatabaseName": getattr(gc, "database_name", None),
@@ -423,9 +496,7 @@ def _switch_primary(self: RDSResponse, allow_data_loss: bool) -> ActionResult:
             "IsDataLossAllowed": allow_data_loss,
         },
     }
-    if old is not None:
-        old.is_writer = False
-    target.is_writer = True
+    _settle(gc)  # with rds_failover_ms 0 it is done at once
     return ActionResult({"GlobalCluster": answer})
 
 

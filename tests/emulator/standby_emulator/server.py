@@ -20,7 +20,18 @@ from typing import Any
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-from . import apply_all, calls, cloudwatch_cbor, opensearch, opensearch_rest, opensearch_security, rds_backups, route53, s3_batch
+from . import (
+    apply_all,
+    calls,
+    cloudwatch_cbor,
+    opensearch,
+    opensearch_rest,
+    opensearch_security,
+    rds_backups,
+    regions,
+    route53,
+    s3_batch,
+)
 
 
 def _json_response(start_response, status: int, payload: Any) -> list[bytes]:
@@ -60,6 +71,8 @@ class EmulatorApp:
         with opensearch.LOCK:
             ctx = opensearch_rest.find_domain(host) if host.endswith(".amazonaws.com") else None
         if ctx is not None:
+            if regions.is_down(getattr(ctx, "region", None)):
+                return regions.drop(environ, start_response)
             return opensearch_rest.handle(ctx, environ, start_response)
         if _looks_like_domain_endpoint(host):
             return _json_response(start_response, 502, {
@@ -68,6 +81,10 @@ class EmulatorApp:
         if path.startswith("/_emulator/"):
             return self.control(method, path, environ, start_response)
 
+        dropped = regions.refuse(environ, start_response)
+        if dropped is not None:
+            return dropped
+
         if s3_batch.handles(path):
             body = opensearch_rest.read_body(environ)
             return s3_batch.handle(environ, calls.record(environ, start_response), body)
@@ -75,6 +92,7 @@ class EmulatorApp:
         if method == "POST" and path.rstrip("/") == "/moto-api/reset":
             s3_batch.reset()
             route53.reset()
+            regions.reset()
             opensearch.reset()
             opensearch_rest.reset()
             calls.reset()
@@ -95,6 +113,12 @@ class EmulatorApp:
             if path == "/_emulator/calls" and method == "DELETE":
                 calls.reset()
                 return _json_response(start_response, 200, [])
+            if path == "/_emulator/regions" and method == "GET":
+                return _json_response(start_response, 200, {"down": sorted(regions.DOWN)})
+            if path == "/_emulator/regions" and method == "POST":
+                body = _read_json(environ)
+                regions.set_down(str(body["region"]), bool(body.get("down", True)))
+                return _json_response(start_response, 200, {"down": sorted(regions.DOWN)})
             if path == "/_emulator/settings" and method == "GET":
                 return _json_response(start_response, 200, opensearch_rest.SETTINGS)
             if path == "/_emulator/settings" and method == "POST":

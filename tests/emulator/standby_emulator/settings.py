@@ -13,6 +13,10 @@
   replication destination (PutBucketReplication: NoSuchBucket).
 - rds_write_forwarding_ms: how long a secondary reports
   GlobalWriteForwardingStatus enabling/disabling after it is requested.
+- rds_failover_ms: how long SwitchoverGlobalCluster / FailoverGlobalCluster
+  take: DescribeGlobalClusters shows FailoverState (pending for the first
+  third, then switching-over / failing-over) and the old writer until then
+  (AWS: a minute or more).
 - s3_batch_step_ms: how long an S3 Batch Operations job stays in each status
   (New, Preparing, Active) before DescribeJob shows the next (AWS: minutes
   to hours for large buckets).
@@ -26,6 +30,7 @@ DEFAULT_SETTINGS = {
     "opensearch_processing_ms": 0,
     "opensearch_inbound_visible_ms": 0,
     "rds_write_forwarding_ms": 0,
+    "rds_failover_ms": 0,
     "s3_bucket_visible_ms": 0,
     "s3_batch_step_ms": 0,
     "route53_pending_polls": 1,

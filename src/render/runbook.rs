@@ -1,0 +1,71 @@
+//! The switchover runbook in a plan, for people (text and markdown); the
+//! JSON plan carries it as data (`runbook`).
+
+use super::Style;
+use crate::switchover::{Runbook, StepAction};
+
+fn headline(rb: &Runbook) -> String {
+    if rb.mode == "failover" {
+        return format!(
+            "Failover to {} ({}) is not finished: {} pending step(s), run by apply before the changes below (they need {} back)",
+            rb.to,
+            rb.to_region,
+            rb.steps.len(),
+            rb.from_region
+        );
+    }
+    format!(
+        "Switchover: {} ({}) → {} ({}), {} steps in this order, before the changes below",
+        rb.from,
+        rb.from_region,
+        rb.to,
+        rb.to_region,
+        rb.steps.len()
+    )
+}
+
+fn detail(a: &StepAction) -> Option<String> {
+    match a {
+        StepAction::Readiness { checks } => Some(format!(
+            "stops the run before any change when a check fails ({}*); --force overrides",
+            checks.join("*, ")
+        )),
+        StepAction::AuroraSwitchover { address, .. } => Some(format!("{address}; observed first, never asked twice")),
+        StepAction::WriteForwarding { address, .. } => Some(address.clone()),
+        StepAction::AuroraFailover { address, .. } => Some(format!("{address}; the old region is never called")),
+        StepAction::Rejoin { .. } => Some("observed; fails (and stays pending) while the region is down".into()),
+    }
+}
+
+pub fn human(rb: &Runbook, s: &Style) -> String {
+    let mut out = format!("{}\n\n", s.bold(&headline(rb)));
+    for (n, step) in rb.steps.iter().enumerate() {
+        out.push_str(&format!("  {}. [{}] {}\n     in {}", n + 1, step.id, step.title, step.region));
+        if let Some(d) = detail(&step.action) {
+            out.push_str(&format!("; {d}"));
+        }
+        out.push('\n');
+    }
+    out.push_str("\n  Not in this runbook yet: scheduler, DNS and reversing search replication (see the README).\n\n");
+    out
+}
+
+pub fn markdown(rb: &Runbook) -> String {
+    let esc = super::markdown::escape;
+    let mut out = format!("#### {}\n\n| # | Step | Region | What |\n|---|---|---|---|\n", esc(&headline(rb)));
+    for (n, step) in rb.steps.iter().enumerate() {
+        let what = match detail(&step.action) {
+            Some(d) => format!("{} ({})", step.title, d),
+            None => step.title.clone(),
+        };
+        out.push_str(&format!(
+            "| {} | <code>{}</code> | {} | {} |\n",
+            n + 1,
+            esc(&step.id),
+            esc(&step.region),
+            esc(&what)
+        ));
+    }
+    out.push('\n');
+    out
+}

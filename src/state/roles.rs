@@ -1,0 +1,80 @@
+//! Which region is active, and the record of the runs that switched it
+//! (switchover or failover): plain data kept in the state file, written
+//! before and after every step so a killed run is on record and resumes.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Roles {
+    /// The region name (from `regions:`) standby last made active.
+    pub active: String,
+    /// When it became active (RFC 3339).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub since: String,
+    /// The latest run; older runs are dropped (their events went to the user then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<Run>,
+    /// Set by an emergency failover: what was active, when, and the last
+    /// replication lag seen (the writes possibly lost).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failover: Option<FailoverNote>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FailoverNote {
+    pub from: String,
+    pub to: String,
+    pub at: String,
+    /// Maximum lag over the last minutes before the failover, in ms (`None`:
+    /// CloudWatch had no figure, so the loss is unknown).
+    pub last_lag_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lag_metric: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Run {
+    /// `switchover` or `failover`.
+    pub mode: String,
+    pub from: String,
+    pub to: String,
+    pub started: String,
+    /// The runbook as planned (`crate::switchover::Runbook` as JSON).
+    pub runbook: Json,
+    /// Per step id: `pending`, `running`, `done`, `failed`, `skipped`.
+    pub steps: Vec<StepState>,
+    pub events: Vec<Event>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StepState {
+    pub id: String,
+    pub status: String,
+}
+
+/// One entry of the event log: a step's run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub step: String,
+    pub start: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub end: String,
+    /// `running`, `done`, `already done`, `failed: …`, `skipped: …`.
+    pub outcome: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub request_ids: Vec<String>,
+}
+
+impl Run {
+    pub fn status(&self, id: &str) -> Option<&str> {
+        self.steps.iter().find(|s| s.id == id).map(|s| s.status.as_str())
+    }
+
+    pub fn set(&mut self, id: &str, status: &str) {
+        match self.steps.iter_mut().find(|s| s.id == id) {
+            Some(s) => s.status = status.to_string(),
+            None => self.steps.push(StepState { id: id.to_string(), status: status.to_string() }),
+        }
+    }
+}

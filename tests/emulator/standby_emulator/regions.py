@@ -1,0 +1,64 @@
+"""Whole regions down and back, for tests of an unplanned failover.
+
+`POST /_emulator/regions {"region": "us-west-1", "down": true}` takes a region
+down: every signed AWS request whose SigV4 scope names it is noted in the call
+log (status 0) and its connection is closed without an answer, as when a
+region's endpoints are unreachable (the SDK sees a dispatch failure, never an
+AWS error). Domain REST requests to a domain of that region fail the same way.
+`{"down": false}` brings it back: global database members that a data-loss
+failover left behind while their region was down rejoin as secondaries (what
+Aurora does when the old primary's Region recovers). `GET /_emulator/regions`
+lists the regions down.
+"""
+
+import socket
+import threading
+from typing import Any
+
+from . import calls
+
+LOCK = threading.Lock()
+DOWN: set[str] = set()
+
+
+def is_down(region: str | None) -> bool:
+    with LOCK:
+        return region in DOWN
+
+
+def set_down(region: str, down: bool) -> None:
+    with LOCK:
+        (DOWN.add if down else DOWN.discard)(region)
+    if not down:
+        from . import rds
+
+        rds.region_back(region)
+
+
+def reset() -> None:
+    with LOCK:
+        DOWN.clear()
+
+
+def refuse(environ: dict, start_response) -> list[bytes] | None:
+    """Drops the request when its region is down; None when it is up."""
+    call = calls.classify(environ)
+    if call is None or not is_down(call["region"]):
+        return None
+    return drop(environ, start_response, call)
+
+
+def drop(environ: dict, start_response, call: dict[str, Any] | None = None) -> list[bytes]:
+    if call is not None:
+        call["status"] = 0
+        with calls.LOCK:
+            calls.CALLS.append(call)
+    sock = environ.get("werkzeug.socket")
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+    # Nothing reaches the client; the server just finishes the request.
+    start_response("503 Service Unavailable", [("Content-Length", "0")])
+    return [b""]

@@ -1,0 +1,324 @@
+//! Planned switchover of the database through the built binary, against a
+//! private emulator whose Aurora switchover takes time. What AWS holds is
+//! checked with the SDK and the emulator's call log, never through standby.
+
+mod common;
+
+use aws_sdk_rds::Client as Rds;
+use aws_smithy_http_client::tls;
+use common::{Emulator, Run, copy_dir, http, repo, scratch};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+const WEST: &str = "us-west-1";
+const EAST: &str = "us-east-1";
+const GLOBAL: &str = "mm-db";
+const CLUSTER_WEST: &str = "mm-db-us-west-1";
+const CLUSTER_EAST: &str = "mm-db-us-east-1";
+
+struct World {
+    emu: Emulator,
+    dir: PathBuf,
+    rt: tokio::runtime::Runtime,
+    rds: BTreeMap<&'static str, Rds>,
+    cw: BTreeMap<&'static str, aws_sdk_cloudwatch::Client>,
+}
+
+impl World {
+    fn new() -> World {
+        let root = scratch("switchover");
+        copy_dir(&repo().join("modules"), &root.join("modules"));
+        copy_dir(&repo().join("tests/fixtures/switchover"), &root.join("cfg"));
+        let emu = Emulator::start();
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let endpoint = emu.endpoint();
+        let (rds, cw) = rt.block_on(async {
+            let mut rds = BTreeMap::new();
+            let mut cw = BTreeMap::new();
+            for region in [WEST, EAST] {
+                let http = aws_smithy_http_client::Builder::new()
+                    .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+                    .build_https();
+                let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                    .endpoint_url(&endpoint)
+                    .region(aws_sdk_rds::config::Region::new(region))
+                    .credentials_provider(aws_sdk_rds::config::Credentials::new("testing", "testing", None, None, "t"))
+                    .http_client(http)
+                    .load()
+                    .await;
+                rds.insert(region, Rds::new(&config));
+                cw.insert(region, aws_sdk_cloudwatch::Client::new(&config));
+            }
+            (rds, cw)
+        });
+        World { emu, dir: root.join("cfg"), rt, rds, cw }
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        let mut c = self.emu.cmd(&self.dir, args);
+        c.env("STANDBY_VAR_db_password", "Db-Master-7#wz");
+        c.output().expect("run standby").into()
+    }
+
+    fn ok(&self, code: i32, args: &[&str]) -> Run {
+        let run = self.run(args);
+        assert_eq!(run.code, code, "standby {}:\n{}", args.join(" "), run.all());
+        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+        run
+    }
+
+    fn control(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let (status, text) = http(&self.emu.endpoint(), method, path, None, "", body.map(|b| b.to_string()).as_deref());
+        assert!(status < 300, "{method} {path}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    /// The writer's cluster id and whether an operation is still under way.
+    fn writer(&self) -> (String, bool) {
+        let out = self
+            .rt
+            .block_on(self.rds[EAST].describe_global_clusters().global_cluster_identifier(GLOBAL).send())
+            .expect("DescribeGlobalClusters");
+        let g = &out.global_clusters()[0];
+        let w = g.global_cluster_members().iter().find(|m| m.is_writer() == Some(true)).expect("a writer");
+        let arn = w.db_cluster_arn().unwrap_or_default();
+        (arn.rsplit(':').next().unwrap_or_default().to_string(), g.failover_state().is_some())
+    }
+
+    fn forwarding(&self, region: &str, cluster: &str) -> Option<bool> {
+        let out = self
+            .rt
+            .block_on(self.rds[region].describe_db_clusters().db_cluster_identifier(cluster).send())
+            .expect("DescribeDBClusters");
+        out.db_clusters()[0].global_write_forwarding_requested()
+    }
+
+    fn state(&self) -> Value {
+        serde_json::from_str(&std::fs::read_to_string(self.dir.join("state/standby.json")).unwrap()).unwrap()
+    }
+
+    /// Switchover calls in the call log, as (operation, region).
+    fn switch_calls(&self) -> Vec<(String, String)> {
+        let calls = self.control("GET", "/_emulator/calls", None);
+        calls
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| {
+                let op = c["operation"].as_str().unwrap_or_default();
+                op.contains("GlobalCluster") && (op.starts_with("Switchover") || op.starts_with("Failover"))
+            })
+            .map(|c| (c["operation"].as_str().unwrap().to_string(), c["region"].as_str().unwrap().to_string()))
+            .collect()
+    }
+}
+
+#[test]
+fn planned_switchover_moves_the_writer_and_back_with_clean_plans() {
+    let w = World::new();
+    w.ok(0, &["apply", ".", "--auto-approve"]);
+    assert_eq!(w.writer(), (CLUSTER_WEST.to_string(), false));
+
+    // The switchover is a reviewable runbook in every rendering.
+    let to_east = ["--var", "active_region=secondary"];
+    let plan = w.ok(2, &[&["plan", ".", "--detailed-exitcode"][..], &to_east].concat());
+    let runbook = &plan.stdout[..plan.stdout.find("standby used").unwrap_or(plan.stdout.len())];
+    insta::assert_snapshot!("switchover_runbook_human", runbook);
+    let md = w.ok(0, &[&["plan", ".", "--format", "markdown"][..], &to_east].concat());
+    let table = md.stdout.split("#### Switchover").nth(1).expect("a runbook section");
+    insta::assert_snapshot!(
+        "switchover_runbook_markdown",
+        table.split("\n\n").take(2).collect::<Vec<_>>().join("\n\n")
+    );
+    let doc: Value = serde_json::from_str(&w.ok(0, &[&["plan", ".", "--json"][..], &to_east].concat()).stdout).unwrap();
+    insta::assert_json_snapshot!("switchover_runbook_json", doc["runbook"]);
+    let ids: Vec<&str> =
+        doc["runbook"]["steps"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["readiness", "db.switchover", "db.write-forwarding"]);
+    // Reviewing changed nothing.
+    assert_eq!(w.writer(), (CLUSTER_WEST.to_string(), false));
+
+    // AWS takes its time; standby waits on FailoverState, in the writer's region.
+    w.control("POST", "/_emulator/settings", Some(json!({"rds_failover_ms": 1500})));
+    w.control("DELETE", "/_emulator/calls", None);
+    let apply = w.ok(0, &[&["apply", ".", "--auto-approve"][..], &to_east].concat());
+    assert!(apply.stdout.contains("Switchover complete: secondary (us-east-1) is active"), "{}", apply.stdout);
+    assert_eq!(w.writer(), (CLUSTER_EAST.to_string(), false));
+    assert_eq!(w.switch_calls(), [("SwitchoverGlobalCluster".to_string(), WEST.to_string())]);
+    // Write forwarding kept on the new secondary; the clusters keep their names.
+    assert_eq!(w.forwarding(WEST, CLUSTER_WEST), Some(true));
+    let st = w.state();
+    assert_eq!(st["roles"]["active"], "secondary");
+    let events = st["roles"]["run"]["events"].as_array().unwrap();
+    let steps: Vec<&str> = events.iter().map(|e| e["step"].as_str().unwrap()).collect();
+    assert_eq!(steps, ["readiness", "db.switchover", "db.write-forwarding"]);
+    assert!(events.iter().all(|e| e["end"].is_string() && !e["outcome"].as_str().unwrap().starts_with("failed")));
+    assert_eq!(events[1]["request_ids"].as_array().map(Vec::len), Some(1), "{events:?}");
+    let clean = w.ok(0, &[&["plan", ".", "--detailed-exitcode"][..], &to_east].concat());
+    assert!(clean.stdout.contains("No changes."), "{}", clean.stdout);
+    assert_eq!(w.ok(0, &["output", "writer_region"]).stdout.trim().trim_matches('"'), "us-east-1");
+
+    // Failback: the same operation the other way.
+    w.control("DELETE", "/_emulator/calls", None);
+    let back = w.ok(0, &["apply", ".", "--auto-approve"]);
+    assert!(back.stdout.contains("Switchover complete: primary (us-west-1) is active"), "{}", back.stdout);
+    assert_eq!(w.writer(), (CLUSTER_WEST.to_string(), false));
+    assert_eq!(w.switch_calls(), [("SwitchoverGlobalCluster".to_string(), EAST.to_string())]);
+    assert_eq!(w.forwarding(EAST, CLUSTER_EAST), Some(true));
+    let clean = w.ok(0, &["plan", ".", "--detailed-exitcode"]);
+    assert!(clean.stdout.contains("No changes."), "{}", clean.stdout);
+    assert_eq!(w.state()["roles"]["active"], "primary");
+}
+
+#[test]
+fn active_region_must_name_a_region() {
+    let dir = scratch("switchover-bad");
+    copy_dir(&repo().join("modules"), &dir.join("modules"));
+    copy_dir(&repo().join("tests/fixtures/switchover"), &dir.join("cfg"));
+    let run: Run = common::cmd(&dir.join("cfg"), &["plan", ".", "--var", "active_region=us-east-1"])
+        .env("STANDBY_VAR_db_password", "x")
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(run.code, 1, "{}", run.all());
+    insta::assert_snapshot!("switchover_bad_active_region", run.stderr);
+}
+
+#[test]
+fn a_switchover_killed_while_aws_switches_resumes_to_the_same_end() {
+    let w = World::new();
+    w.ok(0, &["apply", ".", "--auto-approve"]);
+    w.control("POST", "/_emulator/settings", Some(json!({"rds_failover_ms": 4000})));
+    let to_east = ["--var", "active_region=secondary"];
+    let mut child = w
+        .emu
+        .cmd(&w.dir, &[&["apply", ".", "--auto-approve"][..], &to_east].concat())
+        .env("STANDBY_VAR_db_password", "Db-Master-7#wz")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Kill it once AWS has been asked (FailoverState shows), before it is done.
+    let started = std::time::Instant::now();
+    while !w.writer().1 {
+        assert!(started.elapsed().as_secs() < 60, "the switchover never started");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+    let st = w.state();
+    assert_eq!(st["roles"]["run"]["steps"][1], json!({"id": "db.switchover", "status": "running"}), "{st:#}");
+    w.control("DELETE", "/_emulator/calls", None);
+    let again = w.ok(0, &[&["apply", ".", "--auto-approve"][..], &to_east].concat());
+    assert!(again.stdout.contains("readiness: done in an earlier run"), "{}", again.stdout);
+    // Observed first: the switchover under way is waited on, not asked for again.
+    assert_eq!(w.switch_calls(), Vec::<(String, String)>::new());
+    assert_eq!(w.writer(), (CLUSTER_EAST.to_string(), false));
+    assert_eq!(w.state()["roles"]["active"], "secondary");
+    w.ok(0, &[&["plan", ".", "--detailed-exitcode"][..], &to_east].concat());
+}
+
+/// The Aurora lag RDS would publish for the secondary, in milliseconds.
+fn publish_lag(w: &World, ms: f64) {
+    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+    let datum = MetricDatum::builder()
+        .metric_name("AuroraGlobalDBRPOLag")
+        .dimensions(Dimension::builder().name("DBClusterIdentifier").value(CLUSTER_EAST).build())
+        .timestamp((std::time::SystemTime::now() - std::time::Duration::from_secs(30)).into())
+        .value(ms)
+        .unit(StandardUnit::Milliseconds)
+        .build();
+    w.rt.block_on(w.cw[EAST].put_metric_data().namespace("AWS/RDS").metric_data(datum).send()).expect("PutMetricData");
+}
+
+#[test]
+fn failover_with_the_primary_region_down_calls_only_the_secondary() {
+    let w = World::new();
+    w.ok(0, &["apply", ".", "--auto-approve"]);
+    publish_lag(&w, 850.0);
+    w.control("POST", "/_emulator/regions", Some(json!({"region": WEST, "down": true})));
+    w.control("DELETE", "/_emulator/calls", None);
+
+    let refused = w.ok(1, &["failover", ".", "--to", "secondary", "--auto-approve"]);
+    assert!(refused.stderr.contains("--allow-data-loss"), "{}", refused.stderr);
+    let run = w.ok(0, &["failover", ".", "--to", "secondary", "--allow-data-loss", "--auto-approve"]);
+    assert!(run.stdout.contains("db.rejoin: pending until us-west-1 is back"), "{}", run.stdout);
+    assert!(run.stdout.contains("the last replication lag seen was 850 ms"), "{}", run.stdout);
+    // Only the surviving region was called, and it never waited on the other.
+    let calls = w.control("GET", "/_emulator/calls", None);
+    let regions: std::collections::BTreeSet<&str> =
+        calls.as_array().unwrap().iter().map(|c| c["region"].as_str().unwrap()).collect();
+    assert_eq!(regions.into_iter().collect::<Vec<_>>(), [EAST], "{calls:#}");
+    assert_eq!(w.switch_calls(), [("FailoverGlobalCluster".to_string(), EAST.to_string())]);
+    assert_eq!(w.writer(), (CLUSTER_EAST.to_string(), false));
+    let st = w.state();
+    assert_eq!(st["roles"]["active"], "secondary");
+    assert_eq!(st["roles"]["failover"]["from"], "primary");
+    assert_eq!(st["roles"]["failover"]["last_lag_ms"], 850.0);
+    let steps = &st["roles"]["run"]["steps"];
+    assert_eq!(
+        steps,
+        &json!([
+            {"id": "db.failover", "status": "done"},
+            {"id": "db.rejoin", "status": "pending"},
+            {"id": "db.write-forwarding", "status": "pending"},
+        ])
+    );
+
+    // The configuration still names the old region: refused, with the fix, before any AWS call.
+    let silent = w.ok(1, &["plan", "."]);
+    assert!(silent.stderr.contains("a failover made `secondary` the active region"), "{}", silent.stderr);
+    assert!(silent.stderr.contains("--var active_region=secondary"), "{}", silent.stderr);
+
+    // The region is back: the pending steps show in the plan, and apply finishes them.
+    w.control("POST", "/_emulator/regions", Some(json!({"region": WEST, "down": false})));
+    let keep = ["--var", "active_region=secondary"];
+    let plan = w.ok(2, &[&["plan", ".", "--detailed-exitcode"][..], &keep].concat());
+    assert!(
+        plan.stdout.contains("Failover to secondary (us-east-1) is not finished: 2 pending step(s)"),
+        "{}",
+        plan.stdout
+    );
+    let apply = w.ok(0, &[&["apply", ".", "--auto-approve"][..], &keep].concat());
+    assert!(apply.stdout.contains("Failover finished: secondary (us-east-1) is active"), "{}", apply.stdout);
+    assert_eq!(w.forwarding(WEST, CLUSTER_WEST), Some(true));
+    let clean = w.ok(0, &[&["plan", ".", "--detailed-exitcode"][..], &keep].concat());
+    assert!(clean.stdout.contains("No changes."), "{}", clean.stdout);
+    let st = w.state();
+    assert!(st["roles"].get("failover").is_none(), "{st:#}");
+    // Switching back is an ordinary, reviewed switchover again.
+    let back = w.ok(2, &["plan", ".", "--detailed-exitcode"]);
+    assert!(back.stdout.contains("Switchover: secondary (us-east-1) → primary (us-west-1)"), "{}", back.stdout);
+}
+
+#[test]
+fn readiness_failure_stops_before_any_change_unless_forced() {
+    let w = World::new();
+    w.ok(0, &["apply", ".", "--auto-approve"]);
+    // Two minutes behind: over the default bound of 60 s.
+    publish_lag(&w, 120_000.0);
+    w.control("DELETE", "/_emulator/calls", None);
+    let to_east = ["--var", "active_region=secondary"];
+    let stopped = w.ok(1, &[&["apply", ".", "--auto-approve"][..], &to_east].concat());
+    assert!(stopped.stderr.contains("readiness check failed, nothing was changed"), "{}", stopped.stderr);
+    assert!(stopped.stderr.contains("db.replication_lag: replication lag of mm-db-us-east-1"), "{}", stopped.stderr);
+    assert!(stopped.stderr.contains("--force"), "{}", stopped.stderr);
+    assert_eq!(w.switch_calls(), Vec::<(String, String)>::new());
+    let writes: Vec<Value> = w
+        .control("GET", "/_emulator/calls", None)
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| !c["operation"].as_str().unwrap().starts_with("Describe") && c["operation"] != "GetMetricData")
+        .cloned()
+        .collect();
+    assert!(writes.is_empty(), "changes were made: {writes:#?}");
+    assert_eq!(w.writer(), (CLUSTER_WEST.to_string(), false));
+    let st = w.state();
+    assert_eq!(st["roles"]["active"], "primary");
+    assert!(st["roles"]["run"]["events"][0]["outcome"].as_str().unwrap().starts_with("failed: readiness"), "{st:#}");
+
+    let forced = w.ok(0, &[&["apply", ".", "--auto-approve", "--force"][..], &to_east].concat());
+    assert!(forced.stdout.contains("Warning: --force: switching although readiness failed"), "{}", forced.stdout);
+    assert_eq!(w.writer(), (CLUSTER_EAST.to_string(), false));
+}
