@@ -27,6 +27,9 @@ pub struct Aws {
     iam: OnceCell<aws_sdk_iam::Client>,
     sts: Mutex<HashMap<String, aws_sdk_sts::Client>>,
     cloudwatch: Mutex<HashMap<String, aws_sdk_cloudwatch::Client>>,
+    ec2: Mutex<HashMap<String, aws_sdk_ec2::Client>>,
+    elbv2: Mutex<HashMap<String, aws_sdk_elasticloadbalancingv2::Client>>,
+    autoscaling: Mutex<HashMap<String, aws_sdk_autoscaling::Client>>,
 }
 
 /// Counts, per task, the retries the SDK makes (attempts after an
@@ -189,6 +192,51 @@ impl Aws {
                     .region(aws_sdk_cloudwatch::config::Region::new(region.to_string()))
                     .build();
                 aws_sdk_cloudwatch::Client::from_conf(conf)
+            })
+            .clone()
+    }
+
+    pub async fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
+        let cfg = self.config().await;
+        let mut cache = self.ec2.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .entry(region.to_string())
+            .or_insert_with(|| {
+                let conf = aws_sdk_ec2::config::Builder::from(cfg)
+                    .region(aws_sdk_ec2::config::Region::new(region.to_string()))
+                    .interceptor(CountRetries)
+                    .build();
+                aws_sdk_ec2::Client::from_conf(conf)
+            })
+            .clone()
+    }
+
+    pub async fn elbv2(&self, region: &str) -> aws_sdk_elasticloadbalancingv2::Client {
+        let cfg = self.config().await;
+        let mut cache = self.elbv2.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .entry(region.to_string())
+            .or_insert_with(|| {
+                let conf = aws_sdk_elasticloadbalancingv2::config::Builder::from(cfg)
+                    .region(aws_sdk_elasticloadbalancingv2::config::Region::new(region.to_string()))
+                    .interceptor(CountRetries)
+                    .build();
+                aws_sdk_elasticloadbalancingv2::Client::from_conf(conf)
+            })
+            .clone()
+    }
+
+    pub async fn autoscaling(&self, region: &str) -> aws_sdk_autoscaling::Client {
+        let cfg = self.config().await;
+        let mut cache = self.autoscaling.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .entry(region.to_string())
+            .or_insert_with(|| {
+                let conf = aws_sdk_autoscaling::config::Builder::from(cfg)
+                    .region(aws_sdk_autoscaling::config::Region::new(region.to_string()))
+                    .interceptor(CountRetries)
+                    .build();
+                aws_sdk_autoscaling::Client::from_conf(conf)
             })
             .clone()
     }

@@ -5,8 +5,10 @@
 //! lets it check and plan values, and calls its async CRUD functions with a
 //! [`Ctx`] carrying the instance's region and the AWS clients.
 
+pub mod app;
 pub mod aws;
 pub mod data;
+pub mod mattermost_config;
 pub mod opensearch;
 pub mod rds;
 pub mod schema;
@@ -145,6 +147,11 @@ pub trait PlanView {
     fn region_of(&self, _address: &str) -> Option<&str> {
         None
     }
+
+    /// The address of the instance being checked.
+    fn current(&self) -> Option<&str> {
+        None
+    }
 }
 
 #[async_trait]
@@ -197,6 +204,12 @@ pub trait Kind: Send + Sync {
     /// bucket's ARN from its name). Computed attributes not set here are
     /// taken from the prior state, or are unknown on create.
     fn derive(&self, _planned: &mut Attrs) {}
+
+    /// Computed attributes an in-place update of these inputs changes (a
+    /// launch template's new version): known after apply in the plan.
+    fn recomputed_on_update(&self, _changed: &BTreeSet<String>) -> &'static [&'static str] {
+        &[]
+    }
 
     /// The id a create will produce, when it follows from the inputs (a
     /// bucket's name). Recorded before the create is called, so that a killed
@@ -301,6 +314,16 @@ pub fn registry() -> &'static [&'static dyn Kind] {
         &opensearch::internal_user::OpenSearchInternalUser,
         &opensearch::role::OpenSearchRole,
         &opensearch::role_mapping::OpenSearchRoleMapping,
+        &aws::iam_instance_profile::IamInstanceProfile,
+        &app::security_group::SecurityGroup,
+        &app::security_group_rule::IngressRule,
+        &app::security_group_rule::EgressRule,
+        &app::launch_template::LaunchTemplate,
+        &app::autoscaling_group::AutoscalingGroup,
+        &app::lb::Lb,
+        &app::lb_target_group::LbTargetGroup,
+        &app::lb_listener::LbListener,
+        &mattermost_config::MattermostConfig,
     ];
     KINDS
 }

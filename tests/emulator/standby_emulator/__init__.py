@@ -12,7 +12,7 @@ def apply_all() -> None:
     global _applied
     if _applied:
         return
-    from . import iam, iam_simulate, opensearch, opensearch_stats, rds, rds_recreate, s3, s3_conditional
+    from . import ec2, elb_asg, iam, iam_simulate, opensearch, opensearch_stats, rds, rds_recreate, s3, s3_conditional
 
     s3.apply()
     s3_conditional.apply()
@@ -22,4 +22,6 @@ def apply_all() -> None:
     opensearch.apply()
     iam_simulate.apply()
     opensearch_stats.apply()
+    ec2.apply()
+    elb_asg.apply()
     _applied = True

@@ -20,7 +20,7 @@ from typing import Any
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-from . import apply_all, calls, cloudwatch_cbor, opensearch, opensearch_rest, opensearch_security, rds_backups, s3_batch
+from . import apply_all, calls, ec2, cloudwatch_cbor, opensearch, opensearch_rest, opensearch_security, rds_backups, s3_batch
 
 
 def _json_response(start_response, status: int, payload: Any) -> list[bytes]:
@@ -74,6 +74,7 @@ class EmulatorApp:
 
         if method == "POST" and path.rstrip("/") == "/moto-api/reset":
             s3_batch.reset()
+            ec2.reset()
             opensearch.reset()
             opensearch_rest.reset()
             calls.reset()
