@@ -76,6 +76,8 @@ bad_input! {
     bad_reference_syntax: ["main.yaml:6:22: unterminated reference", "main.yaml:7:25: standby_data.a: `count.index` is only available"],
     missing_variable: ["main.yaml:3:3: var.db_password: no value for required variable `db_password`", "STANDBY_VAR_db_password"],
     sensitive_for_each: ["main.yaml:7:15: standby_data.a: `for_each` cannot use a sensitive value"],
+    bad_expression: ["main.yaml:8:59: expected `:` between the two results of `? :`, found the number 1", "main.yaml:13:48: the results of `? :` must have the same type"],
+    bad_expression_values: ["main.yaml:9:17: standby_data.a: each operand of `&&` must be a bool, but this is a string", "main.yaml:10:39: standby_data.a: `==` compares a number with a string"],
     bad_names: ["main.yaml:3:3: invalid resource name `a.b`", "main.yaml:5:3: invalid resource name `9lives`", "main.yaml:8:3: invalid output name `out put`"],
 }
 
@@ -159,6 +161,46 @@ fn plan_renders_for_humans_json_and_markdown() {
     for out in [&human.stdout, &md.stdout, &json.stdout] {
         assert!(!out.contains("hunter"), "a secret leaked:\n{out}");
     }
+}
+
+/// `${…}` expressions drive role-dependent values from one variable.
+#[test]
+fn expressions_switch_roles_from_one_variable() {
+    let dir = scratch("expr");
+    copy_dir(&fixture("expr"), &dir);
+    let create = standby(&dir, &["plan", "."]);
+    assert_eq!(create.code, 0, "{}", create.all());
+    insta::assert_snapshot!("plan_expressions_human", redact(&create.stdout));
+
+    let json = |args: &[&str]| -> serde_json::Value {
+        let run = standby(&dir, &[&["plan", ".", "--json"][..], args].concat());
+        assert_eq!(run.code, 0, "{}", run.all());
+        serde_json::from_str(&run.stdout).expect("plan JSON")
+    };
+    let after = |doc: &serde_json::Value, addr: &str| -> serde_json::Value {
+        let c = doc["resource_changes"].as_array().unwrap().iter().find(|c| c["address"] == addr).unwrap();
+        c["change"]["after"]["input"].clone()
+    };
+    let doc = json(&["--var", "active_region=secondary", "--var", "replicate=false"]);
+    let primary = after(&doc, "standby_data.site[\"primary\"]");
+    assert_eq!(
+        primary,
+        serde_json::json!({"role": "reader", "active": false, "follows": null, "label": "site-primary-ro"})
+    );
+    assert_eq!(after(&doc, "standby_data.site[\"secondary\"]")["role"], "writer");
+    // `unknown || true` is decided; `unknown || false` stays unknown until apply.
+    assert_eq!(after(&doc, "standby_data.after"), serde_json::json!(true));
+    let doc = json(&[]);
+    assert_eq!(after(&doc, "standby_data.site[\"secondary\"]")["follows"], "primary");
+    let unknown =
+        doc["resource_changes"].as_array().unwrap().iter().find(|c| c["address"] == "standby_data.after").unwrap();
+    assert_eq!(unknown["change"]["after_unknown"]["input"], true, "{unknown}");
+
+    // Applied, the same setting plans clean; flipping it changes only the values.
+    assert_eq!(standby(&dir, &["apply", ".", "--auto-approve"]).code, 0);
+    assert_eq!(standby(&dir, &["plan", ".", "--detailed-exitcode"]).code, 0);
+    let flip = standby(&dir, &["plan", ".", "--var", "active_region=secondary"]);
+    assert!(flip.stdout.contains("Plan: 0 to add, 2 to change, 0 to destroy."), "{}", flip.stdout);
 }
 
 #[test]

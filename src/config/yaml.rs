@@ -55,12 +55,13 @@ impl Source {
                 return ExprKind::Number(n);
             }
         }
-        match crate::expr::parse(text) {
+        // Offsets count from the node: a quoted scalar's text starts one column in.
+        match crate::expr::parse_in(text, usize::from(!s.may_coerce())) {
             Ok(t) => ExprKind::Str(t),
             Err(e) => {
                 let mut at = loc.clone();
                 if !text.contains('\n') {
-                    at.col += e.offset + usize::from(!s.may_coerce());
+                    at.col += e.offset;
                 }
                 diags.push(Diagnostic::error(e.message).at(Some(at)));
                 ExprKind::Null

@@ -5,6 +5,7 @@
 //! (with planned values in the scope) and by apply (with observed values).
 
 mod checks;
+mod term;
 pub mod vars;
 
 use crate::address::{BlockAddr, InstanceAddr, Key};
@@ -380,29 +381,33 @@ impl<'a> Evaluator<'a> {
                 if let Some(r) = t.whole_ref() {
                     return self.resolve(module, r, cx, scope, &e.loc);
                 }
+                if let Some(term) = t.whole_expr() {
+                    return self.eval_term(module, term, cx, scope, &e.loc);
+                }
                 let mut s = String::new();
                 let mut sensitive = false;
                 let mut unknown = false;
                 for p in &t.parts {
-                    match p {
-                        Part::Lit(l) => s.push_str(l),
-                        Part::Ref(r) => {
-                            let v = self.resolve(module, r, cx, scope, &e.loc)?;
-                            sensitive |= v.sensitive;
-                            match v.value.to_interpolated() {
-                                Some(text) => s.push_str(&text),
-                                None if v.value.has_unknown() => unknown = true,
-                                None => {
-                                    return Err(Diagnostic::error(format!(
-                                        "cannot insert a {} into a string: `${{{}}}`",
-                                        v.value.type_name(),
-                                        r.text
-                                    ))
-                                    .at(Some(e.loc.clone()))
-                                    .address(cx.addr)
-                                    .hint("use the reference as the whole value to keep its type"));
-                                }
-                            }
+                    let (v, text) = match p {
+                        Part::Lit(l) => {
+                            s.push_str(l);
+                            continue;
+                        }
+                        Part::Ref(r) => (self.resolve(module, r, cx, scope, &e.loc)?, r.text.as_str()),
+                        Part::Expr(term) => (self.eval_term(module, term, cx, scope, &e.loc)?, "…"),
+                    };
+                    sensitive |= v.sensitive;
+                    match v.value.to_interpolated() {
+                        Some(text) => s.push_str(&text),
+                        None if v.value.has_unknown() => unknown = true,
+                        None => {
+                            return Err(Diagnostic::error(format!(
+                                "cannot insert a {} into a string: `${{{text}}}`",
+                                v.value.type_name(),
+                            ))
+                            .at(Some(e.loc.clone()))
+                            .address(cx.addr)
+                            .hint("use the reference as the whole value to keep its type"));
                         }
                     }
                 }

@@ -1,10 +1,14 @@
-//! `${…}` references inside configuration strings.
+//! `${…}` references and expressions inside configuration strings.
 //!
-//! A string is a template of literal text and references. A string that is
-//! exactly one reference keeps the referenced value's type; anything else
-//! interpolates to a string. `$${` writes a literal `${`.
+//! A string is a template of literal text and `${…}` parts. A string that is
+//! exactly one `${…}` keeps its value's type; anything else interpolates to
+//! a string. `$${` writes a literal `${`. Inside `${…}`: a reference, or an
+//! expression of literals, references and operators (see [`term`]).
+
+pub mod term;
 
 use std::fmt;
+pub use term::{BinOp, Term, TermKind};
 
 /// One step after a reference's root: `.name`, `[0]` or `["key"]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,13 +43,16 @@ pub struct Ref {
     pub text: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Part {
     Lit(String),
+    /// A `${…}` that is one reference.
     Ref(Ref),
+    /// A `${…}` with operators or literals.
+    Expr(Term),
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct Template {
     pub parts: Vec<Part>,
 }
@@ -59,11 +66,25 @@ impl Template {
         }
     }
 
+    /// The single expression when the whole string is one `${…}` with operators.
+    pub fn whole_expr(&self) -> Option<&Term> {
+        match self.parts.as_slice() {
+            [Part::Expr(t)] => Some(t),
+            _ => None,
+        }
+    }
+
+    /// Every reference, including those inside expressions.
     pub fn refs(&self) -> impl Iterator<Item = &Ref> {
-        self.parts.iter().filter_map(|p| match p {
-            Part::Ref(r) => Some(r),
-            Part::Lit(_) => None,
-        })
+        let mut out = Vec::new();
+        for p in &self.parts {
+            match p {
+                Part::Ref(r) => out.push(r),
+                Part::Expr(t) => t.refs(&mut out),
+                Part::Lit(_) => {}
+            }
+        }
+        out.into_iter()
     }
 
     /// The literal text when there are no references.
@@ -72,7 +93,7 @@ impl Template {
         for p in &self.parts {
             match p {
                 Part::Lit(s) => out.push_str(s),
-                Part::Ref(_) => return None,
+                Part::Ref(_) | Part::Expr(_) => return None,
             }
         }
         Some(out)
@@ -98,36 +119,40 @@ impl fmt::Display for Step {
 }
 
 pub fn parse(s: &str) -> Result<Template, ParseError> {
+    parse_in(s, 0)
+}
+
+/// Parses a string written `lead` columns after where its node starts (1
+/// for a quoted YAML scalar), so error offsets count from the node.
+pub fn parse_in(s: &str, lead: usize) -> Result<Template, ParseError> {
     let mut parts = Vec::new();
     let mut lit = String::new();
-    let mut rest = s;
     let mut pos = 0;
-    while let Some(i) = rest.find("${") {
-        if rest[..i].ends_with('$') {
+    while let Some(i) = s[pos..].find("${") {
+        let open = pos + i;
+        if s[pos..open].ends_with('$') {
             // `$${` is an escaped literal `${`.
-            lit.push_str(&rest[..i - 1]);
+            lit.push_str(&s[pos..open - 1]);
             lit.push_str("${");
-            pos += i + 2;
-            rest = &rest[i + 2..];
+            pos = open + 2;
             continue;
         }
-        lit.push_str(&rest[..i]);
-        let start = pos + i;
-        let body_start = i + 2;
-        let end = rest[body_start..].find('}').ok_or_else(|| ParseError {
-            offset: start,
-            message: "unterminated reference: `${` without a closing `}`".into(),
-        })?;
-        let body = rest[body_start..body_start + end].trim();
-        let r = parse_ref(body, start)?;
+        lit.push_str(&s[pos..open]);
+        let (term, end) = term::parse_body(s, open, open + 2, lead)?;
         if !lit.is_empty() {
             parts.push(Part::Lit(std::mem::take(&mut lit)));
         }
-        parts.push(Part::Ref(r));
-        pos += body_start + end + 1;
-        rest = &rest[body_start + end + 1..];
+        parts.push(match term.kind {
+            TermKind::Ref(mut r) => {
+                // A lone reference is located at its `${`, as before expressions existed.
+                r.offset = open + lead;
+                Part::Ref(r)
+            }
+            _ => Part::Expr(term),
+        });
+        pos = end;
     }
-    lit.push_str(rest);
+    lit.push_str(&s[pos..]);
     if !lit.is_empty() {
         parts.push(Part::Lit(lit));
     }
