@@ -414,6 +414,43 @@ fn app_tier_in_both_regions() {
         assert_eq!(groups.auto_scaling_groups()[0].launch_template().unwrap().version(), Some("2"));
     }
     w.ok(0, &["plan", ".", "--detailed-exitcode"], &vars);
+
+    // Each new kind adopts what AWS has by its id: forgotten, imported back,
+    // the plan has nothing to do.
+    let app = w.group_id(WEST, "mm-app-app-us-west-1");
+    let gossip = w
+        .rules(WEST, &app)
+        .into_iter()
+        .find(|r| r.ip_protocol() == Some("udp"))
+        .and_then(|r| r.security_group_rule_id().map(str::to_string))
+        .unwrap();
+    let name = "mm-app-app-us-west-1".to_string();
+    let lt = w.block(w.ec2[WEST].describe_launch_templates().launch_template_names(&name).send()).unwrap();
+    let lt = lt.launch_templates()[0].launch_template_id().unwrap().to_string();
+    let elb = &w.elb[WEST];
+    let lb = w.block(elb.describe_load_balancers().names(&name).send()).unwrap().load_balancers()[0].clone();
+    let lb_arn = lb.load_balancer_arn().unwrap().to_string();
+    let tg = w.block(elb.describe_target_groups().names("mm-app-us-west-1").send()).unwrap().target_groups()[0].clone();
+    let listener = w.block(elb.describe_listeners().load_balancer_arn(&lb_arn).send()).unwrap().listeners()[0].clone();
+    let imports = [
+        ("module.app_primary.aws_security_group.app", app.clone()),
+        ("module.app_primary.aws_vpc_security_group_ingress_rule.app_gossip_udp", gossip),
+        ("module.app_primary.aws_launch_template.node_template", lt),
+        ("module.app_primary.aws_autoscaling_group.node_group", name.clone()),
+        ("module.app_primary.aws_lb.public", lb_arn.clone()),
+        ("module.app_primary.aws_lb_target_group.nodes", tg.target_group_arn().unwrap().to_string()),
+        ("module.app_primary.aws_lb_listener.public_listener", listener.listener_arn().unwrap().to_string()),
+        ("module.app_primary.aws_iam_instance_profile.node_profile", name.clone()),
+    ];
+    let addrs: Vec<&str> = imports.iter().map(|(a, _)| *a).collect();
+    let mut rm = vec!["state", "rm"];
+    rm.extend(&addrs);
+    w.ok(0, &rm, &vars);
+    for (addr, id) in &imports {
+        w.ok(0, &["import", addr, id, "."], &vars);
+    }
+    let plan = w.ok(0, &["plan", ".", "--detailed-exitcode"], &vars);
+    assert!(plan.stdout.contains("No changes"), "{}", plan.stdout);
 }
 
 /// IAM policy documents come URL-encoded.

@@ -260,6 +260,12 @@ pub const IMPORT_IDS: &str = "Import ids by kind:
   aws_opensearch_outbound_connection, aws_opensearch_inbound_connection_accepter   connection id
   opensearch_autofollow_rule          LEADER_ALIAS:RULE (e.g. leader:posts)
   opensearch_index_replication        follower index name
+  aws_security_group                  group id (sg-…)
+  aws_vpc_security_group_ingress_rule, aws_vpc_security_group_egress_rule   rule id (sgr-…)
+  aws_launch_template                 template id (lt-…)
+  aws_autoscaling_group               group name
+  aws_lb, aws_lb_target_group, aws_lb_listener   ARN
+  aws_iam_instance_profile            profile name
 
 Examples:
   standby import module.database.aws_rds_cluster.primary aurora-prod-cluster examples/mattermost-dr
