@@ -16,6 +16,7 @@ pub const EXAMPLE: &[(&str, &str)] = &[
     ("database.yaml", include_str!("../examples/mattermost-dr/database.yaml")),
     ("search.yaml", include_str!("../examples/mattermost-dr/search.yaml")),
     ("imports.yaml", include_str!("../examples/mattermost-dr/imports.yaml")),
+    ("app.yaml", include_str!("../examples/mattermost-dr/app.yaml")),
 ];
 pub const MODULES: &[(&str, &str)] = &[
     ("aurora-global-database/main.yaml", include_str!("../modules/aurora-global-database/main.yaml")),
@@ -30,6 +31,8 @@ pub const MODULES: &[(&str, &str)] = &[
     ),
     ("s3-bidirectional-replication/main.yaml", include_str!("../modules/s3-bidirectional-replication/main.yaml")),
     ("s3-bidirectional-replication/README.md", include_str!("../modules/s3-bidirectional-replication/README.md")),
+    ("mattermost-app-tier/main.yaml", include_str!("../modules/mattermost-app-tier/main.yaml")),
+    ("mattermost-app-tier/README.md", include_str!("../modules/mattermost-app-tier/README.md")),
 ];
 
 /// What the user told `init`.

@@ -29,6 +29,7 @@ pub mod ids;
 pub mod init;
 pub mod kinds;
 pub mod load;
+pub mod mattermost;
 pub mod plan;
 pub mod render;
 pub mod state;

@@ -21,6 +21,8 @@ const PASSWORDS: [(&str, &str); 4] = [
 fn checkov_runs_its_aws_checks_on_the_example_plan() {
     let root = scratch("checkov");
     copy_dir(&repo().join("examples/mattermost-dr"), &root.join("examples/mattermost-dr"));
+    // The app tier (tests/app_tier.rs) is not this test's subject.
+    std::fs::remove_file(root.join("examples/mattermost-dr/app.yaml")).unwrap();
     copy_dir(&repo().join("modules"), &root.join("modules"));
     let dir = root.join("examples/mattermost-dr");
     // The plan of a topology built from scratch (no AWS needed): without the

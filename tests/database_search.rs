@@ -57,6 +57,8 @@ impl World {
     fn example() -> World {
         let root = scratch("dbsearch-example");
         copy_dir(&repo().join("examples/mattermost-dr"), &root.join("examples/mattermost-dr"));
+        // The app tier (tests/app_tier.rs) is not this test's subject.
+        std::fs::remove_file(root.join("examples/mattermost-dr/app.yaml")).unwrap();
         copy_dir(&repo().join("modules"), &root.join("modules"));
         // These tests make the primary with standby; tests/import.rs adopts it.
         std::fs::remove_file(root.join("examples/mattermost-dr/imports.yaml")).unwrap();

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 fn example_copy(name: &str) -> PathBuf {
     let dir = scratch(name);
     copy_dir(&repo().join("examples/mattermost-dr"), &dir.join("examples/mattermost-dr"));
+    // The app tier (tests/app_tier.rs) is not this test's subject.
+    std::fs::remove_file(dir.join("examples/mattermost-dr/app.yaml")).unwrap();
     copy_dir(&repo().join("modules"), &dir.join("modules"));
     dir
 }

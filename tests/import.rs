@@ -70,6 +70,8 @@ impl Example {
     fn with_standin() -> Example {
         let root = scratch("import-example");
         copy_dir(&repo().join("examples/mattermost-dr"), &root.join("examples/mattermost-dr"));
+        // The app tier (tests/app_tier.rs) is not this test's subject.
+        std::fs::remove_file(root.join("examples/mattermost-dr/app.yaml")).unwrap();
         copy_dir(&repo().join("modules"), &root.join("modules"));
         let ex = Example { emu: Emulator::start(), dir: root.join("examples/mattermost-dr") };
         let out = ex.env(&mut Command::new(repo().join("scripts/demo-standin"))).output().expect("demo-standin");

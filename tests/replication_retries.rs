@@ -29,6 +29,8 @@ fn a_just_created_destination_is_retried() {
     let emu = Emulator::start();
     let root = scratch("repl-retry");
     copy_dir(&repo().join("examples/mattermost-dr"), &root.join("examples/mattermost-dr"));
+    // The app tier (tests/app_tier.rs) is not this test's subject.
+    std::fs::remove_file(root.join("examples/mattermost-dr/app.yaml")).unwrap();
     copy_dir(&repo().join("modules"), &root.join("modules"));
     let dir = root.join("examples/mattermost-dr");
     // Standby makes the primary here (no adoption).

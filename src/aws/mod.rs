@@ -29,6 +29,9 @@ pub struct Aws {
     cloudwatch: Mutex<HashMap<String, aws_sdk_cloudwatch::Client>>,
     secretsmanager: Mutex<HashMap<String, aws_sdk_secretsmanager::Client>>,
     route53: OnceCell<aws_sdk_route53::Client>,
+    ec2: Mutex<HashMap<String, aws_sdk_ec2::Client>>,
+    elbv2: Mutex<HashMap<String, aws_sdk_elasticloadbalancingv2::Client>>,
+    autoscaling: Mutex<HashMap<String, aws_sdk_autoscaling::Client>>,
 }
 
 /// Counts, per task, the retries the SDK makes (attempts after an
@@ -210,6 +213,21 @@ impl Aws {
             .clone()
     }
 
+    pub async fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
+        let cfg = self.config().await;
+        let mut cache = self.ec2.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .entry(region.to_string())
+            .or_insert_with(|| {
+                let conf = aws_sdk_ec2::config::Builder::from(cfg)
+                    .region(aws_sdk_ec2::config::Region::new(region.to_string()))
+                    .interceptor(CountRetries)
+                    .build();
+                aws_sdk_ec2::Client::from_conf(conf)
+            })
+            .clone()
+    }
+
     /// Route 53 is global: one endpoint (`route53.amazonaws.com`) signed for
     /// us-east-1, whatever region a record's `region:` names. Its control
     /// plane (record and health-check changes) lives in us-east-1; DNS
@@ -227,6 +245,36 @@ impl Aws {
                 aws_sdk_route53::Client::from_conf(conf)
             })
             .await
+            .clone()
+    }
+
+    pub async fn elbv2(&self, region: &str) -> aws_sdk_elasticloadbalancingv2::Client {
+        let cfg = self.config().await;
+        let mut cache = self.elbv2.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .entry(region.to_string())
+            .or_insert_with(|| {
+                let conf = aws_sdk_elasticloadbalancingv2::config::Builder::from(cfg)
+                    .region(aws_sdk_elasticloadbalancingv2::config::Region::new(region.to_string()))
+                    .interceptor(CountRetries)
+                    .build();
+                aws_sdk_elasticloadbalancingv2::Client::from_conf(conf)
+            })
+            .clone()
+    }
+
+    pub async fn autoscaling(&self, region: &str) -> aws_sdk_autoscaling::Client {
+        let cfg = self.config().await;
+        let mut cache = self.autoscaling.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .entry(region.to_string())
+            .or_insert_with(|| {
+                let conf = aws_sdk_autoscaling::config::Builder::from(cfg)
+                    .region(aws_sdk_autoscaling::config::Region::new(region.to_string()))
+                    .interceptor(CountRetries)
+                    .build();
+                aws_sdk_autoscaling::Client::from_conf(conf)
+            })
             .clone()
     }
 

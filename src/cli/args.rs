@@ -293,6 +293,12 @@ pub const IMPORT_IDS: &str = "Import ids by kind:
   aws_route53_zone                    zone id (Z…)
   aws_route53_health_check            health check id
   aws_route53_record                  ZONEID_NAME_TYPE[_SETIDENTIFIER], e.g. Z123_chat.example.com_A_us-west-1
+  aws_security_group                  group id (sg-…)
+  aws_vpc_security_group_ingress_rule, aws_vpc_security_group_egress_rule   rule id (sgr-…)
+  aws_launch_template                 template id (lt-…)
+  aws_autoscaling_group               group name
+  aws_lb, aws_lb_target_group, aws_lb_listener   ARN
+  aws_iam_instance_profile            profile name
 
 Examples:
   standby import module.database.aws_rds_cluster.primary aurora-prod-cluster examples/mattermost-dr

@@ -263,6 +263,20 @@ impl<'a> Evaluator<'a> {
                             );
                         }
                     }
+                    Ok(v) if v.sensitive && prop.plain => {
+                        for (text, loc) in self.sensitive_refs(module, e, &cx, scope) {
+                            diags.push(
+                                Diagnostic::error(format!(
+                                    "`{}` would hold a sensitive value (`${{{text}}}`) in clear: it ends up where \
+                                     anyone who may describe the resource reads it (user data)",
+                                    name.name
+                                ))
+                                .at(Some(loc))
+                                .address(&addr_text)
+                                .hint("pass where the secret is (a Secrets Manager ARN) and fetch it at boot with the instance role"),
+                            );
+                        }
+                    }
                     Ok(v) => {
                         if let Err(m) = prop.ty.check(&v.value) {
                             diags.push(
@@ -280,6 +294,12 @@ impl<'a> Evaluator<'a> {
                     Err(d) => diags.push(d),
                 }
                 prop_locs.insert(name.name.clone(), name.loc.clone());
+                // Map entries too, so a problem with one key points at it.
+                if let ExprKind::Map(entries) = &e.kind {
+                    for (k, _) in entries {
+                        prop_locs.insert(format!("{}.{}", name.name, k.name), k.loc.clone());
+                    }
+                }
             }
             for p in schema.props.iter().filter(|p| p.sensitive) {
                 sensitive.insert(p.name.to_string());
@@ -394,6 +414,23 @@ impl<'a> Evaluator<'a> {
                 Sv { value: if unknown { Value::Unknown } else { Value::String(s) }, sensitive }
             }
         })
+    }
+
+    /// The references inside `e` whose values are sensitive, each with the
+    /// location of the string holding it.
+    fn sensitive_refs(&self, module: usize, e: &Expr, cx: &InstCtx<'_>, scope: &Scope) -> Vec<(String, Location)> {
+        match &e.kind {
+            ExprKind::Str(t) => t
+                .refs()
+                .filter(|r| self.resolve(module, r, cx, scope, &e.loc).is_ok_and(|v| v.sensitive))
+                .map(|r| (r.text.clone(), e.loc.clone()))
+                .collect(),
+            ExprKind::List(items) => items.iter().flat_map(|i| self.sensitive_refs(module, i, cx, scope)).collect(),
+            ExprKind::Map(entries) => {
+                entries.iter().flat_map(|(_, v)| self.sensitive_refs(module, v, cx, scope)).collect()
+            }
+            _ => Vec::new(),
+        }
     }
 
     fn resolve(

@@ -5,8 +5,10 @@
 //! lets it check and plan values, and calls its async CRUD functions with a
 //! [`Ctx`] carrying the instance's region and the AWS clients.
 
+pub mod app;
 pub mod aws;
 pub mod data;
+pub mod mattermost_config;
 pub mod opensearch;
 pub mod rds;
 pub mod route53;
@@ -145,6 +147,11 @@ pub trait PlanView {
     /// The AWS region of a planned instance, by address (e.g. to check that
     /// the members of a global database are in different regions).
     fn region_of(&self, _address: &str) -> Option<&str> {
+        None
+    }
+
+    /// The address of the instance being checked.
+    fn current(&self) -> Option<&str> {
         None
     }
 }
@@ -316,6 +323,16 @@ pub fn registry() -> &'static [&'static dyn Kind] {
         &route53::zone::Route53Zone,
         &route53::health_check::Route53HealthCheck,
         &route53::record::Route53Record,
+        &aws::iam_instance_profile::IamInstanceProfile,
+        &app::security_group::SecurityGroup,
+        &app::security_group_rule::IngressRule,
+        &app::security_group_rule::EgressRule,
+        &app::launch_template::LaunchTemplate,
+        &app::autoscaling_group::AutoscalingGroup,
+        &app::lb::Lb,
+        &app::lb_target_group::LbTargetGroup,
+        &app::lb_listener::LbListener,
+        &mattermost_config::MattermostConfig,
     ];
     KINDS
 }

@@ -102,12 +102,15 @@ pub struct Prop {
     pub force_new: bool,
     /// Never shown or stored in clear.
     pub sensitive: bool,
+    /// Readable by anyone who may describe the resource (user data): a
+    /// sensitive value here is a configuration error, never hidden.
+    pub plain: bool,
     pub doc: &'static str,
 }
 
 impl Prop {
     pub const fn optional(name: &'static str, ty: Type, doc: &'static str) -> Prop {
-        Prop { name, ty, mode: Mode::Optional, force_new: false, sensitive: false, doc }
+        Prop { name, ty, mode: Mode::Optional, force_new: false, sensitive: false, plain: false, doc }
     }
     pub const fn required(name: &'static str, ty: Type, doc: &'static str) -> Prop {
         Prop { mode: Mode::Required, ..Prop::optional(name, ty, doc) }
@@ -120,6 +123,9 @@ impl Prop {
     }
     pub const fn sensitive(self) -> Prop {
         Prop { sensitive: true, ..self }
+    }
+    pub const fn plain(self) -> Prop {
+        Prop { plain: true, ..self }
     }
     pub const fn or_computed(self) -> Prop {
         Prop { mode: Mode::OptionalComputed, ..self }

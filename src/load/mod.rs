@@ -92,6 +92,26 @@ impl PlanView for Planned {
     }
 }
 
+/// The planned view, as seen by one instance's checks.
+struct Current<'a> {
+    view: &'a Planned,
+    addr: &'a str,
+}
+
+impl PlanView for Current<'_> {
+    fn instances_of(&self, type_name: &str) -> Vec<(String, &Attrs)> {
+        self.view.instances_of(type_name)
+    }
+
+    fn region_of(&self, address: &str) -> Option<&str> {
+        self.view.region_of(address)
+    }
+
+    fn current(&self) -> Option<&str> {
+        Some(self.addr)
+    }
+}
+
 /// Evaluates every resource instance as if creating from scratch (computed
 /// values unknown): each one as configured, with its planned attributes.
 pub fn instances(loaded: &Loaded) -> (Vec<(Desired, Attrs)>, Diagnostics) {
@@ -158,6 +178,8 @@ fn dry_run(loaded: &Loaded, generate: bool) -> DryRun {
         }
     }
     for (d, planned) in &all {
+        let addr = d.addr.to_string();
+        let view = Current { view: &view, addr: &addr };
         for problem in d.kind.check_plan(planned, &view) {
             let diag =
                 if problem.warning { Diagnostic::warning(problem.message) } else { Diagnostic::error(problem.message) };

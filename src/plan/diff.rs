@@ -84,20 +84,24 @@ pub fn diff(d: &Desired, prior: Option<&Instance>, state: &State) -> Diffed {
     } else {
         Action::NoOp
     };
-    // Computed attributes: unknown after a replace, else as before.
+    // Computed attributes: unknown after a replace or when the update
+    // changes them, else as before.
+    let recomputed = if action == Action::Update { d.kind.unknown_after_update(&changed) } else { Vec::new() };
     for p in schema.props.iter().filter(|p| p.mode == Mode::Computed) {
         if planned.contains_key(p.name) {
             continue;
         }
-        let v = if action == Action::Replace { Some(Value::Unknown) } else { prior.attrs.get(p.name).cloned() };
+        let v = if action == Action::Replace || recomputed.contains(&p.name) {
+            Some(Value::Unknown)
+        } else {
+            prior.attrs.get(p.name).cloned()
+        };
         if let Some(v) = v {
             planned.insert(p.name.to_string(), v);
         }
     }
-    if action == Action::Update {
-        for name in d.kind.unknown_after_update(&changed) {
-            planned.insert(name.to_string(), Value::Unknown);
-        }
+    for name in recomputed {
+        planned.insert(name.to_string(), Value::Unknown);
     }
     let reason = (action == Action::Replace).then(|| {
         let list: Vec<String> = replace_paths.iter().map(|p| format!("`{p}`")).collect();

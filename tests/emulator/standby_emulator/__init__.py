@@ -13,6 +13,8 @@ def apply_all() -> None:
     if _applied:
         return
     from . import (
+        ec2,
+        elb_asg,
         iam,
         iam_simulate,
         opensearch,
@@ -35,4 +37,6 @@ def apply_all() -> None:
     opensearch_stats.apply()
     route53.apply()
     secretsmanager.apply()
+    ec2.apply()
+    elb_asg.apply()
     _applied = True

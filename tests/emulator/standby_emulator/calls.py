@@ -35,7 +35,8 @@ LOCK = threading.Lock()
 CALLS: list[dict[str, Any]] = []
 
 # SigV4 signing name -> botocore service names that sign with it.
-_SIGNING_TO_SERVICES = {"es": ["opensearch", "es"], "email": ["ses", "sesv2"], "monitoring": ["cloudwatch"]}
+_SIGNING_TO_SERVICES = {"es": ["opensearch", "es"], "email": ["ses", "sesv2"], "monitoring": ["cloudwatch"],
+                        "elasticloadbalancing": ["elbv2", "elb"]}
 
 _SCOPE = re.compile(r"Credential=[^/,]+/\d{8}/([^/,]+)/([^/,]+)/aws4_request")
 

@@ -24,6 +24,7 @@ from . import (
     apply_all,
     calls,
     cloudwatch_cbor,
+    ec2,
     opensearch,
     opensearch_rest,
     opensearch_security,
@@ -93,6 +94,7 @@ class EmulatorApp:
             s3_batch.reset()
             route53.reset()
             regions.reset()
+            ec2.reset()
             opensearch.reset()
             opensearch_rest.reset()
             calls.reset()

@@ -1,0 +1,183 @@
+//! What standby knows of Mattermost's configuration: the settings it may
+//! be given as `MM_<SECTION>_<SETTING>` environment overrides, with their
+//! types, and how Mattermost parses them (server/config/environment.go).
+//! Mattermost ignores unknown names and values it cannot parse silently,
+//! so standby checks both before any call.
+//!
+//! The list is the one place to extend: add a setting here and every check
+//! (the config kind, launch template user data) knows it.
+
+/// How Mattermost parses an override.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SettingType {
+    Str,
+    /// `strconv.ParseBool`: 1, t, T, TRUE, true, True, 0, f, F, FALSE, false, False.
+    Bool,
+    /// `strconv.ParseInt`.
+    Int,
+    /// `[]string`: split on single spaces.
+    List,
+}
+
+use SettingType::{Bool, Int, List, Str};
+
+/// Environment names Mattermost reads, with their types: the settings of
+/// the app tier reference (app-tier.md §1.2) and the usual neighbours.
+pub const KNOWN: &[(&str, SettingType)] = &[
+    // Not settings: the config store and the licence.
+    ("MM_CONFIG", Str),
+    ("MM_LICENSE", Str),
+    ("MM_SERVICESETTINGS_SITEURL", Str),
+    ("MM_SERVICESETTINGS_LISTENADDRESS", Str),
+    ("MM_SERVICESETTINGS_GOROUTINEHEALTHTHRESHOLD", Int),
+    ("MM_SERVICESETTINGS_ENABLELOCALMODE", Bool),
+    ("MM_SERVICESETTINGS_TRUSTEDPROXYIPHEADER", List),
+    ("MM_SQLSETTINGS_DRIVERNAME", Str),
+    ("MM_SQLSETTINGS_DATASOURCE", Str),
+    ("MM_SQLSETTINGS_DATASOURCEREPLICAS", List),
+    ("MM_SQLSETTINGS_DATASOURCESEARCHREPLICAS", List),
+    ("MM_SQLSETTINGS_MAXIDLECONNS", Int),
+    ("MM_SQLSETTINGS_MAXOPENCONNS", Int),
+    ("MM_SQLSETTINGS_CONNMAXLIFETIMEMILLISECONDS", Int),
+    ("MM_SQLSETTINGS_QUERYTIMEOUT", Int),
+    ("MM_CLUSTERSETTINGS_ENABLE", Bool),
+    ("MM_CLUSTERSETTINGS_CLUSTERNAME", Str),
+    ("MM_CLUSTERSETTINGS_GOSSIPPORT", Int),
+    ("MM_CLUSTERSETTINGS_USEIPADDRESS", Bool),
+    ("MM_CLUSTERSETTINGS_READONLYCONFIG", Bool),
+    ("MM_CLUSTERSETTINGS_ENABLEGOSSIPCOMPRESSION", Bool),
+    ("MM_CLUSTERSETTINGS_OVERRIDEHOSTNAME", Str),
+    ("MM_CLUSTERSETTINGS_NETWORKINTERFACE", Str),
+    ("MM_CLUSTERSETTINGS_BINDADDRESS", Str),
+    ("MM_CLUSTERSETTINGS_ADVERTISEADDRESS", Str),
+    ("MM_JOBSETTINGS_RUNJOBS", Bool),
+    ("MM_JOBSETTINGS_RUNSCHEDULER", Bool),
+    ("MM_FILESETTINGS_DRIVERNAME", Str),
+    ("MM_FILESETTINGS_AMAZONS3BUCKET", Str),
+    ("MM_FILESETTINGS_AMAZONS3REGION", Str),
+    ("MM_FILESETTINGS_AMAZONS3ENDPOINT", Str),
+    ("MM_FILESETTINGS_AMAZONS3SSL", Bool),
+    ("MM_FILESETTINGS_AMAZONS3PATHPREFIX", Str),
+    ("MM_FILESETTINGS_AMAZONS3SSE", Bool),
+    ("MM_FILESETTINGS_AMAZONS3SIGNV2", Bool),
+    ("MM_FILESETTINGS_AMAZONS3TRACE", Bool),
+    ("MM_FILESETTINGS_AMAZONS3REQUESTTIMEOUTMILLISECONDS", Int),
+    ("MM_FILESETTINGS_AMAZONS3ACCESSKEYID", Str),
+    ("MM_FILESETTINGS_AMAZONS3SECRETACCESSKEY", Str),
+    ("MM_ELASTICSEARCHSETTINGS_CONNECTIONURL", Str),
+    ("MM_ELASTICSEARCHSETTINGS_BACKEND", Str),
+    ("MM_ELASTICSEARCHSETTINGS_USERNAME", Str),
+    ("MM_ELASTICSEARCHSETTINGS_PASSWORD", Str),
+    ("MM_ELASTICSEARCHSETTINGS_ENABLEINDEXING", Bool),
+    ("MM_ELASTICSEARCHSETTINGS_ENABLESEARCHING", Bool),
+    ("MM_ELASTICSEARCHSETTINGS_ENABLEAUTOCOMPLETE", Bool),
+    ("MM_ELASTICSEARCHSETTINGS_SNIFF", Bool),
+    ("MM_ELASTICSEARCHSETTINGS_INDEXPREFIX", Str),
+    ("MM_ELASTICSEARCHSETTINGS_SKIPTLSVERIFICATION", Bool),
+    ("MM_ELASTICSEARCHSETTINGS_CA", Str),
+    ("MM_METRICSSETTINGS_ENABLE", Bool),
+    ("MM_METRICSSETTINGS_LISTENADDRESS", Str),
+    ("MM_LOGSETTINGS_CONSOLELEVEL", Str),
+    ("MM_LOGSETTINGS_ENABLEFILE", Bool),
+];
+
+pub const CLUSTER_NAME: &str = "MM_CLUSTERSETTINGS_CLUSTERNAME";
+pub const RUN_SCHEDULER: &str = "MM_JOBSETTINGS_RUNSCHEDULER";
+pub const DATA_SOURCE: &str = "MM_SQLSETTINGS_DATASOURCE";
+
+pub fn setting_type(name: &str) -> Option<SettingType> {
+    KNOWN.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
+
+/// `strconv.ParseBool`.
+pub fn parse_bool(v: &str) -> Option<bool> {
+    match v {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// Why Mattermost would not take this name: `None` when it would.
+pub fn check_name(name: &str) -> Option<String> {
+    if setting_type(name).is_some() {
+        return None;
+    }
+    let hint = crate::config::suggest_name(name, KNOWN.iter().map(|(n, _)| *n))
+        .map(|s| format!(" (did you mean `{s}`?)"))
+        .unwrap_or_default();
+    Some(format!(
+        "`{name}` is not a Mattermost setting standby knows: Mattermost would ignore it silently{hint}; names are \
+         MM_<SECTION>_<SETTING> in capitals (the known ones are listed in src/mattermost.rs)"
+    ))
+}
+
+/// Why Mattermost would not take this value for `name`: `None` when it would.
+pub fn check_value(name: &str, value: &str) -> Option<String> {
+    if value.contains(['\n', '\r']) {
+        return Some("holds a line break: an environment value is one line".into());
+    }
+    if name == DATA_SOURCE && value.chars().any(char::is_whitespace) {
+        return Some("a DSN has no spaces (Mattermost would fail to connect)".into());
+    }
+    match setting_type(name)? {
+        Bool if parse_bool(value).is_none() => {
+            Some(format!("`{value}` is not a boolean; Mattermost would ignore it silently (use true or false)"))
+        }
+        Int if value.parse::<i64>().is_err() => {
+            Some(format!("`{value}` is not a whole number; Mattermost would ignore it silently"))
+        }
+        // Split on single spaces: "" is one empty entry, two spaces make one.
+        List if value.is_empty() || value.contains("  ") || value.starts_with(' ') || value.ends_with(' ') => Some(
+            "a list is its items separated by single spaces; an empty value is one empty item (leave the setting out)"
+                .into(),
+        ),
+        _ => None,
+    }
+}
+
+/// Every `MM_…=` name in a shell script or environment file (user data).
+pub fn names_in(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while let Some(pos) = text[i..].find("MM_") {
+        let start = i + pos;
+        let before_ok = start == 0 || !(bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_');
+        let end = start
+            + text[start..]
+                .find(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+                .unwrap_or(text.len() - start);
+        if before_ok && text[end..].starts_with('=') {
+            out.push(&text[start..end]);
+        }
+        i = end.max(start + 3);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_values_are_checked_like_mattermost_parses_them() {
+        assert!(check_name("MM_SQLSETTINGS_DATASOURCE").is_none());
+        let m = check_name("MM_SQLSETTINGS_DATASORCE").unwrap();
+        assert!(m.contains("did you mean `MM_SQLSETTINGS_DATASOURCE`"), "{m}");
+        assert!(check_value(DATA_SOURCE, "postgres://u@h:5432/mm?sslmode=require").is_none());
+        assert!(check_value(DATA_SOURCE, "postgres://u@h /mm").unwrap().contains("no spaces"));
+        assert!(check_value(RUN_SCHEDULER, "yes").unwrap().contains("not a boolean"));
+        assert!(check_value(RUN_SCHEDULER, "True").is_none());
+        assert!(check_value("MM_CLUSTERSETTINGS_GOSSIPPORT", "80x").is_some());
+        assert!(check_value("MM_SQLSETTINGS_DATASOURCEREPLICAS", "").is_some());
+        assert!(check_value("MM_SQLSETTINGS_DATASOURCEREPLICAS", "a b").is_none());
+        assert!(check_value("MM_SERVICESETTINGS_SITEURL", "a\nb").is_some());
+    }
+
+    #[test]
+    fn names_in_user_data() {
+        let text = "X=1\nMM_A_B=2\necho \"MM_C=$v\" >> f\nNOT_MM_D=3\nMM_E\n";
+        assert_eq!(names_in(text), ["MM_A_B", "MM_C"]);
+    }
+}

@@ -1,0 +1,541 @@
+//! The app tier in both regions (modules/mattermost-app-tier, as
+//! examples/mattermost-dr/app.yaml uses it) through the built binary,
+//! against the emulator. What AWS holds is checked with the AWS SDK, never
+//! through standby. The checks on Mattermost's settings run before any AWS
+//! call: those tests run with no emulator at all.
+
+mod common;
+
+use aws_sdk_autoscaling::Client as Asg;
+use aws_sdk_ec2::Client as Ec2;
+use aws_sdk_ec2::types::{Filter, SecurityGroupRule};
+use aws_sdk_elasticloadbalancingv2::Client as Elb;
+use aws_sdk_iam::Client as Iam;
+use aws_smithy_http_client::tls;
+use common::{Emulator, Run, copy_dir, repo, scratch, write_files};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+const WEST: &str = "us-west-1";
+const EAST: &str = "us-east-1";
+/// A secret of the configuration; it must appear nowhere in the app tier.
+const DB_PASSWORD: &str = "Db-Secret-4!xq";
+
+struct World {
+    emu: Emulator,
+    dir: PathBuf,
+    rt: tokio::runtime::Runtime,
+    ec2: BTreeMap<&'static str, Ec2>,
+    elb: BTreeMap<&'static str, Elb>,
+    asg: BTreeMap<&'static str, Asg>,
+    iam: Iam,
+    certificate: String,
+}
+
+impl World {
+    fn new() -> World {
+        let root = scratch("app-tier");
+        copy_dir(&repo().join("tests/fixtures/app_tier"), &root.join("tests/fixtures/app_tier"));
+        copy_dir(&repo().join("modules"), &root.join("modules"));
+        let emu = Emulator::start();
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let endpoint = emu.endpoint();
+        let mut w = World {
+            dir: root.join("tests/fixtures/app_tier"),
+            rt,
+            ec2: BTreeMap::new(),
+            elb: BTreeMap::new(),
+            asg: BTreeMap::new(),
+            iam: Iam::from_conf(aws_sdk_iam::Config::builder().behavior_version_latest().build()),
+            certificate: String::new(),
+            emu,
+        };
+        for region in [WEST, EAST] {
+            let config = w.rt.block_on(async {
+                let http = aws_smithy_http_client::Builder::new()
+                    .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+                    .build_https();
+                aws_config::defaults(aws_config::BehaviorVersion::latest())
+                    .endpoint_url(&endpoint)
+                    .region(aws_config::Region::new(region))
+                    .credentials_provider(aws_sdk_ec2::config::Credentials::new(
+                        "testing", "testing", None, None, "test",
+                    ))
+                    .http_client(http)
+                    .load()
+                    .await
+            });
+            w.ec2.insert(region, Ec2::new(&config));
+            w.elb.insert(region, Elb::new(&config));
+            w.asg.insert(region, Asg::new(&config));
+            if region == EAST {
+                w.iam = Iam::new(&config);
+            }
+        }
+        w.certificate = w.request_certificate(WEST, "chat.example.com");
+        w
+    }
+
+    /// An ACM certificate in the emulator (ACM's JSON protocol; the
+    /// emulator reads the region from the credential scope).
+    fn request_certificate(&self, region: &str, domain: &str) -> String {
+        use std::io::{Read, Write};
+        let addr = self.emu.endpoint().trim_start_matches("http://").to_string();
+        let body = format!(r#"{{"DomainName":"{domain}"}}"#);
+        let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+        write!(
+            conn,
+            "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-amz-json-1.1\r\n\
+             X-Amz-Target: CertificateManager.RequestCertificate\r\n\
+             Authorization: AWS4-HMAC-SHA256 Credential=testing/20261201/{region}/acm/aws4_request, SignedHeaders=host, Signature=0\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut text = String::new();
+        conn.read_to_string(&mut text).unwrap();
+        let json: Value = serde_json::from_str(text.split_once("\r\n\r\n").unwrap().1).unwrap();
+        json["CertificateArn"].as_str().expect("a certificate ARN").to_string()
+    }
+
+    fn block<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.rt.block_on(f)
+    }
+
+    fn run(&self, args: &[&str], vars: &[(&str, &str)]) -> Run {
+        let mut c = self.emu.cmd(&self.dir, args);
+        c.env("STANDBY_VAR_certificate_arn", &self.certificate).env("STANDBY_VAR_db_password", DB_PASSWORD);
+        for (k, v) in vars {
+            c.env(format!("STANDBY_VAR_{k}"), v);
+        }
+        c.output().expect("run standby").into()
+    }
+
+    fn ok(&self, code: i32, args: &[&str], vars: &[(&str, &str)]) -> Run {
+        let run = self.run(args, vars);
+        assert_eq!(run.code, code, "standby {}:\n{}", args.join(" "), run.all());
+        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+        assert!(!run.all().contains(DB_PASSWORD), "the password leaked:\n{}", run.all());
+        run
+    }
+
+    fn group_id(&self, region: &str, name: &str) -> String {
+        let out = self
+            .block(
+                self.ec2[region]
+                    .describe_security_groups()
+                    .filters(Filter::builder().name("group-name").values(name).build())
+                    .send(),
+            )
+            .unwrap();
+        out.security_groups()[0].group_id().unwrap().to_string()
+    }
+
+    fn rules(&self, region: &str, group: &str) -> Vec<SecurityGroupRule> {
+        let out = self
+            .block(
+                self.ec2[region]
+                    .describe_security_group_rules()
+                    .filters(Filter::builder().name("group-id").values(group).build())
+                    .send(),
+            )
+            .unwrap();
+        out.security_group_rules().to_vec()
+    }
+
+    /// The latest version of a launch template: number, data.
+    fn template(&self, region: &str, name: &str) -> (i64, aws_sdk_ec2::types::ResponseLaunchTemplateData) {
+        let out = self
+            .block(
+                self.ec2[region]
+                    .describe_launch_template_versions()
+                    .launch_template_name(name)
+                    .versions("$Latest")
+                    .send(),
+            )
+            .unwrap();
+        let v = &out.launch_template_versions()[0];
+        (v.version_number().unwrap(), v.launch_template_data().unwrap().clone())
+    }
+
+    fn calls(&self) -> Vec<Value> {
+        let (_, text) = common::http(&self.emu.endpoint(), "GET", "/_emulator/calls", None, "", None);
+        serde_json::from_str::<Value>(&text).unwrap().as_array().cloned().unwrap_or_default()
+    }
+
+    fn forget_calls(&self) {
+        common::http(&self.emu.endpoint(), "DELETE", "/_emulator/calls", None, "", None);
+    }
+}
+
+/// A rule's shape: (egress, protocol, from, to, source) with the source a
+/// CIDR or the referenced group.
+fn shape(r: &SecurityGroupRule) -> (bool, String, i32, i32, String) {
+    let source = r
+        .cidr_ipv4()
+        .map(str::to_string)
+        .or_else(|| r.referenced_group_info().and_then(|g| g.group_id()).map(str::to_string))
+        .unwrap_or_default();
+    (
+        r.is_egress().unwrap(),
+        r.ip_protocol().unwrap().to_string(),
+        r.from_port().unwrap_or(-1),
+        r.to_port().unwrap_or(-1),
+        source,
+    )
+}
+
+fn sorted<T: Ord>(mut v: Vec<T>) -> Vec<T> {
+    v.sort();
+    v
+}
+
+/// Lines of user data that set `name` (heredoc lines; secrets are printf'd).
+fn setting<'a>(user_data: &'a str, name: &str) -> Option<&'a str> {
+    user_data.lines().find_map(|l| l.strip_prefix(&format!("{name}=")))
+}
+
+/// AWS-assigned ids and ARNs out of text people read.
+fn redact(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let next = ["sg-", "lt-", "sgr-", "arn:aws:"].iter().filter_map(|p| rest.find(p).map(|i| (i, *p))).min();
+        let Some((i, p)) = next else {
+            out.push_str(rest);
+            break;
+        };
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        let end = tail.find(|c: char| c == '"' || c.is_whitespace() || c == ',').unwrap_or(tail.len());
+        out.push_str(&format!("[{}]", p.trim_end_matches(['-', ':'])));
+        rest = &tail[end..];
+    }
+    out
+}
+
+#[test]
+fn app_tier_in_both_regions() {
+    let w = World::new();
+    let plan = w.ok(0, &["plan", "."], &[]);
+    assert!(plan.all().contains("plain HTTP"), "the HTTP listener is warned about:\n{}", plan.all());
+    let started = Instant::now();
+    let apply = w.ok(0, &["apply", ".", "--auto-approve"], &[]);
+    eprintln!("app tier fixture: apply took {:.1}s", started.elapsed().as_secs_f64());
+    assert!(apply.stdout.contains("Apply complete!"), "{}", apply.stdout);
+
+    for (region, other, active, port, cidrs) in
+        [(WEST, EAST, true, 443, vec!["198.51.100.0/24", "203.0.113.0/24"]), (EAST, WEST, false, 80, vec!["0.0.0.0/0"])]
+    {
+        // Groups and rules: 8065 only from the load balancer's group, gossip
+        // 8074 TCP and UDP from the app group itself, users on the listener's port.
+        let lb = w.group_id(region, &format!("mm-app-lb-{region}"));
+        let app = w.group_id(region, &format!("mm-app-app-{region}"));
+        let app_rules = sorted(w.rules(region, &app).iter().map(shape).collect());
+        assert_eq!(
+            app_rules,
+            sorted(vec![
+                (false, "tcp".into(), 8065, 8065, lb.clone()),
+                (false, "tcp".into(), 8074, 8074, app.clone()),
+                (false, "udp".into(), 8074, 8074, app.clone()),
+                (true, "-1".into(), -1, -1, "0.0.0.0/0".into()),
+            ]),
+            "{region}"
+        );
+        let mut lb_rules: Vec<_> =
+            cidrs.iter().map(|c| (false, "tcp".to_string(), port, port, c.to_string())).collect();
+        lb_rules.push((true, "tcp".into(), 8065, 8065, app.clone()));
+        assert_eq!(sorted(w.rules(region, &lb).iter().map(shape).collect()), sorted(lb_rules), "{region}");
+
+        // The launch template: this region's settings, no secret.
+        let (version, data) = w.template(region, &format!("mm-app-app-{region}"));
+        assert_eq!(version, 1);
+        assert_eq!(data.instance_type().unwrap().as_str(), "t3.micro");
+        assert_eq!(data.iam_instance_profile().unwrap().name(), Some(format!("mm-app-app-{region}").as_str()));
+        assert_eq!(data.security_group_ids(), std::slice::from_ref(&app));
+        assert_eq!(data.metadata_options().unwrap().http_tokens().unwrap().as_str(), "required");
+        let bytes = aws_smithy_types::base64::decode(data.user_data().unwrap()).unwrap();
+        let ud = String::from_utf8(bytes).unwrap();
+        let (db, search) = if region == WEST { ("db-west", "search-os-west") } else { ("db-east", "search-os-east") };
+        let want = [
+            ("MM_SERVICESETTINGS_SITEURL", "https://chat.example.com".to_string()),
+            ("MM_CLUSTERSETTINGS_ENABLE", "true".into()),
+            ("MM_CLUSTERSETTINGS_CLUSTERNAME", format!("mm-app-{region}")),
+            ("MM_CLUSTERSETTINGS_GOSSIPPORT", "8074".into()),
+            ("MM_JOBSETTINGS_RUNSCHEDULER", active.to_string()),
+            ("MM_JOBSETTINGS_RUNJOBS", active.to_string()),
+            ("MM_FILESETTINGS_DRIVERNAME", "amazons3".into()),
+            ("MM_FILESETTINGS_AMAZONS3BUCKET", format!("mm-app-files-{region}")),
+            ("MM_FILESETTINGS_AMAZONS3REGION", region.into()),
+            ("MM_ELASTICSEARCHSETTINGS_BACKEND", "opensearch".into()),
+            ("MM_ELASTICSEARCHSETTINGS_SNIFF", "false".into()),
+            ("MM_ELASTICSEARCHSETTINGS_USERNAME", "mattermost".into()),
+        ];
+        for (name, value) in &want {
+            assert_eq!(setting(&ud, name), Some(value.as_str()), "{region} {name}:\n{ud}");
+        }
+        let url = setting(&ud, "MM_ELASTICSEARCHSETTINGS_CONNECTIONURL").unwrap();
+        assert!(url.starts_with(&format!("https://{search}-")), "{url}");
+        let replicas = setting(&ud, "MM_SQLSETTINGS_DATASOURCEREPLICAS").unwrap();
+        assert!(replicas.contains(&format!("@{db}.cluster-ro-")) && !replicas.contains(' '), "{replicas}");
+        // The DSN and the search password are fetched at boot from this
+        // region's secrets; neither is in the heredoc.
+        assert_eq!(setting(&ud, "MM_SQLSETTINGS_DATASOURCE"), None);
+        assert_eq!(setting(&ud, "MM_ELASTICSEARCHSETTINGS_PASSWORD"), None);
+        assert!(
+            ud.contains(&format!("secret '{region}' 'arn:aws:secretsmanager:{region}:123456789012:secret:mm-db-")),
+            "{ud}"
+        );
+        assert!(
+            ud.contains(&format!("'MM_SQLSETTINGS_DATASOURCE=postgres://mmuser:' \"$value\" '@{db}.cluster-")),
+            "{ud}"
+        );
+        assert!(!ud.contains(other), "{region}'s user data names {other}:\n{ud}");
+        for name in standby::mattermost::names_in(&ud) {
+            assert!(standby::mattermost::setting_type(name).is_some(), "{name}");
+        }
+        assert!(!format!("{data:?}").contains(DB_PASSWORD) && !ud.contains(DB_PASSWORD));
+
+        // Load balancer, target group with the ping check, listener, group.
+        let elb = &w.elb[region];
+        let lbs = w.block(elb.describe_load_balancers().names(format!("mm-app-app-{region}")).send()).unwrap();
+        let lb_arn = lbs.load_balancers()[0].load_balancer_arn().unwrap().to_string();
+        assert_eq!(lbs.load_balancers()[0].security_groups(), std::slice::from_ref(&lb));
+        let zone = if region == WEST { "Z368ELLRRE2KJ0" } else { "Z35SXDOTRQ7X7K" };
+        assert_eq!(lbs.load_balancers()[0].canonical_hosted_zone_id(), Some(zone));
+        let tgs = w.block(elb.describe_target_groups().names(format!("mm-app-{region}")).send()).unwrap();
+        let tg = &tgs.target_groups()[0];
+        assert_eq!((tg.port(), tg.health_check_path()), (Some(8065), Some("/api/v4/system/ping")));
+        assert_eq!(tg.matcher().unwrap().http_code(), Some("200"));
+        let listeners = w.block(elb.describe_listeners().load_balancer_arn(&lb_arn).send()).unwrap();
+        let l = &listeners.listeners()[0];
+        assert_eq!(l.port(), Some(port));
+        assert_eq!(l.default_actions()[0].target_group_arn(), tg.target_group_arn());
+        if region == WEST {
+            assert_eq!(l.protocol().unwrap().as_str(), "HTTPS");
+            assert_eq!(l.certificates()[0].certificate_arn(), Some(w.certificate.as_str()));
+        } else {
+            assert_eq!(l.protocol().unwrap().as_str(), "HTTP");
+        }
+        let groups = w
+            .block(
+                w.asg[region]
+                    .describe_auto_scaling_groups()
+                    .auto_scaling_group_names(format!("mm-app-app-{region}"))
+                    .send(),
+            )
+            .unwrap();
+        let g = &groups.auto_scaling_groups()[0];
+        assert_eq!(g.target_group_arns(), [tg.target_group_arn().unwrap().to_string()]);
+        assert_eq!(g.launch_template().unwrap().version(), Some("1"));
+        assert_eq!(g.health_check_type(), Some("ELB"));
+        let health =
+            w.block(elb.describe_target_health().target_group_arn(tg.target_group_arn().unwrap()).send()).unwrap();
+        assert_eq!(health.target_health_descriptions().len(), 1, "the group's node is registered");
+
+        // The nodes' role: this region's bucket, these secrets.
+        let role = format!("mm-app-app-{region}");
+        let profile = w.block(w.iam.get_instance_profile().instance_profile_name(&role).send()).unwrap();
+        assert_eq!(profile.instance_profile().unwrap().roles()[0].role_name(), role);
+        let policy = w.block(w.iam.get_role_policy().role_name(&role).policy_name("mattermost").send()).unwrap();
+        let doc = urlencoding_decode(policy.policy_document());
+        assert!(doc.contains(&format!("arn:aws:s3:::mm-app-files-{region}/*")), "{doc}");
+        assert!(doc.contains(&format!("arn:aws:secretsmanager:{region}:123456789012:secret:mm-search-")), "{doc}");
+        assert!(!doc.contains(other), "{doc}");
+    }
+    let state = std::fs::read_to_string(w.dir.join("state/standby.json")).unwrap_or_default();
+    assert!(!state.is_empty() && !state.contains(DB_PASSWORD));
+
+    // `standby output`: each region's settings, secrets as (sensitive).
+    let out = w.ok(0, &["output", "settings_secondary"], &[]);
+    assert!(out.stdout.contains("MM_JOBSETTINGS_RUNSCHEDULER"), "{}", out.stdout);
+    let json = w.ok(0, &["output", "--json"], &[]);
+    let outputs: Value = serde_json::from_str(&json.stdout).unwrap();
+    let settings = |r: &str| outputs[format!("settings_{r}")]["value"].clone();
+    assert_eq!(settings("primary")["MM_ELASTICSEARCHSETTINGS_PASSWORD"], "(sensitive)");
+    assert_eq!(
+        settings("secondary")["MM_SQLSETTINGS_DATASOURCE"].as_str().unwrap(),
+        "postgres://mmuser:(sensitive)@db-east.cluster-def.us-east-1.rds.amazonaws.com:5432/mattermost?sslmode=require&connect_timeout=10"
+    );
+    assert_eq!(settings("primary")["MM_JOBSETTINGS_RUNSCHEDULER"], "true");
+    // What Route 53 needs from the module: the load balancer's name and zone.
+    assert_eq!(outputs["lb_zone_id_primary"]["value"], "Z368ELLRRE2KJ0");
+    assert!(outputs["lb_dns_name_primary"]["value"].as_str().unwrap().contains("us-west-1.elb.amazonaws.com"));
+    assert_eq!(settings("secondary")["MM_JOBSETTINGS_RUNSCHEDULER"], "false");
+    insta::assert_snapshot!("output_settings_secondary", out.stdout);
+
+    // Calls per read of each new kind, counted on a refresh.
+    w.forget_calls();
+    w.ok(0, &["plan", ".", "--detailed-exitcode"], &[]);
+    let mut ops: BTreeMap<String, usize> = BTreeMap::new();
+    for c in w.calls() {
+        *ops.entry(c["operation"].as_str().unwrap_or_default().to_string()).or_default() += 1;
+    }
+    // Per region: 2 groups, 6 rules (+1 in the west: two user ranges), 1
+    // template, 1 group, 1 balancer, 1 target group, 1 listener; IAM: 2 profiles.
+    let expect = [
+        ("DescribeSecurityGroups", 4),
+        ("DescribeSecurityGroupRules", 13),
+        ("DescribeLaunchTemplates", 2),
+        ("DescribeLaunchTemplateVersions", 2),
+        ("DescribeAutoScalingGroups", 2),
+        ("DescribeLoadBalancers", 2),
+        ("DescribeTargetGroups", 2),
+        ("DescribeListeners", 2),
+        ("GetInstanceProfile", 2),
+    ];
+    for (op, n) in expect {
+        assert_eq!(ops.get(op).copied().unwrap_or(0), n, "{op} in {ops:?}");
+    }
+    // Tags: one DescribeTags per balancer and per target group.
+    assert_eq!(ops.get("DescribeTags").copied().unwrap_or(0), 4, "{ops:?}");
+
+    // A new instance type: a new launch template version, an in-place
+    // update of the template and of the group, no replacement.
+    let vars = [("instance_type", "t3.small")];
+    let plan = w.ok(2, &["plan", ".", "--detailed-exitcode"], &vars);
+    assert!(plan.stdout.contains("Plan: 0 to add, 4 to change, 0 to destroy."), "{}", plan.stdout);
+    assert!(!plan.stdout.contains("replace"), "{}", plan.stdout);
+    insta::assert_snapshot!("instance_type_change_plan", redact(&plan.stdout));
+    w.ok(0, &["apply", ".", "--auto-approve"], &vars);
+    for region in [WEST, EAST] {
+        let name = format!("mm-app-app-{region}");
+        let (version, data) = w.template(region, &name);
+        assert_eq!((version, data.instance_type().unwrap().as_str()), (2, "t3.small"));
+        // All settings are in the new version, not only the changed one.
+        assert_eq!(data.image_id(), Some("ami-0abcdef1234567890"));
+        assert!(data.user_data().is_some());
+        let t = w.block(w.ec2[region].describe_launch_templates().launch_template_names(&name).send()).unwrap();
+        assert_eq!(t.launch_templates()[0].default_version_number(), Some(2));
+        let groups =
+            w.block(w.asg[region].describe_auto_scaling_groups().auto_scaling_group_names(&name).send()).unwrap();
+        assert_eq!(groups.auto_scaling_groups()[0].launch_template().unwrap().version(), Some("2"));
+    }
+    w.ok(0, &["plan", ".", "--detailed-exitcode"], &vars);
+
+    // Each new kind adopts what AWS has by its id: forgotten, imported back,
+    // the plan has nothing to do.
+    let app = w.group_id(WEST, "mm-app-app-us-west-1");
+    let gossip = w
+        .rules(WEST, &app)
+        .into_iter()
+        .find(|r| r.ip_protocol() == Some("udp"))
+        .and_then(|r| r.security_group_rule_id().map(str::to_string))
+        .unwrap();
+    let name = "mm-app-app-us-west-1".to_string();
+    let lt = w.block(w.ec2[WEST].describe_launch_templates().launch_template_names(&name).send()).unwrap();
+    let lt = lt.launch_templates()[0].launch_template_id().unwrap().to_string();
+    let elb = &w.elb[WEST];
+    let lb = w.block(elb.describe_load_balancers().names(&name).send()).unwrap().load_balancers()[0].clone();
+    let lb_arn = lb.load_balancer_arn().unwrap().to_string();
+    let tg = w.block(elb.describe_target_groups().names("mm-app-us-west-1").send()).unwrap().target_groups()[0].clone();
+    let listener = w.block(elb.describe_listeners().load_balancer_arn(&lb_arn).send()).unwrap().listeners()[0].clone();
+    let imports = [
+        ("module.app_primary.aws_security_group.app", app.clone()),
+        ("module.app_primary.aws_vpc_security_group_ingress_rule.app_gossip_udp", gossip),
+        ("module.app_primary.aws_launch_template.node_template", lt),
+        ("module.app_primary.aws_autoscaling_group.node_group", name.clone()),
+        ("module.app_primary.aws_lb.public", lb_arn.clone()),
+        ("module.app_primary.aws_lb_target_group.nodes", tg.target_group_arn().unwrap().to_string()),
+        ("module.app_primary.aws_lb_listener.public_listener", listener.listener_arn().unwrap().to_string()),
+        ("module.app_primary.aws_iam_instance_profile.node_profile", name.clone()),
+    ];
+    let addrs: Vec<&str> = imports.iter().map(|(a, _)| *a).collect();
+    let mut rm = vec!["state", "rm"];
+    rm.extend(&addrs);
+    w.ok(0, &rm, &vars);
+    for (addr, id) in &imports {
+        w.ok(0, &["import", addr, id, "."], &vars);
+    }
+    let plan = w.ok(0, &["plan", ".", "--detailed-exitcode"], &vars);
+    assert!(plan.stdout.contains("No changes"), "{}", plan.stdout);
+}
+
+/// IAM policy documents come URL-encoded.
+fn urlencoding_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+// ------------------------------------------------- checks before any call
+
+/// The fixture with `edit` applied to its text, in a scratch tree with the
+/// modules; `standby validate` there, with no AWS at all.
+fn validate_with(edit: impl Fn(String) -> String, extra: &[(&str, &str)]) -> Run {
+    let root = scratch("app-tier-checks");
+    copy_dir(&repo().join("modules"), &root.join("modules"));
+    let text = std::fs::read_to_string(repo().join("tests/fixtures/app_tier/main.yaml")).unwrap();
+    let dir = root.join("tests/fixtures/app_tier");
+    write_files(&dir, &[("main.yaml", &edit(text))]);
+    write_files(&dir, extra);
+    let run: Run = common::cmd(&dir, &["validate", "."])
+        .env("STANDBY_VAR_certificate_arn", "arn:aws:acm:us-west-1:123456789012:certificate/x")
+        .env("STANDBY_VAR_db_password", DB_PASSWORD)
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(!run.all().contains(DB_PASSWORD), "{}", run.all());
+    run
+}
+
+#[test]
+fn equal_cluster_names_are_refused() {
+    let run = validate_with(|t| t.replace("default: \"mm-app-us-east-1\"", "default: \"mm-app-us-west-1\""), &[]);
+    insta::assert_snapshot!("equal_cluster_names", run.stderr);
+}
+
+#[test]
+fn two_schedulers_are_refused() {
+    let run = validate_with(
+        |t| {
+            t.replace(
+                "secondary_active: { type: bool, default: false }",
+                "secondary_active: { type: bool, default: true }",
+            )
+        },
+        &[],
+    );
+    insta::assert_snapshot!("two_schedulers", run.stderr);
+}
+
+#[test]
+fn unknown_setting_names_are_refused() {
+    let extra = "  typo:\n    type: standby_mattermost_config\n    properties:\n      environment:\n        \
+                 MM_SQLSETTINGS_DATASOURCEREPLICAS: \"postgres://mm@reader/mm\"\n        MM_JOBSETTINGS_RUNSCHEDULLER: \"false\"\n        \
+                 MM_SERVICESETTINGS_SITEURL: https://chat.example.com\n";
+    let run = validate_with(|t| t.replacen("resources:\n", &format!("resources:\n{extra}"), 1), &[]);
+    insta::assert_snapshot!("unknown_setting_name", run.stderr);
+}
+
+#[test]
+fn a_secret_in_user_data_is_refused() {
+    // The password passed where the module writes it into user data.
+    let run = validate_with(
+        |t| {
+            t.replacen(
+                "site_url: https://chat.example.com",
+                "site_url: \"https://${var.db_password}@chat.example.com\"",
+                1,
+            )
+        },
+        &[],
+    );
+    insta::assert_snapshot!("secret_in_user_data", run.stderr);
+}
