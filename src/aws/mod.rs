@@ -27,6 +27,7 @@ pub struct Aws {
     iam: OnceCell<aws_sdk_iam::Client>,
     sts: Mutex<HashMap<String, aws_sdk_sts::Client>>,
     cloudwatch: Mutex<HashMap<String, aws_sdk_cloudwatch::Client>>,
+    logs: Mutex<HashMap<String, aws_sdk_cloudwatchlogs::Client>>,
 }
 
 /// Counts, per task, the retries the SDK makes (attempts after an
@@ -189,6 +190,22 @@ impl Aws {
                     .region(aws_sdk_cloudwatch::config::Region::new(region.to_string()))
                     .build();
                 aws_sdk_cloudwatch::Client::from_conf(conf)
+            })
+            .clone()
+    }
+
+    /// CloudWatch Logs (log groups and resource policies for OpenSearch's logs).
+    pub async fn logs(&self, region: &str) -> aws_sdk_cloudwatchlogs::Client {
+        let cfg = self.config().await;
+        let mut cache = self.logs.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .entry(region.to_string())
+            .or_insert_with(|| {
+                let conf = aws_sdk_cloudwatchlogs::config::Builder::from(cfg)
+                    .region(aws_sdk_cloudwatchlogs::config::Region::new(region.to_string()))
+                    .interceptor(CountRetries)
+                    .build();
+                aws_sdk_cloudwatchlogs::Client::from_conf(conf)
             })
             .clone()
     }

@@ -1,6 +1,8 @@
 //! AWS resource kinds, and what they share: error mapping with hints, tags,
 //! reading attributes, waiting for eventually consistent APIs.
 
+pub mod cloudwatch_log_group;
+pub mod cloudwatch_log_resource_policy;
 pub mod iam_policy;
 pub mod iam_role;
 pub mod iam_role_policy;
@@ -115,6 +117,19 @@ fn iam_action(call: &str) -> String {
         | "GetBucketVersioning"
         | "PutBucketVersioning"
         | "GetBucketLocation" => return format!("s3:{call}"),
+        "CreateLogGroup"
+        | "DeleteLogGroup"
+        | "DescribeLogGroups"
+        | "PutRetentionPolicy"
+        | "DeleteRetentionPolicy"
+        | "AssociateKmsKey"
+        | "DisassociateKmsKey"
+        | "ListTagsForResource"
+        | "TagResource"
+        | "UntagResource"
+        | "PutResourcePolicy"
+        | "DescribeResourcePolicies"
+        | "DeleteResourcePolicy" => return format!("logs:{call}"),
         _ => return format!("iam:{call}"),
     };
     s3.to_string()

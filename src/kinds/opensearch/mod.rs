@@ -15,6 +15,7 @@ pub mod domain_policy;
 pub mod inbound_connection_accepter;
 pub mod index_replication;
 pub mod internal_user;
+pub mod logs;
 pub mod outbound_connection;
 pub mod rest;
 pub mod role;

@@ -12,7 +12,7 @@ def apply_all() -> None:
     global _applied
     if _applied:
         return
-    from . import iam, iam_simulate, opensearch, opensearch_stats, rds, rds_recreate, s3, s3_conditional
+    from . import iam, iam_simulate, opensearch, opensearch_logs, opensearch_stats, rds, rds_recreate, s3, s3_conditional
 
     s3.apply()
     s3_conditional.apply()
@@ -20,6 +20,7 @@ def apply_all() -> None:
     rds.apply()
     rds_recreate.apply()
     opensearch.apply()
+    opensearch_logs.apply()
     iam_simulate.apply()
     opensearch_stats.apply()
     _applied = True
