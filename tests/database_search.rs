@@ -570,8 +570,11 @@ fn refresh_calls_per_kind() {
     w.forget_calls();
     let before = w.log_lines().len();
     w.ok(0, &["plan", ".", "--detailed-exitcode"]);
-    let ours: Vec<Value> =
-        w.calls().into_iter().filter(|c| ["rds", "opensearch", "logs"].contains(&c["service"].as_str().unwrap_or(""))).collect();
+    let ours: Vec<Value> = w
+        .calls()
+        .into_iter()
+        .filter(|c| ["rds", "opensearch", "logs"].contains(&c["service"].as_str().unwrap_or("")))
+        .collect();
     assert_eq!(count_ops(&ours), expected, "AWS calls of a refresh");
     // The REST kinds: one request per read.
     let rest = World::rest_requests(&w.log_lines()[before..]);

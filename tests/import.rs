@@ -221,7 +221,8 @@ fn the_example_adopts_the_running_primary() {
         .collect();
     assert_eq!(types, ["AUDIT_LOGS", "ES_APPLICATION_LOGS", "INDEX_SLOW_LOGS", "SEARCH_SLOW_LOGS"]);
     assert!(
-        plan.stdout.contains("module.search.aws_opensearch_domain.leader (us-west-1) will be imported and updated in place")
+        plan.stdout
+            .contains("module.search.aws_opensearch_domain.leader (us-west-1) will be imported and updated in place")
             || plan.stdout.contains("~ log_publishing_options"),
         "{}",
         plan.stdout
