@@ -156,7 +156,7 @@ async fn logs(aws: &Aws) {
     let all = ["AUDIT_LOGS", "ES_APPLICATION_LOGS", "INDEX_SLOW_LOGS", "SEARCH_SLOW_LOGS"];
     let mut with_logs = d.clone();
     with_logs.insert("log_publishing_options".into(), publishing(group_arn, &all));
-    let err = domain.update(&cx, &domain_id, &domain_seen, &with_logs).await.err().expect("refused without a policy");
+    let err = domain.update(&cx, &domain_id, &domain_seen, &with_logs).await.expect_err("refused without a policy");
     assert!(
         matches!(&err, KindError::Aws { code, message, hint: Some(h), .. }
             if code == "ValidationException" && message.contains("does not grant sufficient permissions")
