@@ -94,6 +94,8 @@ fn role(type_name: &str) -> Role {
         "aws_opensearch_domain_policy" => Role::Part("access policy"),
         "aws_opensearch_outbound_connection" => Role::Part("outbound connection"),
         "aws_opensearch_inbound_connection_accepter" => Role::Part("accepted connection"),
+        "aws_cloudwatch_log_group" => Role::Part("log group"),
+        "aws_cloudwatch_log_resource_policy" => Role::Part("logs resource policy"),
         "opensearch_autofollow_rule" => Role::Part("auto-follow rule"),
         "opensearch_index_replication" => Role::Part("replicated index"),
         "opensearch_internal_user" => Role::Part("internal user"),
@@ -164,7 +166,19 @@ pub fn build(loaded: &Loaded, instances: &[(Desired, Attrs)], state: Option<&Sta
                 // The owner: a main resource it depends on in its own region,
                 // directly or through other parts (an accepted connection
                 // depends on the connection, which depends on the domains).
-                let owner = owner_of(instances, i, &|b| mains_of(b), &|n| t.nodes[n].region == regions[i]);
+                let owner =
+                    owner_of(instances, i, &|b| mains_of(b), &|n| t.nodes[n].region == regions[i]).or_else(|| {
+                        // Or the one main resource of its region that depends on
+                        // it (a domain on its log group and the logs policy).
+                        let users: Vec<usize> = node_of
+                            .iter()
+                            .filter(|(j, n)| {
+                                instances[**j].0.deps.contains(&d.addr.block) && t.nodes[**n].region == regions[i]
+                            })
+                            .map(|(_, n)| *n)
+                            .collect();
+                        (users.len() == 1).then(|| users[0])
+                    });
                 match owner {
                     Some(n) => {
                         *parts.entry((n, kind)).or_default() += 1;

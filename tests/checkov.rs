@@ -86,6 +86,14 @@ fn checkov_runs_its_aws_checks_on_the_example_plan() {
         "PASSED CKV_AWS_324 module.database.aws_rds_cluster.primary",
         "PASSED CKV_AWS_313 module.database.aws_rds_cluster.secondary",
         "PASSED CKV_AWS_96 module.database.aws_rds_cluster.primary",
+        // Log publishing on both domains (audit and application logs), to
+        // log groups kept a year.
+        "PASSED CKV_AWS_317 module.search.aws_opensearch_domain.leader",
+        "PASSED CKV_AWS_317 module.search.aws_opensearch_domain.follower",
+        "PASSED CKV_AWS_84 module.search.aws_opensearch_domain.leader",
+        "PASSED CKV_AWS_84 module.search.aws_opensearch_domain.follower",
+        "PASSED CKV_AWS_338 module.search.aws_cloudwatch_log_group.leader_logs",
+        "PASSED CKV_AWS_66 module.search.aws_cloudwatch_log_group.follower_logs",
     ] {
         assert!(lines.iter().any(|l| l == want), "missing {want:?} in\n{}", lines.join("\n"));
     }

@@ -550,7 +550,7 @@ fn refresh_calls_per_kind() {
     let list = w.ok(0, &["state", "list"]).stdout;
     let instances = |kind: &str| list.lines().filter(|a| a.split('.').any(|p| p == kind)).count();
     // (kind, AWS operations its read makes, per read) — as documented at the top of each `read`.
-    let kinds: [(&str, &[(&str, usize)]); 7] = [
+    let kinds: [(&str, &[(&str, usize)]); 9] = [
         ("aws_rds_global_cluster", &[("DescribeGlobalClusters", 1)]),
         ("aws_rds_cluster", &[("DescribeDBClusters", 1)]),
         ("aws_rds_cluster_instance", &[("DescribeDBInstances", 1)]),
@@ -558,6 +558,8 @@ fn refresh_calls_per_kind() {
         ("aws_opensearch_domain_policy", &[("DescribeDomain", 1)]),
         ("aws_opensearch_outbound_connection", &[("DescribeOutboundConnections", 1)]),
         ("aws_opensearch_inbound_connection_accepter", &[("DescribeInboundConnections", 1)]),
+        ("aws_cloudwatch_log_group", &[("DescribeLogGroups", 1), ("ListTagsForResource", 1)]),
+        ("aws_cloudwatch_log_resource_policy", &[("DescribeResourcePolicies", 1)]),
     ];
     let mut expected: BTreeMap<String, usize> = BTreeMap::new();
     for (kind, ops) in kinds {
@@ -570,8 +572,11 @@ fn refresh_calls_per_kind() {
     w.forget_calls();
     let before = w.log_lines().len();
     w.ok(0, &["plan", ".", "--detailed-exitcode"]);
-    let ours: Vec<Value> =
-        w.calls().into_iter().filter(|c| c["service"] == "rds" || c["service"] == "opensearch").collect();
+    let ours: Vec<Value> = w
+        .calls()
+        .into_iter()
+        .filter(|c| ["rds", "opensearch", "logs"].contains(&c["service"].as_str().unwrap_or("")))
+        .collect();
     assert_eq!(count_ops(&ours), expected, "AWS calls of a refresh");
     // The REST kinds: one request per read.
     let rest = World::rest_requests(&w.log_lines()[before..]);

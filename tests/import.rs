@@ -209,6 +209,26 @@ fn the_example_adopts_the_running_primary() {
     assert_eq!(cluster["change"]["after"]["enabled_cloudwatch_logs_exports"], json!(["postgresql"]));
     assert_eq!(cluster["change"]["after"]["copy_tags_to_snapshot"], json!(true));
     assert_eq!(cluster["change"]["before"]["copy_tags_to_snapshot"], json!(false));
+    // The adopted search domain starts publishing its logs: an update in
+    // place (the log groups and their policy are created first), never a
+    // replacement.
+    let leader = imported.iter().find(|c| c["address"] == "module.search.aws_opensearch_domain.leader").unwrap();
+    assert_eq!(leader["change"]["actions"], json!(["update"]), "{leader}");
+    assert!(leader["change"]["before"].get("log_publishing_options").is_none_or(|v| v == &json!([])), "{leader}");
+    let types: Vec<&str> = leader["change"]["after"]["log_publishing_options"]
+        .as_array()
+        .expect("planned log publishing")
+        .iter()
+        .map(|o| o["log_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["AUDIT_LOGS", "ES_APPLICATION_LOGS", "INDEX_SLOW_LOGS", "SEARCH_SLOW_LOGS"]);
+    assert!(
+        plan.stdout
+            .contains("module.search.aws_opensearch_domain.leader (us-west-1) will be imported and updated in place")
+            || plan.stdout.contains("~ log_publishing_options"),
+        "{}",
+        plan.stdout
+    );
 
     forget_calls(&ex.emu);
     // Progress every second, and a batch job that takes its time (as on

@@ -1,4 +1,4 @@
-//! The IAM and S3 kinds against a private emulator (scripts/emulator, started
+//! The IAM, S3 and CloudWatch Logs kinds (with a domain's log publishing) against a private emulator (scripts/emulator, started
 //! on a free port for this test and stopped after it), through the Kind trait.
 
 use standby::aws::Aws;
@@ -58,7 +58,8 @@ fn cx<'a>(aws: &'a Aws, region: &'a str) -> Ctx<'a> {
 
 /// Every input in `desired` compares equal to what read reports, as the planner sees it.
 fn assert_no_diff(kind: &dyn Kind, desired: &Attrs, observed: &Attrs) {
-    for p in kind.schema().props.iter().filter(|p| p.is_input()) {
+    // Secrets (a domain's master password) are never read back.
+    for p in kind.schema().props.iter().filter(|p| p.is_input() && !p.sensitive) {
         let want = desired.get(p.name).unwrap_or(&Value::Null);
         if want.is_null() && p.is_computed() {
             continue;
@@ -85,6 +86,133 @@ async fn iam_and_s3_kinds_round_trip() {
     let aws = Aws::new();
     iam(&aws).await;
     s3(&aws).await;
+    logs(&aws).await;
+}
+
+/// `log_publishing_options` in the provider's shape, every type to `group_arn`.
+fn publishing(group_arn: &str, types: &[&str]) -> Value {
+    Value::List(
+        types
+            .iter()
+            .map(|t| {
+                Value::Map(
+                    [
+                        ("log_type".to_string(), Value::str(*t)),
+                        ("cloudwatch_log_group_arn".to_string(), Value::str(group_arn)),
+                    ]
+                    .into(),
+                )
+            })
+            .collect(),
+    )
+}
+
+/// (log type, enabled, log group ARN) of each type DescribeDomain reports, sorted.
+async fn published(aws: &Aws, name: &str) -> Vec<(String, bool, String)> {
+    let out = aws.opensearch("us-west-1").await.describe_domain().domain_name(name).send().await.unwrap();
+    let opts = out.domain_status().unwrap().log_publishing_options().cloned().unwrap_or_default();
+    let mut v: Vec<(String, bool, String)> = opts
+        .iter()
+        .map(|(t, o)| {
+            (t.as_str().to_string(), o.enabled() == Some(true), o.cloud_watch_logs_log_group_arn().unwrap().into())
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// CloudWatch Logs groups and resource policy, and a domain publishing its
+/// four log types to them; AWS's refusal without the policy surfaces with a hint.
+async fn logs(aws: &Aws) {
+    let (group, policy, domain) = (
+        lookup("aws_cloudwatch_log_group").unwrap(),
+        lookup("aws_cloudwatch_log_resource_policy").unwrap(),
+        lookup("aws_opensearch_domain").unwrap(),
+    );
+    let cx = cx(aws, "us-west-1");
+    let name = "mm-logs";
+    let d = attrs(&[
+        ("domain_name", Value::str(name)),
+        ("engine_version", Value::str("OpenSearch_2.11")),
+        ("instance_type", Value::str("r6g.large.search")),
+        ("master_user_name", Value::str("admin")),
+        ("master_user_password", Value::str("Os-master-pw-92!")),
+    ]);
+    let (domain_id, domain_seen) = create(domain, &cx, &d).await;
+
+    let g = attrs(&[
+        ("name", Value::str("/aws/opensearch/mm-logs")),
+        ("retention_in_days", Value::int(365)),
+        ("tags", tags(&[("app", "mm")])),
+    ]);
+    let (group_id, group_seen) = create(group, &cx, &g).await;
+    let group_arn = "arn:aws:logs:us-west-1:123456789012:log-group:/aws/opensearch/mm-logs";
+    assert_eq!(group_seen["arn"], Value::str(group_arn));
+    assert_eq!(group_seen["account_id"], Value::str("123456789012"));
+    let err = group.create(&cx, &g).await.err().expect("duplicate log group");
+    assert!(err.already_exists(), "{err}");
+
+    // Without the resource policy AWS refuses the domain change, and says why.
+    let all = ["AUDIT_LOGS", "ES_APPLICATION_LOGS", "INDEX_SLOW_LOGS", "SEARCH_SLOW_LOGS"];
+    let mut with_logs = d.clone();
+    with_logs.insert("log_publishing_options".into(), publishing(group_arn, &all));
+    let err = domain.update(&cx, &domain_id, &domain_seen, &with_logs).await.expect_err("refused without a policy");
+    assert!(
+        matches!(&err, KindError::Aws { code, message, hint: Some(h), .. }
+            if code == "ValidationException" && message.contains("does not grant sufficient permissions")
+                && h.contains("aws_cloudwatch_log_resource_policy")),
+        "{err}"
+    );
+
+    let doc = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Service":"es.amazonaws.com"}},
+        "Action":["logs:CreateLogStream","logs:PutLogEvents"],"Resource":"{group_arn}:*",
+        "Condition":{{"StringEquals":{{"aws:SourceAccount":"123456789012"}},
+        "ArnLike":{{"aws:SourceArn":"arn:aws:es:us-west-1:123456789012:domain/{name}"}}}}}}]}}"#
+    );
+    let p = attrs(&[("policy_name", Value::str("opensearch-logs-mm")), ("policy_document", json(&doc))]);
+    let (policy_id, _) = create(policy, &cx, &p).await;
+
+    // As AWS has it, through the SDK: the group, its retention and tags, the policy.
+    let sdk = aws.logs("us-west-1").await;
+    let groups = sdk.describe_log_groups().log_group_name_prefix("/aws/opensearch/").send().await.unwrap();
+    let found = groups.log_groups().iter().find(|x| x.log_group_name() == Some("/aws/opensearch/mm-logs")).unwrap();
+    assert_eq!(found.retention_in_days(), Some(365));
+    let policies = sdk.describe_resource_policies().send().await.unwrap();
+    let stored = policies.resource_policies().iter().find(|x| x.policy_name() == Some("opensearch-logs-mm")).unwrap();
+    assert!(stored.policy_document().unwrap().contains("es.amazonaws.com"));
+
+    domain.update(&cx, &domain_id, &domain_seen, &with_logs).await.unwrap();
+    let got = published(aws, name).await;
+    assert_eq!(got.iter().map(|x| x.0.as_str()).collect::<Vec<_>>(), all);
+    assert!(got.iter().all(|(_, on, arn)| *on && arn == group_arn), "{got:?}");
+    let seen = domain.read(&cx, &domain_id, &with_logs).await.unwrap().unwrap();
+    assert_no_diff(domain, &with_logs, &seen);
+
+    // A log type dropped from the configuration is turned off, and reads as planned.
+    let mut fewer = d.clone();
+    fewer.insert("log_publishing_options".into(), publishing(group_arn, &["AUDIT_LOGS", "ES_APPLICATION_LOGS"]));
+    domain.update(&cx, &domain_id, &seen, &fewer).await.unwrap();
+    let got = published(aws, name).await;
+    let on: Vec<_> = got.iter().filter(|x| x.1).map(|x| x.0.as_str()).collect();
+    assert_eq!(on, ["AUDIT_LOGS", "ES_APPLICATION_LOGS"], "{got:?}");
+    let seen = domain.read(&cx, &domain_id, &fewer).await.unwrap().unwrap();
+    assert_no_diff(domain, &fewer, &seen);
+
+    // The group's retention and tags change in place.
+    let mut g2 = g.clone();
+    g2.insert("retention_in_days".into(), Value::int(30));
+    g2.insert("tags".into(), tags(&[("env", "dr")]));
+    group.update(&cx, &group_id, &group_seen, &g2).await.unwrap();
+    assert_no_diff(group, &g2, &group.read(&cx, &group_id, &g2).await.unwrap().unwrap());
+    assert!(group.delete_effect(&g2).unwrap().contains("deletes every log event"));
+
+    domain.delete(&cx, &domain_id, &seen).await.unwrap();
+    for (kind, id) in [(policy, &policy_id), (group, &group_id)] {
+        kind.delete(&cx, id, &Attrs::new()).await.unwrap_or_else(|e| panic!("{} delete: {e}", kind.type_name()));
+        assert!(kind.read(&cx, id, &Attrs::new()).await.unwrap().is_none(), "{} still there", kind.type_name());
+        kind.delete(&cx, id, &Attrs::new()).await.unwrap();
+    }
 }
 
 async fn iam(aws: &Aws) {

@@ -32,6 +32,7 @@ pub struct Aws {
     ec2: Mutex<HashMap<String, aws_sdk_ec2::Client>>,
     elbv2: Mutex<HashMap<String, aws_sdk_elasticloadbalancingv2::Client>>,
     autoscaling: Mutex<HashMap<String, aws_sdk_autoscaling::Client>>,
+    logs: Mutex<HashMap<String, aws_sdk_cloudwatchlogs::Client>>,
 }
 
 /// Counts, per task, the retries the SDK makes (attempts after an
@@ -274,6 +275,22 @@ impl Aws {
                     .interceptor(CountRetries)
                     .build();
                 aws_sdk_autoscaling::Client::from_conf(conf)
+            })
+            .clone()
+    }
+
+    /// CloudWatch Logs (log groups and resource policies for OpenSearch's logs).
+    pub async fn logs(&self, region: &str) -> aws_sdk_cloudwatchlogs::Client {
+        let cfg = self.config().await;
+        let mut cache = self.logs.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .entry(region.to_string())
+            .or_insert_with(|| {
+                let conf = aws_sdk_cloudwatchlogs::config::Builder::from(cfg)
+                    .region(aws_sdk_cloudwatchlogs::config::Region::new(region.to_string()))
+                    .interceptor(CountRetries)
+                    .build();
+                aws_sdk_cloudwatchlogs::Client::from_conf(conf)
             })
             .clone()
     }

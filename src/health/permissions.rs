@@ -45,6 +45,25 @@ pub const BY_KIND: &[(&str, &[&str], &[&str])] = &[
     ),
     ("aws_s3_bucket_versioning", &["s3:GetBucketVersioning"], &["s3:PutBucketVersioning"]),
     ("aws_s3_bucket_public_access_block", &["s3:GetBucketPublicAccessBlock"], &["s3:PutBucketPublicAccessBlock"]),
+    (
+        "aws_cloudwatch_log_group",
+        &["logs:DescribeLogGroups", "logs:ListTagsForResource"],
+        &[
+            "logs:CreateLogGroup",
+            "logs:PutRetentionPolicy",
+            "logs:DeleteRetentionPolicy",
+            "logs:AssociateKmsKey",
+            "logs:DisassociateKmsKey",
+            "logs:TagResource",
+            "logs:UntagResource",
+            "logs:DeleteLogGroup",
+        ],
+    ),
+    (
+        "aws_cloudwatch_log_resource_policy",
+        &["logs:DescribeResourcePolicies"],
+        &["logs:PutResourcePolicy", "logs:DeleteResourcePolicy"],
+    ),
     ("aws_s3_batch_replication_job", &["s3:DescribeJob"], &["s3:CreateJob", "s3:UpdateJobStatus", "iam:PassRole"]),
     (
         "aws_s3_bucket_replication",

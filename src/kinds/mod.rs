@@ -306,6 +306,8 @@ pub fn registry() -> &'static [&'static dyn Kind] {
         &aws::s3_bucket_public_access_block::S3BucketPublicAccessBlock,
         &aws::s3_bucket_replication::S3BucketReplication,
         &aws::s3_batch_replication_job::S3BatchReplicationJob,
+        &aws::cloudwatch_log_group::CloudWatchLogGroup,
+        &aws::cloudwatch_log_resource_policy::CloudWatchLogResourcePolicy,
         &rds::global_cluster::RdsGlobalCluster,
         &rds::cluster::RdsCluster,
         &rds::cluster_instance::RdsClusterInstance,

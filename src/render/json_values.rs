@@ -35,11 +35,16 @@ fn provider_values(type_name: &str, attrs: &Attrs) -> Map<String, Json> {
     let names = kind.map_or(&[][..], |k| k.provider_names());
     let mut out = Map::new();
     for (k, v) in attrs {
-        if v.has_unknown() {
-            continue;
-        }
+        let is_doc = kind.and_then(|kd| kd.schema().get(k)).is_some_and(|p| p.ty == Type::Json);
+        // A list of blocks (log_publishing_options) keeps its known parts, as
+        // Terraform does; a document with an unknown part is left out whole.
+        let v = match v {
+            Value::List(_) if v.has_unknown() && !is_doc => known_parts(v),
+            v if v.has_unknown() => continue,
+            v => v.clone(),
+        };
         let path = names.iter().find(|n| n.prop == k).map_or(k.as_str(), |n| n.path);
-        put(&mut out, path, provider_json(kind, k, v));
+        put(&mut out, path, provider_json(kind, k, &v));
     }
     for n in names {
         if attrs.get(n.prop).is_none_or(Value::has_unknown)
@@ -49,6 +54,19 @@ fn provider_values(type_name: &str, attrs: &Attrs) -> Map<String, Json> {
         }
     }
     out
+}
+
+/// `v` without its unknown parts (map entries and list elements).
+fn known_parts(v: &Value) -> Value {
+    match v {
+        Value::List(items) => {
+            Value::List(items.iter().filter(|i| !matches!(i, Value::Unknown)).map(known_parts).collect())
+        }
+        Value::Map(m) => Value::Map(
+            m.iter().filter(|(_, i)| !matches!(i, Value::Unknown)).map(|(k, i)| (k.clone(), known_parts(i))).collect(),
+        ),
+        other => other.clone(),
+    }
 }
 
 /// The provider holds JSON documents (policies) as strings.

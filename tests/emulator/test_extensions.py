@@ -611,6 +611,62 @@ def test_domain_endpoint_secrets_and_duplicates(aws):
     assert vpc["DomainStatus"]["Endpoints"]["vpc"].startswith("vpc-mm-vpc-")
 
 
+
+def _log_policy(group_arn, domain_arn, account=ACCOUNT):
+    """AWS's recommended resource policy for OpenSearch's logs, scoped to the account and domain."""
+    return json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "es.amazonaws.com"},
+        "Action": ["logs:PutLogEvents", "logs:CreateLogStream"], "Resource": f"{group_arn}:*",
+        "Condition": {"StringEquals": {"aws:SourceAccount": account},
+                      "ArnLike": {"aws:SourceArn": domain_arn}}}]})
+
+
+def test_log_publishing_needs_the_group_and_a_resource_policy(aws):
+    """LogPublishingOptions are refused (400 ValidationException) unless the group exists and
+    es.amazonaws.com may write to it; an update changes only the log types it names."""
+    logs, os_ = aws("logs"), aws("opensearch")
+    name = "mm-logs"
+    domain_arn = f"arn:aws:es:{WEST}:{ACCOUNT}:domain/{name}"
+    group = f"/aws/opensearch/{name}"
+    group_arn = f"arn:aws:logs:{WEST}:{ACCOUNT}:log-group:{group}"
+    _domain(aws, WEST, name)
+
+    def publish(**types):
+        return lambda: os_.update_domain_config(DomainName=name, LogPublishingOptions={
+            t: {"CloudWatchLogsLogGroupArn": group_arn, "Enabled": on} for t, on in types.items()})
+
+    def refusal(call):
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            call()
+        err = e.value.response["Error"]
+        assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+        assert err["Code"] == "ValidationException"
+        return err["Message"]
+
+    assert "does not exist" in refusal(publish(AUDIT_LOGS=True))
+    logs.create_log_group(logGroupName=group)
+    assert "does not grant sufficient permissions" in refusal(publish(AUDIT_LOGS=True))
+    # A policy for another account's domain or another service does not count.
+    logs.put_resource_policy(policyName="other", policyDocument=_log_policy(group_arn, domain_arn, "999999999999"))
+    assert "create a log stream" in refusal(publish(AUDIT_LOGS=True))
+    wrong_domain = f"arn:aws:es:{WEST}:{ACCOUNT}:domain/someone-else"
+    logs.put_resource_policy(policyName="other", policyDocument=_log_policy(group_arn, wrong_domain))
+    assert "Resource Access Policy" in refusal(publish(AUDIT_LOGS=True))
+    # Creating a domain is checked the same way.
+    assert "Resource Access Policy" in refusal(lambda: os_.create_domain(
+        DomainName="mm-logs-2", LogPublishingOptions={
+            "AUDIT_LOGS": {"CloudWatchLogsLogGroupArn": group_arn, "Enabled": True}}))
+    logs.put_resource_policy(policyName="opensearch", policyDocument=_log_policy(group_arn, domain_arn))
+    publish(AUDIT_LOGS=True, INDEX_SLOW_LOGS=True)()
+    publish(INDEX_SLOW_LOGS=False, SEARCH_SLOW_LOGS=True)()
+    got = os_.describe_domain(DomainName=name)["DomainStatus"]["LogPublishingOptions"]
+    assert {t: o["Enabled"] for t, o in got.items()} == {
+        "AUDIT_LOGS": True, "INDEX_SLOW_LOGS": False, "SEARCH_SLOW_LOGS": True}
+    assert got["AUDIT_LOGS"]["CloudWatchLogsLogGroupArn"] == group_arn
+    # Turning a type off needs no permission.
+    logs.delete_resource_policy(policyName="opensearch")
+    publish(AUDIT_LOGS=False)()
+
 def _connection(aws):
     _domain(aws, WEST, "mm-leader")
     _domain(aws, EAST, "mm-follower")

@@ -2,6 +2,8 @@
 //! reading attributes, waiting for eventually consistent APIs.
 
 pub mod iam_instance_profile;
+pub mod cloudwatch_log_group;
+pub mod cloudwatch_log_resource_policy;
 pub mod iam_policy;
 pub mod iam_role;
 pub mod iam_role_policy;
@@ -116,6 +118,19 @@ fn iam_action(call: &str) -> String {
         | "GetBucketVersioning"
         | "PutBucketVersioning"
         | "GetBucketLocation" => return format!("s3:{call}"),
+        "CreateLogGroup"
+        | "DeleteLogGroup"
+        | "DescribeLogGroups"
+        | "PutRetentionPolicy"
+        | "DeleteRetentionPolicy"
+        | "AssociateKmsKey"
+        | "DisassociateKmsKey"
+        | "ListTagsForResource"
+        | "TagResource"
+        | "UntagResource"
+        | "PutResourcePolicy"
+        | "DescribeResourcePolicies"
+        | "DeleteResourcePolicy" => return format!("logs:{call}"),
         _ => return format!("iam:{call}"),
     };
     s3.to_string()

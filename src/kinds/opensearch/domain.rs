@@ -21,6 +21,9 @@ use aws_sdk_opensearch::types::{
 };
 use std::time::Duration;
 
+pub use super::logs::LOG_TYPES;
+use super::logs::{log_publishing_options, publishing_changes, read_log_publishing, validate_log_publishing};
+
 pub struct OpenSearchDomain;
 
 /// The TLS policy unless one is given: TLS 1.2 and later.
@@ -82,6 +85,15 @@ static SCHEMA: Schema = Schema {
             "Refuse plain HTTP (default true; required by fine-grained access control).",
         ),
         Prop::optional("tls_security_policy", Type::String, "TLS policy (default `Policy-Min-TLS-1-2-2019-07`)."),
+        Prop::optional(
+            "log_publishing_options",
+            Type::List(&Type::Map(&Type::Any)),
+            "Logs published to CloudWatch Logs, as in the AWS provider: a list of `{log_type, \
+             cloudwatch_log_group_arn, enabled}` (log_type INDEX_SLOW_LOGS, SEARCH_SLOW_LOGS, ES_APPLICATION_LOGS \
+             or AUDIT_LOGS; enabled defaults to true). The group's resource policy must let es.amazonaws.com \
+             write to it (aws_cloudwatch_log_resource_policy), or AWS refuses the change. Unset leaves what AWS has.",
+        )
+        .or_computed(),
         Prop::optional("tags", Type::Map(&Type::String), "Tags."),
         Prop::computed("arn", Type::String, "Domain ARN."),
         Prop::computed("endpoint", Type::String, "Endpoint host name (the VPC endpoint for a VPC domain)."),
@@ -213,6 +225,7 @@ impl Kind for OpenSearchDomain {
         if get_str(props, "tls_security_policy") == Some("Policy-Min-TLS-1-0-2019-07") {
             out.push(PropProblem::warning("tls_security_policy", "this policy still accepts TLS 1.0 and 1.1"));
         }
+        validate_log_publishing(props.get("log_publishing_options"), &mut out);
         if props.contains_key("ebs_volume_type") && !props.contains_key("ebs_volume_size") {
             out.push(PropProblem::error("ebs_volume_type", "give `ebs_volume_size` with `ebs_volume_type`"));
         }
@@ -223,6 +236,7 @@ impl Kind for OpenSearchDomain {
         match prop {
             "node_to_node_encryption" | "encrypt_at_rest" | "enforce_https" => bool_or(v, true),
             "tls_security_policy" if v.is_null() => Value::str(DEFAULT_TLS_POLICY),
+            "log_publishing_options" => super::logs::normalize(v),
             _ => v.clone(),
         }
     }
@@ -251,6 +265,7 @@ impl Kind for OpenSearchDomain {
                     .build(),
             )
             .domain_endpoint_options(endpoint_options(desired))
+            .set_log_publishing_options(log_publishing_options(desired.get("log_publishing_options"), None))
             .set_tag_list(Some(tag_list(tags_of(desired))).filter(|t| !t.is_empty()))
             .send()
             .await
@@ -269,7 +284,7 @@ impl Kind for OpenSearchDomain {
         .await
     }
 
-    // read: 2 calls (DescribeDomain, ListTags).
+    // read: 2 calls (DescribeDomain, ListTags); log publishing comes with DescribeDomain.
     async fn read(&self, cx: &Ctx<'_>, id: &str, prior: &Attrs) -> Result<Option<Attrs>, KindError> {
         let Some(d) = describe(cx, id).await? else { return Ok(None) };
         let mut a = Attrs::new();
@@ -297,6 +312,7 @@ impl Kind for OpenSearchDomain {
         put("arn", Some(Value::str(d.arn())));
         put("domain_id", Some(Value::str(d.domain_id())));
         put("endpoint", endpoint_of(&d).map(Value::str));
+        put_reported(&mut a, prior, "log_publishing_options", read_log_publishing(&d, prior));
         // AWS never reports the master user: the name stays as configured.
         if let Some(v) = prior.get("master_user_name") {
             a.insert("master_user_name".into(), v.clone());
@@ -332,6 +348,9 @@ impl Kind for OpenSearchDomain {
         }
         if changed("encrypt_at_rest") {
             req = req.encryption_at_rest_options(EncryptionAtRestOptions::builder().enabled(true).build());
+        }
+        if changed("log_publishing_options") {
+            req = req.set_log_publishing_options(publishing_changes(prior, desired));
         }
         // Only its hash is kept, so whether the password changed is unknown
         // here: the master user goes with every configuration update.

@@ -15,6 +15,7 @@ pub mod domain_policy;
 pub mod inbound_connection_accepter;
 pub mod index_replication;
 pub mod internal_user;
+pub mod logs;
 pub mod outbound_connection;
 pub mod rest;
 pub mod role;
@@ -53,6 +54,16 @@ pub fn os_hint(call: &str, code: &str, message: &str) -> Option<String> {
         "ValidationException" if message.contains("password") || message.contains("Password") => "the master password \
              must be 8+ characters with an upper-case letter, a lower-case letter, a digit and a special character"
             .to_string(),
+        "ValidationException" if message.contains("Resource Access Policy") => "log publishing needs a CloudWatch \
+             Logs resource policy (aws_cloudwatch_log_resource_policy) in the domain's region letting \
+             `es.amazonaws.com` call logs:CreateLogStream and logs:PutLogEvents on `<log group arn>:*` (its \
+             aws:SourceAccount / aws:SourceArn conditions must match this domain); make the domain `depends_on` it"
+            .to_string(),
+        "ValidationException" if message.contains("log group") && message.contains("does not exist") => {
+            "the log group must exist in the domain's region first: reference `${aws_cloudwatch_log_group.NAME.arn}` \
+             so it is created before the domain"
+                .to_string()
+        }
         "ResourceNotFoundException" if call == "CreateOutboundConnection" => {
             "the local (follower) domain must exist in this resource's region".to_string()
         }

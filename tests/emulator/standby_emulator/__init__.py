@@ -18,6 +18,7 @@ def apply_all() -> None:
         iam,
         iam_simulate,
         opensearch,
+        opensearch_logs,
         opensearch_stats,
         rds,
         rds_recreate,
@@ -33,6 +34,7 @@ def apply_all() -> None:
     rds.apply()
     rds_recreate.apply()
     opensearch.apply()
+    opensearch_logs.apply()
     iam_simulate.apply()
     opensearch_stats.apply()
     route53.apply()
