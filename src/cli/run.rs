@@ -54,6 +54,7 @@ async fn make_plan(loaded: &Loaded, st: &mut State, aws: &Arc<Aws>, opts: &Optio
             r.active, f.at
         )));
     }
+    let moved = if opts.destroy { Vec::new() } else { crate::plan::moves::implied(st, &loaded.instances) };
     let found = if opts.refresh || opts.refresh_only {
         planner::refresh(st, aws, opts.parallelism, &loaded.secrets).await?
     } else {
@@ -67,6 +68,7 @@ async fn make_plan(loaded: &Loaded, st: &mut State, aws: &Arc<Aws>, opts: &Optio
     let opts = Options { importing: imported.importing.clone(), ..opts.clone() };
     let mut plan = planner::plan(loaded, st, found.drift, &opts)?;
     plan.warnings.extend(found.warnings);
+    plan.warnings.extend(moved.into_iter().map(|m| crate::diag::Diagnostic::warning(m)));
     if !opts.destroy && !opts.refresh_only {
         let regions = loaded
             .tree
@@ -77,6 +79,10 @@ async fn make_plan(loaded: &Loaded, st: &mut State, aws: &Arc<Aws>, opts: &Optio
             .collect();
         plan.runbook =
             switchover::build(&plan, &regions).or_else(|| switchover::resume(st.roles.as_ref(), configured.as_deref()));
+        if let Some(rb) = plan.runbook.as_mut() {
+            // What it deletes, with document counts, as the plan says.
+            switchover::count_deletions(rb, st, &loaded.secrets).await;
+        }
     }
     // Imports left out by --target are not adopted by this run.
     for addr in imported.importing.keys() {
