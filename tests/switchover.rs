@@ -445,7 +445,10 @@ impl Full {
     /// The leader domain first, seeded with Mattermost's indices, then everything.
     fn applied() -> Full {
         let w = Full::new();
-        w.ok(0, &["apply", ".", "--auto-approve", "--target", "module.search.aws_opensearch_domain_policy.leader_policy"]);
+        w.ok(
+            0,
+            &["apply", ".", "--auto-approve", "--target", "module.search.aws_opensearch_domain_policy.leader_policy"],
+        );
         for index in REPLICATED {
             let (status, body) = w.rest(OS_WEST, "PUT", &format!("/{index}"), None);
             assert_eq!(status, 200, "PUT /{index}: {body}");
@@ -526,4 +529,65 @@ fn search_switches_roles_with_the_database_and_back() {
     w.assert_leads(OS_WEST, OS_EAST, WEST, EAST);
     let clean = w.ok(0, &["plan", ".", "--detailed-exitcode"]);
     assert!(clean.stdout.contains("No changes."), "{}", clean.stdout);
+}
+
+#[test]
+fn search_failover_stops_the_survivors_followers_and_finishes_when_the_region_returns() {
+    let w = Full::applied();
+    w.control("POST", "/_emulator/regions", Some(json!({"region": WEST, "down": true})));
+    w.control("DELETE", "/_emulator/calls", None);
+    let run = w.ok(0, &["failover", ".", "--to", "secondary", "--allow-data-loss", "--auto-approve"]);
+    assert!(run.stdout.contains("search.delete-old-copies: pending until us-west-1 is back"), "{}", run.stdout);
+    // Only the surviving region was called (AWS APIs; the old domain's REST is down with it).
+    let calls = w.control("GET", "/_emulator/calls", None);
+    let regions: std::collections::BTreeSet<&str> =
+        calls.as_array().unwrap().iter().map(|c| c["region"].as_str().unwrap()).collect();
+    assert_eq!(regions.into_iter().collect::<Vec<_>>(), [EAST], "{calls:#}");
+    // The survivor's indices are writable now.
+    assert_eq!(w.statuses(OS_EAST), ["REPLICATION NOT IN PROGRESS"; 4]);
+    let (status, body) = w.rest(OS_EAST, "PUT", "/channels/_doc/during-outage", Some(json!({"n": 1})));
+    assert!(status < 300, "{status} {body}");
+    let st: Value = serde_json::from_str(&std::fs::read_to_string(w.dir.join("state/standby.json")).unwrap()).unwrap();
+    let steps = st["roles"]["run"]["steps"].as_array().unwrap();
+    let status_of = |id: &str| steps.iter().find(|s| s["id"] == id).map(|s| s["status"].clone());
+    assert_eq!(status_of("search.stop-followers"), Some(json!("done")), "{steps:?}");
+    assert_eq!(status_of("search.delete-old-copies"), Some(json!("pending")), "{steps:?}");
+
+    // The region is back: the plan lists the deletion with counts; apply finishes it and reverses replication.
+    w.control("POST", "/_emulator/regions", Some(json!({"region": WEST, "down": false})));
+    let to_east = ["--var", "active_region=secondary"];
+    let plan = w.ok(0, &[&["plan", "."][..], &to_east].concat());
+    assert!(plan.stdout.contains("is not finished"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("channels (3 documents)"), "{}", plan.stdout);
+    w.ok(0, &[&["apply", ".", "--auto-approve"][..], &to_east].concat());
+    w.assert_leads(OS_EAST, OS_WEST, EAST, WEST);
+    let clean = w.ok(0, &[&["plan", ".", "--detailed-exitcode"][..], &to_east].concat());
+    assert!(clean.stdout.contains("No changes."), "{}", clean.stdout);
+}
+
+#[test]
+fn a_search_follower_not_syncing_stops_the_switchover_unless_forced() {
+    let w = Full::applied();
+    let (status, body) = w.rest(OS_EAST, "POST", "/_plugins/_replication/users/_pause", Some(json!({})));
+    assert!(status < 300, "{status} {body}");
+    w.control("DELETE", "/_emulator/calls", None);
+    let to_east = ["--var", "active_region=secondary"];
+    let run = w.ok(1, &[&["apply", ".", "--auto-approve"][..], &to_east].concat());
+    assert!(run.stderr.contains("search.replication"), "{}", run.stderr);
+    assert!(run.stderr.contains("nothing was changed"), "{}", run.stderr);
+    // No change at all: no mutating AWS call, the follower still follows.
+    let calls = w.control("GET", "/_emulator/calls", None);
+    let mutating: Vec<&Value> = calls
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| {
+            !["Describe", "List", "Get", "Head"].iter().any(|p| c["operation"].as_str().unwrap_or("").starts_with(p))
+        })
+        .collect();
+    assert!(mutating.is_empty(), "{mutating:#?}");
+    assert_eq!(w.statuses(OS_EAST)[0], "SYNCING");
+    let forced = w.ok(0, &[&["apply", ".", "--auto-approve", "--force"][..], &to_east].concat());
+    assert!(forced.stdout.contains("--force: switching although readiness failed"), "{}", forced.stdout);
+    assert!(forced.stdout.contains("Switchover complete"), "{}", forced.stdout);
 }

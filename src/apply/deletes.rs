@@ -86,7 +86,10 @@ impl Applier<'_> {
                         kind,
                         inst.clone(),
                         timeout,
-                        self.secrets.get(&c.address).cloned().unwrap_or_else(|| same_user_secret(self.secrets, state, inst)),
+                        self.secrets
+                            .get(&c.address)
+                            .cloned()
+                            .unwrap_or_else(|| crate::load::secrets::same_user(self.secrets, state, inst)),
                     ));
                 }
             }
@@ -119,35 +122,4 @@ impl Applier<'_> {
         }
         failed
     }
-}
-
-/// A REST resource no longer declared (e.g. a replication whose `for_each`
-/// went empty) has no configured password: the same user's password on the
-/// same domain, still declared elsewhere, signs its delete — from another
-/// resource signed in as that user, or from that internal user's own
-/// `password`. Only the password is borrowed, and only when user and domain match.
-fn same_user_secret(
-    secrets: &std::collections::BTreeMap<String, crate::value::Attrs>,
-    state: &crate::state::State,
-    inst: &crate::state::Instance,
-) -> crate::value::Attrs {
-    use crate::value::Value;
-    let s = |a: &crate::value::Attrs, k: &str| a.get(k).and_then(Value::as_str).map(str::to_string);
-    let Some(mine) = s(&inst.attrs, "domain_endpoint").zip(s(&inst.attrs, "master_user_name")) else {
-        return Default::default();
-    };
-    state
-        .resources
-        .iter()
-        .find_map(|(a, other)| {
-            let given = secrets.get(&a.to_string())?;
-            let endpoint = s(&other.attrs, "domain_endpoint")?;
-            if (endpoint.clone(), s(&other.attrs, "master_user_name").unwrap_or_default()) == mine {
-                return given.get("master_user_password").cloned();
-            }
-            let own = other.type_name == "opensearch_internal_user" && (endpoint, s(&other.attrs, "user_name")?) == mine;
-            if own { given.get("password").cloned() } else { None }
-        })
-        .map(|p| [("master_user_password".to_string(), p)].into())
-        .unwrap_or_default()
 }

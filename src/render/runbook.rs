@@ -35,7 +35,7 @@ fn detail(a: &StepAction) -> Option<String> {
         StepAction::AuroraFailover { address, .. } => Some(format!("{address}; the old region is never called")),
         StepAction::Rejoin { .. } => Some("observed; fails (and stays pending) while the region is down".into()),
         StepAction::SearchStopFollowers { domain, .. } => {
-            Some(format!("on {domain}; each index's _status looked at first; works with the leader's region down"))
+            Some(format!("on {domain}; an index already stopped is left as it is; works with the leader's region down"))
         }
         StepAction::SearchDeleteOldCopies { domain, indices, .. } => Some(format!(
             "DELETES {} index(es) on {}; counts read when planning; deletes only these",

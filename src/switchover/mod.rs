@@ -168,7 +168,11 @@ fn search_steps(
 /// Reads, when planning, what the deleting step would delete: its patterns
 /// expanded and each index's document count, in the title too. An
 /// unreachable domain leaves the counts unknown (said so in the plan).
-pub async fn count_deletions(rb: &mut Runbook, st: &crate::state::State, secrets: &BTreeMap<String, crate::value::Attrs>) {
+pub async fn count_deletions(
+    rb: &mut Runbook,
+    st: &crate::state::State,
+    secrets: &BTreeMap<String, crate::value::Attrs>,
+) {
     for step in &mut rb.steps {
         let StepAction::SearchDeleteOldCopies { via, domain, indices, patterns } = &mut step.action else { continue };
         let Ok(d) = search::domain(st, secrets, via) else { continue };
@@ -296,7 +300,9 @@ pub fn failover(st: &crate::state::State, to: &str, to_region: &str, from: &str)
         st.resources
             .iter()
             .find(|(a, i)| {
-                i.type_name == "opensearch_internal_user" && i.region == region && Some(&a.block.module) == module.as_ref()
+                i.type_name == "opensearch_internal_user"
+                    && i.region == region
+                    && Some(&a.block.module) == module.as_ref()
             })
             .map(|(a, _)| a.to_string())
     };
@@ -391,7 +397,9 @@ pub fn build(plan: &Plan, regions: &BTreeMap<String, String>) -> Option<Runbook>
     let via = |region: &str| {
         plan.changes
             .iter()
-            .find(|c| c.type_name == "opensearch_internal_user" && c.region == region && Some(&c.module) == module.as_ref())
+            .find(|c| {
+                c.type_name == "opensearch_internal_user" && c.region == region && Some(&c.module) == module.as_ref()
+            })
             .map(|c| c.address.clone())
     };
     steps.extend(search_steps(&followed, via(&to_region), via(&from_region), &from_region, &to_region));
