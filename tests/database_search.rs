@@ -516,7 +516,7 @@ fn out_of_band_changes_are_planned_and_repaired() {
     has("~ enable_global_write_forwarding = false -> true");
     has("module.search.aws_opensearch_domain_policy.leader_policy (us-west-1) will be updated in-place");
     assert!(plan.lines().any(|l| l.trim_start().starts_with('+') && l.contains("\"es:ESCrossClusterGet\"")), "{plan}");
-    has("module.search.opensearch_autofollow_rule.posts (us-east-1) will be created");
+    has("module.search.opensearch_autofollow_rule.posts[0] (us-east-1) will be created");
     has("~ status        = \"PAUSED\" -> \"SYNCING\"");
     has("~ status        = \"FAILED\" -> \"SYNCING\"");
     has("~ status_reason = \"leader shard lost\" -> (known after apply)");
