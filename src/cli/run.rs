@@ -69,7 +69,7 @@ async fn make_plan(loaded: &Loaded, st: &mut State, aws: &Arc<Aws>, opts: &Optio
     let opts = Options { importing: imported.importing.clone(), ..opts.clone() };
     let mut plan = planner::plan(loaded, st, found.drift, &opts)?;
     plan.warnings.extend(found.warnings);
-    plan.warnings.extend(moved.into_iter().map(|m| crate::diag::Diagnostic::warning(m)));
+    plan.warnings.extend(moved.into_iter().map(crate::diag::Diagnostic::warning));
     if !opts.destroy && !opts.refresh_only {
         let regions = loaded
             .tree

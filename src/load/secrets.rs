@@ -11,11 +11,10 @@ use std::collections::BTreeMap;
 pub fn with_borrowed(secrets: &BTreeMap<String, Attrs>, state: &State) -> BTreeMap<String, Attrs> {
     let mut out = secrets.clone();
     for (addr, inst) in &state.resources {
-        let key = addr.to_string();
-        if !out.contains_key(&key) {
+        if let std::collections::btree_map::Entry::Vacant(e) = out.entry(addr.to_string()) {
             let found = same_user(secrets, state, inst);
             if !found.is_empty() {
-                out.insert(key, found);
+                e.insert(found);
             }
         }
     }
