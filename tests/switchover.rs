@@ -322,3 +322,272 @@ fn readiness_failure_stops_before_any_change_unless_forced() {
     assert!(forced.stdout.contains("Warning: --force: switching although readiness failed"), "{}", forced.stdout);
     assert_eq!(w.writer(), (CLUSTER_EAST.to_string(), false));
 }
+
+// ------------------------------------------------- the full example: search
+
+const SEARCH_PASSWORD: &str = "Srch-Master-9!kq";
+const OS_WEST: &str = "mattermost-dr-os-us-west-1";
+const OS_EAST: &str = "mattermost-dr-os-us-east-1";
+const REPLICATED: [&str; 4] = ["channels", "files", "posts-2026-12-01", "users"];
+
+/// examples/mattermost-dr (database, files, search) against a private emulator.
+struct Full {
+    emu: Emulator,
+    dir: PathBuf,
+}
+
+impl Full {
+    fn new() -> Full {
+        let root = scratch("switchover-full");
+        copy_dir(&repo().join("examples/mattermost-dr"), &root.join("examples/mattermost-dr"));
+        copy_dir(&repo().join("modules"), &root.join("modules"));
+        std::fs::remove_file(root.join("examples/mattermost-dr/imports.yaml")).unwrap();
+        Full { emu: Emulator::start(), dir: root.join("examples/mattermost-dr") }
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        let mut c = self.emu.cmd(&self.dir, args);
+        c.env("STANDBY_VAR_opensearch_master_password", SEARCH_PASSWORD)
+            .env("STANDBY_VAR_db_master_password", "Db-Master-7#wz")
+            .env("STANDBY_VAR_opensearch_replication_password", "Repl-User-5%qa")
+            .env("STANDBY_VAR_opensearch_mattermost_password", "Mm-Search-3&zx")
+            .env("STANDBY_VAR_search_source_ips", r#"["127.0.0.0/8"]"#)
+            .env("STANDBY_VAR_deletion_protection", "false");
+        c.output().expect("run standby").into()
+    }
+
+    fn ok(&self, code: i32, args: &[&str]) -> Run {
+        let run = self.run(args);
+        assert_eq!(run.code, code, "standby {}:\n{}", args.join(" "), run.all());
+        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+        run
+    }
+
+    fn control(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let (status, text) = http(&self.emu.endpoint(), method, path, None, "", body.map(|b| b.to_string()).as_deref());
+        assert!(status < 300, "{method} {path}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    fn host(&self, domain: &str) -> String {
+        let all = self.control("GET", "/_emulator/opensearch/domains", None);
+        let d = all.as_array().unwrap().iter().find(|d| d["domain"] == domain).expect("the domain").clone();
+        d["endpoints"][0].as_str().unwrap().to_string()
+    }
+
+    /// A domain REST request as its master user.
+    fn rest(&self, domain: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let host = self.host(domain);
+        let (status, text) = http(
+            &self.emu.endpoint(),
+            method,
+            path,
+            Some(&host),
+            SEARCH_PASSWORD,
+            body.map(|b| b.to_string()).as_deref(),
+        );
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// `_status` of every replicated index on a domain.
+    fn statuses(&self, domain: &str) -> Vec<String> {
+        REPLICATED
+            .iter()
+            .map(|i| {
+                // An auto-followed index reports BOOTSTRAPPING on its first look.
+                let mut s = self.rest(domain, "GET", &format!("/_plugins/_replication/{i}/_status"), None).1;
+                if s["status"] == "BOOTSTRAPPING" {
+                    s = self.rest(domain, "GET", &format!("/_plugins/_replication/{i}/_status"), None).1;
+                }
+                s["status"].as_str().unwrap_or_default().to_string()
+            })
+            .collect()
+    }
+
+    /// Live (not deleted) outbound connections: (region, local, remote, status).
+    fn connections(&self) -> Vec<(String, String, String, String)> {
+        let mut out = Vec::new();
+        for region in [WEST, EAST] {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let conns = rt.block_on(async {
+                let http = aws_smithy_http_client::Builder::new()
+                    .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+                    .build_https();
+                let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                    .endpoint_url(self.emu.endpoint())
+                    .region(aws_sdk_rds::config::Region::new(region))
+                    .credentials_provider(aws_sdk_rds::config::Credentials::new("testing", "testing", None, None, "t"))
+                    .http_client(http)
+                    .load()
+                    .await;
+                let os = aws_sdk_opensearch::Client::new(&config);
+                os.describe_outbound_connections().send().await.expect("DescribeOutboundConnections")
+            });
+            for c in conns.connections() {
+                let status = c.connection_status().and_then(|s| s.status_code()).map(|s| s.as_str().to_string());
+                if matches!(status.as_deref(), Some("DELETED" | "DELETING")) {
+                    continue;
+                }
+                let name = |d: Option<&aws_sdk_opensearch::types::DomainInformationContainer>| {
+                    d.and_then(|d| d.aws_domain_information()).map(|i| i.domain_name().to_string()).unwrap_or_default()
+                };
+                out.push((
+                    region.to_string(),
+                    name(c.local_domain_info()),
+                    name(c.remote_domain_info()),
+                    status.unwrap_or_default(),
+                ));
+            }
+        }
+        out
+    }
+
+    /// The leader domain first, seeded with Mattermost's indices, then everything.
+    fn applied() -> Full {
+        let w = Full::new();
+        w.ok(
+            0,
+            &["apply", ".", "--auto-approve", "--target", "module.search.aws_opensearch_domain_policy.leader_policy"],
+        );
+        for index in REPLICATED {
+            let (status, body) = w.rest(OS_WEST, "PUT", &format!("/{index}"), None);
+            assert_eq!(status, 200, "PUT /{index}: {body}");
+            for n in 0..3 {
+                let (status, body) = w.rest(OS_WEST, "PUT", &format!("/{index}/_doc/{n}"), Some(json!({"n": n})));
+                assert!(status < 300, "{body}");
+            }
+        }
+        w.ok(0, &["apply", ".", "--auto-approve"]);
+        w
+    }
+
+    /// `leader` is written to and followed by the other domain over one ACTIVE connection.
+    fn assert_leads(&self, leader: &str, follower: &str, _leader_region: &str, follower_region: &str) {
+        assert_eq!(
+            self.connections(),
+            [(follower_region.to_string(), follower.to_string(), leader.to_string(), "ACTIVE".to_string())]
+        );
+        assert_eq!(self.statuses(follower), ["SYNCING"; 4], "{follower} follows");
+        assert_eq!(self.statuses(leader), ["REPLICATION NOT IN PROGRESS"; 4], "{leader} leads");
+        // Writable on the leader; the follower refuses writes (the plugin's block).
+        let (status, body) = self.rest(leader, "PUT", "/channels/_doc/after-switch", Some(json!({"n": 9})));
+        assert!(status < 300, "{leader}: {status} {body}");
+        let (status, _) = self.rest(follower, "PUT", "/channels/_doc/nope", Some(json!({"n": 9})));
+        assert_eq!(status, 403, "{follower} is read-only");
+    }
+}
+
+/// Snapshot text with the run's random parts (domain endpoints) replaced.
+fn scrub(text: &str) -> String {
+    let mut out = String::new();
+    for word in text.split_inclusive([' ', '\n', '(', ')', '"', ';', ',']) {
+        let core = word.trim_end_matches([' ', '\n', '(', ')', '"', ';', ',']);
+        if core.ends_with(".es.amazonaws.com") || core.contains(".es.localhost") {
+            out.push_str(&word.replace(core, "<endpoint>"));
+        } else {
+            out.push_str(word);
+        }
+    }
+    out
+}
+
+#[test]
+fn search_switches_roles_with_the_database_and_back() {
+    let w = Full::applied();
+    w.assert_leads(OS_WEST, OS_EAST, WEST, EAST);
+
+    // The plan says what it deletes, with document counts, in every rendering.
+    let to_east = ["--var", "active_region=secondary"];
+    let doc: Value = serde_json::from_str(&w.ok(0, &[&["plan", ".", "--json"][..], &to_east].concat()).stdout).unwrap();
+    let steps = doc["runbook"]["steps"].as_array().unwrap();
+    let ids: Vec<&str> = steps.iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids,
+        ["readiness", "db.switchover", "db.write-forwarding", "search.stop-followers", "search.delete-old-copies"]
+    );
+    insta::assert_json_snapshot!("switchover_search_delete_step_json", steps[4]["indices"]);
+    let human = w.ok(2, &[&["plan", ".", "--detailed-exitcode"][..], &to_east].concat()).stdout;
+    let runbook = human[..human.find("Not in this runbook").expect("a runbook")].to_string();
+    insta::assert_snapshot!("switchover_search_runbook_human", scrub(&runbook));
+    let md = w.ok(0, &[&["plan", ".", "--format", "markdown"][..], &to_east].concat()).stdout;
+    let row = md.lines().find(|l| l.contains("search.delete-old-copies")).expect("the step in markdown").to_string();
+    insta::assert_snapshot!("switchover_search_delete_row_markdown", scrub(&row));
+    // Reviewing changed nothing.
+    w.assert_leads(OS_WEST, OS_EAST, WEST, EAST);
+
+    let apply = w.ok(0, &[&["apply", ".", "--auto-approve"][..], &to_east].concat());
+    assert!(apply.stdout.contains("Switchover complete: secondary (us-east-1) is active"), "{}", apply.stdout);
+    w.assert_leads(OS_EAST, OS_WEST, EAST, WEST);
+    // The written document reached the new follower (replicated back).
+    let clean = w.ok(0, &[&["plan", ".", "--detailed-exitcode"][..], &to_east].concat());
+    assert!(clean.stdout.contains("No changes."), "{}", clean.stdout);
+
+    // Failback: the same, the other way; the domains were never replaced.
+    let back = w.ok(0, &["apply", ".", "--auto-approve"]);
+    assert!(back.stdout.contains("Switchover complete: primary (us-west-1) is active"), "{}", back.stdout);
+    assert!(!back.stdout.contains("aws_opensearch_domain.") || !back.stdout.contains("replaced"), "{}", back.stdout);
+    w.assert_leads(OS_WEST, OS_EAST, WEST, EAST);
+    let clean = w.ok(0, &["plan", ".", "--detailed-exitcode"]);
+    assert!(clean.stdout.contains("No changes."), "{}", clean.stdout);
+}
+
+#[test]
+fn search_failover_stops_the_survivors_followers_and_finishes_when_the_region_returns() {
+    let w = Full::applied();
+    w.control("POST", "/_emulator/regions", Some(json!({"region": WEST, "down": true})));
+    w.control("DELETE", "/_emulator/calls", None);
+    let run = w.ok(0, &["failover", ".", "--to", "secondary", "--allow-data-loss", "--auto-approve"]);
+    assert!(run.stdout.contains("search.delete-old-copies: pending until us-west-1 is back"), "{}", run.stdout);
+    // Only the surviving region was called (AWS APIs; the old domain's REST is down with it).
+    let calls = w.control("GET", "/_emulator/calls", None);
+    let regions: std::collections::BTreeSet<&str> =
+        calls.as_array().unwrap().iter().map(|c| c["region"].as_str().unwrap()).collect();
+    assert_eq!(regions.into_iter().collect::<Vec<_>>(), [EAST], "{calls:#}");
+    // The survivor's indices are writable now.
+    assert_eq!(w.statuses(OS_EAST), ["REPLICATION NOT IN PROGRESS"; 4]);
+    let (status, body) = w.rest(OS_EAST, "PUT", "/channels/_doc/during-outage", Some(json!({"n": 1})));
+    assert!(status < 300, "{status} {body}");
+    let st: Value = serde_json::from_str(&std::fs::read_to_string(w.dir.join("state/standby.json")).unwrap()).unwrap();
+    let steps = st["roles"]["run"]["steps"].as_array().unwrap();
+    let status_of = |id: &str| steps.iter().find(|s| s["id"] == id).map(|s| s["status"].clone());
+    assert_eq!(status_of("search.stop-followers"), Some(json!("done")), "{steps:?}");
+    assert_eq!(status_of("search.delete-old-copies"), Some(json!("pending")), "{steps:?}");
+
+    // The region is back: the plan lists the deletion with counts; apply finishes it and reverses replication.
+    w.control("POST", "/_emulator/regions", Some(json!({"region": WEST, "down": false})));
+    let to_east = ["--var", "active_region=secondary"];
+    let plan = w.ok(0, &[&["plan", "."][..], &to_east].concat());
+    assert!(plan.stdout.contains("is not finished"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("channels (3 documents)"), "{}", plan.stdout);
+    w.ok(0, &[&["apply", ".", "--auto-approve"][..], &to_east].concat());
+    w.assert_leads(OS_EAST, OS_WEST, EAST, WEST);
+    let clean = w.ok(0, &[&["plan", ".", "--detailed-exitcode"][..], &to_east].concat());
+    assert!(clean.stdout.contains("No changes."), "{}", clean.stdout);
+}
+
+#[test]
+fn a_search_follower_not_syncing_stops_the_switchover_unless_forced() {
+    let w = Full::applied();
+    let (status, body) = w.rest(OS_EAST, "POST", "/_plugins/_replication/users/_pause", Some(json!({})));
+    assert!(status < 300, "{status} {body}");
+    w.control("DELETE", "/_emulator/calls", None);
+    let to_east = ["--var", "active_region=secondary"];
+    let run = w.ok(1, &[&["apply", ".", "--auto-approve"][..], &to_east].concat());
+    assert!(run.stderr.contains("search.replication"), "{}", run.stderr);
+    assert!(run.stderr.contains("nothing was changed"), "{}", run.stderr);
+    // No change at all: no mutating AWS call, the follower still follows.
+    let calls = w.control("GET", "/_emulator/calls", None);
+    let mutating: Vec<&Value> = calls
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| {
+            !["Describe", "List", "Get", "Head"].iter().any(|p| c["operation"].as_str().unwrap_or("").starts_with(p))
+        })
+        .collect();
+    assert!(mutating.is_empty(), "{mutating:#?}");
+    assert_eq!(w.statuses(OS_EAST)[0], "SYNCING");
+    let forced = w.ok(0, &[&["apply", ".", "--auto-approve", "--force"][..], &to_east].concat());
+    assert!(forced.stdout.contains("--force: switching although readiness failed"), "{}", forced.stdout);
+    assert!(forced.stdout.contains("Switchover complete"), "{}", forced.stdout);
+}

@@ -86,7 +86,10 @@ impl Applier<'_> {
                         kind,
                         inst.clone(),
                         timeout,
-                        self.secrets.get(&c.address).cloned().unwrap_or_default(),
+                        self.secrets
+                            .get(&c.address)
+                            .cloned()
+                            .unwrap_or_else(|| crate::load::secrets::same_user(self.secrets, state, inst)),
                     ));
                 }
             }

@@ -82,11 +82,12 @@ pub async fn failover(
     let roles = st.roles.take().unwrap_or_else(|| Roles { active: active.clone(), ..Default::default() });
     st.roles = Some(Roles { failover: Some(note.clone()), ..roles });
     let print = |line: &str| println!("{line}");
+    let secrets = crate::load::secrets::with_borrowed(&loaded.secrets, &st);
     let exec = Executor {
         aws: &s.aws,
         backend: &*backend,
         recorded: &st.clone(),
-        secrets: &loaded.secrets,
+        secrets: &secrets,
         force: true,
         timeout: std::time::Duration::from_secs(60 * 60),
         progress: &print,

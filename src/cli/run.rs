@@ -54,8 +54,10 @@ async fn make_plan(loaded: &Loaded, st: &mut State, aws: &Arc<Aws>, opts: &Optio
             r.active, f.at
         )));
     }
+    let moved = if opts.destroy { Vec::new() } else { crate::plan::moves::implied(st, &loaded.instances) };
     let found = if opts.refresh || opts.refresh_only {
-        planner::refresh(st, aws, opts.parallelism, &loaded.secrets).await?
+        // Records no longer declared are read with the same user's password.
+        planner::refresh(st, aws, opts.parallelism, &crate::load::secrets::with_borrowed(&loaded.secrets, st)).await?
     } else {
         planner::Refreshed { drift: Vec::new(), warnings: Vec::new() }
     };
@@ -67,6 +69,7 @@ async fn make_plan(loaded: &Loaded, st: &mut State, aws: &Arc<Aws>, opts: &Optio
     let opts = Options { importing: imported.importing.clone(), ..opts.clone() };
     let mut plan = planner::plan(loaded, st, found.drift, &opts)?;
     plan.warnings.extend(found.warnings);
+    plan.warnings.extend(moved.into_iter().map(crate::diag::Diagnostic::warning));
     if !opts.destroy && !opts.refresh_only {
         let regions = loaded
             .tree
@@ -77,6 +80,10 @@ async fn make_plan(loaded: &Loaded, st: &mut State, aws: &Arc<Aws>, opts: &Optio
             .collect();
         plan.runbook =
             switchover::build(&plan, &regions).or_else(|| switchover::resume(st.roles.as_ref(), configured.as_deref()));
+        if let Some(rb) = plan.runbook.as_mut() {
+            // What it deletes, with document counts, as the plan says.
+            switchover::count_deletions(rb, st, &crate::load::secrets::with_borrowed(&loaded.secrets, st)).await;
+        }
     }
     // Imports left out by --target are not adopted by this run.
     for addr in imported.importing.keys() {
@@ -260,11 +267,12 @@ pub async fn apply(
         // The role switch first (its own steps, journaled in the state);
         // the ordinary changes then find the roles already switched.
         let print = |line: &str| println!("{line}");
+        let secrets = crate::load::secrets::with_borrowed(&loaded.secrets, &before);
         let exec = switchover::exec::Executor {
             aws: &aws,
             backend: &*backend,
             recorded: &before,
-            secrets: &loaded.secrets,
+            secrets: &secrets,
             force: args.force,
             timeout: std::time::Duration::from_secs(60 * 60),
             progress: &print,

@@ -2,6 +2,7 @@
 //! checking it fully before any API call.
 
 pub mod imports;
+pub mod secrets;
 
 use crate::config::{ModuleTree, load_tree};
 use crate::diag::{Diagnostic, Diagnostics};

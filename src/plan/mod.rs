@@ -4,6 +4,7 @@
 pub mod diff;
 pub mod file;
 pub mod imports;
+pub mod moves;
 pub mod planner;
 
 use crate::diag::Diagnostic;

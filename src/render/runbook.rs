@@ -34,6 +34,14 @@ fn detail(a: &StepAction) -> Option<String> {
         StepAction::WriteForwarding { address, .. } => Some(address.clone()),
         StepAction::AuroraFailover { address, .. } => Some(format!("{address}; the old region is never called")),
         StepAction::Rejoin { .. } => Some("observed; fails (and stays pending) while the region is down".into()),
+        StepAction::SearchStopFollowers { domain, .. } => {
+            Some(format!("on {domain}; an index already stopped is left as it is; works with the leader's region down"))
+        }
+        StepAction::SearchDeleteOldCopies { domain, indices, .. } => Some(format!(
+            "DELETES {} index(es) on {}; counts read when planning; deletes only these",
+            indices.len(),
+            if domain.is_empty() { "the old leader" } else { domain }
+        )),
     }
 }
 
@@ -46,7 +54,7 @@ pub fn human(rb: &Runbook, s: &Style) -> String {
         }
         out.push('\n');
     }
-    out.push_str("\n  Not in this runbook yet: scheduler, DNS and reversing search replication (see the README).\n\n");
+    out.push_str("\n  Not in this runbook yet: scheduler and DNS (see the README).\n\n");
     out
 }
 

@@ -188,6 +188,16 @@ impl Executor<'_> {
             StepAction::Rejoin { global_cluster, cluster } => {
                 self.rejoin(&step.region, global_cluster, cluster).await.map_err(fail).map(|o| (o, Vec::new()))
             }
+            StepAction::SearchStopFollowers { via, rules, indices, patterns, .. } => {
+                let d = super::search::domain(st, self.secrets, via).map_err(fail)?;
+                let out = super::search::stop_followers(&d, rules, indices, patterns).await.map_err(fail)?;
+                Ok((out, Vec::new()))
+            }
+            StepAction::SearchDeleteOldCopies { via, indices, .. } => {
+                let d = super::search::domain(st, self.secrets, via).map_err(fail)?;
+                let out = super::search::delete_old_copies(&d, indices).await.map_err(fail)?;
+                Ok((out, Vec::new()))
+            }
             StepAction::WriteForwarding { address, cluster } => {
                 let out = self.write_forwarding(&step.region, cluster).await.map_err(fail)?;
                 if let Some(a) = crate::state::file::instance_addr(address)

@@ -25,6 +25,7 @@
 //! readiness verdict (with a warning), never the observation.
 
 pub mod exec;
+pub mod search;
 
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::plan::{Action, Plan};
@@ -81,6 +82,131 @@ pub enum StepAction {
     /// After a failover: the old writer is back as a secondary (Aurora
     /// re-adds it once its region is reachable); observed, not asked.
     Rejoin { global_cluster: String, cluster: String },
+    /// Search, in the new active region: its auto-follow rules deleted
+    /// (`leader_alias:name`), then every follower index stopped (named, or
+    /// matching a rule's pattern): they become normal, writable indices.
+    SearchStopFollowers { via: String, domain: String, rules: Vec<String>, indices: Vec<String>, patterns: Vec<String> },
+    /// Search, in the old active region: its copies of the indices the
+    /// reversed replication brings back, deleted. `indices` are those the
+    /// plan listed (with their document counts, read when planning); the
+    /// step deletes those only.
+    SearchDeleteOldCopies { via: String, domain: String, indices: Vec<IndexDocs>, patterns: Vec<String> },
+}
+
+/// An index and its document count (`None`: not readable when planned).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IndexDocs {
+    pub index: String,
+    pub docs: Option<u64>,
+}
+
+/// The search steps of a role switch (empty without search replication):
+/// followers stopped in `to_region`, then the old copies in `from_region`
+/// deleted. `followed` are the replications into `to_region` (attributes of
+/// index replications and auto-follow rules), `via` an internal user of the
+/// module in each region (its master user signs the calls).
+fn search_steps(
+    followed: &[(&str, &crate::value::Attrs)],
+    via_to: Option<String>,
+    via_from: Option<String>,
+    from_region: &str,
+    to_region: &str,
+) -> Vec<Step> {
+    let s = |a: &crate::value::Attrs, k: &str| search::attr(a, k).map(str::to_string);
+    let mut indices = Vec::new();
+    let mut patterns = Vec::new();
+    let mut rules = Vec::new();
+    let mut domain_to = String::new();
+    for (t, a) in followed {
+        domain_to = s(a, "domain_endpoint").unwrap_or(domain_to);
+        match *t {
+            "opensearch_index_replication" => indices.extend(s(a, "follower_index")),
+            _ => {
+                patterns.extend(s(a, "pattern"));
+                rules.extend(s(a, "rule_name").map(|n| format!("{}:{n}", s(a, "leader_alias").unwrap_or_default())));
+            }
+        }
+    }
+    let (Some(via_to), Some(via_from)) = (via_to, via_from) else { return Vec::new() };
+    if indices.is_empty() && patterns.is_empty() {
+        return Vec::new();
+    }
+    let listed = [indices.clone(), patterns.clone()].concat().join(", ");
+    vec![
+        Step {
+            id: "search.stop-followers".into(),
+            title: format!(
+                "Search: stop following in {to_region} (auto-follow rules deleted, then _stop on {listed}): the \
+                 indices become writable there"
+            ),
+            region: to_region.to_string(),
+            action: StepAction::SearchStopFollowers {
+                via: via_to,
+                domain: domain_to,
+                rules,
+                indices: indices.clone(),
+                patterns: patterns.clone(),
+            },
+        },
+        Step {
+            id: "search.delete-old-copies".into(),
+            title: format!(
+                "Search: DELETE the old leader's indices in {from_region} ({listed}), then replicated back from \
+                 {to_region} by the changes below"
+            ),
+            region: from_region.to_string(),
+            action: StepAction::SearchDeleteOldCopies {
+                via: via_from,
+                domain: String::new(),
+                indices: indices.into_iter().map(|index| IndexDocs { index, docs: None }).collect(),
+                patterns,
+            },
+        },
+    ]
+}
+
+/// Reads, when planning, what the deleting step would delete: its patterns
+/// expanded and each index's document count, in the title too. An
+/// unreachable domain leaves the counts unknown (said so in the plan).
+pub async fn count_deletions(
+    rb: &mut Runbook,
+    st: &crate::state::State,
+    secrets: &BTreeMap<String, crate::value::Attrs>,
+) {
+    for step in &mut rb.steps {
+        let StepAction::SearchDeleteOldCopies { via, domain, indices, patterns } = &mut step.action else { continue };
+        let Ok(d) = search::domain(st, secrets, via) else { continue };
+        *domain = crate::state::file::instance_addr(via)
+            .and_then(|a| st.resources.get(&a))
+            .and_then(|i| search::attr(&i.attrs, "domain_endpoint").map(str::to_string))
+            .unwrap_or_default();
+        let mut found: Vec<IndexDocs> = Vec::new();
+        let mut readable = true;
+        for expr in indices.iter().map(|i| i.index.clone()).chain(patterns.iter().cloned()) {
+            match search::count(&d, &expr).await {
+                Ok(list) => found.extend(list),
+                Err(_) => {
+                    readable = false;
+                    if !expr.contains('*') {
+                        found.push(IndexDocs { index: expr, docs: None });
+                    }
+                }
+            }
+        }
+        found.sort_by(|a, b| a.index.cmp(&b.index));
+        found.dedup_by(|a, b| a.index == b.index);
+        *indices = found;
+        let what = if indices.is_empty() && readable {
+            "nothing to delete there (none of them exists)".to_string()
+        } else {
+            search::describe(indices)
+        };
+        step.title = format!(
+            "Search: DELETE the old leader's copies in {}: {what}; replicated back from the new leader by the changes \
+             below",
+            step.region
+        );
+    }
 }
 
 /// Checks the root `active_region` names a region of `regions:`.
@@ -156,6 +282,31 @@ pub fn failover(st: &crate::state::State, to: &str, to_region: &str, from: &str)
             action: StepAction::WriteForwarding { address: addr, cluster },
         });
     }
+    let followed: Vec<(&str, &crate::value::Attrs)> = st
+        .resources
+        .values()
+        .filter(|i| {
+            matches!(i.type_name.as_str(), "opensearch_index_replication" | "opensearch_autofollow_rule")
+                && i.region == to_region
+        })
+        .map(|i| (i.type_name.as_str(), &i.attrs))
+        .collect();
+    let module = st
+        .resources
+        .iter()
+        .find(|(_, i)| i.type_name == "opensearch_index_replication" && i.region == to_region)
+        .map(|(a, _)| a.block.module.clone());
+    let via = |region: &str| {
+        st.resources
+            .iter()
+            .find(|(a, i)| {
+                i.type_name == "opensearch_internal_user"
+                    && i.region == region
+                    && Some(&a.block.module) == module.as_ref()
+            })
+            .map(|(a, _)| a.to_string())
+    };
+    steps.extend(search_steps(&followed, via(to_region), via(&from_region), &from_region, to_region));
     Some(Runbook {
         mode: "failover".into(),
         from: from.to_string(),
@@ -194,9 +345,11 @@ pub fn build(plan: &Plan, regions: &BTreeMap<String, String>) -> Option<Runbook>
     let mut steps = vec![
         Step {
             id: "readiness".into(),
-            title: "Readiness: members available and synchronised, replication lag within its bound".into(),
+            title: "Readiness: members available and synchronised, replication lag within its bound, search \
+                    followers syncing and caught up"
+                .into(),
             region: format!("{from_region}, {to_region}"),
-            action: StepAction::Readiness { checks: vec!["db.".into()] },
+            action: StepAction::Readiness { checks: vec!["db.".into(), "search.".into()] },
         },
         Step {
             id: "db.switchover".into(),
@@ -224,6 +377,32 @@ pub fn build(plan: &Plan, regions: &BTreeMap<String, String>) -> Option<Runbook>
             action: StepAction::WriteForwarding { address: c.address.clone(), cluster: id },
         });
     }
+    // Search: what follows into the new active region now (deleted by this
+    // plan), and an internal user of the same module in each region.
+    let followed: Vec<(&str, &crate::value::Attrs)> = plan
+        .changes
+        .iter()
+        .filter(|c| {
+            matches!(c.type_name.as_str(), "opensearch_index_replication" | "opensearch_autofollow_rule")
+                && c.action == Action::Delete
+                && c.region == to_region
+        })
+        .filter_map(|c| Some((c.type_name.as_str(), c.before.as_ref()?)))
+        .collect();
+    let module = plan
+        .changes
+        .iter()
+        .find(|c| c.type_name == "opensearch_index_replication" && c.region == to_region)
+        .map(|c| c.module.clone());
+    let via = |region: &str| {
+        plan.changes
+            .iter()
+            .find(|c| {
+                c.type_name == "opensearch_internal_user" && c.region == region && Some(&c.module) == module.as_ref()
+            })
+            .map(|c| c.address.clone())
+    };
+    steps.extend(search_steps(&followed, via(&to_region), via(&from_region), &from_region, &to_region));
     Some(Runbook {
         mode: "switchover".into(),
         from: name_of(&from_region),

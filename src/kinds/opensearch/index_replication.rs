@@ -128,6 +128,28 @@ async fn post(domain: &Domain, index: &str, action: &str, call: &'static str) ->
     expect_ok(domain.send_observed(call, Method::POST, &path(index, action), Some(json!({})), Some(&done)).await?, call)
 }
 
+/// Whether a replication runs into `index` on this domain.
+pub async fn is_follower(domain: &Domain, index: &str) -> Result<bool, KindError> {
+    Ok(status_of(domain, index).await?.is_some())
+}
+
+/// Stops the replication of `index` (the plugin then makes it a normal,
+/// writable index); `false` when none was running (the plugin refuses). The
+/// leader need not be reachable: `_stop` only logs a failure to release it.
+pub async fn stop(domain: &Domain, index: &str) -> Result<bool, KindError> {
+    const CALL: &str = "POST _plugins/_replication/{index}/_stop";
+    let a = domain
+        .send_observed(CALL, Method::POST, &path(index, "_stop"), Some(json!({})), Some(&stopped(domain, index)))
+        .await?;
+    if a.ok() {
+        return Ok(true);
+    }
+    if a.reason().contains("No replication in progress") || a.status == StatusCode::NOT_FOUND {
+        return Ok(false);
+    }
+    Err(a.into_error(CALL))
+}
+
 /// Looks whether a `_stop` whose answer was lost stopped the replication.
 fn stopped<'a>(
     domain: &'a Domain,
@@ -324,15 +346,7 @@ impl Kind for OpenSearchIndexReplication {
     }
 
     async fn delete(&self, _cx: &Ctx<'_>, id: &str, prior: &Attrs) -> Result<(), KindError> {
-        const CALL: &str = "POST _plugins/_replication/{index}/_stop";
-        let domain = Domain::from_props(prior)?;
-        let a = domain
-            .send_observed(CALL, Method::POST, &path(id, "_stop"), Some(json!({})), Some(&stopped(&domain, id)))
-            .await?;
-        if a.ok() || a.reason().contains("No replication in progress") || a.status == StatusCode::NOT_FOUND {
-            return Ok(());
-        }
-        Err(a.into_error(CALL))
+        stop(&Domain::from_props(prior)?, id).await.map(|_| ())
     }
 }
 
