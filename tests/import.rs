@@ -140,6 +140,8 @@ print(json.dumps({{'cluster': [c['DBClusterArn'], str(c['ClusterCreateTime']), c
 fn an_unencrypted_primary_is_refused_not_replaced() {
     let root = scratch("import-unencrypted");
     copy_dir(&repo().join("examples/mattermost-dr"), &root.join("examples/mattermost-dr"));
+    // The app tier, its secrets and DNS are not this test's subject.
+    drop_app_tier(&root.join("examples/mattermost-dr"));
     copy_dir(&repo().join("modules"), &root.join("modules"));
     let ex = Example { emu: Emulator::start(), dir: root.join("examples/mattermost-dr") };
     // Production made before encryption was the default (demo-standin then keeps it).
