@@ -17,6 +17,8 @@ pub const EXAMPLE: &[(&str, &str)] = &[
     ("search.yaml", include_str!("../examples/mattermost-dr/search.yaml")),
     ("imports.yaml", include_str!("../examples/mattermost-dr/imports.yaml")),
     ("app.yaml", include_str!("../examples/mattermost-dr/app.yaml")),
+    ("secrets.yaml", include_str!("../examples/mattermost-dr/secrets.yaml")),
+    ("dns.yaml", include_str!("../examples/mattermost-dr/dns.yaml")),
 ];
 pub const MODULES: &[(&str, &str)] = &[
     ("aurora-global-database/main.yaml", include_str!("../modules/aurora-global-database/main.yaml")),

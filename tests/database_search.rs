@@ -16,7 +16,7 @@ mod common;
 use aws_sdk_opensearch::Client as OpenSearch;
 use aws_sdk_rds::Client as Rds;
 use aws_smithy_http_client::tls;
-use common::{Emulator, Run, copy_dir, repo, scratch};
+use common::{Emulator, Run, copy_dir, drop_app_tier, repo, scratch};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -57,8 +57,8 @@ impl World {
     fn example() -> World {
         let root = scratch("dbsearch-example");
         copy_dir(&repo().join("examples/mattermost-dr"), &root.join("examples/mattermost-dr"));
-        // The app tier (tests/app_tier.rs) is not this test's subject.
-        std::fs::remove_file(root.join("examples/mattermost-dr/app.yaml")).unwrap();
+        // The app tier, its secrets and DNS are not this test's subject.
+        drop_app_tier(&root.join("examples/mattermost-dr"));
         copy_dir(&repo().join("modules"), &root.join("modules"));
         // These tests make the primary with standby; tests/import.rs adopts it.
         std::fs::remove_file(root.join("examples/mattermost-dr/imports.yaml")).unwrap();

@@ -1,8 +1,9 @@
 //! Secrets Manager and Route 53 kinds through the built binary, against a
-//! private emulator: examples/mattermost-dr/with-app-tier/{secrets,dns}.yaml
+//! private emulator: examples/mattermost-dr/{secrets,dns}.yaml
 //! beside tests/fixtures/dns_secrets/main.yaml (what the example declares
-//! that they use), with a load balancer per region made through boto3 (the
-//! app tier is another issue's). What AWS holds is checked with the AWS SDK
+//! that they use), with a load balancer per region made through boto3 and
+//! passed on by a stand-in for the app tier's module calls (the app tier is
+//! tests/app_tier.rs's subject). What AWS holds is checked with the AWS SDK
 //! for Rust, never through standby.
 
 mod common;
@@ -60,7 +61,7 @@ impl World {
         let fixture = Path::new("tests/fixtures/dns_secrets");
         copy_dir(&repo().join(fixture), &root);
         for f in ["secrets.yaml", "dns.yaml"] {
-            std::fs::copy(repo().join("examples/mattermost-dr/with-app-tier").join(f), root.join(f)).unwrap();
+            std::fs::copy(repo().join("examples/mattermost-dr").join(f), root.join(f)).unwrap();
         }
         let out = std::process::Command::new(repo().join(".venv-emulator/bin/python"))
             .args(["-c", MAKE_LBS, &emu.endpoint()])

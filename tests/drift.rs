@@ -8,7 +8,7 @@ mod common;
 use aws_sdk_iam::Client as Iam;
 use aws_sdk_s3::Client as S3;
 use aws_smithy_http_client::tls;
-use common::{Emulator, Run, copy_dir, repo, scratch};
+use common::{Emulator, Run, copy_dir, drop_app_tier, repo, scratch};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -52,8 +52,8 @@ impl World {
     fn example() -> World {
         let root = scratch("drift-example");
         copy_dir(&repo().join("examples/mattermost-dr"), &root.join("examples/mattermost-dr"));
-        // The app tier (tests/app_tier.rs) is not this test's subject.
-        std::fs::remove_file(root.join("examples/mattermost-dr/app.yaml")).unwrap();
+        // The app tier, its secrets and DNS are not this test's subject.
+        drop_app_tier(&root.join("examples/mattermost-dr"));
         copy_dir(&repo().join("modules"), &root.join("modules"));
         // These tests make the primary with standby; tests/import.rs adopts it.
         std::fs::remove_file(root.join("examples/mattermost-dr/imports.yaml")).unwrap();
@@ -636,8 +636,8 @@ fn preflight_fails_the_backup_check_by_name_on_a_primary_without_backups() {
 fn no_credentials_is_one_message_naming_the_sources() {
     let root = scratch("drift-nocreds");
     copy_dir(&repo().join("examples/mattermost-dr"), &root.join("examples/mattermost-dr"));
-    // The app tier (tests/app_tier.rs) is not this test's subject.
-    std::fs::remove_file(root.join("examples/mattermost-dr/app.yaml")).unwrap();
+    // The app tier, its secrets and DNS are not this test's subject.
+    drop_app_tier(&root.join("examples/mattermost-dr"));
     copy_dir(&repo().join("modules"), &root.join("modules"));
     let dir = root.join("examples/mattermost-dr");
     // Something on record to refresh, as after a first apply.

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{Emulator, Run, copy_dir, repo, scratch};
+use common::{Emulator, Run, copy_dir, drop_app_tier, repo, scratch};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -95,8 +95,8 @@ fn http(endpoint: &str, method: &str, path: &str, host: Option<&str>, body: Opti
 fn example() -> PathBuf {
     let root = scratch("faults-example");
     copy_dir(&repo().join("examples/mattermost-dr"), &root.join("examples/mattermost-dr"));
-    // The app tier (tests/app_tier.rs) is not this test's subject.
-    std::fs::remove_file(root.join("examples/mattermost-dr/app.yaml")).unwrap();
+    // The app tier, its secrets and DNS are not this test's subject.
+    drop_app_tier(&root.join("examples/mattermost-dr"));
     copy_dir(&repo().join("modules"), &root.join("modules"));
     // These tests make the primary with standby (no adoption).
     std::fs::remove_file(root.join("examples/mattermost-dr/imports.yaml")).unwrap();

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 fn example_copy(name: &str) -> PathBuf {
     let dir = scratch(name);
     copy_dir(&repo().join("examples/mattermost-dr"), &dir.join("examples/mattermost-dr"));
-    // The app tier (tests/app_tier.rs) is not this test's subject.
-    std::fs::remove_file(dir.join("examples/mattermost-dr/app.yaml")).unwrap();
+    // The app tier, its secrets and DNS are not this test's subject.
+    drop_app_tier(&dir.join("examples/mattermost-dr"));
     copy_dir(&repo().join("modules"), &dir.join("modules"));
     dir
 }

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Emulator, Run, copy_dir, repo, scratch, standby, write_files};
+use common::{Emulator, Run, copy_dir, drop_app_tier, repo, scratch, standby, write_files};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -70,8 +70,8 @@ impl Example {
     fn with_standin() -> Example {
         let root = scratch("import-example");
         copy_dir(&repo().join("examples/mattermost-dr"), &root.join("examples/mattermost-dr"));
-        // The app tier (tests/app_tier.rs) is not this test's subject.
-        std::fs::remove_file(root.join("examples/mattermost-dr/app.yaml")).unwrap();
+        // The app tier, its secrets and DNS are not this test's subject.
+        drop_app_tier(&root.join("examples/mattermost-dr"));
         copy_dir(&repo().join("modules"), &root.join("modules"));
         let ex = Example { emu: Emulator::start(), dir: root.join("examples/mattermost-dr") };
         let out = ex.env(&mut Command::new(repo().join("scripts/demo-standin"))).output().expect("demo-standin");
@@ -140,6 +140,8 @@ print(json.dumps({{'cluster': [c['DBClusterArn'], str(c['ClusterCreateTime']), c
 fn an_unencrypted_primary_is_refused_not_replaced() {
     let root = scratch("import-unencrypted");
     copy_dir(&repo().join("examples/mattermost-dr"), &root.join("examples/mattermost-dr"));
+    // The app tier, its secrets and DNS are not this test's subject.
+    drop_app_tier(&root.join("examples/mattermost-dr"));
     copy_dir(&repo().join("modules"), &root.join("modules"));
     let ex = Example { emu: Emulator::start(), dir: root.join("examples/mattermost-dr") };
     // Production made before encryption was the default (demo-standin then keeps it).

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Emulator, copy_dir, repo, scratch};
+use common::{Emulator, copy_dir, drop_app_tier, repo, scratch};
 use serde_json::Value;
 
 fn control(emu: &Emulator, method: &str, path: &str, body: &str) -> Value {
@@ -29,8 +29,8 @@ fn a_just_created_destination_is_retried() {
     let emu = Emulator::start();
     let root = scratch("repl-retry");
     copy_dir(&repo().join("examples/mattermost-dr"), &root.join("examples/mattermost-dr"));
-    // The app tier (tests/app_tier.rs) is not this test's subject.
-    std::fs::remove_file(root.join("examples/mattermost-dr/app.yaml")).unwrap();
+    // The app tier, its secrets and DNS are not this test's subject.
+    drop_app_tier(&root.join("examples/mattermost-dr"));
     copy_dir(&repo().join("modules"), &root.join("modules"));
     let dir = root.join("examples/mattermost-dr");
     // Standby makes the primary here (no adoption).

@@ -29,6 +29,16 @@ pub fn write_files(dir: &Path, files: &[(&str, &str)]) {
 }
 
 /// Copies a directory tree (fixtures, modules, examples).
+/// Removes the app tier from a copy of examples/mattermost-dr, with what
+/// only it uses (its secrets, the DNS records on its load balancers), for the
+/// tests of the data tier (the app tier is tests/app_tier.rs's subject,
+/// secrets and DNS tests/dns_secrets.rs's).
+pub fn drop_app_tier(example: &Path) {
+    for f in ["app.yaml", "dns.yaml", "secrets.yaml"] {
+        std::fs::remove_file(example.join(f)).unwrap();
+    }
+}
+
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
