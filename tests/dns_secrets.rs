@@ -219,8 +219,10 @@ fn secrets_in_both_regions_and_failover_records_to_the_active_region() {
     assert!(apply.stdout.contains("Apply complete! Resources: 13 added, 0 changed, 0 destroyed."), "{}", apply.stdout);
     // The wait for INSYNC shows on the progress lines.
     assert!(
-        apply.stdout.lines().any(|l| l.starts_with("aws_route53_record.mattermost_primary: Still creating...")
-            && l.contains("PENDING")),
+        apply
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("aws_route53_record.mattermost_active: Still creating...") && l.contains("PENDING")),
         "{}",
         apply.stdout
     );
@@ -236,9 +238,9 @@ fn secrets_in_both_regions_and_failover_records_to_the_active_region() {
     let records = w.records();
     let lb = |r: &str| format!("{}.", w.lbs[r]["dns"].as_str().unwrap().to_lowercase());
     assert_eq!(records.len(), 2, "{records:?}");
-    let (role, target, primary_check) = &records[WEST];
+    let (role, target, primary_check) = &records["active"];
     assert_eq!((role.as_str(), target.clone()), ("PRIMARY", lb("primary")));
-    let (role, target, secondary_check) = &records[EAST];
+    let (role, target, secondary_check) = &records["standby"];
     assert_eq!((role.as_str(), target.clone()), ("SECONDARY", lb("secondary")));
     for (check, region) in [(primary_check, "primary"), (secondary_check, "secondary")] {
         let c = w.block(async { w.r53.get_health_check().health_check_id(check).send().await.unwrap() });
@@ -352,7 +354,7 @@ fn zone_record_health_check_and_secret_import() {
     };
     let adopted = [
         "aws_route53_zone.zone",
-        "aws_route53_record.mattermost_primary",
+        "aws_route53_record.mattermost_active",
         "aws_route53_health_check.mattermost_primary_ping",
         "aws_secretsmanager_secret.mattermost_db_password_secondary",
         "aws_secretsmanager_secret_version.mattermost_db_password_secondary_value",
@@ -364,8 +366,8 @@ fn zone_record_health_check_and_secret_import() {
         let run = w.ok(0, &["import", addr, &id, "."]);
         no_secret_in("import", &run.all());
     }
-    let record = id_of("aws_route53_record.mattermost_primary");
-    assert!(record.ends_with(&format!("_{HOST}_A_{WEST}")), "{record}");
+    let record = id_of("aws_route53_record.mattermost_active");
+    assert!(record.ends_with(&format!("_{HOST}_A_active")), "{record}");
     // Adopted as they are: nothing to change but the value, whose hash is
     // not invented (a version imported without its value plans as an
     // update, with the engine's warning that it overwrites the value in use).
@@ -384,9 +386,9 @@ fn zone_record_health_check_and_secret_import() {
     w.ok(0, &["apply", ".", "--auto-approve"]);
     w.ok(0, &["plan", ".", "--detailed-exitcode"]);
     // An id that names nothing is refused.
-    w.ok(0, &["state", "rm", "aws_route53_record.mattermost_secondary"]);
+    w.ok(0, &["state", "rm", "aws_route53_record.mattermost_standby"]);
     let zone = w.zone_id();
-    let run = w.ok(1, &["import", "aws_route53_record.mattermost_secondary", &format!("{zone}_{HOST}_A_nowhere"), "."]);
+    let run = w.ok(1, &["import", "aws_route53_record.mattermost_standby", &format!("{zone}_{HOST}_A_nowhere"), "."]);
     assert!(run.stderr.contains("nowhere"), "{}", run.stderr);
 }
 

@@ -330,10 +330,75 @@ const OS_WEST: &str = "mattermost-dr-os-us-west-1";
 const OS_EAST: &str = "mattermost-dr-os-us-east-1";
 const REPLICATED: [&str; 4] = ["channels", "files", "posts-2026-12-01", "users"];
 
-/// examples/mattermost-dr (database, files, search) against a private emulator.
+/// examples/mattermost-dr, whole (database, files, search, app tier, DNS),
+/// against a private emulator.
 struct Full {
     emu: Emulator,
     dir: PathBuf,
+}
+
+/// The SDK's view of what a switch moves besides the data: DNS and the job
+/// scheduler.
+struct Front {
+    rt: tokio::runtime::Runtime,
+    r53: aws_sdk_route53::Client,
+    ec2: BTreeMap<&'static str, aws_sdk_ec2::Client>,
+}
+
+impl Front {
+    fn new(endpoint: &str) -> Front {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let (r53, ec2) = rt.block_on(async {
+            let mut ec2 = BTreeMap::new();
+            let mut r53 = None;
+            for region in [WEST, EAST] {
+                let http = aws_smithy_http_client::Builder::new()
+                    .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+                    .build_https();
+                let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                    .endpoint_url(endpoint)
+                    .region(aws_sdk_ec2::config::Region::new(region))
+                    .credentials_provider(aws_sdk_ec2::config::Credentials::new("testing", "testing", None, None, "t"))
+                    .http_client(http)
+                    .load()
+                    .await;
+                ec2.insert(region, aws_sdk_ec2::Client::new(&config));
+                r53.get_or_insert_with(|| aws_sdk_route53::Client::new(&config));
+            }
+            (r53.unwrap(), ec2)
+        });
+        Front { rt, r53, ec2 }
+    }
+
+    /// The hostname's failover records: PRIMARY/SECONDARY → alias target.
+    fn dns(&self) -> BTreeMap<String, String> {
+        self.rt.block_on(async {
+            let zones = self.r53.list_hosted_zones().send().await.unwrap();
+            let zone = zones.hosted_zones()[0].id().to_string();
+            let sets = self.r53.list_resource_record_sets().hosted_zone_id(zone).send().await.unwrap();
+            sets.resource_record_sets()
+                .iter()
+                .filter_map(|r| Some((r.failover()?.as_str().to_string(), r.alias_target()?.dns_name().to_string())))
+                .collect()
+        })
+    }
+
+    /// `MM_JOBSETTINGS_RUNSCHEDULER` in the region's launch template (its default version).
+    fn scheduler(&self, region: &'static str) -> String {
+        self.rt.block_on(async {
+            let out = self.ec2[region]
+                .describe_launch_template_versions()
+                .launch_template_name(format!("mattermost-dr-app-{region}"))
+                .versions("$Default")
+                .send()
+                .await
+                .unwrap();
+            let data = out.launch_template_versions()[0].launch_template_data().unwrap();
+            let bytes = aws_smithy_types::base64::decode(data.user_data().unwrap()).unwrap();
+            let text = String::from_utf8(bytes).unwrap();
+            text.lines().find_map(|l| l.strip_prefix("MM_JOBSETTINGS_RUNSCHEDULER=")).unwrap_or("?").to_string()
+        })
+    }
 }
 
 impl Full {
@@ -352,7 +417,15 @@ impl Full {
             .env("STANDBY_VAR_opensearch_replication_password", "Repl-User-5%qa")
             .env("STANDBY_VAR_opensearch_mattermost_password", "Mm-Search-3&zx")
             .env("STANDBY_VAR_search_source_ips", r#"["127.0.0.0/8"]"#)
-            .env("STANDBY_VAR_deletion_protection", "false");
+            .env("STANDBY_VAR_deletion_protection", "false")
+            // The app tier as the demo runs it (plain HTTP, no certificates).
+            .env("STANDBY_VAR_app_ami_id", "ami-0abcdef1234567890")
+            .env("STANDBY_VAR_app_listener_protocol", "HTTP")
+            .env("STANDBY_VAR_app_listener_port", "80")
+            .env("STANDBY_VAR_app_certificate_arn_primary", "null")
+            .env("STANDBY_VAR_app_certificate_arn_secondary", "null")
+            .env("STANDBY_VAR_mattermost_db_password", "Mm-Db-9!kd")
+            .env("STANDBY_VAR_secrets_recovery_window_in_days", "0");
         c.output().expect("run standby").into()
     }
 
@@ -495,6 +568,16 @@ fn scrub(text: &str) -> String {
 fn search_switches_roles_with_the_database_and_back() {
     let w = Full::applied();
     w.assert_leads(OS_WEST, OS_EAST, WEST, EAST);
+    let front = Front::new(&w.emu.endpoint());
+    // Users reach the active region; only its nodes run the job scheduler.
+    let roles = |active: &str, standby: &str| {
+        let dns = front.dns();
+        assert!(dns["PRIMARY"].contains(&format!(".{active}.")), "{dns:?}");
+        assert!(dns["SECONDARY"].contains(&format!(".{standby}.")), "{dns:?}");
+        let on = |r: &str| if r == active { "true" } else { "false" };
+        assert_eq!((front.scheduler(WEST), front.scheduler(EAST)), (on(WEST).to_string(), on(EAST).to_string()));
+    };
+    roles(WEST, EAST);
 
     // The plan says what it deletes, with document counts, in every rendering.
     let to_east = ["--var", "active_region=secondary"];
@@ -518,6 +601,7 @@ fn search_switches_roles_with_the_database_and_back() {
     let apply = w.ok(0, &[&["apply", ".", "--auto-approve"][..], &to_east].concat());
     assert!(apply.stdout.contains("Switchover complete: secondary (us-east-1) is active"), "{}", apply.stdout);
     w.assert_leads(OS_EAST, OS_WEST, EAST, WEST);
+    roles(EAST, WEST);
     // The written document reached the new follower (replicated back).
     let clean = w.ok(0, &[&["plan", ".", "--detailed-exitcode"][..], &to_east].concat());
     assert!(clean.stdout.contains("No changes."), "{}", clean.stdout);
@@ -527,6 +611,7 @@ fn search_switches_roles_with_the_database_and_back() {
     assert!(back.stdout.contains("Switchover complete: primary (us-west-1) is active"), "{}", back.stdout);
     assert!(!back.stdout.contains("aws_opensearch_domain.") || !back.stdout.contains("replaced"), "{}", back.stdout);
     w.assert_leads(OS_WEST, OS_EAST, WEST, EAST);
+    roles(WEST, EAST);
     let clean = w.ok(0, &["plan", ".", "--detailed-exitcode"]);
     assert!(clean.stdout.contains("No changes."), "{}", clean.stdout);
 }

@@ -1,9 +1,9 @@
 //! AWS resource kinds, and what they share: error mapping with hints, tags,
 //! reading attributes, waiting for eventually consistent APIs.
 
-pub mod iam_instance_profile;
 pub mod cloudwatch_log_group;
 pub mod cloudwatch_log_resource_policy;
+pub mod iam_instance_profile;
 pub mod iam_policy;
 pub mod iam_role;
 pub mod iam_role_policy;
