@@ -590,7 +590,7 @@ fn search_switches_roles_with_the_database_and_back() {
     );
     insta::assert_json_snapshot!("switchover_search_delete_step_json", steps[4]["indices"]);
     let human = w.ok(2, &[&["plan", ".", "--detailed-exitcode"][..], &to_east].concat()).stdout;
-    let runbook = human[..human.find("Not in this runbook").expect("a runbook")].to_string();
+    let runbook = human[..human.find("Then, with the changes below").expect("a runbook")].to_string();
     insta::assert_snapshot!("switchover_search_runbook_human", scrub(&runbook));
     let md = w.ok(0, &[&["plan", ".", "--format", "markdown"][..], &to_east].concat()).stdout;
     let row = md.lines().find(|l| l.contains("search.delete-old-copies")).expect("the step in markdown").to_string();

@@ -85,6 +85,28 @@ fn max_attempts() -> u32 {
     std::env::var(ENV_MAX_ATTEMPTS).ok().and_then(|v| v.parse().ok()).filter(|n| *n > 0).unwrap_or(5)
 }
 
+/// A per-region client, made once per region from the shared configuration
+/// with the retry-counting interceptor (the field of the same name caches it).
+macro_rules! regional_client {
+    ($($(#[$doc:meta])* $name:ident: $sdk:ident;)*) => {$(
+        $(#[$doc])*
+        pub async fn $name(&self, region: &str) -> $sdk::Client {
+            let cfg = self.config().await;
+            let mut cache = self.$name.lock().unwrap_or_else(|e| e.into_inner());
+            cache
+                .entry(region.to_string())
+                .or_insert_with(|| {
+                    let conf = $sdk::config::Builder::from(cfg)
+                        .region($sdk::config::Region::new(region.to_string()))
+                        .interceptor(CountRetries)
+                        .build();
+                    $sdk::Client::from_conf(conf)
+                })
+                .clone()
+        }
+    )*};
+}
+
 impl Aws {
     pub fn new() -> Self {
         Self::default()
@@ -109,6 +131,17 @@ impl Aws {
             .await
     }
 
+    regional_client! {
+        rds: aws_sdk_rds;
+        opensearch: aws_sdk_opensearch;
+        secretsmanager: aws_sdk_secretsmanager;
+        ec2: aws_sdk_ec2;
+        elbv2: aws_sdk_elasticloadbalancingv2;
+        autoscaling: aws_sdk_autoscaling;
+        /// CloudWatch Logs (log groups and resource policies for OpenSearch's logs).
+        logs: aws_sdk_cloudwatchlogs;
+    }
+
     pub async fn s3(&self, region: &str) -> aws_sdk_s3::Client {
         let cfg = self.config().await;
         let mut cache = self.s3.lock().unwrap_or_else(|e| e.into_inner());
@@ -123,36 +156,6 @@ impl Aws {
                     .interceptor(CountRetries)
                     .build();
                 aws_sdk_s3::Client::from_conf(conf)
-            })
-            .clone()
-    }
-
-    pub async fn rds(&self, region: &str) -> aws_sdk_rds::Client {
-        let cfg = self.config().await;
-        let mut cache = self.rds.lock().unwrap_or_else(|e| e.into_inner());
-        cache
-            .entry(region.to_string())
-            .or_insert_with(|| {
-                let conf = aws_sdk_rds::config::Builder::from(cfg)
-                    .region(aws_sdk_rds::config::Region::new(region.to_string()))
-                    .interceptor(CountRetries)
-                    .build();
-                aws_sdk_rds::Client::from_conf(conf)
-            })
-            .clone()
-    }
-
-    pub async fn opensearch(&self, region: &str) -> aws_sdk_opensearch::Client {
-        let cfg = self.config().await;
-        let mut cache = self.opensearch.lock().unwrap_or_else(|e| e.into_inner());
-        cache
-            .entry(region.to_string())
-            .or_insert_with(|| {
-                let conf = aws_sdk_opensearch::config::Builder::from(cfg)
-                    .region(aws_sdk_opensearch::config::Region::new(region.to_string()))
-                    .interceptor(CountRetries)
-                    .build();
-                aws_sdk_opensearch::Client::from_conf(conf)
             })
             .clone()
     }
@@ -199,36 +202,6 @@ impl Aws {
             .clone()
     }
 
-    pub async fn secretsmanager(&self, region: &str) -> aws_sdk_secretsmanager::Client {
-        let cfg = self.config().await;
-        let mut cache = self.secretsmanager.lock().unwrap_or_else(|e| e.into_inner());
-        cache
-            .entry(region.to_string())
-            .or_insert_with(|| {
-                let conf = aws_sdk_secretsmanager::config::Builder::from(cfg)
-                    .region(aws_sdk_secretsmanager::config::Region::new(region.to_string()))
-                    .interceptor(CountRetries)
-                    .build();
-                aws_sdk_secretsmanager::Client::from_conf(conf)
-            })
-            .clone()
-    }
-
-    pub async fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
-        let cfg = self.config().await;
-        let mut cache = self.ec2.lock().unwrap_or_else(|e| e.into_inner());
-        cache
-            .entry(region.to_string())
-            .or_insert_with(|| {
-                let conf = aws_sdk_ec2::config::Builder::from(cfg)
-                    .region(aws_sdk_ec2::config::Region::new(region.to_string()))
-                    .interceptor(CountRetries)
-                    .build();
-                aws_sdk_ec2::Client::from_conf(conf)
-            })
-            .clone()
-    }
-
     /// Route 53 is global: one endpoint (`route53.amazonaws.com`) signed for
     /// us-east-1, whatever region a record's `region:` names. Its control
     /// plane (record and health-check changes) lives in us-east-1; DNS
@@ -246,52 +219,6 @@ impl Aws {
                 aws_sdk_route53::Client::from_conf(conf)
             })
             .await
-            .clone()
-    }
-
-    pub async fn elbv2(&self, region: &str) -> aws_sdk_elasticloadbalancingv2::Client {
-        let cfg = self.config().await;
-        let mut cache = self.elbv2.lock().unwrap_or_else(|e| e.into_inner());
-        cache
-            .entry(region.to_string())
-            .or_insert_with(|| {
-                let conf = aws_sdk_elasticloadbalancingv2::config::Builder::from(cfg)
-                    .region(aws_sdk_elasticloadbalancingv2::config::Region::new(region.to_string()))
-                    .interceptor(CountRetries)
-                    .build();
-                aws_sdk_elasticloadbalancingv2::Client::from_conf(conf)
-            })
-            .clone()
-    }
-
-    pub async fn autoscaling(&self, region: &str) -> aws_sdk_autoscaling::Client {
-        let cfg = self.config().await;
-        let mut cache = self.autoscaling.lock().unwrap_or_else(|e| e.into_inner());
-        cache
-            .entry(region.to_string())
-            .or_insert_with(|| {
-                let conf = aws_sdk_autoscaling::config::Builder::from(cfg)
-                    .region(aws_sdk_autoscaling::config::Region::new(region.to_string()))
-                    .interceptor(CountRetries)
-                    .build();
-                aws_sdk_autoscaling::Client::from_conf(conf)
-            })
-            .clone()
-    }
-
-    /// CloudWatch Logs (log groups and resource policies for OpenSearch's logs).
-    pub async fn logs(&self, region: &str) -> aws_sdk_cloudwatchlogs::Client {
-        let cfg = self.config().await;
-        let mut cache = self.logs.lock().unwrap_or_else(|e| e.into_inner());
-        cache
-            .entry(region.to_string())
-            .or_insert_with(|| {
-                let conf = aws_sdk_cloudwatchlogs::config::Builder::from(cfg)
-                    .region(aws_sdk_cloudwatchlogs::config::Region::new(region.to_string()))
-                    .interceptor(CountRetries)
-                    .build();
-                aws_sdk_cloudwatchlogs::Client::from_conf(conf)
-            })
             .clone()
     }
 

@@ -54,7 +54,7 @@ pub fn human(rb: &Runbook, s: &Style) -> String {
         }
         out.push('\n');
     }
-    out.push_str("\n  Not in this runbook yet: scheduler and DNS (see the README).\n\n");
+    out.push_str("\n  Then, with the changes below: the job scheduler and DNS move to the new active region,\n  and search replication starts in the other direction.\n\n");
     out
 }
 
