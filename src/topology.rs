@@ -101,6 +101,7 @@ fn role(type_name: &str) -> Role {
         "opensearch_internal_user" => Role::Part("internal user"),
         "opensearch_role" => Role::Part("security role"),
         "opensearch_role_mapping" => Role::Part("role mapping"),
+        "opensearch_audit_config" => Role::Part("audit logging"),
         "aws_secretsmanager_secret" => Role::Main("secret"),
         "aws_secretsmanager_secret_version" => Role::Part("current value"),
         "aws_route53_zone" => Role::Global("Route 53 zone"),

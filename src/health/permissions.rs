@@ -111,6 +111,7 @@ pub const BY_KIND: &[(&str, &[&str], &[&str])] = &[
     ("opensearch_internal_user", &[], &[]),
     ("opensearch_role", &[], &[]),
     ("opensearch_role_mapping", &[], &[]),
+    ("opensearch_audit_config", &[], &[]),
     (
         "aws_secretsmanager_secret",
         &["secretsmanager:DescribeSecret"],

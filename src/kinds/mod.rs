@@ -320,6 +320,7 @@ pub fn registry() -> &'static [&'static dyn Kind] {
         &opensearch::internal_user::OpenSearchInternalUser,
         &opensearch::role::OpenSearchRole,
         &opensearch::role_mapping::OpenSearchRoleMapping,
+        &opensearch::audit_config::OpenSearchAuditConfig,
         &secrets::secret::SecretsManagerSecret,
         &secrets::secret_version::SecretsManagerSecretVersion,
         &route53::zone::Route53Zone,

@@ -9,6 +9,7 @@
 //! its endpoint is chosen).
 
 pub mod access;
+pub mod audit_config;
 pub mod autofollow_rule;
 pub mod domain;
 pub mod domain_policy;

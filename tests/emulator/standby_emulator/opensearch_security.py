@@ -211,3 +211,143 @@ def security_api(domain, user: str, method: str, kind: str, name: str, raw: byte
     if existed:
         return 200, {"status": "OK", "message": f"'{name}' updated."}
     return 201, {"status": "CREATED", "message": f"'{name}' created."}
+
+
+# ------------------------------------------------------------ audit logging ---
+# The security plugin's audit API (opensearch-project/security,
+# AuditApiAction; AWS, "Monitoring audit logs in Amazon OpenSearch Service",
+# "Audit log REST API"):
+# - `GET /_plugins/_security/api/audit` -> `{"_readonly": [pointers], "config": {...}}`;
+#   `GET .../audit/config` has no route (405, allowed: PUT).
+# - `PUT /_plugins/_security/api/audit/config` replaces the whole config
+#   (missing fields take the plugin's defaults) -> 200 `{"status":"OK","message":"'config' updated."}`.
+# - Refusals, in the plugin's order: body missing or not JSON 400 "Request
+#   body required for this action." / "Could not parse content of request.";
+#   unknown top-level keys 400 `{"status":"error","reason":"Invalid configuration",
+#   "invalid_keys":{"keys":"a,b"}}`; `audit`/`compliance` not objects 400
+#   `{"status":"error","reason":"Wrong datatype","audit":"Object expected"}`;
+#   a body that does not parse as the plugin's AuditConfig (unknown nested
+#   key, wrong nested type, a category not allowed on that layer) 400
+#   "Could not parse content of request."; a read-only field sent changed
+#   (or left out) 409 `{"status":"CONFLICT","message":"Attempted to update
+#   read-only property."}` (only a TLS super-admin, which AWS gives no one,
+#   bypasses it).
+# - Only users with the REST API admin permission (on AWS: mapped to
+#   `security_manager` or `all_access`) may call it: 403
+#   `{"status":"FORBIDDEN","message":"No permission to access REST API: ..."}`.
+# A new domain with fine-grained access control has audit logging off
+# (AWS: "Then you can enable audit logs in OpenSearch Dashboards"), the
+# plugin's defaults otherwise.
+
+AUDIT_REST_CATEGORIES = {"BAD_HEADERS", "SSL_EXCEPTION", "AUTHENTICATED", "FAILED_LOGIN", "GRANTED_PRIVILEGES",
+                         "MISSING_PRIVILEGES"}
+AUDIT_TRANSPORT_CATEGORIES = AUDIT_REST_CATEGORIES | {"INDEX_EVENT", "OPENDISTRO_SECURITY_INDEX_ATTEMPT"}
+# Which fields the service keeps for itself. The plugin reads the list from
+# its static_audit.yml; the emulator marks the compliance logging of the
+# security configuration itself, which AWS manages.
+AUDIT_READONLY = ["/compliance/internal_config", "/compliance/external_config"]
+
+_BOOL, _LIST, _WATCHED = "bool", "list", "watched"
+AUDIT_FIELDS = {
+    "audit": {"enable_rest": (_BOOL, True), "disabled_rest_categories": (_LIST, ["AUTHENTICATED", "GRANTED_PRIVILEGES"]),
+              "enable_transport": (_BOOL, True),
+              "disabled_transport_categories": (_LIST, ["AUTHENTICATED", "GRANTED_PRIVILEGES"]),
+              "resolve_bulk_requests": (_BOOL, False), "log_request_body": (_BOOL, True),
+              "resolve_indices": (_BOOL, True), "exclude_sensitive_headers": (_BOOL, True),
+              "ignore_users": (_LIST, ["kibanaserver"]), "ignore_requests": (_LIST, [])},
+    "compliance": {"enabled": (_BOOL, True), "internal_config": (_BOOL, True), "external_config": (_BOOL, False),
+                   "read_metadata_only": (_BOOL, True), "read_watched_fields": (_WATCHED, {}),
+                   "read_ignore_users": (_LIST, ["kibanaserver"]), "write_metadata_only": (_BOOL, True),
+                   "write_log_diffs": (_BOOL, False), "write_watched_indices": (_LIST, []),
+                   "write_ignore_users": (_LIST, ["kibanaserver"])},
+}
+
+
+def _audit_defaults(enabled: bool) -> dict:
+    return {"enabled": enabled, **{section: {k: json.loads(json.dumps(d)) for k, (_, d) in fields.items()}
+                                   for section, fields in AUDIT_FIELDS.items()}}
+
+
+def audit_store(domain) -> dict:
+    cfg = getattr(domain, "_emu_audit", None)
+    if cfg is None:
+        cfg = domain._emu_audit = _audit_defaults(False)
+    return cfg
+
+
+def _not_parseable() -> SecurityAnswer:
+    return SecurityAnswer(400, {"status": "error", "reason": "Could not parse content of request."})
+
+
+def _typed(kind: str, v: Any) -> bool:
+    if kind == _BOOL:
+        return isinstance(v, bool)
+    if kind == _LIST:
+        return isinstance(v, list) and all(isinstance(i, str) for i in v)
+    return isinstance(v, dict) and all(isinstance(f, list) and all(isinstance(i, str) for i in f) for f in v.values())
+
+
+def _parse_audit(raw: bytes) -> tuple[dict, dict]:
+    if not raw.strip():
+        raise SecurityAnswer(400, {"status": "error", "reason": "Request body required for this action."})
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise _not_parseable() from None
+    if not isinstance(body, dict):
+        raise _not_parseable()
+    _check_fields(body, {"enabled", "audit", "compliance"})
+    wrong = {k: "Object expected" for k in ("audit", "compliance") if k in body and not isinstance(body[k], dict)}
+    if wrong:
+        raise SecurityAnswer(400, {"status": "error", "reason": "Wrong datatype", **wrong})
+    for section in ("audit", "compliance"):
+        for v in (body.get(section) or {}).values():
+            if isinstance(v, list) and any(i is None for i in v):
+                raise SecurityAnswer(400, {"status": "error",
+                                           "reason": "`null` is not allowed as json array element"})
+    if "enabled" in body and not isinstance(body["enabled"], bool):
+        raise _not_parseable()
+    config = _audit_defaults(body.get("enabled", True))
+    for section, fields in AUDIT_FIELDS.items():
+        for k, v in (body.get(section) or {}).items():
+            if k not in fields or not _typed(fields[k][0], v):
+                raise _not_parseable()
+            config[section][k] = v
+    if not set(config["audit"]["disabled_rest_categories"]) <= AUDIT_REST_CATEGORIES:
+        raise _not_parseable()
+    if not set(config["audit"]["disabled_transport_categories"]) <= AUDIT_TRANSPORT_CATEGORIES:
+        raise _not_parseable()
+    return body, config
+
+
+def _at(doc: Any, pointer: str) -> Any:
+    for k in pointer.strip("/").split("/"):
+        if not isinstance(doc, dict) or k not in doc:
+            return KeyError  # Jackson's MissingNode: equal to nothing stored
+        doc = doc[k]
+    return doc
+
+
+def audit_api(domain, user: str, method: str, path: str, parts: list, raw: bytes) -> tuple[int, Any]:
+    name = parts[4] if len(parts) == 5 else None
+    if name not in (None, "config"):
+        return 400, {"error": f"no handler found for uri [{path}] and method [{method}]"}
+    if not roles_of(domain, user) & {"all_access", "security_manager"}:
+        roles = sorted(roles_of(domain, user))
+        return 403, {"status": "FORBIDDEN", "message": (
+            f"No permission to access REST API: User {user} with Security Roles {roles} does not have any access "
+            f"to endpoint AUDIT and method {method}")}
+    if name is None:
+        if method != "GET":
+            return 405, {"error": f"Incorrect HTTP method for uri [{path}] and method [{method}], allowed: [GET, PATCH]",
+                         "status": 405}
+        return 200, {"_readonly": list(AUDIT_READONLY), "config": json.loads(json.dumps(audit_store(domain)))}
+    if method != "PUT":
+        return 405, {"error": f"Incorrect HTTP method for uri [{path}] and method [{method}], allowed: [PUT]",
+                     "status": 405}
+    sent, config = _parse_audit(raw)
+    current = audit_store(domain)
+    if any(_at(sent, p) != _at(current, p) for p in AUDIT_READONLY):
+        return 409, {"status": "CONFLICT", "message": "Attempted to update read-only property."}
+    domain._emu_audit = config
+    return 200, {"status": "OK", "message": "'config' updated."}
