@@ -287,6 +287,8 @@ pub const IMPORT_IDS: &str = "Import ids by kind:
   aws_opensearch_outbound_connection, aws_opensearch_inbound_connection_accepter   connection id
   opensearch_autofollow_rule          LEADER_ALIAS:RULE (e.g. leader:posts)
   opensearch_index_replication        follower index name
+  opensearch_internal_user, opensearch_role, opensearch_role_mapping   user or role name
+  opensearch_audit_config             domain endpoint (search-….es.amazonaws.com; one per domain)
   aws_secretsmanager_secret           secret ARN
   aws_secretsmanager_secret_version   the secret's ARN (its current version is adopted; the value is not read:
                                       the next plan puts the configured value as a new version)

@@ -68,7 +68,11 @@ struct Field {
 
 const FIELDS: &[Field] = &[
     Field { prop: "enabled", pointer: "/enabled", default: || json!(true) },
-    Field { prop: "audit_rest_disabled_categories", pointer: "/audit/disabled_rest_categories", default: || json!(DEFAULT_DISABLED) },
+    Field {
+        prop: "audit_rest_disabled_categories",
+        pointer: "/audit/disabled_rest_categories",
+        default: || json!(DEFAULT_DISABLED),
+    },
     Field {
         prop: "audit_transport_disabled_categories",
         pointer: "/audit/disabled_transport_categories",
@@ -88,7 +92,10 @@ static SCHEMA: Schema = Schema {
     props: &[
         P_ENDPOINT,
         P_ENDPOINT_URL,
-        Prop { doc: "A user mapped to `security_manager` (the domain's master user is): AWS requires it for the audit API.", ..P_MASTER },
+        Prop {
+            doc: "A user mapped to `security_manager` (the domain's master user is): AWS requires it for the audit API.",
+            ..P_MASTER
+        },
         P_MASTER_PASSWORD,
         Prop::optional(
             "enabled",
@@ -371,6 +378,15 @@ impl Kind for OpenSearchAuditConfig {
         }
     }
 
+    /// Unset properties plan as their defaults, so the plan shows what is sent.
+    fn derive(&self, planned: &mut Attrs) {
+        for f in FIELDS {
+            if planned.get(f.prop).is_none_or(Value::is_null) {
+                planned.insert(f.prop.into(), Value::from_json(&(f.default)()));
+            }
+        }
+    }
+
     fn delete_effect(&self, _prior: &Attrs) -> Option<String> {
         Some(
             "audit logging is switched off on the domain (PUT with enabled: false); the config stays, and the audit \
@@ -469,8 +485,11 @@ mod tests {
         };
         let e = refusal(a, PUT_CALL, "admin").to_string();
         assert!(e.contains("Invalid configuration (invalid_keys: bogus)"), "{e}");
-        let a = Answer { status: StatusCode::CONFLICT, body: json!({"status": "CONFLICT", "message": "Attempted to \
-            update read-only property."}) };
+        let a = Answer {
+            status: StatusCode::CONFLICT,
+            body: json!({"status": "CONFLICT", "message": "Attempted to \
+            update read-only property."}),
+        };
         assert!(refusal(a, PUT_CALL, "admin").to_string().contains("read-only"));
     }
 
@@ -486,9 +505,6 @@ mod tests {
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(!problems[0].warning && problems[0].prop == "audit_rest_disabled_categories");
         assert!(problems[1].warning && problems[1].message.contains("passwords"));
-        assert_eq!(
-            k.normalize("audit_ignore_users", &Value::Null),
-            Value::List(vec![Value::str("kibanaserver")])
-        );
+        assert_eq!(k.normalize("audit_ignore_users", &Value::Null), Value::List(vec![Value::str("kibanaserver")]));
     }
 }
