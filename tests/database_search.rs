@@ -372,6 +372,13 @@ fn assert_search(w: &World) {
         assert_eq!(d["role_mappings"][role], json!(["replication"]), "{}", d["domain"]);
         assert_eq!(d["role_mappings"]["mattermost"], json!(["mattermost"]), "{}", d["domain"]);
     }
+    // Audit logging is on in both security plugins (publishing alone writes nothing).
+    for name in [LEADER, FOLLOWER] {
+        let (status, audit) = w.rest(&w.host(name), "GET", "/_plugins/_security/api/audit", None);
+        assert_eq!(status, 200, "{name}: {audit}");
+        assert_eq!(audit["config"]["enabled"], json!(true), "{name}: {audit}");
+        assert_eq!(audit["config"]["audit"]["log_request_body"], json!(false), "{name}: {audit}");
+    }
     // Mattermost signs in as its own user: its indices only, no security API.
     let mm = ("mattermost", MM_PASSWORD);
     let (status, body) = w.rest_as(mm, &w.host(LEADER), "PUT", "/users/_doc/mm-1", Some(json!({"u": 1})));
@@ -586,9 +593,10 @@ fn refresh_calls_per_kind() {
     assert_eq!((rules, replications), (1, 3));
     assert_eq!(rest.iter().filter(|r| r.as_str() == "GET /_plugins/_replication/autofollow_stats").count(), rules);
     assert_eq!(rest.iter().filter(|r| r.starts_with("GET ") && r.ends_with("/_status")).count(), replications);
-    let security = ["opensearch_internal_user", "opensearch_role", "opensearch_role_mapping"];
+    let security =
+        ["opensearch_internal_user", "opensearch_role", "opensearch_role_mapping", "opensearch_audit_config"];
     let security_reads: usize = security.iter().map(|k| instances(k)).sum();
-    assert_eq!(security_reads, 12, "4 users, 3 roles, 5 role mappings");
+    assert_eq!(security_reads, 14, "4 users, 3 roles, 5 role mappings, 2 audit configs");
     assert_eq!(rest.iter().filter(|r| r.starts_with("GET /_plugins/_security/api/")).count(), security_reads);
     assert_eq!(rest.len(), rules + replications + security_reads, "{rest:?}");
 
