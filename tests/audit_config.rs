@@ -6,6 +6,7 @@
 
 mod common;
 
+use aws_smithy_http_client::tls;
 use common::{Emulator, Run, copy_dir, http, repo, scratch};
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -65,6 +66,43 @@ impl World {
         assert_eq!(status, 200, "{text}");
     }
 
+    /// A request with a wrong password: the plugin audits it as FAILED_LOGIN.
+    fn failed_login(&self) {
+        let (status, text) = http(&self.emu.endpoint(), "GET", "/", Some(&self.host()), "not-the-password", None);
+        assert_eq!(status, 401, "{text}");
+    }
+
+    /// The audit events in the domain's log group, read with the CloudWatch Logs SDK.
+    fn audit_events(&self) -> Vec<Value> {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let http = aws_smithy_http_client::Builder::new()
+                .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+                .build_https();
+            let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .endpoint_url(self.emu.endpoint())
+                .region(aws_sdk_cloudwatchlogs::config::Region::new("us-east-1"))
+                .credentials_provider(aws_sdk_cloudwatchlogs::config::Credentials::new(
+                    "testing", "testing", None, None, "test",
+                ))
+                .http_client(http)
+                .load()
+                .await;
+            let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
+            let group = "/aws/opensearch/mm-audit";
+            let streams = logs.describe_log_streams().log_group_name(group).send().await.unwrap();
+            let mut out = Vec::new();
+            for s in streams.log_streams() {
+                let name = s.log_stream_name().unwrap();
+                let got = logs.get_log_events().log_group_name(group).log_stream_name(name).send().await.unwrap();
+                for e in got.events() {
+                    out.push(serde_json::from_str(e.message().unwrap()).unwrap());
+                }
+            }
+            out
+        })
+    }
+
     fn edit(&self, from: &str, to: &str) {
         let path = self.dir.join("main.yaml");
         let text = std::fs::read_to_string(&path).unwrap();
@@ -88,8 +126,14 @@ fn apply_switches_auditing_on_repairs_drift_destroys_and_imports() {
     // A new domain's audit logging is off: published audit logs would stay empty.
     w.ok(0, &["apply", ".", "--auto-approve", "--target", "aws_opensearch_domain_policy.policy"]);
     assert_eq!(w.audit()["enabled"], json!(false));
+    w.failed_login();
+    assert_eq!(w.audit_events(), Vec::<Value>::new(), "AUDIT_LOGS published, but the plugin audits nothing yet");
 
     w.ok(0, &["apply", ".", "--auto-approve"]);
+    w.failed_login();
+    let events = w.audit_events();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["audit_category"], json!("FAILED_LOGIN"), "{events:?}");
     let on = w.audit();
     assert_eq!(on["enabled"], json!(true));
     assert_eq!(on["audit"]["disabled_rest_categories"], json!(["AUTHENTICATED", "GRANTED_PRIVILEGES"]));
@@ -179,9 +223,9 @@ fn wrong_types_and_categories_are_located_before_any_call() {
     );
     let run = w.ok(1, &["plan", "."]);
     let err = &run.stderr;
-    assert!(err.contains("main.yaml:35:31"), "{err}");
+    assert!(err.contains("main.yaml:55:31"), "{err}");
     assert!(err.contains("audit_log_request_body") && err.contains("expected bool, got list"), "{err}");
-    assert!(err.contains("main.yaml:36:7"), "{err}");
+    assert!(err.contains("main.yaml:56:7"), "{err}");
     assert!(err.contains("unknown audit category \"INDEX_EVENT\""), "{err}");
     assert!(err.contains(ADDR), "{err}");
     assert!(!w.dir.join("state").exists() || std::fs::read_dir(w.dir.join("state")).unwrap().count() == 0);

@@ -4,7 +4,10 @@
     .venv-emulator/bin/python -m pytest -q tests/emulator/test_audit_config.py
 """
 
-from test_extensions import MASTER, WEST, Domain, _domain, _user, aws, endpoint, reset  # noqa: F401 (fixtures)
+import json
+
+from test_extensions import (ACCOUNT, MASTER, WEST, Domain, _domain, _log_policy, _user, aws,  # noqa: F401 (fixtures)
+                             endpoint, reset)
 
 GET = "/_plugins/_security/api/audit"
 PUT = "/_plugins/_security/api/audit/config"
@@ -83,3 +86,43 @@ def test_only_security_managers_may_use_it(aws, endpoint):
     d("PUT", "/_plugins/_security/api/rolesmapping/security_manager", {"users": ["mm"]})
     assert d("PUT", PUT, {**config, "enabled": True}, auth=mm)[0] == 200
     assert d("GET", GET, auth=mm)[1]["config"]["enabled"] is True
+
+
+def test_audit_events_are_written_only_once_both_steps_are_done(aws, endpoint):
+    """Publishing AUDIT_LOGS alone writes nothing; with the plugin's audit logging on,
+    events go to the group, filtered by the config (categories, ignored users, bodies)."""
+    name = "mm-audited"
+    group = f"/aws/opensearch/{name}"
+    group_arn = f"arn:aws:logs:{WEST}:{ACCOUNT}:log-group:{group}"
+    logs = aws("logs")
+    logs.create_log_group(logGroupName=group)
+    logs.put_resource_policy(policyName="os", policyDocument=_log_policy(
+        group_arn, f"arn:aws:es:{WEST}:{ACCOUNT}:domain/{name}"))
+    d = _search(aws, endpoint, name)
+    aws("opensearch").update_domain_config(DomainName=name, LogPublishingOptions={
+        "AUDIT_LOGS": {"CloudWatchLogsLogGroupArn": group_arn, "Enabled": True}})
+
+    def events():
+        streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
+        return [json.loads(e["message"]) for s in streams
+                for e in logs.get_log_events(logGroupName=group, logStreamName=s["logStreamName"])["events"]]
+
+    assert d("GET", "/", auth=("admin", "wrong"))[0] == 401
+    assert events() == [], "published, but the plugin's audit logging is off"
+
+    config = d("GET", GET)[1]["config"]
+    config["enabled"] = True
+    config["audit"]["log_request_body"] = False
+    config["audit"]["ignore_users"] = ["kibanaserver", "quiet"]
+    assert d("PUT", PUT, config)[0] == 200
+    assert d("PUT", "/x", {"secret": "s3cret"}, auth=("admin", "wrong"))[0] == 401
+    assert d("GET", "/")[0] == 200  # GRANTED_PRIVILEGES: disabled by default
+    _user(d, "mm", "Mm-Passw0rd!")
+    assert d("PUT", "/mattermost", auth=("mm", "Mm-Passw0rd!"))[0] == 403
+    assert d("GET", "/", auth=("quiet", "nope"))[0] == 401  # an ignored user
+    got = events()
+    assert [(e["audit_category"], e["audit_request_effective_user"]) for e in got] == [
+        ("FAILED_LOGIN", "admin"), ("MISSING_PRIVILEGES", "mm")], got
+    assert got[0]["audit_rest_request_path"] == "/x" and "audit_request_body" not in got[0]
+    assert "s3cret" not in json.dumps(got)
+    assert got[0]["audit_cluster_name"] == f"{ACCOUNT}:{name}"

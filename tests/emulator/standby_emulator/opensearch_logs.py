@@ -18,12 +18,14 @@ at CloudWatch Logs, and an update replaces the whole map.
 
 import fnmatch
 import json
+import time
 from typing import Any
 
 from moto.logs.models import logs_backends
 from moto.opensearch.models import OpenSearchServiceBackend
 
 from .access_policy import _list
+from .opensearch_security import audit_store
 from .opensearch import ValidationException
 
 SERVICE = "es.amazonaws.com"
@@ -132,3 +134,45 @@ def fix_log_publishing() -> None:
 
 def apply() -> None:
     fix_log_publishing()
+
+
+# ---------------------------------------------------------- audit events ---
+# What the security plugin writes to the AUDIT_LOGS stream (AWS, "Monitoring
+# audit logs", "Audit log example"): one JSON message per audited event, and
+# only while both steps are done: AUDIT_LOGS published to a group, and audit
+# logging enabled in the plugin (its audit config, opensearch_security.py).
+# The emulator audits the REST layer: FAILED_LOGIN (bad credentials),
+# MISSING_PRIVILEGES (a 403 from fine-grained access control),
+# GRANTED_PRIVILEGES (everything else), each filtered by the config's
+# `enable_rest`, `disabled_rest_categories` and `ignore_users`, as the
+# plugin does; the body is included only with `log_request_body`.
+
+
+def audit_event(account: str, region: str, domain, category: str, user: str | None, method: str, path: str,
+                body: bytes = b"") -> None:
+    cfg = audit_store(domain)
+    audit = cfg["audit"]
+    if not cfg["enabled"] or not audit["enable_rest"] or category in audit["disabled_rest_categories"]:
+        return
+    if user and any(fnmatch.fnmatchcase(user, p) for p in audit["ignore_users"]):
+        return
+    opt = (domain.log_publishing_options or {}).get("AUDIT_LOGS") or {}
+    where = _group_of(opt.get("CloudWatchLogsLogGroupArn") or "")
+    if not opt.get("Enabled") or where is None:
+        return
+    g_account, g_region, name = where
+    backend = logs_backends[g_account][g_region]
+    group = backend.groups.get(name)
+    if group is None:
+        return
+    stream = f"{domain.domain_name}-audit"
+    if stream not in group.streams:
+        backend.create_log_stream(name, stream)
+    message = {"audit_format_version": 4, "audit_category": category, "audit_request_origin": "REST",
+               "audit_cluster_name": f"{account}:{domain.domain_name}", "audit_node_name": stream,
+               "audit_request_effective_user": user or "<NONE>", "audit_rest_request_method": method,
+               "audit_rest_request_path": path,
+               "@timestamp": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())}
+    if audit["log_request_body"] and body:
+        message["audit_request_body"] = body.decode("utf-8", "replace")
+    backend.put_log_events(name, stream, [{"timestamp": int(time.time() * 1000), "message": json.dumps(message)}])

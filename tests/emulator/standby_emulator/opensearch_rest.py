@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
-from . import access_policy, opensearch_security as security, settings
+from . import access_policy, opensearch_logs, opensearch_security as security, settings
 from .opensearch import LOCK, active_outbound, all_domains, domain_hosts, get_domain, master_user
 from .settings import DEFAULT_SETTINGS, SETTINGS  # noqa: F401 (the control API reads them here)
 
@@ -861,6 +861,9 @@ def handle(ctx: Ctx, environ: dict, start_response) -> list[bytes]:
     with LOCK:
         user = security.authenticate(ctx.domain, environ) if master_user(ctx.domain) else "anonymous"
     if user is None:
+        with LOCK:
+            opensearch_logs.audit_event(ctx.account, ctx.region, ctx.domain, "FAILED_LOGIN",
+                                        security.claimed_user(environ), method, path, body)
         start_response("401 Unauthorized", [
             ("WWW-Authenticate", 'Basic realm="OpenSearch Security"'),
             ("Content-Type", "text/plain; charset=UTF-8"),
@@ -892,6 +895,11 @@ def handle(ctx: Ctx, environ: dict, start_response) -> list[bytes]:
             status, payload = e.status, e.body
         except security.SecurityAnswer as e:
             status, payload = e.status, e.body
+        if not no_fgac:
+            refused = status == 403 and isinstance(payload, dict) and "security_exception" in json.dumps(payload)
+            opensearch_logs.audit_event(ctx.account, ctx.region, ctx.domain,
+                                        "MISSING_PRIVILEGES" if refused else "GRANTED_PRIVILEGES",
+                                        user, method, path, body)
     if isinstance(payload, str):
         data_out, ctype = payload.encode("utf-8"), "text/plain; charset=UTF-8"
     elif payload is None:

@@ -92,6 +92,15 @@ def authenticate(domain, environ: dict) -> str | None:
     return None
 
 
+def claimed_user(environ: dict) -> str | None:
+    """The user name a basic-auth header claims, right or wrong."""
+    header = environ.get("HTTP_AUTHORIZATION", "")
+    try:
+        return base64.b64decode(header[6:]).decode("utf-8").partition(":")[0] if header.startswith("Basic ") else None
+    except Exception:
+        return None
+
+
 def roles_of(domain, user: str) -> set[str]:
     roles = set()
     master = master_user(domain)
