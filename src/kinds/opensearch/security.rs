@@ -1,7 +1,8 @@
 //! The security plugin's REST API (`_plugins/_security/api/...`), shared by
 //! the fine-grained access control kinds: `opensearch_internal_user`,
-//! `opensearch_role`, `opensearch_role_mapping`. They sign in as the
-//! domain's master user (only it may manage security on OpenSearch Service).
+//! `opensearch_role`, `opensearch_role_mapping` (and, for its connection
+//! properties, `opensearch_audit_config`). They sign in as the domain's
+//! master user (only it may manage security on OpenSearch Service).
 
 use super::rest::Domain;
 use super::{DOC_ENDPOINT_URL, carry_connection};
