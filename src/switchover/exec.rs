@@ -84,7 +84,10 @@ impl Executor<'_> {
                 (self.progress)(&format!("[{}/{}] {}: done in an earlier run", n + 1, rb.steps.len(), step.id));
                 continue;
             }
-            if self.surviving_only && step.region != rb.to_region && !best_effort(step, rb) {
+            if self.surviving_only
+                && step.region != rb.to_region
+                && !(best_effort(step) && step.region != rb.from_region)
+            {
                 (self.progress)(&format!(
                     "[{}/{}] {}: pending until {} is back (`standby apply` finishes it){}",
                     n + 1,
@@ -118,8 +121,8 @@ impl Executor<'_> {
                     self.save(st, &run, moved).await?;
                     (self.progress)(&format!("    {outcome} [{}s]", t0.elapsed().as_secs()));
                 }
-                // Outside the survivor, in an emergency: not done, left pending.
-                Err(e) if self.surviving_only && step.region != rb.to_region => {
+                // In an emergency, DNS that cannot change now is left pending.
+                Err(e) if self.surviving_only && best_effort(step) => {
                     ev.outcome = format!("pending: {}", first_line(&e.to_string()));
                     run.set(&step.id, "pending");
                     self.save(st, &run, None).await?;
@@ -427,10 +430,11 @@ impl Executor<'_> {
     }
 }
 
-/// A step outside both regions of the switch (DNS, when Route 53's region
-/// is neither): tried in an emergency, left pending if it cannot be done.
-fn best_effort(step: &Step, rb: &Runbook) -> bool {
-    step.region != rb.from_region && matches!(step.action, StepAction::Changes { .. })
+/// In an emergency, DNS is tried (unless Route 53's region is the one down)
+/// and left pending when it cannot change: the failover records already
+/// answer with the survivor while the old region's health check fails.
+fn best_effort(step: &Step) -> bool {
+    step.id == super::front::DNS
 }
 
 /// What covers a pending step meanwhile, when something does.
