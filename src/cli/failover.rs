@@ -61,7 +61,17 @@ pub async fn failover(
     inputs.cli.push(format!("{}={to}", switchover::ACTIVE_VAR));
     let target = load::load(dir, &inputs).map_err(Error::Config)?;
     let opts = Options { refresh: false, ..Options::default() };
-    let plan = planner::plan(&target, &st, Vec::new(), &opts)?;
+    // The database comes first on a bad day: a configuration that cannot be
+    // planned leaves the scheduler and DNS to a later apply, said so.
+    let plan = planner::plan(&target, &st, Vec::new(), &opts).unwrap_or_else(|e| {
+        eprintln!(
+            "Warning: cannot plan the job scheduler and DNS changes ({}); the failover goes ahead without them: run \
+             `standby apply --var {}={to}` once it is done",
+            Error::from(e),
+            switchover::ACTIVE_VAR
+        );
+        crate::plan::Plan::default()
+    });
     let Some(rb) = switchover::failover(&st, &plan, to, &to_region, &active) else {
         return Err(Error::Usage("the state holds no Aurora global database: there is nothing to fail over".into()));
     };

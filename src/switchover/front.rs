@@ -144,3 +144,97 @@ pub fn subset(plan: &Plan, addresses: &[String]) -> Plan {
     p.runbook = None;
     p
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(address: &str, type_name: &str, region: &str, action: Action, deps: &[&str]) -> ResourceChange {
+        ResourceChange {
+            address: address.into(),
+            module: String::new(),
+            type_name: type_name.into(),
+            name: String::new(),
+            index: serde_json::Value::Null,
+            region: region.into(),
+            action,
+            reason: None,
+            id: None,
+            before: None,
+            after: None,
+            changed: Default::default(),
+            sensitive: Default::default(),
+            replace_paths: Vec::new(),
+            deps: deps.iter().map(|d| d.to_string()).collect(),
+            importing: None,
+        }
+    }
+
+    #[test]
+    fn steps_group_by_kind_and_region_with_the_creations_they_need() {
+        let plan = Plan {
+            changes: vec![
+                change(
+                    "a.aws_launch_template.t",
+                    "aws_launch_template",
+                    "r1",
+                    Action::Update,
+                    &["a.standby_mattermost_config.s"],
+                ),
+                change(
+                    "a.standby_mattermost_config.s",
+                    "standby_mattermost_config",
+                    "r1",
+                    Action::Update,
+                    &["x.aws_rds_cluster.c"],
+                ),
+                change("x.aws_rds_cluster.c", "aws_rds_cluster", "r1", Action::Update, &[]),
+                change(
+                    "b.aws_autoscaling_group.g",
+                    "aws_autoscaling_group",
+                    "r2",
+                    Action::Update,
+                    &["b.aws_iam_role.new"],
+                ),
+                change("b.aws_iam_role.new", "aws_iam_role", "r2", Action::Create, &[]),
+                change("b.aws_launch_template.t", "aws_launch_template", "r2", Action::NoOp, &[]),
+                change("rec[\"x\"]", "aws_route53_record", "r1", Action::Update, &["b.aws_iam_role.new"]),
+                change("idx", "opensearch_index_replication", "r2", Action::Create, &[]),
+            ],
+            ..Plan::default()
+        };
+        let steps = steps(&plan, "r1", "r2");
+        let got: Vec<(&str, &str, Vec<&str>)> = steps
+            .iter()
+            .map(|s| match &s.action {
+                StepAction::Changes { addresses } => {
+                    (s.id.as_str(), s.region.as_str(), addresses.iter().map(String::as_str).collect())
+                }
+                _ => unreachable!(),
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                // An update it depends on keeps its own place (not pulled in).
+                (SCHEDULER_OFF, "r1", vec!["a.aws_launch_template.t", "a.standby_mattermost_config.s"]),
+                // A creation it needs comes with it; a no-op is not applied.
+                (SCHEDULER_ON, "r2", vec!["b.aws_autoscaling_group.g", "b.aws_iam_role.new"]),
+                // Claimed by an earlier step: not applied twice.
+                (DNS, ROUTE53_REGION, vec!["rec[\"x\"]"]),
+            ]
+        );
+        let mut all = vec![Step {
+            id: crate::switchover::DELETE_OLD_COPIES.into(),
+            title: String::new(),
+            region: "r1".into(),
+            action: StepAction::Readiness { checks: Vec::new() },
+        }];
+        insert(&mut all, steps);
+        assert_eq!(all.last().map(|s| s.id.as_str()), Some(crate::switchover::DELETE_OLD_COPIES));
+        let done = ["b.aws_iam_role.new".to_string()].into_iter().collect();
+        let left = without(&plan, &done);
+        assert_eq!(left.changes[4].action, Action::NoOp);
+        assert_eq!(subset(&plan, &["b.aws_launch_template.t".into(), "idx".into()]).changes.len(), 1);
+    }
+}
