@@ -55,6 +55,13 @@ impl World {
         World { emu, dir: root.join("cfg"), rt, rds, cw }
     }
 
+    /// With the app tier and DNS too (tests/fixtures/switchover-front).
+    fn with_front() -> World {
+        let w = World::new();
+        std::fs::copy(repo().join("tests/fixtures/switchover-front/front.yaml"), w.dir.join("front.yaml")).unwrap();
+        w
+    }
+
     fn run(&self, args: &[&str]) -> Run {
         let mut c = self.emu.cmd(&self.dir, args);
         c.env("STANDBY_VAR_db_password", "Db-Master-7#wz");
@@ -233,7 +240,7 @@ fn publish_lag(w: &World, ms: f64) {
 
 #[test]
 fn failover_with_the_primary_region_down_calls_only_the_secondary() {
-    let w = World::new();
+    let w = World::with_front();
     w.ok(0, &["apply", ".", "--auto-approve"]);
     publish_lag(&w, 850.0);
     w.control("POST", "/_emulator/regions", Some(json!({"region": WEST, "down": true})));
@@ -262,8 +269,18 @@ fn failover_with_the_primary_region_down_calls_only_the_secondary() {
             {"id": "db.failover", "status": "done"},
             {"id": "db.rejoin", "status": "pending"},
             {"id": "db.write-forwarding", "status": "pending"},
+            {"id": "app.scheduler-off", "status": "pending"},
+            {"id": "app.scheduler-on", "status": "done"},
+            {"id": "dns.to-active", "status": "done"},
         ])
     );
+    // Users reach the survivor, whose nodes run the job scheduler now (the
+    // old region's nodes still have it on: they wait for the region).
+    let front = Front::new(&w.emu.endpoint());
+    assert_eq!(front.scheduler(EAST), "true");
+    let dns = front.dns();
+    assert!(dns["PRIMARY"].contains(".us-east-1."), "{dns:?}");
+    assert!(dns["SECONDARY"].contains(".us-west-1."), "{dns:?}");
 
     // The configuration still names the old region: refused, with the fix, before any AWS call.
     let silent = w.ok(1, &["plan", "."]);
@@ -275,13 +292,15 @@ fn failover_with_the_primary_region_down_calls_only_the_secondary() {
     let keep = ["--var", "active_region=secondary"];
     let plan = w.ok(2, &[&["plan", ".", "--detailed-exitcode"][..], &keep].concat());
     assert!(
-        plan.stdout.contains("Failover to secondary (us-east-1) is not finished: 2 pending step(s)"),
+        plan.stdout.contains("Failover to secondary (us-east-1) is not finished: 3 pending step(s)"),
         "{}",
         plan.stdout
     );
+    assert!(plan.stdout.contains("[app.scheduler-off] Job scheduler OFF in us-west-1"), "{}", plan.stdout);
     let apply = w.ok(0, &[&["apply", ".", "--auto-approve"][..], &keep].concat());
     assert!(apply.stdout.contains("Failover finished: secondary (us-east-1) is active"), "{}", apply.stdout);
     assert_eq!(w.forwarding(WEST, CLUSTER_WEST), Some(true));
+    assert_eq!((front.scheduler(WEST), front.scheduler(EAST)), ("false".to_string(), "true".to_string()));
     let clean = w.ok(0, &[&["plan", ".", "--detailed-exitcode"][..], &keep].concat());
     assert!(clean.stdout.contains("No changes."), "{}", clean.stdout);
     let st = w.state();
@@ -289,6 +308,42 @@ fn failover_with_the_primary_region_down_calls_only_the_secondary() {
     // Switching back is an ordinary, reviewed switchover again.
     let back = w.ok(2, &["plan", ".", "--detailed-exitcode"]);
     assert!(back.stdout.contains("Switchover: secondary (us-east-1) → primary (us-west-1)"), "{}", back.stdout);
+}
+
+#[test]
+fn failover_with_route53s_region_down_leaves_dns_to_the_health_checks() {
+    let w = World::with_front();
+    w.ok(0, &["apply", ".", "--auto-approve"]);
+    let to_east = ["--var", "active_region=secondary"];
+    w.ok(0, &[&["apply", ".", "--auto-approve"][..], &to_east].concat());
+    // us-east-1 (the active region, and Route 53's control plane) goes down.
+    w.control("POST", "/_emulator/regions", Some(json!({"region": EAST, "down": true})));
+    w.control("DELETE", "/_emulator/calls", None);
+    let run = w.ok(0, &["failover", ".", "--to", "primary", "--allow-data-loss", "--auto-approve"]);
+    assert!(run.stdout.contains("dns.to-active: pending until us-east-1 is back"), "{}", run.stdout);
+    assert!(run.stdout.contains("Route 53 answers with the SECONDARY record"), "{}", run.stdout);
+    let calls = w.control("GET", "/_emulator/calls", None);
+    let regions: std::collections::BTreeSet<&str> =
+        calls.as_array().unwrap().iter().map(|c| c["region"].as_str().unwrap()).collect();
+    assert_eq!(regions.into_iter().collect::<Vec<_>>(), [WEST], "{calls:#}");
+    let front = Front::new(&w.emu.endpoint());
+    assert_eq!(front.scheduler(WEST), "true");
+    let st = w.state();
+    let steps = st["roles"]["run"]["steps"].as_array().unwrap();
+    let status_of = |id: &str| steps.iter().find(|s| s["id"] == id).map(|s| s["status"].clone());
+    assert_eq!(status_of("app.scheduler-on"), Some(json!("done")), "{steps:?}");
+    assert_eq!(status_of("dns.to-active"), Some(json!("pending")), "{steps:?}");
+
+    // Back: apply moves DNS and turns the old region's scheduler off.
+    w.control("POST", "/_emulator/regions", Some(json!({"region": EAST, "down": false})));
+    let plan = w.ok(0, &["plan", "."]);
+    assert!(plan.stdout.contains("[dns.to-active] DNS to us-west-1"), "{}", plan.stdout);
+    w.ok(0, &["apply", ".", "--auto-approve"]);
+    let dns = front.dns();
+    assert!(dns["PRIMARY"].contains(".us-west-1."), "{dns:?}");
+    assert_eq!((front.scheduler(WEST), front.scheduler(EAST)), ("true".to_string(), "false".to_string()));
+    let clean = w.ok(0, &["plan", ".", "--detailed-exitcode"]);
+    assert!(clean.stdout.contains("No changes."), "{}", clean.stdout);
 }
 
 #[test]
@@ -363,7 +418,10 @@ impl Front {
                     .load()
                     .await;
                 ec2.insert(region, aws_sdk_ec2::Client::new(&config));
-                r53.get_or_insert_with(|| aws_sdk_route53::Client::new(&config));
+                // Route 53 is signed for us-east-1 (reachable while us-west-1 is down).
+                if region == EAST {
+                    r53 = Some(aws_sdk_route53::Client::new(&config));
+                }
             }
             (r53.unwrap(), ec2)
         });
@@ -550,6 +608,36 @@ impl Full {
     }
 }
 
+/// A full switchover's steps, in the safe order: traffic (scheduler,
+/// DNS) moves before the old leader's search copies are deleted.
+const SWITCH_ORDER: [&str; 8] = [
+    "readiness",
+    "db.switchover",
+    "db.write-forwarding",
+    "search.stop-followers",
+    "app.scheduler-off",
+    "app.scheduler-on",
+    "dns.to-active",
+    "search.delete-old-copies",
+];
+
+impl Full {
+    fn state(&self) -> Value {
+        serde_json::from_str(&std::fs::read_to_string(self.dir.join("state/standby.json")).unwrap()).unwrap()
+    }
+
+    /// The last run's event log (kept in the state): each step ran once, done, in this order.
+    fn assert_ran_in_order(&self, order: &[&str]) {
+        let st = self.state();
+        let events = st["roles"]["run"]["events"].as_array().expect("an event log").clone();
+        let ran: Vec<&str> = events.iter().map(|e| e["step"].as_str().unwrap()).collect();
+        assert_eq!(ran, order, "{events:#?}");
+        assert!(events.iter().all(|e| e["outcome"] != "running" && !e["end"].as_str().unwrap_or("").is_empty()));
+        let ends: Vec<&str> = events.iter().map(|e| e["end"].as_str().unwrap()).collect();
+        assert!(ends.windows(2).all(|w| w[0] <= w[1]), "{events:#?}");
+    }
+}
+
 /// Snapshot text with the run's random parts (domain endpoints) replaced.
 fn scrub(text: &str) -> String {
     let mut out = String::new();
@@ -584,22 +672,28 @@ fn search_switches_roles_with_the_database_and_back() {
     let doc: Value = serde_json::from_str(&w.ok(0, &[&["plan", ".", "--json"][..], &to_east].concat()).stdout).unwrap();
     let steps = doc["runbook"]["steps"].as_array().unwrap();
     let ids: Vec<&str> = steps.iter().map(|s| s["id"].as_str().unwrap()).collect();
-    assert_eq!(
-        ids,
-        ["readiness", "db.switchover", "db.write-forwarding", "search.stop-followers", "search.delete-old-copies"]
-    );
-    insta::assert_json_snapshot!("switchover_search_delete_step_json", steps[4]["indices"]);
+    assert_eq!(ids, SWITCH_ORDER);
+    let delete = steps.iter().find(|s| s["id"] == "search.delete-old-copies").unwrap();
+    insta::assert_json_snapshot!("switchover_search_delete_step_json", delete["indices"]);
     let human = w.ok(2, &[&["plan", ".", "--detailed-exitcode"][..], &to_east].concat()).stdout;
     let runbook = human[..human.find("Then, with the changes below").expect("a runbook")].to_string();
     insta::assert_snapshot!("switchover_search_runbook_human", scrub(&runbook));
     let md = w.ok(0, &[&["plan", ".", "--format", "markdown"][..], &to_east].concat()).stdout;
     let row = md.lines().find(|l| l.contains("search.delete-old-copies")).expect("the step in markdown").to_string();
     insta::assert_snapshot!("switchover_search_delete_row_markdown", scrub(&row));
+    // Scheduler and DNS: the plan's own changes, applied by their steps (every rendering says which).
+    let rows: Vec<&str> = md.lines().filter(|l| l.contains("<code>app.") || l.contains("<code>dns.")).collect();
+    insta::assert_snapshot!("switchover_front_rows_markdown", rows.join("\n"));
+    assert!(md.contains("will be updated in-place (by runbook step dns.to-active)"), "{md}");
+    let front: Vec<&Value> = steps.iter().filter(|s| s["action"] == "changes").collect();
+    insta::assert_json_snapshot!("switchover_front_steps_json", front);
+    assert!(human.contains("# aws_route53_record.mattermost_active (us-west-1) will be updated in-place\n  # (by runbook step dns.to-active, in the order above)"), "{human}");
     // Reviewing changed nothing.
     w.assert_leads(OS_WEST, OS_EAST, WEST, EAST);
 
     let apply = w.ok(0, &[&["apply", ".", "--auto-approve"][..], &to_east].concat());
     assert!(apply.stdout.contains("Switchover complete: secondary (us-east-1) is active"), "{}", apply.stdout);
+    w.assert_ran_in_order(&SWITCH_ORDER);
     w.assert_leads(OS_EAST, OS_WEST, EAST, WEST);
     roles(EAST, WEST);
     // The written document reached the new follower (replicated back).
@@ -609,6 +703,7 @@ fn search_switches_roles_with_the_database_and_back() {
     // Failback: the same, the other way; the domains were never replaced.
     let back = w.ok(0, &["apply", ".", "--auto-approve"]);
     assert!(back.stdout.contains("Switchover complete: primary (us-west-1) is active"), "{}", back.stdout);
+    w.assert_ran_in_order(&SWITCH_ORDER);
     assert!(!back.stdout.contains("aws_opensearch_domain.") || !back.stdout.contains("replaced"), "{}", back.stdout);
     w.assert_leads(OS_WEST, OS_EAST, WEST, EAST);
     roles(WEST, EAST);

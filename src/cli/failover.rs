@@ -2,10 +2,12 @@
 
 use super::args::VarArgs;
 use super::{Settings, read_state, var_inputs};
+use crate::apply::progress::Progress;
 use crate::drift::now_rfc3339;
 use crate::error::Error;
 use crate::health::db_lag;
 use crate::load;
+use crate::plan::planner::{self, Options};
 use crate::render;
 use crate::state::roles::{FailoverNote, Roles};
 use crate::switchover::{self, exec::Executor};
@@ -52,7 +54,25 @@ pub async fn failover(
             "{to} ({to_region}) is already the active region; `standby plan` shows any steps still pending"
         )));
     }
-    let Some(rb) = switchover::failover(&st, to, &to_region, &active) else {
+    // The configuration as it will be (`to` active), planned from the state
+    // as recorded: refreshing would call the region that is down. Its
+    // scheduler and DNS changes become steps; the rest waits for `apply`.
+    let mut inputs = var_inputs(vars);
+    inputs.cli.push(format!("{}={to}", switchover::ACTIVE_VAR));
+    let target = load::load(dir, &inputs).map_err(Error::Config)?;
+    let opts = Options { refresh: false, ..Options::default() };
+    // The database comes first on a bad day: a configuration that cannot be
+    // planned leaves the scheduler and DNS to a later apply, said so.
+    let plan = planner::plan(&target, &st, Vec::new(), &opts).unwrap_or_else(|e| {
+        eprintln!(
+            "Warning: cannot plan the job scheduler and DNS changes ({}); the failover goes ahead without them: run \
+             `standby apply --var {}={to}` once it is done",
+            Error::from(e),
+            switchover::ACTIVE_VAR
+        );
+        crate::plan::Plan::default()
+    });
+    let Some(rb) = switchover::failover(&st, &plan, to, &to_region, &active) else {
         return Err(Error::Usage("the state holds no Aurora global database: there is nothing to fail over".into()));
     };
     print!("{}", render::runbook::human(&rb, &s.style()));
@@ -92,6 +112,13 @@ pub async fn failover(
         timeout: std::time::Duration::from_secs(60 * 60),
         progress: &print,
         surviving_only: true,
+        changes: Some(switchover::changes::Changes {
+            loaded: &target,
+            plan: &plan,
+            aws: s.aws.clone(),
+            progress: std::sync::Arc::new(Progress::stdout()),
+            parallelism: opts.parallelism,
+        }),
     };
     println!();
     exec.run(&rb, &mut st).await.map_err(|e| Error::Apply(vec![e.to_string()]))?;

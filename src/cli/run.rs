@@ -263,9 +263,12 @@ pub async fn apply(
         }
         (loaded, plan, backend, l, st, before)
     };
-    if let Some(rb) = &plan.runbook {
-        // The role switch first (its own steps, journaled in the state);
-        // the ordinary changes then find the roles already switched.
+    let progress = Arc::new(Progress::stdout());
+    let mut plan = plan;
+    if let Some(rb) = plan.runbook.clone() {
+        // The role switch first (its own steps, journaled in the state, the
+        // scheduler and DNS changes among them); the ordinary changes then
+        // find the roles already switched.
         let print = |line: &str| println!("{line}");
         let secrets = crate::load::secrets::with_borrowed(&loaded.secrets, &before);
         let exec = switchover::exec::Executor {
@@ -277,12 +280,23 @@ pub async fn apply(
             timeout: std::time::Duration::from_secs(60 * 60),
             progress: &print,
             surviving_only: false,
+            changes: Some(switchover::changes::Changes {
+                loaded: &loaded,
+                plan: &plan,
+                aws: aws.clone(),
+                progress: progress.clone(),
+                parallelism: args.parallelism as usize,
+            }),
         };
         println!();
-        if let Err(e) = exec.run(rb, &mut st).await {
+        if let Err(e) = exec.run(&rb, &mut st).await {
             return Err(Error::Apply(vec![e.to_string()]));
         }
         println!();
+        drop(exec);
+        // What the steps applied is done: the applier below leaves it alone.
+        let done = switchover::front::applied(&rb, st.roles.as_ref().and_then(|r| r.run.as_ref()));
+        plan = switchover::front::without(&plan, &done);
     }
     let journal = Arc::new(backend.journal(&st.lineage).await?);
     let applier = Applier {
@@ -291,7 +305,7 @@ pub async fn apply(
         plan: &plan,
         aws,
         journal: journal.clone(),
-        progress: Arc::new(Progress::stdout()),
+        progress,
         parallelism: args.parallelism as usize,
     };
     let outcome = applier.run(&mut st).await;

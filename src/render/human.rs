@@ -5,7 +5,7 @@ use super::lines::{Line, change_lines};
 use crate::diag::Severity;
 use crate::plan::{Action, Plan, ResourceChange};
 
-fn header(c: &ResourceChange, s: &Style) -> String {
+fn header(c: &ResourceChange, s: &Style, step: Option<&str>) -> String {
     let verb = match (&c.importing, c.action) {
         (Some(i), Action::NoOp) => format!("will be imported (id {:?})", i.id),
         (Some(i), a) => format!("will be imported (id {:?}) and {}", i.id, a.verb().trim_start_matches("will be ")),
@@ -19,6 +19,9 @@ fn header(c: &ResourceChange, s: &Style) -> String {
     }
     if let (Action::Delete | Action::Replace, Some(r)) = (c.action, &c.reason) {
         h.push_str(&format!("\n  # ({r})"));
+    }
+    if let Some(id) = step {
+        h.push_str(&format!("\n  # (by runbook step {id}, in the order above)"));
     }
     h
 }
@@ -44,8 +47,8 @@ fn sign(l: &Line, s: &Style) -> String {
     }
 }
 
-fn resource(c: &ResourceChange, s: &Style, out: &mut String) {
-    out.push_str(&header(c, s));
+fn resource(c: &ResourceChange, s: &Style, step: Option<&str>, out: &mut String) {
+    out.push_str(&header(c, s, step));
     out.push('\n');
     out.push_str(&format!("{} resource \"{}\" \"{}\" {{\n", glyph(c.action, s), c.type_name, c.name));
     let (mut lines, mut hidden) = change_lines(c);
@@ -138,7 +141,8 @@ pub fn render(plan: &Plan, s: &Style) -> String {
         }
         out.push_str("\nstandby will perform the following actions:\n\n");
         for c in &changing {
-            resource(c, s, &mut out);
+            let step = plan.runbook.as_ref().and_then(|rb| rb.step_applying(&c.address)).map(|st| st.id.as_str());
+            resource(c, s, step, &mut out);
         }
     }
     out.push_str(&format!("{} {}.\n", s.bold("Plan:"), plan.summary_text()));

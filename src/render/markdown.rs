@@ -114,7 +114,10 @@ pub fn render(plan: &Plan) -> String {
     }
     out.push('\n');
     for c in &changing {
-        section(c, c.action.verb(), &mut out);
+        match plan.runbook.as_ref().and_then(|rb| rb.step_applying(&c.address)) {
+            Some(st) => section(c, &format!("{} (by runbook step {})", c.action.verb(), st.id), &mut out),
+            None => section(c, c.action.verb(), &mut out),
+        }
     }
     out
 }

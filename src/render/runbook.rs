@@ -42,6 +42,7 @@ fn detail(a: &StepAction) -> Option<String> {
             indices.len(),
             if domain.is_empty() { "the old leader" } else { domain }
         )),
+        StepAction::Changes { addresses } => Some(format!("applies {}; each shown below", addresses.join(", "))),
     }
 }
 
@@ -54,7 +55,12 @@ pub fn human(rb: &Runbook, s: &Style) -> String {
         }
         out.push('\n');
     }
-    out.push_str("\n  Then, with the changes below: the job scheduler and DNS move to the new active region,\n  and search replication starts in the other direction.\n\n");
+    if rb.mode == "switchover" {
+        out.push_str(
+            "\n  Then, with the changes below that no step applied: the rest follows the new roles (search\n  replication, when there is some, starts in the other direction).\n",
+        );
+    }
+    out.push('\n');
     out
 }
 

@@ -49,6 +49,8 @@ pub struct Executor<'a> {
     /// Emergency: run only the steps in the runbook's target region; the
     /// others stay pending in the state.
     pub surviving_only: bool,
+    /// For steps that apply some of the plan's changes (scheduler, DNS).
+    pub changes: Option<super::changes::Changes<'a>>,
 }
 
 /// The most a wait sleeps between looks.
@@ -82,13 +84,17 @@ impl Executor<'_> {
                 (self.progress)(&format!("[{}/{}] {}: done in an earlier run", n + 1, rb.steps.len(), step.id));
                 continue;
             }
-            if self.surviving_only && step.region != rb.to_region {
+            if self.surviving_only
+                && step.region != rb.to_region
+                && !(best_effort(step) && step.region != rb.from_region)
+            {
                 (self.progress)(&format!(
-                    "[{}/{}] {}: pending until {} is back (`standby apply` finishes it)",
+                    "[{}/{}] {}: pending until {} is back (`standby apply` finishes it){}",
                     n + 1,
                     rb.steps.len(),
                     step.id,
-                    step.region
+                    step.region,
+                    meanwhile(step)
                 ));
                 continue;
             }
@@ -114,6 +120,17 @@ impl Executor<'_> {
                     let moved = matches!(step.action, StepAction::AuroraFailover { .. }).then(now_rfc3339);
                     self.save(st, &run, moved).await?;
                     (self.progress)(&format!("    {outcome} [{}s]", t0.elapsed().as_secs()));
+                }
+                // In an emergency, DNS that cannot change now is left pending.
+                Err(e) if self.surviving_only && best_effort(step) => {
+                    ev.outcome = format!("pending: {}", first_line(&e.to_string()));
+                    run.set(&step.id, "pending");
+                    self.save(st, &run, None).await?;
+                    (self.progress)(&format!(
+                        "    not done, left pending (`standby apply` finishes it): {}{}",
+                        first_line(&e.to_string()),
+                        meanwhile(step)
+                    ));
                 }
                 Err(e) => {
                     ev.outcome = format!("failed: {}", first_line(&e.to_string()));
@@ -196,6 +213,19 @@ impl Executor<'_> {
             StepAction::SearchDeleteOldCopies { via, indices, .. } => {
                 let d = super::search::domain(st, self.secrets, via).map_err(fail)?;
                 let out = super::search::delete_old_copies(&d, indices).await.map_err(fail)?;
+                Ok((out, Vec::new()))
+            }
+            StepAction::Changes { addresses } => {
+                let Some(c) = &self.changes else {
+                    return Err(SwitchError::Step {
+                        step: step.id.clone(),
+                        message: "this command carries no plan to apply changes from".into(),
+                    });
+                };
+                let out = c
+                    .apply(self.backend, st, addresses)
+                    .await
+                    .map_err(|message| SwitchError::Step { step: step.id.clone(), message })?;
                 Ok((out, Vec::new()))
             }
             StepAction::WriteForwarding { address, cluster } => {
@@ -397,6 +427,23 @@ impl Executor<'_> {
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(POLL_CAP);
         }
+    }
+}
+
+/// In an emergency, DNS is tried (unless Route 53's region is the one down)
+/// and left pending when it cannot change: the failover records already
+/// answer with the survivor while the old region's health check fails.
+fn best_effort(step: &Step) -> bool {
+    step.id == super::front::DNS
+}
+
+/// What covers a pending step meanwhile, when something does.
+fn meanwhile(step: &Step) -> &'static str {
+    if step.id == super::front::DNS {
+        "; meanwhile Route 53 answers with the SECONDARY record (the survivor) while the PRIMARY's health check \
+         fails, with no API call"
+    } else {
+        ""
     }
 }
 

@@ -8,10 +8,13 @@
 //! than AWS shows gets a runbook, in the safe order of AWS's guidance:
 //! readiness → Aurora `SwitchoverGlobalCluster` (called in the current
 //! writer's region, waited on until the target is the writer and no
-//! `FailoverState` is left) → write forwarding kept on the new secondary.
-//! Scheduler, DNS and the reversal of search replication slot in as further
-//! steps (not built yet). `apply` runs the runbook first, then the ordinary
-//! changes; the plan with the new setting is then clean.
+//! `FailoverState` is left) → write forwarding kept on the new secondary →
+//! search followers stopped in the new active region → job scheduler off in
+//! the old active region, then on in the new → DNS to the new → the old
+//! leader's search copies deleted. Scheduler and DNS are the plan's own
+//! changes, applied by their steps ([`front`]). `apply` runs the runbook
+//! first, then the ordinary changes the steps did not make (reversed search
+//! replication, …); the plan with the new setting is then clean.
 //!
 //! **Guarantees.** Every step observes AWS before acting (a switchover that
 //! already happened or is under way is not asked for again), so a run that
@@ -24,7 +27,9 @@
 //! switchover waits for the secondary to catch up). `--force` skips the
 //! readiness verdict (with a warning), never the observation.
 
+pub mod changes;
 pub mod exec;
+pub mod front;
 pub mod search;
 
 use crate::diag::{Diagnostic, Diagnostics};
@@ -35,6 +40,8 @@ use std::collections::BTreeMap;
 
 /// The root variable that names the active region.
 pub const ACTIVE_VAR: &str = "active_region";
+/// The step deleting the old leader's search copies: after traffic moved.
+pub const DELETE_OLD_COPIES: &str = "search.delete-old-copies";
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Runbook {
@@ -49,6 +56,13 @@ pub struct Runbook {
 }
 
 impl Runbook {
+    /// The step that applies the plan's change at `address`, if one does.
+    pub fn step_applying(&self, address: &str) -> Option<&Step> {
+        self.steps
+            .iter()
+            .find(|s| matches!(&s.action, StepAction::Changes { addresses } if addresses.iter().any(|a| a == address)))
+    }
+
     /// Without the steps a run already did (what is left, for plans).
     pub fn remaining(mut self, run: &crate::state::roles::Run) -> Runbook {
         self.steps.retain(|s| run.status(&s.id) != Some("done"));
@@ -91,6 +105,9 @@ pub enum StepAction {
     /// plan listed (with their document counts, read when planning); the
     /// step deletes those only.
     SearchDeleteOldCopies { via: String, domain: String, indices: Vec<IndexDocs>, patterns: Vec<String> },
+    /// These changes of the plan (at `addresses`), applied as `apply` would,
+    /// journaled alike; the ordinary apply that follows leaves them alone.
+    Changes { addresses: Vec<String> },
 }
 
 /// An index and its document count (`None`: not readable when planned).
@@ -149,7 +166,7 @@ fn search_steps(
             },
         },
         Step {
-            id: "search.delete-old-copies".into(),
+            id: DELETE_OLD_COPIES.into(),
             title: format!(
                 "Search: DELETE the old leader's indices in {from_region} ({listed}), then replicated back from \
                  {to_region} by the changes below"
@@ -239,10 +256,12 @@ pub fn resume(roles: Option<&crate::state::roles::Roles>, active: Option<&str>) 
 }
 
 /// The emergency runbook: what `standby failover` does with the state as
-/// recorded. Only the first step calls AWS now, and only in the target
-/// region; the others wait for the old region to come back (pending in
-/// every later plan, finished by `apply`).
-pub fn failover(st: &crate::state::State, to: &str, to_region: &str, from: &str) -> Option<Runbook> {
+/// recorded, and with `plan` (the configuration naming `to` active, planned
+/// without refreshing) for the scheduler and DNS. Only the steps in the
+/// target region (and DNS, unless Route 53's region is the one down) run
+/// now; the others wait for the old region to come back (pending in every
+/// later plan, finished by `apply`).
+pub fn failover(st: &crate::state::State, plan: &Plan, to: &str, to_region: &str, from: &str) -> Option<Runbook> {
     let (gaddr, g) = st.resources.iter().find(|(_, i)| i.type_name == "aws_rds_global_cluster")?;
     let s = |a: &crate::value::Attrs, k: &str| a.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
     let global_id = s(&g.attrs, "global_cluster_identifier");
@@ -307,6 +326,7 @@ pub fn failover(st: &crate::state::State, to: &str, to_region: &str, from: &str)
             .map(|(a, _)| a.to_string())
     };
     steps.extend(search_steps(&followed, via(to_region), via(&from_region), &from_region, to_region));
+    front::insert(&mut steps, front::steps(plan, &from_region, to_region));
     Some(Runbook {
         mode: "failover".into(),
         from: from.to_string(),
@@ -403,6 +423,7 @@ pub fn build(plan: &Plan, regions: &BTreeMap<String, String>) -> Option<Runbook>
             .map(|c| c.address.clone())
     };
     steps.extend(search_steps(&followed, via(&to_region), via(&from_region), &from_region, &to_region));
+    front::insert(&mut steps, front::steps(plan, &from_region, &to_region));
     Some(Runbook {
         mode: "switchover".into(),
         from: name_of(&from_region),

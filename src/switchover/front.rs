@@ -1,0 +1,240 @@
+//! What users see move in a role switch: Mattermost's job scheduler (each
+//! region's app-tier settings, launch template and Auto Scaling group) and
+//! DNS (Route 53 records). Both are ordinary changes of the plan; they run
+//! as runbook steps ([`StepAction::Changes`]) so that they happen in the
+//! safe order: scheduler off in the old active region, then on in the new,
+//! then DNS to the new, all before the old leader's search copies go.
+//!
+//! Which changes belong to which step follows from their kinds and regions
+//! (never from the example's addresses), plus whatever not-yet-applied
+//! change they depend on, so that each step can be applied on its own.
+
+use super::{Step, StepAction};
+use crate::plan::{Action, Plan, ResourceChange};
+use std::collections::BTreeSet;
+
+/// The kinds that carry an app tier's settings (RunScheduler) to its nodes:
+/// the settings, the launch template rendering them, and the Auto Scaling
+/// group that moves to the new template version (and rolls its nodes).
+pub const SCHEDULER_KINDS: [&str; 3] = ["standby_mattermost_config", "aws_launch_template", "aws_autoscaling_group"];
+/// The kinds that point users at a region.
+pub const DNS_KINDS: [&str; 1] = ["aws_route53_record"];
+/// Route 53 is global; its control plane (record changes) is signed for,
+/// and lives in, us-east-1.
+pub const ROUTE53_REGION: &str = "us-east-1";
+
+/// Step ids.
+pub const SCHEDULER_OFF: &str = "app.scheduler-off";
+pub const SCHEDULER_ON: &str = "app.scheduler-on";
+pub const DNS: &str = "dns.to-active";
+
+/// The scheduler and DNS steps of a switch `from_region` → `to_region`
+/// (none where the plan changes nothing of theirs).
+pub fn steps(plan: &Plan, from_region: &str, to_region: &str) -> Vec<Step> {
+    let mut claimed = BTreeSet::new();
+    let mut out = Vec::new();
+    // (step id, where its calls go, title, kinds, region of the changes; None: any)
+    let parts = [
+        (
+            SCHEDULER_OFF,
+            from_region,
+            format!(
+                "Job scheduler OFF in {from_region} (the old active region): its Mattermost settings, a new launch \
+                 template version, and the Auto Scaling group moved to it"
+            ),
+            &SCHEDULER_KINDS[..],
+            Some(from_region),
+        ),
+        (
+            SCHEDULER_ON,
+            to_region,
+            format!(
+                "Job scheduler ON in {to_region} (the new active region): its Mattermost settings, a new launch \
+                 template version, and the Auto Scaling group moved to it"
+            ),
+            &SCHEDULER_KINDS[..],
+            Some(to_region),
+        ),
+        (
+            DNS,
+            ROUTE53_REGION,
+            format!(
+                "DNS to {to_region}: the failover records' PRIMARY points at its load balancer (Route 53, signed for \
+                 {ROUTE53_REGION})"
+            ),
+            &DNS_KINDS[..],
+            None,
+        ),
+    ];
+    for (id, region, title, kinds, in_region) in parts {
+        let seeds: Vec<&ResourceChange> = plan
+            .changes
+            .iter()
+            .filter(|c| c.action != Action::NoOp && kinds.contains(&c.type_name.as_str()))
+            .filter(|c| in_region.is_none_or(|r| c.region == r))
+            .collect();
+        let addresses = with_dependencies(plan, &seeds, &mut claimed);
+        if addresses.is_empty() {
+            continue;
+        }
+        out.push(Step { id: id.into(), title, region: region.to_string(), action: StepAction::Changes { addresses } });
+    }
+    out
+}
+
+/// The seeds' addresses and those of the creations they depend on (by
+/// resource block, transitively), without any claimed by an earlier step.
+fn with_dependencies(plan: &Plan, seeds: &[&ResourceChange], claimed: &mut BTreeSet<String>) -> Vec<String> {
+    let mut wanted: BTreeSet<String> = BTreeSet::new();
+    let mut todo: Vec<&ResourceChange> = seeds.to_vec();
+    while let Some(c) = todo.pop() {
+        if claimed.contains(&c.address) || !wanted.insert(c.address.clone()) {
+            continue;
+        }
+        // Only what does not exist yet (its values are unknown until made):
+        // an update elsewhere keeps its own place in the order.
+        for dep in &c.deps {
+            todo.extend(plan.changes.iter().filter(|d| {
+                matches!(d.action, Action::Create | Action::Replace) && &crate::address::block_of(&d.address) == dep
+            }));
+        }
+    }
+    claimed.extend(wanted.iter().cloned());
+    plan.changes.iter().filter(|c| wanted.contains(&c.address)).map(|c| c.address.clone()).collect()
+}
+
+/// Puts `front` where the issue's order wants it: before the old leader's
+/// search copies are deleted (or last).
+pub fn insert(steps: &mut Vec<Step>, front: Vec<Step>) {
+    let at = steps.iter().position(|s| s.id == super::DELETE_OLD_COPIES).unwrap_or(steps.len());
+    steps.splice(at..at, front);
+}
+
+/// The addresses applied by the runbook's steps that are done in `run`:
+/// the ordinary apply that follows leaves them alone.
+pub fn applied(rb: &super::Runbook, run: Option<&crate::state::roles::Run>) -> BTreeSet<String> {
+    let Some(run) = run else { return BTreeSet::new() };
+    rb.steps
+        .iter()
+        .filter(|s| run.status(&s.id) == Some("done"))
+        .filter_map(|s| match &s.action {
+            StepAction::Changes { addresses } => Some(addresses.iter().cloned()),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+/// `plan` with the changes at `done` turned into no-ops (their steps made
+/// them; the state holds what AWS reported).
+pub fn without(plan: &Plan, done: &BTreeSet<String>) -> Plan {
+    let mut p = plan.clone();
+    for c in p.changes.iter_mut().filter(|c| done.contains(&c.address)) {
+        c.action = Action::NoOp;
+        c.reason = None;
+    }
+    p
+}
+
+/// Only the changes at `addresses` (the rest stays as the state has it):
+/// what a step applies.
+pub fn subset(plan: &Plan, addresses: &[String]) -> Plan {
+    let mut p = plan.clone();
+    p.changes.retain(|c| addresses.contains(&c.address) && c.action != Action::NoOp);
+    p.runbook = None;
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(address: &str, type_name: &str, region: &str, action: Action, deps: &[&str]) -> ResourceChange {
+        ResourceChange {
+            address: address.into(),
+            module: String::new(),
+            type_name: type_name.into(),
+            name: String::new(),
+            index: serde_json::Value::Null,
+            region: region.into(),
+            action,
+            reason: None,
+            id: None,
+            before: None,
+            after: None,
+            changed: Default::default(),
+            sensitive: Default::default(),
+            replace_paths: Vec::new(),
+            deps: deps.iter().map(|d| d.to_string()).collect(),
+            importing: None,
+        }
+    }
+
+    #[test]
+    fn steps_group_by_kind_and_region_with_the_creations_they_need() {
+        let plan = Plan {
+            changes: vec![
+                change(
+                    "a.aws_launch_template.t",
+                    "aws_launch_template",
+                    "r1",
+                    Action::Update,
+                    &["a.standby_mattermost_config.s"],
+                ),
+                change(
+                    "a.standby_mattermost_config.s",
+                    "standby_mattermost_config",
+                    "r1",
+                    Action::Update,
+                    &["x.aws_rds_cluster.c"],
+                ),
+                change("x.aws_rds_cluster.c", "aws_rds_cluster", "r1", Action::Update, &[]),
+                change(
+                    "b.aws_autoscaling_group.g",
+                    "aws_autoscaling_group",
+                    "r2",
+                    Action::Update,
+                    &["b.aws_iam_role.new"],
+                ),
+                change("b.aws_iam_role.new", "aws_iam_role", "r2", Action::Create, &[]),
+                change("b.aws_launch_template.t", "aws_launch_template", "r2", Action::NoOp, &[]),
+                change("rec[\"x\"]", "aws_route53_record", "r1", Action::Update, &["b.aws_iam_role.new"]),
+                change("idx", "opensearch_index_replication", "r2", Action::Create, &[]),
+            ],
+            ..Plan::default()
+        };
+        let steps = steps(&plan, "r1", "r2");
+        let got: Vec<(&str, &str, Vec<&str>)> = steps
+            .iter()
+            .map(|s| match &s.action {
+                StepAction::Changes { addresses } => {
+                    (s.id.as_str(), s.region.as_str(), addresses.iter().map(String::as_str).collect())
+                }
+                _ => unreachable!(),
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                // An update it depends on keeps its own place (not pulled in).
+                (SCHEDULER_OFF, "r1", vec!["a.aws_launch_template.t", "a.standby_mattermost_config.s"]),
+                // A creation it needs comes with it; a no-op is not applied.
+                (SCHEDULER_ON, "r2", vec!["b.aws_autoscaling_group.g", "b.aws_iam_role.new"]),
+                // Claimed by an earlier step: not applied twice.
+                (DNS, ROUTE53_REGION, vec!["rec[\"x\"]"]),
+            ]
+        );
+        let mut all = vec![Step {
+            id: crate::switchover::DELETE_OLD_COPIES.into(),
+            title: String::new(),
+            region: "r1".into(),
+            action: StepAction::Readiness { checks: Vec::new() },
+        }];
+        insert(&mut all, steps);
+        assert_eq!(all.last().map(|s| s.id.as_str()), Some(crate::switchover::DELETE_OLD_COPIES));
+        let done = ["b.aws_iam_role.new".to_string()].into_iter().collect();
+        let left = without(&plan, &done);
+        assert_eq!(left.changes[4].action, Action::NoOp);
+        assert_eq!(subset(&plan, &["b.aws_launch_template.t".into(), "idx".into()]).changes.len(), 1);
+    }
+}
