@@ -271,6 +271,8 @@ fn failover_with_the_primary_region_down_calls_only_the_secondary() {
     assert!(silent.stderr.contains("--var active_region=secondary"), "{}", silent.stderr);
 
     // The region is back: the pending steps show in the plan, and apply finishes them.
+    // Aurora's snapshot of the old writer, and its copy, take a while to be available.
+    w.control("POST", "/_emulator/settings", Some(json!({"rds_snapshot_ms": 1000})));
     w.control("POST", "/_emulator/regions", Some(json!({"region": WEST, "down": false})));
     let keep = ["--var", "active_region=secondary"];
     let plan = w.ok(2, &[&["plan", ".", "--detailed-exitcode"][..], &keep].concat());
@@ -282,6 +284,7 @@ fn failover_with_the_primary_region_down_calls_only_the_secondary() {
     let apply = w.ok(0, &[&["apply", ".", "--auto-approve"][..], &keep].concat());
     assert!(apply.stdout.contains("Failover finished: secondary (us-east-1) is active"), "{}", apply.stdout);
     assert_eq!(w.forwarding(WEST, CLUSTER_WEST), Some(true));
+    assert_failover_snapshot_kept(&w, &apply.stdout);
     let clean = w.ok(0, &[&["plan", ".", "--detailed-exitcode"][..], &keep].concat());
     assert!(clean.stdout.contains("No changes."), "{}", clean.stdout);
     let st = w.state();
@@ -675,4 +678,37 @@ fn a_search_follower_not_syncing_stops_the_switchover_unless_forced() {
     let forced = w.ok(0, &[&["apply", ".", "--auto-approve", "--force"][..], &to_east].concat());
     assert!(forced.stdout.contains("--force: switching although readiness failed"), "{}", forced.stdout);
     assert!(forced.stdout.contains("Switchover complete"), "{}", forced.stdout);
+}
+
+/// Aurora's `rds:unplanned-global-failover-*` snapshot of the old writer
+/// (taken as it rejoined) was copied to a manual snapshot named after it,
+/// available, in the old writer's region; the run says so and logs its id.
+fn assert_failover_snapshot_kept(w: &World, stdout: &str) {
+    let out = w
+        .rt
+        .block_on(w.rds[WEST].describe_db_cluster_snapshots().db_cluster_identifier(CLUSTER_WEST).send())
+        .expect("DescribeDBClusterSnapshots");
+    let snaps: Vec<(String, String, String)> = out
+        .db_cluster_snapshots()
+        .iter()
+        .map(|s| {
+            let text = |v: Option<&str>| v.unwrap_or_default().to_string();
+            (text(s.db_cluster_snapshot_identifier()), text(s.snapshot_type()), text(s.status()))
+        })
+        .collect();
+    let source = snaps
+        .iter()
+        .find(|s| s.0.starts_with(&format!("rds:unplanned-global-failover-{CLUSTER_WEST}-")))
+        .unwrap_or_else(|| panic!("Aurora's failover snapshot: {snaps:?}"));
+    let kept = format!("kept-{}", source.0.trim_start_matches("rds:"));
+    assert!(
+        snaps.contains(&(kept.clone(), "manual".to_string(), "available".to_string())),
+        "the manual copy {kept}: {snaps:?}"
+    );
+    assert!(stdout.contains(&format!("kept as manual snapshot {kept}: restore from it")), "{stdout}");
+    let st = w.state();
+    let events = st["roles"]["run"]["events"].as_array().unwrap();
+    let rejoin = events.iter().find(|e| e["step"] == "db.rejoin").expect("the rejoin in the event log");
+    assert!(rejoin["outcome"].as_str().unwrap().contains(&kept), "{rejoin}");
+    assert_eq!(rejoin["request_ids"].as_array().map(Vec::len), Some(1), "the CopyDBClusterSnapshot: {rejoin}");
 }

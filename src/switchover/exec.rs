@@ -186,11 +186,13 @@ impl Executor<'_> {
                 Ok((out.0, out.1))
             }
             StepAction::Rejoin { global_cluster, cluster } => {
-                self.rejoin(&step.region, global_cluster, cluster).await.map_err(fail).map(|o| (o, Vec::new()))
+                self.rejoin(&step.region, global_cluster, cluster).await.map_err(fail)
             }
-            StepAction::SearchStopFollowers { via, rules, indices, patterns, .. } => {
+            StepAction::SearchStopFollowers { via, rules, indices, patterns, catch_up, .. } => {
                 let d = super::search::domain(st, self.secrets, via).map_err(fail)?;
-                let out = super::search::stop_followers(&d, rules, indices, patterns).await.map_err(fail)?;
+                let wait = catch_up.then(|| super::search::CatchUp::new(self.force, self.progress));
+                let out =
+                    super::search::stop_followers(&d, rules, indices, patterns, wait.as_ref()).await.map_err(fail)?;
                 Ok((out, Vec::new()))
             }
             StepAction::SearchDeleteOldCopies { via, indices, .. } => {
@@ -333,28 +335,49 @@ impl Executor<'_> {
         }
     }
 
-    /// Observes whether `cluster` is a member again (Aurora re-adds the old
-    /// writer itself once its region is reachable); asks nothing.
-    async fn rejoin(&self, region: &str, id: &str, cluster: &str) -> Result<String, KindError> {
+    /// Waits until `cluster` is a member again (Aurora re-adds the old
+    /// writer itself once its region is reachable; asked nothing), then
+    /// keeps the snapshot Aurora took of its old volume as a manual copy.
+    async fn rejoin(&self, region: &str, id: &str, cluster: &str) -> Result<(String, Vec<String>), KindError> {
         let rds = self.aws.rds(region).await;
-        let out = rds
-            .describe_global_clusters()
-            .global_cluster_identifier(id)
-            .send()
-            .await
-            .map_err(|e| rds_error("DescribeGlobalClusters", e))?;
-        let member = out.global_clusters().first().is_some_and(|g| {
-            g.global_cluster_members().iter().any(|m| {
-                m.db_cluster_arn().map(crate::kinds::rds::cluster_id_of) == Some(cluster) && m.is_writer() != Some(true)
-            })
-        });
-        if member {
-            Ok(format!("{cluster} is a secondary of {id} again"))
-        } else {
-            Err(KindError::Failed(format!(
-                "{cluster} has not rejoined {id} yet (Aurora re-adds it when {region} is reachable again)"
-            )))
+        let deadline = Instant::now() + self.timeout;
+        let t0 = Instant::now();
+        let mut last_note = Instant::now();
+        let mut delay = Duration::from_millis(200);
+        loop {
+            let out = rds
+                .describe_global_clusters()
+                .global_cluster_identifier(id)
+                .send()
+                .await
+                .map_err(|e| rds_error("DescribeGlobalClusters", e))?;
+            let member = out.global_clusters().first().is_some_and(|g| {
+                g.global_cluster_members().iter().any(|m| {
+                    m.db_cluster_arn().map(crate::kinds::rds::cluster_id_of) == Some(cluster)
+                        && m.is_writer() != Some(true)
+                })
+            });
+            if member {
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(KindError::Timeout {
+                    what: format!("{cluster} to rejoin {id} (Aurora re-adds it when {region} is reachable again)"),
+                    after: self.timeout,
+                });
+            }
+            if last_note.elapsed() >= Duration::from_secs(10) {
+                last_note = Instant::now();
+                (self.progress)(&format!(
+                    "    waiting for Aurora to re-add {cluster} to {id} ({}s elapsed)",
+                    t0.elapsed().as_secs()
+                ));
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(POLL_CAP);
         }
+        let kept = super::snapshot::keep(&rds, cluster, self.timeout, self.progress).await?;
+        Ok((format!("{cluster} is a secondary of {id} again; {}", kept.describe(cluster)), kept.request_ids))
     }
 
     /// Makes sure the new secondary forwards writes (observing first).
