@@ -872,8 +872,7 @@ fn a_switchover_killed_at_random_points_resumes_to_the_same_end_state() {
     w.control(
         "POST",
         "/_emulator/settings",
-        Some(json!({"rds_failover_ms": 1500, "rds_write_forwarding_ms": 400, "opensearch_inbound_visible_ms": 400,
-                    "opensearch_bootstrap_polls": 2})),
+        Some(json!({"rds_failover_ms": 1500, "rds_write_forwarding_ms": 400, "opensearch_inbound_visible_ms": 400})),
     );
     let args = |to: &str| {
         ["apply", ".", "--auto-approve", "--var", &format!("active_region={to}")].map(str::to_string).to_vec()

@@ -279,7 +279,9 @@ impl Kind for LaunchTemplate {
                 .set_source_version(latest.map(|n| n.to_string()))
                 .set_version_description(get_str(desired, "description").map(str::to_string))
                 .launch_template_data(data(desired))
-                .client_token(token(id, desired))
+                // The source version in the token too: switching back and forth asks for the
+                // same data again from a later version, which AWS refuses under a reused token.
+                .client_token(token(&format!("{id}@{}", latest.unwrap_or_default()), desired))
                 .send()
                 .await
                 .map_err(|e| aws_error("CreateLaunchTemplateVersion", e))?;
