@@ -110,8 +110,14 @@ impl Executor<'_> {
                     ev.outcome = outcome.clone();
                     ev.request_ids = ids;
                     run.set(&step.id, "done");
-                    // The writer moved: that region is active now, whatever is left.
-                    let moved = matches!(step.action, StepAction::AuroraFailover { .. }).then(now_rfc3339);
+                    // The writer moved: that region is active now, whatever is left. The last
+                    // step finishes the run in the same write (a kill between two writes would
+                    // leave the steps done and the old region named active).
+                    let moved = if run.steps.iter().all(|s| s.status == "done") {
+                        Some(finish(st, rb))
+                    } else {
+                        matches!(step.action, StepAction::AuroraFailover { .. }).then(now_rfc3339)
+                    };
                     self.save(st, &run, moved).await?;
                     (self.progress)(&format!("    {outcome} [{}s]", t0.elapsed().as_secs()));
                 }
@@ -135,13 +141,8 @@ impl Executor<'_> {
             ));
             return Ok(());
         }
-        let keep_since =
-            st.roles.as_ref().filter(|r| r.active == rb.to && rb.mode == "failover").map(|r| r.since.clone());
-        if let Some(r) = st.roles.as_mut() {
-            // Finished: switching back is an ordinary (reviewed) switchover now.
-            r.failover = None;
-        }
-        self.save(st, &run, Some(keep_since.unwrap_or_else(now_rfc3339))).await?;
+        let since = finish(st, rb);
+        self.save(st, &run, Some(since)).await?;
         let what = if rb.mode == "failover" { "Failover finished" } else { "Switchover complete" };
         (self.progress)(&format!("{what}: {} ({}) is active [{}s]", rb.to, rb.to_region, started.elapsed().as_secs()));
         Ok(())
@@ -421,6 +422,21 @@ impl Executor<'_> {
             delay = (delay * 2).min(POLL_CAP);
         }
     }
+}
+
+/// A run's end: when its target became active (a failover's since its
+/// first step, kept; otherwise now), and the failover note cleared:
+/// switching back is an ordinary (reviewed) switchover now.
+fn finish(st: &mut State, rb: &Runbook) -> String {
+    let keep_since = st
+        .roles
+        .as_ref()
+        .filter(|r| r.active == rb.to && rb.mode == "failover" && !r.since.is_empty())
+        .map(|r| r.since.clone());
+    if let Some(r) = st.roles.as_mut() {
+        r.failover = None;
+    }
+    keep_since.unwrap_or_else(now_rfc3339)
 }
 
 fn first_line(s: &str) -> &str {
