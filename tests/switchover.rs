@@ -684,10 +684,9 @@ fn a_search_follower_not_syncing_stops_the_switchover_unless_forced() {
 /// (taken as it rejoined) was copied to a manual snapshot named after it,
 /// available, in the old writer's region; the run says so and logs its id.
 fn assert_failover_snapshot_kept(w: &World, stdout: &str) {
-    let out = w
-        .rt
-        .block_on(w.rds[WEST].describe_db_cluster_snapshots().db_cluster_identifier(CLUSTER_WEST).send())
-        .expect("DescribeDBClusterSnapshots");
+    let out =
+        w.rt.block_on(w.rds[WEST].describe_db_cluster_snapshots().db_cluster_identifier(CLUSTER_WEST).send())
+            .expect("DescribeDBClusterSnapshots");
     let snaps: Vec<(String, String, String)> = out
         .db_cluster_snapshots()
         .iter()
@@ -912,12 +911,7 @@ fn a_switchover_killed_at_random_points_resumes_to_the_same_end_state() {
             if finished { " (it had already finished)" } else { "" }
         );
         let resumed = w.run(&argv(&a));
-        assert_eq!(
-            resumed.code,
-            0,
-            "run {n} (seed {seed}), resuming after a kill at {at:?}:\n{}",
-            resumed.all()
-        );
+        assert_eq!(resumed.code, 0, "run {n} (seed {seed}), resuming after a kill at {at:?}:\n{}", resumed.all());
         let end = w.end_state();
         assert_eq!(
             end, reference[to],
@@ -933,8 +927,7 @@ fn a_switchover_killed_at_random_points_resumes_to_the_same_end_state() {
 fn check_end(w: &Full, end: &Value, active: &str) {
     assert_eq!(end["writer_region"], active, "{end:#}");
     assert_eq!(end["run"]["unfinished"], json!([]), "{end:#}");
-    let (leader, follower, standby) =
-        if active == EAST { (OS_EAST, OS_WEST, WEST) } else { (OS_WEST, OS_EAST, EAST) };
+    let (leader, follower, standby) = if active == EAST { (OS_EAST, OS_WEST, WEST) } else { (OS_WEST, OS_EAST, EAST) };
     w.assert_leads(leader, follower, active, standby);
     let to = if active == EAST { "secondary" } else { "primary" };
     let clean = w.ok(0, &["plan", ".", "--detailed-exitcode", "--var", &format!("active_region={to}")]);

@@ -55,11 +55,17 @@ impl<'a> CatchUp<'a> {
 #[derive(Debug, PartialEq)]
 enum Standing {
     CaughtUp,
-    Behind { leader: i64, follower: i64 },
+    Behind {
+        leader: i64,
+        follower: i64,
+    },
     Bootstrapping,
     NotFollowing,
     /// PAUSED, FAILED, …: it will not catch up by waiting.
-    Stuck { status: String, reason: String },
+    Stuck {
+        status: String,
+        reason: String,
+    },
 }
 
 async fn standing(domain: &Domain, index: &str) -> Result<Standing, KindError> {
