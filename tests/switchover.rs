@@ -288,6 +288,8 @@ fn failover_with_the_primary_region_down_calls_only_the_secondary() {
     assert!(silent.stderr.contains("--var active_region=secondary"), "{}", silent.stderr);
 
     // The region is back: the pending steps show in the plan, and apply finishes them.
+    // Aurora's snapshot of the old writer, and its copy, take a while to be available.
+    w.control("POST", "/_emulator/settings", Some(json!({"rds_snapshot_ms": 1000})));
     w.control("POST", "/_emulator/regions", Some(json!({"region": WEST, "down": false})));
     let keep = ["--var", "active_region=secondary"];
     let plan = w.ok(2, &[&["plan", ".", "--detailed-exitcode"][..], &keep].concat());
@@ -301,6 +303,7 @@ fn failover_with_the_primary_region_down_calls_only_the_secondary() {
     assert!(apply.stdout.contains("Failover finished: secondary (us-east-1) is active"), "{}", apply.stdout);
     assert_eq!(w.forwarding(WEST, CLUSTER_WEST), Some(true));
     assert_eq!((front.scheduler(WEST), front.scheduler(EAST)), ("false".to_string(), "true".to_string()));
+    assert_failover_snapshot_kept(&w, &apply.stdout);
     let clean = w.ok(0, &[&["plan", ".", "--detailed-exitcode"][..], &keep].concat());
     assert!(clean.stdout.contains("No changes."), "{}", clean.stdout);
     let st = w.state();
@@ -770,4 +773,258 @@ fn a_search_follower_not_syncing_stops_the_switchover_unless_forced() {
     let forced = w.ok(0, &[&["apply", ".", "--auto-approve", "--force"][..], &to_east].concat());
     assert!(forced.stdout.contains("--force: switching although readiness failed"), "{}", forced.stdout);
     assert!(forced.stdout.contains("Switchover complete"), "{}", forced.stdout);
+}
+
+/// Aurora's `rds:unplanned-global-failover-*` snapshot of the old writer
+/// (taken as it rejoined) was copied to a manual snapshot named after it,
+/// available, in the old writer's region; the run says so and logs its id.
+fn assert_failover_snapshot_kept(w: &World, stdout: &str) {
+    let out =
+        w.rt.block_on(w.rds[WEST].describe_db_cluster_snapshots().db_cluster_identifier(CLUSTER_WEST).send())
+            .expect("DescribeDBClusterSnapshots");
+    let snaps: Vec<(String, String, String)> = out
+        .db_cluster_snapshots()
+        .iter()
+        .map(|s| {
+            let text = |v: Option<&str>| v.unwrap_or_default().to_string();
+            (text(s.db_cluster_snapshot_identifier()), text(s.snapshot_type()), text(s.status()))
+        })
+        .collect();
+    let source = snaps
+        .iter()
+        .find(|s| s.0.starts_with(&format!("rds:unplanned-global-failover-{CLUSTER_WEST}-")))
+        .unwrap_or_else(|| panic!("Aurora's failover snapshot: {snaps:?}"));
+    let kept = format!("kept-{}", source.0.trim_start_matches("rds:"));
+    assert!(
+        snaps.contains(&(kept.clone(), "manual".to_string(), "available".to_string())),
+        "the manual copy {kept}: {snaps:?}"
+    );
+    assert!(stdout.contains(&format!("kept as manual snapshot {kept}: restore from it")), "{stdout}");
+    let st = w.state();
+    let events = st["roles"]["run"]["events"].as_array().unwrap();
+    let rejoin = events.iter().find(|e| e["step"] == "db.rejoin").expect("the rejoin in the event log");
+    assert!(rejoin["outcome"].as_str().unwrap().contains(&kept), "{rejoin}");
+    assert_eq!(rejoin["request_ids"].as_array().map(Vec::len), Some(1), "the CopyDBClusterSnapshot: {rejoin}");
+}
+
+// ------------------------- search catch-up, and kills at random points ---
+
+impl Full {
+    fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        self.cmd_env(args, env).output().expect("run standby").into()
+    }
+
+    fn cmd_env(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Command {
+        let mut c = self.emu.cmd(&self.dir, args);
+        c.env("STANDBY_VAR_opensearch_master_password", SEARCH_PASSWORD)
+            .env("STANDBY_VAR_db_master_password", "Db-Master-7#wz")
+            .env("STANDBY_VAR_opensearch_replication_password", "Repl-User-5%qa")
+            .env("STANDBY_VAR_opensearch_mattermost_password", "Mm-Search-3&zx")
+            .env("STANDBY_VAR_search_source_ips", r#"["127.0.0.0/8"]"#)
+            .env("STANDBY_VAR_deletion_protection", "false")
+            .env("STANDBY_VAR_app_ami_id", "ami-0abcdef1234567890")
+            .env("STANDBY_VAR_app_listener_protocol", "HTTP")
+            .env("STANDBY_VAR_app_listener_port", "80")
+            .env("STANDBY_VAR_app_certificate_arn_primary", "null")
+            .env("STANDBY_VAR_app_certificate_arn_secondary", "null")
+            .env("STANDBY_VAR_mattermost_db_password", "Mm-Db-9!kd")
+            .env("STANDBY_VAR_secrets_recovery_window_in_days", "0");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c
+    }
+
+    /// A follower index of the domain in `region` reports `ops` operations
+    /// behind its leader for the next `polls` `_status` looks (`None`: until set again).
+    fn lag(&self, region: &str, domain: &str, index: &str, ops: u64, polls: Option<u64>) {
+        self.control(
+            "POST",
+            "/_emulator/opensearch/replication/lag",
+            Some(json!({"region": region, "domain": domain, "index": index, "ops": ops, "polls": polls})),
+        );
+    }
+
+    /// The region of the global database's writer, read with the SDK.
+    fn writer_region(&self) -> String {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let http = aws_smithy_http_client::Builder::new()
+                .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+                .build_https();
+            let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .endpoint_url(self.emu.endpoint())
+                .region(aws_sdk_rds::config::Region::new(EAST))
+                .credentials_provider(aws_sdk_rds::config::Credentials::new("testing", "testing", None, None, "t"))
+                .http_client(http)
+                .load()
+                .await;
+            let out = Rds::new(&config).describe_global_clusters().send().await.expect("DescribeGlobalClusters");
+            let g = &out.global_clusters()[0];
+            assert!(g.failover_state().is_none(), "a switchover still under way: {g:?}");
+            let w = g.global_cluster_members().iter().find(|m| m.is_writer() == Some(true)).expect("a writer");
+            w.db_cluster_arn().unwrap_or_default().split(':').nth(3).unwrap_or_default().to_string()
+        })
+    }
+
+    /// Everything a switch changes or could leave behind, as AWS and the
+    /// state show it: the writer's region, each domain's indices,
+    /// replications and auto-follow rules, the live connections, DNS and
+    /// the scheduler, the resources in the state and the run's record.
+    fn end_state(&self) -> Value {
+        let domains: Vec<Value> = self
+            .control("GET", "/_emulator/opensearch/domains", None)
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                let indices: Vec<&String> = d["indices"].as_object().unwrap().keys().collect();
+                json!({"domain": d["domain"], "indices": indices, "replications": d["replications"],
+                       "autofollow_rules": d["autofollow_rules"]})
+            })
+            .collect();
+        let front = Front::new(&self.emu.endpoint());
+        let st: Value =
+            serde_json::from_str(&std::fs::read_to_string(self.dir.join("state/standby.json")).unwrap()).unwrap();
+        let run = &st["roles"]["run"];
+        let unfinished: Vec<&Value> =
+            run["steps"].as_array().unwrap().iter().filter(|s| s["status"] != "done").collect();
+        let listed = self.ok(0, &["state", "list"]).stdout;
+        let resources: Vec<&str> = listed.lines().collect();
+        json!({
+            "writer_region": self.writer_region(),
+            "domains": domains,
+            "connections": self.connections(),
+            "dns": front.dns(),
+            "scheduler": [front.scheduler(WEST), front.scheduler(EAST)],
+            "active": st["roles"]["active"],
+            "run": {"to": run["to"], "unfinished": unfinished},
+            "resources": resources,
+        })
+    }
+}
+
+#[test]
+fn a_planned_switchover_waits_for_search_followers_to_catch_up_before_stopping_them() {
+    let w = Full::applied();
+    let to_east = ["--var", "active_region=secondary"];
+    let apply = [&["apply", ".", "--auto-approve"][..], &to_east].concat();
+
+    // `users` stays 2 operations behind: the wait ends, naming the index and both checkpoints.
+    w.lag(EAST, OS_EAST, "users", 2, None);
+    let stuck = w.run_env(&apply, &[("STANDBY_SEARCH_CATCHUP_SECS", "2")]);
+    assert_eq!(stuck.code, 1, "{}", stuck.all());
+    assert!(stuck.stdout.contains("waiting for search followers to catch up"), "{}", stuck.stdout);
+    assert!(
+        stuck.stderr.contains(
+            "search followers not caught up with their leaders after 2s: users (leader_checkpoint 2, \
+             follower_checkpoint 0)"
+        ),
+        "{}",
+        stuck.stderr
+    );
+    assert!(stuck.stderr.contains("--force"), "{}", stuck.stderr);
+    // Nothing was stopped: every follower still follows (the database had switched: that step came first).
+    assert_eq!(w.statuses(OS_EAST), ["SYNCING"; 4]);
+    assert_eq!(w.writer_region(), EAST);
+
+    // It catches up after a few looks: run again, the step waits for it, then stops them all.
+    w.lag(EAST, OS_EAST, "users", 2, Some(3));
+    let done = w.run_env(&apply, &[("STANDBY_SEARCH_CATCHUP_SECS", "60")]);
+    assert_eq!(done.code, 0, "{}", done.all());
+    assert!(done.stdout.contains("follower_checkpoint 0"), "the wait shows: {}", done.stdout);
+    assert!(done.stdout.contains("search followers caught up"), "{}", done.stdout);
+    assert!(done.stdout.contains("Switchover complete: secondary (us-east-1) is active"), "{}", done.stdout);
+    w.assert_leads(OS_EAST, OS_WEST, EAST, WEST);
+}
+
+/// A tiny seeded generator (xorshift64*), so a failing kill point replays.
+struct Seeded(u64);
+
+impl Seeded {
+    fn next_f64(&mut self) -> f64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// `STANDBY_TEST_KILL_SEED` replays the kill points of an earlier run (the
+/// test prints its seed); `STANDBY_TEST_KILL_RUNS` sets how many killed
+/// switchovers (default 4, alternating directions).
+#[test]
+fn a_switchover_killed_at_random_points_resumes_to_the_same_end_state() {
+    let seed: u64 = std::env::var("STANDBY_TEST_KILL_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1
+    });
+    let runs: usize = std::env::var("STANDBY_TEST_KILL_RUNS").ok().and_then(|s| s.parse().ok()).unwrap_or(4);
+    eprintln!("kill points from seed {seed} (replay: STANDBY_TEST_KILL_SEED={seed})");
+    let mut rng = Seeded(seed);
+    let w = Full::applied();
+    // AWS takes its time (fixed, short), so kills land in the waits too.
+    w.control(
+        "POST",
+        "/_emulator/settings",
+        Some(json!({"rds_failover_ms": 1500, "rds_write_forwarding_ms": 400, "opensearch_inbound_visible_ms": 400})),
+    );
+    let args = |to: &str| {
+        ["apply", ".", "--auto-approve", "--var", &format!("active_region={to}")].map(str::to_string).to_vec()
+    };
+    fn argv(a: &[String]) -> Vec<&str> {
+        a.iter().map(String::as_str).collect()
+    }
+    let region_of = |to: &str| if to == "secondary" { EAST } else { WEST };
+    let roles = ["secondary", "primary"];
+
+    // The reference: an unkilled switchover each way, timed.
+    let mut reference = BTreeMap::new();
+    let mut took = BTreeMap::new();
+    for to in roles {
+        let t0 = std::time::Instant::now();
+        let run = w.ok(0, &argv(&args(to)));
+        took.insert(to, t0.elapsed());
+        assert!(run.stdout.contains("Switchover complete"), "{}", run.stdout);
+        reference.insert(to, w.end_state());
+        check_end(&w, &reference[to], region_of(to));
+    }
+    eprintln!("unkilled switchovers took {took:?}");
+
+    for n in 0..runs {
+        let to = roles[n % 2];
+        let a = args(to);
+        let at = took[to].mul_f64(rng.next_f64());
+        let mut child = w.cmd_env(&argv(&a), &[]).stdout(std::process::Stdio::null()).spawn().unwrap();
+        std::thread::sleep(at);
+        let finished = child.try_wait().unwrap().is_some();
+        child.kill().unwrap(); // SIGKILL
+        let _ = child.wait();
+        eprintln!(
+            "run {n}: switchover to {to} killed at {:.2}s of {:.2}s{}",
+            at.as_secs_f64(),
+            took[to].as_secs_f64(),
+            if finished { " (it had already finished)" } else { "" }
+        );
+        let resumed = w.run(&argv(&a));
+        assert_eq!(resumed.code, 0, "run {n} (seed {seed}), resuming after a kill at {at:?}:\n{}", resumed.all());
+        let end = w.end_state();
+        assert_eq!(
+            end, reference[to],
+            "run {n} (seed {seed}): killed at {at:?}, resumed: not the end state of an unkilled switchover"
+        );
+        check_end(&w, &end, region_of(to));
+    }
+}
+
+/// The end state of a switchover to `active` holds what the issue asks:
+/// the writer there, its indices writable and followed from the other
+/// region over one ACTIVE connection, nothing left running, a clean plan.
+fn check_end(w: &Full, end: &Value, active: &str) {
+    assert_eq!(end["writer_region"], active, "{end:#}");
+    assert_eq!(end["run"]["unfinished"], json!([]), "{end:#}");
+    let (leader, follower, standby) = if active == EAST { (OS_EAST, OS_WEST, WEST) } else { (OS_WEST, OS_EAST, EAST) };
+    w.assert_leads(leader, follower, active, standby);
+    let to = if active == EAST { "secondary" } else { "primary" };
+    let clean = w.ok(0, &["plan", ".", "--detailed-exitcode", "--var", &format!("active_region={to}")]);
+    assert!(clean.stdout.contains("No changes."), "{}", clean.stdout);
 }

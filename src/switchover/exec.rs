@@ -116,8 +116,14 @@ impl Executor<'_> {
                     ev.outcome = outcome.clone();
                     ev.request_ids = ids;
                     run.set(&step.id, "done");
-                    // The writer moved: that region is active now, whatever is left.
-                    let moved = matches!(step.action, StepAction::AuroraFailover { .. }).then(now_rfc3339);
+                    // The writer moved: that region is active now, whatever is left. The last
+                    // step finishes the run in the same write (a kill between two writes would
+                    // leave the steps done and the old region named active).
+                    let moved = if run.steps.iter().all(|s| s.status == "done") {
+                        Some(finish(st, rb))
+                    } else {
+                        matches!(step.action, StepAction::AuroraFailover { .. }).then(now_rfc3339)
+                    };
                     self.save(st, &run, moved).await?;
                     (self.progress)(&format!("    {outcome} [{}s]", t0.elapsed().as_secs()));
                 }
@@ -152,13 +158,8 @@ impl Executor<'_> {
             ));
             return Ok(());
         }
-        let keep_since =
-            st.roles.as_ref().filter(|r| r.active == rb.to && rb.mode == "failover").map(|r| r.since.clone());
-        if let Some(r) = st.roles.as_mut() {
-            // Finished: switching back is an ordinary (reviewed) switchover now.
-            r.failover = None;
-        }
-        self.save(st, &run, Some(keep_since.unwrap_or_else(now_rfc3339))).await?;
+        let since = finish(st, rb);
+        self.save(st, &run, Some(since)).await?;
         let what = if rb.mode == "failover" { "Failover finished" } else { "Switchover complete" };
         (self.progress)(&format!("{what}: {} ({}) is active [{}s]", rb.to, rb.to_region, started.elapsed().as_secs()));
         Ok(())
@@ -203,11 +204,13 @@ impl Executor<'_> {
                 Ok((out.0, out.1))
             }
             StepAction::Rejoin { global_cluster, cluster } => {
-                self.rejoin(&step.region, global_cluster, cluster).await.map_err(fail).map(|o| (o, Vec::new()))
+                self.rejoin(&step.region, global_cluster, cluster).await.map_err(fail)
             }
-            StepAction::SearchStopFollowers { via, rules, indices, patterns, .. } => {
+            StepAction::SearchStopFollowers { via, rules, indices, patterns, catch_up, .. } => {
                 let d = super::search::domain(st, self.secrets, via).map_err(fail)?;
-                let out = super::search::stop_followers(&d, rules, indices, patterns).await.map_err(fail)?;
+                let wait = catch_up.then(|| super::search::CatchUp::new(self.force, self.progress));
+                let out =
+                    super::search::stop_followers(&d, rules, indices, patterns, wait.as_ref()).await.map_err(fail)?;
                 Ok((out, Vec::new()))
             }
             StepAction::SearchDeleteOldCopies { via, indices, .. } => {
@@ -363,28 +366,49 @@ impl Executor<'_> {
         }
     }
 
-    /// Observes whether `cluster` is a member again (Aurora re-adds the old
-    /// writer itself once its region is reachable); asks nothing.
-    async fn rejoin(&self, region: &str, id: &str, cluster: &str) -> Result<String, KindError> {
+    /// Waits until `cluster` is a member again (Aurora re-adds the old
+    /// writer itself once its region is reachable; asked nothing), then
+    /// keeps the snapshot Aurora took of its old volume as a manual copy.
+    async fn rejoin(&self, region: &str, id: &str, cluster: &str) -> Result<(String, Vec<String>), KindError> {
         let rds = self.aws.rds(region).await;
-        let out = rds
-            .describe_global_clusters()
-            .global_cluster_identifier(id)
-            .send()
-            .await
-            .map_err(|e| rds_error("DescribeGlobalClusters", e))?;
-        let member = out.global_clusters().first().is_some_and(|g| {
-            g.global_cluster_members().iter().any(|m| {
-                m.db_cluster_arn().map(crate::kinds::rds::cluster_id_of) == Some(cluster) && m.is_writer() != Some(true)
-            })
-        });
-        if member {
-            Ok(format!("{cluster} is a secondary of {id} again"))
-        } else {
-            Err(KindError::Failed(format!(
-                "{cluster} has not rejoined {id} yet (Aurora re-adds it when {region} is reachable again)"
-            )))
+        let deadline = Instant::now() + self.timeout;
+        let t0 = Instant::now();
+        let mut last_note = Instant::now();
+        let mut delay = Duration::from_millis(200);
+        loop {
+            let out = rds
+                .describe_global_clusters()
+                .global_cluster_identifier(id)
+                .send()
+                .await
+                .map_err(|e| rds_error("DescribeGlobalClusters", e))?;
+            let member = out.global_clusters().first().is_some_and(|g| {
+                g.global_cluster_members().iter().any(|m| {
+                    m.db_cluster_arn().map(crate::kinds::rds::cluster_id_of) == Some(cluster)
+                        && m.is_writer() != Some(true)
+                })
+            });
+            if member {
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(KindError::Timeout {
+                    what: format!("{cluster} to rejoin {id} (Aurora re-adds it when {region} is reachable again)"),
+                    after: self.timeout,
+                });
+            }
+            if last_note.elapsed() >= Duration::from_secs(10) {
+                last_note = Instant::now();
+                (self.progress)(&format!(
+                    "    waiting for Aurora to re-add {cluster} to {id} ({}s elapsed)",
+                    t0.elapsed().as_secs()
+                ));
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(POLL_CAP);
         }
+        let kept = super::snapshot::keep(&rds, cluster, self.timeout, self.progress).await?;
+        Ok((format!("{cluster} is a secondary of {id} again; {}", kept.describe(cluster)), kept.request_ids))
     }
 
     /// Makes sure the new secondary forwards writes (observing first).
@@ -445,6 +469,21 @@ fn meanwhile(step: &Step) -> &'static str {
     } else {
         ""
     }
+}
+
+/// A run's end: when its target became active (a failover's since its
+/// first step, kept; otherwise now), and the failover note cleared:
+/// switching back is an ordinary (reviewed) switchover now.
+fn finish(st: &mut State, rb: &Runbook) -> String {
+    let keep_since = st
+        .roles
+        .as_ref()
+        .filter(|r| r.active == rb.to && rb.mode == "failover" && !r.since.is_empty())
+        .map(|r| r.since.clone());
+    if let Some(r) = st.roles.as_mut() {
+        r.failover = None;
+    }
+    keep_since.unwrap_or_else(now_rfc3339)
 }
 
 fn first_line(s: &str) -> &str {

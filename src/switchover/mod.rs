@@ -31,6 +31,7 @@ pub mod changes;
 pub mod exec;
 pub mod front;
 pub mod search;
+pub mod snapshot;
 
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::plan::{Action, Plan};
@@ -94,12 +95,23 @@ pub enum StepAction {
     /// region and waited on there only.
     AuroraFailover { address: String, global_cluster: String, target_region: String },
     /// After a failover: the old writer is back as a secondary (Aurora
-    /// re-adds it once its region is reachable); observed, not asked.
+    /// re-adds it once its region is reachable; observed, not asked), and
+    /// the snapshot Aurora took of its old volume copied to a manual one.
     Rejoin { global_cluster: String, cluster: String },
     /// Search, in the new active region: its auto-follow rules deleted
     /// (`leader_alias:name`), then every follower index stopped (named, or
     /// matching a rule's pattern): they become normal, writable indices.
-    SearchStopFollowers { via: String, domain: String, rules: Vec<String>, indices: Vec<String>, patterns: Vec<String> },
+    /// `catch_up` (planned switchover: the leader is there): first wait
+    /// until each follower's checkpoint equals its leader's.
+    SearchStopFollowers {
+        via: String,
+        domain: String,
+        rules: Vec<String>,
+        indices: Vec<String>,
+        patterns: Vec<String>,
+        #[serde(default)]
+        catch_up: bool,
+    },
     /// Search, in the old active region: its copies of the indices the
     /// reversed replication brings back, deleted. `indices` are those the
     /// plan listed (with their document counts, read when planning); the
@@ -128,6 +140,7 @@ fn search_steps(
     via_from: Option<String>,
     from_region: &str,
     to_region: &str,
+    catch_up: bool,
 ) -> Vec<Step> {
     let s = |a: &crate::value::Attrs, k: &str| search::attr(a, k).map(str::to_string);
     let mut indices = Vec::new();
@@ -153,8 +166,9 @@ fn search_steps(
         Step {
             id: "search.stop-followers".into(),
             title: format!(
-                "Search: stop following in {to_region} (auto-follow rules deleted, then _stop on {listed}): the \
-                 indices become writable there"
+                "Search: stop following in {to_region} ({}auto-follow rules deleted, then _stop on {listed}): the \
+                 indices become writable there",
+                if catch_up { "once every follower's checkpoint equals its leader's, " } else { "" }
             ),
             region: to_region.to_string(),
             action: StepAction::SearchStopFollowers {
@@ -163,6 +177,7 @@ fn search_steps(
                 rules,
                 indices: indices.clone(),
                 patterns: patterns.clone(),
+                catch_up,
             },
         },
         Step {
@@ -288,8 +303,9 @@ pub fn failover(st: &crate::state::State, plan: &Plan, to: &str, to_region: &str
         steps.push(Step {
             id: "db.rejoin".into(),
             title: format!(
-                "When {from_region} is back: {cluster} rejoins as a secondary (Aurora re-adds it; its \
-                 rds:unplanned-global-failover-* snapshot holds what it had not replicated)"
+                "When {from_region} is back: {cluster} rejoins as a secondary (Aurora re-adds it), and the \
+                 rds:unplanned-global-failover-* snapshot Aurora takes of it (what it had not replicated) is kept as \
+                 a manual snapshot"
             ),
             region: from_region.clone(),
             action: StepAction::Rejoin { global_cluster: global_id.clone(), cluster: cluster.clone() },
@@ -325,7 +341,8 @@ pub fn failover(st: &crate::state::State, plan: &Plan, to: &str, to_region: &str
             })
             .map(|(a, _)| a.to_string())
     };
-    steps.extend(search_steps(&followed, via(to_region), via(&from_region), &from_region, to_region));
+    // The leader's region is gone: no checkpoint to wait for.
+    steps.extend(search_steps(&followed, via(to_region), via(&from_region), &from_region, to_region, false));
     front::insert(&mut steps, front::steps(plan, &from_region, to_region));
     Some(Runbook {
         mode: "failover".into(),
@@ -422,7 +439,7 @@ pub fn build(plan: &Plan, regions: &BTreeMap<String, String>) -> Option<Runbook>
             })
             .map(|c| c.address.clone())
     };
-    steps.extend(search_steps(&followed, via(&to_region), via(&from_region), &from_region, &to_region));
+    steps.extend(search_steps(&followed, via(&to_region), via(&from_region), &from_region, &to_region, true));
     front::insert(&mut steps, front::steps(plan, &from_region, &to_region));
     Some(Runbook {
         mode: "switchover".into(),

@@ -4,7 +4,10 @@
 //! - [`stop_followers`] in the new active region: the auto-follow rules
 //!   there are deleted (no new followers), then every follower index is
 //!   stopped (`_stop`: the plugin makes it a normal, writable index). Works
-//!   with the leader's region down.
+//!   with the leader's region down. In a planned switchover it first waits
+//!   ([`CatchUp`]) until every follower has replayed all its leader's
+//!   operations (`_status` `syncing_details.follower_checkpoint ==
+//!   leader_checkpoint`): stopping earlier would leave them behind for good.
 //! - [`delete_old_copies`] in the old active region: its copies of the
 //!   replicated indices are deleted, so the reversed replication (the
 //!   module's `_reverse` resources, made by the ordinary apply) can start
@@ -24,6 +27,138 @@ use crate::value::{Attrs, Value};
 use hyper::Method;
 use serde_json::json;
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// `STANDBY_SEARCH_CATCHUP_SECS`: in a planned switchover, the longest wait
+/// (seconds) for the search followers to catch up with their leaders before
+/// they are stopped (default 300).
+pub const ENV_CATCHUP_SECS: &str = "STANDBY_SEARCH_CATCHUP_SECS";
+
+/// How a planned switchover waits for the followers before stopping them.
+pub struct CatchUp<'a> {
+    pub timeout: Duration,
+    /// Past the timeout (or a follower that cannot catch up): warn and stop anyway.
+    pub force: bool,
+    pub progress: &'a (dyn Fn(&str) + Send + Sync),
+}
+
+impl<'a> CatchUp<'a> {
+    /// The timeout from [`ENV_CATCHUP_SECS`].
+    pub fn new(force: bool, progress: &'a (dyn Fn(&str) + Send + Sync)) -> CatchUp<'a> {
+        let secs = std::env::var(ENV_CATCHUP_SECS).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(300);
+        CatchUp { timeout: Duration::from_secs(secs), force, progress }
+    }
+}
+
+/// Where a follower stands: caught up, behind (leader and follower
+/// checkpoints), still copying, or not following at all.
+#[derive(Debug, PartialEq)]
+enum Standing {
+    CaughtUp,
+    Behind {
+        leader: i64,
+        follower: i64,
+    },
+    Bootstrapping,
+    NotFollowing,
+    /// PAUSED, FAILED, …: it will not catch up by waiting.
+    Stuck {
+        status: String,
+        reason: String,
+    },
+}
+
+async fn standing(domain: &Domain, index: &str) -> Result<Standing, KindError> {
+    const CALL: &str = "GET _plugins/_replication/{index}/_status";
+    let a = domain.send(CALL, Method::GET, &format!("/_plugins/_replication/{index}/_status"), None).await?;
+    if !a.ok() {
+        return Err(a.into_error(CALL));
+    }
+    let text = |k: &str| a.body.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+    let status = text("status");
+    let details = &a.body["syncing_details"];
+    Ok(match status.as_str() {
+        "" | "REPLICATION NOT IN PROGRESS" => Standing::NotFollowing,
+        "SYNCING" => match (details["leader_checkpoint"].as_i64(), details["follower_checkpoint"].as_i64()) {
+            (Some(leader), Some(follower)) if follower < leader => Standing::Behind { leader, follower },
+            _ => Standing::CaughtUp,
+        },
+        "BOOTSTRAPPING" | "RUNNING" => Standing::Bootstrapping,
+        _ => Standing::Stuck { status, reason: text("reason") },
+    })
+}
+
+/// Waits until none of `names` is behind its leader; see [`CatchUp`].
+async fn wait_caught_up(domain: &Domain, names: &[String], c: &CatchUp<'_>) -> Result<(), KindError> {
+    let t0 = Instant::now();
+    let mut last_note: Option<Instant> = None;
+    let mut delay = Duration::from_millis(200);
+    let mut pending: Vec<String> = names.to_vec();
+    loop {
+        let mut behind = Vec::new();
+        let mut still = Vec::new();
+        for index in &pending {
+            match standing(domain, index).await? {
+                Standing::CaughtUp | Standing::NotFollowing => {}
+                Standing::Behind { leader, follower } => {
+                    behind.push(format!("{index} (leader_checkpoint {leader}, follower_checkpoint {follower})"));
+                    still.push(index.clone());
+                }
+                Standing::Bootstrapping => {
+                    behind.push(format!("{index} (still bootstrapping)"));
+                    still.push(index.clone());
+                }
+                Standing::Stuck { status, reason } if c.force => {
+                    (c.progress)(&format!(
+                        "    Warning: --force: stopping {index} although it is {status} ({reason}): it may miss \
+                         its leader's latest operations"
+                    ));
+                }
+                Standing::Stuck { status, reason } => {
+                    return Err(KindError::Failed(format!(
+                        "search follower {index} is {status} ({reason}): it cannot catch up with its leader, so \
+                         stopping it would lose the leader's latest operations\n  hint: resume or restart its \
+                         replication, or re-run with --force to stop it as it is"
+                    )));
+                }
+            }
+        }
+        if still.is_empty() {
+            if last_note.is_some() {
+                (c.progress)(&format!("    search followers caught up ({}s)", t0.elapsed().as_secs()));
+            }
+            return Ok(());
+        }
+        pending = still;
+        if t0.elapsed() >= c.timeout {
+            let list = behind.join(", ");
+            if c.force {
+                (c.progress)(&format!(
+                    "    Warning: --force: stopping followers not caught up after {}s: {list}",
+                    c.timeout.as_secs()
+                ));
+                return Ok(());
+            }
+            return Err(KindError::Failed(format!(
+                "search followers not caught up with their leaders after {}s: {list}; stopping them now would lose \
+                 the operations they have not replayed\n  hint: check the replication (GET \
+                 _plugins/_replication/<index>/_status), wait longer ({ENV_CATCHUP_SECS}), or re-run with --force \
+                 to stop them as they are",
+                c.timeout.as_secs()
+            )));
+        }
+        if last_note.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
+            last_note = Some(Instant::now());
+            (c.progress)(&format!(
+                "    waiting for search followers to catch up ({}s elapsed): {}",
+                t0.elapsed().as_secs(),
+                behind.join(", ")
+            ));
+        }
+        tokio::time::sleep(delay.min(c.timeout.saturating_sub(t0.elapsed()))).await;
+        delay = (delay * 2).min(Duration::from_secs(2));
+    }
+}
 
 /// The domain reached as its master user through the REST resource `via`
 /// (an internal user of the module, in the step's region): its endpoint
@@ -64,15 +199,20 @@ pub async fn count(domain: &Domain, expr: &str) -> Result<Vec<IndexDocs>, KindEr
     Ok(out)
 }
 
-/// Deletes the auto-follow rules (`leader_alias:name`), then stops every
-/// follower among `indices` and the matches of `patterns`. Returns the outcome.
+/// Waits for the followers to catch up (`catch_up`), deletes the
+/// auto-follow rules (`leader_alias:name`), then stops every follower among
+/// `indices` and the matches of `patterns`. Returns the outcome.
 pub async fn stop_followers(
     domain: &Domain,
     rules: &[String],
     indices: &[String],
     patterns: &[String],
+    catch_up: Option<&CatchUp<'_>>,
 ) -> Result<String, KindError> {
     const RULE: &str = "DELETE _plugins/_replication/_autofollow";
+    if let Some(c) = catch_up {
+        wait_caught_up(domain, &followers(domain, indices, patterns).await?, c).await?;
+    }
     for rule in rules {
         let (alias, name) = rule.split_once(':').unwrap_or(("", rule));
         let body = json!({"leader_alias": alias, "name": name});
@@ -82,12 +222,7 @@ pub async fn stop_followers(
             return Err(a.into_error(RULE));
         }
     }
-    let mut names: Vec<String> = indices.to_vec();
-    for p in patterns {
-        names.extend(count(domain, p).await?.into_iter().map(|i| i.index));
-    }
-    names.sort();
-    names.dedup();
+    let names = followers(domain, indices, patterns).await?;
     let mut stopped = Vec::new();
     for index in &names {
         if index_replication::stop(domain, index).await? {
@@ -99,6 +234,17 @@ pub async fn stop_followers(
     } else {
         format!("stopped following, now writable: {}", stopped.join(", "))
     })
+}
+
+/// The named indices and those matching the patterns, sorted.
+async fn followers(domain: &Domain, indices: &[String], patterns: &[String]) -> Result<Vec<String>, KindError> {
+    let mut names: Vec<String> = indices.to_vec();
+    for p in patterns {
+        names.extend(count(domain, p).await?.into_iter().map(|i| i.index));
+    }
+    names.sort();
+    names.dedup();
+    Ok(names)
 }
 
 /// Deletes the listed indices (those the plan showed), each looked at first.

@@ -1206,3 +1206,62 @@ def test_cloudwatch_metric_data_over_cbor(endpoint):
     assert [(c["service"], c["region"], c["operation"]) for c in calls] == [
         ("cloudwatch", EAST, "PutMetricData"), ("cloudwatch", EAST, "GetMetricData"),
         ("cloudwatch", WEST, "GetMetricData"), ("cloudwatch", EAST, "GetMetricStatistics")]
+
+
+# ------------------------------------------- failover snapshot and copies ---
+
+
+def test_a_rejoining_old_primary_leaves_a_failover_snapshot_to_copy(aws, endpoint):
+    west, east = _global_db(aws)
+    _post = lambda body: urllib.request.urlopen(urllib.request.Request(  # noqa: E731
+        f"{endpoint}/_emulator/regions", method="POST", data=json.dumps(body).encode())).read()
+    _settings(endpoint, rds_snapshot_ms=600)
+    try:
+        _post({"region": WEST, "down": True})
+        east.failover_global_cluster(GlobalClusterIdentifier="mm-global",
+                                     TargetDbClusterIdentifier=_cluster_arn(EAST, "mm-east"), AllowDataLoss=True)
+        _post({"region": WEST, "down": False})
+        snaps = [s for s in west.describe_db_cluster_snapshots(DBClusterIdentifier="mm-west")["DBClusterSnapshots"]
+                 if s["DBClusterSnapshotIdentifier"].startswith("rds:unplanned-global-failover-mm-west-")]
+        assert len(snaps) == 1, snaps
+        source = snaps[0]["DBClusterSnapshotIdentifier"]
+        assert (snaps[0]["SnapshotType"], snaps[0]["Status"]) == ("automated", "creating")
+        assert snaps[0]["DBClusterIdentifier"] == "mm-west"
+        assert not east.describe_db_cluster_snapshots(DBClusterIdentifier="mm-west")["DBClusterSnapshots"]
+        # Not copyable until available; `rds:` names are not valid targets.
+        target = "kept-" + source.removeprefix("rds:")
+        copy = lambda t: west.copy_db_cluster_snapshot(  # noqa: E731
+            SourceDBClusterSnapshotIdentifier=source, TargetDBClusterSnapshotIdentifier=t)
+        assert error_of(lambda: copy(target))[0] == "InvalidDBClusterSnapshotStateFault"
+        time.sleep(0.7)
+        assert error_of(lambda: copy("rds:mine"))[0] == "InvalidParameterValue"
+        made = copy(target)["DBClusterSnapshot"]
+        assert (made["SnapshotType"], made["Status"]) == ("manual", "creating")
+        assert error_of(lambda: copy(target))[0] == "DBClusterSnapshotAlreadyExistsFault"
+        assert error_of(lambda: west.copy_db_cluster_snapshot(
+            SourceDBClusterSnapshotIdentifier="rds:nope", TargetDBClusterSnapshotIdentifier="kept-nope"))[0] == \
+            "DBClusterSnapshotNotFoundFault"
+        time.sleep(0.7)
+        got = west.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=target)["DBClusterSnapshots"][0]
+        assert (got["Status"], got["PercentProgress"], got["DBClusterIdentifier"]) == ("available", 100, "mm-west")
+    finally:
+        _settings(endpoint, rds_snapshot_ms=0)
+
+
+def test_rest_a_lagging_follower_reports_its_checkpoints(aws, endpoint):
+    leader, follower, _ = _replication_setup(aws, endpoint)
+    leader("PUT", "/users")
+    for n in range(3):
+        leader("PUT", f"/users/_doc/{n}", {"n": n})
+    follower("PUT", "/_plugins/_replication/users/_start", {**START, "leader_index": "users"})
+    follower("GET", "/_plugins/_replication/users/_status")  # BOOTSTRAPPING first
+    details = follower("GET", "/_plugins/_replication/users/_status")[1]["syncing_details"]
+    assert details["leader_checkpoint"] == details["follower_checkpoint"] == 2
+    req = urllib.request.Request(f"{endpoint}/_emulator/opensearch/replication/lag", method="POST", data=json.dumps(
+        {"endpoint": follower.host, "index": "users", "ops": 2, "polls": 2}).encode())
+    urllib.request.urlopen(req)
+    seen = [follower("GET", "/_plugins/_replication/users/_status")[1]["syncing_details"] for _ in range(3)]
+    assert [(d["leader_checkpoint"], d["follower_checkpoint"]) for d in seen] == [(2, 0), (2, 0), (2, 2)]
+    calls = json.loads(urllib.request.urlopen(f"{endpoint}/_emulator/rest-calls").read())
+    assert {"method": "GET", "path": "/_plugins/_replication/users/_status", "status": 200}.items() <= \
+        calls[-1].items()

@@ -202,7 +202,10 @@ impl Kind for LaunchTemplate {
     }
 
     // read: 2 calls (DescribeLaunchTemplates for the name, versions and tags;
-    // DescribeLaunchTemplateVersions for the latest version's settings).
+    // DescribeLaunchTemplateVersions for the default version's settings: what
+    // instances launch with. An update killed between CreateLaunchTemplateVersion
+    // and ModifyLaunchTemplate leaves a newer version that is not the default;
+    // reading the default shows the change still to make).
     async fn read(&self, cx: &Ctx<'_>, id: &str, prior: &Attrs) -> Result<Option<Attrs>, KindError> {
         let ec2 = cx.aws.ec2(cx.region).await;
         let out = match ec2.describe_launch_templates().launch_template_ids(id).send().await {
@@ -214,10 +217,11 @@ impl Kind for LaunchTemplate {
             return Ok(None);
         };
         let latest = t.latest_version_number().unwrap_or(1);
+        let default = t.default_version_number().unwrap_or(latest);
         let versions = match ec2
             .describe_launch_template_versions()
             .launch_template_id(id)
-            .versions(latest.to_string())
+            .versions(default.to_string())
             .send()
             .await
         {
@@ -279,7 +283,9 @@ impl Kind for LaunchTemplate {
                 .set_source_version(latest.map(|n| n.to_string()))
                 .set_version_description(get_str(desired, "description").map(str::to_string))
                 .launch_template_data(data(desired))
-                .client_token(token(id, desired))
+                // The source version in the token too: switching back and forth asks for the
+                // same data again from a later version, which AWS refuses under a reused token.
+                .client_token(token(&format!("{id}@{}", latest.unwrap_or_default()), desired))
                 .send()
                 .await
                 .map_err(|e| aws_error("CreateLaunchTemplateVersion", e))?;

@@ -22,6 +22,7 @@ def apply_all() -> None:
         opensearch_stats,
         rds,
         rds_recreate,
+        rds_snapshots,
         route53,
         s3,
         s3_conditional,
@@ -33,6 +34,7 @@ def apply_all() -> None:
     iam.apply()
     rds.apply()
     rds_recreate.apply()
+    rds_snapshots.apply()
     opensearch.apply()
     opensearch_logs.apply()
     iam_simulate.apply()

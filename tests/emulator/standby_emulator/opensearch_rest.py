@@ -34,8 +34,23 @@ BLOCK_REASON = "index [{}] blocked by: [FORBIDDEN/1000/index read-only(cross-clu
 USER_INITIATED = "User initiated"
 
 
+# The domain REST requests received (GET/DELETE /_emulator/rest-calls): the
+# AWS call log (calls.py) holds signed AWS API calls only.
+REST_CALLS: list[dict] = []
+
+
 def reset() -> None:
     settings.reset()
+    with LOCK:
+        REST_CALLS.clear()
+
+
+def rest_calls(clear: bool = False) -> list[dict]:
+    with LOCK:
+        out = [dict(c) for c in REST_CALLS]
+        if clear:
+            REST_CALLS.clear()
+    return out
 
 
 # ------------------------------------------------------------------ state ---
@@ -51,6 +66,11 @@ class Replication:
     roles: dict | None = None
     running_polls_left: int = 0
     user: str = "anonymous"  # who started it (the security context it runs in)
+    # Test-set lag (POST /_emulator/opensearch/replication/lag): operations
+    # the follower is behind, and the _status calls left until it catches up
+    # (None: until set again).
+    lag_ops: int = 0
+    lag_polls_left: int | None = None
 
 
 @dataclass
@@ -591,10 +611,38 @@ def replication_status(ctx: Ctx, index: str, **_: Any):
             out["status"] = "BOOTSTRAPPING"
         else:
             out["status"] = "SYNCING"
-            checkpoint = idx.seq - 1
-            out["syncing_details"] = {"leader_checkpoint": checkpoint, "follower_checkpoint": checkpoint,
-                                      "seq_no": idx.seq}
+            leader = idx.seq - 1
+            follower = leader - lag_of(rep)
+            # The plugin's aggregated ReplayDetails (syncing_details): leader_checkpoint is the
+            # leader's global checkpoint, follower_checkpoint the follower's local one.
+            out["syncing_details"] = {"leader_checkpoint": leader, "follower_checkpoint": follower,
+                                      "seq_no": follower + 1}
+            if rep.lag_ops and rep.lag_polls_left is not None:
+                rep.lag_polls_left -= 1
+                if rep.lag_polls_left <= 0:
+                    rep.lag_ops, rep.lag_polls_left = 0, None
     return 200, out
+
+
+def lag_of(rep: Replication) -> int:
+    """Operations a follower is behind its leader (test-set, see set_lag)."""
+    return max(rep.lag_ops, 0)
+
+
+def set_lag(ctx: Ctx, index: str, ops: int, polls: int | None) -> dict:
+    """Test hook behind /_emulator/opensearch/replication/lag: the follower
+    `index` reports `ops` operations behind its leader (its _status
+    follower_checkpoint and follower_stats), for the next `polls` _status
+    calls, or until set again when `polls` is null. Replication is otherwise
+    instantaneous here; this is how a test makes a follower lag."""
+    idx = ctx.data.indices.get(index)
+    if idx is None or idx.replication is None:
+        raise illegal_argument(f"No replication in progress for index:{index}")
+    idx.replication.lag_ops = max(int(ops), 0)
+    idx.replication.lag_polls_left = None if polls is None else max(int(polls), 0)
+    if idx.replication.lag_polls_left == 0:
+        idx.replication.lag_ops = 0
+    return {"acknowledged": True}
 
 
 def plugin_minor(ctx: Ctx) -> int:
@@ -872,7 +920,10 @@ def handle(ctx: Ctx, environ: dict, start_response) -> list[bytes]:
 
     parts = [p for p in path.split("/") if p]
     handler, kwargs = _route(method, parts)
+    call = {"region": ctx.region, "domain": ctx.domain.domain_name, "method": method, "path": path,
+            "time": time.time()}
     with LOCK:
+        REST_CALLS.append(call)
         try:
             tick()
             no_fgac = master_user(ctx.domain) is None
@@ -906,6 +957,7 @@ def handle(ctx: Ctx, environ: dict, start_response) -> list[bytes]:
         data_out, ctype = b"", "application/json; charset=UTF-8"
     else:
         data_out, ctype = json.dumps(payload).encode("utf-8"), "application/json; charset=UTF-8"
+    call["status"] = status
     reason = {200: "OK", 201: "Created", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
               405: "Method Not Allowed", 409: "Conflict", 500: "Internal Server Error"}.get(status, "Unknown")
     start_response(f"{status} {reason}", [("Content-Type", ctype), ("Content-Length", str(len(data_out)))])

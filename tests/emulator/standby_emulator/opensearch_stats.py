@@ -19,7 +19,8 @@ BOOTSTRAPPING), as the plugin collects them from its shard tasks. Replication
 is instantaneous in the fake, so the follower checkpoint equals the leader's,
 unless the test setting `opensearch_follower_lag` (operations, default 0;
 `POST /_emulator/settings`) holds every follower that many operations behind.
-That lag shows here only, not in `_status`.
+That lag shows here only, not in `_status`. A lag set on one follower with
+`POST /_emulator/opensearch/replication/lag` shows here and in its `_status`.
 """
 
 from typing import Any
@@ -46,7 +47,7 @@ def follower_stats(ctx: rest.Ctx, **_: Any):
         if rep.status != "RUNNING":
             continue
         leader = idx.seq - 1
-        follower = max(leader - lag, -1)
+        follower = max(leader - lag - rest.lag_of(rep), -1)
         total_leader += leader
         total_follower += follower
         index_stats[name] = {

@@ -413,11 +413,15 @@ def _settle(gc: GlobalCluster) -> None:
 
 
 def region_back(region: str) -> None:
-    """Aurora re-adds an old primary as a secondary once its Region recovers."""
+    """Aurora re-adds an old primary as a secondary once its Region recovers,
+    after a snapshot of its old volume (rds_snapshots.take_failover_snapshot)."""
+    from .rds_snapshots import take_failover_snapshot
+
     for account in list(rds_backends.keys()):
         for gc in rds_backends[account][GLOBAL_REGION].global_clusters.values():
             detached = gc.__dict__.get("_emu_detached", [])
             for cluster in [c for c in detached if _region_of(c) == region]:
+                take_failover_snapshot(cluster)
                 cluster.is_writer = False
                 gc.members.append(cluster)
                 detached.remove(cluster)

@@ -29,6 +29,7 @@ from . import (
     opensearch_rest,
     opensearch_security,
     rds_backups,
+    rds_snapshots,
     regions,
     route53,
     s3_batch,
@@ -169,9 +170,11 @@ class EmulatorApp:
                     out = [{"id": c.connection_id, "status": c.status, "requested": c.requested}
                            for c in opensearch.CONNECTIONS.values()]
                 return _json_response(start_response, 200, out)
-            if path == "/_emulator/opensearch/replication" and method == "POST":
-                # {"endpoint": host | "region"+"domain" [+"account"], "index",
-                #  "status": SYNCING|BOOTSTRAPPING|PAUSED|FAILED, "reason"}
+            if path in ("/_emulator/opensearch/replication", "/_emulator/opensearch/replication/lag") \
+                    and method == "POST":
+                # {"endpoint": host | "region"+"domain" [+"account"], "index", then
+                #  .../replication: "status": SYNCING|BOOTSTRAPPING|PAUSED|FAILED, "reason";
+                #  .../replication/lag: "ops" behind, "polls" (_status calls until caught up; null: until reset)}
                 body = _read_json(environ)
                 with opensearch.LOCK:
                     ctx = None
@@ -184,11 +187,23 @@ class EmulatorApp:
                     if ctx is None:
                         return _json_response(start_response, 404, {"message": "no such domain"})
                     opensearch_rest.tick()
-                    result = opensearch_rest.set_replication_state(
-                        ctx, body.get("index", ""), str(body.get("status", "")).upper(), body.get("reason"))
+                    if path.endswith("/lag"):
+                        result = opensearch_rest.set_lag(
+                            ctx, body.get("index", ""), int(body.get("ops", 0)), body.get("polls"))
+                    else:
+                        result = opensearch_rest.set_replication_state(
+                            ctx, body.get("index", ""), str(body.get("status", "")).upper(), body.get("reason"))
                 return _json_response(start_response, 200, result)
+            if path == "/_emulator/rest-calls" and method == "GET":
+                # Domain REST requests received, in order: region, domain, method, path, status.
+                return _json_response(start_response, 200, opensearch_rest.rest_calls())
+            if path == "/_emulator/rest-calls" and method == "DELETE":
+                opensearch_rest.rest_calls(clear=True)
+                return _json_response(start_response, 200, [])
             # Test-only routes of other extension modules.
             extra = rds_backups.control(method, path, lambda: _read_json(environ))
+            if extra is None:
+                extra = rds_snapshots.control(method, path, lambda: _read_json(environ))
             if extra is not None:
                 return _json_response(start_response, *extra)
         except opensearch_rest.RestError as e:

@@ -17,6 +17,9 @@
   take: DescribeGlobalClusters shows FailoverState (pending for the first
   third, then switching-over / failing-over) and the old writer until then
   (AWS: a minute or more).
+- rds_snapshot_ms: how long a cluster snapshot that a failover's rejoin
+  takes, or that CopyDBClusterSnapshot makes, stays `creating` before it is
+  `available` (AWS: minutes, with the volume's size).
 - s3_batch_step_ms: how long an S3 Batch Operations job stays in each status
   (New, Preparing, Active) before DescribeJob shows the next (AWS: minutes
   to hours for large buckets).
@@ -31,6 +34,7 @@ DEFAULT_SETTINGS = {
     "opensearch_inbound_visible_ms": 0,
     "rds_write_forwarding_ms": 0,
     "rds_failover_ms": 0,
+    "rds_snapshot_ms": 0,
     "s3_bucket_visible_ms": 0,
     "s3_batch_step_ms": 0,
     "route53_pending_polls": 1,

@@ -1,0 +1,152 @@
+//! Keeping what a data-loss failover did not replicate.
+//!
+//! When the old primary's region is back, Aurora snapshots the old volume
+//! before rebuilding it as a secondary: `rds:unplanned-global-failover-
+//! <old cluster>-<timestamp>`, in that region, a system snapshot that goes
+//! away with the old cluster's backup retention (Aurora User Guide, managed
+//! failovers). [`keep`] copies it to a manual snapshot, whose name is
+//! derived from the source's ([`kept_name`]): a resumed run finds its own
+//! copy and waits for it instead of copying twice.
+//!
+//! Aurora only *attempts* the snapshot; none found is said plainly, not an
+//! error (there is nothing to wait for once the cluster has rejoined).
+
+use crate::kinds::KindError;
+use crate::kinds::rds::rds_error;
+use aws_sdk_rds::operation::RequestId;
+use aws_sdk_rds::types::DbClusterSnapshot;
+use std::time::{Duration, Instant};
+
+/// Name prefix of the snapshot Aurora takes of a failed-over primary.
+pub const FAILOVER_PREFIX: &str = "rds:unplanned-global-failover-";
+
+/// The manual copy's name: the source's without `rds:` (not allowed in a
+/// snapshot name), prefixed `kept-`, within the 255-character limit.
+pub fn kept_name(source: &str) -> String {
+    let base = source.strip_prefix("rds:").unwrap_or(source).replace(':', "-");
+    let mut name = format!("kept-{base}");
+    name.truncate(255);
+    name.trim_end_matches('-').to_string()
+}
+
+/// What [`keep`] found and did.
+#[derive(Debug, PartialEq)]
+pub struct Kept {
+    /// `None`: Aurora left no failover snapshot of the cluster.
+    pub copy: Option<String>,
+    pub source: Option<String>,
+    pub request_ids: Vec<String>,
+}
+
+impl Kept {
+    /// Plain words for the progress line and the event log.
+    pub fn describe(&self, cluster: &str) -> String {
+        match (&self.copy, &self.source) {
+            (Some(copy), Some(source)) => format!(
+                "{source} kept as manual snapshot {copy}: restore from it to recover the writes that were not \
+                 replicated"
+            ),
+            _ => format!(
+                "no {FAILOVER_PREFIX}{cluster}-* snapshot found: Aurora could not take one (it only attempts it), so \
+                 the writes that were not replicated cannot be recovered from AWS"
+            ),
+        }
+    }
+}
+
+/// Finds the newest failover snapshot of `cluster` in the client's region,
+/// copies it to [`kept_name`] unless that exists, and waits until the copy
+/// is available (looking every `poll` at most, at most `timeout`).
+pub async fn keep(
+    rds: &aws_sdk_rds::Client,
+    cluster: &str,
+    timeout: Duration,
+    progress: &(dyn Fn(&str) + Send + Sync),
+) -> Result<Kept, KindError> {
+    let prefix = format!("{FAILOVER_PREFIX}{cluster}-");
+    let deadline = Instant::now() + timeout;
+    let t0 = Instant::now();
+    let mut last_note = Instant::now();
+    let mut delay = Duration::from_millis(200);
+    let mut ids = Vec::new();
+    let mut asked = false;
+    loop {
+        let snaps = snapshots_of(rds, cluster).await?;
+        let Some(source) = snaps
+            .iter()
+            .filter(|s| s.db_cluster_snapshot_identifier().is_some_and(|i| i.starts_with(&prefix)))
+            .max_by_key(|s| (s.snapshot_create_time().map(|t| t.secs()), s.db_cluster_snapshot_identifier()))
+        else {
+            return Ok(Kept { copy: None, source: None, request_ids: ids });
+        };
+        let source_id = source.db_cluster_snapshot_identifier().unwrap_or_default().to_string();
+        let target = kept_name(&source_id);
+        let copy = snaps.iter().find(|s| s.db_cluster_snapshot_identifier() == Some(target.as_str()));
+        let waiting_on = match copy {
+            Some(c) if c.status() == Some("available") => {
+                return Ok(Kept { copy: Some(target), source: Some(source_id), request_ids: ids });
+            }
+            Some(c) => format!("the copy {target} ({})", c.status().unwrap_or("unknown")),
+            None if source.status() != Some("available") => {
+                format!("Aurora's snapshot {source_id} ({})", source.status().unwrap_or("unknown"))
+            }
+            None if !asked => {
+                let res = rds
+                    .copy_db_cluster_snapshot()
+                    .source_db_cluster_snapshot_identifier(&source_id)
+                    .target_db_cluster_snapshot_identifier(&target)
+                    .copy_tags(true)
+                    .send()
+                    .await
+                    .map_err(|e| rds_error("CopyDBClusterSnapshot", e));
+                match res {
+                    Ok(o) => ids.extend(o.request_id().map(str::to_string)),
+                    // Taken meanwhile (an earlier try that did reach AWS): the next look finds it.
+                    Err(e) if e.already_exists() => {}
+                    // Unsure whether it took effect: the next look decides.
+                    Err(e) if !e.refused() => {}
+                    Err(e) => return Err(e),
+                }
+                asked = true;
+                continue;
+            }
+            None => format!("the copy {target} to appear"),
+        };
+        if Instant::now() > deadline {
+            return Err(KindError::Timeout { what: waiting_on, after: timeout });
+        }
+        if last_note.elapsed() >= Duration::from_secs(10) {
+            last_note = Instant::now();
+            progress(&format!("    still waiting for {waiting_on} ({}s elapsed)", t0.elapsed().as_secs()));
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// Every snapshot of the cluster, automated and manual (AWS's default when
+/// no SnapshotType is given); the failover snapshot's type is not documented.
+async fn snapshots_of(rds: &aws_sdk_rds::Client, cluster: &str) -> Result<Vec<DbClusterSnapshot>, KindError> {
+    let mut out = Vec::new();
+    let mut pages = rds.describe_db_cluster_snapshots().db_cluster_identifier(cluster).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| rds_error("DescribeDBClusterSnapshots", e))?;
+        out.extend(page.db_cluster_snapshots().iter().cloned());
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kept_name_is_a_valid_snapshot_name_derived_from_the_source() {
+        let source = "rds:unplanned-global-failover-mm-db-us-west-1-2026-12-02-03-10";
+        assert_eq!(kept_name(source), "kept-unplanned-global-failover-mm-db-us-west-1-2026-12-02-03-10");
+        assert_eq!(kept_name(source), kept_name(source));
+        let long = format!("rds:{}", "a".repeat(300));
+        assert_eq!(kept_name(&long).len(), 255);
+        assert!(!kept_name("rds:x-").ends_with('-'));
+    }
+}
