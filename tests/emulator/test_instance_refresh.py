@@ -170,3 +170,13 @@ def test_a_group_without_a_launch_template_is_refused(endpoint):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         asg.start_instance_refresh(AutoScalingGroupName="lc-group")
     assert code(e) == "ValidationError"
+
+
+def test_updating_a_group_with_a_stopped_node_works(endpoint):
+    lt_id, v2, tg = group_with_template(endpoint, "stopped", nodes=1)
+    (node,) = nodes(endpoint, "stopped")
+    client(endpoint, "ec2").stop_instances(InstanceIds=[node])
+    health = client(endpoint, "elbv2").describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"]
+    assert [h["TargetHealth"]["State"] for h in health] == ["unused"]
+    client(endpoint, "autoscaling").update_auto_scaling_group(
+        AutoScalingGroupName="stopped", LaunchTemplate={"LaunchTemplateId": lt_id, "Version": v2})

@@ -113,6 +113,32 @@ def fix_launch_version() -> None:
     InstanceState.launch_template = property(launch_template)  # type: ignore[assignment,method-assign]
 
 
+def fix_target_registration() -> None:
+    """Updating a group never fails on a node that is not running.
+
+    Auto Scaling registers a node in the group's target groups when it
+    enters InService; UpdateAutoScalingGroup does not register anything
+    again (a stopped node is marked unhealthy and replaced, Auto Scaling
+    user guide, "Health checks for instances in an Auto Scaling group").
+    moto 5.2.5 re-registers every node of the group on each update, so a
+    stopped node makes UpdateAutoScalingGroup fail with ELB's InvalidTarget.
+    """
+    from moto.autoscaling.models import AutoScalingBackend
+
+    def update_attached_target_groups(self: AutoScalingBackend, group_name: str) -> None:
+        group = self.autoscaling_groups[group_name]
+        if not group.target_group_arns:
+            return
+        running = [s.instance.id for s in group.instance_states if s.instance.state == "running"]
+        for tg in self.elbv2_backend.describe_target_groups(
+                target_group_arns=group.target_group_arns, load_balancer_arn=None, names=None):
+            new = [{"Id": i, "Port": tg.port} for i in running if i not in tg.targets]
+            if new:
+                self.elbv2_backend.register_targets(tg.arn, new)
+
+    AutoScalingBackend.update_attached_target_groups = update_attached_target_groups  # type: ignore[method-assign]
+
+
 # ---------------------------------------------------------------- refresh ---
 
 def _refreshes(group: FakeAutoScalingGroup) -> list[dict[str, Any]]:
@@ -286,4 +312,5 @@ def fix_instance_refresh() -> None:
 
 def apply() -> None:
     fix_launch_version()
+    fix_target_registration()
     fix_instance_refresh()
