@@ -230,6 +230,9 @@ pub const BY_KIND: &[(&str, &[&str], &[&str])] = &[
             "autoscaling:CreateOrUpdateTags",
             "autoscaling:DeleteTags",
             "autoscaling:DeleteAutoScalingGroup",
+            "autoscaling:StartInstanceRefresh",
+            "autoscaling:DescribeInstanceRefreshes",
+            "autoscaling:CancelInstanceRefresh",
             "ec2:DescribeSubnets",
             "ec2:RunInstances",
             "iam:PassRole",
@@ -288,6 +291,7 @@ pub const HEALTH: &[&str] = &[
     "rds:DescribeDBClusterSnapshots",
     "es:DescribeOutboundConnections",
     "cloudwatch:GetMetricData",
+    "elasticloadbalancing:DescribeTargetHealth",
     "sts:GetCallerIdentity",
     "iam:SimulatePrincipalPolicy",
 ];
