@@ -354,3 +354,66 @@ pub async fn run(
         delay = (delay * 3 / 2).min(POLL_CAP);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attrs(json: serde_json::Value) -> Attrs {
+        match Value::from_json(&json) {
+            Value::Map(m) => m,
+            _ => unreachable!(),
+        }
+    }
+
+    const PROPS: &[&str] = &["name", "launch_template_id", "launch_template_version", "tags", "instance_refresh"];
+
+    #[test]
+    fn the_block_is_checked_before_any_call() {
+        let ok = attrs(serde_json::json!({"launch_template_version": "3", "instance_refresh": {
+            "strategy": "Rolling", "preferences": {"min_healthy_percentage": 90, "skip_matching": true},
+            "triggers": ["tags"]}}));
+        assert_eq!(validate(&ok, PROPS), Vec::new());
+        let bad = attrs(serde_json::json!({"launch_template_version": "$Latest", "instance_refresh": {
+            "strategy": "Replace", "colour": 1,
+            "preferences": {"min_healthy_percentage": 120, "warmup": 3, "skip_matching": "yes"},
+            "triggers": ["launch_template_version", "nope", "instance_refresh"]}}));
+        let got: Vec<String> = validate(&bad, PROPS).into_iter().map(|p| p.message).collect();
+        for want in [
+            "unknown key `colour`",
+            "strategy must be `Rolling`",
+            "unknown preference `warmup`",
+            "preferences.min_healthy_percentage must be a whole number from 0 to 100",
+            "preferences.skip_matching must be true or false",
+            "trigger `launch_template_version`: a change of the launch template always starts a refresh",
+            "trigger `nope` is not a property",
+            "trigger `instance_refresh` is not a property",
+            "with `$Latest` or `$Default`",
+        ] {
+            assert!(got.iter().any(|m| m.contains(want)), "{want:?} not in {got:#?}");
+        }
+    }
+
+    #[test]
+    fn the_plan_says_how_many_nodes_are_replaced() {
+        let block = serde_json::json!({"preferences": {"skip_matching": true}, "triggers": ["tags"]});
+        let before = attrs(serde_json::json!({"desired_capacity": 3, "outdated_instances": 0}));
+        let after = attrs(serde_json::json!({"desired_capacity": 3, "instance_refresh": block}));
+        let changed = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<BTreeSet<String>>();
+        assert_eq!(
+            plan_effect(&before, &after, &changed(&["launch_template_version"])).as_deref(),
+            Some("instances replaced by a rolling refresh (3 nodes, at least 90% kept in service)")
+        );
+        assert!(plan_effect(&before, &after, &changed(&["tags"])).is_some(), "a trigger");
+        assert_eq!(plan_effect(&before, &after, &changed(&["max_size"])), None);
+        // Nodes left on another version (a killed apply): only those, with skip_matching.
+        let behind = attrs(serde_json::json!({"desired_capacity": 3, "outdated_instances": 1}));
+        assert_eq!(
+            plan_effect(&behind, &after, &changed(&["outdated_instances"])).as_deref(),
+            Some("instances replaced by a rolling refresh (1 node, at least 90% kept in service)")
+        );
+        // Without the block, nothing is said.
+        let plain = attrs(serde_json::json!({"desired_capacity": 3}));
+        assert_eq!(plan_effect(&before, &plain, &changed(&["launch_template_version"])), None);
+    }
+}
