@@ -397,7 +397,9 @@ fn app_tier_in_both_regions() {
     let vars = [("instance_type", "t3.small")];
     let plan = w.ok(2, &["plan", ".", "--detailed-exitcode"], &vars);
     assert!(plan.stdout.contains("Plan: 0 to add, 4 to change, 0 to destroy."), "{}", plan.stdout);
-    assert!(!plan.stdout.contains("replace"), "{}", plan.stdout);
+    assert!(!plan.stdout.contains("must be replaced") && !plan.stdout.contains("forces"), "{}", plan.stdout);
+    // The running nodes are: a rolling refresh, said in plain words.
+    assert!(plan.stdout.contains("instances replaced by a rolling refresh (1 node"), "{}", plan.stdout);
     insta::assert_snapshot!("instance_type_change_plan", redact(&plan.stdout));
     w.ok(0, &["apply", ".", "--auto-approve"], &vars);
     for region in [WEST, EAST] {
@@ -538,4 +540,172 @@ fn a_secret_in_user_data_is_refused() {
         &[],
     );
     insta::assert_snapshot!("secret_in_user_data", run.stderr);
+}
+
+// ------------------------------------------------- rolling instance refresh
+
+impl World {
+    fn settings(&self, knobs: Value) {
+        let (status, text) =
+            common::http(&self.emu.endpoint(), "POST", "/_emulator/settings", None, "", Some(&knobs.to_string()));
+        assert!(status < 300, "{status} {text}");
+    }
+
+    /// The group's nodes: instance id → launch template version (as Auto Scaling reports it).
+    fn nodes(&self, region: &'static str) -> BTreeMap<String, String> {
+        let name = format!("mm-app-app-{region}");
+        let out = self.block(self.asg[region].describe_auto_scaling_groups().auto_scaling_group_names(name).send());
+        out.unwrap().auto_scaling_groups()[0]
+            .instances()
+            .iter()
+            .map(|i| {
+                let v = i.launch_template().and_then(|t| t.version()).unwrap_or_default();
+                (i.instance_id().unwrap_or_default().to_string(), v.to_string())
+            })
+            .collect()
+    }
+
+    /// EC2's view of running nodes: instance type and `aws:ec2launchtemplate:version`.
+    fn launched_from(&self, region: &'static str, ids: &[String]) -> Vec<(String, String)> {
+        let out = self.block(self.ec2[region].describe_instances().set_instance_ids(Some(ids.to_vec())).send());
+        out.unwrap()
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .map(|i| {
+                let tag = i.tags().iter().find(|t| t.key() == Some("aws:ec2launchtemplate:version"));
+                (
+                    i.instance_type().map(|t| t.as_str().to_string()).unwrap_or_default(),
+                    tag.and_then(|t| t.value()).unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// The group's instance refreshes, newest first: (status, percentage complete).
+    fn refreshes(&self, region: &'static str) -> Vec<(String, i32)> {
+        let name = format!("mm-app-app-{region}");
+        let out = self.block(self.asg[region].describe_instance_refreshes().auto_scaling_group_name(name).send());
+        out.unwrap()
+            .instance_refreshes()
+            .iter()
+            .map(|r| {
+                (r.status().map(|s| s.as_str().to_string()).unwrap_or_default(), r.percentage_complete().unwrap_or(0))
+            })
+            .collect()
+    }
+
+    fn count(&self, op: &str, region: &str) -> usize {
+        self.calls().iter().filter(|c| c["operation"] == op && c["region"] == region).count()
+    }
+}
+
+#[test]
+fn a_launch_template_change_rolls_the_nodes() {
+    let w = World::new();
+    w.ok(0, &["apply", ".", "--auto-approve"], &[]);
+    let before: BTreeMap<&str, BTreeMap<String, String>> = [WEST, EAST].map(|r| (r, w.nodes(r))).into();
+    for (region, nodes) in &before {
+        assert_eq!(nodes.values().collect::<Vec<_>>(), ["1"], "{region}: one node, version 1");
+    }
+    // AWS takes its time (here 2.5 s): the apply waits, with progress lines.
+    w.settings(serde_json::json!({"asg_refresh_ms": 2500}));
+    let vars = [("instance_type", "t3.small")];
+    let plan = w.ok(2, &["plan", ".", "--detailed-exitcode"], &vars);
+    assert!(
+        plan.stdout.contains("# (instances replaced by a rolling refresh (1 node, at least 90% kept in service))"),
+        "{}",
+        plan.stdout
+    );
+    w.forget_calls();
+    let mut c = w.emu.cmd(&w.dir, &["apply", ".", "--auto-approve"]);
+    c.env("STANDBY_VAR_certificate_arn", &w.certificate)
+        .env("STANDBY_VAR_db_password", DB_PASSWORD)
+        .env("STANDBY_VAR_instance_type", "t3.small")
+        .env("STANDBY_PROGRESS_SECS", "1");
+    let started = Instant::now();
+    let apply: Run = c.output().unwrap().into();
+    let took = started.elapsed().as_secs_f64();
+    assert_eq!(apply.code, 0, "{}", apply.all());
+    assert!(apply.stdout.contains("% complete"), "progress with PercentageComplete:\n{}", apply.stdout);
+    for region in [WEST, EAST] {
+        // Every node was replaced by one launched from version 2.
+        let now = w.nodes(region);
+        assert_eq!(now.values().collect::<Vec<_>>(), ["2"], "{region}");
+        assert!(now.keys().all(|id| !before[region].contains_key(id)), "{region}: {now:?} vs {:?}", before[region]);
+        let ids: Vec<String> = now.keys().cloned().collect();
+        assert_eq!(w.launched_from(region, &ids), [("t3.small".to_string(), "2".to_string())], "{region}");
+        // One refresh, successful: started once, after the group's update.
+        assert_eq!(w.refreshes(region), [("Successful".to_string(), 100)], "{region}");
+        assert_eq!(w.count("StartInstanceRefresh", region), 1, "{region}");
+        let ops: Vec<String> = w
+            .calls()
+            .iter()
+            .filter(|c| c["region"] == region)
+            .filter_map(|c| c["operation"].as_str().map(str::to_string))
+            .filter(|o| o.contains("AutoScalingGroup") || o.contains("InstanceRefresh"))
+            .collect();
+        let at = |op: &str| ops.iter().position(|o| o == op).unwrap_or(usize::MAX);
+        assert!(at("UpdateAutoScalingGroup") < at("StartInstanceRefresh"), "{ops:?}");
+        // Figures for the notes (not asserted): calls, and how long after
+        // AWS's 2.5 s the last look came (the wait's overhead).
+        let at = |op: &str| {
+            w.calls()
+                .iter()
+                .filter(|c| c["operation"] == op && c["region"] == region)
+                .filter_map(|c| c["at_ms"].as_i64())
+                .collect::<Vec<_>>()
+        };
+        let (start, looks) = (at("StartInstanceRefresh")[0], at("DescribeInstanceRefreshes"));
+        eprintln!(
+            "refresh in {region}: DescribeInstanceRefreshes {}, StartInstanceRefresh 1, last look {} ms after the \
+             start (refresh 2500 ms)",
+            looks.len(),
+            looks.last().copied().unwrap_or(start) - start
+        );
+    }
+    eprintln!("apply with a 2.5 s refresh per region (concurrent) took {took:.1}s");
+    // Done means done: the next plan is clean.
+    w.ok(0, &["plan", ".", "--detailed-exitcode"], &vars);
+}
+
+#[test]
+fn an_apply_killed_during_the_refresh_resumes_without_a_second_refresh() {
+    let w = World::new();
+    w.ok(0, &["apply", ".", "--auto-approve"], &[]);
+    w.settings(serde_json::json!({"asg_refresh_ms": 6000}));
+    w.forget_calls();
+    let mut child = w
+        .emu
+        .cmd(&w.dir, &["apply", ".", "--auto-approve"])
+        .env("STANDBY_VAR_certificate_arn", &w.certificate)
+        .env("STANDBY_VAR_db_password", DB_PASSWORD)
+        .env("STANDBY_VAR_instance_type", "t3.small")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Killed (SIGKILL) once both refreshes are under way.
+    let started = Instant::now();
+    while [WEST, EAST].iter().any(|r| w.count("StartInstanceRefresh", r) == 0) {
+        assert!(started.elapsed().as_secs() < 120, "the refreshes never started");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+    for region in [WEST, EAST] {
+        let r = w.refreshes(region);
+        assert_eq!(r.len(), 1, "{region}: {r:?}");
+        assert!(matches!(r[0].0.as_str(), "Pending" | "InProgress"), "{region}: {r:?}");
+    }
+    // Run again: the refreshes under way are waited on, not started twice.
+    w.forget_calls();
+    w.ok(0, &["apply", ".", "--auto-approve"], &[("instance_type", "t3.small")]);
+    for region in [WEST, EAST] {
+        assert_eq!(w.count("StartInstanceRefresh", region), 0, "{region}: a second refresh was started");
+        assert!(w.count("DescribeInstanceRefreshes", region) >= 1, "{region}: the refresh under way was not observed");
+        assert_eq!(w.refreshes(region), [("Successful".to_string(), 100)], "{region}");
+        assert_eq!(w.nodes(region).values().collect::<Vec<_>>(), ["2"], "{region}");
+    }
+    w.ok(0, &["plan", ".", "--detailed-exitcode"], &[("instance_type", "t3.small")]);
 }

@@ -485,6 +485,9 @@ impl Full {
             .env("STANDBY_VAR_app_listener_port", "80")
             .env("STANDBY_VAR_app_certificate_arn_primary", "null")
             .env("STANDBY_VAR_app_certificate_arn_secondary", "null")
+            // A warm secondary: a switchover's readiness needs healthy app
+            // nodes in the region it makes active.
+            .env("STANDBY_VAR_app_nodes_secondary", "1")
             .env("STANDBY_VAR_mattermost_db_password", "Mm-Db-9!kd")
             .env("STANDBY_VAR_secrets_recovery_window_in_days", "0");
         c.output().expect("run standby").into()
@@ -1027,4 +1030,71 @@ fn check_end(w: &Full, end: &Value, active: &str) {
     let to = if active == EAST { "secondary" } else { "primary" };
     let clean = w.ok(0, &["plan", ".", "--detailed-exitcode", "--var", &format!("active_region={to}")]);
     assert!(clean.stdout.contains("No changes."), "{}", clean.stdout);
+}
+
+// ------------------------------------------------- app tier readiness
+
+#[test]
+fn an_unhealthy_target_app_tier_stops_the_switchover_unless_forced() {
+    let w = Full::applied();
+    let front = Front::new(&w.emu.endpoint());
+    let to_east = ["--var", "active_region=secondary"];
+    let plan = w.ok(2, &[&["plan", ".", "--detailed-exitcode"][..], &to_east].concat());
+    assert!(plan.stdout.contains("target app tier healthy"), "{}", plan.stdout);
+    // The secondary's app node stops: its target group has no healthy target left.
+    front.rt.block_on(async {
+        let ec2 = &front.ec2[EAST];
+        let out = ec2
+            .describe_instances()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("tag:aws:autoscaling:groupName")
+                    .values(format!("mattermost-dr-app-{EAST}"))
+                    .build(),
+            )
+            .filters(aws_sdk_ec2::types::Filter::builder().name("instance-state-name").values("running").build())
+            .send()
+            .await
+            .unwrap();
+        let ids: Vec<String> = out
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .filter_map(|i| i.instance_id().map(str::to_string))
+            .collect();
+        assert_eq!(ids.len(), 1, "the secondary runs one node");
+        ec2.stop_instances().set_instance_ids(Some(ids)).send().await.unwrap();
+    });
+    w.control("DELETE", "/_emulator/calls", None);
+    let stopped = w.ok(1, &[&["apply", ".", "--auto-approve"][..], &to_east].concat());
+    assert!(stopped.stderr.contains("readiness check failed, nothing was changed"), "{}", stopped.stderr);
+    assert!(
+        stopped.stderr.contains("app.targets: healthy targets behind the load balancer in us-east-1"),
+        "{}",
+        stopped.stderr
+    );
+    // Only the target region's app tier is asked for: the primary's is not what users move to.
+    assert!(!stopped.stderr.contains("load balancer in us-west-1"), "{}", stopped.stderr);
+    let calls = w.control("GET", "/_emulator/calls", None);
+    let writes: Vec<&Value> = calls
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| {
+            let op = c["operation"].as_str().unwrap_or_default();
+            !["Describe", "Get", "List", "Head"].iter().any(|p| op.starts_with(p))
+        })
+        .collect();
+    assert!(writes.is_empty(), "changes were made: {writes:#?}");
+    assert!(
+        calls.as_array().unwrap().iter().any(|c| c["operation"] == "DescribeTargetHealth" && c["region"] == EAST),
+        "the target group was asked"
+    );
+    assert_eq!(front.scheduler(WEST), "true");
+
+    let forced = w.ok(0, &[&["apply", ".", "--auto-approve", "--force"][..], &to_east].concat());
+    assert!(forced.stdout.contains("Warning: --force: switching although readiness failed"), "{}", forced.stdout);
+    assert!(forced.stdout.contains("app.targets"), "{}", forced.stdout);
+    assert!(forced.stdout.contains("Switchover complete"), "{}", forced.stdout);
+    assert_eq!((front.scheduler(WEST), front.scheduler(EAST)), ("false".to_string(), "true".to_string()));
 }

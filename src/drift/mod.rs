@@ -192,8 +192,14 @@ pub async fn run(
     let plan_opts = planner::Options { refresh: false, parallelism: opts.parallelism, ..planner::Options::default() };
     let plan = planner::plan(loaded, recorded, Vec::new(), &plan_opts)?;
     findings.extend(plan.changes.iter().flat_map(unapplied_findings));
-    let input =
-        health::dr::Input { recorded, refreshed: &refreshed, secrets: &loaded.secrets, aws, bounds: &opts.bounds };
+    let input = health::dr::Input {
+        recorded,
+        refreshed: &refreshed,
+        secrets: &loaded.secrets,
+        aws,
+        bounds: &opts.bounds,
+        target_region: None,
+    };
     let scope = unmanaged::Scope::of(loaded, recorded, &opts.prefixes);
     let (checks, discovered) = tokio::join!(health::dr::run(&input), unmanaged::discover(&scope, aws));
     let checks = checks.map_err(DriftError::Health)?;

@@ -8,7 +8,7 @@
 //! Each check names the resource and attribute it is about, so a drift
 //! finding on the same attribute can be reported once, as unhealthy.
 //!
-//! Not checked yet: the app tier and DNS (no such kinds yet).
+//! The app tier's checks live in [`super::app`]. Not checked yet: DNS.
 
 use super::Check;
 use crate::address::InstanceAddr;
@@ -48,6 +48,10 @@ pub struct Input<'a> {
     pub secrets: &'a BTreeMap<String, Attrs>,
     pub aws: &'a Aws,
     pub bounds: &'a Bounds,
+    /// The region a switchover makes active: the app checks look there only,
+    /// and a group with no nodes fails. `None` (drift): every region, and no
+    /// nodes by design is a warning.
+    pub target_region: Option<&'a str>,
 }
 
 fn s<'a>(a: &'a Attrs, k: &str) -> &'a str {
@@ -65,8 +69,8 @@ pub async fn run(input: &Input<'_>) -> Result<Vec<Check>, Vec<String>> {
     let mut errors = Vec::new();
     s3_versioning(input, &mut checks);
     s3_replication(input, &mut checks);
-    let (db, search) = tokio::join!(database(input), search(input));
-    for part in [db, search] {
+    let (db, search, app) = tokio::join!(database(input), search(input), super::app::checks(input));
+    for part in [db, search, app] {
         match part {
             Ok(c) => checks.extend(c),
             Err(e) => errors.extend(e),

@@ -6,11 +6,12 @@
 //! meant as the failover's readiness gate); [`preflight`] checks the docs'
 //! "before you begin" list before the first apply. Both only read.
 //!
-//! Not covered yet: the app tier (exactly one region runs the scheduler,
-//! target groups with healthy nodes) and DNS (points at the active region):
-//! those kinds do not exist yet. They slot in as more functions in [`dr`]
-//! returning [`Check`]s for their resources.
+//! The app tier ([`app`]): nodes in service and healthy targets behind each
+//! region's load balancer. Not covered yet: exactly one region runs the
+//! scheduler, and DNS (points at the active region); they slot in as more
+//! functions returning [`Check`]s for their resources.
 
+pub mod app;
 pub mod db_lag;
 pub mod dr;
 pub mod permissions;

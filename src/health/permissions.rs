@@ -231,6 +231,9 @@ pub const BY_KIND: &[(&str, &[&str], &[&str])] = &[
             "autoscaling:CreateOrUpdateTags",
             "autoscaling:DeleteTags",
             "autoscaling:DeleteAutoScalingGroup",
+            "autoscaling:StartInstanceRefresh",
+            "autoscaling:DescribeInstanceRefreshes",
+            "autoscaling:CancelInstanceRefresh",
             "ec2:DescribeSubnets",
             "ec2:RunInstances",
             "iam:PassRole",
@@ -289,6 +292,7 @@ pub const HEALTH: &[&str] = &[
     "rds:DescribeDBClusterSnapshots",
     "es:DescribeOutboundConnections",
     "cloudwatch:GetMetricData",
+    "elasticloadbalancing:DescribeTargetHealth",
     "sts:GetCallerIdentity",
     "iam:SimulatePrincipalPolicy",
 ];

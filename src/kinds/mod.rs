@@ -196,6 +196,12 @@ pub trait Kind: Send + Sync {
         None
     }
 
+    /// What an in-place update does beyond setting the changed attributes,
+    /// in plain words for the plan (e.g. nodes replaced by a rolling refresh).
+    fn update_effect(&self, _before: &Attrs, _after: &Attrs, _changed: &BTreeSet<String>) -> Option<String> {
+        None
+    }
+
     /// The form a value is compared in, so that equivalent spellings (policy
     /// JSON key order, `"x"` vs `["x"]`) never show as changes.
     fn normalize(&self, _prop: &str, v: &Value) -> Value {

@@ -429,7 +429,7 @@ pub fn plan(loaded: &Loaded, state: &State, drift: Vec<ResourceChange>, opts: &O
 }
 
 /// The kinds' delete checks (e.g. a policy delete that would lock clients
-/// out), and what each delete does, added to its reason.
+/// out), and what each delete or update does, added to its reason.
 fn check_deletes(
     list: &mut [ResourceChange],
     declared: &BTreeMap<InstanceAddr, (Attrs, crate::diag::Location, BTreeMap<String, crate::diag::Location>)>,
@@ -457,6 +457,15 @@ fn check_deletes(
             if let Some(effect) = kind.delete_effect(before) {
                 effects.push((i, effect));
             }
+        }
+    }
+    // What updates do beyond their attributes (e.g. nodes replaced).
+    for (i, c) in list.iter().enumerate().filter(|(_, c)| c.action == Action::Update) {
+        let (Some(kind), Some(before), Some(after)) = (kinds::lookup(&c.type_name), &c.before, &c.after) else {
+            continue;
+        };
+        if let Some(effect) = kind.update_effect(before, after, &c.changed) {
+            effects.push((i, effect));
         }
     }
     for (i, effect) in effects {

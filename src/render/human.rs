@@ -17,7 +17,7 @@ fn header(c: &ResourceChange, s: &Style, step: Option<&str>) -> String {
             h.push_str(&format!("\n  # ({u}: unknown, AWS never returns it; left as it is)"));
         }
     }
-    if let (Action::Delete | Action::Replace, Some(r)) = (c.action, &c.reason) {
+    if let (Action::Delete | Action::Replace | Action::Update, Some(r)) = (c.action, &c.reason) {
         h.push_str(&format!("\n  # ({r})"));
     }
     if let Some(id) = step {

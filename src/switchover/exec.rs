@@ -108,7 +108,7 @@ impl Executor<'_> {
             });
             self.save(st, &run, None).await?;
             let t0 = Instant::now();
-            let result = self.step(step, st).await;
+            let result = self.step(step, &rb.to_region, st).await;
             let ev = run.events.last_mut().expect("pushed above");
             ev.end = now_rfc3339();
             match result {
@@ -177,10 +177,10 @@ impl Executor<'_> {
         Ok(())
     }
 
-    async fn step(&self, step: &Step, st: &mut State) -> Result<(String, Vec<String>), SwitchError> {
+    async fn step(&self, step: &Step, to_region: &str, st: &mut State) -> Result<(String, Vec<String>), SwitchError> {
         let fail = |e: KindError| SwitchError::Step { step: step.id.clone(), message: e.to_string() };
         match &step.action {
-            StepAction::Readiness { checks } => self.readiness(checks, st).await.map(|o| (o, Vec::new())),
+            StepAction::Readiness { checks } => self.readiness(checks, to_region, st).await.map(|o| (o, Vec::new())),
             StepAction::AuroraSwitchover { address, global_cluster, target_region }
             | StepAction::AuroraFailover { address, global_cluster, target_region } => {
                 let failover = matches!(step.action, StepAction::AuroraFailover { .. });
@@ -244,7 +244,7 @@ impl Executor<'_> {
         }
     }
 
-    async fn readiness(&self, prefixes: &[String], st: &State) -> Result<String, SwitchError> {
+    async fn readiness(&self, prefixes: &[String], to_region: &str, st: &State) -> Result<String, SwitchError> {
         let bounds = health::dr::Bounds::default();
         let input = health::dr::Input {
             recorded: self.recorded,
@@ -252,6 +252,8 @@ impl Executor<'_> {
             secrets: self.secrets,
             aws: self.aws,
             bounds: &bounds,
+            // The app tier must serve where the switch sends users.
+            target_region: Some(to_region),
         };
         let (checks, problems) = match health::dr::run(&input).await {
             Ok(c) => (c, Vec::new()),

@@ -383,10 +383,10 @@ pub fn build(plan: &Plan, regions: &BTreeMap<String, String>) -> Option<Runbook>
         Step {
             id: "readiness".into(),
             title: "Readiness: members available and synchronised, replication lag within its bound, search \
-                    followers syncing and caught up"
+                    followers syncing and caught up, target app tier healthy"
                 .into(),
             region: format!("{from_region}, {to_region}"),
-            action: StepAction::Readiness { checks: vec!["db.".into(), "search.".into()] },
+            action: StepAction::Readiness { checks: vec!["db.".into(), "search.".into(), "app.".into()] },
         },
         Step {
             id: "db.switchover".into(),

@@ -3,10 +3,11 @@
 //! replaced. id = the group name.
 //!
 //! A new launch template version reaches the group as an in-place update
-//! (UpdateAutoScalingGroup): nodes launched from then on use it. Existing
-//! nodes keep their settings until replaced (standby starts no instance
-//! refresh yet).
+//! (UpdateAutoScalingGroup): nodes launched from then on use it. With
+//! `instance_refresh`, the update also replaces the running nodes by a
+//! rolling instance refresh and waits for it ([`super::instance_refresh`]).
 
+use super::instance_refresh::{self, OUTDATED};
 use super::{default_network, list_value, set_value, str_list};
 use crate::kinds::aws::{aws_error, get_i64, get_str, put_reported, req_str, tag_changes, tags_of};
 use crate::kinds::schema::{Prop, Schema, Type};
@@ -14,6 +15,7 @@ use crate::kinds::{Created, Ctx, Kind, KindError, PropProblem};
 use crate::value::{Attrs, Value};
 use async_trait::async_trait;
 use aws_sdk_autoscaling::types::{LaunchTemplateSpecification, Tag};
+use std::collections::BTreeSet;
 
 pub struct AutoscalingGroup;
 
@@ -48,6 +50,21 @@ static SCHEMA: Schema = Schema {
             "Seconds before a new node's health counts (default 300).",
         ),
         Prop::optional("tags", Type::Map(&Type::String), "Tags, also given to the nodes it launches."),
+        Prop::optional(
+            "instance_refresh",
+            Type::Any,
+            "Replace the running nodes when the launch template (or a property in `triggers`) changes, as the \
+             AWS provider's block: `strategy: Rolling`, `preferences` (`min_healthy_percentage` default 90, \
+             `max_healthy_percentage`, `instance_warmup` seconds, `skip_matching`, `auto_rollback`), `triggers` \
+             (more property names). The update waits until the refresh ends.",
+        ),
+        Prop::optional(
+            OUTDATED,
+            Type::Number,
+            "Reported with `instance_refresh`: running nodes launched from another launch template version than \
+             the group's (a refresh replaces them). Not to be set.",
+        )
+        .or_computed(),
         Prop::computed("arn", Type::String, "Group ARN."),
     ],
 };
@@ -112,13 +129,28 @@ impl Kind for AutoscalingGroup {
                 "must be a version number, `$Latest` or `$Default`",
             ));
         }
+        if props.contains_key(OUTDATED) {
+            out.push(PropProblem::error(OUTDATED, "is reported by AWS, not set"));
+        }
+        if props.get("instance_refresh").is_some_and(|v| !v.is_null()) {
+            let names: Vec<&str> = SCHEMA.props.iter().filter(|p| p.is_input()).map(|p| p.name).collect();
+            out.extend(instance_refresh::validate(props, &names));
+        }
         out
+    }
+
+    fn update_effect(&self, before: &Attrs, after: &Attrs, changed: &BTreeSet<String>) -> Option<String> {
+        instance_refresh::plan_effect(before, after, changed)
     }
 
     fn derive(&self, planned: &mut Attrs) {
         planned.entry("launch_template_version".into()).or_insert_with(|| Value::str("$Latest"));
         planned.entry("health_check_type".into()).or_insert_with(|| Value::str("ELB"));
         planned.entry("health_check_grace_period".into()).or_insert_with(|| Value::int(300));
+        // Every node runs the group's version once the apply is done.
+        if planned.get("instance_refresh").is_some_and(|v| !v.is_null()) {
+            planned.insert(OUTDATED.into(), Value::int(0));
+        }
     }
 
     fn normalize(&self, prop: &str, v: &Value) -> Value {
@@ -205,6 +237,11 @@ impl Kind for AutoscalingGroup {
             .filter(|t| !t.key().unwrap_or_default().starts_with("aws:"))
             .map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string()));
         put_reported(&mut a, prior, "tags", crate::kinds::aws::tags_value(tags));
+        // standby's own: what the configuration said.
+        if let Some(r) = prior.get("instance_refresh").filter(|v| !v.is_null()) {
+            a.insert("instance_refresh".into(), r.clone());
+            a.insert(OUTDATED.into(), Value::int(instance_refresh::outdated(g)));
+        }
         Ok(Some(a))
     }
 
@@ -256,6 +293,10 @@ impl Kind for AutoscalingGroup {
                 .send()
                 .await
                 .map_err(|e| aws_error("CreateOrUpdateTags", e))?;
+        }
+        // After the group names the new version: the running nodes are replaced.
+        if let Some(done) = instance_refresh::run(&asg, id, prior, &d, cx.timeout).await? {
+            crate::kinds::report_status(done);
         }
         Ok(())
     }

@@ -4,6 +4,7 @@
 //! VPC's network for configurations that name none, string lists.
 
 pub mod autoscaling_group;
+pub mod instance_refresh;
 pub mod launch_template;
 pub mod lb;
 pub mod lb_listener;

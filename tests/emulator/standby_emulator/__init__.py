@@ -13,6 +13,7 @@ def apply_all() -> None:
     if _applied:
         return
     from . import (
+        asg_refresh,
         ec2,
         elb_asg,
         iam,
@@ -43,4 +44,5 @@ def apply_all() -> None:
     secretsmanager.apply()
     ec2.apply()
     elb_asg.apply()
+    asg_refresh.apply()
     _applied = True

@@ -23,6 +23,10 @@
 - s3_batch_step_ms: how long an S3 Batch Operations job stays in each status
   (New, Preparing, Active) before DescribeJob shows the next (AWS: minutes
   to hours for large buckets).
+- asg_refresh_ms: how long an Auto Scaling instance refresh takes:
+  DescribeInstanceRefreshes shows it Pending for the first tenth, then
+  InProgress while the nodes are replaced batch by batch, then Successful
+  (AWS: minutes per batch, warm-up included).
 - route53_pending_polls: GetChange calls that answer PENDING before INSYNC
   for each Route 53 change (AWS: usually under 60 s).
 """
@@ -38,6 +42,7 @@ DEFAULT_SETTINGS = {
     "s3_bucket_visible_ms": 0,
     "s3_batch_step_ms": 0,
     "route53_pending_polls": 1,
+    "asg_refresh_ms": 300,
 }
 SETTINGS = dict(DEFAULT_SETTINGS)
 
