@@ -472,6 +472,15 @@ impl Full {
     }
 
     fn run(&self, args: &[&str]) -> Run {
+        self.run_env(args, &[])
+    }
+
+    fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        self.cmd_env(args, env).output().expect("run standby").into()
+    }
+
+    /// standby with the example's variables (and `env` on top).
+    fn cmd_env(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Command {
         let mut c = self.emu.cmd(&self.dir, args);
         c.env("STANDBY_VAR_opensearch_master_password", SEARCH_PASSWORD)
             .env("STANDBY_VAR_db_master_password", "Db-Master-7#wz")
@@ -490,7 +499,10 @@ impl Full {
             .env("STANDBY_VAR_app_nodes_secondary", "1")
             .env("STANDBY_VAR_mattermost_db_password", "Mm-Db-9!kd")
             .env("STANDBY_VAR_secrets_recovery_window_in_days", "0");
-        c.output().expect("run standby").into()
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c
     }
 
     fn ok(&self, code: i32, args: &[&str]) -> Run {
@@ -813,31 +825,6 @@ fn assert_failover_snapshot_kept(w: &World, stdout: &str) {
 // ------------------------- search catch-up, and kills at random points ---
 
 impl Full {
-    fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
-        self.cmd_env(args, env).output().expect("run standby").into()
-    }
-
-    fn cmd_env(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Command {
-        let mut c = self.emu.cmd(&self.dir, args);
-        c.env("STANDBY_VAR_opensearch_master_password", SEARCH_PASSWORD)
-            .env("STANDBY_VAR_db_master_password", "Db-Master-7#wz")
-            .env("STANDBY_VAR_opensearch_replication_password", "Repl-User-5%qa")
-            .env("STANDBY_VAR_opensearch_mattermost_password", "Mm-Search-3&zx")
-            .env("STANDBY_VAR_search_source_ips", r#"["127.0.0.0/8"]"#)
-            .env("STANDBY_VAR_deletion_protection", "false")
-            .env("STANDBY_VAR_app_ami_id", "ami-0abcdef1234567890")
-            .env("STANDBY_VAR_app_listener_protocol", "HTTP")
-            .env("STANDBY_VAR_app_listener_port", "80")
-            .env("STANDBY_VAR_app_certificate_arn_primary", "null")
-            .env("STANDBY_VAR_app_certificate_arn_secondary", "null")
-            .env("STANDBY_VAR_mattermost_db_password", "Mm-Db-9!kd")
-            .env("STANDBY_VAR_secrets_recovery_window_in_days", "0");
-        for (k, v) in env {
-            c.env(k, v);
-        }
-        c
-    }
-
     /// A follower index of the domain in `region` reports `ops` operations
     /// behind its leader for the next `polls` `_status` looks (`None`: until set again).
     fn lag(&self, region: &str, domain: &str, index: &str, ops: u64, polls: Option<u64>) {
