@@ -1060,6 +1060,8 @@ fn an_unhealthy_target_app_tier_stops_the_switchover_unless_forced() {
         "{}",
         stopped.stderr
     );
+    // The failed check says how to fix it.
+    assert!(stopped.stderr.contains("fix: check the nodes' Mattermost service"), "{}", stopped.stderr);
     // Only the target region's app tier is asked for: the primary's is not what users move to.
     assert!(!stopped.stderr.contains("load balancer in us-west-1"), "{}", stopped.stderr);
     let calls = w.control("GET", "/_emulator/calls", None);

@@ -262,7 +262,10 @@ impl Executor<'_> {
         let mut failed: Vec<String> = checks
             .iter()
             .filter(|c| prefixes.iter().any(|p| c.id.starts_with(p.as_str())) && c.status == Status::Fail)
-            .map(|c| format!("  - {}: {} (expected {}, found {})", c.id, c.title, c.expected, c.actual))
+            .map(|c| {
+                let fix = c.fix.as_deref().map(|f| format!("\n      fix: {f}")).unwrap_or_default();
+                format!("  - {}: {} (expected {}, found {}){fix}", c.id, c.title, c.expected, c.actual)
+            })
             .collect();
         failed.extend(problems.iter().map(|p| format!("  - could not check: {p}")));
         let passed = checks.iter().filter(|c| prefixes.iter().any(|p| c.id.starts_with(p.as_str()))).count();
