@@ -11,7 +11,6 @@ use aws_sdk_ec2::Client as Ec2;
 use aws_sdk_ec2::types::{Filter, SecurityGroupRule};
 use aws_sdk_elasticloadbalancingv2::Client as Elb;
 use aws_sdk_iam::Client as Iam;
-use aws_smithy_http_client::tls;
 use common::{Emulator, Run, copy_dir, repo, scratch, write_files};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -53,20 +52,7 @@ impl World {
             emu,
         };
         for region in [WEST, EAST] {
-            let config = w.rt.block_on(async {
-                let http = aws_smithy_http_client::Builder::new()
-                    .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
-                    .build_https();
-                aws_config::defaults(aws_config::BehaviorVersion::latest())
-                    .endpoint_url(&endpoint)
-                    .region(aws_config::Region::new(region))
-                    .credentials_provider(aws_sdk_ec2::config::Credentials::new(
-                        "testing", "testing", None, None, "test",
-                    ))
-                    .http_client(http)
-                    .load()
-                    .await
-            });
+            let config = w.rt.block_on(async { common::sdk_config(&endpoint, region).await });
             w.ec2.insert(region, Ec2::new(&config));
             w.elb.insert(region, Elb::new(&config));
             w.asg.insert(region, Asg::new(&config));

@@ -6,7 +6,6 @@
 
 mod common;
 
-use aws_smithy_http_client::tls;
 use common::{Emulator, Run, copy_dir, http, repo, scratch};
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -76,18 +75,7 @@ impl World {
     fn audit_events(&self) -> Vec<Value> {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async {
-            let http = aws_smithy_http_client::Builder::new()
-                .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
-                .build_https();
-            let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                .endpoint_url(self.emu.endpoint())
-                .region(aws_sdk_cloudwatchlogs::config::Region::new("us-east-1"))
-                .credentials_provider(aws_sdk_cloudwatchlogs::config::Credentials::new(
-                    "testing", "testing", None, None, "test",
-                ))
-                .http_client(http)
-                .load()
-                .await;
+            let config = common::sdk_config(&self.emu.endpoint(), "us-east-1").await;
             let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
             let group = "/aws/opensearch/mm-audit";
             let streams = logs.describe_log_streams().log_group_name(group).send().await.unwrap();

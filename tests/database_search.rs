@@ -15,7 +15,6 @@ mod common;
 
 use aws_sdk_opensearch::Client as OpenSearch;
 use aws_sdk_rds::Client as Rds;
-use aws_smithy_http_client::tls;
 use common::{Emulator, Run, copy_dir, drop_app_tier, repo, scratch};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -81,18 +80,7 @@ impl World {
             let mut rds = BTreeMap::new();
             let mut os = BTreeMap::new();
             for region in [WEST, EAST] {
-                let http = aws_smithy_http_client::Builder::new()
-                    .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
-                    .build_https();
-                let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                    .endpoint_url(&endpoint)
-                    .region(aws_sdk_rds::config::Region::new(region))
-                    .credentials_provider(aws_sdk_rds::config::Credentials::new(
-                        "testing", "testing", None, None, "test",
-                    ))
-                    .http_client(http)
-                    .load()
-                    .await;
+                let config = common::sdk_config(&endpoint, region).await;
                 rds.insert(region, Rds::new(&config));
                 os.insert(region, OpenSearch::new(&config));
             }

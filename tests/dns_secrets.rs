@@ -11,7 +11,6 @@ mod common;
 use aws_sdk_route53::Client as Route53;
 use aws_sdk_route53::types::RrType;
 use aws_sdk_secretsmanager::Client as Secrets;
-use aws_smithy_http_client::tls;
 use common::{Emulator, Run, copy_dir, repo, scratch};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -75,18 +74,7 @@ impl World {
             let mut sm = BTreeMap::new();
             let mut r53 = None;
             for region in [WEST, EAST] {
-                let http = aws_smithy_http_client::Builder::new()
-                    .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
-                    .build_https();
-                let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                    .endpoint_url(&endpoint)
-                    .region(aws_sdk_secretsmanager::config::Region::new(region))
-                    .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
-                        "testing", "testing", None, None, "test",
-                    ))
-                    .http_client(http)
-                    .load()
-                    .await;
+                let config = common::sdk_config(&endpoint, region).await;
                 sm.insert(region, Secrets::new(&config));
                 if region == EAST {
                     r53 = Some(Route53::new(&config));

@@ -7,7 +7,6 @@ mod common;
 
 use aws_sdk_iam::Client as Iam;
 use aws_sdk_s3::Client as S3;
-use aws_smithy_http_client::tls;
 use common::{Emulator, Run, copy_dir, drop_app_tier, repo, scratch};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -67,16 +66,7 @@ impl World {
             let mut cw = BTreeMap::new();
             let mut iam = None;
             for region in [WEST, EAST] {
-                let http = aws_smithy_http_client::Builder::new()
-                    .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
-                    .build_https();
-                let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                    .endpoint_url(&endpoint)
-                    .region(aws_sdk_s3::config::Region::new(region))
-                    .credentials_provider(aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "t"))
-                    .http_client(http)
-                    .load()
-                    .await;
+                let config = common::sdk_config(&endpoint, region).await;
                 let conf = aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build();
                 s3.insert(region, S3::from_conf(conf));
                 rds.insert(region, aws_sdk_rds::Client::new(&config));

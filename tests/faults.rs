@@ -194,20 +194,7 @@ impl World {
         rt.block_on(async {
             let mut n = 0;
             for region in ["us-west-1", "us-east-1"] {
-                let http = aws_smithy_http_client::Builder::new()
-                    .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                        aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-                    ))
-                    .build_https();
-                let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                    .endpoint_url(self.emu.endpoint())
-                    .region(aws_sdk_opensearch::config::Region::new(region))
-                    .credentials_provider(aws_sdk_opensearch::config::Credentials::new(
-                        "testing", "testing", None, None, "test",
-                    ))
-                    .http_client(http)
-                    .load()
-                    .await;
+                let config = common::sdk_config(&self.emu.endpoint(), region).await;
                 let os = aws_sdk_opensearch::Client::new(&config);
                 let out = os.describe_outbound_connections().send().await.unwrap();
                 n += out

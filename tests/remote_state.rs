@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use aws_sdk_s3::Client as S3;
-use aws_smithy_http_client::tls;
 use serde_json::Value;
 use standby::state::backend::{self, Backend};
 use standby::state::file::StateError;
@@ -98,16 +97,7 @@ impl World {
 }
 
 async fn client(endpoint: &str, region: &'static str) -> S3 {
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
-        .build_https();
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_sdk_s3::config::Region::new(region))
-        .credentials_provider(aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test"))
-        .http_client(http)
-        .load()
-        .await;
+    let config = common::sdk_config(endpoint, region).await;
     S3::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build())
 }
 

@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 use aws_sdk_iam::Client as Iam;
 use aws_sdk_s3::Client as S3;
 use aws_sdk_s3::types::{BucketVersioningStatus, DeleteMarkerReplicationStatus, ReplicaModificationsStatus};
-use aws_smithy_http_client::tls;
 use serde_json::{Value, json};
 
 const WEST: &str = "us-west-1";
@@ -67,19 +66,7 @@ impl World {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let endpoint = emu.endpoint();
         let (s3, iam) = rt.block_on(async {
-            let config = |region: &'static str| {
-                let http = aws_smithy_http_client::Builder::new()
-                    .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
-                    .build_https();
-                aws_config::defaults(aws_config::BehaviorVersion::latest())
-                    .endpoint_url(&endpoint)
-                    .region(aws_sdk_s3::config::Region::new(region))
-                    .credentials_provider(aws_sdk_s3::config::Credentials::new(
-                        "testing", "testing", None, None, "test",
-                    ))
-                    .http_client(http)
-                    .load()
-            };
+            let config = |region: &'static str| common::sdk_config(&endpoint, region);
             let mut s3 = BTreeMap::new();
             for region in [WEST, EAST] {
                 let conf = aws_sdk_s3::config::Builder::from(&config(region).await).force_path_style(true).build();

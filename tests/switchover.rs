@@ -5,7 +5,6 @@
 mod common;
 
 use aws_sdk_rds::Client as Rds;
-use aws_smithy_http_client::tls;
 use common::{Emulator, Run, copy_dir, http, repo, scratch};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -37,16 +36,7 @@ impl World {
             let mut rds = BTreeMap::new();
             let mut cw = BTreeMap::new();
             for region in [WEST, EAST] {
-                let http = aws_smithy_http_client::Builder::new()
-                    .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
-                    .build_https();
-                let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                    .endpoint_url(&endpoint)
-                    .region(aws_sdk_rds::config::Region::new(region))
-                    .credentials_provider(aws_sdk_rds::config::Credentials::new("testing", "testing", None, None, "t"))
-                    .http_client(http)
-                    .load()
-                    .await;
+                let config = common::sdk_config(&endpoint, region).await;
                 rds.insert(region, Rds::new(&config));
                 cw.insert(region, aws_sdk_cloudwatch::Client::new(&config));
             }
@@ -410,16 +400,7 @@ impl Front {
             let mut ec2 = BTreeMap::new();
             let mut r53 = None;
             for region in [WEST, EAST] {
-                let http = aws_smithy_http_client::Builder::new()
-                    .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
-                    .build_https();
-                let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                    .endpoint_url(endpoint)
-                    .region(aws_sdk_ec2::config::Region::new(region))
-                    .credentials_provider(aws_sdk_ec2::config::Credentials::new("testing", "testing", None, None, "t"))
-                    .http_client(http)
-                    .load()
-                    .await;
+                let config = common::sdk_config(endpoint, region).await;
                 ec2.insert(region, aws_sdk_ec2::Client::new(&config));
                 // Route 53 is signed for us-east-1 (reachable while us-west-1 is down).
                 if region == EAST {
@@ -559,16 +540,7 @@ impl Full {
         for region in [WEST, EAST] {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             let conns = rt.block_on(async {
-                let http = aws_smithy_http_client::Builder::new()
-                    .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
-                    .build_https();
-                let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                    .endpoint_url(self.emu.endpoint())
-                    .region(aws_sdk_rds::config::Region::new(region))
-                    .credentials_provider(aws_sdk_rds::config::Credentials::new("testing", "testing", None, None, "t"))
-                    .http_client(http)
-                    .load()
-                    .await;
+                let config = common::sdk_config(&self.emu.endpoint(), region).await;
                 let os = aws_sdk_opensearch::Client::new(&config);
                 os.describe_outbound_connections().send().await.expect("DescribeOutboundConnections")
             });
@@ -839,16 +811,7 @@ impl Full {
     fn writer_region(&self) -> String {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async {
-            let http = aws_smithy_http_client::Builder::new()
-                .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
-                .build_https();
-            let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                .endpoint_url(self.emu.endpoint())
-                .region(aws_sdk_rds::config::Region::new(EAST))
-                .credentials_provider(aws_sdk_rds::config::Credentials::new("testing", "testing", None, None, "t"))
-                .http_client(http)
-                .load()
-                .await;
+            let config = common::sdk_config(&self.emu.endpoint(), EAST).await;
             let out = Rds::new(&config).describe_global_clusters().send().await.expect("DescribeGlobalClusters");
             let g = &out.global_clusters()[0];
             assert!(g.failover_state().is_none(), "a switchover still under way: {g:?}");

@@ -153,6 +153,22 @@ impl Drop for Emulator {
     }
 }
 
+/// An AWS SDK configuration for the emulator at `endpoint`, signed for
+/// `region`: what the tests check AWS with, beside standby.
+pub async fn sdk_config(endpoint: &str, region: &str) -> aws_config::SdkConfig {
+    use aws_smithy_http_client::tls;
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+        .build_https();
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new(region.to_string()))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test"))
+        .http_client(http)
+        .load()
+        .await
+}
+
 /// A raw HTTP/1.1 request to the emulator: its control API, or (with `host`
 /// a domain endpoint) a domain's REST API as the master user `admin` with
 /// `password`, basic auth as the example's REST kinds use. Status and body.

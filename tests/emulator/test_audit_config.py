@@ -6,8 +6,12 @@
 
 import json
 
-from test_extensions import (ACCOUNT, MASTER, WEST, Domain, _domain, _log_policy, _user, aws,  # noqa: F401 (fixtures)
-                             endpoint, reset)
+import pytest
+
+from test_extensions import ACCOUNT, MASTER, WEST, Domain, _domain, _log_policy, _user, aws  # noqa: F401 (fixture)
+
+# Each test starts from an empty emulator (conftest.py).
+pytestmark = pytest.mark.usefixtures("reset")
 
 GET = "/_plugins/_security/api/audit"
 PUT = "/_plugins/_security/api/audit/config"

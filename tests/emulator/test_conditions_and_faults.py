@@ -17,17 +17,7 @@ import botocore.exceptions
 import pytest
 
 REPO = Path(__file__).resolve().parents[1].parent
-SCRIPT = REPO / "scripts" / "emulator"
 WEST = "us-west-1"
-
-
-@pytest.fixture(scope="module")
-def endpoint(tmp_path_factory):
-    instance = tmp_path_factory.mktemp("emulator")
-    out = subprocess.run([str(SCRIPT), "start", "--dir", str(instance)], capture_output=True, text=True, check=True)
-    env = dict(line.removeprefix("export ").split("=", 1) for line in out.stdout.splitlines())
-    yield env["AWS_ENDPOINT_URL"]
-    subprocess.run([str(SCRIPT), "stop", "--dir", str(instance)], check=True)
 
 
 def client(endpoint, service, retries=0):

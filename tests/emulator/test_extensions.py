@@ -10,37 +10,25 @@ import base64
 import http.client
 import json
 import time
-import subprocess
 import urllib.request
 from xml.etree import ElementTree
-from pathlib import Path
 
 import boto3
 import botocore.config
 import botocore.exceptions
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "scripts" / "emulator"
+# Each test starts from an empty emulator (conftest.py).
+pytestmark = pytest.mark.usefixtures("reset")
+
 ACCOUNT = "123456789012"
 WEST, EAST = "us-west-1", "us-east-1"
 
 
-@pytest.fixture(scope="session")
-def endpoint(tmp_path_factory):
-    instance = tmp_path_factory.mktemp("emulator")
-    out = subprocess.run([str(SCRIPT), "start", "--dir", str(instance)],
-                         capture_output=True, text=True, check=True)
-    env = dict(line.removeprefix("export ").split("=", 1) for line in out.stdout.splitlines())
+def test_start_prints_one_endpoint_for_aws_and_the_domains(emulator_env):
+    env = emulator_env
     assert env["AWS_ENDPOINT_URL"] == env["STANDBY_OPENSEARCH_ENDPOINT_URL"]
     assert env["AWS_REGION"] == WEST
-    yield env["AWS_ENDPOINT_URL"]
-    subprocess.run([str(SCRIPT), "stop", "--dir", str(instance)], check=True)
-
-
-@pytest.fixture(autouse=True)
-def reset(endpoint):
-    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
 
 
 @pytest.fixture
@@ -609,7 +597,6 @@ def test_domain_endpoint_secrets_and_duplicates(aws):
     vpc = aws("opensearch").create_domain(DomainName="mm-vpc", VPCOptions={"SubnetIds": ["subnet-1"]})
     assert "Endpoint" not in vpc["DomainStatus"]
     assert vpc["DomainStatus"]["Endpoints"]["vpc"].startswith("vpc-mm-vpc-")
-
 
 
 def _log_policy(group_arn, domain_arn, account=ACCOUNT):

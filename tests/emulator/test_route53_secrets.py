@@ -4,32 +4,15 @@ secretsmanager.py), through boto3: AWS's answers where moto differs.
     .venv-emulator/bin/python -m pytest -q tests/emulator/test_route53_secrets.py
 """
 
-import subprocess
-import urllib.request
-from pathlib import Path
 
 import boto3
 import botocore.exceptions
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "scripts" / "emulator"
+# Each test starts from an empty emulator (conftest.py).
+pytestmark = pytest.mark.usefixtures("reset")
+
 WEST, EAST = "us-west-1", "us-east-1"
-
-
-@pytest.fixture(scope="session")
-def endpoint(tmp_path_factory):
-    instance = tmp_path_factory.mktemp("emulator")
-    out = subprocess.run([str(SCRIPT), "start", "--dir", str(instance)],
-                         capture_output=True, text=True, check=True)
-    env = dict(line.removeprefix("export ").split("=", 1) for line in out.stdout.splitlines())
-    yield env["AWS_ENDPOINT_URL"]
-    subprocess.run([str(SCRIPT), "stop", "--dir", str(instance)], check=True)
-
-
-@pytest.fixture(autouse=True)
-def reset(endpoint):
-    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
 
 
 @pytest.fixture

@@ -5,36 +5,25 @@ checks speak the REST-XML wire format directly to the emulator's address.
 """
 
 import json
-import subprocess
 import urllib.error
 import urllib.request
-from pathlib import Path
 from xml.etree import ElementTree
 
 import boto3
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "scripts" / "emulator"
+# Each test starts from an empty emulator (conftest.py).
+pytestmark = pytest.mark.usefixtures("reset")
+
 ACCOUNT = "123456789012"
 WEST, EAST = "us-west-1", "us-east-1"
 NS = "{http://awss3control.amazonaws.com/doc/2018-08-20/}"
 AUTH = f"AWS4-HMAC-SHA256 Credential=testing/20260101/{WEST}/s3/aws4_request, SignedHeaders=host, Signature=0"
 
 
-@pytest.fixture(scope="module")
-def endpoint(tmp_path_factory):
-    instance = tmp_path_factory.mktemp("emulator-batch")
-    out = subprocess.run([str(SCRIPT), "start", "--dir", str(instance)], capture_output=True, text=True, check=True)
-    env = dict(line.removeprefix("export ").split("=", 1) for line in out.stdout.splitlines())
+def test_start_prints_an_s3_control_endpoint(emulator_env):
+    env = emulator_env
     assert env["AWS_ENDPOINT_URL_S3_CONTROL"].startswith("http://localhost:")
-    yield env["AWS_ENDPOINT_URL"]
-    subprocess.run([str(SCRIPT), "stop", "--dir", str(instance)], check=True)
-
-
-@pytest.fixture(autouse=True)
-def reset(endpoint):
-    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
 
 
 def client(endpoint, service, region=WEST):
