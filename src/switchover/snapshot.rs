@@ -20,13 +20,24 @@ use std::time::{Duration, Instant};
 /// Name prefix of the snapshot Aurora takes of a failed-over primary.
 pub const FAILOVER_PREFIX: &str = "rds:unplanned-global-failover-";
 
+/// The longest DB cluster snapshot identifier AWS takes (CopyDBClusterSnapshot).
+const NAME_MAX: usize = 63;
+
 /// The manual copy's name: the source's without `rds:` (not allowed in a
-/// snapshot name), prefixed `kept-`, within the 255-character limit.
+/// snapshot name), prefixed `kept-`. Too long for AWS's 63 characters, it
+/// keeps the source's end (the cluster and the time) behind a hash of the
+/// whole source name, so it stays unique and the same on every run.
 pub fn kept_name(source: &str) -> String {
     let base = source.strip_prefix("rds:").unwrap_or(source).replace(':', "-");
-    let mut name = format!("kept-{base}");
-    name.truncate(255);
-    name.trim_end_matches('-').to_string()
+    let name = format!("kept-{base}");
+    if name.len() <= NAME_MAX {
+        return name.trim_end_matches('-').to_string();
+    }
+    // FNV-1a: stable across Rust versions and machines (a resumed run elsewhere finds the copy).
+    let hash = source.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    let head = format!("kept-{hash:08x}-");
+    let tail = &base[base.len() - (NAME_MAX - head.len())..];
+    format!("{head}{}", tail.trim_start_matches('-')).trim_end_matches('-').to_string()
 }
 
 /// What [`keep`] found and did.
@@ -145,8 +156,18 @@ mod tests {
         let source = "rds:unplanned-global-failover-mm-db-us-west-1-2026-12-02-03-10";
         assert_eq!(kept_name(source), "kept-unplanned-global-failover-mm-db-us-west-1-2026-12-02-03-10");
         assert_eq!(kept_name(source), kept_name(source));
+        // The example's cluster name makes the full form 74 characters: AWS refuses over 63.
+        let example = "rds:unplanned-global-failover-mattermost-dr-db-us-west-1-2026-12-02-03-10";
+        let kept = kept_name(example);
+        assert_eq!(kept.len(), 63, "{kept}");
+        assert!(kept.starts_with("kept-") && kept.ends_with("mattermost-dr-db-us-west-1-2026-12-02-03-10"), "{kept}");
+        assert!(!kept.contains("--"), "{kept}");
+        assert_eq!(kept, kept_name(example));
+        assert_ne!(kept, kept_name(&example.replace("03-10", "03-11")));
         let long = format!("rds:{}", "a".repeat(300));
-        assert_eq!(kept_name(&long).len(), 255);
+        assert_eq!(kept_name(&long).len(), 63);
+        let hyphens = format!("rds:{}b", "a-".repeat(40));
+        assert!(!kept_name(&hyphens).contains("--"), "{}", kept_name(&hyphens));
         assert!(!kept_name("rds:x-").ends_with('-'));
     }
 }

@@ -1222,6 +1222,7 @@ def test_a_rejoining_old_primary_leaves_a_failover_snapshot_to_copy(aws, endpoin
         assert error_of(lambda: copy(target))[0] == "InvalidDBClusterSnapshotStateFault"
         time.sleep(0.7)
         assert error_of(lambda: copy("rds:mine"))[0] == "InvalidParameterValue"
+        assert error_of(lambda: copy("k" * 64))[0] == "InvalidParameterValue"  # 63 at most
         made = copy(target)["DBClusterSnapshot"]
         assert (made["SnapshotType"], made["Status"]) == ("manual", "creating")
         assert error_of(lambda: copy(target))[0] == "DBClusterSnapshotAlreadyExistsFault"

@@ -22,8 +22,9 @@ CopyDBClusterSnapshot):
   `rds_snapshot_ms`, then `available` (100);
 - copying a source that is not `available` is refused with
   InvalidDBClusterSnapshotStateFault;
-- the target identifier must be a valid identifier (1-255 letters, digits or
-  hyphens, a letter first, no two hyphens in a row, no hyphen last):
+- the target identifier must be a valid identifier (1-63 letters, digits or
+  hyphens, a letter first, no two hyphens in a row, no hyphen last; the RDS
+  API reference of CopyDBClusterSnapshot, TargetDBClusterSnapshotIdentifier):
   InvalidParameterValue otherwise (so `rds:...` cannot be a target name).
 
 Test control: `POST /_emulator/rds/snapshots/failover {"region", "cluster"}`
@@ -42,7 +43,7 @@ from .settings import SETTINGS
 
 ACCOUNT = "123456789012"
 PREFIX = "rds:unplanned-global-failover-"
-_IDENT = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,254}(?<!-)$")
+_IDENT = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}(?<!-)$")
 
 
 class InvalidDBClusterSnapshotStateFault(RDSClientError):
