@@ -25,6 +25,7 @@ from . import (
     calls,
     cloudwatch_cbor,
     ec2,
+    network,
     opensearch,
     opensearch_rest,
     opensearch_security,
@@ -98,6 +99,7 @@ class EmulatorApp:
             ec2.reset()
             opensearch.reset()
             opensearch_rest.reset()
+            network.reset()
             calls.reset()
         if cloudwatch_cbor.operation(environ):
             return cloudwatch_cbor.handle(self.moto, environ, calls.record(environ, start_response))
@@ -116,6 +118,17 @@ class EmulatorApp:
             if path == "/_emulator/calls" and method == "DELETE":
                 calls.reset()
                 return _json_response(start_response, 200, [])
+            if path == "/_emulator/dns" and method == "GET":
+                # Every name the emulated network resolves (network.py).
+                return _json_response(start_response, 200, network.names())
+            if path == "/_emulator/dns/resolve" and method == "GET":
+                from urllib.parse import parse_qs
+
+                name = (parse_qs(environ.get("QUERY_STRING", "")).get("name") or [""])[0]
+                addr = network.resolve(name)
+                if addr is None:
+                    return _json_response(start_response, 404, {"message": f"NXDOMAIN: {name}"})
+                return _json_response(start_response, 200, {"name": name, "address": addr})
             if path == "/_emulator/regions" and method == "GET":
                 return _json_response(start_response, 200, {"down": sorted(regions.DOWN)})
             if path == "/_emulator/regions" and method == "POST":
