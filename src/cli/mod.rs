@@ -164,6 +164,17 @@ impl Settings {
         }
     }
 
+    /// The same settings with AWS resolved in `region` (see [`Aws::pinned`]):
+    /// what a failover uses, so that nothing depends on the region that is down.
+    pub fn pinned_to(&self, region: &str) -> Settings {
+        Settings {
+            state: self.state.clone(),
+            backend_config: self.backend_config.clone(),
+            color: self.color,
+            aws: Arc::new(Aws::pinned(region)),
+        }
+    }
+
     pub fn style(&self) -> crate::render::Style {
         crate::render::Style { color: self.color }
     }

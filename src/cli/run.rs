@@ -39,14 +39,18 @@ fn options(opts: &PlanArgs, destroy: bool) -> Result<Options, Error> {
 /// Refreshes (unless turned off), reads the import targets, and plans.
 async fn make_plan(loaded: &Loaded, st: &mut State, aws: &Arc<Aws>, opts: &Options) -> Result<Planned, Error> {
     // Before any AWS call: the old region may well be down.
-    let configured = switchover::active(loaded.tree.root(), &loaded.vars);
+    let configured = crate::load::active::active(loaded.tree.root(), &loaded.vars);
     if let (Some(r), Some(c)) = (&st.roles, &configured)
         && let Some(f) = &r.failover
         && &r.active != c
         && !opts.destroy
     {
-        let file =
-            loaded.tree.root().variable(switchover::ACTIVE_VAR).map(|v| v.name.loc.to_string()).unwrap_or_default();
+        let file = loaded
+            .tree
+            .root()
+            .variable(crate::load::active::ACTIVE_VAR)
+            .map(|v| v.name.loc.to_string())
+            .unwrap_or_default();
         return Err(Error::Usage(format!(
             "a failover made `{}` the active region at {}; the configuration still names `{c}`, and this plan would \
              switch back silently.\n  hint: set `active_region` to {0}: pass `--var active_region={0}`, or change its \
@@ -96,6 +100,16 @@ async fn make_plan(loaded: &Loaded, st: &mut State, aws: &Arc<Aws>, opts: &Optio
     Ok(Planned { plan, generated: imported.generated })
 }
 
+/// An unfinished failover whose old region does not answer: (its target's
+/// name, that region). Read without the lock: the command that follows
+/// takes it.
+async fn failover_region_down(backend: &dyn backend::Backend, aws: &Aws) -> Result<Option<(String, String)>, Error> {
+    let st = read_state(backend, false).await?;
+    let Some((to, from_region)) = switchover::unfinished_failover(st.roles.as_ref()) else { return Ok(None) };
+    ensure_credentials(aws, true).await?;
+    Ok((!aws.answers(&from_region).await).then_some((to, from_region)))
+}
+
 /// A plan, and the import targets that have no resource block yet.
 struct Planned {
     plan: Plan,
@@ -125,6 +139,16 @@ pub async fn plan(s: &Settings, dir: &Path, args: &PlanArgs, po: PlanOutputs<'_>
     }
     let loaded = load::load_with(dir, &var_inputs(&args.vars), generate.is_some()).map_err(Error::Config)?;
     let backend = s.backend(dir, None).await?;
+    let mut opts = opts;
+    if !destroy && let Some((to, down)) = failover_region_down(&*backend, &s.aws).await? {
+        eprintln!(
+            "Warning: {down} does not answer: planned from the state as recorded, without refreshing (the failover \
+             to {to} is not finished: `standby failover --to {to} --allow-data-loss` or `standby apply` runs its \
+             steps in the surviving region now, the rest once {down} answers)"
+        );
+        opts.refresh = false;
+        opts.refresh_only = false;
+    }
     // A shared (remote) state is read without its lock, so that plans and
     // drift checks need only read permissions; a saved plan records the
     // serial it saw and apply refuses it once the state moved on.
@@ -251,6 +275,15 @@ pub async fn apply(
         let opts = options(args, destroy)?;
         let loaded = load::load(target, &var_inputs(&args.vars)).map_err(Error::Config)?;
         let backend = s.backend(target, None).await?;
+        if !destroy && let Some((to, down)) = failover_region_down(&*backend, &aws).await? {
+            println!(
+                "{down} does not answer: the failover to {to} is not finished, and its steps that need only the \
+                 surviving region run now (as `standby failover --to {to}` does); the others wait until {down} \
+                 answers, when `standby apply` finishes them.\n"
+            );
+            drop(backend);
+            return super::failover::failover(s, target, &to, true, auto_approve, &args.vars).await;
+        }
         let l = backend.lock(if destroy { "destroy" } else { "apply" }).await?;
         let mut st = read_state(&*backend, true).await?;
         ensure_credentials(&aws, (opts.refresh || opts.refresh_only) && reads_aws(&st)).await?;
@@ -279,7 +312,7 @@ pub async fn apply(
             force: args.force,
             timeout: std::time::Duration::from_secs(60 * 60),
             progress: &print,
-            surviving_only: false,
+            down: None,
             changes: Some(switchover::changes::Changes {
                 loaded: &loaded,
                 plan: &plan,

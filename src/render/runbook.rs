@@ -2,7 +2,7 @@
 //! JSON plan carries it as data (`runbook`).
 
 use super::Style;
-use crate::switchover::{Runbook, StepAction};
+use crate::plan::runbook::{Runbook, Step, StepAction};
 
 fn headline(rb: &Runbook) -> String {
     if rb.mode == "failover" {
@@ -24,16 +24,26 @@ fn headline(rb: &Runbook) -> String {
     )
 }
 
-fn detail(a: &StepAction) -> Option<String> {
-    match a {
-        StepAction::Readiness { checks } => Some(format!(
-            "stops the run before any change when a check fails ({}*); --force overrides",
-            checks.join("*, ")
+fn detail(step: &Step) -> Option<String> {
+    let what = match &step.action {
+        StepAction::Readiness { checks, scaled } => Some(format!(
+            "stops the run before any change when a check fails ({}*); --force overrides{}",
+            checks.join("*, "),
+            if scaled.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; scaled up by the runbook: {}",
+                    scaled.iter().map(|(a, n)| format!("{a} to {n}")).collect::<Vec<_>>().join(", ")
+                )
+            }
         )),
         StepAction::AuroraSwitchover { address, .. } => Some(format!("{address}; observed first, never asked twice")),
         StepAction::WriteForwarding { address, .. } => Some(address.clone()),
         StepAction::AuroraFailover { address, .. } => Some(format!("{address}; the old region is never called")),
-        StepAction::Rejoin { .. } => Some("observed; fails (and stays pending) while the region is down".into()),
+        StepAction::Rejoin { .. } => Some(
+            "observed; waits until it is synchronised, then for Aurora's snapshot (a run note when none comes)".into(),
+        ),
         StepAction::SearchStopFollowers { domain, .. } => {
             Some(format!("on {domain}; an index already stopped is left as it is; works with the leader's region down"))
         }
@@ -42,7 +52,17 @@ fn detail(a: &StepAction) -> Option<String> {
             indices.len(),
             if domain.is_empty() { "the old leader" } else { domain }
         )),
+        StepAction::AppServing { .. } => Some("observed, never changed; progress while it waits".into()),
         StepAction::Changes { addresses } => Some(format!("applies {}; each shown below", addresses.join(", "))),
+    };
+    // During a failover: what happens while the region it needs is down.
+    let pending = match (&step.meanwhile, step.best_effort) {
+        (Some(m), true) => Some(format!("if it cannot be done now, left pending: {m}")),
+        _ => None,
+    };
+    match (what, pending) {
+        (Some(w), Some(p)) => Some(format!("{w}; {p}")),
+        (w, p) => w.or(p),
     }
 }
 
@@ -50,7 +70,7 @@ pub fn human(rb: &Runbook, s: &Style) -> String {
     let mut out = format!("{}\n\n", s.bold(&headline(rb)));
     for (n, step) in rb.steps.iter().enumerate() {
         out.push_str(&format!("  {}. [{}] {}\n     in {}", n + 1, step.id, step.title, step.region));
-        if let Some(d) = detail(&step.action) {
+        if let Some(d) = detail(step) {
             out.push_str(&format!("; {d}"));
         }
         out.push('\n');
@@ -68,7 +88,7 @@ pub fn markdown(rb: &Runbook) -> String {
     let esc = super::markdown::escape;
     let mut out = format!("#### {}\n\n| # | Step | Region | What |\n|---|---|---|---|\n", esc(&headline(rb)));
     for (n, step) in rb.steps.iter().enumerate() {
-        let what = match detail(&step.action) {
+        let what = match detail(step) {
             Some(d) => format!("{} ({})", step.title, d),
             None => step.title.clone(),
         };

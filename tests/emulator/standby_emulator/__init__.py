@@ -19,9 +19,11 @@ def apply_all() -> None:
         iam,
         iam_simulate,
         opensearch,
+        opensearch_bootstrap,
         opensearch_logs,
         opensearch_stats,
         rds,
+        rds_global_ops,
         rds_recreate,
         rds_snapshots,
         route53,
@@ -36,8 +38,10 @@ def apply_all() -> None:
     rds.apply()
     rds_recreate.apply()
     rds_snapshots.apply()
+    rds_global_ops.apply()
     opensearch.apply()
     opensearch_logs.apply()
+    opensearch_bootstrap.apply()
     iam_simulate.apply()
     opensearch_stats.apply()
     route53.apply()

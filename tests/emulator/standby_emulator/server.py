@@ -30,6 +30,7 @@ from . import (
     opensearch_rest,
     opensearch_security,
     rds_backups,
+    rds_global_ops,
     rds_snapshots,
     regions,
     route53,
@@ -100,6 +101,7 @@ class EmulatorApp:
             opensearch.reset()
             opensearch_rest.reset()
             network.reset()
+            rds_global_ops.reset()
             calls.reset()
         if cloudwatch_cbor.operation(environ):
             return cloudwatch_cbor.handle(self.moto, environ, calls.record(environ, start_response))
