@@ -95,6 +95,19 @@ impl World {
         serde_json::from_str(&std::fs::read_to_string(self.dir.join("state/standby.json")).unwrap()).unwrap()
     }
 
+    /// The operations among `ops` in the call log, in the order they came.
+    fn ops_in_order(&self, ops: &[&str]) -> Vec<String> {
+        let calls = self.control("GET", "/_emulator/calls", None);
+        calls
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c["operation"].as_str())
+            .filter(|op| ops.contains(op))
+            .map(str::to_string)
+            .collect()
+    }
+
     /// Switchover calls in the call log, as (operation, region).
     fn switch_calls(&self) -> Vec<(String, String)> {
         let calls = self.control("GET", "/_emulator/calls", None);
@@ -132,7 +145,7 @@ fn planned_switchover_moves_the_writer_and_back_with_clean_plans() {
     insta::assert_json_snapshot!("switchover_runbook_json", doc["runbook"]);
     let ids: Vec<&str> =
         doc["runbook"]["steps"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, ["readiness", "db.switchover", "db.write-forwarding"]);
+    assert_eq!(ids, ["readiness", "db.write-forwarding", "db.switchover"]);
     // Reviewing changed nothing.
     assert_eq!(w.writer(), (CLUSTER_WEST.to_string(), false));
 
@@ -143,15 +156,22 @@ fn planned_switchover_moves_the_writer_and_back_with_clean_plans() {
     assert!(apply.stdout.contains("Switchover complete: secondary (us-east-1) is active"), "{}", apply.stdout);
     assert_eq!(w.writer(), (CLUSTER_EAST.to_string(), false));
     assert_eq!(w.switch_calls(), [("SwitchoverGlobalCluster".to_string(), WEST.to_string())]);
-    // Write forwarding kept on the new secondary; the clusters keep their names.
+    // Write forwarding was asked for on the writer before the switch (AWS
+    // applies it at demotion): the new secondary forwards at once, nothing
+    // asked after; the clusters keep their names.
     assert_eq!(w.forwarding(WEST, CLUSTER_WEST), Some(true));
+    // (The ordinary apply after the runbook applies the plan's change of the setting again: a no-op.)
+    let ops = w.ops_in_order(&["ModifyDBCluster", "SwitchoverGlobalCluster"]);
+    assert_eq!(ops[..2], ["ModifyDBCluster", "SwitchoverGlobalCluster"], "{}", apply.stdout);
     let st = w.state();
     assert_eq!(st["roles"]["active"], "secondary");
     let events = st["roles"]["run"]["events"].as_array().unwrap();
     let steps: Vec<&str> = events.iter().map(|e| e["step"].as_str().unwrap()).collect();
-    assert_eq!(steps, ["readiness", "db.switchover", "db.write-forwarding"]);
+    assert_eq!(steps, ["readiness", "db.write-forwarding", "db.switchover"]);
     assert!(events.iter().all(|e| e["end"].is_string() && !e["outcome"].as_str().unwrap().starts_with("failed")));
-    assert_eq!(events[1]["request_ids"].as_array().map(Vec::len), Some(1), "{events:?}");
+    assert_eq!(events[2]["request_ids"].as_array().map(Vec::len), Some(1), "{events:?}");
+    let switched = events[2]["outcome"].as_str().unwrap();
+    assert!(switched.contains(&format!("write forwarding on {CLUSTER_WEST}: enabled")), "{switched}");
     let clean = w.ok(0, &[&["plan", ".", "--detailed-exitcode"][..], &to_east].concat());
     assert!(clean.stdout.contains("No changes."), "{}", clean.stdout);
     assert_eq!(w.ok(0, &["output", "writer_region"]).stdout.trim().trim_matches('"'), "us-east-1");
@@ -204,7 +224,7 @@ fn a_switchover_killed_while_aws_switches_resumes_to_the_same_end() {
     child.kill().unwrap();
     let _ = child.wait();
     let st = w.state();
-    assert_eq!(st["roles"]["run"]["steps"][1], json!({"id": "db.switchover", "status": "running"}), "{st:#}");
+    assert_eq!(st["roles"]["run"]["steps"][2], json!({"id": "db.switchover", "status": "running"}), "{st:#}");
     w.control("DELETE", "/_emulator/calls", None);
     let again = w.ok(0, &[&["apply", ".", "--auto-approve"][..], &to_east].concat());
     assert!(again.stdout.contains("readiness: done in an earlier run"), "{}", again.stdout);
@@ -257,11 +277,12 @@ fn failover_with_the_primary_region_down_calls_only_the_secondary() {
         steps,
         &json!([
             {"id": "db.failover", "status": "done"},
+            {"id": "app.scheduler-on", "status": "done"},
+            {"id": "app.serving", "status": "done"},
+            {"id": "dns.to-active", "status": "done"},
+            {"id": "app.scheduler-off", "status": "pending"},
             {"id": "db.rejoin", "status": "pending"},
             {"id": "db.write-forwarding", "status": "pending"},
-            {"id": "app.scheduler-off", "status": "pending"},
-            {"id": "app.scheduler-on", "status": "done"},
-            {"id": "dns.to-active", "status": "done"},
         ])
     );
     // Users reach the survivor, whose nodes run the job scheduler now (the
@@ -357,7 +378,10 @@ fn readiness_failure_stops_before_any_change_unless_forced() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|c| !c["operation"].as_str().unwrap().starts_with("Describe") && c["operation"] != "GetMetricData")
+        .filter(|c| {
+            let op = c["operation"].as_str().unwrap();
+            !op.starts_with("Describe") && !op.starts_with("List") && op != "GetMetricData"
+        })
         .cloned()
         .collect();
     assert!(writes.is_empty(), "changes were made: {writes:#?}");
@@ -598,15 +622,18 @@ impl Full {
     }
 }
 
-/// A full switchover's steps, in the issue's safe order: traffic (scheduler,
-/// DNS) moves before the old leader's search copies are deleted.
-const SWITCH_ORDER: [&str; 8] = [
+/// A full switchover's steps, in the safe order: write forwarding set before
+/// the switch, the scheduler moved and the new region serving before DNS,
+/// the search followers stopped right before DNS, the old leader's copies
+/// deleted after it.
+const SWITCH_ORDER: [&str; 9] = [
     "readiness",
-    "db.switchover",
     "db.write-forwarding",
-    "search.stop-followers",
+    "db.switchover",
     "app.scheduler-off",
     "app.scheduler-on",
+    "app.serving",
+    "search.stop-followers",
     "dns.to-active",
     "search.delete-old-copies",
 ];

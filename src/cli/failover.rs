@@ -95,7 +95,7 @@ pub async fn failover(
         crate::plan::Plan::default()
     });
     let rb = if resuming {
-        switchover::resume(st.roles.as_ref(), Some(to))
+        switchover::resume(st.roles.as_ref(), Some(to)).map_err(Error::Usage)?
     } else {
         switchover::failover(&st, &plan, to, &to_region, &active)
     };

@@ -82,8 +82,10 @@ async fn make_plan(loaded: &Loaded, st: &mut State, aws: &Arc<Aws>, opts: &Optio
             .iter()
             .filter_map(|(n, r)| Some((n.name.clone(), r.as_ref()?.name.clone())))
             .collect();
-        plan.runbook =
-            switchover::build(&plan, &regions).or_else(|| switchover::resume(st.roles.as_ref(), configured.as_deref()));
+        plan.runbook = match switchover::build(&plan, &regions) {
+            Some(rb) => Some(rb),
+            None => switchover::resume(st.roles.as_ref(), configured.as_deref()).map_err(Error::Usage)?,
+        };
         if let Some(rb) = plan.runbook.as_mut() {
             // What it deletes, with document counts, as the plan says.
             switchover::count_deletions(rb, st, &crate::load::secrets::with_borrowed(&loaded.secrets, st)).await;

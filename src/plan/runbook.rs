@@ -108,6 +108,8 @@ impl Step {
     }
 }
 
+/// What a step does. Its fields sit beside the step's own in the JSON (the
+/// step flattens it), so none may be named like one of [`Step`]'s.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum StepAction {
@@ -169,7 +171,7 @@ pub enum StepAction {
     /// The target region's app tier serves: each Auto Scaling group there
     /// has its desired capacity (at least one node) in service and each of
     /// its target groups a healthy target. Waits, with progress.
-    AppServing { region: String },
+    AppServing { app_region: String },
     /// These changes of the plan (at `addresses`), applied as `apply` would,
     /// journaled alike; the ordinary apply that follows leaves them alone.
     Changes { addresses: Vec<String> },
@@ -180,4 +182,53 @@ pub enum StepAction {
 pub struct IndexDocs {
     pub index: String,
     pub docs: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a run records is read back as it was (a field named like the
+    /// step's own would be lost).
+    #[test]
+    fn every_action_round_trips_through_json() {
+        let actions = vec![
+            StepAction::Readiness { checks: vec!["db.".into()], scaled: [("a".to_string(), 2)].into() },
+            StepAction::AuroraSwitchover { address: "g".into(), global_cluster: "mm".into(), target_region: "r2".into() },
+            StepAction::WriteForwarding { address: "c".into(), cluster: "mm-1".into(), before_switch: true },
+            StepAction::AuroraFailover { address: "g".into(), global_cluster: "mm".into(), target_region: "r2".into() },
+            StepAction::Rejoin { global_cluster: "mm".into(), cluster: "mm-1".into() },
+            StepAction::SearchStopFollowers {
+                via: "u".into(),
+                domain: "d".into(),
+                rules: vec!["a:b".into()],
+                indices: vec!["i".into()],
+                patterns: vec!["p*".into()],
+                catch_up: true,
+            },
+            StepAction::SearchDeleteOldCopies {
+                via: "u".into(),
+                domain: "d".into(),
+                indices: vec![IndexDocs { index: "i".into(), docs: Some(3) }],
+                patterns: vec![],
+                via_new: Some("v".into()),
+            },
+            StepAction::AppServing { app_region: "r2".into() },
+            StepAction::Changes { addresses: vec!["x".into()] },
+        ];
+        let steps: Vec<Step> = actions
+            .into_iter()
+            .map(|a| Step::new("s", "t".into(), &["r1", "r2"], a).best_effort("m").note("n {at}".into(), 5))
+            .collect();
+        let rb = Runbook {
+            mode: "failover".into(),
+            from: "a".into(),
+            to: "b".into(),
+            from_region: "r1".into(),
+            to_region: "r2".into(),
+            steps,
+        };
+        let back: Runbook = serde_json::from_value(serde_json::to_value(&rb).unwrap()).unwrap();
+        assert_eq!(back, rb);
+    }
 }

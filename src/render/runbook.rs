@@ -60,10 +60,9 @@ fn detail(step: &Step) -> Option<String> {
         (Some(m), true) => Some(format!("if it cannot be done now, left pending: {m}")),
         _ => None,
     };
-    match (what, pending) {
-        (Some(w), Some(p)) => Some(format!("{w}; {p}")),
-        (w, p) => w.or(p),
-    }
+    let noted = step.note.as_ref().map(|_| "leaves a note of the run saying what to do after it".to_string());
+    let parts: Vec<String> = [what, pending, noted].into_iter().flatten().collect();
+    (!parts.is_empty()).then(|| parts.join("; "))
 }
 
 pub fn human(rb: &Runbook, s: &Style) -> String {

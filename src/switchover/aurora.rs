@@ -37,6 +37,8 @@ pub struct Switched {
     pub request_ids: Vec<String>,
     /// The new writer's ARN.
     pub writer: Option<String>,
+    /// Each secondary's write forwarding status now: (cluster id, status).
+    pub forwarding: Vec<(String, String)>,
 }
 
 /// Observes the global cluster `id`, asks for the switchover (or, with
@@ -83,19 +85,21 @@ pub async fn switch(
         if state.is_none() && writer.is_some_and(in_target) {
             let outcome = if asked || seen { "writer moved" } else { "already the writer (nothing asked)" };
             // What the secondaries forward now (a demoted writer: at once, when it was set before).
-            let forwarding: Vec<String> = members
+            let forwarding: Vec<(String, String)> = members
                 .iter()
                 .filter(|m| m.is_writer() != Some(true))
                 .filter_map(|m| {
-                    let status = m.global_write_forwarding_status()?.as_str();
-                    Some(format!("write forwarding on {}: {status}", cluster_id_of(m.db_cluster_arn()?)))
+                    let status = m.global_write_forwarding_status()?.as_str().to_string();
+                    Some((cluster_id_of(m.db_cluster_arn()?).to_string(), status))
                 })
                 .collect();
-            let forwarding = if forwarding.is_empty() { String::new() } else { format!("; {}", forwarding.join(", ")) };
+            let said: Vec<String> = forwarding.iter().map(|(c, s)| format!("write forwarding on {c}: {s}")).collect();
+            let said = if said.is_empty() { String::new() } else { format!("; {}", said.join(", ")) };
             return Ok(Switched {
-                outcome: format!("{outcome}: {}{forwarding}", writer.unwrap_or_default()),
+                outcome: format!("{outcome}: {}{said}", writer.unwrap_or_default()),
                 request_ids: ids,
                 writer: writer.map(str::to_string),
+                forwarding,
             });
         }
         if state.is_none() && seen {

@@ -265,11 +265,15 @@ impl Executor<'_> {
                         inst.attrs.insert("writer_cluster_arn".into(), Value::str(arn));
                     }
                 }
-                // A writer reports no forwarding status (AWS reports it for secondaries only).
+                // A writer reports no forwarding status (AWS reports it for secondaries only);
+                // the secondaries' as the switch left it.
                 let writer = out.writer.as_deref().map(crate::kinds::rds::cluster_id_of);
                 for inst in st.resources.values_mut().filter(|i| i.type_name == "aws_rds_cluster") {
-                    if writer.is_some() && inst.attrs.get("cluster_identifier").and_then(Value::as_str) == writer {
+                    let id = inst.attrs.get("cluster_identifier").and_then(Value::as_str).map(str::to_string);
+                    if writer.is_some() && id.as_deref() == writer {
                         inst.attrs.remove("global_write_forwarding_status");
+                    } else if let Some((_, status)) = out.forwarding.iter().find(|(c, _)| Some(c) == id.as_ref()) {
+                        inst.attrs.insert("global_write_forwarding_status".into(), Value::str(status));
                     }
                 }
                 let mut outcome = out.outcome;
@@ -303,7 +307,7 @@ impl Executor<'_> {
                 let out = super::search::delete_old_copies(&d, new.as_ref(), indices).await.map_err(fail)?;
                 Ok(Done { outcome: out.outcome, request_ids: Vec::new(), notes: out.notes })
             }
-            StepAction::AppServing { region } => self.serving(region, st).await.map_err(fail).map(Done::new),
+            StepAction::AppServing { app_region } => self.serving(app_region, st).await.map_err(fail).map(Done::new),
             StepAction::Changes { addresses } => {
                 let Some(c) = &self.changes else {
                     return Err(SwitchError::Step {

@@ -166,7 +166,7 @@ fn app_serving(plan: &Plan, to_region: &str) -> Option<Step> {
                  service and a healthy target behind its load balancer, waited for with progress"
             ),
             &[to_region],
-            StepAction::AppServing { region: to_region.to_string() },
+            StepAction::AppServing { app_region: to_region.to_string() },
         )
     })
 }
@@ -234,12 +234,18 @@ pub async fn count_deletions(
 /// The runbook of a run that stopped before its end (killed, or a step
 /// failed) and still aims at `active`: run again, its steps observe AWS and
 /// finish it (a role that already switched shows no change in the plan).
-pub fn resume(roles: Option<&crate::state::roles::Roles>, active: Option<&str>) -> Option<Runbook> {
-    let run = roles?.run.as_ref()?;
+/// A recorded runbook this version cannot read is an error, not "nothing to resume".
+pub fn resume(
+    roles: Option<&crate::state::roles::Roles>,
+    active: Option<&str>,
+) -> Result<Option<Runbook>, String> {
+    let Some(run) = roles.and_then(|r| r.run.as_ref()) else { return Ok(None) };
     if Some(run.to.as_str()) != active || run.steps.iter().all(|s| s.status == "done") {
-        return None;
+        return Ok(None);
     }
-    serde_json::from_value::<Runbook>(run.runbook.clone()).ok().map(|rb| rb.remaining(run))
+    serde_json::from_value::<Runbook>(run.runbook.clone())
+        .map(|rb| Some(rb.remaining(run)))
+        .map_err(|e| format!("the state's unfinished {} run to {} cannot be read: {e}", run.mode, run.to))
 }
 
 /// The failover still unfinished in the state: its target's name, and the

@@ -16,9 +16,12 @@ on top of opensearch_rest.py:
    (TransportStopIndexReplicationAction: "Index will be deleted if
    replication is stopped while it is restoring").
 
-A follower is bootstrapping here while its `bootstrap_polls_left` (see
-settings.py, `opensearch_bootstrap_polls`, and the test hook that sets a
-replication BOOTSTRAPPING) is above 0.
+The emulator compresses a bootstrap into `_status` looks (settings.py,
+`opensearch_bootstrap_polls`), so an index nobody looked at would seem to
+restore forever. Here a follower restores only when a test set it
+BOOTSTRAPPING (POST /_emulator/opensearch/replication), until a `_status`
+look with its leader reachable finds it past the bootstrap: the follower of
+an index the plugin would have finished long before is not held back.
 """
 
 from typing import Any
@@ -35,7 +38,15 @@ def _leader_down(ctx: Ctx, rep) -> bool:
 def _restoring(ctx: Ctx, index: str) -> bool:
     idx = ctx.data.indices.get(index)
     rep = idx.replication if idx is not None else None
-    return rep is not None and rep.status == "RUNNING" and rep.bootstrap_polls_left > 0
+    return (rep is not None and rep.status == "RUNNING" and rep.bootstrap_polls_left > 0
+            and rep.__dict__.get("_emu_restoring", False))
+
+
+def set_replication_state(ctx: Ctx, index: str, status: str, reason: str | None) -> dict:
+    out = original_set_state(ctx, index, status, reason)
+    rep = ctx.data.indices[index].replication
+    rep._emu_restoring = status == "BOOTSTRAPPING"
+    return out
 
 
 def replication_status(ctx: Ctx, index: str, **kwargs: Any):
@@ -71,6 +82,7 @@ def _route(method: str, parts: list[str]):
     return original_route(method, parts)
 
 
+original_set_state = opensearch_rest.set_replication_state
 original_status = opensearch_rest.replication_status
 original_stop = opensearch_rest.stop_replication
 original_route = opensearch_rest._route
@@ -80,3 +92,4 @@ def apply() -> None:
     opensearch_rest.replication_status = replication_status
     opensearch_rest.stop_replication = stop_replication
     opensearch_rest._route = _route
+    opensearch_rest.set_replication_state = set_replication_state
