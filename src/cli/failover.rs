@@ -150,8 +150,8 @@ pub async fn failover(
     if let Some(l) = &lag {
         println!("Last replication lag of {to} ({}): {:.0} ms", l.metric, l.max_ms);
     }
+    println!("\n{CHECKLIST}");
     if !auto_approve {
-        println!("\n{CHECKLIST}");
         let what = if resuming {
             format!("resume the failover to {to} ({to_region})")
         } else {

@@ -194,7 +194,11 @@ mod tests {
     fn every_action_round_trips_through_json() {
         let actions = vec![
             StepAction::Readiness { checks: vec!["db.".into()], scaled: [("a".to_string(), 2)].into() },
-            StepAction::AuroraSwitchover { address: "g".into(), global_cluster: "mm".into(), target_region: "r2".into() },
+            StepAction::AuroraSwitchover {
+                address: "g".into(),
+                global_cluster: "mm".into(),
+                target_region: "r2".into(),
+            },
             StepAction::WriteForwarding { address: "c".into(), cluster: "mm-1".into(), before_switch: true },
             StepAction::AuroraFailover { address: "g".into(), global_cluster: "mm".into(), target_region: "r2".into() },
             StepAction::Rejoin { global_cluster: "mm".into(), cluster: "mm-1".into() },

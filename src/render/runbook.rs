@@ -7,7 +7,8 @@ use crate::plan::runbook::{Runbook, Step, StepAction};
 fn headline(rb: &Runbook) -> String {
     if rb.mode == "failover" {
         return format!(
-            "Failover to {} ({}) is not finished: {} pending step(s), run by apply before the changes below (they need {} back)",
+            "Failover to {} ({}), {} step(s) not done yet, in this order: those that need {} wait until it is back, \
+             then apply runs them before the changes below",
             rb.to,
             rb.to_region,
             rb.steps.len(),

@@ -231,8 +231,10 @@ pub async fn global_events(aws: &Aws, region: &str, since: SystemTime) -> Result
 pub async fn fencing(aws: &Aws, region: &str, since: SystemTime) -> String {
     match global_events(aws, region, since).await {
         Ok(events) => {
-            let fence: Vec<&String> = events.iter().filter(|m| m.to_lowercase().contains("write")).collect();
-            let others: Vec<&String> = events.iter().filter(|m| !m.to_lowercase().contains("write")).collect();
+            // "writes were stopped", "the process to stop writes timed out" (never "writer").
+            let fencing = |m: &&String| m.to_lowercase().contains("writes");
+            let fence: Vec<&String> = events.iter().filter(fencing).collect();
+            let others: Vec<&String> = events.iter().filter(|m| !fencing(m)).collect();
             let seen = if others.is_empty() {
                 String::new()
             } else {

@@ -152,14 +152,14 @@ impl Executor<'_> {
                 }
                 // In an emergency, a best-effort step that cannot be done now is left pending.
                 Err(e) if self.down.is_some() && step.best_effort => {
-                    ev.outcome = format!("pending: {}", first_line(&e.to_string()));
+                    let why = match &e {
+                        SwitchError::Step { message, .. } => first_line(message).to_string(),
+                        e => first_line(&e.to_string()).to_string(),
+                    };
+                    ev.outcome = format!("pending: {why}");
                     run.set(&step.id, "pending");
                     self.save(st, &run, None).await?;
-                    (self.progress)(&format!(
-                        "    not done, left pending: {}{}",
-                        first_line(&e.to_string()),
-                        meanwhile(step)
-                    ));
+                    (self.progress)(&format!("    not done, left pending: {why}{}", meanwhile(step)));
                 }
                 Err(e) => {
                     ev.outcome = format!("failed: {}", first_line(&e.to_string()));

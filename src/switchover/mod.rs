@@ -235,10 +235,7 @@ pub async fn count_deletions(
 /// failed) and still aims at `active`: run again, its steps observe AWS and
 /// finish it (a role that already switched shows no change in the plan).
 /// A recorded runbook this version cannot read is an error, not "nothing to resume".
-pub fn resume(
-    roles: Option<&crate::state::roles::Roles>,
-    active: Option<&str>,
-) -> Result<Option<Runbook>, String> {
+pub fn resume(roles: Option<&crate::state::roles::Roles>, active: Option<&str>) -> Result<Option<Runbook>, String> {
     let Some(run) = roles.and_then(|r| r.run.as_ref()) else { return Ok(None) };
     if Some(run.to.as_str()) != active || run.steps.iter().all(|s| s.status == "done") {
         return Ok(None);

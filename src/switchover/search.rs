@@ -335,8 +335,10 @@ pub async fn delete_old_copies(
         if exists().await? {
             continue;
         }
+        // The new leader has no complete copy: none, or a follower still
+        // (one that was bootstrapping when its leader went down).
         if let Some(new) = new
-            && count(new, &i.index).await?.is_empty()
+            && (count(new, &i.index).await?.is_empty() || index_replication::is_follower(new, &i.index).await?)
         {
             kept.push(i.index.clone());
             continue;
@@ -362,11 +364,13 @@ pub async fn delete_old_copies(
     let mut notes = Vec::new();
     if !kept.is_empty() {
         let list = kept.join(", ");
-        outcome.push_str(&format!("; kept {list}: the new leader has no copy"));
+        outcome.push_str(&format!("; kept {list}: the new leader has no complete copy"));
         notes.push(format!(
-            "Search: {list} exists only on the old leader (the new leader has no copy), so it was not deleted; the \
-             reversed replication cannot start into it until it is gone. Re-index it on the new leader with \
-             Mattermost's bulk indexing, then delete the old copy (`DELETE /<index>` on the old domain) and apply"
+            "Search: {list} is complete only on the old leader (the new leader has none, or a follower copy that \
+             never finished bootstrapping), so it was not deleted; the reversed replication cannot start into it \
+             until it is gone. Make the new leader's copy complete first (stop and delete an unfinished follower \
+             there, then re-index with Mattermost's bulk indexing), then delete the old copy (`DELETE /<index>` on \
+             the old domain) and apply"
         ));
     }
     Ok(Outcome { outcome, notes })

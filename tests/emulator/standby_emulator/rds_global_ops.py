@@ -27,10 +27,11 @@ runbook must cope with, on top of rds.py (each item with its AWS source).
    filter by category and time as AWS would.
 3. Rejoining after a failover. The User Guide says Aurora re-adds the old
    primary once its Region is available and snapshots the old volume before
-   rebuilding it, without saying when the snapshot is visible. Knob
-   `rds_rejoin_snapshot_ms`: the member is listed at once, with
-   SynchronizationStatus `pending-resync`, and the snapshot appears (and the
-   member is `connected`) only after this delay.
+   rebuilding it, without saying when the snapshot is visible, and that it
+   only *attempts* the snapshot. Knob `rds_rejoin_snapshot_ms`: the member
+   is listed at once, with SynchronizationStatus `pending-resync`, and the
+   snapshot appears (and the member is `connected`) only after this delay;
+   -1: the member is back and connected, and no snapshot ever comes.
 4. Replication lag metrics. RDS publishes AuroraGlobalDBRPOLag and
    AuroraGlobalDBReplicationLag (ms) for each secondary cluster in its
    Region. The dimension set is not documented; AWS's Aurora global
@@ -143,7 +144,7 @@ def region_back(region: str) -> None:
     from .rds_snapshots import take_failover_snapshot
 
     delay = SETTINGS.get("rds_rejoin_snapshot_ms", 0) / 1000
-    if delay <= 0:
+    if delay == 0:
         original_region_back(region)
         return
     for account in list(rds_backends.keys()):
@@ -153,8 +154,9 @@ def region_back(region: str) -> None:
                 cluster.is_writer = False
                 gc.members.append(cluster)
                 detached.remove(cluster)
-                cluster._emu_resync_until = time.time() + delay
-                PENDING_SNAPSHOTS.append((time.time() + delay, cluster, take_failover_snapshot))
+                if delay > 0:
+                    cluster._emu_resync_until = time.time() + delay
+                    PENDING_SNAPSHOTS.append((time.time() + delay, cluster, take_failover_snapshot))
 
 
 PENDING_SNAPSHOTS: list = []

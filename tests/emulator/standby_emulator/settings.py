@@ -27,7 +27,8 @@
 - rds_fencing_event: 1 records a "writes were stopped" event on the new
   primary after a failover with the old region down (0: none).
 - rds_rejoin_snapshot_ms: after a failover, how long after the old primary
-  is listed again (pending-resync) Aurora's snapshot of its old volume shows.
+  is listed again (pending-resync) Aurora's snapshot of its old volume shows
+  (-1: none ever does).
 - rds_lag_ms: the replication lag RDS publishes for each secondary
   (AuroraGlobalDBRPOLag / AuroraGlobalDBReplicationLag); -1 publishes none.
 - s3_batch_step_ms: how long an S3 Batch Operations job stays in each status
