@@ -1455,7 +1455,7 @@ fn a_failover_records_aurora_write_fencing_or_its_absence() {
     let events = w.state()["roles"]["run"]["events"].as_array().unwrap().clone();
     let failover = events.iter().find(|e| e["step"] == "db.failover").unwrap();
     let outcome = failover["outcome"].as_str().unwrap();
-    assert!(outcome.contains(&format!("write fencing: ")), "{outcome}");
+    assert!(outcome.contains("write fencing: "), "{outcome}");
     assert!(
         outcome.contains(&format!(
             "Writes were stopped on the old primary DB cluster {CLUSTER_WEST} in Region us-west-1."
