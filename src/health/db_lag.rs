@@ -65,6 +65,18 @@ async fn series(cw: &aws_sdk_cloudwatch::Client, s: &Secondary, name: &str) -> R
         let page = page.map_err(|e| format!("{}: {}", s.address, crate::kinds::aws::aws_error("ListMetrics", e)))?;
         out.extend(page.metrics().iter().cloned());
     }
+    // Each series once (its dimension set), whatever the listing repeats.
+    let key = |m: &Metric| {
+        let mut d: Vec<(String, String)> = m
+            .dimensions()
+            .iter()
+            .map(|d| (d.name().unwrap_or_default().to_string(), d.value().unwrap_or_default().to_string()))
+            .collect();
+        d.sort();
+        d
+    };
+    out.sort_by_key(key);
+    out.dedup_by(|a, b| key(a) == key(b));
     Ok(out)
 }
 

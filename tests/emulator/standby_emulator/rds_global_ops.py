@@ -40,6 +40,9 @@ runbook must cope with, on top of rds.py (each item with its AWS source).
    storage, documents (DBClusterIdentifier, SourceRegion): those two here.
    One datapoint a minute for the last 15 minutes; knob `rds_lag_ms` is the
    value (-1: nothing published).
+   ListMetrics lists each metric (name and dimension set) once, as AWS
+   does; moto 5.2.5's duplicate check compares every dimension with every
+   other, so a metric of two dimensions was listed once per datapoint.
 5. EnableGlobalWriteForwarding on a cluster that is not a global database
    member is refused: "InvalidParameterCombination: Requested global
    functionality, but global cluster identifier is not specified"
@@ -207,6 +210,11 @@ class GlobalLagMetrics(CloudWatchMetricProvider):
         return out
 
 
+def _same_dimensions(a: list, b: list) -> bool:
+    """moto's are_dimensions_same, as meant: the same set of (name, value)."""
+    return sorted((d.name, d.value) for d in a) == sorted((d.name, d.value) for d in b)
+
+
 WF_REFUSED = "Requested global functionality, but global cluster identifier is not specified"
 
 
@@ -251,6 +259,9 @@ def apply() -> None:
     original_create = RDSBackend.create_db_cluster
     original_modify = RDSBackend.modify_db_cluster
     original_describe_snapshots = RDSBackend.describe_db_cluster_snapshots
+    import moto.cloudwatch.models as cloudwatch_models
+
+    cloudwatch_models.are_dimensions_same = _same_dimensions
     rds._settle = _settle
     rds._switch_primary = _switch_primary
     rds.region_back = region_back
