@@ -107,10 +107,33 @@ pub async fn failover(
         println!("Resuming the failover to {to} ({to_region}): its steps not done yet, in the surviving region.\n");
     }
     print!("{}", render::runbook::human(&rb, &s.style()));
-    // AWS's preconditions, asked of the surviving region only.
-    if !resuming && let Some(global) = global_id(&st) {
-        let checks = health::db_switch::failover(&s.aws, &global, &to_region)
-            .await
+    // AWS's preconditions and the last lag seen, asked of the surviving
+    // region only, at the same time.
+    let secondary =
+        st.resources.iter().find(|(_, i)| i.type_name == "aws_rds_cluster" && i.region == to_region).map(|(a, i)| {
+            db_lag::Secondary {
+                cluster: i.attrs.get("cluster_identifier").and_then(|v| v.as_str()).unwrap_or_default().to_string(),
+                region: to_region.clone(),
+                address: a.to_string(),
+            }
+        });
+    let global = global_id(&st).filter(|_| !resuming);
+    let (checks, lag) = tokio::join!(
+        async {
+            match &global {
+                Some(g) => Some(health::db_switch::failover(&s.aws, g, &to_region).await),
+                None => None,
+            }
+        },
+        async {
+            match (&secondary, resuming) {
+                (Some(sec), false) => db_lag::read(&s.aws, sec).await.ok().flatten(),
+                _ => None,
+            }
+        }
+    );
+    if let Some(checks) = checks {
+        let checks = checks
             .map_err(|e| Error::Usage(format!("cannot check the failover's preconditions in {to_region}: {e}")))?;
         let failed: Vec<String> = checks
             .iter()
@@ -130,23 +153,6 @@ pub async fn failover(
             println!("Warning: {}", f.trim_start());
         }
     }
-    // The last lag seen, from CloudWatch in the surviving region only.
-    let lag = if resuming {
-        None
-    } else {
-        let secondary =
-            st.resources.iter().find(|(_, i)| i.type_name == "aws_rds_cluster" && i.region == to_region).map(
-                |(a, i)| db_lag::Secondary {
-                    cluster: i.attrs.get("cluster_identifier").and_then(|v| v.as_str()).unwrap_or_default().to_string(),
-                    region: to_region.clone(),
-                    address: a.to_string(),
-                },
-            );
-        match &secondary {
-            Some(sec) => db_lag::read(&s.aws, sec).await.ok().flatten(),
-            None => None,
-        }
-    };
     if let Some(l) = &lag {
         println!("Last replication lag of {to} ({}): {:.0} ms", l.metric, l.max_ms);
     }

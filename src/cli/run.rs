@@ -330,7 +330,7 @@ pub async fn apply(
         println!();
         drop(exec);
         // What the steps applied is done: the applier below leaves it alone.
-        let done = switchover::front::applied(&rb, st.roles.as_ref().and_then(|r| r.run.as_ref()));
+        let done = switchover::front::applied(&rb, st.roles.as_ref().and_then(|r| r.run.as_ref()), &plan);
         plan = switchover::front::without(&plan, &done);
     }
     let journal = Arc::new(backend.journal(&st.lineage).await?);

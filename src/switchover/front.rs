@@ -108,17 +108,37 @@ fn with_dependencies(plan: &Plan, seeds: &[&ResourceChange], claimed: &mut BTree
 }
 
 /// The addresses applied by the runbook's steps that are done in `run`:
-/// the ordinary apply that follows leaves them alone.
-pub fn applied(rb: &crate::plan::runbook::Runbook, run: Option<&crate::state::roles::Run>) -> BTreeSet<String> {
+/// the ordinary apply that follows leaves them alone. A database step's
+/// resource counts when the plan changes nothing else of it than what the
+/// step made (the writer's region, write forwarding): no second call.
+pub fn applied(
+    rb: &crate::plan::runbook::Runbook,
+    run: Option<&crate::state::roles::Run>,
+    plan: &Plan,
+) -> BTreeSet<String> {
     let Some(run) = run else { return BTreeSet::new() };
+    let only = |address: &str, made: &[&str]| {
+        plan.changes
+            .iter()
+            .find(|c| c.address == address)
+            .is_some_and(|c| c.action == Action::Update && c.changed.iter().all(|k| made.contains(&k.as_str())))
+            .then(|| address.to_string())
+    };
     rb.steps
         .iter()
         .filter(|s| run.status(&s.id) == Some("done"))
-        .filter_map(|s| match &s.action {
-            StepAction::Changes { addresses } => Some(addresses.iter().cloned()),
-            _ => None,
+        .flat_map(|s| match &s.action {
+            StepAction::Changes { addresses } => addresses.clone(),
+            StepAction::AuroraSwitchover { address, .. } | StepAction::AuroraFailover { address, .. } => {
+                only(address, &["writer_region", "writer_cluster_arn"]).into_iter().collect()
+            }
+            StepAction::WriteForwarding { address, .. } => {
+                only(address, &["enable_global_write_forwarding", "global_write_forwarding_status"])
+                    .into_iter()
+                    .collect()
+            }
+            _ => Vec::new(),
         })
-        .flatten()
         .collect()
 }
 

@@ -261,8 +261,10 @@ pub async fn stop_followers(
     catch_up: Option<&CatchUp<'_>>,
 ) -> Result<Outcome, KindError> {
     const RULE: &str = "DELETE _plugins/_replication/_autofollow";
+    // Listed once: the rules deleted next start no new follower.
+    let names = followers(domain, indices, patterns).await?;
     if let Some(c) = catch_up {
-        wait_caught_up(domain, &followers(domain, indices, patterns).await?, c).await?;
+        wait_caught_up(domain, &names, c).await?;
     }
     for rule in rules {
         let (alias, name) = rule.split_once(':').unwrap_or(("", rule));
@@ -273,7 +275,6 @@ pub async fn stop_followers(
             return Err(a.into_error(RULE));
         }
     }
-    let names = followers(domain, indices, patterns).await?;
     let mut stopped = Vec::new();
     let mut left = Vec::new();
     for index in &names {
