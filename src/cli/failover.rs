@@ -163,7 +163,7 @@ pub async fn failover(
         } else {
             format!("fail over to {to} ({to_region}), possibly losing recent writes")
         };
-        super::run::confirm_to(&what)?;
+        super::confirm_to(&what)?;
     }
     let note = if resuming {
         st.roles.as_ref().and_then(|r| r.failover.clone())

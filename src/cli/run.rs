@@ -1,7 +1,7 @@
 //! `plan`, `apply` and `destroy`.
 
 use super::args::{Format, PlanArgs};
-use super::{Settings, changes_aws, ensure_credentials, read_state, reads_aws, var_inputs};
+use super::{Settings, changes_aws, confirm_to, ensure_credentials, read_state, reads_aws, var_inputs};
 use crate::address::{self, Selector};
 use crate::apply::Applier;
 use crate::apply::progress::Progress;
@@ -16,7 +16,6 @@ use crate::render;
 use crate::state::backend;
 use crate::state::{self, State};
 use crate::switchover;
-use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -205,24 +204,6 @@ pub async fn plan(s: &Settings, dir: &Path, args: &PlanArgs, po: PlanOutputs<'_>
 
 fn confirm(destroy: bool) -> Result<(), Error> {
     confirm_to(if destroy { "destroy all resources" } else { "perform these actions" })
-}
-
-/// Asks for `yes` on a terminal; refuses without one.
-pub(super) fn confirm_to(what: &str) -> Result<(), Error> {
-    if !std::io::stdin().is_terminal() {
-        return Err(Error::Usage(format!(
-            "refusing to {what} without confirmation: standard input is not a terminal; review the plan and re-run with --auto-approve"
-        )));
-    }
-    print!("\nDo you really want to {what}?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ");
-    let _ = std::io::stdout().flush();
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer).map_err(|e| Error::Io(e.to_string()))?;
-    if answer.trim() != "yes" {
-        return Err(Error::Usage("cancelled: nothing was changed".into()));
-    }
-    println!();
-    Ok(())
 }
 
 pub async fn apply(

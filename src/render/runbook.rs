@@ -1,10 +1,11 @@
-//! The switchover runbook in a plan, for people (text and markdown); the
-//! JSON plan carries it as data (`runbook`).
+//! The switchover runbook in a plan, for people (text; the markdown view
+//! uses its headline and details); the JSON plan carries it as data
+//! (`runbook`).
 
 use super::Style;
 use crate::plan::runbook::{Runbook, Step, StepAction};
 
-fn headline(rb: &Runbook) -> String {
+pub(super) fn headline(rb: &Runbook) -> String {
     if rb.mode == "failover" {
         return format!(
             "Failover to {} ({}), {} step(s) not done yet, in this order: those that need {} wait until it is back, \
@@ -25,7 +26,7 @@ fn headline(rb: &Runbook) -> String {
     )
 }
 
-fn detail(step: &Step) -> Option<String> {
+pub(super) fn detail(step: &Step) -> Option<String> {
     let what = match &step.action {
         StepAction::Readiness { checks, scaled } => Some(format!(
             "stops the run before any change when a check fails ({}*); --force overrides{}",
@@ -79,26 +80,6 @@ pub fn human(rb: &Runbook, s: &Style) -> String {
         out.push_str(
             "\n  Then, with the changes below that no step applied: the rest follows the new roles (search\n  replication, when there is some, starts in the other direction).\n",
         );
-    }
-    out.push('\n');
-    out
-}
-
-pub fn markdown(rb: &Runbook) -> String {
-    let esc = super::markdown::escape;
-    let mut out = format!("#### {}\n\n| # | Step | Region | What |\n|---|---|---|---|\n", esc(&headline(rb)));
-    for (n, step) in rb.steps.iter().enumerate() {
-        let what = match detail(step) {
-            Some(d) => format!("{} ({})", step.title, d),
-            None => step.title.clone(),
-        };
-        out.push_str(&format!(
-            "| {} | <code>{}</code> | {} | {} |\n",
-            n + 1,
-            esc(&step.id),
-            esc(&step.region),
-            esc(&what)
-        ));
     }
     out.push('\n');
     out
