@@ -1509,3 +1509,24 @@ fn a_failover_never_stops_a_bootstrapping_follower_nor_deletes_the_only_complete
     assert_eq!(indices(OS_WEST).get(posts), Some(&3), "{:?}", indices(OS_WEST));
     assert_eq!(apply.code, 0, "{}", apply.all());
 }
+
+/// A planned switchover to a pilot-light region: readiness expects no node
+/// there yet (the runbook scales it up), the new region serves before DNS
+/// moves, and the old region keeps serving through the global writer
+/// endpoint meanwhile.
+#[test]
+fn a_planned_switchover_to_a_pilot_light_region_scales_it_up_before_users_move() {
+    let w = World::with_front_edited(pilot_light);
+    w.ok(0, &["apply", ".", "--auto-approve"]);
+    assert_eq!(group_size(&w, EAST), (0, 0));
+    let run = w.ok(0, &["apply", ".", "--auto-approve", "--var", "active_region=secondary"]);
+    assert!(run.stdout.contains("no app node yet where the runbook scales up: module.app_secondary"), "{}", run.stdout);
+    assert!(run.stdout.contains("Switchover complete: secondary (us-east-1) is active"), "{}", run.stdout);
+    let events = w.state()["roles"]["run"]["events"].as_array().unwrap().clone();
+    let order: Vec<&str> = events.iter().map(|e| e["step"].as_str().unwrap()).collect();
+    let at = |id: &str| order.iter().position(|s| *s == id).unwrap_or_else(|| panic!("{id} in {order:?}"));
+    assert!(at("app.scheduler-on") < at("app.serving") && at("app.serving") < at("dns.to-active"), "{order:?}");
+    assert_eq!(group_size(&w, EAST), (1, 1));
+    let front = Front::new(&w.emu.endpoint());
+    assert!(front.dns()["PRIMARY"].contains(".us-east-1."));
+}

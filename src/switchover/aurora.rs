@@ -39,6 +39,8 @@ pub struct Switched {
     pub writer: Option<String>,
     /// Each secondary's write forwarding status now: (cluster id, status).
     pub forwarding: Vec<(String, String)>,
+    /// The writer moved while this run looked (not found there already).
+    pub moved: bool,
 }
 
 /// Observes the global cluster `id`, asks for the switchover (or, with
@@ -100,6 +102,7 @@ pub async fn switch(
                 request_ids: ids,
                 writer: writer.map(str::to_string),
                 forwarding,
+                moved: asked || seen,
             });
         }
         if state.is_none() && seen {
@@ -251,6 +254,23 @@ pub async fn fencing(aws: &Aws, region: &str, since: SystemTime) -> String {
             }
         }
         Err(e) => format!("the RDS events of {region} could not be read ({e}): check write fencing in the console"),
+    }
+}
+
+/// Whether Aurora has moved the global writer endpoint's DNS name to the
+/// new writer (RDS-EVENT-0397, "Aurora finished changing the DNS name that
+/// the global writer endpoint resolves to", in the new primary's region),
+/// in a few words for the outcome. AWS's switchover guidance: with the
+/// global writer endpoint, "verify that the DNS changes have propagated".
+pub async fn writer_endpoint_moved(aws: &Aws, region: &str, since: SystemTime) -> String {
+    match global_events(aws, region, since).await {
+        Ok(events) => match events.iter().find(|m| m.contains("global writer endpoint")) {
+            Some(m) => format!("global writer endpoint: {m}"),
+            None => "global writer endpoint: no DNS change event yet (Aurora records one when its name resolves to the \
+                     new writer)"
+                .into(),
+        },
+        Err(e) => format!("global writer endpoint: the RDS events could not be read ({e})"),
     }
 }
 
