@@ -266,9 +266,11 @@ pub async fn writer_endpoint_moved(aws: &Aws, region: &str, since: SystemTime) -
     match global_events(aws, region, since).await {
         Ok(events) => match events.iter().find(|m| m.contains("global writer endpoint")) {
             Some(m) => format!("global writer endpoint: {m}"),
-            None => "global writer endpoint: no DNS change event yet (Aurora records one when its name resolves to the \
+            None => {
+                "global writer endpoint: no DNS change event yet (Aurora records one when its name resolves to the \
                      new writer)"
-                .into(),
+                    .into()
+            }
         },
         Err(e) => format!("global writer endpoint: the RDS events could not be read ({e})"),
     }

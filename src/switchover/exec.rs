@@ -278,7 +278,8 @@ impl Executor<'_> {
                 }
                 let mut outcome = out.outcome;
                 if !failover && out.moved {
-                    outcome = format!("{outcome}; {}", aurora::writer_endpoint_moved(self.aws, target_region, since).await);
+                    outcome =
+                        format!("{outcome}; {}", aurora::writer_endpoint_moved(self.aws, target_region, since).await);
                 }
                 if failover {
                     // Split brain: what Aurora says of fencing the old writer (recorded on the
