@@ -1,0 +1,291 @@
+"""Self-check of the game-day world (world.py, nodes.py, imds.py,
+mattermost.py, elb.py, dns.py), driven through boto3 as standby drives the
+emulator, with a real PostgreSQL standing for Aurora.
+
+    .venv-emulator/bin/python -m pytest -q tests/emulator/test_game_day_world.py
+
+Needs root (the node sandbox mounts overlays; PostgreSQL runs as the
+`postgres` user) and PostgreSQL 15's binaries (Debian's postgresql-15).
+"""
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import boto3
+import botocore.config
+import pytest
+
+WEST, EAST = "us-west-1", "us-east-1"
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+DB_HOST = "mm-west.cluster-c0ffee.us-west-1.rds.amazonaws.com"
+DB_RO_HOST = "mm-west.cluster-ro-c0ffee.us-west-1.rds.amazonaws.com"
+DB_PASSWORD = "Db-Pass-7#wz"
+SEARCH_PASSWORD = "Search-Pass-9!kd"
+ACCOUNT = "123456789012"
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not (PG_BIN / "postgres").exists(),
+                                reason="needs root and PostgreSQL 15 (Debian's postgresql-15)")
+
+
+# --------------------------------------------------------------- helpers ---
+
+def http(method, url, body=None, headers=None, timeout=10):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method,
+                                 headers={"Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, json.loads(r.read() or b"null"), dict(r.headers)
+    except urllib.error.HTTPError as e:
+        raw = e.read()
+        try:
+            return e.code, json.loads(raw or b"null"), dict(e.headers)
+        except ValueError:
+            return e.code, raw.decode(errors="replace"), dict(e.headers)
+
+
+def wait_for(what, fn, timeout=90, every=0.25):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(every)
+    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+
+
+def client(endpoint, service, region=WEST):
+    return boto3.client(service, region_name=region, endpoint_url=endpoint, aws_access_key_id="testing",
+                        aws_secret_access_key="testing",
+                        config=botocore.config.Config(retries={"total_max_attempts": 1}))
+
+
+def quote(s):
+    return "'" + s.replace("'", "'\\''") + "'"
+
+
+def standby_user_data(environment, secrets, env_file="/etc/mattermost/mattermost.env", service="mattermost"):
+    """The boot script standby renders (src/kinds/mattermost_config.rs, script()), line for line."""
+    s = ("#!/bin/bash\n# Mattermost settings, rendered by standby (standby_mattermost_config).\n"
+         "# Secrets are fetched at boot with the instance role; none is written here.\n"
+         "set -euo pipefail\numask 077\n")
+    s += f"env_file={quote(env_file)}\ninstall -d -m 0750 \"$(dirname \"$env_file\")\"\n"
+    s += "cat > \"$env_file.new\" <<'STANDBY_SETTINGS'\n"
+    for k in sorted(environment):
+        s += f"{k}={environment[k]}\n"
+    s += "STANDBY_SETTINGS\n"
+    if secrets:
+        s += ("secret() { aws secretsmanager get-secret-value --region \"$1\" --secret-id \"$2\" --query SecretString "
+              "--output text; }\n")
+        s += ("urlencode() { python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.stdin.read()"
+              ".rstrip(\"\\n\"), safe=\"\"))'; }\n")
+    for k in sorted(secrets):
+        arn, template = secrets[k]["secret_arn"], secrets[k].get("template", "{secret}")
+        before, after = template.split("{secret}")
+        enc = "" if not before and not after else " | urlencode"
+        s += (f"value=$(secret {quote(arn.split(':')[3])} {quote(arn)}{enc})\n"
+              f"printf '%s%s%s\\n' {quote(k + '=' + before)} \"$value\" {quote(after)} >> \"$env_file.new\"\n")
+    s += ("mv \"$env_file.new\" \"$env_file\"\n"
+          f"install -d /etc/systemd/system/{service}.service.d\n"
+          f"printf '[Service]\\nEnvironmentFile=%s\\n' \"$env_file\" > /etc/systemd/system/{service}.service.d/standby.conf\n"
+          "systemctl daemon-reload\n"
+          f"systemctl enable {service}\n"
+          f"systemctl restart {service}\n")
+    return s
+
+
+# --------------------------------------------------------------- fixtures ---
+
+@pytest.fixture(scope="module")
+def postgres(endpoint):
+    """A PostgreSQL 15 with TLS on an address of its own, registered under
+    an Aurora-like endpoint name in the emulated network."""
+    base = Path(tempfile.mkdtemp(prefix="standby-pg-"))
+    base.chmod(0o755)
+    data, sock = base / "data", base / "sock"
+    sock.mkdir()
+    shutil.chown(base, "postgres")
+    shutil.chown(sock, "postgres")
+    run = lambda *a: subprocess.run(["runuser", "-u", "postgres", "--", *a], check=True, capture_output=True,  # noqa: E731
+                                    text=True)
+    pwfile = base / "pw"
+    pwfile.write_text("postgres-admin\n")
+    shutil.chown(pwfile, "postgres")
+    run(str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--pwfile", str(pwfile), "-A", "scram-sha-256")
+    # TLS as Aurora has it on: a throwaway certificate.
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    import datetime
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, DB_HOST)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=2)).sign(key, hashes.SHA256()))
+    (data / "server.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (data / "server.key").write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                        serialization.PrivateFormat.TraditionalOpenSSL,
+                                                        serialization.NoEncryption()))
+    for f in ("server.crt", "server.key"):
+        shutil.chown(data / f, "postgres")
+        (data / f).chmod(0o600)
+    addr = f"127.{(os.getpid() % 60) + 64}.{(os.getpid() // 60) % 250}.{(int(time.time()) % 200) + 20}"
+    with open(data / "postgresql.conf", "a") as f:
+        f.write(f"\nlisten_addresses = '{addr}'\nport = 5432\nunix_socket_directories = '{sock}'\nssl = on\n"
+                "max_connections = 200\nfsync = off\n")
+    with open(data / "pg_hba.conf", "a") as f:
+        f.write("hostssl all all 127.0.0.0/8 scram-sha-256\nhost all all 127.0.0.0/8 scram-sha-256\n")
+    run(str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(base / "log"), "-w", "start")
+    psql = lambda sql: run(str(PG_BIN / "psql"), "-h", str(sock), "-U", "postgres", "-v", "ON_ERROR_STOP=1",  # noqa: E731
+                           "-c", sql)
+    os.environ["PGPASSWORD"] = "postgres-admin"
+    psql(f"CREATE ROLE mmuser LOGIN PASSWORD '{DB_PASSWORD}'")
+    psql("CREATE DATABASE mattermost OWNER mmuser")
+    yield {"addr": addr, "psql": psql, "base": base}
+    subprocess.run(["runuser", "-u", "postgres", "--", str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate",
+                    "stop"], capture_output=True)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def query(postgres, sql):
+    out = postgres["psql"](sql.replace("\n", " ")).stdout
+    return out
+
+
+@pytest.fixture
+def world(endpoint):
+    """An empty emulator with the game-day world on, 20 ms per AWS second."""
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
+    http("POST", f"{endpoint}/_emulator/settings", {"game_day": 1, "world_ms_per_aws_second": 20})
+    yield endpoint
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
+
+
+class App:
+    """One region's app tier as the module builds it: role, profile, secrets,
+    bucket, launch template, target group, load balancer, listener, group."""
+
+    def __init__(self, endpoint, postgres, region=WEST, name="mm", desired=1, environment=None, secrets=None,
+                 http_tokens="required", listener_port=80, ami="ami-0abcdef1234567890", db_password=DB_PASSWORD,
+                 search_password=SEARCH_PASSWORD, grace=300):
+        self.endpoint, self.region, self.name = endpoint, region, name
+        http("POST", f"{endpoint}/_emulator/dns", {"name": DB_HOST, "address": postgres["addr"]})
+        c = lambda s: client(endpoint, s, region)  # noqa: E731
+        self.ec2, self.elb, self.asg, self.iam, self.sm, self.s3 = (c("ec2"), c("elbv2"), c("autoscaling"), c("iam"),
+                                                                    c("secretsmanager"), c("s3"))
+        self.bucket = f"{name}-files-{region}"
+        kw = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+        self.s3.create_bucket(Bucket=self.bucket, **kw)
+        self.db_secret = self.sm.create_secret(Name=f"{name}-db-{region}", SecretString=db_password)["ARN"]
+        self.search_secret = self.sm.create_secret(Name=f"{name}-search-{region}", SecretString=search_password)["ARN"]
+        self.iam.create_role(RoleName=f"{name}-app-{region}", AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
+                                                    "Action": "sts:AssumeRole"}]}))
+        self.iam.create_instance_profile(InstanceProfileName=f"{name}-app-{region}")
+        self.iam.add_role_to_instance_profile(InstanceProfileName=f"{name}-app-{region}",
+                                              RoleName=f"{name}-app-{region}")
+        env = {
+            "MM_SERVICESETTINGS_SITEURL": "https://chat.example.com",
+            "MM_SERVICESETTINGS_LISTENADDRESS": ":8065",
+            "MM_SQLSETTINGS_DRIVERNAME": "postgres",
+            "MM_CLUSTERSETTINGS_ENABLE": "true",
+            "MM_CLUSTERSETTINGS_CLUSTERNAME": f"{name}-{region}",
+            "MM_JOBSETTINGS_RUNSCHEDULER": "true",
+            "MM_JOBSETTINGS_RUNJOBS": "true",
+            "MM_FILESETTINGS_DRIVERNAME": "amazons3",
+            "MM_FILESETTINGS_AMAZONS3BUCKET": self.bucket,
+            "MM_FILESETTINGS_AMAZONS3REGION": region,
+            "MM_FILESETTINGS_AMAZONS3ENDPOINT": f"s3.{region}.amazonaws.com",
+        }
+        env.update(environment or {})
+        sec = {"MM_SQLSETTINGS_DATASOURCE": {
+            "secret_arn": self.db_secret,
+            "template": f"postgres://mmuser:{{secret}}@{DB_HOST}:5432/mattermost?sslmode=require&connect_timeout=10"}}
+        sec.update(secrets or {})
+        self.user_data = standby_user_data(env, sec)
+        vpc = self.ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+        subnets = [s["SubnetId"] for s in self.ec2.describe_subnets(
+            Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]]
+        self.lt = self.ec2.create_launch_template(LaunchTemplateName=f"{name}-app-{region}", LaunchTemplateData={
+            "ImageId": ami, "InstanceType": "m6i.large",
+            "IamInstanceProfile": {"Name": f"{name}-app-{region}"},
+            "UserData": base64.b64encode(self.user_data.encode()).decode(),
+            "MetadataOptions": {"HttpTokens": http_tokens, "HttpEndpoint": "enabled"}})["LaunchTemplate"]
+        self.tg = self.elb.create_target_group(
+            Name=f"{name}-{region}", Protocol="HTTP", Port=8065, VpcId=vpc, HealthCheckPath="/api/v4/system/ping",
+            Matcher={"HttpCode": "200"}, HealthCheckIntervalSeconds=15, HealthyThresholdCount=2,
+            UnhealthyThresholdCount=3)["TargetGroups"][0]["TargetGroupArn"]
+        sg = self.ec2.create_security_group(GroupName=f"{name}-lb-{region}", Description="lb", VpcId=vpc)["GroupId"]
+        self.lb = self.elb.create_load_balancer(Name=f"{name}-app-{region}", Subnets=subnets[:2],
+                                                SecurityGroups=[sg])["LoadBalancers"][0]
+        self.elb.create_listener(LoadBalancerArn=self.lb["LoadBalancerArn"], Protocol="HTTP", Port=listener_port,
+                                 DefaultActions=[{"Type": "forward", "TargetGroupArn": self.tg}])
+        self.port = listener_port
+        self.asg.create_auto_scaling_group(
+            AutoScalingGroupName=f"{name}-app-{region}", MinSize=0, MaxSize=4, DesiredCapacity=desired,
+            LaunchTemplate={"LaunchTemplateId": self.lt["LaunchTemplateId"], "Version": "$Latest"},
+            VPCZoneIdentifier=subnets[0], TargetGroupARNs=[self.tg], HealthCheckType="ELB",
+            HealthCheckGracePeriod=grace)
+
+    def instances(self):
+        g = self.asg.describe_auto_scaling_groups(AutoScalingGroupNames=[f"{self.name}-app-{self.region}"])
+        return [i["InstanceId"] for i in g["AutoScalingGroups"][0]["Instances"]]
+
+    def health(self):
+        return {d["Target"]["Id"]: d["TargetHealth"] for d in
+                self.elb.describe_target_health(TargetGroupArn=self.tg)["TargetHealthDescriptions"]}
+
+    def wait_healthy(self, timeout=120):
+        return wait_for("a healthy target", lambda: [i for i, h in self.health().items() if h["State"] == "healthy"],
+                        timeout)
+
+    def lb_address(self):
+        status, out, _ = http("GET", f"{self.endpoint}/_emulator/dns/resolve?name={self.lb['DNSName']}")
+        assert status == 200, out
+        return out["address"]
+
+    def url(self, path):
+        return f"http://{self.lb_address()}:{self.port}{path}"
+
+    def node(self, instance_id):
+        return http("GET", f"{self.endpoint}/_emulator/world/nodes/{instance_id}")[1]
+
+    def node_log(self, instance_id):
+        return http("GET", f"{self.endpoint}/_emulator/world/nodes/{instance_id}/log")[1]["log"] + \
+            http("GET", f"{self.endpoint}/_emulator/world/nodes/{instance_id}/mattermost/log")[1]["log"]
+
+
+# ------------------------------------------------------------------ tests ---
+
+def test_a_node_boots_runs_standby_user_data_and_serves_ping_through_the_load_balancer(world, postgres):
+    app = App(world, postgres)
+    [instance] = app.instances()
+    app.wait_healthy()
+    node = app.node(instance)
+    # The user data ran in its sandbox: aws (with IMDSv2 credentials), python3, systemctl.
+    assert node["user_data_exit"] == 0, app.node_log(instance)
+    assert ["daemon-reload"] in node["systemctl"] and ["enable", "mattermost"] in node["systemctl"]
+    assert ["restart", "mattermost"] in node["systemctl"]
+    assert node["units"]["mattermost"]["active"]
+    status, body, _ = http("GET", app.url("/api/v4/system/ping"))
+    assert status == 200 and body["status"] == "OK", body
+    # What the script left behind is the node's, not the host's.
+    assert not Path("/etc/mattermost/mattermost.env").exists()
+    env = http("GET", f"{world}/_emulator/world/nodes/{instance}/files?path=/etc/mattermost/mattermost.env")[1]
+    assert env["exists"] and "MM_SQLSETTINGS_DATASOURCE=postgres://mmuser:" in env["text"]
+    # Secrets never reach a log or a file served by the control API.
+    assert DB_PASSWORD not in env["text"] and urllib.parse.quote(DB_PASSWORD, safe="") not in env["text"]
+    assert DB_PASSWORD not in app.node_log(instance)
