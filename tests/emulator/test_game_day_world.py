@@ -149,8 +149,8 @@ def postgres(endpoint):
     with open(data / "pg_hba.conf", "a") as f:
         f.write("hostssl all all 127.0.0.0/8 scram-sha-256\nhost all all 127.0.0.0/8 scram-sha-256\n")
     run(str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(base / "log"), "-w", "start")
-    psql = lambda sql: run(str(PG_BIN / "psql"), "-h", str(sock), "-U", "postgres", "-v", "ON_ERROR_STOP=1",  # noqa: E731
-                           "-c", sql)
+    psql = lambda sql, db="postgres": run(str(PG_BIN / "psql"), "-h", str(sock), "-U", "postgres", "-d", db,  # noqa: E731
+                                          "-v", "ON_ERROR_STOP=1", "-At", "-c", sql)
     os.environ["PGPASSWORD"] = "postgres-admin"
     psql(f"CREATE ROLE mmuser LOGIN PASSWORD '{DB_PASSWORD}'")
     psql("CREATE DATABASE mattermost OWNER mmuser")
@@ -161,8 +161,8 @@ def postgres(endpoint):
 
 
 def query(postgres, sql):
-    out = postgres["psql"](sql.replace("\n", " ")).stdout
-    return out
+    """psql -At in the mattermost database: rows as lines, columns split by |."""
+    return postgres["psql"](sql.replace("\n", " "), "mattermost").stdout
 
 
 @pytest.fixture
@@ -214,7 +214,8 @@ class App:
         sec = {"MM_SQLSETTINGS_DATASOURCE": {
             "secret_arn": self.db_secret,
             "template": f"postgres://mmuser:{{secret}}@{DB_HOST}:5432/mattermost?sslmode=require&connect_timeout=10"}}
-        sec.update(secrets or {})
+        for k, v in (secrets or {}).items():
+            sec[k] = {**v, "secret_arn": v.get("secret_arn") or self.search_secret}
         self.user_data = standby_user_data(env, sec)
         vpc = self.ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
         subnets = [s["SubnetId"] for s in self.ec2.describe_subnets(
@@ -261,11 +262,15 @@ class App:
         return f"http://{self.lb_address()}:{self.port}{path}"
 
     def node(self, instance_id):
-        return http("GET", f"{self.endpoint}/_emulator/world/nodes/{instance_id}")[1]
+        status, body, _ = http("GET", f"{self.endpoint}/_emulator/world/nodes/{instance_id}")
+        return body if status == 200 else {}
 
     def node_log(self, instance_id):
-        return http("GET", f"{self.endpoint}/_emulator/world/nodes/{instance_id}/log")[1]["log"] + \
-            http("GET", f"{self.endpoint}/_emulator/world/nodes/{instance_id}/mattermost/log")[1]["log"]
+        out = ""
+        for tail in ("log", "mattermost/log"):
+            status, body, _ = http("GET", f"{self.endpoint}/_emulator/world/nodes/{instance_id}/{tail}")
+            out += body["log"] if status == 200 else ""
+        return out
 
 
 # ------------------------------------------------------------------ tests ---
@@ -289,3 +294,158 @@ def test_a_node_boots_runs_standby_user_data_and_serves_ping_through_the_load_ba
     # Secrets never reach a log or a file served by the control API.
     assert DB_PASSWORD not in env["text"] and urllib.parse.quote(DB_PASSWORD, safe="") not in env["text"]
     assert DB_PASSWORD not in app.node_log(instance)
+
+
+SEARCH_ADMIN = ("admin", "Admin-Pass-1!")
+
+
+def search_domain(endpoint, region=WEST, name="mm-search", user_password=SEARCH_PASSWORD):
+    """A domain with fine-grained access control, Mattermost's own user mapped to a posts_* role."""
+    os_ = client(endpoint, "opensearch", region)
+    arn = f"arn:aws:es:{region}:{ACCOUNT}:domain/{name}"
+    policy = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "es:*", "Resource": f"{arn}/*",
+        "Condition": {"IpAddress": {"aws:SourceIp": ["127.0.0.0/8"]}}}]}
+    host = os_.create_domain(
+        DomainName=name, EngineVersion="OpenSearch_2.11", AccessPolicies=json.dumps(policy),
+        AdvancedSecurityOptions={"Enabled": True, "InternalUserDatabaseEnabled": True,
+                                 "MasterUserOptions": {"MasterUserName": SEARCH_ADMIN[0],
+                                                       "MasterUserPassword": SEARCH_ADMIN[1]}},
+        NodeToNodeEncryptionOptions={"Enabled": True}, EncryptionAtRestOptions={"Enabled": True},
+        DomainEndpointOptions={"EnforceHTTPS": True})["DomainStatus"]["Endpoint"]
+    admin = {"Host": host, "Authorization": "Basic " + base64.b64encode(":".join(SEARCH_ADMIN).encode()).decode()}
+    assert http("PUT", f"{endpoint}/_plugins/_security/api/internalusers/mattermost",
+                {"password": user_password}, admin)[0] == 201
+    role = {"cluster_permissions": [], "index_permissions": [{"index_patterns": ["posts_*"], "allowed_actions": [
+        "indices:data/write/index", "indices:data/read/search", "indices:data/read/get", "indices:admin/create"]}]}
+    assert http("PUT", f"{endpoint}/_plugins/_security/api/roles/mattermost", role, admin)[0] == 201
+    assert http("PUT", f"{endpoint}/_plugins/_security/api/rolesmapping/mattermost", {"users": ["mattermost"]},
+                admin)[0] == 201
+    return host, admin
+
+
+def search_env(app_host):
+    return {"MM_ELASTICSEARCHSETTINGS_CONNECTIONURL": f"https://{app_host}",
+            "MM_ELASTICSEARCHSETTINGS_BACKEND": "opensearch", "MM_ELASTICSEARCHSETTINGS_USERNAME": "mattermost",
+            "MM_ELASTICSEARCHSETTINGS_SNIFF": "false", "MM_ELASTICSEARCHSETTINGS_ENABLEINDEXING": "true",
+            "MM_ELASTICSEARCHSETTINGS_ENABLESEARCHING": "true"}
+
+
+def standin_status(app, instance):
+    node = app.node(instance)
+    return http("GET", f"http://{node['address']}:8065/_standin/status")[1]
+
+
+def test_instance_metadata_requires_tokens_when_the_template_says_so(world, postgres):
+    app = App(world, postgres)
+    [instance] = app.instances()
+    node = wait_for("the node", lambda: app.node(instance).get("imds_url") and app.node(instance))
+    base = node["imds_url"]
+    path = f"{base}/latest/meta-data/iam/security-credentials/"
+    assert http("GET", path)[0] == 401  # HttpTokens required, no token
+    req = urllib.request.Request(f"{base}/latest/api/token", method="PUT",
+                                 headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"})
+    token = urllib.request.urlopen(req, timeout=5).read().decode()
+    assert http("GET", path, headers={"X-aws-ec2-metadata-token": "forged"})[0] == 401
+    role = urllib.request.urlopen(urllib.request.Request(path, headers={"X-aws-ec2-metadata-token": token}),
+                                  timeout=5).read().decode()
+    assert role == "mm-app-us-west-1"
+    creds = json.loads(urllib.request.urlopen(urllib.request.Request(
+        path + role, headers={"X-aws-ec2-metadata-token": token}), timeout=5).read())
+    assert creds["Code"] == "Success" and creds["AccessKeyId"].startswith("ASIA") and creds["Token"]
+    bad = urllib.request.Request(f"{base}/latest/api/token", method="PUT",
+                                 headers={"X-aws-ec2-metadata-token-ttl-seconds": "60", "X-Forwarded-For": "1.2.3.4"})
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(bad, timeout=5)
+    assert e.value.code == 403
+
+
+def test_a_wrong_database_password_makes_mattermost_exit_and_the_target_unhealthy(world, postgres):
+    app = App(world, postgres, db_password="not-the-password", grace=300)
+    [instance] = app.instances()
+    wait_for("Mattermost to exit", lambda: "Error setting up connections" in app.node_log(instance))
+    wait_for("an unhealthy target", lambda: app.health().get(instance, {}).get("State") == "unhealthy")
+    log = app.node_log(instance)
+    assert "password authentication failed" in log and '"level": "fatal"' in log
+    # systemd restarts it (Restart=always) and it exits again.
+    wait_for("a restart", lambda: len(app.node(instance)["units"]["mattermost"]["exits"]) >= 2)
+    assert all(code == 1 for code in app.node(instance)["units"]["mattermost"]["exits"])
+    assert app.health()[instance]["Reason"] == "Target.FailedHealthChecks"
+    status, _, headers = http("GET", app.url("/api/v4/system/ping"))
+    assert status == 502 and headers.get("Server") == "awselb/2.0"  # fails open to the only (unhealthy) target
+    # After the grace period the group replaces the node (HealthCheckType ELB).
+    wait_for("a replacement", lambda: instance not in app.instances() and app.instances(), timeout=60)
+
+
+def test_ping_with_server_status_reports_the_database_down(world, postgres):
+    app = App(world, postgres)
+    [instance] = app.instances()
+    app.wait_healthy()
+    status, body, headers = http("GET", app.url("/api/v4/system/ping?get_server_status=true"))
+    assert status == 200 and body["database_status"] == "OK" and body["filestore_status"] == "OK"
+    # The endpoint goes away: its name now leads nowhere, the open sessions are cut.
+    http("POST", f"{world}/_emulator/dns", {"name": DB_HOST, "address": "127.63.255.254"})
+    query(postgres, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'mmuser'")
+    status, body, headers = http("GET", app.url("/api/v4/system/ping?get_server_status=true"), timeout=30)
+    assert status == 500 and body["status"] == "UNHEALTHY" and body["database_status"] == "UNHEALTHY"
+    assert headers.get("database_status") == "UNHEALTHY" and body["filestore_status"] == "OK"
+    status, body, _ = http("GET", app.url("/api/v4/system/ping?get_server_status=true&use_rest_semantics=true"),
+                           timeout=30)
+    assert status == 200 and body["status"] == "UNHEALTHY"
+    # The plain ping never touches the database: the load balancer still sees a healthy node.
+    assert http("GET", app.url("/api/v4/system/ping"))[0] == 200
+    assert app.health()[instance]["State"] == "healthy"
+    http("POST", f"{world}/_emulator/dns", {"name": DB_HOST, "address": postgres["addr"]})
+
+
+def test_posts_land_in_the_database_the_search_index_and_the_bucket(world, postgres):
+    host, admin = search_domain(world)
+    app = App(world, postgres, environment=search_env(host), secrets={
+        "MM_ELASTICSEARCHSETTINGS_PASSWORD": {"secret_arn": None}})
+    [instance] = app.instances()
+    app.wait_healthy()
+    status, post, _ = http("POST", app.url("/api/v4/posts"), {"channel_id": "town-square",
+                                                              "message": "game day apples"})
+    assert status == 201, (post, app.node_log(instance)[-2000:])
+    # The database row.
+    assert post["id"] in query(postgres, f"SELECT id FROM posts WHERE id = '{post['id']}'")
+    # The search index, written as Mattermost's user.
+    day = time.strftime("%Y_%m_%d", time.gmtime(post["create_at"] / 1000))
+    status, doc, _ = http("GET", f"{world}/posts_{day}/_doc/{post['id']}", headers=admin)
+    assert status == 200 and doc["_source"]["message"] == "game day apples"
+    calls = http("GET", f"{world}/_emulator/rest-calls")[1]
+    assert any(c["path"] == f"/posts_{day}/_doc/{post['id']}" and c["method"] == "PUT" and c["status"] == 201
+               for c in calls)
+    # The attachment, in the region's bucket, with the node's credentials.
+    keys = [o["Key"] for o in app.s3.list_objects_v2(Bucket=app.bucket).get("Contents", [])]
+    assert any(k.endswith(f"/{post['file_ids'][0]}/message.txt") and "/channels/town-square/" in k for k in keys)
+    # Read back by id and found by search, through the index.
+    assert http("GET", app.url(f"/api/v4/posts/{post['id']}"))[1]["message"] == "game day apples"
+    status, found, headers = http("POST", app.url("/api/v4/teams/t/posts/search"), {"terms": "apples"})
+    assert status == 200 and found["order"] == [post["id"]] and headers["X-Standby-Search-Backend"] == "opensearch"
+    # The scheduler (RunScheduler=true) beats every second under its cluster name.
+    time.sleep(2.5)
+    beats = query(postgres, "SELECT count(*) FROM standby_scheduler_heartbeats WHERE cluster_name = 'mm-us-west-1'")
+    assert int(beats.strip()) >= 2
+
+
+def test_the_environment_file_is_read_with_systemds_rules(world, postgres):
+    """A search password that systemd rewrites: Mattermost logs in with something else (A4)."""
+    from standby_emulator import systemd
+
+    assert systemd.parse_env_file('A=plain\nB="Quo\\te d\\\\ pass \nC=after\n')["B"].startswith("Quo\\te d\\ pass")
+    assert "C" not in systemd.parse_env_file('B="open\nC=x\n')  # a leading quote swallows the next line
+    assert systemd.parse_env_file("P=back\\slash  \n")["P"] == "backslash"
+    assert systemd.parse_env_file("P=  spaced  \n")["P"] == "spaced"
+    assert systemd.parse_env_file("P='single \\n kept'\n")["P"] == "single \\n kept"
+    password = "back\\slash"
+    host, admin = search_domain(world, user_password=password)
+    app = App(world, postgres, environment=search_env(host), search_password=password,
+              secrets={"MM_ELASTICSEARCHSETTINGS_PASSWORD": {"secret_arn": None}})
+    [instance] = app.instances()
+    app.wait_healthy()
+    status, post, _ = http("POST", app.url("/api/v4/posts"), {"channel_id": "town-square", "message": "escaped"})
+    assert status == 201  # acknowledged: Mattermost indexes after saving, and only logs a failure
+    st = standin_status(app, instance)
+    assert st["counters"]["index_errors"] == 1
+    assert "Encountered error indexing post" in app.node_log(instance) and "401" in app.node_log(instance)

@@ -484,7 +484,7 @@ class Server:
         if not channel:
             return 400, _app_error("api.context.invalid_body_param.app_error", "Invalid or missing channel_id", 400)
         now = int(time.time() * 1000)
-        post_id, file_id, user = _new_id(), _new_id(), "standinuser0000000000000000"
+        post_id, file_id, user = _new_id(), _new_id(), "standinuser000000000000000"
         key = (f"{datetime.now(timezone.utc).strftime('%Y%m%d')}/teams/noteam/channels/{channel}/users/{user}/"
                f"{file_id}/message.txt")
         try:

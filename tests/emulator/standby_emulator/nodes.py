@@ -569,7 +569,7 @@ class Node:
     def describe(self) -> dict[str, Any]:
         return {
             "id": self.id, "region": self.region, "state": self.state, "down": self.down,
-            "private_ip": self.private_ip, "address": self.addr, "ami": self.ami,
+            "private_ip": self.private_ip, "address": self.addr, "ami": self.ami, "imds_url": self.imds_url,
             "metadata": self.metadata, "instance_profile": self.profile,
             "user_data_exit": self.user_data_exit, "systemctl": self.systemctl_calls,
             "enabled": self.enabled_units(),
