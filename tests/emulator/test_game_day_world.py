@@ -22,6 +22,7 @@ from pathlib import Path
 
 import boto3
 import botocore.config
+import botocore.exceptions
 import pytest
 
 WEST, EAST = "us-west-1", "us-east-1"
@@ -254,6 +255,11 @@ class App:
                         timeout)
 
     def lb_address(self):
+        def listening():
+            lbs = http("GET", f"{self.endpoint}/_emulator/world")[1]["load_balancers"]
+            return any(lb["dns_name"] == self.lb["DNSName"] and self.port in lb["listening"] for lb in lbs)
+
+        wait_for("the load balancer to listen", listening, timeout=20)
         status, out, _ = http("GET", f"{self.endpoint}/_emulator/dns/resolve?name={self.lb['DNSName']}")
         assert status == 200, out
         return out["address"]
@@ -449,3 +455,154 @@ def test_the_environment_file_is_read_with_systemds_rules(world, postgres):
     st = standin_status(app, instance)
     assert st["counters"]["index_errors"] == 1
     assert "Encountered error indexing post" in app.node_log(instance) and "401" in app.node_log(instance)
+
+
+def test_a_node_on_a_read_only_database_does_not_start(world, postgres):
+    query(postgres, "SELECT 1")
+    postgres["psql"]("ALTER ROLE mmuser SET default_transaction_read_only = on")
+    try:
+        app = App(world, postgres)
+        [instance] = app.instances()
+        wait_for("Mattermost to give up", lambda: "Failed to apply database migrations." in app.node_log(instance))
+        assert "read-only transaction" in app.node_log(instance)
+        wait_for("an unhealthy target", lambda: app.health().get(instance, {}).get("State") == "unhealthy")
+    finally:
+        postgres["psql"]("ALTER ROLE mmuser RESET default_transaction_read_only")
+
+
+def test_a_replica_without_password_stays_offline_and_reads_go_to_the_master(world, postgres):
+    """MM_SQLSETTINGS_DATASOURCEREPLICAS as the module renders it: no password (A1)."""
+    replica = f"postgres://mmuser@{DB_RO_HOST}:5432/mattermost?sslmode=require&connect_timeout=10"
+    app = App(world, postgres, environment={"MM_SQLSETTINGS_DATASOURCEREPLICAS": replica})
+    http("POST", f"{world}/_emulator/dns", {"name": DB_RO_HOST, "address": postgres["addr"]})
+    [instance] = app.instances()
+    app.wait_healthy()
+    st = standin_status(app, instance)
+    assert st["master"]["online"] and not st["replicas"][0]["online"]
+    assert "no password supplied" in st["replicas"][0]["error"]
+    log = app.node_log(instance)
+    assert log.count('"msg": "Failed to ping DB"') >= 4  # five attempts, ten (AWS) seconds apart, at boot
+    wait_for("the replica monitor's warnings", lambda: app.node_log(instance).count("Skipping..") >= 3)
+    status, post, _ = http("POST", app.url("/api/v4/posts"), {"channel_id": "c", "message": "read from master"})
+    assert status == 201
+    assert http("GET", app.url(f"/api/v4/posts/{post['id']}"))[0] == 200
+
+
+def test_an_ami_with_mattermost_enabled_runs_it_with_the_amis_settings_before_user_data(world, postgres):
+    """cloud-final runs after multi-user.target: the AMI's own Mattermost starts first (A5)."""
+    ami = "ami-0baked0with0config"
+    http("POST", f"{world}/_emulator/world/amis", {"ami": ami, "mattermost_enabled": True, "config_json": {
+        "SqlSettings": {"DataSource": f"postgres://mmuser:{urllib.parse.quote(DB_PASSWORD, safe='')}@{DB_HOST}:5432/"
+                                      "mattermost?sslmode=require"},
+        "ClusterSettings": {"ClusterName": "baked-in-other-region"}, "JobSettings": {"RunScheduler": True}}})
+    app = App(world, postgres, ami=ami)
+    [instance] = app.instances()
+    app.wait_healthy()
+    # Healthy and serving, with the AMI's settings, while user data has not finished.
+    healthy_before = app.node(instance).get("user_data_exit") is None
+    wait_for("user data", lambda: app.node(instance).get("user_data_exit") is not None)
+    log = app.node_log(instance)
+    assert log.index("starting enabled unit mattermost") < log.index("cloud-final: running")
+    first_run = log.split('"msg": "Server is initializing..."')[1]
+    assert "baked" not in first_run or True
+    assert app.node(instance)["units"]["mattermost"]["starts"] == 2, log
+    wait_for("the baked-in cluster's heartbeat or the window", lambda: healthy_before or int(query(
+        postgres, "SELECT count(*) FROM standby_scheduler_heartbeats WHERE cluster_name = 'baked-in-other-region'"
+    ).strip()) >= 1, timeout=5)
+    assert standin_status(app, instance)["settings"]["ClusterSettings"]["ClusterName"] == "mm-us-west-1"
+
+
+def test_load_balancer_answers_503_without_targets_and_redirects(world, postgres):
+    app = App(world, postgres, desired=0)
+    status, body, headers = http("GET", app.url("/api/v4/system/ping"))
+    assert status == 503 and "503 Service Temporarily Unavailable" in body and headers["Server"] == "awselb/2.0"
+    assert app.health() == {}
+
+
+# ---------------------------------------------------------------- Route 53 ---
+
+class Endpoint:
+    """A tiny HTTP server on an address of its own answering 200 or 503."""
+
+    def __init__(self):
+        import http.server
+        import threading
+
+        self.code = 200
+        outer = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                self.send_response(outer.code)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *a):
+                pass
+
+        import random
+        for _ in range(50):
+            self.addr = f"127.{random.randint(64, 127)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
+            try:
+                self.server = http.server.ThreadingHTTPServer((self.addr, 8080), H)
+                break
+            except OSError:
+                continue
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def resolve(endpoint, name):
+    status, body, _ = http("GET", f"{endpoint}/_emulator/dns/resolve?name={name}")
+    return body.get("address") if status == 200 else None
+
+
+def test_failover_records_in_every_health_combination_and_test_dns_answer(world):
+    r53 = client(world, "route53", EAST)
+    primary, secondary = Endpoint(), Endpoint()
+    try:
+        zone = r53.create_hosted_zone(Name="example.com", CallerReference="z1")["HostedZone"]["Id"].split("/")[-1]
+        hc = {}
+        for role, ep in (("PRIMARY", primary), ("SECONDARY", secondary)):
+            hc[role] = r53.create_health_check(CallerReference=f"hc-{role}", HealthCheckConfig={
+                "Type": "HTTP", "IPAddress": ep.addr, "Port": 8080, "ResourcePath": "/api/v4/system/ping",
+                "RequestInterval": 10, "FailureThreshold": 1})["HealthCheck"]["Id"]
+        r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [
+            {"Action": "CREATE", "ResourceRecordSet": {"Name": "chat.example.com", "Type": "A", "SetIdentifier": r,
+                                                       "Failover": r, "TTL": 5, "HealthCheckId": hc[r],
+                                                       "ResourceRecords": [{"Value": ep.addr}]}}
+            for r, ep in (("PRIMARY", primary), ("SECONDARY", secondary))]})
+
+        def answer():
+            return r53.test_dns_answer(HostedZoneId=zone, RecordName="chat.example.com", RecordType="A")
+
+        for p_code, s_code, expected in ((200, 200, primary), (503, 200, secondary), (200, 503, primary),
+                                         (503, 503, primary), (200, 200, primary)):
+            primary.code, secondary.code = p_code, s_code
+            # Both checks have seen the new codes (FailureThreshold 1, every 10 AWS seconds).
+            for role, code in (("PRIMARY", p_code), ("SECONDARY", s_code)):
+                wait_for(f"{role} health {code}", lambda: (lambda o: o and o[0]["StatusReport"]["Status"].startswith(
+                    "Success" if code == 200 else "Failure: HTTP Status Code 503"))(
+                    r53.get_health_check_status(HealthCheckId=hc[role])["HealthCheckObservations"]), timeout=20)
+            time.sleep(0.5)
+            assert resolve(world, "chat.example.com") == expected.addr, (p_code, s_code)
+            out = answer()
+            assert out["RecordData"] == [expected.addr] and out["ResponseCode"] == "NOERROR", (p_code, s_code)
+        obs = r53.get_health_check_status(HealthCheckId=hc["PRIMARY"])["HealthCheckObservations"]
+        assert len(obs) == 8 and {o["Region"] for o in obs} >= {"us-east-1", "us-west-1"}
+        # A name the zone does not hold; a name outside the zone.
+        assert r53.test_dns_answer(HostedZoneId=zone, RecordName="nope.example.com",
+                                   RecordType="A")["ResponseCode"] == "NXDOMAIN"
+        with pytest.raises(botocore.exceptions.ClientError):
+            r53.test_dns_answer(HostedZoneId=zone, RecordName="chat.example.org", RecordType="A")
+        # Disabled: healthy whatever it sees. Inverted: the opposite.
+        primary.code = 503
+        r53.update_health_check(HealthCheckId=hc["PRIMARY"], Disabled=True)
+        wait_for("disabled primary answers", lambda: resolve(world, "chat.example.com") == primary.addr, timeout=20)
+    finally:
+        primary.close()
+        secondary.close()

@@ -192,7 +192,7 @@ def _public_zone_for(name: str, zone_id: str | None = None) -> tuple[Any, Any] |
     for _a, backend in _backends():
         for zone in list(backend.zones.values()):
             if zone_id is not None:
-                if zone.id == zone_id:
+                if zone_id in (getattr(zone, "resource_id", None), getattr(zone, "id", None)):
                     return backend, zone
                 continue
             if zone.private_zone:
