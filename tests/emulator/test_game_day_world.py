@@ -606,3 +606,75 @@ def test_failover_records_in_every_health_combination_and_test_dns_answer(world)
     finally:
         primary.close()
         secondary.close()
+
+
+def set_region(endpoint, region, down):
+    assert http("POST", f"{endpoint}/_emulator/regions", {"region": region, "down": down})[0] == 200
+
+
+def refused(url):
+    try:
+        urllib.request.urlopen(url, timeout=5)
+    except urllib.error.URLError as e:
+        return isinstance(e.reason, ConnectionRefusedError)
+    return False
+
+
+def test_alias_failover_to_a_pilot_light_region_and_regions_going_down(world, postgres):
+    """The example's DNS (failover aliases with EvaluateTargetHealth and a
+    ping health check each) over a warm primary and a pilot-light secondary
+    (D1), then us-west-1 down and back (the audit's finding 4)."""
+    west = App(world, postgres, region=WEST, desired=1)
+    east = App(world, postgres, region=EAST, desired=0)
+    r53 = client(world, "route53", EAST)
+    zone = r53.create_hosted_zone(Name="example.com", CallerReference="z2")["HostedZone"]["Id"].split("/")[-1]
+    hc = {app.region: r53.create_health_check(CallerReference=f"hc-{app.region}", HealthCheckConfig={
+        "Type": "HTTP", "FullyQualifiedDomainName": app.lb["DNSName"], "Port": 80,
+        "ResourcePath": "/api/v4/system/ping", "RequestInterval": 30, "FailureThreshold": 3})["HealthCheck"]["Id"]
+        for app in (west, east)}
+    r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [
+        {"Action": "CREATE", "ResourceRecordSet": {
+            "Name": "chat.example.com", "Type": "A", "SetIdentifier": sid, "Failover": role,
+            "HealthCheckId": hc[app.region],
+            "AliasTarget": {"HostedZoneId": app.lb["CanonicalHostedZoneId"], "DNSName": app.lb["DNSName"],
+                            "EvaluateTargetHealth": True}}}
+        for sid, role, app in (("active", "PRIMARY", west), ("standby", "SECONDARY", east))]})
+    west.wait_healthy()
+    west_addr, east_addr = west.lb_address(), east.lb_address()
+    wait_for("chat.example.com on the primary", lambda: resolve(world, "chat.example.com") == west_addr)
+    assert http("GET", f"http://{west_addr}/api/v4/system/ping", headers={"Host": "chat.example.com"})[0] == 200
+
+    # us-west-1 down: its load balancer refuses, its check fails; the pilot-light
+    # SECONDARY (no targets) is unhealthy too, so Route 53 keeps the dead PRIMARY.
+    set_region(world, WEST, True)
+    assert refused(f"http://{west_addr}/api/v4/system/ping")
+    wait_for("the primary's check to fail", lambda: not next(
+        h for h in http("GET", f"{world}/_emulator/world")[1]["health_checks"] if h["id"] == hc[WEST])["healthy"],
+        timeout=30)
+    time.sleep(1)
+    assert resolve(world, "chat.example.com") == west_addr
+
+    # Scaling the survivor up: its node boots, its target turns healthy, DNS fails over.
+    east.asg.set_desired_capacity(AutoScalingGroupName=f"mm-app-{EAST}", DesiredCapacity=1)
+    east.wait_healthy()
+    wait_for("chat.example.com on the secondary", lambda: resolve(world, "chat.example.com") == east_addr,
+             timeout=30)
+    status, post, _ = http("POST", f"http://{east_addr}/api/v4/posts", {"channel_id": "c", "message": "from east"})
+    assert status == 201
+
+    # us-east-1 down as well: Route 53's API goes, its data plane stays.
+    set_region(world, EAST, True)
+    with pytest.raises((botocore.exceptions.ConnectionClosedError, botocore.exceptions.EndpointConnectionError)):
+        r53.test_dns_answer(HostedZoneId=zone, RecordName="chat.example.com", RecordType="A")
+    assert resolve(world, "chat.example.com") in (west_addr, east_addr)
+    set_region(world, EAST, False)
+    east.wait_healthy()
+
+    # us-west-1 back: its node powers on, Mattermost (enabled) starts again with
+    # the same settings, the ping passes, and Route 53 sends users back there.
+    set_region(world, WEST, False)
+    [instance] = west.instances()
+    wait_for("the west node back", lambda: west.node(instance).get("units", {}).get("mattermost", {}).get("active"))
+    wait_for("chat.example.com back on the primary", lambda: resolve(world, "chat.example.com") == west_addr,
+             timeout=30)
+    assert "boot (again)" in west.node_log(instance)
