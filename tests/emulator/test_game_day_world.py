@@ -54,6 +54,10 @@ def http(method, url, body=None, headers=None, timeout=10):
             return e.code, raw.decode(errors="replace"), dict(e.headers)
 
 
+def http_get_json(url):
+    return http("GET", url)[1]
+
+
 def wait_for(what, fn, timeout=90, every=0.25):
     deadline = time.time() + timeout
     last = None
@@ -517,6 +521,23 @@ def test_load_balancer_answers_503_without_targets_and_redirects(world, postgres
     status, body, headers = http("GET", app.url("/api/v4/system/ping"))
     assert status == 503 and "503 Service Temporarily Unavailable" in body and headers["Server"] == "awselb/2.0"
     assert app.health() == {}
+    # An HTTPS listener terminates TLS with a certificate for the ACM certificate's names.
+    import http.client as httpclient
+    import ssl
+
+    cert = client(world, "acm").request_certificate(DomainName="chat.example.com")["CertificateArn"]
+    app.elb.create_listener(LoadBalancerArn=app.lb["LoadBalancerArn"], Protocol="HTTPS", Port=443,
+                            Certificates=[{"CertificateArn": cert}],
+                            DefaultActions=[{"Type": "forward", "TargetGroupArn": app.tg}])
+    app.port = 443
+    addr = app.lb_address()
+    ctx = ssl.create_default_context(cadata=http_get_json(f"{world}/_emulator/world/ca.pem")["pem"])
+    sock = __import__("socket").create_connection((addr, 443), timeout=5)
+    tls = ctx.wrap_socket(sock, server_hostname="chat.example.com")  # verified against the world's CA
+    conn = httpclient.HTTPConnection("chat.example.com")
+    conn.sock = tls
+    conn.request("GET", "/api/v4/system/ping")
+    assert conn.getresponse().status == 503
 
 
 # ---------------------------------------------------------------- Route 53 ---
