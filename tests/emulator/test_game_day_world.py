@@ -5,7 +5,8 @@ emulator, with a real PostgreSQL standing for Aurora.
     .venv-emulator/bin/python -m pytest -q tests/emulator/test_game_day_world.py
 
 Needs root (the node sandbox mounts overlays; PostgreSQL runs as the
-`postgres` user) and PostgreSQL 15's binaries (Debian's postgresql-15).
+`postgres` user) and PostgreSQL's server (Debian's postgresql, which
+scripts/test-tools installs).
 """
 
 import base64
@@ -26,7 +27,8 @@ import botocore.exceptions
 import pytest
 
 WEST, EAST = "us-west-1", "us-east-1"
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+PG_BIN = max(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name) if p.parent.name.isdigit()
+             else 0, default=Path("/usr/lib/postgresql/15/bin"))
 DB_HOST = "mm-west.cluster-c0ffee.us-west-1.rds.amazonaws.com"
 DB_RO_HOST = "mm-west.cluster-ro-c0ffee.us-west-1.rds.amazonaws.com"
 DB_PASSWORD = "Db-Pass-7#wz"
@@ -34,7 +36,7 @@ SEARCH_PASSWORD = "Search-Pass-9!kd"
 ACCOUNT = "123456789012"
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not (PG_BIN / "postgres").exists(),
-                                reason="needs root and PostgreSQL 15 (Debian's postgresql-15)")
+                                reason="needs root and PostgreSQL's server (Debian's postgresql; scripts/test-tools installs it)")
 
 
 # --------------------------------------------------------------- helpers ---

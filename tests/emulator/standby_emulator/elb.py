@@ -34,8 +34,9 @@ period").
   uses: `unused` (Target.NotInUse). DescribeTargetHealth answers from this.
 - Auto Scaling groups whose HealthCheckType includes ELB: a node whose
   target is `unhealthy` in an attached target group after the grace period
-  (HealthCheckGracePeriod, scaled, from launch) is marked Unhealthy,
-  terminated and replaced from the group's launch template.
+  (HealthCheckGracePeriod, scaled, counted from the end of the node's boot:
+  booting here takes real time the clock does not scale) is marked
+  Unhealthy, terminated and replaced from the group's launch template.
 - A region down closes its load balancers (connections refused) and pauses
   their probes; back up, they listen again.
 """
@@ -208,8 +209,6 @@ async def _probe_loop(key: tuple[str, str], backend: Any) -> None:
             st["ok"], st["fail"] = st["ok"] + 1, 0
             if st["state"] == "initial" or (st["state"] == "unhealthy" and st["ok"] >= healthy_n):
                 st.update(state="healthy", reason=None, description=None, since=time.time())
-            elif st["state"] == "initial":
-                st.update(reason="Elb.InitialHealthChecking")
         else:
             st["fail"], st["ok"] = st["fail"] + 1, 0
             if st["state"] in ("initial", "healthy") and st["fail"] >= unhealthy_n:
@@ -456,9 +455,10 @@ def _replace_unhealthy(account: str, region: str) -> None:
         tgs = [backend.elbv2_backend.target_groups.get(a) for a in group.target_group_arns]
         bad = []
         for s in list(group.instance_states):
+            # The grace period runs from the end of the node's boot: booting here
+            # takes real seconds the clock does not scale (AWS: from InService).
             node = nodes.get(s.instance.id)
-            born = node.launched if node else time.time()
-            if time.time() - born < grace:
+            if node is None or node.booted_at is None or time.time() - node.booted_at < grace:
                 continue
             if any(tg is not None and HEALTH.get((tg.arn, s.instance.id), {}).get("state") == "unhealthy"
                    for tg in tgs):

@@ -41,7 +41,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -186,6 +185,7 @@ class Node:
         self.imds = None
         self.imds_url = ""
         self.user_data_exit: int | None = None
+        self.booted_at: float | None = None  # cloud-init done (user data run or failed)
 
     # ------------------------------------------------------------ files ---
 
@@ -254,6 +254,7 @@ class Node:
             self.start_unit(name, why="boot")
         if first:
             self.run_user_data()
+        self.booted_at = time.time()
         if not self.down:
             self.state = "running"
 
@@ -330,6 +331,9 @@ class Node:
             f"export AWS_ENDPOINT_URL={world.emulator_url()}\n"
             f"export AWS_EC2_METADATA_SERVICE_ENDPOINT={self.imds_url}\n"
             f"export AWS_CONFIG_FILE={self.dir / 'no-aws-config'} AWS_SHARED_CREDENTIALS_FILE={self.dir / 'no-aws-credentials'}\n"
+            # AWS's metadata service answers in milliseconds; this one shares the
+            # emulator's busy process, so the CLI waits 5 s (default 1) twice.
+            "export AWS_METADATA_SERVICE_TIMEOUT=5 AWS_METADATA_SERVICE_NUM_ATTEMPTS=2\n"
             f"export PYTHONPATH= PYTHONNOUSERSITE=1\n"
             f"exec {sys.executable} -m awscli \"$@\"\n")
         aws.chmod(0o755)
@@ -479,6 +483,8 @@ class Node:
             "STANDBY_NODE_DIR": str(self.dir),
             "STANDBY_WORLD_MS_PER_S": str(world.aws_seconds(1) * 1000),
             "AWS_EC2_METADATA_SERVICE_ENDPOINT": self.imds_url,
+            "AWS_METADATA_SERVICE_TIMEOUT": "5",
+            "AWS_METADATA_SERVICE_NUM_ATTEMPTS": "2",
             "AWS_CONFIG_FILE": str(self.dir / "no-aws-config"),
             "AWS_SHARED_CREDENTIALS_FILE": str(self.dir / "no-aws-credentials"),
             "PGPASSFILE": str(self.dir / "no-pgpass"),
@@ -572,6 +578,7 @@ class Node:
             "private_ip": self.private_ip, "address": self.addr, "ami": self.ami, "imds_url": self.imds_url,
             "metadata": self.metadata, "instance_profile": self.profile,
             "user_data_exit": self.user_data_exit, "systemctl": self.systemctl_calls,
+            "booted_at": self.booted_at,
             "enabled": self.enabled_units(),
             "units": {n: {"active": self._active(n), "starts": u.starts, "exits": list(u.exits),
                           "pid": u.proc.pid if u.proc and u.proc.poll() is None else None}
@@ -722,13 +729,3 @@ def redact(text: str) -> str:
         text = text.replace(v, "(sensitive)")
     return text
 
-
-def free_port_on(addr: str, port: int) -> bool:
-    s = socket.socket()
-    try:
-        s.bind((addr, port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
