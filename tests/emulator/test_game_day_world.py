@@ -701,3 +701,23 @@ def test_alias_failover_to_a_pilot_light_region_and_regions_going_down(world, po
     wait_for("chat.example.com back on the primary", lambda: resolve(world, "chat.example.com") == west_addr,
              timeout=30)
     assert "boot (again)" in west.node_log(instance)
+
+
+def test_an_instance_refresh_of_a_one_node_group_leaves_users_without_mattermost(world, postgres):
+    """MinHealthyPercentage 90 and the default MaxHealthyPercentage on one
+    node: the node goes before its replacement serves (E3)."""
+    app = App(world, postgres)
+    app.wait_healthy()
+    url = app.url("/api/v4/system/ping")
+    app.asg.start_instance_refresh(AutoScalingGroupName=f"mm-app-{WEST}", Strategy="Rolling",
+                                   Preferences={"MinHealthyPercentage": 90, "InstanceWarmup": 300})
+    seen = set()
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        seen.add(http("GET", url, timeout=5)[0])
+        if 503 in seen and 200 in seen and app.health() and all(
+                h["State"] == "healthy" for h in app.health().values()):
+            break
+        time.sleep(0.05)
+    assert 503 in seen, seen  # no healthy target while the replacement boots
+    assert http("GET", url)[0] == 200

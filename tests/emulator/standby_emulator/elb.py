@@ -449,6 +449,8 @@ def _replace_unhealthy(account: str, region: str) -> None:
     except KeyError:
         return
     for group in list(backend.autoscaling_groups.values()):
+        # An instance refresh moves on with the clock even when no one reads the group.
+        asg_refresh.settle(group)
         if "ELB" not in str(group.health_check_type or "").upper() or not group.target_group_arns:
             continue
         grace = world.aws_seconds(int(group.health_check_grace_period or 0))
