@@ -194,12 +194,17 @@ def region_changed(region: str, down: bool) -> None:
 
 @atexit.register
 def _shutdown() -> None:
+    """The emulator exits: its nodes' processes and files go with it."""
     try:
         from . import nodes
 
         nodes.stop_all(wait=False)
     except Exception:  # noqa: BLE001
         pass
+    if _dir is not None:
+        import shutil
+
+        shutil.rmtree(_dir, ignore_errors=True)
 
 
 # ------------------------------------------------------------ control ---
