@@ -5,6 +5,8 @@ down: every signed AWS request whose SigV4 scope names it is noted in the call
 log (status 0) and its connection is closed without an answer, as when a
 region's endpoints are unreachable (the SDK sees a dispatch failure, never an
 AWS error). Domain REST requests to a domain of that region fail the same way.
+The game-day world (world.py) powers the region's nodes off and closes its
+load balancers (connections refused); back up, they boot and listen again.
 `{"down": false}` brings it back: global database members that a data-loss
 failover left behind while their region was down rejoin as secondaries (what
 Aurora does when the old primary's Region recovers). `GET /_emulator/regions`
@@ -28,7 +30,12 @@ def is_down(region: str | None) -> bool:
 
 def set_down(region: str, down: bool) -> None:
     with LOCK:
+        changed = (region in DOWN) != down
         (DOWN.add if down else DOWN.discard)(region)
+    if changed:
+        from . import world
+
+        world.region_changed(region, down)
     if not down:
         from . import rds
 

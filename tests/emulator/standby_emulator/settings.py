@@ -29,6 +29,15 @@
   (AWS: minutes per batch, warm-up included).
 - route53_pending_polls: GetChange calls that answer PENDING before INSYNC
   for each Route 53 change (AWS: usually under 60 s).
+- game_day: 1 turns the game-day world on (world.py): instances boot and run
+  their user data, load balancers listen and forward, target groups and
+  Route 53 health checks probe, failover records are evaluated. 0 (the
+  default): the API-only emulator (targets healthy at once, health checks
+  "Success"), which costs nothing at start-up or idle.
+- world_ms_per_aws_second: the game-day world's clock: how many real
+  milliseconds stand for one second of AWS or Mattermost time (health check
+  intervals, thresholds' worth of probes, grace periods, Mattermost's DB
+  ping retries and RestartSec). 50 = 20 times faster than AWS.
 """
 
 DEFAULT_SETTINGS = {
@@ -43,6 +52,8 @@ DEFAULT_SETTINGS = {
     "s3_batch_step_ms": 0,
     "route53_pending_polls": 1,
     "asg_refresh_ms": 300,
+    "game_day": 0,
+    "world_ms_per_aws_second": 50,
 }
 SETTINGS = dict(DEFAULT_SETTINGS)
 
