@@ -359,6 +359,8 @@ pub fn build(loaded: &Loaded, instances: &[(Desired, Attrs)], state: Option<&Sta
                     Some("SECONDARY") => (Flow::Secondary, "SECONDARY: users go here when the PRIMARY fails"),
                     _ => (Flow::Alias, "alias"),
                 };
+                // Route 53 answers with the PRIMARY while it is healthy, else with
+                // the SECONDARY (Route 53 Developer Guide, "Failover routing").
                 // Where the record points: by the name on record (what Route 53
                 // answers now); before it is applied, by its role (the PRIMARY
                 // aims at the active region).
@@ -594,7 +596,9 @@ fn str_at(attrs: &Attrs, path: &[&str]) -> Option<String> {
 }
 
 /// A DNS name as Route 53 compares alias targets: no trailing dot, lower
-/// case, no `dualstack.` prefix.
+/// case, no `dualstack.` prefix (aliases to a load balancer may carry it:
+/// Route 53 Developer Guide, "Value/route traffic to" for ELB alias records;
+/// the AWS CDK's route53-targets adds it always).
 fn dns_name(name: &str) -> String {
     let n = name.trim_end_matches('.').to_ascii_lowercase();
     n.strip_prefix("dualstack.").map(str::to_string).unwrap_or(n)
