@@ -290,14 +290,18 @@ fn flags(cli: &Cli, page: &Page, say: &mut impl FnMut(usize, &'static str, Strin
             i = used;
         }
         let loose = words.first().is_some_and(|w| w.starts_with("--"));
+        // A shell comment may speak of standby in words; its flags still
+        // belong to the command before it.
+        let mut comment = false;
         while i < words.len() {
             let w = words[i];
             i += 1;
-            if ends_command(w) {
+            comment |= code.in_block && w.starts_with('#');
+            if ends_command(w) && !comment {
                 current = None;
                 continue;
             }
-            if is_standby(w) {
+            if is_standby(w) && !comment {
                 match cli.command(&words[i..]) {
                     Ok((cmd, used)) => {
                         current = (!cmd.is_empty()).then_some(cmd);
