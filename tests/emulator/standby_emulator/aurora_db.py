@@ -244,6 +244,8 @@ class Model:
             bindir = self.server_bin()
             with self.server.connect() as c:
                 names = dict(c.execute("SELECT oid, datname FROM pg_database").fetchall())
+                roles = dict(c.execute("SELECT oid, rolname FROM pg_roles").fetchall())
+                master = next((roles[o] for o, n in new.roles.items() if n == new.master_user and o in roles), None)
                 new_names = {client: names[o] for o, client in new.dbs.items()}
                 for oid, client in list(v.dbs.items()):
                     src = names.get(oid)
@@ -260,8 +262,10 @@ class Model:
                         subprocess.run([str(bindir / "pg_dump"), "-h", sock, "-U", "standby_admin", "-Fc",
                                         "--no-owner", "--no-acl", "-f", str(dump), src], check=True,
                                        capture_output=True)
+                        # The copy's objects belong to its master user (the roles made with SQL are not copied).
+                        role = ["--role", master] if master else []
                         subprocess.run([str(bindir / "pg_restore"), "-h", sock, "-U", "standby_admin",
-                                        "--no-owner", "--no-acl", "-d", dst, str(dump)],
+                                        "--no-owner", "--no-acl", *role, "-d", dst, str(dump)],
                                        capture_output=True)
             return new
 

@@ -186,6 +186,9 @@ class Proxy:
         except (ConnectionError, OSError, ValueError, struct.error):
             pass
         except Exception as e:  # noqa: BLE001 - the emulator's fault: say so to the client
+            import traceback
+
+            traceback.print_exc()
             try:
                 conn.sendall(error_message("FATAL", "XX000", f"emulator: {e}"))
             except OSError:
@@ -310,7 +313,7 @@ class Proxy:
         try:
             while True:
                 kind, body = _read_message(session.backend)
-                if kind == b"Z" and session.catalog_dirty:
+                if kind == b"Z" and body == b"I" and session.catalog_dirty:  # committed by now
                     session.catalog_dirty = False
                     self.model.attribute(session.route.volume)
                 session.client.sendall(_pack(kind, body))

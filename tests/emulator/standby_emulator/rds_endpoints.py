@@ -156,8 +156,9 @@ def _hooks() -> None:
 
     def modify_db_cluster(self: RDSBackend, kwargs: dict[str, Any]) -> DBCluster:
         password = kwargs.get("master_user_password")
-        result = original_modify(self, kwargs)
-        cluster = self.clusters.get(kwargs.get("new_db_cluster_identifier") or kwargs.get("db_cluster_identifier"))
+        ident = kwargs.get("new_db_cluster_identifier") or kwargs.get("db_cluster_identifier")
+        result = original_modify(self, kwargs)  # moto rewrites kwargs
+        cluster = self.clusters.get(ident)
         volume = aurora_db.volume_of(cluster) if cluster is not None else None
         if password and volume is not None:
             aurora_db.model().set_master_password(volume, password)

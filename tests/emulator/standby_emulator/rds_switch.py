@@ -112,7 +112,8 @@ def _resync(clusters) -> None:
 
 
 def settle(gc: GlobalCluster) -> None:
-    """Completes an operation whose time has come: the writer flips, or not."""
+    """Completes an operation whose time has come: the writer flips, or not.
+    The sessions of the two clusters end (their instances took new roles)."""
     from .regions import is_down
 
     with LOCK:
@@ -121,7 +122,8 @@ def settle(gc: GlobalCluster) -> None:
             return
         gc._emu_switch = None
         gc.status = "available"
-        if op["ends"] == "moves":
+        moved = op["ends"] == "moves"
+        if moved:
             old = op["from"]
             if old is not None:
                 old.is_writer = False
@@ -131,6 +133,8 @@ def settle(gc: GlobalCluster) -> None:
             op["to"].is_writer = True
             if op["allow"]:
                 _resync([m for m in gc.members if m is not op["to"]])
+    if moved:
+        aurora_db.model().end_cluster_sessions([op["from"], op["to"]])
     aurora_db.refresh()
 
 
@@ -230,6 +234,7 @@ def _switch_primary(self: RDSResponse, allow_data_loss: bool) -> ActionResult:
                 f"cluster {gc.global_cluster_identifier}.")
         old = next((m for m in gc.members if m.is_writer), None)
         _refuse(self, gc, target, old, allow_data_loss)
+        members = copy.deepcopy(gc.global_cluster_members)
         ends = str(SETTINGS.get("rds_next_switch_ends", "moves"))
         SETTINGS["rds_next_switch_ends"] = "moves"  # the knob is for the next operation only
         now = time.time()
@@ -250,7 +255,7 @@ def _switch_primary(self: RDSResponse, allow_data_loss: bool) -> ActionResult:
             "DatabaseName": getattr(gc, "database_name", None),
             "StorageEncrypted": gc.storage_encrypted,
             "DeletionProtection": gc.deletion_protection,
-            "GlobalClusterMembers": copy.deepcopy(gc.global_cluster_members),
+            "GlobalClusterMembers": members,
             "Endpoint": gc.endpoint,
             "FailoverState": {
                 "Status": "pending",
@@ -261,6 +266,8 @@ def _switch_primary(self: RDSResponse, allow_data_loss: bool) -> ActionResult:
         }
     # A failover fences the old writer at once; its sessions and the global
     # endpoint's end now, and the writes of the last rds_failover_data_loss_ms are lost.
+    if allow_data_loss and ends == "moves":
+        aurora_db.model().end_cluster_sessions([old, target])
     aurora_db.refresh()
     if allow_data_loss and ends == "moves":
         loss_ms = int(SETTINGS.get("rds_failover_data_loss_ms", 0))
