@@ -12,10 +12,19 @@ STANDBY_EMULATOR_RDS_CA_BUNDLE, and in `GET /_emulator/rds/ca`), and each
 endpoint presents a certificate whose subject alternative name is exactly its
 host name (AWS's certificates use wildcards for the cluster endpoints; an
 exact name verifies the same way).
+
+The CA itself is made once per emulator venv (`<venv>/rds-ca/`, like AWS's
+one CA for every database) and copied into each instance directory, so an
+emulator's start-up costs a file copy; its key is loaded on the first TLS
+handshake.
 """
 
 import datetime
+import fcntl
+import os
+import shutil
 import ssl
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -31,31 +40,58 @@ def _name(cn: str) -> x509.Name:
                       x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
 
+def _make(cache: Path) -> None:
+    """The CA's key and certificate, once per venv."""
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (cache / "ca.pem").exists():
+            return
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = datetime.datetime.now(datetime.timezone.utc)
+        cert = (x509.CertificateBuilder()
+                .subject_name(_name("Emulated Amazon RDS Root CA"))
+                .issuer_name(_name("Emulated Amazon RDS Root CA"))
+                .public_key(key.public_key())
+                .serial_number(x509.random_serial_number())
+                .not_valid_before(now - datetime.timedelta(minutes=5))
+                .not_valid_after(now + datetime.timedelta(days=3650))
+                .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                             content_commitment=False, key_encipherment=False,
+                                             data_encipherment=False, key_agreement=False,
+                                             encipher_only=False, decipher_only=False), critical=True)
+                .sign(key, hashes.SHA256()))
+        fd = os.open(cache / "ca.key.tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()))
+        os.replace(cache / "ca.key.tmp", cache / "ca.key")
+        (cache / "ca.pem.tmp").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        os.replace(cache / "ca.pem.tmp", cache / "ca.pem")
+
+
 class CA:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, cache: Path | None = None) -> None:
         self.path = path
+        self.cache = cache or Path(sys.prefix) / "rds-ca"
         self.lock = threading.Lock()
         self._contexts: dict[str, ssl.SSLContext] = {}
-        self.key = ec.generate_private_key(ec.SECP256R1())
-        now = datetime.datetime.now(datetime.timezone.utc)
-        self.cert = (x509.CertificateBuilder()
-                     .subject_name(_name("Emulated Amazon RDS Root CA"))
-                     .issuer_name(_name("Emulated Amazon RDS Root CA"))
-                     .public_key(self.key.public_key())
-                     .serial_number(x509.random_serial_number())
-                     .not_valid_before(now - datetime.timedelta(minutes=5))
-                     .not_valid_after(now + datetime.timedelta(days=30))
-                     .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-                     .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                                  content_commitment=False, key_encipherment=False,
-                                                  data_encipherment=False, key_agreement=False,
-                                                  encipher_only=False, decipher_only=False), critical=True)
-                     .sign(self.key, hashes.SHA256()))
-        self.pem = self.cert.public_bytes(serialization.Encoding.PEM)
+        self._key = None
+        self._cert = None
+        if not (self.cache / "ca.pem").exists():
+            _make(self.cache)
+        self.pem = (self.cache / "ca.pem").read_bytes()
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(self.pem)
+        shutil.copyfile(self.cache / "ca.pem", tmp)
         tmp.replace(path)
+
+    def _signer(self):
+        if self._key is None:
+            self._key = serialization.load_pem_private_key((self.cache / "ca.key").read_bytes(), None)
+            self._cert = x509.load_pem_x509_certificate(self.pem)
+        return self._key, self._cert
 
     def context(self, host: str) -> ssl.SSLContext:
         """A server-side TLS context presenting a certificate for `host`."""
@@ -63,11 +99,12 @@ class CA:
             ctx = self._contexts.get(host)
             if ctx is not None:
                 return ctx
+            ca_key, ca_cert = self._signer()
             key = ec.generate_private_key(ec.SECP256R1())
             now = datetime.datetime.now(datetime.timezone.utc)
             leaf = (x509.CertificateBuilder()
                     .subject_name(_name(host))
-                    .issuer_name(self.cert.subject)
+                    .issuer_name(ca_cert.subject)
                     .public_key(key.public_key())
                     .serial_number(x509.random_serial_number())
                     .not_valid_before(now - datetime.timedelta(minutes=5))
@@ -75,7 +112,7 @@ class CA:
                     .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
                     .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
                     .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-                    .sign(self.key, hashes.SHA256()))
+                    .sign(ca_key, hashes.SHA256()))
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ctx.minimum_version = ssl.TLSVersion.TLSv1_2
             with tempfile.TemporaryDirectory() as d:
