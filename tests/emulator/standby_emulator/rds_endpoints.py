@@ -141,8 +141,10 @@ def _hooks() -> None:
         if writer is not None and aurora_db.volume_of(gc) is not None:
             volume = aurora_db.volume_of(gc)
         else:
+            # The first member of a global cluster made empty takes its DatabaseName (CreateGlobalCluster).
+            dbname = kwargs.get("database_name") or (getattr(gc, "database_name", None) if gc is not None else None)
             volume = aurora_db.model().new_volume(kwargs.get("master_username"), kwargs.get("master_user_password"),
-                                                  kwargs.get("database_name"))
+                                                  dbname)
             if gc is not None:
                 aurora_db.set_volume(gc, volume)
         aurora_db.set_volume(cluster, volume)
