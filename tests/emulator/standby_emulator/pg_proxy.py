@@ -164,6 +164,7 @@ class Proxy:
 
     def _serve(self, endpoint: str, conn: socket.socket) -> None:
         session = None
+        client = conn
         try:
             route = self.model.route(endpoint)
             if route is None:  # became unusable between accept and now
@@ -185,12 +186,12 @@ class Proxy:
             self._run(session, params)
         except (ConnectionError, OSError, ValueError, struct.error):
             pass
-        except Exception as e:  # noqa: BLE001 - the emulator's fault: say so to the client
+        except Exception as e:  # noqa: BLE001 - the emulator's fault: say so to the client (and the log)
             import traceback
 
             traceback.print_exc()
             try:
-                conn.sendall(error_message("FATAL", "XX000", f"emulator: {e}"))
+                client.sendall(error_message("FATAL", "XX000", f"emulator: {e}"))
             except OSError:
                 pass
         finally:
