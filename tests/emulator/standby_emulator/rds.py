@@ -7,7 +7,6 @@ so members may live in any region (as in AWS, where a global cluster is not
 regional).
 """
 
-import copy
 import time
 from typing import Any
 
