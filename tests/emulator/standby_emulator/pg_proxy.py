@@ -251,7 +251,7 @@ class Proxy:
         route = session.route
         user = params.get("user", "")
         database = params.get("database") or user
-        names = self.model.backend_names(route.volume, user, database)  # starts PostgreSQL if needed
+        names = self.model.volumes.backend_names(route.volume, user, database)  # starts PostgreSQL if needed
         out = dict(params)
         out["user"], out["database"] = names.user, names.database
         options = [params["options"]] if params.get("options") else []
@@ -316,7 +316,7 @@ class Proxy:
                 kind, body = _read_message(session.backend)
                 if kind == b"Z" and body == b"I" and session.catalog_dirty:  # committed by now
                     session.catalog_dirty = False
-                    self.model.attribute(session.route.volume)
+                    self.model.volumes.attribute(session.route.volume)
                 session.client.sendall(_pack(kind, body))
         except (ConnectionError, OSError, ValueError, struct.error):
             session.cut()

@@ -143,7 +143,7 @@ def _hooks() -> None:
         else:
             # The first member of a global cluster made empty takes its DatabaseName (CreateGlobalCluster).
             dbname = kwargs.get("database_name") or (getattr(gc, "database_name", None) if gc is not None else None)
-            volume = aurora_db.model().new_volume(kwargs.get("master_username"), kwargs.get("master_user_password"),
+            volume = aurora_db.model().volumes.new(kwargs.get("master_username"), kwargs.get("master_user_password"),
                                                   dbname)
             if gc is not None:
                 aurora_db.set_volume(gc, volume)
@@ -163,7 +163,7 @@ def _hooks() -> None:
         cluster = self.clusters.get(ident)
         volume = aurora_db.volume_of(cluster) if cluster is not None else None
         if password and volume is not None:
-            aurora_db.model().set_master_password(volume, password)
+            aurora_db.model().volumes.set_master_password(volume, password)
         aurora_db.refresh()  # write forwarding may have changed
         return result
 
@@ -179,7 +179,7 @@ def _hooks() -> None:
             aurora_db.model().remove_endpoints(lambda e: e.name in names)
             volume = aurora_db.volume_of(cluster)
             if volume is not None and not _volume_in_use(volume):
-                aurora_db.model().drop_volume(volume)
+                aurora_db.model().volumes.drop(volume)
         return result
 
     RDSBackend.delete_db_cluster = delete_db_cluster
@@ -230,7 +230,7 @@ def _hooks() -> None:
         volume = aurora_db.volume_of(cluster)
         if gc.members and volume is not None:
             # Detached from a global database that goes on: a standalone cluster with its own copy.
-            aurora_db.set_volume(cluster, aurora_db.model().clone(volume))
+            aurora_db.set_volume(cluster, aurora_db.model().volumes.clone(volume))
         elif not gc.members:
             aurora_db.set_volume(gc, None)
         aurora_db.refresh()

@@ -273,7 +273,7 @@ def _switch_primary(self: RDSResponse, allow_data_loss: bool) -> ActionResult:
         loss_ms = int(SETTINGS.get("rds_failover_data_loss_ms", 0))
         volume = aurora_db.volume_of(target)
         if loss_ms > 0 and volume is not None:
-            aurora_db.model().lose_writes_since(volume, now - loss_ms / 1000)
+            aurora_db.model().volumes.lose_writes_since(volume, now - loss_ms / 1000)
     for at in (now + total / 3, now + total):
         timer = threading.Timer(max(0.0, at - time.time()) + 0.005, _tick, args=(gc,))
         timer.daemon = True
