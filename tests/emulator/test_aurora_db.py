@@ -135,6 +135,9 @@ def test_writer_endpoint_is_a_real_database_with_the_master_user(aws, endpoint, 
         lambda: _connect(endpoint, emulator_env, c["Endpoint"], user="standby_admin"))
     # The postgres database is there too.
     _connect(endpoint, emulator_env, c["Endpoint"], dbname="postgres").close()
+    # Without replicas the reader endpoint leads to the writer instance: writes work there.
+    with _connect(endpoint, emulator_env, c["ReaderEndpoint"]) as conn:
+        conn.execute("INSERT INTO posts VALUES ('b', 'through the reader endpoint')")
 
 
 def test_standalone_clusters_have_their_own_volume(aws, endpoint, emulator_env):
