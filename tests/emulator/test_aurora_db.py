@@ -200,6 +200,12 @@ def test_secondary_writer_endpoint_is_inactive_and_reader_read_only(aws, endpoin
             conn.execute("INSERT INTO posts VALUES ('c')")
     eps = {e["name"]: e for e in _get(endpoint, "/_emulator/rds/endpoints")}
     assert eps[s["Endpoint"]]["active"] is False and eps[global_ep]["serving_cluster"] == "mm-west"
+    # The RDS API says so too.
+    described = east.describe_db_cluster_endpoints(DBClusterIdentifier="mm-east")["DBClusterEndpoints"]
+    assert sorted((e["EndpointType"], e["Status"], e["Endpoint"]) for e in described) == [
+        ("READER", "available", s["ReaderEndpoint"]), ("WRITER", "inactive", s["Endpoint"])]
+    assert [e["Status"] for e in west.describe_db_cluster_endpoints(
+        Filters=[{"Name": "db-cluster-endpoint-type", "Values": ["writer"]}])["DBClusterEndpoints"]] == ["available"]
 
 
 def test_reader_forwards_writes_with_write_forwarding(aws, endpoint, emulator_env):

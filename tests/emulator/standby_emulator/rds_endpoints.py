@@ -6,7 +6,9 @@ Names (moto 5.2.5: a random 12-character part per cluster, and
   `ReaderEndpoint` `<id>.cluster-ro-<dns>.<region>.rds.amazonaws.com`, an
   instance's `Endpoint.Address` `<id>.<dns>.<region>.rds.amazonaws.com`, where
   `<dns>` is 12 lowercase letters and digits shared by every endpoint of an
-  account in a region (Aurora User Guide, Aurora.Endpoints: the examples
+  account in a region (the AWS CLI example of describe-db-cluster-endpoints:
+  two clusters of one Region, both `cluster-cnpexample`; Aurora User Guide,
+  Aurora.Endpoints: the examples
   `mydbcluster.cluster-c7tj4example.us-east-1...`, `mydbcluster.cluster-ro-
   c7tj4example...`, and AUG-DR's `my-global.cluster-aaaaaabbbbbb.us-west-1`
   / `my-global.cluster-ro-aaaaaabbbbbb.us-west-1` of one cluster);
@@ -239,6 +241,49 @@ def _hooks() -> None:
     RDSResponse.remove_from_global_cluster = remove_from_global_cluster
 
 
+def fix_describe_db_cluster_endpoints() -> None:
+    """DescribeDBClusterEndpoints for the built-in endpoints (moto 5.2.5: not implemented).
+
+    RDS API reference, DescribeDBClusterEndpoints(DBClusterIdentifier,
+    DBClusterEndpointIdentifier, Filters) -> DBClusterEndpoints[{DBClusterIdentifier,
+    Endpoint, Status, EndpointType}] (the AWS CLI example lists the WRITER and
+    READER endpoints of each cluster of the Region, without an identifier);
+    DBClusterEndpoint.Status: "The inactive state applies to an endpoint that
+    can't be used for a certain kind of cluster, such as a writer endpoint for
+    a read-only secondary cluster in a global database". Filters:
+    db-cluster-endpoint-type (writer, reader), db-cluster-endpoint-status.
+    Unknown cluster: DBClusterNotFoundFault. No custom endpoints.
+    """
+    from moto.rds.exceptions import DBClusterNotFoundError
+
+    def describe_db_cluster_endpoints(self: RDSResponse):
+        from moto.core.responses import ActionResult
+
+        backend = rds_backends[self.current_account][self.region]
+        ident = (self.params.get("DBClusterIdentifier") or "").lower()
+        if ident and ident not in backend.clusters:
+            raise DBClusterNotFoundError(ident)
+        filters = {f["Name"]: [v.lower() for v in f.get("Values", [])]
+                   for f in self.params.get("Filters", []) or []}
+        out = []
+        for cluster in backend.clusters.values():
+            if ident and cluster.db_cluster_identifier != ident:
+                continue
+            writer_status = "available" if is_writer(cluster) else "inactive"
+            for kind, name, status in (("WRITER", cluster.endpoint, writer_status),
+                                       ("READER", cluster.reader_endpoint, "available")):
+                if kind.lower() not in filters.get("db-cluster-endpoint-type", [kind.lower()]):
+                    continue
+                if status not in filters.get("db-cluster-endpoint-status", [status]):
+                    continue
+                out.append({"DBClusterIdentifier": cluster.db_cluster_identifier, "Endpoint": name,
+                            "Status": status, "EndpointType": kind})
+        return ActionResult({"DBClusterEndpoints": out})
+
+    RDSResponse.describe_db_cluster_endpoints = describe_db_cluster_endpoints
+
+
 def apply() -> None:
     fix_endpoint_names()
+    fix_describe_db_cluster_endpoints()
     _hooks()
