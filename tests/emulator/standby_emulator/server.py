@@ -22,6 +22,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 
 from . import (
     apply_all,
+    aurora_db,
     calls,
     cloudwatch_cbor,
     ec2,
@@ -112,6 +113,7 @@ class EmulatorApp:
             ec2.reset()
             opensearch.reset()
             opensearch_rest.reset()
+            aurora_db.reset()
             network.reset()
             calls.reset()
         if cloudwatch_cbor.operation(environ):
@@ -169,7 +171,8 @@ class EmulatorApp:
                 for key, value in body.items():
                     if key not in opensearch_rest.DEFAULT_SETTINGS:
                         return _json_response(start_response, 400, {"message": f"unknown setting {key}"})
-                    opensearch_rest.SETTINGS[key] = int(value)
+                    kind = type(opensearch_rest.DEFAULT_SETTINGS[key])
+                    opensearch_rest.SETTINGS[key] = kind(value)
                 world.kick_if_resources()
                 return _json_response(start_response, 200, opensearch_rest.SETTINGS)
             if path == "/_emulator/opensearch/domains" and method == "GET":
@@ -247,6 +250,8 @@ class EmulatorApp:
                                   dict(parse_qsl(environ.get("QUERY_STRING", ""))))
             if extra is None:
                 extra = rds_backups.control(method, path, lambda: _read_json(environ))
+            if extra is None:
+                extra = aurora_db.control(method, path, lambda: _read_json(environ))
             if extra is None:
                 extra = rds_snapshots.control(method, path, lambda: _read_json(environ))
             if extra is not None:

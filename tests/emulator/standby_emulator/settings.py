@@ -1,4 +1,4 @@
-"""Knobs tests turn through POST /_emulator/settings (all integers).
+"""Knobs tests turn through POST /_emulator/settings (integers, except rds_next_switch_ends).
 
 - opensearch_bootstrap_polls: _status calls that answer BOOTSTRAPPING before
   SYNCING after a start (the plugin copies the leader's segments first).
@@ -38,6 +38,18 @@
   milliseconds stand for one second of AWS or Mattermost time (health check
   intervals, thresholds' worth of probes, grace periods, Mattermost's DB
   ping retries and RestartSec). 50 = 20 times faster than AWS.
+- rds_failover_data_loss_ms: a failover with AllowDataLoss loses the writes
+  committed that many ms before it was requested (rows deleted by commit
+  time; default 0: nothing lost), so RPO can be measured.
+- rds_resync_ms: after a failover, and when an old primary rejoins, the
+  secondaries report SynchronizationStatus pending-resync that long, and
+  their reader endpoints refuse connections meanwhile.
+- rds_next_switch_ends: "moves" (default), "cancelled" (the next switchover
+  or failover shows FailoverState cancelling, then ends with the writer where
+  it was) or "refused" (it vanishes after pending). Used once, then "moves".
+- rds_force_ssl: 1 = every Aurora endpoint refuses connections without TLS,
+  as rds.force_ssl = 1 does (Aurora PostgreSQL's default is 0; a cluster
+  parameter group with rds.force_ssl = 1 does the same for its cluster).
 """
 
 DEFAULT_SETTINGS = {
@@ -54,6 +66,10 @@ DEFAULT_SETTINGS = {
     "asg_refresh_ms": 300,
     "game_day": 0,
     "world_ms_per_aws_second": 50,
+    "rds_failover_data_loss_ms": 0,
+    "rds_resync_ms": 0,
+    "rds_next_switch_ends": "moves",
+    "rds_force_ssl": 0,
 }
 SETTINGS = dict(DEFAULT_SETTINGS)
 
