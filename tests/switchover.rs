@@ -1336,12 +1336,8 @@ fn a_switchover_that_ends_without_moving_the_writer_fails_at_once() {
     let w = World::new();
     w.ok(0, &["apply", ".", "--auto-approve"]);
     let to_east = ["apply", ".", "--auto-approve", "--var", "active_region=secondary"];
-    for (outcome, said) in [(1, "is cancelled."), (2, "failed.")] {
-        w.control(
-            "POST",
-            "/_emulator/settings",
-            Some(json!({"rds_failover_ms": 1500, "rds_next_switch_outcome": outcome})),
-        );
+    for (ends, said) in [("cancelled", "is cancelled."), ("refused", "failed.")] {
+        w.control("POST", "/_emulator/settings", Some(json!({"rds_failover_ms": 1500, "rds_next_switch_ends": ends})));
         let t0 = std::time::Instant::now();
         let mut child =
             w.cmd(&to_east).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();

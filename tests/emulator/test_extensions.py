@@ -281,6 +281,7 @@ def _cluster_arn(region, name):
 
 
 def _global_db(aws, **secondary):
+    """Two clusters with an instance each (AWS switches over only to a cluster that has one)."""
     west, east = aws("rds", WEST), aws("rds", EAST)
     west.create_db_cluster(DBClusterIdentifier="mm-west", Engine="aurora-postgresql",
                            EngineVersion="15.4", MasterUsername="mm", MasterUserPassword="Db-Passw0rd!",
@@ -289,6 +290,9 @@ def _global_db(aws, **secondary):
                                SourceDBClusterIdentifier=_cluster_arn(WEST, "mm-west"))
     east.create_db_cluster(DBClusterIdentifier="mm-east", Engine="aurora-postgresql", EngineVersion="15.4",
                            GlobalClusterIdentifier="mm-global", EnableGlobalWriteForwarding=True, **secondary)
+    for rds, name in ((west, "mm-west"), (east, "mm-east")):
+        rds.create_db_instance(DBInstanceIdentifier=f"{name}-0", DBClusterIdentifier=name,
+                               Engine="aurora-postgresql", DBInstanceClass="db.r6g.large")
     return west, east
 
 
@@ -332,6 +336,7 @@ def test_delete_db_cluster_refuses_any_global_member(aws):
     assert "please remove it from globalcluster first" in e.value.response["Error"]["Message"]
     east.remove_from_global_cluster(GlobalClusterIdentifier="mm-global",
                                     DbClusterIdentifier=_cluster_arn(EAST, "mm-east"))
+    east.delete_db_instance(DBInstanceIdentifier="mm-east-0", SkipFinalSnapshot=True)
     east.delete_db_cluster(DBClusterIdentifier="mm-east", SkipFinalSnapshot=True)
     assert error_of(lambda: west.delete_db_cluster(DBClusterIdentifier="mm-west", SkipFinalSnapshot=True))[0] == \
         "InvalidDBClusterStateFault"
@@ -408,7 +413,7 @@ def test_global_cluster_create_duplicate_and_write_forwarding(aws):
 
 def test_switchover_and_failover(aws):
     west, east = _global_db(aws)
-    answer = east.switchover_global_cluster(GlobalClusterIdentifier="mm-global",
+    answer = west.switchover_global_cluster(GlobalClusterIdentifier="mm-global",
                                             TargetDbClusterIdentifier=_cluster_arn(EAST, "mm-east"))
     gc = answer["GlobalCluster"]
     assert gc["FailoverState"] == {"Status": "pending", "FromDbClusterArn": _cluster_arn(WEST, "mm-west"),
@@ -526,7 +531,7 @@ def test_region_down_and_back_with_a_data_loss_failover(aws, endpoint):
 def test_remove_from_global_cluster_in_any_region(aws):
     west, east = _global_db(aws)
     # After a switchover the secondary (mm-west) lives outside us-east-1.
-    east.switchover_global_cluster(GlobalClusterIdentifier="mm-global",
+    west.switchover_global_cluster(GlobalClusterIdentifier="mm-global",
                                    TargetDbClusterIdentifier=_cluster_arn(EAST, "mm-east"))
     assert error_of(lambda: east.remove_from_global_cluster(
         GlobalClusterIdentifier="mm-global", DbClusterIdentifier=_cluster_arn(EAST, "mm-east")))[0] == \
@@ -1266,14 +1271,16 @@ def _events(rds, cluster):
 def test_a_cancelled_or_refused_switchover_leaves_the_writer(aws, endpoint):
     west, east = _global_db(aws)
     try:
-        for outcome, said in ((1, "is cancelled."), (2, "failed.")):
-            _settings(endpoint, rds_failover_ms=900, rds_next_switch_outcome=outcome)
+        for ends, said in (("cancelled", "is cancelled."), ("refused", "failed.")):
+            _settings(endpoint, rds_failover_ms=900, rds_next_switch_ends=ends)
             west.switchover_global_cluster(GlobalClusterIdentifier="mm-global",
                                            TargetDbClusterIdentifier=_cluster_arn(EAST, "mm-east"))
-            time.sleep(0.7)
-            state = _members(east)[0]["FailoverState"]["Status"]
-            assert state == ("cancelling" if outcome == 1 else "pending")
-            time.sleep(0.4)
+            time.sleep(0.2)
+            assert _members(east)[0]["FailoverState"]["Status"] == "pending"
+            if ends == "cancelled":
+                time.sleep(0.5)
+                assert _members(east)[0]["FailoverState"]["Status"] == "cancelling"
+            time.sleep(0.8)
             gc, members = _members(east)
             assert "FailoverState" not in gc and gc["Status"] == "available"
             assert members["mm-west"]["IsWriter"] and not members["mm-east"]["IsWriter"]
@@ -1287,14 +1294,14 @@ def test_a_cancelled_or_refused_switchover_leaves_the_writer(aws, endpoint):
             f"Global switchover to DB cluster mm-east in Region {EAST} finished.",
             "Aurora finished changing the DNS name that the global writer endpoint resolves to."]
     finally:
-        _settings(endpoint, rds_failover_ms=0, rds_next_switch_outcome=0)
+        _settings(endpoint, rds_failover_ms=0, rds_next_switch_ends="moves")
 
 
 def test_failover_events_fencing_and_a_late_snapshot(aws, endpoint):
     west, east = _global_db(aws)
     post = lambda body: urllib.request.urlopen(urllib.request.Request(  # noqa: E731
         f"{endpoint}/_emulator/regions", method="POST", data=json.dumps(body).encode())).read()
-    _settings(endpoint, rds_fencing_event=1, rds_rejoin_snapshot_ms=800)
+    _settings(endpoint, rds_fencing_event=1, rds_rejoin_snapshot_ms=800, rds_resync_ms=800)
     post({"region": WEST, "down": True})
     try:
         east.failover_global_cluster(GlobalClusterIdentifier="mm-global", AllowDataLoss=True,
@@ -1315,7 +1322,7 @@ def test_failover_events_fencing_and_a_late_snapshot(aws, endpoint):
     time.sleep(0.9)
     assert len(snaps()) == 1
     assert _members(east)[1]["mm-west"]["SynchronizationStatus"] == "connected"
-    _settings(endpoint, rds_fencing_event=0, rds_rejoin_snapshot_ms=0)
+    _settings(endpoint, rds_fencing_event=0, rds_rejoin_snapshot_ms=0, rds_resync_ms=0)
 
 
 def test_rds_publishes_the_lag_of_each_secondary(aws, endpoint):

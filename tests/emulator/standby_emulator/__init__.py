@@ -30,6 +30,7 @@ def apply_all() -> None:
         s3,
         s3_conditional,
         secretsmanager,
+        world,
     )
 
     s3.apply()
@@ -49,4 +50,5 @@ def apply_all() -> None:
     ec2.apply()
     elb_asg.apply()
     asg_refresh.apply()
+    world.apply()
     _applied = True

@@ -1,4 +1,4 @@
-"""Knobs tests turn through POST /_emulator/settings (all integers).
+"""Knobs tests turn through POST /_emulator/settings (integers, except rds_next_switch_ends).
 
 - opensearch_bootstrap_polls: _status calls that answer BOOTSTRAPPING before
   SYNCING after a start (the plugin copies the leader's segments first).
@@ -20,10 +20,6 @@
 - rds_snapshot_ms: how long a cluster snapshot that a failover's rejoin
   takes, or that CopyDBClusterSnapshot makes, stays `creating` before it is
   `available` (AWS: minutes, with the volume's size).
-- rds_next_switch_outcome: the next SwitchoverGlobalCluster /
-  FailoverGlobalCluster ends without moving the writer: 1 cancelled
-  (FailoverState cancelling for its last third), 2 refused while pending;
-  used once (rds_global_ops.py).
 - rds_fencing_event: 1 records a "writes were stopped" event on the new
   primary after a failover with the old region down (0: none).
 - rds_rejoin_snapshot_ms: after a failover, how long after the old primary
@@ -40,6 +36,27 @@
   (AWS: minutes per batch, warm-up included).
 - route53_pending_polls: GetChange calls that answer PENDING before INSYNC
   for each Route 53 change (AWS: usually under 60 s).
+- game_day: 1 turns the game-day world on (world.py): instances boot and run
+  their user data, load balancers listen and forward, target groups and
+  Route 53 health checks probe, failover records are evaluated. 0 (the
+  default): the API-only emulator (targets healthy at once, health checks
+  "Success"), which costs nothing at start-up or idle.
+- world_ms_per_aws_second: the game-day world's clock: how many real
+  milliseconds stand for one second of AWS or Mattermost time (health check
+  intervals, thresholds' worth of probes, grace periods, Mattermost's DB
+  ping retries and RestartSec). 50 = 20 times faster than AWS.
+- rds_failover_data_loss_ms: a failover with AllowDataLoss loses the writes
+  committed that many ms before it was requested (rows deleted by commit
+  time; default 0: nothing lost), so RPO can be measured.
+- rds_resync_ms: after a failover, and when an old primary rejoins, the
+  secondaries report SynchronizationStatus pending-resync that long, and
+  their reader endpoints refuse connections meanwhile.
+- rds_next_switch_ends: "moves" (default), "cancelled" (the next switchover
+  or failover shows FailoverState cancelling, then ends with the writer where
+  it was) or "refused" (it vanishes after pending). Used once, then "moves".
+- rds_force_ssl: 1 = every Aurora endpoint refuses connections without TLS,
+  as rds.force_ssl = 1 does (Aurora PostgreSQL's default is 0; a cluster
+  parameter group with rds.force_ssl = 1 does the same for its cluster).
 """
 
 DEFAULT_SETTINGS = {
@@ -50,7 +67,6 @@ DEFAULT_SETTINGS = {
     "rds_write_forwarding_ms": 0,
     "rds_failover_ms": 0,
     "rds_snapshot_ms": 0,
-    "rds_next_switch_outcome": 0,
     "rds_fencing_event": 0,
     "rds_rejoin_snapshot_ms": 0,
     "rds_lag_ms": 50,
@@ -58,6 +74,12 @@ DEFAULT_SETTINGS = {
     "s3_batch_step_ms": 0,
     "route53_pending_polls": 1,
     "asg_refresh_ms": 300,
+    "game_day": 0,
+    "world_ms_per_aws_second": 50,
+    "rds_failover_data_loss_ms": 0,
+    "rds_resync_ms": 0,
+    "rds_next_switch_ends": "moves",
+    "rds_force_ssl": 0,
 }
 SETTINGS = dict(DEFAULT_SETTINGS)
 
