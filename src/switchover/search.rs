@@ -216,9 +216,9 @@ pub struct Outcome {
     pub notes: Vec<String>,
 }
 
-/// Whether `index` is still restoring its leader's segments, when `_status`
-/// cannot say (the leader unreachable): an active recovery of type SNAPSHOT
-/// (`GET /<index>/_recovery?active_only=true`, a local call).
+/// Whether `index` is still restoring its leader's segments: an active
+/// recovery of type SNAPSHOT (`GET /<index>/_recovery?active_only=true`, a
+/// local call that works with the leader gone, unlike `_status`).
 async fn restoring(domain: &Domain, index: &str) -> Result<bool, KindError> {
     const CALL: &str = "GET /{index}/_recovery";
     let a = domain.send(CALL, Method::GET, &format!("/{index}/_recovery?active_only=true"), None).await?;
@@ -230,23 +230,6 @@ async fn restoring(domain: &Domain, index: &str) -> Result<bool, KindError> {
     }
     let shards = a.body.get(index).and_then(|i| i.get("shards")).and_then(|s| s.as_array()).cloned();
     Ok(shards.unwrap_or_default().iter().any(|s| s.get("type").and_then(|t| t.as_str()) == Some("SNAPSHOT")))
-}
-
-/// Where `index` stands before `_stop`, with the leader maybe gone: a
-/// `_status` error then says nothing about it, its recoveries do.
-async fn standing_here(domain: &Domain, index: &str) -> Result<Standing, KindError> {
-    match standing(domain, index).await {
-        Ok(s) => Ok(s),
-        Err(e) => match restoring(domain, index).await {
-            Ok(true) => Ok(Standing::Bootstrapping),
-            Ok(false) => Ok(Standing::Stuck { status: "RUNNING".into(), reason: first_line(&e.to_string()) }),
-            Err(_) => Err(e),
-        },
-    }
-}
-
-fn first_line(s: &str) -> String {
-    s.lines().next().unwrap_or_default().to_string()
 }
 
 /// Waits for the followers to catch up (`catch_up`), deletes the
@@ -279,7 +262,9 @@ pub async fn stop_followers(
     let mut left = Vec::new();
     for index in &names {
         // Caught up (a planned switchover) means none is bootstrapping: no look needed.
-        if catch_up.is_none() && standing_here(domain, index).await? == Standing::Bootstrapping {
+        // Otherwise the leader may be gone, and `_status` with it: the index's
+        // own recoveries say whether it still restores.
+        if catch_up.is_none() && restoring(domain, index).await? {
             left.push(index.clone());
             continue;
         }
