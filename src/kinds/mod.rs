@@ -341,6 +341,7 @@ pub fn registry() -> &'static [&'static dyn Kind] {
         &app::lb::Lb,
         &app::lb_target_group::LbTargetGroup,
         &app::lb_listener::LbListener,
+        &app::managed_prefix_list::ManagedPrefixList,
         &mattermost_config::MattermostConfig,
     ];
     KINDS
