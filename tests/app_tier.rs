@@ -157,10 +157,11 @@ impl World {
 }
 
 /// A rule's shape: (egress, protocol, from, to, source) with the source a
-/// CIDR or the referenced group.
+/// CIDR, a prefix list or the referenced group.
 fn shape(r: &SecurityGroupRule) -> (bool, String, i32, i32, String) {
     let source = r
         .cidr_ipv4()
+        .or(r.prefix_list_id())
         .map(str::to_string)
         .or_else(|| r.referenced_group_info().and_then(|g| g.group_id()).map(str::to_string))
         .unwrap_or_default();
@@ -178,9 +179,10 @@ fn sorted<T: Ord>(mut v: Vec<T>) -> Vec<T> {
     v
 }
 
-/// Lines of user data that set `name` (heredoc lines; secrets are printf'd).
+/// The value user data's heredoc sets for `name` (double-quoted for
+/// systemd; secrets are written at boot, not here).
 fn setting<'a>(user_data: &'a str, name: &str) -> Option<&'a str> {
-    user_data.lines().find_map(|l| l.strip_prefix(&format!("{name}=")))
+    user_data.lines().find_map(|l| l.strip_prefix(&format!("{name}=")).map(|v| v.trim_matches('"')))
 }
 
 /// AWS-assigned ids and ARNs out of text people read.
@@ -233,6 +235,22 @@ fn app_tier_in_both_regions() {
         let mut lb_rules: Vec<_> =
             cidrs.iter().map(|c| (false, "tcp".to_string(), port, port, c.to_string())).collect();
         lb_rules.push((true, "tcp".into(), 8065, 8065, app.clone()));
+        // Route 53's health checkers, whatever the user ranges: AWS's prefix list.
+        let checkers = w
+            .block(
+                w.ec2[region]
+                    .describe_managed_prefix_lists()
+                    .filters(
+                        Filter::builder()
+                            .name("prefix-list-name")
+                            .values(format!("com.amazonaws.{region}.route53-healthchecks"))
+                            .build(),
+                    )
+                    .send(),
+            )
+            .unwrap();
+        let checkers = checkers.prefix_lists()[0].prefix_list_id().unwrap().to_string();
+        lb_rules.push((false, "tcp".into(), port, port, checkers));
         assert_eq!(sorted(w.rules(region, &lb).iter().map(shape).collect()), sorted(lb_rules), "{region}");
 
         // The launch template: this region's settings, no secret.
@@ -264,18 +282,27 @@ fn app_tier_in_both_regions() {
         }
         let url = setting(&ud, "MM_ELASTICSEARCHSETTINGS_CONNECTIONURL").unwrap();
         assert!(url.starts_with(&format!("https://{search}-")), "{url}");
-        let replicas = setting(&ud, "MM_SQLSETTINGS_DATASOURCEREPLICAS").unwrap();
-        assert!(replicas.contains(&format!("@{db}.cluster-ro-")) && !replicas.contains(' '), "{replicas}");
-        // The DSN and the search password are fetched at boot from this
-        // region's secrets; neither is in the heredoc.
-        assert_eq!(setting(&ud, "MM_SQLSETTINGS_DATASOURCE"), None);
-        assert_eq!(setting(&ud, "MM_ELASTICSEARCHSETTINGS_PASSWORD"), None);
+        // The DSNs (writer through the global writer endpoint, reads in
+        // this region) and the search password are written at boot from
+        // this region's secrets, with the password; none is in the heredoc.
+        for name in
+            ["MM_SQLSETTINGS_DATASOURCE", "MM_SQLSETTINGS_DATASOURCEREPLICAS", "MM_ELASTICSEARCHSETTINGS_PASSWORD"]
+        {
+            assert_eq!(setting(&ud, name), None, "{name}");
+        }
         assert!(
             ud.contains(&format!("secret '{region}' 'arn:aws:secretsmanager:{region}:123456789012:secret:mm-db-")),
             "{ud}"
         );
+        let tls = "?sslmode=verify-full&sslrootcert=/etc/ssl/certs/rds-global-bundle.pem&connect_timeout=10";
         assert!(
-            ud.contains(&format!("'MM_SQLSETTINGS_DATASOURCE=postgres://mmuser:' \"$value\" '@{db}.cluster-")),
+            ud.contains(&format!(
+                "line 'MM_SQLSETTINGS_DATASOURCE' 'postgres://mmuser:' '@db.global-abc.global.rds.amazonaws.com:5432/mattermost{tls}' 1"
+            )),
+            "{ud}"
+        );
+        assert!(
+            ud.contains(&format!("line 'MM_SQLSETTINGS_DATASOURCEREPLICAS' 'postgres://mmuser:' '@{db}.cluster-ro-")),
             "{ud}"
         );
         assert!(!ud.contains(other), "{region}'s user data names {other}:\n{ud}");
@@ -293,7 +320,11 @@ fn app_tier_in_both_regions() {
         assert_eq!(lbs.load_balancers()[0].canonical_hosted_zone_id(), Some(zone));
         let tgs = w.block(elb.describe_target_groups().names(format!("mm-app-{region}")).send()).unwrap();
         let tg = &tgs.target_groups()[0];
-        assert_eq!((tg.port(), tg.health_check_path()), (Some(8065), Some("/api/v4/system/ping")));
+        // The ping that writes to the database: a region whose database is gone fails it.
+        assert_eq!(
+            (tg.port(), tg.health_check_path()),
+            (Some(8065), Some("/api/v4/system/ping?get_server_status=true"))
+        );
         assert_eq!(tg.matcher().unwrap().http_code(), Some("200"));
         let listeners = w.block(elb.describe_listeners().load_balancer_arn(&lb_arn).send()).unwrap();
         let l = &listeners.listeners()[0];
@@ -343,7 +374,7 @@ fn app_tier_in_both_regions() {
     assert_eq!(settings("primary")["MM_ELASTICSEARCHSETTINGS_PASSWORD"], "(sensitive)");
     assert_eq!(
         settings("secondary")["MM_SQLSETTINGS_DATASOURCE"].as_str().unwrap(),
-        "postgres://mmuser:(sensitive)@db-east.cluster-def.us-east-1.rds.amazonaws.com:5432/mattermost?sslmode=require&connect_timeout=10"
+        "postgres://mmuser:(sensitive)@db.global-abc.global.rds.amazonaws.com:5432/mattermost?sslmode=verify-full&sslrootcert=/etc/ssl/certs/rds-global-bundle.pem&connect_timeout=10"
     );
     assert_eq!(settings("primary")["MM_JOBSETTINGS_RUNSCHEDULER"], "true");
     // What Route 53 needs from the module: the load balancer's name and zone.
@@ -359,11 +390,13 @@ fn app_tier_in_both_regions() {
     for c in w.calls() {
         *ops.entry(c["operation"].as_str().unwrap_or_default().to_string()).or_default() += 1;
     }
-    // Per region: 2 groups, 6 rules (+1 in the west: two user ranges), 1
-    // template, 1 group, 1 balancer, 1 target group, 1 listener; IAM: 2 profiles.
+    // Per region: 2 groups, 7 rules (+1 in the west: two user ranges), 1
+    // prefix list, 1 template, 1 group, 1 balancer, 1 target group, 1
+    // listener; IAM: 2 profiles.
     let expect = [
         ("DescribeSecurityGroups", 4),
-        ("DescribeSecurityGroupRules", 13),
+        ("DescribeSecurityGroupRules", 15),
+        ("DescribeManagedPrefixLists", 2),
         ("DescribeLaunchTemplates", 2),
         ("DescribeLaunchTemplateVersions", 2),
         ("DescribeAutoScalingGroups", 2),
@@ -385,7 +418,13 @@ fn app_tier_in_both_regions() {
     assert!(plan.stdout.contains("Plan: 0 to add, 4 to change, 0 to destroy."), "{}", plan.stdout);
     assert!(!plan.stdout.contains("must be replaced") && !plan.stdout.contains("forces"), "{}", plan.stdout);
     // The running nodes are: a rolling refresh, said in plain words.
-    assert!(plan.stdout.contains("instances replaced by a rolling refresh (1 node"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains(
+            "instances replaced by a rolling refresh (1 node, new nodes launched before the ones they replace stop)"
+        ),
+        "{}",
+        plan.stdout
+    );
     insta::assert_snapshot!("instance_type_change_plan", redact(&plan.stdout));
     w.ok(0, &["apply", ".", "--auto-approve"], &vars);
     for region in [WEST, EAST] {
@@ -506,7 +545,7 @@ fn two_schedulers_are_refused() {
 #[test]
 fn unknown_setting_names_are_refused() {
     let extra = "  typo:\n    type: standby_mattermost_config\n    properties:\n      environment:\n        \
-                 MM_SQLSETTINGS_DATASOURCEREPLICAS: \"postgres://mm@reader/mm\"\n        MM_JOBSETTINGS_RUNSCHEDULLER: \"false\"\n        \
+                 MM_SQLSETTINGS_MAXOPENCONNS: \"300\"\n        MM_JOBSETTINGS_RUNSCHEDULLER: \"false\"\n        \
                  MM_SERVICESETTINGS_SITEURL: https://chat.example.com\n";
     let run = validate_with(|t| t.replacen("resources:\n", &format!("resources:\n{extra}"), 1), &[]);
     insta::assert_snapshot!("unknown_setting_name", run.stderr);
@@ -599,7 +638,9 @@ fn a_launch_template_change_rolls_the_nodes() {
     let vars = [("instance_type", "t3.small")];
     let plan = w.ok(2, &["plan", ".", "--detailed-exitcode"], &vars);
     assert!(
-        plan.stdout.contains("# (instances replaced by a rolling refresh (1 node, at least 90% kept in service))"),
+        plan.stdout.contains(
+            "# (instances replaced by a rolling refresh (1 node, new nodes launched before the ones they replace stop))"
+        ),
         "{}",
         plan.stdout
     );

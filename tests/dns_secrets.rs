@@ -422,7 +422,7 @@ resources:
         ("main.yaml:23:54", "must start with `/`"),
         ("main.yaml:23:89", "must be 10 or 30 seconds, got 20"),
         ("main.yaml:26:19", "is not allowed in a secret name"),
-        ("main.yaml:26:34", "must be 0 (delete at once, without recovery) or 7 to 30 days, got 3"),
+        ("main.yaml:26:34", "must be 0 (delete without recovery) or 7 to 30 days, got 3"),
     ] {
         assert!(run.stderr.lines().any(|l| l.contains(at) && l.contains(what)), "{at} {what}:\n{}", run.stderr);
     }

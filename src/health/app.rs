@@ -120,7 +120,7 @@ async fn group(input: &Input<'_>, addr: &str, inst: &Instance) -> Result<Vec<Che
                 format!("{region}'s load balancer has no healthy app node: users sent there get HTTP 503")
             })
             .fix(if desired == 0 {
-                "the group runs no nodes: scale it up (e.g. the example's `app_nodes_secondary`), apply, wait for \
+                "the group runs no nodes: scale it up (e.g. the example's `app_nodes_passive`), apply, wait for \
                  healthy targets, then switch"
             } else {
                 "check the nodes' Mattermost service and the target group's health check (/api/v4/system/ping)"

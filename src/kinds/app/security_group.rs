@@ -221,7 +221,10 @@ async fn wait_visible(ec2: &aws_sdk_ec2::Client, id: &str) -> Result<(), KindErr
             Err(e) => return Err(aws_error("DescribeSecurityGroups", e)),
         }
         if start.elapsed() >= PROPAGATION {
-            return Err(KindError::Timeout { what: format!("security group {id} to become visible"), after: PROPAGATION });
+            return Err(KindError::Timeout {
+                what: format!("security group {id} to become visible"),
+                after: PROPAGATION,
+            });
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(5));
@@ -235,7 +238,8 @@ async fn wait_visible(ec2: &aws_sdk_ec2::Client, id: &str) -> Result<(), KindErr
 /// finds nothing to revoke: safe after a lost answer. The group not yet
 /// visible (InvalidGroup.NotFound) is waited for. 2 calls.
 async fn revoke_default_egress(ec2: &aws_sdk_ec2::Client, id: &str) -> Result<(), KindError> {
-    let v4 = IpPermission::builder().ip_protocol("-1").ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build()).build();
+    let v4 =
+        IpPermission::builder().ip_protocol("-1").ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build()).build();
     let v6 =
         IpPermission::builder().ip_protocol("-1").ipv6_ranges(Ipv6Range::builder().cidr_ipv6("::/0").build()).build();
     for (permission, v6) in [(v4, false), (v6, true)] {

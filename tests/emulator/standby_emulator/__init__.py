@@ -21,6 +21,8 @@ def apply_all() -> None:
         opensearch,
         opensearch_logs,
         opensearch_stats,
+        prefix_lists,
+        propagation,
         rds,
         rds_recreate,
         rds_snapshots,
@@ -45,4 +47,6 @@ def apply_all() -> None:
     ec2.apply()
     elb_asg.apply()
     asg_refresh.apply()
+    propagation.apply()
+    prefix_lists.apply()
     _applied = True

@@ -19,7 +19,9 @@ request (AWS APIs and OpenSearch domain REST alike) meets, with probability
 
 The emulator's own control paths (/_emulator/..., /moto-api/...) and
 /_proxy/... are never faulted. Control: `GET /_proxy/stats` (faults by kind,
-requests seen), `PUT /_proxy/rate?value=0.2`, and `PUT
+requests seen), `PUT /_proxy/rate?value=0.2`, `PUT
+/_proxy/rates?refused=0.15&lost=0.05` (a probability per kind instead: each
+request meets at most one fault, drawn with these odds), and `PUT
 /_proxy/lose?match=TEXT&times=N`: the next N requests whose "METHOD path"
 line or body contains TEXT (e.g. `Action=CreatePolicy`,
 `POST /2021-01-01/opensearch/cc/outboundConnection`) take effect and lose
@@ -52,6 +54,7 @@ class State:
         self.requests = 0
         self.log = log
         self.lose: list[list] = []  # [texts (all must occur), times left]
+        self.rates: dict[str, float] | None = None  # per kind, instead of `rate` evenly
 
     def targeted(self, line: str, body: bytes) -> bool:
         with self.lock:
@@ -65,6 +68,14 @@ class State:
     def pick(self) -> str | None:
         with self.lock:
             self.requests += 1
+            if self.rates is not None:
+                draw, upto = self.rng.random(), 0.0
+                for kind in KINDS:
+                    upto += self.rates.get(kind, 0.0)
+                    if draw < upto:
+                        self.stats[kind] += 1
+                        return kind
+                return None
             if self.rng.random() >= self.rate:
                 return None
             kind = self.rng.choice(KINDS)
@@ -90,7 +101,13 @@ def error_answer(kind: str, service: str) -> tuple[int, dict, bytes]:
         code, status = ("SlowDown", 503) if kind == "throttled" else ("ServiceUnavailable", 503)
         body = f"<Error><Code>{code}</Code><Message>Please reduce your request rate.</Message></Error>"
         return status, {"Content-Type": "application/xml"}, body.encode()
-    if service in ("iam", "rds", "sts", "ec2"):
+    if service == "ec2":
+        # EC2's own error document (EC2 API reference, "Error codes").
+        code, status = ("RequestLimitExceeded", 503) if kind == "throttled" else ("Unavailable", 503)
+        body = (f"<Response><Errors><Error><Code>{code}</Code><Message>Please retry (fault proxy)</Message></Error>"
+                f"</Errors><RequestID>fault-proxy</RequestID></Response>")
+        return status, {"Content-Type": "text/xml"}, body.encode()
+    if service in ("iam", "rds", "sts", "autoscaling", "elasticloadbalancing", "route53"):
         code, status, who = ("Throttling", 400, "Sender") if kind == "throttled" else ("ServiceUnavailable", 503, "Receiver")
         body = (f"<ErrorResponse><Error><Type>{who}</Type><Code>{code}</Code><Message>Rate exceeded</Message>"
                 f"</Error><RequestId>fault-proxy</RequestId></ErrorResponse>")
@@ -156,7 +173,8 @@ def make_handler(state: State, upstream: str):
             u = urlparse(self.path)
             if u.path == "/_proxy/stats":
                 with state.lock:
-                    payload = {"faults": dict(state.stats), "requests": state.requests, "rate": state.rate}
+                    payload = {"faults": dict(state.stats), "requests": state.requests, "rate": state.rate,
+                               "rates": state.rates}
                 return self._send(200, {"Content-Type": "application/json"}, json.dumps(payload).encode())
             if u.path == "/_proxy/lose":
                 q = parse_qs(u.query)
@@ -164,7 +182,14 @@ def make_handler(state: State, upstream: str):
                     state.lose.append([q["match"], int(q.get("times", ["1"])[0])])
                 return self._send(200, {"Content-Type": "application/json"}, b"{}")
             if u.path == "/_proxy/rate":
-                state.rate = float(parse_qs(u.query).get("value", ["0"])[0])
+                with state.lock:
+                    state.rate = float(parse_qs(u.query).get("value", ["0"])[0])
+                    state.rates = None
+                return self._send(200, {"Content-Type": "application/json"}, b"{}")
+            if u.path == "/_proxy/rates":
+                q = parse_qs(u.query)
+                with state.lock:
+                    state.rates = {k: float(q[k][0]) for k in KINDS if k in q}
                 return self._send(200, {"Content-Type": "application/json"}, b"{}")
             self._send(404, {}, b"")
 

@@ -28,6 +28,7 @@ from . import (
     network,
     opensearch,
     opensearch_rest,
+    propagation,
     opensearch_security,
     rds_backups,
     rds_snapshots,
@@ -97,6 +98,7 @@ class EmulatorApp:
             route53.reset()
             regions.reset()
             ec2.reset()
+            propagation.reset()
             opensearch.reset()
             opensearch_rest.reset()
             network.reset()

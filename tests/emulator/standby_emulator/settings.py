@@ -29,6 +29,11 @@
   (AWS: minutes per batch, warm-up included).
 - route53_pending_polls: GetChange calls that answer PENDING before INSYNC
   for each Route 53 change (AWS: usually under 60 s).
+- ec2_group_visible_ms, iam_profile_visible_ms: how long a new security
+  group, or a new instance profile, stays invisible to EC2's other calls
+  (propagation.py; AWS: seconds).
+- secrets_force_delete_ms: how long a secret deleted without recovery keeps
+  its name (secretsmanager.py; AWS: "a short delay", done in the background).
 """
 
 DEFAULT_SETTINGS = {
@@ -43,6 +48,9 @@ DEFAULT_SETTINGS = {
     "s3_batch_step_ms": 0,
     "route53_pending_polls": 1,
     "asg_refresh_ms": 300,
+    "ec2_group_visible_ms": 0,
+    "iam_profile_visible_ms": 0,
+    "secrets_force_delete_ms": 200,
 }
 SETTINGS = dict(DEFAULT_SETTINGS)
 
