@@ -146,3 +146,27 @@ def test_the_fault_proxy_draws_each_kind_at_its_rate(endpoint, tmp_path):
     finally:
         proxy.kill()
         proxy.wait()
+
+
+def test_elb_creates_repeated_with_the_same_settings_succeed(endpoint, reset):
+    ec2 = client(endpoint, "ec2")
+    elb = client(endpoint, "elbv2")
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]][:2]
+    lb = elb.create_load_balancer(Name="t-lb", Subnets=subnets)["LoadBalancers"][0]["LoadBalancerArn"]
+    assert elb.create_load_balancer(Name="t-lb", Subnets=subnets)["LoadBalancers"][0]["LoadBalancerArn"] == lb
+    assert error(lambda: elb.create_load_balancer(Name="t-lb", Subnets=subnets, Scheme="internal"))[0] \
+        == "DuplicateLoadBalancerName"
+    assert len(elb.describe_load_balancers(Names=["t-lb"])["LoadBalancers"]) == 1
+    tg_args = {"Name": "t-tg", "Protocol": "HTTP", "Port": 8065, "VpcId": vpc}
+    tg = elb.create_target_group(**tg_args)["TargetGroups"][0]["TargetGroupArn"]
+    assert elb.create_target_group(**tg_args)["TargetGroups"][0]["TargetGroupArn"] == tg
+    assert error(lambda: elb.create_target_group(**{**tg_args, "Port": 80}))[0] == "DuplicateTargetGroupName"
+    action = [{"Type": "forward", "TargetGroupArn": tg}]
+    listener = elb.create_listener(LoadBalancerArn=lb, Protocol="HTTP", Port=80, DefaultActions=action)
+    again = elb.create_listener(LoadBalancerArn=lb, Protocol="HTTP", Port=80, DefaultActions=action)
+    assert listener["Listeners"][0]["ListenerArn"] == again["Listeners"][0]["ListenerArn"]
+    other = elb.create_target_group(**{**tg_args, "Name": "t-tg2"})["TargetGroups"][0]["TargetGroupArn"]
+    assert error(lambda: elb.create_listener(LoadBalancerArn=lb, Protocol="HTTP", Port=80,
+                                             DefaultActions=[{"Type": "forward", "TargetGroupArn": other}]))[0] \
+        == "DuplicateListener"

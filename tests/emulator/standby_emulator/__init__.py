@@ -16,6 +16,7 @@ def apply_all() -> None:
         asg_refresh,
         ec2,
         elb_asg,
+        elb_idempotency,
         iam,
         iam_simulate,
         opensearch,
@@ -46,6 +47,7 @@ def apply_all() -> None:
     secretsmanager.apply()
     ec2.apply()
     elb_asg.apply()
+    elb_idempotency.apply()
     asg_refresh.apply()
     propagation.apply()
     prefix_lists.apply()
