@@ -736,3 +736,55 @@ fn an_apply_killed_during_the_refresh_resumes_without_a_second_refresh() {
     }
     w.ok(0, &["plan", ".", "--detailed-exitcode"], &[("instance_type", "t3.small")]);
 }
+
+// ------------------------------------------------- AWS's eventual consistency
+
+/// A first apply on a fresh account: EC2 refuses the launch template's
+/// just-made instance profile for a while (here 3 s: CreateAutoScalingGroup
+/// answers "ValidationError … Invalid IAM Instance Profile name", as AWS
+/// does until IAM propagates the profile). standby retries as the AWS
+/// provider does, and the apply converges in one run.
+#[test]
+fn a_just_made_instance_profile_is_waited_for() {
+    let w = World::new();
+    w.settings(serde_json::json!({"iam_profile_visible_ms": 3000}));
+    let apply = w.ok(0, &["apply", ".", "--auto-approve"], &[]);
+    assert!(apply.stdout.contains("Apply complete!"), "{}", apply.stdout);
+    for region in [WEST, EAST] {
+        let creates = w.count("CreateAutoScalingGroup", region);
+        assert!(creates >= 2, "{region}: the refused create was retried ({creates} calls)");
+        assert_eq!(w.nodes(region).len(), 1, "{region}");
+    }
+    w.ok(0, &["plan", ".", "--detailed-exitcode"], &[]);
+}
+
+/// A new security group invisible to EC2's other calls for a while (here
+/// 1.5 s: DescribeSecurityGroupRules lists none of its rules, a revoke naming
+/// it answers InvalidGroup.NotFound), as EC2's eventual consistency allows:
+/// the default egress rule is still revoked (by its permission, once the
+/// group is visible), so the load balancers' groups allow no egress but to
+/// the nodes, and the nodes' own allow-all rule is no duplicate.
+#[test]
+fn a_group_not_yet_visible_still_loses_its_default_egress() {
+    let w = World::new();
+    w.settings(serde_json::json!({"ec2_group_visible_ms": 1500}));
+    let apply = w.ok(0, &["apply", ".", "--auto-approve"], &[]);
+    assert!(!apply.all().contains("InvalidPermission.Duplicate"), "{}", apply.all());
+    for region in [WEST, EAST] {
+        let lb = w.group_id(region, &format!("mm-app-lb-{region}"));
+        let egress: Vec<_> = w.rules(region, &lb).iter().filter(|r| r.is_egress() == Some(true)).map(shape).collect();
+        let app = w.group_id(region, &format!("mm-app-app-{region}"));
+        assert_eq!(egress, [(true, "tcp".to_string(), 8065, 8065, app)], "{region}");
+        // No marker of an unfinished create is left.
+        let groups = w
+            .block(
+                w.ec2[region]
+                    .describe_security_groups()
+                    .filters(Filter::builder().name("group-id").values(&lb).build())
+                    .send(),
+            )
+            .unwrap();
+        assert!(groups.security_groups()[0].tags().iter().all(|t| t.key() != Some("standby:default-egress")));
+    }
+    w.ok(0, &["plan", ".", "--detailed-exitcode"], &[]);
+}

@@ -54,6 +54,12 @@ impl Proxy {
         http(&self.url, "PUT", &format!("/_proxy/rate?value={rate}"), None, None);
     }
 
+    /// The next `times` requests containing every one of `texts` are refused (503, never forwarded).
+    fn refuse_all(&self, texts: &[&str], times: u32) {
+        let q: String = texts.iter().map(|t| format!("match={t}&")).collect();
+        http(&self.url, "PUT", &format!("/_proxy/refuse?{q}times={times}"), None, None);
+    }
+
     /// A probability per kind of fault (refused, throttled, lost, slow).
     fn set_rates(&self, rates: &[(&str, f64)]) {
         let q: Vec<String> = rates.iter().map(|(k, r)| format!("{k}={r}")).collect();
@@ -412,6 +418,33 @@ fn kill_9_at_random_moments_leaves_nothing_behind() {
     let mid = kills.iter().filter(|(_, done)| !done).count();
     eprintln!("apply took {took} ms; kills (delay, apply had finished): {kills:?}");
     assert!(mid as u64 >= points * 5 / 6, "most kills must land mid-apply (20 of the default 24): {kills:?}");
+}
+
+/// A security group's create is three calls (CreateSecurityGroup, the
+/// revoke of AWS's default egress rule, DeleteTags of the marker): stopped
+/// after the first (here every revoke refused, as a kill would stop it), the
+/// group is left with AWS's allow-all egress. The next apply finds the group
+/// by its name, reads the marker, and finishes the create: no group keeps
+/// the default rule, `app_out` is no duplicate, the plan after is clean.
+#[test]
+fn a_security_group_create_stopped_before_its_revoke_is_finished_next_run() {
+    let emu = Emulator::start();
+    let proxy = Proxy::start(&emu.endpoint(), 13);
+    let w = World { endpoint: proxy.url.clone(), emu, dir: example(), attempts: "1" };
+    w.stand_in_for_the_primary();
+    proxy.refuse_all(&["Action=RevokeSecurityGroupEgress"], 1000);
+    let failed = w.ok(1, &["apply", ".", "--auto-approve"]);
+    assert!(failed.stderr.contains("RevokeSecurityGroupEgress"), "{}", failed.all());
+    assert!(!w.open_egress().is_empty(), "the stopped creates left the default egress rule");
+    http(&proxy.url, "PUT", "/_proxy/clear", None, None);
+    let run = w.run(&["apply", ".", "--auto-approve"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(run.all().contains("found by its natural key"), "{}", run.all());
+    assert!(!run.all().contains("InvalidPermission.Duplicate"), "{}", run.all());
+    assert_eq!(w.open_egress(), Vec::<String>::new());
+    let plan = w.ok(0, &["plan", ".", "--detailed-exitcode"]);
+    assert!(plan.stdout.contains("No changes."), "{}", plan.stdout);
+    assert_eq!(w.orphans(), Vec::<String>::new());
 }
 
 /// Creates whose id AWS assigns, their answer lost (and not retried): the

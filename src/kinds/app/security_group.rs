@@ -125,9 +125,10 @@ impl Kind for SecurityGroup {
             .await
             .map_err(|e| aws_error("CreateSecurityGroup", e))?;
         let id = out.group_id().unwrap_or_default().to_string();
-        wait_visible(&ec2, &id).await?;
-        revoke_default_egress(&ec2, &id).await?;
-        untag_pending(&ec2, &id).await?;
+        let made = format!("security group {id}");
+        wait_visible(&ec2, &id).await.map_err(|e| e.after_made(&made))?;
+        revoke_default_egress(&ec2, &id).await.map_err(|e| e.after_made(&made))?;
+        untag_pending(&ec2, &id).await.map_err(|e| e.after_made(&made))?;
         let mut attrs = desired.clone();
         self.derive(&mut attrs);
         attrs.insert("vpc_id".into(), Value::str(vpc));

@@ -58,7 +58,7 @@ impl Kind for IamInstanceProfile {
             .await
             .map_err(|e| aws_error("CreateInstanceProfile", e))?;
         if let Some(role) = get_str(desired, "role") {
-            add_role(&iam, name, role).await?;
+            add_role(&iam, name, role).await.map_err(|e| e.after_made(&format!("instance profile {name}")))?;
         }
         let mut attrs = desired.clone();
         if let Some(p) = out.instance_profile() {

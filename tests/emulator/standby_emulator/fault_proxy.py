@@ -26,7 +26,9 @@ request meets at most one fault, drawn with these odds), and `PUT
 line or body contains TEXT (e.g. `Action=CreatePolicy`,
 `POST /2021-01-01/opensearch/cc/outboundConnection`) take effect and lose
 their answer, whatever the rate; with several `match` parameters a request
-must contain them all. Each fault is also one JSON line in --log.
+must contain them all; `PUT /_proxy/refuse?match=TEXT&times=N` likewise
+answers them 503 without forwarding (they never take effect), and `PUT
+/_proxy/clear` forgets both lists. Each fault is also one JSON line in --log.
 """
 
 import argparse
@@ -54,16 +56,18 @@ class State:
         self.requests = 0
         self.log = log
         self.lose: list[list] = []  # [texts (all must occur), times left]
+        self.refuse: list[list] = []  # the same, answered 503 without forwarding
         self.rates: dict[str, float] | None = None  # per kind, instead of `rate` evenly
 
-    def targeted(self, line: str, body: bytes) -> bool:
+    def targeted(self, line: str, body: bytes) -> str | None:
         with self.lock:
-            for rule in self.lose:
-                if rule[1] > 0 and all(t in line or t.encode() in body for t in rule[0]):
-                    rule[1] -= 1
-                    self.stats["lost"] += 1
-                    return True
-        return False
+            for rules, kind in ((self.lose, "lost"), (self.refuse, "refused")):
+                for rule in rules:
+                    if rule[1] > 0 and all(t in line or t.encode() in body for t in rule[0]):
+                        rule[1] -= 1
+                        self.stats[kind] += 1
+                        return kind
+        return None
 
     def pick(self) -> str | None:
         with self.lock:
@@ -176,10 +180,16 @@ def make_handler(state: State, upstream: str):
                     payload = {"faults": dict(state.stats), "requests": state.requests, "rate": state.rate,
                                "rates": state.rates}
                 return self._send(200, {"Content-Type": "application/json"}, json.dumps(payload).encode())
-            if u.path == "/_proxy/lose":
+            if u.path == "/_proxy/clear":
+                with state.lock:
+                    state.lose.clear()
+                    state.refuse.clear()
+                return self._send(200, {"Content-Type": "application/json"}, b"{}")
+            if u.path in ("/_proxy/lose", "/_proxy/refuse"):
                 q = parse_qs(u.query)
                 with state.lock:
-                    state.lose.append([q["match"], int(q.get("times", ["1"])[0])])
+                    rules = state.lose if u.path == "/_proxy/lose" else state.refuse
+                    rules.append([q["match"], int(q.get("times", ["1"])[0])])
                 return self._send(200, {"Content-Type": "application/json"}, b"{}")
             if u.path == "/_proxy/rate":
                 with state.lock:
@@ -199,7 +209,7 @@ def make_handler(state: State, upstream: str):
             if path.startswith("/_proxy/"):
                 return self._control()
             control = path.startswith(("/_emulator/", "/moto-api/"))
-            kind = None if control else ("lost" if state.targeted(f"{self.command} {path} ", body) else state.pick())
+            kind = None if control else (state.targeted(f"{self.command} {path} ", body) or state.pick())
             service = service_of(self.headers)
             if kind:
                 state.note(kind, self.command, path, service)
