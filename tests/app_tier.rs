@@ -788,3 +788,233 @@ fn a_group_not_yet_visible_still_loses_its_default_egress() {
     }
     w.ok(0, &["plan", ".", "--detailed-exitcode"], &[]);
 }
+
+// ------------------------------------------------- the whole example
+
+/// examples/mattermost-dr, every file, with its modules, without the
+/// imports (these tests make the primary with standby).
+fn example_copy(name: &str) -> PathBuf {
+    let root = scratch(name);
+    copy_dir(&repo().join("examples/mattermost-dr"), &root.join("examples/mattermost-dr"));
+    copy_dir(&repo().join("modules"), &root.join("modules"));
+    std::fs::remove_file(root.join("examples/mattermost-dr/imports.yaml")).unwrap();
+    root.join("examples/mattermost-dr")
+}
+
+/// The example's variables as the demo sets them (plain HTTP, no certificates).
+fn example_cmd(dir: &std::path::Path, emu: Option<&Emulator>, args: &[&str]) -> std::process::Command {
+    let mut c = match emu {
+        Some(e) => e.cmd(dir, args),
+        None => common::cmd(dir, args),
+    };
+    c.env("STANDBY_VAR_opensearch_master_password", SEARCH_MASTER)
+        .env("STANDBY_VAR_db_master_password", "Db-Master-7#wz")
+        .env("STANDBY_VAR_opensearch_replication_password", "Srch-Repl-9!kq")
+        .env("STANDBY_VAR_opensearch_mattermost_password", "Srch-Mm-9!kq")
+        .env("STANDBY_VAR_search_source_ips", r#"["127.0.0.0/8"]"#)
+        .env("STANDBY_VAR_deletion_protection", "false")
+        .env("STANDBY_VAR_force_destroy", "true")
+        .env("STANDBY_VAR_app_ami_id", "ami-0abcdef1234567890")
+        .env("STANDBY_VAR_app_listener_protocol", "HTTP")
+        .env("STANDBY_VAR_app_listener_port", "80")
+        .env("STANDBY_VAR_app_certificate_arn_primary", "null")
+        .env("STANDBY_VAR_app_certificate_arn_secondary", "null")
+        .env("STANDBY_VAR_app_nodes_passive", "1")
+        .env("STANDBY_VAR_mattermost_db_password", DB_PASSWORD)
+        .env("STANDBY_VAR_secrets_recovery_window_in_days", "0");
+    c
+}
+
+/// The existing primary's search side: the leader domain (made by standby
+/// here, with its access policy) holding Mattermost's indices, which
+/// replication needs before it starts.
+fn stand_in_search_leader(emu: &Emulator, dir: &std::path::Path) {
+    let leader_policy = "module.search.aws_opensearch_domain_policy.leader_policy";
+    let run: Run = example_cmd(dir, Some(emu), &["apply", ".", "--auto-approve", "--target", leader_policy])
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(run.code, 0, "{}", run.all());
+    let (_, text) = common::http(&emu.endpoint(), "GET", "/_emulator/opensearch/domains", None, "", None);
+    let domains: Value = serde_json::from_str(&text).unwrap();
+    let leader = domains.as_array().unwrap().iter().find(|d| d["domain"] == "mattermost-dr-os-us-west-1").unwrap();
+    let host = leader["endpoints"][0].as_str().unwrap();
+    for index in ["channels", "users", "files", "posts-2024-06-01"] {
+        let (status, body) = common::http(&emu.endpoint(), "PUT", &format!("/{index}"), Some(host), SEARCH_MASTER, None);
+        assert_eq!(status, 200, "{body}");
+    }
+}
+
+const SEARCH_MASTER: &str = "Srch-Master-9!kq";
+
+/// A new password for Mattermost's database user is one plan: the secret's
+/// new version in both regions, a new launch template version in each (the
+/// boot script names the value's version) and each group's rolling refresh;
+/// after the apply every node was launched from the new version.
+#[test]
+fn a_new_database_password_rolls_the_nodes() {
+    let emu = Emulator::start();
+    let dir = example_copy("app-tier-password");
+    let run = |args: &[&str], password: &str| -> Run {
+        let out = example_cmd(&dir, Some(&emu), args).env("STANDBY_VAR_mattermost_db_password", password).output();
+        let run: Run = out.unwrap().into();
+        assert!(!run.all().contains(password), "the password leaked:\n{}", run.all());
+        run
+    };
+    stand_in_search_leader(&emu, &dir);
+    let applied = run(&["apply", ".", "--auto-approve"], DB_PASSWORD);
+    assert_eq!(applied.code, 0, "{}", applied.all());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let config = rt.block_on(async { common::sdk_config(&emu.endpoint(), WEST).await });
+    let asg = Asg::new(&config);
+    let nodes = |asg: &Asg| {
+        let out = rt
+            .block_on(asg.describe_auto_scaling_groups().auto_scaling_group_names("mattermost-dr-app-us-west-1").send())
+            .unwrap();
+        out.auto_scaling_groups()[0]
+            .instances()
+            .iter()
+            .map(|i| {
+                (i.instance_id().unwrap().to_string(), i.launch_template().unwrap().version().unwrap().to_string())
+            })
+            .collect::<Vec<_>>()
+    };
+    let before = nodes(&asg);
+    // Mattermost's own user, through the global writer endpoint; reads in the region.
+    let out = run(&["output", "--json"], DB_PASSWORD);
+    let outputs: Value = serde_json::from_str(&out.stdout).unwrap();
+    let global = outputs["db_global_writer_endpoint"]["value"].as_str().unwrap().to_string();
+    let settings = &outputs["app_settings_secondary"]["value"];
+    let dsn = settings["MM_SQLSETTINGS_DATASOURCE"].as_str().unwrap();
+    assert!(dsn.starts_with(&format!("postgres://mmuser:(sensitive)@{global}:5432/mattermost?")), "{dsn}");
+    let replicas = settings["MM_SQLSETTINGS_DATASOURCEREPLICAS"].as_str().unwrap();
+    assert!(replicas.starts_with("postgres://mmuser:(sensitive)@mattermost-dr-db-us-east-1.cluster-ro-"), "{replicas}");
+    // The primary standby made has Mattermost's database; its master is not Mattermost's user.
+    let rds = aws_sdk_rds::Client::new(&config);
+    let cluster = rt.block_on(rds.describe_db_clusters().db_cluster_identifier("mattermost-dr-db-us-west-1").send());
+    let cluster = cluster.unwrap().db_clusters()[0].clone();
+    assert_eq!((cluster.database_name(), cluster.master_username()), (Some("mattermost"), Some("postgres")));
+    // The passive region's capacity follows active_region: a switchover scales it up.
+    let switch = run(&["plan", ".", "--json", "--var", "active_region=secondary"], DB_PASSWORD);
+    assert_eq!(switch.code, 0, "{}", switch.all());
+    let switch: Value = serde_json::from_str(&switch.stdout).unwrap();
+    let group = |addr: &str| {
+        let c = switch["resource_changes"].as_array().unwrap().iter().find(|c| c["address"] == addr).unwrap().clone();
+        let n = |k: &str| (c["change"]["before"][k].as_i64().unwrap(), c["change"]["after"][k].as_i64().unwrap());
+        (n("min_size"), n("desired_capacity"))
+    };
+    assert_eq!(group("module.app_secondary.aws_autoscaling_group.node_group"), ((1, 2), (1, 2)));
+    assert_eq!(group("module.app_primary.aws_autoscaling_group.node_group"), ((2, 1), (2, 1)));
+    let rotated = "Mm-Db-Rotated-2%x";
+    let plan = run(&["plan", ".", "--detailed-exitcode"], rotated);
+    assert_eq!(plan.code, 2, "{}", plan.all());
+    for addr in [
+        "aws_secretsmanager_secret_version.mattermost_db_password_primary_value (us-west-1) will be updated in-place",
+        "aws_secretsmanager_secret_version.mattermost_db_password_secondary_value (us-east-1) will be updated in-place",
+        "module.app_primary.aws_launch_template.node_template (us-west-1) will be updated in-place",
+        "module.app_secondary.aws_launch_template.node_template (us-east-1) will be updated in-place",
+        "module.app_primary.aws_autoscaling_group.node_group (us-west-1) will be updated in-place",
+    ] {
+        assert!(plan.stdout.contains(addr), "{addr}:\n{}", plan.stdout);
+    }
+    assert!(plan.stdout.contains("instances replaced by a rolling refresh"), "{}", plan.stdout);
+    let applied = run(&["apply", ".", "--auto-approve"], rotated);
+    assert_eq!(applied.code, 0, "{}", applied.all());
+    let after = nodes(&asg);
+    assert!(
+        after.iter().all(|(id, v)| !before.iter().any(|(b, _)| b == id) && *v != before[0].1),
+        "{before:?} -> {after:?}"
+    );
+    let clean = run(&["plan", ".", "--detailed-exitcode"], rotated);
+    assert_eq!(clean.code, 0, "{}", clean.all());
+}
+
+/// Unsafe combinations are said before any call, located at the line of
+/// the configuration and with the address: Mattermost on the master user
+/// (warning), an active region with no nodes (error), Route 53's health
+/// checkers kept out of the load balancer (warning).
+#[test]
+fn unsafe_combinations_are_said_at_plan_time() {
+    let dir = example_copy("app-tier-unsafe");
+    let validate = |vars: &[(&str, &str)]| -> Run {
+        let mut c = example_cmd(&dir, None, &["validate", "."]);
+        for (k, v) in vars {
+            c.env(format!("STANDBY_VAR_{k}"), v);
+        }
+        c.output().unwrap().into()
+    };
+    let fine = validate(&[]);
+    assert_eq!(fine.code, 0, "{}", fine.all());
+    assert!(!fine.all().contains("check."), "the example's defaults are safe:\n{}", fine.all());
+    let master = validate(&[("mattermost_db_user", "postgres")]);
+    assert_eq!(master.code, 0, "{}", master.all());
+    let none = validate(&[("app_nodes_active", "0")]);
+    assert_eq!(none.code, 1, "{}", none.all());
+    // The module's own check, through the fixture with the checkers off.
+    let root = scratch("app-tier-closed");
+    copy_dir(&repo().join("modules"), &root.join("modules"));
+    let text = std::fs::read_to_string(repo().join("tests/fixtures/app_tier/main.yaml")).unwrap();
+    let fixture = root.join("tests/fixtures/app_tier");
+    let edited =
+        text.replacen("      lb_ingress_cidrs:", "      route53_health_checkers: false\n      lb_ingress_cidrs:", 1);
+    write_files(&fixture, &[("main.yaml", &edited)]);
+    let closed: Run = common::cmd(&fixture, &["validate", "."])
+        .env("STANDBY_VAR_certificate_arn", "arn:aws:acm:us-west-1:123456789012:certificate/x")
+        .env("STANDBY_VAR_db_password", DB_PASSWORD)
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(closed.code, 0, "{}", closed.all());
+    let said: Vec<String> = [&master, &none, &closed]
+        .iter()
+        .flat_map(|r| r.all().lines().map(str::to_string).collect::<Vec<_>>())
+        .filter(|l| l.contains("check."))
+        .collect();
+    insta::assert_snapshot!("unsafe_combinations", said.join("\n"));
+}
+
+/// `database_name` is create-only: on an adopted cluster another name than
+/// the one AWS reports is refused at plan time, located, never planned as a
+/// replacement; the reported name (or none) imports cleanly.
+#[test]
+fn an_adopted_clusters_database_is_never_replaced() {
+    let emu = Emulator::start();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let config = rt.block_on(async { common::sdk_config(&emu.endpoint(), WEST).await });
+    let rds = aws_sdk_rds::Client::new(&config);
+    rt.block_on(
+        rds.create_db_cluster()
+            .db_cluster_identifier("prod-db")
+            .engine("aurora-postgresql")
+            .engine_version("16.4")
+            .database_name("chat")
+            .master_username("admin")
+            .master_user_password("Own-Passw0rd")
+            .send(),
+    )
+    .unwrap();
+    let dir = scratch("app-tier-database-name");
+    let config = |name: &str| {
+        format!(
+            "regions: {{ primary: us-west-1, secondary: us-east-1 }}\nimports:\n  - to: aws_rds_cluster.db\n    id: prod-db\n\
+             resources:\n  db:\n    type: aws_rds_cluster\n    properties:\n      cluster_identifier: prod-db\n      \
+             engine_version: \"16.4\"\n      master_username: admin\n      manage_master_user_password: false\n      \
+             skip_final_snapshot: true\n{name}"
+        )
+    };
+    write_files(&dir, &[("main.yaml", &config("      database_name: mattermost\n"))]);
+    let refused = emu.standby(&dir, &["plan", "."]);
+    assert_eq!(refused.code, 1, "{}", refused.all());
+    assert!(
+        refused.stderr.contains("main.yaml:14:7: aws_rds_cluster.db: cannot import")
+            && refused.stderr.contains("`database_name` is \"chat\" in AWS but \"mattermost\" in the configuration"),
+        "{}",
+        refused.stderr
+    );
+    for name in ["      database_name: chat\n", ""] {
+        write_files(&dir, &[("main.yaml", &config(name))]);
+        let plan = emu.standby(&dir, &["plan", ".", "--detailed-exitcode"]);
+        assert_eq!(plan.code, 2, "{}", plan.all());
+        assert!(plan.stdout.contains("Plan: 1 to import, 0 to add, 0 to change, 0 to destroy."), "{}", plan.stdout);
+    }
+}

@@ -242,6 +242,15 @@ impl World {
                         .await
                         .unwrap();
                     for r in rules.security_group_rules() {
+                        // AWS's own allow-all egress rule of a new group is
+                        // not standby's (open_egress looks for those left).
+                        let default = r.is_egress() == Some(true)
+                            && r.ip_protocol() == Some("-1")
+                            && (r.cidr_ipv4() == Some("0.0.0.0/0") || r.cidr_ipv6() == Some("::/0"))
+                            && r.description().is_none_or(str::is_empty);
+                        if default {
+                            continue;
+                        }
                         let kind = if r.is_egress() == Some(true) {
                             "aws_vpc_security_group_egress_rule"
                         } else {
@@ -380,12 +389,16 @@ fn the_example_converges_through_a_faulty_network() {
 fn kill_9_at_random_moments_leaves_nothing_behind() {
     let emu = Emulator::start();
     let w = World { endpoint: emu.endpoint(), emu, dir: example(), attempts: "2" };
-    // How long an apply takes here, to spread the kills over it.
-    w.stand_in_for_the_primary();
-    let started = Instant::now();
-    w.ok(0, &["apply", ".", "--auto-approve"]);
-    let took = started.elapsed().as_millis() as u64;
-    w.ok(0, &["destroy", ".", "--auto-approve"]);
+    // How long an apply takes here, to spread the kills over it: the second
+    // one (the first also warms the emulator up, and is slower).
+    let mut took = 0;
+    for _ in 0..2 {
+        w.stand_in_for_the_primary();
+        let started = Instant::now();
+        w.ok(0, &["apply", ".", "--auto-approve"]);
+        took = started.elapsed().as_millis() as u64;
+        w.ok(0, &["destroy", ".", "--auto-approve"]);
+    }
     let points: u64 = std::env::var("STANDBY_TEST_KILLS").ok().and_then(|s| s.parse().ok()).unwrap_or(24);
     // One kill per slice of the apply, at a deterministic "random" moment
     // inside it (a fixed LCG), so a failure can be replayed.
