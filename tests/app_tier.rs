@@ -840,7 +840,8 @@ fn stand_in_search_leader(emu: &Emulator, dir: &std::path::Path) {
     let leader = domains.as_array().unwrap().iter().find(|d| d["domain"] == "mattermost-dr-os-us-west-1").unwrap();
     let host = leader["endpoints"][0].as_str().unwrap();
     for index in ["channels", "users", "files", "posts-2024-06-01"] {
-        let (status, body) = common::http(&emu.endpoint(), "PUT", &format!("/{index}"), Some(host), SEARCH_MASTER, None);
+        let (status, body) =
+            common::http(&emu.endpoint(), "PUT", &format!("/{index}"), Some(host), SEARCH_MASTER, None);
         assert_eq!(status, 200, "{body}");
     }
 }
