@@ -43,6 +43,19 @@ fn attrs_of(name: &str, l: &aws_sdk_ec2::types::ManagedPrefixList) -> Attrs {
     a
 }
 
+async fn lookup(cx: &Ctx<'_>, name: &str) -> Result<Option<aws_sdk_ec2::types::ManagedPrefixList>, KindError> {
+    let out = cx
+        .aws
+        .ec2(cx.region)
+        .await
+        .describe_managed_prefix_lists()
+        .filters(Filter::builder().name("prefix-list-name").values(name).build())
+        .send()
+        .await
+        .map_err(|e| aws_error("DescribeManagedPrefixLists", e))?;
+    Ok(out.prefix_lists().iter().find(|l| l.prefix_list_name() == Some(name)).cloned())
+}
+
 #[async_trait]
 impl Kind for ManagedPrefixList {
     fn type_name(&self) -> &'static str {
@@ -53,25 +66,26 @@ impl Kind for ManagedPrefixList {
         &SCHEMA
     }
 
+    /// A lookup stopped by a kill made nothing: the next refresh looks it up again.
+    fn finds_by_natural_key(&self) -> bool {
+        true
+    }
+
+    // find: 1 call (DescribeManagedPrefixLists by name).
+    async fn find(&self, cx: &Ctx<'_>, desired: &Attrs) -> Result<Option<String>, KindError> {
+        Ok(lookup(cx, req_str(desired, "name")?).await?.map(|l| l.prefix_list_id().unwrap_or_default().to_string()))
+    }
+
     // create: 1 call (DescribeManagedPrefixLists by name); nothing is made.
     async fn create(&self, cx: &Ctx<'_>, desired: &Attrs) -> Result<Created, KindError> {
         let name = req_str(desired, "name")?;
-        let out = cx
-            .aws
-            .ec2(cx.region)
-            .await
-            .describe_managed_prefix_lists()
-            .filters(Filter::builder().name("prefix-list-name").values(name).build())
-            .send()
-            .await
-            .map_err(|e| aws_error("DescribeManagedPrefixLists", e))?;
-        let Some(l) = out.prefix_lists().iter().find(|l| l.prefix_list_name() == Some(name)) else {
+        let Some(l) = lookup(cx, name).await? else {
             return Err(KindError::Failed(format!(
                 "{} has no prefix list named {name:?} (AWS's lists are named com.amazonaws.<region>.<service>)",
                 cx.region
             )));
         };
-        let a = attrs_of(name, l);
+        let a = attrs_of(name, &l);
         Ok(Created { id: get_str(&a, "id").unwrap_or_default().to_string(), attrs: a })
     }
 
