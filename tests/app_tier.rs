@@ -1019,3 +1019,40 @@ fn an_adopted_clusters_database_is_never_replaced() {
         assert!(plan.stdout.contains("Plan: 1 to import, 0 to add, 0 to change, 0 to destroy."), "{}", plan.stdout);
     }
 }
+
+/// A setting removed from the configuration leaves the launch template: the
+/// new version carries what the configuration says and inherits nothing
+/// (no SourceVersion; the emulator, as AWS, copies a source version's
+/// settings into the new one). The plan after is clean.
+#[test]
+fn a_removed_launch_setting_leaves_the_template() {
+    let emu = Emulator::start();
+    let dir = scratch("app-tier-removed-setting");
+    let config = |profile: &str| {
+        format!(
+            "regions: {{ primary: us-west-1, secondary: us-east-1 }}\nresources:\n  lt:\n    type: aws_launch_template\n    \
+             properties:\n      name: mm-removed\n      image_id: ami-0abcdef1234567890\n      instance_type: t3.micro\n{profile}"
+        )
+    };
+    write_files(&dir, &[("main.yaml", &config("      iam_instance_profile: mm-profile\n"))]);
+    assert_eq!(emu.standby(&dir, &["apply", ".", "--auto-approve"]).code, 0);
+    write_files(&dir, &[("main.yaml", &config(""))]);
+    let apply = emu.standby(&dir, &["apply", ".", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.all());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let config = rt.block_on(async { common::sdk_config(&emu.endpoint(), WEST).await });
+    let out = rt
+        .block_on(
+            Ec2::new(&config)
+                .describe_launch_template_versions()
+                .launch_template_name("mm-removed")
+                .versions("$Latest")
+                .send(),
+        )
+        .unwrap();
+    let v = &out.launch_template_versions()[0];
+    assert_eq!(v.version_number(), Some(2));
+    assert!(v.launch_template_data().unwrap().iam_instance_profile().is_none(), "{v:?}");
+    let plan = emu.standby(&dir, &["plan", ".", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}", plan.all());
+}
