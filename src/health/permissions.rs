@@ -263,6 +263,7 @@ pub const BY_KIND: &[(&str, &[&str], &[&str])] = &[
             "elasticloadbalancing:DeleteTargetGroup",
         ],
     ),
+    ("standby_managed_prefix_list", &["ec2:DescribeManagedPrefixLists"], &[]),
     (
         "aws_lb_listener",
         &["elasticloadbalancing:DescribeListeners"],
@@ -293,6 +294,7 @@ pub const HEALTH: &[&str] = &[
     "es:DescribeOutboundConnections",
     "cloudwatch:GetMetricData",
     "elasticloadbalancing:DescribeTargetHealth",
+    "route53:GetHealthCheckStatus",
     "sts:GetCallerIdentity",
     "iam:SimulatePrincipalPolicy",
 ];

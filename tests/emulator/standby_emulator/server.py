@@ -29,6 +29,7 @@ from . import (
     network,
     opensearch,
     opensearch_rest,
+    propagation,
     opensearch_security,
     rds_backups,
     rds_global_ops,
@@ -112,6 +113,7 @@ class EmulatorApp:
             route53.reset()
             regions.reset()
             ec2.reset()
+            propagation.reset()
             opensearch.reset()
             opensearch_rest.reset()
             aurora_db.reset()

@@ -57,6 +57,11 @@
 - rds_force_ssl: 1 = every Aurora endpoint refuses connections without TLS,
   as rds.force_ssl = 1 does (Aurora PostgreSQL's default is 0; a cluster
   parameter group with rds.force_ssl = 1 does the same for its cluster).
+- ec2_group_visible_ms, iam_profile_visible_ms: how long a new security
+  group, or a new instance profile, stays invisible to EC2's other calls
+  (propagation.py; AWS: seconds).
+- secrets_force_delete_ms: how long a secret deleted without recovery keeps
+  its name (secretsmanager.py; AWS: "a short delay", done in the background).
 """
 
 DEFAULT_SETTINGS = {
@@ -80,6 +85,9 @@ DEFAULT_SETTINGS = {
     "rds_resync_ms": 0,
     "rds_next_switch_ends": "moves",
     "rds_force_ssl": 0,
+    "ec2_group_visible_ms": 0,
+    "iam_profile_visible_ms": 0,
+    "secrets_force_delete_ms": 200,
 }
 SETTINGS = dict(DEFAULT_SETTINGS)
 
