@@ -337,7 +337,12 @@ pub async fn apply(
         return Err(Error::Apply(f));
     }
     if plan.destroy {
-        println!("\n{} Resources: {} destroyed.", style.green(&style.bold("Destroy complete!")), outcome.destroyed);
+        let restored = if outcome.changed > 0 { format!("{} restored, ", outcome.changed) } else { String::new() };
+        println!(
+            "\n{} Resources: {restored}{} destroyed.",
+            style.green(&style.bold("Destroy complete!")),
+            outcome.destroyed
+        );
         let kept = st.resources.values().filter(|r| r.adopted).count();
         if kept > 0 {
             println!(

@@ -31,6 +31,38 @@ pub struct Ctx<'a> {
     pub aws: &'a Aws,
     /// How long the current operation may take, waits included.
     pub timeout: Duration,
+    /// The resource was adopted (imported from outside standby): production.
+    /// What the configuration does not ask for is left as AWS has it (e.g.
+    /// no `ApplyImmediately` unless the configuration says so).
+    pub adopted: bool,
+    /// For an update: the properties the plan changes. A secret AWS never
+    /// returns is compared by hash, so only the plan knows whether it changed.
+    pub changed: &'a BTreeSet<String>,
+}
+
+impl<'a> Ctx<'a> {
+    /// A context for reads and one-off calls: not adopted, nothing changed.
+    pub fn new(address: &'a str, region: &'a str, aws: &'a Aws, timeout: Duration) -> Ctx<'a> {
+        static NONE: BTreeSet<String> = BTreeSet::new();
+        Ctx { address, region, aws, timeout, adopted: false, changed: &NONE }
+    }
+}
+
+/// The object a resource changes when that is not the resource itself: a
+/// resource of `type_name` whose attribute `attr` is `value` (a bucket's
+/// versioning changes the bucket named in its `bucket`). When that object
+/// is adopted, the plan lists the change among those made to production.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub type_name: &'static str,
+    pub attr: &'static str,
+    pub value: String,
+}
+
+impl Target {
+    pub fn new(type_name: &'static str, attr: &'static str, value: impl Into<String>) -> Target {
+        Target { type_name, attr, value: value.into() }
+    }
 }
 
 /// A problem with one property, found before any API call.
@@ -271,6 +303,71 @@ pub trait Kind: Send + Sync {
         Vec::new()
     }
 
+    /// The object this resource changes when it is not that object itself
+    /// (a bucket's versioning, a domain's users): see [`Target`].
+    fn acts_on(&self, _props: &Attrs) -> Option<Target> {
+        None
+    }
+
+    /// What a change on production (an adopted resource, or the adopted
+    /// object [`Kind::acts_on`] names) does there, in plain words with AWS's
+    /// consequence, for the plan's production section. `before` is `None`
+    /// for a create, `after` for a delete.
+    fn production_effect(
+        &self,
+        _before: Option<&Attrs>,
+        _after: Option<&Attrs>,
+        _changed: &BTreeSet<String>,
+    ) -> Option<String> {
+        None
+    }
+
+    /// Observes, before a create, what the object this resource changes had
+    /// until now (e.g. a bucket's versioning status, a domain's access
+    /// policy), as attributes to keep (`previous_*`). The apply writes them
+    /// ahead to the journal, durably, before the create is called, so that
+    /// deleting the resource can give production back what it had even
+    /// when the apply was killed right after the call.
+    async fn before_create(&self, _cx: &Ctx<'_>, _desired: &Attrs) -> Result<Attrs, KindError> {
+        Ok(Attrs::new())
+    }
+
+    /// Attributes AWS never reports that the state keeps as recorded (what
+    /// [`Kind::before_create`] observed, standby's own settings): every
+    /// refresh and read-back carries them over.
+    fn kept(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// On an adopted resource, what to apply when the configuration says
+    /// `want` and AWS reports `have`: by default what is configured. Kinds
+    /// merge where production may hold more than standby sets (tags by
+    /// key, log publishing by log type), so nothing production has is dropped.
+    fn merge_adopted(&self, _prop: &str, want: &Value, _have: &Value) -> Value {
+        want.clone()
+    }
+
+    /// Properties of an adopted resource that destroy gives back as they
+    /// were found at import when standby changed them (tags, log publishing).
+    fn restorable(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Checks secrets AWS never returns against the live resource, with one
+    /// authenticated read: for each sensitive property given in `known`
+    /// (configured values and secrets) that the kind can check, whether it
+    /// is the one in use. `observed` is what `read` reported. Kinds that
+    /// cannot check say nothing (the plan then warns that setting one
+    /// overwrites what is in use).
+    async fn verify_secrets(
+        &self,
+        _cx: &Ctx<'_>,
+        _known: &Attrs,
+        _observed: &Attrs,
+    ) -> Result<Vec<(String, bool)>, KindError> {
+        Ok(Vec::new())
+    }
+
     /// True when `read` needs configured values besides the id (a REST
     /// kind needs its domain's endpoint and master user): an import of it is
     /// read after the others, with what the configuration says.
@@ -348,4 +445,16 @@ pub fn registry() -> &'static [&'static dyn Kind] {
 
 pub fn lookup(type_name: &str) -> Option<&'static dyn Kind> {
     registry().iter().copied().find(|k| k.type_name() == type_name)
+}
+
+/// Carries what the state keeps as recorded ([`Kind::kept`]) from `from`
+/// into attributes just read from AWS.
+pub fn carry_kept(kind: &dyn Kind, from: &Attrs, into: &mut Attrs) {
+    for k in kind.kept() {
+        if let Some(v) = from.get(*k)
+            && !into.contains_key(*k)
+        {
+            into.insert(k.to_string(), v.clone());
+        }
+    }
 }

@@ -30,9 +30,25 @@ pub fn sensitive_set(d: &Desired) -> BTreeSet<String> {
     s
 }
 
+/// The properties to apply: as configured, merged on an adopted resource
+/// with what production has that standby does not set ([`crate::kinds::Kind::merge_adopted`]).
+pub fn props_for(d: &Desired, prior: Option<&Instance>) -> Attrs {
+    let Some(prior) = prior.filter(|p| p.adopted) else { return d.props.clone() };
+    d.props
+        .iter()
+        .map(|(k, want)| {
+            let v = match prior.attrs.get(k) {
+                Some(have) if !want.has_unknown() => d.kind.merge_adopted(k, want, have),
+                _ => want.clone(),
+            };
+            (k.clone(), v)
+        })
+        .collect()
+}
+
 pub fn diff(d: &Desired, prior: Option<&Instance>, state: &State) -> Diffed {
     let schema = d.kind.schema();
-    let mut planned = d.props.clone();
+    let mut planned = props_for(d, prior);
     d.kind.derive(&mut planned);
     let sensitive = sensitive_set(d);
     let Some(prior) = prior else {
@@ -161,6 +177,7 @@ mod tests {
             sensitive: Default::default(),
             deps: vec![],
             adopted: false,
+            found: None,
         }
     }
 

@@ -2,7 +2,7 @@
 //! it, and describe every change. Planning never prints.
 
 use super::diff::{diff, normalized, redact};
-use super::{Action, Importing, OutputChange, Plan, ResourceChange};
+use super::{Action, Importing, OnProduction, OutputChange, Plan, ResourceChange};
 use crate::address::{InstanceAddr, Selector, block_of};
 use crate::aws::Aws;
 use crate::diag::{Diagnostic, Diagnostics};
@@ -113,7 +113,8 @@ pub async fn refresh(
             prior.extend(given);
             tasks.spawn(async move {
                 let address = addr.to_string();
-                let cx = Ctx { address: &address, region: &inst.region, aws: &aws, timeout: Duration::from_secs(300) };
+                let mut cx = Ctx::new(&address, &inst.region, &aws, Duration::from_secs(300));
+                cx.adopted = inst.adopted;
                 // No id: the intent's natural key finds what the interrupted create made.
                 let (id, found) = match id {
                     Some(id) => (id, false),
@@ -126,6 +127,7 @@ pub async fn refresh(
                 let seen = match kind.read(&cx, &id, &prior).await.map(|o| {
                     o.map(|mut a| {
                         a.retain(|k, _| !hidden.contains(k));
+                        kinds::carry_kept(kind, &inst.attrs, &mut a);
                         a
                     })
                 }) {
@@ -228,6 +230,7 @@ fn drift_change(addr: &InstanceAddr, old: &Instance, action: Action, after: Opti
         replace_paths: Vec::new(),
         deps: old.deps.clone(),
         importing: None,
+        production: None,
     }
 }
 
@@ -284,6 +287,9 @@ pub fn plan(loaded: &Loaded, state: &State, drift: Vec<ResourceChange>, opts: &O
             if opts.destroy {
                 declared.insert(d.addr.clone(), (diffed.planned.clone(), d.loc.clone(), d.prop_locs.clone()));
             }
+            if matches!(action, Action::Create | Action::Replace) {
+                create_needs(&d, &mut diags);
+            }
             wanted.insert(d.addr.clone());
             let after = normalized(d.kind, &redact(&diffed.planned, &diffed.sensitive));
             let importing = opts.importing.get(&d.addr.to_string()).map(|id| Importing {
@@ -319,6 +325,7 @@ pub fn plan(loaded: &Loaded, state: &State, drift: Vec<ResourceChange>, opts: &O
                     replace_paths: diffed.replace_paths.clone(),
                     deps: d.deps.iter().map(|b| b.to_string()).collect(),
                     importing,
+                    production: None,
                 },
             );
             block.insert(d.addr.key.clone(), Inst { attrs: diffed.planned, sensitive: diffed.sensitive });
@@ -350,6 +357,7 @@ pub fn plan(loaded: &Loaded, state: &State, drift: Vec<ResourceChange>, opts: &O
                 replace_paths: Vec::new(),
                 deps: inst.deps.clone(),
                 importing: None,
+                production: None,
             },
         );
     }
@@ -379,10 +387,13 @@ pub fn plan(loaded: &Loaded, state: &State, drift: Vec<ResourceChange>, opts: &O
         crate::state::file::instance_addr(&c.address).and_then(|a| state.resources.get(&a)).is_some_and(|r| r.adopted)
             && lifted.get(&block_of(&c.address)) != Some(&false)
     };
+    let mut restores = Vec::new();
     if opts.destroy {
         let (kept, rest): (Vec<ResourceChange>, Vec<ResourceChange>) = list.into_iter().partition(|c| adopted(c));
         list = rest;
         for c in kept {
+            let inst = crate::state::file::instance_addr(&c.address).and_then(|a| state.resources.get(&a));
+            restores.extend(inst.and_then(|i| restore_change(&c, i)));
             plan.warnings.push(
                 Diagnostic::warning(format!(
                     "adopted (imported, id {}): destroy leaves it in AWS and in the state; set \
@@ -394,6 +405,9 @@ pub fn plan(loaded: &Loaded, state: &State, drift: Vec<ResourceChange>, opts: &O
         }
     }
     check_deletes(&mut list, &declared, &mut diags, &mut plan.warnings);
+    list.extend(restores);
+    list.sort_by(|a, b| a.address.cmp(&b.address));
+    mark_production(&mut list, state);
     for c in list.iter().filter(|c| matches!(c.action, Action::Delete | Action::Replace)) {
         if adopted(c) && c.importing.is_none() && !protected.contains_key(&block_of(&c.address)) {
             let what = if c.action == Action::Replace { "replace" } else { "destroy" };
@@ -612,10 +626,116 @@ fn adoption_checks(
             );
         }
     }
+    // A refusal the configuration accepts (`allow_disruption` lists the
+    // property) goes ahead, said as a warning.
+    let allowed: Vec<&str> = d
+        .props
+        .get(crate::kinds::schema::ALLOW_DISRUPTION)
+        .and_then(Value::as_list)
+        .map(|l| l.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
     for p in d.kind.adoption_checks(&prior.attrs, &diffed.planned, &diffed.changed, importing) {
-        let diag = if p.warning { Diagnostic::warning(p.message) } else { Diagnostic::error(p.message) };
+        let diag = if p.warning {
+            Diagnostic::warning(p.message)
+        } else if allowed.contains(&p.prop.as_str()) {
+            Diagnostic::warning(format!("accepted by allow_disruption: {}", p.message))
+        } else {
+            Diagnostic::error(p.message).hint(format!(
+                "keep the value AWS reports (leave the property unset: \"as found\"), or accept the consequence \
+                 with `allow_disruption: [{}]` on the resource",
+                p.prop
+            ))
+        };
         diags.push(diag.at(d.prop_locs.get(&p.prop).cloned().or(import_loc.clone())).address(addr.clone()));
     }
+}
+
+/// A create needs the properties AWS cannot do without, even those that
+/// mean "as found" when unset on an existing resource.
+fn create_needs(d: &crate::eval::Desired, diags: &mut Diagnostics) {
+    for p in d.kind.schema().props.iter().filter(|p| p.create_needs && !d.props.contains_key(p.name)) {
+        diags.push(
+            Diagnostic::error(format!(
+                "`{}` is needed to create it: unset (null) means \"as found\", which only an existing (adopted) \
+                 resource has",
+                p.name
+            ))
+            .at(Some(d.loc.clone()))
+            .address(d.addr.to_string()),
+        );
+    }
+}
+
+/// On destroy, an adopted resource stays: what standby changed on it among
+/// the properties its kind gives back ([`kinds::Kind::restorable`]) is set
+/// back to what it was when imported.
+fn restore_change(c: &ResourceChange, inst: &Instance) -> Option<ResourceChange> {
+    let kind = kinds::lookup(&inst.type_name)?;
+    let found = inst.found.as_ref()?;
+    let mut after = inst.attrs.clone();
+    let mut changed = BTreeSet::new();
+    for p in kind.restorable() {
+        let (now, was) = (inst.attrs.get(*p).unwrap_or(&Value::Null), found.get(*p).unwrap_or(&Value::Null));
+        if kind.normalize(p, now) == kind.normalize(p, was) {
+            continue;
+        }
+        match found.get(*p) {
+            Some(v) => after.insert(p.to_string(), v.clone()),
+            None => after.remove(*p),
+        };
+        changed.insert(p.to_string());
+    }
+    if changed.is_empty() {
+        return None;
+    }
+    let names: Vec<String> = changed.iter().map(|p| format!("`{p}`")).collect();
+    Some(ResourceChange {
+        action: Action::Update,
+        reason: Some(format!("destroy gives back what it had before standby: {}", names.join(", "))),
+        before: Some(super::diff::normalized(kind, &inst.attrs)),
+        after: Some(super::diff::normalized(kind, &after)),
+        changed,
+        deps: inst.deps.clone(),
+        ..c.clone()
+    })
+}
+
+/// Marks every change made on production: to an adopted resource, or by a
+/// resource that changes an adopted object ([`kinds::Kind::acts_on`]).
+fn mark_production(list: &mut [ResourceChange], state: &State) {
+    for c in list.iter_mut().filter(|c| c.action != Action::NoOp) {
+        let Some(kind) = kinds::lookup(&c.type_name) else { continue };
+        let own = crate::state::file::instance_addr(&c.address)
+            .and_then(|a| state.resources.get(&a))
+            .is_some_and(|r| r.adopted && c.action != Action::Delete);
+        let target = if own {
+            Some(c.address.clone())
+        } else {
+            c.after.as_ref().or(c.before.as_ref()).and_then(|p| kind.acts_on(p)).and_then(|t| adopted_object(state, &t))
+        };
+        let Some(target) = target else { continue };
+        let before = c.before.as_ref().filter(|_| c.action != Action::Create);
+        let effect = kind.production_effect(before, c.after.as_ref(), &c.changed).unwrap_or_else(|| {
+            let props: Vec<String> = c.changed.iter().map(|p| format!("`{p}`")).collect();
+            match c.action {
+                Action::Update => format!("changes {} in place", props.join(", ")),
+                Action::Delete => "removes what standby added".to_string(),
+                _ => format!("{} {}", c.action.verb(), c.type_name),
+            }
+        });
+        c.production = Some(OnProduction { target, effect });
+    }
+}
+
+/// The address of the adopted object a [`kinds::Target`] names.
+fn adopted_object(state: &State, t: &kinds::Target) -> Option<String> {
+    state
+        .resources
+        .iter()
+        .find(|(_, r)| {
+            r.adopted && r.type_name == t.type_name && r.attrs.get(t.attr).and_then(Value::as_str) == Some(&t.value)
+        })
+        .map(|(a, _)| a.to_string())
 }
 
 fn delete_reason(loaded: &Loaded, addr: &InstanceAddr) -> String {
