@@ -198,6 +198,13 @@ pub trait Kind: Send + Sync {
         Vec::new()
     }
 
+    /// Checks that hold only for a create: an unset input means "as found"
+    /// for an existing (adopted) resource, but a new one needs some (e.g. a
+    /// master user for a cluster that is not a secondary).
+    fn check_create(&self, _props: &Attrs) -> Vec<PropProblem> {
+        Vec::new()
+    }
+
     /// Checks against the rest of the planned configuration.
     fn check_plan(&self, _props: &Attrs, _view: &dyn PlanView) -> Vec<PropProblem> {
         Vec::new()

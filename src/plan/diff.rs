@@ -49,6 +49,28 @@ pub fn props_for(d: &Desired, prior: Option<&Instance>) -> Attrs {
 pub fn diff(d: &Desired, prior: Option<&Instance>, state: &State) -> Diffed {
     let schema = d.kind.schema();
     let mut planned = props_for(d, prior);
+    // Unset optional-computed inputs keep whatever AWS has ("as found"),
+    // before the kind derives defaults for what is still unset.
+    if let Some(prior) = prior {
+        for p in schema.props.iter().filter(|p| p.mode == Mode::OptionalComputed) {
+            if !planned.contains_key(p.name)
+                && let Some(v) = prior.attrs.get(p.name)
+            {
+                planned.insert(p.name.to_string(), v.clone());
+            }
+        }
+    }
+    // What the state keeps as recorded (not inputs: what a create observed
+    // first) is known to the kind's derivations.
+    if let Some(prior) = prior {
+        for k in d.kind.kept().iter().filter(|k| schema.get(k).is_none_or(|p| !p.is_input())) {
+            if !planned.contains_key(*k)
+                && let Some(v) = prior.attrs.get(*k)
+            {
+                planned.insert(k.to_string(), v.clone());
+            }
+        }
+    }
     d.kind.derive(&mut planned);
     let sensitive = sensitive_set(d);
     let Some(prior) = prior else {

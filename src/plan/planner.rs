@@ -664,6 +664,11 @@ fn create_needs(d: &crate::eval::Desired, diags: &mut Diagnostics) {
             .address(d.addr.to_string()),
         );
     }
+    for p in d.kind.check_create(&d.props) {
+        let loc = d.prop_locs.get(&p.prop).cloned().unwrap_or_else(|| d.loc.clone());
+        let diag = if p.warning { Diagnostic::warning(p.message) } else { Diagnostic::error(p.message) };
+        diags.push(diag.at(Some(loc)).address(d.addr.to_string()));
+    }
 }
 
 /// On destroy, an adopted resource stays: what standby changed on it among
