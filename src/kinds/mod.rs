@@ -360,6 +360,23 @@ pub trait Kind: Send + Sync {
         &[]
     }
 
+    /// For a create planned on production (it changes an adopted object):
+    /// what is there already. [`Existing::Refused`] when the create would
+    /// replace something production has (a user of the same name), a
+    /// [`Existing::Note`] for the plan's warnings (a lifecycle rule to pause);
+    /// a kind that merges with what it finds says nothing. Read at plan
+    /// time, never written.
+    async fn existing(&self, _cx: &Ctx<'_>, _props: &Attrs) -> Result<Existing, KindError> {
+        Ok(Existing::Clear)
+    }
+
+    /// What someone reading the plan must know about the resource as AWS
+    /// reports it now (a batch job that finished with failed objects): a
+    /// warning on every plan until it is dealt with.
+    fn attention(&self, _attrs: &Attrs) -> Option<String> {
+        None
+    }
+
     /// Checks secrets AWS never returns against the live resource, with one
     /// authenticated read: for each sensitive property given in `known`
     /// (configured values and secrets) that the kind can check, whether it
@@ -452,6 +469,23 @@ pub fn registry() -> &'static [&'static dyn Kind] {
 
 pub fn lookup(type_name: &str) -> Option<&'static dyn Kind> {
     registry().iter().copied().find(|k| k.type_name() == type_name)
+}
+
+/// What [`Kind::existing`] found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Existing {
+    Clear,
+    /// For the plan's warnings.
+    Note(String),
+    /// The create would replace what production has: the plan is refused.
+    Refused(String),
+}
+
+impl From<Option<String>> for Existing {
+    /// `Some(why)`: refused.
+    fn from(refusal: Option<String>) -> Existing {
+        refusal.map_or(Existing::Clear, Existing::Refused)
+    }
 }
 
 /// Carries what the state keeps as recorded ([`Kind::kept`]) from `from`

@@ -2,6 +2,7 @@
 //! [`planner`], read by the renderers and by apply, saved by [`file`].
 
 pub mod diff;
+pub mod existing;
 pub mod file;
 pub mod imports;
 pub mod moves;

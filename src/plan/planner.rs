@@ -250,6 +250,12 @@ pub fn plan(loaded: &Loaded, state: &State, drift: Vec<ResourceChange>, opts: &O
         targets: opts.targets.iter().map(selector_text).collect(),
         ..Plan::default()
     };
+    // What AWS reports that a reader must know (a job that left objects behind).
+    for (addr, inst) in &state.resources {
+        if let Some(text) = kinds::lookup(&inst.type_name).and_then(|k| k.attention(&inst.attrs)) {
+            plan.warnings.push(Diagnostic::warning(text).address(addr.to_string()));
+        }
+    }
     if opts.refresh_only {
         return Ok(plan);
     }
