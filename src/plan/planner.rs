@@ -686,14 +686,18 @@ fn restore_change(c: &ResourceChange, inst: &Instance) -> Option<ResourceChange>
     let mut after = inst.attrs.clone();
     let mut changed = BTreeSet::new();
     for p in kind.restorable() {
-        let (now, was) = (inst.attrs.get(*p).unwrap_or(&Value::Null), found.get(*p).unwrap_or(&Value::Null));
-        if kind.normalize(p, now) == kind.normalize(p, was) {
+        // Absent is empty: an update to it takes standby's away.
+        let empty = match kind.schema().get(p).map(|s| s.ty) {
+            Some(crate::kinds::schema::Type::Map(_)) => Value::Map(Default::default()),
+            Some(crate::kinds::schema::Type::List(_)) => Value::List(Vec::new()),
+            _ => Value::Null,
+        };
+        let now = inst.attrs.get(*p).cloned().unwrap_or_else(|| empty.clone());
+        let was = found.get(*p).cloned().unwrap_or(empty);
+        if kind.normalize(p, &now) == kind.normalize(p, &was) {
             continue;
         }
-        match found.get(*p) {
-            Some(v) => after.insert(p.to_string(), v.clone()),
-            None => after.remove(*p),
-        };
+        after.insert(p.to_string(), was);
         changed.insert(p.to_string());
     }
     if changed.is_empty() {
