@@ -61,12 +61,14 @@ static SCHEMA: Schema = Schema {
     props: &[
         Prop::required("domain_name", Type::String, "Domain name (3-28 lowercase letters, digits, hyphens).")
             .force_new(),
-        Prop::required(
+        Prop::optional(
             "engine_version",
             Type::String,
             "`OpenSearch_2.<minor>`, e.g. `OpenSearch_2.11`: cross-cluster replication in this topology needs \
-             OpenSearch 2.x. Changing it replaces the domain (standby runs no in-place upgrades).",
+             OpenSearch 2.x. Changing it replaces the domain (standby runs no in-place upgrades). Unset on an \
+             adopted domain: as found; needed to create one.",
         )
+        .as_found()
         .force_new(),
         Prop::optional(
             "instance_type",
