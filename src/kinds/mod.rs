@@ -319,7 +319,8 @@ pub trait Kind: Send + Sync {
     /// What a change on production (an adopted resource, or the adopted
     /// object [`Kind::acts_on`] names) does there, in plain words with AWS's
     /// consequence, for the plan's production section. `before` is `None`
-    /// for a create, `after` for a delete.
+    /// for a create, `after` for a delete. `None`: the change does nothing
+    /// on production (only standby's own settings), and is not listed.
     fn production_effect(
         &self,
         _before: Option<&Attrs>,

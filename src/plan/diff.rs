@@ -38,7 +38,7 @@ pub fn props_for(d: &Desired, prior: Option<&Instance>) -> Attrs {
         .iter()
         .map(|(k, want)| {
             let v = match prior.attrs.get(k) {
-                Some(have) if !want.has_unknown() => d.kind.merge_adopted(k, want, have),
+                Some(have) => d.kind.merge_adopted(k, want, have),
                 _ => want.clone(),
             };
             (k.clone(), v)

@@ -60,7 +60,11 @@ fn configured(
     if targets.iter().all(|t| t.generate) {
         return Ok(BTreeMap::new());
     }
-    let opts = Options { importing: importing.clone(), targets: Vec::new(), ..opts.clone() };
+    // Every target counts as adopted here: what the configuration leaves
+    // unset on one is as found, never a create's missing input.
+    let mut adopting = importing.clone();
+    adopting.extend(targets.iter().map(|t| (t.addr.to_string(), t.id.clone())));
+    let opts = Options { importing: adopting, targets: Vec::new(), ..opts.clone() };
     // A help, not a requirement: problems are reported by the real plan,
     // after the reads (which name import problems more precisely).
     let Ok(plan) = super::planner::plan(loaded, state, Vec::new(), &opts) else { return Ok(BTreeMap::new()) };

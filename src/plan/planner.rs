@@ -293,7 +293,7 @@ pub fn plan(loaded: &Loaded, state: &State, drift: Vec<ResourceChange>, opts: &O
             if opts.destroy {
                 declared.insert(d.addr.clone(), (diffed.planned.clone(), d.loc.clone(), d.prop_locs.clone()));
             }
-            if matches!(action, Action::Create | Action::Replace) {
+            if matches!(action, Action::Create | Action::Replace) && !opts.importing.contains_key(&d.addr.to_string()) {
                 create_needs(&d, &mut diags);
             }
             wanted.insert(d.addr.clone());
@@ -729,16 +729,13 @@ fn mark_production(list: &mut [ResourceChange], state: &State) {
             c.after.as_ref().or(c.before.as_ref()).and_then(|p| kind.acts_on(p)).and_then(|t| adopted_object(state, &t))
         };
         let Some(target) = target else { continue };
+        // The kind says what the change does there; nothing said: it changes
+        // nothing on production (standby's own settings).
         let before = c.before.as_ref().filter(|_| c.action != Action::Create);
-        let effect = kind.production_effect(before, c.after.as_ref(), &c.changed).unwrap_or_else(|| {
-            let props: Vec<String> = c.changed.iter().map(|p| format!("`{p}`")).collect();
-            match c.action {
-                Action::Update => format!("changes {} in place", props.join(", ")),
-                Action::Delete => "removes what standby added".to_string(),
-                _ => format!("{} {}", c.action.verb(), c.type_name),
-            }
-        });
-        c.production = Some(OnProduction { target, effect });
+        let after = c.after.as_ref().filter(|_| c.action != Action::Delete);
+        if let Some(effect) = kind.production_effect(before, after, &c.changed) {
+            c.production = Some(OnProduction { target, effect });
+        }
     }
 }
 

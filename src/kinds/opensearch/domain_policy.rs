@@ -437,6 +437,9 @@ impl Kind for OpenSearchDomainPolicy {
                 let (old, new) = (statements(b, "access_policies"), statements(a, "access_policies"));
                 let added: Vec<String> = new.iter().filter(|s| !old.contains(s)).map(|s| s.to_string()).collect();
                 let gone: Vec<String> = old.iter().filter(|s| !new.contains(s)).map(|s| s.to_string()).collect();
+                if added.is_empty() && gone.is_empty() {
+                    return None;
+                }
                 Some(format!("access policy statements added: {}; removed: {}", added.len(), gone.len()))
             }
             _ => None,
@@ -491,7 +494,14 @@ impl Kind for OpenSearchDomainPolicy {
         a.insert("domain_name".into(), Value::str(d.domain_name()));
         a.insert("access_policies".into(), policy::from_aws(doc));
         // standby's inputs to the document, not reported by AWS.
-        for k in ["principals", "source_ips", "cross_cluster_leader", "accept_access_loss", "previous_policy"] {
+        for k in [
+            "principals",
+            "source_ips",
+            "cross_cluster_leader",
+            "keep_existing",
+            "accept_access_loss",
+            "previous_policy",
+        ] {
             if let Some(p) = prior.get(k) {
                 a.insert(k.into(), p.clone());
             }

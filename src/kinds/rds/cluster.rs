@@ -396,6 +396,9 @@ impl Kind for RdsCluster {
             .filter(|k| !["apply_immediately", "allow_disruption"].contains(&k.as_str()))
             .map(|k| format!("`{k}`: {} -> {}", shown(before, k), shown(after, k)))
             .collect();
+        if lines.is_empty() {
+            return None;
+        }
         let when = if get_bool(after, "apply_immediately") == Some(true) {
             "now (apply_immediately)"
         } else {
