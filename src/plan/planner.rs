@@ -77,6 +77,8 @@ pub async fn refresh(
     let mut warnings = Vec::new();
     let mut errors = Vec::new();
     let mut results = Vec::with_capacity(state.resources.len());
+    let mut verified: Vec<(InstanceAddr, String, Option<String>)> = Vec::new();
+    let salt = state.salt.clone();
     // At most `parallelism` reads in flight; the next starts as one ends.
     let mut pending = state.resources.iter();
     loop {
@@ -110,6 +112,18 @@ pub async fn refresh(
             // Secrets handed to `read` (or echoed by a kind) never reach
             // state or drift.
             let hidden: BTreeSet<String> = inst.sensitive.keys().chain(given.keys()).cloned().collect();
+            // A secret given for an adopted object whose hash the state does
+            // not have (yet, or under another salt after a first apply was
+            // killed) is checked against the object again, never sent to find out.
+            let stale: Vec<(String, String)> = if inst.adopted {
+                given
+                    .iter()
+                    .map(|(k, v)| (k.clone(), crate::ids::salted_hash(&salt, &v.to_json().to_string())))
+                    .filter(|(k, h)| inst.sensitive.get(k) != Some(h))
+                    .collect()
+            } else {
+                Vec::new()
+            };
             prior.extend(given);
             tasks.spawn(async move {
                 let address = addr.to_string();
@@ -120,11 +134,23 @@ pub async fn refresh(
                     Some(id) => (id, false),
                     None => match kind.find(&cx, &prior).await {
                         Ok(Some(id)) => (id, true),
-                        Ok(None) => return (addr, Ok(Seen::Gone)),
-                        Err(e) => return (addr, Err(format!("{address}: {e}"))),
+                        Ok(None) => return (addr, Ok(Seen::Gone), Vec::new()),
+                        Err(e) => return (addr, Err(format!("{address}: {e}")), Vec::new()),
                     },
                 };
-                let seen = match kind.read(&cx, &id, &prior).await.map(|o| {
+                let read = kind.read(&cx, &id, &prior).await;
+                let mut checked = Vec::new();
+                if !stale.is_empty()
+                    && let Ok(Some(now)) = &read
+                    && let Ok(answers) = kind.verify_secrets(&cx, &prior, now).await
+                {
+                    for (prop, ok) in answers {
+                        if let Some((_, h)) = stale.iter().find(|(k, _)| *k == prop) {
+                            checked.push((prop, ok.then(|| h.clone())));
+                        }
+                    }
+                }
+                let seen = match read.map(|o| {
                     o.map(|mut a| {
                         a.retain(|k, _| !hidden.contains(k));
                         kinds::carry_kept(kind, &inst.attrs, &mut a);
@@ -137,13 +163,31 @@ pub async fn refresh(
                     Ok(Some(attrs)) => Ok(Seen::Changed(attrs)),
                     Err(e) => Err(format!("{address}: {e}")),
                 };
-                (addr, seen)
+                (addr, seen, checked)
             });
         }
         match tasks.join_next().await {
             None => break,
-            Some(Ok(r)) => results.push(r),
+            Some(Ok((addr, seen, checked))) => {
+                verified.extend(checked.into_iter().map(|(p, h)| (addr.clone(), p, h)));
+                results.push((addr, seen));
+            }
             Some(Err(e)) => errors.push(format!("refresh task failed: {e}")),
+        }
+    }
+    for (addr, prop, hash) in verified {
+        match (hash, state.resources.get_mut(&addr)) {
+            (Some(h), Some(inst)) => {
+                inst.sensitive.insert(prop, h);
+            }
+            (None, Some(_)) => warnings.push(
+                Diagnostic::warning(format!(
+                    "the `{prop}` given is not the one this adopted resource uses (one authenticated read with it \
+                     was refused)"
+                ))
+                .address(addr.to_string()),
+            ),
+            _ => {}
         }
     }
     let mut drift = Vec::new();

@@ -166,3 +166,32 @@ print(json.dumps({{'cluster': [c['DBClusterArn'], str(c['ClusterCreateTime']), c
         )
     }
 }
+
+impl Example {
+    /// Runs standby with extra environment (a variable set otherwise).
+    pub fn run_with(&self, env: &[(&str, &str)], args: &[&str]) -> Run {
+        let mut c = self.emu.cmd(&self.dir, args);
+        self.env(&mut c).envs(env.iter().copied()).output().expect("standby").into()
+    }
+
+    /// A request to the adopted domain's REST API as its master user.
+    pub fn rest(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        py(
+            &self.emu,
+            &format!(
+                r#"
+import base64, urllib.request, urllib.error
+host = aws('opensearch').describe_domain(DomainName='{DOMAIN}')['DomainStatus']['Endpoint']
+auth = base64.b64encode(b'admin:{SEARCH_PASSWORD}').decode()
+req = urllib.request.Request(os.environ['STANDBY_OPENSEARCH_ENDPOINT_URL'] + '{path}', method='{method}',
+    data={body:?}.encode() or None, headers={{'Host': host, 'Authorization': 'Basic ' + auth, 'Content-Type': 'application/json'}})
+try:
+    print(urllib.request.urlopen(req).read().decode() or 'null')
+except urllib.error.HTTPError as e:
+    print(json.dumps({{'status': e.code}}))
+"#
+            ),
+        )
+    }
+}

@@ -442,9 +442,10 @@ impl Kind for S3BucketReplication {
     async fn existing(&self, cx: &Ctx<'_>, props: &Attrs) -> Result<crate::kinds::Existing, KindError> {
         let Some(bucket) = get_str(props, "bucket") else { return Ok(crate::kinds::Existing::Clear) };
         if let Some(c) = current(cx, bucket).await? {
+            // Unknown at plan time: a role standby creates, so not the bucket's.
             let role = get_str(props, "role").unwrap_or_default();
             let theirs: Vec<String> = c.rules().iter().map(|r| r.id().unwrap_or("?").to_string()).collect();
-            if !role.is_empty() && c.role() != role {
+            if c.role() != role {
                 return Ok(crate::kinds::Existing::Refused(format!(
                     "bucket {bucket} already replicates (rules {}) with role {}: S3 keeps one replication \
                      configuration per bucket, with one role, and standby adds its rules beside the bucket's own, \

@@ -192,6 +192,25 @@ impl Kind for RdsGlobalCluster {
             .map(|s| crate::kinds::Target::new("aws_rds_cluster", "cluster_identifier", super::cluster_id_of(s)))
     }
 
+    /// The existing cluster it adopts as its source keeps its master
+    /// password in Secrets Manager: AWS refuses it in a global database.
+    async fn existing(&self, cx: &Ctx<'_>, props: &Attrs) -> Result<crate::kinds::Existing, KindError> {
+        let Some(source) = get_str(props, "source_db_cluster") else { return Ok(crate::kinds::Existing::Clear) };
+        let id = cluster_id_of(source);
+        let out = match cx.aws.rds(cx.region).await.describe_db_clusters().db_cluster_identifier(id).send().await {
+            Ok(out) => out,
+            Err(e) if is_gone(&e, &["DBClusterNotFoundFault"]) => return Ok(crate::kinds::Existing::Clear),
+            Err(e) => return Err(rds_error("DescribeDBClusters", e)),
+        };
+        let managed = out.db_clusters().iter().any(|c| c.master_user_secret().is_some());
+        let global = get_str(props, "global_cluster_identifier").unwrap_or("the global cluster");
+        Ok(if managed {
+            crate::kinds::Existing::Refused(format!("cluster {id}: {}", super::managed_password_problem(global)))
+        } else {
+            crate::kinds::Existing::Clear
+        })
+    }
+
     fn production_effect(
         &self,
         before: Option<&Attrs>,

@@ -217,7 +217,7 @@ fn check_global(props: &Attrs, view: &dyn PlanView) -> Vec<PropProblem> {
 }
 
 /// AWS does not support Secrets Manager managed master passwords in a global database.
-fn managed_password_problem(global_id: &str) -> String {
+pub(crate) fn managed_password_problem(global_id: &str) -> String {
     format!(
         "this cluster has (or would have) an RDS-managed (Secrets Manager) master password, which AWS does not \
          support for clusters in an Aurora global database ({global_id:?}; Aurora User Guide, \"Password management \

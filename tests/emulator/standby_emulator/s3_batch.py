@@ -13,9 +13,10 @@ guide's "Replicating existing objects with S3 Batch Replication":
 - When it runs, AWS fails the whole job (Status Failed, FailureReasons) if
   the role cannot be assumed by batchoperations.s3.amazonaws.com or the
   source bucket has no replication configuration.
-- S3ReplicateObject copies each eligible object (filter: replication status
-  NONE or FAILED; moto tracks none, so every current version not yet
-  replicated) to the destination bucket of every enabled rule, for real, so
+- S3ReplicateObject copies each eligible object (the generator's filter:
+  the replication statuses asked for, e.g. NONE or FAILED; the emulator keeps
+  each version's status, COMPLETED or FAILED, as a job leaves it, which moto
+  does not) to the destination bucket of every enabled rule, for real, so
   tests can look in the destination. A destination that is missing or not
   versioned fails that object's task (NumberOfTasksFailed). An object
   encrypted with SSE-KMS is eligible only when a rule selects such objects
@@ -54,6 +55,9 @@ from . import settings
 LOCK = threading.Lock()
 JOBS: dict[tuple[str, str], dict[str, Any]] = {}  # (account, job id) -> job
 TOKENS: dict[tuple[str, str], str] = {}  # (account, client token) -> job id
+# Each object version's replication status as S3 keeps it (x-amz-replication-
+# status: COMPLETED, FAILED; NONE when absent): (account, bucket, key, version).
+STATUS: dict[tuple[str, str, str, str | None], str] = {}
 NS = "http://awss3control.amazonaws.com/doc/2018-08-20/"
 PATH = "/v20180820/jobs"
 
@@ -68,6 +72,7 @@ def reset() -> None:
     with LOCK:
         JOBS.clear()
         TOKENS.clear()
+        STATUS.clear()
 
 
 def handles(path: str) -> bool:
@@ -154,6 +159,7 @@ def _create(account: str, region: str, body: bytes) -> str:
         "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z"), "total": 0, "succeeded": 0,
         "failed": 0, "failures": [], "terminated": None, "ended": None,
         "report": report if str(report.get("Enabled")).lower() == "true" else None, "failed_tasks": [],
+        "statuses": _filter_statuses(gen),
     }
     TOKENS[(account, token)] = job_id
     return f'<CreateJobResult xmlns="{NS}"><JobId>{job_id}</JobId></CreateJobResult>'
@@ -175,6 +181,14 @@ def _advance(job: dict) -> None:
         job["terminated"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
         job["ended"] = time.time()
         _write_report(job)
+
+
+def _filter_statuses(gen: dict) -> set[str]:
+    """The generated manifest's ObjectReplicationStatuses filter (all when absent)."""
+    statuses = ((gen.get("Filter") or {}).get("ObjectReplicationStatuses") or {}).get("member")
+    if statuses is None:
+        return {"NONE", "FAILED", "COMPLETED", "REPLICA"}
+    return set(statuses if isinstance(statuses, list) else [statuses])
 
 
 def _expired(job: dict) -> bool:
@@ -237,6 +251,9 @@ def _run(job: dict) -> None:
     for name, key in list(bucket.keys.items()):
         if isinstance(key, FakeDeleteMarker) or (name, key.version_id) in done:
             continue
+        where = (account, job["source"], name, key.version_id)
+        if STATUS.get(where, "NONE") not in job["statuses"]:
+            continue  # the manifest filter: already replicated
         kms = str(getattr(key, "encryption", "") or "").startswith("aws:kms")
         if kms and not kms_rules:
             continue  # not eligible: no rule replicates SSE-KMS objects
@@ -254,6 +271,7 @@ def _run(job: dict) -> None:
                 copy.set_metadata(dict(key.metadata))
             except Exception as e:
                 ok, why = False, f"InvalidRequest,400,{e}"
+        STATUS[where] = "COMPLETED" if ok else "FAILED"
         if ok:
             job["succeeded"] += 1
             done.add((name, key.version_id))
