@@ -2,6 +2,7 @@
 //! scratch directory, and start a private AWS emulator per test.
 #![allow(dead_code)]
 
+pub mod proxy;
 pub mod standin;
 
 use std::path::{Path, PathBuf};

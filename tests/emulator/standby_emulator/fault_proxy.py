@@ -19,12 +19,15 @@ request (AWS APIs and OpenSearch domain REST alike) meets, with probability
 
 The emulator's own control paths (/_emulator/..., /moto-api/...) and
 /_proxy/... are never faulted. Control: `GET /_proxy/stats` (faults by kind,
-requests seen), `PUT /_proxy/rate?value=0.2`, and `PUT
+requests seen, answers held now), `PUT /_proxy/rate?value=0.2`, `PUT
 /_proxy/lose?match=TEXT&times=N`: the next N requests whose "METHOD path"
 line or body contains TEXT (e.g. `Action=CreatePolicy`,
 `POST /2021-01-01/opensearch/cc/outboundConnection`) take effect and lose
 their answer, whatever the rate; with several `match` parameters a request
-must contain them all. Each fault is also one JSON line in --log.
+must contain them all; and `PUT /_proxy/hold?match=TEXT&secs=S`: the next
+such request takes effect and its answer is held S seconds (a test kills
+the caller meanwhile: the call happened, the caller never heard of it).
+Each fault is also one JSON line in --log.
 """
 
 import argparse
@@ -52,6 +55,8 @@ class State:
         self.requests = 0
         self.log = log
         self.lose: list[list] = []  # [texts (all must occur), times left]
+        self.hold: list[list] = []  # [texts, seconds] (once each)
+        self.held = 0
 
     def targeted(self, line: str, body: bytes) -> bool:
         with self.lock:
@@ -61,6 +66,14 @@ class State:
                     self.stats["lost"] += 1
                     return True
         return False
+
+    def held_for(self, line: str, body: bytes) -> float:
+        with self.lock:
+            for rule in self.hold:
+                if all(t in line or t.encode() in body for t in rule[0]):
+                    self.hold.remove(rule)
+                    return rule[1]
+        return 0
 
     def pick(self) -> str | None:
         with self.lock:
@@ -156,12 +169,18 @@ def make_handler(state: State, upstream: str):
             u = urlparse(self.path)
             if u.path == "/_proxy/stats":
                 with state.lock:
-                    payload = {"faults": dict(state.stats), "requests": state.requests, "rate": state.rate}
+                    payload = {"faults": dict(state.stats), "requests": state.requests, "rate": state.rate,
+                               "held": state.held}
                 return self._send(200, {"Content-Type": "application/json"}, json.dumps(payload).encode())
             if u.path == "/_proxy/lose":
                 q = parse_qs(u.query)
                 with state.lock:
                     state.lose.append([q["match"], int(q.get("times", ["1"])[0])])
+                return self._send(200, {"Content-Type": "application/json"}, b"{}")
+            if u.path == "/_proxy/hold":
+                q = parse_qs(u.query)
+                with state.lock:
+                    state.hold.append([q["match"], float(q.get("secs", ["5"])[0])])
                 return self._send(200, {"Content-Type": "application/json"}, b"{}")
             if u.path == "/_proxy/rate":
                 state.rate = float(parse_qs(u.query).get("value", ["0"])[0])
@@ -182,7 +201,15 @@ def make_handler(state: State, upstream: str):
                 return self._send(*error_answer(kind, service))
             if kind == "slow":
                 time.sleep(0.3 + state.rng.random() * 0.9)
+            hold = 0 if control else state.held_for(f"{self.command} {path} ", body)
             status, headers, data = self._forward(body)
+            if hold:
+                with state.lock:
+                    state.held += 1
+                state.note("held", self.command, path, service)
+                time.sleep(hold)
+                with state.lock:
+                    state.held -= 1
             if kind == "lost":
                 # It happened upstream; the caller never hears of it.
                 self.close_connection = True
