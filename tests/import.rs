@@ -265,6 +265,17 @@ fn adopting_production_changes_only_what_dr_needs_and_destroy_gives_it_back() {
         !human.contains("overwrite the value in use"),
         "the master password was verified, not overwritten:\n{human}"
     );
+    // What people read, in each rendering.
+    insta::assert_snapshot!("adoption_production_human", section);
+    let md = ex.ok(0, &["plan", ".", "--format", "markdown"]).stdout;
+    let md_section: String = md
+        .lines()
+        .skip_while(|l| !l.starts_with("#### Changes to production"))
+        .take_while(|l| !l.starts_with("| Action | Resource | Region | Why |"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    insta::assert_snapshot!("adoption_production_markdown", md_section);
+    insta::assert_json_snapshot!("adoption_production_json", doc["production_changes"]);
 
     ex.ok(0, &["apply", ".", "--auto-approve"]);
     let applied = ex.production();
@@ -634,7 +645,15 @@ fn generated_configuration_plans_as_imports_with_no_changes() {
         "aws('s3').put_bucket_tagging(Bucket='gen-files', Tagging={'TagSet': [{'Key': 'team', 'Value': '${x}'}]})\n\
          aws('iam').create_role(RoleName='gen-role', AssumeRolePolicyDocument=json.dumps({'Version': '2012-10-17', \
          'Statement': [{'Effect': 'Allow', 'Principal': {'Service': 's3.amazonaws.com'}, 'Action': 'sts:AssumeRole'}]}), \
-         Description='made by hand')\nprint('null')",
+         Description='made by hand')\n\
+         aws('opensearch').create_domain(DomainName='gen-search', EngineVersion='OpenSearch_2.11', \
+         ClusterConfig={'InstanceType': 'r5.xlarge.search', 'InstanceCount': 3}, \
+         EBSOptions={'EBSEnabled': True, 'VolumeSize': 50, 'VolumeType': 'gp2'}, \
+         AdvancedSecurityOptions={'Enabled': True, 'InternalUserDatabaseEnabled': True, \
+         'MasterUserOptions': {'MasterUserName': 'ops', 'MasterUserPassword': 'Gen-Master-Pass9!'}}, \
+         NodeToNodeEncryptionOptions={'Enabled': True}, EncryptionAtRestOptions={'Enabled': True}, \
+         DomainEndpointOptions={'EnforceHTTPS': True, 'TLSSecurityPolicy': 'Policy-Min-TLS-1-2-PFS-2023-10'})\n\
+         print('null')",
     );
     let dir = scratch("import-generate");
     write_files(
@@ -647,6 +666,8 @@ imports:
     id: gen-files
   - to: aws_iam_role.replication
     id: gen-role
+  - to: aws_opensearch_domain.search
+    id: gen-search
 "#,
         )],
     );
@@ -655,7 +676,7 @@ imports:
     assert!(run.stderr.contains("--generate-config-out"), "{}", run.stderr);
     let run = emu.standby(&dir, &["plan", ".", "--generate-config-out", "generated.yaml"]);
     assert_eq!(run.code, 0, "{}", run.all());
-    assert!(run.stderr.contains("Wrote configuration for 2 import target(s) to generated.yaml"), "{}", run.stderr);
+    assert!(run.stderr.contains("Wrote configuration for 3 import target(s) to generated.yaml"), "{}", run.stderr);
     let text = std::fs::read_to_string(dir.join("generated.yaml")).unwrap();
     insta::assert_snapshot!(
         "generated_config",
@@ -663,7 +684,9 @@ imports:
     );
     let run = emu.standby(&dir, &["plan", ".", "--detailed-exitcode"]);
     assert_eq!(run.code, 2, "{}", run.all());
-    assert!(run.stdout.contains("Plan: 2 to import, 0 to add, 0 to change, 0 to destroy."), "{}", run.stdout);
+    // A domain too: what AWS never reports (its master user) is left as it
+    // is, so the block plans as an import with no changes.
+    assert!(run.stdout.contains("Plan: 3 to import, 0 to add, 0 to change, 0 to destroy."), "{}", run.stdout);
     let run = emu.standby(&dir, &["apply", ".", "--auto-approve"]);
     assert_eq!(run.code, 0, "{}", run.all());
     let run = emu.standby(&dir, &["plan", ".", "--detailed-exitcode"]);
