@@ -268,7 +268,7 @@ impl Applier<'_> {
                                 prior: prior.cloned().filter(|_| op == Op::Update),
                                 record,
                                 planned: diffed.planned.clone(),
-                                props: crate::plan::diff::props_for(&d, prior),
+                                props: crate::plan::diff::props_to_apply(&d, prior, state),
                                 sensitive: diffed.sensitive.clone(),
                                 changed: diffed.changed.clone(),
                                 timeout: timeout_for(Some(&d.timeouts), op, d.kind),

@@ -316,6 +316,12 @@ pub trait Kind: Send + Sync {
         None
     }
 
+    /// Off production (the resource not adopted, and the object
+    /// [`Kind::acts_on`] names one standby made or makes in this plan): the
+    /// defaults of what the configuration leaves unset, kept as configured.
+    /// On production an unset property is as found, and this is not called.
+    fn defaults_off_production(&self, _planned: &mut Attrs) {}
+
     /// What a change on production (an adopted resource, or the adopted
     /// object [`Kind::acts_on`] names) does there, in plain words with AWS's
     /// consequence, for the plan's production section. `before` is `None`

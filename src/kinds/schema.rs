@@ -1,6 +1,6 @@
 //! The typed property schema every resource kind declares.
 
-use crate::value::Value;
+use crate::value::{Attrs, Value};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Type {
@@ -171,6 +171,37 @@ pub const P_ALLOW_DISRUPTION: Prop = Prop::optional(
      change to an adopted resource is refused at plan time with AWS's consequence named. standby's own \
      setting, never sent to AWS.",
 );
+
+/// `unless_adopted`: values for properties the configuration leaves unset,
+/// used only when standby made (or makes) the resource. On an adopted
+/// resource they are ignored and the unset properties are as found, so one
+/// module both creates a primary from scratch and adopts a running one.
+/// standby's own setting: never sent to AWS as such, never stored.
+pub const UNLESS_ADOPTED: &str = "unless_adopted";
+
+pub const P_UNLESS_ADOPTED: Prop = Prop::optional(
+    UNLESS_ADOPTED,
+    Type::Map(&Type::Any),
+    "Values for properties left unset (null), used only when standby makes the resource, e.g. `{ instance_class: \
+     db.r6g.large }`; on an adopted resource they are ignored and the unset properties stay as found. No secrets \
+     here. standby's own setting, never sent to AWS as such.",
+);
+
+/// The properties with `unless_adopted` resolved: its values fill what is
+/// unset (or null) when the resource is not adopted; the setting itself is
+/// taken out either way.
+pub fn resolve_unless_adopted(props: &Attrs, adopted: bool) -> Attrs {
+    let mut out = props.clone();
+    let Some(Value::Map(given)) = out.remove(UNLESS_ADOPTED) else { return out };
+    if !adopted {
+        for (k, v) in given {
+            if out.get(&k).is_none_or(Value::is_null) && !v.is_null() {
+                out.insert(k, v);
+            }
+        }
+    }
+    out
+}
 
 #[derive(Debug)]
 pub struct Schema {

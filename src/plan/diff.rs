@@ -46,9 +46,25 @@ pub fn props_for(d: &Desired, prior: Option<&Instance>) -> Attrs {
         .collect()
 }
 
+/// The properties a change sends: [`props_for`], with `unless_adopted`
+/// resolved ([`crate::kinds::schema::resolve_unless_adopted`]), and off
+/// production (the resource not adopted, nor the object it acts on) the
+/// kind's defaults of what is unset
+/// ([`crate::kinds::Kind::defaults_off_production`]).
+pub fn props_to_apply(d: &Desired, prior: Option<&Instance>, state: &State) -> Attrs {
+    let adopted = prior.is_some_and(|p| p.adopted);
+    let mut props = crate::kinds::schema::resolve_unless_adopted(&props_for(d, prior), adopted);
+    let production =
+        adopted || d.kind.acts_on(&props).and_then(|t| super::planner::adopted_object(state, &t)).is_some();
+    if !production {
+        d.kind.defaults_off_production(&mut props);
+    }
+    props
+}
+
 pub fn diff(d: &Desired, prior: Option<&Instance>, state: &State) -> Diffed {
     let schema = d.kind.schema();
-    let mut planned = props_for(d, prior);
+    let mut planned = props_to_apply(d, prior, state);
     // Unset optional-computed inputs keep whatever AWS has ("as found"),
     // before the kind derives defaults for what is still unset.
     if let Some(prior) = prior {

@@ -337,6 +337,7 @@ pub fn plan(loaded: &Loaded, state: &State, drift: Vec<ResourceChange>, opts: &O
             if opts.destroy {
                 declared.insert(d.addr.clone(), (diffed.planned.clone(), d.loc.clone(), d.prop_locs.clone()));
             }
+            unless_adopted_problems(&d, &mut diags);
             if matches!(action, Action::Create | Action::Replace) && !opts.importing.contains_key(&d.addr.to_string()) {
                 create_needs(&d, &mut diags);
             }
@@ -700,10 +701,42 @@ fn adoption_checks(
     }
 }
 
+/// `unless_adopted` names input properties of the kind, and holds no secret
+/// (its values would be stored and shown in clear).
+fn unless_adopted_problems(d: &crate::eval::Desired, diags: &mut Diagnostics) {
+    use crate::kinds::schema::UNLESS_ADOPTED;
+    let Some(Value::Map(given)) = d.props.get(UNLESS_ADOPTED) else { return };
+    let loc = d.prop_locs.get(UNLESS_ADOPTED).cloned().or(Some(d.loc.clone()));
+    if d.sensitive.contains(UNLESS_ADOPTED) {
+        diags.push(
+            Diagnostic::error(format!(
+                "`{UNLESS_ADOPTED}` holds a sensitive value: give secrets as the property itself"
+            ))
+            .at(loc.clone())
+            .address(d.addr.to_string()),
+        );
+    }
+    let schema = d.kind.schema();
+    for k in given.keys() {
+        let ok = schema.get(k).is_some_and(|p| p.is_input() && !p.sensitive && p.name != UNLESS_ADOPTED);
+        if !ok {
+            diags.push(
+                Diagnostic::error(format!(
+                    "`{UNLESS_ADOPTED}` names `{k}`, which is not a (non-sensitive) property of {}",
+                    d.kind.type_name()
+                ))
+                .at(loc.clone())
+                .address(d.addr.to_string()),
+            );
+        }
+    }
+}
+
 /// A create needs the properties AWS cannot do without, even those that
 /// mean "as found" when unset on an existing resource.
 fn create_needs(d: &crate::eval::Desired, diags: &mut Diagnostics) {
-    for p in d.kind.schema().props.iter().filter(|p| p.create_needs && !d.props.contains_key(p.name)) {
+    let props = crate::kinds::schema::resolve_unless_adopted(&d.props, false);
+    for p in d.kind.schema().props.iter().filter(|p| p.create_needs && props.get(p.name).is_none_or(Value::is_null)) {
         diags.push(
             Diagnostic::error(format!(
                 "`{}` is needed to create it: unset (null) means \"as found\", which only an existing (adopted) \
@@ -714,7 +747,7 @@ fn create_needs(d: &crate::eval::Desired, diags: &mut Diagnostics) {
             .address(d.addr.to_string()),
         );
     }
-    for p in d.kind.check_create(&d.props) {
+    for p in d.kind.check_create(&props) {
         let loc = d.prop_locs.get(&p.prop).cloned().unwrap_or_else(|| d.loc.clone());
         let diag = if p.warning { Diagnostic::warning(p.message) } else { Diagnostic::error(p.message) };
         diags.push(diag.at(Some(loc)).address(d.addr.to_string()));
@@ -784,7 +817,7 @@ fn mark_production(list: &mut [ResourceChange], state: &State) {
 }
 
 /// The address of the adopted object a [`kinds::Target`] names.
-fn adopted_object(state: &State, t: &kinds::Target) -> Option<String> {
+pub(super) fn adopted_object(state: &State, t: &kinds::Target) -> Option<String> {
     state
         .resources
         .iter()

@@ -22,9 +22,10 @@ static SCHEMA: Schema = Schema {
             "tags",
             Type::Map(&Type::String),
             "Tags. On an adopted bucket, merged with the tags it has (unset: as found); destroy gives back the tags \
-             it had.",
+             it had. On a bucket standby made, unset means none.",
         )
         .or_computed(),
+        crate::kinds::schema::P_UNLESS_ADOPTED,
         Prop::computed("arn", Type::String, "Bucket ARN, `arn:aws:s3:::<bucket>`."),
         Prop::computed("region", Type::String, "The AWS region the bucket lives in."),
     ],
@@ -230,6 +231,12 @@ impl Kind for S3Bucket {
         ))
     }
 
+    /// A bucket standby made has no tags but those configured: unset is
+    /// none (removed), not as found.
+    fn defaults_off_production(&self, planned: &mut Attrs) {
+        planned.entry("tags".into()).or_insert(Value::Null);
+    }
+
     fn derive(&self, planned: &mut Attrs) {
         let v = match planned.get("bucket") {
             Some(Value::String(b)) => Value::str(arn(b)),
@@ -308,8 +315,10 @@ impl Kind for S3Bucket {
 
     async fn update(&self, cx: &Ctx<'_>, id: &str, prior: &Attrs, desired: &Attrs) -> Result<(), KindError> {
         // force_destroy is standby's alone: nothing to send. Unset tags are
-        // as found: left as they are.
-        if desired.get("tags").is_some_and(|t| !t.is_null()) && tags_of(prior) != tags_of(desired) {
+        // as found on an adopted bucket (left as they are), none on one
+        // standby made.
+        let given = desired.get("tags").is_some_and(|t| !t.is_null());
+        if (given || !cx.adopted) && tags_of(prior) != tags_of(desired) {
             put_tags(cx, id, desired).await?;
         }
         Ok(())

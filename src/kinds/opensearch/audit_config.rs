@@ -14,17 +14,18 @@
 //!   answers 409 "Attempted to update read-only property.".
 //!
 //! Flow: a write reads the config first and changes only the properties
-//! the configuration sets; every other field (unset ones, read-only or not
-//! managed here) is sent back as the domain has it, so nothing is reset
-//! behind the plan's back: an unset property is as found (production's
-//! tuning stays). The PUT replaces a whole object, so repeating it is safe
+//! the configuration sets; every other field (read-only or not managed
+//! here) is sent back as the domain has it, so nothing is reset behind the
+//! plan's back. On a domain standby made, unset properties take the defaults
+//! below; on an adopted domain (production) an unset property is as found
+//! (production's tuning stays). The PUT replaces a whole object, so repeating it is safe
 //! (retried like a read). What the managed fields were before standby is
 //! read before the create and kept (`previous_config`, written ahead);
 //! destroy puts them back (audit logging as it was: on or off), the logs
 //! already in CloudWatch stay.
 
 use super::rest::{Answer, Domain};
-use super::security::{P_ENDPOINT, P_ENDPOINT_URL, P_MASTER, P_MASTER_PASSWORD};
+use super::security::{self, P_ENDPOINT, P_ENDPOINT_URL, P_MASTER, P_MASTER_PASSWORD};
 use crate::kinds::aws::{get_str, req_str};
 use crate::kinds::schema::{Prop, Schema, Type};
 use crate::kinds::{Created, Ctx, Kind, KindError, PropProblem};
@@ -103,8 +104,9 @@ static SCHEMA: Schema = Schema {
         Prop::optional(
             "enabled",
             Type::Bool,
-            "Audit logging on. Publishing AUDIT_LOGS alone writes nothing until this is on. Unset, like every \
-             property here: as the domain has it (as found).",
+            "Audit logging on (default true). Publishing AUDIT_LOGS alone writes nothing until this is on. Every \
+             default here is for a domain standby made; on an adopted domain an unset property is as the domain has \
+             it (as found).",
         )
         .or_computed(),
         Prop::optional(
@@ -403,6 +405,16 @@ impl Kind for OpenSearchAuditConfig {
         super::security::on_domain(props)
     }
 
+    /// On a domain standby made, unset properties plan as their defaults, so
+    /// the plan shows what is sent.
+    fn defaults_off_production(&self, planned: &mut Attrs) {
+        for f in FIELDS {
+            if planned.get(f.prop).is_none_or(Value::is_null) {
+                planned.insert(f.prop.into(), Value::from_json(&(f.default)()));
+            }
+        }
+    }
+
     fn production_effect(
         &self,
         before: Option<&Attrs>,
@@ -414,6 +426,8 @@ impl Kind for OpenSearchAuditConfig {
                 .collect()
         };
         Some(match (before, after) {
+            // Nothing set: everything as found, nothing changes there.
+            (None, Some(a)) if set(a, &mut FIELDS.iter().map(|f| f.prop)).is_empty() => return None,
             (None, Some(a)) => format!(
                 "sets the domain's audit logging: {} (the other fields stay as the domain has them); destroy puts \
                  back what it had",
@@ -430,8 +444,9 @@ impl Kind for OpenSearchAuditConfig {
     fn delete_effect(&self, prior: &Attrs) -> Option<String> {
         Some(match prior.get("previous_config").filter(|v| !v.is_null()) {
             Some(p) => format!(
-                "puts the audit configuration back as the domain had it before standby ({}); the audit logs already \
-                 in CloudWatch Logs are kept",
+                "puts the audit configuration back as the domain had it before standby ({}{}); the audit logs \
+                 already in CloudWatch Logs are kept",
+                if p.to_json().get("/enabled") == Some(&json!(false)) { "audit logging is switched off, " } else { "" },
                 p.to_json()
             ),
             None => "audit logging is switched off on the domain (PUT with enabled: false); the config stays, and the \
@@ -458,6 +473,16 @@ impl Kind for OpenSearchAuditConfig {
     async fn create(&self, _cx: &Ctx<'_>, desired: &Attrs) -> Result<Created, KindError> {
         write(desired).await?;
         Ok(Created { id: req_str(desired, "domain_endpoint")?.to_string(), attrs: desired.clone() })
+    }
+
+    /// The master user's password it signs in with: see [`security::verify_master`].
+    async fn verify_secrets(
+        &self,
+        _cx: &Ctx<'_>,
+        known: &Attrs,
+        _observed: &Attrs,
+    ) -> Result<Vec<(String, bool)>, KindError> {
+        security::verify_master(known).await
     }
 
     // read: 1 call (GET _plugins/_security/api/audit). Always present on a

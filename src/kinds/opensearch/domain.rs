@@ -22,7 +22,7 @@
 use super::{domain_name_problem, os_error};
 use crate::kinds::aws::{get_i64, get_str, is_gone, put_reported, req_str, tag_changes, tags_of, tags_value};
 use crate::kinds::rds::{bool_or, get_bool, poll};
-use crate::kinds::schema::{P_ALLOW_DISRUPTION, Prop, ProviderName, Schema, Type};
+use crate::kinds::schema::{P_ALLOW_DISRUPTION, P_UNLESS_ADOPTED, Prop, ProviderName, Schema, Type};
 use crate::kinds::{Created, Ctx, Kind, KindError, PropProblem};
 use crate::value::{Attrs, Value};
 use async_trait::async_trait;
@@ -127,7 +127,8 @@ static SCHEMA: Schema = Schema {
             Type::List(&Type::Map(&Type::Any)),
             "Logs published to CloudWatch Logs, as in the AWS provider: a list of `{log_type, \
              cloudwatch_log_group_arn, enabled}` (log_type INDEX_SLOW_LOGS, SEARCH_SLOW_LOGS, ES_APPLICATION_LOGS \
-             or AUDIT_LOGS; enabled defaults to true). The group's resource policy must let es.amazonaws.com \
+             or AUDIT_LOGS; enabled defaults to true; `enabled: null` is as found on an adopted domain and true on one standby \
+             makes). The group's resource policy must let es.amazonaws.com \
              write to it (aws_cloudwatch_log_resource_policy), or AWS refuses the change. Unset leaves what AWS has. \
              On an adopted domain, merged by log type: a type production already publishes keeps its own group.",
         )
@@ -139,6 +140,7 @@ static SCHEMA: Schema = Schema {
         )
         .or_computed(),
         P_ALLOW_DISRUPTION,
+        P_UNLESS_ADOPTED,
         Prop::computed("arn", Type::String, "Domain ARN."),
         Prop::computed(
             "dedicated_master_enabled",
@@ -451,6 +453,20 @@ impl Kind for OpenSearchDomain {
         disruptions(aws, planned, changed)
     }
 
+    /// On a domain standby makes, a log type with `enabled: null` (as found
+    /// on an adopted one) is published.
+    fn defaults_off_production(&self, planned: &mut Attrs) {
+        if let Some(Value::List(items)) = planned.get_mut("log_publishing_options") {
+            for item in items.iter_mut() {
+                if let Value::Map(m) = item
+                    && m.get("enabled").is_some_and(Value::is_null)
+                {
+                    m.insert("enabled".into(), Value::Bool(true));
+                }
+            }
+        }
+    }
+
     fn merge_adopted(&self, prop: &str, want: &Value, have: &Value) -> Value {
         match (prop, want, have) {
             ("tags", Value::Map(w), Value::Map(h)) => {
@@ -473,7 +489,11 @@ impl Kind for OpenSearchDomain {
                 let taken: Vec<Option<String>> = kept.iter().map(type_of).collect();
                 let mut out = kept.clone();
                 for e in w {
-                    let on = e.as_map().and_then(|m| m.get("enabled")).and_then(Value::as_bool) != Some(false);
+                    // `enabled: null`: as found (published only if production does).
+                    let on = match e.as_map().and_then(|m| m.get("enabled")) {
+                        None => true,
+                        Some(v) => v.as_bool() == Some(true),
+                    };
                     if on && !taken.contains(&type_of(e)) {
                         out.push(e.clone());
                     }

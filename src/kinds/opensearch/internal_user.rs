@@ -129,15 +129,17 @@ impl Kind for OpenSearchInternalUser {
     }
 
     /// An imported user's password: one request signed in as it (`GET
-    /// _plugins/_security/authinfo`, the plugin's "who am I").
+    /// _plugins/_security/authinfo`, the plugin's "who am I"); and the
+    /// master user's standby signs in with ([`security::verify_master`]).
     async fn verify_secrets(
         &self,
         _cx: &Ctx<'_>,
         known: &Attrs,
         _observed: &Attrs,
     ) -> Result<Vec<(String, bool)>, KindError> {
+        let mut checked = security::verify_master(known).await?;
         let (Some(user), Some(password)) = (get_str(known, "user_name"), get_str(known, "password")) else {
-            return Ok(Vec::new());
+            return Ok(checked);
         };
         let mut as_user = known.clone();
         as_user.insert("master_user_name".into(), crate::value::Value::str(user));
@@ -146,10 +148,11 @@ impl Kind for OpenSearchInternalUser {
         const CALL: &str = "GET _plugins/_security/authinfo";
         let a = domain.send(CALL, hyper::Method::GET, "/_plugins/_security/authinfo", None).await?;
         match a.status {
-            hyper::StatusCode::UNAUTHORIZED => Ok(vec![("password".into(), false)]),
-            s if s.is_success() => Ok(vec![("password".into(), true)]),
-            _ => Err(a.into_error(CALL)),
+            hyper::StatusCode::UNAUTHORIZED => checked.push(("password".into(), false)),
+            s if s.is_success() => checked.push(("password".into(), true)),
+            _ => return Err(a.into_error(CALL)),
         }
+        Ok(checked)
     }
 
     async fn create(&self, _cx: &Ctx<'_>, desired: &Attrs) -> Result<Created, KindError> {

@@ -211,6 +211,16 @@ impl Kind for OpenSearchRole {
         Ok(Created { id: name.to_string(), attrs: desired.clone() })
     }
 
+    /// The master user's password it signs in with: see [`security::verify_master`].
+    async fn verify_secrets(
+        &self,
+        _cx: &Ctx<'_>,
+        known: &Attrs,
+        _observed: &Attrs,
+    ) -> Result<Vec<(String, bool)>, KindError> {
+        security::verify_master(known).await
+    }
+
     // read: 1 call (GET _plugins/_security/api/roles/{name}).
     async fn read(&self, _cx: &Ctx<'_>, id: &str, prior: &Attrs) -> Result<Option<Attrs>, KindError> {
         if !Domain::has_credentials(prior) {

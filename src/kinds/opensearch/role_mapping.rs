@@ -213,6 +213,16 @@ impl Kind for OpenSearchRoleMapping {
         Ok(Created { id: role.to_string(), attrs })
     }
 
+    /// The master user's password it signs in with: see [`security::verify_master`].
+    async fn verify_secrets(
+        &self,
+        _cx: &Ctx<'_>,
+        known: &Attrs,
+        _observed: &Attrs,
+    ) -> Result<Vec<(String, bool)>, KindError> {
+        security::verify_master(known).await
+    }
+
     // read: 1 call (GET _plugins/_security/api/rolesmapping/{role}). Reports
     // the members standby manages that the mapping has; others are not its.
     async fn read(&self, _cx: &Ctx<'_>, id: &str, prior: &Attrs) -> Result<Option<Attrs>, KindError> {

@@ -15,7 +15,7 @@
 
 use super::{ENGINE, bool_or, check_member, get_bool, poll, rds_error, write_forwarding_problem};
 use crate::kinds::aws::{get_i64, get_str, is_gone, req_str};
-use crate::kinds::schema::{P_ALLOW_DISRUPTION, Prop, Schema, Type};
+use crate::kinds::schema::{P_ALLOW_DISRUPTION, P_UNLESS_ADOPTED, Prop, Schema, Type};
 use crate::kinds::{Created, Ctx, Kind, KindError, PlanView, PropProblem};
 use crate::value::{Attrs, Value};
 use async_trait::async_trait;
@@ -118,6 +118,7 @@ static SCHEMA: Schema = Schema {
              always makes at once). standby's own setting, kept in state.",
         ),
         P_ALLOW_DISRUPTION,
+        P_UNLESS_ADOPTED,
         Prop::computed("arn", Type::String, "Cluster ARN."),
         Prop::computed("endpoint", Type::String, "Writer endpoint (Mattermost's DataSource host)."),
         Prop::computed("reader_endpoint", Type::String, "Reader endpoint (Mattermost's DataSourceReplicas host)."),

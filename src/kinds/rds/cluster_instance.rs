@@ -12,7 +12,7 @@
 use super::{ENGINE, poll, rds_error};
 use crate::kinds::aws::{get_str, is_gone, req_str};
 use crate::kinds::rds::get_bool;
-use crate::kinds::schema::{P_ALLOW_DISRUPTION, Prop, Schema, Type};
+use crate::kinds::schema::{P_ALLOW_DISRUPTION, P_UNLESS_ADOPTED, Prop, Schema, Type};
 use crate::kinds::{Created, Ctx, Kind, KindError, PropProblem};
 use crate::value::{Attrs, Value};
 use async_trait::async_trait;
@@ -42,6 +42,7 @@ static SCHEMA: Schema = Schema {
              adopted one. standby's own setting, kept in state.",
         ),
         P_ALLOW_DISRUPTION,
+        P_UNLESS_ADOPTED,
         Prop::computed("arn", Type::String, "Instance ARN."),
         Prop::computed("endpoint", Type::String, "The instance's own endpoint address."),
         Prop::computed(
