@@ -147,18 +147,23 @@ fn document(p: &Attrs) -> Option<Value> {
 
 /// `found`'s statements, then those of `own` it does not already carry.
 fn merged(found: &Value, own: &Value) -> Value {
-    let statements = |v: &Value| -> Vec<Json> {
-        match as_json(v).get("Statement") {
+    let statements = |doc: &Json| -> Vec<Json> {
+        match doc.get("Statement") {
             Some(Json::Array(a)) => a.clone(),
             Some(s @ Json::Object(_)) => vec![s.clone()],
             _ => Vec::new(),
         }
     };
-    let mut out = if found.is_null() { Vec::new() } else { statements(found) };
+    let mut out = if found.is_null() { Vec::new() } else { statements(&as_json(found)) };
+    // Nothing found to keep: the document as standby writes it.
+    if out.is_empty() {
+        return own.clone();
+    }
     let found_doc = json!({"Statement": out.clone()});
-    for s in statements(own) {
+    // Compared in the normalized form, added as written.
+    for (s, raw) in statements(&as_json(own)).into_iter().zip(statements(&access::parse(&own.to_json()))) {
         if !out.contains(&s) && !access::already_allows(&found_doc, &s) {
-            out.push(s);
+            out.push(raw);
         }
     }
     let version = as_json(found).get("Version").cloned().unwrap_or(json!("2012-10-17"));
