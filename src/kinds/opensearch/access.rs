@@ -269,4 +269,23 @@ mod tests {
         assert_eq!(statement_diff(&open_doc, &narrow).len(), 2);
         assert!(describe(&grants(&narrow)[0]).contains("from 10.0.0.0/16"));
     }
+
+    /// Audit 2, finding 16: a statement for an IAM principal (a delivery
+    /// role, another service) is access too: dropping it is a loss, and an
+    /// anonymous grant does not stand in for it in the check's eyes unless it
+    /// covers it.
+    #[test]
+    fn an_iam_principals_access_counts() {
+        let role = "arn:aws:iam::123456789012:role/prod-firehose-delivery";
+        let iam = json!({"Effect": "Allow", "Principal": {"AWS": role}, "Action": ["es:ESHttpPost", "es:ESHttpPut"],
+            "Resource": format!("{ARN}/*")});
+        let narrow = open(Some(json!({"IpAddress": {"aws:SourceIp": ["10.0.0.0/8"]}})));
+        let before = doc(json!([narrow.clone(), iam.clone()]));
+        let (gone, _) = lost(&before, &doc(json!([narrow.clone()])));
+        assert_eq!(gone.len(), 1, "{gone:?}");
+        assert!(!any_anonymous(&gone) && describe(&gone[0]).contains(role), "{}", describe(&gone[0]));
+        // Kept beside standby's statements: nothing lost, and already there.
+        assert!(lost(&before, &doc(json!([narrow.clone(), iam.clone(), open(None)]))).0.is_empty());
+        assert!(already_allows(&before, &iam) && !already_allows(&doc(json!([narrow])), &iam));
+    }
 }
