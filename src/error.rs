@@ -60,9 +60,7 @@ impl Error {
             Error::State(StateError::Invalid { .. }) => {
                 Some("the previous version is kept beside it as <state>.backup; restore it if this one is damaged")
             }
-            Error::Drift(_) => {
-                Some("check credentials (read permissions are enough: see the README's drift job policy) and network")
-            }
+            Error::Drift(_) => Some("check credentials (read-only is enough: docs/drift-and-health.md) and network"),
             Error::Plan(PlanError::Refresh(_)) => {
                 Some("check credentials and network, or plan with --refresh=false to skip reading AWS")
             }

@@ -1,6 +1,6 @@
 //! The IAM actions standby needs, per resource kind: to read (refresh,
 //! drift) and to change (apply, destroy). Preflight simulates them; the
-//! README's read-only policy for a drift job is the `read` column plus
+//! read-only policy for a drift job (docs/drift-and-health.md) is the `read` column plus
 //! [`DISCOVERY`] and [`HEALTH`].
 //!
 //! Kinds that talk only to a domain's REST API (the replication and security plugins) need
@@ -264,6 +264,7 @@ pub const BY_KIND: &[(&str, &[&str], &[&str])] = &[
             "elasticloadbalancing:DeleteTargetGroup",
         ],
     ),
+    ("standby_managed_prefix_list", &["ec2:DescribeManagedPrefixLists"], &[]),
     (
         "aws_lb_listener",
         &["elasticloadbalancing:DescribeListeners"],
@@ -294,6 +295,7 @@ pub const HEALTH: &[&str] = &[
     "es:DescribeOutboundConnections",
     "cloudwatch:GetMetricData",
     "elasticloadbalancing:DescribeTargetHealth",
+    "route53:GetHealthCheckStatus",
     "sts:GetCallerIdentity",
     "iam:SimulatePrincipalPolicy",
 ];

@@ -52,6 +52,18 @@ impl Proxy {
         call(&self.url, "PUT", &format!("/_proxy/rate?value={rate}"));
     }
 
+    /// A probability per kind of fault (refused, throttled, lost, slow).
+    pub fn set_rates(&self, rates: &[(&str, f64)]) {
+        let q: Vec<String> = rates.iter().map(|(k, r)| format!("{k}={r}")).collect();
+        call(&self.url, "PUT", &format!("/_proxy/rates?{}", q.join("&")));
+    }
+
+    /// The next `times` requests containing every one of `texts` are refused (503, never forwarded).
+    pub fn refuse_all(&self, texts: &[&str], times: u32) {
+        let q: String = texts.iter().map(|t| format!("match={}&", encode(t))).collect();
+        call(&self.url, "PUT", &format!("/_proxy/refuse?{q}times={times}"));
+    }
+
     /// The next request matching `text` takes effect and loses its answer.
     pub fn lose(&self, text: &str) {
         self.lose_all(&[text], 1);
