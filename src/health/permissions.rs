@@ -67,7 +67,8 @@ pub const BY_KIND: &[(&str, &[&str], &[&str])] = &[
     ("aws_s3_batch_replication_job", &["s3:DescribeJob"], &["s3:CreateJob", "s3:UpdateJobStatus", "iam:PassRole"]),
     (
         "aws_s3_bucket_replication",
-        &["s3:GetReplicationConfiguration"],
+        // GetBucketEncryption: the plan checks for SSE-KMS objects first.
+        &["s3:GetReplicationConfiguration", "s3:GetEncryptionConfiguration"],
         &["s3:PutReplicationConfiguration", "iam:PassRole"],
     ),
     (

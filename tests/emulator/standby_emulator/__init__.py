@@ -21,12 +21,14 @@ def apply_all() -> None:
         iam_simulate,
         opensearch,
         opensearch_bootstrap,
+        opensearch_changes,
         opensearch_logs,
         opensearch_stats,
         prefix_lists,
         propagation,
         rds,
         rds_global_ops,
+        rds_modify,
         rds_recreate,
         rds_snapshots,
         route53,
@@ -41,11 +43,13 @@ def apply_all() -> None:
     iam.apply()
     rds.apply()
     rds_recreate.apply()
+    rds_modify.apply()
     rds_snapshots.apply()
     rds_global_ops.apply()
     opensearch.apply()
     opensearch_logs.apply()
     opensearch_bootstrap.apply()
+    opensearch_changes.apply()
     iam_simulate.apply()
     opensearch_stats.apply()
     route53.apply()
