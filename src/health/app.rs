@@ -68,6 +68,14 @@ async fn route53(input: &Input<'_>) -> Result<Vec<Check>, String> {
         .filter(|i| input.target_region.is_none_or(|r| r == i.region))
         .filter_map(|i| Some((i.region.as_str(), i.attrs.get("dns_name")?.as_str()?.to_ascii_lowercase())))
         .collect();
+    // The active region: the global database's writer (none recorded: every
+    // region counts as active).
+    let active = input
+        .recorded
+        .resources
+        .values()
+        .find(|i| i.type_name == "aws_rds_global_cluster")
+        .and_then(|g| g.attrs.get("writer_region").and_then(Value::as_str));
     let mut out = Vec::new();
     for (addr, inst) in input.recorded.resources.iter().filter(|(_, i)| i.type_name == "aws_route53_health_check") {
         let fqdn = inst.attrs.get("fqdn").and_then(Value::as_str).unwrap_or_default().to_ascii_lowercase();
@@ -105,10 +113,20 @@ async fn route53(input: &Input<'_>) -> Result<Vec<Check>, String> {
                     "let Route 53's health checkers reach the load balancer (the app tier module's \
                      route53_health_checkers, AWS's prefix list com.amazonaws.<region>.route53-healthchecks) and \
                      check the health check's path and port",
-                ),
+                )
+                // The passive region may run no node by design (pilot light):
+                // only worth a look in drift, as app.targets; the active one fails.
+                .warn_if(passive_in_drift(input.target_region, active, region)),
         );
     }
     Ok(out)
+}
+
+/// A region's Route 53 health check only warns in drift when the region is
+/// passive (not the global database's writer): a pilot-light region has no
+/// node by design. The active region, and a switch's target, fail.
+fn passive_in_drift(target_region: Option<&str>, active: Option<&str>, region: &str) -> bool {
+    target_region.is_none() && active.is_some_and(|a| a != region)
 }
 
 /// The host of a PostgreSQL DSN (`postgres://user:pw@host:5432/db?…`).
@@ -361,4 +379,20 @@ async fn group(input: &Input<'_>, addr: &str, inst: &Instance) -> Result<Vec<Che
         );
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Review N9: a pilot-light passive region's Route 53 health check fails
+    /// by design; drift warns about it there and fails for the active region;
+    /// a switch's readiness (a target region) never softens it.
+    #[test]
+    fn route53_health_warns_for_the_passive_region_in_drift_only() {
+        assert!(passive_in_drift(None, Some("us-west-1"), "us-east-1"));
+        assert!(!passive_in_drift(None, Some("us-west-1"), "us-west-1"));
+        assert!(!passive_in_drift(Some("us-east-1"), Some("us-west-1"), "us-east-1"));
+        assert!(!passive_in_drift(None, None, "us-east-1"));
+    }
 }
