@@ -1506,7 +1506,38 @@ fn a_planned_switchover_to_a_pilot_light_region_scales_it_up_before_users_move()
     let order: Vec<&str> = events.iter().map(|e| e["step"].as_str().unwrap()).collect();
     let at = |id: &str| order.iter().position(|s| *s == id).unwrap_or_else(|| panic!("{id} in {order:?}"));
     assert!(at("app.scheduler-on") < at("app.serving") && at("app.serving") < at("dns.to-active"), "{order:?}");
+    // The old region keeps its node until users have left it (review N8):
+    // its scheduler goes off first, its capacity shrinks after DNS moved.
+    assert!(at("app.scheduler-off") < at("dns.to-active") && at("dns.to-active") < at("app.scale-in"), "{order:?}");
     assert_eq!(group_size(&w, EAST), (1, 1));
+    assert_eq!(group_size(&w, WEST).0, 0);
     let front = Front::new(&w.emu.endpoint());
     assert!(front.dns()["PRIMARY"].contains(".us-east-1."));
+}
+
+/// A failover whose survivor does not serve ends "NOT finished" with its own
+/// exit code (4), not 0. Here the survivor's target health cannot be read
+/// (the fault proxy refuses DescribeTargetHealth), so nothing shows that it
+/// serves; run again when it can be seen, the failover finishes with 0.
+#[test]
+fn a_failover_whose_survivor_does_not_serve_exits_with_its_own_code() {
+    let w = World::with_front();
+    w.ok(0, &["apply", ".", "--auto-approve"]);
+    w.control("POST", "/_emulator/regions", Some(json!({"region": WEST, "down": true})));
+    let proxy = common::proxy::Proxy::start(&w.emu.endpoint(), 7);
+    proxy.refuse_all(&["DescribeTargetHealth"], 1000);
+    let run = w.run_env(
+        &FAILOVER,
+        &[
+            ("AWS_ENDPOINT_URL", proxy.url.as_str()),
+            ("STANDBY_APP_SERVING_SECS", "0"),
+            ("STANDBY_AWS_MAX_ATTEMPTS", "1"),
+        ],
+    );
+    assert_eq!(run.code, 4, "{}", run.all());
+    assert!(run.stdout.contains("Failover NOT finished: secondary (us-east-1) is the writer"), "{}", run.stdout);
+    assert!(run.stdout.contains("  - app.serving: pending"), "{}", run.stdout);
+    drop(proxy);
+    let again = w.ok(0, &FAILOVER);
+    assert!(again.stdout.contains("Failover done: secondary (us-east-1) is active and serves"), "{}", again.stdout);
 }

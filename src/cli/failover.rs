@@ -199,7 +199,7 @@ pub async fn failover(
         }),
     };
     println!();
-    exec.run(&rb, &mut st).await.map_err(|e| Error::Apply(vec![e.to_string()]))?;
+    let ended = exec.run(&rb, &mut st).await.map_err(|e| Error::Apply(vec![e.to_string()]))?;
     let lost = match note.as_ref().and_then(|n| n.last_lag_ms) {
         Some(ms) => format!("the last replication lag seen was {ms:.0} ms: writes of about that window may be lost"),
         None => "no replication lag figure was available: how much was lost is unknown".into(),
@@ -214,7 +214,8 @@ pub async fn failover(
          capacity to 0 as soon as {from_region} answers); run that apply as soon as {from_region} answers: it \
          moves DNS and turns that region's scheduler off first, then the rest."
     );
-    Ok(0)
+    // The writer moved but the survivor does not serve: not a success.
+    Ok(if ended == switchover::exec::Ended::NotFinished { switchover::exec::EXIT_NOT_FINISHED } else { 0 })
 }
 
 fn global_id(st: &crate::state::State) -> Option<String> {

@@ -308,8 +308,12 @@ pub async fn apply(
             }),
         };
         println!();
-        if let Err(e) = exec.run(&rb, &mut st).await {
-            return Err(Error::Apply(vec![e.to_string()]));
+        match exec.run(&rb, &mut st).await {
+            Err(e) => return Err(Error::Apply(vec![e.to_string()])),
+            // The new region does not serve: users stay where they are, and
+            // the rest of the plan waits for the next run.
+            Ok(switchover::exec::Ended::NotFinished) => return Ok(switchover::exec::EXIT_NOT_FINISHED),
+            Ok(_) => {}
         }
         println!();
         drop(exec);
@@ -326,6 +330,7 @@ pub async fn apply(
         journal: journal.clone(),
         progress,
         parallelism: args.parallelism as usize,
+        hold: None,
     };
     let outcome = applier.run(&mut st).await;
     let imported = plan.changes.iter().filter(|c| c.importing.is_some()).count();

@@ -55,7 +55,11 @@ pub(super) fn detail(step: &Step) -> Option<String> {
             if domain.is_empty() { "the old leader" } else { domain }
         )),
         StepAction::AppServing { .. } => Some("observed, never changed; progress while it waits".into()),
-        StepAction::Changes { addresses } => Some(format!("applies {}; each shown below", addresses.join(", "))),
+        StepAction::Changes { addresses, hold } => Some(format!(
+            "applies {}{}; each shown below",
+            addresses.join(", "),
+            hold.iter().map(|(a, k)| format!(" ({a} without {})", k.join(", "))).collect::<String>()
+        )),
     };
     // During a failover: what happens while the region it needs is down.
     let pending = match (&step.meanwhile, step.best_effort) {

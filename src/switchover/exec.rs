@@ -37,6 +37,22 @@ pub enum SwitchError {
     State(#[from] StateError),
 }
 
+/// How a run ended (an error aside).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ended {
+    /// Every step done.
+    Done,
+    /// The survivor's steps done; the old region's wait until it is back.
+    Waiting,
+    /// The writer moved but the new region does not serve yet (or another of
+    /// its steps is not done): "NOT finished", exit code [`EXIT_NOT_FINISHED`].
+    NotFinished,
+}
+
+/// The exit code of a switchover or failover that moved the writer but
+/// ended without the new region serving.
+pub const EXIT_NOT_FINISHED: u8 = 4;
+
 /// What the executor needs besides the runbook and the state.
 pub struct Executor<'a> {
     pub aws: &'a Aws,
@@ -77,7 +93,7 @@ pub const ENV_APP_SERVING_SECS: &str = "STANDBY_APP_SERVING_SECS";
 
 impl Executor<'_> {
     /// Runs the runbook's steps not done yet; the state records every step.
-    pub async fn run(&self, rb: &Runbook, st: &mut State) -> Result<(), SwitchError> {
+    pub async fn run(&self, rb: &Runbook, st: &mut State) -> Result<Ended, SwitchError> {
         let resumed = st
             .roles
             .as_ref()
@@ -165,14 +181,27 @@ impl Executor<'_> {
                     ev.outcome = format!("failed: {}", first_line(&e.to_string()));
                     run.set(&step.id, "failed");
                     self.save(st, &run, None).await?;
+                    // The writer moved, users not yet: the new region does not serve.
+                    if let (StepAction::AppServing { .. }, SwitchError::Step { message, .. }) = (&step.action, &e) {
+                        (self.progress)(&format!(
+                            "Switchover NOT finished: {} ({}) is the writer, but {message}; DNS still sends users to \
+                             {} (their app nodes write through the global writer endpoint). Run the same command \
+                             again to keep waiting.",
+                            rb.to, rb.to_region, rb.from_region
+                        ));
+                        return Ok(Ended::NotFinished);
+                    }
                     return Err(e);
                 }
             }
         }
         let new_notes: Vec<String> = run.notes[notes_before..].to_vec();
         let pending: Vec<&Step> = rb.steps.iter().filter(|s| run.status(&s.id) != Some("done")).collect();
+        let mut ended = Ended::Done;
         if !pending.is_empty() {
-            (self.progress)(&self.unfinished(rb, &run, &pending, started.elapsed()));
+            let (text, e) = self.unfinished(rb, &run, &pending, started.elapsed());
+            (self.progress)(&text);
+            ended = e;
         } else {
             let since = finish(st, rb);
             self.save(st, &run, Some(since)).await?;
@@ -187,12 +216,12 @@ impl Executor<'_> {
         for note in new_notes {
             (self.progress)(&format!("\nNote (kept in the state with the run): {note}"));
         }
-        Ok(())
+        Ok(ended)
     }
 
     /// The end of a failover run that left steps pending: done for users
     /// only when every step the survivor can run is done.
-    fn unfinished(&self, rb: &Runbook, run: &Run, pending: &[&Step], took: Duration) -> String {
+    fn unfinished(&self, rb: &Runbook, run: &Run, pending: &[&Step], took: Duration) -> (String, Ended) {
         let down = self.down.as_deref().unwrap_or(&rb.from_region);
         let (waiting, here): (Vec<&&Step>, Vec<&&Step>) = pending.iter().partition(|s| s.needs_region(down));
         let wait = format!(
@@ -202,12 +231,13 @@ impl Executor<'_> {
             waiting.iter().map(|s| s.id.as_str()).collect::<Vec<_>>().join(", ")
         );
         if here.is_empty() {
-            return format!(
+            let text = format!(
                 "Failover done: {} ({}) is active and serves [{}s]; {wait}",
                 rb.to,
                 rb.to_region,
                 took.as_secs()
             );
+            return (text, Ended::Waiting);
         }
         let why: Vec<String> = here
             .iter()
@@ -216,7 +246,7 @@ impl Executor<'_> {
                 format!("  - {}: {}", s.id, last.unwrap_or("not run"))
             })
             .collect();
-        format!(
+        let text = format!(
             "Failover NOT finished: {} ({}) is the writer, but these steps are not done [{}s]:\n{}\nRun `standby \
              failover --to {} --allow-data-loss` again to retry them; {wait}",
             rb.to,
@@ -224,7 +254,8 @@ impl Executor<'_> {
             took.as_secs(),
             why.join("\n"),
             rb.to
-        )
+        );
+        (text, Ended::NotFinished)
     }
 
     /// Records the run in the state and writes it (atomically, with a backup).
@@ -312,7 +343,7 @@ impl Executor<'_> {
                 Ok(Done { outcome: out.outcome, request_ids: Vec::new(), notes: out.notes })
             }
             StepAction::AppServing { app_region } => self.serving(app_region, st).await.map_err(fail).map(Done::new),
-            StepAction::Changes { addresses } => {
+            StepAction::Changes { addresses, hold } => {
                 let Some(c) = &self.changes else {
                     return Err(SwitchError::Step {
                         step: step.id.clone(),
@@ -320,7 +351,7 @@ impl Executor<'_> {
                     });
                 };
                 let out = c
-                    .apply(self.backend, st, addresses)
+                    .apply(self.backend, st, addresses, hold)
                     .await
                     .map_err(|message| SwitchError::Step { step: step.id.clone(), message })?;
                 Ok(Done::new(out))

@@ -447,11 +447,13 @@ pub fn build(plan: &Plan, regions: &BTreeMap<String, String>) -> Option<Runbook>
             .map(|c| c.address.clone())
     };
     let search = search_steps(&followed, via(&to_region), via(&from_region), &from_region, &to_region, true);
-    let front = front::steps(plan, &from_region, &to_region);
+    let mut front = front::steps(plan, &from_region, &to_region);
     // The scheduler moves (never on in two regions at once) and the new
     // region serves before users are sent there; the search followers stop
     // right before DNS moves, so that the window in which the old region's
     // index updates miss the new leader is DNS's own (recorded, see exec).
+    // The old region keeps its capacity until DNS has moved (review N8).
+    let scale_in = front.off.as_mut().and_then(|off| front::hold_capacity(plan, off));
     steps.extend(front.off);
     steps.extend(front.on);
     steps.extend(app_serving(plan, &to_region));
@@ -459,6 +461,7 @@ pub fn build(plan: &Plan, regions: &BTreeMap<String, String>) -> Option<Runbook>
     steps.extend(stop.map(|s| s.note(reindex_note(&from_region, &to_region, false), 300)));
     steps.extend(front.dns);
     steps.extend(delete);
+    steps.extend(scale_in);
     Some(Runbook {
         mode: "switchover".into(),
         from: name_of(&from_region),
