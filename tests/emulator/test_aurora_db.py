@@ -180,6 +180,18 @@ def test_tls_verify_full_against_the_ca_bundle(aws, endpoint, emulator_env):
     _connect(endpoint, emulator_env, c["Endpoint"]).close()
 
 
+def test_tls_for_endpoint_names_longer_than_a_common_name(aws, endpoint, emulator_env):
+    # The demo's production cluster: its endpoint name (71 characters) does not fit a certificate's
+    # Common Name (64 at most); the name is in the subject alternative names, which verify-full checks.
+    c = _cluster(aws(WEST), "mattermost-prod-aurora", MasterUsername="mmuser", MasterUserPassword=PASSWORD,
+                 DatabaseName="mattermost")
+    assert len(c["Endpoint"]) > 64, c["Endpoint"]
+    with _connect(endpoint, emulator_env, c["Endpoint"]) as conn:
+        assert conn.pgconn.ssl_in_use
+    assert "does not match host name" in _refused(
+        lambda: _connect(endpoint, emulator_env, c["Endpoint"], tls_name=c["ReaderEndpoint"]))
+
+
 def test_secondary_writer_endpoint_is_inactive_and_reader_read_only(aws, endpoint, emulator_env):
     west, east, p, s, global_ep = _global_db(aws, primary_instances=2)
     with _connect(endpoint, emulator_env, p["Endpoint"]) as conn:
