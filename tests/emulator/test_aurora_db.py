@@ -299,6 +299,26 @@ def test_data_loss_failover_loses_exactly_the_window(aws, endpoint, emulator_env
         assert conn.execute("SELECT count(*) FROM posts").fetchone() == (6,)
 
 
+def test_data_loss_window_ends_when_the_writers_region_went_down(aws, endpoint, emulator_env):
+    # The writes lost are the last ones before the primary went away, however long the operator takes.
+    west, east, p, s, global_ep = _global_db(aws)
+    with _connect(endpoint, emulator_env, global_ep, autocommit=True) as conn:
+        conn.execute("CREATE TABLE posts (id int PRIMARY KEY)")
+        for i in range(4):
+            conn.execute("INSERT INTO posts VALUES (%s)", (i,))
+        time.sleep(1.2)
+        for i in range(4, 7):
+            conn.execute("INSERT INTO posts VALUES (%s)", (i,))
+    _settings(endpoint, rds_failover_data_loss_ms=800)
+    _post(endpoint, "/_emulator/regions", {"region": WEST, "down": True})
+    time.sleep(1.5)  # the operator decides: longer than the window
+    east.failover_global_cluster(GlobalClusterIdentifier="mm-global", TargetDbClusterIdentifier=_arn(EAST, "mm-east"),
+                                 AllowDataLoss=True)
+    with _connect(endpoint, emulator_env, global_ep) as conn:
+        assert [r[0] for r in conn.execute("SELECT id FROM posts ORDER BY id")] == [0, 1, 2, 3]
+    _post(endpoint, "/_emulator/regions", {"region": WEST, "down": False})
+
+
 def test_region_down_refuses_its_endpoints(aws, endpoint, emulator_env):
     west, east, p, s, global_ep = _global_db(aws)
     session = _connect(endpoint, emulator_env, global_ep)
