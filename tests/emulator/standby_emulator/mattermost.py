@@ -53,6 +53,10 @@ What it does, each from Mattermost's source (mattermost/mattermost, server/):
   indexing post" (store/searchlayer/post_layer.go), and the post is
   acknowledged all the same: 201 with the post.
 - `GET /api/v4/posts/<id>` from a replica (GetReplicaX); 404 when missing.
+  `POST /api/v4/posts/ids` (a JSON array of at most 1,000 ids): the posts
+  found, as an array (api4/post.go getPostsByIds; none given → 400
+  `api.context.invalid_param.app_error`, over 1,000 → 400
+  `api.post.posts_by_ids.invalid_body.request_error`).
 - `POST /api/v4/teams/<team>/posts/search` `{"terms"}`: with
   EnableSearching, a simple_query_string on `message` over
   `<prefix>posts_*`; on an error, the database (the searchlayer falls back
@@ -521,6 +525,19 @@ class Server:
             return 404, _app_error("app.post.get.app_error", "Unable to get the post.", 404)
         return 200, _post_row(rows[0])
 
+    def get_posts(self, ids: Any) -> tuple[int, Any]:
+        if not isinstance(ids, list) or not ids:
+            return 400, _app_error("api.context.invalid_param.app_error", "Invalid post_ids parameter.", 400)
+        if len(ids) > 1000:
+            return 400, _app_error("api.post.posts_by_ids.invalid_body.request_error",
+                                   "Too many post ids (at most 1000).", 400)
+        try:
+            rows = self.replica().run("SELECT id, createat, userid, channelid, message, fileids FROM posts "
+                                      "WHERE id = ANY(%s) ORDER BY createat", ([str(i) for i in ids],), fetch=True)
+        except Exception as e:  # noqa: BLE001
+            return 500, _app_error("app.post.get.app_error", _err(e), 500)
+        return 200, [_post_row(r) for r in rows]
+
     def search(self, body: dict) -> tuple[int, dict, str]:
         terms = str(body.get("terms") or "").strip()
         es = self.cfg["ElasticsearchSettings"]
@@ -531,11 +548,12 @@ class Server:
                                                         else "and"}}, "size": 100}
                 out = self.search_request("POST", f"/{es['IndexPrefix']}posts_*/_search", q)
                 ids = [h["_id"] for h in out.get("hits", {}).get("hits", [])]
+                # The hits' posts in one query, as the search layer reads them (GetPostsByIds).
                 posts = {}
-                for i in ids:
-                    status, p = self.get_post(i)
+                if ids:
+                    status, found = self.get_posts(ids)
                     if status == 200:
-                        posts[i] = p
+                        posts = {p["id"]: p for p in found}
                 return 200, {"order": [i for i in ids if i in posts], "posts": posts}, "opensearch"
             except Exception as e:  # noqa: BLE001
                 self.counters["search_fallbacks"] += 1
@@ -634,7 +652,7 @@ def handler(server: Server) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
-        def _body(self) -> dict:
+        def _body(self) -> Any:
             n = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(n) if n else b""
             try:
@@ -659,10 +677,13 @@ def handler(server: Server) -> type[BaseHTTPRequestHandler]:
             u = urllib.parse.urlsplit(self.path)
             body = self._body()
             if u.path == "/api/v4/posts":
-                code, payload = server.create_post(body)
+                code, payload = server.create_post(body if isinstance(body, dict) else {})
+                return self._send(code, payload)
+            if u.path == "/api/v4/posts/ids":
+                code, payload = server.get_posts(body)
                 return self._send(code, payload)
             if u.path.startswith("/api/v4/teams/") and u.path.endswith("/posts/search"):
-                code, payload, backend = server.search(body)
+                code, payload, backend = server.search(body if isinstance(body, dict) else {})
                 return self._send(code, payload, [("X-Standby-Search-Backend", backend)])
             self._send(404, _app_error("api.context.404.app_error", "Sorry, we could not find the page.", 404))
 
