@@ -187,7 +187,7 @@ class App:
 
     def __init__(self, endpoint, postgres, region=WEST, name="mm", desired=1, environment=None, secrets=None,
                  http_tokens="required", listener_port=80, ami="ami-0abcdef1234567890", db_password=DB_PASSWORD,
-                 search_password=SEARCH_PASSWORD, grace=300):
+                 search_password=SEARCH_PASSWORD, grace=300, db_dsn=None):
         self.endpoint, self.region, self.name = endpoint, region, name
         http("POST", f"{endpoint}/_emulator/dns", {"name": DB_HOST, "address": postgres["addr"]})
         c = lambda s: client(endpoint, s, region)  # noqa: E731
@@ -220,7 +220,8 @@ class App:
         env.update(environment or {})
         sec = {"MM_SQLSETTINGS_DATASOURCE": {
             "secret_arn": self.db_secret,
-            "template": f"postgres://mmuser:{{secret}}@{DB_HOST}:5432/mattermost?sslmode=require&connect_timeout=10"}}
+            "template": db_dsn or f"postgres://mmuser:{{secret}}@{DB_HOST}:5432/mattermost?sslmode=require"
+                                  "&connect_timeout=10"}}
         for k, v in (secrets or {}).items():
             sec[k] = {**v, "secret_arn": v.get("secret_arn") or self.search_secret}
         self.user_data = standby_user_data(env, sec)
@@ -346,6 +347,37 @@ def search_env(app_host):
 def standin_status(app, instance):
     node = app.node(instance)
     return http("GET", f"http://{node['address']}:8065/_standin/status")[1]
+
+
+def test_a_node_writes_through_auroras_global_writer_endpoint_verifying_its_certificate(world, postgres):
+    # The whole world together: Aurora's endpoints (aurora_db.py) behind a node's DataSource, with
+    # sslmode=verify-full against the RDS CA bundle the AMI carries (nodes.RDS_CA_BUNDLE).
+    west, east = client(world, "rds", WEST), client(world, "rds", EAST)
+    west.create_db_cluster(DBClusterIdentifier="mm-aurora-west", Engine="aurora-postgresql", EngineVersion="16.4",
+                           MasterUsername="mmuser", MasterUserPassword=DB_PASSWORD, DatabaseName="mattermost")
+    west.create_db_instance(DBInstanceIdentifier="mm-aurora-west-1", DBClusterIdentifier="mm-aurora-west",
+                            Engine="aurora-postgresql", DBInstanceClass="db.r6g.large")
+    arn = west.describe_db_clusters(DBClusterIdentifier="mm-aurora-west")["DBClusters"][0]["DBClusterArn"]
+    gc = east.create_global_cluster(GlobalClusterIdentifier="mm-aurora", SourceDBClusterIdentifier=arn)
+    host = gc["GlobalCluster"]["Endpoint"]
+    dsn = (f"postgres://mmuser:{{secret}}@{host}:5432/mattermost?sslmode=verify-full"
+           "&sslrootcert=/etc/ssl/certs/rds-global-bundle.pem&connect_timeout=10")
+    app = App(world, postgres, db_dsn=dsn)
+    [instance] = app.instances()
+    try:
+        app.wait_healthy()
+    except AssertionError as e:
+        raise AssertionError(app.node_log(instance)) from e
+    status, post, _ = http("POST", app.url("/api/v4/posts"), {"channel_id": "town-square", "message": "through aurora"})
+    assert status == 201, (post, app.node_log(instance))
+    status, body, _ = http("GET", app.url("/api/v4/system/ping?get_server_status=true"))
+    assert status == 200 and body["database_status"] == "OK", body
+    # Without the bundle in the AMI, verify-full cannot start Mattermost.
+    http("POST", f"{world}/_emulator/world/amis", {"ami": "ami-0000000000nobundle", "rds_ca_bundle": None})
+    bare = App(world, postgres, name="bare", ami="ami-0000000000nobundle", db_dsn=dsn)
+    [node] = bare.instances()
+    wait_for("Mattermost to exit", lambda: "Error setting up connections" in bare.node_log(node))
+    assert "rds-global-bundle.pem" in bare.node_log(node)
 
 
 def test_instance_metadata_requires_tokens_when_the_template_says_so(world, postgres):
@@ -515,7 +547,15 @@ def test_an_ami_with_mattermost_enabled_runs_it_with_the_amis_settings_before_us
     wait_for("the baked-in cluster's heartbeat or the window", lambda: healthy_before or int(query(
         postgres, "SELECT count(*) FROM standby_scheduler_heartbeats WHERE cluster_name = 'baked-in-other-region'"
     ).strip()) >= 1, timeout=5)
-    assert standin_status(app, instance)["settings"]["ClusterSettings"]["ClusterName"] == "mm-us-west-1"
+    # The restart with standby's settings may still be starting (its port opens after the migrations).
+    wait_for("the stand-in with standby's settings", lambda: _cluster_name(app, instance) == "mm-us-west-1")
+
+
+def _cluster_name(app, instance):
+    try:
+        return standin_status(app, instance)["settings"]["ClusterSettings"]["ClusterName"]
+    except (urllib.error.URLError, OSError, KeyError, TypeError):
+        return None
 
 
 def test_load_balancer_answers_503_without_targets_and_redirects(world, postgres):

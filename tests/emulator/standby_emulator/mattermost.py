@@ -31,6 +31,10 @@ What it does, each from Mattermost's source (mattermost/mattermost, server/):
   that address with the DSN's port, user, password, database and sslmode
   (libpq's host/hostaddr: `verify-full` checks the certificate against the
   DSN's host name). lib/pq-only parameters (binary_parameters) are dropped.
+  File parameters (sslrootcert, sslcert, sslkey) name files as the node sees
+  them (its own files, its AMI's, the host's): the stand-in runs outside the
+  node's mount namespace, so it reads them through the world's control API
+  and hands libpq a copy.
 - `GET /api/v4/system/ping` (channels/api4/system.go getSystemPing, no
   session): `{"status":"OK", "AndroidLatestVersion":…, "ActiveSearchBackend"}`.
   With `get_server_status=true`: DBHealthCheckWrite (UPSERT of
@@ -221,6 +225,31 @@ def resolve(host: str) -> str | None:
 
 # ------------------------------------------------------------------- db ---
 
+FILE_PARAMS = {"sslrootcert", "sslcert", "sslkey"}
+
+
+def node_file(path: str) -> str:
+    """A copy of the node's file `path` for libpq (the path as it is when the
+    node has no such file, so libpq's error names it)."""
+    node, home = os.environ.get("STANDBY_NODE_ID"), os.environ.get("STANDBY_NODE_DIR")
+    if not node or not home or path == "system":
+        return path
+    try:
+        url = f"{WORLD}/_emulator/world/nodes/{node}/files?path={urllib.parse.quote(path)}"
+        with urllib.request.urlopen(url, timeout=10) as r:
+            f = json.load(r)
+    except (urllib.error.URLError, OSError, ValueError):
+        return path
+    if not f.get("exists"):
+        return path
+    copy = os.path.join(home, "libpq-files", path.strip("/").replace("/", "_"))
+    os.makedirs(os.path.dirname(copy), exist_ok=True)
+    fd = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(f["text"])
+    return copy
+
+
 class DB:
     """A handle on one DSN: a connection made on demand, as database/sql does."""
 
@@ -251,7 +280,7 @@ class DB:
             p["password"] = urllib.parse.unquote(u.password)
         for k, v in q.items():
             if k in self.LIBPQ and k != "sslmode":
-                p[k] = v
+                p[k] = node_file(v) if k in FILE_PARAMS else v
         p.setdefault("connect_timeout", "10")
         return p
 
