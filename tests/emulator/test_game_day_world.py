@@ -761,3 +761,35 @@ def test_an_instance_refresh_of_a_one_node_group_leaves_users_without_mattermost
         time.sleep(0.05)
     assert 503 in seen, seen  # no healthy target while the replacement boots
     assert http("GET", url)[0] == 200
+
+
+def test_an_instance_refresh_that_may_launch_first_keeps_users_served(world, postgres):
+    """MinHealthyPercentage 100 and MaxHealthyPercentage 200: the replacement
+    launches, becomes healthy and warms up before the node it replaces goes."""
+    app = App(world, postgres)
+    [old] = app.instances()
+    app.wait_healthy()
+    url = app.url("/api/v4/system/ping")
+    refresh = app.asg.start_instance_refresh(
+        AutoScalingGroupName=f"mm-app-{WEST}", Strategy="Rolling",
+        Preferences={"MinHealthyPercentage": 100, "MaxHealthyPercentage": 200, "InstanceWarmup": 300})
+    seen, counts = set(), set()
+    deadline = time.time() + 120
+    status = None
+    while time.time() < deadline:
+        seen.add(http("GET", url, timeout=5)[0])
+        counts.add(len(app.instances()))
+        status = app.asg.describe_instance_refreshes(AutoScalingGroupName=f"mm-app-{WEST}",
+                                                     InstanceRefreshIds=[refresh["InstanceRefreshId"]])
+        if status["InstanceRefreshes"][0]["Status"] == "Successful":
+            break
+        time.sleep(0.05)
+    assert status["InstanceRefreshes"][0]["Status"] == "Successful", status
+    assert seen == {200}, seen  # never without a serving node
+    assert counts == {1, 2}, counts  # two nodes while the replacement warmed up
+    [new] = app.instances()
+    assert new != old
+    # AWS's bounds on the preferences.
+    with pytest.raises(botocore.exceptions.ClientError, match="MaxHealthyPercentage"):
+        app.asg.start_instance_refresh(AutoScalingGroupName=f"mm-app-{WEST}",
+                                       Preferences={"MinHealthyPercentage": 90, "MaxHealthyPercentage": 250})
