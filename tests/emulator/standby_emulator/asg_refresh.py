@@ -131,7 +131,8 @@ def fix_launch_version() -> None:
 
 
 def fix_target_registration() -> None:
-    """Updating a group never fails on a node that is not running.
+    """Updating a group never fails on a node that is not running, and the
+    nodes a scale-in terminates leave the group's target groups.
 
     Auto Scaling registers a node in the group's target groups when it
     enters InService; UpdateAutoScalingGroup does not register anything
@@ -139,6 +140,12 @@ def fix_target_registration() -> None:
     user guide, "Health checks for instances in an Auto Scaling group").
     moto 5.2.5 re-registers every node of the group on each update, so a
     stopped node makes UpdateAutoScalingGroup fail with ELB's InvalidTarget.
+    When a smaller desired capacity terminates nodes, Auto Scaling
+    deregisters them from the load balancer first (Auto Scaling user guide,
+    "Use Elastic Load Balancing to distribute incoming application traffic":
+    "When Amazon EC2 Auto Scaling terminates instances, it first deregisters
+    them from the load balancer"); moto 5.2.5 leaves them registered, so a
+    load balancer would keep a dead target (and, failing open, send users to it).
     """
     from moto.autoscaling.models import AutoScalingBackend
 
@@ -147,13 +154,25 @@ def fix_target_registration() -> None:
         if not group.target_group_arns:
             return
         running = [s.instance.id for s in group.instance_states if s.instance.state == "running"]
+        members = {s.instance.id for s in group.instance_states}
         for tg in self.elbv2_backend.describe_target_groups(
                 target_group_arns=group.target_group_arns, load_balancer_arn=None, names=None):
+            gone = [i for i in tg.targets if i not in members and _terminated(self, i)]
+            if gone:
+                self.elbv2_backend.notify_terminate_instances(gone)
             new = [{"Id": i, "Port": tg.port} for i in running if i not in tg.targets]
             if new:
                 self.elbv2_backend.register_targets(tg.arn, new)
 
     AutoScalingBackend.update_attached_target_groups = update_attached_target_groups  # type: ignore[method-assign]
+
+
+def _terminated(backend: Any, instance_id: str) -> bool:
+    try:
+        instance = backend.ec2_backend.get_instance(instance_id)
+    except Exception:  # noqa: BLE001 - not an instance of this region (an IP target)
+        return False
+    return instance.state in ("shutting-down", "terminated")
 
 
 # ---------------------------------------------------------------- refresh ---
