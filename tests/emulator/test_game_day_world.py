@@ -793,3 +793,25 @@ def test_an_instance_refresh_that_may_launch_first_keeps_users_served(world, pos
     with pytest.raises(botocore.exceptions.ClientError, match="MaxHealthyPercentage"):
         app.asg.start_instance_refresh(AutoScalingGroupName=f"mm-app-{WEST}",
                                        Preferences={"MinHealthyPercentage": 90, "MaxHealthyPercentage": 250})
+
+
+def test_load_balancers_reach_their_own_region_s_nodes_whose_private_addresses_repeat(world, postgres):
+    # Every region's default VPC is 172.31.0.0/16: nodes in two regions get the same private IPs.
+    west, east = App(world, postgres, region=WEST, name="mw"), App(world, postgres, region=EAST, name="me")
+    [w], [e] = west.instances(), east.instances()
+    ip = lambda app, i: app.ec2.describe_instances(InstanceIds=[i])["Reservations"][0]["Instances"][0][  # noqa: E731
+        "PrivateIpAddress"]
+    assert ip(west, w) == ip(east, e)
+    west.wait_healthy()
+    east.wait_healthy()
+    assert http("GET", west.url("/_standin/status"))[1]["node"] == w
+    assert http("GET", east.url("/_standin/status"))[1]["node"] == e
+    # One going away leaves the other reachable.
+    east.ec2.terminate_instances(InstanceIds=[e])
+    wait_for("the east node gone", lambda: app_state(east, e) == "terminated")
+    assert http("GET", west.url("/_standin/status"))[1]["node"] == w
+    assert west.health()[w]["State"] == "healthy"
+
+
+def app_state(app, instance):
+    return app.node(instance).get("state")

@@ -673,8 +673,10 @@ def _stop(node: Node, terminated: bool) -> None:
     node.state = "terminated" if terminated else "stopped"
     node.power_off(signal.SIGTERM)
     imds.close(node)
-    network.unregister(node.private_ip)
-    network.unregister(node.private_dns)
+    # Private addresses repeat between VPCs (every region's default VPC is
+    # 172.31.0.0/16): forget only what is still this node's.
+    network.unregister(node.private_ip, node.addr)
+    network.unregister(node.private_dns, node.addr)
     network.release(node.addr)
     node._log(f"--- {'terminated' if terminated else 'stopped'}")
 
