@@ -815,3 +815,24 @@ def test_load_balancers_reach_their_own_region_s_nodes_whose_private_addresses_r
 
 def app_state(app, instance):
     return app.node(instance).get("state")
+
+
+def test_a_bulk_indexing_job_indexes_the_posts_the_index_lost(world, postgres):
+    host, admin = search_domain(world)
+    app = App(world, postgres, environment=search_env(host), secrets={
+        "MM_ELASTICSEARCHSETTINGS_PASSWORD": {"secret_arn": None}})
+    [instance] = app.instances()
+    app.wait_healthy()
+    status, post, _ = http("POST", app.url("/api/v4/posts"), {"channel_id": "c", "message": "reindexed pears"})
+    assert status == 201, post
+    day = time.strftime("%Y_%m_%d", time.gmtime(post["create_at"] / 1000))
+    assert http("DELETE", f"{world}/posts_{day}", headers=admin)[0] == 200
+    assert http("POST", app.url("/api/v4/teams/t/posts/search"), {"terms": "pears"})[1]["order"] == []
+    assert http("POST", app.url("/api/v4/jobs"), {"type": "data_retention"})[0] == 400
+    status, job, _ = http("POST", app.url("/api/v4/jobs"), {"type": "elasticsearch_post_indexing",
+                                                            "data": {"start_time": str(post["create_at"] - 1000)}})
+    assert status == 201 and job["status"] == "pending", job
+    done = wait_for("the job", lambda: (j := http("GET", app.url(f"/api/v4/jobs/{job['id']}"))[1])["status"]
+                    in ("success", "error") and j, timeout=30)
+    assert done["status"] == "success" and done["data"]["posts_indexed"] == "1", done
+    assert http("POST", app.url("/api/v4/teams/t/posts/search"), {"terms": "pears"})[1]["order"] == [post["id"]]
