@@ -54,7 +54,15 @@ second while RunScheduler is on) through the global writer endpoint and
 reports each region's runs of heartbeats and any overlap: two schedulers at
 once. It also reports when Route 53's answer last changed region (`dns_moves`)
 and the failed attempts that used an answer given after that (`failed_after_dns_moved`).
-Exit status 0; the callers decide what to assert.
+Exit status 0; the callers decide what to assert. `--summary` prints the
+report as a few lines for people (`scripts/demo --game-day`).
+
+**wait** follows a poster's log until a post sent from `--since` is
+acknowledged, printing a progress line every few seconds (exit 1 after
+`--deadline` seconds, with the errors users saw). **reindex** does what a
+run's output asks the operator to do in Mattermost: each `POST
+/api/v4/jobs {...} on Mattermost in <region>` is sent to that region's load
+balancer, and waited for until the job ends.
 """
 
 import argparse
@@ -507,12 +515,93 @@ def heartbeat_runs(rows: list[tuple], since: float | None, gap: float = 3.0) -> 
 
 def cmd_check(args: argparse.Namespace) -> int:
     report = Checker(args).run()
+    if args.summary:
+        print(summary(report))
+        return 0
     text = json.dumps(report, indent=None if args.compact else 2, default=str)
     if args.out and args.out != "-":
         with open(args.out, "w") as f:
             f.write(text + "\n")
     else:
         print(text)
+    return 0
+
+
+def summary(report: dict) -> str:
+    """The report in a few lines, for people."""
+    def regions(counts: dict) -> str:
+        return ", ".join(f"{n} in {r or 'no region'}" for r, n in sorted(counts.items(), key=lambda kv: str(kv[0])))
+    lines = [f"{report['attempts']} posts sent, {report['acknowledged']} acknowledged "
+             f"({regions(report['acknowledged_by_region']) or 'none'}), {report['failed']} failed"]
+    if report["failed"]:
+        lines.append("  failed: " + ", ".join(f"{n} {e}" for e, n in report["errors"].items())
+                     + f" ({regions(report['failed_by_region'])})")
+    lines.append(f"  longest window without a successful write: {report['longest_window_s']} s"
+                 + (" (still open: users cannot write now)" if any(w.get("open") for w in report["windows"]) else ""))
+    for m in report.get("dns_moves") or []:
+        lines.append(f"  DNS sent users to {m.get('region') or 'nowhere (NXDOMAIN)'} at {time.strftime('%H:%M:%S', time.localtime(m['at']))}")
+    if "readable" in report:
+        lines.append(f"  afterwards, through DNS: {report['readable']} of {report['acknowledged']} acknowledged posts "
+                     f"readable, {report['searchable']} found by search (read in {regions(report['read_regions'])})")
+        for m in report["missing"][:5]:
+            lines.append(f"  missing: post {m.get('post_id')} sent {time.strftime('%H:%M:%S', time.localtime(m['sent']))}")
+    hb = report.get("heartbeats")
+    if isinstance(hb, dict) and "overlaps" in hb:
+        lines.append(f"  job schedulers at once: {len(hb['overlaps'])} overlaps")
+    return "\n".join(lines)
+
+
+def cmd_wait(args: argparse.Namespace) -> int:
+    started, said = time.time(), 0.0
+    while True:
+        recs = [r for r in load(args.log) if r["sent"] >= args.since] if os.path.exists(args.log[0]) else []
+        hit = next((r for r in recs if r["outcome"] == "acknowledged"), None)
+        if hit is not None:
+            print(f"    a post acknowledged through DNS by {hit.get('region')}, "
+                  f"{hit['answered'] - args.since:.1f} s after the start", file=sys.stderr)
+            return 0
+        errors = _count(r["error"] for r in recs)
+        if time.time() - said >= args.every:
+            said = time.time()
+            print(f"    {time.time() - started:4.0f}s: {len(recs)} posts sent, none acknowledged yet"
+                  + (f" ({', '.join(f'{n} {e}' for e, n in errors.items())})" if errors else ""), file=sys.stderr)
+        if time.time() - started > args.deadline:
+            print(f"    users could not post through DNS for {args.deadline:.0f} s: "
+                  + (", ".join(f"{n} {e}" for e, n in errors.items()) or "no attempt logged"), file=sys.stderr)
+            return 1
+        time.sleep(0.2)
+
+
+NOTE = re.compile(r"POST /api/v4/jobs (\{.*?\}) on Mattermost in ([a-z]{2}-[a-z]+-\d)")
+
+
+def cmd_reindex(args: argparse.Namespace) -> int:
+    with open(args.run_output) as f:
+        notes = NOTE.findall(f.read())
+    world = World(args.world)
+    client = Client(args.hostname, args.port, args.scheme, args.timeout,
+                    world.ca_file() if args.scheme == "https" else None)
+    for body, region in notes:
+        lb = next((b for b in world.get("/_emulator/world")["load_balancers"]
+                   if f".{region}.elb." in b.get("dns_name", "")), None)
+        if lb is None:
+            print(f"    no load balancer in {region} for the run's note", file=sys.stderr)
+            return 1
+        print(f"    following the run's note: POST /api/v4/jobs {body} on Mattermost in {region}", file=sys.stderr)
+        status, job, _ = client.request(lb["address"], "POST", "/api/v4/jobs", json.loads(body))
+        if status != 201:
+            print(f"    the re-index job was refused: {status} {job}", file=sys.stderr)
+            return 1
+        started = time.time()
+        while True:
+            _, j, _ = client.request(lb["address"], "GET", f"/api/v4/jobs/{job['id']}", None)
+            if j.get("status") == "success":
+                print(f"    re-index in {region} done in {time.time() - started:.1f} s", file=sys.stderr)
+                break
+            if j.get("status") == "error" or time.time() - started > args.deadline:
+                print(f"    the re-index job in {region}: {j}", file=sys.stderr)
+                return 1
+            time.sleep(0.5)
     return 0
 
 
@@ -557,9 +646,23 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--db-name", default="mattermost")
     c.add_argument("--compact", action="store_true")
     c.add_argument("--out", default="-")
+    c.add_argument("--summary", action="store_true", help="a few lines for people instead of JSON")
     c.set_defaults(fn=cmd_check)
+
+    w = sub.add_parser("wait", help="until a post sent from --since is acknowledged, with progress lines")
+    w.add_argument("--log", action="append", required=True, help="the poster's log")
+    w.add_argument("--since", type=float, required=True, help="epoch time")
+    w.add_argument("--deadline", type=float, default=300.0, help="seconds (default 300)")
+    w.add_argument("--every", type=float, default=5.0, help="seconds between progress lines (default 5)")
+    w.set_defaults(fn=cmd_wait)
+
+    r = sub.add_parser("reindex", help="run the search re-index a run's output asks for, and wait for it")
+    common(r)
+    r.add_argument("run_output", help="a file with the run's output")
+    r.add_argument("--deadline", type=float, default=300.0, help="seconds a job may take (default 300)")
+    r.set_defaults(fn=cmd_reindex)
     args = ap.parse_args(argv)
-    if args.port is None:
+    if getattr(args, "port", 0) is None:
         args.port = 443 if args.scheme == "https" else 80
     return args.fn(args)
 
