@@ -36,11 +36,13 @@ def test_the_summary_says_what_failed_where_and_whether_users_can_write_now():
     recs = [rec(0, 10.0, True), rec(1, 10.1, False, error="HTTP 502 from the load balancer")]
     report = {"attempts": 2, "acknowledged": 1, "failed": 1, "errors": {"HTTP 502 from the load balancer": 1},
               "acknowledged_by_region": {"us-west-1": 1}, "failed_by_region": {"us-west-1": 1},
-              "windows": su.windows(recs), "longest_window_s": 0.11, "dns_moves": su.dns_moves(recs)}
+              "windows": su.windows(recs), "longest_window_s": 0.11, "dns_moves": su.dns_moves(recs),
+              "heartbeats": su.heartbeat_runs([("mattermost-dr-us-west-1", "n1", 10.0)], None)}
     text = su.summary(report)
     assert "2 posts sent, 1 acknowledged (1 in us-west-1), 1 failed" in text
     assert "1 HTTP 502 from the load balancer (1 in us-west-1)" in text
     assert "still open: users cannot write now" in text
+    assert "heartbeats from mattermost-dr-us-west-1: never two at once" in text
 
 
 def test_the_re_index_notes_of_a_run_are_found_with_their_region():

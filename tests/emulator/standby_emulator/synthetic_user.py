@@ -547,7 +547,11 @@ def summary(report: dict) -> str:
             lines.append(f"  missing: post {m.get('post_id')} sent {time.strftime('%H:%M:%S', time.localtime(m['sent']))}")
     hb = report.get("heartbeats")
     if isinstance(hb, dict) and "overlaps" in hb:
-        lines.append(f"  job schedulers at once: {len(hb['overlaps'])} overlaps")
+        clusters = sorted({r["cluster"] for r in hb["runs"]})
+        lines.append(f"  job scheduler heartbeats from {', '.join(clusters) or 'no cluster'}: "
+                     + (f"{len(hb['overlaps'])} times two at once" if hb["overlaps"] else "never two at once"))
+    elif isinstance(hb, dict) and "error" in hb:
+        lines.append(f"  job scheduler heartbeats could not be read: {hb['error']}")
     return "\n".join(lines)
 
 
