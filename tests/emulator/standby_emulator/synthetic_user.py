@@ -540,7 +540,7 @@ def summary(report: dict) -> str:
                  + (" (still open: users cannot write now)" if any(w.get("open") for w in report["windows"]) else ""))
     for m in report.get("dns_moves") or []:
         lines.append(f"  DNS sent users to {m.get('region') or 'nowhere (NXDOMAIN)'} at {time.strftime('%H:%M:%S', time.localtime(m['at']))}")
-    if "readable" in report:
+    if "readable" in report and report["acknowledged"]:
         lines.append(f"  afterwards, through DNS: {report['readable']} of {report['acknowledged']} acknowledged posts "
                      f"readable, {report['searchable']} found by search (read in {regions(report['read_regions'])})")
         for m in report["missing"][:5]:
