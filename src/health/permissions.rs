@@ -67,7 +67,8 @@ pub const BY_KIND: &[(&str, &[&str], &[&str])] = &[
     ("aws_s3_batch_replication_job", &["s3:DescribeJob"], &["s3:CreateJob", "s3:UpdateJobStatus", "iam:PassRole"]),
     (
         "aws_s3_bucket_replication",
-        &["s3:GetReplicationConfiguration"],
+        // GetBucketEncryption: the plan checks for SSE-KMS objects first.
+        &["s3:GetReplicationConfiguration", "s3:GetEncryptionConfiguration"],
         &["s3:PutReplicationConfiguration", "iam:PassRole"],
     ),
     (
@@ -263,6 +264,7 @@ pub const BY_KIND: &[(&str, &[&str], &[&str])] = &[
             "elasticloadbalancing:DeleteTargetGroup",
         ],
     ),
+    ("standby_managed_prefix_list", &["ec2:DescribeManagedPrefixLists"], &[]),
     (
         "aws_lb_listener",
         &["elasticloadbalancing:DescribeListeners"],
@@ -293,6 +295,7 @@ pub const HEALTH: &[&str] = &[
     "es:DescribeOutboundConnections",
     "cloudwatch:GetMetricData",
     "elasticloadbalancing:DescribeTargetHealth",
+    "route53:GetHealthCheckStatus",
     "sts:GetCallerIdentity",
     "iam:SimulatePrincipalPolicy",
 ];

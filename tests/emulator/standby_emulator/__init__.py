@@ -16,12 +16,17 @@ def apply_all() -> None:
         asg_refresh,
         ec2,
         elb_asg,
+        elb_idempotency,
         iam,
         iam_simulate,
         opensearch,
+        opensearch_changes,
         opensearch_logs,
         opensearch_stats,
+        prefix_lists,
+        propagation,
         rds,
+        rds_modify,
         rds_recreate,
         rds_snapshots,
         route53,
@@ -36,15 +41,20 @@ def apply_all() -> None:
     iam.apply()
     rds.apply()
     rds_recreate.apply()
+    rds_modify.apply()
     rds_snapshots.apply()
     opensearch.apply()
     opensearch_logs.apply()
+    opensearch_changes.apply()
     iam_simulate.apply()
     opensearch_stats.apply()
     route53.apply()
     secretsmanager.apply()
     ec2.apply()
     elb_asg.apply()
+    elb_idempotency.apply()
     asg_refresh.apply()
     world.apply()
+    propagation.apply()
+    prefix_lists.apply()
     _applied = True

@@ -23,6 +23,13 @@
 - s3_batch_step_ms: how long an S3 Batch Operations job stays in each status
   (New, Preparing, Active) before DescribeJob shows the next (AWS: minutes
   to hours for large buckets).
+- s3_batch_expiry_ms: how long after it ends AWS keeps a job (S3 guide,
+  "Troubleshooting S3 Batch Operations": "Jobs are automatically deleted 90
+  days after reaching a terminal state"); DescribeJob then answers 404
+  NotFoundException.
+- s3_batch_fail_every: a fault for tests: every Nth object's task fails
+  (AccessDenied), so jobs that finish with failed objects can be exercised;
+  0: none.
 - asg_refresh_ms: how long an Auto Scaling instance refresh takes:
   DescribeInstanceRefreshes shows it Pending for the first tenth, then
   InProgress while the nodes are replaced batch by batch, then Successful
@@ -50,6 +57,11 @@
 - rds_force_ssl: 1 = every Aurora endpoint refuses connections without TLS,
   as rds.force_ssl = 1 does (Aurora PostgreSQL's default is 0; a cluster
   parameter group with rds.force_ssl = 1 does the same for its cluster).
+- ec2_group_visible_ms, iam_profile_visible_ms: how long a new security
+  group, or a new instance profile, stays invisible to EC2's other calls
+  (propagation.py; AWS: seconds).
+- secrets_force_delete_ms: how long a secret deleted without recovery keeps
+  its name (secretsmanager.py; AWS: "a short delay", done in the background).
 """
 
 DEFAULT_SETTINGS = {
@@ -62,6 +74,8 @@ DEFAULT_SETTINGS = {
     "rds_snapshot_ms": 0,
     "s3_bucket_visible_ms": 0,
     "s3_batch_step_ms": 0,
+    "s3_batch_expiry_ms": 90 * 24 * 3600 * 1000,
+    "s3_batch_fail_every": 0,
     "route53_pending_polls": 1,
     "asg_refresh_ms": 300,
     "game_day": 0,
@@ -70,6 +84,9 @@ DEFAULT_SETTINGS = {
     "rds_resync_ms": 0,
     "rds_next_switch_ends": "moves",
     "rds_force_ssl": 0,
+    "ec2_group_visible_ms": 0,
+    "iam_profile_visible_ms": 0,
+    "secrets_force_delete_ms": 200,
 }
 SETTINGS = dict(DEFAULT_SETTINGS)
 
