@@ -102,20 +102,24 @@ impl GameDay {
             }
         }
         if let Some(n) = self.passive {
-            // A warm passive region (app_nodes_secondary was its name before the
-            // passive region's size followed active_region).
-            c.env("STANDBY_VAR_app_nodes_passive", n.to_string()).env("STANDBY_VAR_app_nodes_secondary", n.to_string());
+            // A warm passive region.
+            c.env("STANDBY_VAR_app_nodes_passive", n.to_string());
         }
         c
     }
 
     /// The running production the demo stands in for, and adopts.
-    fn production() -> [(&'static str, &'static str); 4] {
+    fn production() -> [(&'static str, &'static str); 5] {
         [
             ("STANDBY_VAR_primary_db_cluster", "mattermost-prod-aurora"),
             ("STANDBY_VAR_primary_db_instances", r#"["mattermost-prod-aurora-1", "mattermost-prod-aurora-2"]"#),
             ("STANDBY_VAR_primary_files_bucket", "mattermost-prod-files-demo"),
             ("STANDBY_VAR_primary_search_domain", "mattermost-prod-search"),
+            // The stand-in's bucket already replicates to a backup bucket under a role of its own.
+            (
+                "STANDBY_VAR_primary_files_replication_role",
+                "arn:aws:iam::123456789012:role/mattermost-prod-files-demo-backup-replication",
+            ),
         ]
     }
 
