@@ -65,10 +65,7 @@ impl World {
     }
 
     fn keys(&self, prefix: &str) -> Vec<String> {
-        self.block(async {
-            let out = self.s3.list_objects_v2().bucket(BUCKET).prefix(prefix).send().await.unwrap();
-            out.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect()
-        })
+        self.block(keys(&self.s3, prefix))
     }
 
     fn remote_state(&self) -> Value {
@@ -94,6 +91,11 @@ impl World {
         write_files(&dir, files);
         dir
     }
+}
+
+async fn keys(s3: &S3, prefix: &str) -> Vec<String> {
+    let out = s3.list_objects_v2().bucket(BUCKET).prefix(prefix).send().await.unwrap();
+    out.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect()
 }
 
 async fn client(endpoint: &str, region: &'static str) -> S3 {
@@ -402,4 +404,132 @@ fn saved_plans_work_on_remote_state() {
     assert_eq!(w.remote_state()["serial"], 1);
     let stale = w.ok(&dir, 1, &["apply", "p.plan"]);
     assert!(stale.stderr.contains("the saved plan is stale"), "{}", stale.stderr);
+}
+
+fn record(name: &str) -> (standby::address::InstanceAddr, standby::state::Instance) {
+    let addr = standby::state::file::instance_addr(&format!("standby_data.{name}")).unwrap();
+    let inst = standby::state::Instance {
+        type_name: "standby_data".into(),
+        region: "us-west-1".into(),
+        id: Some(name.into()),
+        status: standby::state::Status::Ready,
+        attrs: Default::default(),
+        sensitive: Default::default(),
+        deps: vec![],
+        adopted: false,
+    };
+    (addr, inst)
+}
+
+/// A teammate force-unlocks a run that is still going (it looked dead).
+/// The next run folds in what it read of that run's journal and removes
+/// exactly that: records the live run writes afterwards stay in S3 for the
+/// run after, never deleted with nothing on record.
+#[test]
+fn folding_in_a_journal_never_removes_records_written_since() {
+    let w = World::new();
+    let (a, b) = (w.backend(), w.backend());
+    w.block(async {
+        let held = a.lock("apply").await.unwrap();
+        let (st, _) = a.read().await.unwrap();
+        let journal = a.journal(&st.lineage).await.unwrap();
+        for n in ["k1", "k2", "k3"] {
+            let (addr, inst) = record(n);
+            journal.put(&addr, &inst).await.unwrap();
+        }
+        // "It must be dead": force-unlock while it still runs.
+        b.force_unlock(&held.info.id).await.unwrap();
+        let _b_lock = b.lock("apply").await.unwrap();
+        let (mut folded, replayed) = b.read().await.unwrap();
+        assert_eq!(replayed, 3);
+        // The live run goes on creating while b folds its journal in.
+        let (addr, inst) = record("k4");
+        journal.put(&addr, &inst).await.unwrap();
+        backend::write(&b, &mut folded).await.unwrap();
+        b.clear_journal().await.unwrap();
+        let left = keys(&w.s3, "_standby/journal/").await;
+        assert_eq!(left.len(), 1, "k4's record stays: {left:?}");
+        // The run after sees it.
+        let (after, replayed) = w.backend().read().await.unwrap();
+        assert_eq!(replayed, 1);
+        let names: Vec<String> = after.resources.keys().map(|a| a.to_string()).collect();
+        assert_eq!(names, ["standby_data.k1", "standby_data.k2", "standby_data.k3", "standby_data.k4"]);
+        drop(held);
+    });
+}
+
+/// State keys that nest (`a` and `a/b`): separate locks, and neither reads,
+/// adopts or removes the other's journal.
+#[test]
+fn nested_state_keys_share_no_journal_and_no_lock() {
+    let w = World::new();
+    let at = |key: &str| {
+        let spec = S3Spec { bucket: BUCKET.into(), key: key.into(), region: STATE_REGION.into(), kms_key_id: None };
+        S3Backend::with_client(spec, w.s3.clone())
+    };
+    let (outer, inner) = (at("team/dr"), at("team/dr/staging"));
+    w.block(async {
+        // A run on the inner key is under way: its lock and journal in S3.
+        let inner_lock = inner.lock("apply").await.unwrap();
+        let (st, _) = inner.read().await.unwrap();
+        let journal = inner.journal(&st.lineage).await.unwrap();
+        let (addr, inst) = record("staging");
+        journal.put(&addr, &inst).await.unwrap();
+        // The outer key's lock is another object: held at the same time.
+        let outer_lock = outer.lock("apply").await.unwrap();
+        assert_ne!(outer_lock.info.id, inner_lock.info.id);
+        assert_eq!(keys(&w.s3, "_standby/locks/").await.len(), 2);
+        // The outer state neither replays nor adopts the inner journal...
+        let (mut o, replayed) = outer.read().await.unwrap();
+        assert_eq!((replayed, o.resources.len()), (0, 0));
+        assert_ne!(o.lineage, st.lineage, "the outer state took the inner one's lineage");
+        backend::write(&outer, &mut o).await.unwrap();
+        // ...nor removes it.
+        outer.clear_journal().await.unwrap();
+        let (i, replayed) = inner.read().await.unwrap();
+        assert_eq!((replayed, i.resources.len()), (1, 1));
+        drop((outer_lock, inner_lock));
+    });
+}
+
+/// Plans and drift read without the lock. An apply that finishes while
+/// they read removes its journal between their listing and their GETs: the
+/// reader reads again instead of failing.
+#[test]
+fn a_lock_free_read_racing_an_apply_s_end_reads_again() {
+    let w = World::new();
+    let writer = std::sync::Arc::new(w.backend());
+    w.block(async {
+        let (mut st, _) = writer.read().await.unwrap();
+        backend::write(&*writer, &mut st).await.unwrap();
+        let lineage = st.lineage.clone();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let applies = {
+            let (writer, stop) = (writer.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut n = 0;
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    let journal = writer.journal(&lineage).await.unwrap();
+                    for i in 0..6 {
+                        let (addr, inst) = record(&format!("r{i}"));
+                        journal.put(&addr, &inst).await.unwrap();
+                    }
+                    journal.finish().await.unwrap();
+                    n += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+                n
+            })
+        };
+        let mut failures = Vec::new();
+        for _ in 0..150 {
+            if let Err(e) = w.backend().read().await {
+                failures.push(e.to_string());
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let finished = applies.await.unwrap();
+        assert!(finished > 5, "the applies did not overlap the reads ({finished})");
+        assert!(failures.is_empty(), "{} of 150 reads failed, e.g. {}", failures.len(), failures[0]);
+    });
 }

@@ -8,7 +8,11 @@
 //! - `_standby/journal/<key>/<run>/<seq>.json`: the write-ahead journal of
 //!   a running apply, one object per record; removed when the apply has
 //!   written the state. After a kill -9 it stays, so the next run on any
-//!   machine knows everything the killed one created.
+//!   machine knows everything the killed one created. Only keys of exactly
+//!   that shape count (`<run>` is `<13-digit millis>-<id>`, `<seq>` 8
+//!   digits): the journal of a nested state key (`a/b` under `a`) is not
+//!   `a`'s. A run that folds journals in removes exactly the objects it
+//!   read, never records written since.
 //!
 //! Every write is conditional: the lock is created with `If-None-Match: *`
 //! (only one run can), the state is replaced with `If-Match: <ETag read>`
@@ -79,6 +83,15 @@ impl S3Spec {
 
     fn journal_prefix(&self) -> String {
         format!("{JOURNAL_PREFIX}{}/", self.key)
+    }
+
+    /// Whether `key` is a record of this state's journal:
+    /// `<prefix><13 digits>-<id>/<8 digits>.json`, nothing deeper.
+    fn is_journal_record(&self, key: &str) -> bool {
+        let Some(rest) = key.strip_prefix(&self.journal_prefix()) else { return false };
+        let Some((run, seq)) = rest.split_once('/') else { return false };
+        let Some(seq) = seq.strip_suffix(".json") else { return false };
+        journal::is_run_name(run) && seq.len() == 8 && seq.bytes().all(|b| b.is_ascii_digit())
     }
 }
 
@@ -206,6 +219,8 @@ pub struct S3Backend {
     /// ETag of the state as `read` saw it: `None` before reading,
     /// `Some(None)` when there was no state object.
     seen: Mutex<Option<Option<String>>>,
+    /// The journal objects `read` replayed: all that `clear_journal` removes.
+    replayed: Mutex<Vec<String>>,
 }
 
 impl S3Backend {
@@ -216,7 +231,7 @@ impl S3Backend {
 
     /// Over a given client (tests point one at the emulator).
     pub fn with_client(spec: S3Spec, client: Client) -> S3Backend {
-        S3Backend { store: Store { client, spec }, seen: Mutex::new(None) }
+        S3Backend { store: Store { client, spec }, seen: Mutex::new(None), replayed: Mutex::new(Vec::new()) }
     }
 
     fn remote(&self, why: String) -> StateError {
@@ -225,6 +240,36 @@ impl S3Backend {
 }
 
 impl S3Backend {
+    /// The state with its journal replayed, or `None` when a journal object
+    /// vanished while being read.
+    async fn read_once(&self) -> Result<Option<(State, usize)>, StateError> {
+        let s = &self.store;
+        let location = self.location();
+        let (mut st, etag) = match s.get(&s.spec.key).await.map_err(|w| self.remote(w))? {
+            Some((text, etag)) => (file::parse(Path::new(&location), &text)?, etag),
+            None => (State::new(), None),
+        };
+        let keys: Vec<String> = s
+            .list(&s.spec.journal_prefix())
+            .await
+            .map_err(|w| self.remote(w))?
+            .into_iter()
+            .filter(|k| s.spec.is_journal_record(k))
+            .collect();
+        let mut records = Vec::new();
+        for key in &keys {
+            let bad = |why: String| StateError::Journal { location: format!("s3://{}/{key}", s.spec.bucket), why };
+            let Some((text, _)) = s.get(key).await.map_err(&bad)? else { return Ok(None) };
+            // S3 writes whole objects: any damage is real damage.
+            records.push(serde_json::from_str::<Json>(&text).map_err(|e| bad(format!("damaged: {e}")))?);
+        }
+        let n = journal::replay_records(&self.journal_location(), records, &mut st)
+            .map_err(|why| StateError::Journal { location: self.journal_location(), why })?;
+        *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = Some(etag);
+        *self.replayed.lock().unwrap_or_else(|e| e.into_inner()) = keys;
+        Ok(Some((st, n)))
+    }
+
     /// Says what is unsafe about the bucket: versioning off.
     async fn bucket_warnings(&self) -> Vec<String> {
         let s = &self.store;
@@ -337,24 +382,19 @@ impl Backend for S3Backend {
     }
 
     async fn read(&self) -> Result<(State, usize), StateError> {
-        let s = &self.store;
-        let location = self.location();
-        let (mut st, etag) = match s.get(&s.spec.key).await.map_err(|w| self.remote(w))? {
-            Some((text, etag)) => (file::parse(Path::new(&location), &text)?, etag),
-            None => (State::new(), None),
-        };
-        *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = Some(etag);
-        let keys = s.list(&s.spec.journal_prefix()).await.map_err(|w| self.remote(w))?;
-        let mut records = Vec::new();
-        for key in &keys {
-            let bad = |why: String| StateError::Journal { location: format!("s3://{}/{key}", s.spec.bucket), why };
-            let (text, _) = s.get(key).await.map_err(&bad)?.ok_or_else(|| bad("vanished while being read".into()))?;
-            // S3 writes whole objects: any damage is real damage.
-            records.push(serde_json::from_str::<Json>(&text).map_err(|e| bad(format!("damaged: {e}")))?);
+        // A journal object that vanishes between the listing and its GET
+        // was removed by an apply that just stored its state (plan and drift
+        // read without the lock): read again, state first.
+        for attempt in 0..6u64 {
+            if let Some(done) = self.read_once().await? {
+                return Ok(done);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
         }
-        let n = journal::replay_records(&self.journal_location(), records, &mut st)
-            .map_err(|why| StateError::Journal { location: self.journal_location(), why })?;
-        Ok((st, n))
+        Err(StateError::Journal {
+            location: self.journal_location(),
+            why: "it kept changing while being read (six tries); try again".into(),
+        })
     }
 
     async fn store(&self, state: &State) -> Result<(), StateError> {
@@ -416,9 +456,8 @@ impl Backend for S3Backend {
     }
 
     async fn clear_journal(&self) -> Result<(), StateError> {
-        let s = &self.store;
-        let keys = s.list(&s.spec.journal_prefix()).await.map_err(|w| self.remote(w))?;
-        s.delete_all(&keys).await.map_err(|w| self.remote(w))
+        let keys = std::mem::take(&mut *self.replayed.lock().unwrap_or_else(|e| e.into_inner()));
+        self.store.delete_all(&keys).await.map_err(|w| self.remote(w))
     }
 
     async fn warnings(&self) -> Vec<String> {
@@ -479,5 +518,21 @@ mod tests {
         assert_eq!(s.url(), "s3://b/dr/s.json");
         assert_eq!(s.lock_key(), "_standby/locks/dr/s.json");
         assert_eq!(s.journal_prefix(), "_standby/journal/dr/s.json/");
+    }
+
+    #[test]
+    fn a_nested_keys_journal_is_not_this_states() {
+        let a = S3Spec::from_settings(&settings(&[("bucket", "b"), ("key", "a"), ("region", "us-west-1")])).unwrap();
+        assert!(a.is_journal_record("_standby/journal/a/1767225600000-0a1b2c3d/00000001.json"));
+        for other in [
+            // State `a/b`'s journal, and `a/1767225600000-0a1b`'s.
+            "_standby/journal/a/b/1767225600000-0a1b2c3d/00000001.json",
+            "_standby/journal/a/1767225600000-0a1b/1767225600001-0a1c/00000000.json",
+            "_standby/journal/ab/1767225600000-0a1b2c3d/00000001.json",
+            "_standby/journal/a/1767225600000-0a1b2c3d/1.json",
+            "_standby/journal/a/stray.json",
+        ] {
+            assert!(!a.is_journal_record(other), "{other}");
+        }
     }
 }
