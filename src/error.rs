@@ -60,9 +60,10 @@ impl Error {
             Error::State(StateError::Invalid { .. }) => {
                 Some("the previous version is kept beside it as <state>.backup; restore it if this one is damaged")
             }
-            Error::Drift(_) => {
-                Some("check credentials (read permissions are enough: see the README's drift job policy) and network")
-            }
+            Error::Drift(_) => Some(
+                "check credentials and network; `standby policy DIR --for drift` prints the read-only policy a drift \
+                 job needs",
+            ),
             Error::Plan(PlanError::Refresh(_)) => {
                 Some("check credentials and network, or plan with --refresh=false to skip reading AWS")
             }

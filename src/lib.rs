@@ -10,6 +10,8 @@
 //! - [`render`]: human, JSON and markdown views of a plan, a drift report
 //!   and a preflight checklist.
 //! - [`drift`]: drift findings as data; [`health`]: DR health checks.
+//! - [`permissions`]: the AWS calls standby makes, their IAM actions, and
+//!   the policies made of them.
 //! - [`cli`]: the command line.
 
 pub mod address;
@@ -30,6 +32,7 @@ pub mod init;
 pub mod kinds;
 pub mod load;
 pub mod mattermost;
+pub mod permissions;
 pub mod plan;
 pub mod render;
 pub mod state;

@@ -620,6 +620,55 @@ fn preflight_fails_the_backup_check_by_name_on_a_primary_without_backups() {
     let denied: Vec<&str> = perm["actual"]["denied"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     assert!(denied.contains(&"s3:PutBucketVersioning") && denied.contains(&"rds:CreateGlobalCluster"), "{denied:?}");
     assert!(!denied.iter().any(|a| a.starts_with("s3:Get") || a.starts_with("rds:Describe")), "{denied:?}");
+    assert!(perm["fix"].as_str().unwrap().contains("standby policy DIR --for apply"), "{perm}");
+
+    // A deployer allowed everything in the two regions only (a common
+    // guard rail): every call apply makes is in one of them, so the
+    // simulation, given each region as aws:RequestedRegion, allows it all.
+    let user = |name: &str, policy: Value| -> (String, String) {
+        w.block(async {
+            w.iam.create_user().user_name(name).send().await.unwrap();
+            w.iam
+                .put_user_policy()
+                .user_name(name)
+                .policy_name("p")
+                .policy_document(policy.to_string())
+                .send()
+                .await
+                .unwrap();
+            let k = w.iam.create_access_key().user_name(name).send().await.unwrap();
+            let k = k.access_key().unwrap();
+            (k.access_key_id().to_string(), k.secret_access_key().to_string())
+        })
+    };
+    let permission_check = |(key, secret): (String, String)| -> Value {
+        let run: Run = w
+            .cmd(&["preflight", ".", "--format", "json", "--max-backup-age", "72h"])
+            .env("AWS_ACCESS_KEY_ID", key)
+            .env("AWS_SECRET_ACCESS_KEY", secret)
+            .output()
+            .unwrap()
+            .into();
+        let doc: Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.all()));
+        doc["checks"].as_array().unwrap().iter().find(|c| c["id"] == "iam.permissions").unwrap().clone()
+    };
+    let regional = user(
+        "deployer",
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*",
+            "Condition": {"StringEquals": {"aws:RequestedRegion": [WEST, EAST]}}}]}),
+    );
+    let perm = permission_check(regional);
+    assert_eq!(perm["status"], "pass", "{perm}");
+    assert_eq!(perm["expected"]["context"]["aws:RequestedRegion"], json!([EAST, WEST]), "{perm}");
+    // A condition the simulation cannot be given: a warning naming the key.
+    let tagged = user(
+        "tagged",
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*",
+            "Condition": {"StringEquals": {"aws:PrincipalTag/team": "chat"}}}]}),
+    );
+    let perm = permission_check(tagged);
+    assert_eq!(perm["status"], "warn", "{perm}");
+    assert!(perm["fix"].as_str().unwrap().contains("aws:PrincipalTag/team"), "{perm}");
 }
 
 #[test]

@@ -64,6 +64,7 @@ async fn dispatch(cli: Cli) -> Result<u8, Error> {
         Command::Preflight { dir, max_backup_age, format, vars } => {
             drift::preflight(&s, &dir, &max_backup_age, format, &vars).await
         }
+        Command::Policy { dir, role } => inspect::policy(&s, &dir, role),
         Command::Schema => {
             let text = serde_json::to_string_pretty(&crate::config::json_schema::generate()).unwrap_or_default();
             // A closed pipe (`| head`) is not an error worth a panic.
@@ -115,7 +116,7 @@ pub struct Settings {
 
 impl Settings {
     /// The configured backend after `--backend-config` overrides, if any.
-    fn backend_spec(&self, dir: &Path) -> Result<Option<state::s3::S3Spec>, Error> {
+    pub(crate) fn backend_spec(&self, dir: &Path) -> Result<Option<state::s3::S3Spec>, Error> {
         let block = crate::config::backend::read_root(dir).map_err(Error::Config)?;
         let Some(mut block) = block else {
             if !self.backend_config.is_empty() {

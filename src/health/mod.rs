@@ -14,7 +14,6 @@
 pub mod app;
 pub mod db_lag;
 pub mod dr;
-pub mod permissions;
 pub mod preflight;
 
 use serde::Serialize;

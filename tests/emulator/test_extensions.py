@@ -938,6 +938,31 @@ def test_simulate_principal_policy(aws):
         PolicySourceArn=f"arn:aws:iam::{ACCOUNT}:root", ActionNames=["s3:GetObject"])) == ("InvalidInput", 400)
 
 
+def test_simulate_principal_policy_conditions_and_context(aws):
+    iam = aws("iam", EAST)
+    iam.create_user(UserName="regional")
+    iam.put_user_policy(UserName="regional", PolicyName="two-regions", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "rds:*", "Resource": "*",
+             "Condition": {"StringEquals": {"aws:RequestedRegion": ["us-west-1", "us-east-1"]}}},
+            {"Effect": "Allow", "Action": "s3:*", "Resource": "*",
+             "Condition": {"StringLike": {"aws:PrincipalTag/team": "chat-*"}}}]}))
+    arn = f"arn:aws:iam::{ACCOUNT}:user/regional"
+
+    def decide(actions, **context):
+        entries = [{"ContextKeyName": k.replace("__", ":"), "ContextKeyValues": [v], "ContextKeyType": "string"}
+                   for k, v in context.items()]
+        out = iam.simulate_principal_policy(PolicySourceArn=arn, ActionNames=actions, ContextEntries=entries)
+        return [(r["EvalDecision"], r["MissingContextValues"]) for r in out["EvaluationResults"]]
+
+    # Without context the simulator cannot decide: implicit deny, naming the key.
+    assert decide(["rds:CreateDBCluster"]) == [("implicitDeny", ["aws:RequestedRegion"])]
+    assert decide(["rds:CreateDBCluster"], aws__RequestedRegion="us-east-1") == [("allowed", [])]
+    assert decide(["rds:CreateDBCluster"], aws__RequestedRegion="eu-west-1") == [("implicitDeny", [])]
+    assert decide(["s3:PutObject"], aws__RequestedRegion="us-east-1") == [("implicitDeny", ["aws:PrincipalTag/team"])]
+    assert decide(["iam:GetRole"], aws__RequestedRegion="us-east-1") == [("implicitDeny", [])]
+
+
 def test_rest_follower_stats_and_lag_setting(aws, endpoint):
     leader, follower, _ = _replication_setup(aws, endpoint)
     leader("PUT", "/channels")
