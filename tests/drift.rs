@@ -320,7 +320,7 @@ fn drift_is_clean_after_apply_then_reports_out_of_band_changes_read_only() {
             "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
         w.iam
             .create_role()
-            .role_name("mattermost-dr-handmade")
+            .role_name("mattermost-dr-handmade-us-west-1")
             .assume_role_policy_document(trust.to_string())
             .send()
             .await
@@ -349,7 +349,7 @@ fn drift_is_clean_after_apply_then_reports_out_of_band_changes_read_only() {
             want("unhealthy", "module.files.aws_s3_bucket_versioning.primary_versioning", "status"),
             want("unhealthy", "module.search.opensearch_index_replication.index[\"users\"]", "status"),
             want("changed", "module.files.aws_iam_role_policy.primary_replication_access", "policy"),
-            want("unmanaged", "aws_iam_role.mattermost-dr-handmade", ""),
+            want("unmanaged", "aws_iam_role.mattermost-dr-handmade-us-west-1", ""),
             want("unmanaged", "aws_s3_bucket.mattermost-dr-scratch", ""),
         ],
         "{}",

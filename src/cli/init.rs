@@ -192,7 +192,7 @@ fn write_validated(dir: &Path, files: &[(std::path::PathBuf, String)]) -> Result
             }
             std::fs::write(&path, text).map_err(|e| io("write", &path, e))?;
         }
-        let inputs = VarInputs { cli: Vec::new(), files: Vec::new(), use_env: false, allow_missing: true };
+        let inputs = VarInputs { allow_missing: true, ..Default::default() };
         crate::load::load(&staging, &inputs).map_err(Error::Config)?;
         for (p, _) in files {
             let to = dir.join(p);

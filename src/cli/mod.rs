@@ -175,7 +175,7 @@ fn color_enabled(no_color: bool) -> bool {
 }
 
 pub fn var_inputs(v: &VarArgs) -> VarInputs {
-    VarInputs { cli: v.vars.clone(), files: v.var_files.clone(), use_env: true, allow_missing: false }
+    VarInputs { cli: v.vars.clone(), files: v.var_files.clone(), use_env: true, ..Default::default() }
 }
 
 /// Resolves AWS credentials once, up front, when the command is about to

@@ -154,6 +154,15 @@ impl Store {
                 "the bucket {} does not exist (in {}): create it, versioned and encrypted, first",
                 self.spec.bucket, self.spec.region
             )),
+            // S3 answers 403, not 404, for a missing key to a caller without
+            // s3:ListBucket on the bucket (GetObject API reference).
+            Err(e) if status(&e) == 403 => Err(format!(
+                "GetObject s3://{}/{key}: {}\n  (S3 also answers AccessDenied for an object that does not exist yet \
+                 when the caller lacks s3:ListBucket on the bucket: `standby policy DIR --for state-read` prints \
+                 what a role needs)",
+                self.spec.bucket,
+                describe(&e)
+            )),
             Err(e) => Err(format!("GetObject s3://{}/{key}: {}", self.spec.bucket, describe(&e))),
         }
     }

@@ -1278,3 +1278,25 @@ def test_rest_a_lagging_follower_reports_its_checkpoints(aws, endpoint):
     calls = json.loads(urllib.request.urlopen(f"{endpoint}/_emulator/rest-calls").read())
     assert {"method": "GET", "path": "/_plugins/_replication/users/_status", "status": 200}.items() <= \
         calls[-1].items()
+
+
+def test_list_buckets_pages_prefix_and_region(aws):
+    west, east = aws("s3", WEST), aws("s3", EAST)
+    for name in ["mm-dr-a", "mm-dr-b", "mm-drx-c", "other"]:
+        west.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": WEST})
+    east.create_bucket(Bucket="mm-dr-e")
+    seen, token, pages = [], None, 0
+    while True:
+        kwargs = {"Prefix": "mm-dr-", "MaxBuckets": 2}
+        if token:
+            kwargs["ContinuationToken"] = token
+        out = west.list_buckets(**kwargs)
+        pages += 1
+        assert out["Prefix"] == "mm-dr-"
+        seen += [(b["Name"], b["BucketRegion"]) for b in out["Buckets"]]
+        token = out.get("ContinuationToken")
+        if not token:
+            break
+    assert (pages, seen) == (2, [("mm-dr-a", WEST), ("mm-dr-b", WEST), ("mm-dr-e", EAST)])
+    only_east = west.list_buckets(BucketRegion=EAST)["Buckets"]
+    assert [b["Name"] for b in only_east] == ["mm-dr-e"]
