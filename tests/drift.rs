@@ -349,6 +349,11 @@ fn drift_is_clean_after_apply_then_reports_out_of_band_changes_read_only() {
             want("unhealthy", "module.files.aws_s3_bucket_versioning.primary_versioning", "status"),
             want("unhealthy", "module.search.opensearch_index_replication.index[\"users\"]", "status"),
             want("changed", "module.files.aws_iam_role_policy.primary_replication_access", "policy"),
+            // Drift on what a failing check is about is drift too: a job
+            // counting `changed` and `missing` sees it.
+            want("changed", "module.files.aws_s3_bucket_versioning.primary_versioning", "status"),
+            want("changed", "module.search.opensearch_index_replication.index[\"users\"]", "status"),
+            want("missing", "module.files.aws_s3_bucket_replication.secondary_to_primary", ""),
             want("unmanaged", "aws_iam_role.mattermost-dr-handmade-us-west-1", ""),
             want("unmanaged", "aws_s3_bucket.mattermost-dr-scratch", ""),
         ],
@@ -367,7 +372,7 @@ fn drift_is_clean_after_apply_then_reports_out_of_band_changes_read_only() {
     let doc: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(
         doc["counts"],
-        json!({"unhealthy": 3, "changed": 1, "missing": 0, "unmanaged": 2, "unapplied": 0, "ignored": 0})
+        json!({"unhealthy": 3, "changed": 3, "missing": 1, "unmanaged": 2, "unapplied": 0, "ignored": 0})
     );
     assert_schema_valid(&run.stdout);
     insta::assert_snapshot!("findings_json", redact(&run.stdout, &w));
@@ -394,7 +399,7 @@ fn drift_is_clean_after_apply_then_reports_out_of_band_changes_read_only() {
     }
     assert!(locked, "the lock holder did not take the lock");
     let under_lock = w.ok(3, &["drift", ".", "--format", "json"]);
-    assert_eq!(findings(&under_lock).len(), 6);
+    assert_eq!(findings(&under_lock).len(), 9);
     let _ = holder.kill();
     let _ = holder.wait();
 
@@ -415,7 +420,7 @@ fn drift_is_clean_after_apply_then_reports_out_of_band_changes_read_only() {
         ],
     );
     let got: Vec<_> = findings(&ignored).iter().map(brief).collect();
-    assert_eq!(got.len(), 4, "{}", ignored.stdout);
+    assert_eq!(got.len(), 7, "{}", ignored.stdout);
     assert!(!got.iter().any(|(_, a, _)| a.contains("scratch") || a.contains("role_policy")), "{got:?}");
     assert_schema_valid(&ignored.stdout);
     let doc: Value = serde_json::from_str(&ignored.stdout).unwrap();
@@ -426,7 +431,7 @@ fn drift_is_clean_after_apply_then_reports_out_of_band_changes_read_only() {
     );
     std::fs::write(w.dir.join(".standbyignore"), "module.*\naws_*\n").unwrap();
     let all_hidden = w.ok(0, &["drift", "."]);
-    assert!(all_hidden.stdout.contains("Ignored: 6 finding(s)"), "{}", all_hidden.stdout);
+    assert!(all_hidden.stdout.contains("Ignored: 9 finding(s)"), "{}", all_hidden.stdout);
     std::fs::remove_file(w.dir.join(".standbyignore")).unwrap();
 
     // A configuration change not applied yet is its own kind, not drift.
