@@ -224,7 +224,10 @@ unmanaged resources in the topology's scope, and runs the DR health checks. Read
 lock (works while an apply runs), writes no state, journal or backup, needs only read permissions.\n\n\
 Findings: changed (an attribute differs in AWS from what was applied), missing (gone from AWS), unapplied (the \
 configuration differs from what was applied), unmanaged (in scope, not in state), unhealthy (a DR health check \
-fails; it wins over drift on the same attribute).\n\n\
+fails; drift on the attribute it is about is reported as well, as changed or missing).\n\nSecrets: a drift \
+job needs only the sensitive variables of what it reads: the replication user's password, for the replication \
+statistics. Others may be left out; what signs in with them (the domains' users, roles and mappings, as their \
+master user) is listed under warnings as not compared.\n\n\
 Exit codes: 0 clean, 1 error, 2 drift (changed, missing, unmanaged or unapplied), 3 unhealthy (3 wins).",
         after_help = "Examples:\n  standby drift examples/mattermost-dr\n  standby drift . --format markdown > drift.md\n  standby drift . --format json --ignore 'module.files.aws_s3_bucket.* tags'\n  standby policy . --for drift   # the read-only IAM policy this job needs\n\nIgnore rules: <DIR>/.standbyignore and --ignore, one `ADDRESS [PATH]` each; * and ? wildcards; a leading ! un-ignores; the last matching rule decides."
     )]

@@ -6,7 +6,7 @@
 //! `follower_stats` and one `autofollow_stats` (REST).
 //!
 //! Each check names the resource and attribute it is about, so a drift
-//! finding on the same attribute can be reported once, as unhealthy.
+//! finding on the same attribute is named by the unhealthy one.
 //!
 //! The app tier's checks live in [`super::app`]. Not checked yet: DNS.
 
