@@ -36,6 +36,8 @@ fn checkov_runs_its_aws_checks_on_the_example_plan() {
     for (k, v) in PASSWORDS {
         plan.env(format!("STANDBY_VAR_{k}"), v);
     }
+    // Public domains, narrowed to these addresses (the example asks).
+    plan.env("STANDBY_VAR_search_source_ips", r#"["10.0.0.0/8"]"#);
     let out = plan.output().expect("run standby");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8(out.stdout).unwrap();

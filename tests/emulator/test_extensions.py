@@ -1300,3 +1300,23 @@ def test_list_buckets_pages_prefix_and_region(aws):
     assert (pages, seen) == (2, [("mm-dr-a", WEST), ("mm-dr-b", WEST), ("mm-dr-e", EAST)])
     only_east = west.list_buckets(BucketRegion=EAST)["Buckets"]
     assert [b["Name"] for b in only_east] == ["mm-dr-e"]
+
+
+def test_vpc_domains(aws):
+    ec2, search = aws("ec2", EAST), aws("opensearch", EAST)
+    vpc = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.1.1.0/24")["Subnet"]
+    group = ec2.create_security_group(GroupName="search", Description="d", VpcId=vpc)["GroupId"]
+    options = {"SubnetIds": [subnet["SubnetId"]], "SecurityGroupIds": [group]}
+    d = search.create_domain(DomainName="in-vpc", EngineVersion="OpenSearch_2.11", VPCOptions=options)["DomainStatus"]
+    assert d["VPCOptions"] == {"VPCId": vpc, "SubnetIds": [subnet["SubnetId"]],
+                               "AvailabilityZones": [subnet["AvailabilityZone"]], "SecurityGroupIds": [group]}
+    assert d["Endpoints"]["vpc"].startswith("vpc-in-vpc-") and "Endpoint" not in d
+    assert error_of(lambda: search.create_domain(
+        DomainName="bad", EngineVersion="OpenSearch_2.11",
+        VPCOptions={"SubnetIds": ["subnet-0000"], "SecurityGroupIds": [group]})) == ("ValidationException", 400)
+    search.create_domain(DomainName="public", EngineVersion="OpenSearch_2.11")
+    # A public domain stays public.
+    assert error_of(lambda: search.update_domain_config(DomainName="public", VPCOptions=options)) == (
+        "ValidationException", 400)
+    assert "VPCOptions" not in search.describe_domain(DomainName="public")["DomainStatus"]
