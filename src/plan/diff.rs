@@ -62,8 +62,13 @@ pub fn diff(d: &Desired, prior: Option<&Instance>, state: &State) -> Diffed {
             continue;
         }
         let differs = if sensitive.contains(name) {
-            let want_hash = want.filter(|v| !v.is_null()).map(|v| state.hash(v));
-            want.is_some_and(Value::has_unknown) || want_hash.as_ref() != prior.sensitive.get(name)
+            let want = want.filter(|v| !v.is_null());
+            match (want, prior.sensitive.get(name)) {
+                (Some(w), _) if w.has_unknown() => true,
+                (Some(w), Some(stored)) => !state.matches(w, stored),
+                (None, None) => false,
+                _ => true,
+            }
         } else {
             let null = Value::Null;
             let a = d.kind.normalize(name, want.unwrap_or(&null));

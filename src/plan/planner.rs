@@ -639,7 +639,7 @@ fn output_changes(scope: &Scope, state: &State) -> Vec<OutputChange> {
         let prior = state.outputs.get(name);
         let unknown = v.value.has_unknown();
         let (after, same) = if v.sensitive {
-            let same = !unknown && prior.and_then(|p| p.hash.as_ref()) == Some(&state.hash(&v.value));
+            let same = !unknown && prior.and_then(|p| p.hash.as_ref()).is_some_and(|h| state.matches(&v.value, h));
             (None, same)
         } else {
             let j = (!unknown).then(|| v.value.to_json());
