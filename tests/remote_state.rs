@@ -533,3 +533,44 @@ fn a_lock_free_read_racing_an_apply_s_end_reads_again() {
         assert!(failures.is_empty(), "{} of 150 reads failed, e.g. {}", failures.len(), failures[0]);
     });
 }
+
+/// A bucket whose default encryption is SSE-KMS (and whose policy may insist
+/// on it): standby sends no encryption header of its own, so the state, the
+/// lock and the journal get the bucket's KMS encryption, not SSE-S3.
+#[test]
+fn the_buckets_default_encryption_holds() {
+    use aws_sdk_s3::types::{
+        ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+        ServerSideEncryptionRule,
+    };
+    let w = World::new();
+    let key = "arn:aws:kms:us-east-2:123456789012:key/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0";
+    w.block(async {
+        let default = ServerSideEncryptionByDefault::builder()
+            .sse_algorithm(ServerSideEncryption::AwsKms)
+            .kms_master_key_id(key)
+            .build()
+            .unwrap();
+        let conf = ServerSideEncryptionConfiguration::builder()
+            .rules(ServerSideEncryptionRule::builder().apply_server_side_encryption_by_default(default).build())
+            .build()
+            .unwrap();
+        w.s3.put_bucket_encryption().bucket(BUCKET).server_side_encryption_configuration(conf).send().await.unwrap();
+        let b = w.backend();
+        let held = b.lock("apply").await.unwrap();
+        let (mut st, _) = b.read().await.unwrap();
+        let journal = b.journal(&st.lineage).await.unwrap();
+        let (addr, inst) = record("k1");
+        journal.put(&addr, &inst).await.unwrap();
+        backend::write(&b, &mut st).await.unwrap();
+        for object in keys(&w.s3, "").await {
+            let head = w.s3.head_object().bucket(BUCKET).key(&object).send().await.unwrap();
+            assert_eq!(
+                (head.server_side_encryption().map(|s| s.as_str().to_string()), head.ssekms_key_id()),
+                (Some("aws:kms".to_string()), Some(key)),
+                "{object}"
+            );
+        }
+        drop(held);
+    });
+}

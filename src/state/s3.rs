@@ -17,8 +17,10 @@
 //! Every write is conditional: the lock is created with `If-None-Match: *`
 //! (only one run can), the state is replaced with `If-Match: <ETag read>`
 //! (a writer with a stale view is refused), the lock is removed with
-//! `If-Match` on its own ETag. Every object is written with server-side
-//! encryption (SSE-S3, or SSE-KMS with `kms_key_id`). Before reporting a
+//! `If-Match` on its own ETag. Objects are encrypted by the bucket's default
+//! encryption (S3 encrypts every new object, SSE-S3 at least), or with SSE-KMS
+//! and `kms_key_id`: standby sends no encryption header of its own otherwise,
+//! so a bucket default of SSE-KMS holds. Before reporting a
 //! refused conditional write, standby reads what is there: when the SDK
 //! retried a write whose first answer was lost, the object is its own.
 
@@ -134,9 +136,13 @@ impl Store {
             .key(key)
             .content_type("application/json")
             .body(ByteStream::from(body));
+        // Without a key of its own, no header: the bucket's default
+        // encryption applies (SSE-S3 at least, for every new object since
+        // January 2023), and an explicit AES256 would override a default of
+        // SSE-KMS and be refused by a bucket policy requiring aws:kms.
         match &self.spec.kms_key_id {
             Some(k) => req.server_side_encryption(ServerSideEncryption::AwsKms).ssekms_key_id(k),
-            None => req.server_side_encryption(ServerSideEncryption::Aes256),
+            None => req,
         }
     }
 

@@ -1320,3 +1320,16 @@ def test_vpc_domains(aws):
     assert error_of(lambda: search.update_domain_config(DomainName="public", VPCOptions=options)) == (
         "ValidationException", 400)
     assert "VPCOptions" not in search.describe_domain(DomainName="public")["DomainStatus"]
+
+
+def test_objects_are_encrypted_by_default(aws):
+    s3 = aws("s3", WEST)
+    s3.create_bucket(Bucket="plain", CreateBucketConfiguration={"LocationConstraint": WEST})
+    s3.put_object(Bucket="plain", Key="k", Body=b"x")
+    assert s3.head_object(Bucket="plain", Key="k")["ServerSideEncryption"] == "AES256"
+    s3.create_bucket(Bucket="kms", CreateBucketConfiguration={"LocationConstraint": WEST})
+    s3.put_bucket_encryption(Bucket="kms", ServerSideEncryptionConfiguration={"Rules": [
+        {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "key-1"}}]})
+    s3.put_object(Bucket="kms", Key="k", Body=b"x")
+    head = s3.head_object(Bucket="kms", Key="k")
+    assert (head["ServerSideEncryption"], head["SSEKMSKeyId"]) == ("aws:kms", "key-1")

@@ -294,6 +294,27 @@ def fix_list_buckets_pages() -> None:
     S3Response.all_buckets = all_buckets
 
 
+def fix_default_encryption() -> None:
+    """Objects written without encryption headers are encrypted anyway.
+
+    AWS S3 user guide, "Protecting data with server-side encryption": "all
+    new object uploads to Amazon S3 are automatically encrypted" with SSE-S3
+    (since January 5, 2023) unless the bucket's default encryption says
+    otherwise, and GetObject/HeadObject report `x-amz-server-side-encryption`.
+    moto 5.2.5 applies a bucket's configured default but stores objects of a
+    bucket without one unencrypted.
+    """
+    original = S3Backend.put_object
+
+    def put_object(self, bucket_name, key_name, value, *args, **kwargs):
+        bucket = self.get_bucket(bucket_name)
+        if not kwargs.get("encryption") and not bucket.encryption:
+            kwargs["encryption"] = "AES256"
+        return original(self, bucket_name, key_name, value, *args, **kwargs)
+
+    S3Backend.put_object = put_object
+
+
 def apply() -> None:
     fix_new_buckets_block_public_access()
     fix_put_bucket_replication_checks()
@@ -302,3 +323,4 @@ def apply() -> None:
     fix_get_bucket_versioning_root()
     fix_delete_object_version_in_suspended_bucket()
     fix_list_buckets_pages()
+    fix_default_encryption()
