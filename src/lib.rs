@@ -12,6 +12,7 @@
 //! - [`drift`]: drift findings as data; [`health`]: DR health checks.
 //! - [`permissions`]: the AWS calls standby makes, their IAM actions, and
 //!   the policies made of them.
+//! - [`interrupt`]: SIGINT and SIGTERM: locks released, applies stopped gently.
 //! - [`cli`]: the command line.
 
 pub mod address;
@@ -29,6 +30,7 @@ pub mod graph;
 pub mod health;
 pub mod ids;
 pub mod init;
+pub mod interrupt;
 pub mod kinds;
 pub mod load;
 pub mod mattermost;

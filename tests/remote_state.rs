@@ -574,3 +574,158 @@ fn the_buckets_default_encryption_holds() {
         drop(held);
     });
 }
+
+/// The lock object, if any.
+async fn lock_object(s3: &S3) -> Option<String> {
+    keys(s3, "_standby/locks/").await.into_iter().next()
+}
+
+fn kill(pid: u32, signal: &str) {
+    let ok = std::process::Command::new("kill").args([&format!("-{signal}"), &pid.to_string()]).status().unwrap();
+    assert!(ok.success(), "kill -{signal} {pid}");
+}
+
+/// Ctrl-C at the confirmation prompt (a terminal: a pseudo-terminal here)
+/// stops the apply and releases the S3 lock it took.
+#[test]
+fn sigint_at_the_prompt_releases_the_lock() {
+    let w = World::new();
+    let dir = w.machine(&[("main.yaml", &data(3)), ("backend.yaml", BACKEND)]);
+    // A pseudo-terminal: the child's pid, then what it printed, then its exit code.
+    let pty = r#"
+import os, pty, sys
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+print(pid, flush=True)
+seen = b""
+while b"Enter a value" not in seen:
+    seen += os.read(fd, 4096)
+print("PROMPT", flush=True)
+while True:
+    try:
+        chunk = os.read(fd, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    seen += chunk
+print(seen.decode(errors="replace").replace("\n", " | "), flush=True)
+print("EXIT", os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), flush=True)
+"#;
+    let c = w.emu.cmd(&dir, &["apply", "."]);
+    let program = c.get_program().to_owned();
+    let args: Vec<_> = c.get_args().map(|a| a.to_owned()).collect();
+    let mut py = std::process::Command::new("python3");
+    py.arg("-c").arg(pty).arg(program).args(args).current_dir(&dir).stdout(Stdio::piped());
+    for (k, v) in c.get_envs() {
+        match v {
+            Some(v) => py.env(k, v),
+            None => py.env_remove(k),
+        };
+    }
+    let mut child = py.spawn().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap()).lines().map_while(Result::ok);
+    let pid: u32 = out.next().unwrap().trim().parse().unwrap();
+    assert_eq!(out.next().as_deref(), Some("PROMPT"));
+    assert!(w.block(lock_object(&w.s3)).is_some(), "the apply holds the lock at its prompt");
+    kill(pid, "INT");
+    let printed = out.next().unwrap_or_default();
+    let exit = out.next().unwrap_or_default();
+    child.wait().unwrap();
+    assert_eq!(exit, "EXIT 130", "{printed}");
+    assert!(printed.contains("SIGINT received: stopping now") && printed.contains("is released"), "{printed}");
+    assert_eq!(w.block(lock_object(&w.s3)), None, "the lock is gone: {printed}");
+    assert!(w.keys("mattermost/").is_empty(), "nothing was written");
+}
+
+/// A CI cancel (SIGTERM) while the state is refreshed: the lock is released
+/// and the run says so; the next run needs no force-unlock.
+#[test]
+fn sigterm_during_refresh_releases_the_lock() {
+    let w = World::new();
+    // One resource whose refresh keeps retrying: its domain does not answer.
+    let config = "regions: { primary: us-west-1, secondary: us-east-1 }
+variables:
+  pw: { type: string, sensitive: true }
+resources:
+  user:
+    type: opensearch_internal_user
+    properties:
+      domain_endpoint: search-mm-0123456789abcdefghijklmnop.us-west-1.es.amazonaws.com
+      endpoint_url: http://127.0.0.1:9
+      master_user_name: admin
+      master_user_password: \"${var.pw}\"
+      user_name: mattermost
+      password: \"${var.pw}\"
+";
+    let dir = w.machine(&[("main.yaml", config), ("backend.yaml", BACKEND)]);
+    let state = serde_json::json!({"version": 2, "serial": 1, "lineage": "l-1", "standby_version": "0.1.0",
+        "salt": "0011223344556677", "resources": [{"address": "opensearch_internal_user.user",
+        "type": "opensearch_internal_user", "name": "user", "region": "us-west-1", "id": "mattermost",
+        "status": "ready", "attributes": {"user_name": "mattermost", "master_user_name": "admin",
+        "domain_endpoint": "search-mm-0123456789abcdefghijklmnop.us-west-1.es.amazonaws.com",
+        "endpoint_url": "http://127.0.0.1:9"}}]});
+    w.block(async {
+        w.s3.put_object().bucket(BUCKET).key(KEY).body(state.to_string().into_bytes().into()).send().await.unwrap()
+    });
+    let child = w
+        .emu
+        .cmd(&dir, &["apply", ".", "--auto-approve"])
+        .env("STANDBY_VAR_pw", "Pass-word-1!")
+        .env("STANDBY_AWS_MAX_ATTEMPTS", "8")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while w.block(lock_object(&w.s3)).is_none() {
+        assert!(started.elapsed().as_secs() < 30, "the apply never took the lock");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    kill(child.id(), "TERM");
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    assert!(stderr.contains("SIGTERM received: stopping now") && stderr.contains("is released"), "{stderr}");
+    assert_eq!(w.block(lock_object(&w.s3)), None, "{stderr}");
+}
+
+/// SIGTERM during the changes: nothing new starts, what runs finishes, the
+/// state is stored and the lock released (one interrupt); the next apply
+/// finishes the rest.
+#[test]
+fn sigterm_during_apply_stores_the_state_and_releases_the_lock() {
+    let w = World::new();
+    let dir = w.machine(&[("main.yaml", &data(300)), ("backend.yaml", BACKEND)]);
+    let mut child = w
+        .emu
+        .cmd(&dir, &["apply", ".", "--auto-approve", "--parallelism", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    let mut seen = 0;
+    while reader.read_line(&mut line).unwrap() > 0 {
+        if line.contains("Creation complete") {
+            seen += 1;
+            if seen == 50 {
+                kill(child.id(), "TERM");
+                break;
+            }
+        }
+        line.clear();
+    }
+    let rest: Vec<String> = reader.lines().map_while(Result::ok).collect();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "an interrupted apply fails: {rest:?}");
+    assert!(rest.iter().any(|l| l.contains("Interrupt received")), "{rest:?}");
+    assert_eq!(w.block(lock_object(&w.s3)), None, "{}", String::from_utf8_lossy(&out.stderr));
+    let recorded = w.ok(&dir, 0, &["state", "list"]).stdout.lines().count();
+    assert!((50..300).contains(&recorded), "{recorded} recorded");
+    w.ok(&dir, 0, &["apply", ".", "--auto-approve"]);
+    assert_eq!(w.ok(&dir, 0, &["state", "list"]).stdout.lines().count(), 300);
+}

@@ -50,6 +50,7 @@ pub fn main() -> ExitCode {
 }
 
 async fn dispatch(cli: Cli) -> Result<u8, Error> {
+    crate::interrupt::install();
     let s = Settings {
         state: cli.state.clone(),
         backend_config: cli.backend_config.clone(),

@@ -37,8 +37,8 @@ use aws_sdk_s3::types::{Delete, ObjectIdentifier, ServerSideEncryption};
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 pub const LOCK_PREFIX: &str = "_standby/locks/";
 pub const JOURNAL_PREFIX: &str = "_standby/journal/";
@@ -217,8 +217,13 @@ impl Store {
         match self.get(&self.spec.lock_key()).await.map_err(remote)? {
             None => Ok(None),
             Some((text, etag)) => {
-                let info = serde_json::from_str(&text)
-                    .map_err(|e| remote(format!("the lock object is held but cannot be read ({e})")))?;
+                let tag = etag.as_deref().unwrap_or_default().trim_matches('"').to_string();
+                let info = serde_json::from_str(&text).map_err(|e| {
+                    remote(format!(
+                        "the lock object is held but cannot be read as a standby lock ({e}); if no run holds it, \
+                         remove it with: standby force-unlock {tag}"
+                    ))
+                })?;
                 Ok(Some((info, etag)))
             }
         }
@@ -299,39 +304,97 @@ impl S3Backend {
     }
 }
 
-/// The lock object; removed (if still ours) when dropped.
+/// The lock object; removed (if still ours) when dropped, or when the
+/// process is interrupted ([`crate::interrupt`]).
 struct S3Lock {
-    store: Store,
-    etag: Option<String>,
-    id: String,
+    held: Arc<HeldObject>,
+    _on_interrupt: crate::interrupt::Hook,
+}
+
+impl S3Lock {
+    fn new(store: Store, etag: Option<String>, id: String) -> S3Lock {
+        let held = Arc::new(HeldObject { store, etag, id, released: AtomicBool::new(false) });
+        let on_interrupt = {
+            let held = held.clone();
+            crate::interrupt::on_exit(move || held.release().1)
+        };
+        S3Lock { held, _on_interrupt: on_interrupt }
+    }
 }
 
 impl Drop for S3Lock {
     fn drop(&mut self) {
-        // Drop cannot wait, so this blocks the worker thread for one call.
-        let Ok(handle) = tokio::runtime::Handle::try_current() else { return };
-        if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
-            eprintln!("Warning: the state lock {} was not released; run standby force-unlock {}", self.id, self.id);
-            return;
+        if let (false, warning) = self.held.release() {
+            eprintln!("Warning: {warning}");
+        }
+    }
+}
+
+struct HeldObject {
+    store: Store,
+    etag: Option<String>,
+    id: String,
+    released: AtomicBool,
+}
+
+impl HeldObject {
+    /// Removes the lock if it is still ours (once), blocking this thread for
+    /// the call (a drop or a signal handler cannot wait). Whether it went as
+    /// expected, and what happened as one line.
+    fn release(&self) -> (bool, String) {
+        let released = || format!("the state lock {} is released", self.id);
+        if self.released.swap(true, Ordering::SeqCst) {
+            return (true, released());
         }
         let s = &self.store;
-        let req =
-            s.client.delete_object().bucket(&s.spec.bucket).key(s.spec.lock_key()).set_if_match(self.etag.clone());
-        let outcome = tokio::task::block_in_place(|| {
-            handle.block_on(req.send()).map(|_| ()).map_err(|e| (refused(&e) || not_found(&e), describe(&e)))
-        });
-        match outcome {
-            Ok(()) => {}
-            // Force-unlocked, and perhaps taken by another run since: not ours to remove.
-            Err((true, _)) => {
-                eprintln!("Warning: the state lock {} had already been removed (force-unlock?); left as it is", self.id)
-            }
-            Err((false, why)) => eprintln!(
-                "Warning: could not release the state lock {} ({}): {why}\n  release it with: standby force-unlock {}",
+        let stuck = |why: &str| {
+            format!(
+                "could not release the state lock {} ({}): {why}\n  release it with: standby force-unlock {}",
                 self.id,
                 s.lock_url(),
                 self.id
+            )
+        };
+        let Ok(handle) = tokio::runtime::Handle::try_current() else { return (false, stuck("no runtime")) };
+        if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
+            return (false, stuck("no runtime to call S3 from"));
+        }
+        let req =
+            s.client.delete_object().bucket(&s.spec.bucket).key(s.spec.lock_key()).set_if_match(self.etag.clone());
+        enum Outcome {
+            Released,
+            /// Refused or gone: what is there now.
+            Now(Option<String>),
+            Failed(String),
+        }
+        let outcome = tokio::task::block_in_place(|| {
+            handle.block_on(async {
+                match req.send().await {
+                    Ok(_) => Outcome::Released,
+                    // Look before saying why: a retried delete whose first
+                    // try landed finds no lock at all.
+                    Err(e) if refused(&e) || not_found(&e) => match s.get(&s.spec.lock_key()).await {
+                        Ok(now) => Outcome::Now(now.map(|(text, _)| text)),
+                        Err(why) => Outcome::Failed(why),
+                    },
+                    Err(e) => Outcome::Failed(describe(&e)),
+                }
+            })
+        });
+        match outcome {
+            Outcome::Released | Outcome::Now(None) => (true, released()),
+            Outcome::Now(Some(text)) => (
+                false,
+                format!(
+                    "the state lock {} had been removed (force-unlock?) and {}: left as it is",
+                    self.id,
+                    match serde_json::from_str::<LockInfo>(&text) {
+                        Ok(other) => format!("another run holds it now (lock id {})", other.id),
+                        Err(_) => "something else is there now".to_string(),
+                    }
+                ),
             ),
+            Outcome::Failed(why) => (false, stuck(&why)),
         }
     }
 }
@@ -358,13 +421,13 @@ impl Backend for S3Backend {
         for attempt in 0..5u64 {
             match s.put(&s.spec.lock_key(), body.clone()).if_none_match("*").send().await {
                 Ok(out) => {
-                    let guard = S3Lock { store: s.clone(), etag: out.e_tag().map(str::to_string), id: info.id.clone() };
+                    let guard = S3Lock::new(s.clone(), out.e_tag().map(str::to_string), info.id.clone());
                     return Ok(Held::new(info, Box::new(guard)));
                 }
                 Err(e) if refused(&e) => match s.get_lock().await? {
                     // Our own first try landed and its answer was lost.
                     Some((holder, etag)) if holder.id == info.id => {
-                        let guard = S3Lock { store: s.clone(), etag, id: info.id.clone() };
+                        let guard = S3Lock::new(s.clone(), etag, info.id.clone());
                         return Ok(Held::new(info, Box::new(guard)));
                     }
                     Some((holder, _)) if status(&e) == 412 || code(&e) == "PreconditionFailed" => {
@@ -381,18 +444,34 @@ impl Backend for S3Backend {
 
     async fn force_unlock(&self, id: &str) -> Result<LockInfo, LockError> {
         let s = &self.store;
-        let (info, etag) = s.get_lock().await?.ok_or(LockError::NotLocked)?;
-        if info.id != id {
-            return Err(LockError::WrongId { given: id.to_string(), actual: info.id });
-        }
+        let remote = |why: String| LockError::Remote { location: s.lock_url(), why };
+        let (text, etag) = s.get(&s.spec.lock_key()).await.map_err(remote)?.ok_or(LockError::NotLocked)?;
+        let info = match serde_json::from_str::<LockInfo>(&text) {
+            Ok(info) if info.id != id => return Err(LockError::WrongId { given: id.to_string(), actual: info.id }),
+            Ok(info) => info,
+            // Not a lock this version can read (another version's, or made by
+            // hand): removable by its ETag, shown with its content.
+            Err(e) => {
+                let tag = etag.as_deref().unwrap_or_default().trim_matches('"').to_string();
+                if tag.is_empty() || id != tag {
+                    return Err(remote(format!(
+                        "the lock object cannot be read as a standby lock ({e}); it holds:\n{text}\nif no run holds \
+                         it, remove it with: standby force-unlock {tag}"
+                    )));
+                }
+                LockInfo { id: tag, ..Default::default() }
+            }
+        };
         // Only that lock: if it changed hands meanwhile, the ETag differs.
         match s.client.delete_object().bucket(&s.spec.bucket).key(s.spec.lock_key()).set_if_match(etag).send().await {
             Ok(_) => Ok(info),
-            Err(e) if refused(&e) => Err(LockError::Remote {
-                location: s.lock_url(),
-                why: "the lock changed while it was being removed; look again".into(),
-            }),
-            Err(e) => Err(LockError::Remote { location: s.lock_url(), why: describe(&e) }),
+            // Look before saying why: a retried delete whose first try
+            // landed finds no lock at all.
+            Err(e) if refused(&e) || not_found(&e) => match s.get(&s.spec.lock_key()).await.map_err(remote)? {
+                None => Ok(info),
+                Some(_) => Err(remote("another run took the lock while it was being removed; look again".into())),
+            },
+            Err(e) => Err(remote(describe(&e))),
         }
     }
 
