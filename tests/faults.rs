@@ -75,6 +75,13 @@ impl Proxy {
         http(&self.url, "PUT", &format!("/_proxy/lose?{q}times={times}"), None, None);
     }
 
+    /// The next `times` requests containing `text` are answered with
+    /// `status` (a domain's internal error), never reaching the emulator.
+    fn fail(&self, text: &str, times: u32, status: u16) {
+        let q = text.replace('/', "%2F");
+        http(&self.url, "PUT", &format!("/_proxy/fail?match={q}&times={times}&status={status}"), None, None);
+    }
+
     fn stats(&self) -> Value {
         serde_json::from_str(&http(&self.url, "GET", "/_proxy/stats", None, None).1).unwrap()
     }
@@ -408,4 +415,19 @@ fn global_database_calls_whose_answers_were_lost() {
     assert_eq!(run.code, 0, "{}", run.all());
     assert_eq!(proxy.stats()["faults"]["lost"], 3, "both removals lost their answers");
     assert_eq!(w.ok(0, &["state", "list"]).stdout.trim(), "");
+}
+
+/// A domain read that answers 500 (an internal error) is asked again, as
+/// the AWS SDK asks again after a 500: the replications' `_status` failing
+/// twice does not fail the apply.
+#[test]
+fn a_domain_read_answering_500_is_asked_again() {
+    let emu = Emulator::start();
+    let proxy = Proxy::start(&emu.endpoint(), 5);
+    let w = World { endpoint: proxy.url.clone(), emu, dir: example(), attempts: "4" };
+    w.stand_in_for_the_primary();
+    proxy.fail("/_status", 2, 500);
+    w.ok(0, &["apply", ".", "--auto-approve"]);
+    assert_eq!(proxy.stats()["faults"]["failed"], 2, "the faults were met");
+    w.ok(0, &["plan", ".", "--detailed-exitcode"]);
 }

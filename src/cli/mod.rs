@@ -51,6 +51,9 @@ pub fn main() -> ExitCode {
 
 async fn dispatch(cli: Cli) -> Result<u8, Error> {
     crate::interrupt::install();
+    if let Some(w) = crate::kinds::opensearch::rest::env_in_clear() {
+        eprintln!("Warning: {w}");
+    }
     let s = Settings {
         state: cli.state.clone(),
         backend_config: cli.backend_config.clone(),

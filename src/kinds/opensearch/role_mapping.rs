@@ -72,6 +72,7 @@ impl Kind for OpenSearchRoleMapping {
 
     fn validate(&self, props: &Attrs) -> Vec<PropProblem> {
         let mut out = Vec::new();
+        out.extend(super::rest::plain_http(props));
         if get_str(props, "role_name") == Some("all_access") {
             out.push(PropProblem::warning(
                 "role_name",

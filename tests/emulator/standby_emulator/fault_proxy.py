@@ -24,7 +24,11 @@ requests seen), `PUT /_proxy/rate?value=0.2`, and `PUT
 line or body contains TEXT (e.g. `Action=CreatePolicy`,
 `POST /2021-01-01/opensearch/cc/outboundConnection`) take effect and lose
 their answer, whatever the rate; with several `match` parameters a request
-must contain them all. Each fault is also one JSON line in --log.
+must contain them all. `PUT /_proxy/fail?match=TEXT&times=N&status=500`:
+the next N matching requests are answered with that status without reaching
+the emulator (a domain's error envelope, `{"error": {"type": "exception",
+...}, "status": 500}`: an internal error of the domain). Each fault is also
+one JSON line in --log.
 """
 
 import argparse
@@ -52,6 +56,7 @@ class State:
         self.requests = 0
         self.log = log
         self.lose: list[list] = []  # [texts (all must occur), times left]
+        self.fail: list[list] = []  # [texts, times left, status]
 
     def targeted(self, line: str, body: bytes) -> bool:
         with self.lock:
@@ -61,6 +66,16 @@ class State:
                     self.stats["lost"] += 1
                     return True
         return False
+
+    def failing(self, line: str, body: bytes) -> int | None:
+        """The status to answer with, when a `fail` rule matches."""
+        with self.lock:
+            for rule in self.fail:
+                if rule[1] > 0 and all(t in line or t.encode() in body for t in rule[0]):
+                    rule[1] -= 1
+                    self.stats["failed"] = self.stats.get("failed", 0) + 1
+                    return rule[2]
+        return None
 
     def pick(self) -> str | None:
         with self.lock:
@@ -163,6 +178,11 @@ def make_handler(state: State, upstream: str):
                 with state.lock:
                     state.lose.append([q["match"], int(q.get("times", ["1"])[0])])
                 return self._send(200, {"Content-Type": "application/json"}, b"{}")
+            if u.path == "/_proxy/fail":
+                q = parse_qs(u.query)
+                with state.lock:
+                    state.fail.append([q["match"], int(q.get("times", ["1"])[0]), int(q.get("status", ["500"])[0])])
+                return self._send(200, {"Content-Type": "application/json"}, b"{}")
             if u.path == "/_proxy/rate":
                 state.rate = float(parse_qs(u.query).get("value", ["0"])[0])
                 return self._send(200, {"Content-Type": "application/json"}, b"{}")
@@ -174,6 +194,12 @@ def make_handler(state: State, upstream: str):
             if path.startswith("/_proxy/"):
                 return self._control()
             control = path.startswith(("/_emulator/", "/moto-api/"))
+            failed = None if control else state.failing(f"{self.command} {path} ", body)
+            if failed:
+                state.note(f"status {failed}", self.command, path, service_of(self.headers))
+                err = {"error": {"root_cause": [{"type": "exception", "reason": "internal error (fault proxy)"}],
+                                 "type": "exception", "reason": "internal error (fault proxy)"}, "status": failed}
+                return self._send(failed, {"Content-Type": "application/json"}, json.dumps(err).encode())
             kind = None if control else ("lost" if state.targeted(f"{self.command} {path} ", body) else state.pick())
             service = service_of(self.headers)
             if kind:
