@@ -1,7 +1,8 @@
 //! standby: declarative two-region disaster recovery for Mattermost on AWS.
 //!
 //! Where things live:
-//! - [`config`]: the YAML configuration as written, with locations.
+//! - [`config`]: the YAML configuration as written, with locations;
+//!   [`json_schema`]: its JSON Schema for editors, with every kind's properties.
 //! - [`expr`]: `${…}` references; [`eval`]: evaluating them.
 //! - [`graph`]: dependencies and their order.
 //! - [`kinds`]: resource kinds (one trait, one module per kind).
@@ -31,6 +32,7 @@ pub mod health;
 pub mod ids;
 pub mod init;
 pub mod interrupt;
+pub mod json_schema;
 pub mod kinds;
 pub mod load;
 pub mod mattermost;

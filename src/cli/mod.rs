@@ -70,7 +70,7 @@ async fn dispatch(cli: Cli) -> Result<u8, Error> {
         }
         Command::Policy { dir, role } => inspect::policy(&s, &dir, role),
         Command::Schema => {
-            let text = serde_json::to_string_pretty(&crate::config::json_schema::generate()).unwrap_or_default();
+            let text = serde_json::to_string_pretty(&crate::json_schema::generate()).unwrap_or_default();
             // A closed pipe (`| head`) is not an error worth a panic.
             let _ = writeln!(std::io::stdout(), "{text}");
             Ok(0)
