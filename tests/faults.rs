@@ -60,17 +60,6 @@ impl Proxy {
 
     /// The next `times` requests containing every one of `texts` take effect and lose their answer.
     fn lose_all(&self, texts: &[&str], times: u32) {
-        let enc = |text: &str| -> String {
-            text.bytes()
-                .map(|b| {
-                    if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {
-                        (b as char).to_string()
-                    } else {
-                        format!("%{b:02X}")
-                    }
-                })
-                .collect()
-        };
         let q: String = texts.iter().map(|t| format!("match={}&", enc(t))).collect();
         http(&self.url, "PUT", &format!("/_proxy/lose?{q}times={times}"), None, None);
     }
@@ -78,8 +67,7 @@ impl Proxy {
     /// The next `times` requests containing `text` are answered with
     /// `status` (a domain's internal error), never reaching the emulator.
     fn fail(&self, text: &str, times: u32, status: u16) {
-        let q = text.replace('/', "%2F");
-        http(&self.url, "PUT", &format!("/_proxy/fail?match={q}&times={times}&status={status}"), None, None);
+        http(&self.url, "PUT", &format!("/_proxy/fail?match={}&times={times}&status={status}", enc(text)), None, None);
     }
 
     fn stats(&self) -> Value {
@@ -92,6 +80,15 @@ impl Drop for Proxy {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A query parameter's value, percent-encoded.
+fn enc(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }
+        })
+        .collect()
 }
 
 fn http(endpoint: &str, method: &str, path: &str, host: Option<&str>, body: Option<&str>) -> (u16, String) {
@@ -381,6 +378,16 @@ fn remote_state_writes_whose_answers_were_lost_are_not_conflicts() {
     assert_eq!(w.ok(0, &["state", "list"]).stdout.lines().count(), 2);
     let again = w.ok(0, &["apply", ".", "--auto-approve"]);
     assert!(again.stdout.contains("1 added"), "{}", again.stdout);
+
+    // A conditional write that lost to a concurrent one (409
+    // ConditionalRequestConflict, which S3 asks to retry): the lock is taken
+    // on the next try, the state written after reading what is there.
+    proxy.fail("PUT /lost-answers-state/_standby/locks/dr.json ", 1, 409);
+    proxy.fail("PUT /lost-answers-state/dr.json ", 1, 409);
+    let conflicted = w.run(&["state", "rm", "standby_data.a[1]"]);
+    assert_eq!(conflicted.code, 0, "{}", conflicted.all());
+    assert_eq!(proxy.stats()["faults"]["failed"], 2, "both writes met a 409");
+    assert_eq!(w.ok(0, &["state", "list"]).stdout.lines().count(), 2);
 }
 
 /// The global database's members, through lost answers: the secondary's

@@ -500,38 +500,48 @@ impl Backend for S3Backend {
             .unwrap_or_else(|e| e.into_inner())
             .clone()
             .ok_or_else(|| self.remote("the state must be read before it is written".into()))?;
-        let req = s.put(&s.spec.key, body.clone().into_bytes());
-        let req = match &seen {
-            Some(etag) => req.if_match(etag),
-            None => req.if_none_match("*"),
-        };
-        let result = req.send().await;
-        let etag = match result {
-            Ok(out) => out.e_tag().map(str::to_string),
-            Err(e) if refused(&e) || (seen.is_some() && not_found(&e)) => {
-                // Observe before calling it a conflict: a retried write
-                // whose first try landed finds its own bytes.
-                match s.get(&s.spec.key).await.map_err(|w| self.remote(w))? {
-                    Some((text, etag)) if text == body => etag,
-                    now => {
-                        let now = match now {
-                            Some((text, _)) => match file::parse(Path::new(&self.location()), &text) {
-                                Ok(n) => format!("now serial {} lineage {}", n.serial, n.lineage),
-                                Err(_) => "now unreadable".into(),
-                            },
-                            None => "now deleted".into(),
-                        };
-                        return Err(StateError::Conflict {
-                            location: self.location(),
-                            why: format!(
-                                "it changed since this run read it ({now}); another run wrote it (was its lock \
-                                 force-unlocked?). Nothing was overwritten"
-                            ),
-                        });
+        let mut attempt = 0u64;
+        let etag = loop {
+            let req = s.put(&s.spec.key, body.clone().into_bytes());
+            let req = match &seen {
+                Some(etag) => req.if_match(etag),
+                None => req.if_none_match("*"),
+            };
+            match req.send().await {
+                Ok(out) => break out.e_tag().map(str::to_string),
+                Err(e) if refused(&e) || (seen.is_some() && not_found(&e)) => {
+                    // Observe before calling it a conflict: a retried write
+                    // whose first try landed finds its own bytes; a write that
+                    // lost to a concurrent conditional request (409) finds the
+                    // state as it read it, and tries again as S3 asks ("On a
+                    // 409 failure you should retry the upload").
+                    let now = s.get(&s.spec.key).await.map_err(|w| self.remote(w))?;
+                    match now {
+                        Some((text, etag)) if text == body => break etag,
+                        Some((_, etag)) if status(&e) == 409 && etag == seen && attempt < 4 => {}
+                        None if status(&e) == 409 && seen.is_none() && attempt < 4 => {}
+                        now => {
+                            let now = match now {
+                                Some((text, _)) => match file::parse(Path::new(&self.location()), &text) {
+                                    Ok(n) => format!("now serial {} lineage {}", n.serial, n.lineage),
+                                    Err(_) => "now unreadable".into(),
+                                },
+                                None => "now deleted".into(),
+                            };
+                            return Err(StateError::Conflict {
+                                location: self.location(),
+                                why: format!(
+                                    "it changed since this run read it ({now}); another run wrote it (was its lock \
+                                     force-unlocked?). Nothing was overwritten"
+                                ),
+                            });
+                        }
                     }
                 }
+                Err(e) => return Err(self.remote(format!("PutObject: {}", describe(&e)))),
             }
-            Err(e) => return Err(self.remote(format!("PutObject: {}", describe(&e)))),
+            attempt += 1;
+            tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
         };
         *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = Some(etag);
         Ok(())

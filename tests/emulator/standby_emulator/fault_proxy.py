@@ -27,7 +27,8 @@ their answer, whatever the rate; with several `match` parameters a request
 must contain them all. `PUT /_proxy/fail?match=TEXT&times=N&status=500`:
 the next N matching requests are answered with that status without reaching
 the emulator (a domain's error envelope, `{"error": {"type": "exception",
-...}, "status": 500}`: an internal error of the domain). Each fault is also
+...}, "status": 500}`: an internal error of the domain; for S3 its XML error,
+409 as `ConditionalRequestConflict`). Each fault is also
 one JSON line in --log.
 """
 
@@ -196,7 +197,15 @@ def make_handler(state: State, upstream: str):
             control = path.startswith(("/_emulator/", "/moto-api/"))
             failed = None if control else state.failing(f"{self.command} {path} ", body)
             if failed:
-                state.note(f"status {failed}", self.command, path, service_of(self.headers))
+                service = service_of(self.headers)
+                state.note(f"status {failed}", self.command, path, service)
+                if service == "s3":
+                    # S3's own codes: 409 is a conditional write losing to a
+                    # concurrent one (PutObject API reference: "On a 409
+                    # failure you should retry the upload").
+                    code = {409: "ConditionalRequestConflict", 412: "PreconditionFailed"}.get(failed, "InternalError")
+                    body = f"<Error><Code>{code}</Code><Message>fault proxy</Message></Error>"
+                    return self._send(failed, {"Content-Type": "application/xml"}, body.encode())
                 err = {"error": {"root_cause": [{"type": "exception", "reason": "internal error (fault proxy)"}],
                                  "type": "exception", "reason": "internal error (fault proxy)"}, "status": failed}
                 return self._send(failed, {"Content-Type": "application/json"}, json.dumps(err).encode())
