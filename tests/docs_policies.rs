@@ -1,7 +1,8 @@
 //! The IAM policies the documentation shows are the ones `standby policy`
 //! generates: every JSON block marked `<!-- generated: standby policy --for
-//! ROLE -->` in the repository's markdown (the README, `docs/`, the modules'
-//! READMEs, `STATE-DOCS.md`) equals the policy of that role for
+//! ROLE -->` in the repository's markdown (`docs/`, the modules' READMEs,
+//! `STATE-DOCS.md`; the root README is the overview, its policies moved to
+//! `docs/`) equals the policy of that role for
 //! `examples/mattermost-dr` with the backend the documentation shows; a block
 //! that looks like one of standby's policies without the marker fails too.
 
@@ -26,7 +27,7 @@ fn markdown_files() -> Vec<PathBuf> {
                 if !name.starts_with('.') && !["target", "tests", "state"].contains(&name.as_str()) {
                     dirs.push(p);
                 }
-            } else if name.ends_with(".md") {
+            } else if name.ends_with(".md") && p != repo().join("README.md") {
                 out.push(p);
             }
         }
