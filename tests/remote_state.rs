@@ -729,3 +729,39 @@ fn sigterm_during_apply_stores_the_state_and_releases_the_lock() {
     w.ok(&dir, 0, &["apply", ".", "--auto-approve"]);
     assert_eq!(w.ok(&dir, 0, &["state", "list"]).stdout.lines().count(), 300);
 }
+
+/// A lock object this version cannot fully read: one written by another
+/// version (only the id) names its holder and is released by its id; one
+/// that is not a standby lock at all (made by hand) is shown with the
+/// command that removes it by its ETag, and that command removes it.
+#[test]
+fn a_lock_from_another_version_or_by_hand_is_released_with_standby() {
+    let w = World::new();
+    let dir = w.machine(&[("main.yaml", &data(1)), ("backend.yaml", BACKEND)]);
+    let lock_key = format!("_standby/locks/{KEY}");
+    let put = |body: &str| {
+        w.block(w.s3.put_object().bucket(BUCKET).key(&lock_key).body(body.as_bytes().to_vec().into()).send()).unwrap();
+    };
+
+    put(r#"{"id": "from-another-version"}"#);
+    let locked = w.ok(&dir, 1, &["apply", ".", "--auto-approve"]);
+    assert_eq!(lock_id(&locked.stderr), "from-another-version", "{}", locked.stderr);
+    w.ok(&dir, 0, &["force-unlock", "from-another-version"]);
+    assert!(w.keys(&lock_key).is_empty());
+
+    put("written by hand");
+    let locked = w.ok(&dir, 1, &["apply", ".", "--auto-approve"]);
+    assert!(locked.stderr.contains("cannot be read as a standby lock"), "{}", locked.stderr);
+    let refused = w.ok(&dir, 1, &["force-unlock", "some-id"]);
+    assert!(refused.stderr.contains("written by hand"), "the object's content is shown: {}", refused.stderr);
+    let command = refused
+        .stderr
+        .lines()
+        .find_map(|l| l.split("remove it with: standby ").nth(1))
+        .unwrap_or_else(|| panic!("no command in:\n{}", refused.stderr));
+    let args: Vec<&str> = command.split_whitespace().collect();
+    assert_eq!(args.len(), 2, "{command}");
+    w.ok(&dir, 0, &args);
+    assert!(w.keys(&lock_key).is_empty(), "the lock is gone");
+    w.ok(&dir, 0, &["apply", ".", "--auto-approve"]);
+}
