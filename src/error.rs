@@ -62,7 +62,7 @@ impl Error {
             }
             Error::Drift(_) => Some(
                 "check credentials and network; `standby policy DIR --for drift` prints the read-only policy a drift \
-                 job needs",
+                 job needs (docs/drift-and-health.md)",
             ),
             Error::Plan(PlanError::Refresh(_)) => {
                 Some("check credentials and network, or plan with --refresh=false to skip reading AWS")

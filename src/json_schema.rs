@@ -106,6 +106,23 @@ fn top_key(key: &str) -> Option<Json> {
             v["additionalProperties"] = json!({"$ref": "#/definitions/output"});
             v
         }
+        "checks" => {
+            let mut v = names(
+                "Conditions the plan checks once values are known (like Terraform's check blocks): name → check; a \
+                 false one is reported at its condition, as a warning unless severity is error.",
+            );
+            v["additionalProperties"] = json!({
+                "type": "object",
+                "properties": {
+                    "condition": {"description": "An expression that must be true, e.g. \"${var.a != var.b}\"."},
+                    "message": {"type": "string", "description": "What is wrong and how to fix it, for the person reading the plan."},
+                    "severity": {"type": "string", "enum": ["warning", "error"], "description": "warning (the default) or error (the plan stops)."}
+                },
+                "required": ["condition", "message"],
+                "additionalProperties": false
+            });
+            v
+        }
         "imports" => json!({
             "type": "array",
             "description": "Root module only: existing resources to adopt (like Terraform's import blocks). The plan \

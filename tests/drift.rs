@@ -550,7 +550,8 @@ fn preflight_fails_the_backup_check_by_name_on_a_primary_without_backups() {
             .db_cluster_identifier(CLUSTER_WEST)
             .engine("aurora-postgresql")
             .engine_version("16.4")
-            .master_username("mmuser")
+            .database_name("mattermost")
+            .master_username("postgres")
             .master_user_password(DB_PASSWORD)
             .send()
             .await

@@ -149,7 +149,7 @@ fn an_unencrypted_primary_is_refused_not_replaced() {
         &ex.emu,
         &format!(
             "aws('rds').create_db_cluster(DBClusterIdentifier='{CLUSTER}', Engine='aurora-postgresql', \
-             EngineVersion='16.4', MasterUsername='mmuser', MasterUserPassword='{DB_PASSWORD}', \
+             EngineVersion='16.4', DatabaseName='mattermost', MasterUsername='postgres', MasterUserPassword='{DB_PASSWORD}', \
              BackupRetentionPeriod=7)\nprint('null')"
         ),
     );

@@ -438,7 +438,11 @@ impl Front {
             let data = out.launch_template_versions()[0].launch_template_data().unwrap();
             let bytes = aws_smithy_types::base64::decode(data.user_data().unwrap()).unwrap();
             let text = String::from_utf8(bytes).unwrap();
-            text.lines().find_map(|l| l.strip_prefix("MM_JOBSETTINGS_RUNSCHEDULER=")).unwrap_or("?").to_string()
+            text.lines()
+                .find_map(|l| l.strip_prefix("MM_JOBSETTINGS_RUNSCHEDULER="))
+                .map(|v| v.trim_matches('"'))
+                .unwrap_or("?")
+                .to_string()
         })
     }
 }
@@ -477,7 +481,7 @@ impl Full {
             .env("STANDBY_VAR_app_certificate_arn_secondary", "null")
             // A warm secondary: a switchover's readiness needs healthy app
             // nodes in the region it makes active.
-            .env("STANDBY_VAR_app_nodes_secondary", "1")
+            .env("STANDBY_VAR_app_nodes_passive", "1")
             .env("STANDBY_VAR_mattermost_db_password", "Mm-Db-9!kd")
             .env("STANDBY_VAR_secrets_recovery_window_in_days", "0");
         for (k, v) in env {

@@ -259,10 +259,13 @@ error, 3 a check failed.",
     },
     /// Draw the configuration in Graphviz DOT (or SVG): the DR topology, or every dependency
     #[command(
-        long_about = "Draw the configuration for Graphviz.\n\n--view topology (the default) draws what a person wants to see: one box per region \
-(its AWS region, active or passive), the main resources in each with their AWS names, and the replication \
-relations between regions (database writer → secondary, search leader → follower, buckets both ways). When a \
-state file exists (--state, STANDBY_STATE or <DIR>/state/standby.json), what is not applied yet is dashed \
+        long_about = "Draw the configuration for Graphviz.\n\n--view topology (the default) draws what a person wants to see, \
+starting with where users go: the hostname, its failover records' arrows to each region's load balancer (the \
+PRIMARY solid, the SECONDARY dashed) and the app nodes behind it; one box per region (its AWS region, active or \
+passive) with the main resources in each under their AWS names, what supports each folded under it, and the \
+replication relations between regions (database writer → secondary, search leader → follower, buckets both \
+ways). When a state file exists (--state, STANDBY_STATE or <DIR>/state/standby.json), the picture follows the \
+record: the names AWS has, where the records point now, the nodes desired; what is not applied yet is dashed \
 and marked pending, and what the record says is broken is red.\n\n--view dependencies prints every graph node \
 (resources, variables, outputs) and edge, for debugging references.",
         after_help = "Examples:\n  standby graph examples/mattermost-dr --out dr.svg        (needs Graphviz's `dot`)\n  standby graph examples/mattermost-dr | dot -Tpng > dr.png\n  standby graph examples/mattermost-dr --view dependencies"
@@ -464,7 +467,7 @@ pub struct OutputArgs {
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GraphView {
-    /// Regions, main resources and the replication relations between regions
+    /// Where users go, the regions, their main resources and the replication between them
     Topology,
     /// Every node and reference of the dependency graph
     Dependencies,

@@ -141,6 +141,17 @@ pub struct Import {
     pub loc: Location,
 }
 
+/// A `checks:` entry (like Terraform's `check` blocks): a condition the
+/// plan evaluates once values are known, reported at the condition's
+/// location when false: a warning, or an error with `severity: error`.
+#[derive(Clone, Debug)]
+pub struct Check {
+    pub name: Named,
+    pub condition: Expr,
+    pub message: String,
+    pub error: bool,
+}
+
 /// One directory of `*.yaml` files.
 #[derive(Clone, Debug, Default)]
 pub struct Module {
@@ -153,6 +164,7 @@ pub struct Module {
     pub outputs: Vec<Output>,
     /// Root module only.
     pub imports: Vec<Import>,
+    pub checks: Vec<Check>,
 }
 
 impl Module {

@@ -31,7 +31,7 @@ use serde::Serialize;
 use serde_json::{Value as Json, json};
 use std::sync::Arc;
 
-/// The JSON report's `format_version` (see the README's drift section).
+/// The JSON report's `format_version` (see docs/drift-and-health.md).
 pub const FORMAT_VERSION: &str = "1.0";
 
 /// The property the domain REST kinds sign in with (their user's password):

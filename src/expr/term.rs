@@ -280,7 +280,7 @@ fn lex(s: &str, start: usize, open: usize, lead: usize) -> Result<(Vec<(Tok, usi
                 let ch = s[i..].chars().next().unwrap_or(other as char);
                 return Err(err(
                     at,
-                    format!("unexpected `{ch}` in an expression (see the language section of the README)"),
+                    format!("unexpected `{ch}` in an expression (see docs/configuration.md, Expressions)"),
                 ));
             }
         };

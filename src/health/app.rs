@@ -3,6 +3,9 @@
 //! target (what users reach). Used by `standby drift` (every region) and by
 //! the switchover's readiness step (`app.` checks, the target region only).
 //!
+//! Route 53's view too (`app.dns-health`): per health check of a recorded load
+//! balancer, one GetHealthCheckStatus (what its checkers, from outside, see).
+//!
 //! Calls: per group one DescribeAutoScalingGroups, and per target group one
 //! DescribeTargetHealth (groups one after the other: two in the example; the
 //! whole runs concurrently with the database and search checks).
@@ -38,7 +41,74 @@ pub async fn checks(input: &Input<'_>) -> Result<Vec<Check>, Vec<String>> {
             Err(e) => errors.push(e),
         }
     }
+    match route53(input).await {
+        Ok(c) => out.extend(c),
+        Err(e) => errors.push(e),
+    }
     if errors.is_empty() { Ok(out) } else { Err(errors) }
+}
+
+/// Route 53 considers an endpoint healthy when more than 18 % of its
+/// checkers report it healthy (Route 53 Developer Guide, "How Amazon Route
+/// 53 determines whether a health check is healthy").
+const HEALTHY_SHARE: f64 = 0.18;
+
+/// `app.dns-health`: what Route 53's own checkers see of each recorded health
+/// check that probes a recorded load balancer (of the target region, when
+/// set): one GetHealthCheckStatus each. A check no checker can reach (a
+/// load balancer closed to Route 53's ranges) fails here, where target
+/// health alone would look fine: DNS would never fail over to, or away
+/// from, that region.
+async fn route53(input: &Input<'_>) -> Result<Vec<Check>, String> {
+    let lbs: Vec<(&str, String)> = input
+        .recorded
+        .resources
+        .values()
+        .filter(|i| i.type_name == "aws_lb")
+        .filter(|i| input.target_region.is_none_or(|r| r == i.region))
+        .filter_map(|i| Some((i.region.as_str(), i.attrs.get("dns_name")?.as_str()?.to_ascii_lowercase())))
+        .collect();
+    let mut out = Vec::new();
+    for (addr, inst) in input.recorded.resources.iter().filter(|(_, i)| i.type_name == "aws_route53_health_check") {
+        let fqdn = inst.attrs.get("fqdn").and_then(Value::as_str).unwrap_or_default().to_ascii_lowercase();
+        let Some((region, _)) = lbs.iter().find(|(_, dns)| *dns == fqdn.trim_end_matches('.')) else { continue };
+        let Some(id) = inst.id.as_deref() else { continue };
+        let status = input
+            .aws
+            .route53()
+            .await
+            .get_health_check_status()
+            .health_check_id(id)
+            .send()
+            .await
+            .map_err(|e| format!("{addr}: {}", aws_error("GetHealthCheckStatus", e)))?;
+        let seen: Vec<&str> = status
+            .health_check_observations()
+            .iter()
+            .filter_map(|o| o.status_report().and_then(|r| r.status()))
+            .collect();
+        let ok = seen.iter().filter(|s| s.starts_with("Success")).count();
+        let healthy = !seen.is_empty() && ok as f64 / seen.len() as f64 > HEALTHY_SHARE;
+        let failing = seen.iter().find(|s| !s.starts_with("Success")).map(|s| s.to_string());
+        out.push(
+            Check::new("app.dns-health", format!("Route 53's health check of the load balancer in {region}"), healthy)
+                .at(addr.to_string(), "fqdn")
+                .values(
+                    json!({"healthy_checkers": format!("> {:.0}%", HEALTHY_SHARE * 100.0)}),
+                    json!({"healthy_checkers": ok, "checkers": seen.len(), "failing": failing}),
+                )
+                .impact(format!(
+                    "Route 53 sees {region}'s Mattermost as down: its failover record does not take users (or \
+                     moves them away) whatever the nodes' own health"
+                ))
+                .fix(
+                    "let Route 53's health checkers reach the load balancer (the app tier module's \
+                     route53_health_checkers, AWS's prefix list com.amazonaws.<region>.route53-healthchecks) and \
+                     check the health check's path and port",
+                ),
+        );
+    }
+    Ok(out)
 }
 
 async fn group(input: &Input<'_>, addr: &str, inst: &Instance) -> Result<Vec<Check>, String> {
@@ -120,7 +190,7 @@ async fn group(input: &Input<'_>, addr: &str, inst: &Instance) -> Result<Vec<Che
                 format!("{region}'s load balancer has no healthy app node: users sent there get HTTP 503")
             })
             .fix(if desired == 0 {
-                "the group runs no nodes: scale it up (e.g. the example's `app_nodes_secondary`), apply, wait for \
+                "the group runs no nodes: scale it up (e.g. the example's `app_nodes_passive`), apply, wait for \
                  healthy targets, then switch"
             } else {
                 "check the nodes' Mattermost service and the target group's health check (/api/v4/system/ping)"

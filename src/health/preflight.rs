@@ -144,8 +144,8 @@ async fn permissions_check(input: &Input<'_>, caller: Option<&str>) -> Check {
         Check::new("iam.permissions", format!("the caller may do the {} IAM actions standby needs", actions.len()), ok)
             .impact("apply stops half-way at the first refused call")
             .fix(
-                "grant the denied actions: `standby policy DIR --for apply` prints the policy apply needs (the docs' \
-                 \"IAM policies\" section explains each role); then run preflight again",
+                "grant the denied actions: `standby policy DIR --for apply` prints the policy apply needs \
+                 (docs/state-and-teams.md, \"IAM policies\", explains each role); then run preflight again",
             )
     };
     let Some(caller) = caller else {

@@ -78,6 +78,14 @@ impl KindError {
         }
     }
 
+    /// For a create of several calls: an error after the call that made the
+    /// resource. Never a refusal (the resource exists: its intent must stay
+    /// on record, so the next refresh finds it by its natural key and the
+    /// next apply finishes it), whatever the later call's answer was.
+    pub fn after_made(self, what: &str) -> KindError {
+        KindError::Failed(format!("{self}\n  ({what} was made; the next apply finds it and finishes it)"))
+    }
+
     /// True when AWS refused the request, so nothing was made. A timeout, a
     /// lost connection or a server error leaves it open: the call may have
     /// taken effect.
@@ -341,6 +349,7 @@ pub fn registry() -> &'static [&'static dyn Kind] {
         &app::lb::Lb,
         &app::lb_target_group::LbTargetGroup,
         &app::lb_listener::LbListener,
+        &app::managed_prefix_list::ManagedPrefixList,
         &mattermost_config::MattermostConfig,
     ];
     KINDS

@@ -166,6 +166,9 @@ pub fn instances(loaded: &Loaded) -> (Vec<(Desired, Attrs)>, Diagnostics) {
             }
         }
     }
+    if !diags.has_errors() {
+        diags.extend(ev.eval_checks(&scope));
+    }
     (all, diags)
 }
 

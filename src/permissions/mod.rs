@@ -266,6 +266,8 @@ pub const KINDS: &[KindCalls] = &[
         calls![elbv2: CreateTargetGroup = ["elasticloadbalancing:CreateTargetGroup", "elasticloadbalancing:AddTags"];
                elbv2: ModifyTargetGroup; elbv2: AddTags; elbv2: RemoveTags; elbv2: DeleteTargetGroup],
     ),
+    // A lookup only: AWS-managed lists are read, never written.
+    kind("standby_managed_prefix_list", calls![ec2: DescribeManagedPrefixLists], &[]),
     kind(
         "aws_lb_listener",
         calls![elbv2: DescribeListeners],
@@ -289,6 +291,8 @@ pub const HEALTH: &[Call] = calls![
     cloudwatch: GetMetricData;
     elbv2: DescribeTargetHealth;
     autoscaling: DescribeAutoScalingGroups;
+    // app.dns-health: what Route 53's checkers see (src/health/app.rs).
+    route53: GetHealthCheckStatus;
 ];
 
 /// A switchover's and a failover's own steps (the resources' changes among

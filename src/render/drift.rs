@@ -1,5 +1,5 @@
-//! Views of a drift report: human, JSON (versioned, documented in the
-//! README), markdown (a summary table and collapsible details, for an issue
+//! Views of a drift report: human, JSON (versioned, documented in
+//! docs/drift-and-health.md), markdown (a summary table and collapsible details, for an issue
 //! or pull-request comment). All read the same [`Report`].
 
 use super::Style;
@@ -167,8 +167,7 @@ fn check_json(c: &Check) -> Json {
     serde_json::to_value(c).unwrap_or(Json::Null)
 }
 
-/// The JSON report. Fields are documented in the README ("Drift report
-/// format"); `format_version` changes its major number on incompatible change.
+/// The JSON report. Fields are documented in docs/drift-and-health.md ("Output"); `format_version` changes its major number on incompatible change.
 pub fn json(r: &Report) -> Json {
     let mut counts = Map::new();
     for k in FindingKind::ALL {

@@ -103,7 +103,7 @@ fn with_dependencies(plan: &Plan, seeds: &[&ResourceChange], claimed: &mut BTree
     plan.changes.iter().filter(|c| wanted.contains(&c.address)).map(|c| c.address.clone()).collect()
 }
 
-/// Puts `front` where the order wants it: before the old leader's
+/// Puts `front` where the safe order wants it: before the old leader's
 /// search copies are deleted (or last).
 pub fn insert(steps: &mut Vec<Step>, front: Vec<Step>) {
     let at = steps.iter().position(|s| s.id == super::DELETE_OLD_COPIES).unwrap_or(steps.len());

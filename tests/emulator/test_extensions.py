@@ -281,6 +281,7 @@ def _cluster_arn(region, name):
 
 
 def _global_db(aws, **secondary):
+    """Two clusters with an instance each (AWS switches over only to a cluster that has one)."""
     west, east = aws("rds", WEST), aws("rds", EAST)
     west.create_db_cluster(DBClusterIdentifier="mm-west", Engine="aurora-postgresql",
                            EngineVersion="15.4", MasterUsername="mm", MasterUserPassword="Db-Passw0rd!",
@@ -289,6 +290,9 @@ def _global_db(aws, **secondary):
                                SourceDBClusterIdentifier=_cluster_arn(WEST, "mm-west"))
     east.create_db_cluster(DBClusterIdentifier="mm-east", Engine="aurora-postgresql", EngineVersion="15.4",
                            GlobalClusterIdentifier="mm-global", EnableGlobalWriteForwarding=True, **secondary)
+    for rds, name in ((west, "mm-west"), (east, "mm-east")):
+        rds.create_db_instance(DBInstanceIdentifier=f"{name}-0", DBClusterIdentifier=name,
+                               Engine="aurora-postgresql", DBInstanceClass="db.r6g.large")
     return west, east
 
 
@@ -332,6 +336,7 @@ def test_delete_db_cluster_refuses_any_global_member(aws):
     assert "please remove it from globalcluster first" in e.value.response["Error"]["Message"]
     east.remove_from_global_cluster(GlobalClusterIdentifier="mm-global",
                                     DbClusterIdentifier=_cluster_arn(EAST, "mm-east"))
+    east.delete_db_instance(DBInstanceIdentifier="mm-east-0", SkipFinalSnapshot=True)
     east.delete_db_cluster(DBClusterIdentifier="mm-east", SkipFinalSnapshot=True)
     assert error_of(lambda: west.delete_db_cluster(DBClusterIdentifier="mm-west", SkipFinalSnapshot=True))[0] == \
         "InvalidDBClusterStateFault"
@@ -408,7 +413,7 @@ def test_global_cluster_create_duplicate_and_write_forwarding(aws):
 
 def test_switchover_and_failover(aws):
     west, east = _global_db(aws)
-    answer = east.switchover_global_cluster(GlobalClusterIdentifier="mm-global",
+    answer = west.switchover_global_cluster(GlobalClusterIdentifier="mm-global",
                                             TargetDbClusterIdentifier=_cluster_arn(EAST, "mm-east"))
     gc = answer["GlobalCluster"]
     assert gc["FailoverState"] == {"Status": "pending", "FromDbClusterArn": _cluster_arn(WEST, "mm-west"),
@@ -526,7 +531,7 @@ def test_region_down_and_back_with_a_data_loss_failover(aws, endpoint):
 def test_remove_from_global_cluster_in_any_region(aws):
     west, east = _global_db(aws)
     # After a switchover the secondary (mm-west) lives outside us-east-1.
-    east.switchover_global_cluster(GlobalClusterIdentifier="mm-global",
+    west.switchover_global_cluster(GlobalClusterIdentifier="mm-global",
                                    TargetDbClusterIdentifier=_cluster_arn(EAST, "mm-east"))
     assert error_of(lambda: east.remove_from_global_cluster(
         GlobalClusterIdentifier="mm-global", DbClusterIdentifier=_cluster_arn(EAST, "mm-east")))[0] == \

@@ -176,9 +176,8 @@ impl Kind for AutoscalingGroup {
         };
         attrs.insert("vpc_zone_identifier".into(), list_value(subnets.iter().map(String::as_str)));
         let tgs = str_list(desired, "target_group_arns");
-        cx.aws
-            .autoscaling(cx.region)
-            .await
+        let asg = cx.aws.autoscaling(cx.region).await;
+        let req = asg
             .create_auto_scaling_group()
             .auto_scaling_group_name(name)
             .launch_template(template(&attrs))
@@ -189,10 +188,19 @@ impl Kind for AutoscalingGroup {
             .set_target_group_arns((!tgs.is_empty()).then_some(tgs))
             .set_health_check_type(get_str(&attrs, "health_check_type").map(str::to_string))
             .set_health_check_grace_period(get_i64(&attrs, "health_check_grace_period").map(|n| n as i32))
-            .set_tags(Some(asg_tags(name, tags_of(desired))).filter(|t| !t.is_empty()))
-            .send()
-            .await
-            .map_err(|e| aws_error("CreateAutoScalingGroup", e))?;
+            .set_tags(Some(asg_tags(name, tags_of(desired))).filter(|t| !t.is_empty()));
+        // The launch template's instance profile, made moments ago, is
+        // refused until IAM propagates it to EC2 ("ValidationError: You must
+        // use a valid fully-formed launch template. Value (…) for parameter
+        // iamInstanceProfile.name is invalid. Invalid IAM Instance Profile
+        // name"): retried as the AWS provider does (autoscaling/group.go,
+        // resourceGroupCreate: RetryWhenAWSErrMessageContains, 2 minutes).
+        crate::kinds::aws::while_propagating(
+            "the launch template's instance profile to EC2",
+            |e| crate::kinds::aws::error_says(e, "ValidationError", "Invalid IAM Instance Profile"),
+            || async { req.clone().send().await.map_err(|e| aws_error("CreateAutoScalingGroup", e)) },
+        )
+        .await?;
         Ok(Created { id: name.to_string(), attrs })
     }
 

@@ -2,7 +2,7 @@
 //! type, instance profile, security groups, user data). id = `lt-…`.
 //!
 //! Launch templates are versioned: a change to any launch setting is an
-//! in-place update that adds a version (from the latest, all settings sent)
+//! in-place update that adds a version (every setting sent, nothing inherited)
 //! and makes it the default; `latest_version` is then known after apply, so
 //! a group that launches it shows its own update in the same plan. Both
 //! creates carry a client token derived from the request: a repeated call
@@ -276,15 +276,19 @@ impl Kind for LaunchTemplate {
                 != self.normalize(k, desired.get(*k).unwrap_or(&Value::Null))
         });
         if changed {
+            // Every setting standby manages is sent, and no SourceVersion: a
+            // version made from a source inherits its settings ("If you
+            // specify this parameter, the new version inherits the launch
+            // parameters from the source version", API reference), so a
+            // setting removed from the configuration would never leave.
             let latest = prior.get("latest_version").and_then(Value::as_i64);
             let out = ec2
                 .create_launch_template_version()
                 .launch_template_id(id)
-                .set_source_version(latest.map(|n| n.to_string()))
                 .set_version_description(get_str(desired, "description").map(str::to_string))
                 .launch_template_data(data(desired))
-                // The source version in the token too: switching back and forth asks for the
-                // same data again from a later version, which AWS refuses under a reused token.
+                // The latest version in the token: switching back and forth asks for the
+                // same data again later, which AWS refuses under a reused token.
                 .client_token(token(&format!("{id}@{}", latest.unwrap_or_default()), desired))
                 .send()
                 .await

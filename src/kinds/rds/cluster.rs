@@ -65,6 +65,15 @@ static SCHEMA: Schema = Schema {
             "Let RDS keep the master password in Secrets Manager. Default: true unless `master_password` is given or \
              the cluster is a secondary.",
         ),
+        Prop::optional(
+            "database_name",
+            Type::String,
+            "Database created with the cluster (CreateDBCluster `DatabaseName`; Mattermost's, e.g. `mattermost`). \
+             Create-only: a change replaces the cluster, which standby refuses on an adopted one. Unset: none is \
+             created (and an adopted cluster keeps what it has). Not for a secondary: it has the primary's.",
+        )
+        .force_new()
+        .or_computed(),
         Prop::optional("db_subnet_group_name", Type::String, "DB subnet group (the VPC's subnets).")
             .force_new()
             .or_computed(),
@@ -347,6 +356,7 @@ impl Kind for RdsCluster {
             .set_engine_version(version)
             .set_global_cluster_identifier(global.map(str::to_string))
             .set_master_username(get_str(desired, "master_username").map(str::to_string))
+            .set_database_name(get_str(desired, "database_name").map(str::to_string))
             .set_db_subnet_group_name(get_str(desired, "db_subnet_group_name").map(str::to_string))
             .set_backup_retention_period(get_i64(desired, "backup_retention_period").map(|n| n as i32))
             .deletion_protection(get_bool(desired, "deletion_protection").unwrap_or(false))
@@ -398,6 +408,7 @@ impl Kind for RdsCluster {
         }
         put("enable_global_write_forwarding", Some(Value::Bool(c.global_write_forwarding_requested() == Some(true))));
         put("master_username", c.master_username().map(Value::str));
+        put("database_name", c.database_name().filter(|d| !d.is_empty()).map(Value::str));
         put("manage_master_user_password", Some(Value::Bool(c.master_user_secret().is_some())));
         put("master_user_secret_arn", c.master_user_secret().and_then(|s| s.secret_arn()).map(Value::str));
         put("db_subnet_group_name", c.db_subnet_group().map(Value::str));

@@ -292,6 +292,18 @@ fn check_member(props: &Attrs, view: &dyn PlanView) -> Vec<PropProblem> {
         None => true,
     };
     if secondary {
+        // The database and its users live in the shared storage: the
+        // secondary has the primary's (CreateDBCluster `DatabaseName` is the
+        // primary's business).
+        if get_str(props, "database_name").is_some() {
+            out.push(PropProblem::error(
+                "database_name",
+                format!(
+                    "a secondary cluster has the databases of global cluster {global_id:?}'s primary; set \
+                     `database_name` on the primary and remove it here"
+                ),
+            ));
+        }
         for prop in &has_creds {
             out.push(PropProblem::error(
                 prop,

@@ -16,11 +16,14 @@ def apply_all() -> None:
         asg_refresh,
         ec2,
         elb_asg,
+        elb_idempotency,
         iam,
         iam_simulate,
         opensearch,
         opensearch_logs,
         opensearch_stats,
+        prefix_lists,
+        propagation,
         rds,
         rds_recreate,
         rds_snapshots,
@@ -28,6 +31,7 @@ def apply_all() -> None:
         s3,
         s3_conditional,
         secretsmanager,
+        world,
     )
 
     s3.apply()
@@ -44,5 +48,9 @@ def apply_all() -> None:
     secretsmanager.apply()
     ec2.apply()
     elb_asg.apply()
+    elb_idempotency.apply()
     asg_refresh.apply()
+    world.apply()
+    propagation.apply()
+    prefix_lists.apply()
     _applied = True

@@ -1,7 +1,9 @@
-"""Launcher: python -m standby_emulator --host 127.0.0.1 --port-file F [--pid-file P]
+"""Launcher: python -m standby_emulator --host 127.0.0.1 --port-file F [--pid-file P] [--dir D]
 
 Binds HOST:PORT (PORT 0 = let the kernel pick a free port), then writes the
-chosen port to --port-file, so callers never race for a fixed port.
+chosen port to --port-file, so callers never race for a fixed port. --dir is
+the instance directory: the RDS CA bundle (D/rds-ca.pem) and the PostgreSQL
+server behind Aurora's endpoints (D/pg) live there.
 """
 
 import argparse
@@ -23,7 +25,10 @@ def main() -> None:
     ap.add_argument("--port", type=int, default=0, help="0 = any free port")
     ap.add_argument("--port-file", help="write the bound port here once listening")
     ap.add_argument("--pid-file", help="write this process id here")
+    ap.add_argument("--dir", help="instance directory (RDS CA bundle, PostgreSQL)")
     args = ap.parse_args()
+    if args.dir:
+        os.environ["STANDBY_EMULATOR_DIR"] = args.dir
 
     if args.pid_file:
         _write_atomic(args.pid_file, f"{os.getpid()}\n")
@@ -38,6 +43,9 @@ def main() -> None:
     from .server import EmulatorApp
 
     app = EmulatorApp()
+    from . import aurora_db
+
+    aurora_db.model()  # the RDS CA bundle exists before the port file says we listen
     server = make_server(
         args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler
     )

@@ -9,6 +9,7 @@ InProgress while the group's instances are replaced batch by batch
 are read, like the RDS switchover's.
 """
 
+import threading
 import time
 import uuid
 from datetime import datetime, timezone
@@ -23,6 +24,8 @@ from moto.moto_api._internal import mock_random as random
 from .settings import SETTINGS
 
 ACTIVE = ("Pending", "InProgress", "Cancelling", "RollbackInProgress")
+# Held while nodes are replaced (a refresh, or the game-day world replacing an unhealthy node).
+LOCK = threading.RLock()
 
 
 class InstanceRefreshInProgress(AutoscalingClientError):
@@ -164,6 +167,11 @@ def _replace(group: FakeAutoScalingGroup, ids: list[str]) -> None:
 
 def settle(group: FakeAutoScalingGroup) -> None:
     """Moves the group's active refresh forward to what the clock says."""
+    with LOCK:
+        _settle(group)
+
+
+def _settle(group: FakeAutoScalingGroup) -> None:
     now = time.time()
     for r in _refreshes(group):
         if r["Status"] not in ACTIVE:

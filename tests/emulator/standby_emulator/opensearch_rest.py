@@ -73,6 +73,19 @@ class Replication:
     lag_polls_left: int | None = None
 
 
+class Docs(set):
+    """Document ids, with each document's source kept beside them (for
+    GET _doc and _search); shared with a SYNCING follower like the ids."""
+
+    def __init__(self, ids=(), sources: dict | None = None) -> None:
+        super().__init__(ids)
+        self.sources = dict(sources if sources is not None else getattr(ids, "sources", {}))
+
+    def discard(self, doc_id) -> None:  # type: ignore[override]
+        super().discard(doc_id)
+        self.sources.pop(doc_id, None)
+
+
 @dataclass
 class Index:
     name: str
@@ -80,7 +93,7 @@ class Index:
     created_ms: int = field(default_factory=lambda: int(time.time() * 1000))
     # Document ids. A SYNCING follower shares its leader's set, so it always
     # holds the leader's documents; it gets its own copy when it stops syncing.
-    ids: set = field(default_factory=set)
+    ids: set = field(default_factory=Docs)
     seq: int = 0
     replication: Replication | None = None
 
@@ -214,7 +227,7 @@ def _leader(ctx: Ctx, alias: str) -> Ctx | None:
 
 def _detach(index: Index) -> None:
     """Stop sharing the leader's documents (pause/stop/failure)."""
-    index.ids = set(index.ids)
+    index.ids = Docs(index.ids)
 
 
 def _start_follow(ctx: Ctx, follower: str, leader: Ctx, leader_index: Index, alias: str,
@@ -368,7 +381,7 @@ def delete_index(ctx: Ctx, index: str, **_: Any):
     return 200, {"acknowledged": True}
 
 
-def _write_doc(ctx: Ctx, index: str, doc_id: str | None, op: str) -> tuple[int, dict]:
+def _write_doc(ctx: Ctx, index: str, doc_id: str | None, op: str, source: Any = None) -> tuple[int, dict]:
     _validate_index_name(index)
     idx = ctx.data.indices.get(index)
     if idx is None:
@@ -382,6 +395,8 @@ def _write_doc(ctx: Ctx, index: str, doc_id: str | None, op: str) -> tuple[int, 
                         f"[{doc_id}]: version conflict, document already exists (current version [1])",
                         {"index": index, "shard": "0", "index_uuid": idx.uuid})
     idx.ids.add(doc_id)
+    if isinstance(idx.ids, Docs):
+        idx.ids.sources[doc_id] = source
     idx.seq += 1
     result = "updated" if existed else "created"
     return (200 if existed else 201), {
@@ -395,12 +410,72 @@ def _write_doc(ctx: Ctx, index: str, doc_id: str | None, op: str) -> tuple[int, 
     }
 
 
-def index_doc(ctx: Ctx, index: str, doc_id: str | None = None, **_: Any):
-    return _write_doc(ctx, index, doc_id, "index")
+def _source(body: bytes | None) -> Any:
+    try:
+        return json.loads(body) if body and body.strip() else None
+    except ValueError:
+        raise RestError(400, "mapper_parsing_exception", "failed to parse") from None
 
 
-def create_doc(ctx: Ctx, index: str, doc_id: str, **_: Any):
-    return _write_doc(ctx, index, doc_id, "create")
+def index_doc(ctx: Ctx, index: str, doc_id: str | None = None, body: bytes | None = None, **_: Any):
+    return _write_doc(ctx, index, doc_id, "index", _source(body))
+
+
+def create_doc(ctx: Ctx, index: str, doc_id: str, body: bytes | None = None, **_: Any):
+    return _write_doc(ctx, index, doc_id, "create", _source(body))
+
+
+def get_doc(ctx: Ctx, index: str, doc_id: str, **_: Any):
+    """GET /<index>/_doc/<id> (the game-day world reads what Mattermost indexed)."""
+    idx = ctx.data.indices.get(index)
+    if idx is None:
+        raise index_not_found(index)
+    if doc_id not in idx.ids:
+        return 404, {"_index": index, "_id": doc_id, "found": False}
+    return 200, {"_index": index, "_id": doc_id, "_version": 1, "_seq_no": 0, "_primary_term": 1, "found": True,
+                 "_source": getattr(idx.ids, "sources", {}).get(doc_id)}
+
+
+def _words(text: Any) -> set[str]:
+    import re
+
+    return set(re.findall(r"\w+", str(text or "").lower()))
+
+
+def search(ctx: Ctx, index: str | None = None, body: bytes | None = None, **_: Any):
+    """_search with `match_all`, `match`, `term` or `simple_query_string`
+    (fields, default_operator): words compared in lower case, no scoring
+    beyond 1.0 (a simplification of OpenSearch's analysis)."""
+    names = _resolve(ctx, index or "*", must_exist=False)
+    q = (_source(body) or {}).get("query") or {"match_all": {}}
+    size = int((_source(body) or {}).get("size", 10))
+    (kind, spec), = q.items() if isinstance(q, dict) and len(q) == 1 else (("match_all", {}),)
+
+    def hit(src: Any) -> bool:
+        if kind == "match_all":
+            return True
+        if kind in ("match", "term"):
+            (fieldname, val), = spec.items()
+            val = val.get("query", val.get("value")) if isinstance(val, dict) else val
+            return bool(_words(val) & _words((src or {}).get(fieldname)))
+        if kind == "simple_query_string":
+            words = _words(spec.get("query"))
+            have = set().union(*[_words((src or {}).get(f)) for f in spec.get("fields") or ["message"]])
+            op = str(spec.get("default_operator", "or")).lower()
+            return bool(words) and (words <= have if op == "and" else bool(words & have))
+        raise RestError(400, "parsing_exception", f"unknown query [{kind}]")
+
+    hits = []
+    for n in names:
+        idx = ctx.data.indices[n]
+        for doc_id in sorted(idx.ids):
+            src = getattr(idx.ids, "sources", {}).get(doc_id)
+            if hit(src):
+                hits.append({"_index": n, "_id": doc_id, "_score": 1.0, "_source": src})
+    return 200, {"took": 1, "timed_out": False,
+                 "_shards": {"total": len(names), "successful": len(names), "skipped": 0, "failed": 0},
+                 "hits": {"total": {"value": len(hits), "relation": "eq"}, "max_score": 1.0 if hits else None,
+                          "hits": hits[:size]}}
 
 
 def bulk(ctx: Ctx, body: bytes, index: str | None = None, **_: Any):
@@ -414,7 +489,12 @@ def bulk(ctx: Ctx, body: bytes, index: str | None = None, **_: Any):
             raise RestError(400, "illegal_argument_exception",
                             f"Malformed action/metadata line [{i + 1}]") from None
         i += 1
+        source = None
         if op in ("index", "create", "update"):
+            try:
+                source = json.loads(lines[i]) if i < len(lines) else None
+            except ValueError:
+                source = None
             i += 1  # the source line
         target = (meta or {}).get("_index") or index
         doc_id = (meta or {}).get("_id")
@@ -423,7 +503,7 @@ def bulk(ctx: Ctx, body: bytes, index: str | None = None, **_: Any):
                 raise RestError(400, "action_request_validation_exception",
                                 "Validation Failed: 1: index is missing;")
             if op in ("index", "create"):
-                status, res = _write_doc(ctx, target, doc_id, op)
+                status, res = _write_doc(ctx, target, doc_id, op, source)
             elif op == "update":
                 idx = ctx.data.indices.get(target)
                 if idx is None or doc_id not in idx.ids:
@@ -772,6 +852,8 @@ def _route(method: str, parts: list[str]):
         return refresh, {}
     if parts == ["_bulk"] and method in ("POST", "PUT"):
         return bulk, {}
+    if parts == ["_search"] and method in ("GET", "POST"):
+        return search, {}
     if parts[0].startswith("_"):
         return None, {}
     index = parts[0]
@@ -782,6 +864,10 @@ def _route(method: str, parts: list[str]):
         return index_doc, {"index": index}
     if n == 3 and parts[1] == "_doc" and method in ("PUT", "POST"):
         return index_doc, {"index": index, "doc_id": parts[2]}
+    if n == 3 and parts[1] == "_doc" and method == "GET":
+        return get_doc, {"index": index, "doc_id": parts[2]}
+    if n == 2 and parts[1] == "_search" and method in ("GET", "POST"):
+        return search, {"index": index}
     if n == 3 and parts[1] == "_create" and method in ("PUT", "POST"):
         return create_doc, {"index": index, "doc_id": parts[2]}
     if n == 2 and parts[1] == "_refresh" and method in ("GET", "POST"):
@@ -831,6 +917,8 @@ ACTIONS = {
     "bulk": "indices:data/write/bulk",
     "refresh": "indices:admin/refresh",
     "count": "indices:data/read/search",
+    "search": "indices:data/read/search",
+    "get_doc": "indices:data/read/get",
     "cat_indices": "indices:monitor/stats",
     "start_replication": "indices:admin/plugins/replication/index/start",
     "stop_replication": "indices:admin/plugins/replication/index/stop",
@@ -849,7 +937,7 @@ def _permission(ctx: Ctx, user: str, handler, kwargs: dict) -> tuple[int, dict] 
     if handler is None or name in ANY_USER or name not in ACTIONS:
         return None
     index = kwargs.get("index")
-    if index is None and name in ("bulk", "refresh", "cat_indices", "autofollow_stats"):
+    if index is None and name in ("bulk", "refresh", "cat_indices", "autofollow_stats", "search"):
         index = "*"
     if security.permitted(ctx.domain, user, ACTIONS[name], index):
         return None

@@ -7,7 +7,6 @@ so members may live in any region (as in AWS, where a global cluster is not
 regional).
 """
 
-import copy
 import time
 from typing import Any
 
@@ -21,6 +20,7 @@ from moto.rds.exceptions import (
 from moto.rds.models import DBCluster, GlobalCluster, RDSBackend, rds_backends
 from moto.rds.responses import RDSResponse
 
+from . import rds_endpoints, rds_switch
 from .settings import SETTINGS
 
 GLOBAL_REGION = "us-east-1"  # where moto keeps global clusters
@@ -179,7 +179,7 @@ def fix_describe_and_delete_global_cluster() -> None:
         else:
             clusters = list(_global_backend(self.current_account).global_clusters.values())
         for gc in clusters:
-            _settle(gc)
+            rds_switch.settle(gc)
         return ActionResult({"GlobalClusters": clusters})
 
     def delete_global_cluster(self: RDSResponse) -> ActionResult:
@@ -261,7 +261,7 @@ def fix_global_write_forwarding() -> None:
     DBCluster.global_write_forwarding_status = property(status)
 
     def members(gc: GlobalCluster) -> list[dict[str, Any]]:
-        _settle(gc)
+        rds_switch.settle(gc)
         readers = [m.db_cluster_arn for m in gc.members if not m.is_writer]
         out = []
         for m in gc.members:
@@ -272,7 +272,7 @@ def fix_global_write_forwarding() -> None:
             }
             if not m.is_writer:
                 entry["GlobalWriteForwardingStatus"] = status(m)
-                entry["SynchronizationStatus"] = "connected"
+                entry["SynchronizationStatus"] = rds_switch.sync_status(m)
             out.append(entry)
         return out
 
@@ -385,153 +385,6 @@ def fix_modify_global_cluster() -> None:
         return ActionResult({"GlobalCluster": gc})
 
     RDSResponse.modify_global_cluster = modify_global_cluster
-
-
-def _region_of(cluster: DBCluster) -> str:
-    return cluster.db_cluster_arn.split(":")[3]
-
-
-def _settle(gc: GlobalCluster) -> None:
-    """Completes a switchover or failover whose time has come (the writer flips).
-
-    After a data-loss failover with the old writer's region down, the old
-    writer leaves the members until its region is back (region_back)."""
-    from .regions import is_down
-
-    op = gc.__dict__.get("_emu_switch")
-    if op is None or time.time() < op["until"]:
-        return
-    old = op["from"]
-    if old is not None:
-        old.is_writer = False
-        if op["allow"] and is_down(_region_of(old)):
-            gc.members = [m for m in gc.members if m is not old]
-            gc.__dict__.setdefault("_emu_detached", []).append(old)
-    op["to"].is_writer = True
-    gc.status = "available"
-    gc._emu_switch = None
-
-
-def region_back(region: str) -> None:
-    """Aurora re-adds an old primary as a secondary once its Region recovers,
-    after a snapshot of its old volume (rds_snapshots.take_failover_snapshot)."""
-    from .rds_snapshots import take_failover_snapshot
-
-    for account in list(rds_backends.keys()):
-        for gc in rds_backends[account][GLOBAL_REGION].global_clusters.values():
-            detached = gc.__dict__.get("_emu_detached", [])
-            for cluster in [c for c in detached if _region_of(c) == region]:
-                take_failover_snapshot(cluster)
-                cluster.is_writer = False
-                gc.members.append(cluster)
-                detached.remove(cluster)
-
-
-def _failover_state(gc: GlobalCluster) -> dict[str, Any] | None:
-    """FailoverState while an operation runs: pending for its first third
-    (AWS: "being verified"), then switching-over / failing-over."""
-    _settle(gc)
-    op = gc.__dict__.get("_emu_switch")
-    if op is None:
-        return None
-    elapsed = time.time() - op["started"]
-    busy = "failing-over" if op["allow"] else "switching-over"
-    return {
-        "Status": "pending" if elapsed < (op["until"] - op["started"]) / 3 else busy,
-        "FromDbClusterArn": op["from"].db_cluster_arn if op["from"] is not None else None,
-        "ToDbClusterArn": op["to"].db_cluster_arn,
-        "IsDataLossAllowed": op["allow"],
-    }
-
-
-GlobalCluster.failover_state = property(_failover_state)
-
-
-def _switch_primary(self: RDSResponse, allow_data_loss: bool) -> ActionResult:
-    params = self.params
-    gc = _get_global(self.current_account, params["GlobalClusterIdentifier"])
-    _settle(gc)
-    if gc.__dict__.get("_emu_switch") is not None:
-        raise InvalidGlobalClusterStateFault(
-            f"Global cluster {gc.global_cluster_identifier} is in {gc.status} state: a switchover or failover "
-            "is already in progress."
-        )
-    target = _find_cluster(self.current_account, self.region, params["TargetDbClusterIdentifier"])
-    if not any(m is target for m in gc.members):
-        raise DBClusterNotFoundError(
-            target.db_cluster_arn,
-            f"DB cluster {target.db_cluster_arn} is not a member of global cluster "
-            f"{gc.global_cluster_identifier}.",
-        )
-    if target.is_writer:
-        raise InvalidDBClusterStateFault(
-            f"DB cluster {target.db_cluster_arn} is already the primary cluster of global "
-            f"cluster {gc.global_cluster_identifier}."
-        )
-    old = next((m for m in gc.members if m.is_writer), None)
-    # Asynchronous, as on AWS: the answer shows the operation just started
-    # (members unchanged, FailoverState pending); DescribeGlobalClusters shows
-    # it under way for rds_failover_ms, then the new writer and no FailoverState.
-    now = time.time()
-    gc._emu_switch = {
-        "from": old,
-        "to": target,
-        "allow": allow_data_loss,
-        "started": now,
-        "until": now + SETTINGS.get("rds_failover_ms", 0) / 1000,
-    }
-    gc.status = "failing-over" if allow_data_loss else "switching-over"
-    answer = {
-        "GlobalClusterIdentifier": gc.global_cluster_identifier,
-        "GlobalClusterResourceId": gc.global_cluster_resource_id,
-        "GlobalClusterArn": gc.global_cluster_arn,
-        "Status": gc.status,
-        "Engine": gc.engine,
-        "EngineVersion": gc.engine_version,
-        "DatabaseName": getattr(gc, "database_name", None),
-        "StorageEncrypted": gc.storage_encrypted,
-        "DeletionProtection": gc.deletion_protection,
-        "GlobalClusterMembers": copy.deepcopy(gc.global_cluster_members),
-        "Endpoint": gc.endpoint,
-        "FailoverState": {
-            "Status": "pending",
-            "FromDbClusterArn": old.db_cluster_arn if old else None,
-            "ToDbClusterArn": target.db_cluster_arn,
-            "IsDataLossAllowed": allow_data_loss,
-        },
-    }
-    _settle(gc)  # with rds_failover_ms 0 it is done at once
-    return ActionResult({"GlobalCluster": answer})
-
-
-def fix_switchover_and_failover() -> None:
-    """SwitchoverGlobalCluster and FailoverGlobalCluster (moto 5.2.5: HTTP 500).
-
-    AWS RDS API reference, SwitchoverGlobalCluster(GlobalClusterIdentifier,
-    TargetDbClusterIdentifier) and FailoverGlobalCluster(GlobalClusterIdentifier,
-    TargetDbClusterIdentifier, AllowDataLoss, Switchover): both return
-    GlobalCluster with FailoverState{Status, FromDbClusterArn, ToDbClusterArn,
-    IsDataLossAllowed} while the operation runs; FailoverState is absent once
-    it is done. AllowDataLoss and Switchover can't be specified together
-    (InvalidParameterCombination). Errors: GlobalClusterNotFoundFault,
-    DBClusterNotFoundFault, InvalidDBClusterStateFault,
-    InvalidGlobalClusterStateFault. The old primary stays in the global
-    cluster as a secondary (what Aurora does once the old Region is reachable).
-    """
-
-    def switchover_global_cluster(self: RDSResponse) -> ActionResult:
-        return _switch_primary(self, allow_data_loss=False)
-
-    def failover_global_cluster(self: RDSResponse) -> ActionResult:
-        allow = _param_true(self.params.get("AllowDataLoss"))
-        if allow and _param_true(self.params.get("Switchover")):
-            raise InvalidParameterCombination(
-                "AllowDataLoss and Switchover can't be specified together."
-            )
-        return _switch_primary(self, allow_data_loss=allow)
-
-    RDSResponse.switchover_global_cluster = switchover_global_cluster
-    RDSResponse.failover_global_cluster = failover_global_cluster
 
 
 # Aurora PostgreSQL versions offered (a realistic subset of what AWS lists).
@@ -702,6 +555,7 @@ def apply() -> None:
     fix_remove_from_global_cluster()
     fix_delete_db_cluster_global_member()
     fix_modify_global_cluster()
-    fix_switchover_and_failover()
+    rds_switch.apply()
+    rds_endpoints.apply()
     fix_describe_db_engine_versions()
     fix_create_db_cluster_existing()  # last: the first check

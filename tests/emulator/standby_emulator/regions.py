@@ -5,7 +5,11 @@ down: every signed AWS request whose SigV4 scope names it is noted in the call
 log (status 0) and its connection is closed without an answer, as when a
 region's endpoints are unreachable (the SDK sees a dispatch failure, never an
 AWS error). Domain REST requests to a domain of that region fail the same way.
-`{"down": false}` brings it back: global database members that a data-loss
+The game-day world (world.py) powers the region's nodes off and closes its
+load balancers (connections refused); back up, they boot and listen again.
+Its Aurora endpoints stop listening (connections refused) and their
+sessions are cut, as are sessions on the global writer endpoint that lead
+there (aurora_db.py). `{"down": false}` brings it back: global database members that a data-loss
 failover left behind while their region was down rejoin as secondaries (what
 Aurora does when the old primary's Region recovers). `GET /_emulator/regions`
 lists the regions down.
@@ -27,12 +31,20 @@ def is_down(region: str | None) -> bool:
 
 
 def set_down(region: str, down: bool) -> None:
-    with LOCK:
-        (DOWN.add if down else DOWN.discard)(region)
-    if not down:
-        from . import rds
+    from . import aurora_db, rds_switch
 
-        rds.region_back(region)
+    with LOCK:
+        changed = (region in DOWN) != down
+        (DOWN.add if down else DOWN.discard)(region)
+    if changed:
+        from . import world
+
+        world.region_changed(region, down)
+    if down:
+        aurora_db.refresh(cut=True)  # its Aurora endpoints stop answering, sessions drop
+    else:
+        rds_switch.region_back(region)
+        aurora_db.refresh()
 
 
 def reset() -> None:

@@ -22,18 +22,21 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 
 from . import (
     apply_all,
+    aurora_db,
     calls,
     cloudwatch_cbor,
     ec2,
     network,
     opensearch,
     opensearch_rest,
+    propagation,
     opensearch_security,
     rds_backups,
     rds_snapshots,
     regions,
     route53,
     s3_batch,
+    world,
 )
 
 
@@ -88,17 +91,31 @@ class EmulatorApp:
         if dropped is not None:
             return dropped
 
+        if method == "GET" and path.rstrip("/") == "/2013-04-01/testdnsanswer":
+            from urllib.parse import parse_qsl
+
+            from . import dns
+
+            status, xml = dns.test_dns_answer(dict(parse_qsl(environ.get("QUERY_STRING", ""))))
+            body = xml.encode()
+            calls.record(environ, start_response)(f"{status} {'OK' if status == 200 else 'Error'}",
+                                                  [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))])
+            return [body]
+
         if s3_batch.handles(path):
             body = opensearch_rest.read_body(environ)
             return s3_batch.handle(environ, calls.record(environ, start_response), body)
 
         if method == "POST" and path.rstrip("/") == "/moto-api/reset":
+            world.reset()
             s3_batch.reset()
             route53.reset()
             regions.reset()
             ec2.reset()
+            propagation.reset()
             opensearch.reset()
             opensearch_rest.reset()
+            aurora_db.reset()
             network.reset()
             calls.reset()
         if cloudwatch_cbor.operation(environ):
@@ -121,11 +138,24 @@ class EmulatorApp:
             if path == "/_emulator/dns" and method == "GET":
                 # Every name the emulated network resolves (network.py).
                 return _json_response(start_response, 200, network.names())
+            if path == "/_emulator/dns" and method == "POST":
+                # {"name", "address"}: a name of the test's own (a database it
+                # runs, say) in the emulated network; {"name"} alone forgets it.
+                body = _read_json(environ)
+                if body.get("address"):
+                    network.register(str(body["name"]), str(body["address"]))
+                else:
+                    network.unregister(str(body["name"]))
+                return _json_response(start_response, 200, network.names())
             if path == "/_emulator/dns/resolve" and method == "GET":
                 from urllib.parse import parse_qs
 
+                from . import dns
+
                 name = (parse_qs(environ.get("QUERY_STRING", "")).get("name") or [""])[0]
-                addr = network.resolve(name)
+                # Route 53's data plane for names in its public zones (it keeps
+                # answering with any region down), the emulated network otherwise.
+                addr = dns.resolve(name)
                 if addr is None:
                     return _json_response(start_response, 404, {"message": f"NXDOMAIN: {name}"})
                 return _json_response(start_response, 200, {"name": name, "address": addr})
@@ -143,7 +173,9 @@ class EmulatorApp:
                 for key, value in body.items():
                     if key not in opensearch_rest.DEFAULT_SETTINGS:
                         return _json_response(start_response, 400, {"message": f"unknown setting {key}"})
-                    opensearch_rest.SETTINGS[key] = int(value)
+                    kind = type(opensearch_rest.DEFAULT_SETTINGS[key])
+                    opensearch_rest.SETTINGS[key] = kind(value)
+                world.kick_if_resources()
                 return _json_response(start_response, 200, opensearch_rest.SETTINGS)
             if path == "/_emulator/opensearch/domains" and method == "GET":
                 # Where each domain answers, and what it holds (no secrets).
@@ -214,7 +246,14 @@ class EmulatorApp:
                 opensearch_rest.rest_calls(clear=True)
                 return _json_response(start_response, 200, [])
             # Test-only routes of other extension modules.
-            extra = rds_backups.control(method, path, lambda: _read_json(environ))
+            from urllib.parse import parse_qsl
+
+            extra = world.control(method, path, lambda: _read_json(environ),
+                                  dict(parse_qsl(environ.get("QUERY_STRING", ""))))
+            if extra is None:
+                extra = rds_backups.control(method, path, lambda: _read_json(environ))
+            if extra is None:
+                extra = aurora_db.control(method, path, lambda: _read_json(environ))
             if extra is None:
                 extra = rds_snapshots.control(method, path, lambda: _read_json(environ))
             if extra is not None:

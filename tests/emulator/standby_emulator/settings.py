@@ -1,4 +1,4 @@
-"""Knobs tests turn through POST /_emulator/settings (all integers).
+"""Knobs tests turn through POST /_emulator/settings (integers, except rds_next_switch_ends).
 
 - opensearch_bootstrap_polls: _status calls that answer BOOTSTRAPPING before
   SYNCING after a start (the plugin copies the leader's segments first).
@@ -29,6 +29,32 @@
   (AWS: minutes per batch, warm-up included).
 - route53_pending_polls: GetChange calls that answer PENDING before INSYNC
   for each Route 53 change (AWS: usually under 60 s).
+- game_day: 1 turns the game-day world on (world.py): instances boot and run
+  their user data, load balancers listen and forward, target groups and
+  Route 53 health checks probe, failover records are evaluated. 0 (the
+  default): the API-only emulator (targets healthy at once, health checks
+  "Success"), which costs nothing at start-up or idle.
+- world_ms_per_aws_second: the game-day world's clock: how many real
+  milliseconds stand for one second of AWS or Mattermost time (health check
+  intervals, thresholds' worth of probes, grace periods, Mattermost's DB
+  ping retries and RestartSec). 50 = 20 times faster than AWS.
+- rds_failover_data_loss_ms: a failover with AllowDataLoss loses the writes
+  committed that many ms before it was requested (rows deleted by commit
+  time; default 0: nothing lost), so RPO can be measured.
+- rds_resync_ms: after a failover, and when an old primary rejoins, the
+  secondaries report SynchronizationStatus pending-resync that long, and
+  their reader endpoints refuse connections meanwhile.
+- rds_next_switch_ends: "moves" (default), "cancelled" (the next switchover
+  or failover shows FailoverState cancelling, then ends with the writer where
+  it was) or "refused" (it vanishes after pending). Used once, then "moves".
+- rds_force_ssl: 1 = every Aurora endpoint refuses connections without TLS,
+  as rds.force_ssl = 1 does (Aurora PostgreSQL's default is 0; a cluster
+  parameter group with rds.force_ssl = 1 does the same for its cluster).
+- ec2_group_visible_ms, iam_profile_visible_ms: how long a new security
+  group, or a new instance profile, stays invisible to EC2's other calls
+  (propagation.py; AWS: seconds).
+- secrets_force_delete_ms: how long a secret deleted without recovery keeps
+  its name (secretsmanager.py; AWS: "a short delay", done in the background).
 """
 
 DEFAULT_SETTINGS = {
@@ -43,6 +69,15 @@ DEFAULT_SETTINGS = {
     "s3_batch_step_ms": 0,
     "route53_pending_polls": 1,
     "asg_refresh_ms": 300,
+    "game_day": 0,
+    "world_ms_per_aws_second": 50,
+    "rds_failover_data_loss_ms": 0,
+    "rds_resync_ms": 0,
+    "rds_next_switch_ends": "moves",
+    "rds_force_ssl": 0,
+    "ec2_group_visible_ms": 0,
+    "iam_profile_visible_ms": 0,
+    "secrets_force_delete_ms": 200,
 }
 SETTINGS = dict(DEFAULT_SETTINGS)
 

@@ -1,0 +1,689 @@
+"""The Mattermost stand-in: one process per node, started by the node's
+`mattermost` unit (nodes.py). `python -m standby_emulator.mattermost`.
+
+What it does, each from Mattermost's source (mattermost/mattermost, server/):
+
+- Settings: defaults (public/model/config.go SetDefaults, the settings used
+  here), then the AMI's config.json if any (STANDBY_CONFIG_JSON), then the
+  environment: every variable whose upper-cased name starts with `MM`, `MM_`
+  removed, split once on `_` into section and setting matched
+  case-insensitively; a string taken as is, a bool by Go's
+  strconv.ParseBool and an int by ParseInt (a value that does not parse is
+  ignored), a list split on single spaces; unknown names ignored
+  (config/environment.go, GetEnvironment/applyEnvKey).
+- Start (channels/store/sqlstore/store.go, v8 line): the master DSN
+  (SqlSettings.DataSource) is pinged DBPingAttempts = 5 times,
+  DBPingTimeoutSecs = 10 apart; when the last fails, `mlog.Fatal("Error
+  setting up connections")`: the process exits 1 (and systemd restarts it,
+  Restart=always). Each replica DSN (DataSourceReplicas) gets the same 5
+  attempts; one that fails is marked offline with "Failed to setup
+  connection. Skipping.." and retried every ReplicaMonitorIntervalSeconds
+  (monitorReplicas) with one attempt, a warning each time; reads go to an
+  online replica, else to the master (GetReplicaX; Mattermost uses
+  replicas only with a licence: the stand-in counts as licensed). Then the
+  server version (>= 11), then the migrations on the master: `CREATE TABLE
+  IF NOT EXISTS` as morph's first step does, so a read-only session fails
+  them: `mlog.Fatal("Failed to apply database migrations.")`, exit 1. Only
+  then does the HTTP server listen (the port refuses connections before).
+- DSNs: `postgres://user:password@host:port/db?params` as lib/pq reads them
+  (sslmode defaults to `require` in lib/pq); the host resolves through the
+  emulated network (GET /_emulator/dns/resolve), the connection goes to
+  that address with the DSN's port, user, password, database and sslmode
+  (libpq's host/hostaddr: `verify-full` checks the certificate against the
+  DSN's host name). lib/pq-only parameters (binary_parameters) are dropped.
+- `GET /api/v4/system/ping` (channels/api4/system.go getSystemPing, no
+  session): `{"status":"OK", "AndroidLatestVersion":…, "ActiveSearchBackend"}`.
+  With `get_server_status=true`: DBHealthCheckWrite (UPSERT of
+  `health_check_<cluster id>` in Systems) and DBHealthCheckDelete on the
+  master, and TestFileStoreConnection (HeadBucket); a failure sets
+  `database_status` / `filestore_status` and `status` to "UNHEALTHY",
+  the three also as headers; any status other than OK answers HTTP 500
+  unless `use_rest_semantics=true`.
+- `POST /api/v4/posts` `{"channel_id", "message"}`: the message is stored
+  as an attachment first (app/file.go layout
+  `<YYYYMMDD>/teams/noteam/channels/<channel>/users/<user>/<file id>/<name>`,
+  in FileSettings.AmazonS3Bucket with the node's instance-role credentials,
+  or the node's ./data with DriverName local); a failed upload answers 500
+  and writes nothing. Then the post row on the master (500
+  `app.post.save.app_error` when that fails). Then, with
+  ElasticsearchSettings.EnableIndexing, the post is indexed as
+  `PUT <IndexPrefix>posts_<YYYY_MM_DD>/_doc/<id>` at ConnectionURL with
+  Username/Password (enterprise/elasticsearch/opensearch IndexPost,
+  common.BuildPostIndexName); a failure is only logged, "Encountered error
+  indexing post" (store/searchlayer/post_layer.go), and the post is
+  acknowledged all the same: 201 with the post.
+- `GET /api/v4/posts/<id>` from a replica (GetReplicaX); 404 when missing.
+- `POST /api/v4/teams/<team>/posts/search` `{"terms"}`: with
+  EnableSearching, a simple_query_string on `message` over
+  `<prefix>posts_*`; on an error, the database (the searchlayer falls back
+  with "Encountered error on SearchPostsInTeamForUser"). The header
+  `X-Standby-Search-Backend` says which answered.
+- JobSettings.RunScheduler: a heartbeat row (ClusterSettings.ClusterName,
+  node, time) in `standby_scheduler_heartbeats` every second, on the master
+  (the stand-in's own table: Mattermost's scheduler writes Jobs rows).
+- `GET /_standin/status`: settings (secrets removed), master and replica
+  states, counters. Not Mattermost's.
+
+Simpler than Mattermost: no sessions (every request acts as one user), no
+WebSocket, no cluster gossip, one table per concern, indexing synchronous.
+"""
+
+import json
+import os
+import secrets
+import signal
+import string
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+DB_PING_ATTEMPTS = 5
+DB_PING_TIMEOUT_SECS = 10
+MIN_POSTGRES = 110000
+
+# config.go SetDefaults, the settings the stand-in reads.
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "ServiceSettings": {"SiteURL": "", "ListenAddress": ":8065", "GoroutineHealthThreshold": -1},
+    "SqlSettings": {
+        "DriverName": "postgres",
+        "DataSource": "postgres://mmuser:mostest@localhost/mattermost_test?sslmode=disable&connect_timeout=10"
+                      "&binary_parameters=yes",
+        "DataSourceReplicas": [], "DataSourceSearchReplicas": [], "MaxIdleConns": 50, "MaxOpenConns": 100,
+        "QueryTimeout": 30, "ReplicaMonitorIntervalSeconds": 5, "Trace": False,
+    },
+    "ClusterSettings": {"Enable": False, "ClusterName": "", "GossipPort": 8074, "UseIPAddress": True,
+                        "ReadOnlyConfig": True, "EnableGossipCompression": True},
+    "JobSettings": {"RunJobs": True, "RunScheduler": True},
+    "FileSettings": {"DriverName": "local", "Directory": "./data/", "AmazonS3Bucket": "", "AmazonS3Region": "",
+                     "AmazonS3Endpoint": "s3.amazonaws.com", "AmazonS3SSL": True, "AmazonS3AccessKeyId": "",
+                     "AmazonS3SecretAccessKey": "", "AmazonS3PathPrefix": "", "AmazonS3SSE": False},
+    "ElasticsearchSettings": {"ConnectionURL": "http://localhost:9200", "Backend": "elasticsearch",
+                              "Username": "elastic", "Password": "changeme", "EnableIndexing": False,
+                              "EnableSearching": False, "EnableAutocomplete": False, "Sniff": True,
+                              "IndexPrefix": "", "AggregatePostsAfterDays": 365, "RequestTimeoutSeconds": 30},
+}
+SECRET_SETTINGS = {("SqlSettings", "DataSource"), ("SqlSettings", "DataSourceReplicas"),
+                   ("SqlSettings", "DataSourceSearchReplicas"), ("ElasticsearchSettings", "Password"),
+                   ("FileSettings", "AmazonS3SecretAccessKey")}
+
+
+# ------------------------------------------------------------- settings ---
+
+def parse_bool(v: str) -> bool | None:
+    """Go's strconv.ParseBool."""
+    if v in ("1", "t", "T", "TRUE", "true", "True"):
+        return True
+    if v in ("0", "f", "F", "FALSE", "false", "False"):
+        return False
+    return None
+
+
+def parse_int(v: str) -> int | None:
+    """Go's strconv.ParseInt(v, 10, 0): optional sign, decimal digits only."""
+    s = v[1:] if v[:1] in "+-" else v
+    if not s or not all(c in string.digits for c in s):
+        return None
+    return int(v)
+
+
+def settings(environ: dict[str, str], config_json: dict | None = None) -> dict[str, dict[str, Any]]:
+    cfg = {s: dict(v) for s, v in DEFAULTS.items()}
+    for section, values in (config_json or {}).items():
+        if section in cfg and isinstance(values, dict):
+            for k, v in values.items():
+                if k in cfg[section]:
+                    cfg[section][k] = v
+    for key, value in environ.items():
+        upper = key.upper()
+        if not upper.startswith("MM"):
+            continue
+        rest = upper[3:] if upper.startswith("MM_") else upper
+        parts = rest.split("_", 1)
+        section = next((s for s in cfg if s.upper() == parts[0]), None)
+        if section is None or len(parts) < 2:
+            continue
+        name = next((n for n in cfg[section] if n.upper() == parts[1]), None)
+        if name is None:
+            continue
+        default = DEFAULTS[section][name]
+        if isinstance(default, bool):
+            b = parse_bool(value)
+            if b is not None:
+                cfg[section][name] = b
+        elif isinstance(default, int):
+            i = parse_int(value)
+            if i is not None:
+                cfg[section][name] = i
+        elif isinstance(default, list):
+            cfg[section][name] = value.split(" ")
+        else:
+            cfg[section][name] = value
+    return cfg
+
+
+def sanitize(dsn: str) -> str:
+    """sqlstore.SanitizeDataSource: the password as ****."""
+    try:
+        u = urllib.parse.urlsplit(dsn)
+    except ValueError:
+        return "(unparsable)"
+    if u.password is None:
+        return dsn
+    netloc = f"{u.username}:****@{u.hostname}" + (f":{u.port}" if u.port else "")
+    return urllib.parse.urlunsplit((u.scheme, netloc, u.path, u.query, u.fragment))
+
+
+# ------------------------------------------------------------------ log ---
+
+def mlog(level: str, msg: str, **fields: Any) -> None:
+    rec = {"timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%fZ"), "level": level, "msg": msg}
+    rec.update(fields)
+    print(json.dumps(rec, default=str), flush=True)
+
+
+def fatal(msg: str, **fields: Any) -> None:
+    mlog("fatal", msg, **fields)
+    os._exit(1)
+
+
+# --------------------------------------------------------------- world ---
+
+WORLD = os.environ.get("STANDBY_WORLD_URL", "http://127.0.0.1:5000")
+SCALE = float(os.environ.get("STANDBY_WORLD_MS_PER_S", "1000")) / 1000.0
+
+
+def aws_sleep(seconds: float) -> None:
+    time.sleep(seconds * SCALE)
+
+
+def resolve(host: str) -> str | None:
+    if host in ("localhost", ""):
+        return "127.0.0.1"
+    if all(p.isdigit() for p in host.split(".")) and host.count(".") == 3:
+        return host
+    try:
+        with urllib.request.urlopen(f"{WORLD}/_emulator/dns/resolve?name={urllib.parse.quote(host)}",
+                                    timeout=10) as r:
+            return json.load(r).get("address")
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
+# ------------------------------------------------------------------- db ---
+
+class DB:
+    """A handle on one DSN: a connection made on demand, as database/sql does."""
+
+    LIBPQ = {"sslmode", "connect_timeout", "sslrootcert", "sslcert", "sslkey", "application_name",
+             "target_session_attrs", "sslsni", "options"}
+
+    def __init__(self, name: str, dsn: str) -> None:
+        self.name, self.dsn = name, dsn
+        self.online = False
+        self.error = ""
+        self.lock = threading.Lock()
+        self.conn: Any = None
+
+    def params(self) -> dict[str, Any]:
+        u = urllib.parse.urlsplit(self.dsn)
+        if u.scheme not in ("postgres", "postgresql"):
+            raise ValueError(f"unsupported DSN scheme {u.scheme!r}")
+        host = u.hostname or "localhost"
+        addr = resolve(host)
+        if addr is None:
+            raise ConnectionError(f"dial tcp: lookup {host}: no such host")
+        q = dict(urllib.parse.parse_qsl(u.query))
+        p: dict[str, Any] = {"host": host, "hostaddr": addr, "port": u.port or 5432,
+                             "user": urllib.parse.unquote(u.username or ""),
+                             "dbname": u.path.lstrip("/") or urllib.parse.unquote(u.username or ""),
+                             "sslmode": q.get("sslmode", "require")}
+        if u.password is not None:
+            p["password"] = urllib.parse.unquote(u.password)
+        for k, v in q.items():
+            if k in self.LIBPQ and k != "sslmode":
+                p[k] = v
+        p.setdefault("connect_timeout", "10")
+        return p
+
+    def connect(self) -> Any:
+        import psycopg2
+
+        c = psycopg2.connect(**self.params())
+        c.autocommit = True
+        return c
+
+    def ping(self) -> None:
+        with self.lock:
+            if self.conn is None or self.conn.closed:
+                self.conn = self.connect()
+            with self.conn.cursor() as cur:
+                cur.execute("SELECT 1")
+
+    def run(self, sql: str, args: tuple = (), fetch: bool = False) -> Any:
+        import psycopg2
+
+        with self.lock:
+            for attempt in (1, 2):
+                try:
+                    if self.conn is None or self.conn.closed:
+                        self.conn = self.connect()
+                    with self.conn.cursor() as cur:
+                        cur.execute(sql, args)
+                        return cur.fetchall() if fetch else cur.rowcount
+                except (psycopg2.OperationalError, psycopg2.InterfaceError):
+                    # A broken connection: database/sql retries on a new one.
+                    try:
+                        if self.conn is not None:
+                            self.conn.close()
+                    except Exception:  # noqa: BLE001
+                        pass
+                    self.conn = None
+                    if attempt == 2:
+                        raise
+        return None
+
+
+def setup_connection(db: DB, attempts: int) -> Exception | None:
+    """sqlstore.SetupConnection: ping `attempts` times, DBPingTimeoutSecs apart."""
+    err: Exception | None = None
+    for i in range(attempts):
+        mlog("info", "Pinging SQL", database=db.name, dataSource=sanitize(db.dsn))
+        try:
+            db.ping()
+            db.online, db.error = True, ""
+            return None
+        except Exception as e:  # noqa: BLE001
+            err = e
+            db.online, db.error = False, _err(e)
+            if i < attempts - 1:
+                mlog("error", "Failed to ping DB", error=_err(e), **{"retrying in seconds": DB_PING_TIMEOUT_SECS})
+                aws_sleep(DB_PING_TIMEOUT_SECS)
+    return err
+
+
+def _err(e: Exception) -> str:
+    text = str(e).strip().replace("\n", " ")
+    if isinstance(e, ConnectionError):
+        return text
+    return f"pq: {text}" if text else type(e).__name__
+
+
+# --------------------------------------------------------------- server ---
+
+class Server:
+    def __init__(self) -> None:
+        cfg_json = None
+        path = os.environ.get("STANDBY_CONFIG_JSON")
+        if path:
+            try:
+                with open(path) as f:
+                    cfg_json = json.load(f)
+            except (OSError, ValueError) as e:
+                fatal("Failed to load configuration", error=str(e))
+        self.cfg = settings(dict(os.environ), cfg_json)
+        self.cluster_id = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(26))
+        self.node = os.environ.get("STANDBY_NODE_ID", "standin")
+        self.master = DB("master", self.cfg["SqlSettings"]["DataSource"])
+        self.replicas = [DB(f"replica-{i}", d) for i, d in enumerate(self.cfg["SqlSettings"]["DataSourceReplicas"])]
+        self.rr = 0
+        self.counters = {"posts": 0, "index_errors": 0, "search_fallbacks": 0, "heartbeats": 0,
+                         "heartbeat_errors": 0}
+        self.search_active = False
+        self.started = time.time()
+        self._s3 = None
+
+    # ------------------------------------------------------------- start --
+
+    def start(self) -> None:
+        mlog("info", "Server is initializing...", node=self.node, cluster_id=self.cluster_id)
+        err = setup_connection(self.master, DB_PING_ATTEMPTS)
+        if err is not None:
+            fatal("Error setting up connections", error=_err(err))
+        for r in self.replicas:
+            e = setup_connection(r, DB_PING_ATTEMPTS)
+            if e is not None:
+                mlog("warn", "Failed to setup connection. Skipping..", db=r.name, error=_err(e))
+        threading.Thread(target=self.monitor_replicas, daemon=True).start()
+        try:
+            version = int(self.replica().run("SHOW server_version_num", fetch=True)[0][0])
+        except Exception as e:  # noqa: BLE001
+            fatal("Error while getting DB version.", error=_err(e))
+        if version < MIN_POSTGRES:
+            fatal("Error while checking DB version.", error=f"minimum Postgres version requirements not met. "
+                                                          f"Found: {version}, Wanted: {MIN_POSTGRES}")
+        try:
+            self.migrate()
+        except Exception as e:  # noqa: BLE001
+            fatal("Failed to apply database migrations.", error=_err(e))
+        es = self.cfg["ElasticsearchSettings"]
+        self.search_active = bool(es["EnableIndexing"])
+        if es["EnableIndexing"] and es["Backend"] not in ("elasticsearch", "opensearch"):
+            mlog("error", "Invalid search backend", backend=es["Backend"])
+        if self.cfg["JobSettings"]["RunScheduler"]:
+            threading.Thread(target=self.scheduler, daemon=True).start()
+
+    def migrate(self) -> None:
+        for sql in (
+            "CREATE TABLE IF NOT EXISTS db_migrations (version bigint PRIMARY KEY, name varchar(64) NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS systems (name varchar(64) PRIMARY KEY, value varchar(1024))",
+            "CREATE TABLE IF NOT EXISTS posts (id varchar(26) PRIMARY KEY, createat bigint, userid varchar(26), "
+            "channelid varchar(26), message varchar(65535), fileids varchar(300), node varchar(64))",
+            "CREATE TABLE IF NOT EXISTS standby_scheduler_heartbeats (id bigserial PRIMARY KEY, "
+            "cluster_name varchar(64), node varchar(64), at timestamptz NOT NULL DEFAULT now())",
+        ):
+            self.master.run(sql)
+        self.master.run("INSERT INTO db_migrations (version, name) VALUES (1, 'standby_standin') "
+                        "ON CONFLICT (version) DO NOTHING")
+
+    def replica(self) -> DB:
+        """GetReplicaX: an online replica, round robin, else the master."""
+        for _ in range(len(self.replicas)):
+            self.rr = (self.rr + 1) % len(self.replicas)
+            if self.replicas[self.rr].online:
+                return self.replicas[self.rr]
+        return self.master
+
+    def monitor_replicas(self) -> None:
+        interval = self.cfg["SqlSettings"]["ReplicaMonitorIntervalSeconds"]
+        while True:
+            aws_sleep(interval)
+            for r in self.replicas:
+                if r.online:
+                    continue
+                e = setup_connection(r, 1)
+                if e is not None:
+                    mlog("warn", "Failed to setup connection. Skipping..", db=r.name, error=_err(e))
+
+    def scheduler(self) -> None:
+        name = self.cfg["ClusterSettings"]["ClusterName"]
+        while True:
+            try:
+                self.master.run("INSERT INTO standby_scheduler_heartbeats (cluster_name, node) VALUES (%s, %s)",
+                                (name, self.node))
+                self.counters["heartbeats"] += 1
+            except Exception as e:  # noqa: BLE001
+                self.counters["heartbeat_errors"] += 1
+                mlog("error", "Scheduler heartbeat failed", error=_err(e))
+            time.sleep(1)
+
+    # -------------------------------------------------------- file store --
+
+    def s3(self) -> Any:
+        if self._s3 is None:
+            import boto3
+            import botocore.config
+
+            fs = self.cfg["FileSettings"]
+            kw: dict[str, Any] = {}
+            if fs["AmazonS3AccessKeyId"] and fs["AmazonS3SecretAccessKey"]:
+                kw = {"aws_access_key_id": fs["AmazonS3AccessKeyId"],
+                      "aws_secret_access_key": fs["AmazonS3SecretAccessKey"]}
+            # Empty keys: the instance role (s3store.go: credentials.NewIAM), through the metadata service.
+            self._s3 = boto3.client("s3", region_name=fs["AmazonS3Region"] or "us-east-1", endpoint_url=WORLD,
+                                    config=botocore.config.Config(retries={"total_max_attempts": 2},
+                                                                  s3={"addressing_style": "path"}), **kw)
+        return self._s3
+
+    def store_file(self, key: str, data: bytes) -> None:
+        fs = self.cfg["FileSettings"]
+        if fs["DriverName"] == "amazons3":
+            args: dict[str, Any] = {"Bucket": fs["AmazonS3Bucket"], "Key": fs["AmazonS3PathPrefix"] + key,
+                                    "Body": data}
+            if fs["AmazonS3SSE"]:
+                args["ServerSideEncryption"] = "AES256"
+            self.s3().put_object(**args)
+        else:
+            path = os.path.join(os.environ.get("STANDBY_NODE_DIR", "."), "data", key)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as f:
+                f.write(data)
+
+    def test_file_store(self) -> None:
+        fs = self.cfg["FileSettings"]
+        if fs["DriverName"] == "amazons3":
+            self.s3().head_bucket(Bucket=fs["AmazonS3Bucket"])
+
+    # ------------------------------------------------------------ search --
+
+    def search_request(self, method: str, path: str, body: dict | None) -> dict:
+        es = self.cfg["ElasticsearchSettings"]
+        u = urllib.parse.urlsplit(es["ConnectionURL"])
+        # The domain's REST side answers on the emulator's address with the
+        # domain's host name (README.md, "OpenSearch domains' REST API").
+        req = urllib.request.Request(WORLD + path, method=method,
+                                     data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Host": u.hostname or "", "Content-Type": "application/json"})
+        if es["Username"]:
+            import base64
+
+            token = base64.b64encode(f"{es['Username']}:{es['Password']}".encode()).decode()
+            req.add_header("Authorization", f"Basic {token}")
+        with urllib.request.urlopen(req, timeout=es["RequestTimeoutSeconds"]) as r:
+            return json.load(r)
+
+    def index_post(self, post: dict) -> None:
+        es = self.cfg["ElasticsearchSettings"]
+        day = datetime.fromtimestamp(post["create_at"] / 1000, timezone.utc).strftime("%Y_%m_%d")
+        index = f"{es['IndexPrefix']}posts_{day}"
+        doc = {"id": post["id"], "team_id": "noteam", "channel_id": post["channel_id"], "user_id": post["user_id"],
+               "create_at": post["create_at"], "message": post["message"], "type": "", "hashtags": [],
+               "attachments": ""}
+        self.search_request("PUT", f"/{index}/_doc/{post['id']}", doc)
+
+    # ------------------------------------------------------------- posts --
+
+    def create_post(self, body: dict) -> tuple[int, dict]:
+        channel = str(body.get("channel_id") or "")
+        message = str(body.get("message") or "")
+        if not channel:
+            return 400, _app_error("api.context.invalid_body_param.app_error", "Invalid or missing channel_id", 400)
+        now = int(time.time() * 1000)
+        post_id, file_id, user = _new_id(), _new_id(), "standinuser000000000000000"
+        key = (f"{datetime.now(timezone.utc).strftime('%Y%m%d')}/teams/noteam/channels/{channel}/users/{user}/"
+               f"{file_id}/message.txt")
+        try:
+            self.store_file(key, message.encode())
+        except Exception as e:  # noqa: BLE001
+            mlog("error", "Unable to upload file", error=str(e))
+            return 500, _app_error("api.file.upload_file.storage.app_error", "Unable to store the file.", 500)
+        post = {"id": post_id, "create_at": now, "update_at": now, "user_id": user, "channel_id": channel,
+                "message": message, "file_ids": [file_id]}
+        try:
+            self.master.run("INSERT INTO posts (id, createat, userid, channelid, message, fileids, node) "
+                            "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                            (post_id, now, user, channel, message, json.dumps([file_id]), self.node))
+        except Exception as e:  # noqa: BLE001
+            mlog("error", "Unable to save the post", error=_err(e))
+            return 500, _app_error("app.post.save.app_error", "Unable to save the post.", 500)
+        self.counters["posts"] += 1
+        if self.cfg["ElasticsearchSettings"]["EnableIndexing"]:
+            try:
+                self.index_post(post)
+            except Exception as e:  # noqa: BLE001
+                self.counters["index_errors"] += 1
+                mlog("warn", "Encountered error indexing post", post_id=post_id, search_engine="opensearch",
+                     error=_http_error(e))
+        return 201, post
+
+    def get_post(self, post_id: str) -> tuple[int, dict]:
+        try:
+            rows = self.replica().run("SELECT id, createat, userid, channelid, message, fileids FROM posts "
+                                      "WHERE id = %s", (post_id,), fetch=True)
+        except Exception as e:  # noqa: BLE001
+            return 500, _app_error("app.post.get.app_error", _err(e), 500)
+        if not rows:
+            return 404, _app_error("app.post.get.app_error", "Unable to get the post.", 404)
+        return 200, _post_row(rows[0])
+
+    def search(self, body: dict) -> tuple[int, dict, str]:
+        terms = str(body.get("terms") or "").strip()
+        es = self.cfg["ElasticsearchSettings"]
+        if es["EnableSearching"] and self.search_active:
+            try:
+                q = {"query": {"simple_query_string": {"query": terms, "fields": ["message"],
+                                                        "default_operator": "or" if body.get("is_or_search")
+                                                        else "and"}}, "size": 100}
+                out = self.search_request("POST", f"/{es['IndexPrefix']}posts_*/_search", q)
+                ids = [h["_id"] for h in out.get("hits", {}).get("hits", [])]
+                posts = {}
+                for i in ids:
+                    status, p = self.get_post(i)
+                    if status == 200:
+                        posts[i] = p
+                return 200, {"order": [i for i in ids if i in posts], "posts": posts}, "opensearch"
+            except Exception as e:  # noqa: BLE001
+                self.counters["search_fallbacks"] += 1
+                mlog("warn", "Encountered error on SearchPostsInTeamForUser.", error=_http_error(e))
+        words = [w for w in terms.split() if w]
+        if not words:
+            return 200, {"order": [], "posts": {}}, "database"
+        joiner = " OR " if body.get("is_or_search") else " AND "
+        sql = ("SELECT id, createat, userid, channelid, message, fileids FROM posts WHERE "
+               + joiner.join(["message ILIKE %s"] * len(words)) + " ORDER BY createat DESC LIMIT 100")
+        rows = self.replica().run(sql, tuple(f"%{w}%" for w in words), fetch=True)
+        posts = {r[0]: _post_row(r) for r in rows}
+        return 200, {"order": [r[0] for r in rows], "posts": posts}, "database"
+
+    # -------------------------------------------------------------- ping --
+
+    def ping(self, query: dict[str, str]) -> tuple[int, dict, list[tuple[str, str]]]:
+        s: dict[str, Any] = {"status": "OK", "AndroidLatestVersion": "", "AndroidMinVersion": "",
+                             "IosLatestVersion": "", "IosMinVersion": ""}
+        headers: list[tuple[str, str]] = []
+        if query.get("get_server_status") == "true":
+            s["database_status"] = "OK"
+            key = f"health_check_{self.cluster_id}"
+            try:
+                self.master.run("INSERT INTO systems (name, value) VALUES (%s, %s) ON CONFLICT (name) DO UPDATE "
+                                "SET value = EXCLUDED.value", (key, str(int(time.time()))))
+            except Exception as e:  # noqa: BLE001
+                mlog("warn", "Unable to write to database.", error=_err(e))
+                s["database_status"] = s["status"] = "UNHEALTHY"
+            try:
+                self.master.run("DELETE FROM systems WHERE name = %s", (key,))
+            except Exception as e:  # noqa: BLE001
+                mlog("warn", "Unable to remove ping health check value from database.", error=_err(e))
+                s["database_status"] = s["status"] = "UNHEALTHY"
+            s["filestore_status"] = "OK"
+            try:
+                self.test_file_store()
+            except Exception as e:  # noqa: BLE001
+                mlog("warn", "Unable to test filestore connection.", error=str(e))
+                s["filestore_status"] = s["status"] = "UNHEALTHY"
+            headers = [("status", s["status"]), ("database_status", s["database_status"]),
+                       ("filestore_status", s["filestore_status"])]
+        s["ActiveSearchBackend"] = self.cfg["ElasticsearchSettings"]["Backend"] if self.search_active else "database"
+        code = 200 if s["status"] == "OK" or query.get("use_rest_semantics") == "true" else 500
+        return code, s, headers
+
+    def status(self) -> dict:
+        cfg = {sec: {k: ("(sensitive)" if (sec, k) in SECRET_SETTINGS and v else v) for k, v in vals.items()}
+               for sec, vals in self.cfg.items()}
+        return {"node": self.node, "cluster_id": self.cluster_id, "settings": cfg,
+                "master": {"online": self.master.online, "dsn": sanitize(self.master.dsn), "error": self.master.error},
+                "replicas": [{"name": r.name, "online": r.online, "dsn": sanitize(r.dsn), "error": r.error}
+                             for r in self.replicas],
+                "counters": dict(self.counters), "search_active": self.search_active,
+                "uptime_s": time.time() - self.started}
+
+
+def _new_id() -> str:
+    """model.NewId: 26 lowercase base32 characters."""
+    return "".join(secrets.choice("abcdefghijkmnopqrstuwxyz13456789") for _ in range(26))
+
+
+def _post_row(r: tuple) -> dict:
+    return {"id": r[0], "create_at": r[1], "update_at": r[1], "user_id": r[2], "channel_id": r[3],
+            "message": r[4], "file_ids": json.loads(r[5] or "[]")}
+
+
+def _app_error(eid: str, message: str, status: int) -> dict:
+    return {"id": eid, "message": message, "detailed_error": "", "request_id": _new_id(), "status_code": status}
+
+
+def _http_error(e: Exception) -> str:
+    if isinstance(e, urllib.error.HTTPError):
+        try:
+            return f"{e.code}: {e.read()[:300].decode(errors='replace')}"
+        except Exception:  # noqa: BLE001
+            return str(e.code)
+    return str(e)
+
+
+def handler(server: Server) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "Mattermost-standin"
+
+        def log_message(self, fmt: str, *args: Any) -> None:  # access log off
+            pass
+
+        def _send(self, code: int, payload: Any, headers: list[tuple[str, str]] | None = None) -> None:
+            body = json.dumps(payload).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            for k, v in headers or []:
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _body(self) -> dict:
+            n = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(n) if n else b""
+            try:
+                return json.loads(raw) if raw.strip() else {}
+            except ValueError:
+                return {}
+
+        def do_GET(self) -> None:  # noqa: N802
+            u = urllib.parse.urlsplit(self.path)
+            q = dict(urllib.parse.parse_qsl(u.query))
+            if u.path == "/api/v4/system/ping":
+                code, payload, headers = server.ping(q)
+                return self._send(code, payload, headers)
+            if u.path.startswith("/api/v4/posts/"):
+                code, payload = server.get_post(u.path.rsplit("/", 1)[-1])
+                return self._send(code, payload)
+            if u.path == "/_standin/status":
+                return self._send(200, server.status())
+            self._send(404, _app_error("api.context.404.app_error", "Sorry, we could not find the page.", 404))
+
+        def do_POST(self) -> None:  # noqa: N802
+            u = urllib.parse.urlsplit(self.path)
+            body = self._body()
+            if u.path == "/api/v4/posts":
+                code, payload = server.create_post(body)
+                return self._send(code, payload)
+            if u.path.startswith("/api/v4/teams/") and u.path.endswith("/posts/search"):
+                code, payload, backend = server.search(body)
+                return self._send(code, payload, [("X-Standby-Search-Backend", backend)])
+            self._send(404, _app_error("api.context.404.app_error", "Sorry, we could not find the page.", 404))
+
+    return Handler
+
+
+def main() -> None:
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    server = Server()
+    server.start()
+    listen = server.cfg["ServiceSettings"]["ListenAddress"]
+    host, _, port = listen.rpartition(":")
+    addr = host or os.environ.get("STANDBY_NODE_ADDRESS", "127.0.0.1")
+    httpd = ThreadingHTTPServer((addr, int(port or 8065)), handler(server))
+    httpd.daemon_threads = True
+    mlog("info", "Server is listening on " + f"{addr}:{port or 8065}", address=f"{addr}:{port}")
+    try:
+        httpd.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())
