@@ -206,7 +206,12 @@ pub async fn run(
         refreshed.resources.insert((*a).clone(), recorded.resources[*a].clone());
     }
     let mut findings: Vec<Finding> = found.drift.iter().flat_map(drift_findings).collect();
-    let plan_opts = planner::Options { refresh: false, parallelism: opts.parallelism, ..planner::Options::default() };
+    let plan_opts = planner::Options {
+        refresh: false,
+        parallelism: opts.parallelism,
+        absent_secrets: loaded.unknown_secrets.clone(),
+        ..planner::Options::default()
+    };
     let plan = planner::plan(loaded, recorded, Vec::new(), &plan_opts)?;
     let mut not_compared: Vec<String> = blind
         .iter()
@@ -217,12 +222,23 @@ pub async fn run(
             )
         })
         .collect();
+    // The inputs from a secret not given are planned as unchanged (what is
+    // computed from them keeps its recorded value): say what was not compared.
+    let recorded_here: std::collections::BTreeSet<String> = recorded.resources.keys().map(|a| a.to_string()).collect();
+    for (address, paths) in &loaded.unknown_secrets {
+        if recorded_here.contains(address) {
+            not_compared.push(format!(
+                "{address}: {} not compared with the configuration: the sensitive variable it comes from was not given",
+                paths.join(", ")
+            ));
+        }
+    }
     for c in &plan.changes {
         let unknown = loaded.unknown_secrets.get(&c.address).cloned().unwrap_or_default();
         let (blank, known): (Vec<Finding>, Vec<Finding>) =
             unapplied_findings(c).into_iter().partition(|f| unknown.contains(&f.path));
         findings.extend(known);
-        if !blank.is_empty() {
+        if !blank.is_empty() && !recorded_here.contains(&c.address) {
             let paths: Vec<&str> = blank.iter().map(|f| f.path.as_str()).collect();
             not_compared.push(format!(
                 "{}: {} not compared with the configuration: the sensitive variable it comes from was not given",

@@ -31,6 +31,15 @@ pub fn sensitive_set(d: &Desired) -> BTreeSet<String> {
 }
 
 pub fn diff(d: &Desired, prior: Option<&Instance>, state: &State) -> Diffed {
+    diff_keeping(d, prior, state, &[])
+}
+
+/// [`diff`], with the sensitive inputs named in `absent` taken as unchanged
+/// while their value is unknown and the state holds their hash: a drift job
+/// not given a secret compares everything else, and what is computed from
+/// such an input (a secret version's id) keeps its recorded value instead of
+/// turning unknown downstream.
+pub fn diff_keeping(d: &Desired, prior: Option<&Instance>, state: &State, absent: &[String]) -> Diffed {
     let schema = d.kind.schema();
     let mut planned = d.props.clone();
     d.kind.derive(&mut planned);
@@ -64,6 +73,7 @@ pub fn diff(d: &Desired, prior: Option<&Instance>, state: &State) -> Diffed {
         let differs = if sensitive.contains(name) {
             let want = want.filter(|v| !v.is_null());
             match (want, prior.sensitive.get(name)) {
+                (Some(w), Some(_)) if w.has_unknown() && absent.iter().any(|a| a == name) => false,
                 (Some(w), _) if w.has_unknown() => true,
                 (Some(w), Some(stored)) => !state.matches(w, stored),
                 (None, None) => false,
