@@ -117,7 +117,13 @@ fn checkov_runs_its_aws_checks_on_the_example_plan() {
         "resources {}, passed {}, failed {}, skipped {}",
         summary["resource_count"], summary["passed"], summary["failed"], summary["skipped"]
     );
-    // Every check that is not skipped with a reason passes.
-    assert_eq!(summary["failed"], 0, "{head}\n{}", lines.join("\n"));
+    // Every check that is not skipped with a reason passes, but for these
+    // resources (checkov's skip list is per check, not per resource):
+    // - CKV_AWS_144 on the batch replication job's report bucket: it holds
+    //   the job's completion reports, nothing Mattermost needs in the other
+    //   region; the files buckets pass it.
+    let accepted = ["FAILED CKV_AWS_144 module.files.aws_s3_bucket.batch_reports[0]"];
+    let failed: Vec<&String> = lines.iter().filter(|l| l.starts_with("FAILED")).collect();
+    assert_eq!(failed, accepted, "{head}\n{}", lines.join("\n"));
     insta::assert_snapshot!("example_plan_checks", format!("{head}\n{}\n", lines.join("\n")));
 }

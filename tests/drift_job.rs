@@ -32,6 +32,7 @@ secrets_recovery_window_in_days: 0
 primary_db_cluster: mattermost-prod-aurora
 primary_db_instances: ["mattermost-prod-aurora-1", "mattermost-prod-aurora-2"]
 primary_files_bucket: mattermost-prod-files-demo
+primary_files_replication_role: arn:aws:iam::123456789012:role/mattermost-prod-files-demo-backup-replication
 primary_search_domain: mattermost-prod-search
 app_ami_id: ami-0abcdef1234567890
 app_listener_protocol: HTTP

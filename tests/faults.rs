@@ -7,11 +7,12 @@
 
 mod common;
 
+use common::proxy::Proxy;
 use common::{Emulator, Run, copy_dir, repo, scratch};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const SEARCH_PASSWORD: &str = "Srch-Master-9!kq";
@@ -19,90 +20,6 @@ const DB_PASSWORD: &str = "Db-Master-7#wz";
 const MM_DB_PASSWORD: &str = "Mm-Db-9!kd";
 const LEADER_POLICY: &str = "module.search.aws_opensearch_domain_policy.leader_policy";
 const INDICES: [&str; 4] = ["channels", "users", "files", "posts-2024-06-01"];
-
-/// The fault proxy (tests/emulator/standby_emulator/fault_proxy.py), stopped when dropped.
-struct Proxy {
-    child: Child,
-    url: String,
-}
-
-impl Proxy {
-    fn start(upstream: &str, seed: u64) -> Proxy {
-        let dir = scratch("fault-proxy");
-        let port_file = dir.join("port");
-        let child = Command::new(repo().join(".venv-emulator/bin/python"))
-            .args(["-m", "standby_emulator.fault_proxy", "--upstream", upstream, "--rate", "0", "--seed"])
-            .arg(seed.to_string())
-            .arg("--port-file")
-            .arg(&port_file)
-            .arg("--log")
-            .arg(dir.join("faults.log"))
-            .env("PYTHONPATH", repo().join("tests/emulator"))
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("start the fault proxy");
-        let started = Instant::now();
-        while !port_file.exists() {
-            assert!(started.elapsed() < Duration::from_secs(30), "the fault proxy did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let port = std::fs::read_to_string(&port_file).unwrap();
-        Proxy { child, url: format!("http://127.0.0.1:{}", port.trim()) }
-    }
-
-    fn set_rate(&self, rate: f64) {
-        http(&self.url, "PUT", &format!("/_proxy/rate?value={rate}"), None, None);
-    }
-
-    /// The next `times` requests containing every one of `texts` are refused (503, never forwarded).
-    fn refuse_all(&self, texts: &[&str], times: u32) {
-        let q: String = texts.iter().map(|t| format!("match={t}&")).collect();
-        http(&self.url, "PUT", &format!("/_proxy/refuse?{q}times={times}"), None, None);
-    }
-
-    /// A probability per kind of fault (refused, throttled, lost, slow).
-    fn set_rates(&self, rates: &[(&str, f64)]) {
-        let q: Vec<String> = rates.iter().map(|(k, r)| format!("{k}={r}")).collect();
-        http(&self.url, "PUT", &format!("/_proxy/rates?{}", q.join("&")), None, None);
-    }
-
-    /// The next request matching `text` takes effect and loses its answer.
-    fn lose(&self, text: &str) {
-        self.lose_all(&[text], 1);
-    }
-
-    /// The next `times` requests containing every one of `texts` take effect and lose their answer.
-    fn lose_all(&self, texts: &[&str], times: u32) {
-        let q: String = texts.iter().map(|t| format!("match={}&", enc(t))).collect();
-        http(&self.url, "PUT", &format!("/_proxy/lose?{q}times={times}"), None, None);
-    }
-
-    /// The next `times` requests containing `text` are answered with
-    /// `status` (a domain's internal error), never reaching the emulator.
-    fn fail(&self, text: &str, times: u32, status: u16) {
-        http(&self.url, "PUT", &format!("/_proxy/fail?match={}&times={times}&status={status}", enc(text)), None, None);
-    }
-
-    fn stats(&self) -> Value {
-        serde_json::from_str(&http(&self.url, "GET", "/_proxy/stats", None, None).1).unwrap()
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A query parameter's value, percent-encoded.
-fn enc(text: &str) -> String {
-    text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }
-        })
-        .collect()
-}
 
 fn http(endpoint: &str, method: &str, path: &str, host: Option<&str>, body: Option<&str>) -> (u16, String) {
     common::http(endpoint, method, path, host, SEARCH_PASSWORD, body)

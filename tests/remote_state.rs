@@ -417,6 +417,7 @@ fn record(name: &str) -> (standby::address::InstanceAddr, standby::state::Instan
         sensitive: Default::default(),
         deps: vec![],
         adopted: false,
+        found: None,
     };
     (addr, inst)
 }

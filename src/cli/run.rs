@@ -33,6 +33,7 @@ fn options(opts: &PlanArgs, destroy: bool) -> Result<Options, Error> {
         targets,
         parallelism: opts.parallelism as usize,
         importing: Default::default(),
+        absent_secrets: Default::default(),
     })
 }
 
@@ -68,6 +69,9 @@ async fn make_plan(loaded: &Loaded, st: &mut State, aws: &Arc<Aws>, opts: &Optio
     };
     let opts = Options { importing: imported.importing.clone(), ..opts.clone() };
     let mut plan = planner::plan(loaded, st, found.drift, &opts)?;
+    if !opts.destroy && !opts.refresh_only {
+        crate::plan::existing::check(&mut plan, aws, &loaded.secrets, opts.parallelism).await?;
+    }
     plan.warnings.extend(found.warnings);
     plan.warnings.extend(moved.into_iter().map(crate::diag::Diagnostic::warning));
     if !opts.destroy && !opts.refresh_only {
@@ -340,7 +344,12 @@ pub async fn apply(
         return Err(Error::Apply(f));
     }
     if plan.destroy {
-        println!("\n{} Resources: {} destroyed.", style.green(&style.bold("Destroy complete!")), outcome.destroyed);
+        let restored = if outcome.changed > 0 { format!("{} restored, ", outcome.changed) } else { String::new() };
+        println!(
+            "\n{} Resources: {restored}{} destroyed.",
+            style.green(&style.bold("Destroy complete!")),
+            outcome.destroyed
+        );
         let kept = st.resources.values().filter(|r| r.adopted).count();
         if kept > 0 {
             println!(

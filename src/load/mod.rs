@@ -183,13 +183,22 @@ struct DryRun {
 }
 
 fn dry_run(loaded: &Loaded, generate: bool) -> (Diagnostics, DryRun) {
-    let (all, mut diags) = instances(loaded);
+    let (mut all, mut diags) = instances(loaded);
     if diags.has_errors() {
         return (diags, DryRun::default());
     }
     let ev = loaded.evaluator();
     let desired: Vec<&Desired> = all.iter().map(|(d, _)| d).collect();
     let imports = imports::resolve(&ev, &desired, generate, &mut diags);
+    // An object to adopt is not created: what the configuration leaves
+    // unset is as found, unknown until the import reads it.
+    for (d, planned) in all.iter_mut().filter(|(d, _)| imports.iter().any(|t| t.addr == d.addr)) {
+        for p in d.kind.schema().props.iter().filter(|p| p.mode == crate::kinds::schema::Mode::OptionalComputed) {
+            if !d.props.contains_key(p.name) {
+                planned.insert(p.name.to_string(), crate::value::Value::Unknown);
+            }
+        }
+    }
     let mut view = Planned { by_type: BTreeMap::new(), regions: BTreeMap::new() };
     let mut secrets = BTreeMap::new();
     let mut unknown_secrets = BTreeMap::new();

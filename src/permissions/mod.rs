@@ -120,14 +120,19 @@ pub const KINDS: &[KindCalls] = &[
     ),
     kind(
         "aws_s3_bucket_replication",
-        calls![s3: GetBucketReplication = ["s3:GetReplicationConfiguration"]],
+        // GetBucketEncryption: the plan checks an adopted bucket for SSE-KMS first.
+        calls![s3: GetBucketReplication = ["s3:GetReplicationConfiguration"];
+               s3: GetBucketEncryption = ["s3:GetEncryptionConfiguration"]],
         // The rule's role is passed to S3.
         calls![s3: PutBucketReplication = ["s3:PutReplicationConfiguration", "iam:PassRole"];
                s3: DeleteBucketReplication = ["s3:PutReplicationConfiguration"]],
     ),
     kind(
         "aws_s3_batch_replication_job",
-        calls![s3control: DescribeJob],
+        // GetBucketLifecycle (CloudTrail's name of the SDK's
+        // GetBucketLifecycleConfiguration): the plan looks for lifecycle rules
+        // on the bucket first (AWS advises disabling them during the job).
+        calls![s3control: DescribeJob; s3: GetBucketLifecycle = ["s3:GetLifecycleConfiguration"]],
         calls![s3control: CreateJob = ["s3:CreateJob", "iam:PassRole"]; s3control: UpdateJobStatus],
     ),
     kind(

@@ -100,6 +100,25 @@ pub fn render(plan: &Plan) -> String {
         });
         return out;
     }
+    let production: Vec<_> = plan.production_changes().collect();
+    if !production.is_empty() {
+        out.push_str(&format!(
+            "#### Changes to production ({})\n\nWhat this plan changes on adopted (production) resources, and what \
+             each does there.\n\n| Action | Resource | On | What it does there |\n|---|---|---|---|\n",
+            production.len()
+        ));
+        for (c, p) in production {
+            out.push_str(&format!(
+                "| {} {} | <code>{}</code> | <code>{}</code> | {} |\n",
+                c.action.glyph(),
+                action_word(c.action),
+                escape(&c.address),
+                escape(&p.target),
+                escape(&p.effect).replace('\n', "<br>")
+            ));
+        }
+        out.push('\n');
+    }
     out.push_str("| Action | Resource | Region | Why |\n|---|---|---|---|\n");
     for c in &changing {
         let why = escape(c.reason.as_deref().unwrap_or_default());

@@ -167,6 +167,7 @@ mod tests {
             replace_paths: Vec::new(),
             deps: deps.iter().map(|d| d.to_string()).collect(),
             importing: None,
+            production: None,
         }
     }
 

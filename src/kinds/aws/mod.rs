@@ -110,6 +110,7 @@ fn iam_action(call: &str) -> String {
         "PutBucketReplication" => "s3:PutReplicationConfiguration (and iam:PassRole on the role)",
         "DeleteBucketReplication" => "s3:PutReplicationConfiguration",
         "GetPublicAccessBlock" => "s3:GetBucketPublicAccessBlock",
+        "GetBucketEncryption" => "s3:GetEncryptionConfiguration",
         "PutPublicAccessBlock" | "DeletePublicAccessBlock" => "s3:PutBucketPublicAccessBlock",
         "CreateBucket"
         | "DeleteBucket"

@@ -4,7 +4,10 @@
 //! id = user name.
 //!
 //! The password is never read back (the plugin reports an empty hash): it is
-//! compared by hash like every sensitive value, and sent with every update.
+//! compared by hash like every sensitive value. A create never replaces a
+//! user of the same name (the plugin's PUT "creates or replaces"): the plan
+//! reads first and refuses; an imported user's password is verified with
+//! one authenticated read, never sent to find out.
 
 use super::rest::Domain;
 use super::security::{self, P_ENDPOINT, P_ENDPOINT_URL, P_MASTER, P_MASTER_PASSWORD};
@@ -91,9 +94,76 @@ impl Kind for OpenSearchInternalUser {
         get_str(desired, "user_name").map(str::to_string)
     }
 
+    fn acts_on(&self, props: &Attrs) -> Option<crate::kinds::Target> {
+        security::on_domain(props)
+    }
+
+    fn production_effect(
+        &self,
+        before: Option<&Attrs>,
+        after: Option<&Attrs>,
+        changed: &std::collections::BTreeSet<String>,
+    ) -> Option<String> {
+        let name = after.or(before).and_then(|a| get_str(a, "user_name")).unwrap_or("?");
+        Some(match (before, after) {
+            (None, Some(_)) => format!(
+                "creates internal user `{name}` (the plan read first: none of that name exists); destroy deletes it"
+            ),
+            (Some(_), None) => format!("deletes internal user `{name}`, which standby created"),
+            _ => format!(
+                "changes internal user `{name}`: {}",
+                changed.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
+            ),
+        })
+    }
+
+    async fn existing(&self, _cx: &Ctx<'_>, props: &Attrs) -> Result<crate::kinds::Existing, KindError> {
+        const CALL: &str = "GET _plugins/_security/api/internalusers/{name}";
+        let (Ok(domain), Some(name)) = (Domain::from_props(props), get_str(props, "user_name")) else {
+            return Ok(crate::kinds::Existing::Clear);
+        };
+        Ok(crate::kinds::Existing::from(
+            security::get(&domain, API, name, CALL)
+                .await?
+                .map(|_| security::taken("internal user", name, "its password, backend roles and attributes")),
+        ))
+    }
+
+    /// An imported user's password: one request signed in as it (`GET
+    /// _plugins/_security/authinfo`, the plugin's "who am I"); and the
+    /// master user's standby signs in with ([`security::verify_master`]).
+    async fn verify_secrets(
+        &self,
+        _cx: &Ctx<'_>,
+        known: &Attrs,
+        _observed: &Attrs,
+    ) -> Result<Vec<(String, bool)>, KindError> {
+        let mut checked = security::verify_master(known).await?;
+        let (Some(user), Some(password)) = (get_str(known, "user_name"), get_str(known, "password")) else {
+            return Ok(checked);
+        };
+        let mut as_user = known.clone();
+        as_user.insert("master_user_name".into(), crate::value::Value::str(user));
+        as_user.insert("master_user_password".into(), crate::value::Value::str(password));
+        let domain = Domain::from_props(&as_user)?;
+        const CALL: &str = "GET _plugins/_security/authinfo";
+        let a = domain.send(CALL, hyper::Method::GET, "/_plugins/_security/authinfo", None).await?;
+        match a.status {
+            hyper::StatusCode::UNAUTHORIZED => checked.push(("password".into(), false)),
+            s if s.is_success() => checked.push(("password".into(), true)),
+            _ => return Err(a.into_error(CALL)),
+        }
+        Ok(checked)
+    }
+
     async fn create(&self, _cx: &Ctx<'_>, desired: &Attrs) -> Result<Created, KindError> {
+        const CALL: &str = "GET _plugins/_security/api/internalusers/{name}";
+        let name = req_str(desired, "user_name")?;
+        let domain = Domain::from_props(desired)?;
+        security::refuse_taken(&domain, API, name, CALL, "internal user", "its password, backend roles and attributes")
+            .await?;
         put(desired).await?;
-        Ok(Created { id: req_str(desired, "user_name")?.to_string(), attrs: desired.clone() })
+        Ok(Created { id: name.to_string(), attrs: desired.clone() })
     }
 
     // read: 1 call (GET _plugins/_security/api/internalusers/{name}).

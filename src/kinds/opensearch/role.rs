@@ -1,7 +1,8 @@
 //! `opensearch_role`: a fine-grained access control role, e.g. Mattermost's
 //! own, with index permissions on its indices only. id = role name.
-//! Built-in (reserved) roles cannot be changed: map users to them with
-//! `opensearch_role_mapping` instead.
+//! Built-in (reserved or static) roles cannot be changed: map users to them
+//! with `opensearch_role_mapping` instead. A create never replaces a role of
+//! the same name: the plan reads first and refuses.
 
 use super::rest::Domain;
 use super::security::{self, P_ENDPOINT, P_ENDPOINT_URL, P_MASTER, P_MASTER_PASSWORD};
@@ -16,15 +17,72 @@ pub struct OpenSearchRole;
 
 const API: &str = "roles";
 
-/// The security plugin's and the replication plugin's built-in roles.
-pub const RESERVED: &[&str] = &[
+/// Roles the security plugin marks `static: true` (opensearch-project/security,
+/// src/main/resources/static_config/static_roles.yml @ 174a142): a PUT
+/// answers 403 "Resource 'x' is static.".
+pub const STATIC: &[&str] = &[
     "all_access",
-    "security_manager",
-    "readall",
     "kibana_user",
+    "own_index",
+    "manage_snapshots",
+    "kibana_server",
+    "logstash",
+    "readall_and_monitor",
+    "readall",
+];
+
+/// Roles the plugin's default configuration marks `reserved: true`
+/// (opensearch-project/security, config/roles.yml @ 00ac4af), and OpenSearch
+/// Service's own `security_manager` (fgac.md, "Master user"): a PUT answers
+/// 403 "Resource 'x' is reserved.".
+pub const RESERVED: &[&str] = &[
+    "security_manager",
+    "kibana_read_only",
+    "security_rest_api_access",
+    "security_rest_api_full_access",
+    "alerting_read_access",
+    "alerting_ack_alerts",
+    "alerting_full_access",
+    "anomaly_read_access",
+    "anomaly_full_access",
+    "knn_read_access",
+    "knn_full_access",
+    "ip2geo_datasource_read_access",
+    "ip2geo_datasource_full_access",
+    "notebooks_read_access",
+    "notebooks_full_access",
+    "observability_read_access",
+    "observability_full_access",
+    "ppl_full_access",
+    "reports_instances_read_access",
+    "reports_read_access",
+    "reports_full_access",
+    "asynchronous_search_full_access",
+    "asynchronous_search_read_access",
+    "index_management_full_access",
     "cross_cluster_replication_leader_full_access",
     "cross_cluster_replication_follower_full_access",
+    "cross_cluster_search_remote_full_access",
+    "query_assistant_access",
+    "ml_read_access",
+    "ml_full_access",
+    "notifications_full_access",
+    "notifications_read_access",
+    "snapshot_management_full_access",
+    "snapshot_management_read_access",
+    "point_in_time_full_access",
+    "security_analytics_read_access",
+    "security_analytics_full_access",
+    "security_analytics_ack_alerts",
+    "flow_framework_full_access",
+    "flow_framework_read_access",
+    "query_insights_full_access",
 ];
+
+/// Whether the plugin refuses changes to the role (static or reserved).
+pub fn built_in(role: &str) -> bool {
+    STATIC.contains(&role) || RESERVED.contains(&role)
+}
 
 static SCHEMA: Schema = Schema {
     props: &[
@@ -76,11 +134,15 @@ impl Kind for OpenSearchRole {
         let mut out = Vec::new();
         out.extend(super::rest::plain_http(props));
         if let Some(r) = get_str(props, "role_name")
-            && RESERVED.contains(&r)
+            && built_in(r)
         {
+            let how = if STATIC.contains(&r) { "static" } else { "reserved" };
             out.push(PropProblem::error(
                 "role_name",
-                format!("{r} is a built-in role and cannot be changed: map users to it with opensearch_role_mapping"),
+                format!(
+                    "{r} is a built-in ({how}) role of the security plugin, which refuses changes to it (403 \
+                     \"Resource '{r}' is {how}.\"): map users to it with opensearch_role_mapping"
+                ),
             ));
         }
         if let Some(Value::List(perms)) = props.get("index_permissions") {
@@ -112,9 +174,52 @@ impl Kind for OpenSearchRole {
         get_str(desired, "role_name").map(str::to_string)
     }
 
+    fn acts_on(&self, props: &Attrs) -> Option<crate::kinds::Target> {
+        security::on_domain(props)
+    }
+
+    fn production_effect(
+        &self,
+        before: Option<&Attrs>,
+        after: Option<&Attrs>,
+        _changed: &std::collections::BTreeSet<String>,
+    ) -> Option<String> {
+        let name = after.or(before).and_then(|a| get_str(a, "role_name")).unwrap_or("?");
+        Some(match (before, after) {
+            (None, Some(_)) => {
+                format!("creates role `{name}` (the plan read first: none of that name exists); destroy deletes it")
+            }
+            (Some(_), None) => format!("deletes role `{name}`, which standby created"),
+            _ => format!("changes the permissions of role `{name}`, which standby created"),
+        })
+    }
+
+    async fn existing(&self, _cx: &Ctx<'_>, props: &Attrs) -> Result<crate::kinds::Existing, KindError> {
+        const CALL: &str = "GET _plugins/_security/api/roles/{name}";
+        let (Ok(domain), Some(name)) = (Domain::from_props(props), get_str(props, "role_name")) else {
+            return Ok(crate::kinds::Existing::Clear);
+        };
+        Ok(crate::kinds::Existing::from(
+            security::get(&domain, API, name, CALL).await?.map(|_| security::taken("role", name, "its permissions")),
+        ))
+    }
+
     async fn create(&self, _cx: &Ctx<'_>, desired: &Attrs) -> Result<Created, KindError> {
+        const CALL: &str = "GET _plugins/_security/api/roles/{name}";
+        let name = req_str(desired, "role_name")?;
+        security::refuse_taken(&Domain::from_props(desired)?, API, name, CALL, "role", "its permissions").await?;
         put(desired).await?;
-        Ok(Created { id: req_str(desired, "role_name")?.to_string(), attrs: desired.clone() })
+        Ok(Created { id: name.to_string(), attrs: desired.clone() })
+    }
+
+    /// The master user's password it signs in with: see [`security::verify_master`].
+    async fn verify_secrets(
+        &self,
+        _cx: &Ctx<'_>,
+        known: &Attrs,
+        _observed: &Attrs,
+    ) -> Result<Vec<(String, bool)>, KindError> {
+        security::verify_master(known).await
     }
 
     // read: 1 call (GET _plugins/_security/api/roles/{name}).

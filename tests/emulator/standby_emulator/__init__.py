@@ -20,11 +20,13 @@ def apply_all() -> None:
         iam,
         iam_simulate,
         opensearch,
+        opensearch_changes,
         opensearch_logs,
         opensearch_stats,
         prefix_lists,
         propagation,
         rds,
+        rds_modify,
         rds_recreate,
         rds_snapshots,
         route53,
@@ -39,9 +41,11 @@ def apply_all() -> None:
     iam.apply()
     rds.apply()
     rds_recreate.apply()
+    rds_modify.apply()
     rds_snapshots.apply()
     opensearch.apply()
     opensearch_logs.apply()
+    opensearch_changes.apply()
     iam_simulate.apply()
     opensearch_stats.apply()
     route53.apply()

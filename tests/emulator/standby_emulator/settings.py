@@ -23,6 +23,13 @@
 - s3_batch_step_ms: how long an S3 Batch Operations job stays in each status
   (New, Preparing, Active) before DescribeJob shows the next (AWS: minutes
   to hours for large buckets).
+- s3_batch_expiry_ms: how long after it ends AWS keeps a job (S3 guide,
+  "Troubleshooting S3 Batch Operations": "Jobs are automatically deleted 90
+  days after reaching a terminal state"); DescribeJob then answers 404
+  NotFoundException.
+- s3_batch_fail_every: a fault for tests: every Nth object's task fails
+  (AccessDenied), so jobs that finish with failed objects can be exercised;
+  0: none.
 - asg_refresh_ms: how long an Auto Scaling instance refresh takes:
   DescribeInstanceRefreshes shows it Pending for the first tenth, then
   InProgress while the nodes are replaced batch by batch, then Successful
@@ -67,6 +74,8 @@ DEFAULT_SETTINGS = {
     "rds_snapshot_ms": 0,
     "s3_bucket_visible_ms": 0,
     "s3_batch_step_ms": 0,
+    "s3_batch_expiry_ms": 90 * 24 * 3600 * 1000,
+    "s3_batch_fail_every": 0,
     "route53_pending_polls": 1,
     "asg_refresh_ms": 300,
     "game_day": 0,
