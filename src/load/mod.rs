@@ -1,6 +1,7 @@
 //! Loading a configuration directory into everything planning needs, and
 //! checking it fully before any API call.
 
+pub mod active;
 pub mod imports;
 pub mod secrets;
 
@@ -58,7 +59,7 @@ pub fn load_with(dir: &Path, inputs: &VarInputs, generate: bool) -> Result<Loade
     diags.extend(gdiags);
     let (vars, vdiags) = vars::resolve(tree.root(), inputs);
     diags.extend(vdiags);
-    diags.extend(crate::switchover::check_active(tree.root(), &vars));
+    diags.extend(active::check(tree.root(), &vars));
     let (_, ediags) = Evaluator::new(&tree, &graph, vars.clone());
     diags.extend(ediags);
     if diags.has_errors() {

@@ -1,5 +1,6 @@
-//! The plan as plain data: what would change and why. Made by
-//! [`planner`], read by the renderers and by apply, saved by [`file`].
+//! The plan as plain data: what would change and why, and the [`runbook`]
+//! of a role switch. Made by [`planner`] (the runbook by `switchover`),
+//! read by the renderers and by apply, saved by [`file`].
 
 pub mod diff;
 pub mod existing;
@@ -7,6 +8,7 @@ pub mod file;
 pub mod imports;
 pub mod moves;
 pub mod planner;
+pub mod runbook;
 
 use crate::diag::Diagnostic;
 use crate::value::Attrs;
@@ -157,7 +159,7 @@ pub struct Plan {
     /// The role switch this plan needs (`active_region` changed), run
     /// before the changes above.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub runbook: Option<crate::switchover::Runbook>,
+    pub runbook: Option<runbook::Runbook>,
 }
 
 /// `Plan: N to import, N to add, N to change, N to destroy.`

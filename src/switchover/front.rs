@@ -1,17 +1,18 @@
 //! What users see move in a role switch: Mattermost's job scheduler (each
-//! region's app-tier settings, launch template and Auto Scaling group) and
-//! DNS (Route 53 records). Both are ordinary changes of the plan; they run
-//! as runbook steps ([`StepAction::Changes`]) so that they happen in the
-//! safe order: scheduler off in the old active region, then on in the new,
-//! then DNS to the new, all before the old leader's search copies go.
+//! region's app-tier settings, launch template and Auto Scaling group, whose
+//! desired capacity can follow the role too) and DNS (Route 53 records).
+//! Both are ordinary changes of the plan; they run as runbook steps
+//! ([`StepAction::Changes`]) so that they happen in the safe order (see
+//! [`super::build`] and [`super::failover`]): scheduler off in the old
+//! active region, then on in the new, DNS to the new once it serves.
 //!
 //! Which changes belong to which step follows from their kinds and regions
 //! (never from the example's addresses), plus whatever not-yet-applied
 //! change they depend on, so that each step can be applied on its own.
 
-use super::{Step, StepAction};
+use crate::plan::runbook::{Step, StepAction};
 use crate::plan::{Action, Plan, ResourceChange};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The kinds that carry an app tier's settings (RunScheduler) to its nodes:
 /// the settings, the launch template rendering them, and the Auto Scaling
@@ -27,46 +28,26 @@ pub const ROUTE53_REGION: &str = "us-east-1";
 pub const SCHEDULER_OFF: &str = "app.scheduler-off";
 pub const SCHEDULER_ON: &str = "app.scheduler-on";
 pub const DNS: &str = "dns.to-active";
+pub const SCALE_IN: &str = "app.scale-in";
+/// An Auto Scaling group's capacity: in a planned switchover the old active
+/// region keeps it until users have left (DNS moved), then shrinks.
+pub const CAPACITY: [&str; 3] = ["desired_capacity", "min_size", "max_size"];
 
-/// The scheduler and DNS steps of a switch `from_region` → `to_region`
-/// (none where the plan changes nothing of theirs).
-pub fn steps(plan: &Plan, from_region: &str, to_region: &str) -> Vec<Step> {
+/// The scheduler and DNS steps of a switch, where the plan changes
+/// something of theirs.
+#[derive(Default)]
+pub struct Front {
+    /// Scheduler off in the old active region.
+    pub off: Option<Step>,
+    /// Scheduler on (and capacity up) in the new.
+    pub on: Option<Step>,
+    pub dns: Option<Step>,
+}
+
+/// The scheduler and DNS steps of a switch `from_region` → `to_region`.
+pub fn steps(plan: &Plan, from_region: &str, to_region: &str) -> Front {
     let mut claimed = BTreeSet::new();
-    let mut out = Vec::new();
-    // (step id, where its calls go, title, kinds, region of the changes; None: any)
-    let parts = [
-        (
-            SCHEDULER_OFF,
-            from_region,
-            format!(
-                "Job scheduler OFF in {from_region} (the old active region): its Mattermost settings, a new launch \
-                 template version, and the Auto Scaling group moved to it"
-            ),
-            &SCHEDULER_KINDS[..],
-            Some(from_region),
-        ),
-        (
-            SCHEDULER_ON,
-            to_region,
-            format!(
-                "Job scheduler ON in {to_region} (the new active region): its Mattermost settings, a new launch \
-                 template version, and the Auto Scaling group moved to it"
-            ),
-            &SCHEDULER_KINDS[..],
-            Some(to_region),
-        ),
-        (
-            DNS,
-            ROUTE53_REGION,
-            format!(
-                "DNS to {to_region}: the failover records' PRIMARY points at its load balancer (Route 53, signed for \
-                 {ROUTE53_REGION})"
-            ),
-            &DNS_KINDS[..],
-            None,
-        ),
-    ];
-    for (id, region, title, kinds, in_region) in parts {
+    let mut step = |id: &str, needs: &str, title: String, kinds: &[&str], in_region: Option<&str>| {
         let seeds: Vec<&ResourceChange> = plan
             .changes
             .iter()
@@ -74,12 +55,88 @@ pub fn steps(plan: &Plan, from_region: &str, to_region: &str) -> Vec<Step> {
             .filter(|c| in_region.is_none_or(|r| c.region == r))
             .collect();
         let addresses = with_dependencies(plan, &seeds, &mut claimed);
-        if addresses.is_empty() {
-            continue;
-        }
-        out.push(Step { id: id.into(), title, region: region.to_string(), action: StepAction::Changes { addresses } });
+        (!addresses.is_empty())
+            .then(|| Step::new(id, title, &[needs], StepAction::Changes { addresses, hold: Default::default() }))
+    };
+    let off = step(
+        SCHEDULER_OFF,
+        from_region,
+        format!(
+            "Job scheduler OFF in {from_region} (the old active region): its Mattermost settings, a new launch \
+             template version, and the Auto Scaling group moved to it"
+        ),
+        &SCHEDULER_KINDS,
+        Some(from_region),
+    );
+    let on = step(
+        SCHEDULER_ON,
+        to_region,
+        format!(
+            "Job scheduler ON in {to_region} (the new active region): its Mattermost settings, a new launch template \
+             version, and the Auto Scaling group moved to it (and scaled up, where its capacity follows the role)"
+        ),
+        &SCHEDULER_KINDS,
+        Some(to_region),
+    );
+    let dns = step(
+        DNS,
+        ROUTE53_REGION,
+        format!(
+            "DNS to {to_region}: the failover records' PRIMARY points at its load balancer (Route 53, signed for \
+             {ROUTE53_REGION})"
+        ),
+        &DNS_KINDS,
+        None,
+    );
+    Front { off, on, dns }
+}
+
+/// In a planned switchover: `off` (the old active region's scheduler step)
+/// leaves its Auto Scaling groups' capacity as it is, and the returned step
+/// (`app.scale-in`, run after DNS has moved) shrinks them, so that the old
+/// region keeps serving everyone until users have left it.
+pub fn hold_capacity(plan: &Plan, off: &mut Step) -> Option<Step> {
+    let StepAction::Changes { addresses, hold } = &mut off.action else { return None };
+    let groups: Vec<String> = plan
+        .changes
+        .iter()
+        .filter(|c| addresses.contains(&c.address) && c.type_name == "aws_autoscaling_group")
+        .filter(|c| c.action == Action::Update && CAPACITY.iter().any(|k| c.changed.contains(*k)))
+        .map(|c| c.address.clone())
+        .collect();
+    if groups.is_empty() {
+        return None;
     }
-    out
+    for g in &groups {
+        hold.insert(g.clone(), CAPACITY.iter().map(|k| k.to_string()).collect());
+    }
+    let region = off.region.clone();
+    Some(Step::new(
+        SCALE_IN,
+        format!(
+            "Capacity of {region} (the old active region) to its passive size, now that users have left it: the \
+             Auto Scaling group's desired, minimum and maximum size"
+        ),
+        &[&region],
+        StepAction::Changes { addresses: groups, hold: Default::default() },
+    ))
+}
+
+/// `plan` with the attributes in `hold` kept at their values before (not
+/// changed by this step).
+pub fn held(mut plan: Plan, hold: &BTreeMap<String, Vec<String>>) -> Plan {
+    for c in plan.changes.iter_mut() {
+        let Some(keys) = hold.get(&c.address) else { continue };
+        for k in keys {
+            let was = c.before.as_ref().and_then(|b| b.get(k)).cloned();
+            if let (Some(after), Some(was)) = (c.after.as_mut(), was) {
+                after.insert(k.clone(), was);
+            }
+            c.changed.remove(k);
+        }
+    }
+    plan.changes.retain(|c| !(c.action == Action::Update && c.changed.is_empty()));
+    plan
 }
 
 /// The seeds' addresses and those of the creations they depend on (by
@@ -103,25 +160,41 @@ fn with_dependencies(plan: &Plan, seeds: &[&ResourceChange], claimed: &mut BTree
     plan.changes.iter().filter(|c| wanted.contains(&c.address)).map(|c| c.address.clone()).collect()
 }
 
-/// Puts `front` where the safe order wants it: before the old leader's
-/// search copies are deleted (or last).
-pub fn insert(steps: &mut Vec<Step>, front: Vec<Step>) {
-    let at = steps.iter().position(|s| s.id == super::DELETE_OLD_COPIES).unwrap_or(steps.len());
-    steps.splice(at..at, front);
-}
-
 /// The addresses applied by the runbook's steps that are done in `run`:
-/// the ordinary apply that follows leaves them alone.
-pub fn applied(rb: &super::Runbook, run: Option<&crate::state::roles::Run>) -> BTreeSet<String> {
+/// the ordinary apply that follows leaves them alone. A database step's
+/// resource counts when the plan changes nothing else of it than what the
+/// step made (the writer's region, write forwarding): no second call.
+pub fn applied(
+    rb: &crate::plan::runbook::Runbook,
+    run: Option<&crate::state::roles::Run>,
+    plan: &Plan,
+) -> BTreeSet<String> {
     let Some(run) = run else { return BTreeSet::new() };
+    let only = |address: &str, made: &[&str]| {
+        plan.changes
+            .iter()
+            .find(|c| c.address == address)
+            .is_some_and(|c| c.action == Action::Update && c.changed.iter().all(|k| made.contains(&k.as_str())))
+            .then(|| address.to_string())
+    };
     rb.steps
         .iter()
         .filter(|s| run.status(&s.id) == Some("done"))
-        .filter_map(|s| match &s.action {
-            StepAction::Changes { addresses } => Some(addresses.iter().cloned()),
-            _ => None,
+        .flat_map(|s| match &s.action {
+            // Applied whole only without held attributes.
+            StepAction::Changes { addresses, hold } => {
+                addresses.iter().filter(|a| !hold.contains_key(*a)).cloned().collect()
+            }
+            StepAction::AuroraSwitchover { address, .. } | StepAction::AuroraFailover { address, .. } => {
+                only(address, &["writer_region", "writer_cluster_arn"]).into_iter().collect()
+            }
+            StepAction::WriteForwarding { address, .. } => {
+                only(address, &["enable_global_write_forwarding", "global_write_forwarding_status"])
+                    .into_iter()
+                    .collect()
+            }
+            _ => Vec::new(),
         })
-        .flatten()
         .collect()
 }
 
@@ -204,11 +277,12 @@ mod tests {
             ],
             ..Plan::default()
         };
-        let steps = steps(&plan, "r1", "r2");
-        let got: Vec<(&str, &str, Vec<&str>)> = steps
-            .iter()
+        let front = steps(&plan, "r1", "r2");
+        let got: Vec<(&str, &str, Vec<&str>)> = [&front.off, &front.on, &front.dns]
+            .into_iter()
+            .flatten()
             .map(|s| match &s.action {
-                StepAction::Changes { addresses } => {
+                StepAction::Changes { addresses, .. } => {
                     (s.id.as_str(), s.region.as_str(), addresses.iter().map(String::as_str).collect())
                 }
                 _ => unreachable!(),
@@ -225,14 +299,7 @@ mod tests {
                 (DNS, ROUTE53_REGION, vec!["rec[\"x\"]"]),
             ]
         );
-        let mut all = vec![Step {
-            id: crate::switchover::DELETE_OLD_COPIES.into(),
-            title: String::new(),
-            region: "r1".into(),
-            action: StepAction::Readiness { checks: Vec::new() },
-        }];
-        insert(&mut all, steps);
-        assert_eq!(all.last().map(|s| s.id.as_str()), Some(crate::switchover::DELETE_OLD_COPIES));
+        assert_eq!(front.dns.as_ref().map(|s| s.needs.clone()), Some(vec![ROUTE53_REGION.to_string()]));
         let done = ["b.aws_iam_role.new".to_string()].into_iter().collect();
         let left = without(&plan, &done);
         assert_eq!(left.changes[4].action, Action::NoOp);

@@ -33,6 +33,7 @@ from . import (
     propagation,
     opensearch_security,
     rds_backups,
+    rds_global_ops,
     rds_modify,
     rds_snapshots,
     regions,
@@ -121,6 +122,7 @@ class EmulatorApp:
             rds_modify.reset()
             aurora_db.reset()
             network.reset()
+            rds_global_ops.reset()
             calls.reset()
         if cloudwatch_cbor.operation(environ):
             return cloudwatch_cbor.handle(self.moto, environ, calls.record(environ, start_response))
