@@ -293,7 +293,8 @@ pub const DISCOVERY: &[Call] = calls![
 pub const HEALTH: &[Call] = calls![
     rds: DescribeGlobalClusters;
     opensearch: DescribeOutboundConnections;
-    cloudwatch: GetMetricData;
+    // db.lag: the series are found by name first (src/health/db_lag.rs).
+    cloudwatch: ListMetrics; cloudwatch: GetMetricData;
     elbv2: DescribeTargetHealth;
     autoscaling: DescribeAutoScalingGroups;
     // app.dns-health: what Route 53's checkers see (src/health/app.rs).
