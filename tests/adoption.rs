@@ -313,3 +313,63 @@ fn a_batch_job_that_left_objects_behind_names_them_and_a_new_run_copies_the_rest
     let plan = ex.ok(0, &["plan", ".", "--detailed-exitcode", "--var", "files_batch_run=2"]);
     assert!(!plan.stdout.contains("not replicated"), "{}", plan.stdout);
 }
+
+/// A state written by an earlier standby, which recorded neither what an
+/// adopted bucket had when imported (`found`) nor what its versioning and
+/// Block Public Access were before standby (`previous_*`): the destroy plan
+/// says plainly what it cannot give back and what it does instead.
+#[test]
+fn destroy_says_what_an_earlier_standby_did_not_record() {
+    let dir = common::scratch("adoption-unrecorded");
+    let bucket = "mattermost-prod-files";
+    let config = format!(
+        "regions: {{ primary: us-west-1, secondary: us-east-1 }}\nresources:\n  prod:\n    type: aws_s3_bucket\n    \
+         region: primary\n    properties: {{ bucket: {bucket} }}\n  versioning:\n    type: aws_s3_bucket_versioning\n    \
+         region: primary\n    properties: {{ bucket: \"${{aws_s3_bucket.prod.bucket}}\", status: Enabled }}\n  \
+         public_access:\n    type: aws_s3_bucket_public_access_block\n    region: primary\n    properties: \
+         {{ bucket: \"${{aws_s3_bucket.prod.bucket}}\" }}\n"
+    );
+    let record = |name: &str, kind: &str, attrs: &str, adopted: bool| {
+        format!(
+            r#"{{"address": "{kind}.{name}", "type": "{kind}", "name": "{name}", "region": "us-west-1", "id": "{bucket}",
+                "status": "ready", "adopted": {adopted}, "attributes": {attrs}}}"#
+        )
+    };
+    let state = format!(
+        r#"{{"version": 2, "serial": 3, "lineage": "l-1", "standby_version": "0.1.0", "salt": "s", "resources": [{}, {}, {}]}}"#,
+        record("prod", "aws_s3_bucket", &format!(r#"{{"bucket": "{bucket}", "tags": {{"team": "files"}}}}"#), true),
+        record(
+            "versioning",
+            "aws_s3_bucket_versioning",
+            &format!(r#"{{"bucket": "{bucket}", "status": "Enabled"}}"#),
+            false
+        ),
+        record(
+            "public_access",
+            "aws_s3_bucket_public_access_block",
+            &format!(r#"{{"bucket": "{bucket}", "block_public_acls": true}}"#),
+            false
+        ),
+    );
+    common::write_files(&dir, &[("main.yaml", &config), ("state/standby.json", &state)]);
+    let run: common::Run = common::cmd(&dir, &["plan", ".", "--destroy", "--refresh=false"])
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(run.code, 0, "{}", run.all());
+    let said = run.all().replace('\n', " ");
+    for s in [
+        "imported by an earlier standby, which did not record its settings as found: destroy cannot give back what \
+         standby changed in `tags`",
+        "which did not record what aws_s3_bucket.prod had before (`previous_status`): destroy cannot give it back; \
+         versioning is suspended",
+        "(`previous_configuration`): destroy cannot give it back; removes the bucket's Block Public Access",
+    ] {
+        let words = s.split_whitespace().collect::<Vec<_>>().join(" ");
+        let said = said.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(said.contains(&words), "missing {s:?} in:\n{}", run.all());
+    }
+}

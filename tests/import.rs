@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::standin::{CLUSTER, DB_PASSWORD, DOMAIN, Example, SEARCH_PASSWORD, calls, forget_calls, py, writes};
+use common::standin::{
+    BUCKET, CLUSTER, DB_PASSWORD, DOMAIN, Example, SEARCH_PASSWORD, calls, forget_calls, py, writes,
+};
 use common::{Emulator, Run, copy_dir, drop_app_tier, repo, scratch, standby, write_files};
 use serde_json::{Value, json};
 use std::path::Path;
@@ -253,6 +255,7 @@ fn adopting_production_changes_only_what_dr_needs_and_destroy_gives_it_back() {
         .join("\n");
     for said in [
         "turns versioning on (replication needs it), for good",
+        "for about 15 minutes, reads of objects written meanwhile can fail now and then with 404 NoSuchKey",
         "adds replication rule(s) to-secondary beside the bucket's own rules, which stay as they are",
         "publishes INDEX_SLOW_LOGS, SEARCH_SLOW_LOGS to CloudWatch Logs (error and slow logs: an update in place, no blue/green deployment)",
         "es:ESCrossClusterGet on arn:aws:es:us-west-1:123456789012:domain/mattermost-prod-search",
@@ -342,9 +345,37 @@ fn adopting_production_changes_only_what_dr_needs_and_destroy_gives_it_back() {
     assert_eq!(resized, json!([]), "no instance was resized");
     ex.ok(0, &["plan", ".", "--detailed-exitcode"]);
 
+    // Production changes its own settings after the adoption: destroy
+    // gives back only what standby changed, and these stay.
+    py(
+        &ex.emu,
+        &format!(
+            r#"
+arn = aws('opensearch').describe_domain(DomainName='{DOMAIN}')['DomainStatus']['ARN']
+aws('opensearch').add_tags(ARN=arn, TagList=[{{'Key': 'cost-center', 'Value': 'search-42'}}])
+s3 = aws('s3')
+tags = s3.get_bucket_tagging(Bucket='{BUCKET}')['TagSet'] + [{{'Key': 'backup-plan', 'Value': 'daily'}}]
+s3.put_bucket_tagging(Bucket='{BUCKET}', Tagging={{'TagSet': tags}})
+print('null')
+"#
+        ),
+    );
+    let mut audit = ex.rest("GET", "/_plugins/_security/api/audit", None)["config"].clone();
+    audit["audit"]["ignore_users"].as_array_mut().unwrap().push(json!("backup-bot"));
+    ex.rest("PUT", "/_plugins/_security/api/audit/config", Some(&audit));
+    let tuned = ex.production();
+    let later = ["/domain/Tags", "/bucket/tags", "/security/audit"];
+    for path in later {
+        assert_ne!(tuned.pointer(path), before.pointer(path), "{path}: production's own change was not made");
+    }
+
     let destroy = ex.ok(0, &["destroy", ".", "--auto-approve"]);
     assert!(destroy.stdout.contains("Resources: 1 restored, "), "{}", destroy.stdout);
-    let after = ex.production();
+    let mut after = ex.production();
+    for path in later {
+        assert_eq!(after.pointer(path), tuned.pointer(path), "{path}: destroy undid production's own change");
+        *after.pointer_mut(path).unwrap() = before.pointer(path).unwrap().clone();
+    }
     assert_eq!(after, before, "destroy gives production back as it was");
 }
 

@@ -857,6 +857,45 @@ fn search_failover_stops_the_survivors_followers_and_finishes_when_the_region_re
     assert!(clean.stdout.contains("No changes."), "{}", clean.stdout);
 }
 
+/// In a failover, search is best effort (review 19 N2): the survivor's
+/// domain refusing `_stop` and `_status` (the fault proxy, 503) leaves
+/// `search.stop-followers` pending with what it costs, and the app tier and
+/// DNS are done all the same; the run says "NOT finished" (exit 4) naming
+/// the step, and a second run with the domain answering finishes it.
+#[test]
+fn a_search_error_in_a_failover_does_not_keep_the_survivor_from_serving() {
+    let w = Full::applied();
+    w.control("POST", "/_emulator/regions", Some(json!({"region": WEST, "down": true})));
+    let proxy = common::proxy::Proxy::start(&w.emu.endpoint(), 11);
+    proxy.refuse_all(&["/_stop"], 1000);
+    proxy.refuse_all(&["/_status"], 1000);
+    let failover = ["failover", ".", "--to", "secondary", "--allow-data-loss", "--auto-approve"];
+    let run = w.run_env(
+        &failover,
+        &[("STANDBY_OPENSEARCH_ENDPOINT_URL", proxy.url.as_str()), ("STANDBY_AWS_MAX_ATTEMPTS", "1")],
+    );
+    assert_eq!(run.code, 4, "{}", run.all());
+    assert!(run.stdout.contains("Failover NOT finished: secondary (us-east-1) is the writer"), "{}", run.stdout);
+    assert!(run.stdout.contains("  - search.stop-followers: pending"), "{}", run.stdout);
+    assert!(run.stdout.contains("read-only follower copies"), "{}", run.stdout);
+    let st: Value = serde_json::from_str(&std::fs::read_to_string(w.dir.join("state/standby.json")).unwrap()).unwrap();
+    let steps = st["roles"]["run"]["steps"].as_array().unwrap();
+    let status_of = |id: &str| steps.iter().find(|s| s["id"] == id).map(|s| s["status"].clone());
+    assert_eq!(status_of("search.stop-followers"), Some(json!("pending")), "{steps:?}");
+    for id in ["db.failover", "app.scheduler-on", "app.serving", "dns.to-active"] {
+        assert_eq!(status_of(id), Some(json!("done")), "{id}: {steps:?}");
+    }
+    let front = Front::new(&w.emu.endpoint());
+    assert!(front.dns()["PRIMARY"].contains(".us-east-1."), "{:?}", front.dns());
+    assert_eq!(front.scheduler(EAST), "true");
+    // The survivor's followers still follow (nothing stopped them).
+    assert_ne!(w.statuses(OS_EAST), ["REPLICATION NOT IN PROGRESS"; 4]);
+    drop(proxy);
+    let again = w.ok(0, &failover);
+    assert!(again.stdout.contains("Failover done: secondary (us-east-1) is active and serves"), "{}", again.stdout);
+    assert_eq!(w.statuses(OS_EAST), ["REPLICATION NOT IN PROGRESS"; 4]);
+}
+
 #[test]
 fn a_search_follower_not_syncing_stops_the_switchover_unless_forced() {
     let w = Full::applied();

@@ -86,12 +86,19 @@ pub async fn failover(
     let opts = Options { refresh: false, ..Options::default() };
     // The database comes first on a bad day: a configuration that cannot be
     // planned leaves the scheduler and DNS to a later apply, said so.
+    // The run then never says done (review N3): it ends "NOT finished", exit code 4.
+    let mut unplanned = None;
     let plan = planner::plan(&target, &st, Vec::new(), &opts).unwrap_or_else(|e| {
+        let e = Error::from(e);
         eprintln!(
-            "Warning: cannot plan the job scheduler and DNS changes ({}); the failover goes ahead without them: run \
-             `standby apply --var {ACTIVE_VAR}={to}` once it is done",
-            Error::from(e)
+            "Warning: cannot plan the job scheduler and DNS changes ({e}); the failover goes ahead without them: run \
+             `standby apply --var {ACTIVE_VAR}={to}` once it is done"
         );
+        unplanned = Some(format!(
+            "its app tier, job scheduler and DNS changes could not be planned ({}), so nothing shows it serves: fix \
+             the configuration and run `standby apply --var {ACTIVE_VAR}={to}`",
+            e.to_string().lines().next().unwrap_or_default()
+        ));
         crate::plan::Plan::default()
     });
     let rb = if resuming {
@@ -190,13 +197,16 @@ pub async fn failover(
         timeout: std::time::Duration::from_secs(60 * 60),
         progress: &print,
         down: Some(from_region.clone()),
-        changes: Some(switchover::changes::Changes {
+        // Without a plan, a resumed step that applies changes fails rather
+        // than finding "nothing left to change".
+        changes: unplanned.is_none().then(|| switchover::changes::Changes {
             loaded: &target,
             plan: &plan,
             aws: s.aws.clone(),
             progress: std::sync::Arc::new(Progress::stdout()),
             parallelism: opts.parallelism,
         }),
+        unplanned: unplanned.clone(),
     };
     println!();
     let ended = exec.run(&rb, &mut st).await.map_err(|e| Error::Apply(vec![e.to_string()]))?;
@@ -214,7 +224,14 @@ pub async fn failover(
          capacity to 0 as soon as {from_region} answers); run that apply as soon as {from_region} answers: it \
          moves DNS and turns that region's scheduler off first, then the rest."
     );
-    // The writer moved but the survivor does not serve: not a success.
+    // The writer moved but the survivor does not serve: not a success, and
+    // the last line says so too.
+    if ended == switchover::exec::Ended::NotFinished {
+        println!(
+            "\nFailover NOT finished (see above): {to} is the writer, but not everything it needs to serve users is \
+             done."
+        );
+    }
     Ok(if ended == switchover::exec::Ended::NotFinished { switchover::exec::EXIT_NOT_FINISHED } else { 0 })
 }
 

@@ -300,6 +300,7 @@ pub async fn apply(
             timeout: std::time::Duration::from_secs(60 * 60),
             progress: &print,
             down: None,
+            unplanned: None,
             changes: Some(switchover::changes::Changes {
                 loaded: &loaded,
                 plan: &plan,
@@ -331,7 +332,6 @@ pub async fn apply(
         journal: journal.clone(),
         progress,
         parallelism: args.parallelism as usize,
-        hold: None,
     };
     let outcome = applier.run(&mut st).await;
     let imported = plan.changes.iter().filter(|c| c.importing.is_some()).count();

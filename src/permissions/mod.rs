@@ -380,6 +380,13 @@ mod tests {
             let verb = a.split(':').nth(1).unwrap();
             assert!(["Get", "List", "Describe"].iter().any(|p| verb.starts_with(p)), "{a} is not a read action");
         }
+        // What an adoption plan reads before creating on production's bucket.
+        let reads = for_drift(KINDS.iter().map(|k| k.kind));
+        for a in ["s3:GetLifecycleConfiguration", "s3:GetEncryptionConfiguration", "s3:GetReplicationConfiguration"] {
+            assert!(reads.contains(a), "{a} is missing from the read actions");
+        }
+        // The db.lag probe finds the series by name before reading them.
+        assert!(reads.contains("cloudwatch:ListMetrics"));
     }
 
     #[test]

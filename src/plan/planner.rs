@@ -318,6 +318,9 @@ pub fn plan(loaded: &Loaded, state: &State, drift: Vec<ResourceChange>, opts: &O
     // the kinds' delete checks), and where.
     type Declared = (Attrs, crate::diag::Location, BTreeMap<String, crate::diag::Location>);
     let mut declared: BTreeMap<InstanceAddr, Declared> = BTreeMap::new();
+    // On destroy, what the configuration sets on each instance: destroy gives
+    // back only that part of an adopted resource.
+    let mut configured: BTreeMap<InstanceAddr, Attrs> = BTreeMap::new();
     for &id in &loaded.graph.order {
         let out = ev.eval_node(id, &mut scope).map_err(|d| PlanError::Invalid(d.sorted()))?;
         let NodeOut::Instances(exp, instances) = out else { continue };
@@ -342,6 +345,7 @@ pub fn plan(loaded: &Loaded, state: &State, drift: Vec<ResourceChange>, opts: &O
             }
             if opts.destroy {
                 declared.insert(d.addr.clone(), (diffed.planned.clone(), d.loc.clone(), d.prop_locs.clone()));
+                configured.insert(d.addr.clone(), d.props.clone());
             }
             unless_adopted_problems(&d, &mut diags);
             if matches!(action, Action::Create | Action::Replace) && !opts.importing.contains_key(&d.addr.to_string()) {
@@ -450,7 +454,21 @@ pub fn plan(loaded: &Loaded, state: &State, drift: Vec<ResourceChange>, opts: &O
         list = rest;
         for c in kept {
             let inst = crate::state::file::instance_addr(&c.address).and_then(|a| state.resources.get(&a));
-            restores.extend(inst.and_then(|i| restore_change(&c, i)));
+            let configured = crate::state::file::instance_addr(&c.address).and_then(|a| configured.get(&a));
+            restores.extend(inst.and_then(|i| restore_change(&c, i, configured)));
+            if let Some(i) = inst.filter(|i| i.found.is_none())
+                && let Some(kind) = kinds::lookup(&i.type_name).filter(|k| !k.restorable().is_empty())
+            {
+                let props: Vec<String> = kind.restorable().iter().map(|p| format!("`{p}`")).collect();
+                plan.warnings.push(
+                    Diagnostic::warning(format!(
+                        "imported by an earlier standby, which did not record its settings as found: destroy cannot \
+                         give back what standby changed in {} (they stay as they are now)",
+                        props.join(", ")
+                    ))
+                    .address(c.address.clone()),
+                );
+            }
             plan.warnings.push(
                 Diagnostic::warning(format!(
                     "adopted (imported, id {}): destroy leaves it in AWS and in the state; set \
@@ -465,6 +483,9 @@ pub fn plan(loaded: &Loaded, state: &State, drift: Vec<ResourceChange>, opts: &O
     list.extend(restores);
     list.sort_by(|a, b| a.address.cmp(&b.address));
     mark_production(&mut list, state);
+    if opts.destroy {
+        unrecorded(&list, state, &mut plan.warnings);
+    }
     for c in list.iter().filter(|c| matches!(c.action, Action::Delete | Action::Replace)) {
         if adopted(c) && c.importing.is_none() && !protected.contains_key(&block_of(&c.address)) {
             let what = if c.action == Action::Replace { "replace" } else { "destroy" };
@@ -762,8 +783,11 @@ fn create_needs(d: &crate::eval::Desired, diags: &mut Diagnostics) {
 
 /// On destroy, an adopted resource stays: what standby changed on it among
 /// the properties its kind gives back ([`kinds::Kind::restorable`]) is set
-/// back to what it was when imported.
-fn restore_change(c: &ResourceChange, inst: &Instance) -> Option<ResourceChange> {
+/// back to what it was when imported. Only standby's part: the tags and log
+/// types the configuration sets there; a tag production added or changed
+/// since, or a log type it re-pointed, stays as it is now. (An instance the
+/// configuration no longer declares gets its imported value back whole.)
+fn restore_change(c: &ResourceChange, inst: &Instance, configured: Option<&Attrs>) -> Option<ResourceChange> {
     let kind = kinds::lookup(&inst.type_name)?;
     let found = inst.found.as_ref()?;
     let mut after = inst.attrs.clone();
@@ -775,12 +799,41 @@ fn restore_change(c: &ResourceChange, inst: &Instance) -> Option<ResourceChange>
             Some(crate::kinds::schema::Type::List(_)) => Value::List(Vec::new()),
             _ => Value::Null,
         };
-        let now = inst.attrs.get(*p).cloned().unwrap_or_else(|| empty.clone());
-        let was = found.get(*p).cloned().unwrap_or(empty);
-        if kind.normalize(p, &now) == kind.normalize(p, &was) {
+        let now = kind.normalize(p, &inst.attrs.get(*p).cloned().unwrap_or_else(|| empty.clone()));
+        let was = kind.normalize(p, &found.get(*p).cloned().unwrap_or_else(|| empty.clone()));
+        if now == was {
             continue;
         }
-        after.insert(p.to_string(), was);
+        let back = match configured.map(|c| c.get(*p).cloned().unwrap_or(Value::Null)) {
+            // Only what standby set there (the configuration's part of the
+            // merge) goes back; what production changed since stays.
+            Some(want) => {
+                let set = kind.normalize(p, &kind.merge_adopted(p, &want, &was));
+                match (keyed(&now), keyed(&was), keyed(&set)) {
+                    (Some(mut n), Some(w), Some(s)) => {
+                        for (k, v) in &s {
+                            if w.get(k) == Some(v) {
+                                continue;
+                            }
+                            match w.get(k) {
+                                Some(old) => n.insert(k.clone(), old.clone()),
+                                None => n.remove(k),
+                            };
+                        }
+                        unkeyed(&now, n)
+                    }
+                    // Not a collection: standby's value replaced production's.
+                    _ if set != was => was,
+                    _ => now.clone(),
+                }
+            }
+            // Not in the configuration any more: what it was when imported.
+            None => was,
+        };
+        if kind.normalize(p, &back) == now {
+            continue;
+        }
+        after.insert(p.to_string(), back);
         changed.insert(p.to_string());
     }
     if changed.is_empty() {
@@ -789,13 +842,66 @@ fn restore_change(c: &ResourceChange, inst: &Instance) -> Option<ResourceChange>
     let names: Vec<String> = changed.iter().map(|p| format!("`{p}`")).collect();
     Some(ResourceChange {
         action: Action::Update,
-        reason: Some(format!("destroy gives back what it had before standby: {}", names.join(", "))),
+        reason: Some(format!("destroy gives back what standby changed there: {}", names.join(", "))),
         before: Some(super::diff::normalized(kind, &inst.attrs)),
         after: Some(super::diff::normalized(kind, &after)),
         changed,
         deps: inst.deps.clone(),
         ..c.clone()
     })
+}
+
+/// A restorable property as entries by key: a map (tags) by its keys, a
+/// list of objects (log publishing) by their `log_type`.
+fn keyed(v: &Value) -> Option<BTreeMap<String, Value>> {
+    match v {
+        Value::Map(m) => Some(m.clone()),
+        Value::Null => Some(BTreeMap::new()),
+        Value::List(items) => {
+            items.iter().map(|e| Some((e.as_map()?.get("log_type")?.as_str()?.to_string(), e.clone()))).collect()
+        }
+        _ => None,
+    }
+}
+
+/// The inverse of [`keyed`], in the shape of `like`.
+fn unkeyed(like: &Value, entries: BTreeMap<String, Value>) -> Value {
+    match like {
+        Value::List(_) => Value::List(entries.into_values().collect()),
+        _ => Value::Map(entries),
+    }
+}
+
+/// On destroy, records made by an earlier standby on an adopted object,
+/// without what production had before standby changed it (no `previous_*`):
+/// destroy cannot give that back, and says so.
+fn unrecorded(list: &[ResourceChange], state: &State, warnings: &mut Vec<Diagnostic>) {
+    for c in list.iter().filter(|c| c.action == Action::Delete) {
+        let Some(inst) = crate::state::file::instance_addr(&c.address).and_then(|a| state.resources.get(&a)) else {
+            continue;
+        };
+        let Some(kind) = kinds::lookup(&inst.type_name) else { continue };
+        if inst.adopted || c.action != Action::Delete {
+            continue;
+        }
+        let Some(target) = kind.acts_on(&inst.attrs).and_then(|t| adopted_object(state, &t)) else { continue };
+        let missing: Vec<String> = kind
+            .kept()
+            .iter()
+            .filter(|k| k.starts_with("previous_") && !inst.attrs.contains_key(**k))
+            .map(|k| format!("`{k}`"))
+            .collect();
+        if missing.is_empty() {
+            continue;
+        }
+        let text = format!(
+            "made by an earlier standby, which did not record what {target} had before ({}): destroy cannot give it \
+             back; {}",
+            missing.join(", "),
+            kind.delete_effect(&inst.attrs).unwrap_or_else(|| "it deletes it".into())
+        );
+        warnings.push(Diagnostic::warning(text).address(c.address.clone()));
+    }
 }
 
 /// Marks every change made on production: to an adopted resource, or by a

@@ -26,9 +26,9 @@ pub struct Runbook {
 impl Runbook {
     /// The step that applies the plan's change at `address`, if one does.
     pub fn step_applying(&self, address: &str) -> Option<&Step> {
-        self.steps.iter().find(
-            |s| matches!(&s.action, StepAction::Changes { addresses, .. } if addresses.iter().any(|a| a == address)),
-        )
+        self.steps
+            .iter()
+            .find(|s| matches!(&s.action, StepAction::Changes { addresses } if addresses.iter().any(|a| a == address)))
     }
 
     /// Without the steps a run already did (what is left, for plans).
@@ -174,14 +174,7 @@ pub enum StepAction {
     AppServing { app_region: String },
     /// These changes of the plan (at `addresses`), applied as `apply` would,
     /// journaled alike; the ordinary apply that follows leaves them alone.
-    /// `hold`: attributes of some of them left as they are (a later step
-    /// applies those changes whole), e.g. the old region's capacity, which
-    /// shrinks only after users have left it.
-    Changes {
-        addresses: Vec<String>,
-        #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-        hold: std::collections::BTreeMap<String, Vec<String>>,
-    },
+    Changes { addresses: Vec<String> },
 }
 
 /// An index and its document count (`None`: not readable when planned).
@@ -225,7 +218,7 @@ mod tests {
                 via_new: Some("v".into()),
             },
             StepAction::AppServing { app_region: "r2".into() },
-            StepAction::Changes { addresses: vec!["x".into()], hold: Default::default() },
+            StepAction::Changes { addresses: vec!["x".into()] },
         ];
         let steps: Vec<Step> = actions
             .into_iter()

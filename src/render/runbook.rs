@@ -55,11 +55,7 @@ pub(super) fn detail(step: &Step) -> Option<String> {
             if domain.is_empty() { "the old leader" } else { domain }
         )),
         StepAction::AppServing { .. } => Some("observed, never changed; progress while it waits".into()),
-        StepAction::Changes { addresses, hold } => Some(format!(
-            "applies {}{}; each shown below",
-            addresses.join(", "),
-            hold.iter().map(|(a, k)| format!(" ({a} without {})", k.join(", "))).collect::<String>()
-        )),
+        StepAction::Changes { addresses } => Some(format!("applies {}; each shown below", addresses.join(", "))),
     };
     // During a failover: what happens while the region it needs is down.
     let pending = match (&step.meanwhile, step.best_effort) {

@@ -71,6 +71,10 @@ pub struct Executor<'a> {
     pub down: Option<String>,
     /// For steps that apply some of the plan's changes (scheduler, DNS).
     pub changes: Option<super::changes::Changes<'a>>,
+    /// Why the runbook lacks steps it should have (a failover whose app
+    /// tier and DNS changes could not be planned): the run then never says
+    /// done, it ends "NOT finished" with this.
+    pub unplanned: Option<String>,
 }
 
 /// What a step did: its outcome, AWS request ids, and notes for the run.
@@ -198,7 +202,22 @@ impl Executor<'_> {
         let new_notes: Vec<String> = run.notes[notes_before..].to_vec();
         let pending: Vec<&Step> = rb.steps.iter().filter(|s| run.status(&s.id) != Some("done")).collect();
         let mut ended = Ended::Done;
-        if !pending.is_empty() {
+        if let Some(why) = &self.unplanned {
+            if pending.is_empty() {
+                let since = finish(st, rb);
+                self.save(st, &run, Some(since)).await?;
+            }
+            let left = pending.iter().map(|s| s.id.as_str()).collect::<Vec<_>>().join(", ");
+            (self.progress)(&format!(
+                "{} NOT finished: {} ({}) is the writer, but {why} [{}s]{}",
+                if rb.mode == "failover" { "Failover" } else { "Switchover" },
+                rb.to,
+                rb.to_region,
+                started.elapsed().as_secs(),
+                if left.is_empty() { String::new() } else { format!("; steps not done yet: {left}") }
+            ));
+            ended = Ended::NotFinished;
+        } else if !pending.is_empty() {
             let (text, e) = self.unfinished(rb, &run, &pending, started.elapsed());
             (self.progress)(&text);
             ended = e;
@@ -343,7 +362,7 @@ impl Executor<'_> {
                 Ok(Done { outcome: out.outcome, request_ids: Vec::new(), notes: out.notes })
             }
             StepAction::AppServing { app_region } => self.serving(app_region, st).await.map_err(fail).map(Done::new),
-            StepAction::Changes { addresses, hold } => {
+            StepAction::Changes { addresses } => {
                 let Some(c) = &self.changes else {
                     return Err(SwitchError::Step {
                         step: step.id.clone(),
@@ -351,7 +370,7 @@ impl Executor<'_> {
                     });
                 };
                 let out = c
-                    .apply(self.backend, st, addresses, hold)
+                    .apply(self.backend, st, addresses)
                     .await
                     .map_err(|message| SwitchError::Step { step: step.id.clone(), message })?;
                 Ok(Done::new(out))

@@ -165,7 +165,8 @@ impl Kind for S3BucketPublicAccessBlock {
                  account-level settings still apply)"
                     .into(),
             ),
-            None => None,
+            // Recorded by an earlier standby: what the bucket had is unknown.
+            None => Some("removes the bucket's Block Public Access configuration".into()),
         }
     }
 

@@ -577,7 +577,9 @@ impl Kind for S3BucketReplication {
                 rule_ids(prior).join(", "),
                 m.get("rules").and_then(Value::as_list).map(|l| l.len()).unwrap_or(0)
             ),
-            _ => "removes the bucket's replication configuration (standby's rules; it had none before)".into(),
+            Some(_) => "removes the bucket's replication configuration (standby's rules; it had none before)".into(),
+            // Recorded by an earlier standby: the bucket's own rules are unknown.
+            None => "removes the bucket's whole replication configuration, any rules of its own too".into(),
         })
     }
 

@@ -106,12 +106,18 @@ impl Kind for S3BucketVersioning {
         after: Option<&Attrs>,
         _changed: &std::collections::BTreeSet<String>,
     ) -> Option<String> {
+        // botocore PutBucketVersioning: "When you enable versioning on a bucket
+        // for the first time ... intermittent HTTP 404 NoSuchKey errors ... wait
+        // for 15 minutes after enabling versioning before issuing write operations".
         Some(match (before, after) {
             (None, Some(a)) if get_str(a, "status") == Some("Enabled") => {
                 "turns versioning on (replication needs it), for good: S3 can later suspend it but never return the \
                  bucket to unversioned; a deleted or overwritten object then keeps its earlier versions, which take \
                  storage until a lifecycle rule expires them (an expiration rule for current objects no longer frees \
-                 the space). If the bucket is versioned already, nothing changes"
+                 the space). If the bucket is versioned already, nothing changes. Turned on for the first time, \
+                 it takes S3 a while to propagate: for about 15 minutes, reads of objects written meanwhile can \
+                 fail now and then with 404 NoSuchKey, and AWS advises no writes (PUT or DELETE) until then: apply \
+                 in a quiet period"
                     .into()
             }
             (None, Some(a)) => format!("sets versioning to {}", get_str(a, "status").unwrap_or("?")),
@@ -123,7 +129,9 @@ impl Kind for S3BucketVersioning {
 
     fn delete_effect(&self, prior: &Attrs) -> Option<String> {
         if !prior.contains_key("previous_status") {
-            return None;
+            // Recorded by an earlier standby: what the bucket had is unknown.
+            return (get_str(prior, "status") == Some("Enabled"))
+                .then(|| "versioning is suspended (S3 cannot make a bucket unversioned again)".into());
         }
         Some(match previous(prior) {
             Some("Enabled") => "the bucket was versioned before standby: versioning stays on".into(),

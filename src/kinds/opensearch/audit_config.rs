@@ -320,6 +320,16 @@ fn observed(config: &Json, prior: &Attrs, endpoint: &str) -> Attrs {
     a
 }
 
+/// The fields the configuration sets, as `config` has them (by JSON pointer).
+fn previous(config: &Json, desired: &Attrs) -> Value {
+    let found: serde_json::Map<String, Json> = FIELDS
+        .iter()
+        .filter(|f| wanted(desired, f).is_some())
+        .filter_map(|f| Some((f.pointer.to_string(), config.pointer(f.pointer)?.clone())))
+        .collect();
+    Value::from_json(&Json::Object(found))
+}
+
 fn user(p: &Attrs) -> &str {
     get_str(p, "master_user_name").unwrap_or("?")
 }
@@ -444,6 +454,7 @@ impl Kind for OpenSearchAuditConfig {
 
     fn delete_effect(&self, prior: &Attrs) -> Option<String> {
         Some(match prior.get("previous_config").filter(|v| !v.is_null()) {
+            Some(p) if p.to_json().as_object().is_some_and(|o| o.is_empty()) => return None,
             Some(p) => format!(
                 "puts the audit configuration back as the domain had it before standby ({}{}); the audit logs \
                  already in CloudWatch Logs are kept",
@@ -456,15 +467,13 @@ impl Kind for OpenSearchAuditConfig {
         })
     }
 
-    /// The managed fields as the domain has them: written ahead as `previous_config`.
+    /// The managed fields the configuration sets, as the domain has them:
+    /// written ahead as `previous_config`. Only those: destroy gives back
+    /// what standby replaced, never a field production tuned since.
     async fn before_create(&self, _cx: &Ctx<'_>, desired: &Attrs) -> Result<Attrs, KindError> {
         let domain = Domain::from_props(desired)?;
         let current = fetch(&domain, user(desired)).await?;
-        let found: serde_json::Map<String, Json> = FIELDS
-            .iter()
-            .filter_map(|f| Some((f.pointer.to_string(), current.config.pointer(f.pointer)?.clone())))
-            .collect();
-        Ok([("previous_config".to_string(), Value::from_json(&Json::Object(found)))].into())
+        Ok([("previous_config".to_string(), previous(&current.config, desired))].into())
     }
 
     fn id_hint(&self, desired: &Attrs) -> Option<String> {

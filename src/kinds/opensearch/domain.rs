@@ -243,6 +243,39 @@ fn allowed(p: &Attrs) -> Vec<&str> {
         .unwrap_or_default()
 }
 
+/// Whether an adopted domain's update may go on after AWS's DryRun answer
+/// (botocore `DryRunResults.DeploymentType`): a blue/green deployment only
+/// when every property sent is accepted; `Undetermined` ("the domain is in
+/// the middle of an update and can't predict the deployment type") never.
+fn dry_run_verdict(
+    id: &str,
+    deployment: Option<&str>,
+    message: Option<&str>,
+    sent: &[&str],
+    accepted: &[&str],
+) -> Result<(), String> {
+    let why = message.unwrap_or("no reason given");
+    match deployment {
+        Some("Blue/Green") => {
+            let not: Vec<String> = sent.iter().filter(|p| !accepted.contains(p)).map(|p| format!("`{p}`")).collect();
+            if not.is_empty() {
+                return Ok(());
+            }
+            Err(format!(
+                "AWS answers (DryRun) that this change to the adopted domain {id} needs a blue/green deployment: \
+                 {why}; nothing was changed. `allow_disruption` does not accept {}: accept them, or leave them as \
+                 found (a change accepted can go in an apply of its own)",
+                not.join(", ")
+            ))
+        }
+        Some("Undetermined") => Err(format!(
+            "AWS cannot tell (DryRun) what this change to the adopted domain {id} would take: the domain is in the \
+             middle of an update ({why}); nothing was changed. Apply again once the domain's update is done"
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// The enabled log types of a `log_publishing_options` value.
 fn published(v: Option<&Value>) -> Vec<String> {
     let Some(Value::List(items)) = v.map(super::logs::normalize) else { return Vec::new() };
@@ -309,7 +342,8 @@ fn disruptions(aws: &Attrs, planned: &Attrs, changed: &std::collections::BTreeSe
                 "ebs_volume_size",
                 format!(
                     "this grows the adopted domain's volumes {a} -> {b} GiB in place, unless its last volume change \
-                     was under six hours ago (then AWS makes it a blue/green deployment)"
+                     was under six hours ago or a data node gets more than 3 TiB (then AWS makes it a blue/green \
+                     deployment; the DryRun before the update refuses it unless accepted)"
                 ),
             ));
         }
@@ -844,19 +878,36 @@ impl Kind for OpenSearchDomain {
             || req.as_input().get_log_publishing_options().is_some()
             || req.as_input().get_advanced_security_options().is_some()
             || req.as_input().get_vpc_options().is_some();
-        // Production: AWS says first what the update would take (DryRun); a
-        // blue/green deployment nobody accepted is refused before anything changes.
-        if sends && cx.adopted && allowed(desired).is_empty() {
+        // Production: AWS says first what the update would take (DryRun),
+        // always, whatever `allow_disruption` accepts: a blue/green
+        // deployment is made only when every property sent is accepted.
+        if sends && cx.adopted {
+            let mut sent: Vec<&str> = [
+                "instance_type",
+                "instance_count",
+                "ebs_volume_size",
+                "ebs_volume_type",
+                "enforce_https",
+                "tls_security_policy",
+                "node_to_node_encryption",
+                "encrypt_at_rest",
+                "log_publishing_options",
+                "master_user_name",
+                "vpc_options",
+            ]
+            .into_iter()
+            .filter(|&k| changed(k))
+            .collect();
+            if cx.changed.contains("master_user_password") {
+                sent.push("master_user_password");
+            }
+            if fgac_off {
+                sent.push("fine_grained_access_control");
+            }
             let dry = req.clone().dry_run(true).send().await.map_err(|e| os_error("UpdateDomainConfig", e))?;
-            if let Some(r) = dry.dry_run_results()
-                && r.deployment_type() == Some("Blue/Green")
-            {
-                return Err(KindError::Failed(format!(
-                    "AWS answers (DryRun) that this change to the adopted domain {id} needs a blue/green deployment: \
-                     {}; nothing was changed. Accept it with `allow_disruption` naming the properties, or leave them \
-                     as found",
-                    r.message().unwrap_or("no reason given")
-                )));
+            if let Some(r) = dry.dry_run_results() {
+                dry_run_verdict(id, r.deployment_type(), r.message(), &sent, &allowed(desired))
+                    .map_err(KindError::Failed)?;
             }
         }
         if sends {
@@ -898,6 +949,25 @@ impl Kind for OpenSearchDomain {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_dry_run_decides_whatever_is_accepted() {
+        let d = "mattermost-prod-search";
+        // Nothing blue/green: goes on, accepted or not.
+        assert_eq!(dry_run_verdict(d, Some("DynamicUpdate"), None, &["log_publishing_options"], &[]), Ok(()));
+        // Blue/green: only when every property sent is accepted.
+        let bg = Some("Blue/Green");
+        let sent = ["instance_type", "tls_security_policy"];
+        assert_eq!(dry_run_verdict(d, bg, None, &sent, &["instance_type", "tls_security_policy"]), Ok(()));
+        let e = dry_run_verdict(d, bg, Some("changing the instance type"), &sent, &["instance_type"]).unwrap_err();
+        assert!(e.contains("`tls_security_policy`") && !e.contains("`instance_type`"), "{e}");
+        assert!(e.contains("nothing was changed"), "{e}");
+        // Something else accepted does not let an unaccepted blue/green through.
+        assert!(dry_run_verdict(d, bg, None, &["encrypt_at_rest"], &["log_publishing_options"]).is_err());
+        // Undetermined (the domain is mid-update) is never taken as safe.
+        let e = dry_run_verdict(d, Some("Undetermined"), None, &["instance_type"], &["instance_type"]).unwrap_err();
+        assert!(e.contains("middle of an update") && e.contains("Apply again"), "{e}");
+    }
 
     fn props(pairs: &[(&str, Value)]) -> Attrs {
         pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()

@@ -264,6 +264,12 @@ impl Kind for OpenSearchRoleMapping {
 
     /// Takes out what standby added; deletes the mapping only when it did
     /// not exist before standby (or standby did not record what it had).
+    fn delete_effect(&self, prior: &Attrs) -> Option<String> {
+        // Recorded by an earlier standby: who else was mapped is unknown.
+        (!prior.contains_key("previous_mapping"))
+            .then(|| "deletes the role mapping, with every member it has (its other members too)".into())
+    }
+
     async fn delete(&self, _cx: &Ctx<'_>, id: &str, prior: &Attrs) -> Result<(), KindError> {
         const CALL: &str = "DELETE _plugins/_security/api/rolesmapping/{role}";
         let domain = Domain::from_props(prior)?;
