@@ -92,6 +92,7 @@ impl Kind for OpenSearchInternalUser {
 
     fn validate(&self, props: &Attrs) -> Vec<PropProblem> {
         let mut out = Vec::new();
+        out.extend(super::rest::plain_http(props));
         if let (Some(u), Some(m)) = (get_str(props, "user_name"), get_str(props, "master_user_name"))
             && u == m
         {

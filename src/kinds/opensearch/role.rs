@@ -155,6 +155,7 @@ impl Kind for OpenSearchRole {
 
     fn validate(&self, props: &Attrs) -> Vec<PropProblem> {
         let mut out = Vec::new();
+        out.extend(super::rest::plain_http(props));
         if let Some(r) = get_str(props, "role_name")
             && built_in(r)
         {
