@@ -599,7 +599,9 @@ def test_domain_endpoint_secrets_and_duplicates(aws):
     assert MASTER[1] not in json.dumps(described, default=str)
     assert "MasterUserOptions" not in described["AdvancedSecurityOptions"]
     assert error_of(lambda: _domain(aws, WEST, "mm-search")) == ("ResourceAlreadyExistsException", 409)
-    vpc = aws("opensearch").create_domain(DomainName="mm-vpc", VPCOptions={"SubnetIds": ["subnet-1"]})
+    # A VPC domain takes a subnet that exists in its region (AWS refuses others).
+    subnet = aws("ec2").describe_subnets()["Subnets"][0]["SubnetId"]
+    vpc = aws("opensearch").create_domain(DomainName="mm-vpc", VPCOptions={"SubnetIds": [subnet]})
     assert "Endpoint" not in vpc["DomainStatus"]
     assert vpc["DomainStatus"]["Endpoints"]["vpc"].startswith("vpc-mm-vpc-")
 
