@@ -41,10 +41,11 @@ pub enum Command {
     #[command(
         long_about = "Show what apply would change: the resources' differences between the configuration, the \
 state and what AWS has.\n\nWhen `active_region` names another region than the one active (a switchover), the plan \
-starts with the runbook: ordered steps (readiness, Aurora switchover, write forwarding, search followers stopped, job \
-scheduler off in the old active region and on in the new, DNS, the old leader's search copies deleted), run by apply \
-before the other changes. Changes a step applies are still listed below the runbook, marked `(by runbook step ID)`. Steps a \
-failover left pending show the same way.",
+starts with the runbook: ordered steps (readiness, write forwarding set on the writer, Aurora switchover, job scheduler \
+off in the old active region and on in the new, the new region serving, search followers stopped, DNS, the old \
+leader's search copies deleted), run by apply before the other changes. Changes a step applies are still listed below \
+the runbook, marked `(by runbook step ID)`. Steps a failover left pending show the same way; while the region they \
+need does not answer, the plan is made from the state without refreshing (said so).",
         after_help = "Examples:\n  standby plan examples/mattermost-dr\n  standby plan . --out dr.tfplan --detailed-exitcode\n  standby plan . --format markdown > plan.md\n  standby plan . --target module.storage --var prefix=mm\n  standby plan . --var active_region=secondary   # review a switchover"
     )]
     Plan {
@@ -93,7 +94,8 @@ module instead.",
 (a switchover, or the steps a failover left pending) runs its steps first, in order, each recorded in the state \
 before and after it runs: a run killed or failed resumes from where it stopped when run again. The job scheduler and \
 DNS steps apply their own changes of the plan; the ordinary changes (e.g. search replication in the other \
-direction) follow.",
+direction) follow. While a failover is unfinished and the region it left does not answer, apply finishes the \
+surviving region's steps only, as `standby failover --to` does, and stops there.",
         after_help = "Examples:\n  standby apply examples/mattermost-dr\n  standby apply dr.tfplan\n  standby apply . --auto-approve --parallelism 4"
     )]
     Apply {
@@ -108,17 +110,22 @@ direction) follow.",
     },
     /// Emergency: make another region active while the current one is down
     #[command(
-        long_about = "Unplanned failover, for when the active region is gone. Calls only the surviving region: \
-Aurora FailoverGlobalCluster with AllowDataLoss, sent to the target's region and waited on there; search followers \
-stopped there; the job scheduler turned on there (its settings from the configuration with `active_region` set to \
-NAME, planned from the state without refreshing); DNS pointed at it. Steps that need the old region (its cluster \
-rejoining as a secondary, write forwarding and the scheduler turned off there, its old search copies deleted) are \
-recorded as pending in the state: every later plan shows them and `standby apply` finishes them once the region is \
-back. DNS is left pending too when Route 53's control plane (us-east-1) cannot be reached: the failover records \
-already answer with the survivor while the old region's health check fails. The state records what was \
-active, when, and the last replication lag seen (the writes possibly lost). Afterwards a plan whose configuration \
-still names the old region is refused: set `active_region` to the new one.\n\nWith both regions healthy, use a \
-planned switchover instead (no data loss): `standby plan --var active_region=NAME`, then apply.",
+        long_about = "Unplanned failover, for when the active region is gone. Calls only the surviving region, \
+credentials included (resolved there, checked with one GetCallerIdentity first): AWS's preconditions (same engine \
+version, an available instance in the target), then Aurora FailoverGlobalCluster with AllowDataLoss, sent to the \
+target's region and waited on there, with Aurora's write-fencing events recorded; search followers stopped there \
+(one still bootstrapping is left: stopping it would delete it); the job scheduler turned on there and its app tier \
+scaled up where its capacity follows the role (from the configuration with `active_region` set to NAME, planned \
+from the state without refreshing), waited for until it serves; DNS pointed at it. Steps that need the old region \
+(its scheduler off, its cluster rejoining as a secondary and Aurora's snapshot of it kept, write forwarding there, \
+its old search copies deleted) stay pending in the state: every later plan shows them and `standby apply` finishes \
+them once the region answers, DNS and the old scheduler first. DNS is left pending too when Route 53's control \
+plane (us-east-1) cannot be reached: the failover records already answer with the survivor while the old region's \
+health check fails. Run again with the same --to, it resumes a failover that stopped (killed, or a step failed). The \
+state records what was active, when, and the last replication lag seen (the writes possibly lost). Afterwards a \
+plan whose configuration still names the old region is refused: set `active_region` to the new one.\n\nWith both \
+regions healthy, use a planned switchover instead (no data loss): `standby plan --var active_region=NAME`, then \
+apply.",
         after_help = "Examples:\n  standby failover examples/mattermost-dr --to secondary --allow-data-loss\n  standby failover . --to secondary --allow-data-loss --auto-approve"
     )]
     Failover {

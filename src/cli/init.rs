@@ -162,7 +162,7 @@ async fn check_primary(a: &Answers) -> Result<(), Error> {
             _ => "aws_opensearch_domain",
         };
         let Some(kind) = kinds::lookup(type_name) else { continue };
-        let cx = Ctx { address: var, region: &a.primary_region, aws: &aws, timeout: Duration::from_secs(60) };
+        let cx = Ctx::new(var, &a.primary_region, &aws, Duration::from_secs(60));
         match kind.read(&cx, name, &Default::default()).await {
             Ok(Some(_)) => eprintln!("  found {type_name} {name:?} in {}", a.primary_region),
             Ok(None) => problems.push(format!("{type_name} {name:?} does not exist in {}", a.primary_region)),

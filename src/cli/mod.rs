@@ -18,7 +18,7 @@ use crate::state::backend::{self, Backend};
 use crate::state::{self, State};
 use args::{Cli, Command, StateCommand, VarArgs};
 use clap::Parser;
-use std::io::{IsTerminal, Write};
+use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -164,6 +164,17 @@ impl Settings {
         }
     }
 
+    /// The same settings with AWS resolved in `region` (see [`Aws::pinned`]):
+    /// what a failover uses, so that nothing depends on the region that is down.
+    pub fn pinned_to(&self, region: &str) -> Settings {
+        Settings {
+            state: self.state.clone(),
+            backend_config: self.backend_config.clone(),
+            color: self.color,
+            aws: Arc::new(Aws::pinned(region)),
+        }
+    }
+
     pub fn style(&self) -> crate::render::Style {
         crate::render::Style { color: self.color }
     }
@@ -171,6 +182,24 @@ impl Settings {
 
 fn color_enabled(no_color: bool) -> bool {
     !no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+}
+
+/// Asks for `yes` on a terminal; refuses without one.
+pub(super) fn confirm_to(what: &str) -> Result<(), Error> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Usage(format!(
+            "refusing to {what} without confirmation: standard input is not a terminal; review the plan and re-run with --auto-approve"
+        )));
+    }
+    print!("\nDo you really want to {what}?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ");
+    let _ = std::io::stdout().flush();
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer).map_err(|e| Error::Io(e.to_string()))?;
+    if answer.trim() != "yes" {
+        return Err(Error::Usage("cancelled: nothing was changed".into()));
+    }
+    println!();
+    Ok(())
 }
 
 pub fn var_inputs(v: &VarArgs) -> VarInputs {

@@ -64,10 +64,16 @@ pub const BY_KIND: &[(&str, &[&str], &[&str])] = &[
         &["logs:DescribeResourcePolicies"],
         &["logs:PutResourcePolicy", "logs:DeleteResourcePolicy"],
     ),
-    ("aws_s3_batch_replication_job", &["s3:DescribeJob"], &["s3:CreateJob", "s3:UpdateJobStatus", "iam:PassRole"]),
+    (
+        "aws_s3_batch_replication_job",
+        // GetBucketLifecycleConfiguration: the plan warns of lifecycle rules on the bucket first.
+        &["s3:DescribeJob", "s3:GetLifecycleConfiguration"],
+        &["s3:CreateJob", "s3:UpdateJobStatus", "iam:PassRole"],
+    ),
     (
         "aws_s3_bucket_replication",
-        &["s3:GetReplicationConfiguration"],
+        // GetBucketEncryption: the plan checks for SSE-KMS objects first.
+        &["s3:GetReplicationConfiguration", "s3:GetEncryptionConfiguration"],
         &["s3:PutReplicationConfiguration", "iam:PassRole"],
     ),
     (
@@ -337,6 +343,11 @@ mod tests {
         for a in super::read_only() {
             let verb = a.split(':').nth(1).unwrap();
             assert!(["Get", "List", "Describe"].iter().any(|p| verb.starts_with(p)), "{a} is not a read action");
+        }
+        // What an adoption plan reads before creating on production's bucket.
+        let reads = super::read_only();
+        for a in ["s3:GetLifecycleConfiguration", "s3:GetEncryptionConfiguration", "s3:GetReplicationConfiguration"] {
+            assert!(reads.contains(&a), "{a} is missing from the read actions");
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Loading a configuration directory into everything planning needs, and
 //! checking it fully before any API call.
 
+pub mod active;
 pub mod imports;
 pub mod secrets;
 
@@ -55,7 +56,7 @@ pub fn load_with(dir: &Path, inputs: &VarInputs, generate: bool) -> Result<Loade
     diags.extend(gdiags);
     let (vars, vdiags) = vars::resolve(tree.root(), inputs);
     diags.extend(vdiags);
-    diags.extend(crate::switchover::check_active(tree.root(), &vars));
+    diags.extend(active::check(tree.root(), &vars));
     let (_, ediags) = Evaluator::new(&tree, &graph, vars.clone());
     diags.extend(ediags);
     if diags.has_errors() {
@@ -159,13 +160,22 @@ pub fn instances(loaded: &Loaded) -> (Vec<(Desired, Attrs)>, Diagnostics) {
 type DryRun = (Diagnostics, BTreeMap<String, Attrs>, Vec<imports::ImportTarget>, BTreeMap<String, (String, String)>);
 
 fn dry_run(loaded: &Loaded, generate: bool) -> DryRun {
-    let (all, mut diags) = instances(loaded);
+    let (mut all, mut diags) = instances(loaded);
     if diags.has_errors() {
         return (diags, BTreeMap::new(), Vec::new(), BTreeMap::new());
     }
     let ev = loaded.evaluator();
     let desired: Vec<&Desired> = all.iter().map(|(d, _)| d).collect();
     let imports = imports::resolve(&ev, &desired, generate, &mut diags);
+    // An object to adopt is not created: what the configuration leaves
+    // unset is as found, unknown until the import reads it.
+    for (d, planned) in all.iter_mut().filter(|(d, _)| imports.iter().any(|t| t.addr == d.addr)) {
+        for p in d.kind.schema().props.iter().filter(|p| p.mode == crate::kinds::schema::Mode::OptionalComputed) {
+            if !d.props.contains_key(p.name) {
+                planned.insert(p.name.to_string(), crate::value::Value::Unknown);
+            }
+        }
+    }
     let mut view = Planned { by_type: BTreeMap::new(), regions: BTreeMap::new() };
     let mut secrets = BTreeMap::new();
     for (d, planned) in &all {

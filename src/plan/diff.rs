@@ -30,9 +30,63 @@ pub fn sensitive_set(d: &Desired) -> BTreeSet<String> {
     s
 }
 
+/// The properties to apply: as configured, merged on an adopted resource
+/// with what production has that standby does not set ([`crate::kinds::Kind::merge_adopted`]).
+pub fn props_for(d: &Desired, prior: Option<&Instance>) -> Attrs {
+    let Some(prior) = prior.filter(|p| p.adopted) else { return d.props.clone() };
+    d.props
+        .iter()
+        .map(|(k, want)| {
+            let v = match prior.attrs.get(k) {
+                Some(have) => d.kind.merge_adopted(k, want, have),
+                _ => want.clone(),
+            };
+            (k.clone(), v)
+        })
+        .collect()
+}
+
+/// The properties a change sends: [`props_for`], with `unless_adopted`
+/// resolved ([`crate::kinds::schema::resolve_unless_adopted`]), and off
+/// production (the resource not adopted, nor the object it acts on) the
+/// kind's defaults of what is unset
+/// ([`crate::kinds::Kind::defaults_off_production`]).
+pub fn props_to_apply(d: &Desired, prior: Option<&Instance>, state: &State) -> Attrs {
+    let adopted = prior.is_some_and(|p| p.adopted);
+    let mut props = crate::kinds::schema::resolve_unless_adopted(&props_for(d, prior), adopted);
+    let production =
+        adopted || d.kind.acts_on(&props).and_then(|t| super::planner::adopted_object(state, &t)).is_some();
+    if !production {
+        d.kind.defaults_off_production(&mut props);
+    }
+    props
+}
+
 pub fn diff(d: &Desired, prior: Option<&Instance>, state: &State) -> Diffed {
     let schema = d.kind.schema();
-    let mut planned = d.props.clone();
+    let mut planned = props_to_apply(d, prior, state);
+    // Unset optional-computed inputs keep whatever AWS has ("as found"),
+    // before the kind derives defaults for what is still unset.
+    if let Some(prior) = prior {
+        for p in schema.props.iter().filter(|p| p.mode == Mode::OptionalComputed) {
+            if !planned.contains_key(p.name)
+                && let Some(v) = prior.attrs.get(p.name)
+            {
+                planned.insert(p.name.to_string(), v.clone());
+            }
+        }
+    }
+    // What the state keeps as recorded (not inputs: what a create observed
+    // first) is known to the kind's derivations.
+    if let Some(prior) = prior {
+        for k in d.kind.kept().iter().filter(|k| schema.get(k).is_none_or(|p| !p.is_input())) {
+            if !planned.contains_key(*k)
+                && let Some(v) = prior.attrs.get(*k)
+            {
+                planned.insert(k.to_string(), v.clone());
+            }
+        }
+    }
     d.kind.derive(&mut planned);
     let sensitive = sensitive_set(d);
     let Some(prior) = prior else {
@@ -161,6 +215,7 @@ mod tests {
             sensitive: Default::default(),
             deps: vec![],
             adopted: false,
+            found: None,
         }
     }
 

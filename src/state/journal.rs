@@ -229,6 +229,7 @@ mod tests {
             sensitive: Default::default(),
             deps: vec![],
             adopted: false,
+            found: None,
         }
     }
 

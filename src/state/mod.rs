@@ -47,6 +47,10 @@ pub struct Instance {
     /// Imported (made outside standby), not created by it: protected from
     /// deletion unless the configuration lifts it.
     pub adopted: bool,
+    /// For an adopted resource: its attributes as AWS reported them when it
+    /// was imported (kept for good, so destroy can give back what standby
+    /// changed on it). Written with the import record, before any change.
+    pub found: Option<Attrs>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -110,6 +110,10 @@ fn iam_action(call: &str) -> String {
         "PutBucketReplication" => "s3:PutReplicationConfiguration (and iam:PassRole on the role)",
         "DeleteBucketReplication" => "s3:PutReplicationConfiguration",
         "GetPublicAccessBlock" => "s3:GetBucketPublicAccessBlock",
+        "GetBucketEncryption" => "s3:GetEncryptionConfiguration",
+        // S3's reference: GetBucketLifecycleConfiguration needs s3:GetLifecycleConfiguration.
+        "GetBucketLifecycleConfiguration" => "s3:GetLifecycleConfiguration",
+        "ListObjectsV2" => "s3:ListBucket",
         "PutPublicAccessBlock" | "DeletePublicAccessBlock" => "s3:PutBucketPublicAccessBlock",
         "CreateBucket"
         | "DeleteBucket"
@@ -117,7 +121,11 @@ fn iam_action(call: &str) -> String {
         | "PutBucketTagging"
         | "GetBucketVersioning"
         | "PutBucketVersioning"
-        | "GetBucketLocation" => return format!("s3:{call}"),
+        | "GetBucketLocation"
+        | "GetObject"
+        | "CreateJob"
+        | "DescribeJob"
+        | "UpdateJobStatus" => return format!("s3:{call}"),
         "CreateLogGroup"
         | "DeleteLogGroup"
         | "DescribeLogGroups"
@@ -253,6 +261,10 @@ mod tests {
         assert!(h.contains("iam:CreateRole"), "{h}");
         let h = hint("GetBucketReplication", "AccessDenied", "").unwrap();
         assert!(h.contains("s3:GetReplicationConfiguration"), "{h}");
+        // The adoption plan's reads name S3's actions, not made-up IAM ones.
+        let h = hint("GetBucketLifecycleConfiguration", "AccessDenied", "").unwrap();
+        assert!(h.contains("`s3:GetLifecycleConfiguration`"), "{h}");
+        assert!(hint("DescribeJob", "AccessDenied", "").unwrap().contains("`s3:DescribeJob`"));
         assert!(hint("CreateBucket", "BucketAlreadyExists", "").unwrap().contains("global"));
         assert!(hint("CreateBucket", "BucketAlreadyOwnedByYou", "").unwrap().contains("adopt"));
         assert!(hint("CreateRole", "EntityAlreadyExists", "").unwrap().contains("adopt"));

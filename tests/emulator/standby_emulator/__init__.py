@@ -20,11 +20,15 @@ def apply_all() -> None:
         iam,
         iam_simulate,
         opensearch,
+        opensearch_bootstrap,
+        opensearch_changes,
         opensearch_logs,
         opensearch_stats,
         prefix_lists,
         propagation,
         rds,
+        rds_global_ops,
+        rds_modify,
         rds_recreate,
         rds_snapshots,
         route53,
@@ -39,9 +43,13 @@ def apply_all() -> None:
     iam.apply()
     rds.apply()
     rds_recreate.apply()
+    rds_modify.apply()
     rds_snapshots.apply()
+    rds_global_ops.apply()
     opensearch.apply()
     opensearch_logs.apply()
+    opensearch_bootstrap.apply()
+    opensearch_changes.apply()
     iam_simulate.apply()
     opensearch_stats.apply()
     route53.apply()

@@ -19,7 +19,7 @@ request (AWS APIs and OpenSearch domain REST alike) meets, with probability
 
 The emulator's own control paths (/_emulator/..., /moto-api/...) and
 /_proxy/... are never faulted. Control: `GET /_proxy/stats` (faults by kind,
-requests seen), `PUT /_proxy/rate?value=0.2`, `PUT
+requests seen, answers held now), `PUT /_proxy/rate?value=0.2`, `PUT
 /_proxy/rates?refused=0.15&lost=0.05` (a probability per kind instead: each
 request meets at most one fault, drawn with these odds), and `PUT
 /_proxy/lose?match=TEXT&times=N`: the next N requests whose "METHOD path"
@@ -27,8 +27,11 @@ line or body contains TEXT (e.g. `Action=CreatePolicy`,
 `POST /2021-01-01/opensearch/cc/outboundConnection`) take effect and lose
 their answer, whatever the rate; with several `match` parameters a request
 must contain them all; `PUT /_proxy/refuse?match=TEXT&times=N` likewise
-answers them 503 without forwarding (they never take effect), and `PUT
-/_proxy/clear` forgets both lists. Each fault is also one JSON line in --log.
+answers them 503 without forwarding (they never take effect); `PUT
+/_proxy/hold?match=TEXT&secs=S`: the next such request takes effect and its
+answer is held S seconds (a test kills the caller meanwhile: the call
+happened, the caller never heard of it); `PUT /_proxy/clear` forgets the
+three lists. Each fault is also one JSON line in --log.
 """
 
 import argparse
@@ -56,6 +59,8 @@ class State:
         self.requests = 0
         self.log = log
         self.lose: list[list] = []  # [texts (all must occur), times left]
+        self.hold: list[list] = []  # [texts, seconds] (once each)
+        self.held = 0
         self.refuse: list[list] = []  # the same, answered 503 without forwarding
         self.rates: dict[str, float] | None = None  # per kind, instead of `rate` evenly
 
@@ -68,6 +73,14 @@ class State:
                         self.stats[kind] += 1
                         return kind
         return None
+
+    def held_for(self, line: str, body: bytes) -> float:
+        with self.lock:
+            for rule in self.hold:
+                if all(t in line or t.encode() in body for t in rule[0]):
+                    self.hold.remove(rule)
+                    return rule[1]
+        return 0
 
     def pick(self) -> str | None:
         with self.lock:
@@ -178,18 +191,24 @@ def make_handler(state: State, upstream: str):
             if u.path == "/_proxy/stats":
                 with state.lock:
                     payload = {"faults": dict(state.stats), "requests": state.requests, "rate": state.rate,
-                               "rates": state.rates}
+                               "rates": state.rates, "held": state.held}
                 return self._send(200, {"Content-Type": "application/json"}, json.dumps(payload).encode())
             if u.path == "/_proxy/clear":
                 with state.lock:
                     state.lose.clear()
                     state.refuse.clear()
+                    state.hold.clear()
                 return self._send(200, {"Content-Type": "application/json"}, b"{}")
             if u.path in ("/_proxy/lose", "/_proxy/refuse"):
                 q = parse_qs(u.query)
                 with state.lock:
                     rules = state.lose if u.path == "/_proxy/lose" else state.refuse
                     rules.append([q["match"], int(q.get("times", ["1"])[0])])
+                return self._send(200, {"Content-Type": "application/json"}, b"{}")
+            if u.path == "/_proxy/hold":
+                q = parse_qs(u.query)
+                with state.lock:
+                    state.hold.append([q["match"], float(q.get("secs", ["5"])[0])])
                 return self._send(200, {"Content-Type": "application/json"}, b"{}")
             if u.path == "/_proxy/rate":
                 with state.lock:
@@ -217,7 +236,15 @@ def make_handler(state: State, upstream: str):
                 return self._send(*error_answer(kind, service))
             if kind == "slow":
                 time.sleep(0.3 + state.rng.random() * 0.9)
+            hold = 0 if control else state.held_for(f"{self.command} {path} ", body)
             status, headers, data = self._forward(body)
+            if hold:
+                with state.lock:
+                    state.held += 1
+                state.note("held", self.command, path, service)
+                time.sleep(hold)
+                with state.lock:
+                    state.held -= 1
             if kind == "lost":
                 # It happened upstream; the caller never hears of it.
                 self.close_connection = True

@@ -20,9 +20,23 @@
 - rds_snapshot_ms: how long a cluster snapshot that a failover's rejoin
   takes, or that CopyDBClusterSnapshot makes, stays `creating` before it is
   `available` (AWS: minutes, with the volume's size).
+- rds_fencing_event: 1 records a "writes were stopped" event on the new
+  primary after a failover with the old region down (0: none).
+- rds_rejoin_snapshot_ms: after a failover, how long after the old primary
+  is listed again (pending-resync) Aurora's snapshot of its old volume shows
+  (-1: none ever does).
+- rds_lag_ms: the replication lag RDS publishes for each secondary
+  (AuroraGlobalDBRPOLag / AuroraGlobalDBReplicationLag); -1 publishes none.
 - s3_batch_step_ms: how long an S3 Batch Operations job stays in each status
   (New, Preparing, Active) before DescribeJob shows the next (AWS: minutes
   to hours for large buckets).
+- s3_batch_expiry_ms: how long after it ends AWS keeps a job (S3 guide,
+  "Troubleshooting S3 Batch Operations": "Jobs are automatically deleted 90
+  days after reaching a terminal state"); DescribeJob then answers 404
+  NotFoundException.
+- s3_batch_fail_every: a fault for tests: every Nth object's task fails
+  (AccessDenied), so jobs that finish with failed objects can be exercised;
+  0: none.
 - asg_refresh_ms: how long an Auto Scaling instance refresh takes:
   DescribeInstanceRefreshes shows it Pending for the first tenth, then
   InProgress while the nodes are replaced batch by batch, then Successful
@@ -65,8 +79,13 @@ DEFAULT_SETTINGS = {
     "rds_write_forwarding_ms": 0,
     "rds_failover_ms": 0,
     "rds_snapshot_ms": 0,
+    "rds_fencing_event": 0,
+    "rds_rejoin_snapshot_ms": 0,
+    "rds_lag_ms": 50,
     "s3_bucket_visible_ms": 0,
     "s3_batch_step_ms": 0,
+    "s3_batch_expiry_ms": 90 * 24 * 3600 * 1000,
+    "s3_batch_fail_every": 0,
     "route53_pending_polls": 1,
     "asg_refresh_ms": 300,
     "game_day": 0,
