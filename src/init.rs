@@ -13,6 +13,7 @@ use std::path::PathBuf;
 /// The example and the modules, as shipped with this binary.
 pub const EXAMPLE: &[(&str, &str)] = &[
     ("main.yaml", include_str!("../examples/mattermost-dr/main.yaml")),
+    ("network.yaml", include_str!("../examples/mattermost-dr/network.yaml")),
     ("database.yaml", include_str!("../examples/mattermost-dr/database.yaml")),
     ("search.yaml", include_str!("../examples/mattermost-dr/search.yaml")),
     ("imports.yaml", include_str!("../examples/mattermost-dr/imports.yaml")),

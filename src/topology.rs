@@ -176,6 +176,9 @@ fn role(type_name: &str) -> Role {
         "aws_route53_zone" => Role::Part("Route 53 zone", UsedBy),
         "aws_route53_health_check" => Role::Part("health check", UsedBy),
         "standby_managed_prefix_list" => Role::Part("prefix list", UsedBy),
+        // A value passed on (a cluster's list of security groups): not drawn,
+        // but the way from what it holds to what uses it.
+        "standby_data" => Role::Part("value", UsedBy),
         _ => Role::Part("resource", Configures),
     }
 }
@@ -291,6 +294,9 @@ pub fn build(loaded: &Loaded, instances: &[(Desired, Attrs)], state: Option<&Sta
             // IAM is global: its resources belong wherever they are used.
             let region = if global(d.kind.type_name()) { None } else { regions[i] };
             owners[i] = g.owner(i, &node_of, &t.nodes, region);
+            if d.kind.type_name() == "standby_data" {
+                continue;
+            }
             match owners[i] {
                 Some(n) => {
                     *parts.entry((n, kind)).or_default() += 1;

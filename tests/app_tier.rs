@@ -294,17 +294,24 @@ fn app_tier_in_both_regions() {
             ud.contains(&format!("secret '{region}' 'arn:aws:secretsmanager:{region}:123456789012:secret:mm-db-")),
             "{ud}"
         );
-        let tls = "?sslmode=verify-full&sslrootcert=/etc/ssl/certs/rds-global-bundle.pem&connect_timeout=10";
+        // The writer's certificate is checked against the RDS CA bundle but
+        // not for the global endpoint's name (no AWS source says it is
+        // there); the reader's, whose name RDS's certificates carry, for both.
+        let bundle = "/etc/ssl/certs/rds-global-bundle.pem";
+        let tls = format!("?sslmode=verify-ca&sslrootcert={bundle}&connect_timeout=10");
         assert!(
             ud.contains(&format!(
                 "line 'MM_SQLSETTINGS_DATASOURCE' 'postgres://mmuser:' '@db.global-abc.global.rds.amazonaws.com:5432/mattermost{tls}' 1"
             )),
             "{ud}"
         );
-        assert!(
-            ud.contains(&format!("line 'MM_SQLSETTINGS_DATASOURCEREPLICAS' 'postgres://mmuser:' '@{db}.cluster-ro-")),
-            "{ud}"
-        );
+        let reader =
+            ud.lines().find(|l| l.starts_with("printf '%s' \"$value\" | line 'MM_SQLSETTINGS_DATASOURCEREPLICAS'"));
+        let reader = reader.unwrap_or_else(|| panic!("{ud}"));
+        assert!(reader.contains(&format!("'@{db}.cluster-ro-")), "{reader}");
+        assert!(reader.contains(&format!("?sslmode=verify-full&sslrootcert={bundle}&")), "{reader}");
+        // Without the bundle the node stops before Mattermost, saying why.
+        assert!(ud.contains(&format!("[[ -r '{bundle}' ]] || {{ say 'this AMI lacks the CA bundle")), "{ud}");
         assert!(!ud.contains(other), "{region}'s user data names {other}:\n{ud}");
         for name in standby::mattermost::names_in(&ud) {
             assert!(standby::mattermost::setting_type(name).is_some(), "{name}");
@@ -320,11 +327,9 @@ fn app_tier_in_both_regions() {
         assert_eq!(lbs.load_balancers()[0].canonical_hosted_zone_id(), Some(zone));
         let tgs = w.block(elb.describe_target_groups().names(format!("mm-app-{region}")).send()).unwrap();
         let tg = &tgs.target_groups()[0];
-        // The ping that writes to the database: a region whose database is gone fails it.
-        assert_eq!(
-            (tg.port(), tg.health_check_path()),
-            (Some(8065), Some("/api/v4/system/ping?get_server_status=true"))
-        );
+        // Liveness only: the group replaces nodes that fail it (ELB), so it
+        // never writes to the database (a writer outage would replace them all).
+        assert_eq!((tg.port(), tg.health_check_path()), (Some(8065), Some("/api/v4/system/ping")));
         assert_eq!(tg.matcher().unwrap().http_code(), Some("200"));
         let listeners = w.block(elb.describe_listeners().load_balancer_arn(&lb_arn).send()).unwrap();
         let l = &listeners.listeners()[0];
@@ -374,7 +379,7 @@ fn app_tier_in_both_regions() {
     assert_eq!(settings("primary")["MM_ELASTICSEARCHSETTINGS_PASSWORD"], "(sensitive)");
     assert_eq!(
         settings("secondary")["MM_SQLSETTINGS_DATASOURCE"].as_str().unwrap(),
-        "postgres://mmuser:(sensitive)@db.global-abc.global.rds.amazonaws.com:5432/mattermost?sslmode=verify-full&sslrootcert=/etc/ssl/certs/rds-global-bundle.pem&connect_timeout=10"
+        "postgres://mmuser:(sensitive)@db.global-abc.global.rds.amazonaws.com:5432/mattermost?sslmode=verify-ca&sslrootcert=/etc/ssl/certs/rds-global-bundle.pem&connect_timeout=10"
     );
     assert_eq!(settings("primary")["MM_JOBSETTINGS_RUNSCHEDULER"], "true");
     // What Route 53 needs from the module: the load balancer's name and zone.
@@ -931,9 +936,13 @@ fn a_new_database_password_rolls_the_nodes() {
 }
 
 /// Unsafe combinations are said before any call, located at the line of
-/// the configuration and with the address: Mattermost on the master user
-/// (warning), an active region with no nodes (error), Route 53's health
-/// checkers kept out of the load balancer (warning).
+/// the configuration and with the address: the adopted database admitting
+/// no app node (warning, the example's default: the operator decides),
+/// Mattermost on the master user (warning), an active region with no nodes
+/// (error), a warm standby in default VPCs that cannot reach the other
+/// region's writer (warning), Route 53's health checkers kept out of the
+/// load balancer (warning), a target group check that writes to the
+/// database (warning: every outage would replace the nodes).
 #[test]
 fn unsafe_combinations_are_said_at_plan_time() {
     let dir = example_copy("app-tier-unsafe");
@@ -944,9 +953,16 @@ fn unsafe_combinations_are_said_at_plan_time() {
         }
         c.output().unwrap().into()
     };
-    let fine = validate(&[]);
+    // The example's own defaults (the tests' runs warm the passive region).
+    let fine = validate(&[("app_nodes_passive", "0")]);
     assert_eq!(fine.code, 0, "{}", fine.all());
-    assert!(!fine.all().contains("check."), "the example's defaults are safe:\n{}", fine.all());
+    let checks = |r: &Run| r.all().lines().filter(|l| l.contains("check.")).map(str::to_string).collect::<Vec<_>>();
+    assert_eq!(checks(&fine).len(), 1, "only the database's rules are left to decide:\n{}", fine.all());
+    assert!(checks(&fine)[0].contains("check.primary_database_admits_no_app_nodes"), "{}", fine.all());
+    let admitted = validate(&[("app_nodes_passive", "0"), ("primary_db_security_group", "sg-0123456789abcdef0")]);
+    assert_eq!((admitted.code, checks(&admitted)), (0, vec![]), "{}", admitted.all());
+    let warm = validate(&[("app_nodes_passive", "1")]);
+    assert_eq!(warm.code, 0, "{}", warm.all());
     let master = validate(&[("mattermost_db_user", "postgres")]);
     assert_eq!(master.code, 0, "{}", master.all());
     let none = validate(&[("app_nodes_active", "0")]);
@@ -966,11 +982,25 @@ fn unsafe_combinations_are_said_at_plan_time() {
         .unwrap()
         .into();
     assert_eq!(closed.code, 0, "{}", closed.all());
-    let said: Vec<String> = [&master, &none, &closed]
-        .iter()
-        .flat_map(|r| r.all().lines().map(str::to_string).collect::<Vec<_>>())
-        .filter(|l| l.contains("check."))
-        .collect();
+    let edited = text.replacen(
+        "      lb_ingress_cidrs:",
+        "      health_check_path: /api/v4/system/ping?get_server_status=true\n      lb_ingress_cidrs:",
+        1,
+    );
+    write_files(&fixture, &[("main.yaml", &edited)]);
+    let deep: Run = common::cmd(&fixture, &["validate", "."])
+        .env("STANDBY_VAR_certificate_arn", "arn:aws:acm:us-west-1:123456789012:certificate/x")
+        .env("STANDBY_VAR_db_password", DB_PASSWORD)
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(deep.code, 0, "{}", deep.all());
+    let mut said: Vec<String> = Vec::new();
+    for line in [&fine, &master, &none, &warm, &closed, &deep].into_iter().flat_map(checks) {
+        if !said.contains(&line) {
+            said.push(line);
+        }
+    }
     insta::assert_snapshot!("unsafe_combinations", said.join("\n"));
 }
 
@@ -1055,4 +1085,118 @@ fn a_removed_launch_setting_leaves_the_template() {
     assert!(v.launch_template_data().unwrap().iam_instance_profile().is_none(), "{v:?}");
     let plan = emu.standby(&dir, &["plan", ".", "--detailed-exitcode"]);
     assert_eq!(plan.code, 0, "{}", plan.all());
+}
+
+/// The app nodes can reach their database, as the plan and AWS show it
+/// (the emulator's security groups gate no connection, so the rules are
+/// what is tested): the secondary cluster gets a group of its own that
+/// admits its region's app nodes and the other region's app subnets; the
+/// adopted primary keeps its groups, and gets rules added to the one
+/// `primary_db_security_group` names, nothing else. Also what decides each
+/// health: the target groups (the Auto Scaling groups' replacement signal)
+/// ask the plain ping, only the DNS checks the one that writes to the
+/// database.
+#[test]
+fn the_app_nodes_reach_their_database_and_outages_replace_no_node() {
+    let emu = Emulator::start();
+    let dir = example_copy("app-tier-db-access");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let ec2 = |region: &str| Ec2::new(&rt.block_on(common::sdk_config(&emu.endpoint(), region)));
+    let (west, east) = (ec2(WEST), ec2(EAST));
+    // Production's own database group, with its own rule.
+    let prod = rt.block_on(west.create_security_group().group_name("prod-db").description("prod").send()).unwrap();
+    let prod = prod.group_id().unwrap().to_string();
+    rt.block_on(
+        west.authorize_security_group_ingress()
+            .group_id(&prod)
+            .ip_protocol("tcp")
+            .from_port(5432)
+            .to_port(5432)
+            .cidr_ip("10.9.0.0/16")
+            .send(),
+    )
+    .unwrap();
+    let vars = [
+        ("primary_db_security_group", prod.as_str()),
+        ("app_subnet_cidrs_primary", r#"["10.1.0.0/24"]"#),
+        ("app_subnet_cidrs_secondary", r#"["10.2.0.0/24"]"#),
+    ];
+    let run = |args: &[&str]| -> Run {
+        let mut c = example_cmd(&dir, Some(&emu), args);
+        for (k, v) in vars {
+            c.env(format!("STANDBY_VAR_{k}"), v);
+        }
+        c.output().unwrap().into()
+    };
+    let mut targets = vec!["apply", ".", "--auto-approve"];
+    for t in [
+        "aws_vpc_security_group_ingress_rule.db_from_app_primary",
+        "aws_vpc_security_group_ingress_rule.db_from_secondary_app_subnets",
+        "aws_vpc_security_group_ingress_rule.db_from_app_secondary",
+        "aws_vpc_security_group_ingress_rule.db_from_primary_app_subnets",
+        "module.database.standby_data.secondary_groups",
+    ] {
+        targets.extend(["--target", t]);
+    }
+    let applied = run(&targets);
+    assert_eq!(applied.code, 0, "{}", applied.all());
+    let group = |ec2: &Ec2, name: &str| {
+        let out = rt
+            .block_on(
+                ec2.describe_security_groups()
+                    .filters(Filter::builder().name("group-name").values(name).build())
+                    .send(),
+            )
+            .unwrap();
+        out.security_groups().first().and_then(|g| g.group_id()).map(str::to_string)
+    };
+    let rules = |ec2: &Ec2, id: &str| {
+        let out = rt
+            .block_on(
+                ec2.describe_security_group_rules()
+                    .filters(Filter::builder().name("group-id").values(id).build())
+                    .send(),
+            )
+            .unwrap();
+        sorted(out.security_group_rules().iter().map(shape).collect())
+    };
+    let app_west = group(&west, "mattermost-dr-app-us-west-1").unwrap();
+    let app_east = group(&east, "mattermost-dr-app-us-east-1").unwrap();
+    let db_east = group(&east, "mattermost-dr-db-us-east-1").expect("the secondary cluster's group");
+    assert_eq!(group(&west, "mattermost-dr-db-us-west-1"), None, "the adopted primary keeps its own groups");
+    let tcp = |source: &str| (false, "tcp".to_string(), 5432, 5432, source.to_string());
+    assert_eq!(
+        rules(&west, &prod),
+        sorted(vec![
+            tcp("10.9.0.0/16"),
+            tcp(&app_west),
+            tcp("10.2.0.0/24"),
+            (true, "-1".into(), -1, -1, "0.0.0.0/0".into())
+        ]),
+        "production's group: its own rules, and the two added"
+    );
+    assert_eq!(rules(&east, &db_east), sorted(vec![tcp(&app_east), tcp("10.1.0.0/24")]));
+
+    let plan = run(&["plan", ".", "--json"]);
+    assert_eq!(plan.code, 0, "{}", plan.all());
+    let plan: Value = serde_json::from_str(&plan.stdout).unwrap();
+    let after = |addr: &str| {
+        let c = plan["resource_changes"].as_array().unwrap().iter().find(|c| c["address"] == addr);
+        c.unwrap_or_else(|| panic!("{addr}"))["change"]["after"].clone()
+    };
+    assert_eq!(
+        after("module.database.aws_rds_cluster.secondary")["vpc_security_group_ids"],
+        serde_json::json!([db_east])
+    );
+    assert!(after("module.database.aws_rds_cluster.primary")["vpc_security_group_ids"].is_null());
+    for region in ["primary", "secondary"] {
+        let tg = after(&format!("module.app_{region}.aws_lb_target_group.nodes"));
+        let asg = after(&format!("module.app_{region}.aws_autoscaling_group.node_group"));
+        assert_eq!(
+            (tg["health_check_path"].as_str(), asg["health_check_type"].as_str()),
+            (Some("/api/v4/system/ping"), Some("ELB"))
+        );
+        let dns = after(&format!("aws_route53_health_check.mattermost_{region}_ping"));
+        assert_eq!(dns["resource_path"], "/api/v4/system/ping?get_server_status=true");
+    }
 }

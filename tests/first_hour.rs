@@ -118,7 +118,11 @@ fn topology_marks_what_is_pending() {
         let pending = e.contains("(pending)") && e.contains("style = \"dashed\"");
         assert_eq!(pending, !e.contains("objects replicate"), "{e}");
     }
-    assert!(run.stdout.contains("mattermost-dr-db-us-east-1\\n+ instance\\n(pending)"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("mattermost-dr-db-us-east-1\\n+ instance\\n+ security group\\n(pending)"),
+        "{}",
+        run.stdout
+    );
     let bucket = run.stdout.lines().find(|l| l.contains("mattermost-dr-files-us-west-1")).unwrap();
     assert!(bucket.contains("+ versioning") && !bucket.contains("(pending)"), "{bucket}");
 }

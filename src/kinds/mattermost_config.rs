@@ -10,8 +10,9 @@
 //! as `(sensitive)`, for `standby output`.
 //!
 //! The boot script, in order (each step for a reason a node met on AWS):
-//! 1. checks that the AMI has what it needs (`aws`, `python3`, `systemctl`)
-//!    and says so in the boot log when it does not;
+//! 1. checks that the AMI has what it needs (`aws`, `python3`, `systemctl`,
+//!    and the CA bundle a DSN verifies the database with) and says so in
+//!    the boot log when it does not;
 //! 2. stops Mattermost, in case the AMI's unit is enabled and started it
 //!    with the AMI's own `config.json` (cloud-init runs user data after
 //!    `multi-user.target` on Ubuntu and Debian: cloud-final.service);
@@ -20,8 +21,9 @@
 //!    systemd's env-file parser, src/basic/env-file.c), so no password can
 //!    lose a character or swallow the next line;
 //! 4. reads each secret with retries (a new instance role can take a few
-//!    seconds to work, a NAT gateway to route), naming what it needs from
-//!    the network when it gives up;
+//!    seconds to work, a NAT gateway to route), each read bounded so that
+//!    the node names what it needs from the network when it gives up, well
+//!    before the Auto Scaling group replaces it;
 //! 5. installs a drop-in (`EnvironmentFile=`, `ConditionPathExists=`) and
 //!    starts Mattermost.
 //!
@@ -51,6 +53,14 @@ const SECRET_KEYS: &[&str] = &["secret_arn", "template", "version_id"];
 /// Attempts at reading a secret at boot, and the pause between them.
 const READ_ATTEMPTS: u32 = 12;
 const READ_PAUSE_SECS: u32 = 5;
+/// Each read's bounds (seconds): without a route to Secrets Manager a
+/// connect hangs rather than fails, for the CLI's default of 60 s per try,
+/// and the CLI retries on its own; bounded (and the CLI's own retries at 2,
+/// AWS_MAX_ATTEMPTS), the attempts take about 3 minutes when nothing routes,
+/// inside the nodes' 300 s grace period, so the boot log says what the node
+/// lacks before the Auto Scaling group replaces it.
+const CONNECT_TIMEOUT_SECS: u32 = 5;
+const READ_TIMEOUT_SECS: u32 = 10;
 
 static SCHEMA: Schema = Schema {
     props: &[
@@ -171,7 +181,7 @@ fn preamble(service: &str, with_secrets: bool) -> String {
              \x20 local out i version=()\n\
              \x20 if [[ -n \"$3\" ]]; then version=(--version-id \"$3\"); fi\n\
              \x20 for ((i = 1; i <= {READ_ATTEMPTS}; i++)); do\n\
-             \x20   if out=$(aws secretsmanager get-secret-value --region \"$1\" --secret-id \"$2\" ${{version[@]+\"${{version[@]}}\"}} --query SecretString --output text); then\n\
+             \x20   if out=$(AWS_MAX_ATTEMPTS=2 aws secretsmanager get-secret-value --cli-connect-timeout {CONNECT_TIMEOUT_SECS} --cli-read-timeout {READ_TIMEOUT_SECS} --region \"$1\" --secret-id \"$2\" ${{version[@]+\"${{version[@]}}\"}} --query SecretString --output text); then\n\
              \x20     printf '%s' \"$out\"\n\
              \x20     return 0\n\
              \x20   fi\n\
@@ -188,10 +198,45 @@ fn preamble(service: &str, with_secrets: bool) -> String {
     s
 }
 
+/// The CA bundles the DSNs verify the server with (`sslrootcert` where
+/// `sslmode` is `verify-ca` or `verify-full`), with the first setting that
+/// names each: lib/pq fails every connection when the file is missing, and
+/// only Mattermost's log would say why.
+fn ca_bundles<'a>(
+    environment: &BTreeMap<&'a str, &'a Value>,
+    secrets: &BTreeMap<&'a str, &'a Value>,
+) -> Vec<(&'a str, &'a str)> {
+    let templates = environment
+        .iter()
+        .filter_map(|(k, v)| Some((*k, v.as_str()?)))
+        .chain(secrets.iter().filter_map(|(k, spec)| Some((*k, spec.as_map()?.get("template")?.as_str()?))));
+    let mut out: Vec<(&str, &str)> = Vec::new();
+    for (setting, text) in templates {
+        let Some((_, query)) = text.split_once('?') else { continue };
+        let param = |name: &str| query.split('&').find_map(|p| p.strip_prefix(name)?.strip_prefix('='));
+        if let (Some("verify-ca" | "verify-full"), Some(bundle)) = (param("sslmode"), param("sslrootcert"))
+            && !out.iter().any(|(b, _)| *b == bundle)
+        {
+            out.push((bundle, setting));
+        }
+    }
+    out
+}
+
 fn script(attrs: &Attrs, environment: &BTreeMap<&str, &Value>, secrets: &BTreeMap<&str, &Value>) -> Option<String> {
     let env_file = attrs.get("env_file").and_then(Value::as_str).unwrap_or(DEFAULT_ENV_FILE);
     let service = attrs.get("service").and_then(Value::as_str).unwrap_or(DEFAULT_SERVICE);
     let mut s = preamble(service, !secrets.is_empty());
+    for (bundle, setting) in ca_bundles(environment, secrets) {
+        s += &format!(
+            "[[ -r {b} ]] || {{ say {}; exit 1; }}\n",
+            quote(&format!(
+                "this AMI lacks the CA bundle {bundle}, which {setting} checks the database's certificate with \
+                 (sslmode=verify-*): bake AWS's RDS bundle there (https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem)"
+            )),
+            b = quote(bundle),
+        );
+    }
     s += &format!("env_file={}\ninstall -d -m 0750 \"$(dirname \"$env_file\")\"\n", quote(env_file));
     s += "cat > \"$env_file.new\" <<'STANDBY_SETTINGS'\n";
     for (k, v) in environment {
@@ -467,6 +512,34 @@ mod tests {
             Value::str("postgres://mmuser:(sensitive)@db:5432/mm?sslmode=require")
         );
         assert_eq!(r["MM_ELASTICSEARCHSETTINGS_PASSWORD"], Value::str("(sensitive)"));
+    }
+
+    /// A DSN that verifies the server's certificate needs its CA bundle: the
+    /// script stops, saying which file, before it starts Mattermost without
+    /// it; a DSN that does not verify needs no file.
+    #[test]
+    fn a_verifying_dsn_needs_its_ca_bundle() {
+        let bundle = "/etc/ssl/certs/rds-global-bundle.pem";
+        let dsn = |mode: &str| format!("postgres://mm:{{secret}}@db:5432/mm?sslmode={mode}&sslrootcert={bundle}");
+        let (writer, reader) = (dsn("verify-ca"), dsn("verify-full"));
+        let mut a = attrs(
+            &[],
+            &[
+                ("MM_SQLSETTINGS_DATASOURCE", ARN, Some(writer.as_str())),
+                ("MM_SQLSETTINGS_DATASOURCEREPLICAS", ARN, Some(reader.as_str())),
+            ],
+        );
+        MattermostConfig.derive(&mut a);
+        let s = a["user_data"].as_str().unwrap();
+        let check = format!(
+            "[[ -r '{bundle}' ]] || {{ say 'this AMI lacks the CA bundle {bundle}, which MM_SQLSETTINGS_DATASOURCE checks"
+        );
+        assert_eq!(s.matches(&check).count(), 1, "{s}");
+        assert!(s.find(&check).unwrap() < s.find("systemctl restart").unwrap(), "{s}");
+        let plain = dsn("require");
+        let mut a = attrs(&[], &[("MM_SQLSETTINGS_DATASOURCE", ARN, Some(plain.as_str()))]);
+        MattermostConfig.derive(&mut a);
+        assert!(!a["user_data"].as_str().unwrap().contains("[[ -r"), "{}", a["user_data"]);
     }
 
     #[test]

@@ -258,19 +258,41 @@ async fn being_deleted(cx: &Ctx<'_>, name: &str, err: &KindError) -> Result<bool
     }
     let sm = cx.aws.secretsmanager(cx.region).await;
     match sm.describe_secret().secret_id(name).send().await {
-        // A recovery window ends days from now; a forced deletion is dated now.
         Ok(d) => Ok(d.deleted_date().is_some_and(|t| {
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-            t.secs() <= now.as_secs() as i64 + 60
+            forced(t.secs(), now.as_secs() as i64)
         })),
         Err(e) if crate::kinds::aws::is_gone(&e, super::GONE) => Ok(true),
         Err(e) => Err(sm_error("DescribeSecret", e)),
     }
 }
 
+/// Whether a secret's `DeletedDate` (seconds) looks like a deletion without
+/// recovery, at `now`. AWS documents the field two ways: the end of the
+/// recovery window (DescribeSecretResponse: "the date the secret is
+/// scheduled for deletion"; moto stores that) or the time of the request
+/// (SecretListEntry: "the date and time the deletion of the secret
+/// occurred"). A window lasts 7 days at least, so a date days ahead is one;
+/// a forced deletion's date is its request, and AWS frees the name within
+/// moments ("a short delay"), so a date more than two minutes old is a
+/// window under the second reading. Only a date within those minutes of now
+/// is waited for (at most FORCED_DELETION).
+fn forced(deleted: i64, now: i64) -> bool {
+    (now - 120..=now + 60).contains(&deleted)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_deletion_dated_now_is_waited_for() {
+        let now = 1_800_000_000;
+        assert!(forced(now, now) && forced(now - 30, now) && forced(now + 5, now));
+        // A window's end, by either reading of DeletedDate.
+        assert!(!forced(now + 7 * 86_400, now));
+        assert!(!forced(now - 3600, now));
+    }
 
     fn props(pairs: &[(&str, Value)]) -> Attrs {
         pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()

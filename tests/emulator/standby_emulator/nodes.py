@@ -78,9 +78,12 @@ LimitNOFILE=49152
 WantedBy=multi-user.target
 """
 # Where an AMI baked as AWS says carries the RDS CA bundle
-# (https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem; the
-# path is the app tier module's `db_ca_bundle` default): here, the
-# emulator's RDS CA (rds_ca.py), so `sslmode=verify-full` works on the nodes.
+# (global-bundle.pem from https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem,
+# Aurora User Guide, "Using SSL/TLS to encrypt a connection to a DB
+# cluster"; the path is the app tier module's `db_ca_bundle` default): here,
+# the emulator's RDS CA (rds_ca.py), so the nodes' DSNs verify Aurora's
+# certificates (`sslmode=verify-ca` for the writer, `verify-full` for the
+# reader), and the boot script, which stops without the bundle, goes on.
 RDS_CA_BUNDLE = "/etc/ssl/certs/rds-global-bundle.pem"
 OVERLAID = ("etc", "opt", "var", "root", "home", "srv")
 UNIT_DIRS = ("/etc/systemd/system", "/run/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system")
