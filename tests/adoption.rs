@@ -36,6 +36,7 @@ fn what_production_would_not_survive_is_refused_at_plan_time() {
             "module.database.aws_rds_cluster_instance.primary_instances[0]: this resizes the adopted instance from \
              db.r5.xlarge to db.r6g.large, in the instance's next maintenance window",
             "an outage occurs during the change",
+            "standby sends the new class to every adopted instance given it in the same apply",
             "allow_disruption: [instance_class]",
         ],
     );
@@ -129,6 +130,33 @@ fn what_production_would_not_survive_is_refused_at_plan_time() {
         &[("STANDBY_VAR_primary_search_domain", "mattermost-open-search")],
         &["this adopted domain has no fine-grained access control", "you can't disable it"],
     );
+
+    // A master password for the adopted cluster: AWS never returns it and
+    // changes it at once, so it is refused unless accepted.
+    refused(
+        &ex,
+        &[("STANDBY_VAR_db_master_password", "Another-Passw0rd")],
+        &[
+            "modules/aurora-global-database/main.yaml:",
+            "module.database.aws_rds_cluster.primary: this sets the adopted cluster's master password",
+            "AWS changes it at once, whatever apply_immediately says",
+            "allow_disruption: [master_password]",
+        ],
+    );
+    let accepted = ex.run_with(
+        &[
+            ("STANDBY_VAR_db_master_password", "Another-Passw0rd"),
+            ("STANDBY_VAR_db_allow_disruption", "[\"master_password\"]"),
+        ],
+        &["plan", "."],
+    );
+    assert_eq!(accepted.code, 0, "{}", accepted.all());
+    assert!(
+        accepted.stdout.contains("the master password changes, at once whatever apply_immediately says (accepted)"),
+        "the production section names it:\n{}",
+        accepted.stdout
+    );
+    assert!(!accepted.all().contains("Another-Passw0rd"), "{}", accepted.all());
 
     // Accepted: the resize waits for each instance's maintenance window
     // (no ApplyImmediately), and the plan says so.

@@ -231,7 +231,6 @@ fn adopting_production_changes_only_what_dr_needs_and_destroy_gives_it_back() {
     let expected: Vec<(String, String)> = [
         ("module.database.aws_rds_global_cluster.global", db),
         ("module.files.aws_s3_batch_replication_job.existing_objects[0]", files),
-        ("module.files.aws_s3_bucket_public_access_block.primary_public_access", files),
         ("module.files.aws_s3_bucket_replication.primary_to_secondary", files),
         ("module.files.aws_s3_bucket_versioning.primary_versioning", files),
         ("module.search.aws_opensearch_domain.leader", search),

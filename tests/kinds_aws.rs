@@ -330,17 +330,29 @@ async fn s3(aws: &Aws) {
         create(versioning, cx, &desired).await;
     }
 
-    // Block Public Access: given settings are applied, unset ones are on;
-    // a bucket without a configuration reads as absent.
+    // Block Public Access: given settings are applied; on a bucket standby
+    // makes unset ones are on; a bucket without a configuration reads as absent.
     let pab = lookup("aws_s3_bucket_public_access_block").unwrap();
-    let open = attrs(&[("bucket", Value::str(&a_id)), ("block_public_policy", Value::Bool(false))]);
+    let mut open = attrs(&[
+        ("bucket", Value::str(&a_id)),
+        ("block_public_policy", Value::Bool(false)),
+        ("restrict_public_buckets", Value::Bool(false)),
+    ]);
+    pab.defaults_off_production(&mut open);
     let (pab_id, seen) = create(pab, &west, &open).await;
     assert_eq!(pab_id, a_id);
     assert_eq!(seen["block_public_policy"], Value::Bool(false));
-    for on in ["block_public_acls", "ignore_public_acls", "restrict_public_buckets"] {
+    for on in ["block_public_acls", "ignore_public_acls"] {
         assert_eq!(seen[on], Value::Bool(true), "{on}");
     }
-    let closed = attrs(&[("bucket", Value::str(&a_id))]);
+    // On an adopted bucket an unset setting stays as found.
+    let one = attrs(&[("bucket", Value::str(&a_id)), ("block_public_policy", Value::Bool(true))]);
+    pab.update(&west, &pab_id, &seen, &one).await.unwrap();
+    let seen = pab.read(&west, &pab_id, &one).await.unwrap().unwrap();
+    assert_eq!(seen["block_public_policy"], Value::Bool(true));
+    assert_eq!(seen["restrict_public_buckets"], Value::Bool(false), "as found");
+    let mut closed = attrs(&[("bucket", Value::str(&a_id))]);
+    pab.defaults_off_production(&mut closed);
     pab.update(&west, &pab_id, &seen, &closed).await.unwrap();
     let seen = pab.read(&west, &pab_id, &closed).await.unwrap().unwrap();
     assert_no_diff(pab, &closed, &seen);

@@ -691,8 +691,10 @@ fn adoption_checks(
             .hint("make the configuration match what AWS reports; standby never replaces an adopted resource"),
         );
     }
+    let problems = d.kind.adoption_checks(&prior.attrs, &diffed.planned, &diffed.changed, importing);
     for name in diffed.changed.iter().filter(|n| diffed.sensitive.contains(*n) && !prior.sensitive.contains_key(*n)) {
-        if d.props.get(name).is_some_and(|v| !v.is_null()) {
+        // The kind's own rule for it (refused unless accepted) says more.
+        if d.props.get(name).is_some_and(|v| !v.is_null()) && !problems.iter().any(|p| &p.prop == name) {
             diags.push(
                 Diagnostic::warning(format!(
                     "`{name}` is set in the configuration, but AWS never returns it for this adopted resource: \
@@ -712,7 +714,7 @@ fn adoption_checks(
         .and_then(Value::as_list)
         .map(|l| l.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
-    for p in d.kind.adoption_checks(&prior.attrs, &diffed.planned, &diffed.changed, importing) {
+    for p in problems {
         let diag = if p.warning {
             Diagnostic::warning(p.message)
         } else if allowed.contains(&p.prop.as_str()) {

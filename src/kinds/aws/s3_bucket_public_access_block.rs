@@ -1,10 +1,14 @@
 //! `aws_s3_bucket_public_access_block`: a bucket's S3 Block Public Access
 //! settings. id = bucket name.
 //!
-//! Secure by default: each of the four settings is `true` unless given
-//! (the AWS provider defaults them to `false`; AWS itself turns all four on
-//! for buckets created since April 2023). Put replaces all four at once, so
-//! repeating it after a lost answer is harmless.
+//! Secure by default on a bucket standby makes: each of the four settings
+//! is `true` unless given (the AWS provider defaults them to `false`; AWS
+//! itself turns all four on for buckets created since April 2023). On an
+//! adopted bucket an unset setting is as found: replication does not need
+//! them, and `IgnorePublicAcls`/`RestrictPublicBuckets` would cut off the
+//! public or cross-account access production may grant by ACL or policy
+//! (botocore `PublicAccessBlockConfiguration`). Put replaces all four at
+//! once, so repeating it after a lost answer is harmless.
 //!
 //! What the bucket had before is read before the create and kept
 //! (`previous_configuration`, written ahead): destroy puts it back, and
@@ -38,19 +42,28 @@ static SCHEMA: Schema = Schema {
         Prop::optional(
             "block_public_acls",
             Type::Bool,
-            "Refuse new public ACLs on the bucket and its objects (default true).",
-        ),
+            "Refuse new public ACLs on the bucket and its objects (default true; on an adopted bucket, as found).",
+        )
+        .or_computed(),
         Prop::optional(
             "block_public_policy",
             Type::Bool,
-            "Refuse bucket policies that grant public access (default true).",
-        ),
-        Prop::optional("ignore_public_acls", Type::Bool, "Ignore public ACLs already present (default true)."),
+            "Refuse bucket policies that grant public access (default true; on an adopted bucket, as found).",
+        )
+        .or_computed(),
+        Prop::optional(
+            "ignore_public_acls",
+            Type::Bool,
+            "Ignore public ACLs already present (default true; on an adopted bucket, as found).",
+        )
+        .or_computed(),
         Prop::optional(
             "restrict_public_buckets",
             Type::Bool,
-            "Only AWS services and the bucket owner's account may use a public bucket policy (default true).",
-        ),
+            "Only AWS services and the bucket owner's account may use a public bucket policy (default true; on an \
+             adopted bucket, as found).",
+        )
+        .or_computed(),
         Prop::computed(
             "previous_configuration",
             Type::Map(&Type::Bool),
@@ -67,6 +80,23 @@ fn settings_of(attrs: &Attrs) -> Value {
 /// A setting as planned: unset means `true`.
 fn setting(attrs: &Attrs, key: &str) -> bool {
     attrs.get(key).and_then(Value::as_bool).unwrap_or(true)
+}
+
+/// The four settings to put: as given, else as the bucket had them before
+/// (`previous_configuration`; an adopted bucket's as found), else off, as S3
+/// applies a bucket without a configuration.
+fn effective(desired: &Attrs) -> Attrs {
+    let found = match desired.get("previous_configuration") {
+        Some(Value::Map(m)) => m.clone(),
+        _ => Attrs::new(),
+    };
+    SETTINGS
+        .iter()
+        .map(|k| {
+            let v = desired.get(*k).and_then(Value::as_bool).or_else(|| found.get(*k).and_then(Value::as_bool));
+            (k.to_string(), Value::Bool(v.unwrap_or(false)))
+        })
+        .collect()
 }
 
 async fn put(cx: &Ctx<'_>, bucket: &str, desired: &Attrs) -> Result<(), KindError> {
@@ -125,6 +155,13 @@ impl Kind for S3BucketPublicAccessBlock {
         &["previous_configuration"]
     }
 
+    /// On a bucket standby makes, unset settings are on.
+    fn defaults_off_production(&self, planned: &mut Attrs) {
+        for k in SETTINGS {
+            planned.entry(k.to_string()).or_insert(Value::Bool(true));
+        }
+    }
+
     fn acts_on(&self, props: &Attrs) -> Option<crate::kinds::Target> {
         get_str(props, "bucket").map(|b| crate::kinds::Target::new("aws_s3_bucket", "bucket", b))
     }
@@ -141,11 +178,16 @@ impl Kind for S3BucketPublicAccessBlock {
         after: Option<&Attrs>,
         _changed: &std::collections::BTreeSet<String>,
     ) -> Option<String> {
-        let list = |a: &Attrs| SETTINGS.iter().map(|k| format!("{k}={}", setting(a, k))).collect::<Vec<_>>().join(", ");
+        let given = |a: &Attrs| -> Vec<String> {
+            SETTINGS.iter().filter_map(|k| a.get(*k).and_then(Value::as_bool).map(|v| format!("{k}={v}"))).collect()
+        };
+        let list = |a: &Attrs| given(a).join(", ");
         Some(match (before, after) {
+            // Nothing given: as found, nothing changes on production.
+            (None, Some(a)) if given(a).is_empty() => return None,
             (None, Some(a)) => format!(
-                "sets the bucket's Block Public Access to {} (if it has those already, nothing changes); destroy \
-                 puts back what it had",
+                "sets the bucket's Block Public Access to {} (the others as found; if it has those already, nothing \
+                 changes); destroy puts back what it had",
                 list(a)
             ),
             (Some(b), None) => self.delete_effect(b)?,
@@ -172,8 +214,10 @@ impl Kind for S3BucketPublicAccessBlock {
 
     async fn create(&self, cx: &Ctx<'_>, desired: &Attrs) -> Result<Created, KindError> {
         let bucket = req_str(desired, "bucket")?;
-        put(cx, bucket, desired).await?;
-        Ok(Created { id: bucket.to_string(), attrs: desired.clone() })
+        let mut attrs = desired.clone();
+        attrs.extend(effective(desired));
+        put(cx, bucket, &attrs).await?;
+        Ok(Created { id: bucket.to_string(), attrs })
     }
 
     // read: 1 call (GetPublicAccessBlock).
@@ -198,8 +242,17 @@ impl Kind for S3BucketPublicAccessBlock {
         Ok(Some(a))
     }
 
-    async fn update(&self, cx: &Ctx<'_>, id: &str, _prior: &Attrs, desired: &Attrs) -> Result<(), KindError> {
-        put(cx, id, desired).await
+    /// What the configuration leaves unset stays as recorded (as found on an
+    /// adopted bucket; off production every setting is given).
+    async fn update(&self, cx: &Ctx<'_>, id: &str, prior: &Attrs, desired: &Attrs) -> Result<(), KindError> {
+        let mut conf: Attrs =
+            SETTINGS.iter().filter_map(|k| prior.get(*k).map(|v| (k.to_string(), v.clone()))).collect();
+        conf.extend(
+            SETTINGS
+                .iter()
+                .filter_map(|k| desired.get(*k).filter(|v| v.as_bool().is_some()).map(|v| (k.to_string(), v.clone()))),
+        );
+        put(cx, id, &conf).await
     }
 
     async fn delete(&self, cx: &Ctx<'_>, id: &str, prior: &Attrs) -> Result<(), KindError> {

@@ -364,6 +364,20 @@ impl Kind for RdsCluster {
                 ),
             ));
         }
+        // AWS (botocore ModifyDBCluster.ApplyImmediately): "changing the
+        // master password [is] applied immediately—regardless of when you
+        // choose to apply them". AWS never returns it, so standby cannot
+        // tell whether it is the one in use: sent only when accepted.
+        if changed.contains("master_password") && password(planned).is_some() {
+            out.push(PropProblem::error(
+                "master_password",
+                "this sets the adopted cluster's master password, which AWS never returns, so standby cannot tell \
+                 whether it is the one in use; AWS changes it at once, whatever apply_immediately says (botocore \
+                 ModifyDBCluster: \"changing the master password [is] applied immediately\"): whatever logs in \
+                 with the old one (Mattermost's DataSource, if it uses the master user) is refused until given the \
+                 new one",
+            ));
+        }
         // A shorter retention shrinks how far back production can be restored.
         if let (Some(was), Some(will)) =
             (get_i64(aws, "backup_retention_period"), get_i64(planned, "backup_retention_period"))
@@ -404,7 +418,12 @@ impl Kind for RdsCluster {
         let lines: Vec<String> = changed
             .iter()
             .filter(|k| !["apply_immediately", "allow_disruption"].contains(&k.as_str()))
-            .map(|k| format!("`{k}`: {} -> {}", shown(before, k), shown(after, k)))
+            .map(|k| match k.as_str() {
+                "master_password" => "the master password changes, at once whatever apply_immediately says \
+                                      (accepted): whatever logs in with the old one is refused until given the new one"
+                    .to_string(),
+                _ => format!("`{k}`: {} -> {}", shown(before, k), shown(after, k)),
+            })
             .collect();
         if lines.is_empty() {
             return None;
@@ -412,7 +431,11 @@ impl Kind for RdsCluster {
         let when = if get_bool(after, "apply_immediately") == Some(true) {
             "now (apply_immediately)"
         } else {
-            "in place, without downtime; what AWS defers waits for the cluster's maintenance window"
+            // botocore ModifyDBCluster.ApplyImmediately: "Most modifications can
+            // be applied immediately or during the next scheduled maintenance
+            // window"; which ones AWS defers is not listed per setting.
+            "in place; AWS makes most cluster changes at once, whatever apply_immediately says, and holds the rest \
+             for the cluster's maintenance window"
         };
         Some(format!("{} ({when})", lines.join("; ")))
     }

@@ -116,7 +116,10 @@ impl Kind for RdsClusterInstance {
             format!(
                 "this resizes the adopted instance from {} to {}, {when}: AWS takes the instance out of service \
                  while it changes class (botocore ModifyDBInstance: \"If you modify the DB instance class, an outage \
-                 occurs during the change\"); resize one instance at a time, the writer last",
+                 occurs during the change\"). Accepted, standby sends the new class to every adopted instance given it \
+                 in the same apply, each in its own maintenance window (writer and readers together where their \
+                 windows coincide) or all at once with apply_immediately: to keep the database up, resize them one \
+                 at a time yourself, readers first, the writer last",
                 get_str(aws, "instance_class").unwrap_or("?"),
                 get_str(planned, "instance_class").unwrap_or("?")
             ),
