@@ -5,8 +5,9 @@
 //! - only the kinds this configuration (or its state) uses;
 //! - only the configured regions;
 //! - names starting with one of the configuration's prefixes (`--prefix`,
-//!   else the root variable `prefix`, else the longest common dash-ended
-//!   prefix of the names standby manages), or, where the listing returns
+//!   else the root variable `prefix`, as given or its default, else the
+//!   longest common dash-ended prefix of the names standby made: adopted
+//!   resources keep production's own names), or, where the listing returns
 //!   tags (RDS clusters), the tag `managed-by: standby`.
 //!
 //! Calls: ListBuckets once (+ GetBucketLocation per unmanaged prefixed
@@ -49,14 +50,19 @@ impl Scope {
         regions.extend(state.resources.values().map(|i| i.region.clone()));
         let managed: BTreeSet<(String, String)> =
             state.resources.values().filter_map(|i| Some((i.type_name.clone(), i.id.clone()?))).collect();
+        // The variable as given, else its default (a literal).
+        let prefix = loaded.vars.get("prefix").cloned().or_else(|| {
+            loaded.tree.root().variable("prefix").and_then(|v| v.default.as_ref()).and_then(crate::eval::literal)
+        });
         let prefixes = if !prefixes.is_empty() {
             prefixes.to_vec()
-        } else if let Some(Value::String(p)) = loaded.vars.get("prefix") {
-            vec![p.clone()]
+        } else if let Some(Value::String(p)) = prefix {
+            vec![p]
         } else {
-            common_prefix(managed.iter().filter(|(t, _)| NAMED.contains(&t.as_str())).map(|(_, id)| id.as_str()))
-                .into_iter()
-                .collect()
+            // Names standby chose: an adopted resource's name is production's
+            // own, and would widen the scope to production's neighbours.
+            let made = state.resources.values().filter(|i| !i.adopted && NAMED.contains(&i.type_name.as_str()));
+            common_prefix(made.filter_map(|i| i.id.as_deref())).into_iter().collect()
         };
         Scope { kinds, regions, prefixes, managed }
     }
