@@ -436,6 +436,54 @@ fn drift_is_clean_after_apply_then_reports_out_of_band_changes_read_only() {
     assert_eq!(behind, vec![want("channels"), want("files")]);
 }
 
+/// The parts of the whole example a data-tier test would not see, changed
+/// out of band the way a person would (boto3): the app tier's group, Route
+/// 53's health check and Mattermost's database password in Secrets Manager.
+/// Each is found, on its address, and nothing else is.
+#[test]
+fn drift_sees_the_app_tier_dns_and_secrets_changed_out_of_band() {
+    let w = World::applied();
+    w.ok(0, &["drift", "."]);
+    common::standin::py(
+        &w.ex.emu,
+        r#"
+asg = aws('autoscaling')
+g = [g for g in asg.describe_auto_scaling_groups()['AutoScalingGroups'] if g['AutoScalingGroupName'] == 'mattermost-dr-app-us-west-1'][0]
+asg.update_auto_scaling_group(AutoScalingGroupName=g['AutoScalingGroupName'], MaxSize=g['MaxSize'] + 3)
+r53 = aws('route53', 'us-east-1')
+for h in r53.list_health_checks()['HealthChecks']:
+    if h['HealthCheckConfig'].get('FullyQualifiedDomainName', '').find('us-west-1') >= 0:
+        r53.update_health_check(HealthCheckId=h['Id'], FailureThreshold=9)
+sm = aws('secretsmanager')
+for s in sm.list_secrets()['SecretList']:
+    sm.put_secret_value(SecretId=s['ARN'], SecretString='Changed-By-Hand-1!')
+print('null')
+"#,
+    );
+    let run = w.ok(2, &["drift", ".", "--format", "json"]);
+    assert_schema_valid(&run.stdout);
+    let got: Vec<_> = findings(&run).iter().map(brief).collect();
+    let want = |a: &str, p: &str| ("changed".to_string(), a.to_string(), p.to_string());
+    assert_eq!(
+        got,
+        vec![
+            want("aws_route53_health_check.mattermost_primary_ping", "failure_threshold"),
+            want("aws_secretsmanager_secret_version.mattermost_db_password_primary_value", "version_stages"),
+            want("aws_secretsmanager_secret_version.mattermost_search_password_primary_value", "version_stages"),
+            want("module.app_primary.aws_autoscaling_group.node_group", "max_size"),
+        ],
+        "{}",
+        run.stdout
+    );
+    let all = findings(&run);
+    assert_eq!((all[0]["expected"].clone(), all[0]["actual"].clone()), (json!(3), json!(9)));
+    assert_eq!((all[1]["expected"].clone(), all[1]["actual"].clone()), (json!(["AWSCURRENT"]), json!(["AWSPREVIOUS"])));
+    // The secret values themselves are never shown, neither the new one nor the applied one.
+    for secret in ["Changed-By-Hand-1!", "Mm-Db-Pass9!", "Mm-User-3%vx"] {
+        assert!(!run.all().contains(secret), "{secret} in:\n{}", run.all());
+    }
+}
+
 #[test]
 fn aurora_replication_lag_is_checked_from_cloudwatch_against_the_bound() {
     let w = World::applied();
