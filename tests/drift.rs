@@ -404,7 +404,7 @@ fn drift_is_clean_after_apply_then_reports_out_of_band_changes_read_only() {
     );
     std::fs::write(w.ex.dir.join(".standbyignore"), "module.*\naws_*\n").unwrap();
     let all_hidden = w.ok(0, &["drift", "."]);
-    assert!(all_hidden.stdout.contains("Ignored: 6 finding(s)"), "{}", all_hidden.stdout);
+    assert!(all_hidden.stdout.contains("Ignored: 9 finding(s)"), "{}", all_hidden.stdout);
     std::fs::remove_file(w.ex.dir.join(".standbyignore")).unwrap();
 
     // A configuration change not applied yet is its own kind, not drift.

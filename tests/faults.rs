@@ -529,10 +529,9 @@ fn global_database_calls_whose_answers_were_lost() {
 /// twice does not fail the apply.
 #[test]
 fn a_domain_read_answering_500_is_asked_again() {
-    let emu = Emulator::start();
-    let proxy = Proxy::start(&emu.endpoint(), 5);
-    let w = World { endpoint: proxy.url.clone(), emu, dir: example(), attempts: "4" };
-    w.stand_in_for_the_primary();
+    let ex = Example::whole_with_standin();
+    let proxy = Proxy::start(&ex.emu.endpoint(), 5);
+    let w = World::whole(ex, Some(&proxy.url), "4");
     proxy.fail("/_status", 2, 500);
     w.ok(0, &["apply", ".", "--auto-approve"]);
     assert_eq!(proxy.stats()["faults"]["failed"], 2, "the faults were met");
