@@ -1,71 +1,61 @@
-//! The whole example (examples/mattermost-dr) under adversity: through a
-//! fault-injecting proxy in front of the emulator (refused calls, throttling,
-//! answers lost after the call took effect, slow answers, on AWS APIs and
-//! OpenSearch domain REST alike), and killed -9 at random moments. Either
-//! way the next apply converges, nothing is left that standby does not know,
-//! and the plan after is clean.
+//! The whole example (examples/mattermost-dr, every file of it, adopting
+//! the stand-in production of scripts/demo-standin) under adversity: through
+//! a fault-injecting proxy in front of the emulator (refused calls,
+//! throttling, answers lost after the call took effect, slow answers, on AWS
+//! APIs and OpenSearch domain REST alike), and killed -9 at random moments.
+//! Either way the next apply converges, nothing is left that standby does
+//! not know, and the plan after is clean.
 
 mod common;
 
 use common::proxy::Proxy;
+use common::standin::{DOMAIN, Example, SEARCH_PASSWORD};
 use common::{Emulator, Run, copy_dir, repo, scratch};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const SEARCH_PASSWORD: &str = "Srch-Master-9!kq";
-const DB_PASSWORD: &str = "Db-Master-7#wz";
-const MM_DB_PASSWORD: &str = "Mm-Db-9!kd";
-const LEADER_POLICY: &str = "module.search.aws_opensearch_domain_policy.leader_policy";
-const INDICES: [&str; 4] = ["channels", "users", "files", "posts-2024-06-01"];
+/// The adopted production domain's address in the example.
+const LEADER: &str = "module.search.aws_opensearch_domain.leader";
+/// What examples/mattermost-dr/imports.yaml adopts: destroy leaves it, in
+/// AWS and on record.
+const ADOPTED: [&str; 5] = [
+    "module.database.aws_rds_cluster.primary",
+    "module.database.aws_rds_cluster_instance.primary_instances[0]",
+    "module.database.aws_rds_cluster_instance.primary_instances[1]",
+    "module.files.aws_s3_bucket.primary",
+    LEADER,
+];
 
 fn http(endpoint: &str, method: &str, path: &str, host: Option<&str>, body: Option<&str>) -> (u16, String) {
     common::http(endpoint, method, path, host, SEARCH_PASSWORD, body)
 }
 
-/// The whole example (every file) and its modules, at the same relative paths.
-fn example() -> PathBuf {
-    let root = scratch("faults-example");
-    copy_dir(&repo().join("examples/mattermost-dr"), &root.join("examples/mattermost-dr"));
-    copy_dir(&repo().join("modules"), &root.join("modules"));
-    // These tests make the primary with standby (no adoption).
-    std::fs::remove_file(root.join("examples/mattermost-dr/imports.yaml")).unwrap();
-    root.join("examples/mattermost-dr")
-}
-
 struct World {
-    emu: Emulator,
-    dir: PathBuf,
+    ex: Example,
     /// Where standby's AWS and REST calls go (the proxy, or the emulator).
     endpoint: String,
     attempts: &'static str,
 }
 
 impl World {
+    /// The whole example and the stand-in production it adopts, standby's
+    /// calls going to `endpoint` (a proxy in front of the emulator) or, with
+    /// None, straight to the emulator.
+    fn whole(ex: Example, endpoint: Option<&str>, attempts: &'static str) -> World {
+        let endpoint = endpoint.map(str::to_string).unwrap_or_else(|| ex.emu.endpoint());
+        World { ex, endpoint, attempts }
+    }
+
     fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = self.emu.cmd(&self.dir, args);
+        let mut c = self.ex.cmd(args);
         c.env("AWS_ENDPOINT_URL", &self.endpoint)
             .env("STANDBY_OPENSEARCH_ENDPOINT_URL", &self.endpoint)
             .env("STANDBY_AWS_MAX_ATTEMPTS", self.attempts)
-            .env("STANDBY_VAR_opensearch_master_password", SEARCH_PASSWORD)
-            .env("STANDBY_VAR_db_master_password", DB_PASSWORD)
-            .env("STANDBY_VAR_opensearch_replication_password", "Srch-Repl-9!kq")
-            .env("STANDBY_VAR_opensearch_mattermost_password", "Srch-Mm-9!kq")
-            .env("STANDBY_VAR_search_source_ips", r#"["127.0.0.0/8"]"#)
-            .env("STANDBY_VAR_deletion_protection", "false")
-            .env("STANDBY_VAR_force_destroy", "true")
-            // The app tier as the demo runs it (plain HTTP, no certificates),
-            // a warm passive region, and Mattermost's own database password.
-            .env("STANDBY_VAR_app_ami_id", "ami-0abcdef1234567890")
-            .env("STANDBY_VAR_app_listener_protocol", "HTTP")
-            .env("STANDBY_VAR_app_listener_port", "80")
-            .env("STANDBY_VAR_app_certificate_arn_primary", "null")
-            .env("STANDBY_VAR_app_certificate_arn_secondary", "null")
-            .env("STANDBY_VAR_app_nodes_passive", "1")
-            .env("STANDBY_VAR_mattermost_db_password", MM_DB_PASSWORD)
-            .env("STANDBY_VAR_secrets_recovery_window_in_days", "0");
+            // A warm passive region: its nodes are made too.
+            .env("STANDBY_VAR_app_nodes_passive", "1");
         c
     }
 
@@ -80,32 +70,25 @@ impl World {
         run
     }
 
+    /// After a destroy: only production is left on record; `state rm` lets
+    /// go of it (it stays in AWS), so the next apply adopts it again.
+    fn let_go_of_production(&self) {
+        assert_eq!(self.ok(0, &["state", "list"]).stdout.lines().collect::<Vec<_>>(), ADOPTED);
+        let mut args = vec!["state", "rm"];
+        args.extend(ADOPTED);
+        self.ok(0, &args);
+    }
+
     fn control(&self, method: &str, path: &str) -> Value {
-        let (status, text) = http(&self.emu.endpoint(), method, path, None, None);
+        let (status, text) = http(&self.ex.emu.endpoint(), method, path, None, None);
         assert!(status < 300, "{method} {path}: {status} {text}");
         serde_json::from_str(&text).unwrap_or(Value::Null)
     }
 
-    /// The existing primary: the leader domain with Mattermost's indices.
-    fn stand_in_for_the_primary(&self) {
-        // The domain with its access policy: the emulator, like AWS, refuses
-        // REST calls that no resource-based policy allows.
-        self.ok(0, &["apply", ".", "--auto-approve", "--target", LEADER_POLICY]);
-        let domains = self.control("GET", "/_emulator/opensearch/domains");
-        let leader = domains.as_array().unwrap().iter().find(|d| d["domain"] == "mattermost-dr-os-us-west-1").unwrap();
-        let host = leader["endpoints"][0].as_str().unwrap();
-        for index in INDICES {
-            let (status, body) = http(&self.emu.endpoint(), "PUT", &format!("/{index}"), Some(host), None);
-            assert_eq!(status, 200, "{body}");
-            let (status, body) =
-                http(&self.emu.endpoint(), "PUT", &format!("/{index}/_doc/1"), Some(host), Some("{\"n\":1}"));
-            assert!(status < 300, "{body}");
-        }
-    }
-
     /// Kinds of which the emulator holds more than the state knows (the
     /// state as read, its journal replayed): domains, and outbound
-    /// connections (their id AWS assigns).
+    /// connections (their id AWS assigns). Production's own domain was
+    /// there before standby: it is left out on both sides.
     fn orphans(&self) -> Vec<String> {
         let listed = self.ok(0, &["state", "list"]).stdout;
         let mut in_state: BTreeMap<&str, usize> = BTreeMap::new();
@@ -116,9 +99,11 @@ impl World {
         }
         let mut out = Vec::new();
         let domains = self.control("GET", "/_emulator/opensearch/domains");
-        let n = domains.as_array().map(Vec::len).unwrap_or(0);
-        if n > in_state.get("aws_opensearch_domain").copied().unwrap_or(0) {
-            out.push(format!("{n} OpenSearch domains, state knows {:?}", in_state.get("aws_opensearch_domain")));
+        let made = domains.as_array().into_iter().flatten().filter(|d| d["domain"] != DOMAIN).count();
+        let adopted = listed.lines().filter(|l| *l == LEADER).count();
+        let known = in_state.get("aws_opensearch_domain").copied().unwrap_or(0) - adopted;
+        if made > known {
+            out.push(format!("{made} OpenSearch domains standby made, state knows {known}"));
         }
         let conns = self.outbound_connections();
         if conns > in_state.get("aws_opensearch_outbound_connection").copied().unwrap_or(0) {
@@ -145,7 +130,7 @@ impl World {
         rt.block_on(async {
             let mut n: BTreeMap<&'static str, usize> = BTreeMap::new();
             for region in ["us-west-1", "us-east-1"] {
-                let config = common::sdk_config(&self.emu.endpoint(), region).await;
+                let config = common::sdk_config(&self.ex.emu.endpoint(), region).await;
                 let ec2 = aws_sdk_ec2::Client::new(&config);
                 let groups = ec2.describe_security_groups().send().await.unwrap();
                 let ours: Vec<String> = groups
@@ -192,7 +177,7 @@ impl World {
                     *n.entry("aws_lb_listener").or_default() += ls.send().await.unwrap().listeners().len();
                 }
             }
-            let config = common::sdk_config(&self.emu.endpoint(), "us-east-1").await;
+            let config = common::sdk_config(&self.ex.emu.endpoint(), "us-east-1").await;
             let r53 = aws_sdk_route53::Client::new(&config);
             *n.entry("aws_route53_health_check").or_default() +=
                 r53.list_health_checks().send().await.unwrap().health_checks().len();
@@ -210,7 +195,7 @@ impl World {
         rt.block_on(async {
             let mut out = Vec::new();
             for region in ["us-west-1", "us-east-1"] {
-                let config = common::sdk_config(&self.emu.endpoint(), region).await;
+                let config = common::sdk_config(&self.ex.emu.endpoint(), region).await;
                 let ec2 = aws_sdk_ec2::Client::new(&config);
                 let groups = ec2.describe_security_groups().send().await.unwrap();
                 for g in groups.security_groups() {
@@ -233,7 +218,7 @@ impl World {
         rt.block_on(async {
             let mut n = 0;
             for region in ["us-west-1", "us-east-1"] {
-                let config = common::sdk_config(&self.emu.endpoint(), region).await;
+                let config = common::sdk_config(&self.ex.emu.endpoint(), region).await;
                 let os = aws_sdk_opensearch::Client::new(&config);
                 let out = os.describe_outbound_connections().send().await.unwrap();
                 n += out
@@ -252,20 +237,21 @@ impl World {
     }
 }
 
-/// An apply of the whole example (every file) through the fault proxy
-/// converges in one run: 15 % of the calls (AWS APIs and domain REST alike)
-/// refused with a 503 before they reach the emulator, 5 % forwarded, taking
-/// effect, and their answers lost, a few throttled or slow. Nothing is
-/// orphaned, no security group keeps AWS's default egress, the plan after is
-/// clean, and a destroy through the same faults removes everything.
+/// An apply of the whole example (every file, production adopted) through
+/// the fault proxy converges in one run: 15 % of the calls (AWS APIs and
+/// domain REST alike) refused with a 503 before they reach the emulator, 5 %
+/// forwarded, taking effect, and their answers lost, a few throttled or
+/// slow. Nothing is orphaned, no security group keeps AWS's default egress,
+/// the plan after is clean, and a destroy through the same faults removes
+/// everything standby made and leaves production as it was.
 #[test]
 fn the_example_converges_through_a_faulty_network() {
-    let emu = Emulator::start();
+    let ex = Example::whole_with_standin();
+    let production = ex.fingerprint();
     // Another seed puts the faults on other calls (STANDBY_TEST_FAULT_SEED=N to explore).
     let seed = std::env::var("STANDBY_TEST_FAULT_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(7);
-    let proxy = Proxy::start(&emu.endpoint(), seed);
-    let w = World { endpoint: proxy.url.clone(), emu, dir: example(), attempts: "8" };
-    w.stand_in_for_the_primary();
+    let proxy = Proxy::start(&ex.emu.endpoint(), seed);
+    let w = World::whole(ex, Some(&proxy.url), "8");
     proxy.set_rates(&[("refused", 0.15), ("lost", 0.05), ("throttled", 0.02), ("slow", 0.02)]);
     let started = Instant::now();
     let run = w.run(&["apply", ".", "--auto-approve"]);
@@ -273,7 +259,11 @@ fn the_example_converges_through_a_faulty_network() {
     proxy.set_rate(0.0);
     assert_eq!(run.code, 0, "the apply did not converge in one run:\n{}\nfaults: {stats}", run.all());
     assert!(run.stdout.contains("Apply complete!"), "{}", run.stdout);
-    eprintln!("faults injected during the apply ({:.1}s): {stats}", started.elapsed().as_secs_f64());
+    let resources = w.ok(0, &["state", "list"]).stdout.lines().count();
+    eprintln!(
+        "faults injected during the apply of {resources} resources ({:.1}s): {stats}",
+        started.elapsed().as_secs_f64()
+    );
     for kind in ["refused", "throttled", "lost", "slow"] {
         assert!(stats["faults"][kind].as_u64().unwrap() > 0, "no {kind} fault was injected: {stats}");
     }
@@ -297,12 +287,14 @@ fn the_example_converges_through_a_faulty_network() {
         panic!("destroy failed:\n{}\nRDS calls:\n{}\nfaults: {}", run.all(), rds.join("\n"), proxy.stats());
     }
     eprintln!("faults injected, apply and destroy together: {}", proxy.stats());
+    w.let_go_of_production();
     assert_eq!(w.ok(0, &["state", "list"]).stdout.trim(), "");
     assert_eq!(w.outbound_connections(), 0, "destroy leaves no connection behind");
+    assert_eq!(w.ex.fingerprint(), production, "production is the same objects with the same data");
 }
 
-/// kill -9 at moments spread over the whole example's apply (every file),
-/// each run from the existing primary alone: the next apply always
+/// kill -9 at moments spread over the whole example's apply (every file,
+/// production adopted), each run from production alone: the next apply always
 /// converges, with nothing "already exists", nothing standby does not know,
 /// no group left with AWS's default egress, and a clean plan. At least 20 of
 /// the 24 kills land mid-apply (STANDBY_TEST_KILLS=N for more or fewer): a
@@ -311,17 +303,19 @@ fn the_example_converges_through_a_faulty_network() {
 /// spread over the duration that apply just took.
 #[test]
 fn kill_9_at_random_moments_leaves_nothing_behind() {
-    let emu = Emulator::start();
-    let w = World { endpoint: emu.endpoint(), emu, dir: example(), attempts: "2" };
+    let w = World::whole(Example::whole_with_standin(), None, "2");
+    let production = w.ex.fingerprint();
     // How long an apply takes here, to spread the kills over it: the second
     // one (the first also warms the emulator up, and is slower).
     let mut took = 0;
+    let mut resources = 0;
     for _ in 0..2 {
-        w.stand_in_for_the_primary();
         let started = Instant::now();
         w.ok(0, &["apply", ".", "--auto-approve"]);
         took = started.elapsed().as_millis() as u64;
+        resources = w.ok(0, &["state", "list"]).stdout.lines().count();
         w.ok(0, &["destroy", ".", "--auto-approve"]);
+        w.let_go_of_production();
     }
     let measured = took;
     let points: u64 = std::env::var("STANDBY_TEST_KILLS").ok().and_then(|s| s.parse().ok()).unwrap_or(24);
@@ -337,7 +331,6 @@ fn kill_9_at_random_moments_leaves_nothing_behind() {
             seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             let slice = (took / points).max(50);
             let delay = Duration::from_millis(30 + i * slice + (seed >> 33) % slice);
-            w.stand_in_for_the_primary();
             let mut child =
                 w.cmd(&["apply", ".", "--auto-approve"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
             let started = Instant::now();
@@ -356,6 +349,7 @@ fn kill_9_at_random_moments_leaves_nothing_behind() {
                 replaced.push((delay, ran));
                 took = took.min(ran.as_millis() as u64);
                 w.ok(0, &["destroy", ".", "--auto-approve"]);
+                w.let_go_of_production();
                 continue;
             }
             kills.push(delay);
@@ -369,14 +363,16 @@ fn kill_9_at_random_moments_leaves_nothing_behind() {
             assert_eq!(w.orphans(), Vec::<String>::new(), "after a kill at {delay:?}");
             assert_eq!(w.open_egress(), Vec::<String>::new(), "after a kill at {delay:?}");
             w.ok(0, &["destroy", ".", "--auto-approve"]);
+            w.let_go_of_production();
             assert_eq!(w.outbound_connections(), 0, "destroy leaves no connection behind");
             break;
         }
     }
     eprintln!(
-        "apply took {measured} ms (shortest seen {took} ms); kills mid-apply: {kills:?}; \
+        "apply of {resources} resources took {measured} ms (shortest seen {took} ms); kills mid-apply: {kills:?}; \
          replaced, the apply had finished (delay, apply took): {replaced:?}"
     );
+    assert_eq!(w.ex.fingerprint(), production, "production is the same objects with the same data");
     assert!(
         kills.len() as u64 >= points * 5 / 6,
         "most kills must land mid-apply (20 of the default 24); mid-apply: {kills:?}, after it: {replaced:?}"
@@ -391,10 +387,9 @@ fn kill_9_at_random_moments_leaves_nothing_behind() {
 /// the default rule, `app_out` is no duplicate, the plan after is clean.
 #[test]
 fn a_security_group_create_stopped_before_its_revoke_is_finished_next_run() {
-    let emu = Emulator::start();
-    let proxy = Proxy::start(&emu.endpoint(), 13);
-    let w = World { endpoint: proxy.url.clone(), emu, dir: example(), attempts: "1" };
-    w.stand_in_for_the_primary();
+    let ex = Example::whole_with_standin();
+    let proxy = Proxy::start(&ex.emu.endpoint(), 13);
+    let w = World::whole(ex, Some(&proxy.url), "1");
     proxy.refuse_all(&["Action=RevokeSecurityGroupEgress"], 1000);
     let failed = w.ok(1, &["apply", ".", "--auto-approve"]);
     assert!(failed.stderr.contains("RevokeSecurityGroupEgress"), "{}", failed.all());
@@ -416,10 +411,9 @@ fn a_security_group_create_stopped_before_its_revoke_is_finished_next_run() {
 /// connection: alias and both domains; an IAM policy: path and name).
 #[test]
 fn creates_whose_answer_was_lost_are_found_by_their_natural_key() {
-    let emu = Emulator::start();
-    let proxy = Proxy::start(&emu.endpoint(), 11);
-    let w = World { endpoint: proxy.url.clone(), emu, dir: example(), attempts: "1" };
-    w.stand_in_for_the_primary();
+    let ex = Example::whole_with_standin();
+    let proxy = Proxy::start(&ex.emu.endpoint(), 11);
+    let w = World::whole(ex, Some(&proxy.url), "1");
     proxy.lose("POST /2021-01-01/opensearch/cc/outboundConnection ");
     let failed = w.ok(1, &["apply", ".", "--auto-approve"]);
     assert!(failed.stderr.contains("aws_opensearch_outbound_connection"), "{}", failed.all());
@@ -435,7 +429,7 @@ fn creates_whose_answer_was_lost_are_found_by_their_natural_key() {
     let rel = Path::new("tests/fixtures/storage/all-kinds");
     copy_dir(&repo().join(rel), &root.join(rel));
     copy_dir(&repo().join("modules/s3-bidirectional-replication"), &root.join("modules/s3-bidirectional-replication"));
-    let w = World { dir: root.join(rel), ..w };
+    let w = World { ex: Example { emu: w.ex.emu, dir: root.join(rel) }, ..w };
     proxy.lose("Action=CreatePolicy");
     w.ok(1, &["apply", ".", "--auto-approve"]);
     let run = w.ok(0, &["apply", ".", "--auto-approve"]);
@@ -475,7 +469,7 @@ fn remote_state_writes_whose_answers_were_lost_are_not_conflicts() {
             ("backend.yaml", "backend:\n  s3: { bucket: lost-answers-state, key: dr.json, region: us-east-2 }\n"),
         ],
     );
-    let w = World { endpoint: proxy.url.clone(), emu, dir, attempts: "3" };
+    let w = World::whole(Example { emu, dir }, Some(&proxy.url), "3");
     w.ok(0, &["apply", ".", "--auto-approve"]);
     proxy.lose("PUT /lost-answers-state/_standby/locks/dr.json ");
     proxy.lose("PUT /lost-answers-state/dr.json ");
@@ -506,10 +500,9 @@ fn remote_state_writes_whose_answers_were_lost_are_not_conflicts() {
 /// last (it failed now and then through the proxy before: see the issue 12 note).
 #[test]
 fn global_database_calls_whose_answers_were_lost() {
-    let emu = Emulator::start();
-    let proxy = Proxy::start(&emu.endpoint(), 5);
-    let w = World { endpoint: proxy.url.clone(), emu, dir: example(), attempts: "3" };
-    w.stand_in_for_the_primary();
+    let ex = Example::whole_with_standin();
+    let proxy = Proxy::start(&ex.emu.endpoint(), 5);
+    let w = World::whole(ex, Some(&proxy.url), "3");
     proxy.lose_all(&["Action=CreateDBCluster", "GlobalClusterIdentifier="], 1);
     let run = w.ok(0, &["apply", ".", "--auto-approve"]);
     assert!(run.stdout.contains("Apply complete!"), "{}", run.all());
@@ -528,7 +521,7 @@ fn global_database_calls_whose_answers_were_lost() {
     let run = w.run(&["destroy", ".", "--auto-approve"]);
     assert_eq!(run.code, 0, "{}", run.all());
     assert_eq!(proxy.stats()["faults"]["lost"], 3, "both removals lost their answers");
-    assert_eq!(w.ok(0, &["state", "list"]).stdout.trim(), "");
+    w.let_go_of_production();
 }
 
 /// A domain read that answers 500 (an internal error) is asked again, as
@@ -536,10 +529,9 @@ fn global_database_calls_whose_answers_were_lost() {
 /// twice does not fail the apply.
 #[test]
 fn a_domain_read_answering_500_is_asked_again() {
-    let emu = Emulator::start();
-    let proxy = Proxy::start(&emu.endpoint(), 5);
-    let w = World { endpoint: proxy.url.clone(), emu, dir: example(), attempts: "4" };
-    w.stand_in_for_the_primary();
+    let ex = Example::whole_with_standin();
+    let proxy = Proxy::start(&ex.emu.endpoint(), 5);
+    let w = World::whole(ex, Some(&proxy.url), "4");
     proxy.fail("/_status", 2, 500);
     w.ok(0, &["apply", ".", "--auto-approve"]);
     assert_eq!(proxy.stats()["faults"]["failed"], 2, "the faults were met");

@@ -6,7 +6,8 @@
 //! - only the configured regions;
 //! - names that are one of the configuration's prefixes followed by `-`
 //!   (`--prefix`, else the root variable `prefix` with its default, else the
-//!   longest common dash-ended prefix of the names standby manages): a
+//!   longest common dash-ended prefix of the names standby made: adopted
+//!   resources keep production's own names): a
 //!   `mattermost-drx-…` bucket is not `mattermost-dr`'s; or, where the
 //!   listing returns tags (RDS clusters), the tag `managed-by: standby`;
 //! - IAM roles and policies (global, unlike the rest) only when their name
@@ -60,9 +61,10 @@ impl Scope {
         } else if let Some(Value::String(p)) = crate::load::root_variables(loaded).get("prefix") {
             vec![p.clone()]
         } else {
-            common_prefix(managed.iter().filter(|(t, _)| NAMED.contains(&t.as_str())).map(|(_, id)| id.as_str()))
-                .into_iter()
-                .collect()
+            // Names standby chose: an adopted resource's name is production's
+            // own, and would widen the scope to production's neighbours.
+            let made = state.resources.values().filter(|i| !i.adopted && NAMED.contains(&i.type_name.as_str()));
+            common_prefix(made.filter_map(|i| i.id.as_deref())).into_iter().collect()
         };
         // One form: the stem, without the dash that must follow it.
         let prefixes =

@@ -6,7 +6,7 @@
 //! Calls: per group one DescribeAutoScalingGroups, and per target group one
 //! DescribeTargetHealth (groups one after the other: two in the example; the
 //! whole runs concurrently with the database and search checks).
-//! Route 53's view too (`app.dns-health`): per health check of a recorded load
+//! Route 53's view too (`app.dns_health`): per health check of a recorded load
 //! balancer, one GetHealthCheckStatus (what its checkers, from outside, see).
 //!
 //! A group configured with no nodes (pilot light: the example's passive
@@ -53,7 +53,7 @@ pub async fn checks(input: &Input<'_>) -> Result<Vec<Check>, Vec<String>> {
 /// 53 determines whether a health check is healthy").
 const HEALTHY_SHARE: f64 = 0.18;
 
-/// `app.dns-health`: what Route 53's own checkers see of each recorded health
+/// `app.dns_health`: what Route 53's own checkers see of each recorded health
 /// check that probes a recorded load balancer (of the target region, when
 /// set): one GetHealthCheckStatus each. A check no checker can reach (a
 /// load balancer closed to Route 53's ranges) fails here, where target
@@ -99,7 +99,7 @@ async fn route53(input: &Input<'_>) -> Result<Vec<Check>, String> {
         let healthy = !seen.is_empty() && ok as f64 / seen.len() as f64 > HEALTHY_SHARE;
         let failing = seen.iter().find(|s| !s.starts_with("Success")).map(|s| s.to_string());
         out.push(
-            Check::new("app.dns-health", format!("Route 53's health check of the load balancer in {region}"), healthy)
+            Check::new("app.dns_health", format!("Route 53's health check of the load balancer in {region}"), healthy)
                 .at(addr.to_string(), "fqdn")
                 .values(
                     json!({"healthy_checkers": format!("> {:.0}%", HEALTHY_SHARE * 100.0)}),

@@ -210,6 +210,8 @@ pub fn markdown(r: &Report) -> String {
     }
     out.push_str("\n\n");
     for w in &r.warnings {
+        // The heading says it already (as the plan's markdown does).
+        let w = w.trim_start_matches("Warning: ");
         out.push_str(&format!("> **Warning:** {}\n\n", escape(w).replace('\n', "\n> ")));
     }
     if r.findings.is_empty() {

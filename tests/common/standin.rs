@@ -57,6 +57,45 @@ pub fn writes(calls: &[Value]) -> Vec<String> {
         .collect()
 }
 
+/// A copy of examples/mattermost-dr, every file of it, and the modules, at
+/// the same relative paths.
+pub fn whole_example(name: &str) -> PathBuf {
+    let root = scratch(name);
+    copy_dir(&repo().join("examples/mattermost-dr"), &root.join("examples/mattermost-dr"));
+    copy_dir(&repo().join("modules"), &root.join("modules"));
+    root.join("examples/mattermost-dr")
+}
+
+/// The example's variables for the stand-in production (its names, its
+/// search master password) and the app tier as the demo runs it.
+pub fn example_vars(c: &mut Command) -> &mut Command {
+    c.env("STANDBY_VAR_opensearch_master_password", SEARCH_PASSWORD)
+        .env("STANDBY_VAR_opensearch_replication_password", "Repl-User-5$tq")
+        .env("STANDBY_VAR_opensearch_mattermost_password", "Mm-User-3%vx")
+        .env("STANDBY_VAR_search_source_ips", r#"["127.0.0.0/8"]"#)
+        .env("STANDBY_VAR_deletion_protection", "false")
+        .env("STANDBY_VAR_force_destroy", "true")
+        .env("STANDBY_VAR_primary_db_cluster", CLUSTER)
+        .env("STANDBY_VAR_primary_db_instances", INSTANCES)
+        .env("STANDBY_VAR_primary_files_bucket", BUCKET)
+        .env("STANDBY_VAR_primary_search_domain", DOMAIN)
+        // The stand-in's bucket replicates already, with a role of its own.
+        .env(
+            "STANDBY_VAR_primary_files_replication_role",
+            format!("arn:aws:iam::123456789012:role/{BUCKET}-backup-replication"),
+        )
+        .env("STANDBY_DEMO_DB_PASSWORD", DB_PASSWORD)
+        // The app tier (whole-example tests): any AMI id does for the
+        // emulator; plain HTTP, as there is no certificate.
+        .env("STANDBY_VAR_mattermost_db_password", "Mm-Db-Pass9!")
+        .env("STANDBY_VAR_secrets_recovery_window_in_days", "0")
+        .env("STANDBY_VAR_app_ami_id", "ami-0abcdef1234567890")
+        .env("STANDBY_VAR_app_listener_protocol", "HTTP")
+        .env("STANDBY_VAR_app_listener_port", "80")
+        .env("STANDBY_VAR_app_certificate_arn_primary", "null")
+        .env("STANDBY_VAR_app_certificate_arn_secondary", "null")
+}
+
 pub struct Example {
     pub emu: Emulator,
     pub dir: PathBuf,
@@ -77,12 +116,10 @@ impl Example {
         ex
     }
 
-    /// The whole example, every file of it, and the same stand-in.
+    /// The whole example, every file of it, and the same stand-in: what
+    /// reliability and drift tests run (faults, kill -9, drift, adoption).
     pub fn whole_with_standin() -> Example {
-        let root = scratch("import-whole");
-        copy_dir(&repo().join("examples/mattermost-dr"), &root.join("examples/mattermost-dr"));
-        copy_dir(&repo().join("modules"), &root.join("modules"));
-        let ex = Example { emu: Emulator::start(), dir: root.join("examples/mattermost-dr") };
+        let ex = Example { emu: Emulator::start(), dir: whole_example("whole") };
         let out = ex.env(&mut Command::new(repo().join("scripts/demo-standin"))).output().expect("demo-standin");
         assert!(out.status.success(), "demo-standin: {}", String::from_utf8_lossy(&out.stderr));
         ex
@@ -101,39 +138,20 @@ impl Example {
     }
 
     pub fn env<'a>(&self, c: &'a mut Command) -> &'a mut Command {
-        c.envs(self.emu.sdk_env())
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("STANDBY_VAR_opensearch_master_password", SEARCH_PASSWORD)
-            .env("STANDBY_VAR_opensearch_replication_password", "Repl-User-5$tq")
-            .env("STANDBY_VAR_opensearch_mattermost_password", "Mm-User-3%vx")
-            .env("STANDBY_VAR_search_source_ips", r#"["127.0.0.0/8"]"#)
-            .env("STANDBY_VAR_deletion_protection", "false")
-            .env("STANDBY_VAR_force_destroy", "true")
-            .env("STANDBY_VAR_primary_db_cluster", CLUSTER)
-            .env("STANDBY_VAR_primary_db_instances", INSTANCES)
-            .env("STANDBY_VAR_primary_files_bucket", BUCKET)
-            .env("STANDBY_VAR_primary_search_domain", DOMAIN)
-            // The stand-in's bucket replicates already, with a role of its own.
-            .env(
-                "STANDBY_VAR_primary_files_replication_role",
-                format!("arn:aws:iam::123456789012:role/{BUCKET}-backup-replication"),
-            )
-            .env("STANDBY_DEMO_DB_PASSWORD", DB_PASSWORD)
-            // The app tier (whole-example tests): any AMI id does for the
-            // emulator; plain HTTP, as there is no certificate.
-            .env("STANDBY_VAR_mattermost_db_password", "Mm-Db-Pass9!")
-            .env("STANDBY_VAR_secrets_recovery_window_in_days", "0")
-            .env("STANDBY_VAR_app_ami_id", "ami-0abcdef1234567890")
-            .env("STANDBY_VAR_app_listener_protocol", "HTTP")
-            .env("STANDBY_VAR_app_listener_port", "80")
-            .env("STANDBY_VAR_app_certificate_arn_primary", "null")
-            .env("STANDBY_VAR_app_certificate_arn_secondary", "null")
+        example_vars(
+            c.envs(self.emu.sdk_env()).env("AWS_ACCESS_KEY_ID", "testing").env("AWS_SECRET_ACCESS_KEY", "testing"),
+        )
+    }
+
+    /// A standby command on the example, against the emulator and the stand-in.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = self.emu.cmd(&self.dir, args);
+        self.env(&mut c);
+        c
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
-        let mut c = self.emu.cmd(&self.dir, args);
-        self.env(&mut c).output().expect("standby").into()
+        self.cmd(args).output().expect("standby").into()
     }
 
     pub fn ok(&self, code: i32, args: &[&str]) -> Run {
@@ -170,8 +188,7 @@ print(json.dumps({{'cluster': [c['DBClusterArn'], str(c['ClusterCreateTime']), c
 impl Example {
     /// Runs standby with extra environment (a variable set otherwise).
     pub fn run_with(&self, env: &[(&str, &str)], args: &[&str]) -> Run {
-        let mut c = self.emu.cmd(&self.dir, args);
-        self.env(&mut c).envs(env.iter().copied()).output().expect("standby").into()
+        self.cmd(args).envs(env.iter().copied()).output().expect("standby").into()
     }
 
     /// A request to the adopted domain's REST API as its master user.
