@@ -297,7 +297,7 @@ pub const HEALTH: &[Call] = calls![
     cloudwatch: ListMetrics; cloudwatch: GetMetricData;
     elbv2: DescribeTargetHealth;
     autoscaling: DescribeAutoScalingGroups;
-    // app.dns-health: what Route 53's checkers see (src/health/app.rs).
+    // app.dns_health: what Route 53's checkers see (src/health/app.rs).
     route53: GetHealthCheckStatus;
 ];
 
