@@ -962,7 +962,7 @@ impl Kind for OpenSearchDomain {
         let mut req = os.update_domain_config().domain_name(id);
         if ["instance_type", "instance_count", "zone_awareness_enabled", "availability_zone_count"]
             .into_iter()
-            .any(|k| changed(k))
+            .any(changed)
         {
             req = req.cluster_config(cluster_config(desired)?);
         }
