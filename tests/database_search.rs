@@ -654,7 +654,7 @@ fn a_policy_open_to_the_internet_is_a_plan_error_unless_written_out() {
 }
 
 /// The follower in the secondary region's VPC (how production runs search):
-/// created with its subnets and security groups, reached at its VPC
+/// created with its subnets (two: zone awareness over two zones) and security groups, reached at its VPC
 /// endpoint, its access policy without an address condition; the leader
 /// public, narrowed by `source_ips`. Replication runs between them.
 #[test]
@@ -698,6 +698,10 @@ fn a_follower_in_the_secondary_regions_vpc_replicates() {
     want.sort();
     assert_eq!((got, vpc.security_group_ids().to_vec()), (want, vec![group.clone()]));
     assert!(d.endpoint().is_none() && d.endpoints().is_some_and(|e| e.contains_key("vpc")), "{d:?}");
+    // Two subnets: spread over two zones (AWS refuses them without zone awareness).
+    let cc = d.cluster_config().unwrap();
+    let zones = cc.zone_awareness_config().and_then(|z| z.availability_zone_count());
+    assert_eq!((cc.zone_awareness_enabled(), zones), (Some(true), Some(2)), "{cc:?}");
     let policy: Value = serde_json::from_str(d.access_policies().unwrap()).unwrap();
     assert!(policy["Statement"].as_array().unwrap().iter().all(|s| s.get("Condition").is_none()), "{policy}");
     let leader = w.block(w.os[WEST].describe_domain().domain_name(LEADER).send()).unwrap();

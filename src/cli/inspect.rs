@@ -288,8 +288,13 @@ pub async fn state_mv(s: &Settings, source: &str, destination: &str, dir: &Path)
 
 /// `standby policy`: the IAM policy of a role, for the kinds the
 /// configuration declares (read as written: no variables needed) and its
-/// backend.
-pub fn policy(s: &Settings, dir: &Path, role: crate::permissions::policy::Role) -> Result<u8, Error> {
+/// backend (and the KMS key of the bucket's default encryption, `kms_key`).
+pub fn policy(
+    s: &Settings,
+    dir: &Path,
+    role: crate::permissions::policy::Role,
+    kms_key: Option<&str>,
+) -> Result<u8, Error> {
     let (tree, diags) = crate::config::load_tree(dir);
     if diags.has_errors() {
         return Err(Error::Config(diags.sorted()));
@@ -303,9 +308,12 @@ pub fn policy(s: &Settings, dir: &Path, role: crate::permissions::policy::Role) 
         if matches!(role, Role::StateRead | Role::StateWrite) {
             return Err(Error::Usage(format!("{note}: there is no state bucket to grant access to")));
         }
+        if kms_key.is_some() {
+            return Err(Error::Usage(format!("{note}: --kms-key is the state bucket's key, and there is none")));
+        }
         eprintln!("Note: {note}: the policy has no statement for the state.");
     }
-    let doc = crate::permissions::policy::document(role, kinds, spec.as_ref());
+    let doc = crate::permissions::policy::document(role, kinds, spec.as_ref(), kms_key);
     let _ = writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     Ok(0)
 }

@@ -68,7 +68,7 @@ async fn dispatch(cli: Cli) -> Result<u8, Error> {
         Command::Preflight { dir, max_backup_age, format, vars } => {
             drift::preflight(&s, &dir, &max_backup_age, format, &vars).await
         }
-        Command::Policy { dir, role } => inspect::policy(&s, &dir, role),
+        Command::Policy { dir, role, kms_key } => inspect::policy(&s, &dir, role, kms_key.as_deref()),
         Command::Schema => {
             let text = serde_json::to_string_pretty(&crate::json_schema::generate()).unwrap_or_default();
             // A closed pipe (`| head`) is not an error worth a panic.

@@ -46,8 +46,15 @@ impl Role {
 }
 
 /// The policy document of `role` for a configuration using `kinds`, with
-/// its state in `backend` (no state statements for a local file).
-pub fn document<'a>(role: Role, kinds: impl IntoIterator<Item = &'a str>, backend: Option<&S3Spec>) -> Json {
+/// its state in `backend` (no state statements for a local file);
+/// `bucket_key`: the KMS key of the state bucket's default encryption, when
+/// it is a customer-managed one (`standby policy --kms-key`).
+pub fn document<'a>(
+    role: Role,
+    kinds: impl IntoIterator<Item = &'a str>,
+    backend: Option<&S3Spec>,
+    bucket_key: Option<&str>,
+) -> Json {
     let kinds: BTreeSet<&str> = kinds.into_iter().collect();
     let mut statements = Vec::new();
     let aws = match role {
@@ -60,15 +67,16 @@ pub fn document<'a>(role: Role, kinds: impl IntoIterator<Item = &'a str>, backen
     }
     if let Some(spec) = backend {
         let write = matches!(role, Role::Apply | Role::StateWrite);
-        statements.extend(state_statements(spec, write));
+        statements.extend(state_statements(spec, write, bucket_key));
     }
     json!({"Version": "2012-10-17", "Statement": statements})
 }
 
 /// The state backend's statements: reading (the state and journal, the
 /// bucket's listing) or writing (also the lock, the journal's records and
-/// the versioning check of `state migrate`).
-pub fn state_statements(spec: &S3Spec, write: bool) -> Vec<Json> {
+/// the versioning check of `state migrate`), and the KMS keys objects are
+/// encrypted with: `kms_key_id`, and the bucket default's `bucket_key`.
+pub fn state_statements(spec: &S3Spec, write: bool, bucket_key: Option<&str>) -> Vec<Json> {
     let bucket = format!("arn:aws:s3:::{}", spec.bucket);
     let object = |k: &str| format!("{bucket}/{k}");
     let (key, lock, journal) = (
@@ -90,22 +98,67 @@ pub fn state_statements(spec: &S3Spec, write: bool) -> Vec<Json> {
         out.push(json!({"Sid": "StandbyStateBucket", "Effect": "Allow",
             "Action": ["s3:ListBucket"], "Resource": bucket}));
     }
-    if let Some(k) = &spec.kms_key_id {
-        // SSE-KMS: writers encrypt (GenerateDataKey), everyone decrypts.
-        let actions: Vec<&str> = if write { vec!["kms:Decrypt", "kms:GenerateDataKey"] } else { vec!["kms:Decrypt"] };
-        out.push(json!({"Sid": "StandbyStateKey", "Effect": "Allow", "Action": actions, "Resource": kms_arn(spec, k)}));
+    // SSE-KMS: "To upload or download an object encrypted with an AWS KMS
+    // key to or from Amazon S3, you need kms:GenerateDataKey and kms:Decrypt
+    // permissions on the key" (S3 User Guide, SSE-KMS). Writers encrypt
+    // (GenerateDataKey), everyone decrypts. A bucket whose default is a
+    // customer-managed key needs it as much as `kms_key_id` does.
+    let actions: Vec<&str> = if write { vec!["kms:Decrypt", "kms:GenerateDataKey"] } else { vec!["kms:Decrypt"] };
+    let mut keys: Vec<&str> = spec.kms_key_id.iter().map(String::as_str).collect();
+    keys.extend(bucket_key.filter(|k| !keys.contains(k)));
+    for (i, k) in keys.into_iter().enumerate() {
+        let sid = if i == 0 { "StandbyStateKey".to_string() } else { format!("StandbyStateKey{}", i + 1) };
+        let mut st = json!({"Sid": sid, "Effect": "Allow", "Action": actions});
+        match kms_resource(&spec.region, k) {
+            KmsResource::Key(arn) => st["Resource"] = json!(arn),
+            KmsResource::Alias { keys, alias } => {
+                st["Resource"] = json!(keys);
+                st["Condition"] = json!({"ForAnyValue:StringEquals": {"kms:ResourceAliases": alias}});
+            }
+        }
+        out.push(st);
     }
     out
 }
 
-/// A KMS key id as IAM wants it: ARNs as they are; a bare id or alias in the
-/// backend's region cannot be turned into an ARN without the account, so it
-/// is left to the reader to complete.
-fn kms_arn(spec: &S3Spec, k: &str) -> String {
-    if k.starts_with("arn:") {
-        k.to_string()
+/// What an IAM statement names for a KMS key given as S3 accepts it.
+#[derive(Debug, PartialEq)]
+enum KmsResource {
+    /// A key ARN.
+    Key(String),
+    /// An alias: every key of its region and account, narrowed to the one
+    /// the alias points at by `kms:ResourceAliases`.
+    Alias { keys: String, alias: String },
+}
+
+/// KMS authorises only key ARNs in `Resource`: "To specify a KMS key in an
+/// IAM policy statement, you must use its key ARN. You cannot use a key id,
+/// alias name, or alias ARN" (KMS, "Specifying KMS keys in IAM policy
+/// statements"); an alias goes into the `kms:ResourceAliases` condition
+/// instead (KMS, "Use aliases to control access to KMS keys"). Without an
+/// ARN the account is not known: `ACCOUNT_ID` is left for the reader.
+fn kms_resource(region: &str, k: &str) -> KmsResource {
+    let partition = if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
     } else {
-        format!("arn:aws:kms:{}:ACCOUNT_ID:key/{}", spec.region, k.trim_start_matches("alias/"))
+        "aws"
+    };
+    // arn:<partition>:kms:<region>:<account>:<key/id | alias/name>
+    let parts: Vec<&str> = k.splitn(6, ':').collect();
+    if let [_, p, _, r, acct, res] = parts[..]
+        && k.starts_with("arn:")
+    {
+        return match res.strip_prefix("alias/") {
+            Some(_) => KmsResource::Alias { keys: format!("arn:{p}:kms:{r}:{acct}:key/*"), alias: res.to_string() },
+            None => KmsResource::Key(k.to_string()),
+        };
+    }
+    let prefix = format!("arn:{partition}:kms:{region}:ACCOUNT_ID:key/");
+    match k.strip_prefix("alias/") {
+        Some(_) => KmsResource::Alias { keys: format!("{prefix}*"), alias: k.to_string() },
+        None => KmsResource::Key(format!("{prefix}{k}")),
     }
 }
 
@@ -120,7 +173,7 @@ mod tests {
     #[test]
     fn a_missing_state_key_reads_as_404_with_the_documented_policy() {
         for role in [Role::Drift, Role::Apply, Role::StateRead, Role::StateWrite] {
-            let doc = document(role, ["aws_s3_bucket"], Some(&spec()));
+            let doc = document(role, ["aws_s3_bucket"], Some(&spec()), None);
             let list = doc["Statement"]
                 .as_array()
                 .unwrap()
@@ -135,12 +188,71 @@ mod tests {
 
     #[test]
     fn readers_cannot_write_and_writers_can_lock() {
-        let read = document(Role::StateRead, [], Some(&spec())).to_string();
+        let read = document(Role::StateRead, [], Some(&spec()), None).to_string();
         assert!(!read.contains("PutObject") && !read.contains("DeleteObject"), "{read}");
-        let write = document(Role::StateWrite, [], Some(&spec())).to_string();
+        let write = document(Role::StateWrite, [], Some(&spec()), None).to_string();
         assert!(write.contains("arn:aws:s3:::b/_standby/locks/team/dr.json"), "{write}");
         assert!(write.contains("arn:aws:s3:::b/_standby/journal/team/dr.json/*"), "{write}");
-        let drift = document(Role::Drift, ["aws_s3_bucket"], None);
+        let drift = document(Role::Drift, ["aws_s3_bucket"], None, None);
         assert_eq!(drift["Statement"].as_array().unwrap().len(), 1, "a local state needs no S3 statement");
+    }
+
+    #[test]
+    fn kms_statements_name_key_arns_and_aliases_by_condition() {
+        let key = "arn:aws:kms:us-east-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        assert_eq!(kms_resource("us-east-2", key), KmsResource::Key(key.into()));
+        assert_eq!(
+            kms_resource("us-east-2", "1234abcd"),
+            KmsResource::Key("arn:aws:kms:us-east-2:ACCOUNT_ID:key/1234abcd".into())
+        );
+        // An alias is never turned into a key ARN KMS would not match.
+        for (given, keys) in [
+            ("alias/state", "arn:aws:kms:us-east-2:ACCOUNT_ID:key/*"),
+            ("arn:aws:kms:eu-west-1:111122223333:alias/state", "arn:aws:kms:eu-west-1:111122223333:key/*"),
+        ] {
+            assert_eq!(
+                kms_resource("us-east-2", given),
+                KmsResource::Alias { keys: keys.into(), alias: "alias/state".into() },
+                "{given}"
+            );
+        }
+        assert_eq!(
+            kms_resource("cn-north-1", "abcd"),
+            KmsResource::Key("arn:aws-cn:kms:cn-north-1:ACCOUNT_ID:key/abcd".into())
+        );
+        let mut s = spec();
+        s.kms_key_id = Some("alias/state".into());
+        let doc = document(Role::StateRead, [], Some(&s), None);
+        let st = doc["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "StandbyStateKey").unwrap().clone();
+        assert_eq!(st["Resource"], "arn:aws:kms:us-east-2:ACCOUNT_ID:key/*", "{st}");
+        assert_eq!(st["Condition"]["ForAnyValue:StringEquals"]["kms:ResourceAliases"], "alias/state", "{st}");
+        assert_eq!(st["Action"], json!(["kms:Decrypt"]), "{st}");
+    }
+
+    #[test]
+    fn a_bucket_default_kms_key_is_in_the_state_statements() {
+        // Without a key named, no KMS statement (SSE-S3 or the AWS managed aws/s3 key).
+        let none = document(Role::StateWrite, [], Some(&spec()), None).to_string();
+        assert!(!none.contains("kms:"), "{none}");
+        let key = "arn:aws:kms:us-east-2:111122223333:key/bucket-default";
+        for role in [Role::Apply, Role::StateWrite] {
+            let doc = document(role, [], Some(&spec()), Some(key));
+            let st = doc["Statement"].as_array().unwrap().iter().find(|s| s["Resource"] == key).cloned();
+            let st = st.unwrap_or_else(|| panic!("{}: no statement for the bucket's key: {doc}", role.word()));
+            assert_eq!(st["Action"], json!(["kms:Decrypt", "kms:GenerateDataKey"]), "{}", role.word());
+        }
+        for role in [Role::Drift, Role::StateRead] {
+            let doc = document(role, ["aws_s3_bucket"], Some(&spec()), Some(key));
+            let st = doc["Statement"].as_array().unwrap().iter().find(|s| s["Resource"] == key).cloned().unwrap();
+            assert_eq!(st["Action"], json!(["kms:Decrypt"]), "{}", role.word());
+        }
+        // Both `kms_key_id` and another bucket default: two statements, distinct Sids.
+        let mut s = spec();
+        s.kms_key_id = Some("arn:aws:kms:us-east-2:111122223333:key/backend".into());
+        let doc = document(Role::StateWrite, [], Some(&s), Some(key));
+        let sids: Vec<&str> = doc["Statement"].as_array().unwrap().iter().filter_map(|s| s["Sid"].as_str()).collect();
+        assert!(sids.contains(&"StandbyStateKey") && sids.contains(&"StandbyStateKey2"), "{sids:?}");
+        let same = document(Role::StateWrite, [], Some(&s), s.kms_key_id.as_deref()).to_string();
+        assert!(!same.contains("StandbyStateKey2"), "{same}");
     }
 }

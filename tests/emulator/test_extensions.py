@@ -1329,6 +1329,35 @@ def test_vpc_domains(aws):
     assert "VPCOptions" not in search.describe_domain(DomainName="public")["DomainStatus"]
 
 
+def test_vpc_domains_in_two_subnets_need_zone_awareness(aws):
+    ec2, search = aws("ec2", EAST), aws("opensearch", EAST)
+    vpc = ec2.create_vpc(CidrBlock="10.2.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.2.{i}.0/24", AvailabilityZone=f"us-east-1{z}")
+               ["Subnet"]["SubnetId"] for i, z in [(1, "a"), (2, "b")]]
+    group = ec2.create_security_group(GroupName="search2", Description="d", VpcId=vpc)["GroupId"]
+    options = {"SubnetIds": subnets, "SecurityGroupIds": [group]}
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        search.create_domain(DomainName="two", EngineVersion="OpenSearch_2.11", VPCOptions=options,
+                             ClusterConfig={"InstanceType": "r6g.large.search", "InstanceCount": 2})
+    assert e.value.response["Error"] == {"Code": "ValidationException", "Message": "You must specify exactly one subnet."}
+    zoned = {"InstanceType": "r6g.large.search", "InstanceCount": 2, "ZoneAwarenessEnabled": True,
+             "ZoneAwarenessConfig": {"AvailabilityZoneCount": 2}}
+    three = dict(zoned, ZoneAwarenessConfig={"AvailabilityZoneCount": 3})
+    odd = dict(zoned, InstanceCount=3)
+    for bad in [three, odd]:
+        assert error_of(lambda: search.create_domain(DomainName="two", EngineVersion="OpenSearch_2.11",
+                                                     VPCOptions=options, ClusterConfig=bad)) == ("ValidationException", 400)
+    d = search.create_domain(DomainName="two", EngineVersion="OpenSearch_2.11", VPCOptions=options,
+                             ClusterConfig=zoned)["DomainStatus"]
+    assert d["ClusterConfig"]["ZoneAwarenessConfig"] == {"AvailabilityZoneCount": 2}
+    # An update whose ClusterConfig drops zone awareness is refused; one that keeps it goes through.
+    assert error_of(lambda: search.update_domain_config(
+        DomainName="two", ClusterConfig={"InstanceType": "r6g.large.search", "InstanceCount": 4})) == (
+        "ValidationException", 400)
+    search.update_domain_config(DomainName="two", ClusterConfig=dict(zoned, InstanceCount=4))
+    assert search.describe_domain(DomainName="two")["DomainStatus"]["ClusterConfig"]["InstanceCount"] == 4
+
+
 def test_objects_are_encrypted_by_default(aws):
     s3 = aws("s3", WEST)
     s3.create_bucket(Bucket="plain", CreateBucketConfiguration={"LocationConstraint": WEST})

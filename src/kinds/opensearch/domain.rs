@@ -35,7 +35,7 @@ use async_trait::async_trait;
 use aws_sdk_opensearch::types::{
     AdvancedSecurityOptionsInput, ClusterConfig, DomainEndpointOptions, DomainStatus, EbsOptions,
     EncryptionAtRestOptions, MasterUserOptions, NodeToNodeEncryptionOptions, OpenSearchPartitionInstanceType, Tag,
-    TlsSecurityPolicy, VolumeType, VpcOptions,
+    TlsSecurityPolicy, VolumeType, VpcOptions, ZoneAwarenessConfig,
 };
 use std::time::Duration;
 
@@ -48,9 +48,11 @@ pub struct OpenSearchDomain;
 pub const DEFAULT_TLS_POLICY: &str = "Policy-Min-TLS-1-2-2019-07";
 
 /// The AWS provider's nesting (`aws_opensearch_domain`), for policy tools.
-static PROVIDER_NAMES: [ProviderName; 10] = [
+static PROVIDER_NAMES: [ProviderName; 12] = [
     ProviderName::new("instance_type", "cluster_config.instance_type"),
     ProviderName::new("instance_count", "cluster_config.instance_count"),
+    ProviderName::new("zone_awareness_enabled", "cluster_config.zone_awareness_enabled"),
+    ProviderName::new("availability_zone_count", "cluster_config.zone_awareness_config.availability_zone_count"),
     ProviderName::new("ebs_volume_size", "ebs_options.volume_size"),
     ProviderName::new("ebs_volume_type", "ebs_options.volume_type"),
     ProviderName::new("encrypt_at_rest", "encrypt_at_rest.enabled").or("true"),
@@ -84,6 +86,24 @@ static SCHEMA: Schema = Schema {
         )
         .as_found(),
         Prop::optional("instance_count", Type::Number, "Data nodes (AWS default 1).").or_computed(),
+        Prop::optional(
+            "zone_awareness_enabled",
+            Type::Bool,
+            "Spread the data nodes and replica shards over two or three Availability Zones (the provider's \
+             `cluster_config.zone_awareness_enabled`). Unset: on when `vpc_options` has two or three subnets (AWS \
+             refuses more than one subnet without it: \"You must specify exactly one subnet\"), off for a new public \
+             domain; as found on an adopted domain, and kept in every cluster change sent to it.",
+        )
+        .or_computed(),
+        Prop::optional(
+            "availability_zone_count",
+            Type::Number,
+            "With zone awareness, how many zones: 2 or 3 (the provider's \
+             `cluster_config.zone_awareness_config.availability_zone_count`). In a VPC it equals the number of \
+             subnets (unset: that number); with 2 zones `instance_count` must be even, with 3 a multiple of 3 is \
+             advised. Unset on an adopted domain: as found.",
+        )
+        .or_computed(),
         Prop::optional("ebs_volume_size", Type::Number, "EBS volume per node, GiB (EBS is on when given).")
             .or_computed(),
         Prop::optional("ebs_volume_type", Type::String, "EBS volume type, e.g. `gp3`.").or_computed(),
@@ -205,11 +225,104 @@ pub fn endpoint_of(d: &DomainStatus) -> Option<&str> {
     d.endpoint().or_else(|| d.endpoints().and_then(|e| e.get("vpc")).map(String::as_str))
 }
 
+/// The number of subnets in `vpc_options`, when known.
+fn subnet_count(p: &Attrs) -> Option<usize> {
+    let v = p.get("vpc_options").and_then(Value::as_map)?.get("subnet_ids")?;
+    (!v.has_unknown()).then(|| v.as_list().map_or(0, <[Value]>::len))
+}
+
+/// The zones the domain is spread over, `None` without zone awareness: as
+/// given, else from the subnets (two or three: that many zones). The API
+/// reference, ZoneAwarenessConfig: "If your domain is provisioned within a
+/// VPC, this value be equal to number of subnets"; default 2.
+fn zones(p: &Attrs) -> Option<i64> {
+    let count = get_i64(p, "availability_zone_count");
+    let from_subnets = || subnet_count(p).filter(|n| (2..=3).contains(n)).map(|n| n as i64);
+    match get_bool(p, "zone_awareness_enabled") {
+        Some(false) => None,
+        Some(true) => Some(count.or_else(from_subnets).unwrap_or(2)),
+        None => count.or_else(from_subnets),
+    }
+}
+
+/// The whole cluster configuration, zone awareness included: a change of
+/// instance type or count sent without it could drop an adopted domain's
+/// zone awareness (the AWS provider, too, always sends all of
+/// `cluster_config`).
 fn cluster_config(p: &Attrs) -> Result<ClusterConfig, KindError> {
+    let zones = zones(p);
+    let explicit_off = get_bool(p, "zone_awareness_enabled") == Some(false);
     Ok(ClusterConfig::builder()
         .instance_type(OpenSearchPartitionInstanceType::from(req_str(p, "instance_type")?))
         .set_instance_count(get_i64(p, "instance_count").map(|n| n as i32))
+        .set_zone_awareness_enabled(zones.map(|_| true).or(explicit_off.then_some(false)))
+        .set_zone_awareness_config(
+            zones.map(|n| ZoneAwarenessConfig::builder().availability_zone_count(n as i32).build()),
+        )
         .build())
+}
+
+/// Zone awareness against the subnets and the data node count, as AWS
+/// checks them at CreateDomain/UpdateDomainConfig.
+fn zone_problems(p: &Attrs, out: &mut Vec<PropProblem>) {
+    let subnets = subnet_count(p);
+    if let Some(n) = get_i64(p, "availability_zone_count")
+        && !(2..=3).contains(&n)
+    {
+        out.push(PropProblem::error("availability_zone_count", format!("AWS takes 2 or 3 zones, not {n}")));
+        return;
+    }
+    if get_bool(p, "zone_awareness_enabled") == Some(false) {
+        if let Some(n) = subnets.filter(|n| *n > 1) {
+            out.push(PropProblem::error(
+                "zone_awareness_enabled",
+                format!(
+                    "`vpc_options` has {n} subnets: AWS places a domain without zone awareness in exactly one \
+                     (CreateDomain answers \"You must specify exactly one subnet\"); give one subnet, or turn zone \
+                     awareness on"
+                ),
+            ));
+        }
+        return;
+    }
+    let Some(zones) = zones(p) else {
+        if let Some(n) = subnets.filter(|n| *n > 3) {
+            out.push(PropProblem::error(
+                "vpc_options",
+                format!("`vpc_options` has {n} subnets: a domain uses one per Availability Zone, at most 3"),
+            ));
+        }
+        return;
+    };
+    if let Some(n) = subnets.filter(|n| *n as i64 != zones) {
+        out.push(PropProblem::error(
+            "availability_zone_count",
+            format!(
+                "the domain is spread over {zones} zones but `vpc_options` has {n} subnets: AWS wants one subnet per \
+                 zone (ZoneAwarenessConfig: \"If your domain is provisioned within a VPC, this value be equal to \
+                 number of subnets\")"
+            ),
+        ));
+    }
+    if let Some(count) = get_i64(p, "instance_count") {
+        if zones == 2 && count % 2 != 0 {
+            out.push(PropProblem::error(
+                "instance_count",
+                format!(
+                    "{count} data nodes over 2 zones: AWS refuses an odd count with zone awareness (\"You must \
+                     select an even number of data nodes if zone awareness is enabled\")"
+                ),
+            ));
+        } else if zones == 3 && count % 3 != 0 {
+            out.push(PropProblem::warning(
+                "instance_count",
+                format!(
+                    "{count} data nodes over 3 zones: the zones hold unequal shares, and losing the fullest one \
+                     costs more than a third (AWS advises a multiple of three, \"Configuring a multi-AZ domain\")"
+                ),
+            ));
+        }
+    }
 }
 
 fn ebs_options(p: &Attrs) -> Option<EbsOptions> {
@@ -484,6 +597,7 @@ impl Kind for OpenSearchDomain {
             out.push(PropProblem::warning("tls_security_policy", "this policy still accepts TLS 1.0 and 1.1"));
         }
         validate_log_publishing(props.get("log_publishing_options"), &mut out);
+        zone_problems(props, &mut out);
         if props.contains_key("ebs_volume_type") && !props.contains_key("ebs_volume_size") {
             out.push(PropProblem::error("ebs_volume_type", "give `ebs_volume_size` with `ebs_volume_type`"));
         }
@@ -775,6 +889,17 @@ impl Kind for OpenSearchDomain {
         let cc = d.cluster_config();
         put("instance_type", cc.and_then(|c| c.instance_type()).map(|t| Value::str(t.as_str())));
         put("instance_count", cc.and_then(|c| c.instance_count()).map(|n| Value::int(n.into())));
+        let zoned = cc.and_then(|c| c.zone_awareness_enabled()).unwrap_or(false);
+        put("zone_awareness_enabled", Some(Value::Bool(zoned)));
+        put(
+            "availability_zone_count",
+            Some(if zoned {
+                let n = cc.and_then(|c| c.zone_awareness_config()).and_then(|z| z.availability_zone_count());
+                Value::int(n.unwrap_or(2).into())
+            } else {
+                Value::Null
+            }),
+        );
         if let Some(ebs) = d.ebs_options().filter(|e| e.ebs_enabled() == Some(true)) {
             put("ebs_volume_size", ebs.volume_size().map(|n| Value::int(n.into())));
             put("ebs_volume_type", ebs.volume_type().map(|t| Value::str(t.as_str())));
@@ -835,7 +960,10 @@ impl Kind for OpenSearchDomain {
                 != self.normalize(k, desired.get(k).unwrap_or(&Value::Null))
         };
         let mut req = os.update_domain_config().domain_name(id);
-        if changed("instance_type") || changed("instance_count") {
+        if ["instance_type", "instance_count", "zone_awareness_enabled", "availability_zone_count"]
+            .into_iter()
+            .any(changed)
+        {
             req = req.cluster_config(cluster_config(desired)?);
         }
         if changed("ebs_volume_size") || changed("ebs_volume_type") {
@@ -885,6 +1013,8 @@ impl Kind for OpenSearchDomain {
             let mut sent: Vec<&str> = [
                 "instance_type",
                 "instance_count",
+                "zone_awareness_enabled",
+                "availability_zone_count",
                 "ebs_volume_size",
                 "ebs_volume_type",
                 "enforce_https",
@@ -1036,5 +1166,92 @@ mod tests {
         let probs = OpenSearchDomain.validate(&p);
         assert_eq!(probs.len(), 1);
         assert_eq!(probs[0].prop, "enforce_https");
+    }
+
+    fn vpc_with(n: usize) -> Value {
+        let subnets = (0..n).map(|i| Value::str(format!("subnet-{i}"))).collect();
+        Value::Map(
+            [
+                ("subnet_ids".to_string(), Value::List(subnets)),
+                ("security_group_ids".to_string(), Value::List(vec![Value::str("sg-1")])),
+            ]
+            .into(),
+        )
+    }
+
+    #[test]
+    fn two_or_three_subnets_turn_zone_awareness_on_with_that_many_zones() {
+        for n in [2usize, 3] {
+            let p = props(&[
+                ("instance_type", Value::str("r6g.large.search")),
+                ("instance_count", Value::int(6)),
+                ("vpc_options", vpc_with(n)),
+            ]);
+            assert!(OpenSearchDomain.validate(&p).is_empty(), "{n}: {:?}", OpenSearchDomain.validate(&p));
+            let cc = cluster_config(&p).unwrap();
+            assert_eq!(cc.zone_awareness_enabled(), Some(true), "{n}");
+            assert_eq!(cc.zone_awareness_config().and_then(|z| z.availability_zone_count()), Some(n as i32));
+        }
+        // One subnet, or a public domain: AWS's default (off), nothing sent.
+        for p in [
+            props(&[("instance_type", Value::str("t3.small.search")), ("vpc_options", vpc_with(1))]),
+            props(&[("instance_type", Value::str("t3.small.search"))]),
+        ] {
+            let cc = cluster_config(&p).unwrap();
+            assert_eq!((cc.zone_awareness_enabled(), cc.zone_awareness_config()), (None, None));
+        }
+    }
+
+    #[test]
+    fn zone_awareness_is_validated_against_subnets_and_nodes() {
+        let probs = |pairs: &[(&str, Value)]| OpenSearchDomain.validate(&props(pairs));
+        // Off with two subnets: AWS's "exactly one subnet".
+        let p = probs(&[("zone_awareness_enabled", Value::Bool(false)), ("vpc_options", vpc_with(2))]);
+        assert!(p[0].prop == "zone_awareness_enabled" && p[0].message.contains("exactly one subnet"), "{p:?}");
+        // Two zones, odd data nodes: refused.
+        let p = probs(&[("instance_count", Value::int(3)), ("vpc_options", vpc_with(2))]);
+        assert!(p[0].prop == "instance_count" && !p[0].warning && p[0].message.contains("even"), "{p:?}");
+        // Three zones, four nodes: a warning.
+        let p = probs(&[("instance_count", Value::int(4)), ("vpc_options", vpc_with(3))]);
+        assert!(p[0].prop == "instance_count" && p[0].warning, "{p:?}");
+        // Zones and subnets disagree.
+        let p = probs(&[("availability_zone_count", Value::int(3)), ("vpc_options", vpc_with(2))]);
+        assert_eq!(p[0].prop, "availability_zone_count", "{p:?}");
+        let p = probs(&[("availability_zone_count", Value::int(4))]);
+        assert_eq!(p[0].prop, "availability_zone_count", "{p:?}");
+        // A public domain with zone awareness: an even count is all it needs.
+        assert!(probs(&[("zone_awareness_enabled", Value::Bool(true)), ("instance_count", Value::int(2))]).is_empty());
+    }
+
+    /// An adopted zone-aware domain as read back, its node count changed:
+    /// the ClusterConfig sent keeps its zone awareness.
+    #[test]
+    fn a_cluster_change_keeps_the_zone_awareness_found() {
+        let found = props(&[
+            ("instance_type", Value::str("r6g.xlarge.search")),
+            ("instance_count", Value::int(6)),
+            ("zone_awareness_enabled", Value::Bool(true)),
+            ("availability_zone_count", Value::int(3)),
+            ("vpc_options", vpc_with(3)),
+        ]);
+        let mut merged = found.clone();
+        merged.insert("instance_count".into(), Value::int(9));
+        let cc = cluster_config(&merged).unwrap();
+        assert_eq!(cc.instance_count(), Some(9));
+        assert_eq!(cc.zone_awareness_enabled(), Some(true));
+        assert_eq!(cc.zone_awareness_config().and_then(|z| z.availability_zone_count()), Some(3));
+        // A public zone-aware domain (no subnets to infer from) keeps it too.
+        let mut public = found.clone();
+        public.remove("vpc_options");
+        let cc = cluster_config(&public).unwrap();
+        assert_eq!(cc.zone_awareness_config().and_then(|z| z.availability_zone_count()), Some(3));
+        // Found off: sent off, never turned on by a node count change.
+        let off = props(&[
+            ("instance_type", Value::str("r6g.large.search")),
+            ("instance_count", Value::int(3)),
+            ("zone_awareness_enabled", Value::Bool(false)),
+            ("availability_zone_count", Value::Null),
+        ]);
+        assert_eq!(cluster_config(&off).unwrap().zone_awareness_enabled(), Some(false));
     }
 }

@@ -525,6 +525,34 @@ def _vpc_derived(account: str, region: str, given: dict | None) -> dict | None:
             "AvailabilityZones": sorted({s.availability_zone for s in found}), "SecurityGroupIds": groups}
 
 
+def _zone_check(cluster: dict | None, subnets: list) -> None:
+    """ClusterConfig's zone awareness against the domain's subnets and data nodes, as AWS refuses them.
+
+    CloudFormation VPCOptions.SubnetIds: "If you specify more than one
+    subnet, you must also configure ZoneAwarenessEnabled and
+    ZoneAwarenessConfig within ClusterConfig, otherwise you'll see the error
+    'You must specify exactly one subnet'" (quoted in aws/aws-cdk#29346;
+    the API's answer in aws/aws-cdk#7804). API reference, ZoneAwarenessConfig:
+    AvailabilityZoneCount is 2 or 3 and "If your domain is provisioned within
+    a VPC, this value be equal to number of subnets". Two zones and an odd
+    data node count: "You must select an even number of data nodes if zone
+    awareness is enabled." (skyscrapers/terraform-opensearch#5).
+    """
+    cc = cluster or {}
+    zoned = bool(cc.get("ZoneAwarenessEnabled"))
+    if len(subnets) > 1 and not zoned:
+        raise ValidationException("You must specify exactly one subnet.")
+    if not zoned:
+        return
+    count = (cc.get("ZoneAwarenessConfig") or {}).get("AvailabilityZoneCount") or 2
+    if count not in (2, 3):
+        raise ValidationException(f"AvailabilityZoneCount must be 2 or 3, not {count}.")
+    if subnets and len(subnets) != count:
+        raise ValidationException(f"You must specify exactly {count} subnets.")
+    if count == 2 and int(cc.get("InstanceCount") or 1) % 2:
+        raise ValidationException("You must select an even number of data nodes if zone awareness is enabled.")
+
+
 def fix_vpc_domains() -> None:
     """VPC domains: checked subnets and groups, derived info, no move between public and VPC.
 
@@ -541,6 +569,7 @@ def fix_vpc_domains() -> None:
 
     def create_domain(self, domain_name, *args, **kwargs):
         kwargs["vpc_options"] = _vpc_derived(self.account_id, self.region_name, kwargs.get("vpc_options"))
+        _zone_check(kwargs.get("cluster_config"), (kwargs["vpc_options"] or {}).get("SubnetIds") or [])
         return create(self, domain_name, *args, **kwargs)
 
     def update_domain_config(self, domain_name, *args, **kwargs):
@@ -551,6 +580,12 @@ def fix_vpc_domains() -> None:
                 raise ValidationException(
                     f"Domain {domain_name} has a public endpoint: it cannot be moved into a VPC.")
             kwargs["vpc_options"] = _vpc_derived(self.account_id, self.region_name, given)
+        if domain is not None and (given or kwargs.get("cluster_config")):
+            # moto replaces the whole ClusterConfig: what the domain would
+            # have after the update is checked (a ClusterConfig without
+            # ZoneAwarenessEnabled on a multi-subnet domain is refused).
+            vpc = kwargs.get("vpc_options") or domain.vpc_options or {}
+            _zone_check(kwargs.get("cluster_config") or domain.cluster_config, vpc.get("SubnetIds") or [])
         return update(self, domain_name, *args, **kwargs)
 
     OpenSearchServiceBackend.create_domain = create_domain
