@@ -135,6 +135,10 @@ impl Executor<'_> {
                 continue;
             }
             (self.progress)(&format!("{at} {} ({})", step.title, step.region));
+            if step.wait_secs > 0 {
+                let before = n.checked_sub(1).map(|p| rb.steps[p].id.as_str());
+                self.settle(step.wait_secs, before, &run).await;
+            }
             run.set(&step.id, "running");
             run.events.push(Event {
                 step: step.id.clone(),
@@ -362,7 +366,7 @@ impl Executor<'_> {
                 Ok(Done { outcome: out.outcome, request_ids: Vec::new(), notes: out.notes })
             }
             StepAction::AppServing { app_region } => self.serving(app_region, st).await.map_err(fail).map(Done::new),
-            StepAction::Changes { addresses } => {
+            StepAction::Changes { addresses, hold } => {
                 let Some(c) = &self.changes else {
                     return Err(SwitchError::Step {
                         step: step.id.clone(),
@@ -370,7 +374,7 @@ impl Executor<'_> {
                     });
                 };
                 let out = c
-                    .apply(self.backend, st, addresses)
+                    .apply(self.backend, st, addresses, hold)
                     .await
                     .map_err(|message| SwitchError::Step { step: step.id.clone(), message })?;
                 Ok(Done::new(out))
@@ -416,9 +420,14 @@ impl Executor<'_> {
         };
         let ours: Vec<&health::Check> =
             checks.iter().filter(|c| prefixes.iter().any(|p| c.id.starts_with(p.as_str()))).collect();
-        // A group the runbook scales up from no nodes has none yet: its
-        // app.serving step waits for them before users are sent there.
-        let expected_empty = |c: &health::Check| c.address.as_ref().is_some_and(|a| scaled.contains_key(a));
+        // A group the runbook scales up from no nodes has none yet, and
+        // Route 53's checkers of the target's load balancer (the only ones
+        // readiness reads) see nothing behind it: its app.serving step waits
+        // for the nodes before users are sent there.
+        let expected_empty = |c: &health::Check| {
+            c.address.as_ref().is_some_and(|a| scaled.contains_key(a))
+                || (!scaled.is_empty() && c.id == "app.dns-health")
+        };
         let mut failed: Vec<String> = ours
             .iter()
             .filter(|c| c.status == Status::Fail && !expected_empty(c))
@@ -444,6 +453,33 @@ impl Executor<'_> {
             return Ok(format!("forced past {} failed check(s)", failed.len()));
         }
         Err(SwitchError::NotReady(failed.join("\n")))
+    }
+
+    /// Waits until `secs` have passed since the step `before` last ended (as
+    /// the run recorded it: a resumed run waits only what is left; none
+    /// recorded, the whole time), with a progress line every 15 s.
+    async fn settle(&self, secs: u64, before: Option<&str>, run: &Run) {
+        let ended = run
+            .events
+            .iter()
+            .rev()
+            .find(|e| Some(e.step.as_str()) == before && !e.end.is_empty())
+            .and_then(|e| crate::ids::parse_rfc3339(&e.end));
+        let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let until =
+            Instant::now() + Duration::from_secs(secs.saturating_sub(ended.map_or(0, |e| now.saturating_sub(e))));
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            (self.progress)(&format!(
+                "    waiting {}s more ({secs}s after {}: users following DNS)",
+                left.as_secs().max(1),
+                before.unwrap_or("the step before")
+            ));
+            tokio::time::sleep(left.min(Duration::from_secs(15))).await;
+        }
     }
 
     /// Waits until every Auto Scaling group of `region` serves (see

@@ -15,6 +15,8 @@
 //! at demotion: checked) → job scheduler off in the old active region, then
 //! on in the new (scaling a pilot-light region up) → the new region serves
 //! (healthy targets) → search followers stopped there → DNS to it → the old
+//! region, which kept its nodes (scheduler off) so far, shrunk to its
+//! passive size once users have followed DNS (`app.scale-in`) → the old
 //! leader's search copies deleted. Mattermost's `DataSource` is the global
 //! writer endpoint, which follows the writer, so both regions' nodes keep
 //! working while the steps run (readiness refuses an endpoint AWS makes
@@ -457,17 +459,23 @@ pub fn build(plan: &Plan, regions: &BTreeMap<String, String>) -> Option<Runbook>
             .map(|c| c.address.clone())
     };
     let search = search_steps(&followed, via(&to_region), via(&from_region), &from_region, &to_region, true);
-    let front = front::steps(plan, &from_region, &to_region);
-    // The scheduler moves (never on in two regions at once) and the new
-    // region serves before users are sent there; the search followers stop
-    // right before DNS moves, so that the window in which the old region's
-    // index updates miss the new leader is DNS's own (recorded, see exec).
+    let mut front = front::steps(plan, &from_region, &to_region);
+    // The scheduler moves (never on in two regions at once: Mattermost's
+    // scheduler runs on one cluster's leader) and the new region serves
+    // before users are sent there; the search followers stop right before
+    // DNS moves, so that the window in which the old region's index updates
+    // miss the new leader is DNS's own (recorded, see exec). The old region
+    // keeps its nodes (their scheduler off) until users have followed DNS,
+    // then shrinks to its passive size, before its search copies go.
+    let drain = std::env::var(front::ENV_DRAIN_SECS).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(120);
+    let scale_in = front.off.as_mut().and_then(|off| front::hold_capacity(plan, off, drain));
     steps.extend(front.off);
     steps.extend(front.on);
     steps.extend(app_serving(plan, &to_region));
     let (stop, delete) = search.unzip();
     steps.extend(stop.map(|s| s.note(reindex_note(&from_region, &to_region, false), 300)));
     steps.extend(front.dns);
+    steps.extend(scale_in);
     steps.extend(delete);
     Some(Runbook {
         mode: "switchover".into(),
