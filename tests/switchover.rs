@@ -710,9 +710,10 @@ impl Full {
 
 /// A full switchover's steps, in the safe order: write forwarding set before
 /// the switch, the scheduler moved and the new region serving before DNS,
-/// the search followers stopped right before DNS, the old leader's copies
-/// deleted after it.
-const SWITCH_ORDER: [&str; 9] = [
+/// the search followers stopped right before DNS, the old region shrunk to
+/// its passive size (the example's pilot light) once users followed DNS,
+/// the old leader's copies deleted after it.
+const SWITCH_ORDER: [&str; 10] = [
     "readiness",
     "db.write-forwarding",
     "db.switchover",
@@ -721,6 +722,7 @@ const SWITCH_ORDER: [&str; 9] = [
     "app.serving",
     "search.stop-followers",
     "dns.to-active",
+    "app.scale-in",
     "search.delete-old-copies",
 ];
 
