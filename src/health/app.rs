@@ -59,7 +59,7 @@ const HEALTHY_SHARE: f64 = 0.18;
 /// load balancer closed to Route 53's ranges) fails here, where target
 /// health alone would look fine: DNS would never fail over to, or away
 /// from, that region.
-async fn route53(input: &Input<'_>) -> Result<Vec<Check>, String> {
+pub async fn route53(input: &Input<'_>) -> Result<Vec<Check>, String> {
     let lbs: Vec<(&str, String)> = input
         .recorded
         .resources

@@ -187,7 +187,14 @@ pub enum StepAction {
     /// The target region's app tier serves: each Auto Scaling group there
     /// has its desired capacity (at least one node) in service and each of
     /// its target groups a healthy target. Waits, with progress.
-    AppServing { app_region: String },
+    /// `route53` (a planned switchover): Route 53's health checkers see
+    /// that region's load balancers healthy too, so that users follow DNS
+    /// there as soon as it moves.
+    AppServing {
+        app_region: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        route53: bool,
+    },
     /// These changes of the plan (at `addresses`), applied as `apply` would,
     /// journaled alike; the ordinary apply that follows leaves them alone.
     /// `hold`: attributes of some of them left as they are, by address (a
@@ -240,7 +247,7 @@ mod tests {
                 patterns: vec![],
                 via_new: Some("v".into()),
             },
-            StepAction::AppServing { app_region: "r2".into() },
+            StepAction::AppServing { app_region: "r2".into(), route53: true },
             StepAction::Changes {
                 addresses: vec!["x".into()],
                 hold: [("x".to_string(), vec!["desired_capacity".to_string()])].into(),

@@ -365,7 +365,9 @@ impl Executor<'_> {
                 let out = super::search::delete_old_copies(&d, new.as_ref(), indices).await.map_err(fail)?;
                 Ok(Done { outcome: out.outcome, request_ids: Vec::new(), notes: out.notes })
             }
-            StepAction::AppServing { app_region } => self.serving(app_region, st).await.map_err(fail).map(Done::new),
+            StepAction::AppServing { app_region, route53 } => {
+                self.serving(app_region, *route53, st).await.map_err(fail).map(Done::new)
+            }
             StepAction::Changes { addresses, hold } => {
                 let Some(c) = &self.changes else {
                     return Err(SwitchError::Step {
@@ -486,15 +488,34 @@ impl Executor<'_> {
     /// [`health::app::Group::serves`]): first look at once, then as AWS's
     /// Elastic Load Balancing waiter `TargetInService` does, every 15 s
     /// (botocore `elbv2` waiters-2.json: delay 15), with progress each time.
-    async fn serving(&self, region: &str, st: &State) -> Result<String, KindError> {
+    async fn serving(&self, region: &str, route53: bool, st: &State) -> Result<String, KindError> {
         let secs = std::env::var(ENV_APP_SERVING_SECS).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(900);
         let limit = Duration::from_secs(secs);
         let t0 = Instant::now();
         let mut delay = Duration::from_secs(1);
+        let bounds = health::Bounds::default();
         loop {
             let groups = health::app::groups(self.aws, st, region).await.map_err(KindError::Failed)?;
-            let now = groups.iter().map(health::app::Group::describe).collect::<Vec<_>>().join("; ");
-            if groups.iter().all(health::app::Group::serves) {
+            let mut now = groups.iter().map(health::app::Group::describe).collect::<Vec<_>>().join("; ");
+            let mut serves = groups.iter().all(health::app::Group::serves);
+            // Route 53's checkers (from outside) see it too: until then,
+            // its failover records would keep answering with the old region.
+            if serves && route53 {
+                let input = health::Input {
+                    recorded: self.recorded,
+                    refreshed: st,
+                    secrets: self.secrets,
+                    aws: self.aws,
+                    bounds: &bounds,
+                    target_region: Some(region),
+                };
+                let seen = health::app::route53(&input).await.map_err(KindError::Failed)?;
+                serves = seen.iter().all(|c| c.status == Status::Pass);
+                for c in &seen {
+                    now.push_str(&format!("; Route 53's checkers: {}", c.actual));
+                }
+            }
+            if serves {
                 return Ok(if groups.is_empty() {
                     format!("no Auto Scaling group in {region}")
                 } else {

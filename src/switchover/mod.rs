@@ -158,17 +158,27 @@ fn reindex_note(from_region: &str, to_region: &str, failover: bool) -> String {
 }
 
 /// The step waiting until `to_region`'s app tier serves (none when the
-/// plan has no Auto Scaling group there).
-fn app_serving(plan: &Plan, to_region: &str) -> Option<Step> {
+/// plan has no Auto Scaling group there); with `route53` (a planned
+/// switchover, Route 53's API answering) until its checkers see it too.
+fn app_serving(plan: &Plan, to_region: &str, route53: bool) -> Option<Step> {
     plan.changes.iter().any(|c| c.type_name == "aws_autoscaling_group" && c.region == to_region).then(|| {
+        let mut needs = vec![to_region];
+        if route53 && to_region != front::ROUTE53_REGION {
+            needs.push(front::ROUTE53_REGION);
+        }
         Step::new(
             APP_SERVING,
             format!(
                 "App tier serves in {to_region}: each Auto Scaling group's desired capacity (at least one node) in \
-                 service and a healthy target behind its load balancer, waited for with progress"
+                 service and a healthy target behind its load balancer{}, waited for with progress",
+                if route53 {
+                    ", and Route 53's health checkers see it healthy (DNS then sends users there as soon as it moves)"
+                } else {
+                    ""
+                }
             ),
-            &[to_region],
-            StepAction::AppServing { app_region: to_region.to_string() },
+            &needs,
+            StepAction::AppServing { app_region: to_region.to_string(), route53 },
         )
     })
 }
@@ -330,7 +340,7 @@ pub fn failover(st: &crate::state::State, plan: &Plan, to: &str, to_region: &str
         ))
     }));
     steps.extend(front.on);
-    steps.extend(app_serving(plan, to_region).map(|s| {
+    steps.extend(app_serving(plan, to_region, false).map(|s| {
         s.best_effort(&format!(
             "users reach no app node in {to_region} until its nodes serve; run `standby failover --to {to}` again to \
              keep waiting"
@@ -471,7 +481,7 @@ pub fn build(plan: &Plan, regions: &BTreeMap<String, String>) -> Option<Runbook>
     let scale_in = front.off.as_mut().and_then(|off| front::hold_capacity(plan, off, drain));
     steps.extend(front.off);
     steps.extend(front.on);
-    steps.extend(app_serving(plan, &to_region));
+    steps.extend(app_serving(plan, &to_region, true));
     let (stop, delete) = search.unzip();
     steps.extend(stop.map(|s| s.note(reindex_note(&from_region, &to_region, false), 300)));
     steps.extend(front.dns);
