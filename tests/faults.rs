@@ -485,6 +485,16 @@ fn remote_state_writes_whose_answers_were_lost_are_not_conflicts() {
     assert_eq!(w.ok(0, &["state", "list"]).stdout.lines().count(), 2);
     let again = w.ok(0, &["apply", ".", "--auto-approve"]);
     assert!(again.stdout.contains("1 added"), "{}", again.stdout);
+
+    // A conditional write that lost to a concurrent one (409
+    // ConditionalRequestConflict, which S3 asks to retry): the lock is taken
+    // on the next try, the state written after reading what is there.
+    proxy.fail("PUT /lost-answers-state/_standby/locks/dr.json ", 1, 409);
+    proxy.fail("PUT /lost-answers-state/dr.json ", 1, 409);
+    let conflicted = w.run(&["state", "rm", "standby_data.a[1]"]);
+    assert_eq!(conflicted.code, 0, "{}", conflicted.all());
+    assert_eq!(proxy.stats()["faults"]["failed"], 2, "both writes met a 409");
+    assert_eq!(w.ok(0, &["state", "list"]).stdout.lines().count(), 2);
 }
 
 /// The global database's members, through lost answers: the secondary's
@@ -519,4 +529,19 @@ fn global_database_calls_whose_answers_were_lost() {
     assert_eq!(run.code, 0, "{}", run.all());
     assert_eq!(proxy.stats()["faults"]["lost"], 3, "both removals lost their answers");
     assert_eq!(w.ok(0, &["state", "list"]).stdout.trim(), "");
+}
+
+/// A domain read that answers 500 (an internal error) is asked again, as
+/// the AWS SDK asks again after a 500: the replications' `_status` failing
+/// twice does not fail the apply.
+#[test]
+fn a_domain_read_answering_500_is_asked_again() {
+    let emu = Emulator::start();
+    let proxy = Proxy::start(&emu.endpoint(), 5);
+    let w = World { endpoint: proxy.url.clone(), emu, dir: example(), attempts: "4" };
+    w.stand_in_for_the_primary();
+    proxy.fail("/_status", 2, 500);
+    w.ok(0, &["apply", ".", "--auto-approve"]);
+    assert_eq!(proxy.stats()["faults"]["failed"], 2, "the faults were met");
+    w.ok(0, &["plan", ".", "--detailed-exitcode"]);
 }

@@ -814,3 +814,117 @@ fn iam_and_s3_kinds_read_back_what_they_manage() {
     assert!(types.contains("aws_iam_policy") && types.contains("aws_iam_role_policy_attachment"), "{types:?}");
     reimport_everything(&dir, &state, &|args| emu.standby(&dir, args));
 }
+
+/// An imported security user or role keeps what the configuration leaves
+/// unset (as found): the plugin's PUT replaces the whole object, so its
+/// body carries production's backend roles, attributes and security roles
+/// (a role's index and tenant permissions, its description). Before, an
+/// imported user's first apply sent `backend_roles: []` and nothing else,
+/// and production's user lost them. A changed password of an imported user
+/// is refused unless `allow_disruption` lists it. Read with the plugin's API.
+#[test]
+fn an_imported_security_user_and_role_keep_what_the_configuration_leaves_unset() {
+    const PASSWORD: &str = "Srch-Master-9!kq";
+    let emu = Emulator::start();
+    let dir = scratch("import-security").join("audit");
+    copy_dir(&repo().join("tests/fixtures/audit"), &dir);
+    let run = |env: &[(&str, &str)], args: &[&str]| -> Run {
+        let mut c = emu.cmd(&dir, args);
+        c.env("STANDBY_VAR_search_password", PASSWORD).env("STANDBY_VAR_mm_password", "Prod-Mm-Pass9!");
+        c.envs(env.iter().copied());
+        let run: Run = c.output().expect("run standby").into();
+        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+        run
+    };
+    let ok = |env: &[(&str, &str)], args: &[&str]| -> Run {
+        let r = run(env, args);
+        assert_eq!(r.code, 0, "standby {}:\n{}", args.join(" "), r.all());
+        r
+    };
+    ok(&[], &["apply", ".", "--auto-approve"]);
+    let (status, text) = common::http(&emu.endpoint(), "GET", "/_emulator/opensearch/domains", None, "", None);
+    assert_eq!(status, 200, "{text}");
+    let domains: Value = serde_json::from_str(&text).unwrap();
+    let host = domains.as_array().unwrap().iter().find(|d| d["domain"] == "mm-audit").unwrap()["endpoints"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let rest = |method: &str, path: &str, body: Option<&Value>| -> Value {
+        let body = body.map(Value::to_string);
+        let (status, text) = common::http(&emu.endpoint(), method, path, Some(&host), PASSWORD, body.as_deref());
+        assert!((200..300).contains(&status), "{method} {path}: {status} {text}");
+        serde_json::from_str(&text).unwrap()
+    };
+    // Production's own user and role, with what standby's configuration does not set.
+    rest(
+        "PUT",
+        "/_plugins/_security/api/internalusers/mm-prod",
+        Some(&json!({"password": "Prod-Mm-Pass9!", "backend_roles": ["prod-backend"],
+                      "attributes": {"team": "chat"}, "opendistro_security_roles": ["readall"]})),
+    );
+    rest(
+        "PUT",
+        "/_plugins/_security/api/roles/mm-prod-role",
+        Some(&json!({"cluster_permissions": ["cluster_monitor"],
+                      "index_permissions": [{"index_patterns": ["prod-*"], "allowed_actions": ["read"]}],
+                      "tenant_permissions": [{"tenant_patterns": ["global_tenant"], "allowed_actions": ["kibana_all_read"]}],
+                      "description": "production's own"})),
+    );
+    let user = || rest("GET", "/_plugins/_security/api/internalusers/mm-prod", None)["mm-prod"].clone();
+    let role = || rest("GET", "/_plugins/_security/api/roles/mm-prod-role", None)["mm-prod-role"].clone();
+    let (user_before, role_before) = (user(), role());
+    assert_eq!(user_before["backend_roles"], json!(["prod-backend"]), "{user_before}");
+    let security = |extra: &str| {
+        format!(
+            "variables:\n  mm_password: {{ type: string, sensitive: true }}\n  \
+             mm_allow: {{ type: any, default: null }}\n\
+             resources:\n  \
+             user:\n    type: opensearch_internal_user\n    properties:\n      \
+             domain_endpoint: \"${{aws_opensearch_domain.domain.endpoint}}\"\n      master_user_name: admin\n      \
+             master_user_password: \"${{var.search_password}}\"\n      user_name: mm-prod\n      \
+             password: \"${{var.mm_password}}\"\n      allow_disruption: \"${{var.mm_allow}}\"\n  \
+             role:\n    type: opensearch_role\n    properties:\n      \
+             domain_endpoint: \"${{aws_opensearch_domain.domain.endpoint}}\"\n      master_user_name: admin\n      \
+             master_user_password: \"${{var.search_password}}\"\n      role_name: mm-prod-role\n      \
+             cluster_permissions: [cluster_monitor, cluster_composite_ops]\n{extra}"
+        )
+    };
+    write_files(
+        &dir,
+        &[(
+            "security.yaml",
+            &security(
+                "imports:\n  - { to: opensearch_internal_user.user, id: mm-prod }\n  - { to: opensearch_role.role, id: mm-prod-role }\n",
+            ),
+        )],
+    );
+    ok(&[], &["apply", ".", "--auto-approve"]);
+    std::fs::write(dir.join("security.yaml"), security("")).unwrap();
+    let (user_after, role_after) = (user(), role());
+    for k in ["backend_roles", "attributes", "opendistro_security_roles"] {
+        assert_eq!(user_after[k], user_before[k], "the imported user's `{k}` changed: {user_after}");
+    }
+    // The role's update (its cluster permissions) sent the rest as found.
+    assert_eq!(role_after["cluster_permissions"], json!(["cluster_monitor", "cluster_composite_ops"]));
+    for k in ["index_permissions", "tenant_permissions", "description"] {
+        assert_eq!(role_after[k], role_before[k], "the imported role's `{k}` changed: {role_after}");
+    }
+    ok(&[], &["plan", ".", "--detailed-exitcode"]);
+    // Another password for the imported user: refused, unless accepted.
+    let new = [("STANDBY_VAR_mm_password", "Prod-Mm-Other9!")];
+    let refused = run(&new, &["plan", "."]);
+    assert_eq!(refused.code, 1, "{}", refused.all());
+    assert!(
+        refused.stderr.contains("this changes the password of adopted internal user `mm-prod`"),
+        "{}",
+        refused.stderr
+    );
+    assert!(refused.stderr.contains("allow_disruption: [password]"), "{}", refused.stderr);
+    let accept = [new[0], ("STANDBY_VAR_mm_allow", "[\"password\"]")];
+    ok(&accept, &["apply", ".", "--auto-approve"]);
+    let user_changed = user();
+    for k in ["backend_roles", "attributes", "opendistro_security_roles"] {
+        assert_eq!(user_changed[k], user_before[k], "the password change dropped `{k}`: {user_changed}");
+    }
+    ok(&accept, &["plan", ".", "--detailed-exitcode"]);
+}

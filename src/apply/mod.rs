@@ -66,25 +66,18 @@ pub struct Applier<'a> {
 impl Applier<'_> {
     pub async fn run(&self, state: &mut State) -> Outcome {
         let mut out = Outcome::default();
-        let stop = Arc::new(AtomicBool::new(false));
-        let watcher = {
-            let stop = stop.clone();
+        // The first interrupt (SIGINT, SIGTERM) starts nothing new; a second
+        // ends at once with the lock released (see `crate::interrupt`).
+        let graceful = {
             let progress = self.progress.clone();
-            tokio::spawn(async move {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    progress
-                        .line("Interrupt received: waiting for running operations to finish, starting no new ones...");
-                    stop.store(true, Ordering::SeqCst);
-                }
-                // A second interrupt ends at once; the journal holds every
-                // operation that finished and every create that started.
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    progress
-                        .line("Second interrupt: stopping now. The next command recovers the state from the journal.");
-                    std::process::exit(130);
-                }
+            crate::interrupt::graceful(move || {
+                progress.line(
+                    "Interrupt received: waiting for running operations to finish, starting no new ones (interrupt \
+                     again to stop at once)...",
+                )
             })
         };
+        let stop = graceful.flag();
         // Adopted objects are on record before anything else runs: an
         // import creates nothing, but a killed apply still keeps them.
         for c in self.plan.changes.iter().filter(|c| c.importing.is_some()) {
@@ -108,7 +101,7 @@ impl Applier<'_> {
             failed_blocks = self.restores(state, &mut out, &stop).await;
         }
         self.deletes(state, &mut out, &stop, Action::Delete, &failed_blocks).await;
-        watcher.abort();
+        drop(graceful);
         out.interrupted = stop.load(Ordering::SeqCst);
         out.failures.sort();
         out.skipped.sort();

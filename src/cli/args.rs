@@ -208,6 +208,27 @@ answer must come as a flag. When AWS credentials are available, each named resou
 yaml-language-server (VS Code's YAML extension, Neovim, Helix, ...)."
     )]
     Schema,
+    /// Print the IAM policy a role running standby needs, for this configuration
+    #[command(
+        long_about = "Prints, as JSON, the IAM policy document a role needs to run standby on the configuration in \
+DIR: the AWS actions of the resource kinds it uses (nothing else), and, with an S3 backend, the state's \
+statements scoped to its bucket and key. Generated from the calls standby makes, so it is never out of date; \
+attach the output as the role's policy (e.g. `aws iam put-role-policy --policy-document file://drift.json`).\n\n\
+Roles:\n  drift        a nightly `standby drift` job: read-only (refresh reads, unmanaged discovery, DR health probes) \
+and reading the state\n  apply        apply, destroy, a switchover or failover: everything drift reads, every create, \
+update and delete, and writing the state\n  state-read   the state alone, read (for roles with their AWS permissions \
+elsewhere)\n  state-write  the state alone, written: the lock, the journal and the state\n\nCalls to the OpenSearch \
+domains' REST API (replication, users, roles) need no IAM action: they sign in as the domains' internal users, and \
+the domains' access policies decide who may reach them.",
+        after_help = "Examples:\n  standby policy examples/mattermost-dr --for drift > drift-policy.json\n  standby policy . --for apply\n  standby policy . --for state-read --backend-config bucket=acme-standby-state"
+    )]
+    Policy {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Which role's policy
+        #[arg(long = "for", value_enum, value_name = "ROLE")]
+        role: crate::permissions::policy::Role,
+    },
     /// Check, read-only, that AWS is as applied and that DR would work
     #[command(
         long_about = "Compares the state (as last applied) with AWS and with the configuration, looks for \
@@ -215,9 +236,12 @@ unmanaged resources in the topology's scope, and runs the DR health checks. Read
 lock (works while an apply runs), writes no state, journal or backup, needs only read permissions.\n\n\
 Findings: changed (an attribute differs in AWS from what was applied), missing (gone from AWS), unapplied (the \
 configuration differs from what was applied), unmanaged (in scope, not in state), unhealthy (a DR health check \
-fails; it wins over drift on the same attribute).\n\n\
+fails; drift on the attribute it is about is reported as well, as changed or missing).\n\nSecrets: a drift \
+job needs only the sensitive variables of what it reads: the replication user's password, for the replication \
+statistics. Others may be left out; what signs in with them (the domains' users, roles and mappings, as their \
+master user) is listed under warnings as not compared.\n\n\
 Exit codes: 0 clean, 1 error, 2 drift (changed, missing, unmanaged or unapplied), 3 unhealthy (3 wins).",
-        after_help = "Examples:\n  standby drift examples/mattermost-dr\n  standby drift . --format markdown > drift.md\n  standby drift . --format json --ignore 'module.files.aws_s3_bucket.* tags'\n\nIgnore rules: <DIR>/.standbyignore and --ignore, one `ADDRESS [PATH]` each; * and ? wildcards; a leading ! un-ignores; the last matching rule decides."
+        after_help = "Examples:\n  standby drift examples/mattermost-dr\n  standby drift . --format markdown > drift.md\n  standby drift . --format json --ignore 'module.files.aws_s3_bucket.* tags'\n  standby policy . --for drift   # the read-only IAM policy this job needs\n\nIgnore rules: <DIR>/.standbyignore and --ignore, one `ADDRESS [PATH]` each; * and ? wildcards; a leading ! un-ignores; the last matching rule decides."
     )]
     Drift {
         #[arg(default_value = ".")]

@@ -50,6 +50,10 @@ pub fn main() -> ExitCode {
 }
 
 async fn dispatch(cli: Cli) -> Result<u8, Error> {
+    crate::interrupt::install();
+    if let Some(w) = crate::kinds::opensearch::rest::env_in_clear() {
+        eprintln!("Warning: {w}");
+    }
     let s = Settings {
         state: cli.state.clone(),
         backend_config: cli.backend_config.clone(),
@@ -64,8 +68,9 @@ async fn dispatch(cli: Cli) -> Result<u8, Error> {
         Command::Preflight { dir, max_backup_age, format, vars } => {
             drift::preflight(&s, &dir, &max_backup_age, format, &vars).await
         }
+        Command::Policy { dir, role } => inspect::policy(&s, &dir, role),
         Command::Schema => {
-            let text = serde_json::to_string_pretty(&crate::config::json_schema::generate()).unwrap_or_default();
+            let text = serde_json::to_string_pretty(&crate::json_schema::generate()).unwrap_or_default();
             // A closed pipe (`| head`) is not an error worth a panic.
             let _ = writeln!(std::io::stdout(), "{text}");
             Ok(0)
@@ -116,7 +121,7 @@ pub struct Settings {
 
 impl Settings {
     /// The configured backend after `--backend-config` overrides, if any.
-    fn backend_spec(&self, dir: &Path) -> Result<Option<state::s3::S3Spec>, Error> {
+    pub(crate) fn backend_spec(&self, dir: &Path) -> Result<Option<state::s3::S3Spec>, Error> {
         let block = crate::config::backend::read_root(dir).map_err(Error::Config)?;
         let Some(mut block) = block else {
             if !self.backend_config.is_empty() {
@@ -204,7 +209,7 @@ pub(super) fn confirm_to(what: &str) -> Result<(), Error> {
 }
 
 pub fn var_inputs(v: &VarArgs) -> VarInputs {
-    VarInputs { cli: v.vars.clone(), files: v.var_files.clone(), use_env: true, allow_missing: false }
+    VarInputs { cli: v.vars.clone(), files: v.var_files.clone(), use_env: true, ..Default::default() }
 }
 
 /// Resolves AWS credentials once, up front, when the command is about to

@@ -32,6 +32,7 @@ fn options(opts: &PlanArgs, destroy: bool) -> Result<Options, Error> {
         targets,
         parallelism: opts.parallelism as usize,
         importing: Default::default(),
+        absent_secrets: Default::default(),
     })
 }
 
@@ -340,6 +341,9 @@ pub async fn apply(
     if plan.destroy && plan.targets.is_empty() && outcome.failures.is_empty() {
         st.outputs.clear();
     }
+    // Secrets hashed the older, fast way are hashed anew (Argon2id) where
+    // the configuration's value is the one on record.
+    st.upgrade_hashes(&loaded.secrets);
     if st != before || st.serial == 0 {
         // On failure the journal stays: the next run recovers from it.
         backend::write(&*backend, &mut st).await?;

@@ -2,10 +2,11 @@
 //! with the location of everything. Nothing here is evaluated.
 
 pub mod backend;
-pub mod json_schema;
 mod load;
 pub mod yaml;
 
+/// The keys each kind of block takes (what the JSON Schema offers editors).
+pub(crate) use load::{MODULE_KEYS, OUTPUT_KEYS, RESOURCE_KEYS, TOP_KEYS, VAR_KEYS};
 pub use load::{ModuleTree, load_tree};
 
 use crate::diag::Location;

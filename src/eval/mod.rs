@@ -64,6 +64,11 @@ impl Scope {
     pub fn root_outputs(&self) -> BTreeMap<String, Sv> {
         self.outputs.first().map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
     }
+
+    /// The root module's variables evaluated so far, defaults included.
+    pub fn root_vars(&self) -> BTreeMap<String, Sv> {
+        self.vars.first().map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
+    }
 }
 
 /// One resource instance as the configuration wants it.

@@ -6,7 +6,7 @@
 //! `follower_stats` and one `autofollow_stats` (REST).
 //!
 //! Each check names the resource and attribute it is about, so a drift
-//! finding on the same attribute can be reported once, as unhealthy.
+//! finding on the same attribute is named by the unhealthy one.
 //!
 //! The app tier's checks live in [`super::app`]. Not checked yet: DNS.
 
@@ -324,8 +324,14 @@ async fn search(input: &Input<'_>) -> Result<Vec<Check>, Vec<String>> {
     let rest: Vec<(&InstanceAddr, &Instance)> = of_type(input.recorded, "opensearch_index_replication")
         .chain(of_type(input.recorded, "opensearch_autofollow_rule"))
         .collect();
+    // Domains no resource here can sign in to (its password's variable was
+    // not given to a drift run): their checks say so rather than pass.
+    let mut unreachable = std::collections::BTreeSet::new();
     for (addr, inst) in &rest {
-        let Some((host, domain)) = rest_domain(input, addr, inst) else { continue };
+        let Some((host, domain)) = rest_domain(input, addr, inst) else {
+            unreachable.insert(s(&inst.attrs, "domain_endpoint").to_string());
+            continue;
+        };
         if follower.contains_key(&host) {
             continue;
         }
@@ -373,6 +379,11 @@ async fn search(input: &Input<'_>) -> Result<Vec<Check>, Vec<String>> {
                 },
             )
         };
+        if !follower.contains_key(s(&inst.attrs, "domain_endpoint"))
+            && unreachable.contains(s(&inst.attrs, "domain_endpoint"))
+        {
+            c = not_checked(c);
+        }
         out.push(c.warn_if(status.as_deref() == Some("BOOTSTRAPPING")));
     }
     for (addr, inst) in of_type(input.recorded, "opensearch_autofollow_rule") {
@@ -385,7 +396,9 @@ async fn search(input: &Input<'_>) -> Result<Vec<Check>, Vec<String>> {
         let failed = rule.as_ref().map(|r| r["failed_indices"].clone()).unwrap_or(json!([]));
         let ok = present && failed.as_array().is_none_or(Vec::is_empty);
         let pattern = s(&inst.attrs, "pattern");
-        out.push(
+        let blind = !follower.contains_key(s(&inst.attrs, "domain_endpoint"))
+            && unreachable.contains(s(&inst.attrs, "domain_endpoint"));
+        let check =
             Check::new("search.autofollow", format!("auto-follow rule {name} ({pattern}, {})", inst.region), ok)
                 .at(addr.to_string(), if present { "failed_indices" } else { "" })
                 .values(
@@ -397,8 +410,17 @@ async fn search(input: &Input<'_>) -> Result<Vec<Check>, Vec<String>> {
                      after a failover",
                     inst.region
                 ))
-                .fix("run `standby plan` and apply; indices listed as failed need their follower copy removed first"),
-        );
+                .fix("run `standby plan` and apply; indices listed as failed need their follower copy removed first");
+        out.push(if blind { not_checked(check) } else { check });
     }
     if errors.is_empty() { Ok(out) } else { Err(errors) }
+}
+
+/// A check whose probe could not sign in: a warning that says so, never a pass.
+fn not_checked(c: Check) -> Check {
+    let mut c = c;
+    c.status = super::Status::Fail;
+    c.actual = json!("not checked: no password for the user it reads as (its sensitive variable was not given)");
+    c.warn_if(true)
+        .fix("give the drift job the replication user's password (the variable the replication resources sign in with)")
 }

@@ -15,7 +15,6 @@ pub mod app;
 pub mod db_lag;
 pub mod db_switch;
 pub mod dr;
-pub mod permissions;
 pub mod preflight;
 
 use crate::aws::Aws;

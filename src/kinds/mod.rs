@@ -299,6 +299,13 @@ pub trait Kind: Send + Sync {
         &[]
     }
 
+    /// A property's value in the AWS provider's shape, where it differs by
+    /// more than its name (the plan JSON; e.g. replication rules as the
+    /// provider's nested `rule` blocks). `None`: the value as it is.
+    fn provider_value(&self, _prop: &str, _v: &serde_json::Value) -> Option<serde_json::Value> {
+        None
+    }
+
     /// Which computed attribute carries which input, so sensitivity follows.
     fn sensitive_follows(&self) -> &'static [(&'static str, &'static str)] {
         &[]
@@ -433,6 +440,16 @@ pub trait Kind: Send + Sync {
     async fn update(&self, cx: &Ctx<'_>, id: &str, prior: &Attrs, desired: &Attrs) -> Result<(), KindError>;
 
     async fn delete(&self, cx: &Ctx<'_>, id: &str, prior: &Attrs) -> Result<(), KindError>;
+}
+
+/// Kinds whose resource in the AWS provider has another type name:
+/// (standby's, the provider's). The plan JSON names them as the provider
+/// does, so policy tools (checkov's CKV_AWS_144) know them.
+pub const PROVIDER_TYPES: &[(&str, &str)] = &[("aws_s3_bucket_replication", "aws_s3_bucket_replication_configuration")];
+
+/// The AWS provider's name of a type (the same for most).
+pub fn provider_type(type_name: &str) -> &str {
+    PROVIDER_TYPES.iter().find(|(ours, _)| *ours == type_name).map_or(type_name, |(_, theirs)| theirs)
 }
 
 /// Every kind standby knows.

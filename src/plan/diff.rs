@@ -63,6 +63,15 @@ pub fn props_to_apply(d: &Desired, prior: Option<&Instance>, state: &State) -> A
 }
 
 pub fn diff(d: &Desired, prior: Option<&Instance>, state: &State) -> Diffed {
+    diff_keeping(d, prior, state, &[])
+}
+
+/// [`diff`], with the sensitive inputs named in `absent` taken as unchanged
+/// while their value is unknown and the state holds their hash: a drift job
+/// not given a secret compares everything else, and what is computed from
+/// such an input (a secret version's id) keeps its recorded value instead of
+/// turning unknown downstream.
+pub fn diff_keeping(d: &Desired, prior: Option<&Instance>, state: &State, absent: &[String]) -> Diffed {
     let schema = d.kind.schema();
     let mut planned = props_to_apply(d, prior, state);
     // Unset optional-computed inputs keep whatever AWS has ("as found"),
@@ -116,8 +125,14 @@ pub fn diff(d: &Desired, prior: Option<&Instance>, state: &State) -> Diffed {
             continue;
         }
         let differs = if sensitive.contains(name) {
-            let want_hash = want.filter(|v| !v.is_null()).map(|v| state.hash(v));
-            want.is_some_and(Value::has_unknown) || want_hash.as_ref() != prior.sensitive.get(name)
+            let want = want.filter(|v| !v.is_null());
+            match (want, prior.sensitive.get(name)) {
+                (Some(w), Some(_)) if w.has_unknown() && absent.iter().any(|a| a == name) => false,
+                (Some(w), _) if w.has_unknown() => true,
+                (Some(w), Some(stored)) => !state.matches(w, stored),
+                (None, None) => false,
+                _ => true,
+            }
         } else {
             let null = Value::Null;
             let a = d.kind.normalize(name, want.unwrap_or(&null));

@@ -1,7 +1,7 @@
 //! Planning: refresh what state records, evaluate the configuration against
 //! it, and describe every change. Planning never prints.
 
-use super::diff::{diff, normalized, redact};
+use super::diff::{normalized, redact};
 use super::{Action, Importing, OnProduction, OutputChange, Plan, ResourceChange};
 use crate::address::{InstanceAddr, Selector, block_of};
 use crate::aws::Aws;
@@ -24,6 +24,10 @@ pub struct Options {
     pub parallelism: usize,
     /// Address → id of the objects this plan adopts (see [`super::imports`]).
     pub importing: BTreeMap<String, String>,
+    /// Sensitive inputs left unknown on purpose (a drift job not given a
+    /// sensitive variable), by address: unchanged while the state holds
+    /// their hash ([`super::diff::diff_keeping`]).
+    pub absent_secrets: BTreeMap<String, Vec<String>>,
 }
 
 impl Default for Options {
@@ -35,6 +39,7 @@ impl Default for Options {
             targets: Vec::new(),
             parallelism: 10,
             importing: BTreeMap::new(),
+            absent_secrets: BTreeMap::new(),
         }
     }
 }
@@ -324,7 +329,8 @@ pub fn plan(loaded: &Loaded, state: &State, drift: Vec<ResourceChange>, opts: &O
             // A pending record (an interrupted create that no refresh settled) is
             // not known to exist: plan it as a create.
             let prior = state.resources.get(&d.addr).filter(|p| p.status == Status::Ready);
-            let diffed = diff(&d, prior, state);
+            let absent = opts.absent_secrets.get(&d.addr.to_string()).map_or(&[][..], Vec::as_slice);
+            let diffed = super::diff::diff_keeping(&d, prior, state, absent);
             let action = if opts.destroy { Action::NoOp } else { diffed.action };
             if let (Action::Update, Some(p)) = (action, prior) {
                 for problem in d.kind.check_update(&p.attrs, &diffed.planned) {
@@ -954,7 +960,7 @@ fn output_changes(scope: &Scope, state: &State) -> Vec<OutputChange> {
         let prior = state.outputs.get(name);
         let unknown = v.value.has_unknown();
         let (after, same) = if v.sensitive {
-            let same = !unknown && prior.and_then(|p| p.hash.as_ref()) == Some(&state.hash(&v.value));
+            let same = !unknown && prior.and_then(|p| p.hash.as_ref()).is_some_and(|h| state.matches(&v.value, h));
             (None, same)
         } else {
             let j = (!unknown).then(|| v.value.to_json());

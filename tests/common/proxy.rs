@@ -83,6 +83,13 @@ impl Proxy {
         call(&self.url, "PUT", &format!("/_proxy/hold?{q}secs={secs}"));
     }
 
+    /// The next `times` requests containing `text` are answered with
+    /// `status` (a domain's internal error, S3's XML error), never reaching
+    /// the emulator.
+    pub fn fail(&self, text: &str, times: u32, status: u16) {
+        call(&self.url, "PUT", &format!("/_proxy/fail?match={}&times={times}&status={status}", encode(text)));
+    }
+
     pub fn stats(&self) -> Value {
         serde_json::from_str(&call(&self.url, "GET", "/_proxy/stats")).unwrap()
     }

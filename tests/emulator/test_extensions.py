@@ -943,6 +943,31 @@ def test_simulate_principal_policy(aws):
         PolicySourceArn=f"arn:aws:iam::{ACCOUNT}:root", ActionNames=["s3:GetObject"])) == ("InvalidInput", 400)
 
 
+def test_simulate_principal_policy_conditions_and_context(aws):
+    iam = aws("iam", EAST)
+    iam.create_user(UserName="regional")
+    iam.put_user_policy(UserName="regional", PolicyName="two-regions", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "rds:*", "Resource": "*",
+             "Condition": {"StringEquals": {"aws:RequestedRegion": ["us-west-1", "us-east-1"]}}},
+            {"Effect": "Allow", "Action": "s3:*", "Resource": "*",
+             "Condition": {"StringLike": {"aws:PrincipalTag/team": "chat-*"}}}]}))
+    arn = f"arn:aws:iam::{ACCOUNT}:user/regional"
+
+    def decide(actions, **context):
+        entries = [{"ContextKeyName": k.replace("__", ":"), "ContextKeyValues": [v], "ContextKeyType": "string"}
+                   for k, v in context.items()]
+        out = iam.simulate_principal_policy(PolicySourceArn=arn, ActionNames=actions, ContextEntries=entries)
+        return [(r["EvalDecision"], r["MissingContextValues"]) for r in out["EvaluationResults"]]
+
+    # Without context the simulator cannot decide: implicit deny, naming the key.
+    assert decide(["rds:CreateDBCluster"]) == [("implicitDeny", ["aws:RequestedRegion"])]
+    assert decide(["rds:CreateDBCluster"], aws__RequestedRegion="us-east-1") == [("allowed", [])]
+    assert decide(["rds:CreateDBCluster"], aws__RequestedRegion="eu-west-1") == [("implicitDeny", [])]
+    assert decide(["s3:PutObject"], aws__RequestedRegion="us-east-1") == [("implicitDeny", ["aws:PrincipalTag/team"])]
+    assert decide(["iam:GetRole"], aws__RequestedRegion="us-east-1") == [("implicitDeny", [])]
+
+
 def test_rest_follower_stats_and_lag_setting(aws, endpoint):
     leader, follower, _ = _replication_setup(aws, endpoint)
     leader("PUT", "/channels")
@@ -1258,6 +1283,61 @@ def test_rest_a_lagging_follower_reports_its_checkpoints(aws, endpoint):
     calls = json.loads(urllib.request.urlopen(f"{endpoint}/_emulator/rest-calls").read())
     assert {"method": "GET", "path": "/_plugins/_replication/users/_status", "status": 200}.items() <= \
         calls[-1].items()
+
+
+def test_list_buckets_pages_prefix_and_region(aws):
+    west, east = aws("s3", WEST), aws("s3", EAST)
+    for name in ["mm-dr-a", "mm-dr-b", "mm-drx-c", "other"]:
+        west.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": WEST})
+    east.create_bucket(Bucket="mm-dr-e")
+    seen, token, pages = [], None, 0
+    while True:
+        kwargs = {"Prefix": "mm-dr-", "MaxBuckets": 2}
+        if token:
+            kwargs["ContinuationToken"] = token
+        out = west.list_buckets(**kwargs)
+        pages += 1
+        assert out["Prefix"] == "mm-dr-"
+        seen += [(b["Name"], b["BucketRegion"]) for b in out["Buckets"]]
+        token = out.get("ContinuationToken")
+        if not token:
+            break
+    assert (pages, seen) == (2, [("mm-dr-a", WEST), ("mm-dr-b", WEST), ("mm-dr-e", EAST)])
+    only_east = west.list_buckets(BucketRegion=EAST)["Buckets"]
+    assert [b["Name"] for b in only_east] == ["mm-dr-e"]
+
+
+def test_vpc_domains(aws):
+    ec2, search = aws("ec2", EAST), aws("opensearch", EAST)
+    vpc = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.1.1.0/24")["Subnet"]
+    group = ec2.create_security_group(GroupName="search", Description="d", VpcId=vpc)["GroupId"]
+    options = {"SubnetIds": [subnet["SubnetId"]], "SecurityGroupIds": [group]}
+    d = search.create_domain(DomainName="in-vpc", EngineVersion="OpenSearch_2.11", VPCOptions=options)["DomainStatus"]
+    assert d["VPCOptions"] == {"VPCId": vpc, "SubnetIds": [subnet["SubnetId"]],
+                               "AvailabilityZones": [subnet["AvailabilityZone"]], "SecurityGroupIds": [group]}
+    assert d["Endpoints"]["vpc"].startswith("vpc-in-vpc-") and "Endpoint" not in d
+    assert error_of(lambda: search.create_domain(
+        DomainName="bad", EngineVersion="OpenSearch_2.11",
+        VPCOptions={"SubnetIds": ["subnet-0000"], "SecurityGroupIds": [group]})) == ("ValidationException", 400)
+    search.create_domain(DomainName="public", EngineVersion="OpenSearch_2.11")
+    # A public domain stays public.
+    assert error_of(lambda: search.update_domain_config(DomainName="public", VPCOptions=options)) == (
+        "ValidationException", 400)
+    assert "VPCOptions" not in search.describe_domain(DomainName="public")["DomainStatus"]
+
+
+def test_objects_are_encrypted_by_default(aws):
+    s3 = aws("s3", WEST)
+    s3.create_bucket(Bucket="plain", CreateBucketConfiguration={"LocationConstraint": WEST})
+    s3.put_object(Bucket="plain", Key="k", Body=b"x")
+    assert s3.head_object(Bucket="plain", Key="k")["ServerSideEncryption"] == "AES256"
+    s3.create_bucket(Bucket="kms", CreateBucketConfiguration={"LocationConstraint": WEST})
+    s3.put_bucket_encryption(Bucket="kms", ServerSideEncryptionConfiguration={"Rules": [
+        {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "key-1"}}]})
+    s3.put_object(Bucket="kms", Key="k", Body=b"x")
+    head = s3.head_object(Bucket="kms", Key="k")
+    assert (head["ServerSideEncryption"], head["SSEKMSKeyId"]) == ("aws:kms", "key-1")
 
 
 # ------------------------------------------- switchovers that go wrong, ... ---

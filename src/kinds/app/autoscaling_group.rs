@@ -10,7 +10,7 @@
 use super::instance_refresh::{self, OUTDATED};
 use super::{default_network, list_value, set_value, str_list};
 use crate::kinds::aws::{aws_error, get_i64, get_str, put_reported, req_str, tag_changes, tags_of};
-use crate::kinds::schema::{Prop, Schema, Type};
+use crate::kinds::schema::{Prop, ProviderName, Schema, Type};
 use crate::kinds::{Created, Ctx, Kind, KindError, PropProblem};
 use crate::value::{Attrs, Value};
 use async_trait::async_trait;
@@ -90,6 +90,13 @@ fn asg_tags(name: &str, tags: impl IntoIterator<Item = (String, String)>) -> Vec
         .collect()
 }
 
+/// The AWS provider's `launch_template { id, version }` block (checkov's
+/// CKV_AWS_315).
+static PROVIDER_NAMES: [ProviderName; 2] = [
+    ProviderName::new("launch_template_id", "launch_template.id"),
+    ProviderName::new("launch_template_version", "launch_template.version"),
+];
+
 #[async_trait]
 impl Kind for AutoscalingGroup {
     fn type_name(&self) -> &'static str {
@@ -98,6 +105,10 @@ impl Kind for AutoscalingGroup {
 
     fn schema(&self) -> &'static Schema {
         &SCHEMA
+    }
+
+    fn provider_names(&self) -> &'static [ProviderName] {
+        &PROVIDER_NAMES
     }
 
     fn validate(&self, props: &Attrs) -> Vec<PropProblem> {

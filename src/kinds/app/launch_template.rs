@@ -15,7 +15,7 @@
 
 use super::{client_token, list_value, set_value, str_list, sync_ec2_tags, tag_spec, tags_from_ec2};
 use crate::kinds::aws::{aws_error, get_str, is_gone, put_reported, req_str};
-use crate::kinds::schema::{Prop, Schema, Type};
+use crate::kinds::schema::{Prop, ProviderName, Schema, Type};
 use crate::kinds::{Created, Ctx, Kind, KindError, PropProblem};
 use crate::value::{Attrs, Value};
 use async_trait::async_trait;
@@ -43,6 +43,10 @@ const VERSIONED: &[&str] = &[
     "vpc_security_group_ids",
     "metadata_http_tokens",
 ];
+
+/// The AWS provider's `metadata_options { http_tokens }` (checkov's CKV_AWS_79).
+static PROVIDER_NAMES: [ProviderName; 1] =
+    [ProviderName::new("metadata_http_tokens", "metadata_options.http_tokens").or("\"required\"")];
 
 static SCHEMA: Schema = Schema {
     props: &[
@@ -107,6 +111,10 @@ impl Kind for LaunchTemplate {
 
     fn schema(&self) -> &'static Schema {
         &SCHEMA
+    }
+
+    fn provider_names(&self) -> &'static [ProviderName] {
+        &PROVIDER_NAMES
     }
 
     fn validate(&self, props: &Attrs) -> Vec<PropProblem> {

@@ -20,7 +20,7 @@
 
 use super::s3_bucket::{name_from_arn, name_problem};
 use super::{aws_error, get_str, is_gone, req_str};
-use crate::kinds::schema::{Prop, Schema, Type};
+use crate::kinds::schema::{Prop, ProviderName, Schema, Type};
 use crate::kinds::{Created, Ctx, Kind, KindError, PlanView, PropProblem};
 use crate::value::{Attrs, Value};
 use async_trait::async_trait;
@@ -340,6 +340,44 @@ fn versioned_buckets(view: &dyn PlanView) -> (Vec<String>, bool) {
     (names, unknown)
 }
 
+/// The provider's `aws_s3_bucket_replication_configuration` holds the rules
+/// as `rule` blocks ([`provider_rule`]).
+static PROVIDER_NAMES: [ProviderName; 1] = [ProviderName::new("rules", "rule")];
+
+/// A rule in the AWS provider's shape: `filter { prefix }`, `destination {
+/// bucket, storage_class }`, `delete_marker_replication { status }`,
+/// `source_selection_criteria { replica_modifications { status } }`.
+fn provider_rule(r: &serde_json::Value) -> serde_json::Value {
+    let status = |b: &serde_json::Value| if b.as_bool() == Some(true) { "Enabled" } else { "Disabled" };
+    let mut out = serde_json::Map::new();
+    for k in ["id", "priority", "status"] {
+        if let Some(v) = r.get(k) {
+            out.insert(k.into(), v.clone());
+        }
+    }
+    if let Some(p) = r.get("filter_prefix") {
+        out.insert("filter".into(), serde_json::json!([{"prefix": p}]));
+    }
+    let mut dest = serde_json::Map::new();
+    if let Some(b) = r.get("destination_bucket") {
+        dest.insert("bucket".into(), b.clone());
+    }
+    if let Some(c) = r.get("storage_class") {
+        dest.insert("storage_class".into(), c.clone());
+    }
+    out.insert("destination".into(), serde_json::json!([dest]));
+    if let Some(d) = r.get("delete_marker_replication") {
+        out.insert("delete_marker_replication".into(), serde_json::json!([{"status": status(d)}]));
+    }
+    if let Some(m) = r.get("replica_modifications") {
+        out.insert(
+            "source_selection_criteria".into(),
+            serde_json::json!([{"replica_modifications": [{"status": status(m)}]}]),
+        );
+    }
+    serde_json::Value::Object(out)
+}
+
 #[async_trait]
 impl Kind for S3BucketReplication {
     fn type_name(&self) -> &'static str {
@@ -348,6 +386,19 @@ impl Kind for S3BucketReplication {
 
     fn schema(&self) -> &'static Schema {
         &SCHEMA
+    }
+
+    fn provider_names(&self) -> &'static [ProviderName] {
+        &PROVIDER_NAMES
+    }
+
+    fn provider_value(&self, prop: &str, v: &serde_json::Value) -> Option<serde_json::Value> {
+        match (prop, v) {
+            ("rules", serde_json::Value::Array(rules)) => {
+                Some(serde_json::Value::Array(rules.iter().map(provider_rule).collect()))
+            }
+            _ => None,
+        }
     }
 
     fn validate(&self, props: &Attrs) -> Vec<PropProblem> {

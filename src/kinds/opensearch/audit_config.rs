@@ -388,6 +388,7 @@ impl Kind for OpenSearchAuditConfig {
 
     fn validate(&self, props: &Attrs) -> Vec<PropProblem> {
         let mut out = Vec::new();
+        out.extend(super::rest::plain_http(props));
         check_categories(props, "audit_rest_disabled_categories", REST_CATEGORIES, &mut out);
         check_categories(props, "audit_transport_disabled_categories", TRANSPORT_CATEGORIES, &mut out);
         if props.get("audit_log_request_body").and_then(Value::as_bool) == Some(true) {

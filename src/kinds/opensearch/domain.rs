@@ -4,6 +4,12 @@
 //! needs). id = domain name.
 //!
 //! The access policy is `aws_opensearch_domain_policy`'s, not this kind's.
+//! A domain is public or in a VPC (`vpc_options`: its subnets and security
+//! groups), for good: AWS cannot move a domain between the two ("If you
+//! launch a new domain within a VPC, you can't later switch it to use a
+//! public endpoint. The reverse is also true", OpenSearch Service developer
+//! guide, "Launching your domains within a VPC"), so such a change is refused
+//! at plan time. Unset, an adopted domain keeps what it has.
 //! The master password is never read back (AWS does not report it): it is
 //! compared by hash and sent only when the plan changes it (or the name).
 //!
@@ -29,7 +35,7 @@ use async_trait::async_trait;
 use aws_sdk_opensearch::types::{
     AdvancedSecurityOptionsInput, ClusterConfig, DomainEndpointOptions, DomainStatus, EbsOptions,
     EncryptionAtRestOptions, MasterUserOptions, NodeToNodeEncryptionOptions, OpenSearchPartitionInstanceType, Tag,
-    TlsSecurityPolicy, VolumeType,
+    TlsSecurityPolicy, VolumeType, VpcOptions,
 };
 use std::time::Duration;
 
@@ -134,6 +140,15 @@ static SCHEMA: Schema = Schema {
         )
         .or_computed(),
         Prop::optional(
+            "vpc_options",
+            Type::Map(&Type::List(&Type::String)),
+            "Put the domain in a VPC, as in the AWS provider: `{subnet_ids: [...], security_group_ids: [...]}` (one \
+             subnet per Availability Zone the domain uses; the groups decide who reaches it). Fixed at creation: \
+             AWS cannot move a domain between public and VPC access. Unset: a new domain is public; an adopted one \
+             keeps what it has.",
+        )
+        .or_computed(),
+        Prop::optional(
             "tags",
             Type::Map(&Type::String),
             "Tags. On an adopted domain, merged with the tags it has (unset: as found).",
@@ -141,6 +156,7 @@ static SCHEMA: Schema = Schema {
         .or_computed(),
         P_ALLOW_DISRUPTION,
         P_UNLESS_ADOPTED,
+        Prop::computed("vpc_id", Type::String, "The VPC of a VPC domain (null for a public one)."),
         Prop::computed("arn", Type::String, "Domain ARN."),
         Prop::computed(
             "dedicated_master_enabled",
@@ -388,6 +404,34 @@ fn endpoint_options(p: &Attrs) -> DomainEndpointOptions {
         .build()
 }
 
+/// The configured `vpc_options`, as the API wants them.
+fn vpc_options(p: &Attrs) -> Option<VpcOptions> {
+    let m = p.get("vpc_options").and_then(Value::as_map)?;
+    let list = |k: &str| -> Option<Vec<String>> {
+        m.get(k).and_then(Value::as_list).map(|l| l.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+    };
+    Some(
+        VpcOptions::builder()
+            .set_subnet_ids(list("subnet_ids"))
+            .set_security_group_ids(list("security_group_ids"))
+            .build(),
+    )
+}
+
+/// `vpc_options` with both lists sorted (AWS reports them in its own order).
+fn sorted_vpc(v: &Value) -> Value {
+    let Some(m) = v.as_map() else { return v.clone() };
+    let mut out = m.clone();
+    for k in ["subnet_ids", "security_group_ids"] {
+        if let Some(l) = m.get(k).and_then(Value::as_list) {
+            let mut l: Vec<Value> = l.to_vec();
+            l.sort_by_key(|v| v.as_str().unwrap_or_default().to_string());
+            out.insert(k.to_string(), Value::List(l));
+        }
+    }
+    Value::Map(out)
+}
+
 fn tag_list(tags: impl IntoIterator<Item = (String, String)>) -> Vec<Tag> {
     tags.into_iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok()).collect()
 }
@@ -443,7 +487,42 @@ impl Kind for OpenSearchDomain {
         if props.contains_key("ebs_volume_type") && !props.contains_key("ebs_volume_size") {
             out.push(PropProblem::error("ebs_volume_type", "give `ebs_volume_size` with `ebs_volume_type`"));
         }
+        if let Some(m) = props.get("vpc_options").and_then(Value::as_map) {
+            if let Some(k) = m.keys().find(|k| !["subnet_ids", "security_group_ids"].contains(&k.as_str())) {
+                out.push(PropProblem::error(
+                    "vpc_options",
+                    format!("`vpc_options` has `subnet_ids` and `security_group_ids`, not `{k}`"),
+                ));
+            }
+            for k in ["subnet_ids", "security_group_ids"] {
+                // Without groups AWS picks the VPC's default one, which lets
+                // everything in the VPC in: say which, on purpose.
+                if m.get(k).is_none_or(|v| !v.has_unknown() && v.as_list().is_none_or(|l| l.is_empty())) {
+                    out.push(PropProblem::error(
+                        "vpc_options",
+                        format!("`vpc_options` needs `{k}` (a non-empty list)"),
+                    ));
+                }
+            }
+        }
         out
+    }
+
+    fn check_update(&self, prior: &Attrs, planned: &Attrs) -> Vec<PropProblem> {
+        let in_vpc = |a: &Attrs| a.get("vpc_options").filter(|v| !v.has_unknown()).map(|v| !v.is_null());
+        match (in_vpc(prior), in_vpc(planned)) {
+            (Some(was), Some(now)) if was != now => vec![PropProblem::error(
+                "vpc_options",
+                format!(
+                    "the domain is {}; AWS cannot move a domain between public and VPC access (\"If you launch a new \
+                     domain within a VPC, you can't later switch it to use a public endpoint. The reverse is also \
+                     true\"): keep it {}, or make a new domain",
+                    if was { "in a VPC" } else { "public" },
+                    if was { "in its VPC" } else { "public" },
+                ),
+            )],
+            _ => Vec::new(),
+        }
     }
 
     fn normalize(&self, prop: &str, v: &Value) -> Value {
@@ -451,6 +530,7 @@ impl Kind for OpenSearchDomain {
             "node_to_node_encryption" | "encrypt_at_rest" | "enforce_https" => bool_or(v, true),
             "tls_security_policy" if v.is_null() => Value::str(DEFAULT_TLS_POLICY),
             "log_publishing_options" => super::logs::normalize(v),
+            "vpc_options" => sorted_vpc(v),
             _ => v.clone(),
         }
     }
@@ -661,6 +741,7 @@ impl Kind for OpenSearchDomain {
                     .build(),
             )
             .domain_endpoint_options(endpoint_options(desired))
+            .set_vpc_options(vpc_options(desired))
             .set_log_publishing_options(log_publishing_options(desired.get("log_publishing_options"), None))
             .set_tag_list(Some(tag_list(tags_of(desired))).filter(|t| !t.is_empty()))
             .send()
@@ -709,6 +790,25 @@ impl Kind for OpenSearchDomain {
         put("arn", Some(Value::str(d.arn())));
         put("domain_id", Some(Value::str(d.domain_id())));
         put("endpoint", endpoint_of(&d).map(Value::str));
+        let vpc = d.vpc_options();
+        let ids = |l: &[String]| {
+            let mut l: Vec<Value> = l.iter().map(Value::str).collect();
+            l.sort_by_key(|v| v.as_str().unwrap_or_default().to_string());
+            Value::List(l)
+        };
+        put(
+            "vpc_options",
+            Some(vpc.map_or(Value::Null, |v| {
+                Value::Map(
+                    [
+                        ("subnet_ids".to_string(), ids(v.subnet_ids())),
+                        ("security_group_ids".to_string(), ids(v.security_group_ids())),
+                    ]
+                    .into(),
+                )
+            })),
+        );
+        put("vpc_id", Some(vpc.and_then(|v| v.vpc_id()).map_or(Value::Null, Value::str)));
         put_reported(&mut a, prior, "log_publishing_options", read_log_publishing(&d, prior));
         // AWS never reports the master user: the name stays as configured.
         if let Some(v) = prior.get("master_user_name") {
@@ -753,6 +853,11 @@ impl Kind for OpenSearchDomain {
         if changed("log_publishing_options") {
             req = req.set_log_publishing_options(publishing_changes(prior, desired));
         }
+        // Subnets and groups of a VPC domain (check_update refused a move
+        // between public and VPC access).
+        if changed("vpc_options") && desired.get("vpc_options").is_some_and(|v| !v.is_null()) {
+            req = req.set_vpc_options(vpc_options(desired));
+        }
         // Only the plan knows whether the password changed (hashes): the
         // master user is sent only when it does, or the name does.
         let fgac_off = get_bool(prior, "fine_grained_access_control") == Some(false);
@@ -771,7 +876,8 @@ impl Kind for OpenSearchDomain {
             || req.as_input().get_node_to_node_encryption_options().is_some()
             || req.as_input().get_encryption_at_rest_options().is_some()
             || req.as_input().get_log_publishing_options().is_some()
-            || req.as_input().get_advanced_security_options().is_some();
+            || req.as_input().get_advanced_security_options().is_some()
+            || req.as_input().get_vpc_options().is_some();
         // Production: AWS says first what the update would take (DryRun),
         // always, whatever `allow_disruption` accepts: a blue/green
         // deployment is made only when every property sent is accepted.
@@ -787,6 +893,7 @@ impl Kind for OpenSearchDomain {
                 "encrypt_at_rest",
                 "log_publishing_options",
                 "master_user_name",
+                "vpc_options",
             ]
             .into_iter()
             .filter(|&k| changed(k))
@@ -885,6 +992,42 @@ mod tests {
         assert_eq!(probs[0].prop, "master_user_password");
         assert!(!probs[0].message.contains("weakpass"));
         assert!(password_problem("Str0ng-Pass!").is_none());
+    }
+
+    #[test]
+    fn vpc_options_need_subnets_and_groups_and_stay_put() {
+        let list = |l: &[&str]| Value::List(l.iter().map(|s| Value::str(*s)).collect());
+        let vpc = |sg: &[&str]| {
+            Value::Map(
+                [
+                    ("subnet_ids".to_string(), list(&["subnet-b", "subnet-a"])),
+                    ("security_group_ids".to_string(), list(sg)),
+                ]
+                .into(),
+            )
+        };
+        assert!(OpenSearchDomain.validate(&props(&[("vpc_options", vpc(&["sg-1"]))])).is_empty());
+        let probs = OpenSearchDomain.validate(&props(&[("vpc_options", vpc(&[]))]));
+        assert!(probs[0].message.contains("security_group_ids"), "{}", probs[0].message);
+        // Order is AWS's business.
+        assert_eq!(
+            OpenSearchDomain.normalize("vpc_options", &vpc(&["sg-1"])),
+            OpenSearchDomain.normalize(
+                "vpc_options",
+                &Value::Map(
+                    [
+                        ("subnet_ids".to_string(), list(&["subnet-a", "subnet-b"])),
+                        ("security_group_ids".to_string(), list(&["sg-1"]))
+                    ]
+                    .into()
+                )
+            )
+        );
+        let public = props(&[("vpc_options", Value::Null)]);
+        let private = props(&[("vpc_options", vpc(&["sg-1"]))]);
+        assert_eq!(OpenSearchDomain.check_update(&public, &private)[0].prop, "vpc_options");
+        assert_eq!(OpenSearchDomain.check_update(&private, &public).len(), 1);
+        assert!(OpenSearchDomain.check_update(&private, &private).is_empty());
     }
 
     #[test]

@@ -13,6 +13,14 @@
 //! is then fine-grained access control's job: internal users and role
 //! mappings (`opensearch_internal_user`, `opensearch_role_mapping`).
 //!
+//! Never open to the internet by default: the standard document for a
+//! public domain needs `source_ips` (unset or empty is a plan error; opening
+//! it to everyone takes `source_ips: ["0.0.0.0/0"]`, written out). A domain in
+//! a VPC (`vpc: true`) is narrowed by its security groups, and AWS applies no
+//! address condition there ("You can't apply IP-based access policies to
+//! domains that reside within a VPC", developer guide, VPC domains); apply
+//! checks that the domain is what `vpc` says before writing.
+//!
 //! A change that takes access away from anonymous clients the current
 //! policy lets in (production Mattermost) is refused at plan time, with the
 //! statements that change and what it means, unless `accept_access_loss`.
@@ -50,7 +58,16 @@ static SCHEMA: Schema = Schema {
             "source_ips",
             Type::List(&Type::String),
             "Addresses (CIDRs) allowed to reach a public domain: an `aws:SourceIp` condition on the HTTP \
-             statement. `[]` for a VPC domain whose security groups narrow access. Unset, the plan warns.",
+             statement (Mattermost's nodes reach a public endpoint from their NAT gateways' addresses). Required \
+             for a public domain; `[\"0.0.0.0/0\"]` opens it to the internet, on purpose. Leave it out with `vpc: \
+             true`.",
+        ),
+        Prop::optional(
+            "vpc",
+            Type::Bool,
+            "The domain is in a VPC (its `vpc_options`): its security groups narrow access and the document has \
+             no address condition (default false: a public domain, which needs `source_ips`). Apply checks it \
+             against the domain.",
         ),
         Prop::optional(
             "cross_cluster_leader",
@@ -128,6 +145,62 @@ pub fn standard_document(domain_arn: &str, p: &Attrs) -> Option<Value> {
             "Resource": domain_arn}));
     }
     Some(Value::from_json(&json!({"Version": "2012-10-17", "Statement": statements})))
+}
+
+/// Who the standard document lets in over the network: a public domain
+/// needs `source_ips` (everyone only when written out), a VPC domain none.
+fn network_problem(props: &Attrs) -> Option<PropProblem> {
+    let ips = props.get("source_ips").filter(|v| !v.is_null());
+    if ips.is_some_and(Value::has_unknown) || props.get("vpc").is_some_and(Value::has_unknown) {
+        return None;
+    }
+    let ips = string_list(ips).unwrap_or_default();
+    if get_bool(props, "vpc") == Some(true) {
+        return (!ips.is_empty()).then(|| {
+            PropProblem::error(
+                "source_ips",
+                "a domain in a VPC takes no `source_ips`: AWS applies no IP-based access policy there (\"You can't \
+                 apply IP-based access policies to domains that reside within a VPC\"); its security groups decide \
+                 who reaches it",
+            )
+        });
+    }
+    ips.is_empty().then(|| {
+        PropProblem::error(
+            // Located at `source_ips` when written (even as null), else the block.
+            "source_ips",
+            "this policy would let anyone on the internet reach the domain (only its login stands in the way): give \
+             `source_ips` (the addresses Mattermost's nodes and standby reach it from: NAT gateways, VPN), set `vpc: \
+             true` for a domain in a VPC, or write `source_ips: [\"0.0.0.0/0\"]` to open it on purpose",
+        )
+    })
+}
+
+/// Checks, before writing, that the domain is what `vpc` says: an address
+/// condition on a VPC domain, or none on a public one, is not what the
+/// configuration meant. One DescribeDomain.
+async fn check_network(cx: &Ctx<'_>, name: &str, desired: &Attrs) -> Result<(), KindError> {
+    if desired.get("access_policies").is_some_and(|v| !v.is_null()) {
+        return Ok(());
+    }
+    let out = cx.aws.opensearch(cx.region).await.describe_domain().domain_name(name).send().await;
+    let in_vpc = match out {
+        Ok(o) => o.domain_status().is_some_and(|d| d.vpc_options().is_some()),
+        Err(e) if is_gone(&e, GONE) => return Ok(()),
+        Err(e) => return Err(os_error("DescribeDomain", e)),
+    };
+    let said = get_bool(desired, "vpc") == Some(true);
+    if in_vpc == said {
+        return Ok(());
+    }
+    Err(KindError::Failed(if in_vpc {
+        format!("{name} is in a VPC: set `vpc: true` (and no `source_ips`) for its access policy")
+    } else {
+        format!(
+            "{name} is a public domain, not in a VPC: its access policy needs `source_ips` (and no `vpc: true`), or \
+             anyone on the internet reaches it"
+        )
+    }))
 }
 
 /// The document to apply: as given, or the standard one, with the statements
@@ -240,7 +313,7 @@ impl Kind for OpenSearchDomainPolicy {
         let mut out = Vec::new();
         let given = |k: &str| props.get(k).is_some_and(|v| !v.is_null());
         if given("access_policies") {
-            for k in ["principals", "source_ips", "cross_cluster_leader"] {
+            for k in ["principals", "source_ips", "vpc", "cross_cluster_leader"] {
                 if given(k) {
                     out.push(PropProblem::error(
                         k,
@@ -274,13 +347,8 @@ impl Kind for OpenSearchDomainPolicy {
                  calls use basic auth (unsigned, anonymous to AWS) and would get 403 \"User: anonymous is not \
                  authorized\"",
             ));
-        } else if !given("access_policies") && !given("source_ips") {
-            out.push(PropProblem::warning(
-                "domain_arn",
-                "the policy lets anyone reach this domain's login (fine-grained access control still asks for a \
-                 user): narrow it with `source_ips`, or set `source_ips: []` for a VPC domain whose security groups \
-                 do",
-            ));
+        } else if !given("access_policies") {
+            out.extend(network_problem(props));
         }
         out
     }
@@ -458,6 +526,7 @@ impl Kind for OpenSearchDomainPolicy {
         // An existing domain (adopted) may already have a policy its clients
         // rely on (read and written ahead by `before_create`): the same rule
         // as for an update, and deleting this resource restores it.
+        check_network(cx, name, desired).await?;
         let current = previous(desired).cloned();
         if get_bool(desired, "accept_access_loss") != Some(true)
             && let Some(why) = current.as_ref().and_then(|c| access_loss(c, &doc))
@@ -502,6 +571,7 @@ impl Kind for OpenSearchDomainPolicy {
         for k in [
             "principals",
             "source_ips",
+            "vpc",
             "cross_cluster_leader",
             "keep_existing",
             "accept_access_loss",
@@ -520,6 +590,7 @@ impl Kind for OpenSearchDomainPolicy {
             desired.entry("previous_policy".into()).or_insert_with(|| found.clone());
         }
         let doc = document(&desired).ok_or_else(|| KindError::Failed("the policy document is not known".into()))?;
+        check_network(cx, id, &desired).await?;
         put_policy(cx, id, &policy::to_json_string(&doc)).await
     }
 
@@ -585,11 +656,31 @@ mod tests {
     }
 
     #[test]
-    fn warnings_for_an_open_domain_and_for_signed_only_principals() {
-        let open = OpenSearchDomainPolicy.validate(&props(&[("domain_arn", Value::str(ARN))]));
-        assert!(open.len() == 1 && open[0].warning && open[0].message.contains("source_ips"), "{open:?}");
-        let vpc = props(&[("domain_arn", Value::str(ARN)), ("source_ips", Value::List(vec![]))]);
-        assert!(OpenSearchDomainPolicy.validate(&vpc).is_empty());
+    fn an_open_public_domain_is_an_error_unless_written_out() {
+        let ips = |l: &[&str]| Value::List(l.iter().map(|s| Value::str(*s)).collect());
+        let errors = |pairs: &[(&str, Value)]| -> Vec<(String, bool)> {
+            let mut p = props(&[("domain_arn", Value::str(ARN))]);
+            p.extend(props(pairs));
+            OpenSearchDomainPolicy.validate(&p).into_iter().map(|p| (p.prop, p.warning)).collect()
+        };
+        // Unset, or empty: anyone on the internet would reach it.
+        assert_eq!(errors(&[]), [("source_ips".to_string(), false)]);
+        assert_eq!(errors(&[("source_ips", ips(&[]))]), [("source_ips".to_string(), false)]);
+        // Narrowed, or opened on purpose.
+        assert!(errors(&[("source_ips", ips(&["10.0.0.0/8"]))]).is_empty());
+        assert!(errors(&[("source_ips", ips(&["0.0.0.0/0"]))]).is_empty());
+        // A VPC domain: its security groups narrow it; an address list is refused.
+        assert!(errors(&[("vpc", Value::Bool(true))]).is_empty());
+        assert!(errors(&[("vpc", Value::Bool(true)), ("source_ips", ips(&[]))]).is_empty());
+        assert_eq!(errors(&[("vpc", Value::Bool(true)), ("source_ips", ips(&["10.0.0.0/8"]))]).len(), 1);
+        // Not known yet (a variable): decided when it is.
+        assert!(errors(&[("source_ips", Value::Unknown)]).is_empty());
+        let msg = &OpenSearchDomainPolicy.validate(&props(&[("domain_arn", Value::str(ARN))]))[0].message;
+        assert!(msg.contains("anyone on the internet") && msg.contains("0.0.0.0/0"), "{msg}");
+    }
+
+    #[test]
+    fn signed_only_principals_and_bad_addresses() {
         let iam = props(&[
             ("domain_arn", Value::str(ARN)),
             ("principals", Value::List(vec![Value::str("arn:aws:iam::123456789012:root")])),

@@ -36,14 +36,41 @@ static SCHEMA: Schema = Schema {
              character, as OpenSearch Service requires).",
         )
         .sensitive(),
-        Prop::optional("backend_roles", Type::List(&Type::String), "Backend roles (default none)."),
+        Prop::optional(
+            "backend_roles",
+            Type::List(&Type::String),
+            "Backend roles (default none; on an adopted user or domain, unset: as found).",
+        )
+        .or_computed(),
+        Prop::optional(
+            "attributes",
+            Type::Map(&Type::String),
+            "Custom attributes, e.g. for document-level security (default none; on an adopted user or domain, \
+             unset: as found).",
+        )
+        .or_computed(),
+        Prop::optional(
+            "opendistro_security_roles",
+            Type::List(&Type::String),
+            "Security roles given to the user directly, besides role mappings (default none; on an adopted user or \
+             domain, unset: as found).",
+        )
+        .or_computed(),
+        crate::kinds::schema::P_ALLOW_DISRUPTION,
     ],
 };
 
 async fn put(p: &Attrs) -> Result<(), KindError> {
     const CALL: &str = "PUT _plugins/_security/api/internalusers/{name}";
     let domain = Domain::from_props(p)?;
-    let body = json!({"password": req_str(p, "password")?, "backend_roles": security::list_json(p, "backend_roles")});
+    // The plugin's PUT replaces the whole user: every field is sent, an
+    // adopted user's unset ones as found (read from production).
+    let body = json!({
+        "password": req_str(p, "password")?,
+        "backend_roles": security::list_json(p, "backend_roles"),
+        "attributes": security::map_json(p, "attributes"),
+        "opendistro_security_roles": security::list_json(p, "opendistro_security_roles"),
+    });
     security::put(&domain, API, req_str(p, "user_name")?, body, CALL).await
 }
 
@@ -65,6 +92,7 @@ impl Kind for OpenSearchInternalUser {
 
     fn validate(&self, props: &Attrs) -> Vec<PropProblem> {
         let mut out = Vec::new();
+        out.extend(super::rest::plain_http(props));
         if let (Some(u), Some(m)) = (get_str(props, "user_name"), get_str(props, "master_user_name"))
             && u == m
         {
@@ -175,11 +203,16 @@ impl Kind for OpenSearchInternalUser {
         let Some(user) = security::get(&domain, API, id, CALL).await? else { return Ok(None) };
         let mut a = security::base(prior, "user_name", id);
         a.insert("backend_roles".into(), security::strings(user.get("backend_roles")));
+        a.insert("opendistro_security_roles".into(), security::strings(user.get("opendistro_security_roles")));
+        let attributes = user.get("attributes").cloned().unwrap_or_else(|| json!({}));
+        a.insert("attributes".into(), crate::value::Value::from_json(&attributes));
         Ok(Some(a))
     }
 
-    async fn update(&self, _cx: &Ctx<'_>, _id: &str, _prior: &Attrs, desired: &Attrs) -> Result<(), KindError> {
-        put(desired).await
+    /// What the configuration leaves unset is sent as found (on production:
+    /// off it, [`Kind::defaults_off_production`] set it), since the PUT replaces.
+    async fn update(&self, _cx: &Ctx<'_>, _id: &str, prior: &Attrs, desired: &Attrs) -> Result<(), KindError> {
+        put(&security::as_found(desired, prior, &["backend_roles", "attributes", "opendistro_security_roles"])).await
     }
 
     async fn delete(&self, _cx: &Ctx<'_>, id: &str, prior: &Attrs) -> Result<(), KindError> {
@@ -188,9 +221,48 @@ impl Kind for OpenSearchInternalUser {
     }
 
     fn normalize(&self, prop: &str, v: &crate::value::Value) -> crate::value::Value {
+        use crate::value::Value;
         match (prop, v) {
-            ("backend_roles", crate::value::Value::Null) => crate::value::Value::List(Vec::new()),
+            ("backend_roles" | "opendistro_security_roles", Value::Null) => Value::List(Vec::new()),
+            ("attributes", Value::Null) => Value::Map(Default::default()),
             _ => v.clone(),
         }
+    }
+
+    fn kept(&self) -> &'static [&'static str] {
+        &["allow_disruption"]
+    }
+
+    /// Off production, what the configuration leaves unset is none (as
+    /// configured); on an adopted user or domain it is as found.
+    fn defaults_off_production(&self, planned: &mut Attrs) {
+        use crate::value::Value;
+        for k in ["backend_roles", "opendistro_security_roles"] {
+            planned.entry(k.to_string()).or_insert_with(|| Value::List(Vec::new()));
+        }
+        planned.entry("attributes".to_string()).or_insert_with(|| Value::Map(Default::default()));
+    }
+
+    /// An adopted user's password is changed only on purpose: whatever
+    /// signs in with it (Mattermost, a replication connection) is cut off
+    /// until given the new one. The domain's master password's rule.
+    fn adoption_checks(
+        &self,
+        _aws: &Attrs,
+        planned: &Attrs,
+        changed: &std::collections::BTreeSet<String>,
+        _importing: bool,
+    ) -> Vec<PropProblem> {
+        if !changed.contains("password") {
+            return Vec::new();
+        }
+        let name = get_str(planned, "user_name").unwrap_or("?");
+        vec![PropProblem::error(
+            "password",
+            format!(
+                "this changes the password of adopted internal user `{name}`: whatever signs in as it (Mattermost, \
+                 another client) is refused until it is given the new one"
+            ),
+        )]
     }
 }

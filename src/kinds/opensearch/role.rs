@@ -94,23 +94,46 @@ static SCHEMA: Schema = Schema {
         Prop::optional(
             "cluster_permissions",
             Type::List(&Type::String),
-            "Cluster permissions or action groups, e.g. `cluster_composite_ops`.",
-        ),
+            "Cluster permissions or action groups, e.g. `cluster_composite_ops` (default none; on an adopted role \
+             or domain, unset: as found).",
+        )
+        .or_computed(),
         Prop::optional(
             "index_permissions",
             Type::List(&Type::Any),
-            "Index permissions: a list of `{index_patterns: [...], allowed_actions: [...]}`.",
-        ),
+            "Index permissions: a list of `{index_patterns: [...], allowed_actions: [...]}` (default none; on an \
+             adopted role or domain, unset: as found).",
+        )
+        .or_computed(),
+        Prop::optional(
+            "tenant_permissions",
+            Type::List(&Type::Any),
+            "Tenant permissions: a list of `{tenant_patterns: [...], allowed_actions: [...]}` (default none; on an \
+             adopted role or domain, unset: as found).",
+        )
+        .or_computed(),
+        Prop::optional(
+            "description",
+            Type::String,
+            "The role's description (default none; on an adopted role or domain, unset: as found).",
+        )
+        .or_computed(),
     ],
 };
 
 async fn put(p: &Attrs) -> Result<(), KindError> {
     const CALL: &str = "PUT _plugins/_security/api/roles/{name}";
     let domain = Domain::from_props(p)?;
-    let body = json!({
+    // The plugin's PUT replaces the whole role: every field is sent, an
+    // adopted role's unset ones as found (read from production).
+    let mut body = json!({
         "cluster_permissions": security::list_json(p, "cluster_permissions"),
         "index_permissions": security::list_json(p, "index_permissions"),
+        "tenant_permissions": security::list_json(p, "tenant_permissions"),
     });
+    if let Some(d) = get_str(p, "description") {
+        body["description"] = json!(d);
+    }
     security::put(&domain, API, req_str(p, "role_name")?, body, CALL).await
 }
 
@@ -132,6 +155,7 @@ impl Kind for OpenSearchRole {
 
     fn validate(&self, props: &Attrs) -> Vec<PropProblem> {
         let mut out = Vec::new();
+        out.extend(super::rest::plain_http(props));
         if let Some(r) = get_str(props, "role_name")
             && built_in(r)
         {
@@ -164,8 +188,18 @@ impl Kind for OpenSearchRole {
 
     fn normalize(&self, prop: &str, v: &Value) -> Value {
         match (prop, v) {
-            ("cluster_permissions" | "index_permissions", Value::Null) => Value::List(Vec::new()),
+            ("cluster_permissions" | "index_permissions" | "tenant_permissions", Value::Null) => {
+                Value::List(Vec::new())
+            }
             _ => v.clone(),
+        }
+    }
+
+    /// Off production, what the configuration leaves unset is none (as
+    /// configured); on an adopted role or domain it is as found.
+    fn defaults_off_production(&self, planned: &mut Attrs) {
+        for k in ["cluster_permissions", "index_permissions", "tenant_permissions"] {
+            planned.entry(k.to_string()).or_insert_with(|| Value::List(Vec::new()));
         }
     }
 
@@ -181,7 +215,7 @@ impl Kind for OpenSearchRole {
         &self,
         before: Option<&Attrs>,
         after: Option<&Attrs>,
-        _changed: &std::collections::BTreeSet<String>,
+        changed: &std::collections::BTreeSet<String>,
     ) -> Option<String> {
         let name = after.or(before).and_then(|a| get_str(a, "role_name")).unwrap_or("?");
         Some(match (before, after) {
@@ -189,7 +223,11 @@ impl Kind for OpenSearchRole {
                 format!("creates role `{name}` (the plan read first: none of that name exists); destroy deletes it")
             }
             (Some(_), None) => format!("deletes role `{name}`, which standby created"),
-            _ => format!("changes the permissions of role `{name}`, which standby created"),
+            _ => format!(
+                "changes role `{name}`: {} (what the configuration leaves unset is sent as found: the plugin's PUT \
+                 replaces the whole role)",
+                changed.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
+            ),
         })
     }
 
@@ -233,11 +271,23 @@ impl Kind for OpenSearchRole {
         a.insert("cluster_permissions".into(), security::strings(role.get("cluster_permissions")));
         let perms = role.get("index_permissions").cloned().unwrap_or(serde_json::Value::Array(Vec::new()));
         a.insert("index_permissions".into(), Value::from_json(&perms));
+        let tenants = role.get("tenant_permissions").cloned().unwrap_or(serde_json::Value::Array(Vec::new()));
+        a.insert("tenant_permissions".into(), Value::from_json(&tenants));
+        if let Some(d) = role.get("description").and_then(serde_json::Value::as_str) {
+            a.insert("description".into(), Value::str(d));
+        }
         Ok(Some(a))
     }
 
-    async fn update(&self, _cx: &Ctx<'_>, _id: &str, _prior: &Attrs, desired: &Attrs) -> Result<(), KindError> {
-        put(desired).await
+    /// What the configuration leaves unset is sent as found (on production:
+    /// off it, [`Kind::defaults_off_production`] set it), since the PUT replaces.
+    async fn update(&self, _cx: &Ctx<'_>, _id: &str, prior: &Attrs, desired: &Attrs) -> Result<(), KindError> {
+        put(&security::as_found(
+            desired,
+            prior,
+            &["cluster_permissions", "index_permissions", "tenant_permissions", "description"],
+        ))
+        .await
     }
 
     async fn delete(&self, _cx: &Ctx<'_>, id: &str, prior: &Attrs) -> Result<(), KindError> {

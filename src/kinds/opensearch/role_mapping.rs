@@ -17,7 +17,7 @@ use super::rest::Domain;
 use super::security::{self, P_ENDPOINT, P_ENDPOINT_URL, P_MASTER, P_MASTER_PASSWORD};
 use crate::kinds::aws::{get_str, req_str};
 use crate::kinds::schema::{Prop, Schema, Type};
-use crate::kinds::{Created, Ctx, Kind, KindError};
+use crate::kinds::{Created, Ctx, Kind, KindError, PropProblem};
 use crate::value::{Attrs, Value};
 use async_trait::async_trait;
 use serde_json::{Value as Json, json};
@@ -145,6 +145,10 @@ impl Kind for OpenSearchRoleMapping {
 
     fn schema(&self) -> &'static Schema {
         &SCHEMA
+    }
+
+    fn validate(&self, props: &Attrs) -> Vec<PropProblem> {
+        super::rest::plain_http(props).into_iter().collect()
     }
 
     /// Order does not matter to the plugin.

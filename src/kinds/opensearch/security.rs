@@ -123,6 +123,28 @@ pub(crate) fn list_json(p: &Attrs, k: &str) -> Json {
     }
 }
 
+/// `desired` with what it leaves unset (of `props`) taken from `prior`,
+/// what the domain reports: the plugin's PUT replaces the whole object.
+pub(crate) fn as_found(desired: &Attrs, prior: &Attrs, props: &[&str]) -> Attrs {
+    let mut out = desired.clone();
+    for k in props {
+        if out.get(*k).is_none_or(Value::is_null)
+            && let Some(v) = prior.get(*k)
+        {
+            out.insert(k.to_string(), v.clone());
+        }
+    }
+    out
+}
+
+/// A property as a JSON object (empty when unset).
+pub(crate) fn map_json(p: &Attrs, k: &str) -> Json {
+    match p.get(k) {
+        Some(v @ Value::Map(_)) => v.to_json(),
+        _ => Json::Object(Default::default()),
+    }
+}
+
 /// The attributes every read starts from: connection settings and the name.
 pub(crate) fn base(prior: &Attrs, name_prop: &str, name: &str) -> Attrs {
     let mut a = Attrs::new();

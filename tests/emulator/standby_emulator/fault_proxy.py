@@ -30,8 +30,13 @@ must contain them all; `PUT /_proxy/refuse?match=TEXT&times=N` likewise
 answers them 503 without forwarding (they never take effect); `PUT
 /_proxy/hold?match=TEXT&secs=S`: the next such request takes effect and its
 answer is held S seconds (a test kills the caller meanwhile: the call
-happened, the caller never heard of it); `PUT /_proxy/clear` forgets the
-three lists. Each fault is also one JSON line in --log.
+happened, the caller never heard of it). `PUT
+/_proxy/fail?match=TEXT&times=N&status=500`: the next N matching requests are
+answered with that status without reaching the emulator (a domain's error
+envelope, `{"error": {"type": "exception", ...}, "status": 500}`: an internal
+error of the domain; for S3 its XML error, 409 as
+`ConditionalRequestConflict`). `PUT /_proxy/clear` forgets the four lists.
+Each fault is also one JSON line in --log.
 """
 
 import argparse
@@ -62,6 +67,7 @@ class State:
         self.hold: list[list] = []  # [texts, seconds] (once each)
         self.held = 0
         self.refuse: list[list] = []  # the same, answered 503 without forwarding
+        self.fail: list[list] = []  # [texts, times left, status]
         self.rates: dict[str, float] | None = None  # per kind, instead of `rate` evenly
 
     def targeted(self, line: str, body: bytes) -> str | None:
@@ -72,6 +78,16 @@ class State:
                         rule[1] -= 1
                         self.stats[kind] += 1
                         return kind
+        return None
+
+    def failing(self, line: str, body: bytes) -> int | None:
+        """The status to answer with, when a `fail` rule matches."""
+        with self.lock:
+            for rule in self.fail:
+                if rule[1] > 0 and all(t in line or t.encode() in body for t in rule[0]):
+                    rule[1] -= 1
+                    self.stats["failed"] = self.stats.get("failed", 0) + 1
+                    return rule[2]
         return None
 
     def held_for(self, line: str, body: bytes) -> float:
@@ -197,6 +213,7 @@ def make_handler(state: State, upstream: str):
                 with state.lock:
                     state.lose.clear()
                     state.refuse.clear()
+                    state.fail.clear()
                     state.hold.clear()
                 return self._send(200, {"Content-Type": "application/json"}, b"{}")
             if u.path in ("/_proxy/lose", "/_proxy/refuse"):
@@ -204,6 +221,11 @@ def make_handler(state: State, upstream: str):
                 with state.lock:
                     rules = state.lose if u.path == "/_proxy/lose" else state.refuse
                     rules.append([q["match"], int(q.get("times", ["1"])[0])])
+                return self._send(200, {"Content-Type": "application/json"}, b"{}")
+            if u.path == "/_proxy/fail":
+                q = parse_qs(u.query)
+                with state.lock:
+                    state.fail.append([q["match"], int(q.get("times", ["1"])[0]), int(q.get("status", ["500"])[0])])
                 return self._send(200, {"Content-Type": "application/json"}, b"{}")
             if u.path == "/_proxy/hold":
                 q = parse_qs(u.query)
@@ -228,6 +250,20 @@ def make_handler(state: State, upstream: str):
             if path.startswith("/_proxy/"):
                 return self._control()
             control = path.startswith(("/_emulator/", "/moto-api/"))
+            failed = None if control else state.failing(f"{self.command} {path} ", body)
+            if failed:
+                service = service_of(self.headers)
+                state.note(f"status {failed}", self.command, path, service)
+                if service == "s3":
+                    # S3's own codes: 409 is a conditional write losing to a
+                    # concurrent one (PutObject API reference: "On a 409
+                    # failure you should retry the upload").
+                    code = {409: "ConditionalRequestConflict", 412: "PreconditionFailed"}.get(failed, "InternalError")
+                    body = f"<Error><Code>{code}</Code><Message>fault proxy</Message></Error>"
+                    return self._send(failed, {"Content-Type": "application/xml"}, body.encode())
+                err = {"error": {"root_cause": [{"type": "exception", "reason": "internal error (fault proxy)"}],
+                                 "type": "exception", "reason": "internal error (fault proxy)"}, "status": failed}
+                return self._send(failed, {"Content-Type": "application/json"}, json.dumps(err).encode())
             kind = None if control else (state.targeted(f"{self.command} {path} ", body) or state.pick())
             service = service_of(self.headers)
             if kind:

@@ -246,12 +246,15 @@ def security_api(domain, user: str, method: str, kind: str, name: str, raw: byte
             raise SecurityAnswer(400, {"status": "error", "reason": "Please specify either 'hash' or 'password' "
                                                                    "when creating a new internal user."})
         entry = {"password": body.get("password") or s[name]["password"],
-                 "backend_roles": body.get("backend_roles", []), "attributes": body.get("attributes", {})}
+                 "backend_roles": body.get("backend_roles", []), "attributes": body.get("attributes", {}),
+                 "opendistro_security_roles": body.get("opendistro_security_roles", [])}
     elif kind == "roles":
         _check_fields(body, {"cluster_permissions", "index_permissions", "tenant_permissions", "description"})
         entry = {"cluster_permissions": body.get("cluster_permissions", []),
                  "index_permissions": body.get("index_permissions", []),
                  "tenant_permissions": body.get("tenant_permissions", [])}
+        if "description" in body:
+            entry["description"] = body["description"]
     else:
         _check_fields(body, {"users", "backend_roles", "hosts", "and_backend_roles", "description"})
         if _role(domain, name) is None and name not in BUILT_IN:
