@@ -1550,7 +1550,8 @@ fn a_planned_switchover_to_a_pilot_light_region_scales_it_up_before_users_move()
     let run = w.ok(0, &["apply", ".", "--auto-approve", "--var", "active_region=secondary"]);
     assert!(run.stdout.contains("no app node yet where the runbook scales up: module.app_secondary"), "{}", run.stdout);
     assert!(run.stdout.contains("Switchover complete: secondary (us-east-1) is active"), "{}", run.stdout);
-    assert!(run.stdout.contains("s after dns.to-active: users following DNS)"), "{}", run.stdout);
+    assert!(run.stdout.contains("s after dns.to-active ended at "), "{}", run.stdout);
+    assert!(run.stdout.contains("; users following DNS)"), "{}", run.stdout);
     let events = w.state()["roles"]["run"]["events"].as_array().unwrap().clone();
     let order: Vec<&str> = events.iter().map(|e| e["step"].as_str().unwrap()).collect();
     let at = |id: &str| order.iter().position(|s| *s == id).unwrap_or_else(|| panic!("{id} in {order:?}"));
@@ -1565,6 +1566,36 @@ fn a_planned_switchover_to_a_pilot_light_region_scales_it_up_before_users_move()
     w.ok(0, &["plan", ".", "--detailed-exitcode", "--var", "active_region=secondary"]);
     let front = Front::new(&w.emu.endpoint());
     assert!(front.dns()["PRIMARY"].contains(".us-east-1."));
+}
+
+/// The wait for users to follow DNS is counted from dns.to-active's recorded
+/// end, also in a resumed run (whose runbook no longer lists the steps
+/// done): killed during the wait and resumed, it waits only what is left.
+#[test]
+fn a_switchover_killed_while_users_follow_dns_waits_only_what_is_left() {
+    let w = World::with_front_edited(pilot_light);
+    w.ok(0, &["apply", ".", "--auto-approve"]);
+    let to_east = ["apply", ".", "--auto-approve", "--var", "active_region=secondary"];
+    let drain = [("STANDBY_SWITCHOVER_DRAIN_SECS", "40")];
+    let mut child = w.cmd(&to_east).env(drain[0].0, drain[0].1).stdout(std::process::Stdio::null()).spawn().unwrap();
+    let started = std::time::Instant::now();
+    while w.step_status("dns.to-active").as_deref() != Some("done") {
+        assert!(child.try_wait().unwrap().is_none(), "the switchover ended before dns.to-active was done");
+        assert!(started.elapsed().as_secs() < 600, "dns.to-active never ended");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL, in the wait
+    let _ = child.wait();
+    assert_ne!(w.step_status("app.scale-in").as_deref(), Some("done"), "{:?}", w.steps());
+    std::thread::sleep(std::time::Duration::from_secs(15));
+    let run = w.run_env(&to_east, &drain);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let line =
+        run.stdout.lines().find(|l| l.contains("s more (40s after ")).unwrap_or_else(|| panic!("{}", run.stdout));
+    assert!(line.contains("after dns.to-active ended at ") && line.contains("users following DNS"), "{line}");
+    let left: u64 = line.trim().trim_start_matches("waiting ").split('s').next().unwrap().parse().unwrap();
+    assert!(left <= 25, "15 s of the 40 had passed before the resume: {line}");
+    assert_eq!(group_size(&w, WEST), (0, 0));
 }
 
 /// A failover whose survivor does not serve ends "NOT finished" with its own

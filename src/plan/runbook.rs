@@ -59,11 +59,14 @@ pub struct Step {
     /// What the operator must do once it is done, kept as a note of the run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<StepNote>,
-    /// Seconds that must have passed since the step before it ended before
-    /// it runs (users following a DNS change); a resumed run waits only
-    /// what is left of them.
+    /// Seconds that must have passed since the step `wait_after` ended
+    /// before it runs (users following a DNS change). The end is read from
+    /// the run's events, so a resumed run (whose runbook no longer lists the
+    /// steps done) waits only what is left of them.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub wait_secs: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_after: Option<String>,
     #[serde(flatten)]
     pub action: StepAction,
 }
@@ -95,13 +98,15 @@ impl Step {
             meanwhile: None,
             note: None,
             wait_secs: 0,
+            wait_after: None,
             action,
         }
     }
 
-    /// Runs only once `secs` have passed since the step before it ended.
-    pub fn after(mut self, secs: u64) -> Step {
+    /// Runs only once `secs` have passed since the step `step` ended.
+    pub fn after(mut self, secs: u64, step: &str) -> Step {
         self.wait_secs = secs;
+        self.wait_after = Some(step.to_string());
         self
     }
 
@@ -255,7 +260,9 @@ mod tests {
         ];
         let steps: Vec<Step> = actions
             .into_iter()
-            .map(|a| Step::new("s", "t".into(), &["r1", "r2"], a).best_effort("m").note("n {at}".into(), 5).after(7))
+            .map(|a| {
+                Step::new("s", "t".into(), &["r1", "r2"], a).best_effort("m").note("n {at}".into(), 5).after(7, "s0")
+            })
             .collect();
         let rb = Runbook {
             mode: "failover".into(),

@@ -67,7 +67,9 @@ pub(super) fn detail(step: &Step) -> Option<String> {
         _ => None,
     };
     let noted = step.note.as_ref().map(|_| "leaves a note of the run saying what to do after it".to_string());
-    let waits = (step.wait_secs > 0).then(|| format!("runs {}s after the step before it ended", step.wait_secs));
+    let waits = (step.wait_secs > 0).then(|| {
+        format!("runs {}s after {} ended", step.wait_secs, step.wait_after.as_deref().unwrap_or("the step before"))
+    });
     let parts: Vec<String> = [what, waits, pending, noted].into_iter().flatten().collect();
     (!parts.is_empty()).then(|| parts.join("; "))
 }

@@ -136,7 +136,8 @@ impl Executor<'_> {
             }
             (self.progress)(&format!("{at} {} ({})", step.title, step.region));
             if step.wait_secs > 0 {
-                let before = n.checked_sub(1).map(|p| rb.steps[p].id.as_str());
+                // A runbook recorded before steps named it: the step before.
+                let before = step.wait_after.as_deref().or_else(|| n.checked_sub(1).map(|p| rb.steps[p].id.as_str()));
                 self.settle(step.wait_secs, before, &run).await;
             }
             run.set(&step.id, "running");
@@ -461,25 +462,27 @@ impl Executor<'_> {
     /// the run recorded it: a resumed run waits only what is left; none
     /// recorded, the whole time), with a progress line every 15 s.
     async fn settle(&self, secs: u64, before: Option<&str>, run: &Run) {
-        let ended = run
-            .events
-            .iter()
-            .rev()
-            .find(|e| Some(e.step.as_str()) == before && !e.end.is_empty())
-            .and_then(|e| crate::ids::parse_rfc3339(&e.end));
+        let end = run.events.iter().rev().find(|e| Some(e.step.as_str()) == before && !e.end.is_empty());
+        let ended = end.and_then(|e| crate::ids::parse_rfc3339(&e.end));
         let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         let until =
             Instant::now() + Duration::from_secs(secs.saturating_sub(ended.map_or(0, |e| now.saturating_sub(e))));
+        let step = before.unwrap_or("the step before");
+        let since = match end.filter(|_| ended.is_some()) {
+            Some(e) => format!("{step} ended at {}", e.end),
+            None => format!("{step}, whose end this run has not recorded: the whole wait"),
+        };
+        let why = if before == Some(super::front::DNS) {
+            "users following DNS"
+        } else {
+            "no DNS change in this plan: users are moved by whatever else points them to the new region"
+        };
         loop {
             let left = until.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return;
             }
-            (self.progress)(&format!(
-                "    waiting {}s more ({secs}s after {}: users following DNS)",
-                left.as_secs().max(1),
-                before.unwrap_or("the step before")
-            ));
+            (self.progress)(&format!("    waiting {}s more ({secs}s after {since}; {why})", left.as_secs().max(1)));
             tokio::time::sleep(left.min(Duration::from_secs(15))).await;
         }
     }
@@ -494,12 +497,17 @@ impl Executor<'_> {
         let t0 = Instant::now();
         let mut delay = Duration::from_secs(1);
         let bounds = health::Bounds::default();
+        let mut streaks = health::app::Streaks::default();
         loop {
             let groups = health::app::groups(self.aws, st, region).await.map_err(KindError::Failed)?;
             let mut now = groups.iter().map(health::app::Group::describe).collect::<Vec<_>>().join("; ");
             let mut serves = groups.iter().all(health::app::Group::serves);
-            // Route 53's checkers (from outside) see it too: until then,
-            // its failover records would keep answering with the old region.
+            // Route 53's checkers (from outside) see it too, as Route 53
+            // decides it (`failure_threshold` new successes in a row, see
+            // Streaks): until then its failover records keep answering with
+            // the old region. A read that fails (throttled: AWS says the call
+            // is for diagnosis, not high rates) is "not yet", retried with
+            // the step's backoff until its deadline.
             if serves && route53 {
                 let input = health::Input {
                     recorded: self.recorded,
@@ -509,10 +517,18 @@ impl Executor<'_> {
                     bounds: &bounds,
                     target_region: Some(region),
                 };
-                let seen = health::app::route53(&input).await.map_err(KindError::Failed)?;
-                serves = seen.iter().all(|c| c.status == Status::Pass);
-                for c in &seen {
-                    now.push_str(&format!("; Route 53's checkers: {}", c.actual));
+                match health::app::route53_seen(&input).await {
+                    Ok((checks, observed)) => {
+                        streaks.observe(&observed);
+                        serves = checks.is_empty() || streaks.healthy();
+                        if !checks.is_empty() {
+                            now.push_str(&format!("; Route 53's checkers: {}", streaks.describe()));
+                        }
+                    }
+                    Err(e) => {
+                        serves = false;
+                        now.push_str(&format!("; Route 53's health check status unreadable (retrying): {e}"));
+                    }
                 }
             }
             if serves {
@@ -536,7 +552,9 @@ impl Executor<'_> {
             }
             (self.progress)(&format!("    waiting for {region} to serve ({}s): {now}", t0.elapsed().as_secs()));
             tokio::time::sleep(delay.min(limit.saturating_sub(t0.elapsed()))).await;
-            delay = (delay * 2).min(Duration::from_secs(15));
+            // Route 53's fastest request_interval is 10 s: read at least as
+            // often, so that no report (a failure) goes unseen.
+            delay = (delay * 2).min(Duration::from_secs(if route53 { 10 } else { 15 }));
         }
     }
 }

@@ -99,11 +99,13 @@ pub fn steps(plan: &Plan, from_region: &str, to_region: &str) -> Front {
 
 /// In a planned switchover: `off` (the old active region's scheduler step)
 /// leaves its Auto Scaling groups' capacity as it is, and the returned step
-/// (`app.scale-in`, run `drain_secs` after DNS has moved) shrinks them, so
-/// that the region that holds every user keeps its nodes until users have
-/// followed DNS to the new one. The scheduler still moves first: the held
-/// nodes are replaced by nodes with it off.
-pub fn hold_capacity(plan: &Plan, off: &mut Step, drain_secs: u64) -> Option<Step> {
+/// (`app.scale-in`, to be run `drain_secs` after DNS has moved: the caller
+/// names the step to wait after, [`Step::after`]) shrinks them, so that the
+/// region that holds every user keeps its nodes until users have followed
+/// DNS to the new one. The scheduler still moves first: the held nodes are
+/// replaced by nodes with it off. `dns`: the plan moves DNS (else the wait
+/// follows the step before, and says that no DNS record moves users).
+pub fn hold_capacity(plan: &Plan, off: &mut Step, drain_secs: u64, dns: bool) -> Option<Step> {
     let StepAction::Changes { addresses, hold } = &mut off.action else { return None };
     let groups: Vec<String> = plan
         .changes
@@ -123,19 +125,23 @@ pub fn hold_capacity(plan: &Plan, off: &mut Step, drain_secs: u64) -> Option<Ste
         off.title.trim_end_matches('.')
     );
     let region = off.region.clone();
-    Some(
-        Step::new(
-            SCALE_IN,
-            format!(
-                "Capacity of {region} (the old active region) to its passive size, {drain_secs}s after DNS moved \
-                 (resolvers and browsers keep the old answer that long): the Auto Scaling groups' desired, minimum \
-                 and maximum size"
-            ),
-            &[&region],
-            StepAction::Changes { addresses: groups, hold: BTreeMap::new() },
+    let when = if dns {
+        format!("{drain_secs}s after DNS moved (resolvers and browsers keep the old answer that long)")
+    } else {
+        format!(
+            "{drain_secs}s after the step before (this plan changes no DNS record: users are moved to the new region \
+             by whatever else points them there)"
         )
-        .after(drain_secs),
-    )
+    };
+    Some(Step::new(
+        SCALE_IN,
+        format!(
+            "Capacity of {region} (the old active region) to its passive size, {when}: the Auto Scaling groups' \
+             desired, minimum and maximum size"
+        ),
+        &[&region],
+        StepAction::Changes { addresses: groups, hold: BTreeMap::new() },
+    ))
 }
 
 /// `plan` with the attributes in `hold` kept at their values before (not

@@ -478,14 +478,17 @@ pub fn build(plan: &Plan, regions: &BTreeMap<String, String>) -> Option<Runbook>
     // keeps its nodes (their scheduler off) until users have followed DNS,
     // then shrinks to its passive size, before its search copies go.
     let drain = std::env::var(front::ENV_DRAIN_SECS).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(120);
-    let scale_in = front.off.as_mut().and_then(|off| front::hold_capacity(plan, off, drain));
+    let dns = front.dns.is_some();
+    let scale_in = front.off.as_mut().and_then(|off| front::hold_capacity(plan, off, drain, dns));
     steps.extend(front.off);
     steps.extend(front.on);
     steps.extend(app_serving(plan, &to_region, true));
     let (stop, delete) = search.unzip();
     steps.extend(stop.map(|s| s.note(reindex_note(&from_region, &to_region, false), 300)));
     steps.extend(front.dns);
-    steps.extend(scale_in);
+    // Named, not "the step before": a resumed runbook lists only what is left.
+    let after = steps.last().map(|s| s.id.clone()).unwrap_or_default();
+    steps.extend(scale_in.map(|s| s.after(drain, &after)));
     steps.extend(delete);
     Some(Runbook {
         mode: "switchover".into(),
