@@ -85,11 +85,39 @@ pub fn rfc3339(secs: u64) -> String {
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
+/// Seconds since the epoch of an RFC 3339 UTC time as [`rfc3339`] writes
+/// it (`2026-11-18T11:06:40Z`, fractions ignored); `None` otherwise.
+pub fn parse_rfc3339(s: &str) -> Option<u64> {
+    let n = |r: std::ops::Range<usize>| s.get(r).and_then(|t| t.parse::<i64>().ok());
+    let (y, m, d) = (n(0..4)?, n(5..7)?, n(8..10)?);
+    let (hh, mm, ss) = (n(11..13)?, n(14..16)?, n(17..19)?);
+    if s.get(10..11) != Some("T") || !s.ends_with('Z') || !(1..=12).contains(&m) {
+        return None;
+    }
+    // Days-from-civil (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days * 86_400 + hh * 3600 + mm * 60 + ss).ok()
+}
+
 #[cfg(test)]
 mod time_tests {
     #[test]
     fn formats_times() {
         assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(super::rfc3339(1_795_000_000), "2026-11-18T11:06:40Z");
+    }
+
+    #[test]
+    fn reads_back_what_it_writes() {
+        for secs in [0, 951_782_400, 1_795_000_000, 1_795_000_000 + 86_399] {
+            assert_eq!(super::parse_rfc3339(&super::rfc3339(secs)), Some(secs));
+        }
+        assert_eq!(super::parse_rfc3339("2026-11-18T11:06:40.5Z"), Some(1_795_000_000));
+        assert_eq!(super::parse_rfc3339("yesterday"), None);
     }
 }

@@ -101,6 +101,10 @@ impl GameDay {
                 c.env("STANDBY_VAR_db_master_password", DB_MASTER_PASSWORD);
             }
         }
+        // The old region keeps its nodes this long after DNS moved in a
+        // planned switchover: 120 AWS seconds (the alias TTL, then a
+        // browser's own cache) on the world's clock.
+        c.env("STANDBY_SWITCHOVER_DRAIN_SECS", "6");
         if let Some(n) = self.passive {
             // A warm passive region.
             c.env("STANDBY_VAR_app_nodes_passive", n.to_string());
@@ -192,6 +196,16 @@ impl GameDay {
 
     /// A synthetic user posting through DNS every 100 ms until stopped.
     fn user(&self, name: &str) -> User {
+        self.user_with(name, &[])
+    }
+
+    /// A user who keeps a connection to each address it resolved (as
+    /// browsers keep theirs), instead of one per post.
+    fn user_keeping_connections(&self, name: &str) -> User {
+        self.user_with(name, &["--keep-alive"])
+    }
+
+    fn user_with(&self, name: &str, extra: &[&str]) -> User {
         let log = self.logs.join(format!("{name}.jsonl"));
         let stop = self.logs.join(format!("{name}.stop"));
         let child = self
@@ -202,6 +216,7 @@ impl GameDay {
             .arg(&log)
             .arg("--stop-file")
             .arg(&stop)
+            .args(extra)
             .stdout(Stdio::null())
             .spawn()
             .expect("the synthetic user");
@@ -659,6 +674,50 @@ fn an_adopted_production_serves_and_a_planned_switchover_and_failback_lose_nothi
     g.ok(0, &["plan", ".", "--detailed-exitcode"]);
 }
 
+/// The example's defaults (pilot light: no app node in the passive region)
+/// in a planned switchover, with a user who keeps connections as browsers
+/// do: the region that holds every user keeps its nodes (their scheduler
+/// off) until the new region serves and users have followed DNS there, then
+/// shrinks to its passive size. No post is turned away for want of a node
+/// (the load balancer's 503); the posts that fail are those Aurora's
+/// switchover refuses while the writer moves; nothing acknowledged is lost;
+/// one job scheduler at a time.
+#[test]
+fn a_planned_switchover_to_a_pilot_light_region_keeps_users_served() {
+    let g = GameDay::new("gameday-pilot-switch", Primary::Adopted, None);
+    g.standin();
+    g.first_deployment(&["apply", ".", "--auto-approve"]);
+    g.wait_region_serves(WEST);
+    let user = g.user_keeping_connections("pilot");
+    user.wait_acknowledged(now(), DEADLINE).expect("users post before the switchover");
+    user.keep_posting(Duration::from_secs(2));
+    let t_switch = now();
+    let run = g.ok(0, &["apply", ".", "--auto-approve", "--var", "active_region=secondary"]);
+    assert!(run.stdout.contains("Switchover complete"), "{}", run.stdout);
+    user.keep_posting(Duration::from_secs(4));
+    g.follow_reindex_notes(&run.all());
+    let log = user.stop();
+    let since = g.check(&[&log], &["--since", &t_switch.to_string()]);
+    figure("planned switchover to a pilot-light us-east-1", &since);
+    let turned_away: Vec<&Value> = since["windows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["errors"].as_object().is_some_and(|e| e.keys().any(|k| k.starts_with("HTTP "))))
+        .collect();
+    assert!(
+        turned_away.is_empty(),
+        "posts turned away by a load balancer with no node to send them to: {turned_away:#?}\n{since:#}"
+    );
+    assert_eq!(since["failed_after_dns_moved"], json!([]), "posts failed after DNS moved: {since:#}");
+    let whole = g.check(&[&log], &[]);
+    assert_nothing_lost("after a pilot-light switchover", &whole, EAST);
+    assert_one_scheduler("a pilot-light switchover", &whole);
+    // The old region is back to pilot light at the end.
+    assert_eq!(g.recorded("module.app_primary.aws_autoscaling_group.node_group", "desired_capacity"), json!(0));
+    g.ok(0, &["plan", ".", "--detailed-exitcode", "--var", "active_region=secondary"]);
+}
+
 /// The example's defaults (pilot light: no app node in the passive region).
 /// us-west-1 goes down: `standby failover` brings users back through DNS, in
 /// us-east-1. us-west-1 returns: `apply` finishes the deferred steps while
@@ -693,13 +752,14 @@ fn unplanned_failovers_bring_users_back_and_the_old_region_rejoins_without_hurti
     g.region(WEST, false);
     let keep = ["--var", "active_region=secondary"];
     let run = g.ok(0, &[&["apply", ".", "--auto-approve"][..], &keep].concat());
+    let applied = now();
     assert!(run.stdout.contains("Failover finished"), "{}", run.stdout);
     assert_eq!(g.pending(), Vec::<String>::new());
     g.ok(0, &[&["plan", ".", "--detailed-exitcode"][..], &keep].concat());
     user.keep_posting(Duration::from_secs(3));
     // What the run asks the operator to do in Mattermost (a search re-index), done.
     g.follow_reindex_notes(&run.all());
-    old_region_returned(&g, &user, "us-west-1 returns", back, EAST);
+    old_region_returned(&g, &user, "us-west-1 returns", back, applied, EAST);
 
     // us-east-1 down (Route 53's control plane with it); pilot light in us-west-1 now.
     let outage = now();
@@ -720,24 +780,38 @@ fn unplanned_failovers_bring_users_back_and_the_old_region_rejoins_without_hurti
     let back = now();
     g.region(EAST, false);
     let run = g.ok(0, &["apply", ".", "--auto-approve"]);
+    let applied = now();
     assert!(run.stdout.contains("Failover finished"), "{}", run.stdout);
     assert_eq!(g.pending(), Vec::<String>::new());
     g.ok(0, &["plan", ".", "--detailed-exitcode"]);
     user.keep_posting(Duration::from_secs(3));
     // What the run asks the operator to do in Mattermost (a search re-index), done.
     g.follow_reindex_notes(&run.all());
-    old_region_returned(&g, &user, "us-east-1 returns", back, WEST);
+    old_region_returned(&g, &user, "us-east-1 returns", back, applied, WEST);
     user.stop();
 }
 
-/// After the old region returned at `back` and `apply` ran: no post failed
-/// because a database refused it (users sent to a region whose database is
-/// read-only), none failed once DNS had moved, and every post since is
-/// where users are sent.
-fn old_region_returned(g: &GameDay, user: &User, what: &str, back: f64, active: &str) {
+/// After the old region returned at `back` and `apply` ran (it ended at
+/// `applied`): no post failed because a database refused it (users sent to
+/// a region whose database is read-only), none failed once DNS had moved,
+/// and every post since is where users are sent. Two job schedulers ran at
+/// once only from the region's return until that apply turned the
+/// returning region's off: its nodes boot again by themselves with the
+/// settings they had (the scheduler on) before any command can reach them.
+fn old_region_returned(g: &GameDay, user: &User, what: &str, back: f64, applied: f64, active: &str) {
     let report = g.check(&[&user.log], &["--since", &back.to_string()]);
     figure(what, &report);
-    eprintln!("game day: {what}: scheduler heartbeats {}", report["heartbeats"]);
+    let hb = &report["heartbeats"];
+    eprintln!("game day: {what}: scheduler heartbeats {hb}");
+    assert!(hb.get("error").is_none(), "{what}: the heartbeats could not be read: {hb}");
+    for o in hb["overlaps"].as_array().unwrap() {
+        let (from, to) = (o["from"].as_f64().unwrap(), o["to"].as_f64().unwrap());
+        assert!(
+            from >= back - 0.5 && to <= applied,
+            "{what}: two job schedulers at once outside the region's return and the apply that followed \
+             ({back:.1}–{applied:.1}): {o}\n{hb:#}"
+        );
+    }
     let refused: Vec<&Value> = report["windows"]
         .as_array()
         .unwrap()

@@ -710,9 +710,10 @@ impl Full {
 
 /// A full switchover's steps, in the safe order: write forwarding set before
 /// the switch, the scheduler moved and the new region serving before DNS,
-/// the search followers stopped right before DNS, the old leader's copies
-/// deleted after it.
-const SWITCH_ORDER: [&str; 9] = [
+/// the search followers stopped right before DNS, the old region shrunk to
+/// its passive size (the example's pilot light) once users followed DNS,
+/// the old leader's copies deleted after it.
+const SWITCH_ORDER: [&str; 10] = [
     "readiness",
     "db.write-forwarding",
     "db.switchover",
@@ -721,6 +722,7 @@ const SWITCH_ORDER: [&str; 9] = [
     "app.serving",
     "search.stop-followers",
     "dns.to-active",
+    "app.scale-in",
     "search.delete-old-copies",
 ];
 
@@ -1280,10 +1282,9 @@ fn a_failover_killed_after_the_database_step_finishes_in_the_survivor_while_the_
 
 /// The secondary as pilot light: no node while it is passive (the app tier
 /// module scales it to its desired capacity once it is the active region).
+/// Both regions pilot light, as the example's defaults (no node while passive).
 fn pilot_light(text: String) -> String {
-    let warm = "      min_size: 1\n      desired_capacity: 1\n      passive_capacity: 1\n      db_endpoint: \"${module.database.global_writer_endpoint}\"\n      db_reader_endpoint: \"${module.database.secondary_reader_endpoint}\"";
-    let pilot = "      min_size: 1\n      desired_capacity: 1\n      passive_capacity: 0\n      db_endpoint: \"${module.database.global_writer_endpoint}\"\n      db_reader_endpoint: \"${module.database.secondary_reader_endpoint}\"";
-    text.replace(warm, pilot)
+    text.replace("      passive_capacity: 1\n", "      passive_capacity: 0\n")
 }
 
 /// The survivor's Auto Scaling group: (desired capacity, nodes InService).
@@ -1529,25 +1530,72 @@ fn a_failover_never_stops_a_bootstrapping_follower_nor_deletes_the_only_complete
     assert_eq!(apply.code, 0, "{}", apply.all());
 }
 
-/// A planned switchover to a pilot-light region: readiness expects no node
-/// there yet (the runbook scales it up), the new region serves before DNS
-/// moves, and the old region keeps serving through the global writer
-/// endpoint meanwhile.
+/// A planned switchover between pilot-light regions (the example's
+/// defaults): readiness expects no node in the target yet (the runbook
+/// scales it up), the new region serves before DNS moves, and the old region
+/// keeps its node (its scheduler off first) until DNS has moved and users
+/// had time to follow, then shrinks to its passive size.
 #[test]
 fn a_planned_switchover_to_a_pilot_light_region_scales_it_up_before_users_move() {
     let w = World::with_front_edited(pilot_light);
     w.ok(0, &["apply", ".", "--auto-approve"]);
     assert_eq!(group_size(&w, EAST), (0, 0));
+    let plan = w.ok(0, &["plan", ".", "--var", "active_region=secondary"]);
+    assert!(plan.stdout.contains("[app.scale-in] Capacity of us-west-1"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("module.app_primary.aws_autoscaling_group.node_group without desired_capacity"),
+        "{}",
+        plan.stdout
+    );
     let run = w.ok(0, &["apply", ".", "--auto-approve", "--var", "active_region=secondary"]);
     assert!(run.stdout.contains("no app node yet where the runbook scales up: module.app_secondary"), "{}", run.stdout);
     assert!(run.stdout.contains("Switchover complete: secondary (us-east-1) is active"), "{}", run.stdout);
+    assert!(run.stdout.contains("s after dns.to-active ended at "), "{}", run.stdout);
+    assert!(run.stdout.contains("; users following DNS)"), "{}", run.stdout);
     let events = w.state()["roles"]["run"]["events"].as_array().unwrap().clone();
     let order: Vec<&str> = events.iter().map(|e| e["step"].as_str().unwrap()).collect();
     let at = |id: &str| order.iter().position(|s| *s == id).unwrap_or_else(|| panic!("{id} in {order:?}"));
     assert!(at("app.scheduler-on") < at("app.serving") && at("app.serving") < at("dns.to-active"), "{order:?}");
+    // The scheduler moves first; the old region's capacity only after DNS.
+    assert!(at("app.scheduler-off") < at("app.scheduler-on"), "{order:?}");
+    assert!(at("dns.to-active") < at("app.scale-in"), "{order:?}");
+    let outcome = |id: &str| events[at(id)]["outcome"].as_str().unwrap_or_default().to_string();
+    assert!(outcome("app.scale-in").contains("1 changed"), "{events:#?}");
     assert_eq!(group_size(&w, EAST), (1, 1));
+    assert_eq!(group_size(&w, WEST), (0, 0));
+    w.ok(0, &["plan", ".", "--detailed-exitcode", "--var", "active_region=secondary"]);
     let front = Front::new(&w.emu.endpoint());
     assert!(front.dns()["PRIMARY"].contains(".us-east-1."));
+}
+
+/// The wait for users to follow DNS is counted from dns.to-active's recorded
+/// end, also in a resumed run (whose runbook no longer lists the steps
+/// done): killed during the wait and resumed, it waits only what is left.
+#[test]
+fn a_switchover_killed_while_users_follow_dns_waits_only_what_is_left() {
+    let w = World::with_front_edited(pilot_light);
+    w.ok(0, &["apply", ".", "--auto-approve"]);
+    let to_east = ["apply", ".", "--auto-approve", "--var", "active_region=secondary"];
+    let drain = [("STANDBY_SWITCHOVER_DRAIN_SECS", "40")];
+    let mut child = w.cmd(&to_east).env(drain[0].0, drain[0].1).stdout(std::process::Stdio::null()).spawn().unwrap();
+    let started = std::time::Instant::now();
+    while w.step_status("dns.to-active").as_deref() != Some("done") {
+        assert!(child.try_wait().unwrap().is_none(), "the switchover ended before dns.to-active was done");
+        assert!(started.elapsed().as_secs() < 600, "dns.to-active never ended");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL, in the wait
+    let _ = child.wait();
+    assert_ne!(w.step_status("app.scale-in").as_deref(), Some("done"), "{:?}", w.steps());
+    std::thread::sleep(std::time::Duration::from_secs(15));
+    let run = w.run_env(&to_east, &drain);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let line =
+        run.stdout.lines().find(|l| l.contains("s more (40s after ")).unwrap_or_else(|| panic!("{}", run.stdout));
+    assert!(line.contains("after dns.to-active ended at ") && line.contains("users following DNS"), "{line}");
+    let left: u64 = line.trim().trim_start_matches("waiting ").split('s').next().unwrap().parse().unwrap();
+    assert!(left <= 25, "15 s of the 40 had passed before the resume: {line}");
+    assert_eq!(group_size(&w, WEST), (0, 0));
 }
 
 /// A failover whose survivor does not serve ends "NOT finished" with its own
@@ -1575,4 +1623,48 @@ fn a_failover_whose_survivor_does_not_serve_exits_with_its_own_code() {
     drop(proxy);
     let again = w.ok(0, &FAILOVER);
     assert!(again.stdout.contains("Failover done: secondary (us-east-1) is active and serves"), "{}", again.stdout);
+}
+
+/// AWS is the final judge of a failover's preconditions: when standby cannot
+/// read them (here the survivor refuses DescribeDBInstances, as a role
+/// without that permission or throttling would), the failover stops with
+/// the way past it; with --skip-preconditions it goes ahead, says so, and
+/// the run's notes record what was skipped.
+#[test]
+fn a_failover_goes_past_unreadable_preconditions_only_when_told_and_records_it() {
+    let w = World::new();
+    w.ok(0, &["apply", ".", "--auto-approve"]);
+    w.control("POST", "/_emulator/regions", Some(json!({"region": WEST, "down": true})));
+    let proxy = common::proxy::Proxy::start(&w.emu.endpoint(), 11);
+    proxy.refuse_all(&["DescribeDBInstances"], 1000);
+    let env = [("AWS_ENDPOINT_URL", proxy.url.as_str()), ("STANDBY_AWS_MAX_ATTEMPTS", "1")];
+    let refused = w.run_env(&FAILOVER, &env);
+    assert_eq!(refused.code, 1, "{}", refused.all());
+    assert!(
+        refused.stderr.contains("AWS's failover preconditions in us-east-1 could not be checked"),
+        "{}",
+        refused.stderr
+    );
+    assert!(refused.stderr.contains("re-run with --skip-preconditions"), "{}", refused.stderr);
+    assert!(w.state()["roles"]["run"].is_null(), "nothing was run: {:#}", w.state()["roles"]);
+
+    let help = w.ok(0, &["failover", "--help"]);
+    assert!(help.stdout.contains("--skip-preconditions"), "{}", help.stdout);
+    let args = [&FAILOVER[..], &["--skip-preconditions"]].concat();
+    let run = w.run_env(&args, &env);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(
+        run.stdout.contains("Warning: --skip-preconditions: going ahead although AWS's failover preconditions"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("Failover done: secondary (us-east-1) is active"), "{}", run.stdout);
+    let notes = w.state()["roles"]["run"]["notes"].clone();
+    assert!(
+        notes.as_array().unwrap().iter().any(|n| n
+            .as_str()
+            .unwrap_or_default()
+            .contains("Failover preconditions skipped (--skip-preconditions); AWS accepted the failover at 20")),
+        "{notes:#}"
+    );
 }

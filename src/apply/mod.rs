@@ -57,6 +57,10 @@ pub struct Applier<'a> {
     pub journal: Arc<Journal>,
     pub progress: Arc<Progress>,
     pub parallelism: usize,
+    /// Attributes left as they are, by address (a runbook step that applies
+    /// part of a change, e.g. the old region's scheduler without its
+    /// capacity; the plan it is given holds them too).
+    pub hold: Option<&'a BTreeMap<String, Vec<String>>>,
 }
 
 impl Applier<'_> {
@@ -217,8 +221,16 @@ impl Applier<'_> {
                 };
                 let (expansion, list) = instances;
                 let mut run = Running { expansion, left: 0, failed: false, insts: BTreeMap::new() };
-                for d in list {
+                for mut d in list {
                     let address = d.addr.to_string();
+                    let kept = self.hold.and_then(|h| h.get(&address));
+                    if let (Some(keys), Some(p)) = (kept, state.resources.get(&d.addr)) {
+                        for k in keys {
+                            if let Some(v) = p.attrs.get(k) {
+                                d.props.insert(k.clone(), v.clone());
+                            }
+                        }
+                    }
                     // A pending record (an interrupted create that no refresh settled) is
                     // not known to exist: plan it as a create.
                     let prior = state.resources.get(&d.addr).filter(|p| p.status == Status::Ready);

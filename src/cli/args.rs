@@ -126,7 +126,7 @@ state records what was active, when, and the last replication lag seen (the writ
 plan whose configuration still names the old region is refused: set `active_region` to the new one.\n\nWith both \
 regions healthy, use a planned switchover instead (no data loss): `standby plan --var active_region=NAME`, then \
 apply.",
-        after_help = "Examples:\n  standby failover examples/mattermost-dr --to secondary --allow-data-loss\n  standby failover . --to secondary --allow-data-loss --auto-approve"
+        after_help = "Examples:\n  standby failover examples/mattermost-dr --to secondary --allow-data-loss\n  standby failover . --to secondary --allow-data-loss --auto-approve\n  standby failover . --to secondary --allow-data-loss --skip-preconditions   (the checks cannot be read)"
     )]
     Failover {
         #[arg(default_value = ".")]
@@ -137,6 +137,11 @@ apply.",
         /// Accept losing the writes the target had not received yet (required)
         #[arg(long)]
         allow_data_loss: bool,
+        /// Go ahead when AWS's failover preconditions fail or cannot be checked (AccessDenied, throttling,
+        /// an engine version standby reads differently): AWS's answer to FailoverGlobalCluster decides, and
+        /// the run's notes record what was skipped
+        #[arg(long)]
+        skip_preconditions: bool,
         /// Skip the interactive `yes`
         #[arg(long)]
         auto_approve: bool,

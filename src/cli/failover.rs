@@ -29,14 +29,18 @@ only a best effort):
   - afterwards, look for Aurora's event saying writes were stopped in the old region (this run records the \
 surviving region's events).";
 
-pub async fn failover(
-    s: &Settings,
-    dir: &Path,
-    to: &str,
-    allow_data_loss: bool,
-    auto_approve: bool,
-    vars: &VarArgs,
-) -> Result<u8, Error> {
+/// The flags that say how far the operator lets a failover go.
+pub struct How {
+    /// Losing the writes the target had not received yet is accepted.
+    pub allow_data_loss: bool,
+    /// AWS's preconditions failing or unreadable do not stop it: AWS, which
+    /// enforces them, refuses the call if one really does not hold.
+    pub skip_preconditions: bool,
+    pub auto_approve: bool,
+}
+
+pub async fn failover(s: &Settings, dir: &Path, to: &str, how: How, vars: &VarArgs) -> Result<u8, Error> {
+    let How { allow_data_loss, skip_preconditions, auto_approve } = how;
     let loaded = load::load(dir, &var_inputs(vars)).map_err(Error::Config)?;
     let regions = load::active::regions(loaded.tree.root());
     let Some(to_region) = regions.get(to).cloned() else {
@@ -139,27 +143,64 @@ pub async fn failover(
             }
         }
     );
+    // AWS enforces its preconditions itself (it refuses the call); standby
+    // checks them first to say why in plain words. A check that cannot be
+    // read (a read permission missing from an emergency role, throttling
+    // during a regional event) or that fails stops the failover unless
+    // --skip-preconditions, recorded with the run (Aurora User Guide,
+    // "Using switchover or failover in Amazon Aurora Global Database").
+    let mut skipped: Option<String> = None;
     if let Some(checks) = checks {
-        let checks = checks
-            .map_err(|e| Error::Usage(format!("cannot check the failover's preconditions in {to_region}: {e}")))?;
-        let failed: Vec<String> = checks
-            .iter()
-            .filter(|c| c.status != health::Status::Pass)
-            .map(|c| {
-                let fix = c.fix.as_deref().map(|f| format!("\n      fix: {f}")).unwrap_or_default();
-                format!("  - {} ({}): {}: {}{fix}", c.id, c.status.word(), c.title, c.impact)
-            })
-            .collect();
-        if checks.iter().any(|c| c.status == health::Status::Fail) {
-            return Err(Error::Usage(format!(
-                "AWS would refuse this failover (nothing was changed):\n{}",
-                failed.join("\n")
-            )));
-        }
-        for f in failed {
-            println!("Warning: {}", f.trim_start());
+        let skip = |why: String| -> Result<Option<String>, Error> {
+            if !skip_preconditions {
+                return Err(Error::Usage(format!(
+                    "{why}\n  hint: if you know better (the check cannot be read, or reads AWS differently), \
+                     re-run with --skip-preconditions: AWS's answer to FailoverGlobalCluster then decides"
+                )));
+            }
+            println!("Warning: --skip-preconditions: going ahead although {why}");
+            Ok(Some(why))
+        };
+        match checks {
+            Err(e) => {
+                skipped = skip(format!("AWS's failover preconditions in {to_region} could not be checked: {e}"))?;
+            }
+            Ok(checks) => {
+                let failed: Vec<String> = checks
+                    .iter()
+                    .filter(|c| c.status != health::Status::Pass)
+                    .map(|c| {
+                        let fix = c.fix.as_deref().map(|f| format!("\n      fix: {f}")).unwrap_or_default();
+                        format!("  - {} ({}): {}: {}{fix}", c.id, c.status.word(), c.title, c.impact)
+                    })
+                    .collect();
+                if checks.iter().any(|c| c.status == health::Status::Fail) {
+                    skipped =
+                        skip(format!("AWS would refuse this failover (nothing was changed):\n{}", failed.join("\n")))?;
+                } else {
+                    for f in failed {
+                        println!("Warning: {}", f.trim_start());
+                    }
+                }
+            }
         }
     }
+    // What was skipped is a note of the run once the database step is done.
+    let rb = match &skipped {
+        Some(why) => {
+            let mut rb = rb;
+            for step in rb.steps.iter_mut().filter(|x| x.id == switchover::DB_FAILOVER) {
+                let text = format!(
+                    "Failover preconditions skipped (--skip-preconditions); AWS accepted the failover at {{at}}. \
+                     What standby could not confirm: {}",
+                    why.replace('\n', " ")
+                );
+                *step = step.clone().note(text, 0);
+            }
+            rb
+        }
+        None => rb,
+    };
     if let Some(l) = &lag {
         println!("Last replication lag of {to} ({}): {:.0} ms", l.metric, l.max_ms);
     }
@@ -167,6 +208,11 @@ pub async fn failover(
     if !auto_approve {
         let what = if resuming {
             format!("resume the failover to {to} ({to_region})")
+        } else if skipped.is_some() {
+            format!(
+                "fail over to {to} ({to_region}), possibly losing recent writes, WITHOUT AWS's preconditions \
+                 confirmed (AWS refuses the call if one does not hold)"
+            )
         } else {
             format!("fail over to {to} ({to_region}), possibly losing recent writes")
         };

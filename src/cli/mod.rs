@@ -88,8 +88,9 @@ async fn dispatch(cli: Cli) -> Result<u8, Error> {
         }
         Command::Import { address, id, dir, vars } => import::import(&s, &address, &id, &dir, &vars).await,
         Command::Apply { target, auto_approve, opts } => run::apply(&s, &target, auto_approve, &opts, false).await,
-        Command::Failover { dir, to, allow_data_loss, auto_approve, vars } => {
-            failover::failover(&s, &dir, &to, allow_data_loss, auto_approve, &vars).await
+        Command::Failover { dir, to, allow_data_loss, skip_preconditions, auto_approve, vars } => {
+            let how = failover::How { allow_data_loss, skip_preconditions, auto_approve };
+            failover::failover(&s, &dir, &to, how, &vars).await
         }
         Command::Destroy { dir, auto_approve, opts } => run::apply(&s, &dir, auto_approve, &opts, true).await,
         Command::Show { planfile, json, dir } => inspect::show(&s, planfile.as_deref(), json, &dir.dir).await,

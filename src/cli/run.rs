@@ -269,7 +269,9 @@ pub async fn apply(
                  answers, when `standby apply` finishes them.\n"
             );
             drop(backend);
-            return super::failover::failover(s, target, &to, true, auto_approve, &args.vars).await;
+            // A resumed failover: its preconditions were checked (or skipped) when it began.
+            let how = super::failover::How { allow_data_loss: true, skip_preconditions: false, auto_approve };
+            return super::failover::failover(s, target, &to, how, &args.vars).await;
         }
         let l = backend.lock(if destroy { "destroy" } else { "apply" }).await?;
         let mut st = read_state(&*backend, true).await?;
@@ -332,6 +334,7 @@ pub async fn apply(
         journal: journal.clone(),
         progress,
         parallelism: args.parallelism as usize,
+        hold: None,
     };
     let outcome = applier.run(&mut st).await;
     let imported = plan.changes.iter().filter(|c| c.importing.is_some()).count();

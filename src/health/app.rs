@@ -59,7 +59,26 @@ const HEALTHY_SHARE: f64 = 0.18;
 /// load balancer closed to Route 53's ranges) fails here, where target
 /// health alone would look fine: DNS would never fail over to, or away
 /// from, that region.
-async fn route53(input: &Input<'_>) -> Result<Vec<Check>, String> {
+pub async fn route53(input: &Input<'_>) -> Result<Vec<Check>, String> {
+    route53_seen(input).await.map(|(checks, _)| checks)
+}
+
+/// One checker's latest report of one health check, as GetHealthCheckStatus
+/// gives it (its `CheckedTime` tells a new report from one seen before).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Observed {
+    /// The health check's address.
+    pub check: String,
+    /// The checker (its region, else its address).
+    pub checker: String,
+    pub ok: bool,
+    pub at: String,
+    /// The health check's `failure_threshold` (recorded; AWS's default 3).
+    pub threshold: u32,
+}
+
+/// [`route53`], with each checker's latest report.
+pub async fn route53_seen(input: &Input<'_>) -> Result<(Vec<Check>, Vec<Observed>), String> {
     let lbs: Vec<(&str, String)> = input
         .recorded
         .resources
@@ -77,6 +96,7 @@ async fn route53(input: &Input<'_>) -> Result<Vec<Check>, String> {
         .find(|i| i.type_name == "aws_rds_global_cluster")
         .and_then(|g| g.attrs.get("writer_region").and_then(Value::as_str));
     let mut out = Vec::new();
+    let mut observed = Vec::new();
     for (addr, inst) in input.recorded.resources.iter().filter(|(_, i)| i.type_name == "aws_route53_health_check") {
         let fqdn = inst.attrs.get("fqdn").and_then(Value::as_str).unwrap_or_default().to_ascii_lowercase();
         let Some((region, _)) = lbs.iter().find(|(_, dns)| *dns == fqdn.trim_end_matches('.')) else { continue };
@@ -90,6 +110,21 @@ async fn route53(input: &Input<'_>) -> Result<Vec<Check>, String> {
             .send()
             .await
             .map_err(|e| format!("{addr}: {}", aws_error("GetHealthCheckStatus", e)))?;
+        let threshold = inst.attrs.get("failure_threshold").and_then(Value::as_i64).unwrap_or(3).clamp(1, 10) as u32;
+        for o in status.health_check_observations() {
+            let Some(r) = o.status_report() else { continue };
+            observed.push(Observed {
+                check: addr.to_string(),
+                checker: o
+                    .region()
+                    .map(|r| r.as_str().to_string())
+                    .or_else(|| o.ip_address().map(str::to_string))
+                    .unwrap_or_default(),
+                ok: r.status().is_some_and(|s| s.starts_with("Success")),
+                at: r.checked_time().map(|t| t.to_string()).unwrap_or_default(),
+                threshold,
+            });
+        }
         let seen: Vec<&str> = status
             .health_check_observations()
             .iter()
@@ -119,7 +154,68 @@ async fn route53(input: &Input<'_>) -> Result<Vec<Check>, String> {
                 .warn_if(passive_in_drift(input.target_region, active, region)),
         );
     }
-    Ok(out)
+    Ok((out, observed))
+}
+
+/// What Route 53 itself decides from its checkers' reports, followed over
+/// successive GetHealthCheckStatus reads. A checker's latest report is not
+/// its verdict: "each health checker evaluates the health of the endpoint
+/// based on … whether the endpoint responds to a number of consecutive
+/// health checks that you specify (the failure threshold)", and the endpoint
+/// is healthy when more than 18 % of the checkers say so (Route 53 Developer
+/// Guide, "How Amazon Route 53 determines whether a health check is
+/// healthy"). Until then its failover records keep answering with the other
+/// region. So a checker counts only once it showed `failure_threshold` new
+/// successful reports in a row (about `failure_threshold × request_interval`),
+/// a failure starting it over.
+#[derive(Debug, Default)]
+pub struct Streaks {
+    /// (check, checker) → (the last report's time, successes in a row).
+    seen: std::collections::BTreeMap<(String, String), (String, u32)>,
+    threshold: std::collections::BTreeMap<String, u32>,
+}
+
+impl Streaks {
+    pub fn observe(&mut self, observed: &[Observed]) {
+        for o in observed {
+            self.threshold.insert(o.check.clone(), o.threshold);
+            let (at, run) = self.seen.entry((o.check.clone(), o.checker.clone())).or_default();
+            // The same report read again is not a new success.
+            if !o.at.is_empty() && *at == o.at {
+                continue;
+            }
+            *at = o.at.clone();
+            *run = if o.ok { *run + 1 } else { 0 };
+        }
+    }
+
+    /// Of `check`'s checkers: how many Route 53 counts healthy, of how many.
+    pub fn count(&self, check: &str) -> (usize, usize) {
+        let need = self.threshold.get(check).copied().unwrap_or(3);
+        let runs: Vec<u32> = self.seen.iter().filter(|((c, _), _)| c == check).map(|(_, (_, n))| *n).collect();
+        (runs.iter().filter(|n| **n >= need).count(), runs.len())
+    }
+
+    /// Every health check seen is healthy as Route 53 decides (none seen: no).
+    pub fn healthy(&self) -> bool {
+        !self.threshold.is_empty()
+            && self.threshold.keys().all(|c| {
+                let (ok, of) = self.count(c);
+                of > 0 && ok as f64 / of as f64 > HEALTHY_SHARE
+            })
+    }
+
+    /// For progress lines: `check: n of m checkers with k successes in a row`.
+    pub fn describe(&self) -> String {
+        self.threshold
+            .iter()
+            .map(|(c, k)| {
+                let (ok, of) = self.count(c);
+                format!("{c}: {ok} of {of} checkers with {k} successes in a row (Route 53 needs > 18 %)")
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
 }
 
 /// A region's Route 53 health check only warns in drift when the region is
@@ -394,5 +490,36 @@ mod tests {
         assert!(!passive_in_drift(None, Some("us-west-1"), "us-west-1"));
         assert!(!passive_in_drift(Some("us-east-1"), Some("us-west-1"), "us-east-1"));
         assert!(!passive_in_drift(None, None, "us-east-1"));
+    }
+
+    fn seen(checker: &str, ok: bool, at: &str) -> Observed {
+        Observed { check: "hc".into(), checker: checker.into(), ok, at: at.into(), threshold: 3 }
+    }
+
+    /// A checker whose latest report is a success is not yet healthy for
+    /// Route 53: it takes `failure_threshold` new successes in a row; a
+    /// report read twice counts once; a failure starts it over.
+    #[test]
+    fn route53_counts_a_checker_healthy_after_threshold_new_successes_in_a_row() {
+        let mut s = Streaks::default();
+        assert!(!s.healthy(), "nothing seen is not healthy");
+        s.observe(&[seen("us-east-1", true, "t1"), seen("eu-west-1", false, "t1")]);
+        assert!(!s.healthy(), "one success is not Route 53's verdict");
+        s.observe(&[seen("us-east-1", true, "t1"), seen("eu-west-1", false, "t1")]);
+        s.observe(&[seen("us-east-1", true, "t2"), seen("eu-west-1", false, "t2")]);
+        assert_eq!(s.count("hc"), (0, 2), "the same report read again is not a new success");
+        s.observe(&[seen("us-east-1", true, "t3"), seen("eu-west-1", false, "t3")]);
+        assert_eq!(s.count("hc"), (1, 2));
+        assert!(s.healthy(), "1 of 2 checkers is more than 18 %");
+        s.observe(&[seen("us-east-1", false, "t4")]);
+        assert!(!s.healthy(), "a failure starts the count over");
+        let mut few = Streaks::default();
+        for t in ["a", "b", "c"] {
+            let mut round = vec![seen("c0", true, t)];
+            round.extend((1..6).map(|n| seen(&format!("c{n}"), false, t)));
+            few.observe(&round);
+        }
+        assert_eq!(few.count("hc"), (1, 6));
+        assert!(!few.healthy(), "1 of 6 (17 %) is not more than 18 %");
     }
 }

@@ -26,9 +26,9 @@ pub struct Runbook {
 impl Runbook {
     /// The step that applies the plan's change at `address`, if one does.
     pub fn step_applying(&self, address: &str) -> Option<&Step> {
-        self.steps
-            .iter()
-            .find(|s| matches!(&s.action, StepAction::Changes { addresses } if addresses.iter().any(|a| a == address)))
+        self.steps.iter().find(
+            |s| matches!(&s.action, StepAction::Changes { addresses, .. } if addresses.iter().any(|a| a == address)),
+        )
     }
 
     /// Without the steps a run already did (what is left, for plans).
@@ -59,8 +59,20 @@ pub struct Step {
     /// What the operator must do once it is done, kept as a note of the run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<StepNote>,
+    /// Seconds that must have passed since the step `wait_after` ended
+    /// before it runs (users following a DNS change). The end is read from
+    /// the run's events, so a resumed run (whose runbook no longer lists the
+    /// steps done) waits only what is left of them.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub wait_secs: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_after: Option<String>,
     #[serde(flatten)]
     pub action: StepAction,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A note a step leaves when done: in `text`, `{at}` becomes the step's end
@@ -85,8 +97,17 @@ impl Step {
             best_effort: false,
             meanwhile: None,
             note: None,
+            wait_secs: 0,
+            wait_after: None,
             action,
         }
+    }
+
+    /// Runs only once `secs` have passed since the step `step` ended.
+    pub fn after(mut self, secs: u64, step: &str) -> Step {
+        self.wait_secs = secs;
+        self.wait_after = Some(step.to_string());
+        self
     }
 
     /// Tried during a failover, and left pending when it cannot be done then.
@@ -171,10 +192,24 @@ pub enum StepAction {
     /// The target region's app tier serves: each Auto Scaling group there
     /// has its desired capacity (at least one node) in service and each of
     /// its target groups a healthy target. Waits, with progress.
-    AppServing { app_region: String },
+    /// `route53` (a planned switchover): Route 53's health checkers see
+    /// that region's load balancers healthy too, so that users follow DNS
+    /// there as soon as it moves.
+    AppServing {
+        app_region: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        route53: bool,
+    },
     /// These changes of the plan (at `addresses`), applied as `apply` would,
     /// journaled alike; the ordinary apply that follows leaves them alone.
-    Changes { addresses: Vec<String> },
+    /// `hold`: attributes of some of them left as they are, by address (a
+    /// later step applies those changes whole), e.g. the old active
+    /// region's capacity, which shrinks only after users have left it.
+    Changes {
+        addresses: Vec<String>,
+        #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+        hold: std::collections::BTreeMap<String, Vec<String>>,
+    },
 }
 
 /// An index and its document count (`None`: not readable when planned).
@@ -217,12 +252,17 @@ mod tests {
                 patterns: vec![],
                 via_new: Some("v".into()),
             },
-            StepAction::AppServing { app_region: "r2".into() },
-            StepAction::Changes { addresses: vec!["x".into()] },
+            StepAction::AppServing { app_region: "r2".into(), route53: true },
+            StepAction::Changes {
+                addresses: vec!["x".into()],
+                hold: [("x".to_string(), vec!["desired_capacity".to_string()])].into(),
+            },
         ];
         let steps: Vec<Step> = actions
             .into_iter()
-            .map(|a| Step::new("s", "t".into(), &["r1", "r2"], a).best_effort("m").note("n {at}".into(), 5))
+            .map(|a| {
+                Step::new("s", "t".into(), &["r1", "r2"], a).best_effort("m").note("n {at}".into(), 5).after(7, "s0")
+            })
             .collect();
         let rb = Runbook {
             mode: "failover".into(),

@@ -55,7 +55,11 @@ pub(super) fn detail(step: &Step) -> Option<String> {
             if domain.is_empty() { "the old leader" } else { domain }
         )),
         StepAction::AppServing { .. } => Some("observed, never changed; progress while it waits".into()),
-        StepAction::Changes { addresses } => Some(format!("applies {}; each shown below", addresses.join(", "))),
+        StepAction::Changes { addresses, hold } => Some(format!(
+            "applies {}{}; each shown below",
+            addresses.join(", "),
+            hold.iter().map(|(a, k)| format!(" ({a} without {})", k.join(", "))).collect::<String>()
+        )),
     };
     // During a failover: what happens while the region it needs is down.
     let pending = match (&step.meanwhile, step.best_effort) {
@@ -63,7 +67,10 @@ pub(super) fn detail(step: &Step) -> Option<String> {
         _ => None,
     };
     let noted = step.note.as_ref().map(|_| "leaves a note of the run saying what to do after it".to_string());
-    let parts: Vec<String> = [what, pending, noted].into_iter().flatten().collect();
+    let waits = (step.wait_secs > 0).then(|| {
+        format!("runs {}s after {} ended", step.wait_secs, step.wait_after.as_deref().unwrap_or("the step before"))
+    });
+    let parts: Vec<String> = [what, waits, pending, noted].into_iter().flatten().collect();
     (!parts.is_empty()).then(|| parts.join("; "))
 }
 

@@ -281,6 +281,31 @@ pub async fn writer_endpoint_moved(aws: &Aws, region: &str, since: SystemTime) -
 /// snapshot before saying there is none (default 900).
 pub const ENV_SNAPSHOT_WAIT_SECS: &str = "STANDBY_FAILOVER_SNAPSHOT_WAIT_SECS";
 
+/// `STANDBY_REJOIN_WAIT_SECS`: how long `db.rejoin` watches the old writer
+/// rejoin before the step fails (default 86400, a day): "the duration of the
+/// complete rebuilding task can take a few minutes to several hours,
+/// depending on the size of the storage volume and the distance between the
+/// Regions" (Aurora User Guide, "Using switchover or failover in Amazon
+/// Aurora Global Database"). The step only observes, so a run that stopped
+/// (this limit, a kill) resumes watching when run again.
+pub const ENV_REJOIN_WAIT_SECS: &str = "STANDBY_REJOIN_WAIT_SECS";
+
+/// How long a rejoin is watched (see [`ENV_REJOIN_WAIT_SECS`]).
+pub fn rejoin_limit(env: Option<&str>) -> Duration {
+    Duration::from_secs(env.and_then(|v| v.trim().parse().ok()).unwrap_or(24 * 60 * 60))
+}
+
+/// A long wait on AWS: polled with backoff up to [`POLL_CAP`] for its first
+/// ten minutes, then every 30 s (an Aurora rebuild takes hours: thousands of
+/// calls saved); a progress line every 10 s, then every minute.
+pub fn patience(elapsed: Duration, delay: Duration) -> (Duration, Duration) {
+    if elapsed < Duration::from_secs(600) {
+        ((delay * 2).min(POLL_CAP), Duration::from_secs(10))
+    } else {
+        (Duration::from_secs(30), Duration::from_secs(60))
+    }
+}
+
 /// Waits until `cluster` is a member of `id` again (Aurora re-adds the old
 /// writer itself once its region is reachable; asked nothing), synchronised
 /// (`SynchronizationStatus` connected) and `available`, then keeps the
@@ -296,10 +321,12 @@ pub async fn rejoin(
     progress: &(dyn Fn(&str) + Send + Sync),
 ) -> Result<(String, Vec<String>, Option<String>), KindError> {
     let rds = aws.rds(region).await;
-    let deadline = Instant::now() + timeout;
+    let limit = rejoin_limit(std::env::var(ENV_REJOIN_WAIT_SECS).ok().as_deref());
+    let deadline = Instant::now() + limit;
     let t0 = Instant::now();
     let mut last_note = Instant::now();
     let mut delay = Duration::from_millis(200);
+    let mut every = Duration::from_secs(10);
     loop {
         let out = rds
             .describe_global_clusters()
@@ -333,12 +360,14 @@ pub async fn rejoin(
         if Instant::now() > deadline {
             return Err(KindError::Timeout {
                 what: format!(
-                    "{cluster} to rejoin {id} and synchronise (Aurora re-adds it when {region} is reachable again)"
+                    "{cluster} to rejoin {id} and synchronise (Aurora re-adds it when {region} is reachable again \
+                     and rebuilds it, which can take hours on a large volume; {ENV_REJOIN_WAIT_SECS} sets how long \
+                     to watch; run again to keep watching: nothing is asked of AWS)"
                 ),
-                after: timeout,
+                after: limit,
             });
         }
-        if last_note.elapsed() >= Duration::from_secs(10) {
+        if last_note.elapsed() >= every {
             last_note = Instant::now();
             let now = match (&member, &sync, &status) {
                 (None, _, _) => "not a member yet".to_string(),
@@ -351,7 +380,7 @@ pub async fn rejoin(
             ));
         }
         tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(POLL_CAP);
+        (delay, every) = patience(t0.elapsed(), delay);
     }
     let grace = std::env::var(ENV_SNAPSHOT_WAIT_SECS).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(900);
     let kept = super::snapshot::keep(&rds, cluster, Duration::from_secs(grace), timeout, progress).await?;
@@ -428,5 +457,38 @@ pub async fn write_forwarding(
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(POLL_CAP);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A rebuild "can take … several hours": the rejoin is watched a day
+    /// unless told otherwise, never the executor's hour.
+    #[test]
+    fn a_rejoin_is_watched_for_hours_unless_told_otherwise() {
+        assert_eq!(rejoin_limit(None), Duration::from_secs(86_400));
+        assert_eq!(rejoin_limit(Some(" 7200 ")), Duration::from_secs(7200));
+        assert_eq!(rejoin_limit(Some("soon")), Duration::from_secs(86_400));
+    }
+
+    /// Quick at first, then every 30 s with a line a minute: a five-hour
+    /// rebuild costs about 600 calls, not 9000.
+    #[test]
+    fn a_long_wait_polls_less_often_after_ten_minutes() {
+        let mut delay = Duration::from_millis(200);
+        let mut calls = 0u32;
+        let mut t = Duration::ZERO;
+        while t < Duration::from_secs(5 * 3600) {
+            t += delay;
+            calls += 1;
+            let (next, every) = patience(t, delay);
+            assert!(every >= Duration::from_secs(10) && next <= Duration::from_secs(30), "{t:?}");
+            delay = next;
+        }
+        assert_eq!(patience(Duration::from_secs(60), Duration::from_secs(2)).0, POLL_CAP);
+        assert_eq!(patience(Duration::from_secs(601), POLL_CAP), (Duration::from_secs(30), Duration::from_secs(60)));
+        assert!(calls < 1000, "{calls} calls in five hours");
     }
 }

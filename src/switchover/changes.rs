@@ -11,6 +11,7 @@ use crate::load::Loaded;
 use crate::plan::Plan;
 use crate::state::State;
 use crate::state::backend::{self, Backend};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// What a step needs to apply changes: the configuration (as the plan
@@ -24,10 +25,17 @@ pub struct Changes<'a> {
 }
 
 impl Changes<'_> {
-    /// Applies the plan's changes at `addresses` (those still planned) and
-    /// writes the state. The outcome line, or every failure.
-    pub async fn apply(&self, backend: &dyn Backend, st: &mut State, addresses: &[String]) -> Result<String, String> {
-        let sub = super::front::subset(self.plan, addresses);
+    /// Applies the plan's changes at `addresses` (those still planned),
+    /// with the attributes in `hold` left as they are, and writes the
+    /// state. The outcome line, or every failure.
+    pub async fn apply(
+        &self,
+        backend: &dyn Backend,
+        st: &mut State,
+        addresses: &[String],
+        hold: &BTreeMap<String, Vec<String>>,
+    ) -> Result<String, String> {
+        let sub = super::front::held(super::front::subset(self.plan, addresses), hold);
         if sub.changes.is_empty() {
             return Ok("nothing left to change".into());
         }
@@ -40,6 +48,7 @@ impl Changes<'_> {
             journal: journal.clone(),
             progress: self.progress.clone(),
             parallelism: self.parallelism,
+            hold: Some(hold),
         };
         let outcome = applier.run(st).await;
         drop(applier);

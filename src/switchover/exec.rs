@@ -135,6 +135,11 @@ impl Executor<'_> {
                 continue;
             }
             (self.progress)(&format!("{at} {} ({})", step.title, step.region));
+            if step.wait_secs > 0 {
+                // A runbook recorded before steps named it: the step before.
+                let before = step.wait_after.as_deref().or_else(|| n.checked_sub(1).map(|p| rb.steps[p].id.as_str()));
+                self.settle(step.wait_secs, before, &run).await;
+            }
             run.set(&step.id, "running");
             run.events.push(Event {
                 step: step.id.clone(),
@@ -361,8 +366,10 @@ impl Executor<'_> {
                 let out = super::search::delete_old_copies(&d, new.as_ref(), indices).await.map_err(fail)?;
                 Ok(Done { outcome: out.outcome, request_ids: Vec::new(), notes: out.notes })
             }
-            StepAction::AppServing { app_region } => self.serving(app_region, st).await.map_err(fail).map(Done::new),
-            StepAction::Changes { addresses } => {
+            StepAction::AppServing { app_region, route53 } => {
+                self.serving(app_region, *route53, st).await.map_err(fail).map(Done::new)
+            }
+            StepAction::Changes { addresses, hold } => {
                 let Some(c) = &self.changes else {
                     return Err(SwitchError::Step {
                         step: step.id.clone(),
@@ -370,7 +377,7 @@ impl Executor<'_> {
                     });
                 };
                 let out = c
-                    .apply(self.backend, st, addresses)
+                    .apply(self.backend, st, addresses, hold)
                     .await
                     .map_err(|message| SwitchError::Step { step: step.id.clone(), message })?;
                 Ok(Done::new(out))
@@ -416,9 +423,14 @@ impl Executor<'_> {
         };
         let ours: Vec<&health::Check> =
             checks.iter().filter(|c| prefixes.iter().any(|p| c.id.starts_with(p.as_str()))).collect();
-        // A group the runbook scales up from no nodes has none yet: its
-        // app.serving step waits for them before users are sent there.
-        let expected_empty = |c: &health::Check| c.address.as_ref().is_some_and(|a| scaled.contains_key(a));
+        // A group the runbook scales up from no nodes has none yet, and
+        // Route 53's checkers of the target's load balancer (the only ones
+        // readiness reads) see nothing behind it: its app.serving step waits
+        // for the nodes before users are sent there.
+        let expected_empty = |c: &health::Check| {
+            c.address.as_ref().is_some_and(|a| scaled.contains_key(a))
+                || (!scaled.is_empty() && c.id == "app.dns_health")
+        };
         let mut failed: Vec<String> = ours
             .iter()
             .filter(|c| c.status == Status::Fail && !expected_empty(c))
@@ -446,19 +458,80 @@ impl Executor<'_> {
         Err(SwitchError::NotReady(failed.join("\n")))
     }
 
+    /// Waits until `secs` have passed since the step `before` last ended (as
+    /// the run recorded it: a resumed run waits only what is left; none
+    /// recorded, the whole time), with a progress line every 15 s.
+    async fn settle(&self, secs: u64, before: Option<&str>, run: &Run) {
+        let end = run.events.iter().rev().find(|e| Some(e.step.as_str()) == before && !e.end.is_empty());
+        let ended = end.and_then(|e| crate::ids::parse_rfc3339(&e.end));
+        let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let until =
+            Instant::now() + Duration::from_secs(secs.saturating_sub(ended.map_or(0, |e| now.saturating_sub(e))));
+        let step = before.unwrap_or("the step before");
+        let since = match end.filter(|_| ended.is_some()) {
+            Some(e) => format!("{step} ended at {}", e.end),
+            None => format!("{step}, whose end this run has not recorded: the whole wait"),
+        };
+        let why = if before == Some(super::front::DNS) {
+            "users following DNS"
+        } else {
+            "no DNS change in this plan: users are moved by whatever else points them to the new region"
+        };
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            (self.progress)(&format!("    waiting {}s more ({secs}s after {since}; {why})", left.as_secs().max(1)));
+            tokio::time::sleep(left.min(Duration::from_secs(15))).await;
+        }
+    }
+
     /// Waits until every Auto Scaling group of `region` serves (see
     /// [`health::app::Group::serves`]): first look at once, then as AWS's
     /// Elastic Load Balancing waiter `TargetInService` does, every 15 s
     /// (botocore `elbv2` waiters-2.json: delay 15), with progress each time.
-    async fn serving(&self, region: &str, st: &State) -> Result<String, KindError> {
+    async fn serving(&self, region: &str, route53: bool, st: &State) -> Result<String, KindError> {
         let secs = std::env::var(ENV_APP_SERVING_SECS).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(900);
         let limit = Duration::from_secs(secs);
         let t0 = Instant::now();
         let mut delay = Duration::from_secs(1);
+        let bounds = health::Bounds::default();
+        let mut streaks = health::app::Streaks::default();
         loop {
             let groups = health::app::groups(self.aws, st, region).await.map_err(KindError::Failed)?;
-            let now = groups.iter().map(health::app::Group::describe).collect::<Vec<_>>().join("; ");
-            if groups.iter().all(health::app::Group::serves) {
+            let mut now = groups.iter().map(health::app::Group::describe).collect::<Vec<_>>().join("; ");
+            let mut serves = groups.iter().all(health::app::Group::serves);
+            // Route 53's checkers (from outside) see it too, as Route 53
+            // decides it (`failure_threshold` new successes in a row, see
+            // Streaks): until then its failover records keep answering with
+            // the old region. A read that fails (throttled: AWS says the call
+            // is for diagnosis, not high rates) is "not yet", retried with
+            // the step's backoff until its deadline.
+            if serves && route53 {
+                let input = health::Input {
+                    recorded: self.recorded,
+                    refreshed: st,
+                    secrets: self.secrets,
+                    aws: self.aws,
+                    bounds: &bounds,
+                    target_region: Some(region),
+                };
+                match health::app::route53_seen(&input).await {
+                    Ok((checks, observed)) => {
+                        streaks.observe(&observed);
+                        serves = checks.is_empty() || streaks.healthy();
+                        if !checks.is_empty() {
+                            now.push_str(&format!("; Route 53's checkers: {}", streaks.describe()));
+                        }
+                    }
+                    Err(e) => {
+                        serves = false;
+                        now.push_str(&format!("; Route 53's health check status unreadable (retrying): {e}"));
+                    }
+                }
+            }
+            if serves {
                 return Ok(if groups.is_empty() {
                     format!("no Auto Scaling group in {region}")
                 } else {
@@ -479,7 +552,9 @@ impl Executor<'_> {
             }
             (self.progress)(&format!("    waiting for {region} to serve ({}s): {now}", t0.elapsed().as_secs()));
             tokio::time::sleep(delay.min(limit.saturating_sub(t0.elapsed()))).await;
-            delay = (delay * 2).min(Duration::from_secs(15));
+            // Route 53's fastest request_interval is 10 s: read at least as
+            // often, so that no report (a failure) goes unseen.
+            delay = (delay * 2).min(Duration::from_secs(if route53 { 10 } else { 15 }));
         }
     }
 }

@@ -12,7 +12,7 @@
 
 use crate::plan::runbook::{Step, StepAction};
 use crate::plan::{Action, Plan, ResourceChange};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The kinds that carry an app tier's settings (RunScheduler) to its nodes:
 /// the settings, the launch template rendering them, and the Auto Scaling
@@ -28,6 +28,16 @@ pub const ROUTE53_REGION: &str = "us-east-1";
 pub const SCHEDULER_OFF: &str = "app.scheduler-off";
 pub const SCHEDULER_ON: &str = "app.scheduler-on";
 pub const DNS: &str = "dns.to-active";
+pub const SCALE_IN: &str = "app.scale-in";
+/// An Auto Scaling group's capacity: in a planned switchover the old active
+/// region keeps it until users have left (DNS moved), then shrinks.
+pub const CAPACITY: [&str; 3] = ["desired_capacity", "min_size", "max_size"];
+/// `STANDBY_SWITCHOVER_DRAIN_SECS`: in a planned switchover, how long the old
+/// active region keeps its nodes after DNS has moved (default 120: a
+/// resolver keeps an alias answer for its TTL, which Route 53 fixes at 60 s
+/// for load balancers, and a browser keeps the address it got another 60 s,
+/// Chromium's host cache).
+pub const ENV_DRAIN_SECS: &str = "STANDBY_SWITCHOVER_DRAIN_SECS";
 
 /// The scheduler and DNS steps of a switch, where the plan changes
 /// something of theirs.
@@ -51,7 +61,8 @@ pub fn steps(plan: &Plan, from_region: &str, to_region: &str) -> Front {
             .filter(|c| in_region.is_none_or(|r| c.region == r))
             .collect();
         let addresses = with_dependencies(plan, &seeds, &mut claimed);
-        (!addresses.is_empty()).then(|| Step::new(id, title, &[needs], StepAction::Changes { addresses }))
+        (!addresses.is_empty())
+            .then(|| Step::new(id, title, &[needs], StepAction::Changes { addresses, hold: BTreeMap::new() }))
     };
     let off = step(
         SCHEDULER_OFF,
@@ -84,6 +95,70 @@ pub fn steps(plan: &Plan, from_region: &str, to_region: &str) -> Front {
         None,
     );
     Front { off, on, dns }
+}
+
+/// In a planned switchover: `off` (the old active region's scheduler step)
+/// leaves its Auto Scaling groups' capacity as it is, and the returned step
+/// (`app.scale-in`, to be run `drain_secs` after DNS has moved: the caller
+/// names the step to wait after, [`Step::after`]) shrinks them, so that the
+/// region that holds every user keeps its nodes until users have followed
+/// DNS to the new one. The scheduler still moves first: the held nodes are
+/// replaced by nodes with it off. `dns`: the plan moves DNS (else the wait
+/// follows the step before, and says that no DNS record moves users).
+pub fn hold_capacity(plan: &Plan, off: &mut Step, drain_secs: u64, dns: bool) -> Option<Step> {
+    let StepAction::Changes { addresses, hold } = &mut off.action else { return None };
+    let groups: Vec<String> = plan
+        .changes
+        .iter()
+        .filter(|c| addresses.contains(&c.address) && c.type_name == "aws_autoscaling_group")
+        .filter(|c| c.action == Action::Update && CAPACITY.iter().any(|k| c.changed.contains(*k)))
+        .map(|c| c.address.clone())
+        .collect();
+    if groups.is_empty() {
+        return None;
+    }
+    for g in &groups {
+        hold.insert(g.clone(), CAPACITY.iter().map(|k| k.to_string()).collect());
+    }
+    off.title = format!(
+        "{}; its capacity stays as it is until users have left (app.scale-in)",
+        off.title.trim_end_matches('.')
+    );
+    let region = off.region.clone();
+    let when = if dns {
+        format!("{drain_secs}s after DNS moved (resolvers and browsers keep the old answer that long)")
+    } else {
+        format!(
+            "{drain_secs}s after the step before (this plan changes no DNS record: users are moved to the new region \
+             by whatever else points them there)"
+        )
+    };
+    Some(Step::new(
+        SCALE_IN,
+        format!(
+            "Capacity of {region} (the old active region) to its passive size, {when}: the Auto Scaling groups' \
+             desired, minimum and maximum size"
+        ),
+        &[&region],
+        StepAction::Changes { addresses: groups, hold: BTreeMap::new() },
+    ))
+}
+
+/// `plan` with the attributes in `hold` kept at their values before (not
+/// changed by this step); a change left with nothing else is dropped.
+pub fn held(mut plan: Plan, hold: &BTreeMap<String, Vec<String>>) -> Plan {
+    for c in plan.changes.iter_mut() {
+        let Some(keys) = hold.get(&c.address) else { continue };
+        for k in keys {
+            let was = c.before.as_ref().and_then(|b| b.get(k)).cloned();
+            if let (Some(after), Some(was)) = (c.after.as_mut(), was) {
+                after.insert(k.clone(), was);
+            }
+            c.changed.remove(k);
+        }
+    }
+    plan.changes.retain(|c| !(c.action == Action::Update && c.changed.is_empty()));
+    plan
 }
 
 /// The seeds' addresses and those of the creations they depend on (by
@@ -128,7 +203,10 @@ pub fn applied(
         .iter()
         .filter(|s| run.status(&s.id) == Some("done"))
         .flat_map(|s| match &s.action {
-            StepAction::Changes { addresses } => addresses.clone(),
+            // Applied whole only without held attributes.
+            StepAction::Changes { addresses, hold } => {
+                addresses.iter().filter(|a| !hold.contains_key(*a)).cloned().collect()
+            }
             StepAction::AuroraSwitchover { address, .. } | StepAction::AuroraFailover { address, .. } => {
                 only(address, &["writer_region", "writer_cluster_arn"]).into_iter().collect()
             }
@@ -226,7 +304,7 @@ mod tests {
             .into_iter()
             .flatten()
             .map(|s| match &s.action {
-                StepAction::Changes { addresses } => {
+                StepAction::Changes { addresses, .. } => {
                     (s.id.as_str(), s.region.as_str(), addresses.iter().map(String::as_str).collect())
                 }
                 _ => unreachable!(),

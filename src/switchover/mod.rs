@@ -15,6 +15,8 @@
 //! at demotion: checked) → job scheduler off in the old active region, then
 //! on in the new (scaling a pilot-light region up) → the new region serves
 //! (healthy targets) → search followers stopped there → DNS to it → the old
+//! region, which kept its nodes (scheduler off) so far, shrunk to its
+//! passive size once users have followed DNS (`app.scale-in`) → the old
 //! leader's search copies deleted. Mattermost's `DataSource` is the global
 //! writer endpoint, which follows the writer, so both regions' nodes keep
 //! working while the steps run (readiness refuses an endpoint AWS makes
@@ -156,17 +158,27 @@ fn reindex_note(from_region: &str, to_region: &str, failover: bool) -> String {
 }
 
 /// The step waiting until `to_region`'s app tier serves (none when the
-/// plan has no Auto Scaling group there).
-fn app_serving(plan: &Plan, to_region: &str) -> Option<Step> {
+/// plan has no Auto Scaling group there); with `route53` (a planned
+/// switchover, Route 53's API answering) until its checkers see it too.
+fn app_serving(plan: &Plan, to_region: &str, route53: bool) -> Option<Step> {
     plan.changes.iter().any(|c| c.type_name == "aws_autoscaling_group" && c.region == to_region).then(|| {
+        let mut needs = vec![to_region];
+        if route53 && to_region != front::ROUTE53_REGION {
+            needs.push(front::ROUTE53_REGION);
+        }
         Step::new(
             APP_SERVING,
             format!(
                 "App tier serves in {to_region}: each Auto Scaling group's desired capacity (at least one node) in \
-                 service and a healthy target behind its load balancer, waited for with progress"
+                 service and a healthy target behind its load balancer{}, waited for with progress",
+                if route53 {
+                    ", and Route 53's health checkers see it healthy (DNS then sends users there as soon as it moves)"
+                } else {
+                    ""
+                }
             ),
-            &[to_region],
-            StepAction::AppServing { app_region: to_region.to_string() },
+            &needs,
+            StepAction::AppServing { app_region: to_region.to_string(), route53 },
         )
     })
 }
@@ -328,7 +340,7 @@ pub fn failover(st: &crate::state::State, plan: &Plan, to: &str, to_region: &str
         ))
     }));
     steps.extend(front.on);
-    steps.extend(app_serving(plan, to_region).map(|s| {
+    steps.extend(app_serving(plan, to_region, false).map(|s| {
         s.best_effort(&format!(
             "users reach no app node in {to_region} until its nodes serve; run `standby failover --to {to}` again to \
              keep waiting"
@@ -457,17 +469,26 @@ pub fn build(plan: &Plan, regions: &BTreeMap<String, String>) -> Option<Runbook>
             .map(|c| c.address.clone())
     };
     let search = search_steps(&followed, via(&to_region), via(&from_region), &from_region, &to_region, true);
-    let front = front::steps(plan, &from_region, &to_region);
-    // The scheduler moves (never on in two regions at once) and the new
-    // region serves before users are sent there; the search followers stop
-    // right before DNS moves, so that the window in which the old region's
-    // index updates miss the new leader is DNS's own (recorded, see exec).
+    let mut front = front::steps(plan, &from_region, &to_region);
+    // The scheduler moves (never on in two regions at once: Mattermost's
+    // scheduler runs on one cluster's leader) and the new region serves
+    // before users are sent there; the search followers stop right before
+    // DNS moves, so that the window in which the old region's index updates
+    // miss the new leader is DNS's own (recorded, see exec). The old region
+    // keeps its nodes (their scheduler off) until users have followed DNS,
+    // then shrinks to its passive size, before its search copies go.
+    let drain = std::env::var(front::ENV_DRAIN_SECS).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(120);
+    let dns = front.dns.is_some();
+    let scale_in = front.off.as_mut().and_then(|off| front::hold_capacity(plan, off, drain, dns));
     steps.extend(front.off);
     steps.extend(front.on);
-    steps.extend(app_serving(plan, &to_region));
+    steps.extend(app_serving(plan, &to_region, true));
     let (stop, delete) = search.unzip();
     steps.extend(stop.map(|s| s.note(reindex_note(&from_region, &to_region, false), 300)));
     steps.extend(front.dns);
+    // Named, not "the step before": a resumed runbook lists only what is left.
+    let after = steps.last().map(|s| s.id.clone()).unwrap_or_default();
+    steps.extend(scale_in.map(|s| s.after(drain, &after)));
     steps.extend(delete);
     Some(Runbook {
         mode: "switchover".into(),

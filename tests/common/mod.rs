@@ -137,6 +137,9 @@ impl Emulator {
     pub fn cmd(&self, cwd: &Path, args: &[&str]) -> Command {
         let mut c = cmd(cwd, args);
         c.envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str()))).env("STANDBY_AWS_MAX_ATTEMPTS", "2");
+        // No user follows DNS here: the old region shrinks a second after
+        // DNS moved (the game days set their own, on the world's clock).
+        c.env("STANDBY_SWITCHOVER_DRAIN_SECS", "1");
         c
     }
 

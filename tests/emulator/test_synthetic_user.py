@@ -50,3 +50,47 @@ def test_the_re_index_notes_of_a_run_are_found_with_their_region():
            "on Mattermost in us-east-1, once it serves.\n")
     assert su.NOTE.findall(out) == [('{"type":"elasticsearch_post_indexing","data":{"start_time":"17"}}',
                                      "us-east-1")]
+
+
+def test_a_user_keeping_connections_reuses_one_per_address_and_reopens_a_closed_one():
+    import http.server
+    import threading
+
+    seen = []  # the client port of every request: one per connection
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            seen.append(self.client_address[1])
+            body = b'{"id": "p"}'
+            self.send_response(201)
+            self.send_header("Content-Length", str(len(body)))
+            # The third answer closes the connection, as a load balancer may.
+            if len(seen) == 3:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        kept = su.Client("chat.example.com", port, "http", 5.0, None, keep_alive=True)
+        reused = []
+        for _ in range(5):
+            status, payload, _h = kept.request("127.0.0.1", "POST", "/api/v4/posts", {"message": "m"})
+            assert (status, payload) == (201, {"id": "p"})
+            reused.append(kept.reused)
+        assert reused == [False, True, True, False, True]
+        assert len(set(seen)) == 2, seen
+        fresh = su.Client("chat.example.com", port, "http", 5.0, None)
+        fresh.request("127.0.0.1", "POST", "/api/v4/posts", {})
+        fresh.request("127.0.0.1", "POST", "/api/v4/posts", {})
+        assert len(set(seen)) == 4, seen
+    finally:
+        server.shutdown()

@@ -35,7 +35,17 @@ throw the answer away before its time (a browser retries the address it
 has). A failed resolution is not cached. `--dns-ttl 0` resolves for every
 post. The emulator's resolver has no TTL of its own: every resolution sees
 Route 53's current answer. Each attempt opens a new connection (no
-keep-alive).
+keep-alive), unless `--keep-alive`: then, as a browser keeps its connections,
+the user keeps one HTTP/1.1 connection per address it resolved and sends
+every post to the address its resolver gives now over that address's
+connection (opened when there is none, or when the server closed it; a
+reused connection that fails before any answer is tried once more on a new
+one, as browsers retry a request on a stale kept connection). `reused` in the
+log says whether the post went over a kept connection. The model is kinder
+than a browser, whose pool is keyed by host name, not address, and keeps
+using a busy connection to the old address after the answer changed
+(Chromium `ClientSocketPool::GroupId`): here the user leaves the old
+address once its cached answer expires.
 
 **check** reads one or more logs and answers, as JSON, what users saw:
 attempts, acknowledged and failed posts (by error, by region), the windows
@@ -164,30 +174,66 @@ class Resolver:
 class Client:
     """HTTP(S) to an address with the hostname in Host (and SNI), as a browser sends it."""
 
-    def __init__(self, hostname: str, port: int, scheme: str, timeout: float, ca_file: str | None) -> None:
+    def __init__(self, hostname: str, port: int, scheme: str, timeout: float, ca_file: str | None,
+                 keep_alive: bool = False) -> None:
         self.hostname, self.port, self.scheme, self.timeout = hostname, port, scheme, timeout
         self.ctx = None
         if scheme == "https":
             self.ctx = ssl.create_default_context(cafile=ca_file)
+        self.keep_alive = keep_alive
+        self.kept: dict[str, http.client.HTTPConnection] = {}
+        self.reused = False  # whether the last request went over a kept connection
+
+    def _open(self, address: str) -> http.client.HTTPConnection:
+        if self.scheme == "https":
+            return _TLSConnection(address, self.port, self.hostname, self.ctx, self.timeout)
+        return http.client.HTTPConnection(address, self.port, timeout=self.timeout)
+
+    def _send(self, conn: http.client.HTTPConnection, method: str, path: str,
+              body: Any) -> tuple[int, Any, dict, bool]:
+        data = json.dumps(body).encode() if body is not None else None
+        conn.request(method, path, body=data, headers={"Host": self.hostname, "Content-Type": "application/json"})
+        r = conn.getresponse()
+        raw = r.read()
+        try:
+            payload = json.loads(raw) if raw else {}
+        except ValueError:
+            payload = {"text": raw[:200].decode(errors="replace")}
+        return r.status, payload, dict(r.getheaders()), bool(r.will_close)
 
     def request(self, address: str, method: str, path: str, body: Any) -> tuple[int, Any, dict]:
-        if self.scheme == "https":
-            conn: http.client.HTTPConnection = _TLSConnection(address, self.port, self.hostname, self.ctx,
-                                                              self.timeout)
-        else:
-            conn = http.client.HTTPConnection(address, self.port, timeout=self.timeout)
-        try:
-            data = json.dumps(body).encode() if body is not None else None
-            conn.request(method, path, body=data, headers={"Host": self.hostname, "Content-Type": "application/json"})
-            r = conn.getresponse()
-            raw = r.read()
+        if not self.keep_alive:
+            conn = self._open(address)
             try:
-                payload = json.loads(raw) if raw else {}
-            except ValueError:
-                payload = {"text": raw[:200].decode(errors="replace")}
-            return r.status, payload, dict(r.getheaders())
-        finally:
+                return self._send(conn, method, path, body)[:3]
+            finally:
+                conn.close()
+        conn = self.kept.pop(address, None)
+        self.reused = conn is not None
+        if conn is None:
+            conn = self._open(address)
+        try:
+            status, payload, headers, closing = self._send(conn, method, path, body)
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, ConnectionAbortedError):
             conn.close()
+            if not self.reused:
+                raise
+            # A kept connection the server had closed: once more on a new one.
+            self.reused = False
+            conn = self._open(address)
+            try:
+                status, payload, headers, closing = self._send(conn, method, path, body)
+            except Exception:
+                conn.close()
+                raise
+        except Exception:
+            conn.close()
+            raise
+        if closing:
+            conn.close()
+        else:
+            self.kept[address] = conn
+        return status, payload, headers
 
 
 class _TLSConnection(http.client.HTTPSConnection):
@@ -232,7 +278,7 @@ class Poster:
         ttl = args.dns_ttl if args.dns_ttl is not None else ALIAS_TTL_AWS_SECONDS
         self.resolver = Resolver(self.world, ttl * self.world.ms_per_aws_second() / 1000.0)
         ca = self.world.ca_file() if args.scheme == "https" else None
-        self.client = Client(args.hostname, args.port, args.scheme, args.timeout, ca)
+        self.client = Client(args.hostname, args.port, args.scheme, args.timeout, ca, args.keep_alive)
         self.args = args
         self.run = args.run_id or "".join(secrets.choice(string.ascii_lowercase) for _ in range(6))
         self.stop = threading.Event()
@@ -251,8 +297,12 @@ class Poster:
                                                            {"channel_id": self.args.channel, "message": message})
         except Exception as e:  # noqa: BLE001 - every failure is what the user saw
             rec.update(outcome="failed", status=None, error=failure(e), answered=time.time())
+            if self.args.keep_alive:
+                rec["reused"] = self.client.reused
             return rec
         rec["answered"], rec["status"] = time.time(), status
+        if self.args.keep_alive:
+            rec["reused"] = self.client.reused
         payload = payload if isinstance(payload, dict) else {}
         if status == 201 and payload.get("id"):
             rec.update(outcome="acknowledged", post_id=payload["id"], error=None)
@@ -633,6 +683,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ready-file", default=None, help="write the run id here once started")
     p.add_argument("--dns-ttl", type=float, default=None,
                    help="AWS seconds an answer is kept (default 60, the alias records' TTL; 0: never cached)")
+    p.add_argument("--keep-alive", action="store_true",
+                   help="keep one connection per resolved address, as browsers keep theirs (default: a new "
+                        "connection per post)")
     p.add_argument("--channel", default="town-square")
     p.add_argument("--run-id", default=None, help="in every message (default: random)")
     p.set_defaults(fn=cmd_post)
