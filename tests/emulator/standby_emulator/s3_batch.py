@@ -13,10 +13,12 @@ guide's "Replicating existing objects with S3 Batch Replication":
 - When it runs, AWS fails the whole job (Status Failed, FailureReasons) if
   the role cannot be assumed by batchoperations.s3.amazonaws.com or the
   source bucket has no replication configuration.
-- S3ReplicateObject copies each eligible object (filter: replication status
-  NONE or FAILED; moto tracks none, so every current version not yet
-  replicated) to the destination bucket of every enabled rule, for real, so
-  tests can look in the destination. A destination that is missing or not
+- S3ReplicateObject copies each eligible object (the manifest generator's
+  ObjectReplicationStatuses filter, e.g. NONE and FAILED, against the
+  statuses live replication keeps, s3_replication.py) to the destination
+  bucket of every enabled rule, for real, as live replication copies (same
+  version id, metadata, tags), so tests can look in the destination; the
+  source then reads COMPLETED (or FAILED), the copy REPLICA. A destination that is missing or not
   versioned fails that object's task (NumberOfTasksFailed).
 - UpdateJobStatus(requestedJobStatus=Cancelled) cancels a job that has not
   finished.
@@ -33,7 +35,8 @@ from xml.sax.saxutils import escape
 
 import xmltodict
 
-from . import settings
+from . import s3_replication, settings
+from .s3 import _plain
 
 LOCK = threading.Lock()
 JOBS: dict[tuple[str, str], dict[str, Any]] = {}  # (account, job id) -> job
@@ -128,12 +131,14 @@ def _create(account: str, region: str, body: bytes) -> str:
     source = gen.get("SourceBucket", "")
     if not source.startswith("arn:aws:s3:::"):
         raise ApiError(400, "InvalidRequest", "ManifestGenerator SourceBucket must be a bucket ARN")
+    statuses = ((gen.get("Filter") or {}).get("ObjectReplicationStatuses") or {}).get("member") or []
+    statuses = {str(s) for s in (statuses if isinstance(statuses, list) else [statuses])}
     job_id = str(uuid.uuid4())
     JOBS[(account, job_id)] = {
         "account": account, "region": region, "id": job_id, "status": "New", "priority": int(req["Priority"]),
         "role": req["RoleArn"], "description": req.get("Description") or "", "source": source[len("arn:aws:s3:::"):],
         "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z"), "total": 0, "succeeded": 0,
-        "failed": 0, "failures": [], "terminated": None,
+        "failed": 0, "failures": [], "terminated": None, "statuses": statuses,
     }
     TOKENS[(account, token)] = job_id
     return f'<CreateJobResult xmlns="{NS}"><JobId>{job_id}</JobId></CreateJobResult>'
@@ -184,21 +189,24 @@ def _run(job: dict) -> None:
         return _fail(job, "ReplicationConfigurationNotFoundError",
                      f"The source bucket {job['source']} has no enabled replication rule")
     done = job.setdefault("replicated", set())
+    wanted = job.get("statuses") or {"NONE", "FAILED", "COMPLETED", "REPLICA"}
     for name, key in list(bucket.keys.items()):
         if isinstance(key, FakeDeleteMarker) or (name, key.version_id) in done:
+            continue
+        # The manifest's ObjectReplicationStatuses filter, against the
+        # statuses live replication keeps (s3_replication.py).
+        if (getattr(key, "_emu_replication", None) or "NONE") not in wanted:
             continue
         job["total"] += 1
         ok = True
         for rule in rules:
             dest = str((rule.get("Destination") or {}).get("Bucket", "")).split(":::")[-1]
             try:
-                target = s3.get_bucket(dest)
-                if target.versioning_status != "Enabled":
-                    raise ValueError("destination bucket is not versioned")
-                copy = s3.put_object(dest, name, key.value, storage=key.storage_class)
-                copy.set_metadata(dict(key.metadata))
+                s3_replication.copy_for_batch(account, key, job["source"], dest, _plain(rule))
             except Exception:
                 ok = False
+        if getattr(key, "_emu_replication", None) != "REPLICA":
+            key._emu_replication = "COMPLETED" if ok else "FAILED"
         if ok:
             job["succeeded"] += 1
             done.add((name, key.version_id))

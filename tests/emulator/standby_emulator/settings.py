@@ -20,6 +20,9 @@
 - rds_snapshot_ms: how long a cluster snapshot that a failover's rejoin
   takes, or that CopyDBClusterSnapshot makes, stays `creating` before it is
   `available` (AWS: minutes, with the volume's size).
+- s3_replication_ms: how long after a write S3 replicates it (s3_replication:
+  the source reads PENDING meanwhile; AWS: seconds to minutes, 99.99 % within
+  15 minutes with Replication Time Control).
 - s3_batch_step_ms: how long an S3 Batch Operations job stays in each status
   (New, Preparing, Active) before DescribeJob shows the next (AWS: minutes
   to hours for large buckets).
@@ -61,6 +64,7 @@ DEFAULT_SETTINGS = {
     "rds_failover_ms": 0,
     "rds_snapshot_ms": 0,
     "s3_bucket_visible_ms": 0,
+    "s3_replication_ms": 100,
     "s3_batch_step_ms": 0,
     "route53_pending_polls": 1,
     "asg_refresh_ms": 300,
