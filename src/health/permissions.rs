@@ -1,7 +1,7 @@
 //! The IAM actions standby needs, per resource kind: to read (refresh,
 //! drift) and to change (apply, destroy). Preflight simulates them; the
 //! read-only policy for a drift job (docs/drift-and-health.md) is the `read` column plus
-//! [`DISCOVERY`] and [`HEALTH`].
+//! [`DISCOVERY`] and [`HEALTH`], and its canaries' statements [`CANARY`].
 //!
 //! Kinds that talk only to a domain's REST API (the replication and security plugins) need
 //! no IAM action with fine-grained access control's internal users.
@@ -295,6 +295,36 @@ pub const HEALTH: &[&str] = &[
     "elasticloadbalancing:DescribeTargetHealth",
     "sts:GetCallerIdentity",
     "iam:SimulatePrincipalPolicy",
+];
+
+/// What `standby drift`'s replication canaries ([`crate::health::canary`])
+/// need beyond [`read_only`], each statement scoped to the canaries'
+/// reserved names (`--no-canaries` needs none). The search canary signs in
+/// to the domains' REST API as the replication user and needs no IAM action.
+pub struct Scoped {
+    pub sid: &'static str,
+    pub actions: &'static [&'static str],
+    pub resource: &'static str,
+    /// A `StringLike` condition on `s3:prefix`, for listings.
+    pub s3_prefix: Option<&'static str>,
+}
+
+/// S3's actions per call (API reference, each operation's permissions):
+/// PutObject `s3:PutObject`; HeadObject `s3:GetObject`; DeleteObject of a
+/// version `s3:DeleteObjectVersion`; ListObjectVersions `s3:ListBucketVersions`.
+pub const CANARY: &[Scoped] = &[
+    Scoped {
+        sid: "StandbyDriftCanaryObjects",
+        actions: &["s3:PutObject", "s3:GetObject", "s3:DeleteObjectVersion"],
+        resource: "arn:aws:s3:::*/standby-canary/*",
+        s3_prefix: None,
+    },
+    Scoped {
+        sid: "StandbyDriftCanaryListing",
+        actions: &["s3:ListBucketVersions"],
+        resource: "arn:aws:s3:::*",
+        s3_prefix: Some("standby-canary/*"),
+    },
 ];
 
 fn entry(kind: &str) -> Option<&'static (&'static str, &'static [&'static str], &'static [&'static str])> {

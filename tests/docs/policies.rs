@@ -13,15 +13,21 @@ pub fn generated(name: &str) -> Option<Value> {
         // The drift job's read-only policy: the command that prints it
         // when there is one, else the same list from the library.
         "drift" => Some(from_cli(&["drift", "--print-policy"]).unwrap_or_else(|| {
-            json!({
-                "Version": "2012-10-17",
-                "Statement": [{
-                    "Sid": "StandbyDriftReadOnly",
-                    "Effect": "Allow",
-                    "Action": standby::health::permissions::read_only(),
-                    "Resource": "*",
-                }],
-            })
+            let mut statements = vec![json!({
+                "Sid": "StandbyDriftReadOnly",
+                "Effect": "Allow",
+                "Action": standby::health::permissions::read_only(),
+                "Resource": "*",
+            })];
+            // The replication canaries' writes, scoped to their reserved names.
+            for c in standby::health::permissions::CANARY {
+                let mut st = json!({"Sid": c.sid, "Effect": "Allow", "Action": c.actions, "Resource": c.resource});
+                if let Some(p) = c.s3_prefix {
+                    st["Condition"] = json!({"StringLike": {"s3:prefix": p}});
+                }
+                statements.push(st);
+            }
+            json!({"Version": "2012-10-17", "Statement": statements})
         })),
         _ => None,
     }
