@@ -48,11 +48,17 @@ struct World {
     dir: PathBuf,
     rt: tokio::runtime::Runtime,
     s3: BTreeMap<&'static str, S3>,
+    vars: Vec<(&'static str, &'static str)>,
 }
 
 impl World {
     /// Every file of the example applied over the stand-in production.
     fn applied() -> World {
+        World::applied_with(&[])
+    }
+
+    /// The same with more variables (`STANDBY_VAR_…`).
+    fn applied_with(extra: &[(&'static str, &'static str)]) -> World {
         let root = scratch("canaries");
         copy_dir(&repo().join("examples/mattermost-dr"), &root.join("examples/mattermost-dr"));
         copy_dir(&repo().join("modules"), &root.join("modules"));
@@ -76,14 +82,15 @@ impl World {
             }
             s3
         });
-        let w = World { emu, dir, rt, s3 };
+        let vars = VARS.iter().chain(extra).copied().collect();
+        let w = World { emu, dir, rt, s3, vars };
         w.ok(0, &["apply", ".", "--auto-approve"]);
         w
     }
 
     fn cmd(&self, args: &[&str]) -> std::process::Command {
         let mut c = self.emu.cmd(&self.dir, args);
-        c.envs(VARS.iter().copied());
+        c.envs(self.vars.iter().copied());
         c
     }
 
@@ -480,4 +487,28 @@ fn a_later_run_removes_what_an_interrupted_or_killed_one_left() {
     assert_eq!(w.versions(WEST, PRIMARY_BUCKET, "standby-canary/"), vec![]);
     assert_eq!(w.versions(EAST, SECONDARY_BUCKET, "standby-canary/"), vec![]);
     assert_eq!(w.canary_docs(), 0);
+}
+
+#[test]
+fn after_a_switchover_the_canaries_measure_the_other_way() {
+    // A warm secondary: the switchover's readiness wants app nodes there.
+    let w = World::applied_with(&[("STANDBY_VAR_app_nodes_secondary", "1")]);
+    w.drift(0, &[]);
+    let to_east = ["--var", "active_region=secondary"];
+    let apply = w.ok(0, &[&["apply", ".", "--auto-approve"][..], &to_east].concat());
+    assert!(apply.stdout.contains("Switchover complete: secondary (us-east-1) is active"), "{}", apply.stdout);
+
+    // The writer is in us-east-1 now: its bucket gets the test object, and
+    // the canary index is followed back into us-west-1 by the reverse rule.
+    let doc = w.drift(0, &to_east);
+    let files = check(&doc, "canary.s3");
+    assert_eq!(files["status"], "pass", "{files:#}");
+    assert_eq!(files["address"], "module.files.aws_s3_bucket_replication.secondary_to_primary");
+    assert!(files["actual"]["replicas"][PRIMARY_BUCKET].as_u64().is_some(), "{files:#}");
+    let search = check(&doc, "canary.search");
+    assert_eq!(search["status"], "pass", "{search:#}");
+    assert_eq!(search["address"], "module.search.opensearch_autofollow_rule.canary_reverse[0]");
+    assert!(search["title"].as_str().unwrap().contains(&format!("({FOLLOWER}, us-east-1) → us-west-1")), "{search:#}");
+    assert_eq!(w.versions(EAST, SECONDARY_BUCKET, "standby-canary/"), vec![]);
+    assert_eq!(w.versions(WEST, PRIMARY_BUCKET, "standby-canary/"), vec![]);
 }
