@@ -2,7 +2,7 @@
 //! leader, timed until the follower has it (a realtime GET by id).
 //!
 //! The index is the `pattern` of the auto-follow rule named
-//! [`RULE_NAME`] (the module's `canary_index`, `standby-canary`); the first
+//! [`RULE_NAME`] (`standby-canary` in the search module); the first
 //! run creates it on the leader and the rule makes the follower follow it,
 //! as it would a new daily posts index. standby signs in on both domains as
 //! the rule's user (the replication user), whom the module's
