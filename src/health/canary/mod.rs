@@ -75,12 +75,6 @@ impl Default for Options {
 pub struct Stop(watch::Receiver<bool>);
 
 impl Stop {
-    pub fn never() -> Stop {
-        let (tx, rx) = watch::channel(false);
-        std::mem::forget(tx);
-        Stop(rx)
-    }
-
     pub fn is_set(&self) -> bool {
         *self.0.borrow()
     }
