@@ -512,3 +512,86 @@ fn after_a_switchover_the_canaries_measure_the_other_way() {
     assert_eq!(w.versions(EAST, SECONDARY_BUCKET, "standby-canary/"), vec![]);
     assert_eq!(w.versions(WEST, PRIMARY_BUCKET, "standby-canary/"), vec![]);
 }
+
+/// The fault proxy (tests/emulator/standby_emulator/fault_proxy.py) in
+/// front of the emulator, stopped when dropped.
+struct Proxy {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Proxy {
+    fn start(upstream: &str) -> Proxy {
+        let dir = scratch("canary-proxy");
+        let port_file = dir.join("port");
+        let child = std::process::Command::new(repo().join(".venv-emulator/bin/python"))
+            .args(["-m", "standby_emulator.fault_proxy", "--upstream", upstream, "--rate", "0", "--port-file"])
+            .arg(&port_file)
+            .env("PYTHONPATH", repo().join("tests/emulator"))
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .expect("start the fault proxy");
+        let t0 = Instant::now();
+        while !port_file.exists() {
+            assert!(t0.elapsed() < Duration::from_secs(30), "the fault proxy did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let port = std::fs::read_to_string(&port_file).unwrap();
+        Proxy { child, url: format!("http://127.0.0.1:{}", port.trim()) }
+    }
+
+    /// The next request whose "METHOD path" starts with `line` takes
+    /// effect and loses its answer.
+    fn lose(&self, line: &str) {
+        let q: String = line.bytes().map(|b| format!("%{b:02X}")).collect();
+        let (status, body) = common::http(&self.url, "PUT", &format!("/_proxy/lose?match={q}&times=1"), None, "", None);
+        assert_eq!(status, 200, "{body}");
+    }
+
+    fn stats(&self) -> Value {
+        serde_json::from_str(&common::http(&self.url, "GET", "/_proxy/stats", None, "", None).1).unwrap()
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn writes_whose_answer_was_lost_are_retried_and_leave_nothing_behind() {
+    let w = World::applied();
+    w.drift(0, &[]);
+    let proxy = Proxy::start(&w.emu.endpoint());
+    // The canaries' writes take effect and their answers are lost: the SDK
+    // and the REST client send them again.
+    proxy.lose(&format!("PUT /{PRIMARY_BUCKET}/standby-canary/"));
+    proxy.lose(&format!("PUT /{INDEX}/_doc/"));
+    w.forget_calls();
+    let run: Run = w
+        .cmd(&["drift", ".", "--format", "json"])
+        .env("AWS_ENDPOINT_URL", &proxy.url)
+        .env("STANDBY_OPENSEARCH_ENDPOINT_URL", &proxy.url)
+        .env("STANDBY_AWS_MAX_ATTEMPTS", "3")
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(proxy.stats()["faults"]["lost"], 2, "{}", proxy.stats());
+    let doc: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(check(&doc, "canary.s3")["status"], "pass");
+    assert_eq!(check(&doc, "canary.search")["status"], "pass");
+    let puts = w.calls().iter().filter(|c| c["operation"] == "PutObject").count();
+    let docs = w
+        .rest_calls()
+        .iter()
+        .filter(|c| c["method"] == "PUT" && c["path"].as_str().unwrap().contains("/_doc/"))
+        .count();
+    assert_eq!((puts, docs), (2, 2), "each write sent again after its lost answer");
+    // Two versions were written (and replicated); every one of them went.
+    assert_eq!(w.versions(WEST, PRIMARY_BUCKET, "standby-canary/"), vec![]);
+    assert_eq!(w.versions(EAST, SECONDARY_BUCKET, "standby-canary/"), vec![]);
+    assert_eq!(w.canary_docs(), 0);
+}
