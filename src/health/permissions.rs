@@ -367,4 +367,26 @@ mod tests {
             assert!(["Get", "List", "Describe"].iter().any(|p| verb.starts_with(p)), "{a} is not a read action");
         }
     }
+
+    /// The canaries' writes reach only their reserved prefix: every object
+    /// action on keys under it, the listing narrowed to it by `s3:prefix`.
+    #[test]
+    fn canary_statements_are_scoped_to_the_reserved_prefix() {
+        let prefix = crate::health::canary::S3_PREFIX;
+        for st in super::CANARY {
+            match st.s3_prefix {
+                Some(p) => {
+                    assert_eq!(p, format!("{prefix}*"), "{}", st.sid);
+                    assert!(st.actions.iter().all(|a| a.starts_with("s3:List")), "{}", st.sid);
+                }
+                None => assert!(st.resource.ends_with(&format!("/{prefix}*")), "{}: {}", st.sid, st.resource),
+            }
+        }
+        let all: Vec<&str> = super::CANARY.iter().flat_map(|s| s.actions.iter().copied()).collect();
+        // PutObject, HeadObject, DeleteObject of a version, ListObjectVersions.
+        for a in ["s3:PutObject", "s3:GetObject", "s3:DeleteObjectVersion", "s3:ListBucketVersions"] {
+            assert!(all.contains(&a), "{a}");
+        }
+        assert!(!all.iter().any(|a| a.ends_with('*') || *a == "s3:DeleteObject"), "{all:?}");
+    }
 }

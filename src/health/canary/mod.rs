@@ -198,8 +198,9 @@ pub fn is_leftover(name: &str, now_unix: u64) -> bool {
 /// For a refused canary write: where the permissions are, and the way out.
 fn permission_hint(error: &str) -> &'static str {
     if ["AccessDenied", "HTTP 403", "security_exception"].iter().any(|c| error.contains(c)) {
-        " (the drift job needs the canaries' permissions: the IAM statement StandbyDriftCanaries and the module's \
-         standby_canary role, docs/drift-and-health.md; --no-canaries runs without them)"
+        " (the drift job needs the canaries' permissions: the IAM statements StandbyDriftCanaryObjects and \
+         StandbyDriftCanaryListing, and the module's standby_canary role, docs/drift-and-health.md; \
+         --no-canaries runs without them)"
     } else {
         ""
     }
