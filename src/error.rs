@@ -60,7 +60,10 @@ impl Error {
             Error::State(StateError::Invalid { .. }) => {
                 Some("the previous version is kept beside it as <state>.backup; restore it if this one is damaged")
             }
-            Error::Drift(_) => Some("check credentials (read-only is enough: docs/drift-and-health.md) and network"),
+            Error::Drift(_) => Some(
+                "check credentials and network; `standby policy DIR --for drift` prints the read-only policy a drift \
+                 job needs (docs/drift-and-health.md)",
+            ),
             Error::Plan(PlanError::Refresh(_)) => {
                 Some("check credentials and network, or plan with --refresh=false to skip reading AWS")
             }

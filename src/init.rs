@@ -94,7 +94,7 @@ pub fn files(a: &Answers) -> Result<Vec<(PathBuf, String)>, String> {
     }
     // Editors find the schema beside the configuration (`standby schema`
     // writes the same document).
-    let schema = serde_json::to_string_pretty(&crate::config::json_schema::generate()).unwrap_or_default();
+    let schema = serde_json::to_string_pretty(&crate::json_schema::generate()).unwrap_or_default();
     out.push((PathBuf::from("standby.schema.json"), schema + "\n"));
     Ok(out)
 }

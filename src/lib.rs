@@ -1,7 +1,8 @@
 //! standby: declarative two-region disaster recovery for Mattermost on AWS.
 //!
 //! Where things live:
-//! - [`config`]: the YAML configuration as written, with locations.
+//! - [`config`]: the YAML configuration as written, with locations;
+//!   [`json_schema`]: its JSON Schema for editors, with every kind's properties.
 //! - [`expr`]: `${…}` references; [`eval`]: evaluating them.
 //! - [`graph`]: dependencies and their order.
 //! - [`kinds`]: resource kinds (one trait, one module per kind).
@@ -10,6 +11,9 @@
 //! - [`render`]: human, JSON and markdown views of a plan, a drift report
 //!   and a preflight checklist.
 //! - [`drift`]: drift findings as data; [`health`]: DR health checks.
+//! - [`permissions`]: the AWS calls standby makes, their IAM actions, and
+//!   the policies made of them.
+//! - [`interrupt`]: SIGINT and SIGTERM: locks released, applies stopped gently.
 //! - [`cli`]: the command line.
 
 pub mod address;
@@ -27,9 +31,12 @@ pub mod graph;
 pub mod health;
 pub mod ids;
 pub mod init;
+pub mod interrupt;
+pub mod json_schema;
 pub mod kinds;
 pub mod load;
 pub mod mattermost;
+pub mod permissions;
 pub mod plan;
 pub mod render;
 pub mod state;

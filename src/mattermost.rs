@@ -81,9 +81,50 @@ pub const KNOWN: &[(&str, SettingType)] = &[
     ("MM_LOGSETTINGS_ENABLEFILE", Bool),
 ];
 
+/// Settings newer than the rest, with the first Mattermost version that
+/// reads them (older ones ignore the name silently, environment.go
+/// `applyEnvKey`: `if !rFieldValue.IsValid() { return }`).
+/// `ElasticsearchSettings.Backend`: "Mattermost v9.11 adds support for
+/// Elasticsearch v8 as well as beta support for OpenSearch"
+/// (https://docs.mattermost.com/scale/elasticsearch.html).
+pub const SINCE: &[(&str, (u32, u32))] = &[("MM_ELASTICSEARCHSETTINGS_BACKEND", (9, 11))];
+
+/// The oldest Mattermost standby's app tier is written for: every setting
+/// it renders exists from this version on.
+pub const MINIMUM_VERSION: (u32, u32) = (9, 11);
+
 pub const CLUSTER_NAME: &str = "MM_CLUSTERSETTINGS_CLUSTERNAME";
 pub const RUN_SCHEDULER: &str = "MM_JOBSETTINGS_RUNSCHEDULER";
 pub const DATA_SOURCE: &str = "MM_SQLSETTINGS_DATASOURCE";
+pub const DATA_SOURCE_REPLICAS: &str = "MM_SQLSETTINGS_DATASOURCEREPLICAS";
+pub const DATA_SOURCE_SEARCH_REPLICAS: &str = "MM_SQLSETTINGS_DATASOURCESEARCHREPLICAS";
+
+/// The settings that hold PostgreSQL DSNs (with the database password).
+pub fn is_dsn(name: &str) -> bool {
+    [DATA_SOURCE, DATA_SOURCE_REPLICAS, DATA_SOURCE_SEARCH_REPLICAS].contains(&name)
+}
+
+/// `MAJOR.MINOR` (a patch part is allowed and ignored).
+pub fn parse_version(v: &str) -> Option<(u32, u32)> {
+    let mut parts = v.trim().trim_start_matches('v').split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    parts.next().is_none_or(|p| p.parse::<u32>().is_ok()).then_some((major, minor))
+}
+
+/// Why `name` would be ignored by Mattermost `version` (default: the
+/// minimum standby supports): `None` when it is read.
+pub fn check_version(name: &str, version: Option<&str>) -> Option<String> {
+    let have = version.and_then(parse_version).unwrap_or(MINIMUM_VERSION);
+    let (_, since) = SINCE.iter().find(|(n, _)| *n == name)?;
+    (have < *since).then(|| {
+        format!(
+            "{name} exists from Mattermost {}.{} on; {}.{} ignores it silently: upgrade Mattermost first, or leave \
+             the setting out",
+            since.0, since.1, have.0, have.1
+        )
+    })
+}
 
 pub fn setting_type(name: &str) -> Option<SettingType> {
     KNOWN.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
@@ -120,6 +161,13 @@ pub fn check_value(name: &str, value: &str) -> Option<String> {
     if name == DATA_SOURCE && value.chars().any(char::is_whitespace) {
         return Some("a DSN has no spaces (Mattermost would fail to connect)".into());
     }
+    if is_dsn(name) {
+        for dsn in value.split(' ') {
+            if let Some(m) = dsn_problem(dsn) {
+                return Some(m);
+            }
+        }
+    }
     match setting_type(name)? {
         Bool if parse_bool(value).is_none() => {
             Some(format!("`{value}` is not a boolean; Mattermost would ignore it silently (use true or false)"))
@@ -133,6 +181,23 @@ pub fn check_value(name: &str, value: &str) -> Option<String> {
                 .into(),
         ),
         _ => None,
+    }
+}
+
+/// Why a PostgreSQL DSN would not log in: Aurora asks every user for a
+/// password, and Mattermost opens each replica DSN on its own (a replica
+/// without one is marked offline and every read goes to the writer;
+/// sqlstore/store.go `initConnection`). `None` for other schemes.
+fn dsn_problem(dsn: &str) -> Option<String> {
+    let rest = dsn.strip_prefix("postgres://").or_else(|| dsn.strip_prefix("postgresql://"))?;
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    match authority.rsplit_once('@') {
+        Some((user, _)) if user.split_once(':').is_some_and(|(u, p)| !u.is_empty() && !p.is_empty()) => None,
+        _ => Some(
+            "a DSN needs user:password@ (Aurora asks every user for a password); put the DSN in `secrets` with \
+             the password's secret_arn and a template holding {secret}"
+                .into(),
+        ),
     }
 }
 
@@ -165,13 +230,24 @@ mod tests {
         assert!(check_name("MM_SQLSETTINGS_DATASOURCE").is_none());
         let m = check_name("MM_SQLSETTINGS_DATASORCE").unwrap();
         assert!(m.contains("did you mean `MM_SQLSETTINGS_DATASOURCE`"), "{m}");
-        assert!(check_value(DATA_SOURCE, "postgres://u@h:5432/mm?sslmode=require").is_none());
+        assert!(check_value(DATA_SOURCE, "postgres://u:p@h:5432/mm?sslmode=require").is_none());
+        assert!(check_value(DATA_SOURCE, "postgres://u@h:5432/mm?sslmode=require").unwrap().contains("password"));
+        let replicas = "MM_SQLSETTINGS_DATASOURCEREPLICAS";
+        assert!(check_value(replicas, "postgres://u:p@r1/mm postgres://u@r2/mm").unwrap().contains("password"));
+        assert!(check_value(replicas, "postgres://u:p@r1/mm postgres://u:p@r2/mm").is_none());
         assert!(check_value(DATA_SOURCE, "postgres://u@h /mm").unwrap().contains("no spaces"));
         assert!(check_value(RUN_SCHEDULER, "yes").unwrap().contains("not a boolean"));
         assert!(check_value(RUN_SCHEDULER, "True").is_none());
         assert!(check_value("MM_CLUSTERSETTINGS_GOSSIPPORT", "80x").is_some());
         assert!(check_value("MM_SQLSETTINGS_DATASOURCEREPLICAS", "").is_some());
         assert!(check_value("MM_SQLSETTINGS_DATASOURCEREPLICAS", "a b").is_none());
+        assert_eq!(parse_version("9.11"), Some((9, 11)));
+        assert_eq!(parse_version("v10.2.1"), Some((10, 2)));
+        assert_eq!(parse_version("nine"), None);
+        assert!(check_version("MM_ELASTICSEARCHSETTINGS_BACKEND", Some("9.10")).unwrap().contains("9.11"));
+        assert!(check_version("MM_ELASTICSEARCHSETTINGS_BACKEND", Some("10.0")).is_none());
+        assert!(check_version("MM_ELASTICSEARCHSETTINGS_BACKEND", None).is_none());
+        assert!(check_version("MM_SQLSETTINGS_DATASOURCE", Some("9.0")).is_none());
         assert!(check_value("MM_SERVICESETTINGS_SITEURL", "a\nb").is_some());
     }
 

@@ -175,6 +175,7 @@ fn role(type_name: &str) -> Role {
         "aws_iam_role_policy_attachment" => Role::Part("policy attachment", Configures),
         "aws_route53_zone" => Role::Part("Route 53 zone", UsedBy),
         "aws_route53_health_check" => Role::Part("health check", UsedBy),
+        "standby_managed_prefix_list" => Role::Part("prefix list", UsedBy),
         _ => Role::Part("resource", Configures),
     }
 }

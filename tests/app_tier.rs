@@ -157,10 +157,11 @@ impl World {
 }
 
 /// A rule's shape: (egress, protocol, from, to, source) with the source a
-/// CIDR or the referenced group.
+/// CIDR, a prefix list or the referenced group.
 fn shape(r: &SecurityGroupRule) -> (bool, String, i32, i32, String) {
     let source = r
         .cidr_ipv4()
+        .or(r.prefix_list_id())
         .map(str::to_string)
         .or_else(|| r.referenced_group_info().and_then(|g| g.group_id()).map(str::to_string))
         .unwrap_or_default();
@@ -178,9 +179,10 @@ fn sorted<T: Ord>(mut v: Vec<T>) -> Vec<T> {
     v
 }
 
-/// Lines of user data that set `name` (heredoc lines; secrets are printf'd).
+/// The value user data's heredoc sets for `name` (double-quoted for
+/// systemd; secrets are written at boot, not here).
 fn setting<'a>(user_data: &'a str, name: &str) -> Option<&'a str> {
-    user_data.lines().find_map(|l| l.strip_prefix(&format!("{name}=")))
+    user_data.lines().find_map(|l| l.strip_prefix(&format!("{name}=")).map(|v| v.trim_matches('"')))
 }
 
 /// AWS-assigned ids and ARNs out of text people read.
@@ -233,6 +235,22 @@ fn app_tier_in_both_regions() {
         let mut lb_rules: Vec<_> =
             cidrs.iter().map(|c| (false, "tcp".to_string(), port, port, c.to_string())).collect();
         lb_rules.push((true, "tcp".into(), 8065, 8065, app.clone()));
+        // Route 53's health checkers, whatever the user ranges: AWS's prefix list.
+        let checkers = w
+            .block(
+                w.ec2[region]
+                    .describe_managed_prefix_lists()
+                    .filters(
+                        Filter::builder()
+                            .name("prefix-list-name")
+                            .values(format!("com.amazonaws.{region}.route53-healthchecks"))
+                            .build(),
+                    )
+                    .send(),
+            )
+            .unwrap();
+        let checkers = checkers.prefix_lists()[0].prefix_list_id().unwrap().to_string();
+        lb_rules.push((false, "tcp".into(), port, port, checkers));
         assert_eq!(sorted(w.rules(region, &lb).iter().map(shape).collect()), sorted(lb_rules), "{region}");
 
         // The launch template: this region's settings, no secret.
@@ -264,18 +282,27 @@ fn app_tier_in_both_regions() {
         }
         let url = setting(&ud, "MM_ELASTICSEARCHSETTINGS_CONNECTIONURL").unwrap();
         assert!(url.starts_with(&format!("https://{search}-")), "{url}");
-        let replicas = setting(&ud, "MM_SQLSETTINGS_DATASOURCEREPLICAS").unwrap();
-        assert!(replicas.contains(&format!("@{db}.cluster-ro-")) && !replicas.contains(' '), "{replicas}");
-        // The DSN and the search password are fetched at boot from this
-        // region's secrets; neither is in the heredoc.
-        assert_eq!(setting(&ud, "MM_SQLSETTINGS_DATASOURCE"), None);
-        assert_eq!(setting(&ud, "MM_ELASTICSEARCHSETTINGS_PASSWORD"), None);
+        // The DSNs (writer through the global writer endpoint, reads in
+        // this region) and the search password are written at boot from
+        // this region's secrets, with the password; none is in the heredoc.
+        for name in
+            ["MM_SQLSETTINGS_DATASOURCE", "MM_SQLSETTINGS_DATASOURCEREPLICAS", "MM_ELASTICSEARCHSETTINGS_PASSWORD"]
+        {
+            assert_eq!(setting(&ud, name), None, "{name}");
+        }
         assert!(
             ud.contains(&format!("secret '{region}' 'arn:aws:secretsmanager:{region}:123456789012:secret:mm-db-")),
             "{ud}"
         );
+        let tls = "?sslmode=verify-full&sslrootcert=/etc/ssl/certs/rds-global-bundle.pem&connect_timeout=10";
         assert!(
-            ud.contains(&format!("'MM_SQLSETTINGS_DATASOURCE=postgres://mmuser:' \"$value\" '@{db}.cluster-")),
+            ud.contains(&format!(
+                "line 'MM_SQLSETTINGS_DATASOURCE' 'postgres://mmuser:' '@db.global-abc.global.rds.amazonaws.com:5432/mattermost{tls}' 1"
+            )),
+            "{ud}"
+        );
+        assert!(
+            ud.contains(&format!("line 'MM_SQLSETTINGS_DATASOURCEREPLICAS' 'postgres://mmuser:' '@{db}.cluster-ro-")),
             "{ud}"
         );
         assert!(!ud.contains(other), "{region}'s user data names {other}:\n{ud}");
@@ -293,7 +320,11 @@ fn app_tier_in_both_regions() {
         assert_eq!(lbs.load_balancers()[0].canonical_hosted_zone_id(), Some(zone));
         let tgs = w.block(elb.describe_target_groups().names(format!("mm-app-{region}")).send()).unwrap();
         let tg = &tgs.target_groups()[0];
-        assert_eq!((tg.port(), tg.health_check_path()), (Some(8065), Some("/api/v4/system/ping")));
+        // The ping that writes to the database: a region whose database is gone fails it.
+        assert_eq!(
+            (tg.port(), tg.health_check_path()),
+            (Some(8065), Some("/api/v4/system/ping?get_server_status=true"))
+        );
         assert_eq!(tg.matcher().unwrap().http_code(), Some("200"));
         let listeners = w.block(elb.describe_listeners().load_balancer_arn(&lb_arn).send()).unwrap();
         let l = &listeners.listeners()[0];
@@ -343,7 +374,7 @@ fn app_tier_in_both_regions() {
     assert_eq!(settings("primary")["MM_ELASTICSEARCHSETTINGS_PASSWORD"], "(sensitive)");
     assert_eq!(
         settings("secondary")["MM_SQLSETTINGS_DATASOURCE"].as_str().unwrap(),
-        "postgres://mmuser:(sensitive)@db-east.cluster-def.us-east-1.rds.amazonaws.com:5432/mattermost?sslmode=require&connect_timeout=10"
+        "postgres://mmuser:(sensitive)@db.global-abc.global.rds.amazonaws.com:5432/mattermost?sslmode=verify-full&sslrootcert=/etc/ssl/certs/rds-global-bundle.pem&connect_timeout=10"
     );
     assert_eq!(settings("primary")["MM_JOBSETTINGS_RUNSCHEDULER"], "true");
     // What Route 53 needs from the module: the load balancer's name and zone.
@@ -359,11 +390,13 @@ fn app_tier_in_both_regions() {
     for c in w.calls() {
         *ops.entry(c["operation"].as_str().unwrap_or_default().to_string()).or_default() += 1;
     }
-    // Per region: 2 groups, 6 rules (+1 in the west: two user ranges), 1
-    // template, 1 group, 1 balancer, 1 target group, 1 listener; IAM: 2 profiles.
+    // Per region: 2 groups, 7 rules (+1 in the west: two user ranges), 1
+    // prefix list, 1 template, 1 group, 1 balancer, 1 target group, 1
+    // listener; IAM: 2 profiles.
     let expect = [
         ("DescribeSecurityGroups", 4),
-        ("DescribeSecurityGroupRules", 13),
+        ("DescribeSecurityGroupRules", 15),
+        ("DescribeManagedPrefixLists", 2),
         ("DescribeLaunchTemplates", 2),
         ("DescribeLaunchTemplateVersions", 2),
         ("DescribeAutoScalingGroups", 2),
@@ -385,7 +418,13 @@ fn app_tier_in_both_regions() {
     assert!(plan.stdout.contains("Plan: 0 to add, 4 to change, 0 to destroy."), "{}", plan.stdout);
     assert!(!plan.stdout.contains("must be replaced") && !plan.stdout.contains("forces"), "{}", plan.stdout);
     // The running nodes are: a rolling refresh, said in plain words.
-    assert!(plan.stdout.contains("instances replaced by a rolling refresh (1 node"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains(
+            "instances replaced by a rolling refresh (1 node, new nodes launched before the ones they replace stop)"
+        ),
+        "{}",
+        plan.stdout
+    );
     insta::assert_snapshot!("instance_type_change_plan", redact(&plan.stdout));
     w.ok(0, &["apply", ".", "--auto-approve"], &vars);
     for region in [WEST, EAST] {
@@ -506,7 +545,7 @@ fn two_schedulers_are_refused() {
 #[test]
 fn unknown_setting_names_are_refused() {
     let extra = "  typo:\n    type: standby_mattermost_config\n    properties:\n      environment:\n        \
-                 MM_SQLSETTINGS_DATASOURCEREPLICAS: \"postgres://mm@reader/mm\"\n        MM_JOBSETTINGS_RUNSCHEDULLER: \"false\"\n        \
+                 MM_SQLSETTINGS_MAXOPENCONNS: \"300\"\n        MM_JOBSETTINGS_RUNSCHEDULLER: \"false\"\n        \
                  MM_SERVICESETTINGS_SITEURL: https://chat.example.com\n";
     let run = validate_with(|t| t.replacen("resources:\n", &format!("resources:\n{extra}"), 1), &[]);
     insta::assert_snapshot!("unknown_setting_name", run.stderr);
@@ -599,7 +638,9 @@ fn a_launch_template_change_rolls_the_nodes() {
     let vars = [("instance_type", "t3.small")];
     let plan = w.ok(2, &["plan", ".", "--detailed-exitcode"], &vars);
     assert!(
-        plan.stdout.contains("# (instances replaced by a rolling refresh (1 node, at least 90% kept in service))"),
+        plan.stdout.contains(
+            "# (instances replaced by a rolling refresh (1 node, new nodes launched before the ones they replace stop))"
+        ),
         "{}",
         plan.stdout
     );
@@ -694,4 +735,324 @@ fn an_apply_killed_during_the_refresh_resumes_without_a_second_refresh() {
         assert_eq!(w.nodes(region).values().collect::<Vec<_>>(), ["2"], "{region}");
     }
     w.ok(0, &["plan", ".", "--detailed-exitcode"], &[("instance_type", "t3.small")]);
+}
+
+// ------------------------------------------------- AWS's eventual consistency
+
+/// A first apply on a fresh account: EC2 refuses the launch template's
+/// just-made instance profile for a while (here 3 s: CreateAutoScalingGroup
+/// answers "ValidationError … Invalid IAM Instance Profile name", as AWS
+/// does until IAM propagates the profile). standby retries as the AWS
+/// provider does, and the apply converges in one run.
+#[test]
+fn a_just_made_instance_profile_is_waited_for() {
+    let w = World::new();
+    w.settings(serde_json::json!({"iam_profile_visible_ms": 3000}));
+    let apply = w.ok(0, &["apply", ".", "--auto-approve"], &[]);
+    assert!(apply.stdout.contains("Apply complete!"), "{}", apply.stdout);
+    for region in [WEST, EAST] {
+        let creates = w.count("CreateAutoScalingGroup", region);
+        assert!(creates >= 2, "{region}: the refused create was retried ({creates} calls)");
+        assert_eq!(w.nodes(region).len(), 1, "{region}");
+    }
+    w.ok(0, &["plan", ".", "--detailed-exitcode"], &[]);
+}
+
+/// A new security group invisible to EC2's other calls for a while (here
+/// 1.5 s: DescribeSecurityGroupRules lists none of its rules, a revoke naming
+/// it answers InvalidGroup.NotFound), as EC2's eventual consistency allows:
+/// the default egress rule is still revoked (by its permission, once the
+/// group is visible), so the load balancers' groups allow no egress but to
+/// the nodes, and the nodes' own allow-all rule is no duplicate.
+#[test]
+fn a_group_not_yet_visible_still_loses_its_default_egress() {
+    let w = World::new();
+    w.settings(serde_json::json!({"ec2_group_visible_ms": 1500}));
+    let apply = w.ok(0, &["apply", ".", "--auto-approve"], &[]);
+    assert!(!apply.all().contains("InvalidPermission.Duplicate"), "{}", apply.all());
+    for region in [WEST, EAST] {
+        let lb = w.group_id(region, &format!("mm-app-lb-{region}"));
+        let egress: Vec<_> = w.rules(region, &lb).iter().filter(|r| r.is_egress() == Some(true)).map(shape).collect();
+        let app = w.group_id(region, &format!("mm-app-app-{region}"));
+        assert_eq!(egress, [(true, "tcp".to_string(), 8065, 8065, app)], "{region}");
+        // No marker of an unfinished create is left.
+        let groups = w
+            .block(
+                w.ec2[region]
+                    .describe_security_groups()
+                    .filters(Filter::builder().name("group-id").values(&lb).build())
+                    .send(),
+            )
+            .unwrap();
+        assert!(groups.security_groups()[0].tags().iter().all(|t| t.key() != Some("standby:default-egress")));
+    }
+    w.ok(0, &["plan", ".", "--detailed-exitcode"], &[]);
+}
+
+// ------------------------------------------------- the whole example
+
+/// examples/mattermost-dr, every file, with its modules, without the
+/// imports (these tests make the primary with standby).
+fn example_copy(name: &str) -> PathBuf {
+    let root = scratch(name);
+    copy_dir(&repo().join("examples/mattermost-dr"), &root.join("examples/mattermost-dr"));
+    copy_dir(&repo().join("modules"), &root.join("modules"));
+    std::fs::remove_file(root.join("examples/mattermost-dr/imports.yaml")).unwrap();
+    root.join("examples/mattermost-dr")
+}
+
+/// The example's variables as the demo sets them (plain HTTP, no certificates).
+fn example_cmd(dir: &std::path::Path, emu: Option<&Emulator>, args: &[&str]) -> std::process::Command {
+    let mut c = match emu {
+        Some(e) => e.cmd(dir, args),
+        None => common::cmd(dir, args),
+    };
+    c.env("STANDBY_VAR_opensearch_master_password", SEARCH_MASTER)
+        .env("STANDBY_VAR_db_master_password", "Db-Master-7#wz")
+        .env("STANDBY_VAR_opensearch_replication_password", "Srch-Repl-9!kq")
+        .env("STANDBY_VAR_opensearch_mattermost_password", "Srch-Mm-9!kq")
+        .env("STANDBY_VAR_search_source_ips", r#"["127.0.0.0/8"]"#)
+        .env("STANDBY_VAR_deletion_protection", "false")
+        .env("STANDBY_VAR_force_destroy", "true")
+        .env("STANDBY_VAR_app_ami_id", "ami-0abcdef1234567890")
+        .env("STANDBY_VAR_app_listener_protocol", "HTTP")
+        .env("STANDBY_VAR_app_listener_port", "80")
+        .env("STANDBY_VAR_app_certificate_arn_primary", "null")
+        .env("STANDBY_VAR_app_certificate_arn_secondary", "null")
+        .env("STANDBY_VAR_app_nodes_passive", "1")
+        .env("STANDBY_VAR_mattermost_db_password", DB_PASSWORD)
+        .env("STANDBY_VAR_secrets_recovery_window_in_days", "0");
+    c
+}
+
+/// The existing primary's search side: the leader domain (made by standby
+/// here, with its access policy) holding Mattermost's indices, which
+/// replication needs before it starts.
+fn stand_in_search_leader(emu: &Emulator, dir: &std::path::Path) {
+    let leader_policy = "module.search.aws_opensearch_domain_policy.leader_policy";
+    let run: Run = example_cmd(dir, Some(emu), &["apply", ".", "--auto-approve", "--target", leader_policy])
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(run.code, 0, "{}", run.all());
+    let (_, text) = common::http(&emu.endpoint(), "GET", "/_emulator/opensearch/domains", None, "", None);
+    let domains: Value = serde_json::from_str(&text).unwrap();
+    let leader = domains.as_array().unwrap().iter().find(|d| d["domain"] == "mattermost-dr-os-us-west-1").unwrap();
+    let host = leader["endpoints"][0].as_str().unwrap();
+    for index in ["channels", "users", "files", "posts-2024-06-01"] {
+        let (status, body) =
+            common::http(&emu.endpoint(), "PUT", &format!("/{index}"), Some(host), SEARCH_MASTER, None);
+        assert_eq!(status, 200, "{body}");
+    }
+}
+
+const SEARCH_MASTER: &str = "Srch-Master-9!kq";
+
+/// A new password for Mattermost's database user is one plan: the secret's
+/// new version in both regions, a new launch template version in each (the
+/// boot script names the value's version) and each group's rolling refresh;
+/// after the apply every node was launched from the new version.
+#[test]
+fn a_new_database_password_rolls_the_nodes() {
+    let emu = Emulator::start();
+    let dir = example_copy("app-tier-password");
+    let run = |args: &[&str], password: &str| -> Run {
+        let out = example_cmd(&dir, Some(&emu), args).env("STANDBY_VAR_mattermost_db_password", password).output();
+        let run: Run = out.unwrap().into();
+        assert!(!run.all().contains(password), "the password leaked:\n{}", run.all());
+        run
+    };
+    stand_in_search_leader(&emu, &dir);
+    let applied = run(&["apply", ".", "--auto-approve"], DB_PASSWORD);
+    assert_eq!(applied.code, 0, "{}", applied.all());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let config = rt.block_on(async { common::sdk_config(&emu.endpoint(), WEST).await });
+    let asg = Asg::new(&config);
+    let nodes = |asg: &Asg| {
+        let out = rt
+            .block_on(asg.describe_auto_scaling_groups().auto_scaling_group_names("mattermost-dr-app-us-west-1").send())
+            .unwrap();
+        out.auto_scaling_groups()[0]
+            .instances()
+            .iter()
+            .map(|i| {
+                (i.instance_id().unwrap().to_string(), i.launch_template().unwrap().version().unwrap().to_string())
+            })
+            .collect::<Vec<_>>()
+    };
+    let before = nodes(&asg);
+    // Mattermost's own user, through the global writer endpoint; reads in the region.
+    let out = run(&["output", "--json"], DB_PASSWORD);
+    let outputs: Value = serde_json::from_str(&out.stdout).unwrap();
+    let global = outputs["db_global_writer_endpoint"]["value"].as_str().unwrap().to_string();
+    let settings = &outputs["app_settings_secondary"]["value"];
+    let dsn = settings["MM_SQLSETTINGS_DATASOURCE"].as_str().unwrap();
+    assert!(dsn.starts_with(&format!("postgres://mmuser:(sensitive)@{global}:5432/mattermost?")), "{dsn}");
+    let replicas = settings["MM_SQLSETTINGS_DATASOURCEREPLICAS"].as_str().unwrap();
+    assert!(replicas.starts_with("postgres://mmuser:(sensitive)@mattermost-dr-db-us-east-1.cluster-ro-"), "{replicas}");
+    // The primary standby made has Mattermost's database; its master is not Mattermost's user.
+    let rds = aws_sdk_rds::Client::new(&config);
+    let cluster = rt.block_on(rds.describe_db_clusters().db_cluster_identifier("mattermost-dr-db-us-west-1").send());
+    let cluster = cluster.unwrap().db_clusters()[0].clone();
+    assert_eq!((cluster.database_name(), cluster.master_username()), (Some("mattermost"), Some("postgres")));
+    // The passive region's capacity follows active_region: a switchover scales it up.
+    let switch = run(&["plan", ".", "--json", "--var", "active_region=secondary"], DB_PASSWORD);
+    assert_eq!(switch.code, 0, "{}", switch.all());
+    let switch: Value = serde_json::from_str(&switch.stdout).unwrap();
+    let group = |addr: &str| {
+        let c = switch["resource_changes"].as_array().unwrap().iter().find(|c| c["address"] == addr).unwrap().clone();
+        let n = |k: &str| (c["change"]["before"][k].as_i64().unwrap(), c["change"]["after"][k].as_i64().unwrap());
+        (n("min_size"), n("desired_capacity"))
+    };
+    assert_eq!(group("module.app_secondary.aws_autoscaling_group.node_group"), ((1, 2), (1, 2)));
+    assert_eq!(group("module.app_primary.aws_autoscaling_group.node_group"), ((2, 1), (2, 1)));
+    let rotated = "Mm-Db-Rotated-2%x";
+    let plan = run(&["plan", ".", "--detailed-exitcode"], rotated);
+    assert_eq!(plan.code, 2, "{}", plan.all());
+    for addr in [
+        "aws_secretsmanager_secret_version.mattermost_db_password_primary_value (us-west-1) will be updated in-place",
+        "aws_secretsmanager_secret_version.mattermost_db_password_secondary_value (us-east-1) will be updated in-place",
+        "module.app_primary.aws_launch_template.node_template (us-west-1) will be updated in-place",
+        "module.app_secondary.aws_launch_template.node_template (us-east-1) will be updated in-place",
+        "module.app_primary.aws_autoscaling_group.node_group (us-west-1) will be updated in-place",
+    ] {
+        assert!(plan.stdout.contains(addr), "{addr}:\n{}", plan.stdout);
+    }
+    assert!(plan.stdout.contains("instances replaced by a rolling refresh"), "{}", plan.stdout);
+    let applied = run(&["apply", ".", "--auto-approve"], rotated);
+    assert_eq!(applied.code, 0, "{}", applied.all());
+    let after = nodes(&asg);
+    assert!(
+        after.iter().all(|(id, v)| !before.iter().any(|(b, _)| b == id) && *v != before[0].1),
+        "{before:?} -> {after:?}"
+    );
+    let clean = run(&["plan", ".", "--detailed-exitcode"], rotated);
+    assert_eq!(clean.code, 0, "{}", clean.all());
+}
+
+/// Unsafe combinations are said before any call, located at the line of
+/// the configuration and with the address: Mattermost on the master user
+/// (warning), an active region with no nodes (error), Route 53's health
+/// checkers kept out of the load balancer (warning).
+#[test]
+fn unsafe_combinations_are_said_at_plan_time() {
+    let dir = example_copy("app-tier-unsafe");
+    let validate = |vars: &[(&str, &str)]| -> Run {
+        let mut c = example_cmd(&dir, None, &["validate", "."]);
+        for (k, v) in vars {
+            c.env(format!("STANDBY_VAR_{k}"), v);
+        }
+        c.output().unwrap().into()
+    };
+    let fine = validate(&[]);
+    assert_eq!(fine.code, 0, "{}", fine.all());
+    assert!(!fine.all().contains("check."), "the example's defaults are safe:\n{}", fine.all());
+    let master = validate(&[("mattermost_db_user", "postgres")]);
+    assert_eq!(master.code, 0, "{}", master.all());
+    let none = validate(&[("app_nodes_active", "0")]);
+    assert_eq!(none.code, 1, "{}", none.all());
+    // The module's own check, through the fixture with the checkers off.
+    let root = scratch("app-tier-closed");
+    copy_dir(&repo().join("modules"), &root.join("modules"));
+    let text = std::fs::read_to_string(repo().join("tests/fixtures/app_tier/main.yaml")).unwrap();
+    let fixture = root.join("tests/fixtures/app_tier");
+    let edited =
+        text.replacen("      lb_ingress_cidrs:", "      route53_health_checkers: false\n      lb_ingress_cidrs:", 1);
+    write_files(&fixture, &[("main.yaml", &edited)]);
+    let closed: Run = common::cmd(&fixture, &["validate", "."])
+        .env("STANDBY_VAR_certificate_arn", "arn:aws:acm:us-west-1:123456789012:certificate/x")
+        .env("STANDBY_VAR_db_password", DB_PASSWORD)
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(closed.code, 0, "{}", closed.all());
+    let said: Vec<String> = [&master, &none, &closed]
+        .iter()
+        .flat_map(|r| r.all().lines().map(str::to_string).collect::<Vec<_>>())
+        .filter(|l| l.contains("check."))
+        .collect();
+    insta::assert_snapshot!("unsafe_combinations", said.join("\n"));
+}
+
+/// `database_name` is create-only: on an adopted cluster another name than
+/// the one AWS reports is refused at plan time, located, never planned as a
+/// replacement; the reported name (or none) imports cleanly.
+#[test]
+fn an_adopted_clusters_database_is_never_replaced() {
+    let emu = Emulator::start();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let config = rt.block_on(async { common::sdk_config(&emu.endpoint(), WEST).await });
+    let rds = aws_sdk_rds::Client::new(&config);
+    rt.block_on(
+        rds.create_db_cluster()
+            .db_cluster_identifier("prod-db")
+            .engine("aurora-postgresql")
+            .engine_version("16.4")
+            .database_name("chat")
+            .master_username("admin")
+            .master_user_password("Own-Passw0rd")
+            .send(),
+    )
+    .unwrap();
+    let dir = scratch("app-tier-database-name");
+    let config = |name: &str| {
+        format!(
+            "regions: {{ primary: us-west-1, secondary: us-east-1 }}\nimports:\n  - to: aws_rds_cluster.db\n    id: prod-db\n\
+             resources:\n  db:\n    type: aws_rds_cluster\n    properties:\n      cluster_identifier: prod-db\n      \
+             engine_version: \"16.4\"\n      master_username: admin\n      manage_master_user_password: false\n      \
+             skip_final_snapshot: true\n{name}"
+        )
+    };
+    write_files(&dir, &[("main.yaml", &config("      database_name: mattermost\n"))]);
+    let refused = emu.standby(&dir, &["plan", "."]);
+    assert_eq!(refused.code, 1, "{}", refused.all());
+    assert!(
+        refused.stderr.contains("main.yaml:14:7: aws_rds_cluster.db: cannot import")
+            && refused.stderr.contains("`database_name` is \"chat\" in AWS but \"mattermost\" in the configuration"),
+        "{}",
+        refused.stderr
+    );
+    for name in ["      database_name: chat\n", ""] {
+        write_files(&dir, &[("main.yaml", &config(name))]);
+        let plan = emu.standby(&dir, &["plan", ".", "--detailed-exitcode"]);
+        assert_eq!(plan.code, 2, "{}", plan.all());
+        assert!(plan.stdout.contains("Plan: 1 to import, 0 to add, 0 to change, 0 to destroy."), "{}", plan.stdout);
+    }
+}
+
+/// A setting removed from the configuration leaves the launch template: the
+/// new version carries what the configuration says and inherits nothing
+/// (no SourceVersion; the emulator, as AWS, copies a source version's
+/// settings into the new one). The plan after is clean.
+#[test]
+fn a_removed_launch_setting_leaves_the_template() {
+    let emu = Emulator::start();
+    let dir = scratch("app-tier-removed-setting");
+    let config = |profile: &str| {
+        format!(
+            "regions: {{ primary: us-west-1, secondary: us-east-1 }}\nresources:\n  lt:\n    type: aws_launch_template\n    \
+             properties:\n      name: mm-removed\n      image_id: ami-0abcdef1234567890\n      instance_type: t3.micro\n{profile}"
+        )
+    };
+    write_files(&dir, &[("main.yaml", &config("      iam_instance_profile: mm-profile\n"))]);
+    assert_eq!(emu.standby(&dir, &["apply", ".", "--auto-approve"]).code, 0);
+    write_files(&dir, &[("main.yaml", &config(""))]);
+    let apply = emu.standby(&dir, &["apply", ".", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.all());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let config = rt.block_on(async { common::sdk_config(&emu.endpoint(), WEST).await });
+    let out = rt
+        .block_on(
+            Ec2::new(&config)
+                .describe_launch_template_versions()
+                .launch_template_name("mm-removed")
+                .versions("$Latest")
+                .send(),
+        )
+        .unwrap();
+    let v = &out.launch_template_versions()[0];
+    assert_eq!(v.version_number(), Some(2));
+    assert!(v.launch_template_data().unwrap().iam_instance_profile().is_none(), "{v:?}");
+    let plan = emu.standby(&dir, &["plan", ".", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}", plan.all());
 }

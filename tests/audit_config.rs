@@ -152,7 +152,8 @@ fn apply_switches_auditing_on_repairs_drift_destroys_and_imports() {
     assert_eq!(repaired["audit"]["ignore_requests"], json!(["/_cluster/health"]), "unmanaged fields are kept");
     w.ok(0, &["plan", ".", "--detailed-exitcode"]);
 
-    // Destroyed: auditing is switched off, plainly said; the domain stays.
+    // Destroyed: the configuration is put back as the domain had it before
+    // standby (auditing off), plainly said; the domain stays.
     let destroy = w.ok(0, &["destroy", ".", "--auto-approve", "--target", ADDR]);
     assert!(destroy.stdout.contains(&format!("{ADDR} (us-east-1) will be destroyed")), "{}", destroy.stdout);
     assert!(destroy.stdout.contains("audit logging is switched off"), "{}", destroy.stdout);
@@ -160,16 +161,25 @@ fn apply_switches_auditing_on_repairs_drift_destroys_and_imports() {
     assert!(destroy.stdout.contains("1 destroyed"), "{}", destroy.stdout);
     let after = w.audit();
     assert_eq!(after["enabled"], json!(false));
-    assert_eq!(after["audit"]["ignore_users"], json!(["kibanaserver", "mattermost"]), "only `enabled` changes");
+    assert_eq!(after["audit"]["ignore_users"], json!(["kibanaserver"]), "as before standby");
+    assert_eq!(after["audit"]["ignore_requests"], json!(["/_cluster/health"]), "unmanaged fields are kept");
     let list = w.ok(0, &["state", "list"]).stdout;
     assert!(!list.contains(ADDR) && list.contains("aws_opensearch_domain.domain"), "{list}");
 
-    // Adopted by its domain endpoint: read as the domain has it (off), and
-    // switched on by the next apply.
+    // Adopted by its domain endpoint: production, read as the domain has it
+    // (off). What the configuration leaves unset stays as found; what it
+    // sets is applied, and listed among the changes to production. The
+    // master user's password it signs in with is checked, not overwritten.
     let host = w.host();
-    w.ok(0, &["import", ADDR, &host, "."]);
+    let import = w.ok(0, &["import", ADDR, &host, "."]);
+    assert!(!import.all().contains("never returns it"), "{}", import.all());
     let state = w.ok(0, &["state", "show", ADDR]).stdout;
     assert!(state.contains(&host), "{state}");
+    let plan = w.ok(2, &["plan", ".", "--detailed-exitcode"]);
+    assert!(!plan.all().contains("never returns it"), "{}", plan.all());
+    assert!(!plan.stdout.contains("~ enabled"), "unset: as found\n{}", plan.stdout);
+    assert!(plan.stdout.contains("Changes to production"), "{}", plan.stdout);
+    w.edit("      audit_ignore_users:", "      enabled: true\n      audit_ignore_users:");
     let plan = w.ok(2, &["plan", ".", "--detailed-exitcode"]);
     assert!(shows(&plan.stdout, "enabled", "false -> true"), "{}", plan.stdout);
     w.ok(0, &["apply", ".", "--auto-approve"]);

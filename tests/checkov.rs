@@ -1,7 +1,8 @@
-//! checkov, the policy scanner built for Terraform plans, reads the example's
-//! plan JSON (`planned_values` with the AWS provider's attribute names) and
-//! runs its AWS checks: the snapshot pins which checks run on which resource
-//! and what they find, with the skip list in the repository's `.checkov.yaml` applied.
+//! checkov, the policy scanner built for Terraform plans, reads the plan JSON
+//! of the whole example (`planned_values` with the AWS provider's type names,
+//! attribute names and nesting) and runs its AWS checks: the snapshot pins
+//! which checks run on which resource and what they find, with the skip list
+//! in the repository's `.checkov.yaml` applied.
 //! checkov is installed by `scripts/checkov` into `.venv-checkov`.
 
 mod common;
@@ -22,11 +23,6 @@ const PASSWORDS: [(&str, &str); 5] = [
 fn checkov_runs_its_aws_checks_on_the_example_plan() {
     let root = scratch("checkov");
     copy_dir(&repo().join("examples/mattermost-dr"), &root.join("examples/mattermost-dr"));
-    // The app tier (tests/app_tier.rs) is not this test's subject, nor the
-    // DNS records on its load balancers; the secrets (secrets.yaml) stand alone.
-    for f in ["app.yaml", "dns.yaml"] {
-        std::fs::remove_file(root.join("examples/mattermost-dr").join(f)).unwrap();
-    }
     copy_dir(&repo().join("modules"), &root.join("modules"));
     let dir = root.join("examples/mattermost-dr");
     // The plan of a topology built from scratch (no AWS needed): without the
@@ -36,6 +32,12 @@ fn checkov_runs_its_aws_checks_on_the_example_plan() {
     for (k, v) in PASSWORDS {
         plan.env(format!("STANDBY_VAR_{k}"), v);
     }
+    // Public domains, narrowed to these addresses (the example asks); the
+    // app nodes' image and the load balancers' certificates.
+    plan.env("STANDBY_VAR_search_source_ips", r#"["10.0.0.0/8"]"#)
+        .env("STANDBY_VAR_app_ami_id", "ami-0abcdef1234567890")
+        .env("STANDBY_VAR_app_certificate_arn_primary", "arn:aws:acm:us-west-1:123456789012:certificate/primary")
+        .env("STANDBY_VAR_app_certificate_arn_secondary", "arn:aws:acm:us-east-1:123456789012:certificate/secondary");
     let out = plan.output().expect("run standby");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8(out.stdout).unwrap();
@@ -98,6 +100,15 @@ fn checkov_runs_its_aws_checks_on_the_example_plan() {
         "PASSED CKV_AWS_84 module.search.aws_opensearch_domain.follower",
         "PASSED CKV_AWS_338 module.search.aws_cloudwatch_log_group.leader_logs",
         "PASSED CKV_AWS_66 module.search.aws_cloudwatch_log_group.follower_logs",
+        // The provider's type name and nesting: replication rules as
+        // `aws_s3_bucket_replication_configuration`'s `rule` blocks, IMDSv2 as
+        // `metadata_options.http_tokens`, the target group's `health_check {}`,
+        // the group's `launch_template {}`.
+        "PASSED CKV_AWS_144 module.files.aws_s3_bucket.primary",
+        "PASSED CKV_AWS_144 module.files.aws_s3_bucket.secondary",
+        "PASSED CKV_AWS_79 module.app_primary.aws_launch_template.node_template",
+        "PASSED CKV_AWS_261 module.app_secondary.aws_lb_target_group.nodes",
+        "PASSED CKV_AWS_315 module.app_primary.aws_autoscaling_group.node_group",
     ] {
         assert!(lines.iter().any(|l| l == want), "missing {want:?} in\n{}", lines.join("\n"));
     }
@@ -106,7 +117,13 @@ fn checkov_runs_its_aws_checks_on_the_example_plan() {
         "resources {}, passed {}, failed {}, skipped {}",
         summary["resource_count"], summary["passed"], summary["failed"], summary["skipped"]
     );
-    // Every check that is not skipped with a reason passes.
-    assert_eq!(summary["failed"], 0, "{head}\n{}", lines.join("\n"));
+    // Every check that is not skipped with a reason passes, but for these
+    // resources (checkov's skip list is per check, not per resource):
+    // - CKV_AWS_144 on the batch replication job's report bucket: it holds
+    //   the job's completion reports, nothing Mattermost needs in the other
+    //   region; the files buckets pass it.
+    let accepted = ["FAILED CKV_AWS_144 module.files.aws_s3_bucket.batch_reports[0]"];
+    let failed: Vec<&String> = lines.iter().filter(|l| l.starts_with("FAILED")).collect();
+    assert_eq!(failed, accepted, "{head}\n{}", lines.join("\n"));
     insta::assert_snapshot!("example_plan_checks", format!("{head}\n{}\n", lines.join("\n")));
 }

@@ -638,13 +638,85 @@ fn located_errors_before_any_aws_call() {
     }
 }
 
+/// A public domain's policy without `source_ips` would let anyone on the
+/// internet reach the domain: a plan error at the property, before any call;
+/// `["0.0.0.0/0"]` written out opens it on purpose.
 #[test]
-fn an_open_policy_is_a_warning_in_the_plan() {
+fn a_policy_open_to_the_internet_is_a_plan_error_unless_written_out() {
     let w = World::fixture("anyone_allowed");
+    let before = w.log_lines().len();
+    let plan = w.ok(1, &["plan", "."]);
+    assert!(
+        plan.stderr.contains("main.yaml:11:7") && plan.stderr.contains("anyone on the internet"),
+        "{}",
+        plan.stderr
+    );
+    assert!(plan.stderr.contains("aws_opensearch_domain_policy.policy"), "{}", plan.stderr);
+    assert_eq!(w.log_lines().len(), before, "no AWS call before the error");
+    let main = std::fs::read_to_string(w.dir.join("main.yaml")).unwrap();
+    std::fs::write(w.dir.join("main.yaml"), main.replace("source_ips: null", "source_ips: [\"0.0.0.0/0\"]")).unwrap();
     let plan = w.ok(2, &["plan", ".", "--detailed-exitcode"]);
-    let warning = plan.stdout.lines().find(|l| l.starts_with("Warning:")).unwrap_or_default();
-    assert!(warning.contains("main.yaml:9:7") && warning.contains("`source_ips`"), "{}", plan.stdout);
     assert!(plan.stdout.contains("aws_opensearch_domain_policy.policy (us-west-1) will be created"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("0.0.0.0/0"), "{}", plan.stdout);
+}
+
+/// The follower in the secondary region's VPC (how production runs search):
+/// created with its subnets and security groups, reached at its VPC
+/// endpoint, its access policy without an address condition; the leader
+/// public, narrowed by `source_ips`. Replication runs between them.
+#[test]
+fn a_follower_in_the_secondary_regions_vpc_replicates() {
+    let w = World::example();
+    let (subnets, group) = w.block(async {
+        let ec2 = aws_sdk_ec2::Client::new(&common::sdk_config(&w.emu.endpoint(), EAST).await);
+        let vpc = ec2.create_vpc().cidr_block("10.20.0.0/16").send().await.unwrap();
+        let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
+        let mut subnets = Vec::new();
+        for (cidr, zone) in [("10.20.1.0/24", "us-east-1a"), ("10.20.2.0/24", "us-east-1b")] {
+            let s = ec2.create_subnet().vpc_id(&vpc).cidr_block(cidr).availability_zone(zone).send().await.unwrap();
+            subnets.push(s.subnet().unwrap().subnet_id().unwrap().to_string());
+        }
+        let g = ec2.create_security_group().group_name("search").description("search").vpc_id(&vpc).send().await;
+        (subnets, g.unwrap().group_id().unwrap().to_string())
+    });
+    let vpc_options = json!({"subnet_ids": subnets, "security_group_ids": [group]}).to_string();
+    let with_vpc = |args: &[&str]| -> Run {
+        let mut c = w.cmd(args);
+        c.env("STANDBY_VAR_search_vpc_options_secondary", &vpc_options);
+        c.output().unwrap().into()
+    };
+    let run = with_vpc(&[
+        "apply",
+        ".",
+        "--auto-approve",
+        "--target",
+        "module.search.aws_opensearch_domain_policy.leader_policy",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    w.seed_leader(LEADER, &["channels", "users", "files", POSTS]);
+    let run = with_vpc(&["apply", ".", "--auto-approve"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let follower = w.block(w.os[EAST].describe_domain().domain_name(FOLLOWER).send()).unwrap();
+    let d = follower.domain_status().unwrap();
+    let vpc = d.vpc_options().expect("the follower is in the VPC");
+    let mut got = vpc.subnet_ids().to_vec();
+    got.sort();
+    let mut want = subnets.clone();
+    want.sort();
+    assert_eq!((got, vpc.security_group_ids().to_vec()), (want, vec![group.clone()]));
+    assert!(d.endpoint().is_none() && d.endpoints().is_some_and(|e| e.contains_key("vpc")), "{d:?}");
+    let policy: Value = serde_json::from_str(d.access_policies().unwrap()).unwrap();
+    assert!(policy["Statement"].as_array().unwrap().iter().all(|s| s.get("Condition").is_none()), "{policy}");
+    let leader = w.block(w.os[WEST].describe_domain().domain_name(LEADER).send()).unwrap();
+    let leader: Value = serde_json::from_str(leader.domain_status().unwrap().access_policies().unwrap()).unwrap();
+    assert_eq!(leader["Statement"][0]["Condition"]["IpAddress"]["aws:SourceIp"], json!(["127.0.0.0/8"]), "{leader}");
+    // Replication runs into the VPC domain, reached at its VPC endpoint.
+    let host = w.host(FOLLOWER);
+    assert!(host.starts_with("vpc-"), "{host}");
+    let (status, body) = w.rest(&host, "GET", "/_plugins/_replication/channels/_status", None);
+    assert_eq!((status, body["status"].as_str()), (200, Some("SYNCING")), "{body}");
+    let plan = with_vpc(&["plan", ".", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}", plan.all());
 }
 
 /// F1/F3: the old default (the account's IAM principal) lets no unsigned
@@ -660,10 +732,12 @@ fn an_account_only_policy_refuses_basic_auth_with_the_policy_hint() {
         "{}",
         plan.stdout
     );
+    // The first unsigned request is the read before a user's create (a
+    // user of that name is never overwritten).
     let run = w.ok(1, &["apply", ".", "--auto-approve"]);
     assert!(
         run.stderr.contains(
-            "AccessDenied (domain access policy): User: anonymous is not authorized to perform: es:ESHttpPut"
+            "AccessDenied (domain access policy): User: anonymous is not authorized to perform: es:ESHttpGet"
         ),
         "{}",
         run.stderr

@@ -326,7 +326,7 @@ fn drift_is_clean_after_apply_then_reports_out_of_band_changes_read_only() {
             "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
         w.iam
             .create_role()
-            .role_name("mattermost-dr-handmade")
+            .role_name("mattermost-dr-handmade-us-west-1")
             .assume_role_policy_document(trust.to_string())
             .send()
             .await
@@ -355,7 +355,12 @@ fn drift_is_clean_after_apply_then_reports_out_of_band_changes_read_only() {
             want("unhealthy", "module.files.aws_s3_bucket_versioning.primary_versioning", "status"),
             want("unhealthy", "module.search.opensearch_index_replication.index[\"users\"]", "status"),
             want("changed", "module.files.aws_iam_role_policy.primary_replication_access", "policy"),
-            want("unmanaged", "aws_iam_role.mattermost-dr-handmade", ""),
+            // Drift on what a failing check is about is drift too: a job
+            // counting `changed` and `missing` sees it.
+            want("changed", "module.files.aws_s3_bucket_versioning.primary_versioning", "status"),
+            want("changed", "module.search.opensearch_index_replication.index[\"users\"]", "status"),
+            want("missing", "module.files.aws_s3_bucket_replication.secondary_to_primary", ""),
+            want("unmanaged", "aws_iam_role.mattermost-dr-handmade-us-west-1", ""),
             want("unmanaged", "aws_s3_bucket.mattermost-dr-scratch", ""),
         ],
         "{}",
@@ -373,7 +378,7 @@ fn drift_is_clean_after_apply_then_reports_out_of_band_changes_read_only() {
     let doc: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(
         doc["counts"],
-        json!({"unhealthy": 3, "changed": 1, "missing": 0, "unmanaged": 2, "unapplied": 0, "ignored": 0})
+        json!({"unhealthy": 3, "changed": 3, "missing": 1, "unmanaged": 2, "unapplied": 0, "ignored": 0})
     );
     assert_schema_valid(&run.stdout);
     insta::assert_snapshot!("findings_json", redact(&run.stdout, &w));
@@ -400,7 +405,7 @@ fn drift_is_clean_after_apply_then_reports_out_of_band_changes_read_only() {
     }
     assert!(locked, "the lock holder did not take the lock");
     let under_lock = w.ok(3, &["drift", ".", "--format", "json"]);
-    assert_eq!(findings(&under_lock).len(), 6);
+    assert_eq!(findings(&under_lock).len(), 9);
     let _ = holder.kill();
     let _ = holder.wait();
 
@@ -421,7 +426,7 @@ fn drift_is_clean_after_apply_then_reports_out_of_band_changes_read_only() {
         ],
     );
     let got: Vec<_> = findings(&ignored).iter().map(brief).collect();
-    assert_eq!(got.len(), 4, "{}", ignored.stdout);
+    assert_eq!(got.len(), 7, "{}", ignored.stdout);
     assert!(!got.iter().any(|(_, a, _)| a.contains("scratch") || a.contains("role_policy")), "{got:?}");
     assert_schema_valid(&ignored.stdout);
     let doc: Value = serde_json::from_str(&ignored.stdout).unwrap();
@@ -432,7 +437,7 @@ fn drift_is_clean_after_apply_then_reports_out_of_band_changes_read_only() {
     );
     std::fs::write(w.dir.join(".standbyignore"), "module.*\naws_*\n").unwrap();
     let all_hidden = w.ok(0, &["drift", "."]);
-    assert!(all_hidden.stdout.contains("Ignored: 6 finding(s)"), "{}", all_hidden.stdout);
+    assert!(all_hidden.stdout.contains("Ignored: 9 finding(s)"), "{}", all_hidden.stdout);
     std::fs::remove_file(w.dir.join(".standbyignore")).unwrap();
 
     // A configuration change not applied yet is its own kind, not drift.
@@ -482,6 +487,7 @@ fn aurora_replication_lag_is_checked_from_cloudwatch_against_the_bound() {
 
     // No datapoints at all (RDS has published nothing yet): a warning that
     // says so, not a pass and not a finding; exit 0.
+    w.control("POST", "/_emulator/settings", Some(json!({"rds_lag_ms": -1})));
     w.control("DELETE", "/_emulator/calls", None);
     let none = w.ok(0, &["drift", ".", "--format", "json"]);
     assert_eq!(findings(&none), Vec::<Value>::new(), "{}", none.stdout);
@@ -490,7 +496,8 @@ fn aurora_replication_lag_is_checked_from_cloudwatch_against_the_bound() {
     assert_eq!(c["actual"], json!({"metric": null, "datapoints": 0}));
     assert!(c["fix"].as_str().unwrap().contains("no AuroraGlobalDBRPOLag or AuroraGlobalDBReplicationLag datapoint"));
     assert_schema_valid(&none.stdout);
-    // One GetMetricData per run, in the secondary's region.
+    // The series are looked for by name (ListMetrics, any dimension set with the
+    // cluster's), in the secondary's region; nothing found, nothing read.
     let reads: Vec<Value> = w
         .calls()
         .into_iter()
@@ -502,7 +509,10 @@ fn aurora_replication_lag_is_checked_from_cloudwatch_against_the_bound() {
         .collect();
     assert_eq!(
         reads,
-        vec![json!({"service": "cloudwatch", "region": EAST, "operation": "GetMetricData", "status": 200})]
+        vec![
+            json!({"service": "cloudwatch", "region": EAST, "operation": "ListMetrics", "status": 200}),
+            json!({"service": "cloudwatch", "region": EAST, "operation": "ListMetrics", "status": 200})
+        ]
     );
     let human = w.ok(0, &["drift", "."]);
     insta::assert_snapshot!("db_lag_no_datapoints_human", redact(&human.stdout, &w));
@@ -551,7 +561,8 @@ fn preflight_fails_the_backup_check_by_name_on_a_primary_without_backups() {
             .db_cluster_identifier(CLUSTER_WEST)
             .engine("aurora-postgresql")
             .engine_version("16.4")
-            .master_username("mmuser")
+            .database_name("mattermost")
+            .master_username("postgres")
             .master_user_password(DB_PASSWORD)
             .send()
             .await
@@ -626,6 +637,55 @@ fn preflight_fails_the_backup_check_by_name_on_a_primary_without_backups() {
     let denied: Vec<&str> = perm["actual"]["denied"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     assert!(denied.contains(&"s3:PutBucketVersioning") && denied.contains(&"rds:CreateGlobalCluster"), "{denied:?}");
     assert!(!denied.iter().any(|a| a.starts_with("s3:Get") || a.starts_with("rds:Describe")), "{denied:?}");
+    assert!(perm["fix"].as_str().unwrap().contains("standby policy DIR --for apply"), "{perm}");
+
+    // A deployer allowed everything in the two regions only (a common
+    // guard rail): every call apply makes is in one of them, so the
+    // simulation, given each region as aws:RequestedRegion, allows it all.
+    let user = |name: &str, policy: Value| -> (String, String) {
+        w.block(async {
+            w.iam.create_user().user_name(name).send().await.unwrap();
+            w.iam
+                .put_user_policy()
+                .user_name(name)
+                .policy_name("p")
+                .policy_document(policy.to_string())
+                .send()
+                .await
+                .unwrap();
+            let k = w.iam.create_access_key().user_name(name).send().await.unwrap();
+            let k = k.access_key().unwrap();
+            (k.access_key_id().to_string(), k.secret_access_key().to_string())
+        })
+    };
+    let permission_check = |(key, secret): (String, String)| -> Value {
+        let run: Run = w
+            .cmd(&["preflight", ".", "--format", "json", "--max-backup-age", "72h"])
+            .env("AWS_ACCESS_KEY_ID", key)
+            .env("AWS_SECRET_ACCESS_KEY", secret)
+            .output()
+            .unwrap()
+            .into();
+        let doc: Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.all()));
+        doc["checks"].as_array().unwrap().iter().find(|c| c["id"] == "iam.permissions").unwrap().clone()
+    };
+    let regional = user(
+        "deployer",
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*",
+            "Condition": {"StringEquals": {"aws:RequestedRegion": [WEST, EAST]}}}]}),
+    );
+    let perm = permission_check(regional);
+    assert_eq!(perm["status"], "pass", "{perm}");
+    assert_eq!(perm["expected"]["context"]["aws:RequestedRegion"], json!([EAST, WEST]), "{perm}");
+    // A condition the simulation cannot be given: a warning naming the key.
+    let tagged = user(
+        "tagged",
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*",
+            "Condition": {"StringEquals": {"aws:PrincipalTag/team": "chat"}}}]}),
+    );
+    let perm = permission_check(tagged);
+    assert_eq!(perm["status"], "warn", "{perm}");
+    assert!(perm["fix"].as_str().unwrap().contains("aws:PrincipalTag/team"), "{perm}");
 }
 
 #[test]

@@ -213,10 +213,10 @@ fn detailed_exitcode_and_no_changes() {
     let again = standby(&dir, &[&["plan", ".", "--detailed-exitcode"][..], &v].concat());
     assert_eq!(again.code, 0, "{}", again.all());
     assert!(again.stdout.contains("No changes."), "{}", again.stdout);
-    // A changed secret is detected through its salted hash alone.
+    // A changed secret is detected through its hash alone (Argon2id, salted).
     assert_eq!(standby(&dir, &["plan", ".", "--detailed-exitcode", "--var", "db_password=y"]).code, 2);
     let state = std::fs::read_to_string(dir.join("state/standby.json")).unwrap();
-    assert!(state.contains("sha256:") && !state.contains("\"x\""), "{state}");
+    assert!(state.contains("\"argon2id:v=19,m=19456,t=2,p=1:") && !state.contains("\"x\""), "{state}");
 }
 
 #[test]

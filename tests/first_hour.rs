@@ -144,6 +144,11 @@ const DEMO_VARS: &[(&str, &str)] = &[
     ("STANDBY_VAR_primary_db_instances", r#"["mattermost-prod-aurora-1", "mattermost-prod-aurora-2"]"#),
     ("STANDBY_VAR_primary_files_bucket", "mattermost-prod-files-topology"),
     ("STANDBY_VAR_primary_search_domain", "mattermost-prod-search"),
+    // The stand-in's bucket already replicates with a role of its own (as scripts/demo names it).
+    (
+        "STANDBY_VAR_primary_files_replication_role",
+        "arn:aws:iam::123456789012:role/mattermost-prod-files-topology-backup-replication",
+    ),
     ("STANDBY_VAR_app_ami_id", "ami-0abcdef1234567890"),
     ("STANDBY_VAR_app_listener_protocol", "HTTP"),
     ("STANDBY_VAR_app_listener_port", "80"),

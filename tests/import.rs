@@ -5,132 +5,13 @@
 
 mod common;
 
+use common::standin::{
+    BUCKET, CLUSTER, DB_PASSWORD, DOMAIN, Example, SEARCH_PASSWORD, calls, forget_calls, py, writes,
+};
 use common::{Emulator, Run, copy_dir, drop_app_tier, repo, scratch, standby, write_files};
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-
-const SEARCH_PASSWORD: &str = "Dr-Search-Pass9!";
-const DB_PASSWORD: &str = "Db-Own-Passw0rd";
-const CLUSTER: &str = "mattermost-prod-aurora";
-const INSTANCES: &str = r#"["mattermost-prod-aurora-1", "mattermost-prod-aurora-2"]"#;
-const BUCKET: &str = "mattermost-prod-files";
-const DOMAIN: &str = "mattermost-prod-search";
-
-/// Python (boto3) against the emulator; the script prints one JSON value.
-fn py(emu: &Emulator, script: &str) -> Value {
-    let out = Command::new(repo().join(".venv-emulator/bin/python"))
-        .arg("-c")
-        .arg(format!(
-            "import boto3, json, os\nE = os.environ['AWS_ENDPOINT_URL']\n\
-             aws = lambda s, r='us-west-1': boto3.client(s, region_name=r, endpoint_url=E)\n{script}"
-        ))
-        .envs(emu.sdk_env())
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .output()
-        .expect("python");
-    assert!(out.status.success(), "python failed: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
-}
-
-/// The AWS operations the emulator received, and a way to forget them.
-fn calls(emu: &Emulator) -> Vec<Value> {
-    py(emu, "import urllib.request\nprint(urllib.request.urlopen(E + '/_emulator/calls').read().decode())")
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
-fn forget_calls(emu: &Emulator) {
-    py(
-        emu,
-        "import urllib.request\nurllib.request.urlopen(urllib.request.Request(E + '/_emulator/calls', method='DELETE'))\nprint('null')",
-    );
-}
-
-/// Operations that change something (everything but Describe/List/Get/Head).
-fn writes(calls: &[Value]) -> Vec<String> {
-    calls
-        .iter()
-        .filter_map(|c| c["operation"].as_str())
-        .filter(|op| !["Describe", "List", "Get", "Head"].iter().any(|p| op.starts_with(p)))
-        .map(str::to_string)
-        .collect()
-}
-
-struct Example {
-    emu: Emulator,
-    dir: PathBuf,
-}
-
-impl Example {
-    /// examples/mattermost-dr and the modules, with the stand-in production
-    /// made by scripts/demo-standin.
-    fn with_standin() -> Example {
-        let root = scratch("import-example");
-        copy_dir(&repo().join("examples/mattermost-dr"), &root.join("examples/mattermost-dr"));
-        // The app tier, its secrets and DNS are not this test's subject.
-        drop_app_tier(&root.join("examples/mattermost-dr"));
-        copy_dir(&repo().join("modules"), &root.join("modules"));
-        let ex = Example { emu: Emulator::start(), dir: root.join("examples/mattermost-dr") };
-        let out = ex.env(&mut Command::new(repo().join("scripts/demo-standin"))).output().expect("demo-standin");
-        assert!(out.status.success(), "demo-standin: {}", String::from_utf8_lossy(&out.stderr));
-        ex
-    }
-
-    fn env<'a>(&self, c: &'a mut Command) -> &'a mut Command {
-        c.envs(self.emu.sdk_env())
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("STANDBY_VAR_opensearch_master_password", SEARCH_PASSWORD)
-            .env("STANDBY_VAR_opensearch_replication_password", "Repl-User-5$tq")
-            .env("STANDBY_VAR_opensearch_mattermost_password", "Mm-User-3%vx")
-            .env("STANDBY_VAR_search_source_ips", r#"["127.0.0.0/8"]"#)
-            .env("STANDBY_VAR_deletion_protection", "false")
-            .env("STANDBY_VAR_force_destroy", "true")
-            .env("STANDBY_VAR_primary_db_cluster", CLUSTER)
-            .env("STANDBY_VAR_primary_db_instances", INSTANCES)
-            .env("STANDBY_VAR_primary_files_bucket", BUCKET)
-            .env("STANDBY_VAR_primary_search_domain", DOMAIN)
-            .env("STANDBY_DEMO_DB_PASSWORD", DB_PASSWORD)
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        let mut c = self.emu.cmd(&self.dir, args);
-        self.env(&mut c).output().expect("standby").into()
-    }
-
-    fn ok(&self, code: i32, args: &[&str]) -> Run {
-        let r = self.run(args);
-        assert_eq!(r.code, code, "standby {}:\n{}", args.join(" "), r.all());
-        assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
-        r
-    }
-
-    /// What identifies the production objects and their data.
-    fn fingerprint(&self) -> Value {
-        py(
-            &self.emu,
-            &format!(
-                r#"
-import urllib.request
-c = aws('rds').describe_db_clusters(DBClusterIdentifier='{CLUSTER}')['DBClusters'][0]
-i = aws('rds').describe_db_instances(Filters=[{{'Name': 'db-cluster-id', 'Values': ['{CLUSTER}']}}])['DBInstances']
-b = [x for x in aws('s3').list_buckets()['Buckets'] if x['Name'] == '{BUCKET}'][0]
-keys = sorted(o['Key'] for p in aws('s3').get_paginator('list_objects_v2').paginate(Bucket='{BUCKET}') for o in p.get('Contents', []))
-d = aws('opensearch').describe_domain(DomainName='{DOMAIN}')['DomainStatus']
-doms = json.loads(urllib.request.urlopen(E + '/_emulator/opensearch/domains').read())
-idx = [x['indices'] for x in doms if x['domain'] == '{DOMAIN}'][0]
-print(json.dumps({{'cluster': [c['DBClusterArn'], str(c['ClusterCreateTime']), c['DbClusterResourceId']],
-  'instances': sorted([x['DBInstanceArn'], str(x['InstanceCreateTime'])] for x in i),
-  'bucket': [b['Name'], str(b['CreationDate'])], 'objects': keys,
-  'domain': [d['ARN'], d['DomainId'], d['Endpoint']], 'indices': idx}}))
-"#
-            ),
-        )
-    }
-}
 
 /// An unencrypted production cluster is never replaced to satisfy the
 /// example's `db_storage_encrypted: true`: the import plan is refused,
@@ -149,7 +30,7 @@ fn an_unencrypted_primary_is_refused_not_replaced() {
         &ex.emu,
         &format!(
             "aws('rds').create_db_cluster(DBClusterIdentifier='{CLUSTER}', Engine='aurora-postgresql', \
-             EngineVersion='16.4', MasterUsername='mmuser', MasterUserPassword='{DB_PASSWORD}', \
+             EngineVersion='16.4', DatabaseName='mattermost', MasterUsername='postgres', MasterUserPassword='{DB_PASSWORD}', \
              BackupRetentionPeriod=7)\nprint('null')"
         ),
     );
@@ -205,25 +86,24 @@ fn the_example_adopts_the_running_primary() {
     assert_eq!(imported.len(), 5);
     let cluster = imported.iter().find(|c| c["address"] == "module.database.aws_rds_cluster.primary").unwrap();
     assert_eq!(cluster["change"]["importing"], json!({"id": CLUSTER}));
-    // Adopted as it is, plus what the module asks of every cluster and AWS
-    // changes in place without downtime: log exports, tags copied to snapshots.
-    assert_eq!(cluster["change"]["actions"], json!(["update"]));
-    assert_eq!(cluster["change"]["after"]["enabled_cloudwatch_logs_exports"], json!(["postgresql"]));
-    assert_eq!(cluster["change"]["after"]["copy_tags_to_snapshot"], json!(true));
-    assert_eq!(cluster["change"]["before"]["copy_tags_to_snapshot"], json!(false));
-    // The adopted search domain starts publishing its logs: an update in
-    // place (the log groups and their policy are created first), never a
-    // replacement.
+    // Adopted as it is: nothing the module would have set differently (log
+    // exports, copied tags, retention) is changed on production.
+    assert_eq!(cluster["change"]["actions"], json!(["no-op"]));
+    assert_eq!(cluster["change"]["after"]["enabled_cloudwatch_logs_exports"], json!([]));
+    assert_eq!(cluster["change"]["after"]["backup_retention_period"], json!(35));
+    // The adopted search domain publishes the log types it did not yet, to
+    // standby's group: an update in place (the log groups and their policy
+    // are created first), never a replacement; its own application logs stay.
     let leader = imported.iter().find(|c| c["address"] == "module.search.aws_opensearch_domain.leader").unwrap();
     assert_eq!(leader["change"]["actions"], json!(["update"]), "{leader}");
-    assert!(leader["change"]["before"].get("log_publishing_options").is_none_or(|v| v == &json!([])), "{leader}");
-    let types: Vec<&str> = leader["change"]["after"]["log_publishing_options"]
-        .as_array()
-        .expect("planned log publishing")
-        .iter()
-        .map(|o| o["log_type"].as_str().unwrap())
-        .collect();
-    assert_eq!(types, ["AUDIT_LOGS", "ES_APPLICATION_LOGS", "INDEX_SLOW_LOGS", "SEARCH_SLOW_LOGS"]);
+    let published = |side: &str| -> Vec<String> {
+        leader["change"][side]["log_publishing_options"]
+            .as_array()
+            .map(|l| l.iter().map(|o| o["log_type"].as_str().unwrap().to_string()).collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(published("before"), ["ES_APPLICATION_LOGS"], "{leader}");
+    assert_eq!(published("after"), ["ES_APPLICATION_LOGS", "INDEX_SLOW_LOGS", "SEARCH_SLOW_LOGS"], "{leader}");
     assert!(
         plan.stdout
             .contains("module.search.aws_opensearch_domain.leader (us-west-1) will be imported and updated in place")
@@ -314,6 +194,189 @@ fn the_example_adopts_the_running_primary() {
     assert_eq!(left["cluster"], before["cluster"]);
     assert_eq!(left["objects"], before["objects"]);
     assert_eq!(left["indices"], before["indices"]);
+}
+
+/// Adopting a production unlike every module default (demo-standin: instance
+/// class, 35 days of backups, its windows, tags, a versioned bucket with
+/// Block Public Access and a replication rule of its own, a domain of another
+/// shape and TLS policy with its own log group, users, mappings and tuned
+/// audit logging) changes nothing it relies on: the plan lists, under a
+/// heading of its own, exactly what DR needs there, each with what it does;
+/// after the apply every other value is as it was, and after destroy every
+/// value is, all read through the SDK and the plugin's API. The whole example.
+#[test]
+fn adopting_production_changes_only_what_dr_needs_and_destroy_gives_it_back() {
+    let ex = Example::whole_with_standin();
+    let before = ex.production();
+    // What the stand-in is, so the test cannot pass against module defaults.
+    assert_eq!(before["instances"]["mattermost-prod-aurora-1"]["class"], "db.r5.xlarge");
+    assert_eq!(before["cluster"]["BackupRetentionPeriod"], 35);
+    assert_eq!(before["domain"]["TLSSecurityPolicy"], "Policy-Min-TLS-1-2-PFS-2023-10");
+    assert_eq!(before["bucket"]["replication"]["rules"].as_array().unwrap().len(), 1);
+
+    let plan = ex.ok(0, &["plan", ".", "--json"]);
+    let doc: Value = serde_json::from_str(&plan.stdout).unwrap();
+    let mut on_production: Vec<(String, String)> = doc["production_changes"]
+        .as_array()
+        .expect("a production section")
+        .iter()
+        .map(|c| (c["address"].as_str().unwrap().to_string(), c["target"].as_str().unwrap().to_string()))
+        .collect();
+    on_production.sort();
+    let (db, files, search) = (
+        "module.database.aws_rds_cluster.primary",
+        "module.files.aws_s3_bucket.primary",
+        "module.search.aws_opensearch_domain.leader",
+    );
+    let expected: Vec<(String, String)> = [
+        ("module.database.aws_rds_global_cluster.global", db),
+        ("module.files.aws_s3_batch_replication_job.existing_objects[0]", files),
+        ("module.files.aws_s3_bucket_public_access_block.primary_public_access", files),
+        ("module.files.aws_s3_bucket_replication.primary_to_secondary", files),
+        ("module.files.aws_s3_bucket_versioning.primary_versioning", files),
+        ("module.search.aws_opensearch_domain.leader", search),
+        ("module.search.aws_opensearch_domain_policy.leader_policy", search),
+        ("module.search.opensearch_internal_user.mattermost_user_leader", search),
+        ("module.search.opensearch_internal_user.replication_user_leader", search),
+        ("module.search.opensearch_role.mattermost_role_leader", search),
+        ("module.search.opensearch_role_mapping.mattermost_leader_role", search),
+        ("module.search.opensearch_role_mapping.replication_leader_role", search),
+    ]
+    .iter()
+    .map(|(a, t)| (a.to_string(), t.to_string()))
+    .collect();
+    assert_eq!(on_production, expected, "exactly what DR needs on production");
+    let human = ex.ok(0, &["plan", "."]).stdout;
+    let section: String = human
+        .lines()
+        .skip_while(|l| !l.starts_with("Changes to production"))
+        .take_while(|l| !l.starts_with("Plan:"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    for said in [
+        "turns versioning on (replication needs it), for good",
+        "for about 15 minutes, reads of objects written meanwhile can fail now and then with 404 NoSuchKey",
+        "adds replication rule(s) to-secondary beside the bucket's own rules, which stay as they are",
+        "publishes INDEX_SLOW_LOGS, SEARCH_SLOW_LOGS to CloudWatch Logs (error and slow logs: an update in place, no blue/green deployment)",
+        "es:ESCrossClusterGet on arn:aws:es:us-west-1:123456789012:domain/mattermost-prod-search",
+        "adds replication to role `cross_cluster_replication_leader_full_access`'s mapping; its other members",
+        "makes the cluster the first member and writer of global cluster \"mattermost-dr-db\"",
+    ] {
+        assert!(section.contains(said), "missing {said:?} in:\n{section}");
+    }
+    assert!(
+        !human.contains("overwrite the value in use"),
+        "the master password was verified, not overwritten:\n{human}"
+    );
+    // What people read, in each rendering.
+    insta::assert_snapshot!("adoption_production_human", section);
+    let md = ex.ok(0, &["plan", ".", "--format", "markdown"]).stdout;
+    let md_section: String = md
+        .lines()
+        .skip_while(|l| !l.starts_with("#### Changes to production"))
+        .take_while(|l| !l.starts_with("| Action | Resource | Region | Why |"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    insta::assert_snapshot!("adoption_production_markdown", md_section);
+    insta::assert_json_snapshot!("adoption_production_json", doc["production_changes"]);
+
+    ex.ok(0, &["apply", ".", "--auto-approve"]);
+    let applied = ex.production();
+    // Unchanged: everything DR does not need.
+    for path in [
+        "/cluster",
+        "/instances",
+        "/bucket/versioning",
+        "/bucket/public_access_block",
+        "/bucket/tags",
+        "/domain/ClusterConfig",
+        "/domain/EBSOptions",
+        "/domain/TLSSecurityPolicy",
+        "/domain/EnforceHTTPS",
+        "/domain/Tags",
+        "/security/audit",
+        "/security/users/mm-prod",
+        "/security/users/ops-admin",
+        "/security/mappings/mm-prod",
+    ] {
+        assert_eq!(applied.pointer(path), before.pointer(path), "{path} changed on production");
+    }
+    // What DR needs, beside what production has (never in its place).
+    let rules = |v: &Value| -> Vec<String> {
+        v["bucket"]["replication"]["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r[1].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(rules(&before).iter().all(|r| rules(&applied).contains(r)), "the bucket's own rule stays as it was");
+    assert_eq!(rules(&applied).len(), 2);
+    assert_eq!(applied["bucket"]["replication"]["role"], before["bucket"]["replication"]["role"]);
+    assert_eq!(
+        applied["domain"]["LogPublishing"]["ES_APPLICATION_LOGS"],
+        before["domain"]["LogPublishing"]["ES_APPLICATION_LOGS"]
+    );
+    let statements = |v: &Value| v["domain"]["AccessPolicies"]["Statement"].as_array().unwrap().len();
+    assert_eq!(statements(&applied), statements(&before) + 1, "only es:ESCrossClusterGet added");
+    for (role, member) in [("all_access", "ops-admin"), ("all_access", "admin"), ("security_manager", "admin")] {
+        let users = applied["security"]["mappings"][role]["users"].as_array().unwrap();
+        assert!(users.contains(&json!(member)), "{role} lost {member}: {users:?}");
+    }
+    let ccr = &applied["security"]["mappings"]["cross_cluster_replication_leader_full_access"];
+    assert_eq!(
+        ccr["backend_roles"],
+        before["security"]["mappings"]["cross_cluster_replication_leader_full_access"]["backend_roles"]
+    );
+    assert_eq!(ccr["users"], json!(["replication"]));
+    // No outage, no blue/green deployment on production.
+    let deployments = py(
+        &ex.emu,
+        "import urllib.request\nprint(urllib.request.urlopen(E + '/_emulator/opensearch/deployments').read().decode())",
+    );
+    assert!(
+        deployments.as_array().unwrap().iter().all(|d| d["domain"] != DOMAIN || d["type"] != "Blue/Green"),
+        "{deployments}"
+    );
+    let resized = py(
+        &ex.emu,
+        "import urllib.request\nprint(urllib.request.urlopen(E + '/_emulator/rds/instance-changes').read().decode())",
+    );
+    assert_eq!(resized, json!([]), "no instance was resized");
+    ex.ok(0, &["plan", ".", "--detailed-exitcode"]);
+
+    // Production changes its own settings after the adoption: destroy
+    // gives back only what standby changed, and these stay.
+    py(
+        &ex.emu,
+        &format!(
+            r#"
+arn = aws('opensearch').describe_domain(DomainName='{DOMAIN}')['DomainStatus']['ARN']
+aws('opensearch').add_tags(ARN=arn, TagList=[{{'Key': 'cost-center', 'Value': 'search-42'}}])
+s3 = aws('s3')
+tags = s3.get_bucket_tagging(Bucket='{BUCKET}')['TagSet'] + [{{'Key': 'backup-plan', 'Value': 'daily'}}]
+s3.put_bucket_tagging(Bucket='{BUCKET}', Tagging={{'TagSet': tags}})
+print('null')
+"#
+        ),
+    );
+    let mut audit = ex.rest("GET", "/_plugins/_security/api/audit", None)["config"].clone();
+    audit["audit"]["ignore_users"].as_array_mut().unwrap().push(json!("backup-bot"));
+    ex.rest("PUT", "/_plugins/_security/api/audit/config", Some(&audit));
+    let tuned = ex.production();
+    let later = ["/domain/Tags", "/bucket/tags", "/security/audit"];
+    for path in later {
+        assert_ne!(tuned.pointer(path), before.pointer(path), "{path}: production's own change was not made");
+    }
+
+    let destroy = ex.ok(0, &["destroy", ".", "--auto-approve"]);
+    assert!(destroy.stdout.contains("Resources: 1 restored, "), "{}", destroy.stdout);
+    let mut after = ex.production();
+    for path in later {
+        assert_eq!(after.pointer(path), tuned.pointer(path), "{path}: destroy undid production's own change");
+        *after.pointer_mut(path).unwrap() = before.pointer(path).unwrap().clone();
+    }
+    assert_eq!(after, before, "destroy gives production back as it was");
 }
 
 /// Forgets the whole state and imports every resource by its id: `read`
@@ -613,7 +676,15 @@ fn generated_configuration_plans_as_imports_with_no_changes() {
         "aws('s3').put_bucket_tagging(Bucket='gen-files', Tagging={'TagSet': [{'Key': 'team', 'Value': '${x}'}]})\n\
          aws('iam').create_role(RoleName='gen-role', AssumeRolePolicyDocument=json.dumps({'Version': '2012-10-17', \
          'Statement': [{'Effect': 'Allow', 'Principal': {'Service': 's3.amazonaws.com'}, 'Action': 'sts:AssumeRole'}]}), \
-         Description='made by hand')\nprint('null')",
+         Description='made by hand')\n\
+         aws('opensearch').create_domain(DomainName='gen-search', EngineVersion='OpenSearch_2.11', \
+         ClusterConfig={'InstanceType': 'r5.xlarge.search', 'InstanceCount': 3}, \
+         EBSOptions={'EBSEnabled': True, 'VolumeSize': 50, 'VolumeType': 'gp2'}, \
+         AdvancedSecurityOptions={'Enabled': True, 'InternalUserDatabaseEnabled': True, \
+         'MasterUserOptions': {'MasterUserName': 'ops', 'MasterUserPassword': 'Gen-Master-Pass9!'}}, \
+         NodeToNodeEncryptionOptions={'Enabled': True}, EncryptionAtRestOptions={'Enabled': True}, \
+         DomainEndpointOptions={'EnforceHTTPS': True, 'TLSSecurityPolicy': 'Policy-Min-TLS-1-2-PFS-2023-10'})\n\
+         print('null')",
     );
     let dir = scratch("import-generate");
     write_files(
@@ -626,6 +697,8 @@ imports:
     id: gen-files
   - to: aws_iam_role.replication
     id: gen-role
+  - to: aws_opensearch_domain.search
+    id: gen-search
 "#,
         )],
     );
@@ -634,7 +707,7 @@ imports:
     assert!(run.stderr.contains("--generate-config-out"), "{}", run.stderr);
     let run = emu.standby(&dir, &["plan", ".", "--generate-config-out", "generated.yaml"]);
     assert_eq!(run.code, 0, "{}", run.all());
-    assert!(run.stderr.contains("Wrote configuration for 2 import target(s) to generated.yaml"), "{}", run.stderr);
+    assert!(run.stderr.contains("Wrote configuration for 3 import target(s) to generated.yaml"), "{}", run.stderr);
     let text = std::fs::read_to_string(dir.join("generated.yaml")).unwrap();
     insta::assert_snapshot!(
         "generated_config",
@@ -642,7 +715,9 @@ imports:
     );
     let run = emu.standby(&dir, &["plan", ".", "--detailed-exitcode"]);
     assert_eq!(run.code, 2, "{}", run.all());
-    assert!(run.stdout.contains("Plan: 2 to import, 0 to add, 0 to change, 0 to destroy."), "{}", run.stdout);
+    // A domain too: what AWS never reports (its master user) is left as it
+    // is, so the block plans as an import with no changes.
+    assert!(run.stdout.contains("Plan: 3 to import, 0 to add, 0 to change, 0 to destroy."), "{}", run.stdout);
     let run = emu.standby(&dir, &["apply", ".", "--auto-approve"]);
     assert_eq!(run.code, 0, "{}", run.all());
     let run = emu.standby(&dir, &["plan", ".", "--detailed-exitcode"]);
@@ -738,4 +813,118 @@ fn iam_and_s3_kinds_read_back_what_they_manage() {
         state["resources"].as_array().unwrap().iter().map(|r| r["type"].as_str().unwrap()).collect();
     assert!(types.contains("aws_iam_policy") && types.contains("aws_iam_role_policy_attachment"), "{types:?}");
     reimport_everything(&dir, &state, &|args| emu.standby(&dir, args));
+}
+
+/// An imported security user or role keeps what the configuration leaves
+/// unset (as found): the plugin's PUT replaces the whole object, so its
+/// body carries production's backend roles, attributes and security roles
+/// (a role's index and tenant permissions, its description). Before, an
+/// imported user's first apply sent `backend_roles: []` and nothing else,
+/// and production's user lost them. A changed password of an imported user
+/// is refused unless `allow_disruption` lists it. Read with the plugin's API.
+#[test]
+fn an_imported_security_user_and_role_keep_what_the_configuration_leaves_unset() {
+    const PASSWORD: &str = "Srch-Master-9!kq";
+    let emu = Emulator::start();
+    let dir = scratch("import-security").join("audit");
+    copy_dir(&repo().join("tests/fixtures/audit"), &dir);
+    let run = |env: &[(&str, &str)], args: &[&str]| -> Run {
+        let mut c = emu.cmd(&dir, args);
+        c.env("STANDBY_VAR_search_password", PASSWORD).env("STANDBY_VAR_mm_password", "Prod-Mm-Pass9!");
+        c.envs(env.iter().copied());
+        let run: Run = c.output().expect("run standby").into();
+        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+        run
+    };
+    let ok = |env: &[(&str, &str)], args: &[&str]| -> Run {
+        let r = run(env, args);
+        assert_eq!(r.code, 0, "standby {}:\n{}", args.join(" "), r.all());
+        r
+    };
+    ok(&[], &["apply", ".", "--auto-approve"]);
+    let (status, text) = common::http(&emu.endpoint(), "GET", "/_emulator/opensearch/domains", None, "", None);
+    assert_eq!(status, 200, "{text}");
+    let domains: Value = serde_json::from_str(&text).unwrap();
+    let host = domains.as_array().unwrap().iter().find(|d| d["domain"] == "mm-audit").unwrap()["endpoints"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let rest = |method: &str, path: &str, body: Option<&Value>| -> Value {
+        let body = body.map(Value::to_string);
+        let (status, text) = common::http(&emu.endpoint(), method, path, Some(&host), PASSWORD, body.as_deref());
+        assert!((200..300).contains(&status), "{method} {path}: {status} {text}");
+        serde_json::from_str(&text).unwrap()
+    };
+    // Production's own user and role, with what standby's configuration does not set.
+    rest(
+        "PUT",
+        "/_plugins/_security/api/internalusers/mm-prod",
+        Some(&json!({"password": "Prod-Mm-Pass9!", "backend_roles": ["prod-backend"],
+                      "attributes": {"team": "chat"}, "opendistro_security_roles": ["readall"]})),
+    );
+    rest(
+        "PUT",
+        "/_plugins/_security/api/roles/mm-prod-role",
+        Some(&json!({"cluster_permissions": ["cluster_monitor"],
+                      "index_permissions": [{"index_patterns": ["prod-*"], "allowed_actions": ["read"]}],
+                      "tenant_permissions": [{"tenant_patterns": ["global_tenant"], "allowed_actions": ["kibana_all_read"]}],
+                      "description": "production's own"})),
+    );
+    let user = || rest("GET", "/_plugins/_security/api/internalusers/mm-prod", None)["mm-prod"].clone();
+    let role = || rest("GET", "/_plugins/_security/api/roles/mm-prod-role", None)["mm-prod-role"].clone();
+    let (user_before, role_before) = (user(), role());
+    assert_eq!(user_before["backend_roles"], json!(["prod-backend"]), "{user_before}");
+    let security = |extra: &str| {
+        format!(
+            "variables:\n  mm_password: {{ type: string, sensitive: true }}\n  \
+             mm_allow: {{ type: any, default: null }}\n\
+             resources:\n  \
+             user:\n    type: opensearch_internal_user\n    properties:\n      \
+             domain_endpoint: \"${{aws_opensearch_domain.domain.endpoint}}\"\n      master_user_name: admin\n      \
+             master_user_password: \"${{var.search_password}}\"\n      user_name: mm-prod\n      \
+             password: \"${{var.mm_password}}\"\n      allow_disruption: \"${{var.mm_allow}}\"\n  \
+             role:\n    type: opensearch_role\n    properties:\n      \
+             domain_endpoint: \"${{aws_opensearch_domain.domain.endpoint}}\"\n      master_user_name: admin\n      \
+             master_user_password: \"${{var.search_password}}\"\n      role_name: mm-prod-role\n      \
+             cluster_permissions: [cluster_monitor, cluster_composite_ops]\n{extra}"
+        )
+    };
+    write_files(
+        &dir,
+        &[(
+            "security.yaml",
+            &security(
+                "imports:\n  - { to: opensearch_internal_user.user, id: mm-prod }\n  - { to: opensearch_role.role, id: mm-prod-role }\n",
+            ),
+        )],
+    );
+    ok(&[], &["apply", ".", "--auto-approve"]);
+    std::fs::write(dir.join("security.yaml"), security("")).unwrap();
+    let (user_after, role_after) = (user(), role());
+    for k in ["backend_roles", "attributes", "opendistro_security_roles"] {
+        assert_eq!(user_after[k], user_before[k], "the imported user's `{k}` changed: {user_after}");
+    }
+    // The role's update (its cluster permissions) sent the rest as found.
+    assert_eq!(role_after["cluster_permissions"], json!(["cluster_monitor", "cluster_composite_ops"]));
+    for k in ["index_permissions", "tenant_permissions", "description"] {
+        assert_eq!(role_after[k], role_before[k], "the imported role's `{k}` changed: {role_after}");
+    }
+    ok(&[], &["plan", ".", "--detailed-exitcode"]);
+    // Another password for the imported user: refused, unless accepted.
+    let new = [("STANDBY_VAR_mm_password", "Prod-Mm-Other9!")];
+    let refused = run(&new, &["plan", "."]);
+    assert_eq!(refused.code, 1, "{}", refused.all());
+    assert!(
+        refused.stderr.contains("this changes the password of adopted internal user `mm-prod`"),
+        "{}",
+        refused.stderr
+    );
+    assert!(refused.stderr.contains("allow_disruption: [password]"), "{}", refused.stderr);
+    let accept = [new[0], ("STANDBY_VAR_mm_allow", "[\"password\"]")];
+    ok(&accept, &["apply", ".", "--auto-approve"]);
+    let user_changed = user();
+    for k in ["backend_roles", "attributes", "opendistro_security_roles"] {
+        assert_eq!(user_changed[k], user_before[k], "the password change dropped `{k}`: {user_changed}");
+    }
+    ok(&accept, &["plan", ".", "--detailed-exitcode"]);
 }

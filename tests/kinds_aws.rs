@@ -53,7 +53,7 @@ fn tags(pairs: &[(&str, &str)]) -> Value {
 }
 
 fn cx<'a>(aws: &'a Aws, region: &'a str) -> Ctx<'a> {
-    Ctx { address: "test", region, aws, timeout: Duration::from_secs(60) }
+    Ctx::new("test", region, aws, Duration::from_secs(60))
 }
 
 /// Every input in `desired` compares equal to what read reports, as the planner sees it.

@@ -65,10 +65,7 @@ impl World {
     }
 
     fn keys(&self, prefix: &str) -> Vec<String> {
-        self.block(async {
-            let out = self.s3.list_objects_v2().bucket(BUCKET).prefix(prefix).send().await.unwrap();
-            out.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect()
-        })
+        self.block(keys(&self.s3, prefix))
     }
 
     fn remote_state(&self) -> Value {
@@ -94,6 +91,11 @@ impl World {
         write_files(&dir, files);
         dir
     }
+}
+
+async fn keys(s3: &S3, prefix: &str) -> Vec<String> {
+    let out = s3.list_objects_v2().bucket(BUCKET).prefix(prefix).send().await.unwrap();
+    out.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect()
 }
 
 async fn client(endpoint: &str, region: &'static str) -> S3 {
@@ -402,4 +404,365 @@ fn saved_plans_work_on_remote_state() {
     assert_eq!(w.remote_state()["serial"], 1);
     let stale = w.ok(&dir, 1, &["apply", "p.plan"]);
     assert!(stale.stderr.contains("the saved plan is stale"), "{}", stale.stderr);
+}
+
+fn record(name: &str) -> (standby::address::InstanceAddr, standby::state::Instance) {
+    let addr = standby::state::file::instance_addr(&format!("standby_data.{name}")).unwrap();
+    let inst = standby::state::Instance {
+        type_name: "standby_data".into(),
+        region: "us-west-1".into(),
+        id: Some(name.into()),
+        status: standby::state::Status::Ready,
+        attrs: Default::default(),
+        sensitive: Default::default(),
+        deps: vec![],
+        adopted: false,
+        found: None,
+    };
+    (addr, inst)
+}
+
+/// A teammate force-unlocks a run that is still going (it looked dead).
+/// The next run folds in what it read of that run's journal and removes
+/// exactly that: records the live run writes afterwards stay in S3 for the
+/// run after, never deleted with nothing on record.
+#[test]
+fn folding_in_a_journal_never_removes_records_written_since() {
+    let w = World::new();
+    let (a, b) = (w.backend(), w.backend());
+    w.block(async {
+        let held = a.lock("apply").await.unwrap();
+        let (st, _) = a.read().await.unwrap();
+        let journal = a.journal(&st.lineage).await.unwrap();
+        for n in ["k1", "k2", "k3"] {
+            let (addr, inst) = record(n);
+            journal.put(&addr, &inst).await.unwrap();
+        }
+        // "It must be dead": force-unlock while it still runs.
+        b.force_unlock(&held.info.id).await.unwrap();
+        let _b_lock = b.lock("apply").await.unwrap();
+        let (mut folded, replayed) = b.read().await.unwrap();
+        assert_eq!(replayed, 3);
+        // The live run goes on creating while b folds its journal in.
+        let (addr, inst) = record("k4");
+        journal.put(&addr, &inst).await.unwrap();
+        backend::write(&b, &mut folded).await.unwrap();
+        b.clear_journal().await.unwrap();
+        let left = keys(&w.s3, "_standby/journal/").await;
+        assert_eq!(left.len(), 1, "k4's record stays: {left:?}");
+        // The run after sees it.
+        let (after, replayed) = w.backend().read().await.unwrap();
+        assert_eq!(replayed, 1);
+        let names: Vec<String> = after.resources.keys().map(|a| a.to_string()).collect();
+        assert_eq!(names, ["standby_data.k1", "standby_data.k2", "standby_data.k3", "standby_data.k4"]);
+        drop(held);
+    });
+}
+
+/// State keys that nest (`a` and `a/b`): separate locks, and neither reads,
+/// adopts or removes the other's journal.
+#[test]
+fn nested_state_keys_share_no_journal_and_no_lock() {
+    let w = World::new();
+    let at = |key: &str| {
+        let spec = S3Spec { bucket: BUCKET.into(), key: key.into(), region: STATE_REGION.into(), kms_key_id: None };
+        S3Backend::with_client(spec, w.s3.clone())
+    };
+    let (outer, inner) = (at("team/dr"), at("team/dr/staging"));
+    w.block(async {
+        // A run on the inner key is under way: its lock and journal in S3.
+        let inner_lock = inner.lock("apply").await.unwrap();
+        let (st, _) = inner.read().await.unwrap();
+        let journal = inner.journal(&st.lineage).await.unwrap();
+        let (addr, inst) = record("staging");
+        journal.put(&addr, &inst).await.unwrap();
+        // The outer key's lock is another object: held at the same time.
+        let outer_lock = outer.lock("apply").await.unwrap();
+        assert_ne!(outer_lock.info.id, inner_lock.info.id);
+        assert_eq!(keys(&w.s3, "_standby/locks/").await.len(), 2);
+        // The outer state neither replays nor adopts the inner journal...
+        let (mut o, replayed) = outer.read().await.unwrap();
+        assert_eq!((replayed, o.resources.len()), (0, 0));
+        assert_ne!(o.lineage, st.lineage, "the outer state took the inner one's lineage");
+        backend::write(&outer, &mut o).await.unwrap();
+        // ...nor removes it.
+        outer.clear_journal().await.unwrap();
+        let (i, replayed) = inner.read().await.unwrap();
+        assert_eq!((replayed, i.resources.len()), (1, 1));
+        drop((outer_lock, inner_lock));
+    });
+}
+
+/// Plans and drift read without the lock. An apply that finishes while
+/// they read removes its journal between their listing and their GETs: the
+/// reader reads again instead of failing.
+#[test]
+fn a_lock_free_read_racing_an_apply_s_end_reads_again() {
+    let w = World::new();
+    let writer = std::sync::Arc::new(w.backend());
+    w.block(async {
+        let (mut st, _) = writer.read().await.unwrap();
+        backend::write(&*writer, &mut st).await.unwrap();
+        let lineage = st.lineage.clone();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let applies = {
+            let (writer, stop) = (writer.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut n = 0;
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    let journal = writer.journal(&lineage).await.unwrap();
+                    for i in 0..6 {
+                        let (addr, inst) = record(&format!("r{i}"));
+                        journal.put(&addr, &inst).await.unwrap();
+                    }
+                    journal.finish().await.unwrap();
+                    n += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+                n
+            })
+        };
+        let mut failures = Vec::new();
+        for _ in 0..150 {
+            if let Err(e) = w.backend().read().await {
+                failures.push(e.to_string());
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let finished = applies.await.unwrap();
+        assert!(finished > 5, "the applies did not overlap the reads ({finished})");
+        assert!(failures.is_empty(), "{} of 150 reads failed, e.g. {}", failures.len(), failures[0]);
+    });
+}
+
+/// A bucket whose default encryption is SSE-KMS (and whose policy may insist
+/// on it): standby sends no encryption header of its own, so the state, the
+/// lock and the journal get the bucket's KMS encryption, not SSE-S3.
+#[test]
+fn the_buckets_default_encryption_holds() {
+    use aws_sdk_s3::types::{
+        ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+        ServerSideEncryptionRule,
+    };
+    let w = World::new();
+    let key = "arn:aws:kms:us-east-2:123456789012:key/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0";
+    w.block(async {
+        let default = ServerSideEncryptionByDefault::builder()
+            .sse_algorithm(ServerSideEncryption::AwsKms)
+            .kms_master_key_id(key)
+            .build()
+            .unwrap();
+        let conf = ServerSideEncryptionConfiguration::builder()
+            .rules(ServerSideEncryptionRule::builder().apply_server_side_encryption_by_default(default).build())
+            .build()
+            .unwrap();
+        w.s3.put_bucket_encryption().bucket(BUCKET).server_side_encryption_configuration(conf).send().await.unwrap();
+        let b = w.backend();
+        let held = b.lock("apply").await.unwrap();
+        let (mut st, _) = b.read().await.unwrap();
+        let journal = b.journal(&st.lineage).await.unwrap();
+        let (addr, inst) = record("k1");
+        journal.put(&addr, &inst).await.unwrap();
+        backend::write(&b, &mut st).await.unwrap();
+        for object in keys(&w.s3, "").await {
+            let head = w.s3.head_object().bucket(BUCKET).key(&object).send().await.unwrap();
+            assert_eq!(
+                (head.server_side_encryption().map(|s| s.as_str().to_string()), head.ssekms_key_id()),
+                (Some("aws:kms".to_string()), Some(key)),
+                "{object}"
+            );
+        }
+        drop(held);
+    });
+}
+
+/// The lock object, if any.
+async fn lock_object(s3: &S3) -> Option<String> {
+    keys(s3, "_standby/locks/").await.into_iter().next()
+}
+
+fn kill(pid: u32, signal: &str) {
+    let ok = std::process::Command::new("kill").args([&format!("-{signal}"), &pid.to_string()]).status().unwrap();
+    assert!(ok.success(), "kill -{signal} {pid}");
+}
+
+/// Ctrl-C at the confirmation prompt (a terminal: a pseudo-terminal here)
+/// stops the apply and releases the S3 lock it took.
+#[test]
+fn sigint_at_the_prompt_releases_the_lock() {
+    let w = World::new();
+    let dir = w.machine(&[("main.yaml", &data(3)), ("backend.yaml", BACKEND)]);
+    // A pseudo-terminal: the child's pid, then what it printed, then its exit code.
+    let pty = r#"
+import os, pty, sys
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+print(pid, flush=True)
+seen = b""
+while b"Enter a value" not in seen:
+    seen += os.read(fd, 4096)
+print("PROMPT", flush=True)
+while True:
+    try:
+        chunk = os.read(fd, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    seen += chunk
+print(seen.decode(errors="replace").replace("\n", " | "), flush=True)
+print("EXIT", os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), flush=True)
+"#;
+    let c = w.emu.cmd(&dir, &["apply", "."]);
+    let program = c.get_program().to_owned();
+    let args: Vec<_> = c.get_args().map(|a| a.to_owned()).collect();
+    let mut py = std::process::Command::new("python3");
+    py.arg("-c").arg(pty).arg(program).args(args).current_dir(&dir).stdout(Stdio::piped());
+    for (k, v) in c.get_envs() {
+        match v {
+            Some(v) => py.env(k, v),
+            None => py.env_remove(k),
+        };
+    }
+    let mut child = py.spawn().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap()).lines().map_while(Result::ok);
+    let pid: u32 = out.next().unwrap().trim().parse().unwrap();
+    assert_eq!(out.next().as_deref(), Some("PROMPT"));
+    assert!(w.block(lock_object(&w.s3)).is_some(), "the apply holds the lock at its prompt");
+    kill(pid, "INT");
+    let printed = out.next().unwrap_or_default();
+    let exit = out.next().unwrap_or_default();
+    child.wait().unwrap();
+    assert_eq!(exit, "EXIT 130", "{printed}");
+    assert!(printed.contains("SIGINT received: stopping now") && printed.contains("is released"), "{printed}");
+    assert_eq!(w.block(lock_object(&w.s3)), None, "the lock is gone: {printed}");
+    assert!(w.keys("mattermost/").is_empty(), "nothing was written");
+}
+
+/// A CI cancel (SIGTERM) while the state is refreshed: the lock is released
+/// and the run says so; the next run needs no force-unlock.
+#[test]
+fn sigterm_during_refresh_releases_the_lock() {
+    let w = World::new();
+    // One resource whose refresh keeps retrying: its domain does not answer.
+    let config = "regions: { primary: us-west-1, secondary: us-east-1 }
+variables:
+  pw: { type: string, sensitive: true }
+resources:
+  user:
+    type: opensearch_internal_user
+    properties:
+      domain_endpoint: search-mm-0123456789abcdefghijklmnop.us-west-1.es.amazonaws.com
+      endpoint_url: http://127.0.0.1:9
+      master_user_name: admin
+      master_user_password: \"${var.pw}\"
+      user_name: mattermost
+      password: \"${var.pw}\"
+";
+    let dir = w.machine(&[("main.yaml", config), ("backend.yaml", BACKEND)]);
+    let state = serde_json::json!({"version": 2, "serial": 1, "lineage": "l-1", "standby_version": "0.1.0",
+        "salt": "0011223344556677", "resources": [{"address": "opensearch_internal_user.user",
+        "type": "opensearch_internal_user", "name": "user", "region": "us-west-1", "id": "mattermost",
+        "status": "ready", "attributes": {"user_name": "mattermost", "master_user_name": "admin",
+        "domain_endpoint": "search-mm-0123456789abcdefghijklmnop.us-west-1.es.amazonaws.com",
+        "endpoint_url": "http://127.0.0.1:9"}}]});
+    w.block(async {
+        w.s3.put_object().bucket(BUCKET).key(KEY).body(state.to_string().into_bytes().into()).send().await.unwrap()
+    });
+    let child = w
+        .emu
+        .cmd(&dir, &["apply", ".", "--auto-approve"])
+        .env("STANDBY_VAR_pw", "Pass-word-1!")
+        .env("STANDBY_AWS_MAX_ATTEMPTS", "8")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while w.block(lock_object(&w.s3)).is_none() {
+        assert!(started.elapsed().as_secs() < 30, "the apply never took the lock");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    kill(child.id(), "TERM");
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    assert!(stderr.contains("SIGTERM received: stopping now") && stderr.contains("is released"), "{stderr}");
+    assert_eq!(w.block(lock_object(&w.s3)), None, "{stderr}");
+}
+
+/// SIGTERM during the changes: nothing new starts, what runs finishes, the
+/// state is stored and the lock released (one interrupt); the next apply
+/// finishes the rest.
+#[test]
+fn sigterm_during_apply_stores_the_state_and_releases_the_lock() {
+    let w = World::new();
+    let dir = w.machine(&[("main.yaml", &data(300)), ("backend.yaml", BACKEND)]);
+    let mut child = w
+        .emu
+        .cmd(&dir, &["apply", ".", "--auto-approve", "--parallelism", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    let mut seen = 0;
+    while reader.read_line(&mut line).unwrap() > 0 {
+        if line.contains("Creation complete") {
+            seen += 1;
+            if seen == 50 {
+                kill(child.id(), "TERM");
+                break;
+            }
+        }
+        line.clear();
+    }
+    let rest: Vec<String> = reader.lines().map_while(Result::ok).collect();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "an interrupted apply fails: {rest:?}");
+    assert!(rest.iter().any(|l| l.contains("Interrupt received")), "{rest:?}");
+    assert_eq!(w.block(lock_object(&w.s3)), None, "{}", String::from_utf8_lossy(&out.stderr));
+    let recorded = w.ok(&dir, 0, &["state", "list"]).stdout.lines().count();
+    assert!((50..300).contains(&recorded), "{recorded} recorded");
+    w.ok(&dir, 0, &["apply", ".", "--auto-approve"]);
+    assert_eq!(w.ok(&dir, 0, &["state", "list"]).stdout.lines().count(), 300);
+}
+
+/// A lock object this version cannot fully read: one written by another
+/// version (only the id) names its holder and is released by its id; one
+/// that is not a standby lock at all (made by hand) is shown with the
+/// command that removes it by its ETag, and that command removes it.
+#[test]
+fn a_lock_from_another_version_or_by_hand_is_released_with_standby() {
+    let w = World::new();
+    let dir = w.machine(&[("main.yaml", &data(1)), ("backend.yaml", BACKEND)]);
+    let lock_key = format!("_standby/locks/{KEY}");
+    let put = |body: &str| {
+        w.block(w.s3.put_object().bucket(BUCKET).key(&lock_key).body(body.as_bytes().to_vec().into()).send()).unwrap();
+    };
+
+    put(r#"{"id": "from-another-version"}"#);
+    let locked = w.ok(&dir, 1, &["apply", ".", "--auto-approve"]);
+    assert_eq!(lock_id(&locked.stderr), "from-another-version", "{}", locked.stderr);
+    w.ok(&dir, 0, &["force-unlock", "from-another-version"]);
+    assert!(w.keys(&lock_key).is_empty());
+
+    put("written by hand");
+    let locked = w.ok(&dir, 1, &["apply", ".", "--auto-approve"]);
+    assert!(locked.stderr.contains("cannot be read as a standby lock"), "{}", locked.stderr);
+    let refused = w.ok(&dir, 1, &["force-unlock", "some-id"]);
+    assert!(refused.stderr.contains("written by hand"), "the object's content is shown: {}", refused.stderr);
+    let command = refused
+        .stderr
+        .lines()
+        .find_map(|l| l.split("remove it with: standby ").nth(1))
+        .unwrap_or_else(|| panic!("no command in:\n{}", refused.stderr));
+    let args: Vec<&str> = command.split_whitespace().collect();
+    assert_eq!(args.len(), 2, "{command}");
+    w.ok(&dir, 0, &args);
+    assert!(w.keys(&lock_key).is_empty(), "the lock is gone");
+    w.ok(&dir, 0, &["apply", ".", "--auto-approve"]);
 }

@@ -52,10 +52,72 @@ impl World {
         w
     }
 
-    fn run(&self, args: &[&str]) -> Run {
+    /// With the app tier and DNS, the front fixture's text changed by `edit`
+    /// (a variant: a pilot-light secondary, other database endpoints).
+    fn with_front_edited(edit: impl Fn(String) -> String) -> World {
+        let w = World::new();
+        let text = std::fs::read_to_string(repo().join("tests/fixtures/switchover-front/front.yaml")).unwrap();
+        let edited = edit(text.clone());
+        assert_ne!(edited, text, "the edit changed nothing");
+        std::fs::write(w.dir.join("front.yaml"), edited).unwrap();
+        w
+    }
+
+    fn cmd(&self, args: &[&str]) -> std::process::Command {
         let mut c = self.emu.cmd(&self.dir, args);
         c.env("STANDBY_VAR_db_password", "Db-Master-7#wz");
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        self.cmd(args).output().expect("run standby").into()
+    }
+
+    fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut c = self.cmd(args);
+        for (k, v) in env {
+            c.env(k, v);
+        }
         c.output().expect("run standby").into()
+    }
+
+    /// Status of a step of the state's last run, as last written.
+    fn step_status(&self, id: &str) -> Option<String> {
+        let text = std::fs::read_to_string(self.dir.join("state/standby.json")).ok()?;
+        let st: Value = serde_json::from_str(&text).ok()?;
+        st["roles"]["run"]["steps"].as_array()?.iter().find(|s| s["id"] == id)?["status"].as_str().map(str::to_string)
+    }
+
+    /// Starts `args`, and kills it once step `id` is recorded running.
+    fn kill_during(&self, args: &[&str], id: &str) {
+        let mut child = self.cmd(args).stdout(std::process::Stdio::null()).spawn().unwrap();
+        let started = std::time::Instant::now();
+        while self.step_status(id).as_deref() != Some("running") {
+            assert!(child.try_wait().unwrap().is_none(), "standby {} ended before {id} ran", args.join(" "));
+            assert!(started.elapsed().as_secs() < 120, "{id} never ran");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        child.kill().unwrap(); // SIGKILL
+        let _ = child.wait();
+    }
+
+    /// The steps of the state's last run with their statuses.
+    fn steps(&self) -> Vec<(String, String)> {
+        let st = self.state();
+        st["roles"]["run"]["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| (s["id"].as_str().unwrap().to_string(), s["status"].as_str().unwrap().to_string()))
+            .collect()
+    }
+
+    /// The regions the AWS calls since the last reset went to.
+    fn regions_called(&self) -> Vec<String> {
+        let calls = self.control("GET", "/_emulator/calls", None);
+        let set: std::collections::BTreeSet<String> =
+            calls.as_array().unwrap().iter().map(|c| c["region"].as_str().unwrap().to_string()).collect();
+        set.into_iter().collect()
     }
 
     fn ok(&self, code: i32, args: &[&str]) -> Run {
@@ -95,6 +157,19 @@ impl World {
         serde_json::from_str(&std::fs::read_to_string(self.dir.join("state/standby.json")).unwrap()).unwrap()
     }
 
+    /// The operations among `ops` in the call log, in the order they came.
+    fn ops_in_order(&self, ops: &[&str]) -> Vec<String> {
+        let calls = self.control("GET", "/_emulator/calls", None);
+        calls
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c["operation"].as_str())
+            .filter(|op| ops.contains(op))
+            .map(str::to_string)
+            .collect()
+    }
+
     /// Switchover calls in the call log, as (operation, region).
     fn switch_calls(&self) -> Vec<(String, String)> {
         let calls = self.control("GET", "/_emulator/calls", None);
@@ -132,7 +207,7 @@ fn planned_switchover_moves_the_writer_and_back_with_clean_plans() {
     insta::assert_json_snapshot!("switchover_runbook_json", doc["runbook"]);
     let ids: Vec<&str> =
         doc["runbook"]["steps"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, ["readiness", "db.switchover", "db.write-forwarding"]);
+    assert_eq!(ids, ["readiness", "db.write-forwarding", "db.switchover"]);
     // Reviewing changed nothing.
     assert_eq!(w.writer(), (CLUSTER_WEST.to_string(), false));
 
@@ -143,15 +218,22 @@ fn planned_switchover_moves_the_writer_and_back_with_clean_plans() {
     assert!(apply.stdout.contains("Switchover complete: secondary (us-east-1) is active"), "{}", apply.stdout);
     assert_eq!(w.writer(), (CLUSTER_EAST.to_string(), false));
     assert_eq!(w.switch_calls(), [("SwitchoverGlobalCluster".to_string(), WEST.to_string())]);
-    // Write forwarding kept on the new secondary; the clusters keep their names.
+    // Write forwarding was asked for on the writer before the switch (AWS
+    // applies it at demotion): the new secondary forwards at once, nothing
+    // asked after; the clusters keep their names.
     assert_eq!(w.forwarding(WEST, CLUSTER_WEST), Some(true));
+    // (The ordinary apply after the runbook applies the plan's change of the setting again: a no-op.)
+    let ops = w.ops_in_order(&["ModifyDBCluster", "SwitchoverGlobalCluster"]);
+    assert_eq!(ops[..2], ["ModifyDBCluster", "SwitchoverGlobalCluster"], "{}", apply.stdout);
     let st = w.state();
     assert_eq!(st["roles"]["active"], "secondary");
     let events = st["roles"]["run"]["events"].as_array().unwrap();
     let steps: Vec<&str> = events.iter().map(|e| e["step"].as_str().unwrap()).collect();
-    assert_eq!(steps, ["readiness", "db.switchover", "db.write-forwarding"]);
+    assert_eq!(steps, ["readiness", "db.write-forwarding", "db.switchover"]);
     assert!(events.iter().all(|e| e["end"].is_string() && !e["outcome"].as_str().unwrap().starts_with("failed")));
-    assert_eq!(events[1]["request_ids"].as_array().map(Vec::len), Some(1), "{events:?}");
+    assert_eq!(events[2]["request_ids"].as_array().map(Vec::len), Some(1), "{events:?}");
+    let switched = events[2]["outcome"].as_str().unwrap();
+    assert!(switched.contains(&format!("write forwarding on {CLUSTER_WEST}: enabled")), "{switched}");
     let clean = w.ok(0, &[&["plan", ".", "--detailed-exitcode"][..], &to_east].concat());
     assert!(clean.stdout.contains("No changes."), "{}", clean.stdout);
     assert_eq!(w.ok(0, &["output", "writer_region"]).stdout.trim().trim_matches('"'), "us-east-1");
@@ -204,7 +286,7 @@ fn a_switchover_killed_while_aws_switches_resumes_to_the_same_end() {
     child.kill().unwrap();
     let _ = child.wait();
     let st = w.state();
-    assert_eq!(st["roles"]["run"]["steps"][1], json!({"id": "db.switchover", "status": "running"}), "{st:#}");
+    assert_eq!(st["roles"]["run"]["steps"][2], json!({"id": "db.switchover", "status": "running"}), "{st:#}");
     w.control("DELETE", "/_emulator/calls", None);
     let again = w.ok(0, &[&["apply", ".", "--auto-approve"][..], &to_east].concat());
     assert!(again.stdout.contains("readiness: done in an earlier run"), "{}", again.stdout);
@@ -257,11 +339,12 @@ fn failover_with_the_primary_region_down_calls_only_the_secondary() {
         steps,
         &json!([
             {"id": "db.failover", "status": "done"},
+            {"id": "app.scheduler-on", "status": "done"},
+            {"id": "app.serving", "status": "done"},
+            {"id": "dns.to-active", "status": "done"},
+            {"id": "app.scheduler-off", "status": "pending"},
             {"id": "db.rejoin", "status": "pending"},
             {"id": "db.write-forwarding", "status": "pending"},
-            {"id": "app.scheduler-off", "status": "pending"},
-            {"id": "app.scheduler-on", "status": "done"},
-            {"id": "dns.to-active", "status": "done"},
         ])
     );
     // Users reach the survivor, whose nodes run the job scheduler now (the
@@ -279,12 +362,13 @@ fn failover_with_the_primary_region_down_calls_only_the_secondary() {
 
     // The region is back: the pending steps show in the plan, and apply finishes them.
     // Aurora's snapshot of the old writer, and its copy, take a while to be available.
-    w.control("POST", "/_emulator/settings", Some(json!({"rds_snapshot_ms": 1000})));
+    // Aurora lists the old writer again before its snapshot shows (AWS does not say which comes first).
+    w.control("POST", "/_emulator/settings", Some(json!({"rds_snapshot_ms": 1000, "rds_rejoin_snapshot_ms": 2500})));
     w.control("POST", "/_emulator/regions", Some(json!({"region": WEST, "down": false})));
     let keep = ["--var", "active_region=secondary"];
     let plan = w.ok(2, &[&["plan", ".", "--detailed-exitcode"][..], &keep].concat());
     assert!(
-        plan.stdout.contains("Failover to secondary (us-east-1) is not finished: 3 pending step(s)"),
+        plan.stdout.contains("Failover to secondary (us-east-1), 3 step(s) not done yet, in this order"),
         "{}",
         plan.stdout
     );
@@ -314,6 +398,14 @@ fn failover_with_route53s_region_down_leaves_dns_to_the_health_checks() {
     w.control("DELETE", "/_emulator/calls", None);
     let run = w.ok(0, &["failover", ".", "--to", "primary", "--allow-data-loss", "--auto-approve"]);
     assert!(run.stdout.contains("dns.to-active: pending until us-east-1 is back"), "{}", run.stdout);
+    // No fencing event in the survivor: said so (split brain stays possible).
+    assert!(run.stdout.contains("no write-fencing event in us-west-1 yet"), "{}", run.stdout);
+    // What to do with the old region's nodes meanwhile.
+    assert!(
+        run.stdout.contains("Keep them out of service until `standby apply --var active_region=primary` has run"),
+        "{}",
+        run.stdout
+    );
     assert!(run.stdout.contains("Route 53 answers with the SECONDARY record"), "{}", run.stdout);
     let calls = w.control("GET", "/_emulator/calls", None);
     let regions: std::collections::BTreeSet<&str> =
@@ -327,11 +419,22 @@ fn failover_with_route53s_region_down_leaves_dns_to_the_health_checks() {
     assert_eq!(status_of("app.scheduler-on"), Some(json!("done")), "{steps:?}");
     assert_eq!(status_of("dns.to-active"), Some(json!("pending")), "{steps:?}");
 
-    // Back: apply moves DNS and turns the old region's scheduler off.
+    // Back: apply moves DNS and turns the old region's scheduler off before anything else of
+    // the deferred part (users never go back to the old region). Aurora's snapshot never comes:
+    // said so, kept as a note of the run.
+    w.control("POST", "/_emulator/settings", Some(json!({"rds_rejoin_snapshot_ms": -1})));
     w.control("POST", "/_emulator/regions", Some(json!({"region": EAST, "down": false})));
     let plan = w.ok(0, &["plan", "."]);
     assert!(plan.stdout.contains("[dns.to-active] DNS to us-west-1"), "{}", plan.stdout);
-    w.ok(0, &["apply", ".", "--auto-approve"]);
+    let apply = w.run_env(&["apply", ".", "--auto-approve"], &[("STANDBY_FAILOVER_SNAPSHOT_WAIT_SECS", "2")]);
+    assert_eq!(apply.code, 0, "{}", apply.all());
+    let events = w.state()["roles"]["run"]["events"].as_array().unwrap().clone();
+    let last: Vec<&str> = events.iter().rev().take(4).rev().map(|e| e["step"].as_str().unwrap()).collect();
+    assert_eq!(last, ["dns.to-active", "app.scheduler-off", "db.rejoin", "db.write-forwarding"], "{events:#?}");
+    let none = "Aurora left no rds:unplanned-global-failover-mm-db-us-east-1-* snapshot in us-east-1 within 2s";
+    assert!(apply.stdout.contains(&format!("Note (kept in the state with the run): {none}")), "{}", apply.stdout);
+    let notes = w.state()["roles"]["run"]["notes"].clone();
+    assert!(notes.as_array().unwrap().iter().any(|n| n.as_str().unwrap().starts_with(none)), "{notes}");
     let dns = front.dns();
     assert!(dns["PRIMARY"].contains(".us-west-1."), "{dns:?}");
     assert_eq!((front.scheduler(WEST), front.scheduler(EAST)), ("true".to_string(), "false".to_string()));
@@ -357,7 +460,10 @@ fn readiness_failure_stops_before_any_change_unless_forced() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|c| !c["operation"].as_str().unwrap().starts_with("Describe") && c["operation"] != "GetMetricData")
+        .filter(|c| {
+            let op = c["operation"].as_str().unwrap();
+            !op.starts_with("Describe") && !op.starts_with("List") && op != "GetMetricData"
+        })
         .cloned()
         .collect();
     assert!(writes.is_empty(), "changes were made: {writes:#?}");
@@ -438,7 +544,11 @@ impl Front {
             let data = out.launch_template_versions()[0].launch_template_data().unwrap();
             let bytes = aws_smithy_types::base64::decode(data.user_data().unwrap()).unwrap();
             let text = String::from_utf8(bytes).unwrap();
-            text.lines().find_map(|l| l.strip_prefix("MM_JOBSETTINGS_RUNSCHEDULER=")).unwrap_or("?").to_string()
+            text.lines()
+                .find_map(|l| l.strip_prefix("MM_JOBSETTINGS_RUNSCHEDULER="))
+                .map(|v| v.trim_matches('"'))
+                .unwrap_or("?")
+                .to_string()
         })
     }
 }
@@ -477,7 +587,7 @@ impl Full {
             .env("STANDBY_VAR_app_certificate_arn_secondary", "null")
             // A warm secondary: a switchover's readiness needs healthy app
             // nodes in the region it makes active.
-            .env("STANDBY_VAR_app_nodes_secondary", "1")
+            .env("STANDBY_VAR_app_nodes_passive", "1")
             .env("STANDBY_VAR_mattermost_db_password", "Mm-Db-9!kd")
             .env("STANDBY_VAR_secrets_recovery_window_in_days", "0");
         for (k, v) in env {
@@ -598,15 +708,18 @@ impl Full {
     }
 }
 
-/// A full switchover's steps, in the issue's safe order: traffic (scheduler,
-/// DNS) moves before the old leader's search copies are deleted.
-const SWITCH_ORDER: [&str; 8] = [
+/// A full switchover's steps, in the safe order: write forwarding set before
+/// the switch, the scheduler moved and the new region serving before DNS,
+/// the search followers stopped right before DNS, the old leader's copies
+/// deleted after it.
+const SWITCH_ORDER: [&str; 9] = [
     "readiness",
-    "db.switchover",
     "db.write-forwarding",
-    "search.stop-followers",
+    "db.switchover",
     "app.scheduler-off",
     "app.scheduler-on",
+    "app.serving",
+    "search.stop-followers",
     "dns.to-active",
     "search.delete-old-copies",
 ];
@@ -686,6 +799,15 @@ fn search_switches_roles_with_the_database_and_back() {
     w.assert_ran_in_order(&SWITCH_ORDER);
     w.assert_leads(OS_EAST, OS_WEST, EAST, WEST);
     roles(EAST, WEST);
+    // The window between the followers' stop and DNS moving is kept as a note: re-index it, from when.
+    let notes = w.state()["roles"]["run"]["notes"].as_array().unwrap().clone();
+    let reindex = notes.iter().filter_map(|n| n.as_str()).find(|n| n.starts_with("Search:")).expect("a search note");
+    assert!(
+        reindex.contains("POST /api/v4/jobs {\"type\":\"elasticsearch_post_indexing\",\"data\":{\"start_time\":\""),
+        "{reindex}"
+    );
+    assert!(!reindex.contains("{from_ms}") && !reindex.contains("{at}"), "{reindex}");
+    assert!(apply.stdout.contains(&format!("Note (kept in the state with the run): {reindex}")), "{}", apply.stdout);
     // The written document reached the new follower (replicated back).
     let clean = w.ok(0, &[&["plan", ".", "--detailed-exitcode"][..], &to_east].concat());
     assert!(clean.stdout.contains("No changes."), "{}", clean.stdout);
@@ -727,12 +849,51 @@ fn search_failover_stops_the_survivors_followers_and_finishes_when_the_region_re
     w.control("POST", "/_emulator/regions", Some(json!({"region": WEST, "down": false})));
     let to_east = ["--var", "active_region=secondary"];
     let plan = w.ok(0, &[&["plan", "."][..], &to_east].concat());
-    assert!(plan.stdout.contains("is not finished"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("step(s) not done yet"), "{}", plan.stdout);
     assert!(plan.stdout.contains("channels (3 documents)"), "{}", plan.stdout);
     w.ok(0, &[&["apply", ".", "--auto-approve"][..], &to_east].concat());
     w.assert_leads(OS_EAST, OS_WEST, EAST, WEST);
     let clean = w.ok(0, &[&["plan", ".", "--detailed-exitcode"][..], &to_east].concat());
     assert!(clean.stdout.contains("No changes."), "{}", clean.stdout);
+}
+
+/// In a failover, search is best effort (review 19 N2): the survivor's
+/// domain refusing `_stop` and `_status` (the fault proxy, 503) leaves
+/// `search.stop-followers` pending with what it costs, and the app tier and
+/// DNS are done all the same; the run says "NOT finished" (exit 4) naming
+/// the step, and a second run with the domain answering finishes it.
+#[test]
+fn a_search_error_in_a_failover_does_not_keep_the_survivor_from_serving() {
+    let w = Full::applied();
+    w.control("POST", "/_emulator/regions", Some(json!({"region": WEST, "down": true})));
+    let proxy = common::proxy::Proxy::start(&w.emu.endpoint(), 11);
+    proxy.refuse_all(&["/_stop"], 1000);
+    proxy.refuse_all(&["/_status"], 1000);
+    let failover = ["failover", ".", "--to", "secondary", "--allow-data-loss", "--auto-approve"];
+    let run = w.run_env(
+        &failover,
+        &[("STANDBY_OPENSEARCH_ENDPOINT_URL", proxy.url.as_str()), ("STANDBY_AWS_MAX_ATTEMPTS", "1")],
+    );
+    assert_eq!(run.code, 4, "{}", run.all());
+    assert!(run.stdout.contains("Failover NOT finished: secondary (us-east-1) is the writer"), "{}", run.stdout);
+    assert!(run.stdout.contains("  - search.stop-followers: pending"), "{}", run.stdout);
+    assert!(run.stdout.contains("read-only follower copies"), "{}", run.stdout);
+    let st: Value = serde_json::from_str(&std::fs::read_to_string(w.dir.join("state/standby.json")).unwrap()).unwrap();
+    let steps = st["roles"]["run"]["steps"].as_array().unwrap();
+    let status_of = |id: &str| steps.iter().find(|s| s["id"] == id).map(|s| s["status"].clone());
+    assert_eq!(status_of("search.stop-followers"), Some(json!("pending")), "{steps:?}");
+    for id in ["db.failover", "app.scheduler-on", "app.serving", "dns.to-active"] {
+        assert_eq!(status_of(id), Some(json!("done")), "{id}: {steps:?}");
+    }
+    let front = Front::new(&w.emu.endpoint());
+    assert!(front.dns()["PRIMARY"].contains(".us-east-1."), "{:?}", front.dns());
+    assert_eq!(front.scheduler(EAST), "true");
+    // The survivor's followers still follow (nothing stopped them).
+    assert_ne!(w.statuses(OS_EAST), ["REPLICATION NOT IN PROGRESS"; 4]);
+    drop(proxy);
+    let again = w.ok(0, &failover);
+    assert!(again.stdout.contains("Failover done: secondary (us-east-1) is active and serves"), "{}", again.stdout);
+    assert_eq!(w.statuses(OS_EAST), ["REPLICATION NOT IN PROGRESS"; 4]);
 }
 
 #[test]
@@ -1049,4 +1210,369 @@ fn an_unhealthy_target_app_tier_stops_the_switchover_unless_forced() {
     assert!(forced.stdout.contains("app.targets"), "{}", forced.stdout);
     assert!(forced.stdout.contains("Switchover complete"), "{}", forced.stdout);
     assert_eq!((front.scheduler(WEST), front.scheduler(EAST)), ("false".to_string(), "true".to_string()));
+}
+
+// ------------------------------------------------- a failover on a bad day
+
+const FAILOVER: [&str; 6] = ["failover", ".", "--to", "secondary", "--allow-data-loss", "--auto-approve"];
+const KEEP_SECONDARY: [&str; 5] = ["apply", ".", "--auto-approve", "--var", "active_region=secondary"];
+
+/// A failover killed after its database step (while the survivor's nodes
+/// roll, twice) is finished in the survivor while the old region is still
+/// down, by `standby failover --to` and by `standby apply` alike; the old
+/// region's steps wait for it whatever their order, and run once it is back.
+#[test]
+fn a_failover_killed_after_the_database_step_finishes_in_the_survivor_while_the_old_region_is_down() {
+    let w = World::with_front();
+    w.ok(0, &["apply", ".", "--auto-approve"]);
+    w.control("POST", "/_emulator/regions", Some(json!({"region": WEST, "down": true})));
+    // The survivor's nodes roll for a while: kills land in app.scheduler-on.
+    w.control("POST", "/_emulator/settings", Some(json!({"asg_refresh_ms": 4000})));
+    w.kill_during(&FAILOVER, "app.scheduler-on");
+    assert_eq!(w.step_status("db.failover").as_deref(), Some("done"));
+    assert_eq!(w.state()["roles"]["active"], "secondary");
+
+    // Resumed by `failover --to`, killed again in the same step.
+    w.control("DELETE", "/_emulator/calls", None);
+    w.kill_during(&FAILOVER, "app.scheduler-on");
+    // Resumed by `apply` while the old region is still down: the survivor's steps only.
+    let run = w.ok(0, &KEEP_SECONDARY);
+    assert!(
+        run.stdout.contains("us-west-1 does not answer: the failover to secondary is not finished"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("Resuming the failover to secondary"), "{}", run.stdout);
+    assert!(run.stdout.contains("Failover done: secondary (us-east-1) is active and serves"), "{}", run.stdout);
+    let steps: BTreeMap<String, String> = w.steps().into_iter().collect();
+    for done in ["db.failover", "app.scheduler-on", "app.serving", "dns.to-active"] {
+        assert_eq!(steps[done], "done", "{done}: {steps:?}");
+    }
+    for waiting in ["app.scheduler-off", "db.rejoin", "db.write-forwarding"] {
+        assert_eq!(steps[waiting], "pending", "{waiting}: {steps:?}");
+    }
+    // Never asked twice, never a call to the region that is down (its calls are dropped, and noted).
+    assert_eq!(w.switch_calls(), Vec::<(String, String)>::new());
+    let calls = w.control("GET", "/_emulator/calls", None);
+    let west: Vec<&Value> = calls
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["region"] == WEST && c["operation"] != "DescribeGlobalClusters")
+        .collect();
+    assert!(west.is_empty(), "only the probe may reach for us-west-1: {west:#?}");
+    let front = Front::new(&w.emu.endpoint());
+    assert_eq!(front.scheduler(EAST), "true");
+    assert!(front.dns()["PRIMARY"].contains(".us-east-1."));
+
+    // Back: apply finishes the old region's steps (its DNS and scheduler first), then the plan is clean.
+    w.control("POST", "/_emulator/settings", Some(json!({"asg_refresh_ms": 300})));
+    w.control("POST", "/_emulator/regions", Some(json!({"region": WEST, "down": false})));
+    let apply = w.ok(0, &KEEP_SECONDARY);
+    assert!(apply.stdout.contains("Failover finished: secondary (us-east-1) is active"), "{}", apply.stdout);
+    let events = w.state()["roles"]["run"]["events"].as_array().unwrap().clone();
+    let last: Vec<&str> = events.iter().rev().take(3).rev().map(|e| e["step"].as_str().unwrap()).collect();
+    assert_eq!(last, ["app.scheduler-off", "db.rejoin", "db.write-forwarding"], "{events:#?}");
+    assert_eq!((front.scheduler(WEST), front.scheduler(EAST)), ("false".to_string(), "true".to_string()));
+    let clean = w.ok(0, &["plan", ".", "--detailed-exitcode", "--var", "active_region=secondary"]);
+    assert!(clean.stdout.contains("No changes."), "{}", clean.stdout);
+}
+
+/// The secondary as pilot light: no node while it is passive (the app tier
+/// module scales it to its desired capacity once it is the active region).
+fn pilot_light(text: String) -> String {
+    let warm = "      min_size: 1\n      desired_capacity: 1\n      passive_capacity: 1\n      db_endpoint: \"${module.database.global_writer_endpoint}\"\n      db_reader_endpoint: \"${module.database.secondary_reader_endpoint}\"";
+    let pilot = "      min_size: 1\n      desired_capacity: 1\n      passive_capacity: 0\n      db_endpoint: \"${module.database.global_writer_endpoint}\"\n      db_reader_endpoint: \"${module.database.secondary_reader_endpoint}\"";
+    text.replace(warm, pilot)
+}
+
+/// The survivor's Auto Scaling group: (desired capacity, nodes InService).
+fn group_size(w: &World, region: &'static str) -> (i32, usize) {
+    w.rt.block_on(async {
+        let config = common::sdk_config(&w.emu.endpoint(), region).await;
+        let asg = aws_sdk_autoscaling::Client::new(&config);
+        let out = asg
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(format!("mattermost-dr-app-{region}"))
+            .send()
+            .await
+            .unwrap();
+        let g = &out.auto_scaling_groups()[0];
+        let in_service =
+            g.instances().iter().filter(|i| i.lifecycle_state().map(|s| s.as_str()) == Some("InService")).count();
+        (g.desired_capacity().unwrap_or(0), in_service)
+    })
+}
+
+/// A failover brings a pilot-light survivor up (its capacity follows the
+/// role) and says done only once it serves, with what it waited for.
+#[test]
+fn a_failover_scales_a_pilot_light_survivor_up_and_waits_until_it_serves() {
+    let w = World::with_front_edited(pilot_light);
+    w.ok(0, &["apply", ".", "--auto-approve"]);
+    assert_eq!(group_size(&w, EAST), (0, 0));
+    w.control("POST", "/_emulator/regions", Some(json!({"region": WEST, "down": true})));
+    let run = w.ok(0, &FAILOVER);
+    assert!(run.stdout.contains("[app.serving] App tier serves in us-east-1"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("serving: mattermost-dr-app-us-east-1: 1 of 1 node(s) in service, 1 healthy target(s)"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("Failover done: secondary (us-east-1) is active and serves"), "{}", run.stdout);
+    assert_eq!(group_size(&w, EAST), (1, 1));
+}
+
+/// Readiness refuses a switchover while Mattermost's database host is a
+/// cluster's own writer endpoint, which AWS makes inactive on a secondary.
+#[test]
+fn readiness_refuses_a_database_endpoint_that_a_switch_makes_inactive() {
+    let w = World::with_front_edited(|t| {
+        t.replacen("${module.database.global_writer_endpoint}", "${module.database.primary_endpoint}", 1).replacen(
+            "${module.database.global_writer_endpoint}",
+            "${module.database.secondary_endpoint}",
+            1,
+        )
+    });
+    w.ok(0, &["apply", ".", "--auto-approve"]);
+    let stopped = w.ok(1, &["apply", ".", "--auto-approve", "--var", "active_region=secondary"]);
+    assert!(stopped.stderr.contains("readiness check failed, nothing was changed"), "{}", stopped.stderr);
+    assert!(
+        stopped.stderr.contains("app.database_endpoint: Mattermost's database endpoint in us-west-1"),
+        "{}",
+        stopped.stderr
+    );
+    assert!(
+        stopped.stderr.contains("app.database_endpoint: Mattermost's database endpoint in us-east-1"),
+        "{}",
+        stopped.stderr
+    );
+    assert!(stopped.stderr.contains("global_writer_endpoint"), "{}", stopped.stderr);
+    assert_eq!(w.switch_calls(), Vec::<(String, String)>::new());
+}
+
+/// A switchover that AWS cancels, or refuses while verifying, ends the wait
+/// at once with what RDS says, instead of waiting out the hour; run again,
+/// it is asked for anew.
+#[test]
+fn a_switchover_that_ends_without_moving_the_writer_fails_at_once() {
+    let w = World::new();
+    w.ok(0, &["apply", ".", "--auto-approve"]);
+    let to_east = ["apply", ".", "--auto-approve", "--var", "active_region=secondary"];
+    for (ends, said) in [("cancelled", "is cancelled."), ("refused", "failed.")] {
+        w.control("POST", "/_emulator/settings", Some(json!({"rds_failover_ms": 1500, "rds_next_switch_ends": ends})));
+        let t0 = std::time::Instant::now();
+        let mut child =
+            w.cmd(&to_east).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+        while child.try_wait().unwrap().is_none() {
+            if t0.elapsed().as_secs() > 60 {
+                child.kill().unwrap();
+                panic!("still waiting 60 s after AWS ended the switchover without moving the writer");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let run: Run = child.wait_with_output().unwrap().into();
+        assert_eq!(run.code, 1, "{}", run.all());
+        assert!(run.stderr.contains("ended without moving the writer (still mm-db-us-west-1)"), "{}", run.stderr);
+        assert!(
+            run.stderr.contains(&format!("Global switchover to DB cluster {CLUSTER_EAST} in Region us-east-1 {said}")),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(w.writer(), (CLUSTER_WEST.to_string(), false));
+        assert_eq!(w.step_status("db.switchover").as_deref(), Some("failed"));
+    }
+    w.control("DELETE", "/_emulator/calls", None);
+    let again = w.ok(0, &to_east);
+    assert!(again.stdout.contains("Switchover complete"), "{}", again.stdout);
+    assert_eq!(w.switch_calls(), [("SwitchoverGlobalCluster".to_string(), WEST.to_string())]);
+}
+
+/// AWS's preconditions: a target with no instance (headless) stops a
+/// switchover's readiness and a failover before anything is asked; the
+/// failover asks the surviving region only.
+#[test]
+fn a_headless_target_stops_a_switchover_and_a_failover_before_any_change() {
+    let w = World::new();
+    w.ok(0, &["apply", ".", "--auto-approve"]);
+    w.rt.block_on(w.rds[EAST].delete_db_instance().db_instance_identifier("mm-db-us-east-1-0").send())
+        .expect("DeleteDBInstance");
+    w.control("DELETE", "/_emulator/calls", None);
+    let stopped = w.ok(1, &["apply", ".", "--auto-approve", "--refresh=false", "--var", "active_region=secondary"]);
+    assert!(
+        stopped.stderr.contains("db.target_instances: an available instance in mm-db-us-east-1 (us-east-1)"),
+        "{}",
+        stopped.stderr
+    );
+    assert!(stopped.stderr.contains("fix: add an instance to mm-db-us-east-1"), "{}", stopped.stderr);
+    assert_eq!(w.switch_calls(), Vec::<(String, String)>::new());
+
+    w.control("POST", "/_emulator/regions", Some(json!({"region": WEST, "down": true})));
+    w.control("DELETE", "/_emulator/calls", None);
+    let refused = w.ok(1, &FAILOVER);
+    assert!(refused.stderr.contains("AWS would refuse this failover (nothing was changed)"), "{}", refused.stderr);
+    assert!(refused.stderr.contains("db.target_instances (fail)"), "{}", refused.stderr);
+    assert_eq!(w.switch_calls(), Vec::<(String, String)>::new());
+    assert_eq!(w.regions_called(), [EAST], "only the surviving region");
+}
+
+/// The lag RDS publishes (found with ListMetrics whatever its dimension
+/// set) gates a switchover; none at all fails readiness unless forced.
+#[test]
+fn readiness_reads_the_lag_rds_publishes_and_fails_without_any() {
+    let w = World::new();
+    w.ok(0, &["apply", ".", "--auto-approve"]);
+    let to_east = ["apply", ".", "--auto-approve", "--var", "active_region=secondary"];
+    w.control("POST", "/_emulator/settings", Some(json!({"rds_lag_ms": 120000})));
+    let behind = w.ok(1, &to_east);
+    assert!(behind.stderr.contains("db.replication_lag: replication lag of mm-db-us-east-1"), "{}", behind.stderr);
+    assert!(behind.stderr.contains("\"max_ms\":120000.0"), "{}", behind.stderr);
+    w.control("POST", "/_emulator/settings", Some(json!({"rds_lag_ms": -1})));
+    let unknown = w.ok(1, &to_east);
+    assert!(unknown.stderr.contains("db.replication_lag"), "{}", unknown.stderr);
+    assert!(
+        unknown.stderr.contains("no AuroraGlobalDBRPOLag or AuroraGlobalDBReplicationLag datapoint"),
+        "{}",
+        unknown.stderr
+    );
+    let forced = w.ok(0, &[&to_east[..], &["--force"]].concat());
+    assert!(forced.stdout.contains("Switchover complete"), "{}", forced.stdout);
+}
+
+/// Credentials and everything else come from the surviving region: with the
+/// environment naming the region that is down, the first call is one
+/// GetCallerIdentity in the survivor, and nothing reaches the other.
+#[test]
+fn a_failover_checks_its_credentials_in_the_surviving_region_first() {
+    let w = World::new();
+    w.ok(0, &["apply", ".", "--auto-approve"]);
+    w.control("POST", "/_emulator/regions", Some(json!({"region": WEST, "down": true})));
+    w.control("DELETE", "/_emulator/calls", None);
+    let run = w.run_env(&FAILOVER, &[("AWS_REGION", WEST), ("AWS_DEFAULT_REGION", WEST)]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(run.stdout.contains("AWS identity arn:aws:sts::123456789012:"), "{}", run.stdout);
+    let calls = w.control("GET", "/_emulator/calls", None);
+    let first = &calls.as_array().unwrap()[0];
+    assert_eq!(
+        (first["operation"].as_str(), first["region"].as_str()),
+        (Some("GetCallerIdentity"), Some(EAST)),
+        "{calls:#}"
+    );
+    assert_eq!(w.regions_called(), [EAST]);
+}
+
+/// Split brain: the failover shows AWS's checklist and records Aurora's
+/// write-fencing event from the survivor, or that there is none there.
+#[test]
+fn a_failover_records_aurora_write_fencing_or_its_absence() {
+    let w = World::new();
+    w.ok(0, &["apply", ".", "--auto-approve"]);
+    w.control("POST", "/_emulator/settings", Some(json!({"rds_fencing_event": 1})));
+    w.control("POST", "/_emulator/regions", Some(json!({"region": WEST, "down": true})));
+    let run = w.ok(0, &FAILOVER);
+    assert!(run.stdout.contains("take Mattermost in the old region offline"), "{}", run.stdout);
+    let events = w.state()["roles"]["run"]["events"].as_array().unwrap().clone();
+    let failover = events.iter().find(|e| e["step"] == "db.failover").unwrap();
+    let outcome = failover["outcome"].as_str().unwrap();
+    assert!(outcome.contains("write fencing: "), "{outcome}");
+    assert!(
+        outcome.contains(&format!(
+            "Writes were stopped on the old primary DB cluster {CLUSTER_WEST} in Region us-west-1."
+        )),
+        "{outcome}"
+    );
+    assert!(
+        outcome.contains("Global failover to DB cluster mm-db-us-east-1 in Region us-east-1 completed."),
+        "{outcome}"
+    );
+    assert!(
+        run.stdout.contains("Keep them out of service until `standby apply --var active_region=secondary` has run"),
+        "{}",
+        run.stdout
+    );
+}
+
+/// A follower still bootstrapping when its leader's region goes down is
+/// never stopped (the plugin would delete it), and the old leader's copy of
+/// that index is never deleted when the region returns: it is the only
+/// complete one.
+#[test]
+fn a_failover_never_stops_a_bootstrapping_follower_nor_deletes_the_only_complete_copy() {
+    let w = Full::applied();
+    let posts = "posts-2026-12-01";
+    w.control(
+        "POST",
+        "/_emulator/opensearch/replication",
+        Some(json!({"region": EAST, "domain": OS_EAST, "index": posts, "status": "BOOTSTRAPPING"})),
+    );
+    w.control("POST", "/_emulator/regions", Some(json!({"region": WEST, "down": true})));
+    let run = w.ok(0, &FAILOVER);
+    assert!(
+        run.stdout.contains(&format!("left following (still bootstrapping: _stop would delete them): {posts}")),
+        "{}",
+        run.stdout
+    );
+    let indices = |domain: &str| -> BTreeMap<String, u64> {
+        let all = w.control("GET", "/_emulator/opensearch/domains", None);
+        let d = all.as_array().unwrap().iter().find(|d| d["domain"] == domain).unwrap().clone();
+        d["indices"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_u64().unwrap())).collect()
+    };
+    assert!(indices(OS_EAST).contains_key(posts), "stopping it would have deleted it: {:?}", indices(OS_EAST));
+    let (status, body) = w.rest(OS_EAST, "PUT", "/channels/_doc/during-outage", Some(json!({"n": 1})));
+    assert!(status < 300, "the others are writable: {status} {body}");
+
+    // The region is back: the old leader keeps its copy of that index (the new leader has none complete).
+    w.control("POST", "/_emulator/regions", Some(json!({"region": WEST, "down": false})));
+    let apply = w.run(&KEEP_SECONDARY);
+    assert!(apply.stdout.contains(&format!("kept {posts}: the new leader has no complete copy")), "{}", apply.all());
+    assert_eq!(indices(OS_WEST).get(posts), Some(&3), "{:?}", indices(OS_WEST));
+    assert_eq!(apply.code, 0, "{}", apply.all());
+}
+
+/// A planned switchover to a pilot-light region: readiness expects no node
+/// there yet (the runbook scales it up), the new region serves before DNS
+/// moves, and the old region keeps serving through the global writer
+/// endpoint meanwhile.
+#[test]
+fn a_planned_switchover_to_a_pilot_light_region_scales_it_up_before_users_move() {
+    let w = World::with_front_edited(pilot_light);
+    w.ok(0, &["apply", ".", "--auto-approve"]);
+    assert_eq!(group_size(&w, EAST), (0, 0));
+    let run = w.ok(0, &["apply", ".", "--auto-approve", "--var", "active_region=secondary"]);
+    assert!(run.stdout.contains("no app node yet where the runbook scales up: module.app_secondary"), "{}", run.stdout);
+    assert!(run.stdout.contains("Switchover complete: secondary (us-east-1) is active"), "{}", run.stdout);
+    let events = w.state()["roles"]["run"]["events"].as_array().unwrap().clone();
+    let order: Vec<&str> = events.iter().map(|e| e["step"].as_str().unwrap()).collect();
+    let at = |id: &str| order.iter().position(|s| *s == id).unwrap_or_else(|| panic!("{id} in {order:?}"));
+    assert!(at("app.scheduler-on") < at("app.serving") && at("app.serving") < at("dns.to-active"), "{order:?}");
+    assert_eq!(group_size(&w, EAST), (1, 1));
+    let front = Front::new(&w.emu.endpoint());
+    assert!(front.dns()["PRIMARY"].contains(".us-east-1."));
+}
+
+/// A failover whose survivor does not serve ends "NOT finished" with its own
+/// exit code (4), not 0. Here the survivor's target health cannot be read
+/// (the fault proxy refuses DescribeTargetHealth), so nothing shows that it
+/// serves; run again when it can be seen, the failover finishes with 0.
+#[test]
+fn a_failover_whose_survivor_does_not_serve_exits_with_its_own_code() {
+    let w = World::with_front();
+    w.ok(0, &["apply", ".", "--auto-approve"]);
+    w.control("POST", "/_emulator/regions", Some(json!({"region": WEST, "down": true})));
+    let proxy = common::proxy::Proxy::start(&w.emu.endpoint(), 7);
+    proxy.refuse_all(&["DescribeTargetHealth"], 1000);
+    let run = w.run_env(
+        &FAILOVER,
+        &[
+            ("AWS_ENDPOINT_URL", proxy.url.as_str()),
+            ("STANDBY_APP_SERVING_SECS", "0"),
+            ("STANDBY_AWS_MAX_ATTEMPTS", "1"),
+        ],
+    );
+    assert_eq!(run.code, 4, "{}", run.all());
+    assert!(run.stdout.contains("Failover NOT finished: secondary (us-east-1) is the writer"), "{}", run.stdout);
+    assert!(run.stdout.contains("  - app.serving: pending"), "{}", run.stdout);
+    drop(proxy);
+    let again = w.ok(0, &FAILOVER);
+    assert!(again.stdout.contains("Failover done: secondary (us-east-1) is active and serves"), "{}", again.stdout);
 }

@@ -2,8 +2,11 @@
 //! under a timeout, "Still …" lines while it runs, read-after-write.
 //!
 //! What is recorded when:
-//! - create: the intent (status `pending`, with the id when the kind can
-//!   predict it) goes to the journal as the job starts, before the call; the
+//! - create: what the object it changes had until now (the kind's
+//!   `before_create`: a bucket's versioning status, a domain's policy) is
+//!   read first; then the intent (status `pending`, with the id when the
+//!   kind can predict it, and that observation) goes to the journal, durably,
+//!   before the call; the
 //!   id as soon as the call returns; the observed record when ready. A
 //!   refusal from AWS withdraws the intent; an unclear failure (timeout,
 //!   lost connection, server error) keeps it for the next refresh to settle.
@@ -37,6 +40,8 @@ pub struct Job {
     /// Inputs for create/update; for delete, secrets the kind may need.
     props: Attrs,
     pub sensitive: BTreeSet<String>,
+    /// What the plan changes (an update's properties, secrets included).
+    changed: BTreeSet<String>,
     timeout: Duration,
     pub node: Option<usize>,
 }
@@ -66,6 +71,7 @@ pub struct Change {
     pub planned: Attrs,
     pub props: Attrs,
     pub sensitive: BTreeSet<String>,
+    pub changed: BTreeSet<String>,
     pub timeout: Duration,
     pub node: usize,
 }
@@ -87,6 +93,7 @@ impl Job {
             planned: Attrs::new(),
             props: secrets,
             sensitive: BTreeSet::new(),
+            changed: BTreeSet::new(),
             timeout,
             node: None,
         }
@@ -102,6 +109,7 @@ impl Job {
             planned: c.planned,
             props: c.props,
             sensitive: c.sensitive,
+            changed: c.changed,
             timeout: c.timeout,
             node: Some(c.node),
         }
@@ -122,12 +130,25 @@ impl Job {
         }
     }
 
-    pub async fn run(self, aws: &Aws, journal: &Journal, progress: &Progress) -> JobDone {
+    pub async fn run(mut self, aws: &Aws, journal: &Journal, progress: &Progress) -> JobDone {
         let address = self.addr.to_string();
         let started = Instant::now();
         let deadline = started + self.timeout;
-        let cx = Ctx { address: &address, region: &self.record.region, aws, timeout: self.timeout };
+        let adopted = self.record.adopted || self.prior.as_ref().is_some_and(|p| p.adopted);
+        let (region, changed) = (self.record.region.clone(), self.changed.clone());
+        let cx = Ctx { address: &address, region: &region, aws, timeout: self.timeout, adopted, changed: &changed };
         progress.start(&address, self.op, self.prior.as_ref().and_then(|p| p.id.as_deref()));
+        if self.op == Op::Create
+            && let Err(e) = self.observe_before(&cx, progress, started, deadline).await
+        {
+            return JobDone {
+                addr: self.addr,
+                op: self.op,
+                node: self.node,
+                sensitive: self.sensitive,
+                result: Err(e),
+            };
+        }
         let result = match self.op {
             Op::Delete => self.delete(&cx, journal, progress, started, deadline).await,
             Op::Create => self.create(&cx, journal, progress, started, deadline).await,
@@ -193,6 +214,28 @@ impl Job {
         Ok((prior, Attrs::new()))
     }
 
+    /// What the object a create changes had before (see
+    /// [`Kind::before_create`]): added to the record and to what the create
+    /// gets, so the intent written next carries it, durably, before the call.
+    async fn observe_before(
+        &mut self,
+        cx: &Ctx<'_>,
+        progress: &Progress,
+        started: Instant,
+        deadline: Instant,
+    ) -> Result<(), JobError> {
+        let seen = self
+            .watch(progress, started, deadline, "observation", self.kind.before_create(cx, &self.props))
+            .await
+            .map_err(|e| JobError {
+                message: format!("create failed: reading what is there first: {e}"),
+                keep: None,
+            })?;
+        self.record.attrs.extend(seen.clone());
+        self.props.extend(seen);
+        Ok(())
+    }
+
     async fn create(
         &self,
         cx: &Ctx<'_>,
@@ -250,7 +293,7 @@ impl Job {
             None => self.kind.find(cx, &self.props).await.ok()??,
         };
         let seen = self.kind.read(cx, &id, &self.props).await.ok()??;
-        let differs = self.props.iter().any(|(k, v)| {
+        let differs = self.props.iter().filter(|(k, _)| !self.kind.kept().contains(&k.as_str())).any(|(k, v)| {
             !matches!(v, crate::value::Value::Unknown)
                 && self.kind.normalize(k, v)
                     != self.kind.normalize(k, seen.get(k).unwrap_or(&crate::value::Value::Null))
@@ -308,7 +351,11 @@ impl Job {
             });
         }
         let observed = match self.kind.read(cx, &id, &known).await {
-            Ok(Some(attrs)) => attrs,
+            Ok(Some(mut attrs)) => {
+                crate::kinds::carry_kept(self.kind, &known, &mut attrs);
+                crate::kinds::carry_kept(self.kind, &self.record.attrs, &mut attrs);
+                attrs
+            }
             Ok(None) => {
                 return Err(JobError {
                     message: format!("{what} succeeded but the resource cannot be read back"),
@@ -386,6 +433,7 @@ mod tests {
             sensitive: [("password".to_string(), hash.to_string())].into(),
             deps: vec![],
             adopted: false,
+            found: None,
         }
     }
 
@@ -407,6 +455,7 @@ mod tests {
             planned: planned.clone(),
             props: planned.clone(),
             sensitive: ["password".to_string()].into(),
+            changed: ["password".to_string()].into(),
             timeout: Duration::from_secs(5),
             node: 0,
         };

@@ -1,7 +1,8 @@
 //! Applying a plan, in three steps: the delete half of replacements; then
-//! creates and updates, walking the graph with bounded concurrency; then
-//! deletes of what left the configuration. Deletes run in reverse dependency
-//! order.
+//! creates and updates, walking the graph with bounded concurrency (on
+//! destroy: giving adopted resources back what standby changed on them);
+//! then deletes of what left the configuration. Deletes run in reverse
+//! dependency order.
 //!
 //! Guarantees:
 //! - Before a create is called, its intent is in the journal (status
@@ -17,6 +18,7 @@ mod deletes;
 mod job;
 mod pool;
 pub mod progress;
+mod restores;
 
 use crate::address::{InstanceAddr, block_of};
 use crate::aws::Aws;
@@ -60,25 +62,18 @@ pub struct Applier<'a> {
 impl Applier<'_> {
     pub async fn run(&self, state: &mut State) -> Outcome {
         let mut out = Outcome::default();
-        let stop = Arc::new(AtomicBool::new(false));
-        let watcher = {
-            let stop = stop.clone();
+        // The first interrupt (SIGINT, SIGTERM) starts nothing new; a second
+        // ends at once with the lock released (see `crate::interrupt`).
+        let graceful = {
             let progress = self.progress.clone();
-            tokio::spawn(async move {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    progress
-                        .line("Interrupt received: waiting for running operations to finish, starting no new ones...");
-                    stop.store(true, Ordering::SeqCst);
-                }
-                // A second interrupt ends at once; the journal holds every
-                // operation that finished and every create that started.
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    progress
-                        .line("Second interrupt: stopping now. The next command recovers the state from the journal.");
-                    std::process::exit(130);
-                }
+            crate::interrupt::graceful(move || {
+                progress.line(
+                    "Interrupt received: waiting for running operations to finish, starting no new ones (interrupt \
+                     again to stop at once)...",
+                )
             })
         };
+        let stop = graceful.flag();
         // Adopted objects are on record before anything else runs: an
         // import creates nothing, but a killed apply still keeps them.
         for c in self.plan.changes.iter().filter(|c| c.importing.is_some()) {
@@ -98,9 +93,11 @@ impl Applier<'_> {
         let mut failed_blocks = BTreeSet::new();
         if let Some(loaded) = self.loaded {
             failed_blocks = self.creates_and_updates(loaded, state, &mut out, &stop, &failed_replaces).await;
+        } else if self.plan.destroy {
+            failed_blocks = self.restores(state, &mut out, &stop).await;
         }
         self.deletes(state, &mut out, &stop, Action::Delete, &failed_blocks).await;
-        watcher.abort();
+        drop(graceful);
         out.interrupted = stop.load(Ordering::SeqCst);
         out.failures.sort();
         out.skipped.sort();
@@ -251,8 +248,10 @@ impl Applier<'_> {
                                 attrs: clear,
                                 sensitive: hashes,
                                 deps: d.deps.iter().map(|b| b.to_string()).collect(),
-                                // An update keeps the fact that it was adopted.
+                                // An update keeps the fact that it was adopted,
+                                // and what it was like when found.
                                 adopted: op == Op::Update && prior.is_some_and(|p| p.adopted),
+                                found: prior.filter(|_| op == Op::Update).and_then(|p| p.found.clone()),
                             };
                             run.left += 1;
                             set.push(Job::change(job::Change {
@@ -262,8 +261,9 @@ impl Applier<'_> {
                                 prior: prior.cloned().filter(|_| op == Op::Update),
                                 record,
                                 planned: diffed.planned.clone(),
-                                props: d.props.clone(),
+                                props: crate::plan::diff::props_to_apply(&d, prior, state),
                                 sensitive: diffed.sensitive.clone(),
+                                changed: diffed.changed.clone(),
                                 timeout: timeout_for(Some(&d.timeouts), op, d.kind),
                                 node: id,
                             }));

@@ -19,6 +19,10 @@ pub const ENV_MAX_ATTEMPTS: &str = "STANDBY_AWS_MAX_ATTEMPTS";
 
 #[derive(Default)]
 pub struct Aws {
+    /// The region the configuration itself resolves in (credential providers
+    /// that call STS or a region-bound service use it); `None`: from the
+    /// environment or profile, as the SDK does.
+    home: Option<String>,
     config: OnceCell<SdkConfig>,
     s3: Mutex<HashMap<String, aws_sdk_s3::Client>>,
     rds: Mutex<HashMap<String, aws_sdk_rds::Client>>,
@@ -112,21 +116,52 @@ impl Aws {
         Self::default()
     }
 
+    /// A configuration resolved in `region`: credentials that come from STS
+    /// (a role to assume, web identity) are asked for there, not in the
+    /// region the environment or profile names, which may be the one that
+    /// is down ("AWS STS Regional endpoints": regional is the SDKs' default,
+    /// and a Region's endpoint is unavailable with it).
+    pub fn pinned(region: &str) -> Self {
+        Aws { home: Some(region.to_string()), ..Self::default() }
+    }
+
+    /// Whether RDS in `region` answers at all (any answer, an error included):
+    /// one DescribeGlobalClusters, not retried, at most 10 s. A region that is
+    /// down drops or times out the request, or answers 5xx.
+    pub async fn answers(&self, region: &str) -> bool {
+        use aws_sdk_rds::error::SdkError;
+        let cfg = self.config().await;
+        let conf = aws_sdk_rds::config::Builder::from(cfg)
+            .region(aws_sdk_rds::config::Region::new(region.to_string()))
+            .retry_config(aws_sdk_rds::config::retry::RetryConfig::disabled())
+            .timeout_config(
+                aws_sdk_rds::config::timeout::TimeoutConfig::builder()
+                    .operation_timeout(Duration::from_secs(10))
+                    .build(),
+            )
+            .build();
+        match aws_sdk_rds::Client::from_conf(conf).describe_global_clusters().max_records(20).send().await {
+            Ok(_) => true,
+            Err(SdkError::ServiceError(e)) => e.raw().status().as_u16() < 500,
+            Err(_) => false,
+        }
+    }
+
     pub async fn config(&self) -> &SdkConfig {
         self.config
             .get_or_init(|| async {
                 let http = aws_smithy_http_client::Builder::new()
                     .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
                     .build_with_resolver(dns::Resolver);
-                aws_config::defaults(BehaviorVersion::latest())
-                    .http_client(http)
-                    .retry_config(
-                        RetryConfig::standard()
-                            .with_max_attempts(max_attempts())
-                            .with_initial_backoff(Duration::from_millis(200)),
-                    )
-                    .load()
-                    .await
+                let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http).retry_config(
+                    RetryConfig::standard()
+                        .with_max_attempts(max_attempts())
+                        .with_initial_backoff(Duration::from_millis(200)),
+                );
+                if let Some(region) = &self.home {
+                    loader = loader.region(aws_config::Region::new(region.clone()));
+                }
+                loader.load().await
             })
             .await
     }

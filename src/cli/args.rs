@@ -41,10 +41,11 @@ pub enum Command {
     #[command(
         long_about = "Show what apply would change: the resources' differences between the configuration, the \
 state and what AWS has.\n\nWhen `active_region` names another region than the one active (a switchover), the plan \
-starts with the runbook: ordered steps (readiness, Aurora switchover, write forwarding, search followers stopped, job \
-scheduler off in the old active region and on in the new, DNS, the old leader's search copies deleted), run by apply \
-before the other changes. Changes a step applies are still listed below the runbook, marked `(by runbook step ID)`. Steps a \
-failover left pending show the same way.",
+starts with the runbook: ordered steps (readiness, write forwarding set on the writer, Aurora switchover, job scheduler \
+off in the old active region and on in the new, the new region serving, search followers stopped, DNS, the old \
+leader's search copies deleted), run by apply before the other changes. Changes a step applies are still listed below \
+the runbook, marked `(by runbook step ID)`. Steps a failover left pending show the same way; while the region they \
+need does not answer, the plan is made from the state without refreshing (said so).",
         after_help = "Examples:\n  standby plan examples/mattermost-dr\n  standby plan . --out dr.tfplan --detailed-exitcode\n  standby plan . --format markdown > plan.md\n  standby plan . --target module.storage --var prefix=mm\n  standby plan . --var active_region=secondary   # review a switchover"
     )]
     Plan {
@@ -93,7 +94,8 @@ module instead.",
 (a switchover, or the steps a failover left pending) runs its steps first, in order, each recorded in the state \
 before and after it runs: a run killed or failed resumes from where it stopped when run again. The job scheduler and \
 DNS steps apply their own changes of the plan; the ordinary changes (e.g. search replication in the other \
-direction) follow.",
+direction) follow. While a failover is unfinished and the region it left does not answer, apply finishes the \
+surviving region's steps only, as `standby failover --to` does, and stops there.",
         after_help = "Examples:\n  standby apply examples/mattermost-dr\n  standby apply dr.tfplan\n  standby apply . --auto-approve --parallelism 4"
     )]
     Apply {
@@ -108,17 +110,22 @@ direction) follow.",
     },
     /// Emergency: make another region active while the current one is down
     #[command(
-        long_about = "Unplanned failover, for when the active region is gone. Calls only the surviving region: \
-Aurora FailoverGlobalCluster with AllowDataLoss, sent to the target's region and waited on there; search followers \
-stopped there; the job scheduler turned on there (its settings from the configuration with `active_region` set to \
-NAME, planned from the state without refreshing); DNS pointed at it. Steps that need the old region (its cluster \
-rejoining as a secondary, write forwarding and the scheduler turned off there, its old search copies deleted) are \
-recorded as pending in the state: every later plan shows them and `standby apply` finishes them once the region is \
-back. DNS is left pending too when Route 53's control plane (us-east-1) cannot be reached: the failover records \
-already answer with the survivor while the old region's health check fails. The state records what was \
-active, when, and the last replication lag seen (the writes possibly lost). Afterwards a plan whose configuration \
-still names the old region is refused: set `active_region` to the new one.\n\nWith both regions healthy, use a \
-planned switchover instead (no data loss): `standby plan --var active_region=NAME`, then apply.",
+        long_about = "Unplanned failover, for when the active region is gone. Calls only the surviving region, \
+credentials included (resolved there, checked with one GetCallerIdentity first): AWS's preconditions (same engine \
+version, an available instance in the target), then Aurora FailoverGlobalCluster with AllowDataLoss, sent to the \
+target's region and waited on there, with Aurora's write-fencing events recorded; search followers stopped there \
+(one still bootstrapping is left: stopping it would delete it); the job scheduler turned on there and its app tier \
+scaled up where its capacity follows the role (from the configuration with `active_region` set to NAME, planned \
+from the state without refreshing), waited for until it serves; DNS pointed at it. Steps that need the old region \
+(its scheduler off, its cluster rejoining as a secondary and Aurora's snapshot of it kept, write forwarding there, \
+its old search copies deleted) stay pending in the state: every later plan shows them and `standby apply` finishes \
+them once the region answers, DNS and the old scheduler first. DNS is left pending too when Route 53's control \
+plane (us-east-1) cannot be reached: the failover records already answer with the survivor while the old region's \
+health check fails. Run again with the same --to, it resumes a failover that stopped (killed, or a step failed). The \
+state records what was active, when, and the last replication lag seen (the writes possibly lost). Afterwards a \
+plan whose configuration still names the old region is refused: set `active_region` to the new one.\n\nWith both \
+regions healthy, use a planned switchover instead (no data loss): `standby plan --var active_region=NAME`, then \
+apply.",
         after_help = "Examples:\n  standby failover examples/mattermost-dr --to secondary --allow-data-loss\n  standby failover . --to secondary --allow-data-loss --auto-approve"
     )]
     Failover {
@@ -196,6 +203,27 @@ answer must come as a flag. When AWS credentials are available, each named resou
 yaml-language-server (VS Code's YAML extension, Neovim, Helix, ...)."
     )]
     Schema,
+    /// Print the IAM policy a role running standby needs, for this configuration
+    #[command(
+        long_about = "Prints, as JSON, the IAM policy document a role needs to run standby on the configuration in \
+DIR: the AWS actions of the resource kinds it uses (nothing else), and, with an S3 backend, the state's \
+statements scoped to its bucket and key. Generated from the calls standby makes, so it is never out of date; \
+attach the output as the role's policy (e.g. `aws iam put-role-policy --policy-document file://drift.json`).\n\n\
+Roles:\n  drift        a nightly `standby drift` job: read-only (refresh reads, unmanaged discovery, DR health probes) \
+and reading the state\n  apply        apply, destroy, a switchover or failover: everything drift reads, every create, \
+update and delete, and writing the state\n  state-read   the state alone, read (for roles with their AWS permissions \
+elsewhere)\n  state-write  the state alone, written: the lock, the journal and the state\n\nCalls to the OpenSearch \
+domains' REST API (replication, users, roles) need no IAM action: they sign in as the domains' internal users, and \
+the domains' access policies decide who may reach them.",
+        after_help = "Examples:\n  standby policy examples/mattermost-dr --for drift > drift-policy.json\n  standby policy . --for apply\n  standby policy . --for state-read --backend-config bucket=acme-standby-state"
+    )]
+    Policy {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Which role's policy
+        #[arg(long = "for", value_enum, value_name = "ROLE")]
+        role: crate::permissions::policy::Role,
+    },
     /// Check, read-only, that AWS is as applied and that DR would work
     #[command(
         long_about = "Compares the state (as last applied) with AWS and with the configuration, looks for \
@@ -210,9 +238,12 @@ interrupted one left), and fail as unhealthy when replication is too slow or sto
 job strictly read-only.\n\n\
 Findings: changed (an attribute differs in AWS from what was applied), missing (gone from AWS), unapplied (the \
 configuration differs from what was applied), unmanaged (in scope, not in state), unhealthy (a DR health check \
-fails; it wins over drift on the same attribute).\n\n\
+fails; drift on the attribute it is about is reported as well, as changed or missing).\n\nSecrets: a drift \
+job needs only the sensitive variables of what it reads: the replication user's password, for the replication \
+statistics. Others may be left out; what signs in with them (the domains' users, roles and mappings, as their \
+master user) is listed under warnings as not compared.\n\n\
 Exit codes: 0 clean, 1 error, 2 drift (changed, missing, unmanaged or unapplied), 3 unhealthy (3 wins).",
-        after_help = "Examples:\n  standby drift examples/mattermost-dr\n  standby drift . --format markdown > drift.md\n  standby drift . --max-s3-canary 5m --max-search-canary 30s\n  standby drift . --no-canaries   # strictly read-only\n  standby drift . --format json --ignore 'module.files.aws_s3_bucket.* tags'\n\nIgnore rules: <DIR>/.standbyignore and --ignore, one `ADDRESS [PATH]` each; * and ? wildcards; a leading ! un-ignores; the last matching rule decides."
+        after_help = "Examples:\n  standby drift examples/mattermost-dr\n  standby drift . --format markdown > drift.md\n  standby drift . --max-s3-canary 5m --max-search-canary 30s\n  standby drift . --no-canaries   # strictly read-only\n  standby drift . --format json --ignore 'module.files.aws_s3_bucket.* tags'\n  standby policy . --for drift   # the IAM policy this job needs (its canaries' writes included)\n\nIgnore rules: <DIR>/.standbyignore and --ignore, one `ADDRESS [PATH]` each; * and ? wildcards; a leading ! un-ignores; the last matching rule decides."
     )]
     Drift {
         #[arg(default_value = ".")]

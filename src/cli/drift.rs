@@ -31,7 +31,10 @@ pub async fn drift(s: &Settings, dir: &Path, args: &DriftArgs) -> Result<u8, Err
             search: canary("--max-search-canary", &args.max_search_canary)?,
         })
     };
-    let loaded = load::load(dir, &var_inputs(&args.vars)).map_err(Error::Config)?;
+    // Sensitive variables may be left out: what needs them is reported as
+    // not compared, so a drift job holds only the secrets it uses.
+    let inputs = crate::eval::vars::VarInputs { allow_missing_sensitive: true, ..var_inputs(&args.vars) };
+    let loaded = load::load(dir, &inputs).map_err(Error::Config)?;
     let rules = ignore::Rules::load(dir, &args.ignore).map_err(Error::Usage)?;
     // No lock: only reads. A journal left by an interrupted apply is
     // replayed in memory, never folded into the file.

@@ -34,7 +34,11 @@ pub async fn run(args: InitArgs) -> Result<u8, Error> {
     println!("  modules/ (the three modules the configuration uses)");
     println!("\nNext:\n  1. Review the lines marked `set by standby init` and the other defaults.");
     println!("  2. Give the secrets as environment variables, e.g. STANDBY_VAR_opensearch_master_password.");
-    println!("  3. standby plan {}", args.dir.display());
+    println!(
+        "  3. Say who reaches the search domains (search.yaml): each region's VPC in search_vpc_options_primary and \
+         _secondary, or, for public domains, the addresses allowed in as search_source_ips (plan asks for it)."
+    );
+    println!("  4. standby plan {}", args.dir.display());
     Ok(0)
 }
 
@@ -162,7 +166,7 @@ async fn check_primary(a: &Answers) -> Result<(), Error> {
             _ => "aws_opensearch_domain",
         };
         let Some(kind) = kinds::lookup(type_name) else { continue };
-        let cx = Ctx { address: var, region: &a.primary_region, aws: &aws, timeout: Duration::from_secs(60) };
+        let cx = Ctx::new(var, &a.primary_region, &aws, Duration::from_secs(60));
         match kind.read(&cx, name, &Default::default()).await {
             Ok(Some(_)) => eprintln!("  found {type_name} {name:?} in {}", a.primary_region),
             Ok(None) => problems.push(format!("{type_name} {name:?} does not exist in {}", a.primary_region)),
@@ -192,7 +196,7 @@ fn write_validated(dir: &Path, files: &[(std::path::PathBuf, String)]) -> Result
             }
             std::fs::write(&path, text).map_err(|e| io("write", &path, e))?;
         }
-        let inputs = VarInputs { cli: Vec::new(), files: Vec::new(), use_env: false, allow_missing: true };
+        let inputs = VarInputs { allow_missing: true, ..Default::default() };
         crate::load::load(&staging, &inputs).map_err(Error::Config)?;
         for (p, _) in files {
             let to = dir.join(p);

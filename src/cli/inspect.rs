@@ -1,4 +1,4 @@
-//! `validate`, `graph`, `show`, `output`, `state …`, `force-unlock`.
+//! `validate`, `graph`, `show`, `output`, `state …`, `force-unlock`, `policy`.
 
 use super::args::{GraphView, VarArgs};
 use super::{Settings, read_state, var_inputs};
@@ -9,6 +9,7 @@ use crate::render;
 use crate::state::backend;
 use crate::state::{self, State, file};
 use crate::value::Value;
+use std::io::Write;
 use std::path::Path;
 
 pub fn validate(dir: &Path, vars: &VarArgs) -> Result<u8, Error> {
@@ -283,4 +284,28 @@ pub async fn state_mv(s: &Settings, source: &str, destination: &str, dir: &Path)
         Ok(())
     })
     .await
+}
+
+/// `standby policy`: the IAM policy of a role, for the kinds the
+/// configuration declares (read as written: no variables needed) and its
+/// backend.
+pub fn policy(s: &Settings, dir: &Path, role: crate::permissions::policy::Role) -> Result<u8, Error> {
+    let (tree, diags) = crate::config::load_tree(dir);
+    if diags.has_errors() {
+        return Err(Error::Config(diags.sorted()));
+    }
+    let kinds: std::collections::BTreeSet<&str> =
+        tree.modules.iter().flat_map(|m| &m.module.resources).map(|r| r.type_name.name.as_str()).collect();
+    let spec = s.backend_spec(dir)?;
+    use crate::permissions::policy::Role;
+    if spec.is_none() {
+        let note = "the configuration keeps its state in a local file (no `backend:` block)";
+        if matches!(role, Role::StateRead | Role::StateWrite) {
+            return Err(Error::Usage(format!("{note}: there is no state bucket to grant access to")));
+        }
+        eprintln!("Note: {note}: the policy has no statement for the state.");
+    }
+    let doc = crate::permissions::policy::document(role, kinds, spec.as_ref());
+    let _ = writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    Ok(0)
 }

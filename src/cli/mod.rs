@@ -18,7 +18,7 @@ use crate::state::backend::{self, Backend};
 use crate::state::{self, State};
 use args::{Cli, Command, StateCommand, VarArgs};
 use clap::Parser;
-use std::io::{IsTerminal, Write};
+use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -50,6 +50,10 @@ pub fn main() -> ExitCode {
 }
 
 async fn dispatch(cli: Cli) -> Result<u8, Error> {
+    crate::interrupt::install();
+    if let Some(w) = crate::kinds::opensearch::rest::env_in_clear() {
+        eprintln!("Warning: {w}");
+    }
     let s = Settings {
         state: cli.state.clone(),
         backend_config: cli.backend_config.clone(),
@@ -64,8 +68,9 @@ async fn dispatch(cli: Cli) -> Result<u8, Error> {
         Command::Preflight { dir, max_backup_age, format, vars } => {
             drift::preflight(&s, &dir, &max_backup_age, format, &vars).await
         }
+        Command::Policy { dir, role } => inspect::policy(&s, &dir, role),
         Command::Schema => {
-            let text = serde_json::to_string_pretty(&crate::config::json_schema::generate()).unwrap_or_default();
+            let text = serde_json::to_string_pretty(&crate::json_schema::generate()).unwrap_or_default();
             // A closed pipe (`| head`) is not an error worth a panic.
             let _ = writeln!(std::io::stdout(), "{text}");
             Ok(0)
@@ -115,7 +120,7 @@ pub struct Settings {
 
 impl Settings {
     /// The configured backend after `--backend-config` overrides, if any.
-    fn backend_spec(&self, dir: &Path) -> Result<Option<state::s3::S3Spec>, Error> {
+    pub(crate) fn backend_spec(&self, dir: &Path) -> Result<Option<state::s3::S3Spec>, Error> {
         let block = crate::config::backend::read_root(dir).map_err(Error::Config)?;
         let Some(mut block) = block else {
             if !self.backend_config.is_empty() {
@@ -164,6 +169,17 @@ impl Settings {
         }
     }
 
+    /// The same settings with AWS resolved in `region` (see [`Aws::pinned`]):
+    /// what a failover uses, so that nothing depends on the region that is down.
+    pub fn pinned_to(&self, region: &str) -> Settings {
+        Settings {
+            state: self.state.clone(),
+            backend_config: self.backend_config.clone(),
+            color: self.color,
+            aws: Arc::new(Aws::pinned(region)),
+        }
+    }
+
     pub fn style(&self) -> crate::render::Style {
         crate::render::Style { color: self.color }
     }
@@ -173,8 +189,26 @@ fn color_enabled(no_color: bool) -> bool {
     !no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
 }
 
+/// Asks for `yes` on a terminal; refuses without one.
+pub(super) fn confirm_to(what: &str) -> Result<(), Error> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Usage(format!(
+            "refusing to {what} without confirmation: standard input is not a terminal; review the plan and re-run with --auto-approve"
+        )));
+    }
+    print!("\nDo you really want to {what}?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ");
+    let _ = std::io::stdout().flush();
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer).map_err(|e| Error::Io(e.to_string()))?;
+    if answer.trim() != "yes" {
+        return Err(Error::Usage("cancelled: nothing was changed".into()));
+    }
+    println!();
+    Ok(())
+}
+
 pub fn var_inputs(v: &VarArgs) -> VarInputs {
-    VarInputs { cli: v.vars.clone(), files: v.var_files.clone(), use_env: true, allow_missing: false }
+    VarInputs { cli: v.vars.clone(), files: v.var_files.clone(), use_env: true, ..Default::default() }
 }
 
 /// Resolves AWS credentials once, up front, when the command is about to

@@ -1,7 +1,7 @@
 //! `plan`, `apply` and `destroy`.
 
 use super::args::{Format, PlanArgs};
-use super::{Settings, changes_aws, ensure_credentials, read_state, reads_aws, var_inputs};
+use super::{Settings, changes_aws, confirm_to, ensure_credentials, read_state, reads_aws, var_inputs};
 use crate::address::{self, Selector};
 use crate::apply::Applier;
 use crate::apply::progress::Progress;
@@ -16,7 +16,6 @@ use crate::render;
 use crate::state::backend;
 use crate::state::{self, State};
 use crate::switchover;
-use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -33,20 +32,25 @@ fn options(opts: &PlanArgs, destroy: bool) -> Result<Options, Error> {
         targets,
         parallelism: opts.parallelism as usize,
         importing: Default::default(),
+        absent_secrets: Default::default(),
     })
 }
 
 /// Refreshes (unless turned off), reads the import targets, and plans.
 async fn make_plan(loaded: &Loaded, st: &mut State, aws: &Arc<Aws>, opts: &Options) -> Result<Planned, Error> {
     // Before any AWS call: the old region may well be down.
-    let configured = switchover::active(loaded.tree.root(), &loaded.vars);
+    let configured = crate::load::active::active(loaded.tree.root(), &loaded.vars);
     if let (Some(r), Some(c)) = (&st.roles, &configured)
         && let Some(f) = &r.failover
         && &r.active != c
         && !opts.destroy
     {
-        let file =
-            loaded.tree.root().variable(switchover::ACTIVE_VAR).map(|v| v.name.loc.to_string()).unwrap_or_default();
+        let file = loaded
+            .tree
+            .root()
+            .variable(crate::load::active::ACTIVE_VAR)
+            .map(|v| v.name.loc.to_string())
+            .unwrap_or_default();
         return Err(Error::Usage(format!(
             "a failover made `{}` the active region at {}; the configuration still names `{c}`, and this plan would \
              switch back silently.\n  hint: set `active_region` to {0}: pass `--var active_region={0}`, or change its \
@@ -68,6 +72,9 @@ async fn make_plan(loaded: &Loaded, st: &mut State, aws: &Arc<Aws>, opts: &Optio
     };
     let opts = Options { importing: imported.importing.clone(), ..opts.clone() };
     let mut plan = planner::plan(loaded, st, found.drift, &opts)?;
+    if !opts.destroy && !opts.refresh_only {
+        crate::plan::existing::check(&mut plan, aws, &loaded.secrets, opts.parallelism).await?;
+    }
     plan.warnings.extend(found.warnings);
     plan.warnings.extend(moved.into_iter().map(crate::diag::Diagnostic::warning));
     if !opts.destroy && !opts.refresh_only {
@@ -78,8 +85,10 @@ async fn make_plan(loaded: &Loaded, st: &mut State, aws: &Arc<Aws>, opts: &Optio
             .iter()
             .filter_map(|(n, r)| Some((n.name.clone(), r.as_ref()?.name.clone())))
             .collect();
-        plan.runbook =
-            switchover::build(&plan, &regions).or_else(|| switchover::resume(st.roles.as_ref(), configured.as_deref()));
+        plan.runbook = match switchover::build(&plan, &regions) {
+            Some(rb) => Some(rb),
+            None => switchover::resume(st.roles.as_ref(), configured.as_deref()).map_err(Error::Usage)?,
+        };
         if let Some(rb) = plan.runbook.as_mut() {
             // What it deletes, with document counts, as the plan says.
             switchover::count_deletions(rb, st, &crate::load::secrets::with_borrowed(&loaded.secrets, st)).await;
@@ -94,6 +103,16 @@ async fn make_plan(loaded: &Loaded, st: &mut State, aws: &Arc<Aws>, opts: &Optio
         }
     }
     Ok(Planned { plan, generated: imported.generated })
+}
+
+/// An unfinished failover whose old region does not answer: (its target's
+/// name, that region). Read without the lock: the command that follows
+/// takes it.
+async fn failover_region_down(backend: &dyn backend::Backend, aws: &Aws) -> Result<Option<(String, String)>, Error> {
+    let st = read_state(backend, false).await?;
+    let Some((to, from_region)) = switchover::unfinished_failover(st.roles.as_ref()) else { return Ok(None) };
+    ensure_credentials(aws, true).await?;
+    Ok((!aws.answers(&from_region).await).then_some((to, from_region)))
 }
 
 /// A plan, and the import targets that have no resource block yet.
@@ -125,6 +144,16 @@ pub async fn plan(s: &Settings, dir: &Path, args: &PlanArgs, po: PlanOutputs<'_>
     }
     let loaded = load::load_with(dir, &var_inputs(&args.vars), generate.is_some()).map_err(Error::Config)?;
     let backend = s.backend(dir, None).await?;
+    let mut opts = opts;
+    if !destroy && let Some((to, down)) = failover_region_down(&*backend, &s.aws).await? {
+        eprintln!(
+            "Warning: {down} does not answer: planned from the state as recorded, without refreshing (the failover \
+             to {to} is not finished: `standby failover --to {to} --allow-data-loss` or `standby apply` runs its \
+             steps in the surviving region now, the rest once {down} answers)"
+        );
+        opts.refresh = false;
+        opts.refresh_only = false;
+    }
     // A shared (remote) state is read without its lock, so that plans and
     // drift checks need only read permissions; a saved plan records the
     // serial it saw and apply refuses it once the state moved on.
@@ -181,24 +210,6 @@ fn confirm(destroy: bool) -> Result<(), Error> {
     confirm_to(if destroy { "destroy all resources" } else { "perform these actions" })
 }
 
-/// Asks for `yes` on a terminal; refuses without one.
-pub(super) fn confirm_to(what: &str) -> Result<(), Error> {
-    if !std::io::stdin().is_terminal() {
-        return Err(Error::Usage(format!(
-            "refusing to {what} without confirmation: standard input is not a terminal; review the plan and re-run with --auto-approve"
-        )));
-    }
-    print!("\nDo you really want to {what}?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ");
-    let _ = std::io::stdout().flush();
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer).map_err(|e| Error::Io(e.to_string()))?;
-    if answer.trim() != "yes" {
-        return Err(Error::Usage("cancelled: nothing was changed".into()));
-    }
-    println!();
-    Ok(())
-}
-
 pub async fn apply(
     s: &Settings,
     target: &Path,
@@ -251,6 +262,15 @@ pub async fn apply(
         let opts = options(args, destroy)?;
         let loaded = load::load(target, &var_inputs(&args.vars)).map_err(Error::Config)?;
         let backend = s.backend(target, None).await?;
+        if !destroy && let Some((to, down)) = failover_region_down(&*backend, &aws).await? {
+            println!(
+                "{down} does not answer: the failover to {to} is not finished, and its steps that need only the \
+                 surviving region run now (as `standby failover --to {to}` does); the others wait until {down} \
+                 answers, when `standby apply` finishes them.\n"
+            );
+            drop(backend);
+            return super::failover::failover(s, target, &to, true, auto_approve, &args.vars).await;
+        }
         let l = backend.lock(if destroy { "destroy" } else { "apply" }).await?;
         let mut st = read_state(&*backend, true).await?;
         ensure_credentials(&aws, (opts.refresh || opts.refresh_only) && reads_aws(&st)).await?;
@@ -279,7 +299,8 @@ pub async fn apply(
             force: args.force,
             timeout: std::time::Duration::from_secs(60 * 60),
             progress: &print,
-            surviving_only: false,
+            down: None,
+            unplanned: None,
             changes: Some(switchover::changes::Changes {
                 loaded: &loaded,
                 plan: &plan,
@@ -289,13 +310,17 @@ pub async fn apply(
             }),
         };
         println!();
-        if let Err(e) = exec.run(&rb, &mut st).await {
-            return Err(Error::Apply(vec![e.to_string()]));
+        match exec.run(&rb, &mut st).await {
+            Err(e) => return Err(Error::Apply(vec![e.to_string()])),
+            // The new region does not serve: users stay where they are, and
+            // the rest of the plan waits for the next run.
+            Ok(switchover::exec::Ended::NotFinished) => return Ok(switchover::exec::EXIT_NOT_FINISHED),
+            Ok(_) => {}
         }
         println!();
         drop(exec);
         // What the steps applied is done: the applier below leaves it alone.
-        let done = switchover::front::applied(&rb, st.roles.as_ref().and_then(|r| r.run.as_ref()));
+        let done = switchover::front::applied(&rb, st.roles.as_ref().and_then(|r| r.run.as_ref()), &plan);
         plan = switchover::front::without(&plan, &done);
     }
     let journal = Arc::new(backend.journal(&st.lineage).await?);
@@ -313,6 +338,9 @@ pub async fn apply(
     if plan.destroy && plan.targets.is_empty() && outcome.failures.is_empty() {
         st.outputs.clear();
     }
+    // Secrets hashed the older, fast way are hashed anew (Argon2id) where
+    // the configuration's value is the one on record.
+    st.upgrade_hashes(&loaded.secrets);
     if st != before || st.serial == 0 {
         // On failure the journal stays: the next run recovers from it.
         backend::write(&*backend, &mut st).await?;
@@ -337,7 +365,12 @@ pub async fn apply(
         return Err(Error::Apply(f));
     }
     if plan.destroy {
-        println!("\n{} Resources: {} destroyed.", style.green(&style.bold("Destroy complete!")), outcome.destroyed);
+        let restored = if outcome.changed > 0 { format!("{} restored, ", outcome.changed) } else { String::new() };
+        println!(
+            "\n{} Resources: {restored}{} destroyed.",
+            style.green(&style.bold("Destroy complete!")),
+            outcome.destroyed
+        );
         let kept = st.resources.values().filter(|r| r.adopted).count();
         if kept > 0 {
             println!(

@@ -1,7 +1,7 @@
 //! Loading a directory of `*.yaml` files, and the modules it calls.
 
 use super::yaml::{Source, suggest};
-use super::{AWS_REGIONS, Import, Module, ModuleCall, Named, Output, Resource, Timeouts, VarType, Variable};
+use super::{AWS_REGIONS, Check, Import, Module, ModuleCall, Named, Output, Resource, Timeouts, VarType, Variable};
 use crate::diag::{Diagnostic, Diagnostics, Location};
 use marked_yaml::types::MarkedMappingNode;
 use marked_yaml::{LoadError, LoaderOptions, Node};
@@ -36,12 +36,14 @@ impl ModuleTree {
     }
 }
 
-pub(crate) const TOP_KEYS: &[&str] = &["backend", "regions", "variables", "resources", "modules", "outputs", "imports"];
+pub(crate) const TOP_KEYS: &[&str] =
+    &["backend", "regions", "variables", "resources", "modules", "outputs", "imports", "checks"];
 pub(crate) const VAR_KEYS: &[&str] = &["type", "default", "description", "sensitive"];
 pub(crate) const RESOURCE_KEYS: &[&str] =
     &["type", "region", "count", "for_each", "depends_on", "lifecycle", "properties", "timeouts"];
 pub(crate) const MODULE_KEYS: &[&str] = &["source", "inputs", "regions", "depends_on"];
 pub(crate) const OUTPUT_KEYS: &[&str] = &["value", "description", "sensitive"];
+pub(crate) const CHECK_KEYS: &[&str] = &["condition", "message", "severity"];
 
 /// Loads the root module in `dir` and every module it calls.
 pub fn load_tree(dir: &Path) -> (ModuleTree, Diagnostics) {
@@ -231,6 +233,44 @@ fn read_file(src: &Source, node: &Node, is_root: bool, m: &mut Module, diags: &m
             }
         }
     }
+    if let Some(n) = top.get("checks").and_then(|n| src.mapping(n, "checks", diags)) {
+        for (k, v) in n.iter() {
+            if let Some(c) = read_check(src, src.named(k), v, diags) {
+                m.checks.push(c);
+            }
+        }
+    }
+}
+
+fn read_check(src: &Source, name: Named, node: &Node, diags: &mut Diagnostics) -> Option<Check> {
+    let map = src.mapping(node, "a check", diags)?;
+    let what = format!("check `{}`", name.name);
+    src.check_keys(map, CHECK_KEYS, &what, None, diags);
+    let Some(condition) = map.get("condition").map(|n| src.expr(n, diags)) else {
+        diags.push(
+            Diagnostic::error(format!("{what} has no `condition`"))
+                .at(Some(name.loc.clone()))
+                .hint("add e.g. `condition: \"${var.a != var.b}\"`"),
+        );
+        return None;
+    };
+    let Some(message) = map.get("message").and_then(|n| src.string(n, "message", diags)) else {
+        diags.push(Diagnostic::error(format!("{what} has no `message`")).at(Some(name.loc.clone())));
+        return None;
+    };
+    let error = match map.get("severity").and_then(|n| src.string(n, "severity", diags)) {
+        None => false,
+        Some(s) if s.name == "warning" => false,
+        Some(s) if s.name == "error" => true,
+        Some(s) => {
+            diags.push(
+                Diagnostic::error(format!("{what}: severity is `warning` or `error`, not `{}`", s.name))
+                    .at(Some(s.loc)),
+            );
+            false
+        }
+    };
+    Some(Check { name, condition, message: message.name, error })
 }
 
 fn read_regions(src: &Source, node: &Node, is_root: bool, m: &mut Module, diags: &mut Diagnostics) {
@@ -470,7 +510,8 @@ fn check_names(m: &Module, diags: &mut Diagnostics) {
         .chain(m.resources.iter().map(|r| ("resource", &r.name)))
         .chain(m.resources.iter().map(|r| ("resource type", &r.type_name)))
         .chain(m.modules.iter().map(|c| ("module", &c.name)))
-        .chain(m.outputs.iter().map(|o| ("output", &o.name)));
+        .chain(m.outputs.iter().map(|o| ("output", &o.name)))
+        .chain(m.checks.iter().map(|c| ("check", &c.name)));
     for (what, n) in all {
         let mut chars = n.name.chars();
         let ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')

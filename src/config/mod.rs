@@ -2,10 +2,11 @@
 //! with the location of everything. Nothing here is evaluated.
 
 pub mod backend;
-pub mod json_schema;
 mod load;
 pub mod yaml;
 
+/// The keys each kind of block takes (what the JSON Schema offers editors).
+pub(crate) use load::{MODULE_KEYS, OUTPUT_KEYS, RESOURCE_KEYS, TOP_KEYS, VAR_KEYS};
 pub use load::{ModuleTree, load_tree};
 
 use crate::diag::Location;
@@ -140,6 +141,17 @@ pub struct Import {
     pub loc: Location,
 }
 
+/// A `checks:` entry (like Terraform's `check` blocks): a condition the
+/// plan evaluates once values are known, reported at the condition's
+/// location when false: a warning, or an error with `severity: error`.
+#[derive(Clone, Debug)]
+pub struct Check {
+    pub name: Named,
+    pub condition: Expr,
+    pub message: String,
+    pub error: bool,
+}
+
 /// One directory of `*.yaml` files.
 #[derive(Clone, Debug, Default)]
 pub struct Module {
@@ -152,6 +164,7 @@ pub struct Module {
     pub outputs: Vec<Output>,
     /// Root module only.
     pub imports: Vec<Import>,
+    pub checks: Vec<Check>,
 }
 
 impl Module {

@@ -8,8 +8,9 @@
 //!   waiting for a plan, not drift);
 //! - `unmanaged`: in the topology's scope but not in state ([`unmanaged`]);
 //! - `unhealthy`: a failing DR health check ([`crate::health::dr`]). A drift
-//!   finding on the attribute a failing check is about is reported once,
-//!   as unhealthy, noting the drift.
+//!   finding on the attribute a failing check is about stays a finding of
+//!   its own (a job counting drift sees it); the unhealthy finding names
+//!   it in `drift` and says what it breaks.
 //!
 //! Read-only by construction: [`run`] takes the state by reference, refreshes
 //! a copy in memory, and never writes. The one exception, unless turned off:
@@ -35,6 +36,10 @@ use std::sync::Arc;
 
 /// The JSON report's `format_version` (see docs/drift-and-health.md).
 pub const FORMAT_VERSION: &str = "1.0";
+
+/// The property the domain REST kinds sign in with (their user's password):
+/// unknown, they cannot be read.
+const SIGN_IN: &str = "master_user_password";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -81,7 +86,7 @@ pub struct Finding {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub check: Option<&'static str>,
     /// For unhealthy findings: the drift that caused it (`changed`,
-    /// `missing`), reported once, here.
+    /// `missing`), also reported as a finding of its own.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drift: Option<FindingKind>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -192,12 +197,62 @@ pub async fn run(
     opts: &Options,
     checked_at: String,
 ) -> Result<Report, DriftError> {
+    // What signs in with a secret this run was not given (a sensitive
+    // variable left out: a drift job holds no secret it does not use) cannot
+    // be read: it is not compared, and the report says so.
+    let blind: Vec<&crate::address::InstanceAddr> = recorded
+        .resources
+        .keys()
+        .filter(|a| loaded.unknown_secrets.get(&a.to_string()).is_some_and(|u| u.iter().any(|p| p == SIGN_IN)))
+        .collect();
     let mut refreshed = recorded.clone();
+    refreshed.resources.retain(|a, _| !blind.contains(&a));
     let found = planner::refresh(&mut refreshed, aws, opts.parallelism, &loaded.secrets).await?;
+    for a in &blind {
+        refreshed.resources.insert((*a).clone(), recorded.resources[*a].clone());
+    }
     let mut findings: Vec<Finding> = found.drift.iter().flat_map(drift_findings).collect();
-    let plan_opts = planner::Options { refresh: false, parallelism: opts.parallelism, ..planner::Options::default() };
+    let plan_opts = planner::Options {
+        refresh: false,
+        parallelism: opts.parallelism,
+        absent_secrets: loaded.unknown_secrets.clone(),
+        ..planner::Options::default()
+    };
     let plan = planner::plan(loaded, recorded, Vec::new(), &plan_opts)?;
-    findings.extend(plan.changes.iter().flat_map(unapplied_findings));
+    let mut not_compared: Vec<String> = blind
+        .iter()
+        .map(|a| {
+            format!(
+                "{a}: not compared: it is read as the user whose password ({SIGN_IN}) comes from a sensitive \
+                 variable this run was not given"
+            )
+        })
+        .collect();
+    // The inputs from a secret not given are planned as unchanged (what is
+    // computed from them keeps its recorded value): say what was not compared.
+    let recorded_here: std::collections::BTreeSet<String> = recorded.resources.keys().map(|a| a.to_string()).collect();
+    for (address, paths) in &loaded.unknown_secrets {
+        if recorded_here.contains(address) {
+            not_compared.push(format!(
+                "{address}: {} not compared with the configuration: the sensitive variable it comes from was not given",
+                paths.join(", ")
+            ));
+        }
+    }
+    for c in &plan.changes {
+        let unknown = loaded.unknown_secrets.get(&c.address).cloned().unwrap_or_default();
+        let (blank, known): (Vec<Finding>, Vec<Finding>) =
+            unapplied_findings(c).into_iter().partition(|f| unknown.contains(&f.path));
+        findings.extend(known);
+        if !blank.is_empty() && !recorded_here.contains(&c.address) {
+            let paths: Vec<&str> = blank.iter().map(|f| f.path.as_str()).collect();
+            not_compared.push(format!(
+                "{}: {} not compared with the configuration: the sensitive variable it comes from was not given",
+                c.address,
+                paths.join(", ")
+            ));
+        }
+    }
     let input = health::dr::Input {
         recorded,
         refreshed: &refreshed,
@@ -232,6 +287,7 @@ pub async fn run(
     ignored.sort_by(|(_, a), (_, b)| (a.kind, &a.address, &a.path).cmp(&(b.kind, &b.address, &b.path)));
     let mut warnings: Vec<String> = found.warnings.iter().map(|w| w.to_string()).collect();
     warnings.extend(plan.warnings.iter().map(|w| w.to_string()));
+    warnings.extend(not_compared);
     Ok(Report {
         checked_at,
         serial: recorded.serial,
@@ -324,21 +380,18 @@ fn unapplied_findings(c: &ResourceChange) -> Vec<Finding> {
     }
 }
 
-/// A failing check becomes one unhealthy finding, taking the place of drift
-/// findings on the same attribute (or of the resource's `missing`).
-fn merge_check(findings: Vec<Finding>, c: &Check) -> Vec<Finding> {
+/// A failing check becomes one unhealthy finding. Drift on the attribute it
+/// is about (or the resource gone) stays a finding of its own, and the
+/// unhealthy one names it.
+fn merge_check(mut findings: Vec<Finding>, c: &Check) -> Vec<Finding> {
     let path = c.path.clone().unwrap_or_default();
-    let mut drift = None;
-    let mut out = Vec::with_capacity(findings.len() + 1);
-    for f in findings {
-        let same = c.address.as_deref() == Some(f.address.as_str())
-            && ((f.kind == FindingKind::Changed && f.path == path) || f.kind == FindingKind::Missing);
-        if same {
-            drift = Some(f.kind);
-            continue;
-        }
-        out.push(f);
-    }
+    let drift = findings
+        .iter()
+        .find(|f| {
+            c.address.as_deref() == Some(f.address.as_str())
+                && ((f.kind == FindingKind::Changed && f.path == path) || f.kind == FindingKind::Missing)
+        })
+        .map(|f| f.kind);
     let mut f = Finding::new(
         FindingKind::Unhealthy,
         c.address.clone().unwrap_or_else(|| format!("health.{}", c.id)),
@@ -355,8 +408,8 @@ fn merge_check(findings: Vec<Finding>, c: &Check) -> Vec<Finding> {
         (Some(fix), None) => format!("{}; {fix}", c.title),
         (None, _) => c.title.clone(),
     });
-    out.push(f);
-    out
+    findings.push(f);
+    findings
 }
 
 /// The current time as RFC 3339 UTC (`2026-12-01T21:04:05Z`).
@@ -391,20 +444,20 @@ mod tests {
     }
 
     #[test]
-    fn a_failing_check_takes_the_place_of_drift_on_its_attribute() {
+    fn a_failing_check_keeps_the_drift_on_its_attribute_and_names_it() {
         let a = "module.files.aws_s3_bucket_versioning.v";
         let drift = Finding::new(FindingKind::Changed, a, "status", json!("Enabled"), json!("Suspended"));
         let other = Finding::new(FindingKind::Changed, a, "bucket", json!("x"), json!("y"));
-        let out = merge_check(vec![drift, other.clone()], &check("status"));
-        assert_eq!(out.len(), 2);
-        assert_eq!(out[0], other);
+        let out = merge_check(vec![drift.clone(), other.clone()], &check("status"));
+        assert_eq!(out.len(), 3);
+        assert_eq!((&out[0], &out[1]), (&drift, &other));
         assert_eq!(
-            (out[1].kind, out[1].drift, out[1].path.as_str()),
+            (out[2].kind, out[2].drift, out[2].path.as_str()),
             (FindingKind::Unhealthy, Some(FindingKind::Changed), "status")
         );
         let gone = Finding::new(FindingKind::Missing, a, "", json!({"id": "b"}), Json::Null);
         let out = merge_check(vec![gone], &check("status"));
-        assert_eq!((out.len(), out[0].drift), (1, Some(FindingKind::Missing)));
+        assert_eq!((out.len(), out[0].kind, out[1].drift), (2, FindingKind::Missing, Some(FindingKind::Missing)));
     }
 
     #[test]

@@ -4,13 +4,19 @@
 //! The scope, so that an account full of other things stays quiet:
 //! - only the kinds this configuration (or its state) uses;
 //! - only the configured regions;
-//! - names starting with one of the configuration's prefixes (`--prefix`,
-//!   else the root variable `prefix`, else the longest common dash-ended
-//!   prefix of the names standby manages), or, where the listing returns
-//!   tags (RDS clusters), the tag `managed-by: standby`.
+//! - names that are one of the configuration's prefixes followed by `-`
+//!   (`--prefix`, else the root variable `prefix` with its default, else the
+//!   longest common dash-ended prefix of the names standby manages): a
+//!   `mattermost-drx-…` bucket is not `mattermost-dr`'s; or, where the
+//!   listing returns tags (RDS clusters), the tag `managed-by: standby`;
+//! - IAM roles and policies (global, unlike the rest) only when their name
+//!   ends with `-<region>` of a configured region, as every name the
+//!   modules give them does: the same prefix in another region pair is
+//!   another deployment.
 //!
-//! Calls: ListBuckets once (+ GetBucketLocation per unmanaged prefixed
-//! bucket), ListRoles and ListPolicies once, per region DescribeDBClusters,
+//! Calls, every listing paginated: ListBuckets with the prefix (its
+//! `BucketRegion` says where each is; GetBucketLocation only where that is
+//! missing), ListRoles and ListPolicies, per region DescribeDBClusters,
 //! ListDomainNames and DescribeOutboundConnections, DescribeGlobalClusters
 //! once. Replication rules added by hand to a managed bucket show as
 //! `changed` on its replication resource; replication-plugin rules and
@@ -51,13 +57,16 @@ impl Scope {
             state.resources.values().filter_map(|i| Some((i.type_name.clone(), i.id.clone()?))).collect();
         let prefixes = if !prefixes.is_empty() {
             prefixes.to_vec()
-        } else if let Some(Value::String(p)) = loaded.vars.get("prefix") {
+        } else if let Some(Value::String(p)) = crate::load::root_variables(loaded).get("prefix") {
             vec![p.clone()]
         } else {
             common_prefix(managed.iter().filter(|(t, _)| NAMED.contains(&t.as_str())).map(|(_, id)| id.as_str()))
                 .into_iter()
                 .collect()
         };
+        // One form: the stem, without the dash that must follow it.
+        let prefixes =
+            prefixes.into_iter().map(|p| p.trim_end_matches('-').to_string()).filter(|p| !p.is_empty()).collect();
         Scope { kinds, regions, prefixes, managed }
     }
 
@@ -65,8 +74,14 @@ impl Scope {
         self.kinds.contains(kind)
     }
 
+    /// `<prefix>-…`: the prefix, then a dash.
     fn in_scope(&self, name: &str) -> bool {
-        self.prefixes.iter().any(|p| !p.is_empty() && name.starts_with(p.as_str()))
+        self.prefixes.iter().any(|p| name.strip_prefix(p.as_str()).is_some_and(|rest| rest.starts_with('-')))
+    }
+
+    /// In scope and named for one of the configured regions (`…-us-west-1`).
+    fn in_scope_global(&self, name: &str) -> bool {
+        self.in_scope(name) && self.regions.iter().any(|r| name.ends_with(&format!("-{r}")))
     }
 
     fn managed(&self, kind: &str, id: &str) -> bool {
@@ -136,19 +151,36 @@ async fn buckets(scope: &Scope, aws: &Aws) -> Result<Vec<Finding>, Vec<String>> 
         return Ok(Vec::new());
     }
     let s3 = aws.s3(home).await;
-    let list = s3.list_buckets().send().await.map_err(|e| vec![error("ListBuckets", e)])?;
     let mut out = Vec::new();
-    for b in list.buckets() {
-        let name = b.name().unwrap_or_default();
-        if !scope.in_scope(name) || scope.managed("aws_s3_bucket", name) {
-            continue;
-        }
-        let loc =
-            s3.get_bucket_location().bucket(name).send().await.map_err(|e| vec![error("GetBucketLocation", e)])?;
-        // An empty LocationConstraint is us-east-1.
-        let region = loc.location_constraint().map(|c| c.as_str()).filter(|c| !c.is_empty()).unwrap_or("us-east-1");
-        if scope.regions.contains(region) {
-            out.push(unmanaged("aws_s3_bucket", name, Some(region), json!({})));
+    for prefix in &scope.prefixes {
+        // Paginated: AWS refuses an unpaginated ListBuckets in accounts whose
+        // bucket quota is above 10,000 (ListBuckets API reference).
+        let mut pages = s3.list_buckets().prefix(format!("{prefix}-")).max_buckets(1000).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| vec![error("ListBuckets", e)])?;
+            for b in page.buckets() {
+                let name = b.name().unwrap_or_default();
+                if !scope.in_scope(name) || scope.managed("aws_s3_bucket", name) {
+                    continue;
+                }
+                let region = match b.bucket_region() {
+                    Some(r) => r.to_string(),
+                    None => {
+                        let loc = s3
+                            .get_bucket_location()
+                            .bucket(name)
+                            .send()
+                            .await
+                            .map_err(|e| vec![error("GetBucketLocation", e)])?;
+                        // An empty LocationConstraint is us-east-1.
+                        let c = loc.location_constraint().map(|c| c.as_str()).unwrap_or_default();
+                        if c.is_empty() { "us-east-1".to_string() } else { c.to_string() }
+                    }
+                };
+                if scope.regions.contains(&region) {
+                    out.push(unmanaged("aws_s3_bucket", name, Some(&region), json!({})));
+                }
+            }
         }
     }
     Ok(out)
@@ -164,7 +196,7 @@ async fn iam(scope: &Scope, aws: &Aws) -> Result<Vec<Finding>, Vec<String>> {
             for r in page.roles() {
                 let name = r.role_name();
                 if r.path().starts_with("/aws-service-role/")
-                    || !scope.in_scope(name)
+                    || !scope.in_scope_global(name)
                     || scope.managed("aws_iam_role", name)
                 {
                     continue;
@@ -180,7 +212,7 @@ async fn iam(scope: &Scope, aws: &Aws) -> Result<Vec<Finding>, Vec<String>> {
             let page = page.map_err(|e| vec![error("ListPolicies", e)])?;
             for p in page.policies() {
                 let (name, arn) = (p.policy_name().unwrap_or_default(), p.arn().unwrap_or_default());
-                if scope.in_scope(name) && !scope.managed("aws_iam_policy", arn) {
+                if scope.in_scope_global(name) && !scope.managed("aws_iam_policy", arn) {
                     out.push(unmanaged("aws_iam_policy", name, None, json!({"arn": arn})));
                 }
             }
@@ -213,12 +245,14 @@ async fn rds(scope: &Scope, aws: &Aws) -> Result<Vec<Finding>, Vec<String>> {
     {
         // Global clusters are listed from any region.
         let client = aws.rds(region).await;
-        let out_g =
-            client.describe_global_clusters().send().await.map_err(|e| vec![error("DescribeGlobalClusters", e)])?;
-        for g in out_g.global_clusters() {
-            let id = g.global_cluster_identifier().unwrap_or_default();
-            if scope.in_scope(id) && !scope.managed("aws_rds_global_cluster", id) {
-                out.push(unmanaged("aws_rds_global_cluster", id, None, json!({"engine": g.engine()})));
+        let mut pages = client.describe_global_clusters().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| vec![error("DescribeGlobalClusters", e)])?;
+            for g in page.global_clusters() {
+                let id = g.global_cluster_identifier().unwrap_or_default();
+                if scope.in_scope(id) && !scope.managed("aws_rds_global_cluster", id) {
+                    out.push(unmanaged("aws_rds_global_cluster", id, None, json!({"engine": g.engine()})));
+                }
             }
         }
     }
@@ -241,12 +275,13 @@ async fn search(scope: &Scope, aws: &Aws) -> Result<Vec<Finding>, Vec<String>> {
             }
         }
         if connections {
-            let list = client
-                .describe_outbound_connections()
-                .send()
-                .await
-                .map_err(|e| vec![error("DescribeOutboundConnections", e)])?;
-            for c in list.connections() {
+            let mut list = Vec::new();
+            let mut pages = client.describe_outbound_connections().into_paginator().send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| vec![error("DescribeOutboundConnections", e)])?;
+                list.extend(page.connections().iter().cloned());
+            }
+            for c in &list {
                 let status = c.connection_status().and_then(|s| s.status_code()).map(|s| s.as_str()).unwrap_or("");
                 let id = c.connection_id().unwrap_or_default();
                 let local = c
@@ -271,6 +306,26 @@ async fn search(scope: &Scope, aws: &Aws) -> Result<Vec<Finding>, Vec<String>> {
 
 #[cfg(test)]
 mod tests {
+    fn scope(prefix: &str) -> super::Scope {
+        super::Scope {
+            kinds: Default::default(),
+            regions: ["us-east-1".to_string(), "us-west-1".to_string()].into(),
+            prefixes: vec![prefix.to_string()],
+            managed: Default::default(),
+        }
+    }
+
+    #[test]
+    fn the_prefix_ends_at_a_dash_and_iam_names_at_a_configured_region() {
+        let s = scope("mattermost-dr");
+        assert!(s.in_scope("mattermost-dr-scratch"));
+        assert!(!s.in_scope("mattermost-drx-files"), "another stem");
+        assert!(!s.in_scope("mattermost-dr"), "the prefix alone names nothing");
+        assert!(s.in_scope_global("mattermost-dr-files-replication-us-west-1"));
+        assert!(!s.in_scope_global("mattermost-dr-files-replication-eu-west-1"), "another region pair");
+        assert!(!s.in_scope_global("mattermost-dr-handmade"));
+    }
+
     #[test]
     fn common_prefix_ends_at_a_dash() {
         let names = ["mattermost-dr-files-us-west-1", "mattermost-dr-db-us-east-1", "mattermost-dr-os-us-west-1"];

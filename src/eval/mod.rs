@@ -64,6 +64,11 @@ impl Scope {
     pub fn root_outputs(&self) -> BTreeMap<String, Sv> {
         self.outputs.first().map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
     }
+
+    /// The root module's variables evaluated so far, defaults included.
+    pub fn root_vars(&self) -> BTreeMap<String, Sv> {
+        self.vars.first().map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
+    }
 }
 
 /// One resource instance as the configuration wants it.
@@ -343,6 +348,38 @@ impl<'a> Evaluator<'a> {
             scope.blocks[*module]
                 .insert((r.type_name.name.clone(), r.name.name.clone()), Block { expansion, instances });
         }
+    }
+
+    /// Evaluates every module's `checks:` against a scope the whole
+    /// configuration has been evaluated into: a false condition is a
+    /// warning (or an error) at the condition, a condition not yet known
+    /// (it depends on what apply learns) is skipped, as Terraform does.
+    pub fn eval_checks(&self, scope: &Scope) -> Diagnostics {
+        let mut out = Diagnostics::default();
+        for (mi, tm) in self.tree.modules.iter().enumerate() {
+            for c in &tm.module.checks {
+                let mut addr = crate::address::module_path(&tm.path);
+                if !addr.is_empty() {
+                    addr.push('.');
+                }
+                addr += &format!("check.{}", c.name.name);
+                let cx = InstCtx { count_index: None, each: None, addr: &addr };
+                let diag = match self.eval(mi, &c.condition, &cx, scope) {
+                    Ok(Sv { value: Value::Bool(true), .. }) => continue,
+                    Ok(Sv { value, .. }) if value.has_unknown() => continue,
+                    Ok(Sv { value: Value::Bool(false), .. }) if c.error => Diagnostic::error(c.message.clone()),
+                    Ok(Sv { value: Value::Bool(false), .. }) => Diagnostic::warning(c.message.clone()),
+                    Ok(Sv { value, .. }) => Diagnostic::error(format!(
+                        "check `{}`: the condition must be true or false, but it is a {}",
+                        c.name.name,
+                        value.type_name()
+                    )),
+                    Err(d) => d,
+                };
+                out.push(diag.at(Some(c.condition.loc.clone())).address(addr));
+            }
+        }
+        out
     }
 
     /// Evaluates an expression of the root module outside any resource

@@ -19,6 +19,9 @@ pub struct VarInputs {
     pub use_env: bool,
     /// Missing required variables become unknown (for `validate`).
     pub allow_missing: bool,
+    /// Missing required *sensitive* variables become unknown (for `drift`,
+    /// which compares what it can without secrets it does not use).
+    pub allow_missing_sensitive: bool,
 }
 
 /// A variable's value and whether it is sensitive.
@@ -171,7 +174,7 @@ pub fn resolve(root: &Module, inputs: &VarInputs) -> (BTreeMap<String, Value>, D
     }
     for v in &root.variables {
         if v.default.is_none() && !given.contains_key(&v.name.name) {
-            if inputs.allow_missing {
+            if inputs.allow_missing || (inputs.allow_missing_sensitive && v.sensitive) {
                 given.insert(v.name.name.clone(), Value::Unknown);
                 continue;
             }

@@ -6,13 +6,12 @@
 //! `follower_stats` and one `autofollow_stats` (REST).
 //!
 //! Each check names the resource and attribute it is about, so a drift
-//! finding on the same attribute can be reported once, as unhealthy.
+//! finding on the same attribute is named by the unhealthy one.
 //!
 //! The app tier's checks live in [`super::app`]. Not checked yet: DNS.
 
 use super::Check;
 use crate::address::InstanceAddr;
-use crate::aws::Aws;
 use crate::kinds::opensearch::rest::Domain;
 use crate::state::{Instance, State};
 use crate::value::{Attrs, Value};
@@ -20,39 +19,7 @@ use hyper::Method;
 use serde_json::{Value as Json, json};
 use std::collections::BTreeMap;
 
-/// Bounds a check compares against.
-#[derive(Clone, Debug)]
-pub struct Bounds {
-    /// Operations a follower index may be behind its leader
-    /// (leader checkpoint − follower checkpoint).
-    pub search_lag_ops: i64,
-    /// Aurora global database replication lag (the maximum of the last
-    /// [`super::db_lag::WINDOW`]) a secondary may have.
-    pub db_lag: std::time::Duration,
-}
-
-/// `--max-db-lag`'s default.
-pub const DEFAULT_DB_LAG: std::time::Duration = std::time::Duration::from_secs(60);
-
-impl Default for Bounds {
-    fn default() -> Self {
-        Bounds { search_lag_ops: 1000, db_lag: DEFAULT_DB_LAG }
-    }
-}
-
-/// What the checks read: the state as last applied, the same state after a
-/// refresh, and the secrets some resources need to be reached at all.
-pub struct Input<'a> {
-    pub recorded: &'a State,
-    pub refreshed: &'a State,
-    pub secrets: &'a BTreeMap<String, Attrs>,
-    pub aws: &'a Aws,
-    pub bounds: &'a Bounds,
-    /// The region a switchover makes active: the app checks look there only,
-    /// and a group with no nodes fails. `None` (drift): every region, and no
-    /// nodes by design is a warning.
-    pub target_region: Option<&'a str>,
-}
+pub use super::{Bounds, DEFAULT_DB_LAG, Input};
 
 fn s<'a>(a: &'a Attrs, k: &str) -> &'a str {
     a.get(k).and_then(Value::as_str).unwrap_or_default()
@@ -257,6 +224,25 @@ async fn database(input: &Input<'_>) -> Result<Vec<Check>, Vec<String>> {
                 .warn_if(matches!(status, "enabling")),
             );
         }
+        // AWS's preconditions, towards the region a switchover makes active
+        // (drift: towards each secondary).
+        if let Some(g) = &g {
+            let targets: Vec<String> = match input.target_region {
+                Some(t) => vec![t.to_string()],
+                None => g
+                    .global_cluster_members()
+                    .iter()
+                    .filter(|m| m.is_writer() != Some(true))
+                    .filter_map(|m| m.db_cluster_arn().and_then(crate::kinds::rds::region_of_arn).map(str::to_string))
+                    .collect(),
+            };
+            for t in targets {
+                match super::db_switch::checks(input.aws, &addr.to_string(), g, &t, true).await {
+                    Ok(c) => out.extend(c),
+                    Err(e) => errors.push(format!("{addr}: {e}")),
+                }
+            }
+        }
         // Replication lag of each secondary, as the members are now.
         let secondaries: Vec<super::db_lag::Secondary> = g
             .iter()
@@ -274,7 +260,8 @@ async fn database(input: &Input<'_>) -> Result<Vec<Check>, Vec<String>> {
                 Some(super::db_lag::Secondary { cluster, region, address })
             })
             .collect();
-        match super::db_lag::checks(input.aws, &secondaries, input.bounds.db_lag).await {
+        let strict = input.target_region.is_some();
+        match super::db_lag::checks(input.aws, &secondaries, input.bounds.db_lag, strict).await {
             Ok(c) => out.extend(c),
             Err(e) => errors.extend(e),
         }
@@ -337,8 +324,14 @@ async fn search(input: &Input<'_>) -> Result<Vec<Check>, Vec<String>> {
     let rest: Vec<(&InstanceAddr, &Instance)> = of_type(input.recorded, "opensearch_index_replication")
         .chain(of_type(input.recorded, "opensearch_autofollow_rule"))
         .collect();
+    // Domains no resource here can sign in to (its password's variable was
+    // not given to a drift run): their checks say so rather than pass.
+    let mut unreachable = std::collections::BTreeSet::new();
     for (addr, inst) in &rest {
-        let Some((host, domain)) = rest_domain(input, addr, inst) else { continue };
+        let Some((host, domain)) = rest_domain(input, addr, inst) else {
+            unreachable.insert(s(&inst.attrs, "domain_endpoint").to_string());
+            continue;
+        };
         if follower.contains_key(&host) {
             continue;
         }
@@ -386,6 +379,11 @@ async fn search(input: &Input<'_>) -> Result<Vec<Check>, Vec<String>> {
                 },
             )
         };
+        if !follower.contains_key(s(&inst.attrs, "domain_endpoint"))
+            && unreachable.contains(s(&inst.attrs, "domain_endpoint"))
+        {
+            c = not_checked(c);
+        }
         out.push(c.warn_if(status.as_deref() == Some("BOOTSTRAPPING")));
     }
     for (addr, inst) in of_type(input.recorded, "opensearch_autofollow_rule") {
@@ -398,7 +396,9 @@ async fn search(input: &Input<'_>) -> Result<Vec<Check>, Vec<String>> {
         let failed = rule.as_ref().map(|r| r["failed_indices"].clone()).unwrap_or(json!([]));
         let ok = present && failed.as_array().is_none_or(Vec::is_empty);
         let pattern = s(&inst.attrs, "pattern");
-        out.push(
+        let blind = !follower.contains_key(s(&inst.attrs, "domain_endpoint"))
+            && unreachable.contains(s(&inst.attrs, "domain_endpoint"));
+        let check =
             Check::new("search.autofollow", format!("auto-follow rule {name} ({pattern}, {})", inst.region), ok)
                 .at(addr.to_string(), if present { "failed_indices" } else { "" })
                 .values(
@@ -410,8 +410,17 @@ async fn search(input: &Input<'_>) -> Result<Vec<Check>, Vec<String>> {
                      after a failover",
                     inst.region
                 ))
-                .fix("run `standby plan` and apply; indices listed as failed need their follower copy removed first"),
-        );
+                .fix("run `standby plan` and apply; indices listed as failed need their follower copy removed first");
+        out.push(if blind { not_checked(check) } else { check });
     }
     if errors.is_empty() { Ok(out) } else { Err(errors) }
+}
+
+/// A check whose probe could not sign in: a warning that says so, never a pass.
+fn not_checked(c: Check) -> Check {
+    let mut c = c;
+    c.status = super::Status::Fail;
+    c.actual = json!("not checked: no password for the user it reads as (its sensitive variable was not given)");
+    c.warn_if(true)
+        .fix("give the drift job the replication user's password (the variable the replication resources sign in with)")
 }

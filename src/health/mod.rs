@@ -19,12 +19,50 @@
 pub mod app;
 pub mod canary;
 pub mod db_lag;
+pub mod db_switch;
 pub mod dr;
-pub mod permissions;
 pub mod preflight;
 
+use crate::aws::Aws;
+use crate::state::State;
+use crate::value::Attrs;
 use serde::Serialize;
 use serde_json::Value as Json;
+use std::collections::BTreeMap;
+
+/// Bounds a check compares against.
+#[derive(Clone, Debug)]
+pub struct Bounds {
+    /// Operations a follower index may be behind its leader
+    /// (leader checkpoint − follower checkpoint).
+    pub search_lag_ops: i64,
+    /// Aurora global database replication lag (the maximum of the last
+    /// [`db_lag::WINDOW`]) a secondary may have.
+    pub db_lag: std::time::Duration,
+}
+
+/// `--max-db-lag`'s default.
+pub const DEFAULT_DB_LAG: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl Default for Bounds {
+    fn default() -> Self {
+        Bounds { search_lag_ops: 1000, db_lag: DEFAULT_DB_LAG }
+    }
+}
+
+/// What the checks read: the state as last applied, the same state after a
+/// refresh, and the secrets some resources need to be reached at all.
+pub struct Input<'a> {
+    pub recorded: &'a State,
+    pub refreshed: &'a State,
+    pub secrets: &'a BTreeMap<String, Attrs>,
+    pub aws: &'a Aws,
+    pub bounds: &'a Bounds,
+    /// The region a switchover makes active: the app checks look there only,
+    /// and a group with no nodes fails. `None` (drift): every region, and no
+    /// nodes by design is a warning.
+    pub target_region: Option<&'a str>,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -5,12 +5,13 @@
 //! with fine-grained access control on the domains that already exist.
 //!
 //! Calls: one GetCallerIdentity per region, one SimulatePrincipalPolicy
-//! page (plus a GetRole for an assumed role), per primary cluster one
+//! page per region (plus a GetRole for an assumed role), per primary cluster one
 //! DescribeDBClusters and one DescribeDBClusterSnapshots, one DescribeDomain
 //! per domain.
 
-use super::{Check, Status, permissions};
+use super::{Check, Status};
 use crate::aws::Aws;
+use crate::permissions;
 use crate::value::{Attrs, Value};
 use serde_json::{Value as Json, json};
 use std::collections::BTreeSet;
@@ -101,13 +102,51 @@ async fn principal(aws: &Aws, caller: &str) -> Result<String, String> {
     Ok(caller.to_string())
 }
 
+/// Services whose API lives in one place whatever the region: IAM and
+/// Route 53 requests are signed for us-east-1, which is what their
+/// `aws:RequestedRegion` is.
+const GLOBAL: &[&str] = &["iam:", "route53:"];
+
+/// The actions apply needs, each with the regions it is called in: a kind's
+/// actions where it is planned, the switchover's and health checks' in
+/// every configured region, IAM and Route 53 in us-east-1.
+fn needed(input: &Input<'_>) -> std::collections::BTreeMap<String, BTreeSet<String>> {
+    let mut out: std::collections::BTreeMap<String, BTreeSet<String>> = Default::default();
+    let mut add = |action: String, region: &str| {
+        let region = if GLOBAL.iter().any(|g| action.starts_with(g)) { "us-east-1" } else { region };
+        out.entry(action).or_default().insert(region.to_string());
+    };
+    for p in input.planned {
+        for a in permissions::for_apply([p.type_name.as_str()]) {
+            add(a, &p.region);
+        }
+    }
+    for (_, region) in &input.regions {
+        for a in permissions::for_apply([]) {
+            add(a, region);
+        }
+    }
+    out
+}
+
+/// Simulates every action apply needs for the caller, once per region with
+/// that region as `aws:RequestedRegion` (IAM SimulatePrincipalPolicy
+/// `ContextEntries`). An action is denied when a simulation says
+/// `explicitDeny`, or `implicitDeny` with no context key missing; when the
+/// policies need context keys that cannot be given here (tags, source IP),
+/// the result is a warning naming the keys, not a failure: the simulator
+/// cannot decide (IAM API reference: "The policy simulator results can differ
+/// from your live Amazon Web Services environment").
 async fn permissions_check(input: &Input<'_>, caller: Option<&str>) -> Check {
-    let kinds: BTreeSet<&str> = input.planned.iter().map(|p| p.type_name.as_str()).collect();
-    let actions = permissions::for_apply(kinds.iter().copied());
+    let needed = needed(input);
+    let actions: Vec<&String> = needed.keys().collect();
     let base = |ok: bool| {
         Check::new("iam.permissions", format!("the caller may do the {} IAM actions standby needs", actions.len()), ok)
             .impact("apply stops half-way at the first refused call")
-            .fix("grant the denied actions (see the README's IAM section) and run preflight again")
+            .fix(
+                "grant the denied actions: `standby policy DIR --for apply` prints the policy apply needs \
+                 (docs/state-and-teams.md, \"IAM policies\", explains each role); then run preflight again",
+            )
     };
     let Some(caller) = caller else {
         return base(false).values(json!(actions), json!("no caller identity (see the credentials checks)"));
@@ -122,42 +161,85 @@ async fn permissions_check(input: &Input<'_>, caller: Option<&str>) -> Check {
         Ok(a) => a,
         Err(e) => return base(false).warn_if(true).values(json!(actions), json!({"caller": caller, "error": e})),
     };
-    let iam = input.aws.iam().await;
-    let mut denied = Vec::new();
-    let mut marker: Option<String> = None;
-    loop {
-        let mut req = iam.simulate_principal_policy().policy_source_arn(&arn).set_marker(marker.clone());
-        for a in &actions {
-            req = req.action_names(*a);
+    let mut by_region: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for (action, regions) in &needed {
+        for r in regions {
+            by_region.entry(r.as_str()).or_default().push(action.as_str());
         }
-        match req.send().await {
-            Ok(o) => {
-                for r in o.evaluation_results() {
-                    if r.eval_decision().as_str() != "allowed" {
-                        denied.push(r.eval_action_name().to_string());
+    }
+    let iam = input.aws.iam().await;
+    let mut denied: BTreeSet<String> = BTreeSet::new();
+    let mut undecided: std::collections::BTreeMap<String, BTreeSet<String>> = Default::default();
+    for (region, list) in &by_region {
+        let context = aws_sdk_iam::types::ContextEntry::builder()
+            .context_key_name("aws:RequestedRegion")
+            .context_key_values(*region)
+            .context_key_type(aws_sdk_iam::types::ContextKeyTypeEnum::String)
+            .build();
+        let mut marker: Option<String> = None;
+        loop {
+            let req = iam
+                .simulate_principal_policy()
+                .policy_source_arn(&arn)
+                .context_entries(context.clone())
+                .set_action_names(Some(list.iter().map(|a| a.to_string()).collect()))
+                .set_marker(marker.clone());
+            match req.send().await {
+                Ok(o) => {
+                    for r in o.evaluation_results() {
+                        let action = r.eval_action_name().to_string();
+                        match (r.eval_decision().as_str(), r.missing_context_values()) {
+                            ("allowed", _) => {}
+                            ("implicitDeny", missing) if !missing.is_empty() => {
+                                undecided.entry(action).or_default().extend(missing.iter().cloned());
+                            }
+                            _ => {
+                                denied.insert(action);
+                            }
+                        }
                     }
+                    if o.is_truncated() {
+                        marker = o.marker().map(str::to_string);
+                        continue;
+                    }
+                    break;
                 }
-                if o.is_truncated() {
-                    marker = o.marker().map(str::to_string);
-                    continue;
+                // Fallback: no simulation (the action itself refused, or a
+                // partition without it). Say so; each call names what it misses.
+                Err(e) => {
+                    return base(false)
+                        .warn_if(true)
+                        .values(
+                            json!(actions),
+                            json!({"caller": arn, "error": err_text("SimulatePrincipalPolicy", e),
+                                   "fallback": "not simulated: a missing permission shows as an AccessDenied error naming the action"}),
+                        )
+                        .fix("allow iam:SimulatePrincipalPolicy on yourself to have this checked before apply");
                 }
-                break;
-            }
-            // Fallback: no simulation (the action itself refused, or a
-            // partition without it). Say so; each call names what it misses.
-            Err(e) => {
-                return base(false)
-                    .warn_if(true)
-                    .values(
-                        json!(actions),
-                        json!({"caller": arn, "error": err_text("SimulatePrincipalPolicy", e),
-                               "fallback": "not simulated: a missing permission shows as an AccessDenied error naming the action"}),
-                    )
-                    .fix("allow iam:SimulatePrincipalPolicy on yourself to have this checked before apply");
             }
         }
     }
-    base(denied.is_empty()).values(json!(actions), json!({"caller": arn, "denied": denied}))
+    // Per context key, the actions the simulation could not decide without it.
+    let mut by_key: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for (action, keys) in &undecided {
+        for k in keys {
+            by_key.entry(k.as_str()).or_default().push(action.as_str());
+        }
+    }
+    let check = base(denied.is_empty() && undecided.is_empty()).values(
+        json!({"actions": actions, "context": {"aws:RequestedRegion": by_region.keys().collect::<Vec<_>>()}}),
+        json!({"caller": arn, "denied": denied, "undecided": by_key}),
+    );
+    if denied.is_empty() && !undecided.is_empty() {
+        let keys: Vec<&str> = by_key.keys().copied().collect();
+        return check.warn_if(true).fix(format!(
+            "the caller's policies depend on {} for {} action(s), which a simulation cannot know: check them by \
+             hand, or run apply and watch for AccessDenied",
+            keys.join(", "),
+            undecided.len()
+        ));
+    }
+    check
 }
 
 /// The primary cluster: the one that no global database owns yet.

@@ -31,6 +31,38 @@ pub struct Ctx<'a> {
     pub aws: &'a Aws,
     /// How long the current operation may take, waits included.
     pub timeout: Duration,
+    /// The resource was adopted (imported from outside standby): production.
+    /// What the configuration does not ask for is left as AWS has it (e.g.
+    /// no `ApplyImmediately` unless the configuration says so).
+    pub adopted: bool,
+    /// For an update: the properties the plan changes. A secret AWS never
+    /// returns is compared by hash, so only the plan knows whether it changed.
+    pub changed: &'a BTreeSet<String>,
+}
+
+impl<'a> Ctx<'a> {
+    /// A context for reads and one-off calls: not adopted, nothing changed.
+    pub fn new(address: &'a str, region: &'a str, aws: &'a Aws, timeout: Duration) -> Ctx<'a> {
+        static NONE: BTreeSet<String> = BTreeSet::new();
+        Ctx { address, region, aws, timeout, adopted: false, changed: &NONE }
+    }
+}
+
+/// The object a resource changes when that is not the resource itself: a
+/// resource of `type_name` whose attribute `attr` is `value` (a bucket's
+/// versioning changes the bucket named in its `bucket`). When that object
+/// is adopted, the plan lists the change among those made to production.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub type_name: &'static str,
+    pub attr: &'static str,
+    pub value: String,
+}
+
+impl Target {
+    pub fn new(type_name: &'static str, attr: &'static str, value: impl Into<String>) -> Target {
+        Target { type_name, attr, value: value.into() }
+    }
 }
 
 /// A problem with one property, found before any API call.
@@ -76,6 +108,14 @@ impl KindError {
             }
             _ => false,
         }
+    }
+
+    /// For a create of several calls: an error after the call that made the
+    /// resource. Never a refusal (the resource exists: its intent must stay
+    /// on record, so the next refresh finds it by its natural key and the
+    /// next apply finishes it), whatever the later call's answer was.
+    pub fn after_made(self, what: &str) -> KindError {
+        KindError::Failed(format!("{self}\n  ({what} was made; the next apply finds it and finishes it)"))
     }
 
     /// True when AWS refused the request, so nothing was made. A timeout, a
@@ -166,6 +206,13 @@ pub trait Kind: Send + Sync {
         Vec::new()
     }
 
+    /// Checks that hold only for a create: an unset input means "as found"
+    /// for an existing (adopted) resource, but a new one needs some (e.g. a
+    /// master user for a cluster that is not a secondary).
+    fn check_create(&self, _props: &Attrs) -> Vec<PropProblem> {
+        Vec::new()
+    }
+
     /// Checks against the rest of the planned configuration.
     fn check_plan(&self, _props: &Attrs, _view: &dyn PlanView) -> Vec<PropProblem> {
         Vec::new()
@@ -252,6 +299,13 @@ pub trait Kind: Send + Sync {
         &[]
     }
 
+    /// A property's value in the AWS provider's shape, where it differs by
+    /// more than its name (the plan JSON; e.g. replication rules as the
+    /// provider's nested `rule` blocks). `None`: the value as it is.
+    fn provider_value(&self, _prop: &str, _v: &serde_json::Value) -> Option<serde_json::Value> {
+        None
+    }
+
     /// Which computed attribute carries which input, so sensitivity follows.
     fn sensitive_follows(&self) -> &'static [(&'static str, &'static str)] {
         &[]
@@ -269,6 +323,95 @@ pub trait Kind: Send + Sync {
         _importing: bool,
     ) -> Vec<PropProblem> {
         Vec::new()
+    }
+
+    /// The object this resource changes when it is not that object itself
+    /// (a bucket's versioning, a domain's users): see [`Target`].
+    fn acts_on(&self, _props: &Attrs) -> Option<Target> {
+        None
+    }
+
+    /// Off production (the resource not adopted, and the object
+    /// [`Kind::acts_on`] names one standby made or makes in this plan): the
+    /// defaults of what the configuration leaves unset, kept as configured.
+    /// On production an unset property is as found, and this is not called.
+    fn defaults_off_production(&self, _planned: &mut Attrs) {}
+
+    /// What a change on production (an adopted resource, or the adopted
+    /// object [`Kind::acts_on`] names) does there, in plain words with AWS's
+    /// consequence, for the plan's production section. `before` is `None`
+    /// for a create, `after` for a delete. `None`: the change does nothing
+    /// on production (only standby's own settings), and is not listed.
+    fn production_effect(
+        &self,
+        _before: Option<&Attrs>,
+        _after: Option<&Attrs>,
+        _changed: &BTreeSet<String>,
+    ) -> Option<String> {
+        None
+    }
+
+    /// Observes, before a create, what the object this resource changes had
+    /// until now (e.g. a bucket's versioning status, a domain's access
+    /// policy), as attributes to keep (`previous_*`). The apply writes them
+    /// ahead to the journal, durably, before the create is called, so that
+    /// deleting the resource can give production back what it had even
+    /// when the apply was killed right after the call.
+    async fn before_create(&self, _cx: &Ctx<'_>, _desired: &Attrs) -> Result<Attrs, KindError> {
+        Ok(Attrs::new())
+    }
+
+    /// Attributes AWS never reports that the state keeps as recorded (what
+    /// [`Kind::before_create`] observed, standby's own settings): every
+    /// refresh and read-back carries them over.
+    fn kept(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// On an adopted resource, what to apply when the configuration says
+    /// `want` and AWS reports `have`: by default what is configured. Kinds
+    /// merge where production may hold more than standby sets (tags by
+    /// key, log publishing by log type), so nothing production has is dropped.
+    fn merge_adopted(&self, _prop: &str, want: &Value, _have: &Value) -> Value {
+        want.clone()
+    }
+
+    /// Properties of an adopted resource that destroy gives back as they
+    /// were found at import when standby changed them (tags, log publishing).
+    fn restorable(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// For a create planned on production (it changes an adopted object):
+    /// what is there already. [`Existing::Refused`] when the create would
+    /// replace something production has (a user of the same name), a
+    /// [`Existing::Note`] for the plan's warnings (a lifecycle rule to pause);
+    /// a kind that merges with what it finds says nothing. Read at plan
+    /// time, never written.
+    async fn existing(&self, _cx: &Ctx<'_>, _props: &Attrs) -> Result<Existing, KindError> {
+        Ok(Existing::Clear)
+    }
+
+    /// What someone reading the plan must know about the resource as AWS
+    /// reports it now (a batch job that finished with failed objects): a
+    /// warning on every plan until it is dealt with.
+    fn attention(&self, _attrs: &Attrs) -> Option<String> {
+        None
+    }
+
+    /// Checks secrets AWS never returns against the live resource, with one
+    /// authenticated read: for each sensitive property given in `known`
+    /// (configured values and secrets) that the kind can check, whether it
+    /// is the one in use. `observed` is what `read` reported. Kinds that
+    /// cannot check say nothing (the plan then warns that setting one
+    /// overwrites what is in use).
+    async fn verify_secrets(
+        &self,
+        _cx: &Ctx<'_>,
+        _known: &Attrs,
+        _observed: &Attrs,
+    ) -> Result<Vec<(String, bool)>, KindError> {
+        Ok(Vec::new())
     }
 
     /// True when `read` needs configured values besides the id (a REST
@@ -297,6 +440,16 @@ pub trait Kind: Send + Sync {
     async fn update(&self, cx: &Ctx<'_>, id: &str, prior: &Attrs, desired: &Attrs) -> Result<(), KindError>;
 
     async fn delete(&self, cx: &Ctx<'_>, id: &str, prior: &Attrs) -> Result<(), KindError>;
+}
+
+/// Kinds whose resource in the AWS provider has another type name:
+/// (standby's, the provider's). The plan JSON names them as the provider
+/// does, so policy tools (checkov's CKV_AWS_144) know them.
+pub const PROVIDER_TYPES: &[(&str, &str)] = &[("aws_s3_bucket_replication", "aws_s3_bucket_replication_configuration")];
+
+/// The AWS provider's name of a type (the same for most).
+pub fn provider_type(type_name: &str) -> &str {
+    PROVIDER_TYPES.iter().find(|(ours, _)| *ours == type_name).map_or(type_name, |(_, theirs)| theirs)
 }
 
 /// Every kind standby knows.
@@ -341,6 +494,7 @@ pub fn registry() -> &'static [&'static dyn Kind] {
         &app::lb::Lb,
         &app::lb_target_group::LbTargetGroup,
         &app::lb_listener::LbListener,
+        &app::managed_prefix_list::ManagedPrefixList,
         &mattermost_config::MattermostConfig,
     ];
     KINDS
@@ -348,4 +502,33 @@ pub fn registry() -> &'static [&'static dyn Kind] {
 
 pub fn lookup(type_name: &str) -> Option<&'static dyn Kind> {
     registry().iter().copied().find(|k| k.type_name() == type_name)
+}
+
+/// What [`Kind::existing`] found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Existing {
+    Clear,
+    /// For the plan's warnings.
+    Note(String),
+    /// The create would replace what production has: the plan is refused.
+    Refused(String),
+}
+
+impl From<Option<String>> for Existing {
+    /// `Some(why)`: refused.
+    fn from(refusal: Option<String>) -> Existing {
+        refusal.map_or(Existing::Clear, Existing::Refused)
+    }
+}
+
+/// Carries what the state keeps as recorded ([`Kind::kept`]) from `from`
+/// into attributes just read from AWS.
+pub fn carry_kept(kind: &dyn Kind, from: &Attrs, into: &mut Attrs) {
+    for k in kind.kept() {
+        if let Some(v) = from.get(*k)
+            && !into.contains_key(*k)
+        {
+            into.insert(k.to_string(), v.clone());
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! The typed property schema every resource kind declares.
 
-use crate::value::Value;
+use crate::value::{Attrs, Value};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Type {
@@ -105,12 +105,25 @@ pub struct Prop {
     /// Readable by anyone who may describe the resource (user data): a
     /// sensitive value here is a configuration error, never hidden.
     pub plain: bool,
+    /// An optional-computed input AWS needs to create the resource: null
+    /// means "as found" for an existing (adopted) one, and a plan that
+    /// would create it without a value is refused.
+    pub create_needs: bool,
     pub doc: &'static str,
 }
 
 impl Prop {
     pub const fn optional(name: &'static str, ty: Type, doc: &'static str) -> Prop {
-        Prop { name, ty, mode: Mode::Optional, force_new: false, sensitive: false, plain: false, doc }
+        Prop {
+            name,
+            ty,
+            mode: Mode::Optional,
+            force_new: false,
+            sensitive: false,
+            plain: false,
+            create_needs: false,
+            doc,
+        }
     }
     pub const fn required(name: &'static str, ty: Type, doc: &'static str) -> Prop {
         Prop { mode: Mode::Required, ..Prop::optional(name, ty, doc) }
@@ -130,12 +143,64 @@ impl Prop {
     pub const fn or_computed(self) -> Prop {
         Prop { mode: Mode::OptionalComputed, ..self }
     }
+    /// Optional-computed, but needed to create: null keeps an existing
+    /// resource's value ("as found"), a create without it is refused.
+    pub const fn as_found(self) -> Prop {
+        Prop { mode: Mode::OptionalComputed, create_needs: true, ..self }
+    }
     pub fn is_input(&self) -> bool {
         self.mode != Mode::Computed
     }
     pub fn is_computed(&self) -> bool {
         matches!(self.mode, Mode::Computed | Mode::OptionalComputed)
     }
+}
+
+/// `allow_disruption`: the properties whose change on an adopted resource
+/// AWS makes with downtime or a blue/green deployment (or that cannot be
+/// undone) and that this configuration accepts. Without it such a plan is
+/// refused, naming the property and AWS's consequence. standby's own
+/// setting: never sent to AWS.
+pub const ALLOW_DISRUPTION: &str = "allow_disruption";
+
+pub const P_ALLOW_DISRUPTION: Prop = Prop::optional(
+    ALLOW_DISRUPTION,
+    Type::List(&Type::String),
+    "Properties whose change on an adopted resource may disturb it (downtime, a blue/green deployment, a \
+     change AWS cannot undo) and that this configuration accepts, e.g. `[instance_type]`. Unset, such a \
+     change to an adopted resource is refused at plan time with AWS's consequence named. standby's own \
+     setting, never sent to AWS.",
+);
+
+/// `unless_adopted`: values for properties the configuration leaves unset,
+/// used only when standby made (or makes) the resource. On an adopted
+/// resource they are ignored and the unset properties are as found, so one
+/// module both creates a primary from scratch and adopts a running one.
+/// standby's own setting: never sent to AWS as such, never stored.
+pub const UNLESS_ADOPTED: &str = "unless_adopted";
+
+pub const P_UNLESS_ADOPTED: Prop = Prop::optional(
+    UNLESS_ADOPTED,
+    Type::Map(&Type::Any),
+    "Values for properties left unset (null), used only when standby makes the resource, e.g. `{ instance_class: \
+     db.r6g.large }`; on an adopted resource they are ignored and the unset properties stay as found. No secrets \
+     here. standby's own setting, never sent to AWS as such.",
+);
+
+/// The properties with `unless_adopted` resolved: its values fill what is
+/// unset (or null) when the resource is not adopted; the setting itself is
+/// taken out either way.
+pub fn resolve_unless_adopted(props: &Attrs, adopted: bool) -> Attrs {
+    let mut out = props.clone();
+    let Some(Value::Map(given)) = out.remove(UNLESS_ADOPTED) else { return out };
+    if !adopted {
+        for (k, v) in given {
+            if out.get(&k).is_none_or(Value::is_null) && !v.is_null() {
+                out.insert(k, v);
+            }
+        }
+    }
+    out
 }
 
 #[derive(Debug)]

@@ -1,6 +1,7 @@
 //! Loading a configuration directory into everything planning needs, and
 //! checking it fully before any API call.
 
+pub mod active;
 pub mod imports;
 pub mod secrets;
 
@@ -29,6 +30,9 @@ pub struct Loaded {
     pub imports: Vec<imports::ImportTarget>,
     /// Every configured instance: address → (type, AWS region).
     pub instances: BTreeMap<String, (String, String)>,
+    /// Sensitive inputs whose value is not known (a sensitive variable
+    /// `drift` was not given), by instance address: what cannot be compared.
+    pub unknown_secrets: BTreeMap<String, Vec<String>>,
 }
 
 impl Loaded {
@@ -55,7 +59,7 @@ pub fn load_with(dir: &Path, inputs: &VarInputs, generate: bool) -> Result<Loade
     diags.extend(gdiags);
     let (vars, vdiags) = vars::resolve(tree.root(), inputs);
     diags.extend(vdiags);
-    diags.extend(crate::switchover::check_active(tree.root(), &vars));
+    diags.extend(active::check(tree.root(), &vars));
     let (_, ediags) = Evaluator::new(&tree, &graph, vars.clone());
     diags.extend(ediags);
     if diags.has_errors() {
@@ -69,13 +73,14 @@ pub fn load_with(dir: &Path, inputs: &VarInputs, generate: bool) -> Result<Loade
         secrets: BTreeMap::new(),
         imports: Vec::new(),
         instances: BTreeMap::new(),
+        unknown_secrets: BTreeMap::new(),
     };
-    let (checked, secrets, imports, instances) = dry_run(&loaded, generate);
+    let (checked, DryRun { secrets, imports, instances, unknown_secrets }) = dry_run(&loaded, generate);
     diags.extend(checked);
     if diags.has_errors() {
         return Err(diags.sorted());
     }
-    Ok(Loaded { warnings: diags.sorted().0, secrets, imports, instances, ..loaded })
+    Ok(Loaded { warnings: diags.sorted().0, secrets, imports, instances, unknown_secrets, ..loaded })
 }
 
 struct Planned {
@@ -113,6 +118,20 @@ impl PlanView for Current<'_> {
     }
 }
 
+/// The root module's variables with their defaults applied (a default may
+/// refer to other variables and regions), e.g. the `prefix` every name
+/// starts with.
+pub fn root_variables(loaded: &Loaded) -> BTreeMap<String, Value> {
+    let ev = loaded.evaluator();
+    let mut scope = Scope::new(loaded.tree.modules.len());
+    for &id in &loaded.graph.order {
+        if matches!(&loaded.graph.nodes[id], graph::Node::Var { module: 0, .. }) {
+            let _ = ev.eval_node(id, &mut scope);
+        }
+    }
+    scope.root_vars().into_iter().map(|(k, v)| (k, v.value)).collect()
+}
+
 /// Evaluates every resource instance as if creating from scratch (computed
 /// values unknown): each one as configured, with its planned attributes.
 pub fn instances(loaded: &Loaded) -> (Vec<(Desired, Attrs)>, Diagnostics) {
@@ -148,23 +167,42 @@ pub fn instances(loaded: &Loaded) -> (Vec<(Desired, Attrs)>, Diagnostics) {
             }
         }
     }
+    if !diags.has_errors() {
+        diags.extend(ev.eval_checks(&scope));
+    }
     (all, diags)
 }
 
 /// Evaluates everything as if creating from scratch (computed values
 /// unknown), so type errors and cross-resource rules surface before any call.
-type DryRun = (Diagnostics, BTreeMap<String, Attrs>, Vec<imports::ImportTarget>, BTreeMap<String, (String, String)>);
+#[derive(Default)]
+struct DryRun {
+    secrets: BTreeMap<String, Attrs>,
+    imports: Vec<imports::ImportTarget>,
+    instances: BTreeMap<String, (String, String)>,
+    unknown_secrets: BTreeMap<String, Vec<String>>,
+}
 
-fn dry_run(loaded: &Loaded, generate: bool) -> DryRun {
-    let (all, mut diags) = instances(loaded);
+fn dry_run(loaded: &Loaded, generate: bool) -> (Diagnostics, DryRun) {
+    let (mut all, mut diags) = instances(loaded);
     if diags.has_errors() {
-        return (diags, BTreeMap::new(), Vec::new(), BTreeMap::new());
+        return (diags, DryRun::default());
     }
     let ev = loaded.evaluator();
     let desired: Vec<&Desired> = all.iter().map(|(d, _)| d).collect();
     let imports = imports::resolve(&ev, &desired, generate, &mut diags);
+    // An object to adopt is not created: what the configuration leaves
+    // unset is as found, unknown until the import reads it.
+    for (d, planned) in all.iter_mut().filter(|(d, _)| imports.iter().any(|t| t.addr == d.addr)) {
+        for p in d.kind.schema().props.iter().filter(|p| p.mode == crate::kinds::schema::Mode::OptionalComputed) {
+            if !d.props.contains_key(p.name) {
+                planned.insert(p.name.to_string(), crate::value::Value::Unknown);
+            }
+        }
+    }
     let mut view = Planned { by_type: BTreeMap::new(), regions: BTreeMap::new() };
     let mut secrets = BTreeMap::new();
+    let mut unknown_secrets = BTreeMap::new();
     for (d, planned) in &all {
         view.by_type.entry(d.kind.type_name()).or_default().push((d.addr.to_string(), planned.clone()));
         view.regions.insert(d.addr.to_string(), d.region.clone());
@@ -176,6 +214,15 @@ fn dry_run(loaded: &Loaded, generate: bool) -> DryRun {
             .collect();
         if !known.is_empty() {
             secrets.insert(d.addr.to_string(), known);
+        }
+        let unknown: Vec<String> = d
+            .props
+            .iter()
+            .filter(|(k, v)| d.sensitive.contains(*k) && v.has_unknown())
+            .map(|(k, _)| k.clone())
+            .collect();
+        if !unknown.is_empty() {
+            unknown_secrets.insert(d.addr.to_string(), unknown);
         }
     }
     for (d, planned) in &all {
@@ -199,5 +246,5 @@ fn dry_run(loaded: &Loaded, generate: bool) -> DryRun {
     }
     let instances =
         all.iter().map(|(d, _)| (d.addr.to_string(), (d.kind.type_name().to_string(), d.region.clone()))).collect();
-    (diags, secrets, imports, instances)
+    (diags, DryRun { secrets, imports, instances, unknown_secrets })
 }

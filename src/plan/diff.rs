@@ -30,9 +30,72 @@ pub fn sensitive_set(d: &Desired) -> BTreeSet<String> {
     s
 }
 
+/// The properties to apply: as configured, merged on an adopted resource
+/// with what production has that standby does not set ([`crate::kinds::Kind::merge_adopted`]).
+pub fn props_for(d: &Desired, prior: Option<&Instance>) -> Attrs {
+    let Some(prior) = prior.filter(|p| p.adopted) else { return d.props.clone() };
+    d.props
+        .iter()
+        .map(|(k, want)| {
+            let v = match prior.attrs.get(k) {
+                Some(have) => d.kind.merge_adopted(k, want, have),
+                _ => want.clone(),
+            };
+            (k.clone(), v)
+        })
+        .collect()
+}
+
+/// The properties a change sends: [`props_for`], with `unless_adopted`
+/// resolved ([`crate::kinds::schema::resolve_unless_adopted`]), and off
+/// production (the resource not adopted, nor the object it acts on) the
+/// kind's defaults of what is unset
+/// ([`crate::kinds::Kind::defaults_off_production`]).
+pub fn props_to_apply(d: &Desired, prior: Option<&Instance>, state: &State) -> Attrs {
+    let adopted = prior.is_some_and(|p| p.adopted);
+    let mut props = crate::kinds::schema::resolve_unless_adopted(&props_for(d, prior), adopted);
+    let production =
+        adopted || d.kind.acts_on(&props).and_then(|t| super::planner::adopted_object(state, &t)).is_some();
+    if !production {
+        d.kind.defaults_off_production(&mut props);
+    }
+    props
+}
+
 pub fn diff(d: &Desired, prior: Option<&Instance>, state: &State) -> Diffed {
+    diff_keeping(d, prior, state, &[])
+}
+
+/// [`diff`], with the sensitive inputs named in `absent` taken as unchanged
+/// while their value is unknown and the state holds their hash: a drift job
+/// not given a secret compares everything else, and what is computed from
+/// such an input (a secret version's id) keeps its recorded value instead of
+/// turning unknown downstream.
+pub fn diff_keeping(d: &Desired, prior: Option<&Instance>, state: &State, absent: &[String]) -> Diffed {
     let schema = d.kind.schema();
-    let mut planned = d.props.clone();
+    let mut planned = props_to_apply(d, prior, state);
+    // Unset optional-computed inputs keep whatever AWS has ("as found"),
+    // before the kind derives defaults for what is still unset.
+    if let Some(prior) = prior {
+        for p in schema.props.iter().filter(|p| p.mode == Mode::OptionalComputed) {
+            if !planned.contains_key(p.name)
+                && let Some(v) = prior.attrs.get(p.name)
+            {
+                planned.insert(p.name.to_string(), v.clone());
+            }
+        }
+    }
+    // What the state keeps as recorded (not inputs: what a create observed
+    // first) is known to the kind's derivations.
+    if let Some(prior) = prior {
+        for k in d.kind.kept().iter().filter(|k| schema.get(k).is_none_or(|p| !p.is_input())) {
+            if !planned.contains_key(*k)
+                && let Some(v) = prior.attrs.get(*k)
+            {
+                planned.insert(k.to_string(), v.clone());
+            }
+        }
+    }
     d.kind.derive(&mut planned);
     let sensitive = sensitive_set(d);
     let Some(prior) = prior else {
@@ -62,8 +125,14 @@ pub fn diff(d: &Desired, prior: Option<&Instance>, state: &State) -> Diffed {
             continue;
         }
         let differs = if sensitive.contains(name) {
-            let want_hash = want.filter(|v| !v.is_null()).map(|v| state.hash(v));
-            want.is_some_and(Value::has_unknown) || want_hash.as_ref() != prior.sensitive.get(name)
+            let want = want.filter(|v| !v.is_null());
+            match (want, prior.sensitive.get(name)) {
+                (Some(w), Some(_)) if w.has_unknown() && absent.iter().any(|a| a == name) => false,
+                (Some(w), _) if w.has_unknown() => true,
+                (Some(w), Some(stored)) => !state.matches(w, stored),
+                (None, None) => false,
+                _ => true,
+            }
         } else {
             let null = Value::Null;
             let a = d.kind.normalize(name, want.unwrap_or(&null));
@@ -161,6 +230,7 @@ mod tests {
             sensitive: Default::default(),
             deps: vec![],
             adopted: false,
+            found: None,
         }
     }
 

@@ -60,7 +60,11 @@ fn configured(
     if targets.iter().all(|t| t.generate) {
         return Ok(BTreeMap::new());
     }
-    let opts = Options { importing: importing.clone(), targets: Vec::new(), ..opts.clone() };
+    // Every target counts as adopted here: what the configuration leaves
+    // unset on one is as found, never a create's missing input.
+    let mut adopting = importing.clone();
+    adopting.extend(targets.iter().map(|t| (t.addr.to_string(), t.id.clone())));
+    let opts = Options { importing: adopting, targets: Vec::new(), ..opts.clone() };
     // A help, not a requirement: problems are reported by the real plan,
     // after the reads (which name import problems more precisely).
     let Ok(plan) = super::planner::plan(loaded, state, Vec::new(), &opts) else { return Ok(BTreeMap::new()) };
@@ -130,8 +134,18 @@ pub async fn read(
             let aws = aws.clone();
             tasks.spawn(async move {
                 let address = t.addr.to_string();
-                let cx = Ctx { address: &address, region: &t.region, aws: &aws, timeout: Duration::from_secs(300) };
-                let r = kind.read(&cx, &t.id, &prior).await;
+                let mut cx = Ctx::new(&address, &t.region, &aws, Duration::from_secs(300));
+                cx.adopted = true;
+                // Secrets AWS never returns are checked against the live
+                // object (one authenticated read) where the kind can.
+                let r = match kind.read(&cx, &t.id, &prior).await {
+                    Ok(Some(attrs)) => match kind.verify_secrets(&cx, &prior, &attrs).await {
+                        Ok(checked) => Ok(Some((attrs, checked))),
+                        Err(e) => Err(e),
+                    },
+                    Ok(None) => Ok(None),
+                    Err(e) => Err(e),
+                };
                 (t, r)
             });
         }
@@ -145,7 +159,7 @@ pub async fn read(
     done.sort_by(|a, b| a.0.addr.cmp(&b.0.addr));
     for (t, r) in done {
         let at = |m: String| Diagnostic::error(m).at(t.loc.clone()).address(t.addr.to_string());
-        let attrs = match r {
+        let (attrs, checked) = match r {
             Err(e) => {
                 diags.push(at(format!("cannot read {} `{}` to import it: {e}", t.type_name, t.id)));
                 continue;
@@ -156,11 +170,34 @@ pub async fn read(
             }
             Ok(Some(a)) => a,
         };
+        let given = secrets.get(&t.addr.to_string());
+        // A secret given for an adopted object is verified, never sent to
+        // find out: the one in use is recorded (its hash) and not changed; a
+        // wrong one stops the plan.
+        let mut verified = BTreeMap::new();
+        for (prop, ok) in checked {
+            let Some(v) = given.and_then(|g| g.get(&prop)) else { continue };
+            if ok {
+                verified.insert(prop, state.hash(v));
+            } else {
+                diags.push(
+                    at(format!(
+                        "the `{prop}` given for {} `{}` is not the one it uses: one authenticated read with it was \
+                         refused",
+                        t.type_name, t.id
+                    ))
+                    .hint(format!(
+                        "give the value in use (standby never changes a secret of an adopted resource to find out); \
+                         to change it on purpose, first import with the one in use, then list `{prop}` in \
+                         `allow_disruption` with the new value"
+                    )),
+                );
+            }
+        }
         // Secrets never reach state: those the kind echoes from `prior`,
         // and every property the schema marks sensitive.
         let kind = kinds::lookup(&t.type_name).expect("resolved kind");
         let hidden: BTreeSet<&str> = kind.schema().props.iter().filter(|p| p.sensitive).map(|p| p.name).collect();
-        let given = secrets.get(&t.addr.to_string());
         let attrs: Attrs = attrs
             .into_iter()
             .filter(|(k, _)| !hidden.contains(k.as_str()) && !given.is_some_and(|g| g.contains_key(k)))
@@ -177,8 +214,9 @@ pub async fn read(
                 region: t.region.clone(),
                 id: Some(t.id.clone()),
                 status: Status::Ready,
+                found: Some(attrs.clone()),
                 attrs,
-                sensitive: BTreeMap::new(),
+                sensitive: verified,
                 deps: Vec::new(),
                 adopted: true,
             },

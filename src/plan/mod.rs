@@ -1,11 +1,14 @@
-//! The plan as plain data: what would change and why. Made by
-//! [`planner`], read by the renderers and by apply, saved by [`file`].
+//! The plan as plain data: what would change and why, and the [`runbook`]
+//! of a role switch. Made by [`planner`] (the runbook by `switchover`),
+//! read by the renderers and by apply, saved by [`file`].
 
 pub mod diff;
+pub mod existing;
 pub mod file;
 pub mod imports;
 pub mod moves;
 pub mod planner;
+pub mod runbook;
 
 use crate::diag::Diagnostic;
 use crate::value::Attrs;
@@ -95,6 +98,19 @@ pub struct ResourceChange {
     /// Set when this plan adopts an object made outside standby.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub importing: Option<Importing>,
+    /// Set when the change touches production: an adopted resource, or
+    /// one that changes an adopted object (its versioning, its users).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub production: Option<OnProduction>,
+}
+
+/// A change made on production, with what it does there.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OnProduction {
+    /// The adopted resource it changes (its own address when it is one).
+    pub target: String,
+    /// What the change does there, with AWS's consequence, in plain words.
+    pub effect: String,
 }
 
 /// An import: the object's id, and what AWS never reports about it.
@@ -143,7 +159,7 @@ pub struct Plan {
     /// The role switch this plan needs (`active_region` changed), run
     /// before the changes above.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub runbook: Option<crate::switchover::Runbook>,
+    pub runbook: Option<runbook::Runbook>,
 }
 
 /// `Plan: N to import, N to add, N to change, N to destroy.`
@@ -180,6 +196,11 @@ impl Plan {
         let s = self.summary();
         let import = if s.import > 0 { format!("{} to import, ", s.import) } else { String::new() };
         format!("{import}{} to add, {} to change, {} to destroy", s.add, s.change, s.destroy)
+    }
+
+    /// The changes made on production (adopted resources), in plan order.
+    pub fn production_changes(&self) -> impl Iterator<Item = (&ResourceChange, &OnProduction)> {
+        self.changes.iter().filter(|c| c.action != Action::NoOp).filter_map(|c| Some((c, c.production.as_ref()?)))
     }
 
     /// True when applying would change resources, outputs, or (for a

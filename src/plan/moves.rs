@@ -51,6 +51,7 @@ mod tests {
                 sensitive: Default::default(),
                 deps: Vec::new(),
                 adopted: false,
+                found: None,
             },
         );
         let conf: BTreeMap<String, (String, String)> =

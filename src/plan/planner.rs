@@ -1,8 +1,8 @@
 //! Planning: refresh what state records, evaluate the configuration against
 //! it, and describe every change. Planning never prints.
 
-use super::diff::{diff, normalized, redact};
-use super::{Action, Importing, OutputChange, Plan, ResourceChange};
+use super::diff::{normalized, redact};
+use super::{Action, Importing, OnProduction, OutputChange, Plan, ResourceChange};
 use crate::address::{InstanceAddr, Selector, block_of};
 use crate::aws::Aws;
 use crate::diag::{Diagnostic, Diagnostics};
@@ -24,6 +24,10 @@ pub struct Options {
     pub parallelism: usize,
     /// Address → id of the objects this plan adopts (see [`super::imports`]).
     pub importing: BTreeMap<String, String>,
+    /// Sensitive inputs left unknown on purpose (a drift job not given a
+    /// sensitive variable), by address: unchanged while the state holds
+    /// their hash ([`super::diff::diff_keeping`]).
+    pub absent_secrets: BTreeMap<String, Vec<String>>,
 }
 
 impl Default for Options {
@@ -35,6 +39,7 @@ impl Default for Options {
             targets: Vec::new(),
             parallelism: 10,
             importing: BTreeMap::new(),
+            absent_secrets: BTreeMap::new(),
         }
     }
 }
@@ -77,6 +82,8 @@ pub async fn refresh(
     let mut warnings = Vec::new();
     let mut errors = Vec::new();
     let mut results = Vec::with_capacity(state.resources.len());
+    let mut verified: Vec<(InstanceAddr, String, Option<String>)> = Vec::new();
+    let salt = state.salt.clone();
     // At most `parallelism` reads in flight; the next starts as one ends.
     let mut pending = state.resources.iter();
     loop {
@@ -110,22 +117,48 @@ pub async fn refresh(
             // Secrets handed to `read` (or echoed by a kind) never reach
             // state or drift.
             let hidden: BTreeSet<String> = inst.sensitive.keys().chain(given.keys()).cloned().collect();
+            // A secret given for an adopted object whose hash the state does
+            // not have (yet, or under another salt after a first apply was
+            // killed) is checked against the object again, never sent to find out.
+            let stale: Vec<(String, String)> = if inst.adopted {
+                given
+                    .iter()
+                    .map(|(k, v)| (k.clone(), crate::ids::salted_hash(&salt, &v.to_json().to_string())))
+                    .filter(|(k, h)| inst.sensitive.get(k) != Some(h))
+                    .collect()
+            } else {
+                Vec::new()
+            };
             prior.extend(given);
             tasks.spawn(async move {
                 let address = addr.to_string();
-                let cx = Ctx { address: &address, region: &inst.region, aws: &aws, timeout: Duration::from_secs(300) };
+                let mut cx = Ctx::new(&address, &inst.region, &aws, Duration::from_secs(300));
+                cx.adopted = inst.adopted;
                 // No id: the intent's natural key finds what the interrupted create made.
                 let (id, found) = match id {
                     Some(id) => (id, false),
                     None => match kind.find(&cx, &prior).await {
                         Ok(Some(id)) => (id, true),
-                        Ok(None) => return (addr, Ok(Seen::Gone)),
-                        Err(e) => return (addr, Err(format!("{address}: {e}"))),
+                        Ok(None) => return (addr, Ok(Seen::Gone), Vec::new()),
+                        Err(e) => return (addr, Err(format!("{address}: {e}")), Vec::new()),
                     },
                 };
-                let seen = match kind.read(&cx, &id, &prior).await.map(|o| {
+                let read = kind.read(&cx, &id, &prior).await;
+                let mut checked = Vec::new();
+                if !stale.is_empty()
+                    && let Ok(Some(now)) = &read
+                    && let Ok(answers) = kind.verify_secrets(&cx, &prior, now).await
+                {
+                    for (prop, ok) in answers {
+                        if let Some((_, h)) = stale.iter().find(|(k, _)| *k == prop) {
+                            checked.push((prop, ok.then(|| h.clone())));
+                        }
+                    }
+                }
+                let seen = match read.map(|o| {
                     o.map(|mut a| {
                         a.retain(|k, _| !hidden.contains(k));
+                        kinds::carry_kept(kind, &inst.attrs, &mut a);
                         a
                     })
                 }) {
@@ -135,13 +168,31 @@ pub async fn refresh(
                     Ok(Some(attrs)) => Ok(Seen::Changed(attrs)),
                     Err(e) => Err(format!("{address}: {e}")),
                 };
-                (addr, seen)
+                (addr, seen, checked)
             });
         }
         match tasks.join_next().await {
             None => break,
-            Some(Ok(r)) => results.push(r),
+            Some(Ok((addr, seen, checked))) => {
+                verified.extend(checked.into_iter().map(|(p, h)| (addr.clone(), p, h)));
+                results.push((addr, seen));
+            }
             Some(Err(e)) => errors.push(format!("refresh task failed: {e}")),
+        }
+    }
+    for (addr, prop, hash) in verified {
+        match (hash, state.resources.get_mut(&addr)) {
+            (Some(h), Some(inst)) => {
+                inst.sensitive.insert(prop, h);
+            }
+            (None, Some(_)) => warnings.push(
+                Diagnostic::warning(format!(
+                    "the `{prop}` given is not the one this adopted resource uses (one authenticated read with it \
+                     was refused)"
+                ))
+                .address(addr.to_string()),
+            ),
+            _ => {}
         }
     }
     let mut drift = Vec::new();
@@ -228,6 +279,7 @@ fn drift_change(addr: &InstanceAddr, old: &Instance, action: Action, after: Opti
         replace_paths: Vec::new(),
         deps: old.deps.clone(),
         importing: None,
+        production: None,
     }
 }
 
@@ -247,6 +299,12 @@ pub fn plan(loaded: &Loaded, state: &State, drift: Vec<ResourceChange>, opts: &O
         targets: opts.targets.iter().map(selector_text).collect(),
         ..Plan::default()
     };
+    // What AWS reports that a reader must know (a job that left objects behind).
+    for (addr, inst) in &state.resources {
+        if let Some(text) = kinds::lookup(&inst.type_name).and_then(|k| k.attention(&inst.attrs)) {
+            plan.warnings.push(Diagnostic::warning(text).address(addr.to_string()));
+        }
+    }
     if opts.refresh_only {
         return Ok(plan);
     }
@@ -260,6 +318,9 @@ pub fn plan(loaded: &Loaded, state: &State, drift: Vec<ResourceChange>, opts: &O
     // the kinds' delete checks), and where.
     type Declared = (Attrs, crate::diag::Location, BTreeMap<String, crate::diag::Location>);
     let mut declared: BTreeMap<InstanceAddr, Declared> = BTreeMap::new();
+    // On destroy, what the configuration sets on each instance: destroy gives
+    // back only that part of an adopted resource.
+    let mut configured: BTreeMap<InstanceAddr, Attrs> = BTreeMap::new();
     for &id in &loaded.graph.order {
         let out = ev.eval_node(id, &mut scope).map_err(|d| PlanError::Invalid(d.sorted()))?;
         let NodeOut::Instances(exp, instances) = out else { continue };
@@ -268,7 +329,8 @@ pub fn plan(loaded: &Loaded, state: &State, drift: Vec<ResourceChange>, opts: &O
             // A pending record (an interrupted create that no refresh settled) is
             // not known to exist: plan it as a create.
             let prior = state.resources.get(&d.addr).filter(|p| p.status == Status::Ready);
-            let diffed = diff(&d, prior, state);
+            let absent = opts.absent_secrets.get(&d.addr.to_string()).map_or(&[][..], Vec::as_slice);
+            let diffed = super::diff::diff_keeping(&d, prior, state, absent);
             let action = if opts.destroy { Action::NoOp } else { diffed.action };
             if let (Action::Update, Some(p)) = (action, prior) {
                 for problem in d.kind.check_update(&p.attrs, &diffed.planned) {
@@ -283,6 +345,11 @@ pub fn plan(loaded: &Loaded, state: &State, drift: Vec<ResourceChange>, opts: &O
             }
             if opts.destroy {
                 declared.insert(d.addr.clone(), (diffed.planned.clone(), d.loc.clone(), d.prop_locs.clone()));
+                configured.insert(d.addr.clone(), d.props.clone());
+            }
+            unless_adopted_problems(&d, &mut diags);
+            if matches!(action, Action::Create | Action::Replace) && !opts.importing.contains_key(&d.addr.to_string()) {
+                create_needs(&d, &mut diags);
             }
             wanted.insert(d.addr.clone());
             let after = normalized(d.kind, &redact(&diffed.planned, &diffed.sensitive));
@@ -319,6 +386,7 @@ pub fn plan(loaded: &Loaded, state: &State, drift: Vec<ResourceChange>, opts: &O
                     replace_paths: diffed.replace_paths.clone(),
                     deps: d.deps.iter().map(|b| b.to_string()).collect(),
                     importing,
+                    production: None,
                 },
             );
             block.insert(d.addr.key.clone(), Inst { attrs: diffed.planned, sensitive: diffed.sensitive });
@@ -350,6 +418,7 @@ pub fn plan(loaded: &Loaded, state: &State, drift: Vec<ResourceChange>, opts: &O
                 replace_paths: Vec::new(),
                 deps: inst.deps.clone(),
                 importing: None,
+                production: None,
             },
         );
     }
@@ -379,10 +448,27 @@ pub fn plan(loaded: &Loaded, state: &State, drift: Vec<ResourceChange>, opts: &O
         crate::state::file::instance_addr(&c.address).and_then(|a| state.resources.get(&a)).is_some_and(|r| r.adopted)
             && lifted.get(&block_of(&c.address)) != Some(&false)
     };
+    let mut restores = Vec::new();
     if opts.destroy {
         let (kept, rest): (Vec<ResourceChange>, Vec<ResourceChange>) = list.into_iter().partition(|c| adopted(c));
         list = rest;
         for c in kept {
+            let inst = crate::state::file::instance_addr(&c.address).and_then(|a| state.resources.get(&a));
+            let configured = crate::state::file::instance_addr(&c.address).and_then(|a| configured.get(&a));
+            restores.extend(inst.and_then(|i| restore_change(&c, i, configured)));
+            if let Some(i) = inst.filter(|i| i.found.is_none())
+                && let Some(kind) = kinds::lookup(&i.type_name).filter(|k| !k.restorable().is_empty())
+            {
+                let props: Vec<String> = kind.restorable().iter().map(|p| format!("`{p}`")).collect();
+                plan.warnings.push(
+                    Diagnostic::warning(format!(
+                        "imported by an earlier standby, which did not record its settings as found: destroy cannot \
+                         give back what standby changed in {} (they stay as they are now)",
+                        props.join(", ")
+                    ))
+                    .address(c.address.clone()),
+                );
+            }
             plan.warnings.push(
                 Diagnostic::warning(format!(
                     "adopted (imported, id {}): destroy leaves it in AWS and in the state; set \
@@ -394,6 +480,12 @@ pub fn plan(loaded: &Loaded, state: &State, drift: Vec<ResourceChange>, opts: &O
         }
     }
     check_deletes(&mut list, &declared, &mut diags, &mut plan.warnings);
+    list.extend(restores);
+    list.sort_by(|a, b| a.address.cmp(&b.address));
+    mark_production(&mut list, state);
+    if opts.destroy {
+        unrecorded(&list, state, &mut plan.warnings);
+    }
     for c in list.iter().filter(|c| matches!(c.action, Action::Delete | Action::Replace)) {
         if adopted(c) && c.importing.is_none() && !protected.contains_key(&block_of(&c.address)) {
             let what = if c.action == Action::Replace { "replace" } else { "destroy" };
@@ -612,10 +704,239 @@ fn adoption_checks(
             );
         }
     }
+    // A refusal the configuration accepts (`allow_disruption` lists the
+    // property) goes ahead, said as a warning.
+    let allowed: Vec<&str> = d
+        .props
+        .get(crate::kinds::schema::ALLOW_DISRUPTION)
+        .and_then(Value::as_list)
+        .map(|l| l.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
     for p in d.kind.adoption_checks(&prior.attrs, &diffed.planned, &diffed.changed, importing) {
-        let diag = if p.warning { Diagnostic::warning(p.message) } else { Diagnostic::error(p.message) };
+        let diag = if p.warning {
+            Diagnostic::warning(p.message)
+        } else if allowed.contains(&p.prop.as_str()) {
+            Diagnostic::warning(format!("accepted by allow_disruption: {}", p.message))
+        } else {
+            Diagnostic::error(p.message).hint(format!(
+                "keep the value AWS reports (leave the property unset: \"as found\"), or accept the consequence \
+                 with `allow_disruption: [{}]` on the resource",
+                p.prop
+            ))
+        };
         diags.push(diag.at(d.prop_locs.get(&p.prop).cloned().or(import_loc.clone())).address(addr.clone()));
     }
+}
+
+/// `unless_adopted` names input properties of the kind, and holds no secret
+/// (its values would be stored and shown in clear).
+fn unless_adopted_problems(d: &crate::eval::Desired, diags: &mut Diagnostics) {
+    use crate::kinds::schema::UNLESS_ADOPTED;
+    let Some(Value::Map(given)) = d.props.get(UNLESS_ADOPTED) else { return };
+    let loc = d.prop_locs.get(UNLESS_ADOPTED).cloned().or(Some(d.loc.clone()));
+    if d.sensitive.contains(UNLESS_ADOPTED) {
+        diags.push(
+            Diagnostic::error(format!(
+                "`{UNLESS_ADOPTED}` holds a sensitive value: give secrets as the property itself"
+            ))
+            .at(loc.clone())
+            .address(d.addr.to_string()),
+        );
+    }
+    let schema = d.kind.schema();
+    for k in given.keys() {
+        let ok = schema.get(k).is_some_and(|p| p.is_input() && !p.sensitive && p.name != UNLESS_ADOPTED);
+        if !ok {
+            diags.push(
+                Diagnostic::error(format!(
+                    "`{UNLESS_ADOPTED}` names `{k}`, which is not a (non-sensitive) property of {}",
+                    d.kind.type_name()
+                ))
+                .at(loc.clone())
+                .address(d.addr.to_string()),
+            );
+        }
+    }
+}
+
+/// A create needs the properties AWS cannot do without, even those that
+/// mean "as found" when unset on an existing resource.
+fn create_needs(d: &crate::eval::Desired, diags: &mut Diagnostics) {
+    let props = crate::kinds::schema::resolve_unless_adopted(&d.props, false);
+    for p in d.kind.schema().props.iter().filter(|p| p.create_needs && props.get(p.name).is_none_or(Value::is_null)) {
+        diags.push(
+            Diagnostic::error(format!(
+                "`{}` is needed to create it: unset (null) means \"as found\", which only an existing (adopted) \
+                 resource has",
+                p.name
+            ))
+            .at(Some(d.loc.clone()))
+            .address(d.addr.to_string()),
+        );
+    }
+    for p in d.kind.check_create(&props) {
+        let loc = d.prop_locs.get(&p.prop).cloned().unwrap_or_else(|| d.loc.clone());
+        let diag = if p.warning { Diagnostic::warning(p.message) } else { Diagnostic::error(p.message) };
+        diags.push(diag.at(Some(loc)).address(d.addr.to_string()));
+    }
+}
+
+/// On destroy, an adopted resource stays: what standby changed on it among
+/// the properties its kind gives back ([`kinds::Kind::restorable`]) is set
+/// back to what it was when imported. Only standby's part: the tags and log
+/// types the configuration sets there; a tag production added or changed
+/// since, or a log type it re-pointed, stays as it is now. (An instance the
+/// configuration no longer declares gets its imported value back whole.)
+fn restore_change(c: &ResourceChange, inst: &Instance, configured: Option<&Attrs>) -> Option<ResourceChange> {
+    let kind = kinds::lookup(&inst.type_name)?;
+    let found = inst.found.as_ref()?;
+    let mut after = inst.attrs.clone();
+    let mut changed = BTreeSet::new();
+    for p in kind.restorable() {
+        // Absent is empty: an update to it takes standby's away.
+        let empty = match kind.schema().get(p).map(|s| s.ty) {
+            Some(crate::kinds::schema::Type::Map(_)) => Value::Map(Default::default()),
+            Some(crate::kinds::schema::Type::List(_)) => Value::List(Vec::new()),
+            _ => Value::Null,
+        };
+        let now = kind.normalize(p, &inst.attrs.get(*p).cloned().unwrap_or_else(|| empty.clone()));
+        let was = kind.normalize(p, &found.get(*p).cloned().unwrap_or_else(|| empty.clone()));
+        if now == was {
+            continue;
+        }
+        let back = match configured.map(|c| c.get(*p).cloned().unwrap_or(Value::Null)) {
+            // Only what standby set there (the configuration's part of the
+            // merge) goes back; what production changed since stays.
+            Some(want) => {
+                let set = kind.normalize(p, &kind.merge_adopted(p, &want, &was));
+                match (keyed(&now), keyed(&was), keyed(&set)) {
+                    (Some(mut n), Some(w), Some(s)) => {
+                        for (k, v) in &s {
+                            if w.get(k) == Some(v) {
+                                continue;
+                            }
+                            match w.get(k) {
+                                Some(old) => n.insert(k.clone(), old.clone()),
+                                None => n.remove(k),
+                            };
+                        }
+                        unkeyed(&now, n)
+                    }
+                    // Not a collection: standby's value replaced production's.
+                    _ if set != was => was,
+                    _ => now.clone(),
+                }
+            }
+            // Not in the configuration any more: what it was when imported.
+            None => was,
+        };
+        if kind.normalize(p, &back) == now {
+            continue;
+        }
+        after.insert(p.to_string(), back);
+        changed.insert(p.to_string());
+    }
+    if changed.is_empty() {
+        return None;
+    }
+    let names: Vec<String> = changed.iter().map(|p| format!("`{p}`")).collect();
+    Some(ResourceChange {
+        action: Action::Update,
+        reason: Some(format!("destroy gives back what standby changed there: {}", names.join(", "))),
+        before: Some(super::diff::normalized(kind, &inst.attrs)),
+        after: Some(super::diff::normalized(kind, &after)),
+        changed,
+        deps: inst.deps.clone(),
+        ..c.clone()
+    })
+}
+
+/// A restorable property as entries by key: a map (tags) by its keys, a
+/// list of objects (log publishing) by their `log_type`.
+fn keyed(v: &Value) -> Option<BTreeMap<String, Value>> {
+    match v {
+        Value::Map(m) => Some(m.clone()),
+        Value::Null => Some(BTreeMap::new()),
+        Value::List(items) => {
+            items.iter().map(|e| Some((e.as_map()?.get("log_type")?.as_str()?.to_string(), e.clone()))).collect()
+        }
+        _ => None,
+    }
+}
+
+/// The inverse of [`keyed`], in the shape of `like`.
+fn unkeyed(like: &Value, entries: BTreeMap<String, Value>) -> Value {
+    match like {
+        Value::List(_) => Value::List(entries.into_values().collect()),
+        _ => Value::Map(entries),
+    }
+}
+
+/// On destroy, records made by an earlier standby on an adopted object,
+/// without what production had before standby changed it (no `previous_*`):
+/// destroy cannot give that back, and says so.
+fn unrecorded(list: &[ResourceChange], state: &State, warnings: &mut Vec<Diagnostic>) {
+    for c in list.iter().filter(|c| c.action == Action::Delete) {
+        let Some(inst) = crate::state::file::instance_addr(&c.address).and_then(|a| state.resources.get(&a)) else {
+            continue;
+        };
+        let Some(kind) = kinds::lookup(&inst.type_name) else { continue };
+        if inst.adopted || c.action != Action::Delete {
+            continue;
+        }
+        let Some(target) = kind.acts_on(&inst.attrs).and_then(|t| adopted_object(state, &t)) else { continue };
+        let missing: Vec<String> = kind
+            .kept()
+            .iter()
+            .filter(|k| k.starts_with("previous_") && !inst.attrs.contains_key(**k))
+            .map(|k| format!("`{k}`"))
+            .collect();
+        if missing.is_empty() {
+            continue;
+        }
+        let text = format!(
+            "made by an earlier standby, which did not record what {target} had before ({}): destroy cannot give it \
+             back; {}",
+            missing.join(", "),
+            kind.delete_effect(&inst.attrs).unwrap_or_else(|| "it deletes it".into())
+        );
+        warnings.push(Diagnostic::warning(text).address(c.address.clone()));
+    }
+}
+
+/// Marks every change made on production: to an adopted resource, or by a
+/// resource that changes an adopted object ([`kinds::Kind::acts_on`]).
+fn mark_production(list: &mut [ResourceChange], state: &State) {
+    for c in list.iter_mut().filter(|c| c.action != Action::NoOp) {
+        let Some(kind) = kinds::lookup(&c.type_name) else { continue };
+        let own = crate::state::file::instance_addr(&c.address)
+            .and_then(|a| state.resources.get(&a))
+            .is_some_and(|r| r.adopted && c.action != Action::Delete);
+        let target = if own {
+            Some(c.address.clone())
+        } else {
+            c.after.as_ref().or(c.before.as_ref()).and_then(|p| kind.acts_on(p)).and_then(|t| adopted_object(state, &t))
+        };
+        let Some(target) = target else { continue };
+        // The kind says what the change does there; nothing said: it changes
+        // nothing on production (standby's own settings).
+        let before = c.before.as_ref().filter(|_| c.action != Action::Create);
+        let after = c.after.as_ref().filter(|_| c.action != Action::Delete);
+        if let Some(effect) = kind.production_effect(before, after, &c.changed) {
+            c.production = Some(OnProduction { target, effect });
+        }
+    }
+}
+
+/// The address of the adopted object a [`kinds::Target`] names.
+pub(super) fn adopted_object(state: &State, t: &kinds::Target) -> Option<String> {
+    state
+        .resources
+        .iter()
+        .find(|(_, r)| {
+            r.adopted && r.type_name == t.type_name && r.attrs.get(t.attr).and_then(Value::as_str) == Some(&t.value)
+        })
+        .map(|(a, _)| a.to_string())
 }
 
 fn delete_reason(loaded: &Loaded, addr: &InstanceAddr) -> String {
@@ -639,7 +960,7 @@ fn output_changes(scope: &Scope, state: &State) -> Vec<OutputChange> {
         let prior = state.outputs.get(name);
         let unknown = v.value.has_unknown();
         let (after, same) = if v.sensitive {
-            let same = !unknown && prior.and_then(|p| p.hash.as_ref()) == Some(&state.hash(&v.value));
+            let same = !unknown && prior.and_then(|p| p.hash.as_ref()).is_some_and(|h| state.matches(&v.value, h));
             (None, same)
         } else {
             let j = (!unknown).then(|| v.value.to_json());

@@ -33,12 +33,22 @@ pub fn config(generated: &[(ImportTarget, Attrs)]) -> String {
         for p in kind.schema().props.iter().filter(|p| p.is_input()) {
             if p.sensitive {
                 out.push_str(&format!(
-                    "      # {}: not generated (a secret AWS never returns); set it from a sensitive variable only to change it\n",
+                    "      # {}: AWS never returns it. Unset, it stays as it is; given (from a sensitive variable), \
+                     the import checks it against the object where it can (one authenticated read), and a change is \
+                     sent only when `allow_disruption` names it\n",
                     p.name
                 ));
                 continue;
             }
             match attrs.get(p.name) {
+                // Kept by standby, never reported by AWS (a domain's master user).
+                None if kind.kept().contains(&p.name) && p.name != crate::kinds::schema::ALLOW_DISRUPTION => {
+                    out.push_str(&format!(
+                        "      # {}: AWS never reports it. Unset, it stays as it is; give it (and its secret) for \
+                         standby to check it and sign in with it\n",
+                        p.name
+                    ));
+                }
                 None | Some(Value::Null | Value::Unknown) => {}
                 Some(v) => out.push_str(&format!("      {}: {}\n", p.name, escaped(v).to_json())),
             }

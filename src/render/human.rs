@@ -76,6 +76,25 @@ fn resource(c: &ResourceChange, s: &Style, step: Option<&str>, out: &mut String)
     out.push_str("    }\n\n");
 }
 
+/// The changes made on production, under a heading of their own, each
+/// with what it does there.
+fn production(plan: &Plan, s: &Style, out: &mut String) {
+    let list: Vec<_> = plan.production_changes().collect();
+    if list.is_empty() {
+        return;
+    }
+    out.push_str(&s.bold("Changes to production (adopted resources)"));
+    out.push_str(":\n\n");
+    for (c, p) in list {
+        let on = if p.target == c.address { String::new() } else { format!(" (on {})", p.target) };
+        out.push_str(&format!("  {} {}{on}\n", glyph(c.action, s).trim_start(), c.address));
+        for line in p.effect.lines() {
+            out.push_str(&format!("      {line}\n"));
+        }
+    }
+    out.push('\n');
+}
+
 /// The whole plan as text.
 pub fn render(plan: &Plan, s: &Style) -> String {
     let mut out = String::new();
@@ -145,6 +164,7 @@ pub fn render(plan: &Plan, s: &Style) -> String {
             resource(c, s, step, &mut out);
         }
     }
+    production(plan, s, &mut out);
     out.push_str(&format!("{} {}.\n", s.bold("Plan:"), plan.summary_text()));
     if !outputs.is_empty() {
         out.push_str("\nChanges to Outputs:\n");

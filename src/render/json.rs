@@ -75,6 +75,9 @@ fn resource(c: &ResourceChange) -> Json {
     if let Some(r) = &c.reason {
         m.insert("reason".into(), json!(r));
     }
+    if let Some(p) = &c.production {
+        m.insert("production".into(), json!({"target": p.target, "effect": p.effect}));
+    }
     Json::Object(m)
 }
 
@@ -136,6 +139,14 @@ pub fn render(plan: &Plan) -> Json {
         "diagnostics": warnings,
         "summary": {"add": sum.add, "change": sum.change, "destroy": sum.destroy},
     });
+    // standby's own: what the plan changes on production (adopted resources).
+    let production: Vec<Json> = plan
+        .production_changes()
+        .map(|(c, p)| json!({"address": c.address, "actions": c.action.terraform(), "target": p.target, "effect": p.effect}))
+        .collect();
+    if !production.is_empty() {
+        doc["production_changes"] = Json::Array(production);
+    }
     // standby's own: the ordered role switch run before the changes, when there is one.
     if let Some(rb) = &plan.runbook {
         doc["runbook"] = serde_json::to_value(rb).unwrap_or_default();

@@ -38,12 +38,19 @@ fn provider_values(type_name: &str, attrs: &Attrs) -> Map<String, Json> {
         let is_doc = kind.and_then(|kd| kd.schema().get(k)).is_some_and(|p| p.ty == Type::Json);
         // A list of blocks (log_publishing_options) keeps its known parts, as
         // Terraform does; a document with an unknown part is left out whole.
+        let path = names.iter().find(|n| n.prop == k).map_or(k.as_str(), |n| n.path);
         let v = match v {
             Value::List(_) if v.has_unknown() && !is_doc => known_parts(v),
-            v if v.has_unknown() => continue,
+            v if v.has_unknown() => {
+                // The block is there, its unknown attribute left out, as
+                // Terraform plans `launch_template { id = (known after apply) }`.
+                if let Some((block, _)) = path.rsplit_once('.') {
+                    put_block(&mut out, block);
+                }
+                continue;
+            }
             v => v.clone(),
         };
-        let path = names.iter().find(|n| n.prop == k).map_or(k.as_str(), |n| n.path);
         put(&mut out, path, provider_json(kind, k, &v));
     }
     for n in names {
@@ -69,13 +76,28 @@ fn known_parts(v: &Value) -> Value {
     }
 }
 
-/// The provider holds JSON documents (policies) as strings.
+/// The provider holds JSON documents (policies) as strings, and some
+/// values in its own nesting ([`kinds::Kind::provider_value`]).
 fn provider_json(kind: Option<&dyn kinds::Kind>, prop: &str, v: &Value) -> Json {
     let doc = kind.and_then(|k| k.schema().get(prop)).is_some_and(|p| p.ty == Type::Json);
     match v.to_json() {
         j @ (Json::Object(_) | Json::Array(_)) if doc => Json::String(j.to_string()),
-        j => j,
+        j => kind.and_then(|k| k.provider_value(prop, &j)).unwrap_or(j),
     }
+}
+
+/// An address with the AWS provider's type names
+/// ([`kinds::PROVIDER_TYPES`]): `module.files.aws_s3_bucket_replication.x`
+/// → `module.files.aws_s3_bucket_replication_configuration.x`.
+pub fn provider_address(address: &str) -> String {
+    let mut out = address.to_string();
+    for (ours, theirs) in kinds::PROVIDER_TYPES {
+        if out.starts_with(&format!("{ours}.")) {
+            out = format!("{theirs}{}", &out[ours.len()..]);
+        }
+        out = out.replace(&format!(".{ours}."), &format!(".{theirs}."));
+    }
+    out
 }
 
 /// Puts `v` at a dotted path, each step but the last a one-element list.
@@ -93,6 +115,15 @@ fn put(out: &mut Map<String, Json>, path: &str, v: Json) {
     }
 }
 
+/// Makes the blocks of a dotted path, each a one-element list.
+fn put_block(out: &mut Map<String, Json>, path: &str) {
+    let (block, rest) = path.split_once('.').map_or((path, None), |(b, r)| (b, Some(r)));
+    let slot = out.entry(block.to_string()).or_insert_with(|| json!([{}]));
+    if let (Some(rest), Some(Json::Object(inner))) = (rest, slot.as_array_mut().and_then(|a| a.first_mut())) {
+        put_block(inner, rest);
+    }
+}
+
 fn sensitive_values(type_name: &str, c: &ResourceChange) -> Json {
     let mut out = Map::new();
     let names = kinds::lookup(type_name).map_or(&[][..], |k| k.provider_names());
@@ -105,9 +136,9 @@ fn sensitive_values(type_name: &str, c: &ResourceChange) -> Json {
 
 fn instance(c: &ResourceChange, attrs: &Attrs) -> Json {
     let mut m = Map::new();
-    m.insert("address".into(), json!(c.address));
+    m.insert("address".into(), json!(provider_address(&c.address)));
     m.insert("mode".into(), json!("managed"));
-    m.insert("type".into(), json!(c.type_name));
+    m.insert("type".into(), json!(kinds::provider_type(&c.type_name)));
     m.insert("name".into(), json!(c.name));
     if !c.index.is_null() {
         m.insert("index".into(), c.index.clone());
@@ -264,13 +295,13 @@ pub fn configuration(plan: &Plan) -> Json {
         let deps: Vec<(&ResourceChange, String)> = c
             .deps
             .iter()
-            .filter_map(|d| by_address.get(d.as_str()).map(|dc| (*dc, block(dc))))
+            .filter_map(|d| by_address.get(d.as_str()).map(|dc| (*dc, provider_address(&block(dc)))))
             .filter(|(dc, _)| dc.module == c.module)
             .collect();
         let mut r = Map::new();
-        r.insert("address".into(), json!(block(c)));
+        r.insert("address".into(), json!(provider_address(&block(c))));
         r.insert("mode".into(), json!("managed"));
-        r.insert("type".into(), json!(c.type_name));
+        r.insert("type".into(), json!(kinds::provider_type(&c.type_name)));
         r.insert("name".into(), json!(c.name));
         r.insert("provider_config_key".into(), json!(provider(&c.type_name).0));
         r.insert("expressions".into(), expressions(c, &deps));

@@ -87,7 +87,7 @@ pub fn render(plan: &Plan) -> String {
         out.push('\n');
     }
     if let Some(rb) = &plan.runbook {
-        out.push_str(&super::runbook::markdown(rb));
+        out.push_str(&runbook(rb));
     }
     let changing: Vec<_> = plan.changes.iter().filter(|c| c.action != Action::NoOp).collect();
     if changing.is_empty() {
@@ -99,6 +99,25 @@ pub fn render(plan: &Plan) -> String {
             "No changes. The infrastructure matches the configuration.\n"
         });
         return out;
+    }
+    let production: Vec<_> = plan.production_changes().collect();
+    if !production.is_empty() {
+        out.push_str(&format!(
+            "#### Changes to production ({})\n\nWhat this plan changes on adopted (production) resources, and what \
+             each does there.\n\n| Action | Resource | On | What it does there |\n|---|---|---|---|\n",
+            production.len()
+        ));
+        for (c, p) in production {
+            out.push_str(&format!(
+                "| {} {} | <code>{}</code> | <code>{}</code> | {} |\n",
+                c.action.glyph(),
+                action_word(c.action),
+                escape(&c.address),
+                escape(&p.target),
+                escape(&p.effect).replace('\n', "<br>")
+            ));
+        }
+        out.push('\n');
     }
     out.push_str("| Action | Resource | Region | Why |\n|---|---|---|---|\n");
     for c in &changing {
@@ -119,6 +138,28 @@ pub fn render(plan: &Plan) -> String {
             None => section(c, c.action.verb(), &mut out),
         }
     }
+    out
+}
+
+/// The runbook as a table.
+fn runbook(rb: &crate::plan::runbook::Runbook) -> String {
+    let esc = escape;
+    let mut out =
+        format!("#### {}\n\n| # | Step | Region | What |\n|---|---|---|---|\n", esc(&super::runbook::headline(rb)));
+    for (n, step) in rb.steps.iter().enumerate() {
+        let what = match super::runbook::detail(step) {
+            Some(d) => format!("{} ({})", step.title, d),
+            None => step.title.clone(),
+        };
+        out.push_str(&format!(
+            "| {} | <code>{}</code> | {} | {} |\n",
+            n + 1,
+            esc(&step.id),
+            esc(&step.region),
+            esc(&what)
+        ));
+    }
+    out.push('\n');
     out
 }
 

@@ -1,13 +1,15 @@
-//! The switchover runbook in a plan, for people (text and markdown); the
-//! JSON plan carries it as data (`runbook`).
+//! The switchover runbook in a plan, for people (text; the markdown view
+//! uses its headline and details); the JSON plan carries it as data
+//! (`runbook`).
 
 use super::Style;
-use crate::switchover::{Runbook, StepAction};
+use crate::plan::runbook::{Runbook, Step, StepAction};
 
-fn headline(rb: &Runbook) -> String {
+pub(super) fn headline(rb: &Runbook) -> String {
     if rb.mode == "failover" {
         return format!(
-            "Failover to {} ({}) is not finished: {} pending step(s), run by apply before the changes below (they need {} back)",
+            "Failover to {} ({}), {} step(s) not done yet, in this order: those that need {} wait until it is back, \
+             then apply runs them before the changes below",
             rb.to,
             rb.to_region,
             rb.steps.len(),
@@ -24,16 +26,26 @@ fn headline(rb: &Runbook) -> String {
     )
 }
 
-fn detail(a: &StepAction) -> Option<String> {
-    match a {
-        StepAction::Readiness { checks } => Some(format!(
-            "stops the run before any change when a check fails ({}*); --force overrides",
-            checks.join("*, ")
+pub(super) fn detail(step: &Step) -> Option<String> {
+    let what = match &step.action {
+        StepAction::Readiness { checks, scaled } => Some(format!(
+            "stops the run before any change when a check fails ({}*); --force overrides{}",
+            checks.join("*, "),
+            if scaled.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; scaled up by the runbook: {}",
+                    scaled.iter().map(|(a, n)| format!("{a} to {n}")).collect::<Vec<_>>().join(", ")
+                )
+            }
         )),
         StepAction::AuroraSwitchover { address, .. } => Some(format!("{address}; observed first, never asked twice")),
         StepAction::WriteForwarding { address, .. } => Some(address.clone()),
         StepAction::AuroraFailover { address, .. } => Some(format!("{address}; the old region is never called")),
-        StepAction::Rejoin { .. } => Some("observed; fails (and stays pending) while the region is down".into()),
+        StepAction::Rejoin { .. } => Some(
+            "observed; waits until it is synchronised, then for Aurora's snapshot (a run note when none comes)".into(),
+        ),
         StepAction::SearchStopFollowers { domain, .. } => {
             Some(format!("on {domain}; an index already stopped is left as it is; works with the leader's region down"))
         }
@@ -42,15 +54,24 @@ fn detail(a: &StepAction) -> Option<String> {
             indices.len(),
             if domain.is_empty() { "the old leader" } else { domain }
         )),
+        StepAction::AppServing { .. } => Some("observed, never changed; progress while it waits".into()),
         StepAction::Changes { addresses } => Some(format!("applies {}; each shown below", addresses.join(", "))),
-    }
+    };
+    // During a failover: what happens while the region it needs is down.
+    let pending = match (&step.meanwhile, step.best_effort) {
+        (Some(m), true) => Some(format!("if it cannot be done now, left pending: {m}")),
+        _ => None,
+    };
+    let noted = step.note.as_ref().map(|_| "leaves a note of the run saying what to do after it".to_string());
+    let parts: Vec<String> = [what, pending, noted].into_iter().flatten().collect();
+    (!parts.is_empty()).then(|| parts.join("; "))
 }
 
 pub fn human(rb: &Runbook, s: &Style) -> String {
     let mut out = format!("{}\n\n", s.bold(&headline(rb)));
     for (n, step) in rb.steps.iter().enumerate() {
         out.push_str(&format!("  {}. [{}] {}\n     in {}", n + 1, step.id, step.title, step.region));
-        if let Some(d) = detail(&step.action) {
+        if let Some(d) = detail(step) {
             out.push_str(&format!("; {d}"));
         }
         out.push('\n');
@@ -59,26 +80,6 @@ pub fn human(rb: &Runbook, s: &Style) -> String {
         out.push_str(
             "\n  Then, with the changes below that no step applied: the rest follows the new roles (search\n  replication, when there is some, starts in the other direction).\n",
         );
-    }
-    out.push('\n');
-    out
-}
-
-pub fn markdown(rb: &Runbook) -> String {
-    let esc = super::markdown::escape;
-    let mut out = format!("#### {}\n\n| # | Step | Region | What |\n|---|---|---|---|\n", esc(&headline(rb)));
-    for (n, step) in rb.steps.iter().enumerate() {
-        let what = match detail(&step.action) {
-            Some(d) => format!("{} ({})", step.title, d),
-            None => step.title.clone(),
-        };
-        out.push_str(&format!(
-            "| {} | <code>{}</code> | {} | {} |\n",
-            n + 1,
-            esc(&step.id),
-            esc(&step.region),
-            esc(&what)
-        ));
     }
     out.push('\n');
     out

@@ -8,6 +8,9 @@
 //!   and remembers what it read: `store` is a compare-and-swap against it,
 //!   so a writer with a stale view is refused, never overwrites.
 //! - `journal` starts this run's write-ahead journal.
+//! - `clear_journal` removes exactly what `read` replayed, never records
+//!   another run wrote since (a run whose lock was force-unlocked while it
+//!   was still going).
 
 use super::State;
 use super::file::StateError;
@@ -48,7 +51,7 @@ pub trait Backend: Send + Sync {
     async fn store(&self, state: &State) -> Result<(), StateError>;
     /// Starts this run's journal.
     async fn journal(&self, lineage: &str) -> Result<Journal, StateError>;
-    /// Removes a replayed journal once `store` holds its records.
+    /// Removes the journal records `read` replayed, once `store` holds them.
     async fn clear_journal(&self) -> Result<(), StateError>;
     /// What is unsafe about where the state is kept (checked on migrate).
     async fn warnings(&self) -> Vec<String> {
@@ -68,6 +71,8 @@ pub struct Local {
     /// The file as `read` found it (size and modification time; `None`
     /// when absent), for the compare-and-swap check: cheap, no re-parse.
     seen: std::sync::Mutex<Option<Option<Stamp>>>,
+    /// The journal files `read` replayed, and how much of each.
+    replayed: std::sync::Mutex<Vec<super::journal::Replayed>>,
 }
 
 type Stamp = (u64, Option<std::time::SystemTime>);
@@ -78,7 +83,7 @@ fn stamp(path: &Path) -> Option<Stamp> {
 
 impl Local {
     pub fn new(path: &Path) -> Local {
-        Local { path: path.to_path_buf(), seen: Default::default() }
+        Local { path: path.to_path_buf(), seen: Default::default(), replayed: Default::default() }
     }
 }
 
@@ -89,7 +94,7 @@ impl Backend for Local {
     }
 
     fn journal_location(&self) -> String {
-        super::journal::journal_path(&self.path).display().to_string()
+        format!("{}.*", super::journal::journal_path(&self.path).display())
     }
 
     fn is_remote(&self) -> bool {
@@ -109,8 +114,9 @@ impl Backend for Local {
         let before = stamp(&self.path);
         let mut st = super::file::read(&self.path)?;
         *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = Some(before);
-        let n = super::journal::replay(&self.path, &mut st)
+        let (n, files) = super::journal::replay_files(&self.path, &mut st)
             .map_err(|why| StateError::Journal { location: self.journal_location(), why })?;
+        *self.replayed.lock().unwrap_or_else(|e| e.into_inner()) = files;
         Ok((st, n))
     }
 
@@ -139,12 +145,17 @@ impl Backend for Local {
     }
 
     async fn clear_journal(&self) -> Result<(), StateError> {
-        match std::fs::remove_file(super::journal::journal_path(&self.path)) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                Err(StateError::Journal { location: self.journal_location(), why: e.to_string() })
-            }
-            _ => Ok(()),
+        let files = std::mem::take(&mut *self.replayed.lock().unwrap_or_else(|e| e.into_inner()));
+        let kept = super::journal::remove_replayed(&files)
+            .map_err(|e| StateError::Journal { location: self.journal_location(), why: e.to_string() })?;
+        for k in kept {
+            eprintln!(
+                "Note: {} is still being written by another run (was its lock force-unlocked?); left in place for \
+                 the next run to fold in.",
+                k.display()
+            );
         }
+        Ok(())
     }
 }
 

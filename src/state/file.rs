@@ -8,7 +8,7 @@
 //! - 2: `resources` as a list with address parts, `status`,
 //!   `sensitive_attributes` (salted hashes), `dependencies`; `salt`.
 //!   Later additions that older readers may ignore: `adopted` (imported),
-//!   `roles` (the active region and the last switchover/failover run).
+//!   `found` (an adopted resource as found at import), `roles` (the active region and the last switchover/failover run).
 
 use super::{Instance, OutputState, State, Status};
 use crate::address::{self, InstanceAddr, Key, Selector};
@@ -81,6 +81,9 @@ struct ResourceV2 {
     /// Imported rather than created (absent: created by standby).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     adopted: bool,
+    /// An adopted resource's attributes as found at import.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    found: Option<Json>,
 }
 
 /// Reads state; a missing file is an empty state.
@@ -168,6 +171,11 @@ fn from_record(r: ResourceV2) -> Result<(InstanceAddr, Instance), String> {
         sensitive: r.sensitive_attributes,
         deps: r.dependencies,
         adopted: r.adopted,
+        found: match r.found.as_ref().map(Value::from_json) {
+            None => None,
+            Some(Value::Map(m)) => Some(m),
+            Some(_) => return Err(format!("{}: found must be an object", r.address)),
+        },
     };
     Ok((addr, inst))
 }
@@ -186,6 +194,7 @@ fn to_record(addr: &InstanceAddr, r: &Instance) -> ResourceV2 {
         sensitive_attributes: r.sensitive.clone(),
         dependencies: r.deps.clone(),
         adopted: r.adopted,
+        found: r.found.as_ref().map(|f| Value::Map(f.clone()).to_json()),
     }
 }
 
@@ -319,6 +328,7 @@ mod tests {
                 sensitive: BTreeMap::new(),
                 deps: vec![],
                 adopted: false,
+                found: None,
             },
         );
         write(&path, &mut s).unwrap();

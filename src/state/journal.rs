@@ -1,6 +1,9 @@
 //! The apply journal: an append-only log of records, one JSON object each.
-//! Locally it is a file beside the state (`<state>.journal`, one record per
-//! line); with the S3 backend, one object per record ([`super::s3`]).
+//! Locally each run writes its own file beside the state
+//! (`<state>.journal.<millis>-<id>`, one record per line, held under an OS
+//! file lock while the run writes it; `<state>.journal` is the older
+//! single-file name, still replayed); with the S3 backend, one object per
+//! record ([`super::s3`]).
 //!
 //! **Write-ahead.** Before a create is called, its intent (a `put` with
 //! status `pending`) is durable: fsynced locally, acknowledged by S3
@@ -12,7 +15,9 @@
 //! cost O(n²) for n resources.
 //!
 //! Every command that reads state replays a leftover journal onto it, and
-//! the next state write under the lock folds it in and removes it.
+//! the next state write under the lock folds it in and removes exactly what
+//! it replayed: a journal another run is still writing (its lock
+//! force-unlocked while it ran) is never removed under it.
 
 use super::{Instance, State, Status, file};
 use crate::address::InstanceAddr;
@@ -23,8 +28,51 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+/// The single journal file of earlier versions (`<state>.journal`), and the
+/// stem of every run's own file.
 pub fn journal_path(state: &Path) -> PathBuf {
     file::sibling(state, ".journal")
+}
+
+/// A new run's journal file: `<state>.journal.<13-digit millis>-<id>`, so
+/// that names sort in the order the runs started.
+fn run_journal_path(state: &Path) -> PathBuf {
+    let millis = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+    file::sibling(state, &format!(".journal.{millis:013}-{}", crate::ids::random_id()))
+}
+
+/// Every journal file of a state, oldest first: the older single file, then
+/// each run's.
+pub fn journal_files(state: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let stem = journal_path(state);
+    let Some(name) = stem.file_name().map(|n| n.to_string_lossy().into_owned()) else { return Ok(Vec::new()) };
+    let dir = stem.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut out = Vec::new();
+    for e in entries {
+        let e = e?;
+        let n = e.file_name().to_string_lossy().into_owned();
+        let run = n.strip_prefix(&name).and_then(|r| r.strip_prefix('.')).is_some_and(is_run_name);
+        if n == name || run {
+            out.push(e.path());
+        }
+    }
+    // The older single file sorts first (shortest), runs by start time.
+    out.sort();
+    Ok(out)
+}
+
+/// `<13 digits>-<hex id>`: a run's journal name, nothing else.
+pub fn is_run_name(s: &str) -> bool {
+    let Some((millis, id)) = s.split_once('-') else { return false };
+    millis.len() == 13
+        && millis.bytes().all(|b| b.is_ascii_digit())
+        && !id.is_empty()
+        && id.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Where journal records go.
@@ -53,8 +101,8 @@ impl Journal {
         Journal { sink }
     }
 
-    /// Starts a local journal for the state's lineage (replacing any old
-    /// one, which must have been replayed already).
+    /// Starts this run's local journal for the state's lineage, in a file of
+    /// its own (other runs' files are left alone).
     pub fn create(state_path: &Path, lineage: &str) -> std::io::Result<Journal> {
         Ok(Journal::new(Box::new(LocalSink::create(state_path, lineage)?)))
     }
@@ -105,11 +153,15 @@ pub struct LocalSink {
 
 impl LocalSink {
     pub fn create(state_path: &Path, lineage: &str) -> std::io::Result<LocalSink> {
-        let path = journal_path(state_path);
+        let path = run_journal_path(state_path);
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
         let mut f = file::open_private(&path)?;
+        // Held while this run writes: a run that folds journals in leaves a
+        // locked one alone (its writer is alive, even if its state lock was
+        // force-unlocked). The OS releases it when the process ends.
+        f.try_lock().map_err(std::io::Error::other)?;
         f.write_all(format!("{}\n", begin_record(lineage)).as_bytes())?;
         f.sync_all()?;
         file::sync_dir(&path)?;
@@ -148,30 +200,79 @@ impl Sink for LocalSink {
     }
 }
 
-/// Applies a leftover local journal to the state. Returns how many records
-/// were replayed (0 when there is none). A torn last line (killed
-/// mid-write) is ignored; damage anywhere else, a journal of another
-/// lineage or one that cannot be read is an error.
+/// Applies leftover local journals to the state. Returns how many records
+/// were replayed (0 when there is none).
 pub fn replay(state_path: &Path, state: &mut State) -> Result<usize, String> {
-    let path = journal_path(state_path);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-        Err(e) => return Err(format!("cannot read journal {}: {e}", path.display())),
-    };
-    let lines: Vec<&str> = text.lines().collect();
-    let last = lines.len();
-    let mut records = Vec::new();
-    for (i, line) in lines.into_iter().enumerate() {
-        match serde_json::from_str::<Json>(line) {
-            Ok(rec) => records.push(rec),
-            // Only the last line can be torn by a kill; damage elsewhere is
-            // not something to guess around.
-            Err(_) if i + 1 == last => {}
-            Err(e) => return Err(format!("journal {} is damaged at line {}: {e}", path.display(), i + 1)),
+    replay_files(state_path, state).map(|(n, _)| n)
+}
+
+/// A journal file as it was replayed: its path and how many bytes were read.
+pub type Replayed = (PathBuf, u64);
+
+/// Applies every leftover local journal, oldest first, and says which files
+/// (and how much of each) it read. A torn last line (killed mid-write) is
+/// ignored; damage anywhere else, a journal of another lineage or one that
+/// cannot be read is an error.
+pub fn replay_files(state_path: &Path, state: &mut State) -> Result<(usize, Vec<Replayed>), String> {
+    let cannot = |e: std::io::Error| format!("cannot read journal {}: {e}", journal_path(state_path).display());
+    let mut n = 0;
+    let mut read = Vec::new();
+    for path in journal_files(state_path).map_err(cannot)? {
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            // Removed by its run's end meanwhile: that run stored its state.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(format!("cannot read journal {}: {e}", path.display())),
+        };
+        let text = String::from_utf8_lossy(&bytes);
+        let lines: Vec<&str> = text.lines().collect();
+        let last = lines.len();
+        let mut records = Vec::new();
+        for (i, line) in lines.into_iter().enumerate() {
+            match serde_json::from_str::<Json>(line) {
+                Ok(rec) => records.push(rec),
+                // Only the last line can be torn by a kill; damage elsewhere is
+                // not something to guess around.
+                Err(_) if i + 1 == last => {}
+                Err(e) => return Err(format!("journal {} is damaged at line {}: {e}", path.display(), i + 1)),
+            }
+        }
+        n += replay_records(&path.display().to_string(), records, state)?;
+        read.push((path, bytes.len() as u64));
+    }
+    Ok((n, read))
+}
+
+/// Removes the journal files a run replayed and folded into the state, each
+/// only if nothing was written to it since and no live run holds it (its
+/// writer's state lock may have been force-unlocked while it ran): such a
+/// file stays for the next run. Returns the files left in place.
+pub fn remove_replayed(files: &[Replayed]) -> std::io::Result<Vec<PathBuf>> {
+    let mut kept = Vec::new();
+    for (path, len) in files {
+        let f = match std::fs::File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        match f.try_lock_shared() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                kept.push(path.clone());
+                continue;
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(e),
+        }
+        if f.metadata()?.len() != *len {
+            kept.push(path.clone());
+            continue;
+        }
+        match std::fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
         }
     }
-    replay_records(&path.display().to_string(), records, state)
+    Ok(kept)
 }
 
 /// Applies parsed records (from one journal or several runs' in order).
@@ -229,6 +330,7 @@ mod tests {
             sensitive: Default::default(),
             deps: vec![],
             adopted: false,
+            found: None,
         }
     }
 
@@ -246,7 +348,7 @@ mod tests {
         drop(j);
         std::fs::OpenOptions::new()
             .append(true)
-            .open(journal_path(&state_path))
+            .open(&journal_files(&state_path).unwrap()[0])
             .unwrap()
             .write_all(b"{\"op\":\"pu")
             .unwrap();
@@ -265,7 +367,7 @@ mod tests {
         let a = file::instance_addr("standby_data.a").unwrap();
         j.put(&a, &inst(Status::Pending)).await.unwrap();
         drop(j);
-        let path = journal_path(&state_path);
+        let path = journal_files(&state_path).unwrap()[0].clone();
         let text = std::fs::read_to_string(&path).unwrap();
         let mut lines: Vec<&str> = text.lines().collect();
         lines.insert(1, "{\"op\":\"pu");
@@ -305,6 +407,59 @@ mod tests {
         let err = replay(&state_path, &mut State::new()).unwrap_err();
         assert!(err.starts_with("cannot read journal"), "{err}");
         std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[tokio::test]
+    async fn folding_in_removes_only_what_was_replayed_and_never_a_live_runs_file() {
+        let dir = scratch();
+        let state_path = dir.join("s.json");
+        let a = file::instance_addr("standby_data.a").unwrap();
+        let b = file::instance_addr("standby_data.b").unwrap();
+        let c = file::instance_addr("standby_data.c").unwrap();
+        // An older version's single file, and a run killed -9 (its file
+        // closed, so unlocked).
+        std::fs::create_dir_all(&dir).unwrap();
+        let rec =
+            |addr: &InstanceAddr| json!({"op": "put", "resource": file::resource_json(addr, &inst(Status::Ready))});
+        std::fs::write(journal_path(&state_path), format!("{}\n{}\n", begin_record("l"), rec(&a))).unwrap();
+        let dead = Journal::create(&state_path, "l").unwrap();
+        dead.put(&b, &inst(Status::Pending)).await.unwrap();
+        drop(dead);
+        // A run still going (its state lock force-unlocked by a teammate).
+        let live = Journal::create(&state_path, "l").unwrap();
+        live.put(&c, &inst(Status::Pending)).await.unwrap();
+        assert_eq!(journal_files(&state_path).unwrap().len(), 3);
+
+        let mut st = State::new();
+        st.lineage = "l".into();
+        let (n, files) = replay_files(&state_path, &mut st).unwrap();
+        assert_eq!((n, st.resources.len()), (3, 3));
+        // The live run writes on after the replay: its record must survive.
+        let d = file::instance_addr("standby_data.d").unwrap();
+        live.put(&d, &inst(Status::Pending)).await.unwrap();
+        let kept = remove_replayed(&files).unwrap();
+        assert_eq!(kept.len(), 1, "the live run's file stays: {kept:?}");
+        assert_eq!(journal_files(&state_path).unwrap(), kept);
+        let mut again = State::new();
+        replay(&state_path, &mut again).unwrap();
+        assert!(again.resources.contains_key(&d), "the record written after the replay is there");
+
+        // Grown but no longer locked (the writer died after writing more):
+        // still kept; unchanged and unlocked: removed.
+        drop(live);
+        assert_eq!(remove_replayed(&files).unwrap(), kept);
+        let (_, files) = replay_files(&state_path, &mut State::new()).unwrap();
+        assert!(remove_replayed(&files).unwrap().is_empty());
+        assert!(journal_files(&state_path).unwrap().is_empty());
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn run_names_are_exact() {
+        assert!(is_run_name("1767225600000-0a1b2c3d4e5f6071"));
+        for bad in ["176722560000-0a1b", "1767225600000-", "1767225600000-xyz", "b/1767225600000-0a1b", "x"] {
+            assert!(!is_run_name(bad), "{bad}");
+        }
     }
 
     /// Writes succeed, syncs fail (a disk that lost its write cache).

@@ -12,15 +12,23 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+/// Who holds a lock. Fields other than the id may be missing (a lock
+/// written by another version): they read as empty.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
 pub struct LockInfo {
     pub id: String,
+    #[serde(default)]
     pub operation: String,
+    #[serde(default)]
     pub who: String,
+    #[serde(default)]
     pub host: String,
+    #[serde(default)]
     pub pid: u32,
     /// RFC 3339 time the lock was taken.
+    #[serde(default)]
     pub created: String,
+    #[serde(default)]
     pub version: String,
 }
 

@@ -5,6 +5,7 @@
 
 pub mod backend;
 pub mod file;
+pub mod hash;
 pub mod journal;
 pub mod lock;
 pub mod roles;
@@ -40,13 +41,17 @@ pub struct Instance {
     pub status: Status,
     /// What AWS reported, sensitive attributes left out.
     pub attrs: Attrs,
-    /// Sensitive attribute → salted hash of its value.
+    /// Sensitive attribute → salted hash of its value ([`hash`]).
     pub sensitive: BTreeMap<String, String>,
     /// Resource blocks this one depended on when last applied.
     pub deps: Vec<String>,
     /// Imported (made outside standby), not created by it: protected from
     /// deletion unless the configuration lifts it.
     pub adopted: bool,
+    /// For an adopted resource: its attributes as AWS reported them when it
+    /// was imported (kept for good, so destroy can give back what standby
+    /// changed on it). Written with the import record, before any change.
+    pub found: Option<Attrs>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -89,9 +94,35 @@ impl State {
         }
     }
 
-    /// Hashes a sensitive value with this state's salt.
+    /// Hashes a sensitive value with this state's salt ([`hash`]).
     pub fn hash(&self, v: &Value) -> String {
-        crate::ids::salted_hash(&self.salt, &v.to_json().to_string())
+        hash::hash(&self.salt, &v.to_json().to_string())
+    }
+
+    /// Whether `stored` is the hash of `v` (in the current or older format).
+    pub fn matches(&self, v: &Value, stored: &str) -> bool {
+        hash::matches(&self.salt, &v.to_json().to_string(), stored)
+    }
+
+    /// Replaces older fast hashes by current ones where the configured value
+    /// (`secrets`: address → sensitive inputs) is the one hashed: the next
+    /// state write then holds no fast verifier of that secret. Returns how
+    /// many were replaced.
+    pub fn upgrade_hashes(&mut self, secrets: &BTreeMap<String, Attrs>) -> usize {
+        let salt = self.salt.clone();
+        let mut n = 0;
+        for (addr, inst) in self.resources.iter_mut() {
+            let Some(given) = secrets.get(&addr.to_string()) else { continue };
+            for (k, stored) in inst.sensitive.iter_mut() {
+                let Some(v) = given.get(k) else { continue };
+                let text = v.to_json().to_string();
+                if hash::is_legacy(stored) && hash::matches(&salt, &text, stored) {
+                    *stored = hash::hash(&salt, &text);
+                    n += 1;
+                }
+            }
+        }
+        n
     }
 
     /// Splits attributes into the clear ones and hashes of the sensitive ones.
@@ -118,5 +149,42 @@ impl State {
 impl Default for State {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn older_fast_hashes_still_match_and_are_replaced_when_the_value_is_known() {
+        let mut st = State::new();
+        let addr = file::instance_addr("opensearch_internal_user.mattermost").unwrap();
+        let secret = Value::str("Mm-User-3%vx");
+        let legacy = crate::ids::salted_hash(&st.salt, &secret.to_json().to_string());
+        let inst = Instance {
+            type_name: "opensearch_internal_user".into(),
+            region: "us-west-1".into(),
+            id: Some("mattermost".into()),
+            status: Status::Ready,
+            attrs: Attrs::new(),
+            sensitive: [("password".to_string(), legacy.clone()), ("other".to_string(), legacy.clone())].into(),
+            deps: vec![],
+            adopted: false,
+            found: None,
+        };
+        st.resources.insert(addr.clone(), inst);
+        assert!(st.matches(&secret, &legacy), "an older state's hash still compares");
+        // Only what the configuration gives, and only when it is the value hashed.
+        let given: BTreeMap<String, Attrs> = [(
+            addr.to_string(),
+            [("password".to_string(), secret.clone()), ("other".to_string(), Value::str("changed"))].into(),
+        )]
+        .into();
+        assert_eq!(st.upgrade_hashes(&given), 1);
+        let now = &st.resources[&addr].sensitive;
+        assert!(now["password"].starts_with("argon2id:") && st.matches(&secret, &now["password"]));
+        assert_eq!(now["other"], legacy, "a value that differs is left for the plan to show");
+        assert_eq!(st.upgrade_hashes(&given), 0, "done once");
     }
 }

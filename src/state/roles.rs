@@ -40,11 +40,15 @@ pub struct Run {
     pub from: String,
     pub to: String,
     pub started: String,
-    /// The runbook as planned (`crate::switchover::Runbook` as JSON).
+    /// The runbook as planned (`crate::plan::runbook::Runbook` as JSON).
     pub runbook: Json,
     /// Per step id: `pending`, `running`, `done`, `failed`, `skipped`.
     pub steps: Vec<StepState>,
     pub events: Vec<Event>,
+    /// What the operator must know or do after the run, kept with it: the
+    /// search window to re-index, a failover snapshot Aurora did not leave.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -60,7 +64,7 @@ pub struct Event {
     pub start: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub end: String,
-    /// `running`, `done`, `already done`, `failed: …`, `skipped: …`.
+    /// `running`, `done`, `already done`, `failed: …`, `pending: …`.
     pub outcome: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub request_ids: Vec<String>,

@@ -8,13 +8,19 @@
 //! - `_standby/journal/<key>/<run>/<seq>.json`: the write-ahead journal of
 //!   a running apply, one object per record; removed when the apply has
 //!   written the state. After a kill -9 it stays, so the next run on any
-//!   machine knows everything the killed one created.
+//!   machine knows everything the killed one created. Only keys of exactly
+//!   that shape count (`<run>` is `<13-digit millis>-<id>`, `<seq>` 8
+//!   digits): the journal of a nested state key (`a/b` under `a`) is not
+//!   `a`'s. A run that folds journals in removes exactly the objects it
+//!   read, never records written since.
 //!
 //! Every write is conditional: the lock is created with `If-None-Match: *`
 //! (only one run can), the state is replaced with `If-Match: <ETag read>`
 //! (a writer with a stale view is refused), the lock is removed with
-//! `If-Match` on its own ETag. Every object is written with server-side
-//! encryption (SSE-S3, or SSE-KMS with `kms_key_id`). Before reporting a
+//! `If-Match` on its own ETag. Objects are encrypted by the bucket's default
+//! encryption (S3 encrypts every new object, SSE-S3 at least), or with SSE-KMS
+//! and `kms_key_id`: standby sends no encryption header of its own otherwise,
+//! so a bucket default of SSE-KMS holds. Before reporting a
 //! refused conditional write, standby reads what is there: when the SDK
 //! retried a write whose first answer was lost, the object is its own.
 
@@ -31,8 +37,8 @@ use aws_sdk_s3::types::{Delete, ObjectIdentifier, ServerSideEncryption};
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 pub const LOCK_PREFIX: &str = "_standby/locks/";
 pub const JOURNAL_PREFIX: &str = "_standby/journal/";
@@ -80,6 +86,15 @@ impl S3Spec {
     fn journal_prefix(&self) -> String {
         format!("{JOURNAL_PREFIX}{}/", self.key)
     }
+
+    /// Whether `key` is a record of this state's journal:
+    /// `<prefix><13 digits>-<id>/<8 digits>.json`, nothing deeper.
+    fn is_journal_record(&self, key: &str) -> bool {
+        let Some(rest) = key.strip_prefix(&self.journal_prefix()) else { return false };
+        let Some((run, seq)) = rest.split_once('/') else { return false };
+        let Some(seq) = seq.strip_suffix(".json") else { return false };
+        journal::is_run_name(run) && seq.len() == 8 && seq.bytes().all(|b| b.is_ascii_digit())
+    }
 }
 
 type Response = aws_sdk_s3::config::http::HttpResponse;
@@ -121,9 +136,13 @@ impl Store {
             .key(key)
             .content_type("application/json")
             .body(ByteStream::from(body));
+        // Without a key of its own, no header: the bucket's default
+        // encryption applies (SSE-S3 at least, for every new object since
+        // January 2023), and an explicit AES256 would override a default of
+        // SSE-KMS and be refused by a bucket policy requiring aws:kms.
         match &self.spec.kms_key_id {
             Some(k) => req.server_side_encryption(ServerSideEncryption::AwsKms).ssekms_key_id(k),
-            None => req.server_side_encryption(ServerSideEncryption::Aes256),
+            None => req,
         }
     }
 
@@ -140,6 +159,15 @@ impl Store {
             Err(e) if code(&e) == "NoSuchBucket" => Err(format!(
                 "the bucket {} does not exist (in {}): create it, versioned and encrypted, first",
                 self.spec.bucket, self.spec.region
+            )),
+            // S3 answers 403, not 404, for a missing key to a caller without
+            // s3:ListBucket on the bucket (GetObject API reference).
+            Err(e) if status(&e) == 403 => Err(format!(
+                "GetObject s3://{}/{key}: {}\n  (S3 also answers AccessDenied for an object that does not exist yet \
+                 when the caller lacks s3:ListBucket on the bucket: `standby policy DIR --for state-read` prints \
+                 what a role needs)",
+                self.spec.bucket,
+                describe(&e)
             )),
             Err(e) => Err(format!("GetObject s3://{}/{key}: {}", self.spec.bucket, describe(&e))),
         }
@@ -189,8 +217,13 @@ impl Store {
         match self.get(&self.spec.lock_key()).await.map_err(remote)? {
             None => Ok(None),
             Some((text, etag)) => {
-                let info = serde_json::from_str(&text)
-                    .map_err(|e| remote(format!("the lock object is held but cannot be read ({e})")))?;
+                let tag = etag.as_deref().unwrap_or_default().trim_matches('"').to_string();
+                let info = serde_json::from_str(&text).map_err(|e| {
+                    remote(format!(
+                        "the lock object is held but cannot be read as a standby lock ({e}); if no run holds it, \
+                         remove it with: standby force-unlock {tag}"
+                    ))
+                })?;
                 Ok(Some((info, etag)))
             }
         }
@@ -206,6 +239,8 @@ pub struct S3Backend {
     /// ETag of the state as `read` saw it: `None` before reading,
     /// `Some(None)` when there was no state object.
     seen: Mutex<Option<Option<String>>>,
+    /// The journal objects `read` replayed: all that `clear_journal` removes.
+    replayed: Mutex<Vec<String>>,
 }
 
 impl S3Backend {
@@ -216,7 +251,7 @@ impl S3Backend {
 
     /// Over a given client (tests point one at the emulator).
     pub fn with_client(spec: S3Spec, client: Client) -> S3Backend {
-        S3Backend { store: Store { client, spec }, seen: Mutex::new(None) }
+        S3Backend { store: Store { client, spec }, seen: Mutex::new(None), replayed: Mutex::new(Vec::new()) }
     }
 
     fn remote(&self, why: String) -> StateError {
@@ -225,6 +260,36 @@ impl S3Backend {
 }
 
 impl S3Backend {
+    /// The state with its journal replayed, or `None` when a journal object
+    /// vanished while being read.
+    async fn read_once(&self) -> Result<Option<(State, usize)>, StateError> {
+        let s = &self.store;
+        let location = self.location();
+        let (mut st, etag) = match s.get(&s.spec.key).await.map_err(|w| self.remote(w))? {
+            Some((text, etag)) => (file::parse(Path::new(&location), &text)?, etag),
+            None => (State::new(), None),
+        };
+        let keys: Vec<String> = s
+            .list(&s.spec.journal_prefix())
+            .await
+            .map_err(|w| self.remote(w))?
+            .into_iter()
+            .filter(|k| s.spec.is_journal_record(k))
+            .collect();
+        let mut records = Vec::new();
+        for key in &keys {
+            let bad = |why: String| StateError::Journal { location: format!("s3://{}/{key}", s.spec.bucket), why };
+            let Some((text, _)) = s.get(key).await.map_err(&bad)? else { return Ok(None) };
+            // S3 writes whole objects: any damage is real damage.
+            records.push(serde_json::from_str::<Json>(&text).map_err(|e| bad(format!("damaged: {e}")))?);
+        }
+        let n = journal::replay_records(&self.journal_location(), records, &mut st)
+            .map_err(|why| StateError::Journal { location: self.journal_location(), why })?;
+        *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = Some(etag);
+        *self.replayed.lock().unwrap_or_else(|e| e.into_inner()) = keys;
+        Ok(Some((st, n)))
+    }
+
     /// Says what is unsafe about the bucket: versioning off.
     async fn bucket_warnings(&self) -> Vec<String> {
         let s = &self.store;
@@ -239,39 +304,97 @@ impl S3Backend {
     }
 }
 
-/// The lock object; removed (if still ours) when dropped.
+/// The lock object; removed (if still ours) when dropped, or when the
+/// process is interrupted ([`crate::interrupt`]).
 struct S3Lock {
-    store: Store,
-    etag: Option<String>,
-    id: String,
+    held: Arc<HeldObject>,
+    _on_interrupt: crate::interrupt::Hook,
+}
+
+impl S3Lock {
+    fn new(store: Store, etag: Option<String>, id: String) -> S3Lock {
+        let held = Arc::new(HeldObject { store, etag, id, released: AtomicBool::new(false) });
+        let on_interrupt = {
+            let held = held.clone();
+            crate::interrupt::on_exit(move || held.release().1)
+        };
+        S3Lock { held, _on_interrupt: on_interrupt }
+    }
 }
 
 impl Drop for S3Lock {
     fn drop(&mut self) {
-        // Drop cannot wait, so this blocks the worker thread for one call.
-        let Ok(handle) = tokio::runtime::Handle::try_current() else { return };
-        if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
-            eprintln!("Warning: the state lock {} was not released; run standby force-unlock {}", self.id, self.id);
-            return;
+        if let (false, warning) = self.held.release() {
+            eprintln!("Warning: {warning}");
+        }
+    }
+}
+
+struct HeldObject {
+    store: Store,
+    etag: Option<String>,
+    id: String,
+    released: AtomicBool,
+}
+
+impl HeldObject {
+    /// Removes the lock if it is still ours (once), blocking this thread for
+    /// the call (a drop or a signal handler cannot wait). Whether it went as
+    /// expected, and what happened as one line.
+    fn release(&self) -> (bool, String) {
+        let released = || format!("the state lock {} is released", self.id);
+        if self.released.swap(true, Ordering::SeqCst) {
+            return (true, released());
         }
         let s = &self.store;
-        let req =
-            s.client.delete_object().bucket(&s.spec.bucket).key(s.spec.lock_key()).set_if_match(self.etag.clone());
-        let outcome = tokio::task::block_in_place(|| {
-            handle.block_on(req.send()).map(|_| ()).map_err(|e| (refused(&e) || not_found(&e), describe(&e)))
-        });
-        match outcome {
-            Ok(()) => {}
-            // Force-unlocked, and perhaps taken by another run since: not ours to remove.
-            Err((true, _)) => {
-                eprintln!("Warning: the state lock {} had already been removed (force-unlock?); left as it is", self.id)
-            }
-            Err((false, why)) => eprintln!(
-                "Warning: could not release the state lock {} ({}): {why}\n  release it with: standby force-unlock {}",
+        let stuck = |why: &str| {
+            format!(
+                "could not release the state lock {} ({}): {why}\n  release it with: standby force-unlock {}",
                 self.id,
                 s.lock_url(),
                 self.id
+            )
+        };
+        let Ok(handle) = tokio::runtime::Handle::try_current() else { return (false, stuck("no runtime")) };
+        if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
+            return (false, stuck("no runtime to call S3 from"));
+        }
+        let req =
+            s.client.delete_object().bucket(&s.spec.bucket).key(s.spec.lock_key()).set_if_match(self.etag.clone());
+        enum Outcome {
+            Released,
+            /// Refused or gone: what is there now.
+            Now(Option<String>),
+            Failed(String),
+        }
+        let outcome = tokio::task::block_in_place(|| {
+            handle.block_on(async {
+                match req.send().await {
+                    Ok(_) => Outcome::Released,
+                    // Look before saying why: a retried delete whose first
+                    // try landed finds no lock at all.
+                    Err(e) if refused(&e) || not_found(&e) => match s.get(&s.spec.lock_key()).await {
+                        Ok(now) => Outcome::Now(now.map(|(text, _)| text)),
+                        Err(why) => Outcome::Failed(why),
+                    },
+                    Err(e) => Outcome::Failed(describe(&e)),
+                }
+            })
+        });
+        match outcome {
+            Outcome::Released | Outcome::Now(None) => (true, released()),
+            Outcome::Now(Some(text)) => (
+                false,
+                format!(
+                    "the state lock {} had been removed (force-unlock?) and {}: left as it is",
+                    self.id,
+                    match serde_json::from_str::<LockInfo>(&text) {
+                        Ok(other) => format!("another run holds it now (lock id {})", other.id),
+                        Err(_) => "something else is there now".to_string(),
+                    }
+                ),
             ),
+            Outcome::Failed(why) => (false, stuck(&why)),
         }
     }
 }
@@ -298,13 +421,13 @@ impl Backend for S3Backend {
         for attempt in 0..5u64 {
             match s.put(&s.spec.lock_key(), body.clone()).if_none_match("*").send().await {
                 Ok(out) => {
-                    let guard = S3Lock { store: s.clone(), etag: out.e_tag().map(str::to_string), id: info.id.clone() };
+                    let guard = S3Lock::new(s.clone(), out.e_tag().map(str::to_string), info.id.clone());
                     return Ok(Held::new(info, Box::new(guard)));
                 }
                 Err(e) if refused(&e) => match s.get_lock().await? {
                     // Our own first try landed and its answer was lost.
                     Some((holder, etag)) if holder.id == info.id => {
-                        let guard = S3Lock { store: s.clone(), etag, id: info.id.clone() };
+                        let guard = S3Lock::new(s.clone(), etag, info.id.clone());
                         return Ok(Held::new(info, Box::new(guard)));
                     }
                     Some((holder, _)) if status(&e) == 412 || code(&e) == "PreconditionFailed" => {
@@ -321,40 +444,51 @@ impl Backend for S3Backend {
 
     async fn force_unlock(&self, id: &str) -> Result<LockInfo, LockError> {
         let s = &self.store;
-        let (info, etag) = s.get_lock().await?.ok_or(LockError::NotLocked)?;
-        if info.id != id {
-            return Err(LockError::WrongId { given: id.to_string(), actual: info.id });
-        }
+        let remote = |why: String| LockError::Remote { location: s.lock_url(), why };
+        let (text, etag) = s.get(&s.spec.lock_key()).await.map_err(remote)?.ok_or(LockError::NotLocked)?;
+        let info = match serde_json::from_str::<LockInfo>(&text) {
+            Ok(info) if info.id != id => return Err(LockError::WrongId { given: id.to_string(), actual: info.id }),
+            Ok(info) => info,
+            // Not a lock this version can read (another version's, or made by
+            // hand): removable by its ETag, shown with its content.
+            Err(e) => {
+                let tag = etag.as_deref().unwrap_or_default().trim_matches('"').to_string();
+                if tag.is_empty() || id != tag {
+                    return Err(remote(format!(
+                        "the lock object cannot be read as a standby lock ({e}); it holds:\n{text}\nif no run holds \
+                         it, remove it with: standby force-unlock {tag}"
+                    )));
+                }
+                LockInfo { id: tag, ..Default::default() }
+            }
+        };
         // Only that lock: if it changed hands meanwhile, the ETag differs.
         match s.client.delete_object().bucket(&s.spec.bucket).key(s.spec.lock_key()).set_if_match(etag).send().await {
             Ok(_) => Ok(info),
-            Err(e) if refused(&e) => Err(LockError::Remote {
-                location: s.lock_url(),
-                why: "the lock changed while it was being removed; look again".into(),
-            }),
-            Err(e) => Err(LockError::Remote { location: s.lock_url(), why: describe(&e) }),
+            // Look before saying why: a retried delete whose first try
+            // landed finds no lock at all.
+            Err(e) if refused(&e) || not_found(&e) => match s.get(&s.spec.lock_key()).await.map_err(remote)? {
+                None => Ok(info),
+                Some(_) => Err(remote("another run took the lock while it was being removed; look again".into())),
+            },
+            Err(e) => Err(remote(describe(&e))),
         }
     }
 
     async fn read(&self) -> Result<(State, usize), StateError> {
-        let s = &self.store;
-        let location = self.location();
-        let (mut st, etag) = match s.get(&s.spec.key).await.map_err(|w| self.remote(w))? {
-            Some((text, etag)) => (file::parse(Path::new(&location), &text)?, etag),
-            None => (State::new(), None),
-        };
-        *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = Some(etag);
-        let keys = s.list(&s.spec.journal_prefix()).await.map_err(|w| self.remote(w))?;
-        let mut records = Vec::new();
-        for key in &keys {
-            let bad = |why: String| StateError::Journal { location: format!("s3://{}/{key}", s.spec.bucket), why };
-            let (text, _) = s.get(key).await.map_err(&bad)?.ok_or_else(|| bad("vanished while being read".into()))?;
-            // S3 writes whole objects: any damage is real damage.
-            records.push(serde_json::from_str::<Json>(&text).map_err(|e| bad(format!("damaged: {e}")))?);
+        // A journal object that vanishes between the listing and its GET
+        // was removed by an apply that just stored its state (plan and drift
+        // read without the lock): read again, state first.
+        for attempt in 0..6u64 {
+            if let Some(done) = self.read_once().await? {
+                return Ok(done);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
         }
-        let n = journal::replay_records(&self.journal_location(), records, &mut st)
-            .map_err(|why| StateError::Journal { location: self.journal_location(), why })?;
-        Ok((st, n))
+        Err(StateError::Journal {
+            location: self.journal_location(),
+            why: "it kept changing while being read (six tries); try again".into(),
+        })
     }
 
     async fn store(&self, state: &State) -> Result<(), StateError> {
@@ -366,38 +500,48 @@ impl Backend for S3Backend {
             .unwrap_or_else(|e| e.into_inner())
             .clone()
             .ok_or_else(|| self.remote("the state must be read before it is written".into()))?;
-        let req = s.put(&s.spec.key, body.clone().into_bytes());
-        let req = match &seen {
-            Some(etag) => req.if_match(etag),
-            None => req.if_none_match("*"),
-        };
-        let result = req.send().await;
-        let etag = match result {
-            Ok(out) => out.e_tag().map(str::to_string),
-            Err(e) if refused(&e) || (seen.is_some() && not_found(&e)) => {
-                // Observe before calling it a conflict: a retried write
-                // whose first try landed finds its own bytes.
-                match s.get(&s.spec.key).await.map_err(|w| self.remote(w))? {
-                    Some((text, etag)) if text == body => etag,
-                    now => {
-                        let now = match now {
-                            Some((text, _)) => match file::parse(Path::new(&self.location()), &text) {
-                                Ok(n) => format!("now serial {} lineage {}", n.serial, n.lineage),
-                                Err(_) => "now unreadable".into(),
-                            },
-                            None => "now deleted".into(),
-                        };
-                        return Err(StateError::Conflict {
-                            location: self.location(),
-                            why: format!(
-                                "it changed since this run read it ({now}); another run wrote it (was its lock \
-                                 force-unlocked?). Nothing was overwritten"
-                            ),
-                        });
+        let mut attempt = 0u64;
+        let etag = loop {
+            let req = s.put(&s.spec.key, body.clone().into_bytes());
+            let req = match &seen {
+                Some(etag) => req.if_match(etag),
+                None => req.if_none_match("*"),
+            };
+            match req.send().await {
+                Ok(out) => break out.e_tag().map(str::to_string),
+                Err(e) if refused(&e) || (seen.is_some() && not_found(&e)) => {
+                    // Observe before calling it a conflict: a retried write
+                    // whose first try landed finds its own bytes; a write that
+                    // lost to a concurrent conditional request (409) finds the
+                    // state as it read it, and tries again as S3 asks ("On a
+                    // 409 failure you should retry the upload").
+                    let now = s.get(&s.spec.key).await.map_err(|w| self.remote(w))?;
+                    match now {
+                        Some((text, etag)) if text == body => break etag,
+                        Some((_, etag)) if status(&e) == 409 && etag == seen && attempt < 4 => {}
+                        None if status(&e) == 409 && seen.is_none() && attempt < 4 => {}
+                        now => {
+                            let now = match now {
+                                Some((text, _)) => match file::parse(Path::new(&self.location()), &text) {
+                                    Ok(n) => format!("now serial {} lineage {}", n.serial, n.lineage),
+                                    Err(_) => "now unreadable".into(),
+                                },
+                                None => "now deleted".into(),
+                            };
+                            return Err(StateError::Conflict {
+                                location: self.location(),
+                                why: format!(
+                                    "it changed since this run read it ({now}); another run wrote it (was its lock \
+                                     force-unlocked?). Nothing was overwritten"
+                                ),
+                            });
+                        }
                     }
                 }
+                Err(e) => return Err(self.remote(format!("PutObject: {}", describe(&e)))),
             }
-            Err(e) => return Err(self.remote(format!("PutObject: {}", describe(&e)))),
+            attempt += 1;
+            tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
         };
         *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = Some(etag);
         Ok(())
@@ -416,9 +560,8 @@ impl Backend for S3Backend {
     }
 
     async fn clear_journal(&self) -> Result<(), StateError> {
-        let s = &self.store;
-        let keys = s.list(&s.spec.journal_prefix()).await.map_err(|w| self.remote(w))?;
-        s.delete_all(&keys).await.map_err(|w| self.remote(w))
+        let keys = std::mem::take(&mut *self.replayed.lock().unwrap_or_else(|e| e.into_inner()));
+        self.store.delete_all(&keys).await.map_err(|w| self.remote(w))
     }
 
     async fn warnings(&self) -> Vec<String> {
@@ -479,5 +622,21 @@ mod tests {
         assert_eq!(s.url(), "s3://b/dr/s.json");
         assert_eq!(s.lock_key(), "_standby/locks/dr/s.json");
         assert_eq!(s.journal_prefix(), "_standby/journal/dr/s.json/");
+    }
+
+    #[test]
+    fn a_nested_keys_journal_is_not_this_states() {
+        let a = S3Spec::from_settings(&settings(&[("bucket", "b"), ("key", "a"), ("region", "us-west-1")])).unwrap();
+        assert!(a.is_journal_record("_standby/journal/a/1767225600000-0a1b2c3d/00000001.json"));
+        for other in [
+            // State `a/b`'s journal, and `a/1767225600000-0a1b`'s.
+            "_standby/journal/a/b/1767225600000-0a1b2c3d/00000001.json",
+            "_standby/journal/a/1767225600000-0a1b/1767225600001-0a1c/00000000.json",
+            "_standby/journal/ab/1767225600000-0a1b2c3d/00000001.json",
+            "_standby/journal/a/1767225600000-0a1b2c3d/1.json",
+            "_standby/journal/a/stray.json",
+        ] {
+            assert!(!a.is_journal_record(other), "{other}");
+        }
     }
 }

@@ -4,20 +4,24 @@
 //! Resuming: the state's last run (same from/to) gives the steps already
 //! done; the others run again, and since each first looks at what AWS has,
 //! repeating one that had in fact taken effect only waits for it.
+//!
+//! In an emergency ([`Executor::down`] names the region that is down), a
+//! step that needs that region is left pending whatever its place in the
+//! order, and a best-effort step that fails is left pending too; both say
+//! what covers them meanwhile (the step's data, never its id).
 
-use super::{Runbook, Step, StepAction};
+use super::aurora;
 use crate::aws::Aws;
 use crate::drift::now_rfc3339;
 use crate::health::{self, Status};
 use crate::kinds::KindError;
-use crate::kinds::rds::{rds_error, region_of_arn};
+use crate::plan::runbook::{Runbook, Step, StepAction};
 use crate::state::backend::{self, Backend};
 use crate::state::roles::{Event, Roles, Run};
 use crate::state::{State, file::StateError};
 use crate::value::{Attrs, Value};
-use aws_sdk_rds::operation::RequestId;
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SwitchError {
@@ -33,6 +37,22 @@ pub enum SwitchError {
     State(#[from] StateError),
 }
 
+/// How a run ended (an error aside).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ended {
+    /// Every step done.
+    Done,
+    /// The survivor's steps done; the old region's wait until it is back.
+    Waiting,
+    /// The writer moved but the new region does not serve yet (or another of
+    /// its steps is not done): "NOT finished", exit code [`EXIT_NOT_FINISHED`].
+    NotFinished,
+}
+
+/// The exit code of a switchover or failover that moved the writer but
+/// ended without the new region serving.
+pub const EXIT_NOT_FINISHED: u8 = 4;
+
 /// What the executor needs besides the runbook and the state.
 pub struct Executor<'a> {
     pub aws: &'a Aws,
@@ -46,19 +66,38 @@ pub struct Executor<'a> {
     pub timeout: Duration,
     /// Progress lines (the CLI prints them; the executor never does).
     pub progress: &'a (dyn Fn(&str) + Send + Sync),
-    /// Emergency: run only the steps in the runbook's target region; the
-    /// others stay pending in the state.
-    pub surviving_only: bool,
+    /// Emergency: the AWS region that is down. Steps that need it stay
+    /// pending in the state; best-effort steps that fail too.
+    pub down: Option<String>,
     /// For steps that apply some of the plan's changes (scheduler, DNS).
     pub changes: Option<super::changes::Changes<'a>>,
+    /// Why the runbook lacks steps it should have (a failover whose app
+    /// tier and DNS changes could not be planned): the run then never says
+    /// done, it ends "NOT finished" with this.
+    pub unplanned: Option<String>,
 }
 
-/// The most a wait sleeps between looks.
-const POLL_CAP: Duration = Duration::from_secs(2);
+/// What a step did: its outcome, AWS request ids, and notes for the run.
+struct Done {
+    outcome: String,
+    request_ids: Vec<String>,
+    notes: Vec<String>,
+}
+
+impl Done {
+    fn new(outcome: String) -> Done {
+        Done { outcome, request_ids: Vec::new(), notes: Vec::new() }
+    }
+}
+
+/// `STANDBY_APP_SERVING_SECS`: the longest wait (seconds) for the target
+/// region's app tier to serve (default 900: new nodes boot, start
+/// Mattermost and pass the target group's health checks).
+pub const ENV_APP_SERVING_SECS: &str = "STANDBY_APP_SERVING_SECS";
 
 impl Executor<'_> {
     /// Runs the runbook's steps not done yet; the state records every step.
-    pub async fn run(&self, rb: &Runbook, st: &mut State) -> Result<(), SwitchError> {
+    pub async fn run(&self, rb: &Runbook, st: &mut State) -> Result<Ended, SwitchError> {
         let resumed = st
             .roles
             .as_ref()
@@ -72,33 +111,30 @@ impl Executor<'_> {
             runbook: serde_json::to_value(rb).unwrap_or_default(),
             steps: Vec::new(),
             events: Vec::new(),
+            notes: Vec::new(),
         });
         for step in &rb.steps {
             if run.status(&step.id).is_none() {
                 run.set(&step.id, "pending");
             }
         }
+        let notes_before = run.notes.len();
         let started = Instant::now();
         for (n, step) in rb.steps.iter().enumerate() {
+            let at = format!("[{}/{}]", n + 1, rb.steps.len());
             if run.status(&step.id) == Some("done") {
-                (self.progress)(&format!("[{}/{}] {}: done in an earlier run", n + 1, rb.steps.len(), step.id));
+                (self.progress)(&format!("{at} {}: done in an earlier run", step.id));
                 continue;
             }
-            if self.surviving_only
-                && step.region != rb.to_region
-                && !(best_effort(step) && step.region != rb.from_region)
-            {
+            if let Some(down) = self.down.as_deref().filter(|d| step.needs_region(d)) {
                 (self.progress)(&format!(
-                    "[{}/{}] {}: pending until {} is back (`standby apply` finishes it){}",
-                    n + 1,
-                    rb.steps.len(),
+                    "{at} {}: pending until {down} is back (`standby apply` finishes it){}",
                     step.id,
-                    step.region,
                     meanwhile(step)
                 ));
                 continue;
             }
-            (self.progress)(&format!("[{}/{}] {} ({})", n + 1, rb.steps.len(), step.title, step.region));
+            (self.progress)(&format!("{at} {} ({})", step.title, step.region));
             run.set(&step.id, "running");
             run.events.push(Event {
                 step: step.id.clone(),
@@ -112,9 +148,16 @@ impl Executor<'_> {
             let ev = run.events.last_mut().expect("pushed above");
             ev.end = now_rfc3339();
             match result {
-                Ok((outcome, ids)) => {
-                    ev.outcome = outcome.clone();
-                    ev.request_ids = ids;
+                Ok(done) => {
+                    ev.outcome = done.outcome.clone();
+                    ev.request_ids = done.request_ids;
+                    run.notes.extend(done.notes);
+                    run.notes.extend(step.note.as_ref().map(|n| {
+                        let end = SystemTime::now();
+                        let from = end - Duration::from_secs(n.before_secs);
+                        let ms = from.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+                        n.text.replace("{at}", &ev.end).replace("{from_ms}", &ms.to_string())
+                    }));
                     run.set(&step.id, "done");
                     // The writer moved: that region is active now, whatever is left. The last
                     // step finishes the run in the same write (a kill between two writes would
@@ -125,44 +168,113 @@ impl Executor<'_> {
                         matches!(step.action, StepAction::AuroraFailover { .. }).then(now_rfc3339)
                     };
                     self.save(st, &run, moved).await?;
-                    (self.progress)(&format!("    {outcome} [{}s]", t0.elapsed().as_secs()));
+                    (self.progress)(&format!("    {} [{}s]", done.outcome, t0.elapsed().as_secs()));
                 }
-                // In an emergency, DNS that cannot change now is left pending.
-                Err(e) if self.surviving_only && best_effort(step) => {
-                    ev.outcome = format!("pending: {}", first_line(&e.to_string()));
+                // In an emergency, a best-effort step that cannot be done now is left pending.
+                Err(e) if self.down.is_some() && step.best_effort => {
+                    let why = match &e {
+                        SwitchError::Step { message, .. } => first_line(message).to_string(),
+                        e => first_line(&e.to_string()).to_string(),
+                    };
+                    ev.outcome = format!("pending: {why}");
                     run.set(&step.id, "pending");
                     self.save(st, &run, None).await?;
-                    (self.progress)(&format!(
-                        "    not done, left pending (`standby apply` finishes it): {}{}",
-                        first_line(&e.to_string()),
-                        meanwhile(step)
-                    ));
+                    (self.progress)(&format!("    not done, left pending: {why}{}", meanwhile(step)));
                 }
                 Err(e) => {
                     ev.outcome = format!("failed: {}", first_line(&e.to_string()));
                     run.set(&step.id, "failed");
                     self.save(st, &run, None).await?;
+                    // The writer moved, users not yet: the new region does not serve.
+                    if let (StepAction::AppServing { .. }, SwitchError::Step { message, .. }) = (&step.action, &e) {
+                        (self.progress)(&format!(
+                            "Switchover NOT finished: {} ({}) is the writer, but {message}; DNS still sends users to \
+                             {} (their app nodes write through the global writer endpoint). Run the same command \
+                             again to keep waiting.",
+                            rb.to, rb.to_region, rb.from_region
+                        ));
+                        return Ok(Ended::NotFinished);
+                    }
                     return Err(e);
                 }
             }
         }
-        let pending = run.steps.iter().filter(|s| s.status != "done").count();
-        if pending > 0 {
+        let new_notes: Vec<String> = run.notes[notes_before..].to_vec();
+        let pending: Vec<&Step> = rb.steps.iter().filter(|s| run.status(&s.id) != Some("done")).collect();
+        let mut ended = Ended::Done;
+        if let Some(why) = &self.unplanned {
+            if pending.is_empty() {
+                let since = finish(st, rb);
+                self.save(st, &run, Some(since)).await?;
+            }
+            let left = pending.iter().map(|s| s.id.as_str()).collect::<Vec<_>>().join(", ");
             (self.progress)(&format!(
-                "Failover done: {} ({}) is active [{}s]; {pending} step(s) pending until {} is back: they show in \
-                 every plan, and `standby apply` finishes them",
+                "{} NOT finished: {} ({}) is the writer, but {why} [{}s]{}",
+                if rb.mode == "failover" { "Failover" } else { "Switchover" },
                 rb.to,
                 rb.to_region,
                 started.elapsed().as_secs(),
-                rb.from_region
+                if left.is_empty() { String::new() } else { format!("; steps not done yet: {left}") }
             ));
-            return Ok(());
+            ended = Ended::NotFinished;
+        } else if !pending.is_empty() {
+            let (text, e) = self.unfinished(rb, &run, &pending, started.elapsed());
+            (self.progress)(&text);
+            ended = e;
+        } else {
+            let since = finish(st, rb);
+            self.save(st, &run, Some(since)).await?;
+            let what = if rb.mode == "failover" { "Failover finished" } else { "Switchover complete" };
+            (self.progress)(&format!(
+                "{what}: {} ({}) is active [{}s]",
+                rb.to,
+                rb.to_region,
+                started.elapsed().as_secs()
+            ));
         }
-        let since = finish(st, rb);
-        self.save(st, &run, Some(since)).await?;
-        let what = if rb.mode == "failover" { "Failover finished" } else { "Switchover complete" };
-        (self.progress)(&format!("{what}: {} ({}) is active [{}s]", rb.to, rb.to_region, started.elapsed().as_secs()));
-        Ok(())
+        for note in new_notes {
+            (self.progress)(&format!("\nNote (kept in the state with the run): {note}"));
+        }
+        Ok(ended)
+    }
+
+    /// The end of a failover run that left steps pending: done for users
+    /// only when every step the survivor can run is done.
+    fn unfinished(&self, rb: &Runbook, run: &Run, pending: &[&Step], took: Duration) -> (String, Ended) {
+        let down = self.down.as_deref().unwrap_or(&rb.from_region);
+        let (waiting, here): (Vec<&&Step>, Vec<&&Step>) = pending.iter().partition(|s| s.needs_region(down));
+        let wait = format!(
+            "{} step(s) wait until {down} is back ({}): they show in every plan, and `standby apply` finishes them \
+             (DNS and the old region's scheduler first)",
+            waiting.len(),
+            waiting.iter().map(|s| s.id.as_str()).collect::<Vec<_>>().join(", ")
+        );
+        if here.is_empty() {
+            let text = format!(
+                "Failover done: {} ({}) is active and serves [{}s]; {wait}",
+                rb.to,
+                rb.to_region,
+                took.as_secs()
+            );
+            return (text, Ended::Waiting);
+        }
+        let why: Vec<String> = here
+            .iter()
+            .map(|s| {
+                let last = run.events.iter().rev().find(|e| e.step == s.id).map(|e| e.outcome.as_str());
+                format!("  - {}: {}", s.id, last.unwrap_or("not run"))
+            })
+            .collect();
+        let text = format!(
+            "Failover NOT finished: {} ({}) is the writer, but these steps are not done [{}s]:\n{}\nRun `standby \
+             failover --to {} --allow-data-loss` again to retry them; {wait}",
+            rb.to,
+            rb.to_region,
+            took.as_secs(),
+            why.join("\n"),
+            rb.to
+        );
+        (text, Ended::NotFinished)
     }
 
     /// Records the run in the state and writes it (atomically, with a backup).
@@ -177,47 +289,79 @@ impl Executor<'_> {
         Ok(())
     }
 
-    async fn step(&self, step: &Step, to_region: &str, st: &mut State) -> Result<(String, Vec<String>), SwitchError> {
+    async fn step(&self, step: &Step, to_region: &str, st: &mut State) -> Result<Done, SwitchError> {
         let fail = |e: KindError| SwitchError::Step { step: step.id.clone(), message: e.to_string() };
         match &step.action {
-            StepAction::Readiness { checks } => self.readiness(checks, to_region, st).await.map(|o| (o, Vec::new())),
+            StepAction::Readiness { checks, scaled } => {
+                self.readiness(checks, scaled, to_region, st).await.map(Done::new)
+            }
             StepAction::AuroraSwitchover { address, global_cluster, target_region }
             | StepAction::AuroraFailover { address, global_cluster, target_region } => {
                 let failover = matches!(step.action, StepAction::AuroraFailover { .. });
-                let out = self.switchover(step, global_cluster, target_region, failover).await.map_err(fail)?;
+                // Switchover: in the current writer's region, as AWS's guide
+                // says. Failover: in the target's region, with AllowDataLoss.
+                let ask = if failover { target_region.as_str() } else { step.needs[0].as_str() };
+                let since = SystemTime::now();
+                let out =
+                    aurora::switch(self.aws, global_cluster, ask, target_region, failover, self.timeout, self.progress)
+                        .await
+                        .map_err(fail)?;
                 // Store what AWS now reports, so the ordinary apply that follows sees the new writer.
                 if let Some(a) = crate::state::file::instance_addr(address)
                     && let Some(inst) = st.resources.get_mut(&a)
                 {
                     inst.attrs.insert("writer_region".into(), Value::str(target_region));
-                    if let Some(arn) = &out.2 {
+                    if let Some(arn) = &out.writer {
                         inst.attrs.insert("writer_cluster_arn".into(), Value::str(arn));
                     }
                 }
-                // A writer reports no forwarding status (AWS reports it for secondaries only).
-                let writer = out.2.as_deref().map(crate::kinds::rds::cluster_id_of);
+                // A writer reports no forwarding status (AWS reports it for secondaries only);
+                // the secondaries' as the switch left it.
+                let writer = out.writer.as_deref().map(crate::kinds::rds::cluster_id_of);
                 for inst in st.resources.values_mut().filter(|i| i.type_name == "aws_rds_cluster") {
-                    if writer.is_some() && inst.attrs.get("cluster_identifier").and_then(Value::as_str) == writer {
+                    let id = inst.attrs.get("cluster_identifier").and_then(Value::as_str).map(str::to_string);
+                    if writer.is_some() && id.as_deref() == writer {
                         inst.attrs.remove("global_write_forwarding_status");
+                    } else if let Some((_, status)) = out.forwarding.iter().find(|(c, _)| Some(c) == id.as_ref()) {
+                        inst.attrs.insert("global_write_forwarding_status".into(), Value::str(status));
                     }
                 }
-                Ok((out.0, out.1))
+                let mut outcome = out.outcome;
+                if !failover && out.moved {
+                    outcome =
+                        format!("{outcome}; {}", aurora::writer_endpoint_moved(self.aws, target_region, since).await);
+                }
+                if failover {
+                    // Split brain: what Aurora says of fencing the old writer (recorded on the
+                    // new primary when the old one is unreachable: Aurora User Guide).
+                    outcome = format!("{outcome}; {}", aurora::fencing(self.aws, target_region, since).await);
+                }
+                Ok(Done { outcome, request_ids: out.request_ids, notes: Vec::new() })
             }
             StepAction::Rejoin { global_cluster, cluster } => {
-                self.rejoin(&step.region, global_cluster, cluster).await.map_err(fail)
+                let (outcome, request_ids, note) =
+                    aurora::rejoin(self.aws, &step.needs[0], global_cluster, cluster, self.timeout, self.progress)
+                        .await
+                        .map_err(fail)?;
+                Ok(Done { outcome, request_ids, notes: note.into_iter().collect() })
             }
             StepAction::SearchStopFollowers { via, rules, indices, patterns, catch_up, .. } => {
                 let d = super::search::domain(st, self.secrets, via).map_err(fail)?;
                 let wait = catch_up.then(|| super::search::CatchUp::new(self.force, self.progress));
                 let out =
                     super::search::stop_followers(&d, rules, indices, patterns, wait.as_ref()).await.map_err(fail)?;
-                Ok((out, Vec::new()))
+                Ok(Done { outcome: out.outcome, request_ids: Vec::new(), notes: out.notes })
             }
-            StepAction::SearchDeleteOldCopies { via, indices, .. } => {
+            StepAction::SearchDeleteOldCopies { via, indices, via_new, .. } => {
                 let d = super::search::domain(st, self.secrets, via).map_err(fail)?;
-                let out = super::search::delete_old_copies(&d, indices).await.map_err(fail)?;
-                Ok((out, Vec::new()))
+                let new = match via_new {
+                    Some(v) => Some(super::search::domain(st, self.secrets, v).map_err(fail)?),
+                    None => None,
+                };
+                let out = super::search::delete_old_copies(&d, new.as_ref(), indices).await.map_err(fail)?;
+                Ok(Done { outcome: out.outcome, request_ids: Vec::new(), notes: out.notes })
             }
+            StepAction::AppServing { app_region } => self.serving(app_region, st).await.map_err(fail).map(Done::new),
             StepAction::Changes { addresses } => {
                 let Some(c) = &self.changes else {
                     return Err(SwitchError::Step {
@@ -229,24 +373,35 @@ impl Executor<'_> {
                     .apply(self.backend, st, addresses)
                     .await
                     .map_err(|message| SwitchError::Step { step: step.id.clone(), message })?;
-                Ok((out, Vec::new()))
+                Ok(Done::new(out))
             }
-            StepAction::WriteForwarding { address, cluster } => {
-                let out = self.write_forwarding(&step.region, cluster).await.map_err(fail)?;
+            StepAction::WriteForwarding { address, cluster, before_switch } => {
+                let (outcome, request_ids) =
+                    aurora::write_forwarding(self.aws, &step.needs[0], cluster, *before_switch, self.timeout)
+                        .await
+                        .map_err(fail)?;
                 if let Some(a) = crate::state::file::instance_addr(address)
                     && let Some(inst) = st.resources.get_mut(&a)
                 {
                     inst.attrs.insert("enable_global_write_forwarding".into(), Value::Bool(true));
-                    inst.attrs.insert("global_write_forwarding_status".into(), Value::str("enabled"));
+                    if !before_switch {
+                        inst.attrs.insert("global_write_forwarding_status".into(), Value::str("enabled"));
+                    }
                 }
-                Ok(out)
+                Ok(Done { outcome, request_ids, notes: Vec::new() })
             }
         }
     }
 
-    async fn readiness(&self, prefixes: &[String], to_region: &str, st: &State) -> Result<String, SwitchError> {
-        let bounds = health::dr::Bounds::default();
-        let input = health::dr::Input {
+    async fn readiness(
+        &self,
+        prefixes: &[String],
+        scaled: &BTreeMap<String, i64>,
+        to_region: &str,
+        st: &State,
+    ) -> Result<String, SwitchError> {
+        let bounds = health::Bounds::default();
+        let input = health::Input {
             recorded: self.recorded,
             refreshed: st,
             secrets: self.secrets,
@@ -259,18 +414,30 @@ impl Executor<'_> {
             Ok(c) => (c, Vec::new()),
             Err(e) => (Vec::new(), e),
         };
-        let mut failed: Vec<String> = checks
+        let ours: Vec<&health::Check> =
+            checks.iter().filter(|c| prefixes.iter().any(|p| c.id.starts_with(p.as_str()))).collect();
+        // A group the runbook scales up from no nodes has none yet: its
+        // app.serving step waits for them before users are sent there.
+        let expected_empty = |c: &health::Check| c.address.as_ref().is_some_and(|a| scaled.contains_key(a));
+        let mut failed: Vec<String> = ours
             .iter()
-            .filter(|c| prefixes.iter().any(|p| c.id.starts_with(p.as_str())) && c.status == Status::Fail)
+            .filter(|c| c.status == Status::Fail && !expected_empty(c))
             .map(|c| {
                 let fix = c.fix.as_deref().map(|f| format!("\n      fix: {f}")).unwrap_or_default();
                 format!("  - {}: {} (expected {}, found {}){fix}", c.id, c.title, c.expected, c.actual)
             })
             .collect();
         failed.extend(problems.iter().map(|p| format!("  - could not check: {p}")));
-        let passed = checks.iter().filter(|c| prefixes.iter().any(|p| c.id.starts_with(p.as_str()))).count();
         if failed.is_empty() {
-            return Ok(format!("ready ({passed} checks passed)"));
+            let scaled = if scaled.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; no app node yet where the runbook scales up: {}",
+                    scaled.keys().cloned().collect::<Vec<_>>().join(", ")
+                )
+            };
+            return Ok(format!("ready ({} checks passed{scaled})", ours.len()));
         }
         if self.force {
             (self.progress)(&format!("Warning: --force: switching although readiness failed:\n{}", failed.join("\n")));
@@ -279,201 +446,47 @@ impl Executor<'_> {
         Err(SwitchError::NotReady(failed.join("\n")))
     }
 
-    /// Observes the global cluster, asks for the switchover only when it is
-    /// neither done nor under way, and waits for it. Returns the outcome,
-    /// the request ids, and the new writer's ARN.
-    async fn switchover(
-        &self,
-        step: &Step,
-        id: &str,
-        target_region: &str,
-        data_loss: bool,
-    ) -> Result<(String, Vec<String>, Option<String>), KindError> {
-        // A failover talks to the target's region only: the other may be gone.
-        let rds_from = self.aws.rds(&step.region).await;
-        let rds_to = self.aws.rds(target_region).await;
-        let deadline = Instant::now() + self.timeout;
-        let mut ids = Vec::new();
-        let mut asked = false;
-        let mut delay = Duration::from_millis(200);
+    /// Waits until every Auto Scaling group of `region` serves (see
+    /// [`health::app::Group::serves`]): first look at once, then as AWS's
+    /// Elastic Load Balancing waiter `TargetInService` does, every 15 s
+    /// (botocore `elbv2` waiters-2.json: delay 15), with progress each time.
+    async fn serving(&self, region: &str, st: &State) -> Result<String, KindError> {
+        let secs = std::env::var(ENV_APP_SERVING_SECS).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(900);
+        let limit = Duration::from_secs(secs);
         let t0 = Instant::now();
-        let mut last_note = Instant::now();
+        let mut delay = Duration::from_secs(1);
         loop {
-            let out = rds_to
-                .describe_global_clusters()
-                .global_cluster_identifier(id)
-                .send()
-                .await
-                .map_err(|e| rds_error("DescribeGlobalClusters", e))?;
-            let g = out
-                .global_clusters()
-                .first()
-                .ok_or_else(|| KindError::Failed(format!("global cluster {id} not found")))?;
-            let members = g.global_cluster_members();
-            let writer = members.iter().find(|m| m.is_writer() == Some(true)).and_then(|m| m.db_cluster_arn());
-            let failover = g.failover_state().and_then(|f| f.status()).map(|s| s.as_str().to_string());
-            let in_target = |arn: &str| region_of_arn(arn) == Some(target_region);
-            if failover.is_none() && writer.is_some_and(in_target) {
-                let outcome = if asked { "writer moved" } else { "already the writer (nothing asked)" };
-                return Ok((format!("{outcome}: {}", writer.unwrap_or_default()), ids, writer.map(str::to_string)));
-            }
-            if failover.is_none() && !asked {
-                let target = members
-                    .iter()
-                    .filter_map(|m| m.db_cluster_arn())
-                    .find(|a| in_target(a))
-                    .ok_or_else(|| KindError::Failed(format!("global cluster {id} has no member in {target_region}")))?
-                    .to_string();
-                // Switchover: in the current writer's region, as AWS's guide
-                // says. Failover: in the target's region, with AllowDataLoss.
-                let res = if data_loss {
-                    rds_from
-                        .failover_global_cluster()
-                        .global_cluster_identifier(id)
-                        .target_db_cluster_identifier(&target)
-                        .allow_data_loss(true)
-                        .send()
-                        .await
-                        .map(|o| o.request_id().map(str::to_string))
-                        .map_err(|e| rds_error("FailoverGlobalCluster", e))
+            let groups = health::app::groups(self.aws, st, region).await.map_err(KindError::Failed)?;
+            let now = groups.iter().map(health::app::Group::describe).collect::<Vec<_>>().join("; ");
+            if groups.iter().all(health::app::Group::serves) {
+                return Ok(if groups.is_empty() {
+                    format!("no Auto Scaling group in {region}")
                 } else {
-                    rds_from
-                        .switchover_global_cluster()
-                        .global_cluster_identifier(id)
-                        .target_db_cluster_identifier(&target)
-                        .send()
-                        .await
-                        .map(|o| o.request_id().map(str::to_string))
-                        .map_err(|e| rds_error("SwitchoverGlobalCluster", e))
-                };
-                match res {
-                    Ok(rid) => ids.extend(rid),
-                    // Unsure whether it took effect: the next look decides.
-                    Err(e) if !e.refused() => {}
-                    Err(e) => return Err(e),
-                }
-                asked = true;
-                continue;
-            }
-            if Instant::now() > deadline {
-                return Err(KindError::Timeout { what: format!("the switchover of {id}"), after: self.timeout });
-            }
-            if last_note.elapsed() >= Duration::from_secs(10) {
-                last_note = Instant::now();
-                (self.progress)(&format!(
-                    "    still switching over ({}s elapsed, FailoverState: {})",
-                    t0.elapsed().as_secs(),
-                    failover.as_deref().unwrap_or("none")
-                ));
-            }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(POLL_CAP);
-        }
-    }
-
-    /// Waits until `cluster` is a member again (Aurora re-adds the old
-    /// writer itself once its region is reachable; asked nothing), then
-    /// keeps the snapshot Aurora took of its old volume as a manual copy.
-    async fn rejoin(&self, region: &str, id: &str, cluster: &str) -> Result<(String, Vec<String>), KindError> {
-        let rds = self.aws.rds(region).await;
-        let deadline = Instant::now() + self.timeout;
-        let t0 = Instant::now();
-        let mut last_note = Instant::now();
-        let mut delay = Duration::from_millis(200);
-        loop {
-            let out = rds
-                .describe_global_clusters()
-                .global_cluster_identifier(id)
-                .send()
-                .await
-                .map_err(|e| rds_error("DescribeGlobalClusters", e))?;
-            let member = out.global_clusters().first().is_some_and(|g| {
-                g.global_cluster_members().iter().any(|m| {
-                    m.db_cluster_arn().map(crate::kinds::rds::cluster_id_of) == Some(cluster)
-                        && m.is_writer() != Some(true)
-                })
-            });
-            if member {
-                break;
-            }
-            if Instant::now() > deadline {
-                return Err(KindError::Timeout {
-                    what: format!("{cluster} to rejoin {id} (Aurora re-adds it when {region} is reachable again)"),
-                    after: self.timeout,
+                    format!("serving: {now}")
                 });
             }
-            if last_note.elapsed() >= Duration::from_secs(10) {
-                last_note = Instant::now();
-                (self.progress)(&format!(
-                    "    waiting for Aurora to re-add {cluster} to {id} ({}s elapsed)",
-                    t0.elapsed().as_secs()
-                ));
+            if t0.elapsed() >= limit {
+                return Err(KindError::Failed(format!(
+                    "{region}'s app tier does not serve after {}s: {now}{}",
+                    t0.elapsed().as_secs(),
+                    if groups.iter().any(|g| g.desired == 0) {
+                        " (a group with a desired capacity of 0 runs no node: scale it up, e.g. make its capacity \
+                         follow active_region)"
+                    } else {
+                        " (see the groups' activity history and the target groups' health check)"
+                    }
+                )));
             }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(POLL_CAP);
-        }
-        let kept = super::snapshot::keep(&rds, cluster, self.timeout, self.progress).await?;
-        Ok((format!("{cluster} is a secondary of {id} again; {}", kept.describe(cluster)), kept.request_ids))
-    }
-
-    /// Makes sure the new secondary forwards writes (observing first).
-    async fn write_forwarding(&self, region: &str, cluster: &str) -> Result<(String, Vec<String>), KindError> {
-        let rds = self.aws.rds(region).await;
-        let mut ids = Vec::new();
-        let mut delay = Duration::from_millis(200);
-        let deadline = Instant::now() + self.timeout;
-        let mut asked = false;
-        loop {
-            let out = rds
-                .describe_db_clusters()
-                .db_cluster_identifier(cluster)
-                .send()
-                .await
-                .map_err(|e| rds_error("DescribeDBClusters", e))?;
-            let c =
-                out.db_clusters().first().ok_or_else(|| KindError::Failed(format!("cluster {cluster} not found")))?;
-            let status = c.global_write_forwarding_status().map(|s| s.as_str().to_string());
-            if c.global_write_forwarding_requested() == Some(true) && status.as_deref() == Some("enabled") {
-                let outcome = if asked { "write forwarding enabled" } else { "write forwarding already on" };
-                return Ok((outcome.into(), ids));
-            }
-            if c.global_write_forwarding_requested() != Some(true) && !asked {
-                let o = rds
-                    .modify_db_cluster()
-                    .db_cluster_identifier(cluster)
-                    .enable_global_write_forwarding(true)
-                    .apply_immediately(true)
-                    .send()
-                    .await
-                    .map_err(|e| rds_error("ModifyDBCluster", e))?;
-                ids.extend(o.request_id().map(str::to_string));
-                asked = true;
-                continue;
-            }
-            if Instant::now() > deadline {
-                return Err(KindError::Timeout { what: format!("write forwarding on {cluster}"), after: self.timeout });
-            }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(POLL_CAP);
+            (self.progress)(&format!("    waiting for {region} to serve ({}s): {now}", t0.elapsed().as_secs()));
+            tokio::time::sleep(delay.min(limit.saturating_sub(t0.elapsed()))).await;
+            delay = (delay * 2).min(Duration::from_secs(15));
         }
     }
-}
-
-/// In an emergency, DNS is tried (unless Route 53's region is the one down)
-/// and left pending when it cannot change: the failover records already
-/// answer with the survivor while the old region's health check fails.
-fn best_effort(step: &Step) -> bool {
-    step.id == super::front::DNS
 }
 
 /// What covers a pending step meanwhile, when something does.
-fn meanwhile(step: &Step) -> &'static str {
-    if step.id == super::front::DNS {
-        "; meanwhile Route 53 answers with the SECONDARY record (the survivor) while the PRIMARY's health check \
-         fails, with no API call"
-    } else {
-        ""
-    }
+fn meanwhile(step: &Step) -> String {
+    step.meanwhile.as_ref().map(|m| format!("; meanwhile {m}")).unwrap_or_default()
 }
 
 /// A run's end: when its target became active (a failover's since its

@@ -1,15 +1,16 @@
 //! What users see move in a role switch: Mattermost's job scheduler (each
-//! region's app-tier settings, launch template and Auto Scaling group) and
-//! DNS (Route 53 records). Both are ordinary changes of the plan; they run
-//! as runbook steps ([`StepAction::Changes`]) so that they happen in the
-//! safe order: scheduler off in the old active region, then on in the new,
-//! then DNS to the new, all before the old leader's search copies go.
+//! region's app-tier settings, launch template and Auto Scaling group, whose
+//! desired capacity can follow the role too) and DNS (Route 53 records).
+//! Both are ordinary changes of the plan; they run as runbook steps
+//! ([`StepAction::Changes`]) so that they happen in the safe order (see
+//! [`super::build`] and [`super::failover`]): scheduler off in the old
+//! active region, then on in the new, DNS to the new once it serves.
 //!
 //! Which changes belong to which step follows from their kinds and regions
 //! (never from the example's addresses), plus whatever not-yet-applied
 //! change they depend on, so that each step can be applied on its own.
 
-use super::{Step, StepAction};
+use crate::plan::runbook::{Step, StepAction};
 use crate::plan::{Action, Plan, ResourceChange};
 use std::collections::BTreeSet;
 
@@ -28,45 +29,21 @@ pub const SCHEDULER_OFF: &str = "app.scheduler-off";
 pub const SCHEDULER_ON: &str = "app.scheduler-on";
 pub const DNS: &str = "dns.to-active";
 
-/// The scheduler and DNS steps of a switch `from_region` → `to_region`
-/// (none where the plan changes nothing of theirs).
-pub fn steps(plan: &Plan, from_region: &str, to_region: &str) -> Vec<Step> {
+/// The scheduler and DNS steps of a switch, where the plan changes
+/// something of theirs.
+#[derive(Default)]
+pub struct Front {
+    /// Scheduler off in the old active region.
+    pub off: Option<Step>,
+    /// Scheduler on (and capacity up) in the new.
+    pub on: Option<Step>,
+    pub dns: Option<Step>,
+}
+
+/// The scheduler and DNS steps of a switch `from_region` → `to_region`.
+pub fn steps(plan: &Plan, from_region: &str, to_region: &str) -> Front {
     let mut claimed = BTreeSet::new();
-    let mut out = Vec::new();
-    // (step id, where its calls go, title, kinds, region of the changes; None: any)
-    let parts = [
-        (
-            SCHEDULER_OFF,
-            from_region,
-            format!(
-                "Job scheduler OFF in {from_region} (the old active region): its Mattermost settings, a new launch \
-                 template version, and the Auto Scaling group moved to it"
-            ),
-            &SCHEDULER_KINDS[..],
-            Some(from_region),
-        ),
-        (
-            SCHEDULER_ON,
-            to_region,
-            format!(
-                "Job scheduler ON in {to_region} (the new active region): its Mattermost settings, a new launch \
-                 template version, and the Auto Scaling group moved to it"
-            ),
-            &SCHEDULER_KINDS[..],
-            Some(to_region),
-        ),
-        (
-            DNS,
-            ROUTE53_REGION,
-            format!(
-                "DNS to {to_region}: the failover records' PRIMARY points at its load balancer (Route 53, signed for \
-                 {ROUTE53_REGION})"
-            ),
-            &DNS_KINDS[..],
-            None,
-        ),
-    ];
-    for (id, region, title, kinds, in_region) in parts {
+    let mut step = |id: &str, needs: &str, title: String, kinds: &[&str], in_region: Option<&str>| {
         let seeds: Vec<&ResourceChange> = plan
             .changes
             .iter()
@@ -74,12 +51,39 @@ pub fn steps(plan: &Plan, from_region: &str, to_region: &str) -> Vec<Step> {
             .filter(|c| in_region.is_none_or(|r| c.region == r))
             .collect();
         let addresses = with_dependencies(plan, &seeds, &mut claimed);
-        if addresses.is_empty() {
-            continue;
-        }
-        out.push(Step { id: id.into(), title, region: region.to_string(), action: StepAction::Changes { addresses } });
-    }
-    out
+        (!addresses.is_empty()).then(|| Step::new(id, title, &[needs], StepAction::Changes { addresses }))
+    };
+    let off = step(
+        SCHEDULER_OFF,
+        from_region,
+        format!(
+            "Job scheduler OFF in {from_region} (the old active region): its Mattermost settings, a new launch \
+             template version, and the Auto Scaling group moved to it"
+        ),
+        &SCHEDULER_KINDS,
+        Some(from_region),
+    );
+    let on = step(
+        SCHEDULER_ON,
+        to_region,
+        format!(
+            "Job scheduler ON in {to_region} (the new active region): its Mattermost settings, a new launch template \
+             version, and the Auto Scaling group moved to it (and scaled up, where its capacity follows the role)"
+        ),
+        &SCHEDULER_KINDS,
+        Some(to_region),
+    );
+    let dns = step(
+        DNS,
+        ROUTE53_REGION,
+        format!(
+            "DNS to {to_region}: the failover records' PRIMARY points at its load balancer (Route 53, signed for \
+             {ROUTE53_REGION})"
+        ),
+        &DNS_KINDS,
+        None,
+    );
+    Front { off, on, dns }
 }
 
 /// The seeds' addresses and those of the creations they depend on (by
@@ -103,25 +107,38 @@ fn with_dependencies(plan: &Plan, seeds: &[&ResourceChange], claimed: &mut BTree
     plan.changes.iter().filter(|c| wanted.contains(&c.address)).map(|c| c.address.clone()).collect()
 }
 
-/// Puts `front` where the safe order wants it: before the old leader's
-/// search copies are deleted (or last).
-pub fn insert(steps: &mut Vec<Step>, front: Vec<Step>) {
-    let at = steps.iter().position(|s| s.id == super::DELETE_OLD_COPIES).unwrap_or(steps.len());
-    steps.splice(at..at, front);
-}
-
 /// The addresses applied by the runbook's steps that are done in `run`:
-/// the ordinary apply that follows leaves them alone.
-pub fn applied(rb: &super::Runbook, run: Option<&crate::state::roles::Run>) -> BTreeSet<String> {
+/// the ordinary apply that follows leaves them alone. A database step's
+/// resource counts when the plan changes nothing else of it than what the
+/// step made (the writer's region, write forwarding): no second call.
+pub fn applied(
+    rb: &crate::plan::runbook::Runbook,
+    run: Option<&crate::state::roles::Run>,
+    plan: &Plan,
+) -> BTreeSet<String> {
     let Some(run) = run else { return BTreeSet::new() };
+    let only = |address: &str, made: &[&str]| {
+        plan.changes
+            .iter()
+            .find(|c| c.address == address)
+            .is_some_and(|c| c.action == Action::Update && c.changed.iter().all(|k| made.contains(&k.as_str())))
+            .then(|| address.to_string())
+    };
     rb.steps
         .iter()
         .filter(|s| run.status(&s.id) == Some("done"))
-        .filter_map(|s| match &s.action {
-            StepAction::Changes { addresses } => Some(addresses.iter().cloned()),
-            _ => None,
+        .flat_map(|s| match &s.action {
+            StepAction::Changes { addresses } => addresses.clone(),
+            StepAction::AuroraSwitchover { address, .. } | StepAction::AuroraFailover { address, .. } => {
+                only(address, &["writer_region", "writer_cluster_arn"]).into_iter().collect()
+            }
+            StepAction::WriteForwarding { address, .. } => {
+                only(address, &["enable_global_write_forwarding", "global_write_forwarding_status"])
+                    .into_iter()
+                    .collect()
+            }
+            _ => Vec::new(),
         })
-        .flatten()
         .collect()
 }
 
@@ -167,6 +184,7 @@ mod tests {
             replace_paths: Vec::new(),
             deps: deps.iter().map(|d| d.to_string()).collect(),
             importing: None,
+            production: None,
         }
     }
 
@@ -203,9 +221,10 @@ mod tests {
             ],
             ..Plan::default()
         };
-        let steps = steps(&plan, "r1", "r2");
-        let got: Vec<(&str, &str, Vec<&str>)> = steps
-            .iter()
+        let front = steps(&plan, "r1", "r2");
+        let got: Vec<(&str, &str, Vec<&str>)> = [&front.off, &front.on, &front.dns]
+            .into_iter()
+            .flatten()
             .map(|s| match &s.action {
                 StepAction::Changes { addresses } => {
                     (s.id.as_str(), s.region.as_str(), addresses.iter().map(String::as_str).collect())
@@ -224,14 +243,7 @@ mod tests {
                 (DNS, ROUTE53_REGION, vec!["rec[\"x\"]"]),
             ]
         );
-        let mut all = vec![Step {
-            id: crate::switchover::DELETE_OLD_COPIES.into(),
-            title: String::new(),
-            region: "r1".into(),
-            action: StepAction::Readiness { checks: Vec::new() },
-        }];
-        insert(&mut all, steps);
-        assert_eq!(all.last().map(|s| s.id.as_str()), Some(crate::switchover::DELETE_OLD_COPIES));
+        assert_eq!(front.dns.as_ref().map(|s| s.needs.clone()), Some(vec![ROUTE53_REGION.to_string()]));
         let done = ["b.aws_iam_role.new".to_string()].into_iter().collect();
         let left = without(&plan, &done);
         assert_eq!(left.changes[4].action, Action::NoOp);

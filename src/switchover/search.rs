@@ -8,12 +8,23 @@
 //!   ([`CatchUp`]) until every follower has replayed all its leader's
 //!   operations (`_status` `syncing_details.follower_checkpoint ==
 //!   leader_checkpoint`): stopping earlier would leave them behind for good.
+//!   A follower still bootstrapping (restoring its leader's segments) is
+//!   left as it is: the plugin *deletes* an index stopped while it restores
+//!   (`TransportStopIndexReplicationAction`, 2.11: "Index will be deleted if
+//!   replication is stopped while it is restoring"). With the leader gone,
+//!   `_status` cannot tell (it asks the leader for a RUNNING replication and
+//!   answers 500 "failed to fetch replication status"), so the index's
+//!   active recoveries tell instead: the bootstrap is a restore from the
+//!   leader, a recovery of type SNAPSHOT.
 //! - [`delete_old_copies`] in the old active region: its copies of the
 //!   replicated indices are deleted, so the reversed replication (the
 //!   module's `_reverse` resources, made by the ordinary apply) can start
 //!   them again from the new leader (the plugin refuses to follow into an
 //!   existing index). The plan lists them with their document counts
-//!   ([`count`]); the step deletes those and nothing else.
+//!   ([`count`]); the step deletes those and nothing else, and only those
+//!   the new leader has: the old copy of an index the new leader lacks (a
+//!   follower that was still bootstrapping at a failover) is the only one
+//!   left, kept, and said so.
 //!
 //! Each looks first (`_status`, `GET /<index>`): repeating a step that took
 //! effect does nothing.
@@ -199,19 +210,44 @@ pub async fn count(domain: &Domain, expr: &str) -> Result<Vec<IndexDocs>, KindEr
     Ok(out)
 }
 
+/// A search step's outcome line, and notes for the run.
+pub struct Outcome {
+    pub outcome: String,
+    pub notes: Vec<String>,
+}
+
+/// Whether `index` is still restoring its leader's segments: an active
+/// recovery of type SNAPSHOT (`GET /<index>/_recovery?active_only=true`, a
+/// local call that works with the leader gone, unlike `_status`).
+async fn restoring(domain: &Domain, index: &str) -> Result<bool, KindError> {
+    const CALL: &str = "GET /{index}/_recovery";
+    let a = domain.send(CALL, Method::GET, &format!("/{index}/_recovery?active_only=true"), None).await?;
+    if a.status.as_u16() == 404 {
+        return Ok(false);
+    }
+    if !a.ok() {
+        return Err(a.into_error(CALL));
+    }
+    let shards = a.body.get(index).and_then(|i| i.get("shards")).and_then(|s| s.as_array()).cloned();
+    Ok(shards.unwrap_or_default().iter().any(|s| s.get("type").and_then(|t| t.as_str()) == Some("SNAPSHOT")))
+}
+
 /// Waits for the followers to catch up (`catch_up`), deletes the
 /// auto-follow rules (`leader_alias:name`), then stops every follower among
-/// `indices` and the matches of `patterns`. Returns the outcome.
+/// `indices` and the matches of `patterns`, except one still bootstrapping
+/// (stopping it would delete it). Returns the outcome.
 pub async fn stop_followers(
     domain: &Domain,
     rules: &[String],
     indices: &[String],
     patterns: &[String],
     catch_up: Option<&CatchUp<'_>>,
-) -> Result<String, KindError> {
+) -> Result<Outcome, KindError> {
     const RULE: &str = "DELETE _plugins/_replication/_autofollow";
+    // Listed once: the rules deleted next start no new follower.
+    let names = followers(domain, indices, patterns).await?;
     if let Some(c) = catch_up {
-        wait_caught_up(domain, &followers(domain, indices, patterns).await?, c).await?;
+        wait_caught_up(domain, &names, c).await?;
     }
     for rule in rules {
         let (alias, name) = rule.split_once(':').unwrap_or(("", rule));
@@ -222,18 +258,38 @@ pub async fn stop_followers(
             return Err(a.into_error(RULE));
         }
     }
-    let names = followers(domain, indices, patterns).await?;
     let mut stopped = Vec::new();
+    let mut left = Vec::new();
     for index in &names {
+        // Caught up (a planned switchover) means none is bootstrapping: no look needed.
+        // Otherwise the leader may be gone, and `_status` with it: the index's
+        // own recoveries say whether it still restores.
+        if catch_up.is_none() && restoring(domain, index).await? {
+            left.push(index.clone());
+            continue;
+        }
         if index_replication::stop(domain, index).await? {
             stopped.push(index.clone());
         }
     }
-    Ok(if stopped.is_empty() {
-        "no follower left to stop (already writable)".into()
+    let mut outcome = if stopped.is_empty() {
+        "no follower left to stop (already writable)".to_string()
     } else {
         format!("stopped following, now writable: {}", stopped.join(", "))
-    })
+    };
+    let mut notes = Vec::new();
+    if !left.is_empty() {
+        let list = left.join(", ");
+        outcome.push_str(&format!("; left following (still bootstrapping: _stop would delete them): {list}"));
+        notes.push(format!(
+            "Search: {list} was still copying its leader's data when the followers stopped, and stays a read-only \
+             follower (stopping it would have deleted it). Its old leader's copy is kept when that region returns \
+             (never deleted while the new leader lacks it). To serve it here: delete the incomplete follower \
+             (`DELETE /<index>` on the new leader; Mattermost creates it again as it indexes) and re-index it with \
+             Mattermost's bulk indexing"
+        ));
+    }
+    Ok(Outcome { outcome, notes })
 }
 
 /// The named indices and those matching the patterns, sorted.
@@ -247,15 +303,30 @@ async fn followers(domain: &Domain, indices: &[String], patterns: &[String]) -> 
     Ok(names)
 }
 
-/// Deletes the listed indices (those the plan showed), each looked at first.
-pub async fn delete_old_copies(domain: &Domain, indices: &[IndexDocs]) -> Result<String, KindError> {
+/// Deletes the listed indices (those the plan showed), each looked at
+/// first, except one the new leader (`new`) lacks: that old copy is the
+/// only one there is.
+pub async fn delete_old_copies(
+    domain: &Domain,
+    new: Option<&Domain>,
+    indices: &[IndexDocs],
+) -> Result<Outcome, KindError> {
     const CALL: &str = "DELETE /{index}";
     let mut gone = Vec::new();
+    let mut kept = Vec::new();
     for i in indices {
         let exists = || -> std::pin::Pin<Box<dyn Future<Output = Result<bool, KindError>> + Send + '_>> {
             Box::pin(async { Ok(count(domain, &i.index).await?.is_empty()) })
         };
         if exists().await? {
+            continue;
+        }
+        // The new leader has no complete copy: none, or a follower still
+        // (one that was bootstrapping when its leader went down).
+        if let Some(new) = new
+            && (count(new, &i.index).await?.is_empty() || index_replication::is_follower(new, &i.index).await?)
+        {
+            kept.push(i.index.clone());
             continue;
         }
         // A follower here would mean the old region still follows: refuse.
@@ -271,11 +342,24 @@ pub async fn delete_old_copies(domain: &Domain, indices: &[IndexDocs]) -> Result
         }
         gone.push(i.index.clone());
     }
-    Ok(if gone.is_empty() {
-        "already deleted (nothing asked)".into()
+    let mut outcome = if gone.is_empty() {
+        "already deleted (nothing asked)".to_string()
     } else {
         format!("deleted {}: the reversed replication copies them back", gone.join(", "))
-    })
+    };
+    let mut notes = Vec::new();
+    if !kept.is_empty() {
+        let list = kept.join(", ");
+        outcome.push_str(&format!("; kept {list}: the new leader has no complete copy"));
+        notes.push(format!(
+            "Search: {list} is complete only on the old leader (the new leader has none, or a follower copy that \
+             never finished bootstrapping), so it was not deleted; the reversed replication cannot start into it \
+             until it is gone. Make the new leader's copy complete first (stop and delete an unfinished follower \
+             there, then re-index with Mattermost's bulk indexing), then delete the old copy (`DELETE /<index>` on \
+             the old domain) and apply"
+        ));
+    }
+    Ok(Outcome { outcome, notes })
 }
 
 /// Plain words for a list with counts: `channels (3 documents), …`.

@@ -8,8 +8,11 @@
 //! derived from the source's ([`kept_name`]): a resumed run finds its own
 //! copy and waits for it instead of copying twice.
 //!
-//! Aurora only *attempts* the snapshot; none found is said plainly, not an
-//! error (there is nothing to wait for once the cluster has rejoined).
+//! Aurora only *attempts* the snapshot, and AWS documents neither when it is
+//! visible relative to the rejoin nor its SnapshotType: [`keep`] looks for it
+//! for a grace period (the cluster's own snapshots, then every snapshot of
+//! the region by name, in case it is listed under another identifier), and
+//! none found is said plainly, kept as a note of the run, not an error.
 
 use crate::kinds::KindError;
 use crate::kinds::rds::rds_error;
@@ -58,19 +61,21 @@ impl Kept {
                  replicated"
             ),
             _ => format!(
-                "no {FAILOVER_PREFIX}{cluster}-* snapshot found: Aurora could not take one (it only attempts it), so \
-                 the writes that were not replicated cannot be recovered from AWS"
+                "WARNING: no {FAILOVER_PREFIX}{cluster}-* snapshot found: Aurora could not take one (it only attempts \
+                 it), so the writes that were not replicated cannot be recovered from AWS"
             ),
         }
     }
 }
 
-/// Finds the newest failover snapshot of `cluster` in the client's region,
-/// copies it to [`kept_name`] unless that exists, and waits until the copy
-/// is available (looking every `poll` at most, at most `timeout`).
+/// Finds the newest failover snapshot of `cluster` in the client's region
+/// (looking for up to `grace` while there is none), copies it to
+/// [`kept_name`] unless that exists, and waits until the copy is available
+/// (at most `timeout`).
 pub async fn keep(
     rds: &aws_sdk_rds::Client,
     cluster: &str,
+    grace: Duration,
     timeout: Duration,
     progress: &(dyn Fn(&str) + Send + Sync),
 ) -> Result<Kept, KindError> {
@@ -81,13 +86,32 @@ pub async fn keep(
     let mut delay = Duration::from_millis(200);
     let mut ids = Vec::new();
     let mut asked = false;
+    let mut whole_region = false;
     loop {
-        let snaps = snapshots_of(rds, cluster).await?;
+        let snaps = snapshots_of(rds, (!whole_region).then_some(cluster)).await?;
         let Some(source) = snaps
             .iter()
             .filter(|s| s.db_cluster_snapshot_identifier().is_some_and(|i| i.starts_with(&prefix)))
             .max_by_key(|s| (s.snapshot_create_time().map(|t| t.secs()), s.db_cluster_snapshot_identifier()))
         else {
+            if t0.elapsed() < grace {
+                if last_note.elapsed() >= Duration::from_secs(10) {
+                    last_note = Instant::now();
+                    progress(&format!(
+                        "    no {prefix}* snapshot yet ({}s of up to {}s)",
+                        t0.elapsed().as_secs(),
+                        grace.as_secs()
+                    ));
+                }
+                tokio::time::sleep(delay.min(grace.saturating_sub(t0.elapsed()))).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+                continue;
+            }
+            if !whole_region {
+                // Last: every snapshot of the region, by name.
+                whole_region = true;
+                continue;
+            }
             return Ok(Kept { copy: None, source: None, request_ids: ids });
         };
         let source_id = source.db_cluster_snapshot_identifier().unwrap_or_default().to_string();
@@ -135,11 +159,16 @@ pub async fn keep(
     }
 }
 
-/// Every snapshot of the cluster, automated and manual (AWS's default when
-/// no SnapshotType is given); the failover snapshot's type is not documented.
-async fn snapshots_of(rds: &aws_sdk_rds::Client, cluster: &str) -> Result<Vec<DbClusterSnapshot>, KindError> {
+/// Every snapshot of the cluster (or of the region), automated and manual
+/// (AWS's default when no SnapshotType is given); the failover snapshot's
+/// type is not documented.
+async fn snapshots_of(rds: &aws_sdk_rds::Client, cluster: Option<&str>) -> Result<Vec<DbClusterSnapshot>, KindError> {
     let mut out = Vec::new();
-    let mut pages = rds.describe_db_cluster_snapshots().db_cluster_identifier(cluster).into_paginator().send();
+    let mut pages = rds
+        .describe_db_cluster_snapshots()
+        .set_db_cluster_identifier(cluster.map(str::to_string))
+        .into_paginator()
+        .send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| rds_error("DescribeDBClusterSnapshots", e))?;
         out.extend(page.db_cluster_snapshots().iter().cloned());

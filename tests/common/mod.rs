@@ -2,6 +2,9 @@
 //! scratch directory, and start a private AWS emulator per test.
 #![allow(dead_code)]
 
+pub mod proxy;
+pub mod standin;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 

@@ -1,48 +1,44 @@
 //! IAM policies the pages show, as the code generates them. A page's
-//! ```` ```json iam-policy=NAME ```` block is compared with `generated(NAME)`;
-//! a policy without a generator yet is marked `pending` on the page.
+//! ```` ```json iam-policy=ROLE ```` block is compared with `generated(ROLE)`:
+//! `standby policy examples/mattermost-dr --for ROLE` with the backend the
+//! pages show (docs/state-and-teams.md); a policy without a generator is
+//! marked `pending` on the page.
 
-use serde_json::{Value, json};
-use std::collections::BTreeSet;
-use std::process::Command;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
 
-/// The policy `name` as the code makes it, or `None` when nothing
-/// generates it yet.
-pub fn generated(name: &str) -> Option<Value> {
-    match name {
-        // The drift job's read-only policy: the command that prints it
-        // when there is one, else the same list from the library.
-        "drift" => Some(from_cli(&["drift", "--print-policy"]).unwrap_or_else(|| {
-            let mut statements = vec![json!({
-                "Sid": "StandbyDriftReadOnly",
-                "Effect": "Allow",
-                "Action": standby::health::permissions::read_only(),
-                "Resource": "*",
-            })];
-            // The replication canaries' writes, scoped to their reserved names.
-            for c in standby::health::permissions::CANARY {
-                let mut st = json!({"Sid": c.sid, "Effect": "Allow", "Action": c.actions, "Resource": c.resource});
-                if let Some(p) = c.s3_prefix {
-                    st["Condition"] = json!({"StringLike": {"s3:prefix": p}});
-                }
-                statements.push(st);
-            }
-            json!({"Version": "2012-10-17", "Statement": statements})
-        })),
-        _ => None,
-    }
-}
+/// The backend block the pages show.
+const BACKEND: &str = "backend:\n  s3: { bucket: acme-standby-state, key: mattermost/dr.json, region: us-east-2 }\n";
 
-/// `standby ARGS` prints the policy, when the command has that flag.
-fn from_cli(args: &[&str]) -> Option<Value> {
-    let (cmd, flag) = args.split_at(args.len() - 1);
-    let help = Command::new(env!("CARGO_BIN_EXE_standby")).args(cmd).arg("--help").output().ok()?;
-    if !String::from_utf8_lossy(&help.stdout).contains(&format!("{} ", flag[0])) {
+/// The roles `standby policy --for` knows.
+const ROLES: &[&str] = &["drift", "apply", "state-read", "state-write"];
+
+/// The policy `role` as the code makes it, or `None` when nothing
+/// generates it.
+pub fn generated(role: &str) -> Option<Value> {
+    if !ROLES.contains(&role) {
         return None;
     }
-    let out = Command::new(env!("CARGO_BIN_EXE_standby")).args(args).env("NO_COLOR", "1").output().ok()?;
-    assert!(out.status.success(), "standby {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
-    Some(serde_json::from_slice(&out.stdout).expect("the generated policy is JSON"))
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    static MADE: OnceLock<Mutex<BTreeMap<String, Value>>> = OnceLock::new();
+    let dir = DIR.get_or_init(|| {
+        let root = super::common::scratch("docs-policies");
+        let repo = super::common::repo();
+        super::common::copy_dir(&repo.join("examples/mattermost-dr"), &root.join("examples/mattermost-dr"));
+        super::common::copy_dir(&repo.join("modules"), &root.join("modules"));
+        let dir = root.join("examples/mattermost-dr");
+        super::common::write_files(&dir, &[("backend.yaml", BACKEND)]);
+        dir
+    });
+    let mut made = MADE.get_or_init(Default::default).lock().unwrap();
+    let policy = made.entry(role.to_string()).or_insert_with(|| {
+        let run = super::common::standby(dir, &["policy", ".", "--for", role]);
+        assert_eq!(run.code, 0, "standby policy --for {role}: {}", run.all());
+        serde_json::from_str(&run.stdout).expect("the generated policy is JSON")
+    });
+    Some(policy.clone())
 }
 
 /// Differences between the policy a page shows and the generated one, in

@@ -82,9 +82,14 @@ def test_listeners_load_balancer_zones_and_groups(endpoint):
     assert lb["CanonicalHostedZoneId"] == "Z368ELLRRE2KJ0"
     tg = elb.create_target_group(Name="t-tg", Protocol="HTTP", Port=8065, VpcId=vpc)["TargetGroups"][0]
     forward = [{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}]
-    elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80, DefaultActions=forward)
+    first = elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80, DefaultActions=forward)
+    # The same settings again: the same listener (ELBv2 CreateListener is idempotent); other settings on the port: refused.
+    again = elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80, DefaultActions=forward)
+    assert again["Listeners"][0]["ListenerArn"] == first["Listeners"][0]["ListenerArn"]
+    other = elb.create_target_group(Name="t-tg-other", Protocol="HTTP", Port=8065, VpcId=vpc)["TargetGroups"][0]
     with pytest.raises(botocore.exceptions.ClientError) as e:
-        elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80, DefaultActions=forward)
+        elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80,
+                            DefaultActions=[{"Type": "forward", "TargetGroupArn": other["TargetGroupArn"]}])
     assert code(e) == "DuplicateListener"
     with pytest.raises(botocore.exceptions.ClientError) as e:
         elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTPS", Port=443, DefaultActions=forward)

@@ -180,6 +180,18 @@ def test_tls_verify_full_against_the_ca_bundle(aws, endpoint, emulator_env):
     _connect(endpoint, emulator_env, c["Endpoint"]).close()
 
 
+def test_tls_for_endpoint_names_longer_than_a_common_name(aws, endpoint, emulator_env):
+    # The demo's production cluster: its endpoint name (71 characters) does not fit a certificate's
+    # Common Name (64 at most); the name is in the subject alternative names, which verify-full checks.
+    c = _cluster(aws(WEST), "mattermost-prod-aurora", MasterUsername="mmuser", MasterUserPassword=PASSWORD,
+                 DatabaseName="mattermost")
+    assert len(c["Endpoint"]) > 64, c["Endpoint"]
+    with _connect(endpoint, emulator_env, c["Endpoint"]) as conn:
+        assert conn.pgconn.ssl_in_use
+    assert "does not match host name" in _refused(
+        lambda: _connect(endpoint, emulator_env, c["Endpoint"], tls_name=c["ReaderEndpoint"]))
+
+
 def test_secondary_writer_endpoint_is_inactive_and_reader_read_only(aws, endpoint, emulator_env):
     west, east, p, s, global_ep = _global_db(aws, primary_instances=2)
     with _connect(endpoint, emulator_env, p["Endpoint"]) as conn:
@@ -285,6 +297,26 @@ def test_data_loss_failover_loses_exactly_the_window(aws, endpoint, emulator_env
     east.switchover_global_cluster(GlobalClusterIdentifier="mm-global", TargetDbClusterIdentifier=_arn(WEST, "mm-west"))
     with _connect(endpoint, emulator_env, global_ep) as conn:
         assert conn.execute("SELECT count(*) FROM posts").fetchone() == (6,)
+
+
+def test_data_loss_window_ends_when_the_writers_region_went_down(aws, endpoint, emulator_env):
+    # The writes lost are the last ones before the primary went away, however long the operator takes.
+    west, east, p, s, global_ep = _global_db(aws)
+    with _connect(endpoint, emulator_env, global_ep, autocommit=True) as conn:
+        conn.execute("CREATE TABLE posts (id int PRIMARY KEY)")
+        for i in range(4):
+            conn.execute("INSERT INTO posts VALUES (%s)", (i,))
+        time.sleep(1.2)
+        for i in range(4, 7):
+            conn.execute("INSERT INTO posts VALUES (%s)", (i,))
+    _settings(endpoint, rds_failover_data_loss_ms=800)
+    _post(endpoint, "/_emulator/regions", {"region": WEST, "down": True})
+    time.sleep(1.5)  # the operator decides: longer than the window
+    east.failover_global_cluster(GlobalClusterIdentifier="mm-global", TargetDbClusterIdentifier=_arn(EAST, "mm-east"),
+                                 AllowDataLoss=True)
+    with _connect(endpoint, emulator_env, global_ep) as conn:
+        assert [r[0] for r in conn.execute("SELECT id FROM posts ORDER BY id")] == [0, 1, 2, 3]
+    _post(endpoint, "/_emulator/regions", {"region": WEST, "down": False})
 
 
 def test_region_down_refuses_its_endpoints(aws, endpoint, emulator_env):

@@ -953,6 +953,31 @@ def test_simulate_principal_policy(aws):
         PolicySourceArn=f"arn:aws:iam::{ACCOUNT}:root", ActionNames=["s3:GetObject"])) == ("InvalidInput", 400)
 
 
+def test_simulate_principal_policy_conditions_and_context(aws):
+    iam = aws("iam", EAST)
+    iam.create_user(UserName="regional")
+    iam.put_user_policy(UserName="regional", PolicyName="two-regions", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "rds:*", "Resource": "*",
+             "Condition": {"StringEquals": {"aws:RequestedRegion": ["us-west-1", "us-east-1"]}}},
+            {"Effect": "Allow", "Action": "s3:*", "Resource": "*",
+             "Condition": {"StringLike": {"aws:PrincipalTag/team": "chat-*"}}}]}))
+    arn = f"arn:aws:iam::{ACCOUNT}:user/regional"
+
+    def decide(actions, **context):
+        entries = [{"ContextKeyName": k.replace("__", ":"), "ContextKeyValues": [v], "ContextKeyType": "string"}
+                   for k, v in context.items()]
+        out = iam.simulate_principal_policy(PolicySourceArn=arn, ActionNames=actions, ContextEntries=entries)
+        return [(r["EvalDecision"], r["MissingContextValues"]) for r in out["EvaluationResults"]]
+
+    # Without context the simulator cannot decide: implicit deny, naming the key.
+    assert decide(["rds:CreateDBCluster"]) == [("implicitDeny", ["aws:RequestedRegion"])]
+    assert decide(["rds:CreateDBCluster"], aws__RequestedRegion="us-east-1") == [("allowed", [])]
+    assert decide(["rds:CreateDBCluster"], aws__RequestedRegion="eu-west-1") == [("implicitDeny", [])]
+    assert decide(["s3:PutObject"], aws__RequestedRegion="us-east-1") == [("implicitDeny", ["aws:PrincipalTag/team"])]
+    assert decide(["iam:GetRole"], aws__RequestedRegion="us-east-1") == [("implicitDeny", [])]
+
+
 def test_rest_follower_stats_and_lag_setting(aws, endpoint):
     leader, follower, _ = _replication_setup(aws, endpoint)
     leader("PUT", "/channels")
@@ -1268,3 +1293,180 @@ def test_rest_a_lagging_follower_reports_its_checkpoints(aws, endpoint):
     calls = json.loads(urllib.request.urlopen(f"{endpoint}/_emulator/rest-calls").read())
     assert {"method": "GET", "path": "/_plugins/_replication/users/_status", "status": 200}.items() <= \
         calls[-1].items()
+
+
+def test_list_buckets_pages_prefix_and_region(aws):
+    west, east = aws("s3", WEST), aws("s3", EAST)
+    for name in ["mm-dr-a", "mm-dr-b", "mm-drx-c", "other"]:
+        west.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": WEST})
+    east.create_bucket(Bucket="mm-dr-e")
+    seen, token, pages = [], None, 0
+    while True:
+        kwargs = {"Prefix": "mm-dr-", "MaxBuckets": 2}
+        if token:
+            kwargs["ContinuationToken"] = token
+        out = west.list_buckets(**kwargs)
+        pages += 1
+        assert out["Prefix"] == "mm-dr-"
+        seen += [(b["Name"], b["BucketRegion"]) for b in out["Buckets"]]
+        token = out.get("ContinuationToken")
+        if not token:
+            break
+    assert (pages, seen) == (2, [("mm-dr-a", WEST), ("mm-dr-b", WEST), ("mm-dr-e", EAST)])
+    only_east = west.list_buckets(BucketRegion=EAST)["Buckets"]
+    assert [b["Name"] for b in only_east] == ["mm-dr-e"]
+
+
+def test_vpc_domains(aws):
+    ec2, search = aws("ec2", EAST), aws("opensearch", EAST)
+    vpc = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.1.1.0/24")["Subnet"]
+    group = ec2.create_security_group(GroupName="search", Description="d", VpcId=vpc)["GroupId"]
+    options = {"SubnetIds": [subnet["SubnetId"]], "SecurityGroupIds": [group]}
+    d = search.create_domain(DomainName="in-vpc", EngineVersion="OpenSearch_2.11", VPCOptions=options)["DomainStatus"]
+    assert d["VPCOptions"] == {"VPCId": vpc, "SubnetIds": [subnet["SubnetId"]],
+                               "AvailabilityZones": [subnet["AvailabilityZone"]], "SecurityGroupIds": [group]}
+    assert d["Endpoints"]["vpc"].startswith("vpc-in-vpc-") and "Endpoint" not in d
+    assert error_of(lambda: search.create_domain(
+        DomainName="bad", EngineVersion="OpenSearch_2.11",
+        VPCOptions={"SubnetIds": ["subnet-0000"], "SecurityGroupIds": [group]})) == ("ValidationException", 400)
+    search.create_domain(DomainName="public", EngineVersion="OpenSearch_2.11")
+    # A public domain stays public.
+    assert error_of(lambda: search.update_domain_config(DomainName="public", VPCOptions=options)) == (
+        "ValidationException", 400)
+    assert "VPCOptions" not in search.describe_domain(DomainName="public")["DomainStatus"]
+
+
+def test_objects_are_encrypted_by_default(aws):
+    s3 = aws("s3", WEST)
+    s3.create_bucket(Bucket="plain", CreateBucketConfiguration={"LocationConstraint": WEST})
+    s3.put_object(Bucket="plain", Key="k", Body=b"x")
+    assert s3.head_object(Bucket="plain", Key="k")["ServerSideEncryption"] == "AES256"
+    s3.create_bucket(Bucket="kms", CreateBucketConfiguration={"LocationConstraint": WEST})
+    s3.put_bucket_encryption(Bucket="kms", ServerSideEncryptionConfiguration={"Rules": [
+        {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "key-1"}}]})
+    s3.put_object(Bucket="kms", Key="k", Body=b"x")
+    head = s3.head_object(Bucket="kms", Key="k")
+    assert (head["ServerSideEncryption"], head["SSEKMSKeyId"]) == ("aws:kms", "key-1")
+
+
+# ------------------------------------------- switchovers that go wrong, ... ---
+
+
+def _events(rds, cluster):
+    return [e["Message"] for e in rds.describe_events(SourceType="db-cluster", SourceIdentifier=cluster)["Events"]
+            if "global failover" in e["EventCategories"]]
+
+
+def test_a_cancelled_or_refused_switchover_leaves_the_writer(aws, endpoint):
+    west, east = _global_db(aws)
+    try:
+        for ends, said in (("cancelled", "is cancelled."), ("refused", "failed.")):
+            _settings(endpoint, rds_failover_ms=900, rds_next_switch_ends=ends)
+            west.switchover_global_cluster(GlobalClusterIdentifier="mm-global",
+                                           TargetDbClusterIdentifier=_cluster_arn(EAST, "mm-east"))
+            time.sleep(0.2)
+            assert _members(east)[0]["FailoverState"]["Status"] == "pending"
+            if ends == "cancelled":
+                time.sleep(0.5)
+                assert _members(east)[0]["FailoverState"]["Status"] == "cancelling"
+            time.sleep(0.8)
+            gc, members = _members(east)
+            assert "FailoverState" not in gc and gc["Status"] == "available"
+            assert members["mm-west"]["IsWriter"] and not members["mm-east"]["IsWriter"]
+            assert _events(east, "mm-east")[-1] == f"Global switchover to DB cluster mm-east in Region {EAST} {said}"
+        # Used once: the next one moves the writer, with its events.
+        west.switchover_global_cluster(GlobalClusterIdentifier="mm-global",
+                                       TargetDbClusterIdentifier=_cluster_arn(EAST, "mm-east"))
+        time.sleep(1.0)
+        assert _members(east)[1]["mm-east"]["IsWriter"]
+        assert _events(east, "mm-east")[-2:] == [
+            f"Global switchover to DB cluster mm-east in Region {EAST} finished.",
+            "Aurora finished changing the DNS name that the global writer endpoint resolves to."]
+    finally:
+        _settings(endpoint, rds_failover_ms=0, rds_next_switch_ends="moves")
+
+
+def test_failover_events_fencing_and_a_late_snapshot(aws, endpoint):
+    west, east = _global_db(aws)
+    post = lambda body: urllib.request.urlopen(urllib.request.Request(  # noqa: E731
+        f"{endpoint}/_emulator/regions", method="POST", data=json.dumps(body).encode())).read()
+    _settings(endpoint, rds_fencing_event=1, rds_rejoin_snapshot_ms=800, rds_resync_ms=800)
+    post({"region": WEST, "down": True})
+    try:
+        east.failover_global_cluster(GlobalClusterIdentifier="mm-global", AllowDataLoss=True,
+                                     TargetDbClusterIdentifier=_cluster_arn(EAST, "mm-east"))
+        assert _events(east, "mm-east")[-3:] == [
+            f"Global failover to DB cluster mm-east in Region {EAST} completed.",
+            f"Writes were stopped on the old primary DB cluster mm-west in Region {WEST}.",
+            "Aurora finished changing the DNS name that the global writer endpoint resolves to."]
+    finally:
+        post({"region": WEST, "down": False})
+    # Listed again at once, resynchronising; the snapshot of its old volume only later.
+    member = _members(east)[1]["mm-west"]
+    assert member["SynchronizationStatus"] == "pending-resync"
+    snaps = lambda: [s["DBClusterSnapshotIdentifier"] for s in  # noqa: E731
+                     west.describe_db_cluster_snapshots(DBClusterIdentifier="mm-west")["DBClusterSnapshots"]
+                     if s["DBClusterSnapshotIdentifier"].startswith("rds:unplanned-global-failover-mm-west-")]
+    assert snaps() == []
+    time.sleep(0.9)
+    assert len(snaps()) == 1
+    assert _members(east)[1]["mm-west"]["SynchronizationStatus"] == "connected"
+    _settings(endpoint, rds_fencing_event=0, rds_rejoin_snapshot_ms=0, rds_resync_ms=0)
+
+
+def test_rds_publishes_the_lag_of_each_secondary(aws, endpoint):
+    _global_db(aws)
+    cw = aws("cloudwatch", EAST)
+    found = cw.list_metrics(Namespace="AWS/RDS", MetricName="AuroraGlobalDBRPOLag",
+                            Dimensions=[{"Name": "DBClusterIdentifier", "Value": "mm-east"}])["Metrics"]
+    assert [sorted((d["Name"], d["Value"]) for d in m["Dimensions"]) for m in found] == [
+        [("DBClusterIdentifier", "mm-east"), ("SourceRegion", WEST)]]
+    end = time.time()
+    data = cw.get_metric_data(MetricDataQueries=[{"Id": "a", "MetricStat": {"Metric": found[0], "Period": 60,
+                                                                            "Stat": "Maximum"}}],
+                              StartTime=end - 600, EndTime=end)["MetricDataResults"][0]
+    assert data["Values"] and max(data["Values"]) == 50.0
+    # The primary has none; none at all with -1.
+    assert aws("cloudwatch", WEST).list_metrics(Namespace="AWS/RDS", MetricName="AuroraGlobalDBRPOLag")["Metrics"] == []
+    _settings(endpoint, rds_lag_ms=-1)
+    assert cw.list_metrics(Namespace="AWS/RDS", MetricName="AuroraGlobalDBRPOLag")["Metrics"] == []
+    _settings(endpoint, rds_lag_ms=50)
+
+
+def test_write_forwarding_only_on_global_members(aws):
+    west = aws("rds", WEST)
+    assert error_of(lambda: west.create_db_cluster(
+        DBClusterIdentifier="alone", Engine="aurora-postgresql", EngineVersion="15.4", MasterUsername="mm",
+        MasterUserPassword="Db-Passw0rd!", EnableGlobalWriteForwarding=True))[0] == "InvalidParameterCombination"
+    west.create_db_cluster(DBClusterIdentifier="alone", Engine="aurora-postgresql", EngineVersion="15.4",
+                           MasterUsername="mm", MasterUserPassword="Db-Passw0rd!")
+    assert error_of(lambda: west.modify_db_cluster(DBClusterIdentifier="alone", EnableGlobalWriteForwarding=True))[
+        0] == "InvalidParameterCombination"
+    # A member, the writer included, takes it (AWS applies the writer's at demotion).
+    west.create_global_cluster(GlobalClusterIdentifier="g", SourceDBClusterIdentifier=_cluster_arn(WEST, "alone"))
+    cluster = west.modify_db_cluster(DBClusterIdentifier="alone", EnableGlobalWriteForwarding=True)["DBCluster"]
+    assert cluster["GlobalWriteForwardingRequested"] is True
+
+
+def test_a_bootstrapping_follower_with_its_leader_down(aws, endpoint):
+    leader, follower, _ = _replication_setup(aws, endpoint)
+    leader("PUT", "/posts")
+    leader("POST", "/posts/_doc", {"n": 1})
+    follower("PUT", "/_plugins/_replication/posts/_start", {**START, "leader_index": "posts"})
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/_emulator/opensearch/replication", method="POST",
+                                                  data=json.dumps({"endpoint": follower.host, "index": "posts",
+                                                                   "status": "BOOTSTRAPPING"}).encode()))
+    assert follower("GET", "/posts/_recovery?active_only=true")[1]["posts"]["shards"][0]["type"] == "SNAPSHOT"
+    post = lambda body: urllib.request.urlopen(urllib.request.Request(  # noqa: E731
+        f"{endpoint}/_emulator/regions", method="POST", data=json.dumps(body).encode())).read()
+    post({"region": WEST, "down": True})
+    try:
+        status, body = follower("GET", "/_plugins/_replication/posts/_status")
+        assert (status, body["error"]["reason"]) == (500, "failed to fetch replication status")
+        # It does not progress while the leader is unreachable; stopping it deletes it.
+        assert follower("GET", "/posts/_recovery?active_only=true")[1]["posts"]["shards"][0]["type"] == "SNAPSHOT"
+        assert follower("POST", "/_plugins/_replication/posts/_stop", {}) == (200, {"acknowledged": True})
+        assert follower("GET", "/posts")[0] == 404
+    finally:
+        post({"region": WEST, "down": False})

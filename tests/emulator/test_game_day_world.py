@@ -187,7 +187,7 @@ class App:
 
     def __init__(self, endpoint, postgres, region=WEST, name="mm", desired=1, environment=None, secrets=None,
                  http_tokens="required", listener_port=80, ami="ami-0abcdef1234567890", db_password=DB_PASSWORD,
-                 search_password=SEARCH_PASSWORD, grace=300):
+                 search_password=SEARCH_PASSWORD, grace=300, db_dsn=None):
         self.endpoint, self.region, self.name = endpoint, region, name
         http("POST", f"{endpoint}/_emulator/dns", {"name": DB_HOST, "address": postgres["addr"]})
         c = lambda s: client(endpoint, s, region)  # noqa: E731
@@ -220,7 +220,8 @@ class App:
         env.update(environment or {})
         sec = {"MM_SQLSETTINGS_DATASOURCE": {
             "secret_arn": self.db_secret,
-            "template": f"postgres://mmuser:{{secret}}@{DB_HOST}:5432/mattermost?sslmode=require&connect_timeout=10"}}
+            "template": db_dsn or f"postgres://mmuser:{{secret}}@{DB_HOST}:5432/mattermost?sslmode=require"
+                                  "&connect_timeout=10"}}
         for k, v in (secrets or {}).items():
             sec[k] = {**v, "secret_arn": v.get("secret_arn") or self.search_secret}
         self.user_data = standby_user_data(env, sec)
@@ -346,6 +347,37 @@ def search_env(app_host):
 def standin_status(app, instance):
     node = app.node(instance)
     return http("GET", f"http://{node['address']}:8065/_standin/status")[1]
+
+
+def test_a_node_writes_through_auroras_global_writer_endpoint_verifying_its_certificate(world, postgres):
+    # The whole world together: Aurora's endpoints (aurora_db.py) behind a node's DataSource, with
+    # sslmode=verify-full against the RDS CA bundle the AMI carries (nodes.RDS_CA_BUNDLE).
+    west, east = client(world, "rds", WEST), client(world, "rds", EAST)
+    west.create_db_cluster(DBClusterIdentifier="mm-aurora-west", Engine="aurora-postgresql", EngineVersion="16.4",
+                           MasterUsername="mmuser", MasterUserPassword=DB_PASSWORD, DatabaseName="mattermost")
+    west.create_db_instance(DBInstanceIdentifier="mm-aurora-west-1", DBClusterIdentifier="mm-aurora-west",
+                            Engine="aurora-postgresql", DBInstanceClass="db.r6g.large")
+    arn = west.describe_db_clusters(DBClusterIdentifier="mm-aurora-west")["DBClusters"][0]["DBClusterArn"]
+    gc = east.create_global_cluster(GlobalClusterIdentifier="mm-aurora", SourceDBClusterIdentifier=arn)
+    host = gc["GlobalCluster"]["Endpoint"]
+    dsn = (f"postgres://mmuser:{{secret}}@{host}:5432/mattermost?sslmode=verify-full"
+           "&sslrootcert=/etc/ssl/certs/rds-global-bundle.pem&connect_timeout=10")
+    app = App(world, postgres, db_dsn=dsn)
+    [instance] = app.instances()
+    try:
+        app.wait_healthy()
+    except AssertionError as e:
+        raise AssertionError(app.node_log(instance)) from e
+    status, post, _ = http("POST", app.url("/api/v4/posts"), {"channel_id": "town-square", "message": "through aurora"})
+    assert status == 201, (post, app.node_log(instance))
+    status, body, _ = http("GET", app.url("/api/v4/system/ping?get_server_status=true"))
+    assert status == 200 and body["database_status"] == "OK", body
+    # Without the bundle in the AMI, verify-full cannot start Mattermost.
+    http("POST", f"{world}/_emulator/world/amis", {"ami": "ami-0000000000nobundle", "rds_ca_bundle": None})
+    bare = App(world, postgres, name="bare", ami="ami-0000000000nobundle", db_dsn=dsn)
+    [node] = bare.instances()
+    wait_for("Mattermost to exit", lambda: "Error setting up connections" in bare.node_log(node))
+    assert "rds-global-bundle.pem" in bare.node_log(node)
 
 
 def test_instance_metadata_requires_tokens_when_the_template_says_so(world, postgres):
@@ -515,7 +547,15 @@ def test_an_ami_with_mattermost_enabled_runs_it_with_the_amis_settings_before_us
     wait_for("the baked-in cluster's heartbeat or the window", lambda: healthy_before or int(query(
         postgres, "SELECT count(*) FROM standby_scheduler_heartbeats WHERE cluster_name = 'baked-in-other-region'"
     ).strip()) >= 1, timeout=5)
-    assert standin_status(app, instance)["settings"]["ClusterSettings"]["ClusterName"] == "mm-us-west-1"
+    # The restart with standby's settings may still be starting (its port opens after the migrations).
+    wait_for("the stand-in with standby's settings", lambda: _cluster_name(app, instance) == "mm-us-west-1")
+
+
+def _cluster_name(app, instance):
+    try:
+        return standin_status(app, instance)["settings"]["ClusterSettings"]["ClusterName"]
+    except (urllib.error.URLError, OSError, KeyError, TypeError):
+        return None
 
 
 def test_load_balancer_answers_503_without_targets_and_redirects(world, postgres):
@@ -721,3 +761,80 @@ def test_an_instance_refresh_of_a_one_node_group_leaves_users_without_mattermost
         time.sleep(0.05)
     assert 503 in seen, seen  # no healthy target while the replacement boots
     assert http("GET", url)[0] == 200
+
+
+def test_an_instance_refresh_that_may_launch_first_keeps_users_served(world, postgres):
+    """MinHealthyPercentage 100 and MaxHealthyPercentage 200: the replacement
+    launches, becomes healthy and warms up before the node it replaces goes."""
+    app = App(world, postgres)
+    [old] = app.instances()
+    app.wait_healthy()
+    url = app.url("/api/v4/system/ping")
+    refresh = app.asg.start_instance_refresh(
+        AutoScalingGroupName=f"mm-app-{WEST}", Strategy="Rolling",
+        Preferences={"MinHealthyPercentage": 100, "MaxHealthyPercentage": 200, "InstanceWarmup": 300})
+    # The group had one node before the refresh; a busy machine may launch the
+    # replacement before the first sample below, so that one counts too.
+    seen, counts = set(), {1}
+    deadline = time.time() + 120
+    status = None
+    while time.time() < deadline:
+        seen.add(http("GET", url, timeout=5)[0])
+        counts.add(len(app.instances()))
+        status = app.asg.describe_instance_refreshes(AutoScalingGroupName=f"mm-app-{WEST}",
+                                                     InstanceRefreshIds=[refresh["InstanceRefreshId"]])
+        if status["InstanceRefreshes"][0]["Status"] == "Successful":
+            break
+        time.sleep(0.05)
+    assert status["InstanceRefreshes"][0]["Status"] == "Successful", status
+    assert seen == {200}, seen  # never without a serving node
+    assert 2 in counts and max(counts) == 2, counts  # two nodes while the replacement warmed up
+    [new] = app.instances()
+    assert new != old
+    # AWS's bounds on the preferences.
+    with pytest.raises(botocore.exceptions.ClientError, match="MaxHealthyPercentage"):
+        app.asg.start_instance_refresh(AutoScalingGroupName=f"mm-app-{WEST}",
+                                       Preferences={"MinHealthyPercentage": 90, "MaxHealthyPercentage": 250})
+
+
+def test_load_balancers_reach_their_own_region_s_nodes_whose_private_addresses_repeat(world, postgres):
+    # Every region's default VPC is 172.31.0.0/16: nodes in two regions get the same private IPs.
+    west, east = App(world, postgres, region=WEST, name="mw"), App(world, postgres, region=EAST, name="me")
+    [w], [e] = west.instances(), east.instances()
+    ip = lambda app, i: app.ec2.describe_instances(InstanceIds=[i])["Reservations"][0]["Instances"][0][  # noqa: E731
+        "PrivateIpAddress"]
+    assert ip(west, w) == ip(east, e)
+    west.wait_healthy()
+    east.wait_healthy()
+    assert http("GET", west.url("/_standin/status"))[1]["node"] == w
+    assert http("GET", east.url("/_standin/status"))[1]["node"] == e
+    # One going away leaves the other reachable.
+    east.ec2.terminate_instances(InstanceIds=[e])
+    wait_for("the east node gone", lambda: app_state(east, e) == "terminated")
+    assert http("GET", west.url("/_standin/status"))[1]["node"] == w
+    assert west.health()[w]["State"] == "healthy"
+
+
+def app_state(app, instance):
+    return app.node(instance).get("state")
+
+
+def test_a_bulk_indexing_job_indexes_the_posts_the_index_lost(world, postgres):
+    host, admin = search_domain(world)
+    app = App(world, postgres, environment=search_env(host), secrets={
+        "MM_ELASTICSEARCHSETTINGS_PASSWORD": {"secret_arn": None}})
+    [instance] = app.instances()
+    app.wait_healthy()
+    status, post, _ = http("POST", app.url("/api/v4/posts"), {"channel_id": "c", "message": "reindexed pears"})
+    assert status == 201, post
+    day = time.strftime("%Y_%m_%d", time.gmtime(post["create_at"] / 1000))
+    assert http("DELETE", f"{world}/posts_{day}", headers=admin)[0] == 200
+    assert http("POST", app.url("/api/v4/teams/t/posts/search"), {"terms": "pears"})[1]["order"] == []
+    assert http("POST", app.url("/api/v4/jobs"), {"type": "data_retention"})[0] == 400
+    status, job, _ = http("POST", app.url("/api/v4/jobs"), {"type": "elasticsearch_post_indexing",
+                                                            "data": {"start_time": str(post["create_at"] - 1000)}})
+    assert status == 201 and job["status"] == "pending", job
+    done = wait_for("the job", lambda: (j := http("GET", app.url(f"/api/v4/jobs/{job['id']}"))[1])["status"]
+                    in ("success", "error") and j, timeout=30)
+    assert done["status"] == "success" and done["data"]["posts_indexed"] == "1", done
+    assert http("POST", app.url("/api/v4/teams/t/posts/search"), {"terms": "pears"})[1]["order"] == [post["id"]]

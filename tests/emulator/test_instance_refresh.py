@@ -167,3 +167,14 @@ def test_updating_a_group_with_a_stopped_node_works(endpoint):
     assert [h["TargetHealth"]["State"] for h in health] == ["unused"]
     client(endpoint, "autoscaling").update_auto_scaling_group(
         AutoScalingGroupName="stopped", LaunchTemplate={"LaunchTemplateId": lt_id, "Version": v2})
+
+
+def test_a_scale_in_deregisters_the_nodes_it_terminates(endpoint):
+    _, _, tg = group_with_template(endpoint, "scalein", nodes=2)
+    elb = client(endpoint, "elbv2")
+    targets = lambda: sorted(d["Target"]["Id"] for d in  # noqa: E731
+                             elb.describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"])
+    assert targets() == sorted(nodes(endpoint, "scalein"))
+    client(endpoint, "autoscaling").update_auto_scaling_group(AutoScalingGroupName="scalein", DesiredCapacity=1)
+    [left] = nodes(endpoint, "scalein")
+    assert targets() == [left]

@@ -143,7 +143,7 @@ def test_requests_are_checked_and_jobs_cancelled(endpoint):
     status, doc = create_job(endpoint, "src", role, drop="Report")
     assert (status, doc.findtext("Error/Code")) == (400, "InvalidRequest")
     status, doc = call(endpoint, "GET", "/v20180820/jobs/nope")
-    assert (status, doc.findtext("Error/Code")) == (404, "NoSuchJob")
+    assert (status, doc.findtext("Error/Code")) == (404, "NotFoundException")
     job_id = create_job(endpoint, "src", role, token="t-3")[1].findtext(f"{NS}JobId")
     status, doc = call(endpoint, "POST", f"/v20180820/jobs/{job_id}/status?requestedJobStatus=Cancelled")
     assert (status, doc.findtext(f"{NS}Status")) == (200, "Cancelled")
@@ -162,10 +162,60 @@ def test_the_call_log_names_s3_control_operations(endpoint):
 def test_batch_copies_carry_replication_statuses_and_are_not_copied_twice(endpoint):
     role, s3e = world(endpoint, objects=2)
     s3w = client(endpoint, "s3")
-    job_id = create_job(endpoint, "src", role, token="t-5")[1].findtext(f"{NS}JobId")
+    job_id = create_job(endpoint, "src", role, token="t-8")[1].findtext(f"{NS}JobId")
     assert run_to_end(endpoint, job_id)[0]["succeeded"] == 2
     assert s3w.head_object(Bucket="src", Key="f/0.txt")["ReplicationStatus"] == "COMPLETED"
     assert s3e.head_object(Bucket="dst", Key="f/0.txt")["ReplicationStatus"] == "REPLICA"
     # The manifest asks for NONE and FAILED only: a second job finds nothing.
-    job_id = create_job(endpoint, "src", role, token="t-6")[1].findtext(f"{NS}JobId")
+    job_id = create_job(endpoint, "src", role, token="t-9")[1].findtext(f"{NS}JobId")
     assert run_to_end(endpoint, job_id)[0]["total"] == 0
+
+
+def settings(endpoint, **knobs):
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/_emulator/settings", method="POST",
+                                                  data=json.dumps(knobs).encode(),
+                                                  headers={"Content-Type": "application/json"}))
+
+
+def test_a_job_that_ended_long_enough_ago_is_gone_as_on_aws(endpoint):
+    role, _ = world(endpoint)
+    job_id = create_job(endpoint, "src", role, token="t-4")[1].findtext(f"{NS}JobId")
+    run_to_end(endpoint, job_id)
+    settings(endpoint, s3_batch_expiry_ms=0)
+    status, doc = call(endpoint, "GET", f"/v20180820/jobs/{job_id}")
+    assert (status, doc.findtext("Error/Code")) == (404, "NotFoundException")
+
+
+def test_failed_tasks_are_named_in_the_completion_report(endpoint):
+    role, _ = world(endpoint, objects=6)
+    s3w = client(endpoint, "s3")
+    s3w.create_bucket(Bucket="reports", CreateBucketConfiguration={"LocationConstraint": WEST})
+    settings(endpoint, s3_batch_fail_every=3)
+    body_report = ("<Report><Bucket>arn:aws:s3:::reports</Bucket><Format>Report_CSV_20180820</Format>"
+                   "<Enabled>true</Enabled><Prefix>runs</Prefix><ReportScope>FailedTasksOnly</ReportScope></Report>")
+    status, doc = create_job(endpoint, "src", role, token="t-5", drop="Report")
+    assert status == 400  # the report is required
+    import re
+    members = ElementTree.tostring(doc)  # noqa: F841 (the refusal above)
+    req = (f'<CreateJobRequest xmlns="{NS[1:-1]}"><ConfirmationRequired>false</ConfirmationRequired>'
+           f"<Operation><S3ReplicateObject/></Operation>{body_report}<ClientRequestToken>t-6</ClientRequestToken>"
+           f"<Priority>10</Priority><RoleArn>{role}</RoleArn><ManifestGenerator><S3JobManifestGenerator>"
+           "<SourceBucket>arn:aws:s3:::src</SourceBucket><EnableManifestOutput>false</EnableManifestOutput>"
+           "</S3JobManifestGenerator></ManifestGenerator></CreateJobRequest>")
+    job_id = call(endpoint, "POST", "/v20180820/jobs", req)[1].findtext(f"{NS}JobId")
+    d, _ = run_to_end(endpoint, job_id)
+    assert (d["total"], d["succeeded"], d["failed"]) == (6, 4, 2)
+    keys = [o["Key"] for o in s3w.list_objects_v2(Bucket="reports", Prefix=f"runs/job-{job_id}/results/")["Contents"]]
+    assert len(keys) == 1
+    lines = s3w.get_object(Bucket="reports", Key=keys[0])["Body"].read().decode().splitlines()
+    assert len(lines) == 2 and all(re.match(r"src,f/\d\.txt,[^,]*,failed,AccessDenied,403,", l) for l in lines), lines
+
+
+def test_sse_kms_objects_are_left_out_unless_a_rule_selects_them(endpoint):
+    role, s3e = world(endpoint, objects=2)
+    s3w = client(endpoint, "s3")
+    s3w.put_object(Bucket="src", Key="secret.txt", Body=b"x", ServerSideEncryption="aws:kms", SSEKMSKeyId="k")
+    job_id = create_job(endpoint, "src", role, token="t-7")[1].findtext(f"{NS}JobId")
+    d, _ = run_to_end(endpoint, job_id)
+    assert (d["total"], d["succeeded"]) == (2, 2), "the SSE-KMS object is not eligible"
+    assert "secret.txt" not in [o["Key"] for o in s3e.list_objects_v2(Bucket="dst")["Contents"]]

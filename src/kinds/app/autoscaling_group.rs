@@ -10,7 +10,7 @@
 use super::instance_refresh::{self, OUTDATED};
 use super::{default_network, list_value, set_value, str_list};
 use crate::kinds::aws::{aws_error, get_i64, get_str, put_reported, req_str, tag_changes, tags_of};
-use crate::kinds::schema::{Prop, Schema, Type};
+use crate::kinds::schema::{Prop, ProviderName, Schema, Type};
 use crate::kinds::{Created, Ctx, Kind, KindError, PropProblem};
 use crate::value::{Attrs, Value};
 use async_trait::async_trait;
@@ -90,6 +90,13 @@ fn asg_tags(name: &str, tags: impl IntoIterator<Item = (String, String)>) -> Vec
         .collect()
 }
 
+/// The AWS provider's `launch_template { id, version }` block (checkov's
+/// CKV_AWS_315).
+static PROVIDER_NAMES: [ProviderName; 2] = [
+    ProviderName::new("launch_template_id", "launch_template.id"),
+    ProviderName::new("launch_template_version", "launch_template.version"),
+];
+
 #[async_trait]
 impl Kind for AutoscalingGroup {
     fn type_name(&self) -> &'static str {
@@ -98,6 +105,10 @@ impl Kind for AutoscalingGroup {
 
     fn schema(&self) -> &'static Schema {
         &SCHEMA
+    }
+
+    fn provider_names(&self) -> &'static [ProviderName] {
+        &PROVIDER_NAMES
     }
 
     fn validate(&self, props: &Attrs) -> Vec<PropProblem> {
@@ -176,9 +187,8 @@ impl Kind for AutoscalingGroup {
         };
         attrs.insert("vpc_zone_identifier".into(), list_value(subnets.iter().map(String::as_str)));
         let tgs = str_list(desired, "target_group_arns");
-        cx.aws
-            .autoscaling(cx.region)
-            .await
+        let asg = cx.aws.autoscaling(cx.region).await;
+        let req = asg
             .create_auto_scaling_group()
             .auto_scaling_group_name(name)
             .launch_template(template(&attrs))
@@ -189,10 +199,19 @@ impl Kind for AutoscalingGroup {
             .set_target_group_arns((!tgs.is_empty()).then_some(tgs))
             .set_health_check_type(get_str(&attrs, "health_check_type").map(str::to_string))
             .set_health_check_grace_period(get_i64(&attrs, "health_check_grace_period").map(|n| n as i32))
-            .set_tags(Some(asg_tags(name, tags_of(desired))).filter(|t| !t.is_empty()))
-            .send()
-            .await
-            .map_err(|e| aws_error("CreateAutoScalingGroup", e))?;
+            .set_tags(Some(asg_tags(name, tags_of(desired))).filter(|t| !t.is_empty()));
+        // The launch template's instance profile, made moments ago, is
+        // refused until IAM propagates it to EC2 ("ValidationError: You must
+        // use a valid fully-formed launch template. Value (…) for parameter
+        // iamInstanceProfile.name is invalid. Invalid IAM Instance Profile
+        // name"): retried as the AWS provider does (autoscaling/group.go,
+        // resourceGroupCreate: RetryWhenAWSErrMessageContains, 2 minutes).
+        crate::kinds::aws::while_propagating(
+            "the launch template's instance profile to EC2",
+            |e| crate::kinds::aws::error_says(e, "ValidationError", "Invalid IAM Instance Profile"),
+            || async { req.clone().send().await.map_err(|e| aws_error("CreateAutoScalingGroup", e)) },
+        )
+        .await?;
         Ok(Created { id: name.to_string(), attrs })
     }
 

@@ -123,6 +123,44 @@ pub fn validate(attrs: &Attrs, props: &[&str]) -> Vec<PropProblem> {
                 };
                 out.extend(range("min_healthy_percentage", 0, 100).map(err));
                 out.extend(range("max_healthy_percentage", 100, 200).map(err));
+                // RefreshPreferences.MaxHealthyPercentage (Auto Scaling API
+                // reference): "If you specify MaxHealthyPercentage, you must
+                // also specify MinHealthyPercentage, and the difference
+                // between them cannot be greater than 100."
+                let num = |k: &str| p.get(k).filter(|v| !v.has_unknown()).and_then(Value::as_i64);
+                match (num("min_healthy_percentage"), num("max_healthy_percentage")) {
+                    (None, Some(_)) if !p.get("min_healthy_percentage").is_some_and(Value::has_unknown) => out.push(err(
+                        "preferences.max_healthy_percentage needs min_healthy_percentage too (AWS refuses it alone)".into(),
+                    )),
+                    (Some(lo), Some(hi)) if hi - lo > 100 => out.push(err(format!(
+                        "preferences: max_healthy_percentage ({hi}) may be at most 100 above min_healthy_percentage ({lo})"
+                    ))),
+                    _ => {}
+                }
+                // A small group with no room above its size loses its nodes:
+                // AWS replaces at least one node at a time, and with the
+                // default maximum (100%) the replacement cannot start before
+                // the old node stops.
+                let nodes = attrs.get("desired_capacity").filter(|v| !v.has_unknown()).and_then(Value::as_i64);
+                let room = num("max_healthy_percentage").unwrap_or(100) > 100;
+                if let Some(n @ 1..=2) = nodes
+                    && !room
+                    && !p.get("max_healthy_percentage").is_some_and(Value::has_unknown)
+                {
+                    let lost = if n == 1 {
+                        "its only node (no node serves"
+                    } else {
+                        "one of its two nodes (half the capacity"
+                    };
+                    out.push(PropProblem::warning(
+                        "instance_refresh",
+                        format!(
+                            "a refresh of this {n}-node group stops {lost} until the replacement is up): set \
+                             preferences.max_healthy_percentage above 100 (e.g. 200, with min_healthy_percentage \
+                             100) so replacements launch first"
+                        ),
+                    ));
+                }
                 out.extend(range("instance_warmup", 0, i32::MAX.into()).map(err));
                 for k in ["skip_matching", "auto_rollback"] {
                     if p.get(k).is_some_and(|v| v.as_bool().is_none() && !v.has_unknown()) {
@@ -171,10 +209,12 @@ pub fn plan_effect(before: &Attrs, after: &Attrs, changed: &BTreeSet<String>) ->
     let n = if !template && cfg.skip_matching == Some(true) { outdated } else { nodes.max(outdated) };
     (n > 0).then(|| {
         let healthy = cfg.min_healthy.unwrap_or(90);
-        format!(
-            "instances replaced by a rolling refresh ({n} node{}, at least {healthy}% kept in service)",
-            if n == 1 { "" } else { "s" }
-        )
+        let how = if cfg.max_healthy.is_some_and(|m| m > 100) {
+            "new nodes launched before the ones they replace stop".to_string()
+        } else {
+            format!("at least {healthy}% kept in service")
+        };
+        format!("instances replaced by a rolling refresh ({n} node{}, {how})", if n == 1 { "" } else { "s" })
     })
 }
 
@@ -395,6 +435,25 @@ mod tests {
     }
 
     #[test]
+    fn a_small_group_keeps_its_nodes_through_a_refresh() {
+        let one = |prefs: serde_json::Value| {
+            let a = attrs(serde_json::json!({"launch_template_version": "3", "desired_capacity": 1,
+                "instance_refresh": {"preferences": prefs}}));
+            validate(&a, PROPS).into_iter().map(|p| p.message).collect::<Vec<_>>()
+        };
+        let got = one(serde_json::json!({"min_healthy_percentage": 90}));
+        assert!(got.iter().any(|m| m.contains("stops its only node")), "{got:?}");
+        assert_eq!(
+            one(serde_json::json!({"min_healthy_percentage": 100, "max_healthy_percentage": 200})),
+            Vec::<String>::new()
+        );
+        let got = one(serde_json::json!({"max_healthy_percentage": 150}));
+        assert!(got.iter().any(|m| m.contains("needs min_healthy_percentage too")), "{got:?}");
+        let got = one(serde_json::json!({"min_healthy_percentage": 50, "max_healthy_percentage": 200}));
+        assert!(got.iter().any(|m| m.contains("at most 100 above")), "{got:?}");
+    }
+
+    #[test]
     fn the_plan_says_how_many_nodes_are_replaced() {
         let block = serde_json::json!({"preferences": {"skip_matching": true}, "triggers": ["tags"]});
         let before = attrs(serde_json::json!({"desired_capacity": 3, "outdated_instances": 0}));
@@ -411,6 +470,15 @@ mod tests {
         assert_eq!(
             plan_effect(&behind, &after, &changed(&["outdated_instances"])).as_deref(),
             Some("instances replaced by a rolling refresh (1 node, at least 90% kept in service)")
+        );
+        // Room above the group's size: replacements first, and said so.
+        let first = serde_json::json!({"preferences": {"min_healthy_percentage": 100, "max_healthy_percentage": 200}});
+        let after_first = attrs(serde_json::json!({"desired_capacity": 1, "instance_refresh": first}));
+        assert_eq!(
+            plan_effect(&before, &after_first, &changed(&["launch_template_version"])).as_deref(),
+            Some(
+                "instances replaced by a rolling refresh (3 nodes, new nodes launched before the ones they replace stop)"
+            )
         );
         // Without the block, nothing is said.
         let plain = attrs(serde_json::json!({"desired_capacity": 3}));

@@ -2,7 +2,7 @@
 //! type, instance profile, security groups, user data). id = `lt-…`.
 //!
 //! Launch templates are versioned: a change to any launch setting is an
-//! in-place update that adds a version (from the latest, all settings sent)
+//! in-place update that adds a version (every setting sent, nothing inherited)
 //! and makes it the default; `latest_version` is then known after apply, so
 //! a group that launches it shows its own update in the same plan. Both
 //! creates carry a client token derived from the request: a repeated call
@@ -15,7 +15,7 @@
 
 use super::{client_token, list_value, set_value, str_list, sync_ec2_tags, tag_spec, tags_from_ec2};
 use crate::kinds::aws::{aws_error, get_str, is_gone, put_reported, req_str};
-use crate::kinds::schema::{Prop, Schema, Type};
+use crate::kinds::schema::{Prop, ProviderName, Schema, Type};
 use crate::kinds::{Created, Ctx, Kind, KindError, PropProblem};
 use crate::value::{Attrs, Value};
 use async_trait::async_trait;
@@ -43,6 +43,10 @@ const VERSIONED: &[&str] = &[
     "vpc_security_group_ids",
     "metadata_http_tokens",
 ];
+
+/// The AWS provider's `metadata_options { http_tokens }` (checkov's CKV_AWS_79).
+static PROVIDER_NAMES: [ProviderName; 1] =
+    [ProviderName::new("metadata_http_tokens", "metadata_options.http_tokens").or("\"required\"")];
 
 static SCHEMA: Schema = Schema {
     props: &[
@@ -107,6 +111,10 @@ impl Kind for LaunchTemplate {
 
     fn schema(&self) -> &'static Schema {
         &SCHEMA
+    }
+
+    fn provider_names(&self) -> &'static [ProviderName] {
+        &PROVIDER_NAMES
     }
 
     fn validate(&self, props: &Attrs) -> Vec<PropProblem> {
@@ -276,15 +284,19 @@ impl Kind for LaunchTemplate {
                 != self.normalize(k, desired.get(*k).unwrap_or(&Value::Null))
         });
         if changed {
+            // Every setting standby manages is sent, and no SourceVersion: a
+            // version made from a source inherits its settings ("If you
+            // specify this parameter, the new version inherits the launch
+            // parameters from the source version", API reference), so a
+            // setting removed from the configuration would never leave.
             let latest = prior.get("latest_version").and_then(Value::as_i64);
             let out = ec2
                 .create_launch_template_version()
                 .launch_template_id(id)
-                .set_source_version(latest.map(|n| n.to_string()))
                 .set_version_description(get_str(desired, "description").map(str::to_string))
                 .launch_template_data(data(desired))
-                // The source version in the token too: switching back and forth asks for the
-                // same data again from a later version, which AWS refuses under a reused token.
+                // The latest version in the token: switching back and forth asks for the
+                // same data again later, which AWS refuses under a reused token.
                 .client_token(token(&format!("{id}@{}", latest.unwrap_or_default()), desired))
                 .send()
                 .await

@@ -4,7 +4,7 @@
 use super::default_network;
 use super::lb::{check_name, elb_tags, read_tags, sync_tags};
 use crate::kinds::aws::{aws_error, get_i64, get_str, is_gone, put_reported, req_str, tags_of};
-use crate::kinds::schema::{Prop, Schema, Type};
+use crate::kinds::schema::{Prop, ProviderName, Schema, Type};
 use crate::kinds::{Created, Ctx, Kind, KindError, PropProblem};
 use crate::value::{Attrs, Value};
 use async_trait::async_trait;
@@ -35,6 +35,15 @@ static SCHEMA: Schema = Schema {
 const HEALTH: &[(&str, Option<i64>)] =
     &[("health_check_interval", Some(30)), ("healthy_threshold", Some(5)), ("unhealthy_threshold", Some(2))];
 
+/// The AWS provider's `health_check { … }` block (checkov's CKV_AWS_261).
+static PROVIDER_NAMES: [ProviderName; 5] = [
+    ProviderName::new("health_check_path", "health_check.path").or("\"/\""),
+    ProviderName::new("health_check_matcher", "health_check.matcher").or("\"200\""),
+    ProviderName::new("health_check_interval", "health_check.interval").or("30"),
+    ProviderName::new("healthy_threshold", "health_check.healthy_threshold").or("5"),
+    ProviderName::new("unhealthy_threshold", "health_check.unhealthy_threshold").or("2"),
+];
+
 #[async_trait]
 impl Kind for LbTargetGroup {
     fn type_name(&self) -> &'static str {
@@ -43,6 +52,10 @@ impl Kind for LbTargetGroup {
 
     fn schema(&self) -> &'static Schema {
         &SCHEMA
+    }
+
+    fn provider_names(&self) -> &'static [ProviderName] {
+        &PROVIDER_NAMES
     }
 
     fn validate(&self, props: &Attrs) -> Vec<PropProblem> {

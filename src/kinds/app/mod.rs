@@ -1,7 +1,8 @@
 //! The application tier's kinds: EC2 security groups and their rules, launch
 //! templates, Auto Scaling groups, and Elastic Load Balancing v2 (ALB,
 //! target groups, listeners), and what they share: EC2 tags, the default
-//! VPC's network for configurations that name none, string lists.
+//! VPC's network for configurations that name none, string lists. AWS's
+//! managed prefix lists are looked up here too (security group rules name them).
 
 pub mod autoscaling_group;
 pub mod instance_refresh;
@@ -9,6 +10,7 @@ pub mod launch_template;
 pub mod lb;
 pub mod lb_listener;
 pub mod lb_target_group;
+pub mod managed_prefix_list;
 pub mod security_group;
 pub mod security_group_rule;
 

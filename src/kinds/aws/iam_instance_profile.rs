@@ -58,7 +58,7 @@ impl Kind for IamInstanceProfile {
             .await
             .map_err(|e| aws_error("CreateInstanceProfile", e))?;
         if let Some(role) = get_str(desired, "role") {
-            add_role(&iam, name, role).await?;
+            add_role(&iam, name, role).await.map_err(|e| e.after_made(&format!("instance profile {name}")))?;
         }
         let mut attrs = desired.clone();
         if let Some(p) = out.instance_profile() {
@@ -153,10 +153,29 @@ impl Kind for IamInstanceProfile {
 
 /// AddRoleToInstanceProfile; a repeat after a lost answer finds the role
 /// there already (LimitExceeded: a profile holds one role) and checks it.
+/// A role or profile made moments ago may not be visible yet: retried as
+/// the AWS provider does (iam/instance_profile.go, instanceProfileAddRole:
+/// NoSuchEntity "The role with name", "Invalid IAM Instance Profile name",
+/// 2 minutes).
 async fn add_role(iam: &aws_sdk_iam::Client, profile: &str, role: &str) -> Result<(), KindError> {
-    match iam.add_role_to_instance_profile().instance_profile_name(profile).role_name(role).send().await {
+    let sent = super::while_propagating(
+        &format!("role {role} to instance profile {profile}"),
+        |e| {
+            super::error_says(e, "NoSuchEntity", "The role with name")
+                || matches!(e, KindError::Aws { message, .. } if message.contains("Invalid IAM Instance Profile name"))
+        },
+        || async {
+            match iam.add_role_to_instance_profile().instance_profile_name(profile).role_name(role).send().await {
+                Ok(o) => Ok(Ok(o)),
+                Err(e) if is_gone(&e, &["LimitExceeded", "EntityAlreadyExists"]) => Ok(Err(e)),
+                Err(e) => Err(aws_error("AddRoleToInstanceProfile", e)),
+            }
+        },
+    )
+    .await?;
+    match sent {
         Ok(_) => Ok(()),
-        Err(e) if is_gone(&e, &["LimitExceeded", "EntityAlreadyExists"]) => {
+        Err(_) => {
             let out = iam
                 .get_instance_profile()
                 .instance_profile_name(profile)
@@ -170,6 +189,5 @@ async fn add_role(iam: &aws_sdk_iam::Client, profile: &str, role: &str) -> Resul
                 Err(KindError::Failed(format!("instance profile {profile} already holds another role")))
             }
         }
-        Err(e) => Err(aws_error("AddRoleToInstanceProfile", e)),
     }
 }

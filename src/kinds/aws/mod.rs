@@ -113,6 +113,10 @@ fn iam_action(call: &str) -> String {
         "PutBucketReplication" => "s3:PutReplicationConfiguration (and iam:PassRole on the role)",
         "DeleteBucketReplication" => "s3:PutReplicationConfiguration",
         "GetPublicAccessBlock" => "s3:GetBucketPublicAccessBlock",
+        "GetBucketEncryption" => "s3:GetEncryptionConfiguration",
+        // S3's reference: GetBucketLifecycleConfiguration needs s3:GetLifecycleConfiguration.
+        "GetBucketLifecycleConfiguration" => "s3:GetLifecycleConfiguration",
+        "ListObjectsV2" => "s3:ListBucket",
         "PutPublicAccessBlock" | "DeletePublicAccessBlock" => "s3:PutBucketPublicAccessBlock",
         "CreateBucket"
         | "DeleteBucket"
@@ -120,7 +124,11 @@ fn iam_action(call: &str) -> String {
         | "PutBucketTagging"
         | "GetBucketVersioning"
         | "PutBucketVersioning"
-        | "GetBucketLocation" => return format!("s3:{call}"),
+        | "GetBucketLocation"
+        | "GetObject"
+        | "CreateJob"
+        | "DescribeJob"
+        | "UpdateJobStatus" => return format!("s3:{call}"),
         "CreateLogGroup"
         | "DeleteLogGroup"
         | "DescribeLogGroups"
@@ -189,6 +197,42 @@ pub(crate) fn tag_changes(prior: &Attrs, desired: &Attrs) -> (BTreeMap<String, S
     (set, remove)
 }
 
+/// How long IAM's changes may take to reach other services (the AWS
+/// provider's `propagationTimeout` for IAM and Auto Scaling: 2 minutes;
+/// IAM User Guide, "Changes that I make are not always immediately visible").
+pub(crate) const IAM_PROPAGATION: Duration = Duration::from_secs(120);
+
+/// Repeats `call` while it fails with an IAM propagation error
+/// (`propagating` says which), for up to [`IAM_PROPAGATION`], reporting
+/// the wait; any other outcome is returned at once.
+pub(crate) async fn while_propagating<T, F, Fut>(
+    what: &str,
+    propagating: impl Fn(&KindError) -> bool,
+    mut call: F,
+) -> Result<T, KindError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, KindError>>,
+{
+    let start = std::time::Instant::now();
+    let mut delay = Duration::from_millis(500);
+    loop {
+        match call().await {
+            Err(e) if propagating(&e) && start.elapsed() < IAM_PROPAGATION => {
+                crate::kinds::report_status(format!("waiting for IAM to propagate {what}"));
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// True for an AWS error with this code whose message contains `text`.
+pub(crate) fn error_says(e: &KindError, code: &str, text: &str) -> bool {
+    matches!(e, KindError::Aws { code: c, message, .. } if c == code && message.contains(text))
+}
+
 /// Polls `exists` until it says yes. IAM and S3 are eventually consistent: a
 /// resource just created can be invisible for a while, and the engine reads
 /// it right after `wait_ready`. The operation's timeout bounds the wait.
@@ -220,6 +264,10 @@ mod tests {
         assert!(h.contains("iam:CreateRole"), "{h}");
         let h = hint("GetBucketReplication", "AccessDenied", "").unwrap();
         assert!(h.contains("s3:GetReplicationConfiguration"), "{h}");
+        // The adoption plan's reads name S3's actions, not made-up IAM ones.
+        let h = hint("GetBucketLifecycleConfiguration", "AccessDenied", "").unwrap();
+        assert!(h.contains("`s3:GetLifecycleConfiguration`"), "{h}");
+        assert!(hint("DescribeJob", "AccessDenied", "").unwrap().contains("`s3:DescribeJob`"));
         assert!(hint("CreateBucket", "BucketAlreadyExists", "").unwrap().contains("global"));
         assert!(hint("CreateBucket", "BucketAlreadyOwnedByYou", "").unwrap().contains("adopt"));
         assert!(hint("CreateRole", "EntityAlreadyExists", "").unwrap().contains("adopt"));

@@ -4,12 +4,20 @@
 //!
 //! Create: S3 Control `CreateJob` with the `S3ReplicateObject` operation and
 //! a manifest S3 generates from the source bucket (objects whose
-//! replication status is NONE or FAILED), no completion report; the client
-//! request token is derived from the bucket and role, so a create repeated
-//! after an unclear failure finds the same job instead of starting another.
-//! Apply waits until the job ends and fails, naming the counts, when objects
-//! failed. Read: one `DescribeJob`. Delete cancels a job still running; a
-//! finished job is only forgotten (AWS keeps its record for 90 days).
+//! replication status is NONE or FAILED: a second run copies only what is
+//! not replicated yet; S3 copies "all eligible versions" of each object), and
+//! when `report_bucket` is given a completion report of the failed tasks
+//! (key, version, error) there. The client request token is derived from the
+//! bucket, the role and `run`, so a create repeated after an unclear failure
+//! finds the same job instead of starting another, and a new `run` is a new
+//! job. Apply waits until the job ends and fails, naming the counts and the
+//! first failed objects from the report, when objects failed; every later
+//! plan warns until a new `run`. Read: one `DescribeJob`. AWS deletes a job
+//! 90 days after it ended (S3 guide, "Troubleshooting S3 Batch Operations":
+//! "Jobs are automatically deleted 90 days after reaching a terminal state";
+//! DescribeJob then answers NotFoundException): a finished job AWS forgot
+//! stays on record as it was last read. Delete cancels a job still running; a
+//! finished job is only forgotten.
 //!
 //! id = `<account>:<job id>`: every S3 Control call names the account.
 
@@ -39,6 +47,23 @@ static SCHEMA: Schema = Schema {
         .force_new(),
         Prop::optional("description", Type::String, "Job description.").force_new(),
         Prop::optional("priority", Type::Number, "Job priority (default 10).").force_new(),
+        Prop::optional(
+            "run",
+            Type::Number,
+            "Which run this is (default 1): a new value starts a new job, which copies only the objects not \
+             replicated yet (replication status NONE or FAILED).",
+        )
+        .force_new(),
+        Prop::optional(
+            "report_bucket",
+            Type::String,
+            "ARN of a bucket for the job's completion report of failed tasks (key, version, error); the role needs \
+             s3:PutObject on it. Not a replicated bucket (the report would replicate). Unset: no report, and failed \
+             objects cannot be named.",
+        )
+        .force_new(),
+        Prop::optional("report_prefix", Type::String, "Key prefix of the report (default `standby-batch`).")
+            .force_new(),
         Prop::computed("job_arn", Type::String, "Job ARN."),
         Prop::computed("status", Type::String, "Complete, Failed, Cancelled, or a state on the way (Active, ...)."),
         Prop::computed("total_objects", Type::Number, "Objects the job found to replicate."),
@@ -47,7 +72,11 @@ static SCHEMA: Schema = Schema {
     ],
 };
 
-const GONE: &[&str] = &["NoSuchJob", "NotFound", "HTTP 404"];
+/// DescribeJob's not-found answers: `NotFoundException` in the S3 Control
+/// service model (and aws-sdk-s3control's DescribeJob error parser),
+/// "NoSuchJobException" in the S3 guide's troubleshooting page.
+const GONE: &[&str] = &["NotFoundException", "NoSuchJobException", "NoSuchJob", "NotFound", "HTTP 404"];
+const DEFAULT_REPORT_PREFIX: &str = "standby-batch";
 const DEFAULT_PRIORITY: i64 = 10;
 
 /// The account id in an IAM role ARN (`arn:aws:iam::<account>:role/…`).
@@ -68,11 +97,50 @@ fn split_id(id: &str) -> Result<(&str, &str), KindError> {
         .ok_or_else(|| KindError::Failed(format!("{id:?} is not <account>:<job id>")))
 }
 
-/// The same inputs give the same token: a repeated create finds its job.
-fn token(bucket: &str, role: &str) -> String {
+/// The same inputs give the same token: a repeated create finds its job;
+/// another `run` is another job.
+fn token(bucket: &str, role: &str, run: i64) -> String {
     use sha2::Digest;
-    let digest = sha2::Sha256::digest(format!("standby-batch-replication\n{bucket}\n{role}"));
+    let text = if run == 1 {
+        format!("standby-batch-replication\n{bucket}\n{role}")
+    } else {
+        format!("standby-batch-replication\n{bucket}\n{role}\n{run}")
+    };
+    let digest = sha2::Sha256::digest(text);
     digest.iter().take(24).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Where the report of job `job` lands: `s3://<bucket>/<prefix>/job-<id>/`.
+fn report_location(props: &Attrs, job: &str) -> Option<(String, String)> {
+    let bucket = super::s3_bucket::name_from_arn(get_str(props, "report_bucket")?)?.to_string();
+    let prefix = get_str(props, "report_prefix").unwrap_or(DEFAULT_REPORT_PREFIX).trim_end_matches('/');
+    Some((bucket, format!("{prefix}/job-{job}/")))
+}
+
+/// The first failed objects named in the job's completion report (CSV:
+/// bucket, key, version id, task status, error code, HTTP status, message;
+/// keys URL-encoded), at most `n`, with their errors.
+async fn failed_from_report(cx: &Ctx<'_>, bucket: &str, prefix: &str, n: usize) -> Vec<String> {
+    let s3 = cx.aws.s3(cx.region).await;
+    let Ok(list) = s3.list_objects_v2().bucket(bucket).prefix(format!("{prefix}results/")).send().await else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for o in list.contents() {
+        let Some(key) = o.key() else { continue };
+        let Ok(obj) = s3.get_object().bucket(bucket).key(key).send().await else { continue };
+        let Ok(body) = obj.body.collect().await else { continue };
+        for line in String::from_utf8_lossy(&body.into_bytes()).lines() {
+            let cols: Vec<&str> = line.split(',').collect();
+            if cols.len() >= 5 && cols[3] == "failed" {
+                out.push(format!("{} ({})", cols[1], cols[4]));
+                if out.len() >= n {
+                    return out;
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Terminal states: the job will not change any more.
@@ -103,6 +171,14 @@ async fn describe(cx: &Ctx<'_>, account: &str, id: &str) -> Result<Option<Attrs>
         a.insert("description".into(), Value::str(d));
     }
     a.insert("priority".into(), Value::int(job.priority().into()));
+    if let Some(r) = job.report().filter(|r| r.enabled()) {
+        if let Some(b) = r.bucket() {
+            a.insert("report_bucket".into(), Value::str(b));
+        }
+        if let Some(p) = r.prefix() {
+            a.insert("report_prefix".into(), Value::str(p));
+        }
+    }
     if let Some(arn) = job.job_arn() {
         a.insert("job_arn".into(), Value::str(arn));
     }
@@ -159,6 +235,8 @@ impl Kind for S3BatchReplicationJob {
     fn normalize(&self, prop: &str, v: &Value) -> Value {
         match (prop, v) {
             ("priority", Value::Null) => Value::int(DEFAULT_PRIORITY),
+            ("run", Value::Null) => Value::int(1),
+            ("report_prefix", Value::Null) => Value::str(DEFAULT_REPORT_PREFIX),
             _ => v.clone(),
         }
     }
@@ -178,6 +256,17 @@ impl Kind for S3BatchReplicationJob {
             .build()
             .map_err(|e| KindError::Failed(e.to_string()))?;
         let s3c = cx.aws.s3control(cx.region).await;
+        let report = match get_str(desired, "report_bucket") {
+            Some(arn) => JobReport::builder()
+                .enabled(true)
+                .bucket(arn)
+                .format(aws_sdk_s3control::types::JobReportFormat::ReportCsv20180820)
+                .prefix(get_str(desired, "report_prefix").unwrap_or(DEFAULT_REPORT_PREFIX))
+                .report_scope(aws_sdk_s3control::types::JobReportScope::FailedTasksOnly)
+                .build(),
+            None => JobReport::builder().enabled(false).build(),
+        };
+        let run = get_i64(desired, "run").unwrap_or(1);
         let out = s3c
             .create_job()
             .account_id(account(desired)?)
@@ -185,8 +274,8 @@ impl Kind for S3BatchReplicationJob {
             .operation(
                 JobOperation::builder().s3_replicate_object(S3ReplicateObjectOperation::builder().build()).build(),
             )
-            .report(JobReport::builder().enabled(false).build())
-            .client_request_token(token(bucket, role))
+            .report(report)
+            .client_request_token(token(bucket, role, run))
             .set_description(get_str(desired, "description").map(str::to_string))
             .priority(get_i64(desired, "priority").unwrap_or(DEFAULT_PRIORITY) as i32)
             .role_arn(role)
@@ -221,9 +310,21 @@ impl Kind for S3BatchReplicationJob {
             match get_str(&a, "status").unwrap_or_default() {
                 "Complete" if count("failed_objects") == 0 => return Ok(()),
                 "Complete" => {
+                    let named = match report_location(&a, job) {
+                        Some((bucket, prefix)) => {
+                            let first = failed_from_report(cx, &bucket, &prefix, 5).await;
+                            format!(
+                                "the completion report is at s3://{bucket}/{prefix}{}",
+                                if first.is_empty() { String::new() } else { format!("; first: {}", first.join(", ")) }
+                            )
+                        }
+                        None => "no completion report was asked for (`report_bucket`), so the failed objects cannot \
+                                 be named; the S3 console's job page has the counts"
+                            .into(),
+                    };
                     return Err(KindError::Failed(format!(
-                        "batch replication job {job} finished with {} of {} objects failed ({} replicated); the \
-                         S3 console's job page lists them",
+                        "batch replication job {job} finished with {} of {} objects failed ({} replicated): {named}. \
+                         A new `run` copies only what is not replicated yet",
                         count("failed_objects"),
                         count("total_objects"),
                         count("replicated_objects")
@@ -243,13 +344,82 @@ impl Kind for S3BatchReplicationJob {
         }
     }
 
-    // read: 1 call (DescribeJob).
-    async fn read(&self, cx: &Ctx<'_>, id: &str, _prior: &Attrs) -> Result<Option<Attrs>, KindError> {
+    // read: 1 call (DescribeJob). A finished job AWS no longer knows (it
+    // deletes them 90 days after they end) is as it was last read.
+    async fn read(&self, cx: &Ctx<'_>, id: &str, prior: &Attrs) -> Result<Option<Attrs>, KindError> {
         let (account, job) = split_id(id)?;
-        Ok(describe(cx, account, job).await?.map(|mut a| {
-            a.remove("failure");
-            a
-        }))
+        match describe(cx, account, job).await? {
+            Some(mut a) => {
+                a.remove("failure");
+                crate::kinds::carry_kept(self, prior, &mut a);
+                Ok(Some(a))
+            }
+            None if get_str(prior, "status").is_some_and(finished) => Ok(Some(prior.clone())),
+            None => Ok(None),
+        }
+    }
+
+    fn kept(&self) -> &'static [&'static str] {
+        &["run"]
+    }
+
+    fn acts_on(&self, props: &Attrs) -> Option<crate::kinds::Target> {
+        get_str(props, "bucket").map(|b| crate::kinds::Target::new("aws_s3_bucket", "bucket", b))
+    }
+
+    fn production_effect(
+        &self,
+        before: Option<&Attrs>,
+        after: Option<&Attrs>,
+        _changed: &std::collections::BTreeSet<String>,
+    ) -> Option<String> {
+        match (before, after) {
+            (None, Some(_)) => Some(
+                "copies the objects the bucket held before replication to the destinations of its replication rules \
+                 (S3 Batch Replication: every eligible version of each object not replicated yet); it reads the \
+                 bucket and changes nothing in it but the objects' replication status. Billed per job, per object \
+                 and per replicated GB"
+                    .into(),
+            ),
+            _ => None,
+        }
+    }
+
+    /// AWS's advice for a job on this bucket (s3-batch-replication-batch.md:
+    /// "If you have S3 Lifecycle configured for your bucket, we recommend
+    /// disabling your Lifecycle rules while the Batch Replication job is active").
+    async fn existing(&self, cx: &Ctx<'_>, props: &Attrs) -> Result<crate::kinds::Existing, KindError> {
+        let Some(bucket) = get_str(props, "bucket") else { return Ok(crate::kinds::Existing::Clear) };
+        let s3 = cx.aws.s3(cx.region).await;
+        let rules = match s3.get_bucket_lifecycle_configuration().bucket(bucket).send().await {
+            Ok(out) => out.rules().iter().filter(|r| r.status().as_str() == "Enabled").count(),
+            Err(e) if is_gone(&e, &["NoSuchLifecycleConfiguration"]) => 0,
+            Err(e) => return Err(aws_error("GetBucketLifecycleConfiguration", e)),
+        };
+        Ok(if rules > 0 {
+            crate::kinds::Existing::Note(format!(
+                "bucket {bucket} has {rules} enabled lifecycle rule(s): AWS recommends disabling them while the \
+                 batch replication job runs (objects expired or transitioned meanwhile are not copied, or fail)"
+            ))
+        } else {
+            crate::kinds::Existing::Clear
+        })
+    }
+
+    fn attention(&self, attrs: &Attrs) -> Option<String> {
+        let failed = get_i64(attrs, "failed_objects").unwrap_or(0);
+        (get_str(attrs, "status") == Some("Complete") && failed > 0).then(|| {
+            format!(
+                "the batch replication job finished with {failed} of {} objects not replicated: the secondary \
+                 bucket is missing them. Set `run` to a new value to start a job that copies only what is not \
+                 replicated yet{}",
+                get_i64(attrs, "total_objects").unwrap_or(0),
+                match get_str(attrs, "report_bucket") {
+                    Some(b) => format!(" (the failed objects are in the completion report in {b})"),
+                    None => String::new(),
+                }
+            )
+        })
     }
 
     async fn update(&self, _cx: &Ctx<'_>, _id: &str, _prior: &Attrs, _desired: &Attrs) -> Result<(), KindError> {
@@ -288,8 +458,9 @@ mod tests {
     fn account_and_token() {
         assert_eq!(account_of("arn:aws:iam::123456789012:role/batch"), Some("123456789012"));
         assert_eq!(account_of("arn:aws:s3:::bucket"), None);
-        assert_eq!(token("b", "r"), token("b", "r"));
-        assert_ne!(token("b", "r"), token("c", "r"));
-        assert!(token("b", "r").len() <= 64);
+        assert_eq!(token("b", "r", 1), token("b", "r", 1));
+        assert_ne!(token("b", "r", 1), token("c", "r", 1));
+        assert_ne!(token("b", "r", 1), token("b", "r", 2), "a new run is a new job");
+        assert!(token("b", "r", 1).len() <= 64);
     }
 }

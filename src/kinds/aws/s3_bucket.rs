@@ -18,7 +18,14 @@ static SCHEMA: Schema = Schema {
             Type::Bool,
             "On destroy, delete every object version first (default false: a bucket with objects is not destroyed).",
         ),
-        Prop::optional("tags", Type::Map(&Type::String), "Tags."),
+        Prop::optional(
+            "tags",
+            Type::Map(&Type::String),
+            "Tags. On an adopted bucket, merged with the tags it has (unset: as found); destroy gives back the tags \
+             it had. On a bucket standby made, unset means none.",
+        )
+        .or_computed(),
+        crate::kinds::schema::P_UNLESS_ADOPTED,
         Prop::computed("arn", Type::String, "Bucket ARN, `arn:aws:s3:::<bucket>`."),
         Prop::computed("region", Type::String, "The AWS region the bucket lives in."),
     ],
@@ -185,6 +192,51 @@ impl Kind for S3Bucket {
         }
     }
 
+    /// Production's tags stay: those given are set beside them
+    /// (PutBucketTagging replaces the whole set, so the set sent is the merge).
+    fn merge_adopted(&self, prop: &str, want: &Value, have: &Value) -> Value {
+        match (prop, want, have) {
+            ("tags", Value::Map(w), Value::Map(h)) => {
+                let mut m = h.clone();
+                m.extend(w.iter().map(|(k, v)| (k.clone(), v.clone())));
+                Value::Map(m)
+            }
+            _ => want.clone(),
+        }
+    }
+
+    fn restorable(&self) -> &'static [&'static str] {
+        &["tags"]
+    }
+
+    fn production_effect(
+        &self,
+        before: Option<&Attrs>,
+        after: Option<&Attrs>,
+        changed: &std::collections::BTreeSet<String>,
+    ) -> Option<String> {
+        let (before, after) = (before?, after?);
+        if !changed.contains("tags") {
+            return None;
+        }
+        let (old, new) = (tags_of(before), tags_of(after));
+        let set: Vec<String> =
+            new.iter().filter(|(k, v)| old.get(*k) != Some(v)).map(|(k, v)| format!("{k}={v}")).collect();
+        let gone: Vec<&str> = old.keys().filter(|k| !new.contains_key(*k)).map(String::as_str).collect();
+        Some(format!(
+            "tags set: {}; removed: {} (PutBucketTagging replaces the whole set: the set sent keeps the bucket's \
+             other tags)",
+            if set.is_empty() { "none".to_string() } else { set.join(", ") },
+            if gone.is_empty() { "none".to_string() } else { gone.join(", ") }
+        ))
+    }
+
+    /// A bucket standby made has no tags but those configured: unset is
+    /// none (removed), not as found.
+    fn defaults_off_production(&self, planned: &mut Attrs) {
+        planned.entry("tags".into()).or_insert(Value::Null);
+    }
+
     fn derive(&self, planned: &mut Attrs) {
         let v = match planned.get("bucket") {
             Some(Value::String(b)) => Value::str(arn(b)),
@@ -262,8 +314,11 @@ impl Kind for S3Bucket {
     }
 
     async fn update(&self, cx: &Ctx<'_>, id: &str, prior: &Attrs, desired: &Attrs) -> Result<(), KindError> {
-        // force_destroy is standby's alone: nothing to send.
-        if tags_of(prior) != tags_of(desired) {
+        // force_destroy is standby's alone: nothing to send. Unset tags are
+        // as found on an adopted bucket (left as they are), none on one
+        // standby made.
+        let given = desired.get("tags").is_some_and(|t| !t.is_null());
+        if (given || !cx.adopted) && tags_of(prior) != tags_of(desired) {
             put_tags(cx, id, desired).await?;
         }
         Ok(())

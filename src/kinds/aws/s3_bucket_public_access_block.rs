@@ -4,8 +4,12 @@
 //! Secure by default: each of the four settings is `true` unless given
 //! (the AWS provider defaults them to `false`; AWS itself turns all four on
 //! for buckets created since April 2023). Put replaces all four at once, so
-//! repeating it after a lost answer is harmless; delete removes the bucket's
-//! configuration (the account-level settings still apply).
+//! repeating it after a lost answer is harmless.
+//!
+//! What the bucket had before is read before the create and kept
+//! (`previous_configuration`, written ahead): destroy puts it back, and
+//! removes the bucket's configuration (the account-level settings then
+//! apply) only when there was none before standby.
 
 use super::{aws_error, get_str, is_gone, req_str, s3_bucket};
 use crate::kinds::schema::{Prop, ProviderName, Schema, Type};
@@ -47,8 +51,18 @@ static SCHEMA: Schema = Schema {
             Type::Bool,
             "Only AWS services and the bucket owner's account may use a public bucket policy (default true).",
         ),
+        Prop::computed(
+            "previous_configuration",
+            Type::Map(&Type::Bool),
+            "The bucket's four settings before standby (null: none), read before the create; destroy puts them back.",
+        ),
     ],
 };
+
+/// The four settings as a map, from attributes that have them.
+fn settings_of(attrs: &Attrs) -> Value {
+    Value::Map(SETTINGS.iter().map(|k| (k.to_string(), Value::Bool(setting(attrs, k)))).collect())
+}
 
 /// A setting as planned: unset means `true`.
 fn setting(attrs: &Attrs, key: &str) -> bool {
@@ -107,6 +121,55 @@ impl Kind for S3BucketPublicAccessBlock {
         get_str(desired, "bucket").map(str::to_string)
     }
 
+    fn kept(&self) -> &'static [&'static str] {
+        &["previous_configuration"]
+    }
+
+    fn acts_on(&self, props: &Attrs) -> Option<crate::kinds::Target> {
+        get_str(props, "bucket").map(|b| crate::kinds::Target::new("aws_s3_bucket", "bucket", b))
+    }
+
+    /// What the bucket has now: written ahead as `previous_configuration`.
+    async fn before_create(&self, cx: &Ctx<'_>, desired: &Attrs) -> Result<Attrs, KindError> {
+        let now = self.read(cx, req_str(desired, "bucket")?, desired).await?;
+        Ok([("previous_configuration".to_string(), now.as_ref().map(settings_of).unwrap_or(Value::Null))].into())
+    }
+
+    fn production_effect(
+        &self,
+        before: Option<&Attrs>,
+        after: Option<&Attrs>,
+        _changed: &std::collections::BTreeSet<String>,
+    ) -> Option<String> {
+        let list = |a: &Attrs| SETTINGS.iter().map(|k| format!("{k}={}", setting(a, k))).collect::<Vec<_>>().join(", ");
+        Some(match (before, after) {
+            (None, Some(a)) => format!(
+                "sets the bucket's Block Public Access to {} (if it has those already, nothing changes); destroy \
+                 puts back what it had",
+                list(a)
+            ),
+            (Some(b), None) => self.delete_effect(b)?,
+            (Some(_), Some(a)) => format!("sets the bucket's Block Public Access to {}", list(a)),
+            (None, None) => return None,
+        })
+    }
+
+    fn delete_effect(&self, prior: &Attrs) -> Option<String> {
+        match prior.get("previous_configuration") {
+            Some(Value::Map(m)) => Some(format!(
+                "puts back the Block Public Access settings the bucket had before standby ({})",
+                m.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
+            )),
+            Some(_) => Some(
+                "removes the bucket's Block Public Access configuration, which it did not have before standby (the \
+                 account-level settings still apply)"
+                    .into(),
+            ),
+            // Recorded by an earlier standby: what the bucket had is unknown.
+            None => Some("removes the bucket's Block Public Access configuration".into()),
+        }
+    }
+
     async fn create(&self, cx: &Ctx<'_>, desired: &Attrs) -> Result<Created, KindError> {
         let bucket = req_str(desired, "bucket")?;
         put(cx, bucket, desired).await?;
@@ -139,7 +202,14 @@ impl Kind for S3BucketPublicAccessBlock {
         put(cx, id, desired).await
     }
 
-    async fn delete(&self, cx: &Ctx<'_>, id: &str, _prior: &Attrs) -> Result<(), KindError> {
+    async fn delete(&self, cx: &Ctx<'_>, id: &str, prior: &Attrs) -> Result<(), KindError> {
+        if let Some(Value::Map(found)) = prior.get("previous_configuration") {
+            let found: Attrs = found.clone();
+            return match put(cx, id, &found).await {
+                Err(KindError::Aws { code, .. }) if code == "NoSuchBucket" => Ok(()),
+                other => other,
+            };
+        }
         match cx.aws.s3(cx.region).await.delete_public_access_block().bucket(id).send().await {
             Ok(_) => Ok(()),
             Err(e) if is_gone(&e, &["NoSuchBucket", "NoSuchPublicAccessBlockConfiguration"]) => Ok(()),

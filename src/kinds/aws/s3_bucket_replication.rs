@@ -1,9 +1,26 @@
-//! `aws_s3_bucket_replication`: a bucket's replication configuration (one
-//! per bucket). id = source bucket name.
+//! `aws_s3_bucket_replication`: standby's replication rules on a bucket.
+//! id = source bucket name.
+//!
+//! S3 keeps one replication configuration per bucket, and
+//! `PutBucketReplication` "creates a replication configuration or replaces
+//! an existing one" (botocore): so the rules given are merged beside the
+//! ones the bucket already has, which are sent back exactly as S3 reports
+//! them, never replaced. A configuration has one role: a bucket that
+//! replicates already with another role is refused at plan time (use that
+//! role). What the bucket had is read before the create and kept
+//! (`previous_configuration`, written ahead); destroy takes out only
+//! standby's rules, and deletes the configuration only when none is left.
+//!
+//! S3 does not replicate objects encrypted with SSE-KMS unless a rule says
+//! so (botocore PutBucketReplication: "add SourceSelectionCriteria,
+//! SseKmsEncryptedObjects, Status, EncryptionConfiguration, and
+//! ReplicaKmsKeyID"): `sse_kms_encrypted_objects` and `replica_kms_key_id`;
+//! a source bucket whose default encryption is SSE-KMS without them is
+//! refused at plan time.
 
 use super::s3_bucket::{name_from_arn, name_problem};
 use super::{aws_error, get_str, is_gone, req_str};
-use crate::kinds::schema::{Prop, Schema, Type};
+use crate::kinds::schema::{Prop, ProviderName, Schema, Type};
 use crate::kinds::{Created, Ctx, Kind, KindError, PlanView, PropProblem};
 use crate::value::{Attrs, Value};
 use async_trait::async_trait;
@@ -24,8 +41,16 @@ static SCHEMA: Schema = Schema {
         Prop::required(
             "rules",
             Type::List(&Type::Map(&Type::Any)),
-            "Rules: id, priority, status, filter_prefix, destination_bucket (ARN), storage_class, \
-             replica_modifications, delete_marker_replication.",
+            "standby's rules, merged beside the bucket's own: id, priority, status, filter_prefix, \
+             destination_bucket (ARN), storage_class, replica_modifications, delete_marker_replication, \
+             sse_kms_encrypted_objects (replicate SSE-KMS objects too) and replica_kms_key_id (the KMS key in the \
+             destination's region that encrypts the replicas; needed with sse_kms_encrypted_objects).",
+        ),
+        Prop::computed(
+            "previous_configuration",
+            Type::Json,
+            "The bucket's replication configuration before standby (null: none), read before the create; destroy \
+             takes out only standby's rules.",
         ),
     ],
 };
@@ -39,6 +64,8 @@ const RULE_KEYS: &[&str] = &[
     "storage_class",
     "replica_modifications",
     "delete_marker_replication",
+    "sse_kms_encrypted_objects",
+    "replica_kms_key_id",
 ];
 
 const STORAGE_CLASSES: &[&str] = &[
@@ -82,14 +109,14 @@ fn rule_maps(props: &Attrs) -> Vec<&BTreeMap<String, Value>> {
 fn normalize_rule(rule: &BTreeMap<String, Value>) -> BTreeMap<String, Value> {
     let mut r = rule.clone();
     r.insert("priority".into(), as_int(rule.get("priority")).map_or_else(|| Value::int(0), Value::int));
-    for k in ["replica_modifications", "delete_marker_replication"] {
+    for k in ["replica_modifications", "delete_marker_replication", "sse_kms_encrypted_objects"] {
         let b = match rule.get(k) {
             Some(Value::Unknown) => Value::Unknown,
             v => Value::Bool(as_bool(v).unwrap_or(false)),
         };
         r.insert(k.into(), b);
     }
-    for k in ["filter_prefix", "storage_class"] {
+    for k in ["filter_prefix", "storage_class", "replica_kms_key_id"] {
         if matches!(r.get(k), Some(Value::Null)) || get_str(&r, k) == Some("") {
             r.remove(k);
         }
@@ -138,12 +165,19 @@ fn rule_problems(i: usize, rule: &Value, out: &mut Vec<PropProblem>) {
     {
         err(format!("`priority` must be a whole number ≥ 0, got {v}"));
     }
-    for k in ["replica_modifications", "delete_marker_replication"] {
+    for k in ["replica_modifications", "delete_marker_replication", "sse_kms_encrypted_objects"] {
         if let Some(v) = known(k)
             && as_bool(Some(v)).is_none()
         {
             err(format!("`{k}` must be true or false, got {v}"));
         }
+    }
+    if known("sse_kms_encrypted_objects").and_then(|v| as_bool(Some(v))) == Some(true)
+        && !r.contains_key("replica_kms_key_id")
+    {
+        err("`sse_kms_encrypted_objects` needs `replica_kms_key_id`: S3 encrypts the replicas with that key, in the \
+             destination's region"
+            .into());
     }
     if let Some(v) = known("storage_class")
         && !v.as_str().is_some_and(|s| STORAGE_CLASSES.contains(&s))
@@ -157,14 +191,19 @@ fn rule_problems(i: usize, rule: &Value, out: &mut Vec<PropProblem>) {
     }
 }
 
-fn build(desired: &Attrs) -> Result<ReplicationConfiguration, KindError> {
+/// The configuration to send: `others` (the bucket's own rules, exactly as
+/// S3 reported them) and standby's rules from `desired`, under its role.
+fn build(desired: &Attrs, others: Vec<ReplicationRule>) -> Result<ReplicationConfiguration, KindError> {
     let failed = |e: aws_sdk_s3::error::BuildError| KindError::Failed(format!("replication configuration: {e}"));
     let enabled = |b: bool| if b { "Enabled" } else { "Disabled" };
-    let mut rules = Vec::new();
+    let mut rules = others;
     for r in rule_maps(desired).into_iter().map(normalize_rule) {
+        let encryption = get_str(&r, "replica_kms_key_id")
+            .map(|k| aws_sdk_s3::types::EncryptionConfiguration::builder().replica_kms_key_id(k).build());
         let destination = Destination::builder()
             .bucket(get_str(&r, "destination_bucket").unwrap_or_default())
             .set_storage_class(get_str(&r, "storage_class").map(StorageClass::from))
+            .set_encryption_configuration(encryption)
             .build()
             .map_err(failed)?;
         // A Filter (even an empty one) selects the current rule schema, which
@@ -180,10 +219,24 @@ fn build(desired: &Attrs) -> Result<ReplicationConfiguration, KindError> {
                 DeleteMarkerReplication::builder().status(DeleteMarkerReplicationStatus::from(enabled(dmr))).build(),
             )
             .destination(destination);
+        let mut criteria = SourceSelectionCriteria::builder();
+        let mut any = false;
         if as_bool(r.get("replica_modifications")) == Some(true) {
             let rm =
                 ReplicaModifications::builder().status(ReplicaModificationsStatus::Enabled).build().map_err(failed)?;
-            rule = rule.source_selection_criteria(SourceSelectionCriteria::builder().replica_modifications(rm).build());
+            criteria = criteria.replica_modifications(rm);
+            any = true;
+        }
+        if as_bool(r.get("sse_kms_encrypted_objects")) == Some(true) {
+            let kms = aws_sdk_s3::types::SseKmsEncryptedObjects::builder()
+                .status(aws_sdk_s3::types::SseKmsEncryptedObjectsStatus::Enabled)
+                .build()
+                .map_err(failed)?;
+            criteria = criteria.sse_kms_encrypted_objects(kms);
+            any = true;
+        }
+        if any {
+            rule = rule.source_selection_criteria(criteria.build());
         }
         rules.push(rule.build().map_err(failed)?);
     }
@@ -212,11 +265,47 @@ fn rule_value(rule: &ReplicationRule) -> Value {
     r.insert("replica_modifications".into(), Value::Bool(rm == Some(&ReplicaModificationsStatus::Enabled)));
     let dmr = rule.delete_marker_replication().and_then(|d| d.status());
     r.insert("delete_marker_replication".into(), Value::Bool(dmr == Some(&DeleteMarkerReplicationStatus::Enabled)));
+    let kms = rule.source_selection_criteria().and_then(|c| c.sse_kms_encrypted_objects()).map(|k| k.status());
+    if kms == Some(&aws_sdk_s3::types::SseKmsEncryptedObjectsStatus::Enabled) {
+        r.insert("sse_kms_encrypted_objects".into(), Value::Bool(true));
+    }
+    if let Some(k) = rule.destination().and_then(|d| d.encryption_configuration()).and_then(|e| e.replica_kms_key_id())
+    {
+        r.insert("replica_kms_key_id".into(), Value::str(k));
+    }
     Value::Map(r)
 }
 
-async fn put(cx: &Ctx<'_>, bucket: &str, desired: &Attrs) -> Result<(), KindError> {
-    let conf = build(desired)?;
+/// The rule ids of a `rules` value.
+fn rule_ids(props: &Attrs) -> Vec<String> {
+    rule_maps(props).into_iter().filter_map(|r| get_str(r, "id").map(str::to_string)).collect()
+}
+
+/// The bucket's replication configuration as S3 reports it (`None`: none).
+async fn current(cx: &Ctx<'_>, bucket: &str) -> Result<Option<ReplicationConfiguration>, KindError> {
+    match cx.aws.s3(cx.region).await.get_bucket_replication().bucket(bucket).send().await {
+        Ok(out) => Ok(out.replication_configuration().cloned()),
+        Err(e) if is_gone(&e, &["ReplicationConfigurationNotFoundError"]) => Ok(None),
+        Err(e) => Err(aws_error("GetBucketReplication", e)),
+    }
+}
+
+/// The configuration as a value: `{role, rules}`, rules in this kind's form.
+fn config_value(c: &ReplicationConfiguration) -> Value {
+    let mut m = BTreeMap::new();
+    m.insert("role".to_string(), Value::str(c.role()));
+    m.insert("rules".to_string(), Value::List(c.rules().iter().map(rule_value).collect()));
+    Value::Map(m)
+}
+
+/// Sends standby's rules beside the bucket's others (those whose ids are
+/// not standby's, now or before: `mine`).
+async fn put(cx: &Ctx<'_>, bucket: &str, desired: &Attrs, mine: &[String]) -> Result<(), KindError> {
+    let others: Vec<ReplicationRule> = current(cx, bucket)
+        .await?
+        .map(|c| c.rules().iter().filter(|r| !r.id().is_some_and(|id| mine.iter().any(|m| m == id))).cloned().collect())
+        .unwrap_or_default();
+    let conf = build(desired, others)?;
     let s3 = cx.aws.s3(cx.region).await;
     let start = Instant::now();
     loop {
@@ -251,6 +340,44 @@ fn versioned_buckets(view: &dyn PlanView) -> (Vec<String>, bool) {
     (names, unknown)
 }
 
+/// The provider's `aws_s3_bucket_replication_configuration` holds the rules
+/// as `rule` blocks ([`provider_rule`]).
+static PROVIDER_NAMES: [ProviderName; 1] = [ProviderName::new("rules", "rule")];
+
+/// A rule in the AWS provider's shape: `filter { prefix }`, `destination {
+/// bucket, storage_class }`, `delete_marker_replication { status }`,
+/// `source_selection_criteria { replica_modifications { status } }`.
+fn provider_rule(r: &serde_json::Value) -> serde_json::Value {
+    let status = |b: &serde_json::Value| if b.as_bool() == Some(true) { "Enabled" } else { "Disabled" };
+    let mut out = serde_json::Map::new();
+    for k in ["id", "priority", "status"] {
+        if let Some(v) = r.get(k) {
+            out.insert(k.into(), v.clone());
+        }
+    }
+    if let Some(p) = r.get("filter_prefix") {
+        out.insert("filter".into(), serde_json::json!([{"prefix": p}]));
+    }
+    let mut dest = serde_json::Map::new();
+    if let Some(b) = r.get("destination_bucket") {
+        dest.insert("bucket".into(), b.clone());
+    }
+    if let Some(c) = r.get("storage_class") {
+        dest.insert("storage_class".into(), c.clone());
+    }
+    out.insert("destination".into(), serde_json::json!([dest]));
+    if let Some(d) = r.get("delete_marker_replication") {
+        out.insert("delete_marker_replication".into(), serde_json::json!([{"status": status(d)}]));
+    }
+    if let Some(m) = r.get("replica_modifications") {
+        out.insert(
+            "source_selection_criteria".into(),
+            serde_json::json!([{"replica_modifications": [{"status": status(m)}]}]),
+        );
+    }
+    serde_json::Value::Object(out)
+}
+
 #[async_trait]
 impl Kind for S3BucketReplication {
     fn type_name(&self) -> &'static str {
@@ -259,6 +386,19 @@ impl Kind for S3BucketReplication {
 
     fn schema(&self) -> &'static Schema {
         &SCHEMA
+    }
+
+    fn provider_names(&self) -> &'static [ProviderName] {
+        &PROVIDER_NAMES
+    }
+
+    fn provider_value(&self, prop: &str, v: &serde_json::Value) -> Option<serde_json::Value> {
+        match (prop, v) {
+            ("rules", serde_json::Value::Array(rules)) => {
+                Some(serde_json::Value::Array(rules.iter().map(provider_rule).collect()))
+            }
+            _ => None,
+        }
     }
 
     fn validate(&self, props: &Attrs) -> Vec<PropProblem> {
@@ -332,6 +472,117 @@ impl Kind for S3BucketReplication {
         get_str(desired, "bucket").map(str::to_string)
     }
 
+    fn kept(&self) -> &'static [&'static str] {
+        &["previous_configuration"]
+    }
+
+    fn acts_on(&self, props: &Attrs) -> Option<crate::kinds::Target> {
+        get_str(props, "bucket").map(|b| crate::kinds::Target::new("aws_s3_bucket", "bucket", b))
+    }
+
+    /// What the bucket replicates already: written ahead as `previous_configuration`.
+    async fn before_create(&self, cx: &Ctx<'_>, desired: &Attrs) -> Result<Attrs, KindError> {
+        let found = current(cx, req_str(desired, "bucket")?).await?;
+        Ok([("previous_configuration".to_string(), found.as_ref().map(config_value).unwrap_or(Value::Null))].into())
+    }
+
+    /// A bucket that replicates already under another role cannot take
+    /// standby's rules (one configuration, one role); a rule id or priority
+    /// of its own must not clash; SSE-KMS objects need the rule keys that
+    /// replicate them.
+    async fn existing(&self, cx: &Ctx<'_>, props: &Attrs) -> Result<crate::kinds::Existing, KindError> {
+        let Some(bucket) = get_str(props, "bucket") else { return Ok(crate::kinds::Existing::Clear) };
+        if let Some(c) = current(cx, bucket).await? {
+            // Unknown at plan time: a role standby creates, so not the bucket's.
+            let role = get_str(props, "role").unwrap_or_default();
+            let theirs: Vec<String> = c.rules().iter().map(|r| r.id().unwrap_or("?").to_string()).collect();
+            if c.role() != role {
+                return Ok(crate::kinds::Existing::Refused(format!(
+                    "bucket {bucket} already replicates (rules {}) with role {}: S3 keeps one replication \
+                     configuration per bucket, with one role, and standby adds its rules beside the bucket's own, \
+                     never replacing them. Give this resource that role (and grant it what standby's rules need: \
+                     s3:ReplicateObject, s3:ReplicateDelete, s3:ReplicateTags on the destination), or move the \
+                     bucket's own rules to standby's role first",
+                    theirs.join(", "),
+                    c.role()
+                )));
+            }
+            for r in rule_maps(props) {
+                let (id, pri) = (get_str(r, "id"), as_int(r.get("priority")));
+                if let Some(clash) =
+                    c.rules().iter().find(|o| o.id() == id || (pri.is_some() && o.priority().map(i64::from) == pri))
+                {
+                    return Ok(crate::kinds::Existing::Refused(format!(
+                        "bucket {bucket}'s own replication rule {:?} (priority {}) has the id or priority of \
+                         standby's rule {:?}: give standby's another",
+                        clash.id().unwrap_or("?"),
+                        clash.priority().unwrap_or(0),
+                        id.unwrap_or("?")
+                    )));
+                }
+            }
+        }
+        let kms = match cx.aws.s3(cx.region).await.get_bucket_encryption().bucket(bucket).send().await {
+            Ok(out) => out
+                .server_side_encryption_configuration()
+                .map(|c| {
+                    c.rules().iter().any(|r| {
+                        r.apply_server_side_encryption_by_default()
+                            .is_some_and(|d| d.sse_algorithm().as_str().starts_with("aws:kms"))
+                    })
+                })
+                .unwrap_or(false),
+            Err(e) if is_gone(&e, &["ServerSideEncryptionConfigurationNotFoundError"]) => false,
+            Err(e) => return Err(aws_error("GetBucketEncryption", e)),
+        };
+        let covered = rule_maps(props).iter().all(|r| as_bool(r.get("sse_kms_encrypted_objects")) == Some(true));
+        if kms && !covered {
+            return Ok(crate::kinds::Existing::Refused(format!(
+                "bucket {bucket} encrypts new objects with SSE-KMS by default, and S3 replicates such objects only \
+                 when a rule says so (botocore PutBucketReplication: SourceSelectionCriteria.SseKmsEncryptedObjects \
+                 and EncryptionConfiguration.ReplicaKmsKeyID): without it the secondary bucket stays silently \
+                 incomplete. Set `sse_kms_encrypted_objects: true` and `replica_kms_key_id` (a key in the \
+                 destination's region) on the rules, and let the replication role use both keys (kms:Decrypt on \
+                 the source key, kms:Encrypt on the replica key)"
+            )));
+        }
+        Ok(crate::kinds::Existing::Clear)
+    }
+
+    fn production_effect(
+        &self,
+        before: Option<&Attrs>,
+        after: Option<&Attrs>,
+        _changed: &std::collections::BTreeSet<String>,
+    ) -> Option<String> {
+        Some(match (before, after) {
+            (None, Some(a)) => format!(
+                "adds replication rule(s) {} beside the bucket's own rules, which stay as they are (S3 keeps one \
+                 configuration per bucket: standby sends them together, never replacing them); new writes then \
+                 replicate; destroy takes out only standby's rules",
+                rule_ids(a).join(", ")
+            ),
+            (Some(b), None) => self.delete_effect(b)?,
+            (Some(_), Some(a)) => {
+                format!("changes standby's replication rule(s) {}; the bucket's own stay", rule_ids(a).join(", "))
+            }
+            (None, None) => return None,
+        })
+    }
+
+    fn delete_effect(&self, prior: &Attrs) -> Option<String> {
+        Some(match prior.get("previous_configuration") {
+            Some(Value::Map(m)) => format!(
+                "takes standby's rule(s) {} out of the bucket's replication configuration; its own ({}) stay",
+                rule_ids(prior).join(", "),
+                m.get("rules").and_then(Value::as_list).map(|l| l.len()).unwrap_or(0)
+            ),
+            Some(_) => "removes the bucket's replication configuration (standby's rules; it had none before)".into(),
+            // Recorded by an earlier standby: the bucket's own rules are unknown.
+            None => "removes the bucket's whole replication configuration, any rules of its own too".into(),
+        })
+    }
+
     fn normalize(&self, prop: &str, v: &Value) -> Value {
         match (prop, v) {
             ("rules", Value::List(rules)) => {
@@ -353,12 +604,15 @@ impl Kind for S3BucketReplication {
 
     async fn create(&self, cx: &Ctx<'_>, desired: &Attrs) -> Result<Created, KindError> {
         let bucket = req_str(desired, "bucket")?;
-        put(cx, bucket, desired).await?;
-        Ok(Created { id: bucket.to_string(), attrs: desired.clone() })
+        put(cx, bucket, desired, &rule_ids(desired)).await?;
+        let mut attrs = desired.clone();
+        attrs.entry("previous_configuration".into()).or_insert(Value::Null);
+        Ok(Created { id: bucket.to_string(), attrs })
     }
 
-    // read: 1 call (GetBucketReplication).
-    async fn read(&self, cx: &Ctx<'_>, id: &str, _prior: &Attrs) -> Result<Option<Attrs>, KindError> {
+    // read: 1 call (GetBucketReplication). The bucket's other rules are
+    // its own, not standby's: only the configured ones are reported.
+    async fn read(&self, cx: &Ctx<'_>, id: &str, prior: &Attrs) -> Result<Option<Attrs>, KindError> {
         let out = match cx.aws.s3(cx.region).await.get_bucket_replication().bucket(id).send().await {
             Ok(out) => out,
             Err(e) if is_gone(&e, &["ReplicationConfigurationNotFoundError", "NoSuchBucket"]) => {
@@ -369,23 +623,62 @@ impl Kind for S3BucketReplication {
         let Some(conf) = out.replication_configuration() else {
             return Ok(None);
         };
+        let mine = rule_ids(prior);
+        let rules: Vec<Value> = conf
+            .rules()
+            .iter()
+            .filter(|r| mine.is_empty() || r.id().is_some_and(|id| mine.iter().any(|m| m == id)))
+            .map(rule_value)
+            .collect();
+        if rules.is_empty() {
+            return Ok(None);
+        }
         let mut a = Attrs::new();
         a.insert("bucket".into(), Value::str(id));
         a.insert("role".into(), Value::str(conf.role()));
-        a.insert("rules".into(), Value::List(conf.rules().iter().map(rule_value).collect()));
+        a.insert("rules".into(), Value::List(rules));
         Ok(Some(a))
     }
 
-    async fn update(&self, cx: &Ctx<'_>, id: &str, _prior: &Attrs, desired: &Attrs) -> Result<(), KindError> {
-        put(cx, id, desired).await
+    async fn update(&self, cx: &Ctx<'_>, id: &str, prior: &Attrs, desired: &Attrs) -> Result<(), KindError> {
+        // Rules standby had and the configuration dropped go; the others stay.
+        let mut mine = rule_ids(prior);
+        mine.extend(rule_ids(desired));
+        put(cx, id, desired, &mine).await
     }
 
-    async fn delete(&self, cx: &Ctx<'_>, id: &str, _prior: &Attrs) -> Result<(), KindError> {
-        match cx.aws.s3(cx.region).await.delete_bucket_replication().bucket(id).send().await {
-            Ok(_) => Ok(()),
-            Err(e) if is_gone(&e, &["NoSuchBucket"]) => Ok(()),
-            Err(e) => Err(aws_error("DeleteBucketReplication", e)),
+    /// Takes standby's rules out; the configuration goes only when nothing
+    /// else is left in it.
+    async fn delete(&self, cx: &Ctx<'_>, id: &str, prior: &Attrs) -> Result<(), KindError> {
+        let s3 = cx.aws.s3(cx.region).await;
+        let conf = match current(cx, id).await {
+            Ok(Some(c)) => c,
+            Ok(None) => return Ok(()),
+            Err(KindError::Aws { code, .. }) if code == "NoSuchBucket" => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let mine = rule_ids(prior);
+        let left: Vec<ReplicationRule> =
+            conf.rules().iter().filter(|r| !r.id().is_some_and(|i| mine.iter().any(|m| m == i))).cloned().collect();
+        if left.is_empty() {
+            return match s3.delete_bucket_replication().bucket(id).send().await {
+                Ok(_) => Ok(()),
+                Err(e) if is_gone(&e, &["NoSuchBucket"]) => Ok(()),
+                Err(e) => Err(aws_error("DeleteBucketReplication", e)),
+            };
         }
+        let back = ReplicationConfiguration::builder()
+            .role(conf.role())
+            .set_rules(Some(left))
+            .build()
+            .map_err(|e| KindError::Failed(format!("replication configuration: {e}")))?;
+        s3.put_bucket_replication()
+            .bucket(id)
+            .replication_configuration(back)
+            .send()
+            .await
+            .map_err(|e| aws_error("PutBucketReplication", e))?;
+        Ok(())
     }
 }
 

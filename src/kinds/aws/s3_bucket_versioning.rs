@@ -1,5 +1,12 @@
 //! `aws_s3_bucket_versioning`: a bucket's versioning state. id = bucket name.
-//! A bucket once versioned can only be suspended, never unversioned again.
+//! A bucket once versioned can only be suspended, never unversioned again
+//! (S3 User Guide, Versioning.md: "After you version-enable a bucket, it can
+//! never return to an unversioned state").
+//!
+//! The status the bucket had before is read before the create and kept
+//! (`previous_status`, written ahead); destroy leaves a bucket that was
+//! versioned before as it is and suspends one that was not (the closest S3
+//! allows), and the destroy plan says so.
 
 use super::{aws_error, get_str, is_gone, req_str, s3_bucket};
 use crate::kinds::schema::{Prop, ProviderName, Schema, Type};
@@ -16,8 +23,19 @@ static SCHEMA: Schema = Schema {
     props: &[
         Prop::required("bucket", Type::String, "Bucket name.").force_new(),
         Prop::required("status", Type::String, "`Enabled` or `Suspended`."),
+        Prop::computed(
+            "previous_status",
+            Type::String,
+            "The bucket's versioning before standby (Enabled, Suspended, or null: never versioned), read before the \
+             create; destroy goes back to it as far as S3 allows.",
+        ),
     ],
 };
+
+/// The status before standby, as recorded (`None`: never versioned).
+fn previous(prior: &Attrs) -> Option<&str> {
+    get_str(prior, "previous_status")
+}
 
 const STATUSES: &[&str] = &["Enabled", "Suspended"];
 
@@ -67,6 +85,64 @@ impl Kind for S3BucketVersioning {
         get_str(desired, "bucket").map(str::to_string)
     }
 
+    fn kept(&self) -> &'static [&'static str] {
+        &["previous_status"]
+    }
+
+    fn acts_on(&self, props: &Attrs) -> Option<crate::kinds::Target> {
+        get_str(props, "bucket").map(|b| crate::kinds::Target::new("aws_s3_bucket", "bucket", b))
+    }
+
+    /// The status the bucket has now: written ahead as `previous_status`.
+    async fn before_create(&self, cx: &Ctx<'_>, desired: &Attrs) -> Result<Attrs, KindError> {
+        let now = self.read(cx, req_str(desired, "bucket")?, desired).await?;
+        let status = now.as_ref().and_then(|a| a.get("status").cloned()).unwrap_or(Value::Null);
+        Ok([("previous_status".to_string(), status)].into())
+    }
+
+    fn production_effect(
+        &self,
+        before: Option<&Attrs>,
+        after: Option<&Attrs>,
+        _changed: &std::collections::BTreeSet<String>,
+    ) -> Option<String> {
+        // botocore PutBucketVersioning: "When you enable versioning on a bucket
+        // for the first time ... intermittent HTTP 404 NoSuchKey errors ... wait
+        // for 15 minutes after enabling versioning before issuing write operations".
+        Some(match (before, after) {
+            (None, Some(a)) if get_str(a, "status") == Some("Enabled") => {
+                "turns versioning on (replication needs it), for good: S3 can later suspend it but never return the \
+                 bucket to unversioned; a deleted or overwritten object then keeps its earlier versions, which take \
+                 storage until a lifecycle rule expires them (an expiration rule for current objects no longer frees \
+                 the space). If the bucket is versioned already, nothing changes. Turned on for the first time, \
+                 it takes S3 a while to propagate: for about 15 minutes, reads of objects written meanwhile can \
+                 fail now and then with 404 NoSuchKey, and AWS advises no writes (PUT or DELETE) until then: apply \
+                 in a quiet period"
+                    .into()
+            }
+            (None, Some(a)) => format!("sets versioning to {}", get_str(a, "status").unwrap_or("?")),
+            (Some(b), None) => self.delete_effect(b)?,
+            (Some(_), Some(a)) => format!("sets versioning to {}", get_str(a, "status").unwrap_or("?")),
+            (None, None) => return None,
+        })
+    }
+
+    fn delete_effect(&self, prior: &Attrs) -> Option<String> {
+        if !prior.contains_key("previous_status") {
+            // Recorded by an earlier standby: what the bucket had is unknown.
+            return (get_str(prior, "status") == Some("Enabled"))
+                .then(|| "versioning is suspended (S3 cannot make a bucket unversioned again)".into());
+        }
+        Some(match previous(prior) {
+            Some("Enabled") => "the bucket was versioned before standby: versioning stays on".into(),
+            _ if get_str(prior, "status") != Some("Enabled") => "versioning is left as it is".into(),
+            Some(_) => "versioning goes back to Suspended, as before standby".into(),
+            None => "versioning is suspended: S3 cannot make a bucket unversioned again, so it stays versioned-but-\
+                     suspended (not as before standby); the versions kept meanwhile stay until deleted"
+                .into(),
+        })
+    }
+
     async fn create(&self, cx: &Ctx<'_>, desired: &Attrs) -> Result<Created, KindError> {
         let bucket = req_str(desired, "bucket")?;
         put(cx, bucket, req_str(desired, "status")?).await?;
@@ -93,8 +169,9 @@ impl Kind for S3BucketVersioning {
     }
 
     async fn delete(&self, cx: &Ctx<'_>, id: &str, prior: &Attrs) -> Result<(), KindError> {
-        // Versioning cannot be removed, only suspended (as Terraform does).
-        if get_str(prior, "status") != Some("Enabled") {
+        // Versioning cannot be removed, only suspended (as Terraform does);
+        // a bucket that was versioned before standby stays so.
+        if get_str(prior, "status") != Some("Enabled") || previous(prior) == Some("Enabled") {
             return Ok(());
         }
         match put(cx, id, "Suspended").await {

@@ -1,18 +1,24 @@
-//! What a domain access policy lets unsigned clients do, and what a policy
-//! change would take from them.
+//! What a domain access policy lets its clients do, and what a policy change
+//! would take from them.
 //!
 //! Unsigned requests (HTTP basic auth as Mattermost and standby's REST kinds
 //! send them) are anonymous to AWS: only statements whose principal is `*`
 //! (or `{"AWS": "*"}`) can allow them (AWS OpenSearch Service guide, ac.md
 //! and fgac.md). A change that drops such a grant cuts those clients off with
-//! 403 "User: anonymous is not authorized".
+//! 403 "User: anonymous is not authorized". Statements naming IAM principals
+//! (a Firehose delivery role, a Lambda, Cognito's roles) allow their signed
+//! requests (ac.md: "If your policies specify IAM roles or users, requests
+//! to the OpenSearch APIs also must be signed"): dropping one cuts that
+//! service off the same way.
 
 use serde_json::Value as Json;
 use std::net::IpAddr;
 
-/// One anonymous Allow statement, reduced to what matters here.
+/// One Allow statement, reduced to what matters here.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Grant {
+    /// Who: `*` (anyone, unsigned requests included) or IAM principal ARNs.
+    pub principals: Vec<String>,
     pub actions: Vec<String>,
     pub resources: Vec<String>,
     /// `aws:SourceIp` CIDRs of an `IpAddress` condition; `None`: any address.
@@ -32,10 +38,15 @@ fn strings(v: Option<&Json>) -> Vec<String> {
 }
 
 fn anonymous(principal: Option<&Json>) -> bool {
+    principals(principal).iter().any(|p| p == "*")
+}
+
+/// The principals of a statement: `*`, or the IAM (and service) principals it names.
+fn principals(principal: Option<&Json>) -> Vec<String> {
     match principal {
-        Some(Json::String(s)) => s == "*",
-        Some(Json::Object(m)) => m.get("AWS").is_some_and(|v| strings(Some(v)).iter().any(|p| p == "*")),
-        _ => false,
+        Some(Json::String(s)) => vec![s.clone()],
+        Some(Json::Object(m)) => m.values().flat_map(|v| strings(Some(v))).collect(),
+        _ => Vec::new(),
     }
 }
 
@@ -55,11 +66,11 @@ pub fn parse(doc: &Json) -> Json {
     }
 }
 
-/// The anonymous Allow grants of a document.
+/// The Allow grants of a document, whoever they name.
 pub fn grants(doc: &Json) -> Vec<Grant> {
     statements(doc)
         .into_iter()
-        .filter(|s| s.get("Effect").and_then(Json::as_str) == Some("Allow") && anonymous(s.get("Principal")))
+        .filter(|s| s.get("Effect").and_then(Json::as_str) == Some("Allow"))
         .map(|s| {
             let mut source_ips = None;
             let mut other = serde_json::Map::new();
@@ -80,6 +91,7 @@ pub fn grants(doc: &Json) -> Vec<Grant> {
                 }
             }
             Grant {
+                principals: principals(s.get("Principal")),
                 actions: strings(s.get("Action")),
                 resources: strings(s.get("Resource")),
                 source_ips,
@@ -138,6 +150,10 @@ fn contains(outer: &str, inner: &str) -> bool {
 
 /// Whether grant `new` allows everything `old` allows.
 fn covers(new: &Grant, old: &Grant) -> bool {
+    let who = new.principals.iter().any(|p| p == "*") || old.principals.iter().all(|p| new.principals.contains(p));
+    if !who {
+        return false;
+    }
     let actions = old.actions.iter().all(|a| new.actions.iter().any(|p| glob(p, a, true)));
     let resources = old.resources.iter().all(|r| new.resources.iter().any(|p| glob(p, r, false)));
     let ips = match (&new.source_ips, &old.source_ips) {
@@ -148,8 +164,9 @@ fn covers(new: &Grant, old: &Grant) -> bool {
     actions && resources && ips && (new.other.is_none() || new.other == old.other)
 }
 
-/// What a change from `old` to `new` takes from anonymous clients: the
-/// grants no longer covered, and anonymous Deny statements `new` adds.
+/// What a change from `old` to `new` takes from its clients: the grants no
+/// longer covered (anonymous or naming IAM principals), and anonymous Deny
+/// statements `new` adds.
 pub fn lost(old: &Json, new: &Json) -> (Vec<Grant>, Vec<Json>) {
     let now = grants(new);
     let gone = grants(old).into_iter().filter(|g| !now.iter().any(|n| covers(n, g))).collect();
@@ -173,7 +190,24 @@ pub fn describe(g: &Grant) -> String {
         Some(ips) => format!("from {}", ips.join(", ")),
     };
     let when = if g.other.is_some() { " (with further conditions)" } else { "" };
-    format!("{} on {} {from}{when}", g.actions.join(", "), g.resources.join(", "))
+    let who = if g.principals.iter().any(|p| p == "*") {
+        String::new()
+    } else {
+        format!(" for requests signed by {}", g.principals.join(", "))
+    };
+    format!("{} on {} {from}{when}{who}", g.actions.join(", "), g.resources.join(", "))
+}
+
+/// Whether `doc` already allows everything Allow statement `statement` does.
+pub fn already_allows(doc: &Json, statement: &Json) -> bool {
+    let wanted = grants(&serde_json::json!({"Statement": [statement]}));
+    let have = grants(doc);
+    !wanted.is_empty() && wanted.iter().all(|w| have.iter().any(|h| covers(h, w)))
+}
+
+/// Whether any of the grants is for anonymous (unsigned) clients.
+pub fn any_anonymous(gs: &[Grant]) -> bool {
+    gs.iter().any(|g| g.principals.iter().any(|p| p == "*"))
 }
 
 #[cfg(test)]
@@ -234,5 +268,24 @@ mod tests {
         assert_eq!(lost(&open_doc, &deny).1.len(), 1);
         assert_eq!(statement_diff(&open_doc, &narrow).len(), 2);
         assert!(describe(&grants(&narrow)[0]).contains("from 10.0.0.0/16"));
+    }
+
+    /// Audit 2, finding 16: a statement for an IAM principal (a delivery
+    /// role, another service) is access too: dropping it is a loss, and an
+    /// anonymous grant does not stand in for it in the check's eyes unless it
+    /// covers it.
+    #[test]
+    fn an_iam_principals_access_counts() {
+        let role = "arn:aws:iam::123456789012:role/prod-firehose-delivery";
+        let iam = json!({"Effect": "Allow", "Principal": {"AWS": role}, "Action": ["es:ESHttpPost", "es:ESHttpPut"],
+            "Resource": format!("{ARN}/*")});
+        let narrow = open(Some(json!({"IpAddress": {"aws:SourceIp": ["10.0.0.0/8"]}})));
+        let before = doc(json!([narrow.clone(), iam.clone()]));
+        let (gone, _) = lost(&before, &doc(json!([narrow.clone()])));
+        assert_eq!(gone.len(), 1, "{gone:?}");
+        assert!(!any_anonymous(&gone) && describe(&gone[0]).contains(role), "{}", describe(&gone[0]));
+        // Kept beside standby's statements: nothing lost, and already there.
+        assert!(lost(&before, &doc(json!([narrow.clone(), iam.clone(), open(None)]))).0.is_empty());
+        assert!(already_allows(&before, &iam) && !already_allows(&doc(json!([narrow])), &iam));
     }
 }

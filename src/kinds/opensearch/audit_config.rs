@@ -14,14 +14,18 @@
 //!   answers 409 "Attempted to update read-only property.".
 //!
 //! Flow: a write reads the config first and changes only the properties
-//! below; every other field (read-only or not managed here) is sent back
-//! as the domain has it, so nothing is reset behind the plan's back. The PUT
-//! replaces a whole object, so repeating it is safe (retried like a read).
-//! Destroy PUTs the same config with `enabled: false`: audit logging stops,
-//! the logs already in CloudWatch stay.
+//! the configuration sets; every other field (read-only or not managed
+//! here) is sent back as the domain has it, so nothing is reset behind the
+//! plan's back. On a domain standby made, unset properties take the defaults
+//! below; on an adopted domain (production) an unset property is as found
+//! (production's tuning stays). The PUT replaces a whole object, so repeating it is safe
+//! (retried like a read). What the managed fields were before standby is
+//! read before the create and kept (`previous_config`, written ahead);
+//! destroy puts them back (audit logging as it was: on or off), the logs
+//! already in CloudWatch stay.
 
 use super::rest::{Answer, Domain};
-use super::security::{P_ENDPOINT, P_ENDPOINT_URL, P_MASTER, P_MASTER_PASSWORD};
+use super::security::{self, P_ENDPOINT, P_ENDPOINT_URL, P_MASTER, P_MASTER_PASSWORD};
 use crate::kinds::aws::{get_str, req_str};
 use crate::kinds::schema::{Prop, Schema, Type};
 use crate::kinds::{Created, Ctx, Kind, KindError, PropProblem};
@@ -100,42 +104,57 @@ static SCHEMA: Schema = Schema {
         Prop::optional(
             "enabled",
             Type::Bool,
-            "Audit logging on (default true). Publishing AUDIT_LOGS alone writes nothing until this is on.",
-        ),
+            "Audit logging on (default true). Publishing AUDIT_LOGS alone writes nothing until this is on. Every \
+             default here is for a domain standby made; on an adopted domain an unset property is as the domain has \
+             it (as found).",
+        )
+        .or_computed(),
         Prop::optional(
             "audit_rest_disabled_categories",
             Type::List(&Type::String),
             "Categories not logged for REST requests (default AUTHENTICATED and GRANTED_PRIVILEGES, as AWS \
              recommends: otherwise every valid request is logged). Allowed: AUTHENTICATED, BAD_HEADERS, \
              FAILED_LOGIN, GRANTED_PRIVILEGES, MISSING_PRIVILEGES, SSL_EXCEPTION.",
-        ),
+        )
+        .or_computed(),
         Prop::optional(
             "audit_transport_disabled_categories",
             Type::List(&Type::String),
             "Categories not logged between nodes (default AUTHENTICATED and GRANTED_PRIVILEGES). Allowed: the REST \
              ones, INDEX_EVENT and OPENDISTRO_SECURITY_INDEX_ATTEMPT.",
-        ),
+        )
+        .or_computed(),
         Prop::optional(
             "audit_log_request_body",
             Type::Bool,
             "Log request bodies (default false): bodies can hold secrets (passwords sent to the security API, \
              documents), which would then sit in CloudWatch Logs.",
-        ),
+        )
+        .or_computed(),
         Prop::optional(
             "audit_ignore_users",
             Type::List(&Type::String),
             "Users whose requests are not logged (default [kibanaserver], Dashboards' own user; wildcards allowed).",
-        ),
+        )
+        .or_computed(),
         Prop::optional(
             "compliance_enabled",
             Type::Bool,
             "Compliance logging (default true): reads and writes of the security configuration, and of the watched \
              indices below.",
-        ),
+        )
+        .or_computed(),
         Prop::optional(
             "compliance_write_watched_indices",
             Type::List(&Type::String),
             "Index patterns whose document writes are logged (default none: one log line per write can be many).",
+        )
+        .or_computed(),
+        Prop::computed(
+            "previous_config",
+            Type::Json,
+            "The managed fields as the domain had them before standby (read before the create); destroy puts them \
+             back.",
         ),
     ],
 };
@@ -168,11 +187,12 @@ async fn fetch(domain: &Domain, user: &str) -> Result<Current, KindError> {
     Ok(Current { config, readonly })
 }
 
-/// The config to PUT: what the domain has, with the managed fields as desired.
+/// The config to PUT: what the domain has, with the managed fields the
+/// configuration sets as desired (the others as found).
 fn merged(current: &Current, desired: &Attrs) -> Result<Json, KindError> {
     let mut body = current.config.clone();
     for f in FIELDS {
-        let want = wanted(desired, f);
+        let Some(want) = wanted(desired, f) else { continue };
         let now = body.pointer(f.pointer);
         if current.readonly.iter().any(|r| r == f.pointer) && now != Some(&want) {
             return Err(KindError::Failed(format!(
@@ -188,11 +208,11 @@ fn merged(current: &Current, desired: &Attrs) -> Result<Json, KindError> {
     Ok(body)
 }
 
-/// The desired value of a field, its default when not set.
-fn wanted(desired: &Attrs, f: &Field) -> Json {
+/// The desired value of a field; `None` when not set (as found).
+fn wanted(desired: &Attrs, f: &Field) -> Option<Json> {
     match desired.get(f.prop) {
-        None | Some(Value::Null) => (f.default)(),
-        Some(v) => v.to_json(),
+        None | Some(Value::Null) | Some(Value::Unknown) => None,
+        Some(v) => Some(v.to_json()),
     }
 }
 
@@ -300,6 +320,16 @@ fn observed(config: &Json, prior: &Attrs, endpoint: &str) -> Attrs {
     a
 }
 
+/// The fields the configuration sets, as `config` has them (by JSON pointer).
+fn previous(config: &Json, desired: &Attrs) -> Value {
+    let found: serde_json::Map<String, Json> = FIELDS
+        .iter()
+        .filter(|f| wanted(desired, f).is_some())
+        .filter_map(|f| Some((f.pointer.to_string(), config.pointer(f.pointer)?.clone())))
+        .collect();
+    Value::from_json(&Json::Object(found))
+}
+
 fn user(p: &Attrs) -> &str {
     get_str(p, "master_user_name").unwrap_or("?")
 }
@@ -358,6 +388,7 @@ impl Kind for OpenSearchAuditConfig {
 
     fn validate(&self, props: &Attrs) -> Vec<PropProblem> {
         let mut out = Vec::new();
+        out.extend(super::rest::plain_http(props));
         check_categories(props, "audit_rest_disabled_categories", REST_CATEGORIES, &mut out);
         check_categories(props, "audit_transport_disabled_categories", TRANSPORT_CATEGORIES, &mut out);
         if props.get("audit_log_request_body").and_then(Value::as_bool) == Some(true) {
@@ -372,14 +403,22 @@ impl Kind for OpenSearchAuditConfig {
 
     fn normalize(&self, prop: &str, v: &Value) -> Value {
         match FIELDS.iter().find(|f| f.prop == prop) {
-            Some(f) if v.is_null() => sorted(Value::from_json(&(f.default)())),
             Some(_) => sorted(v.clone()),
             None => v.clone(),
         }
     }
 
-    /// Unset properties plan as their defaults, so the plan shows what is sent.
-    fn derive(&self, planned: &mut Attrs) {
+    fn kept(&self) -> &'static [&'static str] {
+        &["previous_config"]
+    }
+
+    fn acts_on(&self, props: &Attrs) -> Option<crate::kinds::Target> {
+        super::security::on_domain(props)
+    }
+
+    /// On a domain standby made, unset properties plan as their defaults, so
+    /// the plan shows what is sent.
+    fn defaults_off_production(&self, planned: &mut Attrs) {
         for f in FIELDS {
             if planned.get(f.prop).is_none_or(Value::is_null) {
                 planned.insert(f.prop.into(), Value::from_json(&(f.default)()));
@@ -387,12 +426,54 @@ impl Kind for OpenSearchAuditConfig {
         }
     }
 
-    fn delete_effect(&self, _prior: &Attrs) -> Option<String> {
-        Some(
-            "audit logging is switched off on the domain (PUT with enabled: false); the config stays, and the audit \
-             logs already in CloudWatch Logs are kept"
+    fn production_effect(
+        &self,
+        before: Option<&Attrs>,
+        after: Option<&Attrs>,
+        changed: &std::collections::BTreeSet<String>,
+    ) -> Option<String> {
+        let set = |a: &Attrs, keys: &mut dyn Iterator<Item = &str>| -> Vec<String> {
+            keys.filter_map(|k| a.get(k).filter(|v| !v.is_null() && !v.has_unknown()).map(|v| format!("{k}={v}")))
+                .collect()
+        };
+        Some(match (before, after) {
+            // Nothing set: everything as found, nothing changes there.
+            (None, Some(a)) if set(a, &mut FIELDS.iter().map(|f| f.prop)).is_empty() => return None,
+            (None, Some(a)) => format!(
+                "sets the domain's audit logging: {} (the other fields stay as the domain has them); destroy puts \
+                 back what it had",
+                set(a, &mut FIELDS.iter().map(|f| f.prop)).join(", ")
+            ),
+            (Some(_), None) => "puts the domain's audit logging back as it was before standby".into(),
+            (Some(_), Some(a)) => {
+                format!("audit logging: {}", set(a, &mut changed.iter().map(String::as_str)).join(", "))
+            }
+            _ => return None,
+        })
+    }
+
+    fn delete_effect(&self, prior: &Attrs) -> Option<String> {
+        Some(match prior.get("previous_config").filter(|v| !v.is_null()) {
+            Some(p) if p.to_json().as_object().is_some_and(|o| o.is_empty()) => return None,
+            Some(p) => format!(
+                "puts the audit configuration back as the domain had it before standby ({}{}); the audit logs \
+                 already in CloudWatch Logs are kept",
+                if p.to_json().get("/enabled") == Some(&json!(false)) { "audit logging is switched off, " } else { "" },
+                p.to_json()
+            ),
+            None => "audit logging is switched off on the domain (PUT with enabled: false); the config stays, and the \
+                     audit logs already in CloudWatch Logs are kept"
                 .into(),
-        )
+        })
+    }
+
+    /// The managed fields the configuration sets, as the domain has them:
+    /// written ahead as `previous_config`. Only those: destroy gives back
+    /// what standby replaced, never a field production tuned since.
+    async fn before_create(&self, _cx: &Ctx<'_>, desired: &Attrs) -> Result<Attrs, KindError> {
+        let domain = Domain::from_props(desired)?;
+        let current = fetch(&domain, user(desired)).await?;
+        Ok([("previous_config".to_string(), previous(&current.config, desired))].into())
     }
 
     fn id_hint(&self, desired: &Attrs) -> Option<String> {
@@ -402,6 +483,16 @@ impl Kind for OpenSearchAuditConfig {
     async fn create(&self, _cx: &Ctx<'_>, desired: &Attrs) -> Result<Created, KindError> {
         write(desired).await?;
         Ok(Created { id: req_str(desired, "domain_endpoint")?.to_string(), attrs: desired.clone() })
+    }
+
+    /// The master user's password it signs in with: see [`security::verify_master`].
+    async fn verify_secrets(
+        &self,
+        _cx: &Ctx<'_>,
+        known: &Attrs,
+        _observed: &Attrs,
+    ) -> Result<Vec<(String, bool)>, KindError> {
+        security::verify_master(known).await
     }
 
     // read: 1 call (GET _plugins/_security/api/audit). Always present on a
@@ -427,11 +518,22 @@ impl Kind for OpenSearchAuditConfig {
         props.insert("domain_endpoint".into(), Value::str(id));
         let domain = Domain::from_props(&props)?;
         let current = fetch(&domain, user(&props)).await?;
-        if current.config.get("enabled") == Some(&json!(false)) {
+        let mut body = current.config.clone();
+        match prior.get("previous_config").filter(|v| !v.is_null()).map(Value::to_json) {
+            // What the domain had before standby, field by field (a read-only
+            // one is sent as the domain has it).
+            Some(Json::Object(found)) => {
+                for (pointer, v) in found {
+                    if !current.readonly.contains(&pointer) {
+                        set_pointer(&mut body, &pointer, v);
+                    }
+                }
+            }
+            _ => set_pointer(&mut body, "/enabled", json!(false)),
+        }
+        if body == current.config {
             return Ok(());
         }
-        let mut body = current.config;
-        set_pointer(&mut body, "/enabled", json!(false));
         put(&domain, body, user(&props)).await
     }
 }
@@ -453,21 +555,20 @@ mod tests {
                 "compliance": {"internal_config": true, "external_config": false}}),
             readonly: vec!["/compliance/internal_config".into(), "/compliance/enabled".into()],
         };
-        let desired = attrs(&[("enabled", Value::Bool(true))]);
-        // compliance_enabled defaults to true: read-only here, and unset there.
+        // compliance_enabled set: read-only here, and unset there.
+        let desired = attrs(&[("enabled", Value::Bool(true)), ("compliance_enabled", Value::Bool(true))]);
         let err = merged(&current, &desired).unwrap_err().to_string();
         assert!(err.contains("`compliance_enabled` is read-only") && err.contains("unset there"), "{err}");
 
-        let current = Current { readonly: vec!["/compliance/internal_config".into()], ..current };
+        // What the configuration leaves unset stays as the domain has it.
+        let desired = attrs(&[("enabled", Value::Bool(true))]);
         let body = merged(&current, &desired).unwrap();
         assert_eq!(body["enabled"], json!(true));
         assert_eq!(body["audit"]["ignore_requests"], json!(["/_cluster/health"]));
         assert_eq!(body["audit"]["enable_rest"], json!(true));
-        assert_eq!(body["audit"]["disabled_rest_categories"], json!(["AUTHENTICATED", "GRANTED_PRIVILEGES"]));
-        assert_eq!(body["audit"]["log_request_body"], json!(false));
-        assert_eq!(body["audit"]["ignore_users"], json!(["kibanaserver"]));
-        assert_eq!(body["compliance"]["internal_config"], json!(true));
-        assert_eq!(body["compliance"]["write_watched_indices"], json!([]));
+        assert_eq!(body["audit"]["disabled_rest_categories"], json!(["AUTHENTICATED"]), "production's tuning stays");
+        assert!(body["audit"].get("log_request_body").is_none() && body["audit"].get("ignore_users").is_none());
+        assert_eq!(body["compliance"], current.config["compliance"]);
     }
 
     #[test]
@@ -505,6 +606,6 @@ mod tests {
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(!problems[0].warning && problems[0].prop == "audit_rest_disabled_categories");
         assert!(problems[1].warning && problems[1].message.contains("passwords"));
-        assert_eq!(k.normalize("audit_ignore_users", &Value::Null), Value::List(vec![Value::str("kibanaserver")]));
+        assert_eq!(k.normalize("audit_ignore_users", &Value::Null), Value::Null, "unset is as found");
     }
 }

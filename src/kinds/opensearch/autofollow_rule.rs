@@ -124,6 +124,7 @@ impl Kind for OpenSearchAutofollowRule {
 
     fn validate(&self, props: &Attrs) -> Vec<PropProblem> {
         let mut out: Vec<PropProblem> = roles_problem(props).into_iter().collect();
+        out.extend(super::rest::plain_http(props));
         match get_str(props, "pattern") {
             Some(p) if pattern_problem(p).is_some() => {
                 out.push(PropProblem::error("pattern", pattern_problem(p).unwrap_or_default()));

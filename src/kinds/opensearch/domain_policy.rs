@@ -13,12 +13,26 @@
 //! is then fine-grained access control's job: internal users and role
 //! mappings (`opensearch_internal_user`, `opensearch_role_mapping`).
 //!
+//! Never open to the internet by default: the standard document for a
+//! public domain needs `source_ips` (unset or empty is a plan error; opening
+//! it to everyone takes `source_ips: ["0.0.0.0/0"]`, written out). A domain in
+//! a VPC (`vpc: true`) is narrowed by its security groups, and AWS applies no
+//! address condition there ("You can't apply IP-based access policies to
+//! domains that reside within a VPC", developer guide, VPC domains); apply
+//! checks that the domain is what `vpc` says before writing.
+//!
 //! A change that takes access away from anonymous clients the current
 //! policy lets in (production Mattermost) is refused at plan time, with the
 //! statements that change and what it means, unless `accept_access_loss`.
 //!
+//! On an existing (adopted) domain, `keep_existing: true` keeps every
+//! statement its policy has (production's clients: IAM roles of other
+//! services, other networks) and adds only the standard statements it does
+//! not already carry: never a replacement.
+//!
 //! Deleting the resource gives the domain back the policy it had before
-//! standby (`previous_policy`, recorded at create). When it had none, the
+//! standby (`previous_policy`, read before the create and written ahead to
+//! the journal, so a killed apply still knows it). When it had none, the
 //! domain is left with no policy, which refuses every request: a plan that
 //! would cut off clients the current policy lets in is refused, unless the
 //! domain goes in the same plan or `accept_access_loss`.
@@ -44,7 +58,16 @@ static SCHEMA: Schema = Schema {
             "source_ips",
             Type::List(&Type::String),
             "Addresses (CIDRs) allowed to reach a public domain: an `aws:SourceIp` condition on the HTTP \
-             statement. `[]` for a VPC domain whose security groups narrow access. Unset, the plan warns.",
+             statement (Mattermost's nodes reach a public endpoint from their NAT gateways' addresses). Required \
+             for a public domain; `[\"0.0.0.0/0\"]` opens it to the internet, on purpose. Leave it out with `vpc: \
+             true`.",
+        ),
+        Prop::optional(
+            "vpc",
+            Type::Bool,
+            "The domain is in a VPC (its `vpc_options`): its security groups narrow access and the document has \
+             no address condition (default false: a public domain, which needs `source_ips`). Apply checks it \
+             against the domain.",
         ),
         Prop::optional(
             "cross_cluster_leader",
@@ -62,6 +85,13 @@ static SCHEMA: Schema = Schema {
             "access_policies",
             Type::Json,
             "A whole policy document instead of the standard one (compared semantically).",
+        ),
+        Prop::optional(
+            "keep_existing",
+            Type::Bool,
+            "Keep the statements the domain's policy has when this resource is created (an adopted domain's own \
+             clients) and add only what the standard document allows beyond them (default false: the document \
+             replaces it). Destroy puts the policy found back.",
         ),
         Prop::optional(
             "accept_access_loss",
@@ -117,15 +147,100 @@ pub fn standard_document(domain_arn: &str, p: &Attrs) -> Option<Value> {
     Some(Value::from_json(&json!({"Version": "2012-10-17", "Statement": statements})))
 }
 
-/// The document to apply: as given, or the standard one.
+/// Who the standard document lets in over the network: a public domain
+/// needs `source_ips` (everyone only when written out), a VPC domain none.
+fn network_problem(props: &Attrs) -> Option<PropProblem> {
+    let ips = props.get("source_ips").filter(|v| !v.is_null());
+    if ips.is_some_and(Value::has_unknown) || props.get("vpc").is_some_and(Value::has_unknown) {
+        return None;
+    }
+    let ips = string_list(ips).unwrap_or_default();
+    if get_bool(props, "vpc") == Some(true) {
+        return (!ips.is_empty()).then(|| {
+            PropProblem::error(
+                "source_ips",
+                "a domain in a VPC takes no `source_ips`: AWS applies no IP-based access policy there (\"You can't \
+                 apply IP-based access policies to domains that reside within a VPC\"); its security groups decide \
+                 who reaches it",
+            )
+        });
+    }
+    ips.is_empty().then(|| {
+        PropProblem::error(
+            // Located at `source_ips` when written (even as null), else the block.
+            "source_ips",
+            "this policy would let anyone on the internet reach the domain (only its login stands in the way): give \
+             `source_ips` (the addresses Mattermost's nodes and standby reach it from: NAT gateways, VPN), set `vpc: \
+             true` for a domain in a VPC, or write `source_ips: [\"0.0.0.0/0\"]` to open it on purpose",
+        )
+    })
+}
+
+/// Checks, before writing, that the domain is what `vpc` says: an address
+/// condition on a VPC domain, or none on a public one, is not what the
+/// configuration meant. One DescribeDomain.
+async fn check_network(cx: &Ctx<'_>, name: &str, desired: &Attrs) -> Result<(), KindError> {
+    if desired.get("access_policies").is_some_and(|v| !v.is_null()) {
+        return Ok(());
+    }
+    let out = cx.aws.opensearch(cx.region).await.describe_domain().domain_name(name).send().await;
+    let in_vpc = match out {
+        Ok(o) => o.domain_status().is_some_and(|d| d.vpc_options().is_some()),
+        Err(e) if is_gone(&e, GONE) => return Ok(()),
+        Err(e) => return Err(os_error("DescribeDomain", e)),
+    };
+    let said = get_bool(desired, "vpc") == Some(true);
+    if in_vpc == said {
+        return Ok(());
+    }
+    Err(KindError::Failed(if in_vpc {
+        format!("{name} is in a VPC: set `vpc: true` (and no `source_ips`) for its access policy")
+    } else {
+        format!(
+            "{name} is a public domain, not in a VPC: its access policy needs `source_ips` (and no `vpc: true`), or \
+             anyone on the internet reaches it"
+        )
+    }))
+}
+
+/// The document to apply: as given, or the standard one, with the statements
+/// found before standby kept in front when `keep_existing`.
 fn document(p: &Attrs) -> Option<Value> {
-    match p.get("access_policies") {
-        Some(doc) if !doc.is_null() => Some(doc.clone()),
-        _ => {
-            let arn = get_str(p, "domain_arn")?;
-            standard_document(arn, p)
+    let own = match p.get("access_policies") {
+        Some(doc) if !doc.is_null() => doc.clone(),
+        _ => standard_document(get_str(p, "domain_arn")?, p)?,
+    };
+    if get_bool(p, "keep_existing") != Some(true) {
+        return Some(own);
+    }
+    // Not read yet (a create not applied): known once it is.
+    let found = p.get("previous_policy")?;
+    Some(merged(found, &own))
+}
+
+/// `found`'s statements, then those of `own` it does not already carry.
+fn merged(found: &Value, own: &Value) -> Value {
+    let statements = |doc: &Json| -> Vec<Json> {
+        match doc.get("Statement") {
+            Some(Json::Array(a)) => a.clone(),
+            Some(s @ Json::Object(_)) => vec![s.clone()],
+            _ => Vec::new(),
+        }
+    };
+    let mut out = if found.is_null() { Vec::new() } else { statements(&as_json(found)) };
+    // Nothing found to keep: the document as standby writes it.
+    if out.is_empty() {
+        return own.clone();
+    }
+    let found_doc = json!({"Statement": out.clone()});
+    // Compared in the normalized form, added as written.
+    for (s, raw) in statements(&as_json(own)).into_iter().zip(statements(&access::parse(&own.to_json()))) {
+        if !out.contains(&s) && !access::already_allows(&found_doc, &s) {
+            out.push(raw);
         }
     }
+    let version = as_json(found).get("Version").cloned().unwrap_or(json!("2012-10-17"));
+    Value::from_json(&json!({"Version": version, "Statement": out}))
 }
 
 fn as_json(v: &Value) -> Json {
@@ -139,11 +254,13 @@ pub fn access_loss(old: &Value, new: &Value) -> Option<String> {
     if gone.is_empty() && denies.is_empty() {
         return None;
     }
-    let mut lines = vec![
-        "this policy change takes access away from clients the current policy lets in: unsigned (basic-auth) \
-         clients such as Mattermost would get 403 \"User: anonymous is not authorized\""
-            .to_string(),
-    ];
+    let who = if access::any_anonymous(&gone) || !denies.is_empty() {
+        "unsigned (basic-auth) clients such as Mattermost would get 403 \"User: anonymous is not authorized\""
+    } else {
+        "the IAM principals named below (other AWS services, tools) would be refused"
+    };
+    let mut lines =
+        vec![format!("this policy change takes access away from clients the current policy lets in: {who}")];
     lines.extend(gone.iter().map(|g| format!("  no longer allowed: {}", access::describe(g))));
     lines.extend(denies.iter().map(|d| format!("  newly denied: {d}")));
     lines.push("  policy change:".to_string());
@@ -196,7 +313,7 @@ impl Kind for OpenSearchDomainPolicy {
         let mut out = Vec::new();
         let given = |k: &str| props.get(k).is_some_and(|v| !v.is_null());
         if given("access_policies") {
-            for k in ["principals", "source_ips", "cross_cluster_leader"] {
+            for k in ["principals", "source_ips", "vpc", "cross_cluster_leader"] {
                 if given(k) {
                     out.push(PropProblem::error(
                         k,
@@ -215,6 +332,13 @@ impl Kind for OpenSearchDomainPolicy {
                 out.push(PropProblem::error("source_ips", format!("{ip:?} is not an IP address or CIDR block")));
             }
         }
+        if given("access_policies") && get_bool(props, "keep_existing") == Some(true) {
+            out.push(PropProblem::error(
+                "keep_existing",
+                "`keep_existing` adds the standard statements to the policy found; with a whole `access_policies` \
+                 leave it out",
+            ));
+        }
         let signed_only = string_list(props.get("principals")).is_some_and(|l| !l.iter().any(|p| p == "*"));
         if signed_only {
             out.push(PropProblem::warning(
@@ -223,13 +347,8 @@ impl Kind for OpenSearchDomainPolicy {
                  calls use basic auth (unsigned, anonymous to AWS) and would get 403 \"User: anonymous is not \
                  authorized\"",
             ));
-        } else if !given("access_policies") && !given("source_ips") {
-            out.push(PropProblem::warning(
-                "domain_arn",
-                "the policy lets anyone reach this domain's login (fine-grained access control still asks for a \
-                 user): narrow it with `source_ips`, or set `source_ips: []` for a VPC domain whose security groups \
-                 do",
-            ));
+        } else if !given("access_policies") {
+            out.extend(network_problem(props));
         }
         out
     }
@@ -335,14 +454,80 @@ impl Kind for OpenSearchDomainPolicy {
         get_str(desired, "domain_arn").and_then(parse_domain_arn).map(|(_, _, n)| n.to_string())
     }
 
+    /// The policy the domain has now: written ahead, before the create, as
+    /// `previous_policy` (null: none).
+    async fn before_create(&self, cx: &Ctx<'_>, desired: &Attrs) -> Result<Attrs, KindError> {
+        let arn = req_str(desired, "domain_arn")?;
+        let (_, _, name) = parse_domain_arn(arn).ok_or_else(|| KindError::Failed(format!("bad domain ARN {arn:?}")))?;
+        let current = self.read(cx, name, desired).await?.and_then(|a| a.get("access_policies").cloned());
+        Ok([("previous_policy".to_string(), current.unwrap_or(Value::Null))].into())
+    }
+
+    fn kept(&self) -> &'static [&'static str] {
+        &["previous_policy"]
+    }
+
+    fn acts_on(&self, props: &Attrs) -> Option<crate::kinds::Target> {
+        get_str(props, "domain_arn").map(|a| crate::kinds::Target::new("aws_opensearch_domain", "arn", a))
+    }
+
+    fn production_effect(
+        &self,
+        before: Option<&Attrs>,
+        after: Option<&Attrs>,
+        _changed: &std::collections::BTreeSet<String>,
+    ) -> Option<String> {
+        let statements = |a: &Attrs, k: &str| -> Vec<Json> {
+            match a.get(k).map(as_json).and_then(|d| d.get("Statement").cloned()) {
+                Some(Json::Array(s)) => s,
+                Some(s @ Json::Object(_)) => vec![s],
+                _ => Vec::new(),
+            }
+        };
+        match (before, after) {
+            (None, Some(a)) if get_bool(a, "keep_existing") == Some(true) => {
+                let own = get_str(a, "domain_arn").and_then(|arn| standard_document(arn, a));
+                let wanted: Vec<String> = own
+                    .map(|d| access::grants(&as_json(&d)).iter().map(access::describe).collect())
+                    .unwrap_or_default();
+                Some(format!(
+                    "adds to the domain's access policy what replication and basic-auth clients (Mattermost, standby) \
+                     need, where its own statements (which all stay) do not already allow it: {}. A policy change is \
+                     no blue/green deployment; destroy puts the policy found back",
+                    wanted.join("; ")
+                ))
+            }
+            (None, Some(_)) => Some(
+                "replaces the domain's access policy with the standard document (the policy found is kept on record \
+                 and put back by destroy)"
+                    .into(),
+            ),
+            (Some(b), None) => Some(match previous(b) {
+                Some(_) => "puts back the access policy the domain had before standby".into(),
+                None => "leaves the domain with no access policy: every request is refused".into(),
+            }),
+            (Some(b), Some(a)) => {
+                let (old, new) = (statements(b, "access_policies"), statements(a, "access_policies"));
+                let added: Vec<String> = new.iter().filter(|s| !old.contains(s)).map(|s| s.to_string()).collect();
+                let gone: Vec<String> = old.iter().filter(|s| !new.contains(s)).map(|s| s.to_string()).collect();
+                if added.is_empty() && gone.is_empty() {
+                    return None;
+                }
+                Some(format!("access policy statements added: {}; removed: {}", added.len(), gone.len()))
+            }
+            _ => None,
+        }
+    }
+
     async fn create(&self, cx: &Ctx<'_>, desired: &Attrs) -> Result<Created, KindError> {
         let arn = req_str(desired, "domain_arn")?;
         let (_, _, name) = parse_domain_arn(arn).ok_or_else(|| KindError::Failed(format!("bad domain ARN {arn:?}")))?;
         let doc = document(desired).ok_or_else(|| KindError::Failed("the policy document is not known".into()))?;
         // An existing domain (adopted) may already have a policy its clients
-        // rely on: the same rule as for an update, and it is kept on record
-        // so that deleting this resource restores it.
-        let current = self.read(cx, name, desired).await?.and_then(|a| a.get("access_policies").cloned());
+        // rely on (read and written ahead by `before_create`): the same rule
+        // as for an update, and deleting this resource restores it.
+        check_network(cx, name, desired).await?;
+        let current = previous(desired).cloned();
         if get_bool(desired, "accept_access_loss") != Some(true)
             && let Some(why) = current.as_ref().and_then(|c| access_loss(c, &doc))
         {
@@ -351,7 +536,7 @@ impl Kind for OpenSearchDomainPolicy {
         put_policy(cx, name, &policy::to_json_string(&doc)).await?;
         let mut attrs = desired.clone();
         self.derive(&mut attrs);
-        attrs.insert("previous_policy".into(), current.unwrap_or(Value::Null));
+        attrs.entry("previous_policy".into()).or_insert(Value::Null);
         Ok(Created { id: name.to_string(), attrs })
     }
 
@@ -383,7 +568,15 @@ impl Kind for OpenSearchDomainPolicy {
         a.insert("domain_name".into(), Value::str(d.domain_name()));
         a.insert("access_policies".into(), policy::from_aws(doc));
         // standby's inputs to the document, not reported by AWS.
-        for k in ["principals", "source_ips", "cross_cluster_leader", "accept_access_loss", "previous_policy"] {
+        for k in [
+            "principals",
+            "source_ips",
+            "vpc",
+            "cross_cluster_leader",
+            "keep_existing",
+            "accept_access_loss",
+            "previous_policy",
+        ] {
             if let Some(p) = prior.get(k) {
                 a.insert(k.into(), p.clone());
             }
@@ -391,8 +584,13 @@ impl Kind for OpenSearchDomainPolicy {
         Ok(Some(a))
     }
 
-    async fn update(&self, cx: &Ctx<'_>, id: &str, _prior: &Attrs, desired: &Attrs) -> Result<(), KindError> {
-        let doc = document(desired).ok_or_else(|| KindError::Failed("the policy document is not known".into()))?;
+    async fn update(&self, cx: &Ctx<'_>, id: &str, prior: &Attrs, desired: &Attrs) -> Result<(), KindError> {
+        let mut desired = desired.clone();
+        if let Some(found) = prior.get("previous_policy") {
+            desired.entry("previous_policy".into()).or_insert_with(|| found.clone());
+        }
+        let doc = document(&desired).ok_or_else(|| KindError::Failed("the policy document is not known".into()))?;
+        check_network(cx, id, &desired).await?;
         put_policy(cx, id, &policy::to_json_string(&doc)).await
     }
 
@@ -458,11 +656,31 @@ mod tests {
     }
 
     #[test]
-    fn warnings_for_an_open_domain_and_for_signed_only_principals() {
-        let open = OpenSearchDomainPolicy.validate(&props(&[("domain_arn", Value::str(ARN))]));
-        assert!(open.len() == 1 && open[0].warning && open[0].message.contains("source_ips"), "{open:?}");
-        let vpc = props(&[("domain_arn", Value::str(ARN)), ("source_ips", Value::List(vec![]))]);
-        assert!(OpenSearchDomainPolicy.validate(&vpc).is_empty());
+    fn an_open_public_domain_is_an_error_unless_written_out() {
+        let ips = |l: &[&str]| Value::List(l.iter().map(|s| Value::str(*s)).collect());
+        let errors = |pairs: &[(&str, Value)]| -> Vec<(String, bool)> {
+            let mut p = props(&[("domain_arn", Value::str(ARN))]);
+            p.extend(props(pairs));
+            OpenSearchDomainPolicy.validate(&p).into_iter().map(|p| (p.prop, p.warning)).collect()
+        };
+        // Unset, or empty: anyone on the internet would reach it.
+        assert_eq!(errors(&[]), [("source_ips".to_string(), false)]);
+        assert_eq!(errors(&[("source_ips", ips(&[]))]), [("source_ips".to_string(), false)]);
+        // Narrowed, or opened on purpose.
+        assert!(errors(&[("source_ips", ips(&["10.0.0.0/8"]))]).is_empty());
+        assert!(errors(&[("source_ips", ips(&["0.0.0.0/0"]))]).is_empty());
+        // A VPC domain: its security groups narrow it; an address list is refused.
+        assert!(errors(&[("vpc", Value::Bool(true))]).is_empty());
+        assert!(errors(&[("vpc", Value::Bool(true)), ("source_ips", ips(&[]))]).is_empty());
+        assert_eq!(errors(&[("vpc", Value::Bool(true)), ("source_ips", ips(&["10.0.0.0/8"]))]).len(), 1);
+        // Not known yet (a variable): decided when it is.
+        assert!(errors(&[("source_ips", Value::Unknown)]).is_empty());
+        let msg = &OpenSearchDomainPolicy.validate(&props(&[("domain_arn", Value::str(ARN))]))[0].message;
+        assert!(msg.contains("anyone on the internet") && msg.contains("0.0.0.0/0"), "{msg}");
+    }
+
+    #[test]
+    fn signed_only_principals_and_bad_addresses() {
         let iam = props(&[
             ("domain_arn", Value::str(ARN)),
             ("principals", Value::List(vec![Value::str("arn:aws:iam::123456789012:root")])),

@@ -215,6 +215,7 @@ impl Kind for OpenSearchIndexReplication {
 
     fn validate(&self, props: &Attrs) -> Vec<PropProblem> {
         let mut out: Vec<PropProblem> = roles_problem(props).into_iter().collect();
+        out.extend(super::rest::plain_http(props));
         for k in ["follower_index", "leader_index"] {
             if let Some(p) = get_str(props, k).and_then(index_problem) {
                 out.push(PropProblem::error(k, p));

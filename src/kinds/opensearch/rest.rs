@@ -128,6 +128,46 @@ pub fn tls_name(base: &str, domain_endpoint: &str) -> Option<String> {
     (!host.eq_ignore_ascii_case(domain_endpoint)).then(|| domain_endpoint.to_string())
 }
 
+/// Whether `url` sends credentials in clear to another machine: plain
+/// `http://` to a host that is not loopback (the local emulator, a tunnel's
+/// local end are).
+pub fn in_clear(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else { return false };
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    let loopback = host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        || host.eq_ignore_ascii_case("localhost")
+        || host.to_ascii_lowercase().ends_with(".localhost");
+    !loopback
+}
+
+/// A plan warning for an `endpoint_url` that sends the user's password
+/// (basic auth) in clear.
+pub fn plain_http(props: &Attrs) -> Option<crate::kinds::PropProblem> {
+    let url = get_str(props, "endpoint_url")?;
+    in_clear(url).then(|| {
+        crate::kinds::PropProblem::warning(
+            "endpoint_url",
+            format!(
+                "{url} is plain HTTP to another machine: the user's password (basic auth) travels in clear; use \
+                 https://, or a tunnel whose local end is loopback"
+            ),
+        )
+    })
+}
+
+/// The same for `STANDBY_OPENSEARCH_ENDPOINT_URL`, as a line to print.
+pub fn env_in_clear() -> Option<String> {
+    let url = std::env::var(ENV_ENDPOINT_URL).ok().filter(|u| in_clear(u))?;
+    Some(format!(
+        "{ENV_ENDPOINT_URL}={url} is plain HTTP to another machine: the domains' passwords (basic auth) travel in \
+         clear; use https://, or a tunnel whose local end is loopback"
+    ))
+}
+
 /// Where to connect for `domain_endpoint`, given the per-resource override.
 pub fn base_url(domain_endpoint: &str, endpoint_url: Option<&str>) -> String {
     let chosen = endpoint_url
@@ -169,7 +209,8 @@ impl Domain {
     }
 
     /// Sends one request, retrying transient failures (429, 502–504,
-    /// connection errors, timeouts) with capped, jittered exponential
+    /// connection errors, timeouts; for reads also 500, as the AWS SDK
+    /// retries an internal error) with capped, jittered exponential
     /// backoff, up to [`max_attempts`]. `call` names it in errors (e.g. "PUT
     /// _plugins/_replication/{index}/_start"). Any other HTTP status comes
     /// back as an [`Answer`]. A call that may have taken effect (its answer
@@ -222,12 +263,17 @@ impl Domain {
         repeatable: bool,
     ) -> Result<Answer, KindError> {
         let max = max_attempts();
+        let read = matches!(method, Method::GET | Method::HEAD);
         let mut attempt = 1;
         loop {
             let (outcome, fate) = match self.attempt(call, method.clone(), path, body.clone()).await {
                 Ok(a) => match a.status.as_u16() {
                     // Throttled: refused before doing anything.
                     429 => (Ok(a), Fate::NotDone),
+                    // An internal error of the domain: a read changes nothing,
+                    // so it is asked again (a write's 500 is the plugin's
+                    // answer, e.g. a rule that exists, and stands).
+                    500 if read => (Ok(a), Fate::NotDone),
                     // A gateway's answer: the domain may or may not have acted.
                     502..=504 => (Ok(a), Fate::Unknown),
                     _ => return Ok(a),
@@ -457,6 +503,25 @@ pub fn rest_hint(status: StatusCode, code: &str, message: &str) -> Option<String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_http_to_another_machine_warns() {
+        for clear in ["http://10.0.0.5:9200", "http://proxy.internal", "http://[2001:db8::1]:80/x"] {
+            assert!(in_clear(clear), "{clear}");
+        }
+        for fine in [
+            "https://10.0.0.5:9200",
+            "http://127.0.0.1:4566",
+            "http://localhost:9200",
+            "http://[::1]:9200",
+            "http://123456789012.localhost:80",
+        ] {
+            assert!(!in_clear(fine), "{fine}");
+        }
+        let p: Attrs = [("endpoint_url".to_string(), crate::value::Value::str("http://10.0.0.5:9200"))].into();
+        let w = plain_http(&p).unwrap();
+        assert!(w.warning && w.prop == "endpoint_url" && w.message.contains("in clear"), "{}", w.message);
+    }
 
     #[test]
     fn the_property_wins_over_the_environment_over_the_default() {

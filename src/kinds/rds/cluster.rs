@@ -15,7 +15,7 @@
 
 use super::{ENGINE, bool_or, check_member, get_bool, poll, rds_error, write_forwarding_problem};
 use crate::kinds::aws::{get_i64, get_str, is_gone, req_str};
-use crate::kinds::schema::{Prop, Schema, Type};
+use crate::kinds::schema::{P_ALLOW_DISRUPTION, P_UNLESS_ADOPTED, Prop, Schema, Type};
 use crate::kinds::{Created, Ctx, Kind, KindError, PlanView, PropProblem};
 use crate::value::{Attrs, Value};
 use async_trait::async_trait;
@@ -63,15 +63,30 @@ static SCHEMA: Schema = Schema {
             "manage_master_user_password",
             Type::Bool,
             "Let RDS keep the master password in Secrets Manager. Default: true unless `master_password` is given or \
-             the cluster is a secondary.",
-        ),
+             the cluster is a secondary; unset on an existing (adopted) cluster: as found.",
+        )
+        .or_computed(),
+        Prop::optional(
+            "database_name",
+            Type::String,
+            "Database created with the cluster (CreateDBCluster `DatabaseName`; Mattermost's, e.g. `mattermost`). \
+             Create-only: a change replaces the cluster, which standby refuses on an adopted one. Unset: none is \
+             created (and an adopted cluster keeps what it has). Not for a secondary: it has the primary's.",
+        )
+        .force_new()
+        .or_computed(),
         Prop::optional("db_subnet_group_name", Type::String, "DB subnet group (the VPC's subnets).")
             .force_new()
             .or_computed(),
         Prop::optional("vpc_security_group_ids", Type::List(&Type::String), "VPC security groups.").or_computed(),
         Prop::optional("backup_retention_period", Type::Number, "Days of automated backups (1-35; AWS default 1).")
             .or_computed(),
-        Prop::optional("deletion_protection", Type::Bool, "Refuse deletion (default false)."),
+        Prop::optional(
+            "deletion_protection",
+            Type::Bool,
+            "Refuse deletion (default false; unset on an adopted cluster: as found).",
+        )
+        .or_computed(),
         Prop::optional(
             "enabled_cloudwatch_logs_exports",
             Type::List(&Type::String),
@@ -103,6 +118,16 @@ static SCHEMA: Schema = Schema {
             Type::String,
             "Name of the final snapshot (default `<cluster_identifier>-final-<unix time>`).",
         ),
+        Prop::optional(
+            "apply_immediately",
+            Type::Bool,
+            "Make changes now rather than in the cluster's maintenance window (`ApplyImmediately`, which also applies \
+             the cluster's pending modifications). Default: true for a cluster standby created, false for an adopted \
+             one (production's changes wait for its maintenance window; some, such as deletion protection, AWS \
+             always makes at once). standby's own setting, kept in state.",
+        ),
+        P_ALLOW_DISRUPTION,
+        P_UNLESS_ADOPTED,
         Prop::computed("arn", Type::String, "Cluster ARN."),
         Prop::computed("endpoint", Type::String, "Writer endpoint (Mattermost's DataSource host)."),
         Prop::computed("reader_endpoint", Type::String, "Reader endpoint (Mattermost's DataSourceReplicas host)."),
@@ -211,7 +236,6 @@ impl Kind for RdsCluster {
         {
             out.push(PropProblem::error("engine", format!("engine must be `{ENGINE}` for this topology, got {e:?}")));
         }
-        let joins = props.contains_key("global_cluster_identifier");
         if get_bool(props, "enable_global_write_forwarding") == Some(true)
             && let Some(p) = get_str(props, "engine_version").and_then(write_forwarding_problem)
         {
@@ -221,12 +245,6 @@ impl Kind for RdsCluster {
             out.push(PropProblem::error(
                 "master_password",
                 "give either `master_password` or `manage_master_user_password: true`, not both",
-            ));
-        }
-        if !joins && !props.contains_key("master_username") {
-            out.push(PropProblem::error(
-                "master_username",
-                "a cluster that is not a secondary needs `master_username`",
             ));
         }
         for t in log_exports(props).unwrap_or_default() {
@@ -243,6 +261,17 @@ impl Kind for RdsCluster {
             out.push(PropProblem::error("backup_retention_period", format!("must be 1-35 days, got {n}")));
         }
         out
+    }
+
+    fn check_create(&self, props: &Attrs) -> Vec<PropProblem> {
+        if props.contains_key("global_cluster_identifier") || props.contains_key("master_username") {
+            return Vec::new();
+        }
+        vec![PropProblem::error(
+            "master_username",
+            "a cluster standby creates that is not a secondary needs `master_username` (unset means \"as found\", \
+             for an adopted cluster)",
+        )]
     }
 
     fn check_plan(&self, props: &Attrs, view: &dyn PlanView) -> Vec<PropProblem> {
@@ -306,15 +335,86 @@ impl Kind for RdsCluster {
         if changed.contains("manage_master_user_password")
             && get_bool(planned, "manage_master_user_password") == Some(true)
         {
-            out.push(PropProblem::warning(
+            out.push(PropProblem::error(
                 "manage_master_user_password",
                 "this adopted cluster keeps its own master password; manage_master_user_password: true moves it to \
                  Secrets Manager, which rotates it: the running Mattermost loses its database connections until its \
-                 DataSource gets the new password (and a global database member cannot use an RDS-managed password); \
-                 set manage_master_user_password: false to keep it",
+                 DataSource gets the new password (and a global database member cannot use an RDS-managed password)",
+            ));
+        }
+        // AWS (botocore ModifyDBCluster.ManageMasterUserPassword): leaving
+        // Secrets Manager "must specify MasterUserPassword"; RDS then deletes
+        // the secret and the password changes.
+        if changed.contains("manage_master_user_password")
+            && get_bool(aws, "manage_master_user_password") == Some(true)
+            && get_bool(planned, "manage_master_user_password") == Some(false)
+        {
+            let why = if password(planned).is_some() {
+                "with the master_password given, RDS deletes the secret Mattermost may read its password from and \
+                 changes the password under it"
+            } else {
+                "AWS requires a new master password to leave Secrets Manager (ModifyDBCluster refuses \
+                 ManageMasterUserPassword=false without MasterUserPassword), and none is given"
+            };
+            out.push(PropProblem::error(
+                "manage_master_user_password",
+                format!(
+                    "this adopted cluster's master password is RDS-managed (Secrets Manager); {why}. Leave \
+                     manage_master_user_password unset to keep it as it is"
+                ),
+            ));
+        }
+        // A shorter retention shrinks how far back production can be restored.
+        if let (Some(was), Some(will)) =
+            (get_i64(aws, "backup_retention_period"), get_i64(planned, "backup_retention_period"))
+            && will < was
+        {
+            out.push(PropProblem::error(
+                "backup_retention_period",
+                format!(
+                    "this cuts the adopted cluster's backup retention from {was} to {will} days: point-in-time \
+                     restore no longer reaches back beyond {will} days (Aurora keeps restore data for the retention \
+                     period only) and older automated backups are deleted"
+                ),
+            ));
+        }
+        if get_bool(planned, "apply_immediately") == Some(true) && changed.iter().any(|c| c != "apply_immediately") {
+            out.push(PropProblem::warning(
+                "apply_immediately",
+                "apply_immediately: true on this adopted cluster also applies its pending modifications now \
+                 (botocore ModifyDBCluster.ApplyImmediately: \"the modifications in this request and any pending \
+                 modifications\"), not in its maintenance window",
             ));
         }
         out
+    }
+
+    fn kept(&self) -> &'static [&'static str] {
+        &["apply_immediately", "allow_disruption", "skip_final_snapshot", "final_snapshot_identifier"]
+    }
+
+    fn production_effect(
+        &self,
+        before: Option<&Attrs>,
+        after: Option<&Attrs>,
+        changed: &std::collections::BTreeSet<String>,
+    ) -> Option<String> {
+        let (before, after) = (before?, after?);
+        let shown = |a: &Attrs, k: &str| a.get(k).map(|v| v.to_string()).unwrap_or_else(|| "(unset)".into());
+        let lines: Vec<String> = changed
+            .iter()
+            .filter(|k| !["apply_immediately", "allow_disruption"].contains(&k.as_str()))
+            .map(|k| format!("`{k}`: {} -> {}", shown(before, k), shown(after, k)))
+            .collect();
+        if lines.is_empty() {
+            return None;
+        }
+        let when = if get_bool(after, "apply_immediately") == Some(true) {
+            "now (apply_immediately)"
+        } else {
+            "in place, without downtime; what AWS defers waits for the cluster's maintenance window"
+        };
+        Some(format!("{} ({when})", lines.join("; ")))
     }
 
     fn derive(&self, planned: &mut Attrs) {
@@ -347,6 +447,7 @@ impl Kind for RdsCluster {
             .set_engine_version(version)
             .set_global_cluster_identifier(global.map(str::to_string))
             .set_master_username(get_str(desired, "master_username").map(str::to_string))
+            .set_database_name(get_str(desired, "database_name").map(str::to_string))
             .set_db_subnet_group_name(get_str(desired, "db_subnet_group_name").map(str::to_string))
             .set_backup_retention_period(get_i64(desired, "backup_retention_period").map(|n| n as i32))
             .deletion_protection(get_bool(desired, "deletion_protection").unwrap_or(false))
@@ -398,6 +499,7 @@ impl Kind for RdsCluster {
         }
         put("enable_global_write_forwarding", Some(Value::Bool(c.global_write_forwarding_requested() == Some(true))));
         put("master_username", c.master_username().map(Value::str));
+        put("database_name", c.database_name().filter(|d| !d.is_empty()).map(Value::str));
         put("manage_master_user_password", Some(Value::Bool(c.master_user_secret().is_some())));
         put("master_user_secret_arn", c.master_user_secret().and_then(|s| s.secret_arn()).map(Value::str));
         put("db_subnet_group_name", c.db_subnet_group().map(Value::str));
@@ -430,7 +532,11 @@ impl Kind for RdsCluster {
                 != self.normalize(k, desired.get(k).unwrap_or(&Value::Null))
         };
         let rds = cx.aws.rds(cx.region).await;
-        let mut req = rds.modify_db_cluster().db_cluster_identifier(id).apply_immediately(true);
+        // Production's changes wait for its maintenance window unless the
+        // configuration says otherwise (ApplyImmediately also applies the
+        // cluster's pending modifications).
+        let now = get_bool(desired, "apply_immediately").unwrap_or(!cx.adopted);
+        let mut req = rds.modify_db_cluster().db_cluster_identifier(id).apply_immediately(now);
         let mut any = false;
         if changed("engine_version")
             && let Some(v) = get_str(desired, "engine_version")
@@ -451,8 +557,10 @@ impl Kind for RdsCluster {
                 .enable_global_write_forwarding(get_bool(desired, "enable_global_write_forwarding").unwrap_or(false));
             any = true;
         }
-        // The password is compared by the engine (hashes): desired carries it only when it changes or is new.
-        if let Some(p) = password(desired) {
+        // The password is compared by hash: sent only when the plan changes it.
+        if cx.changed.contains("master_password")
+            && let Some(p) = password(desired)
+        {
             req = req.master_user_password(p);
             any = true;
         }

@@ -186,6 +186,56 @@ impl Kind for RdsGlobalCluster {
         get_str(desired, "global_cluster_identifier").map(str::to_string)
     }
 
+    /// An adopted cluster becomes this global cluster's first member.
+    fn acts_on(&self, props: &Attrs) -> Option<crate::kinds::Target> {
+        get_str(props, "source_db_cluster")
+            .map(|s| crate::kinds::Target::new("aws_rds_cluster", "cluster_identifier", super::cluster_id_of(s)))
+    }
+
+    /// The existing cluster it adopts as its source keeps its master
+    /// password in Secrets Manager: AWS refuses it in a global database.
+    async fn existing(&self, cx: &Ctx<'_>, props: &Attrs) -> Result<crate::kinds::Existing, KindError> {
+        let Some(source) = get_str(props, "source_db_cluster") else { return Ok(crate::kinds::Existing::Clear) };
+        let id = cluster_id_of(source);
+        let out = match cx.aws.rds(cx.region).await.describe_db_clusters().db_cluster_identifier(id).send().await {
+            Ok(out) => out,
+            Err(e) if is_gone(&e, &["DBClusterNotFoundFault"]) => return Ok(crate::kinds::Existing::Clear),
+            Err(e) => return Err(rds_error("DescribeDBClusters", e)),
+        };
+        let managed = out.db_clusters().iter().any(|c| c.master_user_secret().is_some());
+        let global = get_str(props, "global_cluster_identifier").unwrap_or("the global cluster");
+        Ok(if managed {
+            crate::kinds::Existing::Refused(format!("cluster {id}: {}", super::managed_password_problem(global)))
+        } else {
+            crate::kinds::Existing::Clear
+        })
+    }
+
+    fn production_effect(
+        &self,
+        before: Option<&Attrs>,
+        after: Option<&Attrs>,
+        changed: &std::collections::BTreeSet<String>,
+    ) -> Option<String> {
+        Some(match (before, after) {
+            (None, Some(a)) => format!(
+                "makes the cluster the first member and writer of global cluster {:?} (CreateGlobalCluster with \
+                 SourceDBClusterIdentifier), in place, without downtime; Aurora then replicates its storage to the \
+                 secondary region, and engine upgrades go through the global cluster. Destroy takes it out of the \
+                 global cluster again; it keeps running on its own",
+                get_str(a, "global_cluster_identifier").unwrap_or("?")
+            ),
+            (Some(_), None) => {
+                "takes the cluster out of the global cluster (RemoveFromGlobalCluster); it keeps running on its own"
+                    .into()
+            }
+            (Some(_), Some(_)) if changed.contains("writer_region") => {
+                "moves the writer to the other region (a switchover): the cluster becomes a secondary".into()
+            }
+            _ => return None,
+        })
+    }
+
     async fn create(&self, cx: &Ctx<'_>, desired: &Attrs) -> Result<Created, KindError> {
         let id = req_str(desired, "global_cluster_identifier")?;
         let rds = cx.aws.rds(cx.region).await;

@@ -217,12 +217,15 @@ fn check_global(props: &Attrs, view: &dyn PlanView) -> Vec<PropProblem> {
 }
 
 /// AWS does not support Secrets Manager managed master passwords in a global database.
-fn managed_password_problem(global_id: &str) -> String {
+pub(crate) fn managed_password_problem(global_id: &str) -> String {
     format!(
-        "this cluster would have an RDS-managed (Secrets Manager) master password, which AWS does not support for \
-         clusters in an Aurora global database ({global_id:?}; Aurora User Guide, \"Password management with Amazon \
-         Aurora and AWS Secrets Manager\", Limitations): give `master_password` from a sensitive variable (an \
-         existing cluster using a managed secret is switched to it by the next apply)"
+        "this cluster has (or would have) an RDS-managed (Secrets Manager) master password, which AWS does not \
+         support for clusters in an Aurora global database ({global_id:?}; Aurora User Guide, \"Password management \
+         with Amazon Aurora and AWS Secrets Manager\", Limitations). A cluster standby creates: give \
+         `master_password` from a sensitive variable. An existing (adopted) cluster keeps its password as it is: \
+         leaving Secrets Manager means a new master password (ModifyDBCluster with ManageMasterUserPassword=false \
+         requires MasterUserPassword, and RDS deletes the secret), which Mattermost's DataSource must be given at \
+         the same time; make that switch yourself when Mattermost can take it, then plan again"
     )
 }
 
@@ -292,6 +295,18 @@ fn check_member(props: &Attrs, view: &dyn PlanView) -> Vec<PropProblem> {
         None => true,
     };
     if secondary {
+        // The database and its users live in the shared storage: the
+        // secondary has the primary's (CreateDBCluster `DatabaseName` is the
+        // primary's business).
+        if get_str(props, "database_name").is_some() {
+            out.push(PropProblem::error(
+                "database_name",
+                format!(
+                    "a secondary cluster has the databases of global cluster {global_id:?}'s primary; set \
+                     `database_name` on the primary and remove it here"
+                ),
+            ));
+        }
         for prop in &has_creds {
             out.push(PropProblem::error(
                 prop,

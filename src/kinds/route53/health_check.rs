@@ -67,7 +67,8 @@ static SCHEMA: Schema = Schema {
         Prop::optional(
             "disabled",
             Type::Bool,
-            "Stop probing and report healthy (default false): a manual lever that pins DNS to the PRIMARY.",
+            "Stop probing and report healthy (default false): a manual lever that keeps DNS on the PRIMARY unless \
+             its record also evaluates target health and the target has no healthy endpoint.",
         ),
         Prop::optional("enable_sni", Type::Bool, "Send `fqdn` as TLS SNI (default true for HTTPS types).")
             .or_computed(),

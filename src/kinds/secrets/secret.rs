@@ -3,8 +3,10 @@
 //!
 //! Deleting a secret schedules it for deletion: AWS keeps it for
 //! `recovery_window_in_days` (7-30, default 30; `restore-secret` brings it
-//! back), during which its name stays taken; `0` deletes it at once without
-//! recovery. The plan says which.
+//! back), during which its name stays taken; `0` deletes it without
+//! recovery, which AWS finishes in the background moments later (a create
+//! of the same name meanwhile is refused: standby waits for it). The plan
+//! says which.
 //!
 //! An answer lost after CreateSecret: the SDK repeats the call, AWS answers
 //! `ResourceExistsException`, and standby finds the secret by its name
@@ -44,7 +46,7 @@ static SCHEMA: Schema = Schema {
             "recovery_window_in_days",
             Type::Number,
             "On delete, days AWS keeps the secret recoverable before deleting it (7-30, default 30); 0 deletes it \
-             at once, without recovery. No API call: used when standby deletes it.",
+             without recovery (AWS finishes within moments). No API call: used when standby deletes it.",
         ),
         Prop::optional("tags", Type::Map(&Type::String), "Tags."),
         Prop::computed("arn", Type::String, "The secret's ARN (Mattermost's instances read it by ARN)."),
@@ -88,7 +90,7 @@ impl Kind for SecretsManagerSecret {
         {
             out.push(PropProblem::error(
                 "recovery_window_in_days",
-                format!("must be 0 (delete at once, without recovery) or 7 to 30 days, got {n}"),
+                format!("must be 0 (delete without recovery) or 7 to 30 days, got {n}"),
             ));
         }
         out
@@ -106,7 +108,7 @@ impl Kind for SecretsManagerSecret {
     fn delete_effect(&self, prior: &Attrs) -> Option<String> {
         let window = get_i64(prior, "recovery_window_in_days").unwrap_or(DEFAULT_WINDOW);
         Some(if window == 0 {
-            "deleted at once with every version of its value, WITHOUT recovery (recovery_window_in_days: 0)".into()
+            "deleted with every version of its value, WITHOUT recovery (recovery_window_in_days: 0)".into()
         } else {
             format!(
                 "scheduled for deletion: recoverable for {window} days (`aws secretsmanager restore-secret`), then \
@@ -128,18 +130,29 @@ impl Kind for SecretsManagerSecret {
 
     async fn create(&self, cx: &Ctx<'_>, desired: &Attrs) -> Result<Created, KindError> {
         let tag_list = tags(tags_of(desired));
-        let out = cx
-            .aws
-            .secretsmanager(cx.region)
-            .await
+        let name = req_str(desired, "name")?;
+        let sm = cx.aws.secretsmanager(cx.region).await;
+        let req = sm
             .create_secret()
-            .name(req_str(desired, "name")?)
+            .name(name)
             .set_description(get_str(desired, "description").map(str::to_string))
             .set_kms_key_id(get_str(desired, "kms_key_id").map(str::to_string))
-            .set_tags(Some(tag_list).filter(|t| !t.is_empty()))
-            .send()
-            .await
-            .map_err(|e| sm_error("CreateSecret", e))?;
+            .set_tags(Some(tag_list).filter(|t| !t.is_empty()));
+        let start = std::time::Instant::now();
+        let out = loop {
+            match req.clone().send().await {
+                Ok(out) => break out,
+                Err(e) => {
+                    let err = sm_error("CreateSecret", e);
+                    if start.elapsed() < FORCED_DELETION && being_deleted(cx, name, &err).await? {
+                        crate::kinds::report_status("waiting for AWS to finish deleting the secret's previous holder");
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                        continue;
+                    }
+                    return Err(err);
+                }
+            }
+        };
         let arn = out.arn().ok_or_else(|| KindError::Failed("CreateSecret returned no ARN".into()))?.to_string();
         let mut attrs = desired.clone();
         attrs.insert("arn".into(), Value::str(&arn));
@@ -222,6 +235,36 @@ impl Kind for SecretsManagerSecret {
                 }
             }
         }
+    }
+}
+
+/// How long a forced deletion may still hold the name (Secrets Manager API
+/// reference, DeleteSecret `ForceDeleteWithoutRecovery`: "Secrets Manager
+/// performs the actual deletion with an asynchronous background process, so
+/// there might be a short delay before the secret is permanently deleted.
+/// If you delete a secret and then immediately create a secret with the
+/// same name, use appropriate back off and retry logic.").
+const FORCED_DELETION: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Whether CreateSecret was refused because a secret of this name is being
+/// deleted without recovery (its DeletedDate is now, not the end of a
+/// recovery window): then AWS is about to free the name, and a retry will
+/// pass. A secret in its recovery window is not: restore it or delete it.
+async fn being_deleted(cx: &Ctx<'_>, name: &str, err: &KindError) -> Result<bool, KindError> {
+    let scheduled = matches!(err, KindError::Aws { code, message, .. }
+        if code == "InvalidRequestException" && message.contains("scheduled for deletion"));
+    if !scheduled {
+        return Ok(false);
+    }
+    let sm = cx.aws.secretsmanager(cx.region).await;
+    match sm.describe_secret().secret_id(name).send().await {
+        // A recovery window ends days from now; a forced deletion is dated now.
+        Ok(d) => Ok(d.deleted_date().is_some_and(|t| {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            t.secs() <= now.as_secs() as i64 + 60
+        })),
+        Err(e) if crate::kinds::aws::is_gone(&e, super::GONE) => Ok(true),
+        Err(e) => Err(sm_error("DescribeSecret", e)),
     }
 }
 

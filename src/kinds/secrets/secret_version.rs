@@ -177,6 +177,16 @@ impl Kind for SecretsManagerSecretVersion {
         planned.entry("version_stages".into()).or_insert_with(|| stages_value(&[CURRENT.to_string()]));
     }
 
+    /// A new value is a new version: whatever names the version (a launch
+    /// template's boot script) changes with it in the same plan.
+    fn unknown_after_update(&self, changed: &std::collections::BTreeSet<String>) -> Vec<&'static str> {
+        if changed.contains("secret_string") || changed.contains("version_stages") {
+            vec!["version_id"]
+        } else {
+            Vec::new()
+        }
+    }
+
     fn delete_effect(&self, prior: &Attrs) -> Option<String> {
         let current = prior
             .get("version_stages")

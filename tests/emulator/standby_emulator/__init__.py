@@ -16,12 +16,19 @@ def apply_all() -> None:
         asg_refresh,
         ec2,
         elb_asg,
+        elb_idempotency,
         iam,
         iam_simulate,
         opensearch,
+        opensearch_bootstrap,
+        opensearch_changes,
         opensearch_logs,
         opensearch_stats,
+        prefix_lists,
+        propagation,
         rds,
+        rds_global_ops,
+        rds_modify,
         rds_recreate,
         rds_snapshots,
         route53,
@@ -38,15 +45,22 @@ def apply_all() -> None:
     iam.apply()
     rds.apply()
     rds_recreate.apply()
+    rds_modify.apply()
     rds_snapshots.apply()
+    rds_global_ops.apply()
     opensearch.apply()
     opensearch_logs.apply()
+    opensearch_bootstrap.apply()
+    opensearch_changes.apply()
     iam_simulate.apply()
     opensearch_stats.apply()
     route53.apply()
     secretsmanager.apply()
     ec2.apply()
     elb_asg.apply()
+    elb_idempotency.apply()
     asg_refresh.apply()
     world.apply()
+    propagation.apply()
+    prefix_lists.apply()
     _applied = True

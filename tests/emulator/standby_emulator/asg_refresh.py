@@ -7,6 +7,20 @@ InProgress while the group's instances are replaced batch by batch
 (PercentageComplete grows), then Successful, over `asg_refresh_ms`
 (settings.py). The state moves forward whenever the group or its refreshes
 are read, like the RDS switchover's.
+
+With the game-day world on (world.py), nodes boot and serve for real, and
+the refresh replaces them as AWS does (Auto Scaling API reference,
+RefreshPreferences): while MaxHealthyPercentage (100 to 200, default 100)
+leaves room above the desired capacity, replacements launch first and the
+nodes they replace are terminated only once they are ready; otherwise a
+batch of old nodes is terminated first, as many as MinHealthyPercentage
+(rounded up, of the desired capacity) allows and at least one, and as many
+replacements launch. A replacement is ready once it is healthy in every
+target group of the group (or running, without one) and the warm-up has
+passed since ("InstanceWarmup: a time period ... during which an instance
+refresh waits before moving on to replacing the next instance after a new
+instance enters the InService state"): `asg_refresh_ms`, not the
+preference's seconds. The next batch starts when the last is ready.
 """
 
 import threading
@@ -117,7 +131,8 @@ def fix_launch_version() -> None:
 
 
 def fix_target_registration() -> None:
-    """Updating a group never fails on a node that is not running.
+    """Updating a group never fails on a node that is not running, and the
+    nodes a scale-in terminates leave the group's target groups.
 
     Auto Scaling registers a node in the group's target groups when it
     enters InService; UpdateAutoScalingGroup does not register anything
@@ -125,6 +140,12 @@ def fix_target_registration() -> None:
     user guide, "Health checks for instances in an Auto Scaling group").
     moto 5.2.5 re-registers every node of the group on each update, so a
     stopped node makes UpdateAutoScalingGroup fail with ELB's InvalidTarget.
+    When a smaller desired capacity terminates nodes, Auto Scaling
+    deregisters them from the load balancer first (Auto Scaling user guide,
+    "Use Elastic Load Balancing to distribute incoming application traffic":
+    "When Amazon EC2 Auto Scaling terminates instances, it first deregisters
+    them from the load balancer"); moto 5.2.5 leaves them registered, so a
+    load balancer would keep a dead target (and, failing open, send users to it).
     """
     from moto.autoscaling.models import AutoScalingBackend
 
@@ -133,13 +154,25 @@ def fix_target_registration() -> None:
         if not group.target_group_arns:
             return
         running = [s.instance.id for s in group.instance_states if s.instance.state == "running"]
+        members = {s.instance.id for s in group.instance_states}
         for tg in self.elbv2_backend.describe_target_groups(
                 target_group_arns=group.target_group_arns, load_balancer_arn=None, names=None):
+            gone = [i for i in tg.targets if i not in members and _terminated(self, i)]
+            if gone:
+                self.elbv2_backend.notify_terminate_instances(gone)
             new = [{"Id": i, "Port": tg.port} for i in running if i not in tg.targets]
             if new:
                 self.elbv2_backend.register_targets(tg.arn, new)
 
     AutoScalingBackend.update_attached_target_groups = update_attached_target_groups  # type: ignore[method-assign]
+
+
+def _terminated(backend: Any, instance_id: str) -> bool:
+    try:
+        instance = backend.ec2_backend.get_instance(instance_id)
+    except Exception:  # noqa: BLE001 - not an instance of this region (an IP target)
+        return False
+    return instance.state in ("shutting-down", "terminated")
 
 
 # ---------------------------------------------------------------- refresh ---
@@ -172,12 +205,17 @@ def settle(group: FakeAutoScalingGroup) -> None:
 
 
 def _settle(group: FakeAutoScalingGroup) -> None:
+    from . import world
+
     now = time.time()
     for r in _refreshes(group):
         if r["Status"] not in ACTIVE:
             continue
         if r["Status"] == "Cancelling":
             r.update(Status="Cancelled", StatusReason="Instance refresh was cancelled by the user.", EndTime=now)
+            continue
+        if world.enabled():
+            _settle_world(group, r, now)
             continue
         span = max(r["until"] - r["started"], 1e-9)
         progress = min(1.0, (now - r["started"]) / span)
@@ -193,6 +231,73 @@ def _settle(group: FakeAutoScalingGroup) -> None:
         r["PercentageComplete"] = 100 if not todo else int(100 * r["replaced"] / len(todo))
         if progress >= 1.0:
             r.update(Status="Successful", StatusReason=None, PercentageComplete=100, EndTime=now)
+
+
+def _ready(group: FakeAutoScalingGroup, r: dict[str, Any], instance_id: str, now: float) -> bool:
+    """Healthy in every target group of the group (running, without one),
+    for the warm-up since."""
+    from . import elb
+
+    if group.target_group_arns:
+        healthy = all(elb.HEALTH.get((arn, instance_id), {}).get("state") == "healthy"
+                      for arn in group.target_group_arns)
+    else:
+        healthy = any(s.instance.id == instance_id and s.instance.state == "running" for s in group.instance_states)
+    since = r["healthy_since"]
+    if not healthy:
+        since.pop(instance_id, None)
+        return False
+    since.setdefault(instance_id, now)
+    return now - since[instance_id] >= SETTINGS.get("asg_refresh_ms", 0) / 1000
+
+
+def _launch(group: FakeAutoScalingGroup, count: int) -> list[str]:
+    """`count` more nodes from the group's current version, registered in its target groups."""
+    before = {s.instance.id for s in group.instance_states}
+    group.replace_autoscaling_group_instances(count, group.get_propagated_tags())
+    group.autoscaling_backend.update_attached_target_groups(group.name)
+    return [s.instance.id for s in group.instance_states if s.instance.id not in before]
+
+
+def _terminate(group: FakeAutoScalingGroup, ids: list[str]) -> None:
+    group.instance_states = [s for s in group.instance_states if s.instance.id not in ids]
+    group.autoscaling_backend.ec2_backend.terminate_instances(ids)
+    group.autoscaling_backend.elbv2_backend.notify_terminate_instances(ids)
+
+
+def _settle_world(group: FakeAutoScalingGroup, r: dict[str, Any], now: float) -> None:
+    """One look at a refresh while nodes boot for real (module docstring)."""
+    r["Status"] = "InProgress"
+    present = [s.instance.id for s in group.instance_states]
+    old = [i for i in r["to_replace"] if i in present]
+    new = [i for i in r.setdefault("launched", []) if i in present]
+    r.setdefault("healthy_since", {})
+    waiting = [i for i in new if not _ready(group, r, i, now)]
+    if waiting:
+        return  # the batch is not ready yet
+    desired = int(group.desired_capacity or 0)
+    surplus = len(present) - desired
+    if surplus > 0 and old:
+        gone = old[:surplus]  # replaced by ready nodes launched first
+        _terminate(group, gone)
+        old = old[len(gone):]
+        present = [i for i in present if i not in gone]
+    done = len(r["to_replace"]) - len(old)
+    r["replaced"] = done
+    r["PercentageComplete"] = 100 if not r["to_replace"] else int(100 * done / len(r["to_replace"]))
+    if not old:
+        r.update(Status="Successful", StatusReason=None, PercentageComplete=100, EndTime=now)
+        return
+    prefs = r["Preferences"]
+    most = max(desired, desired * int(prefs.get("MaxHealthyPercentage") or 100) // 100)
+    least = -(-desired * int(prefs.get("MinHealthyPercentage", 90)) // 100)
+    room = most - len(present)
+    if room > 0:
+        r["launched"] = new + _launch(group, min(room, len(old)))
+        return
+    batch = old[:max(1, len(present) - least)]
+    _terminate(group, batch)
+    r["launched"] = new + _launch(group, len(batch))
 
 
 def _group(resp: AutoScalingResponse) -> FakeAutoScalingGroup:
@@ -256,6 +361,15 @@ def fix_instance_refresh() -> None:
         min_healthy = int(prefs.get("MinHealthyPercentage", 90))
         if not 0 <= min_healthy <= 100:
             raise Validation("MinHealthyPercentage must be between 0 and 100")
+        max_healthy = prefs.get("MaxHealthyPercentage")
+        if max_healthy is not None:
+            max_healthy = int(max_healthy)
+            # RefreshPreferences.MaxHealthyPercentage: 100-200, at most 100 above the minimum.
+            if not 100 <= max_healthy <= 200:
+                raise Validation("MaxHealthyPercentage must be between 100 and 200")
+            if max_healthy - min_healthy > 100:
+                raise Validation("The difference between MaxHealthyPercentage and MinHealthyPercentage must be "
+                                 "at most 100")
         if lt:
             # The refresh moves the group to the desired configuration.
             group.launch_template_version = lt.get("Version") or "$Default"
@@ -269,8 +383,8 @@ def fix_instance_refresh() -> None:
             "InstanceRefreshId": str(uuid.uuid4()),
             "Status": "Pending",
             "Strategy": strategy,
-            "Preferences": {"MinHealthyPercentage": min_healthy, "InstanceWarmup": prefs.get("InstanceWarmup"),
-                            "SkipMatching": skip},
+            "Preferences": {"MinHealthyPercentage": min_healthy, "MaxHealthyPercentage": max_healthy,
+                            "InstanceWarmup": prefs.get("InstanceWarmup"), "SkipMatching": skip},
             "DesiredConfiguration": {"LaunchTemplate": {"LaunchTemplateId": group.ec2_launch_template.id,
                                                         "Version": lt.get("Version")}} if lt else None,
             "started": now,

@@ -177,13 +177,23 @@ def fix_rule_description() -> None:
 
     EC2 API reference, SecurityGroupRule.Description: "The security group rule
     description". moto 5.2.5 reads it from the CIDR range only, so a rule
-    that references a security group (UserIdGroupPairs[].Description) is
-    reported without the description it was given.
+    that references a security group (UserIdGroupPairs[].Description) or a
+    prefix list (PrefixListIds[].Description) is reported without the
+    description it was given.
     """
+    init = SecurityGroupRule.__init__
+
+    def __init__(self: SecurityGroupRule, ec2_backend: Any, ip_protocol: str, group_id: str, from_port: Any,  # type: ignore[no-untyped-def]
+                 to_port: Any, ip_range: Any, source_group: Any = None, prefix_list_id: Any = None, **kwargs: Any):
+        init(self, ec2_backend, ip_protocol, group_id, from_port, to_port, ip_range, source_group, prefix_list_id,
+             **kwargs)
+        self._prefix_list_description = (prefix_list_id or {}).get("Description")
 
     def description(self: SecurityGroupRule) -> str | None:
-        return self.ip_range.get("Description") or (self.source_group or {}).get("Description")
+        return (self.ip_range.get("Description") or (self.source_group or {}).get("Description")
+                or getattr(self, "_prefix_list_description", None))
 
+    SecurityGroupRule.__init__ = __init__  # type: ignore[method-assign]
     SecurityGroupRule.description = property(description)  # type: ignore[assignment,method-assign]
 
 

@@ -157,12 +157,18 @@ def _matches(matcher: dict | None, code: int) -> bool:
 
 
 def _target_address(backend: Any, target: dict) -> str | None:
+    """Where the load balancer reaches a target: an instance by the node
+    itself (its private IP is only unique within its VPC, and every region's
+    default VPC has the same range), an IP target by the network."""
+    from . import nodes
+
     tid = target["Id"]
     if tid.startswith("i-"):
         inst = backend.ec2_backend.get_instance_by_id(tid)
-        if inst is None:
+        node = nodes.get(tid)
+        if inst is None or node is None or node.state in ("terminated", "stopped"):
             return None
-        return network.resolve(inst.private_ip)
+        return node.addr
     return network.resolve(tid)
 
 
@@ -213,6 +219,7 @@ async def _probe_loop(key: tuple[str, str], backend: Any) -> None:
             st["fail"], st["ok"] = st["fail"] + 1, 0
             if st["state"] in ("initial", "healthy") and st["fail"] >= unhealthy_n:
                 st.update(state="unhealthy", since=time.time())
+                world.log(f"target {tid} of {tg.name}: unhealthy after {st['fail']} failed checks ({reason}: {desc})")
             if st["state"] == "unhealthy":
                 st.update(reason=reason, description=desc)
             elif st["state"] == "initial":

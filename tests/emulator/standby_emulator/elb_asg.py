@@ -19,7 +19,8 @@ def fix_listeners() -> None:
 
     ELBv2 API reference, CreateListener errors: DuplicateListener ("A listener
     with the specified port already exists") — moto 5.2.5 compares the port
-    with the listeners' ARNs, so it never refuses; and Certificates is
+    with the listeners' ARNs, so it never refuses (a repeat with the same
+    settings succeeds instead, as AWS answers it: elb_idempotency.py); and Certificates is
     "Required if the protocol is HTTPS or TLS" — moto accepts none.
     """
     original = ELBv2Backend.create_listener

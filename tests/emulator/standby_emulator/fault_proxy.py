@@ -19,12 +19,24 @@ request (AWS APIs and OpenSearch domain REST alike) meets, with probability
 
 The emulator's own control paths (/_emulator/..., /moto-api/...) and
 /_proxy/... are never faulted. Control: `GET /_proxy/stats` (faults by kind,
-requests seen), `PUT /_proxy/rate?value=0.2`, and `PUT
+requests seen, answers held now), `PUT /_proxy/rate?value=0.2`, `PUT
+/_proxy/rates?refused=0.15&lost=0.05` (a probability per kind instead: each
+request meets at most one fault, drawn with these odds), and `PUT
 /_proxy/lose?match=TEXT&times=N`: the next N requests whose "METHOD path"
 line or body contains TEXT (e.g. `Action=CreatePolicy`,
 `POST /2021-01-01/opensearch/cc/outboundConnection`) take effect and lose
 their answer, whatever the rate; with several `match` parameters a request
-must contain them all. Each fault is also one JSON line in --log.
+must contain them all; `PUT /_proxy/refuse?match=TEXT&times=N` likewise
+answers them 503 without forwarding (they never take effect); `PUT
+/_proxy/hold?match=TEXT&secs=S`: the next such request takes effect and its
+answer is held S seconds (a test kills the caller meanwhile: the call
+happened, the caller never heard of it). `PUT
+/_proxy/fail?match=TEXT&times=N&status=500`: the next N matching requests are
+answered with that status without reaching the emulator (a domain's error
+envelope, `{"error": {"type": "exception", ...}, "status": 500}`: an internal
+error of the domain; for S3 its XML error, 409 as
+`ConditionalRequestConflict`). `PUT /_proxy/clear` forgets the four lists.
+Each fault is also one JSON line in --log.
 """
 
 import argparse
@@ -52,19 +64,51 @@ class State:
         self.requests = 0
         self.log = log
         self.lose: list[list] = []  # [texts (all must occur), times left]
+        self.hold: list[list] = []  # [texts, seconds] (once each)
+        self.held = 0
+        self.refuse: list[list] = []  # the same, answered 503 without forwarding
+        self.fail: list[list] = []  # [texts, times left, status]
+        self.rates: dict[str, float] | None = None  # per kind, instead of `rate` evenly
 
-    def targeted(self, line: str, body: bytes) -> bool:
+    def targeted(self, line: str, body: bytes) -> str | None:
         with self.lock:
-            for rule in self.lose:
+            for rules, kind in ((self.lose, "lost"), (self.refuse, "refused")):
+                for rule in rules:
+                    if rule[1] > 0 and all(t in line or t.encode() in body for t in rule[0]):
+                        rule[1] -= 1
+                        self.stats[kind] += 1
+                        return kind
+        return None
+
+    def failing(self, line: str, body: bytes) -> int | None:
+        """The status to answer with, when a `fail` rule matches."""
+        with self.lock:
+            for rule in self.fail:
                 if rule[1] > 0 and all(t in line or t.encode() in body for t in rule[0]):
                     rule[1] -= 1
-                    self.stats["lost"] += 1
-                    return True
-        return False
+                    self.stats["failed"] = self.stats.get("failed", 0) + 1
+                    return rule[2]
+        return None
+
+    def held_for(self, line: str, body: bytes) -> float:
+        with self.lock:
+            for rule in self.hold:
+                if all(t in line or t.encode() in body for t in rule[0]):
+                    self.hold.remove(rule)
+                    return rule[1]
+        return 0
 
     def pick(self) -> str | None:
         with self.lock:
             self.requests += 1
+            if self.rates is not None:
+                draw, upto = self.rng.random(), 0.0
+                for kind in KINDS:
+                    upto += self.rates.get(kind, 0.0)
+                    if draw < upto:
+                        self.stats[kind] += 1
+                        return kind
+                return None
             if self.rng.random() >= self.rate:
                 return None
             kind = self.rng.choice(KINDS)
@@ -90,7 +134,13 @@ def error_answer(kind: str, service: str) -> tuple[int, dict, bytes]:
         code, status = ("SlowDown", 503) if kind == "throttled" else ("ServiceUnavailable", 503)
         body = f"<Error><Code>{code}</Code><Message>Please reduce your request rate.</Message></Error>"
         return status, {"Content-Type": "application/xml"}, body.encode()
-    if service in ("iam", "rds", "sts", "ec2"):
+    if service == "ec2":
+        # EC2's own error document (EC2 API reference, "Error codes").
+        code, status = ("RequestLimitExceeded", 503) if kind == "throttled" else ("Unavailable", 503)
+        body = (f"<Response><Errors><Error><Code>{code}</Code><Message>Please retry (fault proxy)</Message></Error>"
+                f"</Errors><RequestID>fault-proxy</RequestID></Response>")
+        return status, {"Content-Type": "text/xml"}, body.encode()
+    if service in ("iam", "rds", "sts", "autoscaling", "elasticloadbalancing", "route53"):
         code, status, who = ("Throttling", 400, "Sender") if kind == "throttled" else ("ServiceUnavailable", 503, "Receiver")
         body = (f"<ErrorResponse><Error><Type>{who}</Type><Code>{code}</Code><Message>Rate exceeded</Message>"
                 f"</Error><RequestId>fault-proxy</RequestId></ErrorResponse>")
@@ -156,15 +206,41 @@ def make_handler(state: State, upstream: str):
             u = urlparse(self.path)
             if u.path == "/_proxy/stats":
                 with state.lock:
-                    payload = {"faults": dict(state.stats), "requests": state.requests, "rate": state.rate}
+                    payload = {"faults": dict(state.stats), "requests": state.requests, "rate": state.rate,
+                               "rates": state.rates, "held": state.held}
                 return self._send(200, {"Content-Type": "application/json"}, json.dumps(payload).encode())
-            if u.path == "/_proxy/lose":
+            if u.path == "/_proxy/clear":
+                with state.lock:
+                    state.lose.clear()
+                    state.refuse.clear()
+                    state.fail.clear()
+                    state.hold.clear()
+                return self._send(200, {"Content-Type": "application/json"}, b"{}")
+            if u.path in ("/_proxy/lose", "/_proxy/refuse"):
                 q = parse_qs(u.query)
                 with state.lock:
-                    state.lose.append([q["match"], int(q.get("times", ["1"])[0])])
+                    rules = state.lose if u.path == "/_proxy/lose" else state.refuse
+                    rules.append([q["match"], int(q.get("times", ["1"])[0])])
+                return self._send(200, {"Content-Type": "application/json"}, b"{}")
+            if u.path == "/_proxy/fail":
+                q = parse_qs(u.query)
+                with state.lock:
+                    state.fail.append([q["match"], int(q.get("times", ["1"])[0]), int(q.get("status", ["500"])[0])])
+                return self._send(200, {"Content-Type": "application/json"}, b"{}")
+            if u.path == "/_proxy/hold":
+                q = parse_qs(u.query)
+                with state.lock:
+                    state.hold.append([q["match"], float(q.get("secs", ["5"])[0])])
                 return self._send(200, {"Content-Type": "application/json"}, b"{}")
             if u.path == "/_proxy/rate":
-                state.rate = float(parse_qs(u.query).get("value", ["0"])[0])
+                with state.lock:
+                    state.rate = float(parse_qs(u.query).get("value", ["0"])[0])
+                    state.rates = None
+                return self._send(200, {"Content-Type": "application/json"}, b"{}")
+            if u.path == "/_proxy/rates":
+                q = parse_qs(u.query)
+                with state.lock:
+                    state.rates = {k: float(q[k][0]) for k in KINDS if k in q}
                 return self._send(200, {"Content-Type": "application/json"}, b"{}")
             self._send(404, {}, b"")
 
@@ -174,7 +250,21 @@ def make_handler(state: State, upstream: str):
             if path.startswith("/_proxy/"):
                 return self._control()
             control = path.startswith(("/_emulator/", "/moto-api/"))
-            kind = None if control else ("lost" if state.targeted(f"{self.command} {path} ", body) else state.pick())
+            failed = None if control else state.failing(f"{self.command} {path} ", body)
+            if failed:
+                service = service_of(self.headers)
+                state.note(f"status {failed}", self.command, path, service)
+                if service == "s3":
+                    # S3's own codes: 409 is a conditional write losing to a
+                    # concurrent one (PutObject API reference: "On a 409
+                    # failure you should retry the upload").
+                    code = {409: "ConditionalRequestConflict", 412: "PreconditionFailed"}.get(failed, "InternalError")
+                    body = f"<Error><Code>{code}</Code><Message>fault proxy</Message></Error>"
+                    return self._send(failed, {"Content-Type": "application/xml"}, body.encode())
+                err = {"error": {"root_cause": [{"type": "exception", "reason": "internal error (fault proxy)"}],
+                                 "type": "exception", "reason": "internal error (fault proxy)"}, "status": failed}
+                return self._send(failed, {"Content-Type": "application/json"}, json.dumps(err).encode())
+            kind = None if control else (state.targeted(f"{self.command} {path} ", body) or state.pick())
             service = service_of(self.headers)
             if kind:
                 state.note(kind, self.command, path, service)
@@ -182,7 +272,15 @@ def make_handler(state: State, upstream: str):
                 return self._send(*error_answer(kind, service))
             if kind == "slow":
                 time.sleep(0.3 + state.rng.random() * 0.9)
+            hold = 0 if control else state.held_for(f"{self.command} {path} ", body)
             status, headers, data = self._forward(body)
+            if hold:
+                with state.lock:
+                    state.held += 1
+                state.note("held", self.command, path, service)
+                time.sleep(hold)
+                with state.lock:
+                    state.held -= 1
             if kind == "lost":
                 # It happened upstream; the caller never hears of it.
                 self.close_connection = True

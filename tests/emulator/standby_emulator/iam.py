@@ -1,5 +1,6 @@
 """IAM fixes (Query protocol, XML)."""
 
+from moto.iam.exceptions import NotFoundException
 from moto.iam.models import IAMBackend
 from moto.iam.policy_validation import IAMTrustPolicyDocumentValidator
 
@@ -22,5 +23,25 @@ def fix_create_role_validates_trust_policy() -> None:
     IAMBackend.create_role = create_role
 
 
+def fix_remove_role_not_in_profile() -> None:
+    """RemoveRoleFromInstanceProfile of a role the profile does not hold
+    answers NoSuchEntity (IAM API reference, RemoveRoleFromInstanceProfile
+    errors: "NoSuchEntity: The request was rejected because it referenced a
+    resource entity that does not exist"); moto 5.2.5 fails with HTTP 500
+    (ValueError from list.remove), which a repeated call after a lost
+    answer meets.
+    """
+    original = IAMBackend.remove_role_from_instance_profile
+
+    def remove_role_from_instance_profile(self, profile_name, role_name):
+        profile = self.get_instance_profile(profile_name)
+        if not any(r.name == role_name for r in profile.roles):
+            raise NotFoundException(f"The role with name {role_name} is not in instance profile {profile_name}.")
+        return original(self, profile_name, role_name)
+
+    IAMBackend.remove_role_from_instance_profile = remove_role_from_instance_profile
+
+
 def apply() -> None:
     fix_create_role_validates_trust_policy()
+    fix_remove_role_not_in_profile()

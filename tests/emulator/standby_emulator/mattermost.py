@@ -31,6 +31,10 @@ What it does, each from Mattermost's source (mattermost/mattermost, server/):
   that address with the DSN's port, user, password, database and sslmode
   (libpq's host/hostaddr: `verify-full` checks the certificate against the
   DSN's host name). lib/pq-only parameters (binary_parameters) are dropped.
+  File parameters (sslrootcert, sslcert, sslkey) name files as the node sees
+  them (its own files, its AMI's, the host's): the stand-in runs outside the
+  node's mount namespace, so it reads them through the world's control API
+  and hands libpq a copy.
 - `GET /api/v4/system/ping` (channels/api4/system.go getSystemPing, no
   session): `{"status":"OK", "AndroidLatestVersion":…, "ActiveSearchBackend"}`.
   With `get_server_status=true`: DBHealthCheckWrite (UPSERT of
@@ -53,11 +57,26 @@ What it does, each from Mattermost's source (mattermost/mattermost, server/):
   indexing post" (store/searchlayer/post_layer.go), and the post is
   acknowledged all the same: 201 with the post.
 - `GET /api/v4/posts/<id>` from a replica (GetReplicaX); 404 when missing.
+  `POST /api/v4/posts/ids` (a JSON array of at most 1,000 ids): the posts
+  found, as an array (api4/post.go getPostsByIds; none given → 400
+  `api.context.invalid_param.app_error`, over 1,000 → 400
+  `api.post.posts_by_ids.invalid_body.request_error`).
 - `POST /api/v4/teams/<team>/posts/search` `{"terms"}`: with
   EnableSearching, a simple_query_string on `message` over
   `<prefix>posts_*`; on an error, the database (the searchlayer falls back
   with "Encountered error on SearchPostsInTeamForUser"). The header
   `X-Standby-Search-Backend` says which answered.
+- `POST /api/v4/jobs` `{"type": "elasticsearch_post_indexing", "data":
+  {"start_time", "end_time"}}` (epoch ms as strings, as a StringMap): a
+  pending row in the jobs table, answered 201 with the job; another type →
+  400 `api.job.unable_to_create_job.incorrect_job_type`. `GET
+  /api/v4/jobs/<id>`. The job server of a node with JobSettings.RunJobs and
+  indexing on claims pending jobs (polling each second) and indexes the
+  posts created after start_time (until end_time, default now) the way live
+  indexing does, then marks the job `success` (or `error`) (api4/job.go
+  createJob/getJob; model/job.go JobTypeElasticsearchPostIndexing, statuses
+  pending, in_progress, success, error; the bulk indexer's start_time and
+  end_time).
 - JobSettings.RunScheduler: a heartbeat row (ClusterSettings.ClusterName,
   node, time) in `standby_scheduler_heartbeats` every second, on the master
   (the stand-in's own table: Mattermost's scheduler writes Jobs rows).
@@ -217,6 +236,31 @@ def resolve(host: str) -> str | None:
 
 # ------------------------------------------------------------------- db ---
 
+FILE_PARAMS = {"sslrootcert", "sslcert", "sslkey"}
+
+
+def node_file(path: str) -> str:
+    """A copy of the node's file `path` for libpq (the path as it is when the
+    node has no such file, so libpq's error names it)."""
+    node, home = os.environ.get("STANDBY_NODE_ID"), os.environ.get("STANDBY_NODE_DIR")
+    if not node or not home or path == "system":
+        return path
+    try:
+        url = f"{WORLD}/_emulator/world/nodes/{node}/files?path={urllib.parse.quote(path)}"
+        with urllib.request.urlopen(url, timeout=10) as r:
+            f = json.load(r)
+    except (urllib.error.URLError, OSError, ValueError):
+        return path
+    if not f.get("exists"):
+        return path
+    copy = os.path.join(home, "libpq-files", path.strip("/").replace("/", "_"))
+    os.makedirs(os.path.dirname(copy), exist_ok=True)
+    fd = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(f["text"])
+    return copy
+
+
 class DB:
     """A handle on one DSN: a connection made on demand, as database/sql does."""
 
@@ -247,7 +291,7 @@ class DB:
             p["password"] = urllib.parse.unquote(u.password)
         for k, v in q.items():
             if k in self.LIBPQ and k != "sslmode":
-                p[k] = v
+                p[k] = node_file(v) if k in FILE_PARAMS else v
         p.setdefault("connect_timeout", "10")
         return p
 
@@ -367,6 +411,8 @@ class Server:
             mlog("error", "Invalid search backend", backend=es["Backend"])
         if self.cfg["JobSettings"]["RunScheduler"]:
             threading.Thread(target=self.scheduler, daemon=True).start()
+        if self.cfg["JobSettings"]["RunJobs"]:
+            threading.Thread(target=self.job_server, daemon=True).start()
 
     def migrate(self) -> None:
         for sql in (
@@ -376,6 +422,8 @@ class Server:
             "channelid varchar(26), message varchar(65535), fileids varchar(300), node varchar(64))",
             "CREATE TABLE IF NOT EXISTS standby_scheduler_heartbeats (id bigserial PRIMARY KEY, "
             "cluster_name varchar(64), node varchar(64), at timestamptz NOT NULL DEFAULT now())",
+            "CREATE TABLE IF NOT EXISTS jobs (id varchar(26) PRIMARY KEY, type varchar(64), status varchar(64), "
+            "data text, createat bigint, startat bigint, lastactivityat bigint, progress bigint)",
         ):
             self.master.run(sql)
         self.master.run("INSERT INTO db_migrations (version, name) VALUES (1, 'standby_standin') "
@@ -411,6 +459,78 @@ class Server:
                 self.counters["heartbeat_errors"] += 1
                 mlog("error", "Scheduler heartbeat failed", error=_err(e))
             time.sleep(1)
+
+    # -------------------------------------------------------------- jobs --
+
+    JOB_COLUMNS = "id, type, status, data, createat, startat, lastactivityat, progress"
+
+    def create_job(self, body: dict) -> tuple[int, dict]:
+        if body.get("type") != "elasticsearch_post_indexing":
+            return 400, _app_error("api.job.unable_to_create_job.incorrect_job_type",
+                                   "Unable to create a job of this type.", 400)
+        data = {str(k): str(v) for k, v in (body.get("data") or {}).items()}
+        now = int(time.time() * 1000)
+        job = {"id": _new_id(), "type": body["type"], "status": "pending", "data": data, "create_at": now,
+               "start_at": 0, "last_activity_at": now, "progress": 0}
+        try:
+            self.master.run(f"INSERT INTO jobs ({self.JOB_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                            (job["id"], job["type"], "pending", json.dumps(data), now, 0, now, 0))
+        except Exception as e:  # noqa: BLE001
+            return 500, _app_error("app.job.save.app_error", _err(e), 500)
+        return 201, job
+
+    def get_job(self, job_id: str) -> tuple[int, dict]:
+        try:
+            rows = self.master.run(f"SELECT {self.JOB_COLUMNS} FROM jobs WHERE id = %s", (job_id,), fetch=True)
+        except Exception as e:  # noqa: BLE001
+            return 500, _app_error("app.job.get.app_error", _err(e), 500)
+        if not rows:
+            return 404, _app_error("app.job.get.app_error", "We couldn't get the job.", 404)
+        r = rows[0]
+        return 200, {"id": r[0], "type": r[1], "status": r[2], "data": json.loads(r[3] or "{}"), "create_at": r[4],
+                     "start_at": r[5], "last_activity_at": r[6], "progress": r[7]}
+
+    def job_server(self) -> None:
+        """Claims pending indexing jobs, one at a time (the job server polls the jobs table)."""
+        while True:
+            time.sleep(1)
+            if not self.cfg["ElasticsearchSettings"]["EnableIndexing"]:
+                continue
+            now = int(time.time() * 1000)
+            try:
+                rows = self.master.run(
+                    "UPDATE jobs SET status = 'in_progress', startat = %s, lastactivityat = %s WHERE id = "
+                    "(SELECT id FROM jobs WHERE status = 'pending' AND type = 'elasticsearch_post_indexing' "
+                    "ORDER BY createat LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id, data", (now, now), fetch=True)
+            except Exception:  # noqa: BLE001
+                continue
+            for job_id, data in rows or []:
+                status, message = self.index_job(json.loads(data or "{}"))
+                try:
+                    self.master.run("UPDATE jobs SET status = %s, progress = 100, lastactivityat = %s, data = %s "
+                                    "WHERE id = %s", (status, int(time.time() * 1000),
+                                                      json.dumps({**json.loads(data or "{}"), **message}), job_id))
+                except Exception as e:  # noqa: BLE001
+                    mlog("error", "Failed to set the indexing job's status", job_id=job_id, error=_err(e))
+
+    def index_job(self, data: dict) -> tuple[str, dict]:
+        start = int(data.get("start_time") or 0)
+        end = int(data.get("end_time") or time.time() * 1000)
+        try:
+            rows = self.master.run("SELECT id, createat, userid, channelid, message, fileids FROM posts WHERE "
+                                   "createat > %s AND createat <= %s ORDER BY createat", (start, end), fetch=True)
+        except Exception as e:  # noqa: BLE001
+            return "error", {"error": _err(e)}
+        failed = 0
+        for r in rows:
+            try:
+                self.index_post(_post_row(r))
+            except Exception as e:  # noqa: BLE001
+                failed += 1
+                mlog("warn", "Failed to index a post in the indexing job", error=_http_error(e))
+        mlog("info", "Indexing job completed", posts=len(rows), failed=failed)
+        return ("error" if failed else "success"), {"posts_indexed": str(len(rows) - failed),
+                                                     "failed_documents": str(failed)}
 
     # -------------------------------------------------------- file store --
 
@@ -521,6 +641,19 @@ class Server:
             return 404, _app_error("app.post.get.app_error", "Unable to get the post.", 404)
         return 200, _post_row(rows[0])
 
+    def get_posts(self, ids: Any) -> tuple[int, Any]:
+        if not isinstance(ids, list) or not ids:
+            return 400, _app_error("api.context.invalid_param.app_error", "Invalid post_ids parameter.", 400)
+        if len(ids) > 1000:
+            return 400, _app_error("api.post.posts_by_ids.invalid_body.request_error",
+                                   "Too many post ids (at most 1000).", 400)
+        try:
+            rows = self.replica().run("SELECT id, createat, userid, channelid, message, fileids FROM posts "
+                                      "WHERE id = ANY(%s) ORDER BY createat", ([str(i) for i in ids],), fetch=True)
+        except Exception as e:  # noqa: BLE001
+            return 500, _app_error("app.post.get.app_error", _err(e), 500)
+        return 200, [_post_row(r) for r in rows]
+
     def search(self, body: dict) -> tuple[int, dict, str]:
         terms = str(body.get("terms") or "").strip()
         es = self.cfg["ElasticsearchSettings"]
@@ -531,11 +664,12 @@ class Server:
                                                         else "and"}}, "size": 100}
                 out = self.search_request("POST", f"/{es['IndexPrefix']}posts_*/_search", q)
                 ids = [h["_id"] for h in out.get("hits", {}).get("hits", [])]
+                # The hits' posts in one query, as the search layer reads them (GetPostsByIds).
                 posts = {}
-                for i in ids:
-                    status, p = self.get_post(i)
+                if ids:
+                    status, found = self.get_posts(ids)
                     if status == 200:
-                        posts[i] = p
+                        posts = {p["id"]: p for p in found}
                 return 200, {"order": [i for i in ids if i in posts], "posts": posts}, "opensearch"
             except Exception as e:  # noqa: BLE001
                 self.counters["search_fallbacks"] += 1
@@ -634,7 +768,7 @@ def handler(server: Server) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
-        def _body(self) -> dict:
+        def _body(self) -> Any:
             n = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(n) if n else b""
             try:
@@ -651,6 +785,9 @@ def handler(server: Server) -> type[BaseHTTPRequestHandler]:
             if u.path.startswith("/api/v4/posts/"):
                 code, payload = server.get_post(u.path.rsplit("/", 1)[-1])
                 return self._send(code, payload)
+            if u.path.startswith("/api/v4/jobs/"):
+                code, payload = server.get_job(u.path.rsplit("/", 1)[-1])
+                return self._send(code, payload)
             if u.path == "/_standin/status":
                 return self._send(200, server.status())
             self._send(404, _app_error("api.context.404.app_error", "Sorry, we could not find the page.", 404))
@@ -659,10 +796,16 @@ def handler(server: Server) -> type[BaseHTTPRequestHandler]:
             u = urllib.parse.urlsplit(self.path)
             body = self._body()
             if u.path == "/api/v4/posts":
-                code, payload = server.create_post(body)
+                code, payload = server.create_post(body if isinstance(body, dict) else {})
+                return self._send(code, payload)
+            if u.path == "/api/v4/jobs":
+                code, payload = server.create_job(body if isinstance(body, dict) else {})
+                return self._send(code, payload)
+            if u.path == "/api/v4/posts/ids":
+                code, payload = server.get_posts(body)
                 return self._send(code, payload)
             if u.path.startswith("/api/v4/teams/") and u.path.endswith("/posts/search"):
-                code, payload, backend = server.search(body)
+                code, payload, backend = server.search(body if isinstance(body, dict) else {})
                 return self._send(code, payload, [("X-Standby-Search-Backend", backend)])
             self._send(404, _app_error("api.context.404.app_error", "Sorry, we could not find the page.", 404))
 

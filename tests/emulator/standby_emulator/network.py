@@ -58,9 +58,13 @@ def register(name: str, addr: str) -> None:
         _NAMES[name.lower().rstrip(".")] = addr
 
 
-def unregister(name: str) -> None:
+def unregister(name: str, addr: str | None = None) -> None:
+    """Forgets `name` (only while it still leads to `addr`, when given: a
+    name another owner has taken since stays theirs)."""
+    key = name.lower().rstrip(".")
     with LOCK:
-        _NAMES.pop(name.lower().rstrip("."), None)
+        if addr is None or _NAMES.get(key) == addr:
+            _NAMES.pop(key, None)
 
 
 def resolve(name: str) -> str | None:

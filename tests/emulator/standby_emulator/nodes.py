@@ -77,6 +77,11 @@ LimitNOFILE=49152
 [Install]
 WantedBy=multi-user.target
 """
+# Where an AMI baked as AWS says carries the RDS CA bundle
+# (https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem; the
+# path is the app tier module's `db_ca_bundle` default): here, the
+# emulator's RDS CA (rds_ca.py), so `sslmode=verify-full` works on the nodes.
+RDS_CA_BUNDLE = "/etc/ssl/certs/rds-global-bundle.pem"
 OVERLAID = ("etc", "opt", "var", "root", "home", "srv")
 UNIT_DIRS = ("/etc/systemd/system", "/run/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system")
 
@@ -85,12 +90,14 @@ UNIT_DIRS = ("/etc/systemd/system", "/run/systemd/system", "/lib/systemd/system"
 
 def set_ami(spec: dict[str, Any]) -> dict[str, Any]:
     """`POST /_emulator/world/amis {"ami": id, "mattermost_enabled": bool,
-    "config_json": {...} | null}`: what an AMI holds. Unknown AMIs have
-    Mattermost installed (its unit, not enabled) and no config.json."""
+    "config_json": {...} | null, "rds_ca_bundle": path | null}`: what an AMI
+    holds. Unknown AMIs have Mattermost installed (its unit, not enabled), no
+    config.json, and the RDS CA bundle at RDS_CA_BUNDLE."""
     ami = str(spec["ami"])
     with LOCK:
         _AMIS[ami] = {"mattermost_enabled": bool(spec.get("mattermost_enabled", False)),
-                      "config_json": spec.get("config_json")}
+                      "config_json": spec.get("config_json"),
+                      "rds_ca_bundle": spec.get("rds_ca_bundle", RDS_CA_BUNDLE)}
         shutil.rmtree(world.directory() / "amis" / ami, ignore_errors=True)
         return {"ami": ami, **_AMIS[ami]}
 
@@ -117,6 +124,13 @@ def ami_dir(ami: str) -> Path:
             wants = d / "etc/systemd/system/multi-user.target.wants"
             wants.mkdir(parents=True, exist_ok=True)
             (wants / "mattermost.service").symlink_to("/lib/systemd/system/mattermost.service")
+        bundle = spec.get("rds_ca_bundle", RDS_CA_BUNDLE)
+        if bundle:
+            from . import aurora_db
+
+            path = d / bundle.lstrip("/")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(aurora_db.model().ca.pem)
         if spec.get("config_json") is not None:
             cfg = d / "opt/mattermost/config/config.json"
             cfg.parent.mkdir(parents=True, exist_ok=True)
@@ -659,8 +673,10 @@ def _stop(node: Node, terminated: bool) -> None:
     node.state = "terminated" if terminated else "stopped"
     node.power_off(signal.SIGTERM)
     imds.close(node)
-    network.unregister(node.private_ip)
-    network.unregister(node.private_dns)
+    # Private addresses repeat between VPCs (every region's default VPC is
+    # 172.31.0.0/16): forget only what is still this node's.
+    network.unregister(node.private_ip, node.addr)
+    network.unregister(node.private_dns, node.addr)
     network.release(node.addr)
     node._log(f"--- {'terminated' if terminated else 'stopped'}")
 

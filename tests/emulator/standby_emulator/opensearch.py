@@ -502,9 +502,65 @@ def fix_cross_cluster_connections() -> None:
         setattr(OpenSearchServiceResponse, fn.__name__, fn)
 
 
+def _vpc_derived(account: str, region: str, given: dict | None) -> dict | None:
+    """VPCOptions as given -> VPCDerivedInfo, or ValidationException for a subnet or group EC2 does not know."""
+    if not given:
+        return given
+    from moto.ec2.models import ec2_backends
+
+    ec2 = ec2_backends[account][region]
+    subnets, groups = given.get("SubnetIds") or [], given.get("SecurityGroupIds") or []
+    found = []
+    for sid in subnets:
+        try:
+            found.append(ec2.get_subnet(sid))
+        except Exception:
+            raise ValidationException(f"The subnet {sid} does not exist in {region}.")
+    for gid in groups:
+        if ec2.get_security_group_from_id(gid) is None:
+            raise ValidationException(f"The security group {gid} does not exist in {region}.")
+    if len({s.vpc_id for s in found}) > 1:
+        raise ValidationException("The subnets must all be in one VPC.")
+    return {"VPCId": found[0].vpc_id if found else None, "SubnetIds": subnets,
+            "AvailabilityZones": sorted({s.availability_zone for s in found}), "SecurityGroupIds": groups}
+
+
+def fix_vpc_domains() -> None:
+    """VPC domains: checked subnets and groups, derived info, no move between public and VPC.
+
+    AWS OpenSearch Service API reference, DomainStatus.VPCOptions is
+    VPCDerivedInfo{VPCId, SubnetIds, AvailabilityZones, SecurityGroupIds};
+    developer guide, "Launching your domains within a VPC": "If you launch a
+    new domain within a VPC, you can't later switch it to use a public
+    endpoint. The reverse is also true". moto 5.2.5 echoes VPCOptions as
+    given (no VPCId), accepts subnets that do not exist, and lets
+    UpdateDomainConfig give a public domain VPCOptions. Refusals answer 400
+    ValidationException (AWS's exact wording is not documented).
+    """
+    create, update = OpenSearchServiceBackend.create_domain, OpenSearchServiceBackend.update_domain_config
+
+    def create_domain(self, domain_name, *args, **kwargs):
+        kwargs["vpc_options"] = _vpc_derived(self.account_id, self.region_name, kwargs.get("vpc_options"))
+        return create(self, domain_name, *args, **kwargs)
+
+    def update_domain_config(self, domain_name, *args, **kwargs):
+        domain = self.domains.get(domain_name)
+        given = kwargs.get("vpc_options")
+        if domain is not None and given:
+            if domain.vpc_options is None:
+                raise ValidationException(
+                    f"Domain {domain_name} has a public endpoint: it cannot be moved into a VPC.")
+            kwargs["vpc_options"] = _vpc_derived(self.account_id, self.region_name, given)
+        return update(self, domain_name, *args, **kwargs)
+
+    OpenSearchServiceBackend.create_domain = create_domain
+    OpenSearchServiceBackend.update_domain_config = update_domain_config
+
+
 def apply() -> None:
     fix_processing_lag()
     fix_domain_endpoint()
     fix_create_domain()
     fix_update_domain_config()
+    fix_vpc_domains()
     fix_cross_cluster_connections()

@@ -1038,6 +1038,8 @@ def handle(ctx: Ctx, environ: dict, start_response) -> list[bytes]:
             forbidden = None if no_fgac else _permission(ctx, user, handler, kwargs)
             if forbidden is not None:
                 status, payload = forbidden
+            elif parts == ["_plugins", "_security", "authinfo"] and method == "GET" and not no_fgac:
+                status, payload = security.authinfo(ctx.domain, user, environ.get("REMOTE_ADDR"))
             elif parts[:4] == ["_plugins", "_security", "api", "audit"] and len(parts) in (4, 5) and not no_fgac:
                 status, payload = security.audit_api(ctx.domain, user, method, path, parts, body)
             elif parts[:3] == ["_plugins", "_security", "api"] and len(parts) == 5 and not no_fgac:

@@ -10,10 +10,21 @@ exposes it with fine-grained access control (fgac.md):
   `{"cluster_permissions", "index_permissions":[{"index_patterns","allowed_actions"}]}`.
 - `PUT|GET|DELETE /_plugins/_security/api/rolesmapping/<role>` `{"users", "backend_roles", "hosts"}`.
 - Answers `{"status":"CREATED"|"OK","message":"'x' created."|"'x' updated."|"'x' deleted."}`,
-  404 `{"status":"NOT_FOUND","message":"Resource 'x' not found."}`, reserved
-  (built-in) roles 403 `{"status":"FORBIDDEN","message":"Resource 'x' is reserved."}`.
-- The master user is mapped to `all_access` and `security_manager` (fgac.md,
-  "Master user"). Only those roles may use the security API.
+  404 `{"status":"NOT_FOUND","message":"Resource 'x' not found."}`; built-in
+  roles refuse changes, static ones first (opensearch-project/security
+  EndpointValidator: entityHidden, then entityStatic 403 "Resource 'x' is
+  static.", then entityReserved 403 "Resource 'x' is reserved."), with the
+  plugin's lists (static_config/static_roles.yml, config/roles.yml) and
+  OpenSearch Service's `security_manager`.
+- PUT replaces the whole entity ("Creates or replaces", api.md): a mapping
+  PUT without the master user takes its rights away.
+- The master user is a member of the `all_access` and `security_manager`
+  mappings (fgac.md, "Master user", "Additional master users": the master
+  user is listed in both); a new master user is added to both, the old one
+  stays. Only those roles may use the security API.
+- `GET /_plugins/_security/authinfo`: who the request is signed in as
+  (SecurityInfoAction: user_name, backend_roles, roles, ...), for any
+  authenticated user.
 
 Permissions are a simplification of the plugin's action groups (wildcards,
 a few action groups), enough for the replication plugin's documented roles
@@ -58,6 +69,29 @@ RESERVED_ROLES = {
 }
 
 
+# The plugin's built-in roles: static (src/main/resources/static_config/
+# static_roles.yml @ 174a142) and reserved (config/roles.yml @ 00ac4af), and
+# OpenSearch Service's own security_manager (fgac.md).
+STATIC_ROLES = {"all_access", "kibana_user", "own_index", "manage_snapshots", "kibana_server", "logstash",
+                "readall_and_monitor", "readall"}
+RESERVED_NAMES = {
+    "security_manager", "kibana_read_only", "security_rest_api_access", "security_rest_api_full_access",
+    "alerting_read_access", "alerting_ack_alerts", "alerting_full_access", "anomaly_read_access",
+    "anomaly_full_access", "knn_read_access", "knn_full_access", "ip2geo_datasource_read_access",
+    "ip2geo_datasource_full_access", "notebooks_read_access", "notebooks_full_access", "observability_read_access",
+    "observability_full_access", "ppl_full_access", "reports_instances_read_access", "reports_read_access",
+    "reports_full_access", "asynchronous_search_full_access", "asynchronous_search_read_access",
+    "index_management_full_access", "cross_cluster_replication_leader_full_access",
+    "cross_cluster_replication_follower_full_access", "cross_cluster_search_remote_full_access",
+    "query_assistant_access", "ml_read_access", "ml_full_access", "notifications_full_access",
+    "notifications_read_access", "snapshot_management_full_access", "snapshot_management_read_access",
+    "point_in_time_full_access", "security_analytics_read_access", "security_analytics_full_access",
+    "security_analytics_ack_alerts", "flow_framework_full_access", "flow_framework_read_access",
+    "query_insights_full_access",
+}
+BUILT_IN = STATIC_ROLES | RESERVED_NAMES
+
+
 class SecurityAnswer(Exception):
     """A security API answer that is not the OpenSearch error envelope."""
 
@@ -71,6 +105,16 @@ def store(domain) -> dict:
     s = getattr(domain, "_emu_security", None)
     if s is None:
         s = domain._emu_security = {"internalusers": {}, "roles": {}, "rolesmapping": {}}
+    # The master user joins the all_access and security_manager mappings
+    # when it is set (and a new one when it changes; the old one stays).
+    master = master_user(domain)
+    if master and getattr(domain, "_emu_master_mapped", None) != master[0]:
+        for role in ("all_access", "security_manager"):
+            m = s["rolesmapping"].setdefault(role, {"users": [], "backend_roles": [], "hosts": [],
+                                                    "and_backend_roles": []})
+            if master[0] not in m["users"]:
+                m["users"].append(master[0])
+        domain._emu_master_mapped = master[0]
     return s
 
 
@@ -103,9 +147,6 @@ def claimed_user(environ: dict) -> str | None:
 
 def roles_of(domain, user: str) -> set[str]:
     roles = set()
-    master = master_user(domain)
-    if master and user == master[0]:
-        roles |= {"all_access", "security_manager"}
     for role, mapping in store(domain)["rolesmapping"].items():
         if user in mapping.get("users", []):
             roles.add(role)
@@ -178,10 +219,12 @@ def security_api(domain, user: str, method: str, kind: str, name: str, raw: byte
     if not roles_of(domain, user) & {"all_access", "security_manager"}:
         return denied(user, f"cluster:admin/opendistro_security/{kind}")
     s = store(domain)[kind]
-    if kind == "roles" and name in RESERVED_ROLES:
+    if kind == "roles" and name in BUILT_IN:
+        static = name in STATIC_ROLES
         if method in ("PUT", "DELETE"):
-            return 403, {"status": "FORBIDDEN", "message": f"Resource '{name}' is reserved."}
-        return 200, {name: {**RESERVED_ROLES[name], "reserved": True, "hidden": False, "static": True}}
+            return 403, {"status": "FORBIDDEN", "message": f"Resource '{name}' is {'static' if static else 'reserved'}."}
+        known = RESERVED_ROLES.get(name, {"cluster_permissions": [], "index_permissions": []})
+        return 200, {name: {**known, "reserved": True, "hidden": False, "static": static}}
     if method == "GET":
         if name not in s:
             return 404, {"status": "NOT_FOUND", "message": f"Resource '{name}' not found."}
@@ -203,15 +246,18 @@ def security_api(domain, user: str, method: str, kind: str, name: str, raw: byte
             raise SecurityAnswer(400, {"status": "error", "reason": "Please specify either 'hash' or 'password' "
                                                                    "when creating a new internal user."})
         entry = {"password": body.get("password") or s[name]["password"],
-                 "backend_roles": body.get("backend_roles", []), "attributes": body.get("attributes", {})}
+                 "backend_roles": body.get("backend_roles", []), "attributes": body.get("attributes", {}),
+                 "opendistro_security_roles": body.get("opendistro_security_roles", [])}
     elif kind == "roles":
         _check_fields(body, {"cluster_permissions", "index_permissions", "tenant_permissions", "description"})
         entry = {"cluster_permissions": body.get("cluster_permissions", []),
                  "index_permissions": body.get("index_permissions", []),
                  "tenant_permissions": body.get("tenant_permissions", [])}
+        if "description" in body:
+            entry["description"] = body["description"]
     else:
         _check_fields(body, {"users", "backend_roles", "hosts", "and_backend_roles", "description"})
-        if _role(domain, name) is None:
+        if _role(domain, name) is None and name not in BUILT_IN:
             return 404, {"status": "NOT_FOUND", "message": f"The role '{name}' does not exist."}
         entry = {"users": body.get("users", []), "backend_roles": body.get("backend_roles", []),
                  "hosts": body.get("hosts", []), "and_backend_roles": []}
@@ -220,6 +266,18 @@ def security_api(domain, user: str, method: str, kind: str, name: str, raw: byte
     if existed:
         return 200, {"status": "OK", "message": f"'{name}' updated."}
     return 201, {"status": "CREATED", "message": f"'{name}' created."}
+
+
+def authinfo(domain, user: str, remote: str | None) -> tuple[int, dict]:
+    """`GET /_plugins/_security/authinfo`: who the caller is (SecurityInfoAction)."""
+    known = store(domain)["internalusers"].get(user) or {}
+    backend = list(known.get("backend_roles", []))
+    return 200, {
+        "user": f"User [name={user}, backend_roles={backend}, requestedTenant=null]",
+        "user_name": user, "user_requested_tenant": None, "remote_address": f"{remote or '127.0.0.1'}:0",
+        "backend_roles": backend, "custom_attribute_names": [], "roles": sorted(roles_of(domain, user)),
+        "tenants": {user: True}, "principal": None, "peer_certificates": "0", "sso_logout_url": None,
+    }
 
 
 # ------------------------------------------------------------ audit logging ---

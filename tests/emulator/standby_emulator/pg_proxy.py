@@ -184,8 +184,8 @@ class Proxy:
             with self.lock:
                 self.sessions.add(session)
             self._run(session, params)
-        except (ConnectionError, OSError, ValueError, struct.error):
-            pass
+        except (ConnectionError, OSError, struct.error):
+            pass  # the client went away
         except Exception as e:  # noqa: BLE001 - the emulator's fault: say so to the client (and the log)
             import traceback
 
@@ -221,8 +221,9 @@ class Proxy:
             body = _recv_exact(client, length - 4)
             (code,) = struct.unpack("!I", body[:4])
             if code == SSL_REQUEST and not tls:
-                client.sendall(b"S")
+                # The context first: a failure of ours reaches the client as an error, not a broken handshake.
                 ctx = self.model.tls_context(endpoint)
+                client.sendall(b"S")
                 client = ctx.wrap_socket(client, server_side=True)
                 tls = True
             elif code == GSS_REQUEST:

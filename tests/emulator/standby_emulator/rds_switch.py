@@ -44,7 +44,11 @@ SynchronizationStatus `pending-resync` that long ("Aurora rebuilds these
 secondary Regions ... When the secondary Region clusters finish rebuilding ...
 they become available for read access", AUG-DR);
 `rds_failover_data_loss_ms`: a data-loss failover loses the writes committed
-that many ms before it (aurora_db.lose_writes_since).
+that many ms before it (aurora_db.lose_writes_since), or, when the old
+writer's region is down, that many ms before the region went down: what was
+lost is what had not reached the secondary when the primary went away
+("a loss of write transaction data that wasn't replicated", AUG-DR), not
+what happened to be written just before the operator's request.
 """
 
 import copy
@@ -273,7 +277,10 @@ def _switch_primary(self: RDSResponse, allow_data_loss: bool) -> ActionResult:
         loss_ms = int(SETTINGS.get("rds_failover_data_loss_ms", 0))
         volume = aurora_db.volume_of(target)
         if loss_ms > 0 and volume is not None:
-            aurora_db.model().volumes.lose_writes_since(volume, now - loss_ms / 1000)
+            from . import regions
+
+            gone = regions.down_since(region_of(old)) if old is not None else None
+            aurora_db.model().volumes.lose_writes_since(volume, (gone or now) - loss_ms / 1000)
     for at in (now + total / 3, now + total):
         timer = threading.Timer(max(0.0, at - time.time()) + 0.005, _tick, args=(gc,))
         timer.daemon = True

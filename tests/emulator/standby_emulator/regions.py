@@ -17,17 +17,25 @@ lists the regions down.
 
 import socket
 import threading
+import time
 from typing import Any
 
 from . import calls
 
 LOCK = threading.Lock()
 DOWN: set[str] = set()
+SINCE: dict[str, float] = {}  # region -> when it went down (epoch seconds)
 
 
 def is_down(region: str | None) -> bool:
     with LOCK:
         return region in DOWN
+
+
+def down_since(region: str | None) -> float | None:
+    """When the region went down, while it is down."""
+    with LOCK:
+        return SINCE.get(region) if region in DOWN else None
 
 
 def set_down(region: str, down: bool) -> None:
@@ -36,6 +44,8 @@ def set_down(region: str, down: bool) -> None:
     with LOCK:
         changed = (region in DOWN) != down
         (DOWN.add if down else DOWN.discard)(region)
+        if changed and down:
+            SINCE[region] = time.time()
     if changed:
         from . import world
 
@@ -50,6 +60,7 @@ def set_down(region: str, down: bool) -> None:
 def reset() -> None:
     with LOCK:
         DOWN.clear()
+        SINCE.clear()
 
 
 def refuse(environ: dict, start_response) -> list[bytes] | None:

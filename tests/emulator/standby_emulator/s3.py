@@ -252,6 +252,69 @@ def fix_new_buckets_block_public_access() -> None:
     S3Backend.create_bucket = create_bucket
 
 
+def fix_list_buckets_pages() -> None:
+    """ListBuckets: pages, prefix, region.
+
+    AWS S3 API reference, ListBuckets: request parameters `max-buckets`
+    (1-10000), `continuation-token`, `prefix`, `bucket-region`; the result
+    lists buckets in alphabetical order, each `{Name, CreationDate,
+    BucketRegion, BucketArn}`, with a `ContinuationToken` when more remain and
+    the `Prefix` asked for. moto 5.2.5 cuts the list at max-buckets with no
+    token (the rest is lost) and gives no BucketRegion.
+    """
+    import base64
+
+    def all_buckets(self: S3Response) -> Any:
+        self.data["Action"] = "ListAllMyBuckets"
+        self._authenticate_and_authorize_s3_action()
+        prefix = self._get_param("prefix")
+        region = self._get_param("bucket-region")
+        try:
+            size = min(max(int(self._get_param("max-buckets") or 10000), 1), 10000)
+        except ValueError:
+            size = 10000
+        token = self._get_param("continuation-token")
+        after = base64.urlsafe_b64decode(token.encode()).decode() if token else ""
+        buckets = sorted(self.backend.list_buckets(prefix=prefix, bucket_region=region, max_buckets=None),
+                         key=lambda b: b.name)
+        buckets = [b for b in buckets if b.name > after]
+        page, more = buckets[:size], len(buckets) > size
+        result: dict[str, Any] = {
+            "Owner": {"ID": "bcaf1ffd86f41161ca5fb16fd081034f", "DisplayName": "webfile"},
+            "Buckets": [{"Name": b.name, "CreationDate": b.creation_date_ISO8601, "BucketRegion": b.region_name,
+                         "BucketArn": f"arn:aws:s3:::{b.name}"} for b in page],
+        }
+        if more:
+            result["ContinuationToken"] = base64.urlsafe_b64encode(page[-1].name.encode()).decode()
+        if prefix:
+            result["Prefix"] = prefix
+        self.data["Action"] = "ListBuckets"
+        return self.serialized(ActionResult(result))
+
+    S3Response.all_buckets = all_buckets
+
+
+def fix_default_encryption() -> None:
+    """Objects written without encryption headers are encrypted anyway.
+
+    AWS S3 user guide, "Protecting data with server-side encryption": "all
+    new object uploads to Amazon S3 are automatically encrypted" with SSE-S3
+    (since January 5, 2023) unless the bucket's default encryption says
+    otherwise, and GetObject/HeadObject report `x-amz-server-side-encryption`.
+    moto 5.2.5 applies a bucket's configured default but stores objects of a
+    bucket without one unencrypted.
+    """
+    original = S3Backend.put_object
+
+    def put_object(self, bucket_name, key_name, value, *args, **kwargs):
+        bucket = self.get_bucket(bucket_name)
+        if not kwargs.get("encryption") and not bucket.encryption:
+            kwargs["encryption"] = "AES256"
+        return original(self, bucket_name, key_name, value, *args, **kwargs)
+
+    S3Backend.put_object = put_object
+
+
 def apply() -> None:
     fix_new_buckets_block_public_access()
     fix_put_bucket_replication_checks()
@@ -259,3 +322,5 @@ def apply() -> None:
     fix_put_bucket_versioning_status()
     fix_get_bucket_versioning_root()
     fix_delete_object_version_in_suspended_bucket()
+    fix_list_buckets_pages()
+    fix_default_encryption()

@@ -13,13 +13,29 @@ guide's "Replicating existing objects with S3 Batch Replication":
 - When it runs, AWS fails the whole job (Status Failed, FailureReasons) if
   the role cannot be assumed by batchoperations.s3.amazonaws.com or the
   source bucket has no replication configuration.
-- S3ReplicateObject copies each eligible object (the manifest generator's
-  ObjectReplicationStatuses filter, e.g. NONE and FAILED, against the
+- S3ReplicateObject copies each eligible object (the generator's filter:
+  the replication statuses asked for, e.g. NONE or FAILED, against the
   statuses live replication keeps, s3_replication.py) to the destination
   bucket of every enabled rule, for real, as live replication copies (same
   version id, metadata, tags), so tests can look in the destination; the
   source then reads COMPLETED (or FAILED), the copy REPLICA. A destination that is missing or not
-  versioned fails that object's task (NumberOfTasksFailed).
+  versioned fails that object's task (NumberOfTasksFailed). An object
+  encrypted with SSE-KMS is eligible only when a rule selects such objects
+  (SourceSelectionCriteria.SseKmsEncryptedObjects Enabled; botocore
+  PutBucketReplication: "By default, Amazon S3 doesn't replicate objects
+  that are stored at rest using server-side encryption with KMS keys"):
+  otherwise the generated manifest leaves it out (whether AWS leaves such
+  objects out or fails their tasks is not documented; out is the silent
+  case a plan must prevent).
+- A report (Report{Enabled, Bucket, Prefix, Format Report_CSV_20180820,
+  ReportScope}) is written when the job ends: `<prefix>/job-<id>/results/
+  <uuid>.csv`, one line per task in scope (Bucket, Key, VersionId,
+  TaskStatus, ErrorCode, HTTPStatusCode, ResultMessage; S3 guide,
+  "Completion reports"), FailedTasksOnly by default here.
+- A job ended more than s3_batch_expiry_ms ago (AWS: 90 days) is gone:
+  DescribeJob answers 404 NotFoundException (the S3 Control service model's
+  DescribeJob error; the S3 guide's troubleshooting page calls it
+  "NoSuchJobException").
 - UpdateJobStatus(requestedJobStatus=Cancelled) cancels a job that has not
   finished.
 """
@@ -96,8 +112,11 @@ def handle(environ: dict, start_response, body: bytes) -> list[bytes]:
                 return _xml(200, start_response, _create(account, _region(environ), body))
             parts = path[len(PATH) + 1:].split("/")
             job = JOBS.get((account, parts[0]))
+            if job is not None and _expired(job):
+                del JOBS[(account, parts[0])]
+                job = None
             if job is None:
-                raise ApiError(404, "NoSuchJob", f"The specified job does not exist: {parts[0]}")
+                raise ApiError(404, "NotFoundException", f"The specified job does not exist: {parts[0]}")
             if method == "GET" and len(parts) == 1:
                 _advance(job)
                 return _xml(200, start_response, _describe(job))
@@ -131,14 +150,14 @@ def _create(account: str, region: str, body: bytes) -> str:
     source = gen.get("SourceBucket", "")
     if not source.startswith("arn:aws:s3:::"):
         raise ApiError(400, "InvalidRequest", "ManifestGenerator SourceBucket must be a bucket ARN")
-    statuses = ((gen.get("Filter") or {}).get("ObjectReplicationStatuses") or {}).get("member") or []
-    statuses = {str(s) for s in (statuses if isinstance(statuses, list) else [statuses])}
     job_id = str(uuid.uuid4())
     JOBS[(account, job_id)] = {
         "account": account, "region": region, "id": job_id, "status": "New", "priority": int(req["Priority"]),
         "role": req["RoleArn"], "description": req.get("Description") or "", "source": source[len("arn:aws:s3:::"):],
         "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z"), "total": 0, "succeeded": 0,
-        "failed": 0, "failures": [], "terminated": None, "statuses": statuses,
+        "failed": 0, "failures": [], "terminated": None, "ended": None,
+        "report": report if str(report.get("Enabled")).lower() == "true" else None, "failed_tasks": [],
+        "statuses": _filter_statuses(gen),
     }
     TOKENS[(account, token)] = job_id
     return f'<CreateJobResult xmlns="{NS}"><JobId>{job_id}</JobId></CreateJobResult>'
@@ -158,6 +177,41 @@ def _advance(job: dict) -> None:
     elif now == "Active":
         _run(job)
         job["terminated"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        job["ended"] = time.time()
+        _write_report(job)
+
+
+def _filter_statuses(gen: dict) -> set[str]:
+    """The generated manifest's ObjectReplicationStatuses filter (all when absent)."""
+    statuses = ((gen.get("Filter") or {}).get("ObjectReplicationStatuses") or {}).get("member")
+    if statuses is None:
+        return {"NONE", "FAILED", "COMPLETED", "REPLICA"}
+    return set(statuses if isinstance(statuses, list) else [statuses])
+
+
+def _expired(job: dict) -> bool:
+    return job.get("ended") is not None and (time.time() - job["ended"]) * 1000 > settings.SETTINGS.get(
+        "s3_batch_expiry_ms", 90 * 24 * 3600 * 1000)
+
+
+def _write_report(job: dict) -> None:
+    """The completion report: the tasks in scope, as CSV, under the prefix."""
+    from urllib.parse import quote
+
+    from moto.s3.models import s3_backends
+
+    report = job.get("report")
+    if not report:
+        return
+    bucket = str(report.get("Bucket", "")).split(":::")[-1]
+    prefix = str(report.get("Prefix") or "").rstrip("/")
+    lines = [f"{job['source']},{quote(key)},{version or ''},failed,{code},{http},{msg.replace(',', ';')}"
+             for key, version, code, http, msg in job["failed_tasks"]]
+    key = f"{prefix}/job-{job['id']}/results/{uuid.uuid4()}.csv".lstrip("/")
+    try:
+        s3_backends[job["account"]]["aws"].put_object(bucket, key, ("\n".join(lines) + "\n").encode())
+    except Exception as e:
+        job["failures"].append(("ReportFailed", f"the report could not be written to {bucket}: {e}"))
 
 
 def _fail(job: dict, code: str, reason: str) -> None:
@@ -189,22 +243,29 @@ def _run(job: dict) -> None:
         return _fail(job, "ReplicationConfigurationNotFoundError",
                      f"The source bucket {job['source']} has no enabled replication rule")
     done = job.setdefault("replicated", set())
-    wanted = job.get("statuses") or {"NONE", "FAILED", "COMPLETED", "REPLICA"}
+    kms_rules = [r for r in rules if (((r.get("SourceSelectionCriteria") or {}).get("SseKmsEncryptedObjects") or {})
+                                      .get("Status")) == "Enabled"]
+    every = settings.SETTINGS.get("s3_batch_fail_every", 0)
     for name, key in list(bucket.keys.items()):
         if isinstance(key, FakeDeleteMarker) or (name, key.version_id) in done:
             continue
-        # The manifest's ObjectReplicationStatuses filter, against the
-        # statuses live replication keeps (s3_replication.py).
-        if (getattr(key, "_emu_replication", None) or "NONE") not in wanted:
+        # The manifest filter, against the statuses live replication keeps
+        # (s3_replication.py).
+        if (getattr(key, "_emu_replication", None) or "NONE") not in job["statuses"]:
             continue
+        kms = str(getattr(key, "encryption", "") or "").startswith("aws:kms")
+        if kms and not kms_rules:
+            continue  # not eligible: no rule replicates SSE-KMS objects
         job["total"] += 1
-        ok = True
-        for rule in rules:
+        ok, why = True, ""
+        if every and job["total"] % every == 0:
+            ok, why = False, "AccessDenied,403,Access Denied (emulator fault: s3_batch_fail_every)"
+        for rule in (kms_rules if kms else rules) if ok else []:
             dest = str((rule.get("Destination") or {}).get("Bucket", "")).split(":::")[-1]
             try:
                 s3_replication.copy_for_batch(account, key, job["source"], dest, _plain(rule))
-            except Exception:
-                ok = False
+            except Exception as e:
+                ok, why = False, f"InvalidRequest,400,{e}"
         if getattr(key, "_emu_replication", None) != "REPLICA":
             key._emu_replication = "COMPLETED" if ok else "FAILED"
         if ok:
@@ -212,6 +273,8 @@ def _run(job: dict) -> None:
             done.add((name, key.version_id))
         else:
             job["failed"] += 1
+            code, http, msg = why.split(",", 2)
+            job["failed_tasks"].append((name, key.version_id, code, http, msg))
     job["status"] = "Complete"
 
 
@@ -229,12 +292,21 @@ def _describe(job: dict) -> str:
         f"<ProgressSummary><TotalNumberOfTasks>{job['total']}</TotalNumberOfTasks>"
         f"<NumberOfTasksSucceeded>{job['succeeded']}</NumberOfTasksSucceeded>"
         f"<NumberOfTasksFailed>{job['failed']}</NumberOfTasksFailed></ProgressSummary>"
-        f"<FailureReasons>{failures}</FailureReasons><Report><Enabled>false</Enabled></Report>"
+        f"<FailureReasons>{failures}</FailureReasons>{_report_xml(job.get('report'))}"
         f"<CreationTime>{job['created']}</CreationTime>{terminated}<RoleArn>{escape(job['role'])}</RoleArn>"
         f"<ManifestGenerator><S3JobManifestGenerator><SourceBucket>arn:aws:s3:::{escape(job['source'])}"
         f"</SourceBucket><EnableManifestOutput>false</EnableManifestOutput></S3JobManifestGenerator>"
         f"</ManifestGenerator></Job></DescribeJobResult>"
     )
+
+
+def _report_xml(report: dict | None) -> str:
+    if not report:
+        return "<Report><Enabled>false</Enabled></Report>"
+    return (f"<Report><Bucket>{escape(str(report.get('Bucket', '')))}</Bucket>"
+            f"<Format>{escape(str(report.get('Format') or 'Report_CSV_20180820'))}</Format><Enabled>true</Enabled>"
+            f"<Prefix>{escape(str(report.get('Prefix') or ''))}</Prefix>"
+            f"<ReportScope>{escape(str(report.get('ReportScope') or 'AllTasks'))}</ReportScope></Report>")
 
 
 def _update_status(job: dict, query: dict) -> str:

@@ -29,9 +29,13 @@ from . import (
     ec2,
     network,
     opensearch,
+    opensearch_changes,
     opensearch_rest,
+    propagation,
     opensearch_security,
     rds_backups,
+    rds_global_ops,
+    rds_modify,
     rds_snapshots,
     regions,
     route53,
@@ -114,10 +118,14 @@ class EmulatorApp:
             route53.reset()
             regions.reset()
             ec2.reset()
+            propagation.reset()
             opensearch.reset()
+            opensearch_changes.reset()
             opensearch_rest.reset()
+            rds_modify.reset()
             aurora_db.reset()
             network.reset()
+            rds_global_ops.reset()
             calls.reset()
         if cloudwatch_cbor.operation(environ):
             return cloudwatch_cbor.handle(self.moto, environ, calls.record(environ, start_response))
@@ -210,6 +218,16 @@ class EmulatorApp:
                             ],
                         })
                 return _json_response(start_response, 200, out)
+            if path == "/_emulator/opensearch/deployments" and method == "GET":
+                # Each domain update's deployment type (Blue/Green, DynamicUpdate) and why.
+                with opensearch_changes.LOCK:
+                    return _json_response(start_response, 200, list(opensearch_changes.DEPLOYMENTS))
+            if path == "/_emulator/rds/instance-changes" and method == "GET":
+                # Each DB instance class change: held for the maintenance window, or applied (an outage).
+                return _json_response(start_response, 200, rds_modify.changes())
+            if path == "/_emulator/rds/maintenance" and method == "POST":
+                # The maintenance window comes: held changes are applied.
+                return _json_response(start_response, 200, rds_modify.maintenance())
             if path == "/_emulator/opensearch/connections" and method == "GET":
                 # Each connection's id, status and domain infos as the caller sent them.
                 with opensearch.LOCK:

@@ -20,12 +20,26 @@
 - rds_snapshot_ms: how long a cluster snapshot that a failover's rejoin
   takes, or that CopyDBClusterSnapshot makes, stays `creating` before it is
   `available` (AWS: minutes, with the volume's size).
+- rds_fencing_event: 1 records a "writes were stopped" event on the new
+  primary after a failover with the old region down (0: none).
+- rds_rejoin_snapshot_ms: after a failover, how long after the old primary
+  is listed again (pending-resync) Aurora's snapshot of its old volume shows
+  (-1: none ever does).
+- rds_lag_ms: the replication lag RDS publishes for each secondary
+  (AuroraGlobalDBRPOLag / AuroraGlobalDBReplicationLag); -1 publishes none.
 - s3_replication_ms: how long after a write S3 replicates it (s3_replication:
   the source reads PENDING meanwhile; AWS: seconds to minutes, 99.99 % within
   15 minutes with Replication Time Control).
 - s3_batch_step_ms: how long an S3 Batch Operations job stays in each status
   (New, Preparing, Active) before DescribeJob shows the next (AWS: minutes
   to hours for large buckets).
+- s3_batch_expiry_ms: how long after it ends AWS keeps a job (S3 guide,
+  "Troubleshooting S3 Batch Operations": "Jobs are automatically deleted 90
+  days after reaching a terminal state"); DescribeJob then answers 404
+  NotFoundException.
+- s3_batch_fail_every: a fault for tests: every Nth object's task fails
+  (AccessDenied), so jobs that finish with failed objects can be exercised;
+  0: none.
 - asg_refresh_ms: how long an Auto Scaling instance refresh takes:
   DescribeInstanceRefreshes shows it Pending for the first tenth, then
   InProgress while the nodes are replaced batch by batch, then Successful
@@ -53,6 +67,11 @@
 - rds_force_ssl: 1 = every Aurora endpoint refuses connections without TLS,
   as rds.force_ssl = 1 does (Aurora PostgreSQL's default is 0; a cluster
   parameter group with rds.force_ssl = 1 does the same for its cluster).
+- ec2_group_visible_ms, iam_profile_visible_ms: how long a new security
+  group, or a new instance profile, stays invisible to EC2's other calls
+  (propagation.py; AWS: seconds).
+- secrets_force_delete_ms: how long a secret deleted without recovery keeps
+  its name (secretsmanager.py; AWS: "a short delay", done in the background).
 """
 
 DEFAULT_SETTINGS = {
@@ -63,9 +82,14 @@ DEFAULT_SETTINGS = {
     "rds_write_forwarding_ms": 0,
     "rds_failover_ms": 0,
     "rds_snapshot_ms": 0,
+    "rds_fencing_event": 0,
+    "rds_rejoin_snapshot_ms": 0,
+    "rds_lag_ms": 50,
     "s3_bucket_visible_ms": 0,
     "s3_replication_ms": 100,
     "s3_batch_step_ms": 0,
+    "s3_batch_expiry_ms": 90 * 24 * 3600 * 1000,
+    "s3_batch_fail_every": 0,
     "route53_pending_polls": 1,
     "asg_refresh_ms": 300,
     "game_day": 0,
@@ -74,6 +98,9 @@ DEFAULT_SETTINGS = {
     "rds_resync_ms": 0,
     "rds_next_switch_ends": "moves",
     "rds_force_ssl": 0,
+    "ec2_group_visible_ms": 0,
+    "iam_profile_visible_ms": 0,
+    "secrets_force_delete_ms": 200,
 }
 SETTINGS = dict(DEFAULT_SETTINGS)
 

@@ -1,10 +1,11 @@
 //! `standby schema`: a JSON Schema (draft-07, what yaml-language-server
 //! supports) for configuration files, generated from the loader's own key
 //! lists and every kind's property schema, so it cannot fall behind: a key
-//! the loader accepts without a schema here fails a unit test.
+//! the loader accepts without a schema here fails a unit test. It stands
+//! above both: the configuration model knows no kind.
 
-use super::backend;
-use super::load::{MODULE_KEYS, OUTPUT_KEYS, RESOURCE_KEYS, TOP_KEYS, VAR_KEYS};
+use crate::config::backend;
+use crate::config::{MODULE_KEYS, OUTPUT_KEYS, RESOURCE_KEYS, TOP_KEYS, VAR_KEYS};
 use crate::kinds::schema::{Mode, Type};
 use serde_json::{Map, Value as Json, json};
 
@@ -70,7 +71,7 @@ fn top_key(key: &str) -> Option<Json> {
                 "properties": {
                     "bucket": {"type": "string", "description": "Bucket (versioned, encrypted; best in a third region)."},
                     "key": {"type": "string", "description": "Object key of the state, e.g. mattermost/dr.json."},
-                    "region": {"type": "string", "enum": super::AWS_REGIONS, "description": "The bucket's region."},
+                    "region": {"type": "string", "enum": crate::config::AWS_REGIONS, "description": "The bucket's region."},
                     "kms_key_id": {"type": "string", "description": "KMS key for SSE-KMS (default SSE-S3)."}
                 },
                 "propertyNames": {"enum": backend::S3_KEYS},
@@ -81,7 +82,7 @@ fn top_key(key: &str) -> Option<Json> {
         "regions" => json!({
             "description": "Root module: region name → AWS region (e.g. primary: us-west-1). A module: the list of region names it uses.",
             "oneOf": [
-                {"type": "object", "additionalProperties": {"type": "string", "enum": super::AWS_REGIONS}},
+                {"type": "object", "additionalProperties": {"type": "string", "enum": crate::config::AWS_REGIONS}},
                 {"type": "array", "items": {"type": "string"}}
             ]
         }),
@@ -103,6 +104,23 @@ fn top_key(key: &str) -> Option<Json> {
         "outputs" => {
             let mut v = names("Outputs: name → output.");
             v["additionalProperties"] = json!({"$ref": "#/definitions/output"});
+            v
+        }
+        "checks" => {
+            let mut v = names(
+                "Conditions the plan checks once values are known (like Terraform's check blocks): name → check; a \
+                 false one is reported at its condition, as a warning unless severity is error.",
+            );
+            v["additionalProperties"] = json!({
+                "type": "object",
+                "properties": {
+                    "condition": {"description": "An expression that must be true, e.g. \"${var.a != var.b}\"."},
+                    "message": {"type": "string", "description": "What is wrong and how to fix it, for the person reading the plan."},
+                    "severity": {"type": "string", "enum": ["warning", "error"], "description": "warning (the default) or error (the plan stops)."}
+                },
+                "required": ["condition", "message"],
+                "additionalProperties": false
+            });
             v
         }
         "imports" => json!({
@@ -238,7 +256,7 @@ mod tests {
     #[test]
     fn every_key_the_loader_accepts_has_a_schema() {
         for key in TOP_KEYS {
-            assert!(top_key(key).is_some(), "top-level key `{key}` has no schema in config/json_schema.rs");
+            assert!(top_key(key).is_some(), "top-level key `{key}` has no schema in json_schema.rs");
         }
         let s = generate();
         for (def, keys) in

@@ -1,0 +1,238 @@
+//! The runbook a plan carries when it switches the regions' roles: ordered
+//! steps as plain data, reviewed with the plan and recorded in the state
+//! when run. `switchover` builds it from a plan and carries it out; the
+//! renderers read it.
+//!
+//! What a step is, beyond what it does, is its data too: the AWS regions it
+//! calls (`needs`: it runs only while each answers), whether it is tried
+//! and left pending when it cannot be done during a failover
+//! (`best_effort`), and what covers it meanwhile (`meanwhile`).
+
+use crate::state::roles::Run;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Runbook {
+    /// `switchover` (planned, no data loss) or `failover`.
+    pub mode: String,
+    /// Region names (from `regions:`) and their AWS regions.
+    pub from: String,
+    pub to: String,
+    pub from_region: String,
+    pub to_region: String,
+    pub steps: Vec<Step>,
+}
+
+impl Runbook {
+    /// The step that applies the plan's change at `address`, if one does.
+    pub fn step_applying(&self, address: &str) -> Option<&Step> {
+        self.steps
+            .iter()
+            .find(|s| matches!(&s.action, StepAction::Changes { addresses } if addresses.iter().any(|a| a == address)))
+    }
+
+    /// Without the steps a run already did (what is left, for plans).
+    pub fn remaining(mut self, run: &Run) -> Runbook {
+        self.steps.retain(|s| run.status(&s.id) != Some("done"));
+        self
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    /// Stable id, e.g. `readiness`, `db.switchover`.
+    pub id: String,
+    pub title: String,
+    /// Where its calls go, for people (`us-west-1, us-east-1` for readiness).
+    pub region: String,
+    /// The AWS regions it calls: while one of them is down (a failover), the
+    /// step waits, pending, whatever its place in the order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub needs: Vec<String>,
+    /// During a failover, a failure leaves the step pending (said so) and the
+    /// run goes on; otherwise a failure stops the run.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub best_effort: bool,
+    /// What covers the step while it is pending, for the output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meanwhile: Option<String>,
+    /// What the operator must do once it is done, kept as a note of the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<StepNote>,
+    #[serde(flatten)]
+    pub action: StepAction,
+}
+
+/// A note a step leaves when done: in `text`, `{at}` becomes the step's end
+/// (RFC 3339) and `{from_ms}` that time less `before_secs`, in milliseconds
+/// since the epoch (what Mattermost's jobs take).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepNote {
+    pub text: String,
+    pub before_secs: u64,
+}
+
+impl Step {
+    /// A step of `action` whose calls go to `needs` (shown joined).
+    pub fn new(id: &str, title: String, needs: &[&str], action: StepAction) -> Step {
+        let mut needs: Vec<String> = needs.iter().map(|r| r.to_string()).collect();
+        needs.dedup();
+        Step {
+            id: id.to_string(),
+            title,
+            region: needs.join(", "),
+            needs,
+            best_effort: false,
+            meanwhile: None,
+            note: None,
+            action,
+        }
+    }
+
+    /// Tried during a failover, and left pending when it cannot be done then.
+    pub fn best_effort(mut self, meanwhile: &str) -> Step {
+        self.best_effort = true;
+        self.meanwhile = Some(meanwhile.to_string());
+        self
+    }
+
+    /// Leaves `text` as a note of the run once done (see [`StepNote`]).
+    pub fn note(mut self, text: String, before_secs: u64) -> Step {
+        self.note = Some(StepNote { text, before_secs });
+        self
+    }
+
+    /// It calls `region`.
+    pub fn needs_region(&self, region: &str) -> bool {
+        self.needs.iter().any(|r| r == region)
+    }
+}
+
+/// What a step does. Its fields sit beside the step's own in the JSON (the
+/// step flattens it), so none may be named like one of [`Step`]'s.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum StepAction {
+    /// DR health checks of the parts that switch (ids prefixed as listed).
+    /// `scaled` names the Auto Scaling groups of the target region that the
+    /// runbook scales up from no nodes (their desired capacity after it): no
+    /// nodes there yet is then expected, not a failure.
+    Readiness {
+        checks: Vec<String>,
+        #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+        scaled: std::collections::BTreeMap<String, i64>,
+    },
+    /// `SwitchoverGlobalCluster` to the member in the target region.
+    AuroraSwitchover { address: String, global_cluster: String, target_region: String },
+    /// The cluster forwards writes as a secondary. `before_switch`: set on
+    /// the writer before a switchover (AWS applies it at demotion; on a
+    /// writer it does nothing until then); otherwise checked on a secondary
+    /// and asked for if missing.
+    WriteForwarding {
+        address: String,
+        cluster: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        before_switch: bool,
+    },
+    /// `FailoverGlobalCluster` with `AllowDataLoss`, sent to the target's
+    /// region and waited on there only.
+    AuroraFailover { address: String, global_cluster: String, target_region: String },
+    /// After a failover: the old writer is back as a secondary (Aurora
+    /// re-adds it once its region is reachable; observed, not asked), and
+    /// the snapshot Aurora took of its old volume copied to a manual one.
+    Rejoin { global_cluster: String, cluster: String },
+    /// Search, in the new active region: its auto-follow rules deleted
+    /// (`leader_alias:name`), then every follower index stopped (named, or
+    /// matching a rule's pattern): they become normal, writable indices.
+    /// `catch_up` (planned switchover: the leader is there): first wait
+    /// until each follower's checkpoint equals its leader's.
+    SearchStopFollowers {
+        via: String,
+        domain: String,
+        rules: Vec<String>,
+        indices: Vec<String>,
+        patterns: Vec<String>,
+        #[serde(default)]
+        catch_up: bool,
+    },
+    /// Search, in the old active region: its copies of the indices the
+    /// reversed replication brings back, deleted. `indices` are those the
+    /// plan listed (with their document counts, read when planning); the
+    /// step deletes those only, and only those the new leader (`via_new`,
+    /// in the new active region) has.
+    SearchDeleteOldCopies {
+        via: String,
+        domain: String,
+        indices: Vec<IndexDocs>,
+        patterns: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        via_new: Option<String>,
+    },
+    /// The target region's app tier serves: each Auto Scaling group there
+    /// has its desired capacity (at least one node) in service and each of
+    /// its target groups a healthy target. Waits, with progress.
+    AppServing { app_region: String },
+    /// These changes of the plan (at `addresses`), applied as `apply` would,
+    /// journaled alike; the ordinary apply that follows leaves them alone.
+    Changes { addresses: Vec<String> },
+}
+
+/// An index and its document count (`None`: not readable when planned).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IndexDocs {
+    pub index: String,
+    pub docs: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a run records is read back as it was (a field named like the
+    /// step's own would be lost).
+    #[test]
+    fn every_action_round_trips_through_json() {
+        let actions = vec![
+            StepAction::Readiness { checks: vec!["db.".into()], scaled: [("a".to_string(), 2)].into() },
+            StepAction::AuroraSwitchover {
+                address: "g".into(),
+                global_cluster: "mm".into(),
+                target_region: "r2".into(),
+            },
+            StepAction::WriteForwarding { address: "c".into(), cluster: "mm-1".into(), before_switch: true },
+            StepAction::AuroraFailover { address: "g".into(), global_cluster: "mm".into(), target_region: "r2".into() },
+            StepAction::Rejoin { global_cluster: "mm".into(), cluster: "mm-1".into() },
+            StepAction::SearchStopFollowers {
+                via: "u".into(),
+                domain: "d".into(),
+                rules: vec!["a:b".into()],
+                indices: vec!["i".into()],
+                patterns: vec!["p*".into()],
+                catch_up: true,
+            },
+            StepAction::SearchDeleteOldCopies {
+                via: "u".into(),
+                domain: "d".into(),
+                indices: vec![IndexDocs { index: "i".into(), docs: Some(3) }],
+                patterns: vec![],
+                via_new: Some("v".into()),
+            },
+            StepAction::AppServing { app_region: "r2".into() },
+            StepAction::Changes { addresses: vec!["x".into()] },
+        ];
+        let steps: Vec<Step> = actions
+            .into_iter()
+            .map(|a| Step::new("s", "t".into(), &["r1", "r2"], a).best_effort("m").note("n {at}".into(), 5))
+            .collect();
+        let rb = Runbook {
+            mode: "failover".into(),
+            from: "a".into(),
+            to: "b".into(),
+            from_region: "r1".into(),
+            to_region: "r2".into(),
+            steps,
+        };
+        let back: Runbook = serde_json::from_value(serde_json::to_value(&rb).unwrap()).unwrap();
+        assert_eq!(back, rb);
+    }
+}
