@@ -35,6 +35,11 @@ const VARS: &[(&str, &str)] = &[
     ("STANDBY_VAR_primary_db_cluster", "mattermost-prod-aurora"),
     ("STANDBY_VAR_primary_db_instances", r#"["mattermost-prod-aurora-1", "mattermost-prod-aurora-2"]"#),
     ("STANDBY_VAR_primary_files_bucket", PRIMARY_BUCKET),
+    // The stand-in's bucket replicates already, with a role of its own.
+    (
+        "STANDBY_VAR_primary_files_replication_role",
+        "arn:aws:iam::123456789012:role/mattermost-prod-files-canary-backup-replication",
+    ),
     ("STANDBY_VAR_primary_search_domain", LEADER),
     ("STANDBY_VAR_app_ami_id", "ami-0abcdef1234567890"),
     ("STANDBY_VAR_app_listener_protocol", "HTTP"),

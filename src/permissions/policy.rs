@@ -58,8 +58,9 @@ pub fn document<'a>(role: Role, kinds: impl IntoIterator<Item = &'a str>, backen
     if let Some((sid, actions)) = aws.filter(|(_, a)| !a.is_empty()) {
         statements.push(json!({"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": "*"}));
     }
-    if role == Role::Drift {
-        // The replication canaries' writes, scoped to their reserved names.
+    if role == Role::Drift && kinds.contains("aws_s3_bucket_replication") {
+        // The replication canaries' writes, scoped to their reserved names
+        // (the files canary runs where a bucket replicates).
         for c in super::CANARY {
             let mut st = json!({"Sid": c.sid, "Effect": "Allow", "Action": c.actions, "Resource": c.resource});
             if let Some(p) = c.s3_prefix {
