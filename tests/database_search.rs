@@ -343,8 +343,15 @@ fn assert_search(w: &World) {
         assert_eq!(info(c.remote_domain_info()), (LEADER.to_string(), WEST.to_string()));
     });
     let follower = w.domain(FOLLOWER);
-    let rules = follower["autofollow_rules"].as_array().unwrap();
-    assert_eq!(rules, &vec![json!({"leader_alias": "leader", "name": "posts", "pattern": "posts*"})]);
+    let mut rules = follower["autofollow_rules"].as_array().unwrap().clone();
+    rules.sort_by_key(|r| r["name"].as_str().unwrap_or_default().to_string());
+    assert_eq!(
+        rules,
+        vec![
+            json!({"leader_alias": "leader", "name": "posts", "pattern": "posts*"}),
+            json!({"leader_alias": "leader", "name": "standby-canary", "pattern": "standby-canary"}),
+        ]
+    );
     // Replication runs as the replication user, with the plugin's roles, not as the master user.
     let roles = json!({"leader_cluster_role": "cross_cluster_replication_leader_full_access",
         "follower_cluster_role": "cross_cluster_replication_follower_full_access"});
@@ -578,13 +585,13 @@ fn refresh_calls_per_kind() {
     let rest = World::rest_requests(&w.log_lines()[before..]);
     let rules = instances("opensearch_autofollow_rule");
     let replications = instances("opensearch_index_replication");
-    assert_eq!((rules, replications), (1, 3));
+    assert_eq!((rules, replications), (2, 3));
     assert_eq!(rest.iter().filter(|r| r.as_str() == "GET /_plugins/_replication/autofollow_stats").count(), rules);
     assert_eq!(rest.iter().filter(|r| r.starts_with("GET ") && r.ends_with("/_status")).count(), replications);
     let security =
         ["opensearch_internal_user", "opensearch_role", "opensearch_role_mapping", "opensearch_audit_config"];
     let security_reads: usize = security.iter().map(|k| instances(k)).sum();
-    assert_eq!(security_reads, 14, "4 users, 3 roles, 5 role mappings, 2 audit configs");
+    assert_eq!(security_reads, 18, "4 users, 5 roles, 7 role mappings, 2 audit configs");
     assert_eq!(rest.iter().filter(|r| r.starts_with("GET /_plugins/_security/api/")).count(), security_reads);
     assert_eq!(rest.len(), rules + replications + security_reads, "{rest:?}");
 

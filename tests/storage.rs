@@ -400,9 +400,22 @@ fn destroy_leaves_nothing_behind() {
                 }
             }
             s3.delete_object().bucket(bucket).key("config.json").send().await.unwrap();
-            let v = s3.list_object_versions().bucket(bucket).send().await.unwrap();
-            assert_eq!((v.versions().len(), v.delete_markers().len()), (6, 1), "{bucket}");
         });
+    }
+    // Each bucket holds its own versions and, replicated both ways, the
+    // other's (delete markers too): twelve versions and two markers.
+    for (region, bucket) in [(WEST, PRIMARY), (EAST, SECONDARY)] {
+        let s3 = w.s3(region);
+        let t0 = std::time::Instant::now();
+        loop {
+            let v = w.block(async { s3.list_object_versions().bucket(bucket).send().await.unwrap() });
+            let seen = (v.versions().len(), v.delete_markers().len());
+            if seen == (12, 2) {
+                break;
+            }
+            assert!(t0.elapsed() < std::time::Duration::from_secs(10), "{bucket}: {seen:?}");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
     }
     let run = w.ok(0, &[&["destroy", ".", "--auto-approve"][..], &var].concat());
     assert!(run.stdout.contains("Destroy complete! Resources: 12 destroyed."), "{}", run.stdout);

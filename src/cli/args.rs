@@ -241,7 +241,14 @@ only); ACCOUNT_ID in a printed ARN is yours to fill in.",
     #[command(
         long_about = "Compares the state (as last applied) with AWS and with the configuration, looks for \
 unmanaged resources in the topology's scope, and runs the DR health checks. Read-only by construction: takes no \
-lock (works while an apply runs), writes no state, journal or backup, needs only read permissions.\n\n\
+lock (works while an apply runs), writes no state, journal or backup, needs only read permissions, except for \
+the replication canaries.\n\n\
+Canaries measure replication end to end: a test object written under standby-canary/ in the active region's \
+bucket, timed until its replica exists and the source says COMPLETED (--max-s3-canary, default 15m), and a test \
+document written to the standby-canary index on the search leader, timed until the follower has it \
+(--max-search-canary, default 1m). They write nothing else, remove what they wrote (a later run removes what an \
+interrupted one left), and fail as unhealthy when replication is too slow or stopped. --no-canaries makes the \
+job strictly read-only.\n\n\
 Findings: changed (an attribute differs in AWS from what was applied), missing (gone from AWS), unapplied (the \
 configuration differs from what was applied), unmanaged (in scope, not in state), unhealthy (a DR health check \
 fails; drift on the attribute it is about is reported as well, as changed or missing).\n\nSecrets: a drift \
@@ -249,7 +256,7 @@ job needs only the sensitive variables of what it reads: the replication user's 
 statistics. Others may be left out; what signs in with them (the domains' users, roles and mappings, as their \
 master user) is listed under warnings as not compared.\n\n\
 Exit codes: 0 clean, 1 error, 2 drift (changed, missing, unmanaged or unapplied), 3 unhealthy (3 wins).",
-        after_help = "Examples:\n  standby drift examples/mattermost-dr\n  standby drift . --format markdown > drift.md\n  standby drift . --format json --ignore 'module.files.aws_s3_bucket.* tags'\n  standby policy . --for drift   # the read-only IAM policy this job needs\n\nIgnore rules: <DIR>/.standbyignore and --ignore, one `ADDRESS [PATH]` each; * and ? wildcards; a leading ! un-ignores; the last matching rule decides."
+        after_help = "Examples:\n  standby drift examples/mattermost-dr\n  standby drift . --format markdown > drift.md\n  standby drift . --max-s3-canary 5m --max-search-canary 30s\n  standby drift . --no-canaries   # strictly read-only\n  standby drift . --format json --ignore 'module.files.aws_s3_bucket.* tags'\n  standby policy . --for drift   # the IAM policy this job needs (its canaries' writes included)\n\nIgnore rules: <DIR>/.standbyignore and --ignore, one `ADDRESS [PATH]` each; * and ? wildcards; a leading ! un-ignores; the last matching rule decides."
     )]
     Drift {
         #[arg(default_value = ".")]
@@ -519,6 +526,21 @@ pub struct DriftArgs {
     /// minutes, e.g. 30s, 2m
     #[arg(long, default_value = "60s", value_name = "DURATION")]
     pub max_db_lag: String,
+    /// How long the files canary may take: a test object written under
+    /// standby-canary/ in the active bucket until its replica is there and
+    /// the source says COMPLETED (default: S3 Replication Time Control's 15
+    /// minutes)
+    #[arg(long, default_value = "15m", value_name = "DURATION")]
+    pub max_s3_canary: String,
+    /// How long the search canary may take: a test document written to the
+    /// canary index on the leader until the follower has it
+    #[arg(long, default_value = "1m", value_name = "DURATION")]
+    pub max_search_canary: String,
+    /// Run no canary: a strictly read-only job (the canaries write a test
+    /// object and a test document under their reserved names, then remove
+    /// them)
+    #[arg(long)]
+    pub no_canaries: bool,
     /// How many reads run at once
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub parallelism: u32,

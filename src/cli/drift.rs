@@ -1,5 +1,6 @@
-//! `drift` and `preflight`: read-only checks. Neither takes the state lock
-//! nor writes state, journal or backup.
+//! `drift` and `preflight`: read-only checks (drift's canaries aside, which
+//! write under their reserved names only). Neither takes the state lock nor
+//! writes state, journal or backup.
 
 use super::args::{DriftArgs, Format, VarArgs};
 use super::{Settings, declares_aws, ensure_credentials, read_state, reads_aws, var_inputs};
@@ -18,6 +19,18 @@ pub async fn drift(s: &Settings, dir: &Path, args: &DriftArgs) -> Result<u8, Err
     let db_lag = crate::config::parse_duration(&args.max_db_lag).ok_or_else(|| {
         Error::Usage(format!("--max-db-lag: `{}` is not a duration (e.g. 30s, 2m, 1m30s)", args.max_db_lag))
     })?;
+    let canary = |flag: &str, v: &str| {
+        crate::config::parse_duration(v)
+            .ok_or_else(|| Error::Usage(format!("{flag}: `{v}` is not a duration (e.g. 30s, 5m, 1h)")))
+    };
+    let canaries = if args.no_canaries {
+        None
+    } else {
+        Some(health::canary::Options {
+            s3: canary("--max-s3-canary", &args.max_s3_canary)?,
+            search: canary("--max-search-canary", &args.max_search_canary)?,
+        })
+    };
     // Sensitive variables may be left out: what needs them is reported as
     // not compared, so a drift job holds only the secrets it uses.
     let inputs = crate::eval::vars::VarInputs { allow_missing_sensitive: true, ..var_inputs(&args.vars) };
@@ -33,6 +46,7 @@ pub async fn drift(s: &Settings, dir: &Path, args: &DriftArgs) -> Result<u8, Err
         bounds: health::dr::Bounds { search_lag_ops: args.max_search_lag, db_lag },
         ignore: rules,
         prefixes: args.prefixes.clone(),
+        canaries,
     };
     let report = drift::run(&loaded, &st, &aws, &opts, drift::now_rfc3339()).await?;
     let text = match args.format {

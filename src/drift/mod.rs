@@ -13,7 +13,10 @@
 //!   it in `drift` and says what it breaks.
 //!
 //! Read-only by construction: [`run`] takes the state by reference, refreshes
-//! a copy in memory, and never writes. Finding ignore rules are in [`ignore`].
+//! a copy in memory, and never writes. The one exception, unless turned off:
+//! the replication canaries ([`crate::health::canary`]) write a test object
+//! and a test document under their reserved names, and remove them. Finding
+//! ignore rules are in [`ignore`].
 
 pub mod ignore;
 pub mod unmanaged;
@@ -171,6 +174,9 @@ pub struct Options {
     pub ignore: ignore::Rules,
     /// Name prefixes for unmanaged discovery (empty: from the configuration).
     pub prefixes: Vec<String>,
+    /// The replication canaries' bounds; `None`: no canary (`--no-canaries`,
+    /// a strictly read-only run).
+    pub canaries: Option<health::canary::Options>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -256,8 +262,16 @@ pub async fn run(
         target_region: None,
     };
     let scope = unmanaged::Scope::of(loaded, recorded, &opts.prefixes);
-    let (checks, discovered) = tokio::join!(health::dr::run(&input), unmanaged::discover(&scope, aws));
-    let checks = checks.map_err(DriftError::Health)?;
+    let canaries = async {
+        match &opts.canaries {
+            Some(c) => health::canary::run(&input, c).await,
+            None => Ok(Vec::new()),
+        }
+    };
+    let (checks, discovered, canaries) =
+        tokio::join!(health::dr::run(&input), unmanaged::discover(&scope, aws), canaries);
+    let mut checks = checks.map_err(DriftError::Health)?;
+    checks.extend(canaries.map_err(DriftError::Health)?);
     findings.extend(discovered.map_err(DriftError::Discovery)?);
     for c in checks.iter().filter(|c| c.status == Status::Fail) {
         findings = merge_check(findings, c);

@@ -4,7 +4,12 @@
 //! it is about, what was expected and observed, and the DR impact in one
 //! sentence. [`dr`] checks a deployed topology (used by `standby drift`, and
 //! meant as the failover's readiness gate); [`preflight`] checks the docs'
-//! "before you begin" list before the first apply. Both only read.
+//! "before you begin" list before the first apply. Both only read (the
+//! canaries write, under their reserved names only).
+//!
+//! The replication canaries ([`canary`], drift only) measure the files'
+//! and the search indices' replication end to end with a test object and a
+//! test document, written under reserved names only.
 //!
 //! The app tier ([`app`]): nodes in service and healthy targets behind each
 //! region's load balancer. Not covered yet: exactly one region runs the
@@ -12,6 +17,7 @@
 //! functions returning [`Check`]s for their resources.
 
 pub mod app;
+pub mod canary;
 pub mod db_lag;
 pub mod db_switch;
 pub mod dr;
@@ -99,6 +105,10 @@ pub struct Check {
     /// How to fix it, when it fails.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fix: Option<String>,
+    /// What was measured, for people ("replicated in 1.2 s, bound 15m"):
+    /// the canaries' latencies; the figures themselves are in `actual`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub measured: Option<String>,
 }
 
 impl Check {
@@ -113,6 +123,7 @@ impl Check {
             actual: Json::Null,
             impact: String::new(),
             fix: None,
+            measured: None,
         }
     }
 
@@ -135,6 +146,11 @@ impl Check {
 
     pub fn fix(mut self, fix: impl Into<String>) -> Check {
         self.fix = Some(fix.into());
+        self
+    }
+
+    pub fn measured(mut self, what: impl Into<String>) -> Check {
+        self.measured = Some(what.into());
         self
     }
 

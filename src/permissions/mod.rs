@@ -301,6 +301,37 @@ pub const HEALTH: &[Call] = calls![
     route53: GetHealthCheckStatus;
 ];
 
+/// What `standby drift`'s replication canaries ([`crate::health::canary`])
+/// write, beyond the drift job's reads: each statement scoped to the
+/// canaries' reserved names (`--no-canaries` needs none). The search canary
+/// signs in to the domains' REST API as the replication user and needs no
+/// IAM action.
+pub struct Scoped {
+    pub sid: &'static str,
+    pub actions: &'static [&'static str],
+    pub resource: &'static str,
+    /// A `StringLike` condition on `s3:prefix`, for listings.
+    pub s3_prefix: Option<&'static str>,
+}
+
+/// S3's actions per call (API reference, each operation's permissions):
+/// PutObject `s3:PutObject`; HeadObject `s3:GetObject`; DeleteObject of a
+/// version `s3:DeleteObjectVersion`; ListObjectVersions `s3:ListBucketVersions`.
+pub const CANARY: &[Scoped] = &[
+    Scoped {
+        sid: "StandbyDriftCanaryObjects",
+        actions: &["s3:PutObject", "s3:GetObject", "s3:DeleteObjectVersion"],
+        resource: "arn:aws:s3:::*/standby-canary/*",
+        s3_prefix: None,
+    },
+    Scoped {
+        sid: "StandbyDriftCanaryListing",
+        actions: &["s3:ListBucketVersions"],
+        resource: "arn:aws:s3:::*",
+        s3_prefix: Some("standby-canary/*"),
+    },
+];
+
 /// A switchover's and a failover's own steps (the resources' changes among
 /// them are the kinds' writes).
 pub const SWITCHOVER: &[Call] = calls![
@@ -396,5 +427,27 @@ mod tests {
         assert_eq!(find("elbv2", "DescribeTargetHealth")[0].actions(), ["elasticloadbalancing:DescribeTargetHealth"]);
         assert_eq!(find("s3", "HeadBucket")[0].actions(), ["s3:ListBucket"]);
         assert!(!for_drift(["aws_s3_bucket"]).contains("sts:GetCallerIdentity"));
+    }
+
+    /// The canaries' writes reach only their reserved prefix: every object
+    /// action on keys under it, the listing narrowed to it by `s3:prefix`.
+    #[test]
+    fn canary_statements_are_scoped_to_the_reserved_prefix() {
+        let prefix = crate::health::canary::S3_PREFIX;
+        for st in CANARY {
+            match st.s3_prefix {
+                Some(p) => {
+                    assert_eq!(p, format!("{prefix}*"), "{}", st.sid);
+                    assert!(st.actions.iter().all(|a| a.starts_with("s3:List")), "{}", st.sid);
+                }
+                None => assert!(st.resource.ends_with(&format!("/{prefix}*")), "{}: {}", st.sid, st.resource),
+            }
+        }
+        let all: Vec<&str> = CANARY.iter().flat_map(|s| s.actions.iter().copied()).collect();
+        // PutObject, HeadObject, DeleteObject of a version, ListObjectVersions.
+        for a in ["s3:PutObject", "s3:GetObject", "s3:DeleteObjectVersion", "s3:ListBucketVersions"] {
+            assert!(all.contains(&a), "{a}");
+        }
+        assert!(!all.iter().any(|a| a.ends_with('*') || *a == "s3:DeleteObject"), "{all:?}");
     }
 }

@@ -65,6 +65,17 @@ pub fn document<'a>(
     if let Some((sid, actions)) = aws.filter(|(_, a)| !a.is_empty()) {
         statements.push(json!({"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": "*"}));
     }
+    if role == Role::Drift && kinds.contains("aws_s3_bucket_replication") {
+        // The replication canaries' writes, scoped to their reserved names
+        // (the files canary runs where a bucket replicates).
+        for c in super::CANARY {
+            let mut st = json!({"Sid": c.sid, "Effect": "Allow", "Action": c.actions, "Resource": c.resource});
+            if let Some(p) = c.s3_prefix {
+                st["Condition"] = json!({"StringLike": {"s3:prefix": p}});
+            }
+            statements.push(st);
+        }
+    }
     if let Some(spec) = backend {
         let write = matches!(role, Role::Apply | Role::StateWrite);
         statements.extend(state_statements(spec, write, bucket_key));

@@ -141,7 +141,8 @@ pub fn human(r: &Report, dir: &str, s: &Style) -> String {
             Status::Warn => s.yellow("warn"),
             Status::Fail => s.red("FAIL"),
         };
-        out.push_str(&format!("  {word}  {:<20} {}\n", c.id, c.title));
+        let measured = c.measured.as_ref().map(|m| format!(": {m}")).unwrap_or_default();
+        out.push_str(&format!("  {word}  {:<20} {}{measured}\n", c.id, c.title));
         // A warning is not a finding: say here why it is one.
         if let (Status::Warn, Some(fix)) = (c.status, &c.fix) {
             out.push_str(&format!("        {fix}\n"));
@@ -265,7 +266,15 @@ pub fn markdown(r: &Report) -> String {
             (Status::Warn, Some(fix)) => format!(": {fix}"),
             _ => String::new(),
         };
-        out.push_str(&format!("| {} | {} | {}{} |\n", c.id, c.status.word(), escape(&c.title), escape(&why)));
+        let measured = c.measured.as_ref().map(|m| format!(": {m}")).unwrap_or_default();
+        out.push_str(&format!(
+            "| {} | {} | {}{}{} |\n",
+            c.id,
+            c.status.word(),
+            escape(&c.title),
+            escape(&measured),
+            escape(&why)
+        ));
     }
     out.push_str("\n</details>\n");
     if !r.ignored.is_empty() {

@@ -833,6 +833,16 @@ def test_rest_start_status_stop(aws, endpoint):
     status, body = follower("POST", "/channels/_doc", {"n": 3})
     assert status == 403 and body["error"]["type"] == "cluster_block_exception"
     assert follower("DELETE", "/channels")[0] == 403
+    # A document deleted on the leader goes on the follower too; the
+    # follower refuses deletes itself; a missing one is 404 not_found.
+    leader("PUT", "/channels/_doc/gone", {"n": 0})
+    assert follower("GET", "/channels/_doc/gone")[0] == 200
+    assert follower("DELETE", "/channels/_doc/gone")[1]["error"]["type"] == "cluster_block_exception"
+    status, body = leader("DELETE", "/channels/_doc/gone")
+    assert (status, body["result"]) == (200, "deleted")
+    assert follower("GET", "/channels/_doc/gone")[0] == 404
+    status, body = leader("DELETE", "/channels/_doc/gone")
+    assert (status, body["result"]) == (404, "not_found")
 
     status, body = follower("POST", "/_plugins/_replication/channels/_resume", {})
     assert (status, body["error"]["type"]) == (400, "resource_already_exists_exception")

@@ -159,6 +159,18 @@ def test_the_call_log_names_s3_control_operations(endpoint):
     assert ops == [("s3control", "CreateJob"), ("s3control", "DescribeJob")]
 
 
+def test_batch_copies_carry_replication_statuses_and_are_not_copied_twice(endpoint):
+    role, s3e = world(endpoint, objects=2)
+    s3w = client(endpoint, "s3")
+    job_id = create_job(endpoint, "src", role, token="t-8")[1].findtext(f"{NS}JobId")
+    assert run_to_end(endpoint, job_id)[0]["succeeded"] == 2
+    assert s3w.head_object(Bucket="src", Key="f/0.txt")["ReplicationStatus"] == "COMPLETED"
+    assert s3e.head_object(Bucket="dst", Key="f/0.txt")["ReplicationStatus"] == "REPLICA"
+    # The manifest asks for NONE and FAILED only: a second job finds nothing.
+    job_id = create_job(endpoint, "src", role, token="t-9")[1].findtext(f"{NS}JobId")
+    assert run_to_end(endpoint, job_id)[0]["total"] == 0
+
+
 def settings(endpoint, **knobs):
     urllib.request.urlopen(urllib.request.Request(f"{endpoint}/_emulator/settings", method="POST",
                                                   data=json.dumps(knobs).encode(),

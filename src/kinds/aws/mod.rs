@@ -104,6 +104,9 @@ fn iam_action(call: &str) -> String {
     let s3 = match call {
         "HeadBucket" => "s3:ListBucket",
         "ListObjectVersions" => "s3:ListBucketVersions",
+        "PutObject" => "s3:PutObject",
+        "HeadObject" => "s3:GetObject",
+        "DeleteObject" => "s3:DeleteObjectVersion",
         "DeleteObjects" => "s3:DeleteObjectVersion",
         "DeleteBucketTagging" => "s3:PutBucketTagging",
         "GetBucketReplication" => "s3:GetReplicationConfiguration",

@@ -64,6 +64,14 @@ static SCHEMA: Schema = Schema {
         .force_new(),
         Prop::optional("report_prefix", Type::String, "Key prefix of the report (default `standby-batch`).")
             .force_new(),
+        Prop::optional(
+            "include_replicated",
+            Type::Bool,
+            "On the first run, also copy objects already replicated elsewhere (replication status COMPLETED), as a \
+             bucket that replicated before this destination was added has them; later runs copy only NONE and FAILED \
+             (default false).",
+        )
+        .force_new(),
         Prop::computed("job_arn", Type::String, "Job ARN."),
         Prop::computed("status", Type::String, "Complete, Failed, Cancelled, or a state on the way (Active, ...)."),
         Prop::computed("total_objects", Type::Number, "Objects the job found to replicate."),
@@ -237,6 +245,7 @@ impl Kind for S3BatchReplicationJob {
             ("priority", Value::Null) => Value::int(DEFAULT_PRIORITY),
             ("run", Value::Null) => Value::int(1),
             ("report_prefix", Value::Null) => Value::str(DEFAULT_REPORT_PREFIX),
+            ("include_replicated", Value::Null) => Value::Bool(false),
             _ => v.clone(),
         }
     }
@@ -244,11 +253,21 @@ impl Kind for S3BatchReplicationJob {
     async fn create(&self, cx: &Ctx<'_>, desired: &Attrs) -> Result<Created, KindError> {
         let bucket = req_str(desired, "bucket")?;
         let role = req_str(desired, "role_arn")?;
-        let filter = JobManifestGeneratorFilter::builder()
+        let run = get_i64(desired, "run").unwrap_or(1);
+        let mut filter = JobManifestGeneratorFilter::builder()
             .eligible_for_replication(true)
             .object_replication_statuses(ReplicationStatus::None)
-            .object_replication_statuses(ReplicationStatus::Failed)
-            .build();
+            .object_replication_statuses(ReplicationStatus::Failed);
+        // The manifest selects by the object's one replication status: a
+        // bucket that already replicated to another destination has its
+        // existing objects COMPLETED, which NONE/FAILED alone would skip for
+        // the new destination (S3 User Guide, "Using replication status
+        // information with Batch Replication jobs"). Later runs pick up what
+        // a run left, NONE or FAILED.
+        if run == 1 && matches!(desired.get("include_replicated"), Some(Value::Bool(true))) {
+            filter = filter.object_replication_statuses(ReplicationStatus::Completed);
+        }
+        let filter = filter.build();
         let generator = S3JobManifestGenerator::builder()
             .source_bucket(super::s3_bucket::arn(bucket))
             .enable_manifest_output(false)
@@ -266,7 +285,6 @@ impl Kind for S3BatchReplicationJob {
                 .build(),
             None => JobReport::builder().enabled(false).build(),
         };
-        let run = get_i64(desired, "run").unwrap_or(1);
         let out = s3c
             .create_job()
             .account_id(account(desired)?)
@@ -360,7 +378,7 @@ impl Kind for S3BatchReplicationJob {
     }
 
     fn kept(&self) -> &'static [&'static str] {
-        &["run"]
+        &["run", "include_replicated"]
     }
 
     fn acts_on(&self, props: &Attrs) -> Option<crate::kinds::Target> {

@@ -34,12 +34,14 @@ def apply_all() -> None:
         route53,
         s3,
         s3_conditional,
+        s3_replication,
         secretsmanager,
         world,
     )
 
     s3.apply()
     s3_conditional.apply()
+    s3_replication.apply()
     iam.apply()
     rds.apply()
     rds_recreate.apply()

@@ -436,6 +436,23 @@ def get_doc(ctx: Ctx, index: str, doc_id: str, **_: Any):
                  "_source": getattr(idx.ids, "sources", {}).get(doc_id)}
 
 
+def delete_doc(ctx: Ctx, index: str, doc_id: str, **_: Any):
+    """DELETE /<index>/_doc/<id>: `result` deleted, or 404 not_found (the
+    document APIs' delete); refused on a follower like any write. A SYNCING
+    follower shares the leader's documents, so it loses it too."""
+    idx = ctx.data.indices.get(index)
+    if idx is None:
+        raise index_not_found(index)
+    if idx.replication is not None:
+        raise blocked(index)
+    found = doc_id in idx.ids
+    idx.ids.discard(doc_id)
+    idx.seq += 1
+    return (200 if found else 404), {"_index": index, "_id": doc_id, "_version": 2 if found else 1,
+                                     "result": "deleted" if found else "not_found", "_shards": _shards(),
+                                     "_seq_no": idx.seq - 1, "_primary_term": 1}
+
+
 def _words(text: Any) -> set[str]:
     import re
 
@@ -866,6 +883,8 @@ def _route(method: str, parts: list[str]):
         return index_doc, {"index": index, "doc_id": parts[2]}
     if n == 3 and parts[1] == "_doc" and method == "GET":
         return get_doc, {"index": index, "doc_id": parts[2]}
+    if n == 3 and parts[1] == "_doc" and method == "DELETE":
+        return delete_doc, {"index": index, "doc_id": parts[2]}
     if n == 2 and parts[1] == "_search" and method in ("GET", "POST"):
         return search, {"index": index}
     if n == 3 and parts[1] == "_create" and method in ("PUT", "POST"):
@@ -919,6 +938,7 @@ ACTIONS = {
     "count": "indices:data/read/search",
     "search": "indices:data/read/search",
     "get_doc": "indices:data/read/get",
+    "delete_doc": "indices:data/write/delete",
     "cat_indices": "indices:monitor/stats",
     "start_replication": "indices:admin/plugins/replication/index/start",
     "stop_replication": "indices:admin/plugins/replication/index/stop",

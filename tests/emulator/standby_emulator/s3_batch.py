@@ -14,10 +14,11 @@ guide's "Replicating existing objects with S3 Batch Replication":
   the role cannot be assumed by batchoperations.s3.amazonaws.com or the
   source bucket has no replication configuration.
 - S3ReplicateObject copies each eligible object (the generator's filter:
-  the replication statuses asked for, e.g. NONE or FAILED; the emulator keeps
-  each version's status, COMPLETED or FAILED, as a job leaves it, which moto
-  does not) to the destination bucket of every enabled rule, for real, so
-  tests can look in the destination. A destination that is missing or not
+  the replication statuses asked for, e.g. NONE or FAILED, against the
+  statuses live replication keeps, s3_replication.py) to the destination
+  bucket of every enabled rule, for real, as live replication copies (same
+  version id, metadata, tags), so tests can look in the destination; the
+  source then reads COMPLETED (or FAILED), the copy REPLICA. A destination that is missing or not
   versioned fails that object's task (NumberOfTasksFailed). An object
   encrypted with SSE-KMS is eligible only when a rule selects such objects
   (SourceSelectionCriteria.SseKmsEncryptedObjects Enabled; botocore
@@ -50,14 +51,12 @@ from xml.sax.saxutils import escape
 
 import xmltodict
 
-from . import settings
+from . import s3_replication, settings
+from .s3 import _plain
 
 LOCK = threading.Lock()
 JOBS: dict[tuple[str, str], dict[str, Any]] = {}  # (account, job id) -> job
 TOKENS: dict[tuple[str, str], str] = {}  # (account, client token) -> job id
-# Each object version's replication status as S3 keeps it (x-amz-replication-
-# status: COMPLETED, FAILED; NONE when absent): (account, bucket, key, version).
-STATUS: dict[tuple[str, str, str, str | None], str] = {}
 NS = "http://awss3control.amazonaws.com/doc/2018-08-20/"
 PATH = "/v20180820/jobs"
 
@@ -72,7 +71,6 @@ def reset() -> None:
     with LOCK:
         JOBS.clear()
         TOKENS.clear()
-        STATUS.clear()
 
 
 def handles(path: str) -> bool:
@@ -251,9 +249,10 @@ def _run(job: dict) -> None:
     for name, key in list(bucket.keys.items()):
         if isinstance(key, FakeDeleteMarker) or (name, key.version_id) in done:
             continue
-        where = (account, job["source"], name, key.version_id)
-        if STATUS.get(where, "NONE") not in job["statuses"]:
-            continue  # the manifest filter: already replicated
+        # The manifest filter, against the statuses live replication keeps
+        # (s3_replication.py).
+        if (getattr(key, "_emu_replication", None) or "NONE") not in job["statuses"]:
+            continue
         kms = str(getattr(key, "encryption", "") or "").startswith("aws:kms")
         if kms and not kms_rules:
             continue  # not eligible: no rule replicates SSE-KMS objects
@@ -264,14 +263,11 @@ def _run(job: dict) -> None:
         for rule in (kms_rules if kms else rules) if ok else []:
             dest = str((rule.get("Destination") or {}).get("Bucket", "")).split(":::")[-1]
             try:
-                target = s3.get_bucket(dest)
-                if target.versioning_status != "Enabled":
-                    raise ValueError("destination bucket is not versioned")
-                copy = s3.put_object(dest, name, key.value, storage=key.storage_class)
-                copy.set_metadata(dict(key.metadata))
+                s3_replication.copy_for_batch(account, key, job["source"], dest, _plain(rule))
             except Exception as e:
                 ok, why = False, f"InvalidRequest,400,{e}"
-        STATUS[where] = "COMPLETED" if ok else "FAILED"
+        if getattr(key, "_emu_replication", None) != "REPLICA":
+            key._emu_replication = "COMPLETED" if ok else "FAILED"
         if ok:
             job["succeeded"] += 1
             done.add((name, key.version_id))

@@ -7,7 +7,8 @@ Routing, in order:
    domain -> 502 (in AWS the name would not resolve).
 3. /_emulator/... -> test-only control API (health, settings, replication
    state); only on the emulator's own address, never on domain hosts.
-4. S3 Control batch jobs (/v20180820/jobs...) -> s3_batch (moto has none).
+4. S3 Control batch jobs (/v20180820/jobs...) -> s3_batch (moto has none);
+   S3 itself replicates through s3_replication's hooks in moto.
 5. CloudWatch in Smithy RPC v2 CBOR -> cloudwatch_cbor (moto via JSON).
 6. Everything else -> moto, noted in the call log (calls.py) when it is a
    signed AWS request. POST /moto-api/reset also clears the extensions and
@@ -39,6 +40,7 @@ from . import (
     regions,
     route53,
     s3_batch,
+    s3_replication,
     world,
 )
 
@@ -112,6 +114,7 @@ class EmulatorApp:
         if method == "POST" and path.rstrip("/") == "/moto-api/reset":
             world.reset()
             s3_batch.reset()
+            s3_replication.reset()
             route53.reset()
             regions.reset()
             ec2.reset()
@@ -255,6 +258,13 @@ class EmulatorApp:
                         result = opensearch_rest.set_replication_state(
                             ctx, body.get("index", ""), str(body.get("status", "")).upper(), body.get("reason"))
                 return _json_response(start_response, 200, result)
+            if path == "/_emulator/s3/replication" and method == "GET":
+                return _json_response(start_response, 200, s3_replication.status())
+            if path == "/_emulator/s3/replication" and method == "POST":
+                # {"bucket", "mode": running|paused|failing}: the bucket's replication, as a source.
+                body = _read_json(environ)
+                return _json_response(start_response, 200,
+                                      s3_replication.set_mode(str(body["bucket"]), str(body.get("mode", "running"))))
             if path == "/_emulator/rest-calls" and method == "GET":
                 # Domain REST requests received, in order: region, domain, method, path, status.
                 return _json_response(start_response, 200, opensearch_rest.rest_calls())

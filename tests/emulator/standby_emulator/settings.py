@@ -27,6 +27,9 @@
   (-1: none ever does).
 - rds_lag_ms: the replication lag RDS publishes for each secondary
   (AuroraGlobalDBRPOLag / AuroraGlobalDBReplicationLag); -1 publishes none.
+- s3_replication_ms: how long after a write S3 replicates it (s3_replication:
+  the source reads PENDING meanwhile; AWS: seconds to minutes, 99.99 % within
+  15 minutes with Replication Time Control).
 - s3_batch_step_ms: how long an S3 Batch Operations job stays in each status
   (New, Preparing, Active) before DescribeJob shows the next (AWS: minutes
   to hours for large buckets).
@@ -83,6 +86,7 @@ DEFAULT_SETTINGS = {
     "rds_rejoin_snapshot_ms": 0,
     "rds_lag_ms": 50,
     "s3_bucket_visible_ms": 0,
+    "s3_replication_ms": 100,
     "s3_batch_step_ms": 0,
     "s3_batch_expiry_ms": 90 * 24 * 3600 * 1000,
     "s3_batch_fail_every": 0,
