@@ -245,6 +245,20 @@ fn zones(p: &Attrs) -> Option<i64> {
     }
 }
 
+/// Zone awareness left unset follows the subnets when their number changes
+/// in an update: the setting found would not fit the new subnets, and AWS
+/// refuses a VPC domain whose zone count differs from its subnets.
+fn zones_follow_subnets(prior: &Attrs, given: &Attrs, merged: &mut Attrs) {
+    let unset = |k: &str| given.get(k).is_none_or(Value::is_null);
+    if subnet_count(prior) != subnet_count(merged)
+        && unset("zone_awareness_enabled")
+        && unset("availability_zone_count")
+    {
+        merged.remove("zone_awareness_enabled");
+        merged.remove("availability_zone_count");
+    }
+}
+
 /// The whole cluster configuration, zone awareness included: a change of
 /// instance type or count sent without it could drop an adopted domain's
 /// zone awareness (the AWS provider, too, always sends all of
@@ -954,6 +968,7 @@ impl Kind for OpenSearchDomain {
         // What the configuration leaves unset stays as it is (as found).
         let mut merged = prior.clone();
         merged.extend(desired.iter().map(|(k, v)| (k.clone(), v.clone())));
+        zones_follow_subnets(prior, desired, &mut merged);
         let desired = &merged;
         let changed = |k: &str| {
             self.normalize(k, prior.get(k).unwrap_or(&Value::Null))
@@ -1225,6 +1240,30 @@ mod tests {
 
     /// An adopted zone-aware domain as read back, its node count changed:
     /// the ClusterConfig sent keeps its zone awareness.
+    #[test]
+    fn more_subnets_in_an_update_take_zone_awareness_with_them() {
+        let attrs =
+            |pairs: Vec<(&str, Value)>| -> Attrs { pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect() };
+        let prior = attrs(vec![
+            ("instance_type", Value::str("r6g.large.search")),
+            ("instance_count", Value::int(2)),
+            ("zone_awareness_enabled", Value::Bool(false)),
+            ("vpc_options", vpc_with(1)),
+        ]);
+        let given = attrs(vec![("vpc_options", vpc_with(2))]);
+        let mut merged = prior.clone();
+        merged.extend(given.clone());
+        super::zones_follow_subnets(&prior, &given, &mut merged);
+        let cc = super::cluster_config(&merged).unwrap();
+        assert_eq!(cc.zone_awareness_enabled(), Some(true));
+        assert_eq!(cc.zone_awareness_config().and_then(|z| z.availability_zone_count()), Some(2));
+        // The same number of subnets keeps what was found.
+        let mut same = prior.clone();
+        same.extend(attrs(vec![("vpc_options", vpc_with(1))]));
+        super::zones_follow_subnets(&prior, &attrs(vec![("vpc_options", vpc_with(1))]), &mut same);
+        assert_eq!(same.get("zone_awareness_enabled"), Some(&Value::Bool(false)));
+    }
+
     #[test]
     fn a_cluster_change_keeps_the_zone_awareness_found() {
         let found = props(&[
