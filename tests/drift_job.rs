@@ -164,10 +164,13 @@ fn assert_allowed(calls: &[Value], policy: &BTreeSet<String>, role: &str) -> BTr
             problems.push(format!("{service}:{op} is not in src/permissions"));
             continue;
         }
-        let needs: BTreeSet<String> = known.iter().flat_map(|k| k.actions()).collect();
-        let missing: Vec<&String> =
-            needs.iter().filter(|a| !policy.contains(*a) && a.as_str() != "sts:GetCallerIdentity").collect();
-        if !missing.is_empty() {
+        // An operation made in several roles (a state DeleteObject, a
+        // canary's DeleteObject of a version) is covered when one of them is.
+        let uncovered = |k: &&standby::permissions::Call| -> Vec<String> {
+            k.actions().into_iter().filter(|a| !policy.contains(a) && a != "sts:GetCallerIdentity").collect()
+        };
+        if known.iter().all(|k| !uncovered(k).is_empty()) {
+            let missing: BTreeSet<String> = known.iter().flat_map(|k| uncovered(k)).collect();
             problems.push(format!("{service}:{op} needs {missing:?}, not in the {role} policy"));
         }
     }

@@ -314,6 +314,13 @@ pub struct Scoped {
     pub s3_prefix: Option<&'static str>,
 }
 
+/// The replication canaries' S3 calls, each with the action [`CANARY`]
+/// grants it (a DeleteObject of a version needs `s3:DeleteObjectVersion`).
+pub const CANARY_CALLS: &[Call] = calls![
+    s3: PutObject; s3: HeadObject = ["s3:GetObject"]; s3: DeleteObject = ["s3:DeleteObjectVersion"];
+    s3: ListObjectVersions = ["s3:ListBucketVersions"];
+];
+
 /// S3's actions per call (API reference, each operation's permissions):
 /// PutObject `s3:PutObject`; HeadObject `s3:GetObject`; DeleteObject of a
 /// version `s3:DeleteObjectVersion`; ListObjectVersions `s3:ListBucketVersions`.
@@ -389,6 +396,7 @@ pub fn find(service: &str, operation: &str) -> Vec<&'static Call> {
         .chain(SWITCHOVER)
         .chain(PREFLIGHT)
         .chain(STATE)
+        .chain(CANARY_CALLS)
         .filter(|c| c.service == service && c.operation == operation)
         .collect()
 }
