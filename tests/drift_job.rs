@@ -170,7 +170,7 @@ fn assert_allowed(calls: &[Value], policy: &BTreeSet<String>, role: &str) -> BTr
             k.actions().into_iter().filter(|a| !policy.contains(a) && a != "sts:GetCallerIdentity").collect()
         };
         if known.iter().all(|k| !uncovered(k).is_empty()) {
-            let missing: BTreeSet<String> = known.iter().flat_map(|k| uncovered(k)).collect();
+            let missing: BTreeSet<String> = known.iter().flat_map(uncovered).collect();
             problems.push(format!("{service}:{op} needs {missing:?}, not in the {role} policy"));
         }
     }
