@@ -68,7 +68,10 @@ impl World {
     }
 
     fn ok(&self, code: i32, args: &[&str]) -> Run {
-        self.ex.ok(code, args)
+        let run = self.run(args);
+        assert_eq!(run.code, code, "standby {}:\n{}", args.join(" "), run.all());
+        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+        run
     }
 
     fn block<F: std::future::Future>(&self, f: F) -> F::Output {

@@ -226,7 +226,13 @@ fn the_documented_drift_job_runs_on_the_whole_example_with_its_policy_and_one_se
     );
     let calls = w.calls();
     let counted = assert_allowed(&calls, &w.policy_actions("drift"), "drift");
-    assert!(calls.iter().all(|c| c["status"].as_i64().is_some_and(|s| s < 300)), "{calls:#?}");
+    // Every call succeeds, but the files canary's HeadObject of a replica
+    // that is not there yet (404 until S3 has copied it).
+    let waiting_for_replica = |c: &Value| c["operation"] == "HeadObject" && c["status"] == 404;
+    assert!(
+        calls.iter().all(|c| c["status"].as_i64().is_some_and(|s| s < 300) || waiting_for_replica(c)),
+        "{calls:#?}"
+    );
     let state: Value = serde_json::from_str(&w.ok(0, &["state", "pull"], &[]).stdout).unwrap();
     let resources = state["resources"].as_array().unwrap().len();
     eprintln!("drift of the whole example: {} AWS calls for {resources} resources", calls.len());

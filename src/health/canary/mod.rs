@@ -38,8 +38,6 @@ use super::Check;
 use super::dr::Input;
 use crate::state::{Instance, State};
 use crate::value::Value;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
 
@@ -91,58 +89,26 @@ impl Stop {
     }
 }
 
-/// Resolves on SIGINT (or SIGTERM on Unix, what CI runners send to cancel).
-async fn interrupted() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
 /// Runs every canary of the topology on record, concurrently. Errors are
 /// canaries that could not run at all (a write refused, a network error):
 /// like the other checks, a job must not report healthy when it could not
 /// look.
 pub async fn run(input: &Input<'_>, opts: &Options) -> Result<Vec<Check>, Vec<String>> {
     let (tx, rx) = watch::channel(false);
-    let done = Arc::new(AtomicBool::new(false));
-    let watcher = {
-        let done = done.clone();
-        tokio::spawn(async move {
-            interrupted().await;
-            if done.load(Ordering::SeqCst) {
-                std::process::exit(130);
-            }
-            eprintln!("Interrupt received: the canaries remove what they wrote, then drift stops.");
-            let _ = tx.send(true);
-            // A second interrupt ends at once; a later run removes leftovers.
-            interrupted().await;
-            std::process::exit(130);
-        })
-    };
+    // The first interrupt (SIGINT, or SIGTERM as CI runners cancel) asks the
+    // canaries to remove what they wrote; a second ends at once, the lock of
+    // nothing held (`crate::interrupt`), and a later run removes leftovers.
+    let graceful = crate::interrupt::graceful(move || {
+        eprintln!("Interrupt received: the canaries remove what they wrote, then drift stops.");
+        let _ = tx.send(true);
+    });
     let active = active_region(input.refreshed).or_else(|| active_region(input.recorded));
     let (files, search) = tokio::join!(
         s3::run(input, active.as_deref(), opts.s3, Stop(rx.clone())),
         search::run(input, opts.search, Stop(rx.clone()))
     );
-    done.store(true, Ordering::SeqCst);
+    drop(graceful);
     if *rx.borrow() {
-        watcher.abort();
         return Err(vec!["interrupted: the canaries removed what they wrote".into()]);
     }
     let mut out = Vec::new();
