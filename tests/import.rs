@@ -237,7 +237,10 @@ fn adopting_production_changes_only_what_dr_needs_and_destroy_gives_it_back() {
         ("module.search.aws_opensearch_domain_policy.leader_policy", search),
         ("module.search.opensearch_internal_user.mattermost_user_leader", search),
         ("module.search.opensearch_internal_user.replication_user_leader", search),
+        // The search canary writes its own index as the replication user.
+        ("module.search.opensearch_role.canary_role_leader", search),
         ("module.search.opensearch_role.mattermost_role_leader", search),
+        ("module.search.opensearch_role_mapping.canary_mapping_leader", search),
         ("module.search.opensearch_role_mapping.mattermost_leader_role", search),
         ("module.search.opensearch_role_mapping.replication_leader_role", search),
     ]

@@ -995,8 +995,11 @@ impl Full {
             .iter()
             .map(|d| {
                 let indices: Vec<&String> = d["indices"].as_object().unwrap().keys().collect();
+                // Rules in any order: a resumed run may make them in another.
+                let mut rules = d["autofollow_rules"].as_array().cloned().unwrap_or_default();
+                rules.sort_by_key(|r| r["name"].as_str().unwrap_or_default().to_string());
                 json!({"domain": d["domain"], "indices": indices, "replications": d["replications"],
-                       "autofollow_rules": d["autofollow_rules"]})
+                       "autofollow_rules": rules})
             })
             .collect();
         let front = Front::new(&self.emu.endpoint());
