@@ -7,41 +7,36 @@
 
 mod common;
 
-use common::{cmd, copy_dir, repo, scratch};
+use common::repo;
 use serde_json::Value;
 use std::process::Command;
 
-const PASSWORDS: [(&str, &str); 5] = [
-    ("db_master_password", "Db-master-pw-91"),
-    ("opensearch_master_password", "Os-master-pw-92!"),
-    ("opensearch_replication_password", "Os-repl-pw-93!"),
-    ("opensearch_mattermost_password", "Os-mm-pw-94!"),
-    ("mattermost_db_password", "Mm-db-pw-95!"),
-];
+/// The stand-in's secrets, as `Example::env` gives them: none may reach the plan.
+const PASSWORDS: [&str; 5] =
+    [common::standin::SEARCH_PASSWORD, common::standin::DB_PASSWORD, "Repl-User-5$tq", "Mm-User-3%vx", "Mm-Db-Pass9!"];
 
 #[test]
 fn checkov_runs_its_aws_checks_on_the_example_plan() {
-    let root = scratch("checkov");
-    copy_dir(&repo().join("examples/mattermost-dr"), &root.join("examples/mattermost-dr"));
-    copy_dir(&repo().join("modules"), &root.join("modules"));
-    let dir = root.join("examples/mattermost-dr");
-    // The plan of a topology built from scratch (no AWS needed): without the
-    // adoption of a running primary, whose values would come from AWS.
-    std::fs::remove_file(dir.join("imports.yaml")).unwrap();
-    let mut plan = cmd(&dir, &["plan", ".", "--json"]);
-    for (k, v) in PASSWORDS {
-        plan.env(format!("STANDBY_VAR_{k}"), v);
-    }
+    // The whole example, every file: the adoption of a running primary
+    // (imports.yaml) included, against the stand-in production in the
+    // emulator, as a real plan reads it from AWS.
+    let ex = common::standin::Example::whole_with_standin();
+    let root = ex.dir.parent().unwrap().parent().unwrap().to_path_buf();
+    let mut plan = ex.emu.cmd(&ex.dir, &["plan", ".", "--json"]);
+    ex.env(&mut plan);
     // Public domains, narrowed to these addresses (the example asks); the
-    // app nodes' image and the load balancers' certificates.
+    // app nodes' image and the load balancers' certificates (HTTPS).
     plan.env("STANDBY_VAR_search_source_ips", r#"["10.0.0.0/8"]"#)
         .env("STANDBY_VAR_app_ami_id", "ami-0abcdef1234567890")
+        .env("STANDBY_VAR_deletion_protection", "true")
+        .env("STANDBY_VAR_app_listener_protocol", "HTTPS")
+        .env("STANDBY_VAR_app_listener_port", "443")
         .env("STANDBY_VAR_app_certificate_arn_primary", "arn:aws:acm:us-west-1:123456789012:certificate/primary")
         .env("STANDBY_VAR_app_certificate_arn_secondary", "arn:aws:acm:us-east-1:123456789012:certificate/secondary");
     let out = plan.output().expect("run standby");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8(out.stdout).unwrap();
-    for (_, pw) in PASSWORDS {
+    for pw in PASSWORDS {
         assert!(!text.contains(pw), "a password is in the plan JSON");
     }
     let plan_file = root.join("plan.json");
@@ -89,12 +84,12 @@ fn checkov_runs_its_aws_checks_on_the_example_plan() {
         "PASSED CKV2_AWS_6 module.files.aws_s3_bucket.primary",
         "PASSED CKV2_AWS_6 module.files.aws_s3_bucket.secondary",
         "PASSED CKV_AWS_56 module.files.aws_s3_bucket_public_access_block.secondary_public_access",
-        "PASSED CKV_AWS_324 module.database.aws_rds_cluster.primary",
+        "PASSED CKV_AWS_324 module.database.aws_rds_cluster.secondary",
         "PASSED CKV_AWS_313 module.database.aws_rds_cluster.secondary",
         "PASSED CKV_AWS_96 module.database.aws_rds_cluster.primary",
         // Log publishing on both domains (audit and application logs), to
         // log groups kept a year.
-        "PASSED CKV_AWS_317 module.search.aws_opensearch_domain.leader",
+        "PASSED CKV_AWS_317 module.search.aws_opensearch_domain.follower",
         "PASSED CKV_AWS_317 module.search.aws_opensearch_domain.follower",
         "PASSED CKV_AWS_84 module.search.aws_opensearch_domain.leader",
         "PASSED CKV_AWS_84 module.search.aws_opensearch_domain.follower",
@@ -122,7 +117,19 @@ fn checkov_runs_its_aws_checks_on_the_example_plan() {
     // - CKV_AWS_144 on the batch replication job's report bucket: it holds
     //   the job's completion reports, nothing Mattermost needs in the other
     //   region; the files buckets pass it.
-    let accepted = ["FAILED CKV_AWS_144 module.files.aws_s3_bucket.batch_reports[0]"];
+    // - the adopted production's own settings, kept as found (standby never
+    //   reshapes production unless the configuration says so): the stand-in's
+    //   cluster exports no logs and has no query logging (CKV_AWS_324,
+    //   CKV2_AWS_27), CKV_AWS_313 on that cluster, and its domain's
+    //   CKV_AWS_317 (audit logs not published to CloudWatch). The same checks
+    //   pass on what standby makes (the secondary cluster, the follower).
+    let accepted = [
+        "FAILED CKV2_AWS_27 module.database.aws_rds_cluster.primary",
+        "FAILED CKV_AWS_144 module.files.aws_s3_bucket.batch_reports[0]",
+        "FAILED CKV_AWS_313 module.database.aws_rds_cluster.primary",
+        "FAILED CKV_AWS_317 module.search.aws_opensearch_domain.leader",
+        "FAILED CKV_AWS_324 module.database.aws_rds_cluster.primary",
+    ];
     let failed: Vec<&String> = lines.iter().filter(|l| l.starts_with("FAILED")).collect();
     assert_eq!(failed, accepted, "{head}\n{}", lines.join("\n"));
     insta::assert_snapshot!("example_plan_checks", format!("{head}\n{}\n", lines.join("\n")));
