@@ -174,6 +174,26 @@ fn shape(r: &SecurityGroupRule) -> (bool, String, i32, i32, String) {
     )
 }
 
+/// The id of the security group with this name, if any.
+fn group_named(rt: &tokio::runtime::Runtime, ec2: &Ec2, name: &str) -> Option<String> {
+    let out = rt
+        .block_on(
+            ec2.describe_security_groups().filters(Filter::builder().name("group-name").values(name).build()).send(),
+        )
+        .unwrap();
+    out.security_groups().first().and_then(|g| g.group_id()).map(str::to_string)
+}
+
+/// A group's rules, as [`shape`]s, sorted.
+fn rules_of(rt: &tokio::runtime::Runtime, ec2: &Ec2, id: &str) -> Vec<(bool, String, i32, i32, String)> {
+    let out = rt
+        .block_on(
+            ec2.describe_security_group_rules().filters(Filter::builder().name("group-id").values(id).build()).send(),
+        )
+        .unwrap();
+    sorted(out.security_group_rules().iter().map(shape).collect())
+}
+
 fn sorted<T: Ord>(mut v: Vec<T>) -> Vec<T> {
     v.sort();
     v
@@ -961,6 +981,8 @@ fn unsafe_combinations_are_said_at_plan_time() {
     assert!(checks(&fine)[0].contains("check.primary_database_admits_no_app_nodes"), "{}", fine.all());
     let admitted = validate(&[("app_nodes_passive", "0"), ("primary_db_security_group", "sg-0123456789abcdef0")]);
     assert_eq!((admitted.code, checks(&admitted)), (0, vec![]), "{}", admitted.all());
+    let created = validate(&[("app_nodes_passive", "0"), ("primary_db_adopted", "false")]);
+    assert_eq!((created.code, checks(&created)), (0, vec![]), "{}", created.all());
     let warm = validate(&[("app_nodes_passive", "1")]);
     assert_eq!(warm.code, 0, "{}", warm.all());
     let master = validate(&[("mattermost_db_user", "postgres")]);
@@ -1140,26 +1162,8 @@ fn the_app_nodes_reach_their_database_and_outages_replace_no_node() {
     }
     let applied = run(&targets);
     assert_eq!(applied.code, 0, "{}", applied.all());
-    let group = |ec2: &Ec2, name: &str| {
-        let out = rt
-            .block_on(
-                ec2.describe_security_groups()
-                    .filters(Filter::builder().name("group-name").values(name).build())
-                    .send(),
-            )
-            .unwrap();
-        out.security_groups().first().and_then(|g| g.group_id()).map(str::to_string)
-    };
-    let rules = |ec2: &Ec2, id: &str| {
-        let out = rt
-            .block_on(
-                ec2.describe_security_group_rules()
-                    .filters(Filter::builder().name("group-id").values(id).build())
-                    .send(),
-            )
-            .unwrap();
-        sorted(out.security_group_rules().iter().map(shape).collect())
-    };
+    let group = |ec2: &Ec2, name: &str| group_named(&rt, ec2, name);
+    let rules = |ec2: &Ec2, id: &str| rules_of(&rt, ec2, id);
     let app_west = group(&west, "mattermost-dr-app-us-west-1").unwrap();
     let app_east = group(&east, "mattermost-dr-app-us-east-1").unwrap();
     let db_east = group(&east, "mattermost-dr-db-us-east-1").expect("the secondary cluster's group");
@@ -1199,4 +1203,56 @@ fn the_app_nodes_reach_their_database_and_outages_replace_no_node() {
         let dns = after(&format!("aws_route53_health_check.mattermost_{region}_ping"));
         assert_eq!(dns["resource_path"], "/api/v4/system/ping?get_server_status=true");
     }
+}
+
+/// A primary standby creates (no imports.yaml, `primary_db_adopted: false`)
+/// gets a security group of its own that admits the app nodes on 5432:
+/// without one it would land in its VPC's default group, which admits only
+/// its own members (VPC User Guide, "Default security groups"), and no node
+/// could log in. Keeping imports.yaml with the flag off is refused.
+#[test]
+fn a_primary_standby_creates_admits_its_app_nodes() {
+    let emu = Emulator::start();
+    let dir = example_copy("app-tier-created-primary");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let config = rt.block_on(common::sdk_config(&emu.endpoint(), WEST));
+    let (west, rds) = (Ec2::new(&config), aws_sdk_rds::Client::new(&config));
+    let run = |args: &[&str]| -> Run {
+        example_cmd(&dir, Some(&emu), args)
+            .env("STANDBY_VAR_primary_db_adopted", "false")
+            .env("STANDBY_VAR_app_subnet_cidrs_secondary", r#"["10.2.0.0/24"]"#)
+            .output()
+            .unwrap()
+            .into()
+    };
+    let checked = run(&["validate", "."]);
+    assert_eq!(checked.code, 0, "{}", checked.all());
+    assert!(!checked.all().contains("check.primary_database_admits_no_app_nodes"), "{}", checked.all());
+    let applied = run(&[
+        "apply",
+        ".",
+        "--auto-approve",
+        "--target",
+        "module.database.aws_rds_cluster.primary",
+        "--target",
+        "aws_vpc_security_group_ingress_rule.db_from_app_primary",
+        "--target",
+        "aws_vpc_security_group_ingress_rule.db_from_secondary_app_subnets",
+    ]);
+    assert_eq!(applied.code, 0, "{}", applied.all());
+    let db_west = group_named(&rt, &west, "mattermost-dr-db-us-west-1").expect("the primary cluster's group");
+    let app_west = group_named(&rt, &west, "mattermost-dr-app-us-west-1").unwrap();
+    let cluster = rt.block_on(rds.describe_db_clusters().db_cluster_identifier("mattermost-dr-db-us-west-1").send());
+    let cluster = cluster.unwrap();
+    let groups: Vec<_> =
+        cluster.db_clusters()[0].vpc_security_groups().iter().filter_map(|g| g.vpc_security_group_id()).collect();
+    assert_eq!(groups, [db_west.as_str()], "the created primary is in its own group, not the VPC's default");
+    let tcp = |source: &str| (false, "tcp".to_string(), 5432, 5432, source.to_string());
+    assert_eq!(rules_of(&rt, &west, &db_west), sorted(vec![tcp(&app_west), tcp("10.2.0.0/24")]));
+
+    // imports.yaml says production is adopted: the flag off contradicts it.
+    std::fs::copy(repo().join("examples/mattermost-dr/imports.yaml"), dir.join("imports.yaml")).unwrap();
+    let refused = run(&["validate", "."]);
+    assert_eq!(refused.code, 1, "{}", refused.all());
+    assert!(refused.all().contains("check.the_primary_is_adopted"), "{}", refused.all());
 }

@@ -98,7 +98,9 @@ impl GameDay {
                 }
             }
             Primary::Created => {
-                c.env("STANDBY_VAR_db_master_password", DB_MASTER_PASSWORD);
+                // No imports.yaml: the primary gets a group of its own.
+                c.env("STANDBY_VAR_db_master_password", DB_MASTER_PASSWORD)
+                    .env("STANDBY_VAR_primary_db_adopted", "false");
             }
         }
         // The old region keeps its nodes this long after DNS moved in a
