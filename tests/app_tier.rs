@@ -983,6 +983,18 @@ fn unsafe_combinations_are_said_at_plan_time() {
     assert_eq!((admitted.code, checks(&admitted)), (0, vec![]), "{}", admitted.all());
     let created = validate(&[("app_nodes_passive", "0"), ("primary_db_adopted", "false")]);
     assert_eq!((created.code, checks(&created)), (0, vec![]), "{}", created.all());
+    // A cluster and its new group in different VPCs: AWS refuses the create.
+    for (vars, check) in [
+        (
+            vec![("primary_db_adopted", "false"), ("vpc_id_primary", "vpc-0123456789abcdef0")],
+            "check.the_primary_database_and_its_group_share_a_vpc",
+        ),
+        (vec![("vpc_id_secondary", "vpc-0fedcba9876543210")], "check.the_secondary_database_and_its_group_share_a_vpc"),
+    ] {
+        let split = validate(&vars);
+        assert_eq!(split.code, 1, "{}", split.all());
+        assert!(checks(&split).iter().any(|l| l.starts_with("Error: ") && l.contains(check)), "{}", split.all());
+    }
     let warm = validate(&[("app_nodes_passive", "1")]);
     assert_eq!(warm.code, 0, "{}", warm.all());
     let master = validate(&[("mattermost_db_user", "postgres")]);

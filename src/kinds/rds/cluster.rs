@@ -264,14 +264,26 @@ impl Kind for RdsCluster {
     }
 
     fn check_create(&self, props: &Attrs) -> Vec<PropProblem> {
-        if props.contains_key("global_cluster_identifier") || props.contains_key("master_username") {
-            return Vec::new();
+        let mut out = Vec::new();
+        if !props.contains_key("global_cluster_identifier") && !props.contains_key("master_username") {
+            out.push(PropProblem::error(
+                "master_username",
+                "a cluster standby creates that is not a secondary needs `master_username` (unset means \"as \
+                 found\", for an adopted cluster)",
+            ));
         }
-        vec![PropProblem::error(
-            "master_username",
-            "a cluster standby creates that is not a secondary needs `master_username` (unset means \"as found\", \
-             for an adopted cluster)",
-        )]
+        // Without groups AWS puts a new cluster in its VPC's default group,
+        // whose inbound rule admits only that group's own members (VPC User
+        // Guide, "Default security groups for your VPCs").
+        if props.get("vpc_security_group_ids").is_none_or(Value::is_null) {
+            out.push(PropProblem::warning(
+                "vpc_security_group_ids",
+                "a new cluster without `vpc_security_group_ids` goes into its VPC's default security group, which \
+                 admits only members of that same group: app servers outside it cannot connect. Give it a group \
+                 that admits them on the database port",
+            ));
+        }
+        out
     }
 
     fn check_plan(&self, props: &Attrs, view: &dyn PlanView) -> Vec<PropProblem> {
@@ -747,5 +759,16 @@ mod tests {
         RdsCluster.derive(&mut p);
         assert_eq!(p["manage_master_user_password"], Value::Bool(false));
         assert!(credential_props(&p).is_empty());
+    }
+
+    #[test]
+    fn a_new_cluster_without_groups_is_warned_about() {
+        let made = props(&[("master_username", Value::str("mm")), ("vpc_security_group_ids", Value::Null)]);
+        let probs = RdsCluster.check_create(&made);
+        assert_eq!(probs.len(), 1, "{probs:?}");
+        assert!(probs[0].warning && probs[0].prop == "vpc_security_group_ids", "{probs:?}");
+        // Known after apply (a group made in the same plan): no warning.
+        let grouped = props(&[("master_username", Value::str("mm")), ("vpc_security_group_ids", Value::Unknown)]);
+        assert!(RdsCluster.check_create(&grouped).is_empty());
     }
 }
