@@ -28,12 +28,15 @@ pub struct S3BucketPublicAccessBlock;
 const SETTINGS: [&str; 4] =
     ["block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"];
 
-/// Unset settings are planned as `true`, so policy tools see what is applied.
+/// No default here: off production the plan already holds `true` for an
+/// unset setting ([`Kind::defaults_off_production`]); on an adopted bucket
+/// it is as found, unknown until apply reads it, and the JSON plan says
+/// unknown rather than a `true` policy tools would pass.
 static PROVIDER_NAMES: [ProviderName; 4] = [
-    ProviderName::new("block_public_acls", "block_public_acls").or("true"),
-    ProviderName::new("block_public_policy", "block_public_policy").or("true"),
-    ProviderName::new("ignore_public_acls", "ignore_public_acls").or("true"),
-    ProviderName::new("restrict_public_buckets", "restrict_public_buckets").or("true"),
+    ProviderName::new("block_public_acls", "block_public_acls"),
+    ProviderName::new("block_public_policy", "block_public_policy"),
+    ProviderName::new("ignore_public_acls", "ignore_public_acls"),
+    ProviderName::new("restrict_public_buckets", "restrict_public_buckets"),
 ];
 
 static SCHEMA: Schema = Schema {
