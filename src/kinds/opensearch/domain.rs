@@ -668,7 +668,7 @@ impl Kind for OpenSearchDomain {
     }
 
     fn check_create(&self, props: &Attrs) -> Vec<PropProblem> {
-        ["instance_type", "master_user_name", "master_user_password"]
+        let mut out: Vec<PropProblem> = ["instance_type", "master_user_name", "master_user_password"]
             .into_iter()
             .filter(|k| !props.contains_key(*k))
             .map(|k| {
@@ -678,7 +678,20 @@ impl Kind for OpenSearchDomain {
                 )
             })
             .filter(|p| p.prop != "instance_type") // the schema's create_needs says it already
-            .collect()
+            .collect();
+        // Unset, AWS makes one data node, which zone awareness refuses.
+        if let Some(z) = zones(props)
+            && props.get("instance_count").is_none_or(Value::is_null)
+        {
+            out.push(PropProblem::error(
+                "instance_count",
+                format!(
+                    "the domain is spread over {z} zones but `instance_count` is unset: AWS then makes one data node, \
+                     which zone awareness refuses; set it to a multiple of {z}"
+                ),
+            ));
+        }
+        out
     }
 
     fn kept(&self) -> &'static [&'static str] {
@@ -1292,5 +1305,23 @@ mod tests {
             ("availability_zone_count", Value::Null),
         ]);
         assert_eq!(cluster_config(&off).unwrap().zone_awareness_enabled(), Some(false));
+    }
+
+    #[test]
+    fn a_zone_aware_domain_needs_its_node_count_at_create() {
+        let mut p: Attrs = [
+            ("master_user_name".to_string(), Value::str("admin")),
+            ("master_user_password".to_string(), Value::str("x")),
+            ("instance_type".to_string(), Value::str("r6g.large.search")),
+            (
+                "vpc_options".to_string(),
+                Value::Map([("subnet_ids".to_string(), Value::List(vec![Value::str("a"), Value::str("b")]))].into()),
+            ),
+        ]
+        .into();
+        let probs = OpenSearchDomain.check_create(&p);
+        assert_eq!(probs.iter().map(|x| x.prop.as_str()).collect::<Vec<_>>(), ["instance_count"], "{probs:?}");
+        p.insert("instance_count".into(), Value::int(4));
+        assert!(OpenSearchDomain.check_create(&p).is_empty());
     }
 }
