@@ -142,6 +142,10 @@ pub enum StepAction {
         checks: Vec<String>,
         #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
         scaled: std::collections::BTreeMap<String, i64>,
+        /// What the plan itself would do to users during the switch, found
+        /// when it was made: each refuses the run as a failed check does.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        refuse: Vec<String>,
     },
     /// `SwitchoverGlobalCluster` to the member in the target region.
     AuroraSwitchover { address: String, global_cluster: String, target_region: String },
@@ -228,7 +232,11 @@ mod tests {
     #[test]
     fn every_action_round_trips_through_json() {
         let actions = vec![
-            StepAction::Readiness { checks: vec!["db.".into()], scaled: [("a".to_string(), 2)].into() },
+            StepAction::Readiness {
+                checks: vec!["db.".into()],
+                scaled: [("a".to_string(), 2)].into(),
+                refuse: Vec::new(),
+            },
             StepAction::AuroraSwitchover {
                 address: "g".into(),
                 global_cluster: "mm".into(),

@@ -28,9 +28,10 @@ pub(super) fn headline(rb: &Runbook) -> String {
 
 pub(super) fn detail(step: &Step) -> Option<String> {
     let what = match &step.action {
-        StepAction::Readiness { checks, scaled } => Some(format!(
-            "stops the run before any change when a check fails ({}*); --force overrides{}",
+        StepAction::Readiness { checks, scaled, refuse } => Some(format!(
+            "stops the run before any change when a check fails ({}*); --force overrides{}{}",
             checks.join("*, "),
+            refuse.iter().map(|r| format!("; refuses: {r}")).collect::<String>(),
             if scaled.is_empty() {
                 String::new()
             } else {

@@ -297,8 +297,8 @@ impl Executor<'_> {
     async fn step(&self, step: &Step, to_region: &str, st: &mut State) -> Result<Done, SwitchError> {
         let fail = |e: KindError| SwitchError::Step { step: step.id.clone(), message: e.to_string() };
         match &step.action {
-            StepAction::Readiness { checks, scaled } => {
-                self.readiness(checks, scaled, to_region, st).await.map(Done::new)
+            StepAction::Readiness { checks, scaled, refuse } => {
+                self.readiness(checks, scaled, refuse, to_region, st).await.map(Done::new)
             }
             StepAction::AuroraSwitchover { address, global_cluster, target_region }
             | StepAction::AuroraFailover { address, global_cluster, target_region } => {
@@ -404,6 +404,7 @@ impl Executor<'_> {
         &self,
         prefixes: &[String],
         scaled: &BTreeMap<String, i64>,
+        refuse: &[String],
         to_region: &str,
         st: &State,
     ) -> Result<String, SwitchError> {
@@ -440,6 +441,7 @@ impl Executor<'_> {
             })
             .collect();
         failed.extend(problems.iter().map(|p| format!("  - could not check: {p}")));
+        failed.extend(refuse.iter().map(|r| format!("  - the plan: {r}")));
         if failed.is_empty() {
             let scaled = if scaled.is_empty() {
                 String::new()

@@ -144,6 +144,29 @@ pub fn hold_capacity(plan: &Plan, off: &mut Step, drain_secs: u64, dns: bool) ->
     ))
 }
 
+/// The old active region's Auto Scaling groups that `off` would replace or
+/// delete: their nodes would go before the new region serves, whatever
+/// [`hold_capacity`] holds (it keeps an updated group's size only), so
+/// readiness refuses such a plan, saying how to get past it.
+pub fn replaced_groups(plan: &Plan, off: &Step, to_region: &str) -> Vec<String> {
+    let StepAction::Changes { addresses, .. } = &off.action else { return Vec::new() };
+    plan.changes
+        .iter()
+        .filter(|c| addresses.contains(&c.address) && c.type_name == "aws_autoscaling_group")
+        .filter(|c| matches!(c.action, Action::Replace | Action::Delete))
+        .map(|c| {
+            format!(
+                "{} ({}, the region users are in) is {} in {SCHEDULER_OFF}: its nodes would go before {to_region} \
+                 serves, and users would get errors until DNS moved. Apply that change on its own first (standby \
+                 apply with active_region unchanged), then switch over",
+                c.address,
+                c.region,
+                if c.action == Action::Delete { "deleted" } else { "replaced" }
+            )
+        })
+        .collect()
+}
+
 /// `plan` with the attributes in `hold` kept at their values before (not
 /// changed by this step); a change left with nothing else is dropped.
 pub fn held(mut plan: Plan, hold: &BTreeMap<String, Vec<String>>) -> Plan {
@@ -326,5 +349,20 @@ mod tests {
         let left = without(&plan, &done);
         assert_eq!(left.changes[4].action, Action::NoOp);
         assert_eq!(subset(&plan, &["b.aws_launch_template.t".into(), "idx".into()]).changes.len(), 1);
+    }
+
+    #[test]
+    fn a_replaced_old_group_is_refused_an_updated_one_held() {
+        let mut update = change("a.aws_autoscaling_group.g", "aws_autoscaling_group", "r1", Action::Update, &[]);
+        update.changed = ["desired_capacity".to_string()].into_iter().collect();
+        let mut plan = Plan { changes: vec![update], ..Plan::default() };
+        let mut off = steps(&plan, "r1", "r2").off.expect("the old region's step");
+        assert!(replaced_groups(&plan, &off, "r2").is_empty());
+        assert!(hold_capacity(&plan, &mut off, 120, true).is_some(), "an update's capacity is held");
+        plan.changes[0].action = Action::Replace;
+        let off = steps(&plan, "r1", "r2").off.expect("the old region's step");
+        let refused = replaced_groups(&plan, &off, "r2");
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        assert!(refused[0].starts_with("a.aws_autoscaling_group.g (r1, the region users are in) is replaced"));
     }
 }

@@ -410,6 +410,7 @@ pub fn build(plan: &Plan, regions: &BTreeMap<String, String>) -> Option<Runbook>
         StepAction::Readiness {
             checks: vec!["db.".into(), "search.".into(), "app.".into()],
             scaled: scaled_up(plan, &to_region),
+            refuse: Vec::new(),
         },
     );
     let mut steps = vec![readiness];
@@ -480,6 +481,11 @@ pub fn build(plan: &Plan, regions: &BTreeMap<String, String>) -> Option<Runbook>
     let drain = std::env::var(front::ENV_DRAIN_SECS).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(120);
     let dns = front.dns.is_some();
     let scale_in = front.off.as_mut().and_then(|off| front::hold_capacity(plan, off, drain, dns));
+    if let (Some(off), Some(StepAction::Readiness { refuse, .. })) =
+        (&front.off, steps.first_mut().map(|s| &mut s.action))
+    {
+        refuse.extend(front::replaced_groups(plan, off, &to_region));
+    }
     steps.extend(front.off);
     steps.extend(front.on);
     steps.extend(app_serving(plan, &to_region, true));
