@@ -94,3 +94,17 @@ def test_refusals(aws, endpoint, emulator_env):
     assert _error(lambda: _clone(west, source="mm-west", RestoreType="full-copy",
                                  RestoreToTime="2026-01-01T00:00:00Z")) == "InvalidParameterCombination"
     assert _error(lambda: _clone(west, source="mm-west", UseLatestRestorableTime=False)) == "InvalidParameterValue"
+
+
+def test_a_copy_is_creating_first_when_asked(aws, endpoint, emulator_env):
+    import json
+    import time
+    import urllib.request
+
+    west, east, p, s = _production(aws, endpoint, emulator_env)
+    req = urllib.request.Request(f"{endpoint}/_emulator/settings", method="POST",
+                                 data=json.dumps({"rds_restore_ms": 600}).encode())
+    urllib.request.urlopen(req)
+    assert _clone(east)["Status"] == "creating"
+    time.sleep(0.8)
+    assert east.describe_db_clusters(DBClusterIdentifier="mm-drill-ab12cd")["DBClusters"][0]["Status"] == "available"

@@ -28,9 +28,11 @@ empty volume. Here the copy is standalone and holds a copy of the source's
 volume, its roles included (`Volumes.copy`: Aurora copies the cluster
 volume, where PostgreSQL keeps its roles). Replication is instant in the
 emulator, so the copy holds the source's newest data (LatestRestorableTime is
-now).
+now). The copy is `available` at once, or `creating` for `rds_restore_ms`
+first (AWS takes minutes).
 """
 
+import threading
 from typing import Any
 
 from moto.rds.exceptions import DBClusterNotFoundError, InvalidParameterCombination, InvalidParameterValue
@@ -38,6 +40,7 @@ from moto.rds.models import DBCluster, RDSBackend
 
 from . import aurora_db
 from .rds import DBClusterAlreadyExistsFault, InvalidDBClusterStateFault
+from .settings import SETTINGS
 
 # Attributes a copy never takes from its source: membership of a global
 # database or a replication topology, the source's identity and endpoints.
@@ -89,6 +92,19 @@ def fix_restore_db_cluster_to_point_in_time() -> None:
             aurora_db.set_volume(cluster, aurora_db.model().volumes.copy(volume))
             if empty is not None and empty is not volume:
                 aurora_db.model().volumes.drop(empty)
+        delay = int(SETTINGS.get("rds_restore_ms") or 0)
+        if delay > 0:
+            # Asynchronous, as on AWS: `creating` first (setting rds_restore_ms).
+            cluster.status = "creating"
+
+            def ready() -> None:
+                if cluster.status == "creating":
+                    cluster.status = "available"
+                    aurora_db.refresh()
+
+            timer = threading.Timer(delay / 1000, ready)
+            timer.daemon = True
+            timer.start()
         aurora_db.refresh()
         return cluster
 
