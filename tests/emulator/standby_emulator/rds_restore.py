@@ -32,7 +32,7 @@ now). The copy is `available` at once, or `creating` for `rds_restore_ms`
 first (AWS takes minutes).
 """
 
-import threading
+import time
 from typing import Any
 
 from moto.rds.exceptions import DBClusterNotFoundError, InvalidParameterCombination, InvalidParameterValue
@@ -95,21 +95,31 @@ def fix_restore_db_cluster_to_point_in_time() -> None:
         delay = int(SETTINGS.get("rds_restore_ms") or 0)
         if delay > 0:
             # Asynchronous, as on AWS: `creating` first (setting rds_restore_ms).
-            cluster.status = "creating"
-
-            def ready() -> None:
-                if cluster.status == "creating":
-                    cluster.status = "available"
-                    aurora_db.refresh()
-
-            timer = threading.Timer(delay / 1000, ready)
-            timer.daemon = True
-            timer.start()
+            cluster._emu_restore_ready_at = time.time() + delay / 1000
         aurora_db.refresh()
         return cluster
 
     RDSBackend.restore_db_cluster_to_point_in_time = restore
 
 
+def fix_restoring_status() -> None:
+    """A restored cluster is `creating` until its time is up (moto: `creating`
+    for one read, whatever happens)."""
+    original = DBCluster.status
+
+    def status(self: DBCluster) -> str:
+        ready = getattr(self, "_emu_restore_ready_at", None)
+        if ready is not None:
+            if time.time() < ready:
+                return "creating"
+            self._emu_restore_ready_at = None
+            if self._status == "creating":
+                self._status = "available"
+        return original.fget(self)
+
+    DBCluster.status = property(status, original.fset)
+
+
 def apply() -> None:
     fix_restore_db_cluster_to_point_in_time()
+    fix_restoring_status()
