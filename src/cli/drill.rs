@@ -201,6 +201,7 @@ pub async fn drill(s: &Settings, dir: &Path, ask: &Ask<'_>, vars: &VarArgs) -> R
         progress: &say,
         down: None,
         changes: None,
+        unplanned: None,
     };
     say(&format!("\nDrill {id} (its record: {})\n", backend.location()));
     let started = crate::drift::now_rfc3339();
