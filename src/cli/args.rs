@@ -254,14 +254,16 @@ attach the output as the role's policy (e.g. `aws iam put-role-policy --policy-d
 Roles:\n  drift        a nightly `standby drift` job: read-only (refresh reads, unmanaged discovery, DR health probes) \
 and reading the state\n  apply        apply, destroy, a switchover or failover: everything drift reads, every create, \
 update and delete, and writing the state\n  state-read   the state alone, read (for roles with their AWS permissions \
-elsewhere)\n  state-write  the state alone, written: the lock, the journal and the state\n\nCalls to the OpenSearch \
+elsewhere)\n  state-write  the state alone, written: the lock, the journal and the state\n  drill        `standby drill`: \
+copies made and deleted in the standby region (deletions only of `*-drill-*` names, tags only the drill's), the state \
+read and the drills' own record beside it written\n\nCalls to the OpenSearch \
 domains' REST API (replication, users, roles) need no IAM action: they sign in as the domains' internal users, and \
 the domains' access policies decide who may reach them.\n\nState encryption: standby sends no encryption header \
 unless the backend block has `kms_key_id`, so objects get the bucket's default encryption. When that default is \
 SSE-KMS with a customer-managed key, every role needs that key (kms:GenerateDataKey to write, kms:Decrypt to read): \
 give it with --kms-key. An alias is granted through the kms:ResourceAliases condition (KMS authorises key ARNs \
 only); ACCOUNT_ID in a printed ARN is yours to fill in.",
-        after_help = "Examples:\n  standby policy examples/mattermost-dr --for drift > drift-policy.json\n  standby policy . --for apply\n  standby policy . --for state-read --backend-config bucket=acme-standby-state\n  standby policy . --for apply --kms-key arn:aws:kms:us-east-2:111122223333:key/1234abcd-…   # the bucket defaults to SSE-KMS"
+        after_help = "Examples:\n  standby policy examples/mattermost-dr --for drift > drift-policy.json\n  standby policy . --for apply\n  standby policy . --for drill\n  standby policy . --for state-read --backend-config bucket=acme-standby-state\n  standby policy . --for apply --kms-key arn:aws:kms:us-east-2:111122223333:key/1234abcd-…   # the bucket defaults to SSE-KMS"
     )]
     Policy {
         #[arg(default_value = ".")]

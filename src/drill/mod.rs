@@ -21,7 +21,7 @@
 //! stated by the Aurora User Guide either way (its cloning limitations
 //! name other Regions and clusters without instances): a refused clone
 //! falls back to a full-copy restore at `LatestRestorableTime`, said in the
-//! outcome (DRILL-DESIGN.md §2).
+//! outcome (docs/drill.md, "The database copy").
 
 pub mod db;
 pub mod report;

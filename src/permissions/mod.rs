@@ -346,6 +346,49 @@ pub const SWITCHOVER: &[Call] = calls![
     rds: ModifyDBCluster; rds: DescribeDBClusterSnapshots; rds: CopyDBClusterSnapshot;
 ];
 
+/// `standby drill`'s own calls ([`crate::drill`]), in the standby region:
+/// the database copy and its deletion. The policy scopes them (see
+/// [`DRILL`]): deletions to `*-drill-*` names, tags to the drill's own.
+pub const DRILL_CALLS: &[Call] = calls![
+    rds: DescribeDBClusters; rds: DescribeDBInstances;
+    // Tags given at creation are authorised as rds:AddTagsToResource too
+    // (RDS User Guide, "Grant permission to tag Amazon RDS resources during
+    // creation").
+    rds: RestoreDBClusterToPointInTime = ["rds:RestoreDBClusterToPointInTime", "rds:AddTagsToResource"];
+    rds: CreateDBInstance = ["rds:CreateDBInstance", "rds:AddTagsToResource"];
+    rds: DeleteDBInstance; rds: DeleteDBCluster;
+];
+
+/// The drill role's statements: reads anywhere; copies made anywhere (a
+/// restore is authorised on its source cluster, subnet group and parameter
+/// groups as well as on the new cluster), but only carrying the drill's tag
+/// (`aws:RequestTag`, checked on rds:AddTagsToResource); deletions only of
+/// what is named for a drill, so the role cannot delete production.
+pub const DRILL: &[Scoped] = &[
+    Scoped {
+        sid: "StandbyDrillRead",
+        actions: &["rds:DescribeDBClusters", "rds:DescribeDBInstances"],
+        resource: "*",
+        s3_prefix: None,
+    },
+    Scoped {
+        sid: "StandbyDrillCopy",
+        actions: &["rds:CreateDBInstance", "rds:RestoreDBClusterToPointInTime"],
+        resource: "*",
+        s3_prefix: None,
+    },
+    Scoped { sid: "StandbyDrillTags", actions: &["rds:AddTagsToResource"], resource: "*", s3_prefix: None },
+    Scoped {
+        sid: "StandbyDrillDelete",
+        actions: &["rds:DeleteDBCluster", "rds:DeleteDBInstance"],
+        resource: "arn:aws:rds:*:*:cluster:*-drill-*",
+        s3_prefix: None,
+    },
+];
+
+/// The instances a drill deletes, beside [`DRILL`]'s clusters.
+pub const DRILL_INSTANCES: &str = "arn:aws:rds:*:*:db:*-drill-*";
+
 /// Preflight's own reads. GetCallerIdentity needs no permission (STS API
 /// reference: "No permissions are required to perform this operation").
 pub const PREFLIGHT: &[Call] = calls![
@@ -397,6 +440,7 @@ pub fn find(service: &str, operation: &str) -> Vec<&'static Call> {
         .chain(PREFLIGHT)
         .chain(STATE)
         .chain(CANARY_CALLS)
+        .chain(DRILL_CALLS)
         .filter(|c| c.service == service && c.operation == operation)
         .collect()
 }
@@ -457,5 +501,23 @@ mod tests {
             assert!(all.contains(&a), "{a}");
         }
         assert!(!all.iter().any(|a| a.ends_with('*') || *a == "s3:DeleteObject"), "{all:?}");
+    }
+
+    /// Every action of a drill's calls is granted by its statements, and a
+    /// deletion only of names made for a drill.
+    #[test]
+    fn the_drill_role_grants_its_calls_and_deletes_only_drill_names() {
+        let granted: BTreeSet<&str> = DRILL.iter().flat_map(|s| s.actions.iter().copied()).collect();
+        for c in DRILL_CALLS {
+            for a in c.actions() {
+                assert!(granted.contains(a.as_str()), "{a} of {} is not granted", c.operation);
+            }
+        }
+        for st in DRILL {
+            if st.actions.iter().any(|a| a.contains(":Delete")) {
+                assert!(st.resource.ends_with(":*-drill-*"), "{}: {}", st.sid, st.resource);
+            }
+        }
+        assert!(DRILL_INSTANCES.ends_with(":db:*-drill-*"));
     }
 }

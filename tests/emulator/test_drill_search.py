@@ -1,4 +1,4 @@
-"""Self-check: the search copy a drill would make (DRILL-DESIGN.md §3): a third
+"""Self-check: the search copy a drill would make (docs/drill.md, "The search copy"): a third
 follower of the leader, in the standby region, made writable with `_stop` the way
 a failover makes the standby's followers writable, while production's follower keeps
 following; and the copy cannot follow the standby follower instead ("You can't
