@@ -105,7 +105,9 @@ pub async fn drill(s: &Settings, dir: &Path, ask: &Ask<'_>, vars: &VarArgs) -> R
         })?),
         None => None,
     };
-    let prefix = match loaded.vars.get("prefix") {
+    // The root's `prefix` as the configuration resolves it, its default
+    // included (the names standby gives everything else start with it).
+    let prefix = match load::root_variables(&loaded).get("prefix") {
         Some(Value::String(p)) => p.clone(),
         _ => "standby".to_string(),
     };
