@@ -11,7 +11,7 @@
 mod common;
 
 use aws_sdk_rds::Client as Rds;
-use common::standin::{Example, py};
+use common::standin::{Example, SEARCH_PASSWORD, py};
 use common::{Run, http, repo};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -137,8 +137,10 @@ for r in ['us-west-1', 'us-east-1']:
     out += ['rds-instance %s %s' % (r, i['DBInstanceIdentifier']) for i in rds.describe_db_instances()['DBInstances']]
     os_ = aws('opensearch', r)
     out += ['domain %s %s' % (r, d['DomainName']) for d in os_.list_domain_names()['DomainNames']]
+    # AWS lists a deleted connection for 15 days: it is no longer anything.
     out += ['connection %s %s %s' % (r, c['ConnectionId'], c['ConnectionStatus']['StatusCode'])
-            for c in os_.describe_outbound_connections()['Connections']]
+            for c in os_.describe_outbound_connections()['Connections']
+            if c['ConnectionStatus']['StatusCode'] != 'DELETED']
     out += ['lb %s %s' % (r, l['LoadBalancerName']) for l in aws('elbv2', r).describe_load_balancers()['LoadBalancers']]
     out += ['asg %s %s' % (r, g['AutoScalingGroupName'])
             for g in aws('autoscaling', r).describe_auto_scaling_groups()['AutoScalingGroups']]
@@ -151,6 +153,27 @@ print(json.dumps(sorted(out)))
 "#,
         );
         out.as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect()
+    }
+
+    /// What the emulator knows of production's search domains (indices with
+    /// their counts, replication, rules, users, role mappings): every domain
+    /// but the drills'.
+    fn production_search(&self) -> Value {
+        let all = self.control("GET", "/_emulator/opensearch/domains");
+        let keep: Vec<Value> =
+            all.as_array().unwrap().iter().filter(|d| !d.to_string().contains(DRILLS)).cloned().collect();
+        Value::Array(keep)
+    }
+
+    /// The ids of the connections made from a drill's search copy.
+    fn drill_connections(&self, own: &str) -> Vec<String> {
+        let all = self.control("GET", "/_emulator/opensearch/connections");
+        all.as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["requested"]["LocalDomainInfo"].to_string().contains(&format!("\"{own}\"")))
+            .filter_map(|c| c["id"].as_str().map(str::to_string))
+            .collect()
     }
 
     /// The IAM actions `standby policy --for drill` grants.
@@ -208,9 +231,20 @@ fn filter_id(text: &str) -> String {
     out
 }
 
-/// Also times (RFC 3339) and seconds (`12s`, `| 12 |`), which vary.
+/// Also times (RFC 3339) and seconds (`12s`, `| 12 |`), which vary, the
+/// search copy's connection id and the date in a daily index's name.
 fn scrub(text: &str) -> String {
     let mut text = filter_id(text);
+    for (marker, len) in [("connection cc-", 22), ("posts-", 10)] {
+        let mut from = 0;
+        while let Some(k) = text[from..].find(marker).map(|k| k + from + marker.len()) {
+            let n = text[k..].bytes().take_while(|b| b.is_ascii_alphanumeric() || *b == b'-').count();
+            if n == len {
+                text.replace_range(k..k + n, "ID");
+            }
+            from = k;
+        }
+    }
     // The endpoints' DNS part is the emulator's own (random) one.
     let mut from = 0;
     while let Some(k) = text[from..].find(".cluster-").map(|k| k + from + 9) {
@@ -272,20 +306,38 @@ print('\\n'.join(errors)); sys.exit(1 if errors else 0)\n";
 fn assert_only_drill_changes(w: &World, own: &str) {
     let changes = w.changes();
     assert!(!changes.is_empty(), "the drill changed nothing?");
-    let read_from = ["SourceDBClusterIdentifier", "DBSubnetGroupName"];
+    // Named as what is read or used: the cluster copied, the subnet group
+    // the copy goes in, the leader a connection is made to and the account.
+    let read_from = [
+        "SourceDBClusterIdentifier",
+        "DBSubnetGroupName",
+        "RemoteDomainInfo.AWSDomainInformation.DomainName",
+        "RemoteDomainInfo.AWSDomainInformation.OwnerId",
+        "LocalDomainInfo.AWSDomainInformation.OwnerId",
+    ];
+    let connections = w.drill_connections(own);
+    assert_eq!(connections.len(), 1, "one connection from the search copy: {connections:?}");
     for (region, op, targets) in &changes {
-        assert_eq!(region, EAST, "{op} went to {region}: a drill calls only the standby region");
+        // The one call on production: the leader's side accepts the copy's
+        // connection (AWS requires it of the leader's owner), naming it only.
+        let accept = op == "AcceptInboundConnection";
+        assert_eq!(region, if accept { WEST } else { EAST }, "{op} went to {region}");
         let targets = targets.as_object().cloned().unwrap_or_default();
         assert!(!targets.is_empty(), "{op} names nothing: cannot prove it is the drill's");
         for (k, v) in targets {
             let v = v.as_str().unwrap_or_default();
-            let ours = v == own || v.starts_with(&format!("{own}-"));
+            let ours = v == own || v.starts_with(&format!("{own}-")) || connections.iter().any(|c| c == v);
             assert!(ours || read_from.contains(&k.as_str()), "{op} {k}={v}: not the drill's ({own})");
         }
     }
     let all = w.control("GET", "/_emulator/calls");
     let all = all.as_array().unwrap();
-    assert!(all.iter().all(|c| c["region"] != WEST), "the drill asked the active region something: {all:?}");
+    let asked_west: Vec<&str> =
+        all.iter().filter(|c| c["region"] == WEST).map(|c| c["operation"].as_str().unwrap()).collect();
+    assert!(
+        asked_west.iter().all(|op| ["AcceptInboundConnection", "DescribeInboundConnections"].contains(op)),
+        "the drill asked the active region more than its connection's acceptance: {asked_west:?}"
+    );
     let policy = w.drill_policy();
     for c in all {
         let (service, op) = (c["service"].as_str().unwrap(), c["operation"].as_str().unwrap());
@@ -315,6 +367,7 @@ fn a_drill_of_the_whole_example_copies_the_standby_database_and_changes_nothing_
     let w = World::applied();
     let before = w.holdings();
     let production = std::fs::read(w.ex.dir.join("state/standby.json")).unwrap();
+    let search_before = w.production_search();
     // (Listing what the emulator holds is logged as AWS calls too.)
     w.control("DELETE", "/_emulator/calls");
 
@@ -350,7 +403,23 @@ fn a_drill_of_the_whole_example_copies_the_standby_database_and_changes_nothing_
     assert_only_drill_changes(&w, &own);
     let calls = w.control("GET", "/_emulator/calls");
     let ops: Vec<String> = w.changes().into_iter().map(|(_, op, _)| op).collect();
-    assert_eq!(ops, ["RestoreDBClusterToPointInTime", "CreateDBInstance", "DeleteDBInstance", "DeleteDBCluster"]);
+    assert_eq!(
+        ops,
+        [
+            "RestoreDBClusterToPointInTime",
+            "CreateDBInstance",
+            "CreateDomain",
+            "CreateOutboundConnection",
+            "AcceptInboundConnection",
+            "DeleteOutboundConnection",
+            "DeleteDomain",
+            "DeleteDBInstance",
+            "DeleteDBCluster"
+        ]
+    );
+    assert!(run.stdout.contains("a third follower of mattermost-prod-search"), "{}", run.stdout);
+    assert!(run.stdout.contains("stopped"), "the copy's followers were stopped: {}", run.stdout);
+    assert_eq!(w.production_search(), search_before, "production's search domains changed");
     eprintln!(
         "drill of the whole example: {:.1}s, {} AWS calls ({} changes)",
         took.as_secs_f64(),
@@ -373,8 +442,8 @@ fn a_drill_of_the_whole_example_copies_the_standby_database_and_changes_nothing_
     let report: Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!((report["passed"].as_bool(), report["outcome"].as_str()), (Some(true), Some("passed")));
     let ids: Vec<&str> = report["steps"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, ["drill.db-copy", "drill.cleanup"]);
-    assert!(json.stderr.contains("[1/2]"), "progress goes to standard error: {}", json.stderr);
+    assert_eq!(ids, ["drill.db-copy", "drill.search-copy", "drill.search-writable", "drill.cleanup"]);
+    assert!(json.stderr.contains("[1/4]"), "progress goes to standard error: {}", json.stderr);
     let md = w.ok(0, &["drill", ".", "--auto-approve", "--format", "markdown"]);
     insta::assert_snapshot!("drill_report_markdown", scrub(&md.stdout));
     assert_eq!(w.left(DRILLS), Vec::<String>::new());
@@ -386,6 +455,31 @@ fn a_drill_of_the_whole_example_copies_the_standby_database_and_changes_nothing_
     assert!(run.stdout.contains(&format!("standby drill --cleanup {id}")), "{}", run.stdout);
     assert_eq!(w.left(&own), vec![own.clone(), format!("{own}-1")]);
     assert_tagged(&w, &own, &id);
+    assert!(w.holdings().contains(&format!("domain {EAST} {own}")), "the search copy is kept too");
+    // Writable, as the standby's followers are after a failover; the standby's own follower is not.
+    let host = |name: &str| {
+        py(
+            &w.ex.emu,
+            &format!("print(json.dumps(aws('opensearch', '{EAST}').describe_domain(DomainName='{name}')['DomainStatus']['Endpoint']))"),
+        )
+        .as_str()
+        .unwrap()
+        .to_string()
+    };
+    let post = |name: &str| {
+        http(
+            &w.ex.emu.endpoint(),
+            "POST",
+            "/channels/_doc",
+            Some(&host(name)),
+            SEARCH_PASSWORD,
+            Some(r#"{"drill": 1}"#),
+        )
+    };
+    let (status, body) = post(&own);
+    assert_eq!(status, 201, "the search copy is not writable: {body}");
+    let (status, body) = post("mattermost-dr-os-us-east-1");
+    assert_eq!(status, 403, "the standby follower must still follow: {body}");
     assert_eq!(w.ok(1, &["drill", ".", "--auto-approve"]).code, 1, "a second drill while one is kept");
     w.ok(0, &["drill", ".", "--cleanup", &id, "--auto-approve"]);
     assert_eq!(w.left(&own), Vec::<String>::new());
@@ -442,7 +536,11 @@ impl Moments {
 fn a_drill_killed_at_any_moment_is_finished_by_its_cleanup_and_leaves_nothing() {
     let w = World::applied();
     // A copy takes time, as on AWS: kills land while the drill waits for it.
-    w.control_with("POST", "/_emulator/settings", Some(serde_json::json!({"rds_restore_ms": 3000})));
+    w.control_with(
+        "POST",
+        "/_emulator/settings",
+        Some(serde_json::json!({"rds_restore_ms": 3000, "opensearch_processing_ms": 1500})),
+    );
     let before = w.holdings();
     eprintln!(
         "the emulator holds, before the drills ({}):\n  {}",
@@ -474,12 +572,21 @@ fn a_drill_killed_at_any_moment_is_finished_by_its_cleanup_and_leaves_nothing() 
         let after = w.holdings();
         assert_eq!(after, before, "after a kill when {what}, then the cleanup");
     };
-    // Chosen moments: as the copy step starts, once the copy exists, as the cleanup runs.
+    // Chosen moments: as each copy step starts, once each copy exists, as the cleanup runs.
     let copy_exists = |w: &World| !w.drill_id().is_empty() && !w.left(&format!("{DRILLS}{}", w.drill_id())).is_empty();
     let running = |w: &World| w.step_status("drill.db-copy").as_deref() == Some("running");
+    let searching = |w: &World| w.step_status("drill.search-copy").as_deref() == Some("running");
+    let search_exists = |w: &World| {
+        !w.drill_id().is_empty() && w.holdings().contains(&format!("domain {EAST} {DRILLS}{}", w.drill_id()))
+    };
     let cleaning = |w: &World| w.step_status("drill.cleanup").as_deref() == Some("running");
-    let moments: [Moment; 3] =
-        [("the copy step runs", &running), ("the copy exists", &copy_exists), ("the cleanup runs", &cleaning)];
+    let moments: [Moment; 5] = [
+        ("the copy step runs", &running),
+        ("the copy exists", &copy_exists),
+        ("the search copy step runs", &searching),
+        ("the search copy exists", &search_exists),
+        ("the cleanup runs", &cleaning),
+    ];
     for (what, when) in moments {
         w.kill_when(&["drill", ".", "--auto-approve"], what, when);
         finish(&w, what);

@@ -82,6 +82,7 @@ fn made(rb: &Runbook) -> Vec<String> {
         .iter()
         .flat_map(|s| match &s.action {
             StepAction::DrillDbCopy { copy, instance, .. } => vec![copy.clone(), instance.clone()],
+            StepAction::DrillSearchCopy { copy, .. } => vec![format!("{copy} (search domain)")],
             _ => Vec::new(),
         })
         .collect()
@@ -192,7 +193,8 @@ pub async fn drill(s: &Settings, dir: &Path, ask: &Ask<'_>, vars: &VarArgs) -> R
         };
         super::confirm_to(&what)?;
     }
-    let secrets: std::collections::BTreeMap<String, crate::value::Attrs> = std::collections::BTreeMap::new();
+    // The standby follower's sign-in (the search copy shares its master user), from the configuration.
+    let secrets = crate::load::secrets::with_borrowed(&loaded.secrets, &st);
     let exec = Executor {
         aws: &s.aws,
         backend: &*backend,

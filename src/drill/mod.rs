@@ -25,6 +25,7 @@
 
 pub mod db;
 pub mod report;
+pub mod search;
 
 use crate::plan::runbook::{Runbook, Step, StepAction};
 use crate::state::State;
@@ -35,6 +36,8 @@ pub const TAG: &str = "standby-drill";
 
 /// Step ids.
 pub const DB_COPY: &str = "drill.db-copy";
+pub const SEARCH_COPY: &str = "drill.search-copy";
+pub const SEARCH_WRITABLE: &str = "drill.search-writable";
 pub const CLEANUP: &str = "drill.cleanup";
 
 /// The instance class of the copy when the standby cluster has none to copy.
@@ -86,6 +89,54 @@ pub struct Source {
     pub active_region: String,
     /// The class of its first instance (the copy's), if it has one.
     pub instance_class: Option<String>,
+    /// The standby search follower, when the state has cross-cluster replication there.
+    pub search: Option<SearchSource>,
+}
+
+/// The standby search follower and what it follows, as the state has them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SearchSource {
+    /// The follower domain's address and name.
+    pub via: String,
+    pub follower: String,
+    /// The leader's name and AWS region.
+    pub leader: String,
+    pub leader_region: String,
+    /// Followed indices, and auto-follow rules (name, pattern).
+    pub indices: Vec<String>,
+    pub rules: Vec<(String, String)>,
+}
+
+/// The search follower in `region`: its outbound connection to the leader,
+/// the domain it starts from, and what follows through that connection.
+fn search_source(st: &State, region: &str) -> Option<SearchSource> {
+    let s = |attrs: &crate::value::Attrs, k: &str| attrs.get(k).and_then(Value::as_str).map(str::to_string);
+    let here = |t: &'static str| st.resources.iter().filter(move |(_, i)| i.type_name == t && i.region == region);
+    let (_, conn) = here("aws_opensearch_outbound_connection").next()?;
+    let follower = s(&conn.attrs, "local_domain_name")?;
+    let alias = s(&conn.attrs, "connection_alias");
+    let via = here("aws_opensearch_domain")
+        .find(|(_, i)| s(&i.attrs, "domain_name").as_deref() == Some(follower.as_str()))
+        .map(|(a, _)| a.to_string())?;
+    let through = |i: &crate::state::Instance| alias.is_none() || s(&i.attrs, "leader_alias") == alias;
+    let mut indices: Vec<String> = here("opensearch_index_replication")
+        .filter(|(_, i)| through(i))
+        .filter_map(|(_, i)| s(&i.attrs, "follower_index"))
+        .collect();
+    indices.sort();
+    let mut rules: Vec<(String, String)> = here("opensearch_autofollow_rule")
+        .filter(|(_, i)| through(i))
+        .filter_map(|(_, i)| Some((s(&i.attrs, "rule_name")?, s(&i.attrs, "pattern")?)))
+        .collect();
+    rules.sort();
+    Some(SearchSource {
+        via,
+        follower,
+        leader: s(&conn.attrs, "remote_domain_name")?,
+        leader_region: s(&conn.attrs, "remote_region")?,
+        indices,
+        rules,
+    })
 }
 
 /// The standby cluster: the `aws_rds_cluster` of the global database that
@@ -116,7 +167,8 @@ pub fn source(st: &State, to_region: Option<&str>) -> Result<Source, DrillError>
         .filter(|i| i.type_name == "aws_rds_cluster_instance" && i.region == standby.region)
         .filter(|i| s(&i.attrs, "cluster_identifier").as_deref() == Some(cluster.as_str()))
         .find_map(|i| s(&i.attrs, "instance_class"));
-    Ok(Source { cluster, region: standby.region.clone(), active_region: writer, instance_class })
+    let search = search_source(st, &standby.region);
+    Ok(Source { cluster, region: standby.region.clone(), active_region: writer, instance_class, search })
 }
 
 /// The drill's runbook: the database copied in the standby region, then
@@ -125,31 +177,75 @@ pub fn runbook(src: &Source, prefix: &str, id: &str, from: &str, to: &str) -> Ru
     let copy = name(prefix, id);
     let instance = format!("{copy}-1");
     let class = src.instance_class.clone().unwrap_or_else(|| DEFAULT_INSTANCE_CLASS.to_string());
-    let steps = vec![
-        Step::new(
-            DB_COPY,
-            format!(
-                "Database: {copy}, an Aurora clone of the standby cluster {} (copy-on-write, its newest data; a full \
+    let steps = vec![Step::new(
+        DB_COPY,
+        format!(
+            "Database: {copy}, an Aurora clone of the standby cluster {} (copy-on-write, its newest data; a full \
                  copy at its latest restorable time if AWS refuses the clone), then its writer {instance} \
                  ({class}); production is only read",
-                src.cluster
+            src.cluster
+        ),
+        &[src.region.as_str()],
+        StepAction::DrillDbCopy {
+            source_cluster: src.cluster.clone(),
+            copy: copy.clone(),
+            instance: instance.clone(),
+            instance_class: class,
+            drill: id.to_string(),
+        },
+    )];
+    let mut steps = steps;
+    let mut domains = Vec::new();
+    if let Some(search) = &src.search {
+        steps.push(Step::new(
+            SEARCH_COPY,
+            format!(
+                "Search: {copy}, a domain shaped as the standby follower {}, following the leader {} ({}) as a third \
+                 follower: {} index(es), {} auto-follow rule(s); the leader is only read",
+                search.follower,
+                search.leader,
+                search.leader_region,
+                search.indices.len(),
+                search.rules.len()
             ),
             &[src.region.as_str()],
-            StepAction::DrillDbCopy {
-                source_cluster: src.cluster.clone(),
+            StepAction::DrillSearchCopy {
+                via: search.via.clone(),
+                follower: search.follower.clone(),
+                leader: search.leader.clone(),
+                leader_region: search.leader_region.clone(),
                 copy: copy.clone(),
-                instance: instance.clone(),
-                instance_class: class,
+                indices: search.indices.clone(),
+                rules: search.rules.clone(),
                 drill: id.to_string(),
             },
-        ),
-        Step::new(
-            CLEANUP,
-            format!("Cleanup: {instance} deleted, then {copy} (no final snapshot: it is a copy)"),
+        ));
+        steps.push(Step::new(
+            SEARCH_WRITABLE,
+            format!("Search: {copy}'s followers stopped, as a failover stops the standby's: writable"),
             &[src.region.as_str()],
-            StepAction::DrillCleanup { clusters: vec![copy], instances: vec![instance], drill: id.to_string() },
-        ),
-    ];
+            StepAction::DrillSearchWritable {
+                via: search.via.clone(),
+                copy: copy.clone(),
+                rules: search.rules.iter().map(|(n, _)| format!("{copy}:{n}")).collect(),
+                indices: search.indices.clone(),
+                patterns: search.rules.iter().map(|(_, p)| p.clone()).collect(),
+                drill: id.to_string(),
+            },
+        ));
+        domains.push(copy.clone());
+    }
+    let what = if domains.is_empty() {
+        String::new()
+    } else {
+        format!("; the search copy {copy}: its connection deleted, then the domain")
+    };
+    steps.push(Step::new(
+        CLEANUP,
+        format!("Cleanup: {instance} deleted, then {copy} (no final snapshot: it is a copy){what}"),
+        &[src.region.as_str()],
+        StepAction::DrillCleanup { clusters: vec![copy], instances: vec![instance], domains, drill: id.to_string() },
+    ));
     Runbook {
         mode: "drill".into(),
         from: from.to_string(),
@@ -172,7 +268,13 @@ pub fn cleanup_only(mut rb: Runbook) -> Runbook {
 fn changes(action: &StepAction) -> Result<Vec<String>, String> {
     Ok(match action {
         StepAction::DrillDbCopy { copy, instance, .. } => vec![copy.clone(), instance.clone()],
-        StepAction::DrillCleanup { clusters, instances, .. } => [clusters.clone(), instances.clone()].concat(),
+        StepAction::DrillCleanup { clusters, instances, domains, .. } => {
+            [clusters.clone(), instances.clone(), domains.clone()].concat()
+        }
+        // Its connection is accepted on the leader's side: a call naming the
+        // drill's connection, never an index, setting or user of the leader.
+        StepAction::DrillSearchCopy { copy, .. } => vec![copy.clone()],
+        StepAction::DrillSearchWritable { copy, .. } => vec![copy.clone()],
         StepAction::SearchStopFollowers { domain, .. } => vec![domain.clone()],
         StepAction::AppServing { .. } => Vec::new(),
         StepAction::Readiness { .. } => Vec::new(),
@@ -269,6 +371,7 @@ mod tests {
                 region: "us-east-1".into(),
                 active_region: "us-west-1".into(),
                 instance_class: Some("db.r6g.xlarge".into()),
+                search: None,
             }
         );
         assert!(
@@ -321,5 +424,37 @@ mod tests {
         let c = cleanup_only(rb);
         assert_eq!(c.steps.len(), 1);
         assert_eq!(c.steps[0].id, CLEANUP);
+    }
+
+    #[test]
+    fn a_search_copy_is_named_for_the_drill_and_cleaned_up() {
+        let mut src = source(&state(), None).unwrap();
+        src.search = Some(SearchSource {
+            via: "module.search.aws_opensearch_domain.follower".into(),
+            follower: "mm-os-east".into(),
+            leader: "mm-prod-search".into(),
+            leader_region: "us-west-1".into(),
+            indices: vec!["channels".into()],
+            rules: vec![("posts".into(), "posts*".into())],
+        });
+        let rb = runbook(&src, "mattermost-dr", "ab12cd", "primary", "secondary");
+        let ids: Vec<&str> = rb.steps.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, vec![DB_COPY, SEARCH_COPY, SEARCH_WRITABLE, CLEANUP]);
+        check_targets(&rb, "mattermost-dr", "ab12cd").unwrap();
+        match &rb.steps[2].action {
+            StepAction::DrillSearchWritable { rules, patterns, .. } => {
+                assert_eq!(
+                    (rules, patterns),
+                    (&vec!["mattermost-dr-drill-ab12cd:posts".to_string()], &vec!["posts*".to_string()])
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        match &cleanup_only(rb).steps[0].action {
+            StepAction::DrillCleanup { domains, .. } => {
+                assert_eq!(domains, &vec!["mattermost-dr-drill-ab12cd".to_string()])
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -346,9 +346,11 @@ pub const SWITCHOVER: &[Call] = calls![
     rds: ModifyDBCluster; rds: DescribeDBClusterSnapshots; rds: CopyDBClusterSnapshot;
 ];
 
-/// `standby drill`'s own calls ([`crate::drill`]), in the standby region:
-/// the database copy and its deletion. The policy scopes them (see
-/// [`DRILL`]): deletions to `*-drill-*` names, tags to the drill's own.
+/// `standby drill`'s own calls ([`crate::drill`]), in the standby region
+/// (but the acceptance of its search connection, on the leader's side):
+/// the database copy, the search copy and their deletion. The policy scopes
+/// them (see [`DRILL`]). The copy's REST calls (replication) sign in as its
+/// internal master user and need no IAM action.
 pub const DRILL_CALLS: &[Call] = calls![
     rds: DescribeDBClusters; rds: DescribeDBInstances;
     // Tags given at creation are authorised as rds:AddTagsToResource too
@@ -357,37 +359,79 @@ pub const DRILL_CALLS: &[Call] = calls![
     rds: RestoreDBClusterToPointInTime = ["rds:RestoreDBClusterToPointInTime", "rds:AddTagsToResource"];
     rds: CreateDBInstance = ["rds:CreateDBInstance", "rds:AddTagsToResource"];
     rds: DeleteDBInstance; rds: DeleteDBCluster;
+    opensearch: DescribeDomain; opensearch: DescribeOutboundConnections; opensearch: DescribeInboundConnections;
+    // A TagList at creation: es:AddTags as well, as for RDS (not stated by
+    // the OpenSearch Service guide: granted on the drill's names only).
+    opensearch: CreateDomain = ["es:CreateDomain", "es:AddTags"];
+    opensearch: CreateOutboundConnection; opensearch: AcceptInboundConnection;
+    opensearch: DeleteOutboundConnection; opensearch: DeleteDomain;
 ];
+
+/// One statement of a generated policy.
+pub struct Statement {
+    pub sid: &'static str,
+    pub actions: &'static [&'static str],
+    pub resources: &'static [&'static str],
+    /// Only for requests carrying the drill's tag (`aws:RequestTag/standby-drill`).
+    pub drill_tag: bool,
+}
+
+/// What a drill's names look like in ARNs.
+const DRILL_NAMES: &[&str] =
+    &["arn:aws:rds:*:*:cluster:*-drill-*", "arn:aws:rds:*:*:db:*-drill-*", "arn:aws:es:*:*:domain/*-drill-*"];
 
 /// The drill role's statements: reads anywhere; copies made anywhere (a
 /// restore is authorised on its source cluster, subnet group and parameter
-/// groups as well as on the new cluster), but only carrying the drill's tag
-/// (`aws:RequestTag`, checked on rds:AddTagsToResource); deletions only of
-/// what is named for a drill, so the role cannot delete production.
-pub const DRILL: &[Scoped] = &[
-    Scoped {
+/// groups as well as on the new cluster; a connection on both domains), but
+/// RDS tags only with the drill's tag (`aws:RequestTag`, checked on
+/// rds:AddTagsToResource); deletions and search tags only of what is named
+/// for a drill, so the role cannot delete production. The one grant on a
+/// production resource: accepting the copy's connection on the leader
+/// (es:AcceptInboundConnection), which AWS requires of the leader's owner.
+pub const DRILL: &[Statement] = &[
+    Statement {
         sid: "StandbyDrillRead",
-        actions: &["rds:DescribeDBClusters", "rds:DescribeDBInstances"],
-        resource: "*",
-        s3_prefix: None,
+        actions: &[
+            "es:DescribeDomain",
+            "es:DescribeInboundConnections",
+            "es:DescribeOutboundConnections",
+            "rds:DescribeDBClusters",
+            "rds:DescribeDBInstances",
+        ],
+        resources: &["*"],
+        drill_tag: false,
     },
-    Scoped {
+    Statement {
         sid: "StandbyDrillCopy",
-        actions: &["rds:CreateDBInstance", "rds:RestoreDBClusterToPointInTime"],
-        resource: "*",
-        s3_prefix: None,
+        actions: &[
+            "es:CreateDomain",
+            "es:CreateOutboundConnection",
+            "rds:CreateDBInstance",
+            "rds:RestoreDBClusterToPointInTime",
+        ],
+        resources: &["*"],
+        drill_tag: false,
     },
-    Scoped { sid: "StandbyDrillTags", actions: &["rds:AddTagsToResource"], resource: "*", s3_prefix: None },
-    Scoped {
-        sid: "StandbyDrillDelete",
-        actions: &["rds:DeleteDBCluster", "rds:DeleteDBInstance"],
-        resource: "arn:aws:rds:*:*:cluster:*-drill-*",
-        s3_prefix: None,
+    Statement { sid: "StandbyDrillTags", actions: &["rds:AddTagsToResource"], resources: &["*"], drill_tag: true },
+    Statement {
+        sid: "StandbyDrillLeaderAcceptance",
+        actions: &["es:AcceptInboundConnection"],
+        resources: &["*"],
+        drill_tag: false,
+    },
+    Statement {
+        sid: "StandbyDrillOwn",
+        actions: &[
+            "es:AddTags",
+            "es:DeleteDomain",
+            "es:DeleteOutboundConnection",
+            "rds:DeleteDBCluster",
+            "rds:DeleteDBInstance",
+        ],
+        resources: DRILL_NAMES,
+        drill_tag: false,
     },
 ];
-
-/// The instances a drill deletes, beside [`DRILL`]'s clusters.
-pub const DRILL_INSTANCES: &str = "arn:aws:rds:*:*:db:*-drill-*";
 
 /// Preflight's own reads. GetCallerIdentity needs no permission (STS API
 /// reference: "No permissions are required to perform this operation").
@@ -515,9 +559,8 @@ mod tests {
         }
         for st in DRILL {
             if st.actions.iter().any(|a| a.contains(":Delete")) {
-                assert!(st.resource.ends_with(":*-drill-*"), "{}: {}", st.sid, st.resource);
+                assert!(st.resources.iter().all(|r| r.ends_with("*-drill-*")), "{}: {:?}", st.sid, st.resources);
             }
         }
-        assert!(DRILL_INSTANCES.ends_with(":db:*-drill-*"));
     }
 }

@@ -94,18 +94,15 @@ pub fn document<'a>(
     json!({"Version": "2012-10-17", "Statement": statements})
 }
 
-/// The drill's AWS statements ([`super::DRILL`]): tags only the drill's own
-/// (`aws:RequestTag/standby-drill` present), deletions only of drill names.
+/// The drill's AWS statements ([`super::DRILL`]).
 fn drill_statements() -> Vec<Json> {
     super::DRILL
         .iter()
         .map(|c| {
-            let mut st = json!({"Sid": c.sid, "Effect": "Allow", "Action": c.actions, "Resource": c.resource});
-            if c.sid == "StandbyDrillTags" {
+            let resource = if c.resources.len() == 1 { json!(c.resources[0]) } else { json!(c.resources) };
+            let mut st = json!({"Sid": c.sid, "Effect": "Allow", "Action": c.actions, "Resource": resource});
+            if c.drill_tag {
                 st["Condition"] = json!({"Null": {format!("aws:RequestTag/{}", crate::drill::TAG): "false"}});
-            }
-            if c.sid == "StandbyDrillDelete" {
-                st["Resource"] = json!([c.resource, super::DRILL_INSTANCES]);
             }
             st
         })

@@ -221,9 +221,40 @@ pub enum StepAction {
     /// region; a full copy at its latest restorable time when AWS refuses
     /// the clone), and its writer `instance`; both tagged with the drill id.
     DrillDbCopy { source_cluster: String, copy: String, instance: String, instance_class: String, drill: String },
-    /// Drill: its instances deleted, then its clusters (no final snapshot);
-    /// those already gone are skipped.
-    DrillCleanup { clusters: Vec<String>, instances: Vec<String>, drill: String },
+    /// Drill: `copy`, a search domain following the leader (`leader` in
+    /// `leader_region`) as the standby follower (`via`, its address;
+    /// `follower`, its name) does: `indices` started, auto-follow `rules`
+    /// (name, pattern) made; tagged with the drill id.
+    DrillSearchCopy {
+        via: String,
+        follower: String,
+        leader: String,
+        leader_region: String,
+        copy: String,
+        indices: Vec<String>,
+        rules: Vec<(String, String)>,
+        drill: String,
+    },
+    /// Drill: the copy's followers stopped as a failover stops the standby's
+    /// (rules `alias:name` deleted, then each follower index stopped).
+    DrillSearchWritable {
+        via: String,
+        copy: String,
+        rules: Vec<String>,
+        indices: Vec<String>,
+        patterns: Vec<String>,
+        drill: String,
+    },
+    /// Drill: its instances deleted, then its clusters (no final snapshot),
+    /// and its search `domains` with their connections; those already gone
+    /// are skipped.
+    DrillCleanup {
+        clusters: Vec<String>,
+        instances: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        domains: Vec<String>,
+        drill: String,
+    },
 }
 
 /// An index and its document count (`None`: not readable when planned).
@@ -278,9 +309,28 @@ mod tests {
                 instance_class: "db.r6g.large".into(),
                 drill: "ab12cd".into(),
             },
+            StepAction::DrillSearchCopy {
+                via: "module.search.aws_opensearch_domain.follower".into(),
+                follower: "f".into(),
+                leader: "l".into(),
+                leader_region: "r1".into(),
+                copy: "p-drill-ab12cd".into(),
+                indices: vec!["channels".into()],
+                rules: vec![("posts".into(), "posts*".into())],
+                drill: "ab12cd".into(),
+            },
+            StepAction::DrillSearchWritable {
+                via: "v".into(),
+                copy: "p-drill-ab12cd".into(),
+                rules: vec!["p-drill-ab12cd:posts".into()],
+                indices: vec!["channels".into()],
+                patterns: vec!["posts*".into()],
+                drill: "ab12cd".into(),
+            },
             StepAction::DrillCleanup {
                 clusters: vec!["p-drill-ab12cd".into()],
                 instances: vec!["p-drill-ab12cd-1".into()],
+                domains: vec!["p-drill-ab12cd".into()],
                 drill: "ab12cd".into(),
             },
         ];

@@ -9,8 +9,9 @@ pub fn human(r: &Report, s: &Style) -> String {
     let verdict = if r.passed { s.green("PASSED") } else { s.red("FAILED") };
     let mut out =
         format!("\nDrill {} in {}: {verdict} in {}s ({} → {})\n", r.id, r.region, r.seconds, r.started, r.ended);
+    let width = r.steps.iter().map(|s| s.id.len()).max().unwrap_or(0);
     for step in &r.steps {
-        out.push_str(&format!("  {:<16} {:>5}s  {}\n", step.id, step.seconds, step.outcome));
+        out.push_str(&format!("  {:<width$} {:>5}s  {}\n", step.id, step.seconds, step.outcome));
     }
     for p in &r.problems {
         out.push_str(&format!("  {} {p}\n", s.red("problem:")));
@@ -84,7 +85,7 @@ mod tests {
         let s = Style { color: false };
         let ok = human(&report(true), &s);
         assert!(ok.contains("Drill ab12cd in us-east-1: PASSED in 300s"), "{ok}");
-        assert!(ok.contains("drill.db-copy      240s  a | b"), "{ok}");
+        assert!(ok.contains("drill.db-copy   240s  a | b"), "{ok}");
         assert!(ok.contains("billed until `standby drill --cleanup ab12cd`: mm-drill-ab12cd"), "{ok}");
         let bad = human(&report(false), &s);
         assert!(bad.contains("FAILED") && bad.contains("problem: step failed"), "{bad}");

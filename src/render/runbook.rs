@@ -72,6 +72,11 @@ pub(super) fn detail(step: &Step) -> Option<String> {
         StepAction::DrillDbCopy { drill, .. } => {
             Some(format!("tagged standby-drill={drill}; a copy already made is waited on, never made twice"))
         }
+        StepAction::DrillSearchCopy { drill, leader, .. } => Some(format!(
+            "tagged standby-drill={drill}; the connection is accepted on {leader}'s side: the one call on production, \
+             naming the drill's connection only"
+        )),
+        StepAction::DrillSearchWritable { .. } => Some("the failover's own stop, on the copy only".into()),
         StepAction::DrillCleanup { .. } => Some("runs after a failure too; what is already gone is skipped".into()),
     };
     // During a failover: what happens while the region it needs is down.

@@ -402,7 +402,36 @@ impl Executor<'_> {
                     .map_err(fail)?;
                 Ok(Done { outcome: out.outcome, request_ids: out.request_ids, notes: Vec::new() })
             }
-            StepAction::DrillCleanup { clusters, instances, .. } => {
+            StepAction::DrillSearchCopy { via, follower, leader, leader_region, copy, indices, rules, drill } => {
+                let spec =
+                    crate::drill::search::Copy { via, follower, leader, leader_region, copy, indices, rules, drill };
+                let out = crate::drill::search::copy(
+                    self.aws,
+                    &step.needs[0],
+                    self.recorded,
+                    self.secrets,
+                    &spec,
+                    self.timeout,
+                    self.progress,
+                )
+                .await
+                .map_err(fail)?;
+                Ok(Done { outcome: out.outcome, request_ids: out.request_ids, notes: Vec::new() })
+            }
+            StepAction::DrillSearchWritable { via, copy, rules, indices, patterns, .. } => {
+                let endpoint = crate::drill::search::endpoint(self.aws, &step.needs[0], copy)
+                    .await
+                    .map_err(fail)?
+                    .ok_or_else(|| fail(KindError::Failed(format!("the search copy {copy} is not there"))))?;
+                let d = crate::drill::search::rest(self.recorded, self.secrets, via, &endpoint).map_err(fail)?;
+                let out = super::search::stop_followers(&d, rules, indices, patterns, None).await.map_err(fail)?;
+                Ok(Done { outcome: out.outcome, request_ids: Vec::new(), notes: out.notes })
+            }
+            StepAction::DrillCleanup { clusters, instances, domains, .. } => {
+                let search =
+                    crate::drill::search::delete(self.aws, &step.needs[0], domains, self.timeout, self.progress)
+                        .await
+                        .map_err(fail)?;
                 let out = crate::drill::db::delete(
                     self.aws,
                     &step.needs[0],
@@ -413,7 +442,9 @@ impl Executor<'_> {
                 )
                 .await
                 .map_err(fail)?;
-                Ok(Done { outcome: out.outcome, request_ids: out.request_ids, notes: Vec::new() })
+                let outcome =
+                    if domains.is_empty() { out.outcome } else { format!("{}; {}", out.outcome, search.outcome) };
+                Ok(Done { outcome, request_ids: [out.request_ids, search.request_ids].concat(), notes: Vec::new() })
             }
             StepAction::WriteForwarding { address, cluster, before_switch } => {
                 let (outcome, request_ids) =

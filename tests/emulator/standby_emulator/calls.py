@@ -23,8 +23,9 @@ unchanged.
 
 Each call also lists its `targets`: the parameters that name what it acts on
 (`...Identifier`, `...Name`, `...Arn`, `...Id`, `Bucket`, `Key`, from the form,
-the JSON body's top level, or a REST path's labels), never a password or a
-token; the drill's safety test proves with them that a drill changed its own
+the JSON body (nested keys by dotted path, e.g.
+`LocalDomainInfo.AWSDomainInformation.DomainName`), or a REST path's labels),
+never a password, token, tag, filter or user name; the drill's safety test proves with them that a drill changed its own
 resources only.
 """
 
@@ -142,8 +143,9 @@ def _targets(params: dict) -> dict[str, str]:
     for k, v in params.items():
         if isinstance(v, list):
             v = v[0] if v else None
-        # Tags and filters describe, they do not name what is acted on.
-        skip = ("Password", "Token", "Tag", "Filter")
+        # Tags and filters describe, they do not name what is acted on; nor
+        # does a user name (a domain's master user).
+        skip = ("Password", "Token", "Tag", "Filter", "User")
         if isinstance(v, str) and v and _TARGET.search(k) and not any(w in k for w in skip):
             out[k] = v
     return out
@@ -208,6 +210,9 @@ def classify(environ: dict) -> dict[str, Any] | None:
         else:
             found = _rest_match(candidate, method, path, query, headers)
             operation, targets = found if found else (None, {})
+            if operation and protocol == "rest-json" and method in ("POST", "PUT", "PATCH"):
+                # The body names what is made (CreateDomain's DomainName), the path what is changed.
+                targets = {**_json_targets(environ), **targets}
         if operation:
             service = candidate
             break
@@ -224,7 +229,21 @@ def _json_targets(environ: dict) -> dict[str, str]:
         body = json.loads(_read_body(environ) or b"{}")
     except ValueError:
         return {}
-    return _targets({k: v for k, v in body.items() if isinstance(v, str)}) if isinstance(body, dict) else {}
+    return _targets(_flat(body)) if isinstance(body, dict) else {}
+
+
+def _flat(body: dict, prefix: str = "") -> dict:
+    """A JSON body's strings by dotted path (a list by its first item), e.g.
+    `LocalDomainInfo.AWSDomainInformation.DomainName` of CreateOutboundConnection."""
+    out: dict = {}
+    for k, v in body.items():
+        if isinstance(v, list):
+            v = v[0] if v else None
+        if isinstance(v, str):
+            out[prefix + k] = v
+        elif isinstance(v, dict) and "Tag" not in k and "Filter" not in k:
+            out.update(_flat(v, f"{prefix}{k}."))
+    return out
 
 
 def record(environ: dict, start_response):
