@@ -88,6 +88,13 @@ pub fn document<'a>(
         Some(spec) => {
             let write = matches!(role, Role::Apply | Role::StateWrite);
             statements.extend(state_statements(spec, write, bucket_key));
+            if role == Role::Drift {
+                // drill.last_success reads the drills' record beside the state.
+                let record = S3Spec { key: format!("{}.drill", spec.key), ..spec.clone() };
+                let mut read = state_statements(&record, false, None).remove(0);
+                read["Sid"] = json!("StandbyDrillRecordRead");
+                statements.push(read);
+            }
         }
         None => {}
     }
