@@ -426,6 +426,13 @@ fn a_drill_of_the_whole_example_copies_the_standby_database_and_changes_nothing_
         calls.as_array().unwrap().len(),
         ops.len()
     );
+    let mut counted = std::collections::BTreeMap::new();
+    for c in calls.as_array().unwrap() {
+        *counted.entry(format!("{} {}:{}", c["region"], c["service"], c["operation"])).or_insert(0) += 1;
+    }
+    for (call, n) in &counted {
+        eprintln!("  {n:3} {}", call.replace('"', ""));
+    }
     assert_eq!(w.left(&own), Vec::<String>::new(), "the drill left copies behind");
     assert_eq!(w.holdings(), before, "what the emulator holds changed");
     assert_eq!(
