@@ -152,10 +152,12 @@ apply.",
     #[command(
         long_about = "A failover rehearsed without a failover: copies of what a failover would leave in the \
 standby region are made there, checked, and deleted. Everything the drill makes is named <prefix>-drill-<id> and \
-tagged standby-drill=<id>; production is only read, and the drill's runbook is refused before any call if a step \
-would change anything else. The database: an Aurora clone of the standby cluster (copy-on-write, its newest data; \
-a full copy at its latest restorable time when AWS refuses the clone, e.g. a secondary without instances), with \
-one writer instance. The drill is shown first, then run step by step by the same journaled executor as a \
+tagged standby-drill=<id>; production is only read (but for one call AWS requires of the search leader's owner: \
+accepting the search copy's connection), and the drill's runbook is refused before any call if a step would change \
+anything else. The database: an Aurora clone of the standby cluster (copy-on-write, its newest data; a full copy at \
+its latest restorable time when AWS refuses the clone, e.g. a secondary without instances), with one writer \
+instance. Search: a domain shaped as the standby follower follows the leader as a third follower, then its \
+followers are stopped as a failover stops the standby's, so it is writable. The drill is shown first, then run step by step by the same journaled executor as a \
 failover: its record (steps, times, AWS request ids) is a state of its own beside production's \
 (<state>.drill.json, or <key>.drill in S3), never production's. A failed step is followed by the cleanup; a killed \
 drill is finished with `standby drill --cleanup ID`, which also ends a drill kept with --keep. One drill at a time: \
