@@ -14,6 +14,8 @@
 //! - [`permissions`]: the AWS calls standby makes, their IAM actions, and
 //!   the policies made of them.
 //! - [`interrupt`]: SIGINT and SIGTERM: locks released, applies stopped gently.
+//! - [`switchover`]: role switches as runbooks, and their one executor;
+//!   [`drill`]: a failover rehearsed on copies, run by that executor.
 //! - [`cli`]: the command line.
 
 pub mod address;
@@ -23,6 +25,7 @@ pub mod cli;
 pub mod config;
 pub mod diag;
 pub mod drift;
+pub mod drill;
 pub mod error;
 pub mod eval;
 pub mod expr;

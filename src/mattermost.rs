@@ -79,6 +79,44 @@ pub const KNOWN: &[(&str, SettingType)] = &[
     ("MM_METRICSSETTINGS_LISTENADDRESS", Str),
     ("MM_LOGSETTINGS_CONSOLELEVEL", Str),
     ("MM_LOGSETTINGS_ENABLEFILE", Bool),
+    // What reaches people or systems outside Mattermost (a drill turns them off: [`SILENT`]).
+    ("MM_EMAILSETTINGS_SENDEMAILNOTIFICATIONS", Bool),
+    ("MM_EMAILSETTINGS_SENDPUSHNOTIFICATIONS", Bool),
+    ("MM_EMAILSETTINGS_PUSHNOTIFICATIONSERVER", Str),
+    ("MM_SERVICESETTINGS_ENABLEOUTGOINGWEBHOOKS", Bool),
+    ("MM_SERVICESETTINGS_ENABLECOMMANDS", Bool),
+    ("MM_SERVICESETTINGS_ENABLELINKPREVIEWS", Bool),
+    ("MM_SERVICESETTINGS_ENABLEPERMALINKPREVIEWS", Bool),
+    ("MM_PLUGINSETTINGS_ENABLE", Bool),
+    ("MM_LDAPSETTINGS_ENABLESYNC", Bool),
+    ("MM_LOGSETTINGS_ENABLEDIAGNOSTICS", Bool),
+];
+
+/// The settings that keep a copy of production from reaching real people
+/// or their systems (a drill's node): mattermost/mattermost
+/// `server/public/model/config.go` defaults `EmailSettings.SendEmailNotifications`,
+/// `ServiceSettings.EnableOutgoingWebhooks`, `EnableCommands` (custom slash
+/// commands call their URLs), `EnableLinkPreviews` and
+/// `EnablePermalinkPreviews` (fetches), `PluginSettings.Enable` (plugins make
+/// their own calls) and `LogSettings.EnableDiagnostics` (telemetry) to true;
+/// push notifications and LDAP sync are the site's. The job scheduler and
+/// the jobs (data retention, LDAP sync, email batching) are turned off with
+/// [`RUN_SCHEDULER`] and `MM_JOBSETTINGS_RUNJOBS`, cluster gossip with
+/// `MM_CLUSTERSETTINGS_ENABLE`.
+pub const SILENT: &[(&str, &str)] = &[
+    ("MM_EMAILSETTINGS_SENDEMAILNOTIFICATIONS", "false"),
+    ("MM_EMAILSETTINGS_SENDPUSHNOTIFICATIONS", "false"),
+    ("MM_EMAILSETTINGS_PUSHNOTIFICATIONSERVER", ""),
+    ("MM_SERVICESETTINGS_ENABLEOUTGOINGWEBHOOKS", "false"),
+    ("MM_SERVICESETTINGS_ENABLECOMMANDS", "false"),
+    ("MM_SERVICESETTINGS_ENABLELINKPREVIEWS", "false"),
+    ("MM_SERVICESETTINGS_ENABLEPERMALINKPREVIEWS", "false"),
+    ("MM_PLUGINSETTINGS_ENABLE", "false"),
+    ("MM_LDAPSETTINGS_ENABLESYNC", "false"),
+    ("MM_LOGSETTINGS_ENABLEDIAGNOSTICS", "false"),
+    ("MM_JOBSETTINGS_RUNSCHEDULER", "false"),
+    ("MM_JOBSETTINGS_RUNJOBS", "false"),
+    ("MM_CLUSTERSETTINGS_ENABLE", "false"),
 ];
 
 /// Settings newer than the rest, with the first Mattermost version that
@@ -224,6 +262,14 @@ pub fn names_in(text: &str) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_silent_settings_are_known_and_parse() {
+        for (name, value) in SILENT {
+            assert!(check_name(name).is_none(), "{name}");
+            assert!(value.is_empty() || check_value(name, value).is_none(), "{name}={value}");
+        }
+    }
 
     #[test]
     fn names_and_values_are_checked_like_mattermost_parses_them() {

@@ -229,8 +229,14 @@ fn the_documented_drift_job_runs_on_the_whole_example_with_its_policy_and_one_se
     // Every call succeeds, but the files canary's HeadObject of a replica
     // that is not there yet (404 until S3 has copied it).
     let waiting_for_replica = |c: &Value| c["operation"] == "HeadObject" && c["status"] == 404;
+    // ...and the drills' record, not there until a drill has run.
+    let no_drill_yet = |c: &Value| {
+        c["operation"] == "GetObject" && c["status"] == 404 && c["targets"]["Key"].as_str().unwrap().ends_with(".drill")
+    };
     assert!(
-        calls.iter().all(|c| c["status"].as_i64().is_some_and(|s| s < 300) || waiting_for_replica(c)),
+        calls
+            .iter()
+            .all(|c| c["status"].as_i64().is_some_and(|s| s < 300) || waiting_for_replica(c) || no_drill_yet(c)),
         "{calls:#?}"
     );
     let state: Value = serde_json::from_str(&w.ok(0, &["state", "pull"], &[]).stdout).unwrap();

@@ -148,6 +148,45 @@ apply.",
         #[command(flatten)]
         vars: VarArgs,
     },
+    /// Rehearse a failover on copies of the standby region, never touching production
+    #[command(
+        long_about = "A failover rehearsed without a failover: copies of what a failover would leave in the \
+standby region are made there, checked, and deleted. Everything the drill makes is named <prefix>-drill-<id> and \
+tagged standby-drill=<id>; production is only read (but for one call AWS requires of the search leader's owner: \
+accepting the search copy's connection), and the drill's runbook is refused before any call if a step would change \
+anything else. The database: an Aurora clone of the standby cluster (copy-on-write, its newest data; a full copy at \
+its latest restorable time when AWS refuses the clone, e.g. a secondary without instances), with one writer \
+instance. Search: a domain shaped as the standby follower follows the leader as a third follower, then its \
+followers are stopped as a failover stops the standby's, so it is writable. The drill is shown first, then run step by step by the same journaled executor as a \
+failover: its record (steps, times, AWS request ids) is a state of its own beside production's \
+(<state>.drill.json, or <key>.drill in S3), never production's. A failed step is followed by the cleanup; a killed \
+drill is finished with `standby drill --cleanup ID`, which also ends a drill kept with --keep. One drill at a time: \
+a drill whose cleanup is not done must be cleaned up first.",
+        after_help = "Examples:\n  standby drill examples/mattermost-dr --plan          (show the drill, call nothing)\n  standby drill examples/mattermost-dr --auto-approve\n  standby drill examples/mattermost-dr --keep          (inspect the copies; then --cleanup ID)\n  standby drill examples/mattermost-dr --cleanup k3x9q2"
+    )]
+    Drill {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// The region name (from `regions:`) to rehearse a failover to (default: the standby one)
+        #[arg(long, value_name = "NAME")]
+        to: Option<String>,
+        /// Show the drill's runbook and stop (only the states are read)
+        #[arg(long)]
+        plan: bool,
+        /// Leave the copies for inspection (billed until `standby drill --cleanup ID`)
+        #[arg(long, conflicts_with = "cleanup")]
+        keep: bool,
+        /// Delete what drill ID made (after a kill, a failure or --keep), resuming its cleanup
+        #[arg(long, value_name = "ID")]
+        cleanup: Option<String>,
+        /// Skip the interactive `yes`
+        #[arg(long)]
+        auto_approve: bool,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        #[command(flatten)]
+        vars: VarArgs,
+    },
     /// Delete everything this configuration manages
     #[command(after_help = "Example:\n  standby destroy examples/mattermost-dr --auto-approve")]
     Destroy {
@@ -217,14 +256,16 @@ attach the output as the role's policy (e.g. `aws iam put-role-policy --policy-d
 Roles:\n  drift        a nightly `standby drift` job: read-only (refresh reads, unmanaged discovery, DR health probes) \
 and reading the state\n  apply        apply, destroy, a switchover or failover: everything drift reads, every create, \
 update and delete, and writing the state\n  state-read   the state alone, read (for roles with their AWS permissions \
-elsewhere)\n  state-write  the state alone, written: the lock, the journal and the state\n\nCalls to the OpenSearch \
+elsewhere)\n  state-write  the state alone, written: the lock, the journal and the state\n  drill        `standby drill`: \
+copies made and deleted in the standby region (deletions only of `*-drill-*` names, tags only the drill's), the state \
+read and the drills' own record beside it written\n\nCalls to the OpenSearch \
 domains' REST API (replication, users, roles) need no IAM action: they sign in as the domains' internal users, and \
 the domains' access policies decide who may reach them.\n\nState encryption: standby sends no encryption header \
 unless the backend block has `kms_key_id`, so objects get the bucket's default encryption. When that default is \
 SSE-KMS with a customer-managed key, every role needs that key (kms:GenerateDataKey to write, kms:Decrypt to read): \
 give it with --kms-key. An alias is granted through the kms:ResourceAliases condition (KMS authorises key ARNs \
 only); ACCOUNT_ID in a printed ARN is yours to fill in.",
-        after_help = "Examples:\n  standby policy examples/mattermost-dr --for drift > drift-policy.json\n  standby policy . --for apply\n  standby policy . --for state-read --backend-config bucket=acme-standby-state\n  standby policy . --for apply --kms-key arn:aws:kms:us-east-2:111122223333:key/1234abcd-…   # the bucket defaults to SSE-KMS"
+        after_help = "Examples:\n  standby policy examples/mattermost-dr --for drift > drift-policy.json\n  standby policy . --for apply\n  standby policy . --for drill\n  standby policy . --for state-read --backend-config bucket=acme-standby-state\n  standby policy . --for apply --kms-key arn:aws:kms:us-east-2:111122223333:key/1234abcd-…   # the bucket defaults to SSE-KMS"
     )]
     Policy {
         #[arg(default_value = ".")]
@@ -541,6 +582,11 @@ pub struct DriftArgs {
     /// them)
     #[arg(long)]
     pub no_canaries: bool,
+    /// Days since the last successful `standby drill` after which drift
+    /// reports it unhealthy (default 30 once a drill is on record; given, it
+    /// applies even when none ever ran)
+    #[arg(long, value_name = "DAYS")]
+    pub max_drill_age: Option<u64>,
     /// How many reads run at once
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub parallelism: u32,

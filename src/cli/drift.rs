@@ -48,7 +48,21 @@ pub async fn drift(s: &Settings, dir: &Path, args: &DriftArgs) -> Result<u8, Err
         prefixes: args.prefixes.clone(),
         canaries,
     };
-    let report = drift::run(&loaded, &st, &aws, &opts, drift::now_rfc3339()).await?;
+    let mut report = drift::run(&loaded, &st, &aws, &opts, drift::now_rfc3339()).await?;
+    // The last successful drill, from the drills' own record (read, no lock).
+    // A record that cannot be read (a job's policy without it) costs that check only.
+    let drills = match read_state(&*s.drill_backend(dir).await?, false).await {
+        Ok(rec) => rec.roles.map(|r| r.drills).unwrap_or_default(),
+        Err(e) => {
+            report.warnings.push(format!("the drills' record could not be read, drill.last_success not checked: {e}"));
+            Vec::new()
+        }
+    };
+    if !drills.is_empty() || args.max_drill_age.is_some() {
+        let days = args.max_drill_age.map(|d| std::time::Duration::from_secs(d * 86_400));
+        let now = health::drill::parse_rfc3339(&report.checked_at).unwrap_or_default();
+        report.add_check(health::drill::last_success(&drills, days.unwrap_or(health::drill::DEFAULT_MAX_AGE), now));
+    }
     let text = match args.format {
         Format::Human => render::drift::human(&report, &dir.display().to_string(), &s.style()),
         Format::Json => {

@@ -4,6 +4,7 @@
 
 pub mod args;
 mod drift;
+mod drill;
 mod failover;
 mod import;
 mod init;
@@ -92,6 +93,17 @@ async fn dispatch(cli: Cli) -> Result<u8, Error> {
             let how = failover::How { allow_data_loss, skip_preconditions, auto_approve };
             failover::failover(&s, &dir, &to, how, &vars).await
         }
+        Command::Drill { dir, to, plan, keep, cleanup, auto_approve, format, vars } => {
+            let ask = drill::Ask {
+                to: to.as_deref(),
+                plan_only: plan,
+                keep,
+                cleanup: cleanup.as_deref(),
+                auto_approve,
+                format,
+            };
+            drill::drill(&s, &dir, &ask, &vars).await
+        }
         Command::Destroy { dir, auto_approve, opts } => run::apply(&s, &dir, auto_approve, &opts, true).await,
         Command::Show { planfile, json, dir } => inspect::show(&s, planfile.as_deref(), json, &dir.dir).await,
         Command::Output { name, json, dir } => inspect::output(&s, name.as_deref(), json, &dir.dir).await,
@@ -166,6 +178,23 @@ impl Settings {
                     (None, None) => dir.join(state::DEFAULT_STATE),
                 };
                 Ok(Box::new(backend::Local::new(&path)))
+            }
+        }
+    }
+
+    /// Where the drills of the configuration in `dir` keep their record: a
+    /// state of their own beside production's (`<state>.drill.json`, or the
+    /// S3 key with `.drill` after it), with its own lock.
+    pub async fn drill_backend(&self, dir: &Path) -> Result<Box<dyn Backend>, Error> {
+        match self.backend_spec(dir)? {
+            Some(mut spec) if self.state.is_none() => {
+                spec.key = format!("{}.drill", spec.key);
+                Ok(Box::new(state::s3::S3Backend::new(spec, &self.aws).await))
+            }
+            _ => {
+                let path = self.state.clone().unwrap_or_else(|| dir.join(state::DEFAULT_STATE));
+                let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("standby");
+                Ok(Box::new(backend::Local::new(&path.with_file_name(format!("{stem}.drill.json")))))
             }
         }
     }

@@ -144,6 +144,15 @@ impl Report {
 
     /// 0 clean, 2 drift (changed, missing, unmanaged, unapplied), 3 unhealthy
     /// (wins over 2). Ignored findings do not count.
+    /// Adds a check made outside [`run`] (e.g. the last drill's age): a
+    /// failing one becomes an unhealthy finding, as the others do.
+    pub fn add_check(&mut self, c: Check) {
+        if c.status == Status::Fail {
+            self.findings = merge_check(std::mem::take(&mut self.findings), &c);
+        }
+        self.checks.push(c);
+    }
+
     pub fn exit_code(&self) -> u8 {
         if self.count(FindingKind::Unhealthy) > 0 {
             3

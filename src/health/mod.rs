@@ -21,6 +21,7 @@ pub mod canary;
 pub mod db_lag;
 pub mod db_switch;
 pub mod dr;
+pub mod drill;
 pub mod preflight;
 
 use crate::aws::Aws;

@@ -346,6 +346,93 @@ pub const SWITCHOVER: &[Call] = calls![
     rds: ModifyDBCluster; rds: DescribeDBClusterSnapshots; rds: CopyDBClusterSnapshot;
 ];
 
+/// `standby drill`'s own calls ([`crate::drill`]), in the standby region
+/// (but the acceptance of its search connection, on the leader's side):
+/// the database copy, the search copy and their deletion. The policy scopes
+/// them (see [`DRILL`]). The copy's REST calls (replication) sign in as its
+/// internal master user and need no IAM action.
+pub const DRILL_CALLS: &[Call] = calls![
+    rds: DescribeDBClusters; rds: DescribeDBInstances;
+    // Tags given at creation are authorised as rds:AddTagsToResource too
+    // (RDS User Guide, "Grant permission to tag Amazon RDS resources during
+    // creation").
+    rds: RestoreDBClusterToPointInTime = ["rds:RestoreDBClusterToPointInTime", "rds:AddTagsToResource"];
+    rds: CreateDBInstance = ["rds:CreateDBInstance", "rds:AddTagsToResource"];
+    rds: DeleteDBInstance; rds: DeleteDBCluster;
+    opensearch: DescribeDomain; opensearch: DescribeOutboundConnections; opensearch: DescribeInboundConnections;
+    // A TagList at creation: es:AddTags as well, as for RDS (not stated by
+    // the OpenSearch Service guide: granted on the drill's names only).
+    opensearch: CreateDomain = ["es:CreateDomain", "es:AddTags"];
+    opensearch: CreateOutboundConnection; opensearch: AcceptInboundConnection;
+    opensearch: DeleteOutboundConnection; opensearch: DeleteDomain;
+];
+
+/// One statement of a generated policy.
+pub struct Statement {
+    pub sid: &'static str,
+    pub actions: &'static [&'static str],
+    pub resources: &'static [&'static str],
+    /// Only for requests carrying the drill's tag (`aws:RequestTag/standby-drill`).
+    pub drill_tag: bool,
+}
+
+/// What a drill's names look like in ARNs.
+const DRILL_NAMES: &[&str] =
+    &["arn:aws:rds:*:*:cluster:*-drill-*", "arn:aws:rds:*:*:db:*-drill-*", "arn:aws:es:*:*:domain/*-drill-*"];
+
+/// The drill role's statements: reads anywhere; copies made anywhere (a
+/// restore is authorised on its source cluster, subnet group and parameter
+/// groups as well as on the new cluster; a connection on both domains), but
+/// RDS tags only with the drill's tag (`aws:RequestTag`, checked on
+/// rds:AddTagsToResource); deletions and search tags only of what is named
+/// for a drill, so the role cannot delete production. The one grant on a
+/// production resource: accepting the copy's connection on the leader
+/// (es:AcceptInboundConnection), which AWS requires of the leader's owner.
+pub const DRILL: &[Statement] = &[
+    Statement {
+        sid: "StandbyDrillRead",
+        actions: &[
+            "es:DescribeDomain",
+            "es:DescribeInboundConnections",
+            "es:DescribeOutboundConnections",
+            "rds:DescribeDBClusters",
+            "rds:DescribeDBInstances",
+        ],
+        resources: &["*"],
+        drill_tag: false,
+    },
+    Statement {
+        sid: "StandbyDrillCopy",
+        actions: &[
+            "es:CreateDomain",
+            "es:CreateOutboundConnection",
+            "rds:CreateDBInstance",
+            "rds:RestoreDBClusterToPointInTime",
+        ],
+        resources: &["*"],
+        drill_tag: false,
+    },
+    Statement { sid: "StandbyDrillTags", actions: &["rds:AddTagsToResource"], resources: &["*"], drill_tag: true },
+    Statement {
+        sid: "StandbyDrillLeaderAcceptance",
+        actions: &["es:AcceptInboundConnection"],
+        resources: &["*"],
+        drill_tag: false,
+    },
+    Statement {
+        sid: "StandbyDrillOwn",
+        actions: &[
+            "es:AddTags",
+            "es:DeleteDomain",
+            "es:DeleteOutboundConnection",
+            "rds:DeleteDBCluster",
+            "rds:DeleteDBInstance",
+        ],
+        resources: DRILL_NAMES,
+        drill_tag: false,
+    },
+];
+
 /// Preflight's own reads. GetCallerIdentity needs no permission (STS API
 /// reference: "No permissions are required to perform this operation").
 pub const PREFLIGHT: &[Call] = calls![
@@ -397,6 +484,7 @@ pub fn find(service: &str, operation: &str) -> Vec<&'static Call> {
         .chain(PREFLIGHT)
         .chain(STATE)
         .chain(CANARY_CALLS)
+        .chain(DRILL_CALLS)
         .filter(|c| c.service == service && c.operation == operation)
         .collect()
 }
@@ -457,5 +545,22 @@ mod tests {
             assert!(all.contains(&a), "{a}");
         }
         assert!(!all.iter().any(|a| a.ends_with('*') || *a == "s3:DeleteObject"), "{all:?}");
+    }
+
+    /// Every action of a drill's calls is granted by its statements, and a
+    /// deletion only of names made for a drill.
+    #[test]
+    fn the_drill_role_grants_its_calls_and_deletes_only_drill_names() {
+        let granted: BTreeSet<&str> = DRILL.iter().flat_map(|s| s.actions.iter().copied()).collect();
+        for c in DRILL_CALLS {
+            for a in c.actions() {
+                assert!(granted.contains(a.as_str()), "{a} of {} is not granted", c.operation);
+            }
+        }
+        for st in DRILL {
+            if st.actions.iter().any(|a| a.contains(":Delete")) {
+                assert!(st.resources.iter().all(|r| r.ends_with("*-drill-*")), "{}: {:?}", st.sid, st.resources);
+            }
+        }
     }
 }

@@ -32,6 +32,9 @@ pub enum Role {
     StateRead,
     /// writing the state only (the lock, the journal, the state)
     StateWrite,
+    /// `standby drill`: copies named `*-drill-*` made and deleted, the
+    /// state read and the drills' own record written
+    Drill,
 }
 
 impl Role {
@@ -41,6 +44,7 @@ impl Role {
             Role::Apply => "apply",
             Role::StateRead => "state-read",
             Role::StateWrite => "state-write",
+            Role::Drill => "drill",
         }
     }
 }
@@ -60,7 +64,7 @@ pub fn document<'a>(
     let aws = match role {
         Role::Drift => Some(("StandbyDriftReadOnly", super::for_drift(kinds.iter().copied()))),
         Role::Apply => Some(("StandbyApply", super::for_apply(kinds.iter().copied()))),
-        Role::StateRead | Role::StateWrite => None,
+        Role::StateRead | Role::StateWrite | Role::Drill => None,
     };
     if let Some((sid, actions)) = aws.filter(|(_, a)| !a.is_empty()) {
         statements.push(json!({"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": "*"}));
@@ -76,11 +80,59 @@ pub fn document<'a>(
             statements.push(st);
         }
     }
-    if let Some(spec) = backend {
-        let write = matches!(role, Role::Apply | Role::StateWrite);
-        statements.extend(state_statements(spec, write, bucket_key));
+    if role == Role::Drill {
+        statements.extend(drill_statements());
+    }
+    match backend {
+        Some(spec) if role == Role::Drill => statements.extend(drill_state_statements(spec, bucket_key)),
+        Some(spec) => {
+            let write = matches!(role, Role::Apply | Role::StateWrite);
+            statements.extend(state_statements(spec, write, bucket_key));
+            if role == Role::Drift {
+                // drill.last_success reads the drills' record beside the state.
+                let record = S3Spec { key: format!("{}.drill", spec.key), ..spec.clone() };
+                let mut read = state_statements(&record, false, None).remove(0);
+                read["Sid"] = json!("StandbyDrillRecordRead");
+                statements.push(read);
+            }
+        }
+        None => {}
     }
     json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+/// The drill's AWS statements ([`super::DRILL`]).
+fn drill_statements() -> Vec<Json> {
+    super::DRILL
+        .iter()
+        .map(|c| {
+            let resource = if c.resources.len() == 1 { json!(c.resources[0]) } else { json!(c.resources) };
+            let mut st = json!({"Sid": c.sid, "Effect": "Allow", "Action": c.actions, "Resource": resource});
+            if c.drill_tag {
+                st["Condition"] = json!({"Null": {format!("aws:RequestTag/{}", crate::drill::TAG): "false"}});
+            }
+            st
+        })
+        .collect()
+}
+
+/// A drill reads production's state (never its lock) and writes its own
+/// record beside it, `<key>.drill`, with that record's lock and journal.
+fn drill_state_statements(spec: &S3Spec, bucket_key: Option<&str>) -> Vec<Json> {
+    let mut out: Vec<Json> =
+        state_statements(spec, false, None).into_iter().filter(|s| s["Action"] != json!(["kms:Decrypt"])).collect();
+    let record = S3Spec { key: format!("{}.drill", spec.key), ..spec.clone() };
+    for mut st in state_statements(&record, true, bucket_key) {
+        let sid = st["Sid"].as_str().unwrap_or_default().to_string();
+        match sid.as_str() {
+            "StandbyStateBucket" => continue,
+            "StandbyStateWrite" => st["Sid"] = json!("StandbyDrillRecord"),
+            "StandbyStateLockAndJournal" => st["Sid"] = json!("StandbyDrillRecordLockAndJournal"),
+            _ => {}
+        }
+        out.push(st);
+    }
+    out
 }
 
 /// The state backend's statements: reading (the state and journal, the

@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Runbook {
-    /// `switchover` (planned, no data loss) or `failover`.
+    /// `switchover` (planned, no data loss), `failover`, or `drill` (a
+    /// failover rehearsed on copies: see `crate::drill`).
     pub mode: String,
     /// Region names (from `regions:`) and their AWS regions.
     pub from: String,
@@ -24,6 +25,12 @@ pub struct Runbook {
 }
 
 impl Runbook {
+    /// A switchover or failover makes its target active; a drill (copies,
+    /// then their cleanup) switches nothing.
+    pub fn switches_roles(&self) -> bool {
+        self.mode != "drill"
+    }
+
     /// The step that applies the plan's change at `address`, if one does.
     pub fn step_applying(&self, address: &str) -> Option<&Step> {
         self.steps.iter().find(
@@ -214,6 +221,44 @@ pub enum StepAction {
         #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
         hold: std::collections::BTreeMap<String, Vec<String>>,
     },
+    /// Drill: `copy`, an Aurora clone of `source_cluster` (in the step's
+    /// region; a full copy at its latest restorable time when AWS refuses
+    /// the clone), and its writer `instance`; both tagged with the drill id.
+    DrillDbCopy { source_cluster: String, copy: String, instance: String, instance_class: String, drill: String },
+    /// Drill: `copy`, a search domain following the leader (`leader` in
+    /// `leader_region`) as the standby follower (`via`, its address;
+    /// `follower`, its name) does: `indices` started, auto-follow `rules`
+    /// (name, pattern) made; tagged with the drill id.
+    DrillSearchCopy {
+        via: String,
+        follower: String,
+        leader: String,
+        leader_region: String,
+        copy: String,
+        indices: Vec<String>,
+        rules: Vec<(String, String)>,
+        drill: String,
+    },
+    /// Drill: the copy's followers stopped as a failover stops the standby's
+    /// (rules `alias:name` deleted, then each follower index stopped).
+    DrillSearchWritable {
+        via: String,
+        copy: String,
+        rules: Vec<String>,
+        indices: Vec<String>,
+        patterns: Vec<String>,
+        drill: String,
+    },
+    /// Drill: its instances deleted, then its clusters (no final snapshot),
+    /// and its search `domains` with their connections; those already gone
+    /// are skipped.
+    DrillCleanup {
+        clusters: Vec<String>,
+        instances: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        domains: Vec<String>,
+        drill: String,
+    },
 }
 
 /// An index and its document count (`None`: not readable when planned).
@@ -264,6 +309,37 @@ mod tests {
             StepAction::Changes {
                 addresses: vec!["x".into()],
                 hold: [("x".to_string(), vec!["desired_capacity".to_string()])].into(),
+            },
+            StepAction::DrillDbCopy {
+                source_cluster: "mm-east".into(),
+                copy: "p-drill-ab12cd".into(),
+                instance: "p-drill-ab12cd-1".into(),
+                instance_class: "db.r6g.large".into(),
+                drill: "ab12cd".into(),
+            },
+            StepAction::DrillSearchCopy {
+                via: "module.search.aws_opensearch_domain.follower".into(),
+                follower: "f".into(),
+                leader: "l".into(),
+                leader_region: "r1".into(),
+                copy: "p-drill-ab12cd".into(),
+                indices: vec!["channels".into()],
+                rules: vec![("posts".into(), "posts*".into())],
+                drill: "ab12cd".into(),
+            },
+            StepAction::DrillSearchWritable {
+                via: "v".into(),
+                copy: "p-drill-ab12cd".into(),
+                rules: vec!["p-drill-ab12cd:posts".into()],
+                indices: vec!["channels".into()],
+                patterns: vec!["posts*".into()],
+                drill: "ab12cd".into(),
+            },
+            StepAction::DrillCleanup {
+                clusters: vec!["p-drill-ab12cd".into()],
+                instances: vec!["p-drill-ab12cd-1".into()],
+                domains: vec!["p-drill-ab12cd".into()],
+                drill: "ab12cd".into(),
             },
         ];
         let steps: Vec<Step> = actions

@@ -142,7 +142,7 @@ pub fn render(plan: &Plan) -> String {
 }
 
 /// The runbook as a table.
-fn runbook(rb: &crate::plan::runbook::Runbook) -> String {
+pub fn runbook(rb: &crate::plan::runbook::Runbook) -> String {
     let esc = escape;
     let mut out =
         format!("#### {}\n\n| # | Step | Region | What |\n|---|---|---|---|\n", esc(&super::runbook::headline(rb)));

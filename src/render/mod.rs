@@ -7,6 +7,7 @@
 //! [`Plan`]: crate::plan::Plan
 
 pub mod drift;
+pub mod drill;
 pub mod generated;
 pub mod human;
 pub mod json;

@@ -6,6 +6,15 @@ use super::Style;
 use crate::plan::runbook::{Runbook, Step, StepAction};
 
 pub(super) fn headline(rb: &Runbook) -> String {
+    if rb.mode == "drill" {
+        return format!(
+            "Drill: a failover to {} ({}) rehearsed on copies made there, {} step(s); production ({}) is only read",
+            rb.to,
+            rb.to_region,
+            rb.steps.len(),
+            rb.from_region
+        );
+    }
     if rb.mode == "failover" {
         return format!(
             "Failover to {} ({}), {} step(s) not done yet, in this order: those that need {} wait until it is back, \
@@ -61,6 +70,15 @@ pub(super) fn detail(step: &Step) -> Option<String> {
             addresses.join(", "),
             hold.iter().map(|(a, k)| format!(" ({a} without {})", k.join(", "))).collect::<String>()
         )),
+        StepAction::DrillDbCopy { drill, .. } => {
+            Some(format!("tagged standby-drill={drill}; a copy already made is waited on, never made twice"))
+        }
+        StepAction::DrillSearchCopy { drill, leader, .. } => Some(format!(
+            "tagged standby-drill={drill}; the connection is accepted on {leader}'s side: the one call on production, \
+             naming the drill's connection only"
+        )),
+        StepAction::DrillSearchWritable { .. } => Some("the failover's own stop, on the copy only".into()),
+        StepAction::DrillCleanup { .. } => Some("runs after a failure too; what is already gone is skipped".into()),
     };
     // During a failover: what happens while the region it needs is down.
     let pending = match (&step.meanwhile, step.best_effort) {

@@ -19,6 +19,32 @@ pub struct Roles {
     /// replication lag seen (the writes possibly lost).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failover: Option<FailoverNote>,
+    /// The last drills' figures, newest last (a drill's own record only:
+    /// `standby drill` keeps it beside production's state).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drills: Vec<DrillRecord>,
+}
+
+/// What a drill did, kept for `drift`'s "last successful drill".
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DrillRecord {
+    pub id: String,
+    /// The AWS region rehearsed (the standby one).
+    pub region: String,
+    /// RFC 3339, UTC.
+    pub started: String,
+    pub ended: String,
+    /// `passed`, or `failed: …`.
+    pub outcome: String,
+    /// Seconds each step took, in order (`drill.db-copy`, …).
+    pub steps: Vec<(String, u64)>,
+    pub seconds: u64,
+}
+
+impl DrillRecord {
+    pub fn passed(&self) -> bool {
+        self.outcome == "passed"
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

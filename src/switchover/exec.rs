@@ -167,7 +167,9 @@ impl Executor<'_> {
                     // The writer moved: that region is active now, whatever is left. The last
                     // step finishes the run in the same write (a kill between two writes would
                     // leave the steps done and the old region named active).
-                    let moved = if run.steps.iter().all(|s| s.status == "done") {
+                    let moved = if !rb.switches_roles() {
+                        None
+                    } else if run.steps.iter().all(|s| s.status == "done") {
                         Some(finish(st, rb))
                     } else {
                         matches!(step.action, StepAction::AuroraFailover { .. }).then(now_rfc3339)
@@ -227,15 +229,25 @@ impl Executor<'_> {
             (self.progress)(&text);
             ended = e;
         } else {
-            let since = finish(st, rb);
-            self.save(st, &run, Some(since)).await?;
-            let what = if rb.mode == "failover" { "Failover finished" } else { "Switchover complete" };
-            (self.progress)(&format!(
-                "{what}: {} ({}) is active [{}s]",
-                rb.to,
-                rb.to_region,
-                started.elapsed().as_secs()
-            ));
+            if !rb.switches_roles() {
+                self.save(st, &run, None).await?;
+                (self.progress)(&format!(
+                    "Drill finished in {} ({}) [{}s]",
+                    rb.to,
+                    rb.to_region,
+                    started.elapsed().as_secs()
+                ));
+            } else {
+                let since = finish(st, rb);
+                self.save(st, &run, Some(since)).await?;
+                let what = if rb.mode == "failover" { "Failover finished" } else { "Switchover complete" };
+                (self.progress)(&format!(
+                    "{what}: {} ({}) is active [{}s]",
+                    rb.to,
+                    rb.to_region,
+                    started.elapsed().as_secs()
+                ));
+            }
         }
         for note in new_notes {
             (self.progress)(&format!("\nNote (kept in the state with the run): {note}"));
@@ -289,7 +301,8 @@ impl Executor<'_> {
             Some(t) => (run.to.clone(), t),
             None => (prior.active, prior.since),
         };
-        st.roles = Some(Roles { active, since, run: Some(run.clone()), failover: prior.failover });
+        st.roles =
+            Some(Roles { active, since, run: Some(run.clone()), failover: prior.failover, drills: prior.drills });
         backend::write(self.backend, st).await?;
         Ok(())
     }
@@ -381,6 +394,57 @@ impl Executor<'_> {
                     .await
                     .map_err(|message| SwitchError::Step { step: step.id.clone(), message })?;
                 Ok(Done::new(out))
+            }
+            StepAction::DrillDbCopy { source_cluster, copy, instance, instance_class, drill } => {
+                let spec = crate::drill::db::Copy { source: source_cluster, copy, instance, instance_class, drill };
+                let out = crate::drill::db::copy(self.aws, &step.needs[0], &spec, self.timeout, self.progress)
+                    .await
+                    .map_err(fail)?;
+                Ok(Done { outcome: out.outcome, request_ids: out.request_ids, notes: Vec::new() })
+            }
+            StepAction::DrillSearchCopy { via, follower, leader, leader_region, copy, indices, rules, drill } => {
+                let spec =
+                    crate::drill::search::Copy { via, follower, leader, leader_region, copy, indices, rules, drill };
+                let out = crate::drill::search::copy(
+                    self.aws,
+                    &step.needs[0],
+                    self.recorded,
+                    self.secrets,
+                    &spec,
+                    self.timeout,
+                    self.progress,
+                )
+                .await
+                .map_err(fail)?;
+                Ok(Done { outcome: out.outcome, request_ids: out.request_ids, notes: Vec::new() })
+            }
+            StepAction::DrillSearchWritable { via, copy, rules, indices, patterns, .. } => {
+                let endpoint = crate::drill::search::endpoint(self.aws, &step.needs[0], copy)
+                    .await
+                    .map_err(fail)?
+                    .ok_or_else(|| fail(KindError::Failed(format!("the search copy {copy} is not there"))))?;
+                let d = crate::drill::search::rest(self.recorded, self.secrets, via, &endpoint).map_err(fail)?;
+                let out = super::search::stop_followers(&d, rules, indices, patterns, None).await.map_err(fail)?;
+                Ok(Done { outcome: out.outcome, request_ids: Vec::new(), notes: out.notes })
+            }
+            StepAction::DrillCleanup { clusters, instances, domains, .. } => {
+                let search =
+                    crate::drill::search::delete(self.aws, &step.needs[0], domains, self.timeout, self.progress)
+                        .await
+                        .map_err(fail)?;
+                let out = crate::drill::db::delete(
+                    self.aws,
+                    &step.needs[0],
+                    clusters,
+                    instances,
+                    self.timeout,
+                    self.progress,
+                )
+                .await
+                .map_err(fail)?;
+                let outcome =
+                    if domains.is_empty() { out.outcome } else { format!("{}; {}", out.outcome, search.outcome) };
+                Ok(Done { outcome, request_ids: [out.request_ids, search.request_ids].concat(), notes: Vec::new() })
             }
             StepAction::WriteForwarding { address, cluster, before_switch } => {
                 let (outcome, request_ids) =

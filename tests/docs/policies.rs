@@ -13,7 +13,7 @@ use std::sync::{Mutex, OnceLock};
 const BACKEND: &str = "backend:\n  s3: { bucket: acme-standby-state, key: mattermost/dr.json, region: us-east-2 }\n";
 
 /// The roles `standby policy --for` knows.
-const ROLES: &[&str] = &["drift", "apply", "state-read", "state-write"];
+const ROLES: &[&str] = &["drift", "apply", "state-read", "state-write", "drill"];
 
 /// The policy `role` as the code makes it, or `None` when nothing
 /// generates it.

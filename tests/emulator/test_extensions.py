@@ -242,6 +242,41 @@ def test_call_log_names_operations(aws, endpoint):
     assert calls() == []
 
 
+def test_call_log_names_what_each_call_acts_on(aws, endpoint):
+    """The drill's safety test reads each call's targets: names, never a password."""
+    def targets():
+        with urllib.request.urlopen(f"{endpoint}/_emulator/calls") as r:
+            return [(c["operation"], c.get("targets", {})) for c in json.load(r)]
+
+    s3 = aws("s3")
+    s3.create_bucket(Bucket="mm-drill-ab12cd", CreateBucketConfiguration={"LocationConstraint": WEST})
+    s3.put_object(Bucket="mm-drill-ab12cd", Key="a/b.txt", Body=b"x")
+    rds = aws("rds", EAST)
+    rds.create_db_cluster(DBClusterIdentifier="mm-drill-ab12cd", Engine="aurora-postgresql",
+                          MasterUsername="admin_user", MasterUserPassword="Secret-Passw0rd")
+    aws("secretsmanager", EAST).create_secret(Name="mm-drill-ab12cd-db", SecretString="Secret-Passw0rd")
+    _domain(aws, WEST, "mm-leader")
+    _domain(aws, EAST, "mm-drill-ab12cd")
+    aws("opensearch", EAST).create_outbound_connection(
+        LocalDomainInfo={"AWSDomainInformation": {"OwnerId": ACCOUNT, "DomainName": "mm-drill-ab12cd",
+                                                  "Region": EAST}},
+        RemoteDomainInfo={"AWSDomainInformation": {"OwnerId": ACCOUNT, "DomainName": "mm-leader", "Region": WEST}},
+        ConnectionAlias="mm-drill-ab12cd", ConnectionMode="DIRECT")
+    got = targets()
+    assert got[0] == ("CreateBucket", {"Bucket": "mm-drill-ab12cd"})
+    assert got[1] == ("PutObject", {"Bucket": "mm-drill-ab12cd", "Key": "a/b.txt"})
+    assert got[2] == ("CreateDBCluster", {"DBClusterIdentifier": "mm-drill-ab12cd"})
+    assert got[3] == ("CreateSecret", {"Name": "mm-drill-ab12cd-db"})
+    # REST-JSON: the body's names, nested ones by path; never the master user or its password.
+    assert got[5] == ("CreateDomain", {"DomainName": "mm-drill-ab12cd"}), got[5]
+    assert got[6] == ("CreateOutboundConnection", {
+        "LocalDomainInfo.AWSDomainInformation.DomainName": "mm-drill-ab12cd",
+        "RemoteDomainInfo.AWSDomainInformation.DomainName": "mm-leader",
+        "LocalDomainInfo.AWSDomainInformation.OwnerId": ACCOUNT,
+        "RemoteDomainInfo.AWSDomainInformation.OwnerId": ACCOUNT}), got[6]
+    assert "Secret-Passw0rd" not in json.dumps(got) and MASTER[1] not in json.dumps(got)
+
+
 # -------------------------------------------------------------------- IAM ---
 
 TRUST = json.dumps({"Version": "2012-10-17", "Statement": [

@@ -30,6 +30,7 @@ def apply_all() -> None:
         rds_global_ops,
         rds_modify,
         rds_recreate,
+        rds_restore,
         rds_snapshots,
         route53,
         s3,
@@ -46,6 +47,7 @@ def apply_all() -> None:
     rds.apply()
     rds_recreate.apply()
     rds_modify.apply()
+    rds_restore.apply()
     rds_snapshots.apply()
     rds_global_ops.apply()
     opensearch.apply()

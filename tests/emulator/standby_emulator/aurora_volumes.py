@@ -197,6 +197,102 @@ class Volumes:
                                        capture_output=True)
             return new
 
+    def copy(self, v: Volume) -> Volume:
+        """A new volume holding all of `v`, as an Aurora clone or point-in-time restore holds it.
+
+        Aurora copies the cluster volume, and PostgreSQL keeps its roles
+        (pg_authid) there: the copy has every role of `v`, with its password
+        (the SCRAM verifier, independent of the role's name), login and
+        creation rights and memberships, and every database with its objects,
+        owners and grants. Names already taken on the one server get the
+        copy's `v<N>__` prefix, mapped back by the proxy as for any volume.
+        """
+        from psycopg import sql
+
+        with LOCK:
+            new = self.new(v.master_user, v.master_password, v.database_name)
+            if not v.materialized:
+                return new
+            self._materialize(new)
+            with self.server.connect() as c:
+                server = dict(c.execute("SELECT oid, rolname FROM pg_roles").fetchall())
+                made = {client: server[o] for o, client in new.roles.items() if o in server}
+                roles: dict[str, str] = {}  # the source's server name -> the copy's
+                for oid, client in list(v.roles.items()):
+                    src = server.get(oid)
+                    if src is None:
+                        continue
+                    dst = made.get(client)
+                    if dst is None:
+                        login, createrole, createdb, inherit, verifier = c.execute(
+                            "SELECT rolcanlogin, rolcreaterole, rolcreatedb, rolinherit, rolpassword "
+                            "FROM pg_authid WHERE oid = %s", (oid,)).fetchone()
+                        dst = self._claim(c, "role", client, new)
+                        c.execute(sql.SQL("CREATE ROLE {} {} {} {} {}").format(
+                            sql.Identifier(dst), sql.SQL("LOGIN" if login else "NOLOGIN"),
+                            sql.SQL("CREATEROLE" if createrole else "NOCREATEROLE"),
+                            sql.SQL("CREATEDB" if createdb else "NOCREATEDB"),
+                            sql.SQL("INHERIT" if inherit else "NOINHERIT")))
+                        if verifier:
+                            c.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(dst),
+                                                                                 sql.Literal(verifier)))
+                        new.roles[self._oid(c, "role", dst)] = client
+                    roles[src] = dst
+                for member, role, admin in c.execute(
+                        "SELECT m.rolname, r.rolname, a.admin_option FROM pg_auth_members a "
+                        "JOIN pg_roles m ON m.oid = a.member JOIN pg_roles r ON r.oid = a.roleid").fetchall():
+                    if member in roles and role in roles:
+                        try:
+                            c.execute(sql.SQL("GRANT {} TO {}{}").format(
+                                sql.Identifier(roles[role]), sql.Identifier(roles[member]),
+                                sql.SQL(" WITH ADMIN OPTION" if admin else "")))
+                        except Exception:  # noqa: BLE001 - granted already (the master user's group)
+                            pass
+                names = dict(c.execute("SELECT oid, datname FROM pg_database").fetchall())
+                new_names = {client: names[o] for o, client in new.dbs.items() if o in names}
+                for oid, client in list(v.dbs.items()):
+                    src = names.get(oid)
+                    if src is None:
+                        continue
+                    dst = new_names.get(client)
+                    if dst is None:
+                        dst = self._claim(c, "db", client, new)
+                        c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dst)))
+                        new.dbs[self._oid(c, "db", dst)] = client
+                    owner, acl = c.execute(
+                        "SELECT pg_get_userbyid(datdba), (SELECT coalesce(json_agg(json_build_array("
+                        "pg_get_userbyid(x.grantee), x.privilege_type)), '[]') FROM aclexplode(datacl) x "
+                        "WHERE x.grantee <> 0) FROM pg_database WHERE oid = %s", (oid,)).fetchone()
+                    self._copy_database(src, dst, roles)
+                    if owner in roles:
+                        c.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
+                            sql.Identifier(dst), sql.Identifier(roles[owner])))
+                    for grantee, privilege in acl:
+                        if grantee in roles:
+                            c.execute(sql.SQL("GRANT {} ON DATABASE {} TO {}").format(
+                                sql.SQL(privilege), sql.Identifier(dst), sql.Identifier(roles[grantee])))
+            return new
+
+    def _copy_database(self, src: str, dst: str, roles: dict[str, str]) -> None:
+        """`src`'s objects, rows, owners and grants into `dst`, role names mapped (`roles`)."""
+        bindir = self.server_bin()
+        sock = str(self.server.socket_dir)
+        dump = subprocess.run([str(bindir / "pg_dump"), "-h", sock, "-p", str(self.server.port), "-U",
+                               "standby_admin", "--quote-all-identifiers", src],
+                              check=True, capture_output=True, text=True).stdout
+        out, in_copy = [], False
+        for line in dump.splitlines(keepends=True):
+            if in_copy:
+                in_copy = line != "\\.\n"
+            elif line.startswith("COPY "):
+                in_copy = True
+            elif line.startswith(("ALTER ", "GRANT ", "REVOKE ", "CREATE SCHEMA ")):
+                for a, b in roles.items():
+                    line = line.replace(f'"{a}"', f'"{b}"')
+            out.append(line)
+        subprocess.run([str(bindir / "psql"), "-h", sock, "-p", str(self.server.port), "-U", "standby_admin",
+                        "-q", "-d", dst], input="".join(out), capture_output=True, text=True)
+
     def server_bin(self) -> Path:
         from .pg_server import bin_dir
 

@@ -17,8 +17,16 @@ botocore service models moto serves from:
   present (CopyObject needs `x-amz-copy-source`, PutObject does not).
 
 Read with `GET /_emulator/calls`, cleared with `DELETE /_emulator/calls` (and
-by `POST /moto-api/reset`). Request bodies are read only for query protocols
-(to find `Action`) and are handed on to moto unchanged.
+by `POST /moto-api/reset`). Request bodies are read only for query and JSON
+protocols (to find `Action`, and the targets) and are handed on to moto
+unchanged.
+
+Each call also lists its `targets`: the parameters that name what it acts on
+(`...Identifier`, `...Name`, `...Arn`, `...Id`, `Bucket`, `Key`, from the form,
+the JSON body (nested keys by dotted path, e.g.
+`LocalDomainInfo.AWSDomainInformation.DomainName`), or a REST path's labels),
+never a password, token, tag, filter or user name; the drill's safety test proves with them that a drill changed its own
+resources only.
 """
 
 import io
@@ -91,7 +99,23 @@ def _path_matches(segments: list[str], template: list[str]) -> bool:
     return i == len(segments)
 
 
+def _labels(segments: list[str], template: list[str]) -> dict[str, str]:
+    """The values of a request path's labels (`{Bucket}`, `{Key+}`), by name."""
+    out = {}
+    for i, t in enumerate(template):
+        if t.startswith("{") and t.endswith("}") and i < len(segments):
+            greedy = t.endswith("+}")
+            out[t.strip("{}+")] = "/".join(segments[i:]) if greedy else segments[i]
+    return out
+
+
 def _rest_operation(service: str, method: str, path: str, query: dict, headers: set) -> str | None:
+    found = _rest_match(service, method, path, query, headers)
+    return found[0] if found else None
+
+
+def _rest_match(service: str, method: str, path: str, query: dict, headers: set) -> tuple[str, dict] | None:
+    """The operation a REST request makes and its path labels' values."""
     segments = [unquote(s) for s in path.split("/") if s != ""]
     best = None
     for m, template, literals, required, name in _rest_routes(service):
@@ -104,8 +128,27 @@ def _rest_operation(service: str, method: str, path: str, query: dict, headers: 
             continue
         score = (len(literals), present)
         if best is None or score > best[0]:
-            best = (score, name)
-    return best[1] if best else None
+            best = (score, name, _labels(segments, template))
+    return (best[1], best[2]) if best else None
+
+
+# Parameters that name what a call acts on (never a secret's value): what the
+# drill's safety test reads to prove that every change touched the drill's own
+# resources only.
+_TARGET = re.compile(r"(Identifier|Name|Names|Arn|Arns|Id|Ids|Bucket|Key)(\.(member\.)?\d+)?$")
+
+
+def _targets(params: dict) -> dict[str, str]:
+    out = {}
+    for k, v in params.items():
+        if isinstance(v, list):
+            v = v[0] if v else None
+        # Tags and filters describe, they do not name what is acted on; nor
+        # does a user name (a domain's master user).
+        skip = ("Password", "Token", "Tag", "Filter", "User")
+        if isinstance(v, str) and v and _TARGET.search(k) and not any(w in k for w in skip):
+            out[k] = v
+    return out
 
 
 def _read_body(environ: dict) -> bytes:
@@ -135,6 +178,7 @@ def classify(environ: dict) -> dict[str, Any] | None:
     if environ.get("CONTENT_TYPE"):
         headers.add("content-type")
     operation = None
+    targets: dict[str, str] = {}
     service = signing
     candidates = _SIGNING_TO_SERVICES.get(signing, [signing])
     if signing == "s3" and path.startswith("/v20180820/"):
@@ -151,20 +195,55 @@ def classify(environ: dict) -> dict[str, Any] | None:
             operation = path.rsplit("/operation/", 1)[-1] or None
         elif environ.get("HTTP_X_AMZ_TARGET") and "json" in protocols:
             operation = environ["HTTP_X_AMZ_TARGET"].rsplit(".", 1)[-1] or None
+            targets = _json_targets(environ)
         elif protocol in ("query", "ec2") or (protocol not in ("rest-xml", "rest-json") and "query" in protocols):
-            action = query.get("Action")
-            if not action and method == "POST":
-                action = parse_qs(_read_body(environ).decode("utf-8", "replace")).get("Action")
+            form = dict(query)
+            if method == "POST":
+                form.update(parse_qs(_read_body(environ).decode("utf-8", "replace")))
+            action = form.get("Action")
             operation = action[0] if action else None
+            targets = _targets(form)
         elif protocol == "json":
             target = environ.get("HTTP_X_AMZ_TARGET", "")
             operation = target.rsplit(".", 1)[-1] or None
+            targets = _json_targets(environ)
         else:
-            operation = _rest_operation(candidate, method, path, query, headers)
+            found = _rest_match(candidate, method, path, query, headers)
+            operation, targets = found if found else (None, {})
+            if operation and protocol == "rest-json" and method in ("POST", "PUT", "PATCH"):
+                # The body names what is made (CreateDomain's DomainName), the path what is changed.
+                targets = {**_json_targets(environ), **targets}
         if operation:
             service = candidate
             break
-    return {"service": service, "region": region, "operation": operation or f"{method} {path}"}
+    call = {"service": service, "region": region, "operation": operation or f"{method} {path}"}
+    if targets:
+        call["targets"] = targets
+    return call
+
+
+def _json_targets(environ: dict) -> dict[str, str]:
+    import json
+
+    try:
+        body = json.loads(_read_body(environ) or b"{}")
+    except ValueError:
+        return {}
+    return _targets(_flat(body)) if isinstance(body, dict) else {}
+
+
+def _flat(body: dict, prefix: str = "") -> dict:
+    """A JSON body's strings by dotted path (a list by its first item), e.g.
+    `LocalDomainInfo.AWSDomainInformation.DomainName` of CreateOutboundConnection."""
+    out: dict = {}
+    for k, v in body.items():
+        if isinstance(v, list):
+            v = v[0] if v else None
+        if isinstance(v, str):
+            out[prefix + k] = v
+        elif isinstance(v, dict) and "Tag" not in k and "Filter" not in k:
+            out.update(_flat(v, f"{prefix}{k}."))
+    return out
 
 
 def record(environ: dict, start_response):

@@ -72,6 +72,9 @@
   (propagation.py; AWS: seconds).
 - secrets_force_delete_ms: how long a secret deleted without recovery keeps
   its name (secretsmanager.py; AWS: "a short delay", done in the background).
+- rds_restore_ms: how long a cluster made by RestoreDBClusterToPointInTime
+  (a clone) stays `creating` before it is `available` (rds_restore.py; AWS:
+  minutes).
 """
 
 DEFAULT_SETTINGS = {
@@ -101,6 +104,7 @@ DEFAULT_SETTINGS = {
     "ec2_group_visible_ms": 0,
     "iam_profile_visible_ms": 0,
     "secrets_force_delete_ms": 200,
+    "rds_restore_ms": 0,
 }
 SETTINGS = dict(DEFAULT_SETTINGS)
 
