@@ -110,6 +110,10 @@ pub async fn copy(
             .db_cluster_identifier(c.copy)
             .engine(source.engine().unwrap_or("aurora-postgresql"))
             .db_instance_class(c.instance_class)
+            // A copy of production's data: never reachable from the
+            // internet, whatever the VPC's default (CreateDBInstance's
+            // PubliclyAccessible depends on the VPC's internet gateway).
+            .publicly_accessible(false)
             .set_tags(Some(tags(c.drill, c.instance)))
             .send()
             .await;
@@ -156,7 +160,14 @@ pub async fn delete(
     for c in clusters {
         if let Some(cluster) = describe_cluster(aws, region, c).await? {
             all.extend(
-                cluster.db_cluster_members().iter().filter_map(|m| m.db_instance_identifier()).map(str::to_string),
+                // Only the drill's own: a member anybody else added stays
+                // (and AWS then refuses the cluster's deletion, said).
+                cluster
+                    .db_cluster_members()
+                    .iter()
+                    .filter_map(|m| m.db_instance_identifier())
+                    .filter(|m| m.contains("-drill-"))
+                    .map(str::to_string),
             );
         }
     }

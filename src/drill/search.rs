@@ -89,6 +89,41 @@ pub fn rest(
     Domain::from_props(&props)
 }
 
+/// [`rest`] for the copy, once the domain that answers there says it is
+/// the copy: an endpoint override (`endpoint_url`, the environment's, e.g. a
+/// tunnel to a VPC domain) sends calls wherever it points, and the copy's
+/// name, certificate and master user may all be those of production's
+/// follower, whose replication a drill's stop would end for good. AWS's
+/// `GET /` answers `cluster_name` as `<account id>:<domain name>`.
+pub async fn copy_rest(
+    st: &crate::state::State,
+    secrets: &BTreeMap<String, Attrs>,
+    via: &str,
+    endpoint: &str,
+    copy: &str,
+) -> Result<Domain, KindError> {
+    let d = rest(st, secrets, via, endpoint)?;
+    let a = d.send("GET /", Method::GET, "/", None).await?;
+    if !a.ok() {
+        return Err(a.into_error("GET /"));
+    }
+    let name = a.body.get("cluster_name").and_then(serde_json::Value::as_str).unwrap_or_default();
+    if !is_the_copy(name, copy) {
+        return Err(KindError::Failed(format!(
+            "the search domain answering for the copy {copy} is `{name}`, not the copy: an endpoint override \
+             (endpoint_url or STANDBY_OPENSEARCH_ENDPOINT_URL, e.g. a tunnel) sends the copy's calls elsewhere; \
+             the drill stops before any call to it. Point the override at the copy, or run the drill where the \
+             copy's endpoint is reached directly"
+        )));
+    }
+    Ok(d)
+}
+
+/// `cluster_name` (`<account id>:<domain name>`) names the copy.
+fn is_the_copy(cluster_name: &str, copy: &str) -> bool {
+    cluster_name.rsplit_once(':').map_or(cluster_name, |(_, n)| n) == copy
+}
+
 fn secret(secrets: &BTreeMap<String, Attrs>, via: &str, key: &str) -> Option<String> {
     secrets.get(via).and_then(|a| a.get(key)).and_then(Value::as_str).map(str::to_string)
 }
@@ -223,7 +258,7 @@ pub async fn copy(
 
     // Replication, on the copy's REST API as the master user (mapped to
     // all_access on every domain, the leader included).
-    let d = rest(st, secrets, c.via, &endpoint)?;
+    let d = copy_rest(st, secrets, c.via, &endpoint, c.copy).await?;
     let roles = json!({"leader_cluster_role": "all_access", "follower_cluster_role": "all_access"});
     for index in c.indices {
         if status(&d, index).await?.is_none() {
@@ -400,5 +435,17 @@ where
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(15));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_the_copy;
+
+    #[test]
+    fn only_the_copy_is_the_copy() {
+        assert!(is_the_copy("123456789012:mm-drill-ab12", "mm-drill-ab12"));
+        assert!(!is_the_copy("123456789012:mm-search-us-east-1", "mm-drill-ab12"));
+        assert!(!is_the_copy("", "mm-drill-ab12"));
     }
 }

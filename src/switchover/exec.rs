@@ -423,7 +423,9 @@ impl Executor<'_> {
                     .await
                     .map_err(fail)?
                     .ok_or_else(|| fail(KindError::Failed(format!("the search copy {copy} is not there"))))?;
-                let d = crate::drill::search::rest(self.recorded, self.secrets, via, &endpoint).map_err(fail)?;
+                let d = crate::drill::search::copy_rest(self.recorded, self.secrets, via, &endpoint, copy)
+                    .await
+                    .map_err(fail)?;
                 let out = super::search::stop_followers(&d, rules, indices, patterns, None).await.map_err(fail)?;
                 Ok(Done { outcome: out.outcome, request_ids: Vec::new(), notes: out.notes })
             }

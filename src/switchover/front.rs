@@ -157,8 +157,9 @@ pub fn replaced_groups(plan: &Plan, off: &Step, to_region: &str) -> Vec<String> 
         .map(|c| {
             format!(
                 "{} ({}, the region users are in) is {} in {SCHEDULER_OFF}: its nodes would go before {to_region} \
-                 serves, and users would get errors until DNS moved. Apply that change on its own first (standby \
-                 apply with active_region unchanged), then switch over",
+                 serves, and users would get errors until DNS moved. Switch over without that change (keep the \
+                 group's current values in the configuration) and make it once the region is passive; applied on \
+                 its own while the region serves, it takes the nodes down just the same",
                 c.address,
                 c.region,
                 if c.action == Action::Delete { "deleted" } else { "replaced" }
