@@ -380,7 +380,10 @@ impl Kind for RdsCluster {
         // master password [is] applied immediately—regardless of when you
         // choose to apply them". AWS never returns it, so standby cannot
         // tell whether it is the one in use: sent only when accepted.
-        if changed.contains("master_password") && password(planned).is_some() {
+        // Unknown until apply (e.g. a secret generated in the same apply)
+        // is refused too: it is sent once known.
+        let unknown = planned.get("master_password").is_some_and(|v| matches!(v, Value::Unknown));
+        if changed.contains("master_password") && (password(planned).is_some() || unknown) {
             out.push(PropProblem::error(
                 "master_password",
                 "this sets the adopted cluster's master password, which AWS never returns, so standby cannot tell \
@@ -770,5 +773,17 @@ mod tests {
         // Known after apply (a group made in the same plan): no warning.
         let grouped = props(&[("master_username", Value::str("mm")), ("vpc_security_group_ids", Value::Unknown)]);
         assert!(RdsCluster.check_create(&grouped).is_empty());
+    }
+
+    #[test]
+    fn an_adopted_clusters_master_password_is_refused_known_or_not() {
+        let changed: std::collections::BTreeSet<String> = ["master_password".to_string()].into();
+        for v in [Value::str("New-Pass-1!"), Value::Unknown] {
+            let planned = props(&[("master_password", v.clone())]);
+            let probs = RdsCluster.adoption_checks(&Attrs::new(), &planned, &changed, false);
+            assert!(probs.iter().any(|p| p.prop == "master_password" && !p.warning), "{v:?}: {probs:?}");
+        }
+        let empty = props(&[("master_password", Value::Null)]);
+        assert!(RdsCluster.adoption_checks(&Attrs::new(), &empty, &changed, false).is_empty());
     }
 }
