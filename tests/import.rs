@@ -800,6 +800,47 @@ fn a_saved_plan_applies_its_imports() {
     assert_eq!(run.code, 0, "{}", run.all());
 }
 
+/// Block Public Access on an adopted bucket: an update keeps what the
+/// configuration leaves unset as it is at apply time, not as the plan saw
+/// it. The put replaces all four settings; a security team's change made
+/// after the plan (here: ignore_public_acls turned off on a bucket made
+/// with all four on, as S3 makes them) stays (review 24b S3).
+#[test]
+fn a_block_public_access_update_keeps_a_setting_changed_since_the_plan() {
+    let emu = Emulator::start();
+    make_bucket(&emu, "adopted-files");
+    let dir = scratch("import-bpa-since");
+    let config = |policy: &str| {
+        bucket_config(
+            &dir,
+            &format!(
+                "  bpa:\n    type: aws_s3_bucket_public_access_block\n    properties:\n      bucket: \"${{aws_s3_bucket.files.bucket}}\"\n      block_public_acls: true\n{policy}"
+            ),
+        )
+    };
+    config("");
+    let run = emu.standby(&dir, &["apply", ".", "--auto-approve"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    config("      block_public_policy: false\n");
+    let run = emu.standby(&dir, &["plan", ".", "--out", "p.tfplan"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let read = "aws('s3').get_public_access_block(Bucket='adopted-files')['PublicAccessBlockConfiguration']";
+    py(
+        &emu,
+        &format!(
+            "c = {read}\nc['IgnorePublicAcls'] = False\naws('s3').put_public_access_block(Bucket='adopted-files', PublicAccessBlockConfiguration=c)\nprint('null')"
+        ),
+    );
+    let run = emu.standby(&dir, &["apply", "p.tfplan"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let now = py(&emu, &format!("print(json.dumps({read}))"));
+    assert_eq!(
+        now,
+        json!({"BlockPublicAcls": true, "BlockPublicPolicy": false, "IgnorePublicAcls": false, "RestrictPublicBuckets": true}),
+        "the setting changed since the plan stays"
+    );
+}
+
 /// The IAM and S3 kinds the example lacks (a managed policy and its
 /// attachment) read back what they manage too.
 #[test]

@@ -245,11 +245,17 @@ impl Kind for S3BucketPublicAccessBlock {
         Ok(Some(a))
     }
 
-    /// What the configuration leaves unset stays as recorded (as found on an
-    /// adopted bucket; off production every setting is given).
+    /// What the configuration leaves unset stays as it is now, read at apply
+    /// time: the put replaces all four, and a security team may have changed
+    /// one since the plan (none there: all off, as S3 applies it). Off
+    /// production every setting is given.
     async fn update(&self, cx: &Ctx<'_>, id: &str, prior: &Attrs, desired: &Attrs) -> Result<(), KindError> {
+        let base = match self.read(cx, id, prior).await? {
+            Some(now) => now,
+            None => SETTINGS.iter().map(|k| (k.to_string(), Value::Bool(false))).collect(),
+        };
         let mut conf: Attrs =
-            SETTINGS.iter().filter_map(|k| prior.get(*k).map(|v| (k.to_string(), v.clone()))).collect();
+            SETTINGS.iter().filter_map(|k| base.get(*k).map(|v| (k.to_string(), v.clone()))).collect();
         conf.extend(
             SETTINGS
                 .iter()
