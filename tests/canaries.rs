@@ -110,7 +110,7 @@ impl World {
         let mut args = vec!["drift", ".", "--format", "json"];
         args.extend_from_slice(extra);
         let run = self.ok(code, &args);
-        assert_schema_valid(&run.stdout);
+        common::assert_valid("drift-report", &run.stdout);
         serde_json::from_str(&run.stdout).unwrap()
     }
 
@@ -185,24 +185,6 @@ impl World {
         self.control("DELETE", "/_emulator/calls", None);
         self.control("DELETE", "/_emulator/rest-calls", None);
     }
-}
-
-fn assert_schema_valid(json_text: &str) {
-    let script = "import json,sys,jsonschema\n\
-schema=json.load(open(sys.argv[1]))\n\
-errors=[f'{list(e.path)}: {e.message}' for e in jsonschema.Draft7Validator(schema).iter_errors(json.load(sys.stdin))]\n\
-print('\\n'.join(errors)); sys.exit(1 if errors else 0)\n";
-    let mut child = std::process::Command::new(repo().join(".venv-emulator/bin/python"))
-        .args(["-c", script])
-        .arg(repo().join("schemas/drift-report.schema.json"))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("python with jsonschema (scripts/emulator install)");
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(json_text.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "not valid against the schema:\n{}", String::from_utf8_lossy(&out.stdout));
 }
 
 fn check<'a>(doc: &'a Value, id: &str) -> &'a Value {

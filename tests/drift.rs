@@ -8,7 +8,7 @@ mod common;
 use aws_sdk_iam::Client as Iam;
 use aws_sdk_s3::Client as S3;
 use common::standin::{BUCKET, CLUSTER, Example, SEARCH_PASSWORD, example_vars, whole_example};
-use common::{Run, repo};
+use common::{Run, assert_valid};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -196,25 +196,6 @@ fn files_in(dir: &Path) -> BTreeMap<String, (usize, u64, std::time::SystemTime)>
 /// JSON Schema validator (python-jsonschema, installed with the emulator).
 fn assert_schema_valid(json_text: &str) {
     assert_valid("drift-report", json_text)
-}
-
-fn assert_valid(schema: &str, json_text: &str) {
-    let script = "import json,sys,jsonschema\n\
-schema=json.load(open(sys.argv[1]))\n\
-jsonschema.Draft7Validator.check_schema(schema)\n\
-errors=[f'{list(e.path)}: {e.message}' for e in jsonschema.Draft7Validator(schema).iter_errors(json.load(sys.stdin))]\n\
-print('\\n'.join(errors)); sys.exit(1 if errors else 0)\n";
-    let mut child = Command::new(repo().join(".venv-emulator/bin/python"))
-        .args(["-c", script])
-        .arg(repo().join(format!("schemas/{schema}.schema.json")))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python with jsonschema (scripts/emulator install)");
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(json_text.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "not valid against the schema:\n{}", String::from_utf8_lossy(&out.stdout));
 }
 
 fn findings(run: &Run) -> Vec<Value> {

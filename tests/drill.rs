@@ -12,7 +12,7 @@ mod common;
 
 use aws_sdk_rds::Client as Rds;
 use common::standin::{Example, SEARCH_PASSWORD, py};
-use common::{Run, http, repo};
+use common::{Run, assert_valid, http};
 use serde_json::Value;
 use std::collections::BTreeSet;
 
@@ -275,27 +275,6 @@ fn scrub(text: &str) -> String {
         }
     }
     out
-}
-
-/// Validates a report against schemas/NAME.schema.json with a real JSON
-/// Schema validator (python-jsonschema, installed with the emulator).
-fn assert_valid(schema: &str, json_text: &str) {
-    use std::io::Write;
-    let script = "import json,sys,jsonschema\n\
-schema=json.load(open(sys.argv[1]))\n\
-jsonschema.Draft7Validator.check_schema(schema)\n\
-errors=[f'{list(e.path)}: {e.message}' for e in jsonschema.Draft7Validator(schema).iter_errors(json.load(sys.stdin))]\n\
-print('\\n'.join(errors)); sys.exit(1 if errors else 0)\n";
-    let mut child = std::process::Command::new(repo().join(".venv-emulator/bin/python"))
-        .args(["-c", script])
-        .arg(repo().join(format!("schemas/{schema}.schema.json")))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("python with jsonschema (scripts/emulator install)");
-    child.stdin.take().unwrap().write_all(json_text.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "not valid against the schema:\n{}", String::from_utf8_lossy(&out.stdout));
 }
 
 /// The safety rule: every change names only the drill's own resources (a

@@ -206,3 +206,29 @@ pub fn http(
     let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     (status, body.to_string())
 }
+
+/// Validates `json_text` against schemas/NAME.schema.json with a real JSON
+/// Schema validator (python-jsonschema, installed with the emulator); the
+/// schema itself is checked first.
+pub fn assert_valid(schema: &str, json_text: &str) {
+    use std::io::Write;
+    let script = "import json,sys,jsonschema\n\
+schema=json.load(open(sys.argv[1]))\n\
+jsonschema.Draft7Validator.check_schema(schema)\n\
+errors=[f'{list(e.path)}: {e.message}' for e in jsonschema.Draft7Validator(schema).iter_errors(json.load(sys.stdin))]\n\
+print('\\n'.join(errors)); sys.exit(1 if errors else 0)\n";
+    let mut child = Command::new(repo().join(".venv-emulator/bin/python"))
+        .args(["-c", script])
+        .arg(repo().join(format!("schemas/{schema}.schema.json")))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python with jsonschema (scripts/emulator install)");
+    child.stdin.take().unwrap().write_all(json_text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "not valid against schemas/{schema}.schema.json:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
