@@ -34,6 +34,10 @@ DB_RO_HOST = "mm-west.cluster-ro-c0ffee.us-west-1.rds.amazonaws.com"
 DB_PASSWORD = "Db-Pass-7#wz"
 SEARCH_PASSWORD = "Search-Pass-9!kd"
 ACCOUNT = "123456789012"
+# A personal access token of the stand-in's user, stored in the database as
+# Mattermost stores it (the postgres fixture): every API call but the ping needs one.
+TOKEN = "gamedaytokenselfcheck00001"
+USER_ID = "selfcheckuser0000000000000"
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not (PG_BIN / "postgres").exists(),
                                 reason="needs root and PostgreSQL's server (Debian's postgresql; scripts/test-tools installs it)")
@@ -41,10 +45,14 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not (PG_BIN / "postgres").e
 
 # --------------------------------------------------------------- helpers ---
 
-def http(method, url, body=None, headers=None, timeout=10):
-    data = json.dumps(body).encode() if body is not None else None
+def http(method, url, body=None, headers=None, timeout=10, token=TOKEN):
+    """A request; to Mattermost's API (`/api/v4/`) as the token's user unless `token` is None."""
+    raw = isinstance(body, bytes)
+    data = body if raw else json.dumps(body).encode() if body is not None else None
+    auth = {"Authorization": f"Bearer {token}"} if token and "/api/v4/" in url else {}
     req = urllib.request.Request(url, data=data, method=method,
-                                 headers={"Content-Type": "application/json", **(headers or {})})
+                                 headers={"Content-Type": "text/plain" if raw else "application/json", **auth,
+                                          **(headers or {})})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
             return r.status, json.loads(r.read() or b"null"), dict(r.headers)
@@ -161,6 +169,12 @@ def postgres(endpoint):
     os.environ["PGPASSWORD"] = "postgres-admin"
     psql(f"CREATE ROLE mmuser LOGIN PASSWORD '{DB_PASSWORD}'")
     psql("CREATE DATABASE mattermost OWNER mmuser")
+    # The user's personal access token, in the table Mattermost keeps them in, owned by mmuser.
+    from standby_emulator.mattermost import token_statements
+
+    for sql, params in token_statements(TOKEN, USER_ID):
+        psql(sql.replace("%s", "'{}'").format(*params) if params else sql, "mattermost")
+    psql("ALTER TABLE useraccesstokens OWNER TO mmuser", "mattermost")
     yield {"addr": addr, "psql": psql, "base": base}
     subprocess.run(["runuser", "-u", "postgres", "--", str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate",
                     "stop"], capture_output=True)
@@ -368,6 +382,12 @@ def test_a_node_writes_through_auroras_global_writer_endpoint_verifying_its_cert
         app.wait_healthy()
     except AssertionError as e:
         raise AssertionError(app.node_log(instance)) from e
+    # The user's token in this database, through the global writer endpoint (synthetic_user token).
+    from standby_emulator import synthetic_user
+
+    os.environ["STANDBY_CHECK_DB_PASSWORD"] = DB_PASSWORD
+    assert synthetic_user.main(["token", "--world", world, "--token", TOKEN, "--user-id", USER_ID,
+                                "--db-user", "mmuser"]) == 0
     status, post, _ = http("POST", app.url("/api/v4/posts"), {"channel_id": "town-square", "message": "through aurora"})
     assert status == 201, (post, app.node_log(instance))
     status, body, _ = http("GET", app.url("/api/v4/system/ping?get_server_status=true"))
@@ -448,9 +468,13 @@ def test_posts_land_in_the_database_the_search_index_and_the_bucket(world, postg
         "MM_ELASTICSEARCHSETTINGS_PASSWORD": {"secret_arn": None}})
     [instance] = app.instances()
     app.wait_healthy()
+    status, up, _ = http("POST", app.url("/api/v4/files?channel_id=town-square&filename=apples.txt"), b"apples")
+    assert status == 201, (up, app.node_log(instance)[-2000:])
+    [info] = up["file_infos"]
     status, post, _ = http("POST", app.url("/api/v4/posts"), {"channel_id": "town-square",
-                                                              "message": "game day apples"})
+                                                              "message": "game day apples", "file_ids": [info["id"]]})
     assert status == 201, (post, app.node_log(instance)[-2000:])
+    assert post["file_ids"] == [info["id"]] and post["user_id"] == USER_ID
     # The database row.
     assert post["id"] in query(postgres, f"SELECT id FROM posts WHERE id = '{post['id']}'")
     # The search index, written as Mattermost's user.
@@ -462,7 +486,14 @@ def test_posts_land_in_the_database_the_search_index_and_the_bucket(world, postg
                for c in calls)
     # The attachment, in the region's bucket, with the node's credentials.
     keys = [o["Key"] for o in app.s3.list_objects_v2(Bucket=app.bucket).get("Contents", [])]
-    assert any(k.endswith(f"/{post['file_ids'][0]}/message.txt") and "/channels/town-square/" in k for k in keys)
+    assert len(keys) == 1 and keys[0].endswith(f"/users/{USER_ID}/{info['id']}/apples.txt"), keys
+    assert "/channels/town-square/" in keys[0]
+    # A plain post writes nothing to the file store (Mattermost writes it only for attachments);
+    # a file already attached is not attached again.
+    status, plain, _ = http("POST", app.url("/api/v4/posts"), {"channel_id": "town-square", "message": "no file",
+                                                               "file_ids": [info["id"]]})
+    assert status == 201 and plain["file_ids"] == []
+    assert len(app.s3.list_objects_v2(Bucket=app.bucket).get("Contents", [])) == 1
     # Read back by id and found by search, through the index.
     assert http("GET", app.url(f"/api/v4/posts/{post['id']}"))[1]["message"] == "game day apples"
     status, found, headers = http("POST", app.url("/api/v4/teams/t/posts/search"), {"terms": "apples"})
@@ -471,6 +502,59 @@ def test_posts_land_in_the_database_the_search_index_and_the_bucket(world, postg
     time.sleep(2.5)
     beats = query(postgres, "SELECT count(*) FROM standby_scheduler_heartbeats WHERE cluster_name = 'mm-us-west-1'")
     assert int(beats.strip()) >= 2
+
+
+def test_the_api_needs_a_token_the_database_holds(world, postgres):
+    app = App(world, postgres)
+    [instance] = app.instances()
+    app.wait_healthy()
+    url = app.url("/api/v4/posts")
+    expired = "api.context.session_expired.app_error"
+    # The ping needs no session; every other call does (web/handlers.go).
+    assert http("GET", app.url("/api/v4/system/ping"), token=None)[0] == 200
+    for token in (None, "notatokenthedatabaseholds0"):
+        status, body, _ = http("POST", url, {"channel_id": "c", "message": "m"}, token=token)
+        assert (status, body["id"]) == (401, expired)
+        status, body, _ = http("GET", app.url("/api/v4/channels/c/posts"), token=token)
+        assert (status, body["id"]) == (401, expired)
+    assert http("POST", url, {"channel_id": "c", "message": "m"}, headers={"Authorization": "Basic eDp5"},
+                token=None)[0] == 401
+    # A token written into the database later (a copy of a database knows its tokens) is taken;
+    # `Token <t>` and `?access_token=` as Mattermost reads them.
+    later = "latertokenwrittenbysql0001"
+    query(postgres, f"INSERT INTO useraccesstokens (id, token, userid, description, isactive) VALUES "
+                    f"('t2t2t2t2t2t2t2t2t2t2t2t2t2', '{later}', 'otheruser00000000000000000', '', true)")
+    status, post, _ = http("POST", url, {"channel_id": "c", "message": "m"}, token=later)
+    assert status == 201 and post["user_id"] == "otheruser00000000000000000"
+    assert http("POST", url, {"channel_id": "c", "message": "m"}, headers={"Authorization": f"Token {later}"},
+                token=None)[0] == 201
+    assert http("GET", app.url(f"/api/v4/posts/{post['id']}?access_token={later}"), token=None)[0] == 200
+    # An inactive token is refused.
+    query(postgres, "UPDATE useraccesstokens SET isactive = false WHERE token = 'inactivetoken0000000000000'")
+    query(postgres, "INSERT INTO useraccesstokens (id, token, userid, description, isactive) VALUES "
+                    "('t3t3t3t3t3t3t3t3t3t3t3t3t3', 'inactivetoken0000000000000', 'u', '', false)")
+    assert http("POST", url, {"channel_id": "c", "message": "m"}, token="inactivetoken0000000000000")[0] == 401
+
+
+def test_a_channels_posts_are_listed_newest_first_as_mattermost_lists_them(world, postgres):
+    app = App(world, postgres)
+    app.wait_healthy()
+    ids = []
+    for i in range(3):
+        status, post, _ = http("POST", app.url("/api/v4/posts"), {"channel_id": "listing", "message": f"m{i}"})
+        assert status == 201
+        ids.append(post["id"])
+        time.sleep(0.01)
+    http("POST", app.url("/api/v4/posts"), {"channel_id": "elsewhere", "message": "not listed"})
+    status, page, _ = http("GET", app.url("/api/v4/channels/listing/posts?per_page=1"))
+    assert status == 200 and page["order"] == [ids[2]] and page["has_next"] is True
+    assert page["posts"][ids[2]]["message"] == "m2" and page["posts"][ids[2]]["create_at"] > 0
+    status, page, _ = http("GET", app.url("/api/v4/channels/listing/posts"))
+    assert page["order"] == ids[::-1] and set(page["posts"]) == set(ids) and page["has_next"] is False
+    status, page, _ = http("GET", app.url("/api/v4/channels/listing/posts?page=1&per_page=2"))
+    assert page["order"] == [ids[0]]
+    assert http("GET", app.url("/api/v4/channels/nothing/posts"))[1]["order"] == []
+    assert http("GET", app.url("/api/v4/channels/listing/posts?per_page=x"))[0] == 400
 
 
 def test_the_environment_file_is_read_with_systemds_rules(world, postgres):

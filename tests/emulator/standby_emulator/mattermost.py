@@ -43,13 +43,32 @@ What it does, each from Mattermost's source (mattermost/mattermost, server/):
   `database_status` / `filestore_status` and `status` to "UNHEALTHY",
   the three also as headers; any status other than OK answers HTTP 500
   unless `use_rest_semantics=true`.
-- `POST /api/v4/posts` `{"channel_id", "message"}`: the message is stored
-  as an attachment first (app/file.go layout
+- Sessions (web/handlers.go ServeHTTP, app/session.go): every `/api/v4/`
+  request but the ping needs a token, from `Authorization: Bearer <token>`
+  (or `Token <token>`, model.HeaderBearer/HeaderToken) or the
+  `access_token` query parameter; none, or one the database does not hold
+  as an active personal access token, answers 401
+  `api.context.session_expired.app_error` ("Invalid or expired session,
+  please login again."). Tokens live in the database (`useraccesstokens`:
+  id, token, userid, description, isactive, as Mattermost's
+  UserAccessTokens table), read from a replica (UserAccessTokenStore
+  GetByToken), so a copy of the database knows production's tokens. A
+  token found is kept SessionCacheInMinutes (10, on the world's clock), as
+  the session cache keeps the session a token makes; an error reading it
+  is a 401 too (createSessionForUserAccessToken:
+  `app.user_access_token.invalid_or_missing`, which the handler turns into
+  session_expired). The request acts as the token's user.
+- `POST /api/v4/files?channel_id=C&filename=N` with the file as the body
+  (api4/file.go uploadFileSimple): the file is stored (app/file.go layout
   `<YYYYMMDD>/teams/noteam/channels/<channel>/users/<user>/<file id>/<name>`,
   in FileSettings.AmazonS3Bucket with the node's instance-role credentials,
-  or the node's ./data with DriverName local); a failed upload answers 500
-  and writes nothing. Then the post row on the master (500
-  `app.post.save.app_error` when that fails). Then, with
+  or the node's ./data with DriverName local) and its row written
+  (`fileinfo`), 201 `{"file_infos": [...], "client_ids": []}`; a failed
+  upload answers 500 `api.file.upload_file.storage.app_error`.
+- `POST /api/v4/posts` `{"channel_id", "message", "file_ids"}`: the post row
+  on the master (500 `app.post.save.app_error` when that fails), with the
+  file ids the user uploaded and no post holds yet (attachFilesToPost;
+  others dropped). A post without files writes nothing to the file store. Then, with
   ElasticsearchSettings.EnableIndexing, the post is indexed as
   `PUT <IndexPrefix>posts_<YYYY_MM_DD>/_doc/<id>` at ConnectionURL with
   Username/Password (enterprise/elasticsearch/opensearch IndexPost,
@@ -57,6 +76,10 @@ What it does, each from Mattermost's source (mattermost/mattermost, server/):
   indexing post" (store/searchlayer/post_layer.go), and the post is
   acknowledged all the same: 201 with the post.
 - `GET /api/v4/posts/<id>` from a replica (GetReplicaX); 404 when missing.
+  `GET /api/v4/channels/<id>/posts?page=P&per_page=N` (api4/post.go
+  getPostsForChannel; per_page default 60, at most 200): the channel's
+  newest posts first, `{"order": [ids], "posts": {id: post}, "next_post_id",
+  "prev_post_id", "has_next"}` (model.PostList), from a replica.
   `POST /api/v4/posts/ids` (a JSON array of at most 1,000 ids): the posts
   found, as an array (api4/post.go getPostsByIds; none given → 400
   `api.context.invalid_param.app_error`, over 1,000 → 400
@@ -83,8 +106,10 @@ What it does, each from Mattermost's source (mattermost/mattermost, server/):
 - `GET /_standin/status`: settings (secrets removed), master and replica
   states, counters. Not Mattermost's.
 
-Simpler than Mattermost: no sessions (every request acts as one user), no
-WebSocket, no cluster gossip, one table per concern, indexing synchronous.
+Simpler than Mattermost: a token's session is not written to the
+database (nor checked against ServiceSettings.EnableUserAccessTokens: a
+production that hands out tokens has it on), no users or channels tables
+(any channel id is taken), no WebSocket, no cluster gossip, one table per concern, indexing synchronous.
 """
 
 import json
@@ -127,6 +152,22 @@ DEFAULTS: dict[str, dict[str, Any]] = {
                               "EnableSearching": False, "EnableAutocomplete": False, "Sniff": True,
                               "IndexPrefix": "", "AggregatePostsAfterDays": 365, "RequestTimeoutSeconds": 30},
 }
+# Mattermost's UserAccessTokens table (the columns the stand-in reads).
+TOKENS_TABLE = ("CREATE TABLE IF NOT EXISTS useraccesstokens (id varchar(26) PRIMARY KEY, token varchar(26) UNIQUE, "
+                "userid varchar(26), description varchar(512), isactive boolean)")
+SESSION_CACHE_MINUTES = 10
+
+
+def token_statements(token: str, user_id: str, description: str = "") -> list[tuple[str, tuple]]:
+    """The SQL that gives `user_id` the personal access token `token`, as
+    Mattermost's createUserAccessToken stores it (for tests and the demo,
+    where production's users would already have theirs)."""
+    return [(TOKENS_TABLE, ()),
+            ("INSERT INTO useraccesstokens (id, token, userid, description, isactive) VALUES (%s, %s, %s, %s, true) "
+             "ON CONFLICT (token) DO UPDATE SET userid = EXCLUDED.userid, isactive = true",
+             (_new_id(), token, user_id, description))]
+
+
 SECRET_SETTINGS = {("SqlSettings", "DataSource"), ("SqlSettings", "DataSourceReplicas"),
                    ("SqlSettings", "DataSourceSearchReplicas"), ("ElasticsearchSettings", "Password"),
                    ("FileSettings", "AmazonS3SecretAccessKey")}
@@ -381,6 +422,8 @@ class Server:
         self.search_active = False
         self.started = time.time()
         self._s3 = None
+        self.sessions: dict[str, tuple[str, float]] = {}  # token → (user id, valid until)
+        self.sessions_lock = threading.Lock()
 
     # ------------------------------------------------------------- start --
 
@@ -424,6 +467,9 @@ class Server:
             "cluster_name varchar(64), node varchar(64), at timestamptz NOT NULL DEFAULT now())",
             "CREATE TABLE IF NOT EXISTS jobs (id varchar(26) PRIMARY KEY, type varchar(64), status varchar(64), "
             "data text, createat bigint, startat bigint, lastactivityat bigint, progress bigint)",
+            TOKENS_TABLE,
+            "CREATE TABLE IF NOT EXISTS fileinfo (id varchar(26) PRIMARY KEY, creatorid varchar(26), "
+            "postid varchar(26), path varchar(512), name varchar(256), size bigint, createat bigint)",
         ):
             self.master.run(sql)
         self.master.run("INSERT INTO db_migrations (version, name) VALUES (1, 'standby_standin') "
@@ -598,26 +644,89 @@ class Server:
 
     # ------------------------------------------------------------- posts --
 
-    def create_post(self, body: dict) -> tuple[int, dict]:
+    def session_user(self, token: str) -> str | None:
+        """The user of an active personal access token, or None (app.GetSession)."""
+        if not token:
+            return None
+        now = time.time()
+        with self.sessions_lock:
+            hit = self.sessions.get(token)
+            if hit and hit[1] > now:
+                return hit[0]
+        try:
+            rows = self.replica().run("SELECT userid FROM useraccesstokens WHERE token = %s AND isactive",
+                                      (token,), fetch=True)
+        except Exception as e:  # noqa: BLE001
+            mlog("debug", "Unable to read the access token", error=_err(e))
+            return None
+        if not rows:
+            return None
+        with self.sessions_lock:
+            self.sessions[token] = (rows[0][0], now + SESSION_CACHE_MINUTES * 60 * SCALE)
+        return rows[0][0]
+
+    def upload_file(self, query: dict[str, str], data: bytes, user: str) -> tuple[int, dict]:
+        channel, name = query.get("channel_id") or "", query.get("filename") or ""
+        if not channel or not name:
+            return 400, _app_error("api.context.invalid_url_param.app_error",
+                                   "Invalid or missing channel_id or filename parameter in request URL.", 400)
+        now, file_id = int(time.time() * 1000), _new_id()
+        key = (f"{datetime.now(timezone.utc).strftime('%Y%m%d')}/teams/noteam/channels/{channel}/users/{user}/"
+               f"{file_id}/{name}")
+        try:
+            self.store_file(key, data)
+        except Exception as e:  # noqa: BLE001
+            mlog("error", "Unable to upload file", error=str(e))
+            return 500, _app_error("api.file.upload_file.storage.app_error", "Unable to store the file.", 500)
+        try:
+            self.master.run("INSERT INTO fileinfo (id, creatorid, postid, path, name, size, createat) "
+                            "VALUES (%s, %s, '', %s, %s, %s, %s)", (file_id, user, key, name, len(data), now))
+        except Exception as e:  # noqa: BLE001
+            return 500, _app_error("app.file_info.save.app_error", _err(e), 500)
+        info = {"id": file_id, "user_id": user, "post_id": "", "channel_id": channel, "create_at": now,
+                "update_at": now, "delete_at": 0, "name": name, "extension": name.rpartition(".")[2],
+                "size": len(data), "mime_type": "text/plain"}
+        return 201, {"file_infos": [info], "client_ids": []}
+
+    def channel_posts(self, channel: str, query: dict[str, str]) -> tuple[int, dict]:
+        page, per_page = parse_int(query.get("page", "0")), parse_int(query.get("per_page", "60"))
+        if page is None or per_page is None or page < 0 or per_page < 0:
+            return 400, _app_error("api.context.invalid_url_param.app_error", "Invalid page or per_page.", 400)
+        per_page = min(per_page, 200)
+        try:
+            rows = self.replica().run("SELECT id, createat, userid, channelid, message, fileids FROM posts "
+                                      "WHERE channelid = %s ORDER BY createat DESC, id DESC LIMIT %s OFFSET %s",
+                                      (channel, per_page + 1, page * per_page), fetch=True)
+        except Exception as e:  # noqa: BLE001
+            return 500, _app_error("app.post.get_posts.app_error", _err(e), 500)
+        more, rows = len(rows) > per_page, rows[:per_page]
+        return 200, {"order": [r[0] for r in rows], "posts": {r[0]: _post_row(r) for r in rows},
+                     "next_post_id": "", "prev_post_id": "", "has_next": more}
+
+    def create_post(self, body: dict, user: str) -> tuple[int, dict]:
         channel = str(body.get("channel_id") or "")
         message = str(body.get("message") or "")
         if not channel:
             return 400, _app_error("api.context.invalid_body_param.app_error", "Invalid or missing channel_id", 400)
         now = int(time.time() * 1000)
-        post_id, file_id, user = _new_id(), _new_id(), "standinuser000000000000000"
-        key = (f"{datetime.now(timezone.utc).strftime('%Y%m%d')}/teams/noteam/channels/{channel}/users/{user}/"
-               f"{file_id}/message.txt")
-        try:
-            self.store_file(key, message.encode())
-        except Exception as e:  # noqa: BLE001
-            mlog("error", "Unable to upload file", error=str(e))
-            return 500, _app_error("api.file.upload_file.storage.app_error", "Unable to store the file.", 500)
+        post_id = _new_id()
+        asked = [str(f) for f in body.get("file_ids") or [] if isinstance(f, str)][:10]
+        file_ids: list[str] = []
+        if asked:
+            try:
+                # attachFilesToPost: the user's own files, not attached elsewhere yet.
+                rows = self.master.run("UPDATE fileinfo SET postid = %s WHERE id = ANY(%s) AND creatorid = %s "
+                                       "AND postid = '' RETURNING id", (post_id, asked, user), fetch=True)
+                file_ids = [i for i in asked if i in {r[0] for r in rows}]
+            except Exception as e:  # noqa: BLE001
+                mlog("error", "Unable to attach the files", error=_err(e))
+                return 500, _app_error("app.post.save.app_error", "Unable to save the post.", 500)
         post = {"id": post_id, "create_at": now, "update_at": now, "user_id": user, "channel_id": channel,
-                "message": message, "file_ids": [file_id]}
+                "message": message, "file_ids": file_ids}
         try:
             self.master.run("INSERT INTO posts (id, createat, userid, channelid, message, fileids, node) "
                             "VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                            (post_id, now, user, channel, message, json.dumps([file_id]), self.node))
+                            (post_id, now, user, channel, message, json.dumps(file_ids), self.node))
         except Exception as e:  # noqa: BLE001
             mlog("error", "Unable to save the post", error=_err(e))
             return 500, _app_error("app.post.save.app_error", "Unable to save the post.", 500)
@@ -750,6 +859,13 @@ def _http_error(e: Exception) -> str:
     return str(e)
 
 
+def _json_body(raw: bytes) -> Any:
+    try:
+        return json.loads(raw) if raw.strip() else {}
+    except ValueError:
+        return {}
+
+
 def handler(server: Server) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -768,13 +884,16 @@ def handler(server: Server) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
-        def _body(self) -> Any:
-            n = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(n) if n else b""
-            try:
-                return json.loads(raw) if raw.strip() else {}
-            except ValueError:
-                return {}
+        def _user(self, u: urllib.parse.SplitResult) -> str | None:
+            """The session's user, or None after answering 401 (ParseAuthTokenFromRequest)."""
+            scheme, _, token = (self.headers.get("Authorization") or "").strip().partition(" ")
+            if scheme.lower() not in ("bearer", "token"):
+                token = dict(urllib.parse.parse_qsl(u.query)).get("access_token", "")
+            user = server.session_user(token.strip())
+            if user is None:
+                self._send(401, _app_error("api.context.session_expired.app_error",
+                                           "Invalid or expired session, please login again.", 401))
+            return user
 
         def do_GET(self) -> None:  # noqa: N802
             u = urllib.parse.urlsplit(self.path)
@@ -782,6 +901,12 @@ def handler(server: Server) -> type[BaseHTTPRequestHandler]:
             if u.path == "/api/v4/system/ping":
                 code, payload, headers = server.ping(q)
                 return self._send(code, payload, headers)
+            if u.path.startswith("/api/v4/") and self._user(u) is None:
+                return None
+            parts = u.path.split("/")
+            if len(parts) == 6 and parts[3] == "channels" and parts[5] == "posts":
+                code, payload = server.channel_posts(parts[4], q)
+                return self._send(code, payload)
             if u.path.startswith("/api/v4/posts/"):
                 code, payload = server.get_post(u.path.rsplit("/", 1)[-1])
                 return self._send(code, payload)
@@ -794,9 +919,17 @@ def handler(server: Server) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:  # noqa: N802
             u = urllib.parse.urlsplit(self.path)
-            body = self._body()
+            n = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(n) if n else b""
+            user = self._user(u) if u.path.startswith("/api/v4/") else ""
+            if user is None:
+                return None
+            if u.path == "/api/v4/files":
+                code, payload = server.upload_file(dict(urllib.parse.parse_qsl(u.query)), raw, user)
+                return self._send(code, payload)
+            body = _json_body(raw)
             if u.path == "/api/v4/posts":
-                code, payload = server.create_post(body if isinstance(body, dict) else {})
+                code, payload = server.create_post(body if isinstance(body, dict) else {}, user)
                 return self._send(code, payload)
             if u.path == "/api/v4/jobs":
                 code, payload = server.create_job(body if isinstance(body, dict) else {})

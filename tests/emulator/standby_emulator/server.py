@@ -27,6 +27,7 @@ from . import (
     calls,
     cloudwatch_cbor,
     ec2,
+    forward_proxy,
     network,
     opensearch,
     opensearch_changes,
@@ -126,6 +127,7 @@ class EmulatorApp:
             aurora_db.reset()
             network.reset()
             rds_global_ops.reset()
+            forward_proxy.reset()
             calls.reset()
         if cloudwatch_cbor.operation(environ):
             return cloudwatch_cbor.handle(self.moto, environ, calls.record(environ, start_response))
@@ -168,6 +170,10 @@ class EmulatorApp:
                 if addr is None:
                     return _json_response(start_response, 404, {"message": f"NXDOMAIN: {name}"})
                 return _json_response(start_response, 200, {"name": name, "address": addr})
+            if path == "/_emulator/proxy" and method == "GET":
+                # The game-day world's forward proxy (forward_proxy.py), started
+                # on first use: its URL and the requests it forwarded.
+                return _json_response(start_response, 200, forward_proxy.describe())
             if path == "/_emulator/regions" and method == "GET":
                 return _json_response(start_response, 200, {"down": sorted(regions.DOWN)})
             if path == "/_emulator/regions" and method == "POST":

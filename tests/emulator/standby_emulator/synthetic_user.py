@@ -10,8 +10,13 @@ The game-day tests (tests/gameday.rs), `scripts/bench-gameday` and
 resolves the Mattermost hostname as the internet does (Route 53's answer, the
 emulator's data-plane resolver `GET /_emulator/dns/resolve`, which keeps
 answering whatever region is down) and posts a message through the load
-balancer that answer names (`POST /api/v4/posts`, `Host` the hostname, HTTPS
-verified against the world's CA when `--scheme https`). Each attempt is one
+balancer that answer names: its text as an attachment (`POST
+/api/v4/files?channel_id=C&filename=message.txt`), then the post with it
+(`POST /api/v4/posts`), `Host` the hostname, HTTPS verified against the
+world's CA when `--scheme https`, as a user of a personal access token
+(`--token`, default `$STANDBY_MM_TOKEN`: `Authorization: Bearer`; every
+command sends it). `token` stores such a token in Mattermost's database as
+a database user (as production's users already have theirs). Each attempt is one
 JSON line, written as it ends: `seq`, `sent` and `answered` (epoch seconds),
 `outcome` (`acknowledged`: HTTP 201 with a post; else `failed`), `status`,
 `error` (Mattermost's error id, the load balancer's status, or the
@@ -175,8 +180,9 @@ class Client:
     """HTTP(S) to an address with the hostname in Host (and SNI), as a browser sends it."""
 
     def __init__(self, hostname: str, port: int, scheme: str, timeout: float, ca_file: str | None,
-                 keep_alive: bool = False) -> None:
+                 keep_alive: bool = False, token: str = "") -> None:
         self.hostname, self.port, self.scheme, self.timeout = hostname, port, scheme, timeout
+        self.token = token
         self.ctx = None
         if scheme == "https":
             self.ctx = ssl.create_default_context(cafile=ca_file)
@@ -191,8 +197,12 @@ class Client:
 
     def _send(self, conn: http.client.HTTPConnection, method: str, path: str,
               body: Any) -> tuple[int, Any, dict, bool]:
-        data = json.dumps(body).encode() if body is not None else None
-        conn.request(method, path, body=data, headers={"Host": self.hostname, "Content-Type": "application/json"})
+        raw = isinstance(body, bytes)
+        data = body if raw else json.dumps(body).encode() if body is not None else None
+        headers = {"Host": self.hostname, "Content-Type": "text/plain" if raw else "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        conn.request(method, path, body=data, headers=headers)
         r = conn.getresponse()
         raw = r.read()
         try:
@@ -278,7 +288,7 @@ class Poster:
         ttl = args.dns_ttl if args.dns_ttl is not None else ALIAS_TTL_AWS_SECONDS
         self.resolver = Resolver(self.world, ttl * self.world.ms_per_aws_second() / 1000.0)
         ca = self.world.ca_file() if args.scheme == "https" else None
-        self.client = Client(args.hostname, args.port, args.scheme, args.timeout, ca, args.keep_alive)
+        self.client = Client(args.hostname, args.port, args.scheme, args.timeout, ca, args.keep_alive, args.token)
         self.args = args
         self.run = args.run_id or "".join(secrets.choice(string.ascii_lowercase) for _ in range(6))
         self.stop = threading.Event()
@@ -293,8 +303,15 @@ class Poster:
             rec.update(outcome="failed", status=None, error=err, answered=time.time())
             return rec
         try:
-            status, payload, headers = self.client.request(addr, "POST", "/api/v4/posts",
-                                                           {"channel_id": self.args.channel, "message": message})
+            # The message's text as an attachment first (Mattermost writes the
+            # file store only for attachments), then the post with it.
+            q = urllib.parse.urlencode({"channel_id": self.args.channel, "filename": "message.txt"})
+            status, payload, headers = self.client.request(addr, "POST", f"/api/v4/files?{q}", message.encode())
+            files = payload.get("file_infos") if status == 201 and isinstance(payload, dict) else None
+            if files:
+                status, payload, headers = self.client.request(
+                    addr, "POST", "/api/v4/posts",
+                    {"channel_id": self.args.channel, "message": message, "file_ids": [f["id"] for f in files]})
         except Exception as e:  # noqa: BLE001 - every failure is what the user saw
             rec.update(outcome="failed", status=None, error=failure(e), answered=time.time())
             if self.args.keep_alive:
@@ -411,7 +428,7 @@ class Checker:
         self.args = args
         self.world = World(args.world)
         ca = self.world.ca_file() if args.scheme == "https" else None
-        self.client = Client(args.hostname, args.port, args.scheme, args.timeout, ca)
+        self.client = Client(args.hostname, args.port, args.scheme, args.timeout, ca, token=args.token)
 
     def through_dns(self, method: str, path: str, body: Any) -> tuple[int, Any, dict, str | None]:
         """A request as a user makes it now: resolved afresh, with one retry on a connection failure."""
@@ -470,19 +487,8 @@ class Checker:
         return list(checks.values())
 
     def heartbeats(self) -> dict:
-        password = os.environ.get("STANDBY_CHECK_DB_PASSWORD", "")
         try:
-            import psycopg
-
-            eps = self.world.get("/_emulator/rds/endpoints")
-            ep = next((e for e in eps if e.get("kind") == "global"), None) or \
-                next((e for e in eps if e.get("kind") == "writer" and e.get("active")), None)
-            if ep is None:
-                return {"error": "no global writer endpoint"}
-            ca = self.world.get("/_emulator/rds/ca")["bundle"]
-            with psycopg.connect(host=ep["name"], hostaddr=ep["address"], port=5432, user=self.args.db_user,
-                                 password=password, dbname=self.args.db_name, sslmode="verify-full",
-                                 sslrootcert=ca, connect_timeout=10) as c:
+            with db_connect(self.world, self.args.db_user, self.args.db_name) as c:
                 rows = c.execute("SELECT cluster_name, node, extract(epoch FROM at)::float8 FROM "
                                  "standby_scheduler_heartbeats ORDER BY at").fetchall()
         except Exception as e:  # noqa: BLE001
@@ -533,6 +539,42 @@ class Checker:
         if self.args.db_user:
             report["heartbeats"] = self.heartbeats()
         return report
+
+
+def db_connect(world: World, user: str, dbname: str) -> Any:
+    """psycopg to the global writer endpoint (else the active writer), as
+    `user` (password in STANDBY_CHECK_DB_PASSWORD), TLS verified."""
+    import psycopg
+
+    eps = world.get("/_emulator/rds/endpoints")
+    ep = next((e for e in eps if e.get("kind") == "global"), None) or \
+        next((e for e in eps if e.get("kind") == "writer" and e.get("active")), None)
+    if ep is None:
+        raise RuntimeError("no global writer endpoint")
+    ca = world.get("/_emulator/rds/ca")["bundle"]
+    return psycopg.connect(host=ep["name"], hostaddr=ep["address"], port=5432, user=user,
+                           password=os.environ.get("STANDBY_CHECK_DB_PASSWORD", ""), dbname=dbname,
+                           sslmode="verify-full", sslrootcert=ca, connect_timeout=10, autocommit=True)
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    """Gives the user a personal access token in Mattermost's database, where
+    a production user would already have one (mattermost.token_statements)."""
+    from .mattermost import token_statements
+
+    world = World(args.world)
+    last: Exception | None = None
+    for _ in range(5):
+        try:
+            with db_connect(world, args.db_user, args.db_name) as c:
+                for sql, params in token_statements(args.token, args.user_id, "game day"):
+                    c.execute(sql, params)
+            return 0
+        except Exception as e:  # noqa: BLE001 - the stand-in's migration may make the table at the same time
+            last = e
+            time.sleep(0.5)
+    print(f"could not store the token: {last}", file=sys.stderr)
+    return 1
 
 
 def heartbeat_runs(rows: list[tuple], since: float | None, gap: float = 3.0) -> dict:
@@ -634,7 +676,7 @@ def cmd_reindex(args: argparse.Namespace) -> int:
         notes = NOTE.findall(f.read())
     world = World(args.world)
     client = Client(args.hostname, args.port, args.scheme, args.timeout,
-                    world.ca_file() if args.scheme == "https" else None)
+                    world.ca_file() if args.scheme == "https" else None, token=args.token)
     for body, region in notes:
         lb = next((b for b in world.get("/_emulator/world")["load_balancers"]
                    if f".{region}.elb." in b.get("dns_name", "")), None)
@@ -673,6 +715,9 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--scheme", choices=["http", "https"], default="http")
         p.add_argument("--port", type=int, default=None, help="default 80 (http) or 443 (https)")
         p.add_argument("--timeout", type=float, default=10.0, help="seconds a request may take (default 10)")
+        p.add_argument("--token", default=os.environ.get("STANDBY_MM_TOKEN", ""),
+                       help="the user's personal access token (default $STANDBY_MM_TOKEN), sent as "
+                            "Authorization: Bearer")
 
     p = sub.add_parser("post", help="post every --every-ms through DNS, one JSON line per attempt")
     common(p)
@@ -718,6 +763,14 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("run_output", help="a file with the run's output")
     r.add_argument("--deadline", type=float, default=300.0, help="seconds a job may take (default 300)")
     r.set_defaults(fn=cmd_reindex)
+    t = sub.add_parser("token", help="give a user a personal access token in Mattermost's database "
+                                     "(where production's users would already have theirs)")
+    t.add_argument("--world", default=os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"))
+    t.add_argument("--token", required=True)
+    t.add_argument("--user-id", default="gamedayuser000000000000000")
+    t.add_argument("--db-user", required=True, help="the database user (password in STANDBY_CHECK_DB_PASSWORD)")
+    t.add_argument("--db-name", default="mattermost")
+    t.set_defaults(fn=cmd_token)
     args = ap.parse_args(argv)
     if getattr(args, "port", 0) is None:
         args.port = 443 if args.scheme == "https" else 80
