@@ -12,7 +12,7 @@
 
 mod common;
 
-use common::{Emulator, Run, copy_dir, http, repo, scratch};
+use common::{Emulator, Run, copy_dir, http, http_as, repo, scratch};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -25,6 +25,10 @@ const MM_DB_USER: &str = "mmuser";
 const MM_DB_PASSWORD: &str = "Mm-Db-9!kd";
 const DB_MASTER_PASSWORD: &str = "Db-Master-7#wz";
 const SEARCH_PASSWORD: &str = "Srch-Master-9!kq";
+/// The synthetic users' personal access token, in Mattermost's database as
+/// production's users have theirs (`synthetic_user token`): every API call
+/// but the ping needs one.
+const MM_TOKEN: &str = "gamedaytoken0000000000000a";
 /// Aurora's failover loses what was not replicated: the emulator loses the
 /// writes of the last 500 ms before the primary's region went down.
 const LOSS_MS: u64 = 500;
@@ -52,6 +56,8 @@ struct GameDay {
     primary: Primary,
     /// App nodes in the passive region (None: the example's default, pilot light).
     passive: Option<u32>,
+    /// Whether the users' token is in the database yet.
+    token_stored: std::cell::Cell<bool>,
 }
 
 impl GameDay {
@@ -65,7 +71,7 @@ impl GameDay {
         }
         let logs = root.join("logs");
         std::fs::create_dir_all(&logs).unwrap();
-        let g = GameDay { emu: Emulator::start(), dir, logs, primary, passive };
+        let g = GameDay { emu: Emulator::start(), dir, logs, primary, passive, token_stored: false.into() };
         // AWS's times, scaled: one AWS second is 50 ms of the world's clock
         // (health checks, grace periods, Mattermost's retries); Aurora's
         // switchover or failover 1.5 s, an instance refresh's warm-up 0.3 s.
@@ -192,8 +198,33 @@ impl GameDay {
 
     fn python(&self) -> Command {
         let mut c = Command::new(repo().join(".venv-emulator/bin/python"));
-        c.env("PYTHONPATH", repo().join("tests/emulator")).stdin(Stdio::null());
+        c.env("PYTHONPATH", repo().join("tests/emulator")).env("STANDBY_MM_TOKEN", MM_TOKEN).stdin(Stdio::null());
         c
+    }
+
+    /// Stores the users' token in Mattermost's database (once, before the
+    /// first user posts), through the global writer endpoint as Mattermost's
+    /// database user.
+    fn store_token(&self) {
+        if self.token_stored.get() {
+            return;
+        }
+        let out = self
+            .python()
+            .args(["-m", "standby_emulator.synthetic_user", "token", "--world"])
+            .arg(self.emu.endpoint())
+            .args(["--token", MM_TOKEN, "--db-user", MM_DB_USER])
+            .env("STANDBY_CHECK_DB_PASSWORD", MM_DB_PASSWORD)
+            .output()
+            .expect("synthetic_user token");
+        assert!(out.status.success(), "the users' token: {}", String::from_utf8_lossy(&out.stderr));
+        self.token_stored.set(true);
+    }
+
+    /// A call to Mattermost's API through a load balancer (`lb`: http://address:port)
+    /// as the users' token, `Host` the site's.
+    fn mattermost(&self, lb: &str, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+        http_as(lb, method, path, Some(HOSTNAME), Some(&format!("Bearer {MM_TOKEN}")), body)
     }
 
     /// A synthetic user posting through DNS every 100 ms until stopped.
@@ -208,6 +239,7 @@ impl GameDay {
     }
 
     fn user_with(&self, name: &str, extra: &[&str]) -> User {
+        self.store_token();
         let log = self.logs.join(format!("{name}.jsonl"));
         let stop = self.logs.join(format!("{name}.stop"));
         let child = self
@@ -300,19 +332,13 @@ impl GameDay {
             eprintln!("game day: following the run's note: POST /api/v4/jobs {body} on Mattermost in {region}");
             self.mark(&format!("re-index job in {region}: {body}"));
             let lb = self.lb(&region);
-            let (status, text) = http(&lb, "POST", "/api/v4/jobs", Some(HOSTNAME), "", Some(body));
+            let (status, text) = self.mattermost(&lb, "POST", "/api/v4/jobs", Some(body));
             assert_eq!(status, 201, "the re-index job the run asks for: {text}");
             let job: Value = serde_json::from_str(&text).unwrap();
             let started = Instant::now();
             loop {
-                let (_, text) = http(
-                    &lb,
-                    "GET",
-                    &format!("/api/v4/jobs/{}", job["id"].as_str().unwrap()),
-                    Some(HOSTNAME),
-                    "",
-                    None,
-                );
+                let (_, text) =
+                    self.mattermost(&lb, "GET", &format!("/api/v4/jobs/{}", job["id"].as_str().unwrap()), None);
                 let j: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
                 if j["status"] == "success" {
                     break;
@@ -818,7 +844,12 @@ fn old_region_returned(g: &GameDay, user: &User, what: &str, back: f64, applied:
         .as_array()
         .unwrap()
         .iter()
-        .filter(|w| w["errors"].as_object().is_some_and(|e| e.contains_key("app.post.save.app_error")))
+        .filter(|w| {
+            // The database refused the post, or the attachment's row before it.
+            w["errors"].as_object().is_some_and(|e| {
+                e.contains_key("app.post.save.app_error") || e.contains_key("app.file_info.save.app_error")
+            })
+        })
         .collect();
     assert!(refused.is_empty(), "{what}: users were sent where the database refused their posts: {refused:#?}");
     assert_eq!(report["failed_after_dns_moved"], json!([]), "{what}: posts failed after DNS moved: {report:#}");

@@ -186,6 +186,21 @@ pub fn http(
     password: &str,
     body: Option<&str>,
 ) -> (u16, String) {
+    let basic = host.map(|_| format!("Basic {}", aws_smithy_types::base64::encode(format!("admin:{password}"))));
+    http_as(endpoint, method, path, host, basic.as_deref(), body)
+}
+
+/// A raw HTTP/1.1 request to `endpoint` with `Host: host` (default the
+/// endpoint's) and this `Authorization` (e.g. `Bearer <token>` for
+/// Mattermost's API). Status and body.
+pub fn http_as(
+    endpoint: &str,
+    method: &str,
+    path: &str,
+    host: Option<&str>,
+    authorization: Option<&str>,
+    body: Option<&str>,
+) -> (u16, String) {
     use std::io::{Read, Write};
     let addr = endpoint.trim_start_matches("http://").trim_end_matches('/');
     let mut conn = std::net::TcpStream::connect(addr).expect("connect to the emulator");
@@ -195,9 +210,8 @@ pub fn http(
         host.unwrap_or(addr),
         body.len()
     );
-    if host.is_some() {
-        let token = aws_smithy_types::base64::encode(format!("admin:{password}"));
-        head.push_str(&format!("Authorization: Basic {token}\r\n"));
+    if let Some(auth) = authorization {
+        head.push_str(&format!("Authorization: {auth}\r\n"));
     }
     write!(conn, "{head}\r\n{body}").unwrap();
     let mut text = String::new();
