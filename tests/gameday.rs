@@ -12,7 +12,8 @@
 
 mod common;
 
-use common::{Emulator, Run, copy_dir, http, http_as, repo, scratch};
+use common::standin::py;
+use common::{Emulator, Run, assert_valid, copy_dir, http, http_as, repo, scratch};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -29,6 +30,8 @@ const SEARCH_PASSWORD: &str = "Srch-Master-9!kq";
 /// production's users have theirs (`synthetic_user token`): every API call
 /// but the ping needs one.
 const MM_TOKEN: &str = "gamedaytoken0000000000000a";
+/// The channel the synthetic users post in (a Mattermost channel id).
+const CHANNEL: &str = "gamedaychannel00000000000a";
 /// Aurora's failover loses what was not replicated: the emulator loses the
 /// writes of the last 500 ms before the primary's region went down.
 const LOSS_MS: u64 = 500;
@@ -58,6 +61,9 @@ struct GameDay {
     passive: Option<u32>,
     /// Whether the users' token is in the database yet.
     token_stored: std::cell::Cell<bool>,
+    /// HTTPS on 443 with these ACM certificates (primary, secondary), as
+    /// production serves its site URL; None: the demo's plain HTTP on 80.
+    https: Option<(String, String)>,
 }
 
 impl GameDay {
@@ -71,7 +77,8 @@ impl GameDay {
         }
         let logs = root.join("logs");
         std::fs::create_dir_all(&logs).unwrap();
-        let g = GameDay { emu: Emulator::start(), dir, logs, primary, passive, token_stored: false.into() };
+        let g =
+            GameDay { emu: Emulator::start(), dir, logs, primary, passive, token_stored: false.into(), https: None };
         // AWS's times, scaled: one AWS second is 50 ms of the world's clock
         // (health checks, grace periods, Mattermost's retries); Aurora's
         // switchover or failover 1.5 s, an instance refresh's warm-up 0.3 s.
@@ -108,6 +115,12 @@ impl GameDay {
                 c.env("STANDBY_VAR_db_master_password", DB_MASTER_PASSWORD)
                     .env("STANDBY_VAR_primary_db_adopted", "false");
             }
+        }
+        if let Some((primary, secondary)) = &self.https {
+            c.env("STANDBY_VAR_app_listener_protocol", "HTTPS")
+                .env("STANDBY_VAR_app_listener_port", "443")
+                .env("STANDBY_VAR_app_certificate_arn_primary", primary)
+                .env("STANDBY_VAR_app_certificate_arn_secondary", secondary);
         }
         // The old region keeps its nodes this long after DNS moved in a
         // planned switchover: 120 AWS seconds (the alias TTL, then a
@@ -227,6 +240,118 @@ impl GameDay {
         http_as(lb, method, path, Some(HOSTNAME), Some(&format!("Bearer {MM_TOKEN}")), body)
     }
 
+    /// Serves the site over HTTPS on 443 as production does (its site URL is
+    /// `https://<hostname>`): an ACM certificate for the hostname in each
+    /// region (the world's listeners present one of its CA for it).
+    fn use_https(&mut self) {
+        let arns = py(
+            &self.emu,
+            &format!(
+                "print(json.dumps([aws('acm', r).request_certificate(DomainName='{HOSTNAME}')['CertificateArn'] \
+                 for r in ['{WEST}', '{EAST}']]))"
+            ),
+        );
+        let arn = |i: usize| arns[i].as_str().expect("a certificate ARN").to_string();
+        self.https = Some((arn(0), arn(1)));
+    }
+
+    /// The synthetic user's options for the site's scheme.
+    fn scheme(&self) -> &'static [&'static str] {
+        if self.https.is_some() { &["--scheme", "https"] } else { &[] }
+    }
+
+    /// The world's CA (what the listeners' certificates chain to), in a file.
+    fn world_ca(&self) -> PathBuf {
+        let pem = self.control("GET", "/_emulator/world/ca.pem", None)["pem"].as_str().unwrap().to_string();
+        let path = self.logs.join("world-ca.pem");
+        std::fs::write(&path, pem).unwrap();
+        path
+    }
+
+    /// `GET path` on Mattermost as the users' token, through the address
+    /// `name` resolves to (the site's hostname: Route 53's answer, as users
+    /// reach it; a load balancer's DNS name: that one), `Host` and TLS name
+    /// the site's. `{"status", "body", "address"}`.
+    fn read_mattermost(&self, name: &str, path: &str) -> Value {
+        let script = "import json, sys\n\
+from standby_emulator.synthetic_user import World, Client\n\
+world, name, host, scheme, path = sys.argv[1:6]\n\
+w = World(world)\n\
+addr = w.resolve(name)\n\
+c = Client(host, 443 if scheme == 'https' else 80, scheme, 10, w.ca_file() if scheme == 'https' else None,\n\
+           token=__import__('os').environ['STANDBY_MM_TOKEN'])\n\
+status, body, _ = c.request(addr, 'GET', path, None)\n\
+print(json.dumps({'status': status, 'body': body, 'address': addr}))\n";
+        let scheme = if self.https.is_some() { "https" } else { "http" };
+        let out = self
+            .python()
+            .args(["-c", script])
+            .arg(self.emu.endpoint())
+            .args([name, HOSTNAME, scheme, path])
+            .output()
+            .expect("python");
+        assert!(out.status.success(), "GET {path} via {name}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// Everything in either region whose name says it is a drill's
+    /// (`-drill-`) or that carries the `standby-drill` tag: EC2 instances
+    /// (not terminated), security groups, launch templates, load balancers,
+    /// target groups, Auto Scaling groups, IAM roles, instance profiles and
+    /// policies, Aurora clusters and instances, search domains, secrets.
+    fn drill_named(&self) -> Vec<String> {
+        let out = py(
+            &self.emu,
+            r#"
+out = []
+d = lambda name: '-drill-' in (name or '')
+tagged = lambda tags: any(t.get('Key') == 'standby-drill' for t in tags or [])
+for r in ['us-west-1', 'us-east-1']:
+    ec2 = aws('ec2', r)
+    for res in ec2.describe_instances()['Reservations']:
+        for i in res['Instances']:
+            name = next((t['Value'] for t in i.get('Tags', []) if t['Key'] == 'Name'), '')
+            if i['State']['Name'] != 'terminated' and (d(name) or tagged(i.get('Tags'))):
+                out.append('ec2-instance %s %s' % (r, i['InstanceId']))
+    out += ['security-group %s %s' % (r, g['GroupName']) for g in ec2.describe_security_groups()['SecurityGroups']
+            if d(g['GroupName']) or tagged(g.get('Tags'))]
+    out += ['launch-template %s %s' % (r, t['LaunchTemplateName'])
+            for t in ec2.describe_launch_templates()['LaunchTemplates'] if d(t['LaunchTemplateName'])]
+    elb = aws('elbv2', r)
+    lbs = elb.describe_load_balancers()['LoadBalancers']
+    tgs = elb.describe_target_groups()['TargetGroups']
+    arns = [x['LoadBalancerArn'] for x in lbs] + [x['TargetGroupArn'] for x in tgs]
+    tags = {}
+    for i in range(0, len(arns), 20):
+        for t in elb.describe_tags(ResourceArns=arns[i:i + 20])['TagDescriptions']:
+            tags[t['ResourceArn']] = t['Tags']
+    out += ['load-balancer %s %s' % (r, x['LoadBalancerName']) for x in lbs
+            if d(x['LoadBalancerName']) or tagged(tags.get(x['LoadBalancerArn']))]
+    out += ['target-group %s %s' % (r, x['TargetGroupName']) for x in tgs
+            if d(x['TargetGroupName']) or tagged(tags.get(x['TargetGroupArn']))]
+    out += ['auto-scaling-group %s %s' % (r, g['AutoScalingGroupName'])
+            for g in aws('autoscaling', r).describe_auto_scaling_groups()['AutoScalingGroups']
+            if d(g['AutoScalingGroupName']) or tagged(g.get('Tags'))]
+    rds = aws('rds', r)
+    out += ['rds-cluster %s %s' % (r, c['DBClusterIdentifier']) for c in rds.describe_db_clusters()['DBClusters']
+            if d(c['DBClusterIdentifier'])]
+    out += ['rds-instance %s %s' % (r, i['DBInstanceIdentifier'])
+            for i in rds.describe_db_instances()['DBInstances'] if d(i['DBInstanceIdentifier'])]
+    out += ['domain %s %s' % (r, x['DomainName'])
+            for x in aws('opensearch', r).list_domain_names()['DomainNames'] if d(x['DomainName'])]
+    out += ['secret %s %s' % (r, x['Name']) for x in aws('secretsmanager', r).list_secrets()['SecretList']
+            if d(x['Name']) or tagged(x.get('Tags'))]
+iam = aws('iam')
+out += ['iam-role %s' % x['RoleName'] for x in iam.list_roles()['Roles'] if d(x['RoleName'])]
+out += ['iam-instance-profile %s' % x['InstanceProfileName']
+        for x in iam.list_instance_profiles()['InstanceProfiles'] if d(x['InstanceProfileName'])]
+out += ['iam-policy %s' % x['PolicyName'] for x in iam.list_policies(Scope='Local')['Policies'] if d(x['PolicyName'])]
+print(json.dumps(sorted(out)))
+"#,
+        );
+        out.as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect()
+    }
+
     /// A synthetic user posting through DNS every 100 ms until stopped.
     fn user(&self, name: &str) -> User {
         self.user_with(name, &[])
@@ -246,7 +371,9 @@ impl GameDay {
             .python()
             .args(["-m", "standby_emulator.synthetic_user", "post", "--world"])
             .arg(self.emu.endpoint())
-            .args(["--hostname", HOSTNAME, "--every-ms", "100", "--run-id", name, "--out"])
+            .args(["--hostname", HOSTNAME, "--every-ms", "100", "--run-id", name, "--channel", CHANNEL])
+            .args(self.scheme())
+            .arg("--out")
             .arg(&log)
             .arg("--stop-file")
             .arg(&stop)
@@ -263,6 +390,7 @@ impl GameDay {
         c.args(["-m", "standby_emulator.synthetic_user", "check", "--compact", "--world"])
             .arg(self.emu.endpoint())
             .args(["--hostname", HOSTNAME, "--db-user", MM_DB_USER])
+            .args(self.scheme())
             .env("STANDBY_CHECK_DB_PASSWORD", MM_DB_PASSWORD)
             .args(extra);
         for l in logs {
@@ -970,4 +1098,103 @@ impl Seeded {
         self.0 ^= self.0 >> 27;
         (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
     }
+}
+
+/// A failover drill on the game day, as its users and operators see it:
+/// the whole example serving its site over HTTPS (production's site URL),
+/// a user posting through DNS the whole time, then `standby drill --channel
+/// <the user's channel> --keep` with the token of that user
+/// (`STANDBY_DRILL_TOKEN`) and the game-day world's proxy (`HTTP_PROXY`,
+/// `HTTPS_PROXY`): the report (JSON, checked against its schema) says the
+/// drill posted (201 through its own load balancer), with RTO and RPO
+/// (printed, not asserted against a clock); the drill's post is read on the
+/// copy through its load balancer and is not in production (read through
+/// DNS); the user kept posting without a failure; after `--cleanup ID`
+/// nothing drill-named is left in EC2, ELB, Auto Scaling, IAM, RDS,
+/// OpenSearch or Secrets Manager.
+#[test]
+fn a_drill_posts_on_its_copy_not_on_production_while_users_keep_posting() {
+    let mut g = GameDay::new("drill", Primary::Adopted, None);
+    g.use_https();
+    g.standin();
+    g.first_deployment(&["apply", ".", "--auto-approve"]);
+    let user = g.user("drilled");
+    user.keep_posting(Duration::from_secs(2));
+    assert_eq!(g.drill_named(), Vec::<String>::new(), "drill-named resources before any drill");
+    let proxy = g.control("GET", "/_emulator/proxy", None)["url"].as_str().unwrap().to_string();
+    let ca = g.world_ca();
+
+    let started = now();
+    g.mark("standby drill");
+    let run: Run = g
+        .cmd(&["drill", ".", "--auto-approve", "--keep", "--channel", CHANNEL, "--format", "json"])
+        .env("STANDBY_DRILL_TOKEN", MM_TOKEN)
+        .env("HTTP_PROXY", &proxy)
+        .env("HTTPS_PROXY", &proxy)
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env("STANDBY_OPENSEARCH_CA_BUNDLE", &ca)
+        .output()
+        .expect("standby drill")
+        .into();
+    let ended = now();
+    g.mark(&format!("standby drill exited {}", run.code));
+    g.keep("standby-drill", &run.all());
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    assert_eq!(run.code, 0, "standby drill:\n{}\n{}", run.all(), g.diagnose());
+    assert!(!run.all().contains(MM_TOKEN), "the token was printed");
+    assert_valid("drill-report", &run.stdout);
+    let report: Value = serde_json::from_str(&run.stdout).expect("the drill's JSON report");
+    let id = report["id"].as_str().unwrap().to_string();
+    eprintln!(
+        "game day: drill {id}: {} s in all; RTO {} s (to the {}), RPO {} s ({}); post {}; app {}",
+        report["seconds"],
+        report["rto_seconds"],
+        report["rto_to"].as_str().unwrap_or("?"),
+        report["rpo_seconds"],
+        report["rpo_detail"].as_str().unwrap_or_default(),
+        report["post"],
+        report["app"],
+    );
+    for s in report["steps"].as_array().into_iter().flatten() {
+        eprintln!("game day:   {} {} s: {}", s["id"].as_str().unwrap_or("?"), s["seconds"], s["outcome"]);
+    }
+    // What the operator sees: posted through the drill's own load balancer, RTO to that post, RPO measured.
+    assert_eq!(report["post"]["outcome"], "posted", "{report:#}");
+    let post_id = report["post"]["post_id"].as_str().expect("the drill's post id").to_string();
+    assert_eq!(report["rto_to"], "post", "{report:#}");
+    assert!(report["rto_seconds"].as_f64().is_some_and(|s| s > 0.0), "{report:#}");
+    assert!(report["rpo_seconds"].as_f64().is_some_and(|s| s >= 0.0), "RPO not measured: {report:#}");
+    let lb = report["app"]["load_balancer"].as_str().expect("the drill's load balancer").to_string();
+    assert!(lb.contains("-drill-") && lb.ends_with(".us-east-1.elb.amazonaws.com"), "{lb}");
+
+    // The copy has the drill's post (read through the drill's load balancer); production has not
+    // (read through DNS, as users reach it): the copy is apart from production.
+    let on_copy = g.read_mattermost(&lb, &format!("/api/v4/posts/{post_id}"));
+    assert_eq!(on_copy["status"], 200, "the drill's post on the copy: {on_copy}");
+    assert_eq!(on_copy["body"]["channel_id"], CHANNEL, "{on_copy}");
+    let on_production = g.read_mattermost(HOSTNAME, &format!("/api/v4/posts/{post_id}"));
+    assert_eq!(on_production["status"], 404, "the drill's post reached production: {on_production}");
+    let newest = g.read_mattermost(HOSTNAME, &format!("/api/v4/channels/{CHANNEL}/posts?per_page=200"));
+    assert_eq!(newest["status"], 200, "{newest}");
+    assert!(!newest["body"]["order"].as_array().unwrap().iter().any(|i| i == post_id.as_str()), "{newest}");
+    assert_ne!(on_copy["address"], on_production["address"], "the copy answered at production's address");
+
+    // Kept: the drill's app tier exists (the listing below sees what it must not find later).
+    let kept = g.drill_named();
+    for kind in ["ec2-instance", "load-balancer", "target-group", "auto-scaling-group", "iam-role", "rds-cluster"] {
+        assert!(kept.iter().any(|k| k.starts_with(kind)), "no kept {kind} among {kept:#?}");
+    }
+    let cleanup = g.ok(0, &["drill", ".", "--cleanup", &id]);
+    assert!(!cleanup.all().contains(MM_TOKEN));
+    let left = g.drill_named();
+    assert_eq!(left, Vec::<String>::new(), "left behind by the drill:\n{}", cleanup.all());
+
+    // What users saw: posting went on through the drill, nothing failed, nothing lost.
+    user.keep_posting(Duration::from_secs(2));
+    let log = user.stop();
+    let seen = g.check(&[&log], &["--since", &started.to_string()]);
+    figure("drill", &seen);
+    eprintln!("game day: the drill ran {:.1} s while users posted", ended - started);
+    assert_eq!(seen["failed"], 0, "users' posts failed during the drill: {seen:#}");
+    assert_nothing_lost("drill", &seen, WEST);
 }
