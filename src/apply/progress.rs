@@ -60,6 +60,11 @@ impl Progress {
         Progress { out: Mutex::new(Box::new(std::io::LineWriter::new(std::io::stdout()))) }
     }
 
+    /// On standard error (when standard output holds a report).
+    pub fn stderr() -> Self {
+        Progress { out: Mutex::new(Box::new(std::io::LineWriter::new(std::io::stderr()))) }
+    }
+
     pub fn line(&self, text: &str) {
         let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
         let _ = writeln!(out, "{text}");

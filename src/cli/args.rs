@@ -157,12 +157,19 @@ accepting the search copy's connection), and the drill's runbook is refused befo
 anything else. The database: an Aurora clone of the standby cluster (copy-on-write, its newest data; a full copy at \
 its latest restorable time when AWS refuses the clone, e.g. a secondary without instances), with one writer \
 instance. Search: a domain shaped as the standby follower follows the leader as a third follower, then its \
-followers are stopped as a failover stops the standby's, so it is writable. The drill is shown first, then run step by step by the same journaled executor as a \
+followers are stopped as a failover stops the standby's, so it is writable. The app tier: one Mattermost node of \
+the standby region's app tier module on the copies, behind its own load balancer (no DNS record; reached by its DNS \
+name with the site's hostname as Host and TLS name, through HTTPS_PROXY/HTTP_PROXY when set), with email, push, \
+webhooks, commands, previews, plugins, LDAP sync, diagnostics, the scheduler and jobs off, the files bucket \
+read-only and egress to 5432 and 443 only; the copy's database is put in a group of the drill's that admits only \
+that node. With --channel, the drill posts into that channel on the copy (STANDBY_DRILL_TOKEN: a personal access \
+token valid on production, never printed or stored) and measures RTO (drill start to that post; to serving without \
+--channel) and RPO (production's newest post in the channel just before the copy vs the copy's newest). The drill is shown first, then run step by step by the same journaled executor as a \
 failover: its record (steps, times, AWS request ids) is a state of its own beside production's \
 (<state>.drill.json, or <key>.drill in S3), never production's. A failed step is followed by the cleanup; a killed \
 drill is finished with `standby drill --cleanup ID`, which also ends a drill kept with --keep. One drill at a time: \
 a drill whose cleanup is not done must be cleaned up first.",
-        after_help = "Examples:\n  standby drill examples/mattermost-dr --plan          (show the drill, call nothing)\n  standby drill examples/mattermost-dr --auto-approve\n  standby drill examples/mattermost-dr --keep          (inspect the copies; then --cleanup ID)\n  standby drill examples/mattermost-dr --cleanup k3x9q2"
+        after_help = "Examples:\n  standby drill examples/mattermost-dr --plan          (show the drill, call nothing)\n  standby drill examples/mattermost-dr --auto-approve\n  STANDBY_DRILL_TOKEN=… standby drill examples/mattermost-dr --channel 4xp9fdt7pbgium38k2xgaadaaa --auto-approve\n  standby drill examples/mattermost-dr --keep          (inspect the copies; then --cleanup ID)\n  standby drill examples/mattermost-dr --cleanup k3x9q2"
     )]
     Drill {
         #[arg(default_value = ".")]
@@ -179,6 +186,10 @@ a drill whose cleanup is not done must be cleaned up first.",
         /// Delete what drill ID made (after a kill, a failure or --keep), resuming its cleanup
         #[arg(long, value_name = "ID")]
         cleanup: Option<String>,
+        /// Post into this Mattermost channel (its id) on the copy, and measure RTO to that post and RPO
+        /// (token: STANDBY_DRILL_TOKEN)
+        #[arg(long, value_name = "CHANNEL_ID", conflicts_with = "cleanup")]
+        channel: Option<String>,
         /// Skip the interactive `yes`
         #[arg(long)]
         auto_approve: bool,

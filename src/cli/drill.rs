@@ -23,6 +23,7 @@ pub struct Ask<'a> {
     pub plan_only: bool,
     pub keep: bool,
     pub cleanup: Option<&'a str>,
+    pub channel: Option<&'a str>,
     pub auto_approve: bool,
     pub format: Format,
 }
@@ -119,6 +120,17 @@ pub async fn drill(s: &Settings, dir: &Path, ask: &Ask<'_>, vars: &VarArgs) -> R
         regions.iter().find(|(_, r)| r.as_str() == aws).map(|(n, _)| n.clone()).unwrap_or_else(|| aws.to_string())
     };
     let (from, to) = (name_of(&src.active_region), name_of(&src.region));
+    // The standby region's app tier, as the configuration calls it: the drill runs one node of it.
+    let tier = match drill::app::spec(&loaded, &st, &src.region) {
+        Ok(spec) => Some(drill::Tier { spec, channel: ask.channel.map(str::to_string) }),
+        Err(e) if ask.channel.is_some() => {
+            return Err(Error::Usage(format!("--channel: the drill can run no app tier to post through: {e}")));
+        }
+        Err(e) => {
+            eprintln!("Note: the drill copies the data only: {e}");
+            None
+        }
+    };
 
     // Credentials once, before anything (a drill calls AWS; its --plan does not).
     super::ensure_credentials(&s.aws, !ask.plan_only).await?;
@@ -142,7 +154,7 @@ pub async fn drill(s: &Settings, dir: &Path, ask: &Ask<'_>, vars: &VarArgs) -> R
                 // Kept, or not the last one: its names are the drill id's.
                 _ => {
                     forget_run(&mut rec);
-                    drill::runbook(&src, &prefix, id, &from, &to)
+                    drill::runbook(&src, &prefix, id, &from, &to, tier.as_ref())
                 }
             };
             (id.to_string(), drill::cleanup_only(rb))
@@ -158,7 +170,10 @@ pub async fn drill(s: &Settings, dir: &Path, ask: &Ask<'_>, vars: &VarArgs) -> R
             // A new run record: the executor must not take the last drill's steps for this one's.
             forget_run(&mut rec);
             let id = drill::new_id();
-            let mut rb = drill::runbook(&src, &prefix, &id, &from, &to);
+            if tier.is_some() {
+                drill::app::lb_name(&drill::name(&prefix, &id)).map_err(Error::Usage)?;
+            }
+            let mut rb = drill::runbook(&src, &prefix, &id, &from, &to, tier.as_ref());
             if ask.keep {
                 rb.steps.retain(|s| !matches!(s.action, StepAction::DrillCleanup { .. }));
             }
@@ -195,6 +210,25 @@ pub async fn drill(s: &Settings, dir: &Path, ask: &Ask<'_>, vars: &VarArgs) -> R
     }
     // The standby follower's sign-in (the search copy shares its master user), from the configuration.
     let secrets = crate::load::secrets::with_borrowed(&loaded.secrets, &st);
+    let progress = std::sync::Arc::new(if to_stdout {
+        crate::apply::progress::Progress::stdout()
+    } else {
+        crate::apply::progress::Progress::stderr()
+    });
+    let session = drill::Session {
+        aws: s.aws.clone(),
+        progress,
+        token: std::env::var(drill::ENV_TOKEN).ok().filter(|t| !t.trim().is_empty()),
+        channel: ask.channel.map(str::to_string),
+        site_url: tier.as_ref().map(drill::Tier::site_url),
+    };
+    if ask.channel.is_some() && session.token.is_none() && ask.cleanup.is_none() {
+        return Err(Error::Usage(format!(
+            "--channel needs {}: a Mattermost personal access token of a production user or bot (the copy holds \
+             production's tokens); it is never printed or stored",
+            drill::ENV_TOKEN
+        )));
+    }
     let exec = Executor {
         aws: &s.aws,
         backend: &*backend,
@@ -206,6 +240,7 @@ pub async fn drill(s: &Settings, dir: &Path, ask: &Ask<'_>, vars: &VarArgs) -> R
         down: None,
         changes: None,
         unplanned: None,
+        drill: Some(&session),
     };
     say(&format!("\nDrill {id} (its record: {})\n", backend.location()));
     let started = crate::drift::now_rfc3339();
@@ -233,7 +268,7 @@ pub async fn drill(s: &Settings, dir: &Path, ask: &Ask<'_>, vars: &VarArgs) -> R
     };
     let figures = record(&mut rec, &id, &src.region, started, outcome, t0.elapsed().as_secs());
     crate::state::backend::write(&*backend, &mut rec).await?;
-    let kept = if ask.keep { made(&rb) } else { Vec::new() };
+    let kept = if ask.keep { [made(&rb), drill::app::made(&rec)].concat() } else { Vec::new() };
     let run = rec.roles.as_ref().and_then(|r| r.run.as_ref());
     let report = drill::report::build(&figures, run, &problems, kept);
     match ask.format {

@@ -253,6 +253,7 @@ pub async fn failover(s: &Settings, dir: &Path, to: &str, how: How, vars: &VarAr
             parallelism: opts.parallelism,
         }),
         unplanned: unplanned.clone(),
+        drill: None,
     };
     println!();
     let ended = exec.run(&rb, &mut st).await.map_err(|e| Error::Apply(vec![e.to_string()]))?;

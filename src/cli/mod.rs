@@ -93,12 +93,13 @@ async fn dispatch(cli: Cli) -> Result<u8, Error> {
             let how = failover::How { allow_data_loss, skip_preconditions, auto_approve };
             failover::failover(&s, &dir, &to, how, &vars).await
         }
-        Command::Drill { dir, to, plan, keep, cleanup, auto_approve, format, vars } => {
+        Command::Drill { dir, to, plan, keep, cleanup, channel, auto_approve, format, vars } => {
             let ask = drill::Ask {
                 to: to.as_deref(),
                 plan_only: plan,
                 keep,
                 cleanup: cleanup.as_deref(),
+                channel: channel.as_deref(),
                 auto_approve,
                 format,
             };

@@ -303,6 +303,7 @@ pub async fn apply(
             progress: &print,
             down: None,
             unplanned: None,
+            drill: None,
             changes: Some(switchover::changes::Changes {
                 loaded: &loaded,
                 plan: &plan,

@@ -226,7 +226,7 @@ pub async fn delete(
     Ok(Did { outcome, request_ids: ids })
 }
 
-async fn describe_cluster(
+pub(crate) async fn describe_cluster(
     aws: &Aws,
     region: &str,
     id: &str,

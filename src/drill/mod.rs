@@ -23,7 +23,10 @@
 //! falls back to a full-copy restore at `LatestRestorableTime`, said in the
 //! outcome (docs/drill.md, "The database copy").
 
+pub mod app;
 pub mod db;
+pub mod http;
+pub mod measure;
 pub mod report;
 pub mod search;
 
@@ -38,6 +41,9 @@ pub const TAG: &str = "standby-drill";
 pub const DB_COPY: &str = "drill.db-copy";
 pub const SEARCH_COPY: &str = "drill.search-copy";
 pub const SEARCH_WRITABLE: &str = "drill.search-writable";
+pub const APP: &str = "drill.app";
+pub const SERVING: &str = "drill.serving";
+pub const POST: &str = "drill.post";
 pub const CLEANUP: &str = "drill.cleanup";
 
 /// The instance class of the copy when the standby cluster has none to copy.
@@ -77,6 +83,35 @@ pub fn valid_id(id: &str) -> Result<(), DrillError> {
 /// The name every drill resource starts with.
 pub fn name(prefix: &str, id: &str) -> String {
     format!("{prefix}-drill-{id}")
+}
+
+/// `STANDBY_DRILL_TOKEN`: a Mattermost personal access token (of a
+/// production user or bot: the copy holds production's tokens) for the
+/// drill's reads and its post. Never printed, logged or stored.
+pub const ENV_TOKEN: &str = "STANDBY_DRILL_TOKEN";
+
+/// The app tier a drill runs on its copies, and the channel it posts to.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tier {
+    pub spec: app::Spec,
+    pub channel: Option<String>,
+}
+
+impl Tier {
+    /// The site's URL, as users reach production.
+    pub fn site_url(&self) -> String {
+        self.spec.inputs.get("site_url").and_then(|v| v.as_str()).unwrap_or_default().to_string()
+    }
+}
+
+/// What the executor's drill steps need at run time (never stored).
+pub struct Session {
+    pub aws: std::sync::Arc<crate::aws::Aws>,
+    pub progress: std::sync::Arc<crate::apply::progress::Progress>,
+    pub token: Option<String>,
+    pub channel: Option<String>,
+    /// Production's site URL (the standby app tier's `site_url`).
+    pub site_url: Option<String>,
 }
 
 /// What a failover to the standby region would promote, as the state has it.
@@ -173,7 +208,7 @@ pub fn source(st: &State, to_region: Option<&str>) -> Result<Source, DrillError>
 
 /// The drill's runbook: the database copied in the standby region, then
 /// everything the drill made deleted. `from`/`to` are the region names.
-pub fn runbook(src: &Source, prefix: &str, id: &str, from: &str, to: &str) -> Runbook {
+pub fn runbook(src: &Source, prefix: &str, id: &str, from: &str, to: &str, tier: Option<&Tier>) -> Runbook {
     let copy = name(prefix, id);
     let instance = format!("{copy}-1");
     let class = src.instance_class.clone().unwrap_or_else(|| DEFAULT_INSTANCE_CLASS.to_string());
@@ -235,16 +270,61 @@ pub fn runbook(src: &Source, prefix: &str, id: &str, from: &str, to: &str) -> Ru
         ));
         domains.push(copy.clone());
     }
+    if let Some(tier) = tier {
+        let site = tier.site_url();
+        steps.push(Step::new(
+            APP,
+            format!(
+                "App tier: {copy}, one Mattermost node of {} on the copies, behind its own load balancer (no DNS \
+                 record), outbound notifications, integrations, scheduler and jobs off, the standby bucket \
+                 read-only, egress only to 5432 and 443; the database copy put in {copy}-db, which admits only it",
+                tier.spec.module.rsplit('/').next().unwrap_or_default()
+            ),
+            &[src.region.as_str()],
+            StepAction::DrillApp {
+                module: tier.spec.module.clone(),
+                inputs: tier.spec.inputs.clone(),
+                name: copy.clone(),
+                search: domains.first().cloned(),
+                drill: id.to_string(),
+            },
+        ));
+        steps.push(Step::new(
+            SERVING,
+            format!("Serving: {copy}'s node in service and healthy, /api/v4/system/ping 200 through its load balancer as {site}"),
+            &[src.region.as_str()],
+            StepAction::DrillServing { site_url: site.clone(), drill: id.to_string() },
+        ));
+        steps.push(Step::new(
+            POST,
+            match &tier.channel {
+                Some(c) => format!("Post: a message into channel {c} through {copy}'s load balancer (the copy only)"),
+                None => "Post: skipped (no --channel): the recovery time is measured to serving".to_string(),
+            },
+            &[src.region.as_str()],
+            StepAction::DrillPost { site_url: site, channel: tier.channel.clone(), drill: id.to_string() },
+        ));
+    }
     let what = if domains.is_empty() {
         String::new()
     } else {
         format!("; the search copy {copy}: its connection deleted, then the domain")
     };
+    let (app, app_what) = match tier {
+        Some(_) => (true, format!("{copy}'s app tier removed (EC2, load balancer, Auto Scaling, IAM), then ")),
+        None => (false, String::new()),
+    };
     steps.push(Step::new(
         CLEANUP,
-        format!("Cleanup: {instance} deleted, then {copy} (no final snapshot: it is a copy){what}"),
+        format!("Cleanup: {app_what}{instance} deleted, then {copy} (no final snapshot: it is a copy){what}"),
         &[src.region.as_str()],
-        StepAction::DrillCleanup { clusters: vec![copy], instances: vec![instance], domains, drill: id.to_string() },
+        StepAction::DrillCleanup {
+            clusters: vec![copy],
+            instances: vec![instance],
+            domains,
+            drill: id.to_string(),
+            app,
+        },
     ));
     Runbook {
         mode: "drill".into(),
@@ -275,6 +355,11 @@ fn changes(action: &StepAction) -> Result<Vec<String>, String> {
         // drill's connection, never an index, setting or user of the leader.
         StepAction::DrillSearchCopy { copy, .. } => vec![copy.clone()],
         StepAction::DrillSearchWritable { copy, .. } => vec![copy.clone()],
+        // Everything it makes is named `name` or `name-…` (the module names
+        // all from its prefix); the database copy is put in the drill's group.
+        StepAction::DrillApp { name, .. } => vec![name.clone()],
+        // Reads, and a post on the copy (Mattermost's, not AWS's).
+        StepAction::DrillServing { .. } | StepAction::DrillPost { .. } => Vec::new(),
         StepAction::SearchStopFollowers { domain, .. } => vec![domain.clone()],
         StepAction::AppServing { .. } => Vec::new(),
         StepAction::Readiness { .. } => Vec::new(),
@@ -386,7 +471,7 @@ mod tests {
     #[test]
     fn everything_the_drill_changes_is_named_for_it() {
         let src = source(&state(), None).unwrap();
-        let rb = runbook(&src, "mattermost-dr", "ab12cd", "primary", "secondary");
+        let rb = runbook(&src, "mattermost-dr", "ab12cd", "primary", "secondary", None);
         assert_eq!(rb.mode, "drill");
         assert_eq!(rb.steps.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), vec![DB_COPY, CLEANUP]);
         assert!(rb.steps.iter().all(|s| s.needs == vec!["us-east-1".to_string()]), "never the active region");
@@ -420,7 +505,7 @@ mod tests {
         assert_ne!(id, new_id());
         assert!(valid_id("AB12CD").is_err() && valid_id("ab12c").is_err() && valid_id("ab-2cd").is_err());
         assert!(name("mattermost-dr", &id).len() <= 28, "an OpenSearch domain name has at most 28 characters");
-        let rb = runbook(&source(&state(), None).unwrap(), "mattermost-dr", &id, "primary", "secondary");
+        let rb = runbook(&source(&state(), None).unwrap(), "mattermost-dr", &id, "primary", "secondary", None);
         let c = cleanup_only(rb);
         assert_eq!(c.steps.len(), 1);
         assert_eq!(c.steps[0].id, CLEANUP);
@@ -437,7 +522,7 @@ mod tests {
             indices: vec!["channels".into()],
             rules: vec![("posts".into(), "posts*".into())],
         });
-        let rb = runbook(&src, "mattermost-dr", "ab12cd", "primary", "secondary");
+        let rb = runbook(&src, "mattermost-dr", "ab12cd", "primary", "secondary", None);
         let ids: Vec<&str> = rb.steps.iter().map(|s| s.id.as_str()).collect();
         assert_eq!(ids, vec![DB_COPY, SEARCH_COPY, SEARCH_WRITABLE, CLEANUP]);
         check_targets(&rb, "mattermost-dr", "ab12cd").unwrap();

@@ -8,7 +8,7 @@ use crate::state::roles::{DrillRecord, Run};
 use serde::Serialize;
 
 /// The JSON report's format version: fields are only added within 1.x.
-pub const FORMAT_VERSION: &str = "1.0";
+pub const FORMAT_VERSION: &str = "1.1";
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Report {
@@ -29,6 +29,95 @@ pub struct Report {
     pub problems: Vec<String>,
     /// What the drill left running (`--keep`), by name.
     pub kept: Vec<String>,
+    /// The drill's app tier as reached (none without one).
+    pub app: Option<App>,
+    /// The post on the copy.
+    pub post: Post,
+    /// Recovery time: drill start to the first successful post on the copy
+    /// (`rto_to` "post"), or to its serving without a channel ("serving");
+    /// null when neither happened.
+    pub rto_seconds: Option<f64>,
+    pub rto_to: Option<String>,
+    /// Recovery point: production's newest post when the copy was taken
+    /// minus the copy's newest, in seconds (0.0: the copy has production's
+    /// newest); null when not measured, `rpo_detail` says why.
+    pub rpo_seconds: Option<f64>,
+    pub rpo_detail: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct App {
+    pub load_balancer: String,
+    pub url: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Post {
+    /// `posted`, `skipped` or `failed`.
+    pub outcome: String,
+    pub post_id: Option<String>,
+    pub detail: String,
+}
+
+/// RTO, RPO, the app and the post from a run's measures and events.
+fn figures(run: Option<&Run>) -> (Option<App>, Post, Option<f64>, Option<String>, Option<f64>, String) {
+    let m = |k: &str| run.and_then(|r| r.measures.get(k));
+    let num = |k: &str| m(k).and_then(|v| v.as_u64());
+    let app = m("lb_dns").and_then(|v| v.as_str()).map(|dns| App {
+        load_balancer: dns.to_string(),
+        url: m("url").and_then(|v| v.as_str()).unwrap_or_default().to_string(),
+    });
+    let step_outcome = |id: &str| {
+        run.and_then(|r| r.events.iter().rev().find(|e| e.step == id)).map(|e| e.outcome.clone())
+    };
+    let post = match m("post") {
+        Some(p) => Post {
+            outcome: p.get("outcome").and_then(|v| v.as_str()).unwrap_or("failed").to_string(),
+            post_id: p.get("post_id").and_then(|v| v.as_str()).map(str::to_string),
+            detail: p.get("detail").and_then(|v| v.as_str()).unwrap_or_default().to_string(),
+        },
+        None => Post {
+            outcome: if step_outcome(super::POST).is_some() { "failed" } else { "skipped" }.to_string(),
+            post_id: None,
+            detail: step_outcome(super::POST).unwrap_or_else(|| "the drill did not reach its post step".into()),
+        },
+    };
+    let started = num("started_ms");
+    let (end, to) = match (num("posted_ms"), num("serving_ms")) {
+        (Some(p), _) => (Some(p), Some("post")),
+        (None, Some(s)) if post.outcome == "skipped" => (Some(s), Some("serving")),
+        _ => (None, None),
+    };
+    let rto = match (started, end) {
+        (Some(a), Some(b)) => Some(b.saturating_sub(a) as f64 / 1000.0),
+        _ => None,
+    };
+    let rto_to = rto.and(to).map(str::to_string);
+    let (rpo, detail) = match (m("production_newest"), m("copy_newest")) {
+        (Some(p), _) if p.get("error").is_some() => {
+            (None, format!("not measured: {}", p["error"].as_str().unwrap_or_default()))
+        }
+        (_, Some(c)) if c.get("error").is_some() => {
+            (None, format!("not measured: {}", c["error"].as_str().unwrap_or_default()))
+        }
+        (Some(p), Some(c)) => {
+            let (pa, ca) = (p["create_at"].as_i64().unwrap_or(0), c["create_at"].as_i64().unwrap_or(0));
+            let secs = (pa - ca).max(0) as f64 / 1000.0;
+            let detail = if secs == 0.0 {
+                format!("the copy shows production's newest post ({})", p["id"].as_str().unwrap_or("none"))
+            } else {
+                format!(
+                    "production's newest post {} is missing from the copy, whose newest ({}) is {secs:.3}s older",
+                    p["id"].as_str().unwrap_or("?"),
+                    c["id"].as_str().unwrap_or("none")
+                )
+            };
+            (Some(secs), detail)
+        }
+        (Some(_), None) => (None, "not measured: the copy did not serve".into()),
+        (None, _) => (None, "not measured: no channel to read (--channel)".into()),
+    };
+    (app, post, rto, rto_to, rpo, detail)
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -55,6 +144,7 @@ pub fn build(record: &DrillRecord, run: Option<&Run>, problems: &[String], kept:
                 .collect()
         })
         .unwrap_or_default();
+    let (app, post, rto_seconds, rto_to, rpo_seconds, rpo_detail) = figures(run);
     Report {
         format_version: FORMAT_VERSION,
         standby_version: env!("CARGO_PKG_VERSION"),
@@ -68,6 +158,12 @@ pub fn build(record: &DrillRecord, run: Option<&Run>, problems: &[String], kept:
         steps,
         problems: problems.to_vec(),
         kept,
+        app,
+        post,
+        rto_seconds,
+        rto_to,
+        rpo_seconds,
+        rpo_detail,
     }
 }
 

@@ -65,7 +65,7 @@ fn os_error<E: std::fmt::Debug>(call: &str, e: E) -> KindError {
     KindError::Failed(format!("{call}: {e:?}"))
 }
 
-async fn describe(aws: &Aws, region: &str, name: &str) -> Result<Option<DomainStatus>, KindError> {
+pub(crate) async fn describe(aws: &Aws, region: &str, name: &str) -> Result<Option<DomainStatus>, KindError> {
     match aws.opensearch(region).await.describe_domain().domain_name(name).send().await {
         Ok(o) => Ok(o.domain_status().cloned().filter(|d| d.deleted() != Some(true))),
         Err(e) if is_gone(&e, GONE) => Ok(None),

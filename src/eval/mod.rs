@@ -69,6 +69,11 @@ impl Scope {
     pub fn root_vars(&self) -> BTreeMap<String, Sv> {
         self.vars.first().map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
     }
+
+    /// A module's variables evaluated so far (what its call passed, defaults included).
+    pub fn module_vars(&self, module: usize) -> BTreeMap<String, Sv> {
+        self.vars.get(module).map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
+    }
 }
 
 /// One resource instance as the configuration wants it.

@@ -74,6 +74,14 @@ static SCHEMA: Schema = Schema {
         )
         .plain(),
         Prop::optional(
+            "overrides",
+            Type::Map(&Type::String),
+            "Settings put over `environment` (MM_… → value), e.g. a drill's silent settings. The checks across \
+             regions (cluster names, one job scheduler) read `environment` only: overrides are for a copy that \
+             runs apart.",
+        )
+        .plain(),
+        Prop::optional(
             "mattermost_version",
             Type::String,
             "The Mattermost version the nodes run (e.g. `9.11`): settings it does not have yet are refused, as \
@@ -96,6 +104,13 @@ static SCHEMA: Schema = Schema {
 
 fn map<'a>(attrs: &'a Attrs, key: &str) -> BTreeMap<&'a str, &'a Value> {
     attrs.get(key).and_then(Value::as_map).map(|m| m.iter().map(|(k, v)| (k.as_str(), v)).collect()).unwrap_or_default()
+}
+
+/// The settings the nodes get: `environment` with `overrides` put over it.
+fn settings(attrs: &Attrs) -> BTreeMap<&str, &Value> {
+    let mut out = map(attrs, "environment");
+    out.extend(map(attrs, "overrides"));
+    out
 }
 
 /// Single-quoted for bash.
@@ -300,7 +315,7 @@ impl Kind for MattermostConfig {
 
     fn validate(&self, props: &Attrs) -> Vec<PropProblem> {
         let mut out = Vec::new();
-        let (environment, secrets) = (map(props, "environment"), map(props, "secrets"));
+        let (environment, secrets) = (settings(props), map(props, "secrets"));
         for (name, v) in &environment {
             let at = format!("environment.{name}");
             if let Some(m) = mattermost::check_name(name) {
@@ -434,7 +449,7 @@ impl Kind for MattermostConfig {
     }
 
     fn derive(&self, planned: &mut Attrs) {
-        let (environment, secrets) = (map(planned, "environment"), map(planned, "secrets"));
+        let (environment, secrets) = (settings(planned), map(planned, "secrets"));
         let r = rendered(&environment, &secrets);
         let known = !environment.values().chain(secrets.values()).any(|v| v.has_unknown())
             && !planned.get("env_file").is_some_and(Value::has_unknown)

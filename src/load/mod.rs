@@ -132,6 +132,27 @@ pub fn root_variables(loaded: &Loaded) -> BTreeMap<String, Value> {
     scope.root_vars().into_iter().map(|(k, v)| (k, v.value)).collect()
 }
 
+/// The variables of the module called at `path` (e.g. `["app_secondary"]`)
+/// as the configuration gives them on `state`, computed values as recorded,
+/// without calling AWS; sensitive ones left out. `None`: no such module.
+pub fn module_inputs(loaded: &Loaded, state: &crate::state::State, path: &[String]) -> Option<BTreeMap<String, Value>> {
+    let idx = loaded.tree.modules.iter().position(|m| m.path == path)?;
+    let ev = loaded.evaluator();
+    let mut scope = Scope::new(loaded.tree.modules.len());
+    for &id in &loaded.graph.order {
+        if let Ok(NodeOut::Instances(exp, instances)) = ev.eval_node(id, &mut scope) {
+            let mut block = BTreeMap::new();
+            for d in instances {
+                let prior = state.resources.get(&d.addr).filter(|p| p.status == crate::state::Status::Ready);
+                let diffed = crate::plan::diff::diff(&d, prior, state);
+                block.insert(d.addr.key.clone(), Inst { attrs: diffed.planned, sensitive: diffed.sensitive });
+            }
+            ev.set_block(&mut scope, id, exp, block);
+        }
+    }
+    Some(scope.module_vars(idx).into_iter().filter(|(_, v)| !v.sensitive).map(|(k, v)| (k, v.value)).collect())
+}
+
 /// Evaluates every resource instance as if creating from scratch (computed
 /// values unknown): each one as configured, with its planned attributes.
 pub fn instances(loaded: &Loaded) -> (Vec<(Desired, Attrs)>, Diagnostics) {

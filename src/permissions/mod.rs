@@ -365,6 +365,25 @@ pub const DRILL_CALLS: &[Call] = calls![
     opensearch: CreateDomain = ["es:CreateDomain", "es:AddTags"];
     opensearch: CreateOutboundConnection; opensearch: AcceptInboundConnection;
     opensearch: DeleteOutboundConnection; opensearch: DeleteDomain;
+    // The copy put in the drill's database group (crate::drill::app).
+    rds: ModifyDBCluster;
+];
+
+/// The kinds of the drill's app tier (`crate::drill::app`): their reads
+/// and writes are the drill's too, scoped by [`DRILL`].
+pub const DRILL_APP_KINDS: &[&str] = &[
+    "aws_security_group",
+    "aws_vpc_security_group_ingress_rule",
+    "aws_vpc_security_group_egress_rule",
+    "aws_iam_role",
+    "aws_iam_role_policy",
+    "aws_iam_instance_profile",
+    "aws_launch_template",
+    "aws_autoscaling_group",
+    "aws_lb",
+    "aws_lb_target_group",
+    "aws_lb_listener",
+    "standby_managed_prefix_list",
 ];
 
 /// One statement of a generated policy.
@@ -374,11 +393,25 @@ pub struct Statement {
     pub resources: &'static [&'static str],
     /// Only for requests carrying the drill's tag (`aws:RequestTag/standby-drill`).
     pub drill_tag: bool,
+    /// Only on resources that carry the drill's tag (`aws:ResourceTag/standby-drill`):
+    /// EC2's ARNs hold ids, not names.
+    pub drill_resource_tag: bool,
 }
 
 /// What a drill's names look like in ARNs.
 const DRILL_NAMES: &[&str] =
     &["arn:aws:rds:*:*:cluster:*-drill-*", "arn:aws:rds:*:*:db:*-drill-*", "arn:aws:es:*:*:domain/*-drill-*"];
+
+/// The drill's app tier by name in ARNs: IAM, load balancing, Auto Scaling
+/// (Service Authorization Reference, each service's resource types).
+const DRILL_APP_NAMES: &[&str] = &[
+    "arn:aws:iam::*:role/*-drill-*",
+    "arn:aws:iam::*:instance-profile/*-drill-*",
+    "arn:aws:elasticloadbalancing:*:*:loadbalancer/app/*-drill-*/*",
+    "arn:aws:elasticloadbalancing:*:*:targetgroup/*-drill-*/*",
+    "arn:aws:elasticloadbalancing:*:*:listener/app/*-drill-*/*/*",
+    "arn:aws:autoscaling:*:*:autoScalingGroup:*:autoScalingGroupName/*-drill-*",
+];
 
 /// The drill role's statements: reads anywhere; copies made anywhere (a
 /// restore is authorised on its source cluster, subnet group and parameter
@@ -400,6 +433,7 @@ pub const DRILL: &[Statement] = &[
         ],
         resources: &["*"],
         drill_tag: false,
+        drill_resource_tag: false,
     },
     Statement {
         sid: "StandbyDrillCopy",
@@ -411,13 +445,124 @@ pub const DRILL: &[Statement] = &[
         ],
         resources: &["*"],
         drill_tag: false,
+        drill_resource_tag: false,
     },
-    Statement { sid: "StandbyDrillTags", actions: &["rds:AddTagsToResource"], resources: &["*"], drill_tag: true },
+    Statement {
+        sid: "StandbyDrillTags",
+        actions: &["rds:AddTagsToResource"],
+        resources: &["*"],
+        drill_tag: true,
+        drill_resource_tag: false,
+    },
     Statement {
         sid: "StandbyDrillLeaderAcceptance",
         actions: &["es:AcceptInboundConnection"],
         resources: &["*"],
         drill_tag: false,
+        drill_resource_tag: false,
+    },
+    // The app tier's reads, anywhere.
+    Statement {
+        sid: "StandbyDrillAppRead",
+        actions: &[
+            "autoscaling:DescribeAutoScalingGroups",
+            "autoscaling:DescribeInstanceRefreshes",
+            "ec2:DescribeLaunchTemplateVersions",
+            "ec2:DescribeLaunchTemplates",
+            "ec2:DescribeManagedPrefixLists",
+            "ec2:DescribeSecurityGroupRules",
+            "ec2:DescribeSecurityGroups",
+            "ec2:DescribeSubnets",
+            "ec2:DescribeVpcs",
+            "elasticloadbalancing:DescribeListeners",
+            "elasticloadbalancing:DescribeLoadBalancers",
+            "elasticloadbalancing:DescribeTags",
+            "elasticloadbalancing:DescribeTargetGroups",
+            "elasticloadbalancing:DescribeTargetHealth",
+            "iam:GetInstanceProfile",
+            "iam:GetRole",
+            "iam:GetRolePolicy",
+        ],
+        resources: &["*"],
+        drill_tag: false,
+        drill_resource_tag: false,
+    },
+    // EC2 names its groups and templates by id: made anywhere with the
+    // drill's tag at creation, and its nodes launched by its group
+    // (RunInstances is authorised on the subnet, image, groups and the
+    // instance alike: AWS's Auto Scaling guide, "Launch template support").
+    Statement {
+        sid: "StandbyDrillAppMakeEc2",
+        actions: &["ec2:CreateLaunchTemplate", "ec2:CreateSecurityGroup", "ec2:CreateTags", "ec2:RunInstances"],
+        resources: &["*"],
+        drill_tag: false,
+        drill_resource_tag: false,
+    },
+    // Then changed and deleted only while they carry the drill's tag.
+    Statement {
+        sid: "StandbyDrillAppOwnEc2",
+        actions: &[
+            "ec2:AuthorizeSecurityGroupEgress",
+            "ec2:AuthorizeSecurityGroupIngress",
+            "ec2:CreateLaunchTemplateVersion",
+            "ec2:DeleteLaunchTemplate",
+            "ec2:DeleteSecurityGroup",
+            "ec2:DeleteTags",
+            "ec2:ModifyLaunchTemplate",
+            "ec2:RevokeSecurityGroupEgress",
+            "ec2:RevokeSecurityGroupIngress",
+            "ec2:UpdateSecurityGroupRuleDescriptionsEgress",
+            "ec2:UpdateSecurityGroupRuleDescriptionsIngress",
+        ],
+        resources: &["*"],
+        drill_tag: false,
+        drill_resource_tag: true,
+    },
+    // IAM, load balancing and Auto Scaling name theirs in the ARN: only
+    // the drill's names, the node role passed only to the drill's nodes.
+    Statement {
+        sid: "StandbyDrillAppOwn",
+        actions: &[
+            "autoscaling:AttachLoadBalancerTargetGroups",
+            "autoscaling:CancelInstanceRefresh",
+            "autoscaling:CreateAutoScalingGroup",
+            "autoscaling:CreateOrUpdateTags",
+            "autoscaling:DeleteAutoScalingGroup",
+            "autoscaling:DeleteTags",
+            "autoscaling:DetachLoadBalancerTargetGroups",
+            "autoscaling:StartInstanceRefresh",
+            "autoscaling:UpdateAutoScalingGroup",
+            "elasticloadbalancing:AddTags",
+            "elasticloadbalancing:CreateListener",
+            "elasticloadbalancing:CreateLoadBalancer",
+            "elasticloadbalancing:CreateTargetGroup",
+            "elasticloadbalancing:DeleteListener",
+            "elasticloadbalancing:DeleteLoadBalancer",
+            "elasticloadbalancing:DeleteTargetGroup",
+            "elasticloadbalancing:ModifyListener",
+            "elasticloadbalancing:ModifyTargetGroup",
+            "elasticloadbalancing:RemoveTags",
+            "elasticloadbalancing:SetSecurityGroups",
+            "elasticloadbalancing:SetSubnets",
+            "iam:AddRoleToInstanceProfile",
+            "iam:CreateInstanceProfile",
+            "iam:CreateRole",
+            "iam:DeleteInstanceProfile",
+            "iam:DeleteRole",
+            "iam:DeleteRolePolicy",
+            "iam:PassRole",
+            "iam:PutRolePolicy",
+            "iam:RemoveRoleFromInstanceProfile",
+            "iam:TagInstanceProfile",
+            "iam:TagRole",
+            "iam:UntagInstanceProfile",
+            "iam:UntagRole",
+            "iam:UpdateAssumeRolePolicy",
+            "iam:UpdateRole",
+        ],
+        resources: DRILL_APP_NAMES,
+        drill_tag: false,
+        drill_resource_tag: false,
     },
     Statement {
         sid: "StandbyDrillOwn",
@@ -427,9 +572,11 @@ pub const DRILL: &[Statement] = &[
             "es:DeleteOutboundConnection",
             "rds:DeleteDBCluster",
             "rds:DeleteDBInstance",
+            "rds:ModifyDBCluster",
         ],
         resources: DRILL_NAMES,
         drill_tag: false,
+        drill_resource_tag: false,
     },
 ];
 
@@ -552,14 +699,15 @@ mod tests {
     #[test]
     fn the_drill_role_grants_its_calls_and_deletes_only_drill_names() {
         let granted: BTreeSet<&str> = DRILL.iter().flat_map(|s| s.actions.iter().copied()).collect();
-        for c in DRILL_CALLS {
+        let app = DRILL_APP_KINDS.iter().filter_map(|k| of_kind(k)).flat_map(|k| k.read.iter().chain(k.write));
+        for c in DRILL_CALLS.iter().chain(app) {
             for a in c.actions() {
                 assert!(granted.contains(a.as_str()), "{a} of {} is not granted", c.operation);
             }
         }
         for st in DRILL {
-            if st.actions.iter().any(|a| a.contains(":Delete")) {
-                assert!(st.resources.iter().all(|r| r.ends_with("*-drill-*")), "{}: {:?}", st.sid, st.resources);
+            if st.actions.iter().any(|a| a.contains(":Delete")) && !st.drill_resource_tag {
+                assert!(st.resources.iter().all(|r| r.contains("*-drill-*")), "{}: {:?}", st.sid, st.resources);
             }
         }
     }

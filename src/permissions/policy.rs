@@ -111,6 +111,9 @@ fn drill_statements() -> Vec<Json> {
             if c.drill_tag {
                 st["Condition"] = json!({"Null": {format!("aws:RequestTag/{}", crate::drill::TAG): "false"}});
             }
+            if c.drill_resource_tag {
+                st["Condition"] = json!({"Null": {format!("aws:ResourceTag/{}", crate::drill::TAG): "false"}});
+            }
             st
         })
         .collect()

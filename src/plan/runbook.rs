@@ -258,7 +258,20 @@ pub enum StepAction {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         domains: Vec<String>,
         drill: String,
+        /// The app tier on the drill's record: removed first (its database
+        /// group last, once the copy is gone).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        app: bool,
     },
+    /// Drill: the app tier of one node on the copies (`crate::drill::app`):
+    /// `module` called with `inputs` (the standby region's, as configured),
+    /// named `name`, on the database copy `name` and the search copy.
+    DrillApp { module: String, inputs: serde_json::Map<String, serde_json::Value>, name: String, search: Option<String>, drill: String },
+    /// Drill: its node in service, its target healthy, and Mattermost's
+    /// ping answering 200 through its load balancer as `site_url`.
+    DrillServing { site_url: String, drill: String },
+    /// Drill: a post through its load balancer into `channel` (none: skipped).
+    DrillPost { site_url: String, channel: Option<String>, drill: String },
 }
 
 /// An index and its document count (`None`: not readable when planned).
@@ -340,6 +353,7 @@ mod tests {
                 instances: vec!["p-drill-ab12cd-1".into()],
                 domains: vec!["p-drill-ab12cd".into()],
                 drill: "ab12cd".into(),
+                app: true,
             },
         ];
         let steps: Vec<Step> = actions

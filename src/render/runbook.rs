@@ -79,6 +79,19 @@ pub(super) fn detail(step: &Step) -> Option<String> {
         )),
         StepAction::DrillSearchWritable { .. } => Some("the failover's own stop, on the copy only".into()),
         StepAction::DrillCleanup { .. } => Some("runs after a failure too; what is already gone is skipped".into()),
+        StepAction::DrillApp { drill, .. } => Some(format!(
+            "tagged standby-drill={drill}; planned and applied on the drill's record (journaled: a kill keeps what it \
+             made on record); the copies' endpoints read from AWS when it runs"
+        )),
+        StepAction::DrillServing { .. } => {
+            Some("observed: the node in service, its target healthy, then the ping; progress while it waits".into())
+        }
+        StepAction::DrillPost { channel, .. } => Some(match channel {
+            Some(_) => "STANDBY_DRILL_TOKEN's user posts; a lost answer is looked for before another try, never \
+                        posted twice"
+                .into(),
+            None => "RTO is then measured to serving".into(),
+        }),
     };
     // During a failover: what happens while the region it needs is down.
     let pending = match (&step.meanwhile, step.best_effort) {

@@ -75,6 +75,10 @@ pub struct Run {
     /// search window to re-index, a failover snapshot Aurora did not leave.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// What a drill measured as it ran (times in ms since the epoch, the
+    /// posts it read and made), for its report.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub measures: std::collections::BTreeMap<String, Json>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

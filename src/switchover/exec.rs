@@ -75,18 +75,26 @@ pub struct Executor<'a> {
     /// tier and DNS changes could not be planned): the run then never says
     /// done, it ends "NOT finished" with this.
     pub unplanned: Option<String>,
+    /// A drill's run-time needs (its app tier, Mattermost token, channel).
+    pub drill: Option<&'a crate::drill::Session>,
 }
 
 /// What a step did: its outcome, AWS request ids, and notes for the run.
-struct Done {
-    outcome: String,
-    request_ids: Vec<String>,
-    notes: Vec<String>,
+pub(crate) struct Done {
+    pub outcome: String,
+    pub request_ids: Vec<String>,
+    pub notes: Vec<String>,
+    /// What a drill step measured (kept in the run's `measures`).
+    pub measures: Vec<(String, serde_json::Value)>,
 }
 
 impl Done {
-    fn new(outcome: String) -> Done {
-        Done { outcome, request_ids: Vec::new(), notes: Vec::new() }
+    pub fn new(outcome: String) -> Done {
+        Done { outcome, request_ids: Vec::new(), notes: Vec::new(), measures: Vec::new() }
+    }
+
+    fn with(outcome: String, request_ids: Vec<String>) -> Done {
+        Done { request_ids, ..Done::new(outcome) }
     }
 }
 
@@ -112,6 +120,12 @@ impl Executor<'_> {
             steps: Vec::new(),
             events: Vec::new(),
             notes: Vec::new(),
+            // A drill's recovery time counts from here.
+            measures: if rb.mode == "drill" {
+                [("started_ms".to_string(), serde_json::json!(crate::drill::measure::now_ms()))].into()
+            } else {
+                Default::default()
+            },
         });
         for step in &rb.steps {
             if run.status(&step.id).is_none() {
@@ -149,7 +163,7 @@ impl Executor<'_> {
             });
             self.save(st, &run, None).await?;
             let t0 = Instant::now();
-            let result = self.step(step, &rb.to_region, st).await;
+            let result = self.step(step, &rb.to_region, st, &run).await;
             let ev = run.events.last_mut().expect("pushed above");
             ev.end = now_rfc3339();
             match result {
@@ -157,6 +171,7 @@ impl Executor<'_> {
                     ev.outcome = done.outcome.clone();
                     ev.request_ids = done.request_ids;
                     run.notes.extend(done.notes);
+                    run.measures.extend(done.measures);
                     run.notes.extend(step.note.as_ref().map(|n| {
                         let end = SystemTime::now();
                         let from = end - Duration::from_secs(n.before_secs);
@@ -307,9 +322,40 @@ impl Executor<'_> {
         Ok(())
     }
 
-    async fn step(&self, step: &Step, to_region: &str, st: &mut State) -> Result<Done, SwitchError> {
+    async fn step(&self, step: &Step, to_region: &str, st: &mut State, run: &Run) -> Result<Done, SwitchError> {
         let fail = |e: KindError| SwitchError::Step { step: step.id.clone(), message: e.to_string() };
+        let session = || {
+            self.drill.ok_or_else(|| SwitchError::Step {
+                step: step.id.clone(),
+                message: "this command carries no drill session".into(),
+            })
+        };
         match &step.action {
+            StepAction::DrillApp { module, inputs, name, search, drill } => {
+                let s = session()?;
+                let cx = crate::drill::app::Ctx { aws: &s.aws, backend: self.backend, progress: &s.progress };
+                let spec = crate::drill::app::Spec { module: module.clone(), inputs: inputs.clone() };
+                let out = crate::drill::app::apply(&cx, st, &spec, &step.needs[0], name, drill, search.as_deref())
+                    .await
+                    .map_err(fail)?;
+                let mut done = Done::new(out);
+                if let Some((dns, port, https)) = crate::drill::app::load_balancer(st) {
+                    done.measures.push(("lb_dns".into(), serde_json::json!(dns)));
+                    done.measures.push(("lb_port".into(), serde_json::json!(port)));
+                    done.measures.push(("lb_https".into(), serde_json::json!(https)));
+                }
+                Ok(done)
+            }
+            StepAction::DrillServing { site_url, .. } => {
+                let s = session()?;
+                crate::drill::measure::serving(self.aws, s, &step.needs[0], st, site_url, self.progress).await.map_err(fail)
+            }
+            StepAction::DrillPost { site_url, channel, drill } => {
+                let s = session()?;
+                crate::drill::measure::post(s, st, site_url, channel.as_deref(), drill, run, self.progress)
+                    .await
+                    .map_err(fail)
+            }
             StepAction::Readiness { checks, scaled, refuse } => {
                 self.readiness(checks, scaled, refuse, to_region, st).await.map(Done::new)
             }
@@ -354,21 +400,21 @@ impl Executor<'_> {
                     // new primary when the old one is unreachable: Aurora User Guide).
                     outcome = format!("{outcome}; {}", aurora::fencing(self.aws, target_region, since).await);
                 }
-                Ok(Done { outcome, request_ids: out.request_ids, notes: Vec::new() })
+                Ok(Done { outcome, request_ids: out.request_ids, notes: Vec::new(), measures: Vec::new() })
             }
             StepAction::Rejoin { global_cluster, cluster } => {
                 let (outcome, request_ids, note) =
                     aurora::rejoin(self.aws, &step.needs[0], global_cluster, cluster, self.timeout, self.progress)
                         .await
                         .map_err(fail)?;
-                Ok(Done { outcome, request_ids, notes: note.into_iter().collect() })
+                Ok(Done { outcome, request_ids, notes: note.into_iter().collect(), measures: Vec::new() })
             }
             StepAction::SearchStopFollowers { via, rules, indices, patterns, catch_up, .. } => {
                 let d = super::search::domain(st, self.secrets, via).map_err(fail)?;
                 let wait = catch_up.then(|| super::search::CatchUp::new(self.force, self.progress));
                 let out =
                     super::search::stop_followers(&d, rules, indices, patterns, wait.as_ref()).await.map_err(fail)?;
-                Ok(Done { outcome: out.outcome, request_ids: Vec::new(), notes: out.notes })
+                Ok(Done { outcome: out.outcome, request_ids: Vec::new(), notes: out.notes, measures: Vec::new() })
             }
             StepAction::SearchDeleteOldCopies { via, indices, via_new, .. } => {
                 let d = super::search::domain(st, self.secrets, via).map_err(fail)?;
@@ -377,7 +423,7 @@ impl Executor<'_> {
                     None => None,
                 };
                 let out = super::search::delete_old_copies(&d, new.as_ref(), indices).await.map_err(fail)?;
-                Ok(Done { outcome: out.outcome, request_ids: Vec::new(), notes: out.notes })
+                Ok(Done { outcome: out.outcome, request_ids: Vec::new(), notes: out.notes, measures: Vec::new() })
             }
             StepAction::AppServing { app_region, route53 } => {
                 self.serving(app_region, *route53, st).await.map_err(fail).map(Done::new)
@@ -396,11 +442,19 @@ impl Executor<'_> {
                 Ok(Done::new(out))
             }
             StepAction::DrillDbCopy { source_cluster, copy, instance, instance_class, drill } => {
+                // Production's newest post just before the copy is made (RPO's reference).
+                let mut measures = Vec::new();
+                if let Some(s) = self.drill
+                    && !run.measures.contains_key("production_newest")
+                {
+                    let site = self.drill_site(step);
+                    measures = crate::drill::measure::production_newest(s, site.as_deref()).await;
+                }
                 let spec = crate::drill::db::Copy { source: source_cluster, copy, instance, instance_class, drill };
                 let out = crate::drill::db::copy(self.aws, &step.needs[0], &spec, self.timeout, self.progress)
                     .await
                     .map_err(fail)?;
-                Ok(Done { outcome: out.outcome, request_ids: out.request_ids, notes: Vec::new() })
+                Ok(Done { outcome: out.outcome, request_ids: out.request_ids, notes: Vec::new(), measures })
             }
             StepAction::DrillSearchCopy { via, follower, leader, leader_region, copy, indices, rules, drill } => {
                 let spec =
@@ -416,7 +470,7 @@ impl Executor<'_> {
                 )
                 .await
                 .map_err(fail)?;
-                Ok(Done { outcome: out.outcome, request_ids: out.request_ids, notes: Vec::new() })
+                Ok(Done { outcome: out.outcome, request_ids: out.request_ids, notes: Vec::new(), measures: Vec::new() })
             }
             StepAction::DrillSearchWritable { via, copy, rules, indices, patterns, .. } => {
                 let endpoint = crate::drill::search::endpoint(self.aws, &step.needs[0], copy)
@@ -427,9 +481,18 @@ impl Executor<'_> {
                     .await
                     .map_err(fail)?;
                 let out = super::search::stop_followers(&d, rules, indices, patterns, None).await.map_err(fail)?;
-                Ok(Done { outcome: out.outcome, request_ids: Vec::new(), notes: out.notes })
+                Ok(Done { outcome: out.outcome, request_ids: Vec::new(), notes: out.notes, measures: Vec::new() })
             }
-            StepAction::DrillCleanup { clusters, instances, domains, .. } => {
+            StepAction::DrillCleanup { clusters, instances, domains, app, .. } => {
+                let name = clusters.first().cloned().unwrap_or_default();
+                let mut app_out = None;
+                if *app {
+                    let s = session()?;
+                    let cx = crate::drill::app::Ctx { aws: &s.aws, backend: self.backend, progress: &s.progress };
+                    app_out = Some(
+                        crate::drill::app::destroy(&cx, st, &step.needs[0], &name, true).await.map_err(fail)?,
+                    );
+                }
                 let search =
                     crate::drill::search::delete(self.aws, &step.needs[0], domains, self.timeout, self.progress)
                         .await
@@ -444,9 +507,15 @@ impl Executor<'_> {
                 )
                 .await
                 .map_err(fail)?;
-                let outcome =
+                let mut outcome =
                     if domains.is_empty() { out.outcome } else { format!("{}; {}", out.outcome, search.outcome) };
-                Ok(Done { outcome, request_ids: [out.request_ids, search.request_ids].concat(), notes: Vec::new() })
+                if let Some(a) = app_out {
+                    let s = session()?;
+                    let cx = crate::drill::app::Ctx { aws: &s.aws, backend: self.backend, progress: &s.progress };
+                    let group = crate::drill::app::destroy(&cx, st, &step.needs[0], &name, false).await.map_err(fail)?;
+                    outcome = format!("app tier: {a}; {outcome}; database group: {group}");
+                }
+                Ok(Done::with(outcome, [out.request_ids, search.request_ids].concat()))
             }
             StepAction::WriteForwarding { address, cluster, before_switch } => {
                 let (outcome, request_ids) =
@@ -461,7 +530,7 @@ impl Executor<'_> {
                         inst.attrs.insert("global_write_forwarding_status".into(), Value::str("enabled"));
                     }
                 }
-                Ok(Done { outcome, request_ids, notes: Vec::new() })
+                Ok(Done { outcome, request_ids, notes: Vec::new(), measures: Vec::new() })
             }
         }
     }
@@ -524,6 +593,12 @@ impl Executor<'_> {
             return Ok(format!("forced past {} failed check(s)", failed.len()));
         }
         Err(SwitchError::NotReady(failed.join("\n")))
+    }
+
+    /// The site URL a drill's runbook reads production through (its
+    /// serving step's), if it has an app tier.
+    fn drill_site(&self, _step: &Step) -> Option<String> {
+        self.drill.and_then(|d| d.site_url.clone())
     }
 
     /// Waits until `secs` have passed since the step `before` last ended (as

@@ -45,7 +45,7 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// The roots TLS is verified against: the system's, and the CA bundle's.
-fn roots() -> Result<rustls::RootCertStore, String> {
+pub(crate) fn roots() -> Result<rustls::RootCertStore, String> {
     let mut roots = rustls::RootCertStore::empty();
     // No system roots (a minimal container): HTTPS then fails at connect
     // time with a certificate error, plain HTTP still works.

@@ -1,0 +1,205 @@
+//! What a drill measures as users would: its copy serving through its own
+//! load balancer, a post there, and the newest post production had when
+//! the copy was taken against the newest the copy shows (RPO).
+//!
+//! Every figure goes into the run's `measures` (ms since the epoch, ids),
+//! which the report turns into RTO and RPO ([`super::report`]). A read of
+//! production is only a read (`GET …/posts?per_page=1`), and one that fails
+//! leaves RPO "not measured" with the reason, never fails the drill.
+
+use super::Session;
+use super::http::{self, Site};
+use crate::aws::Aws;
+use crate::kinds::KindError;
+use crate::state::State;
+use crate::state::roles::Run;
+use crate::switchover::exec::Done;
+use hyper::Method;
+use serde_json::{Value as Json, json};
+use std::time::{Duration, Instant, SystemTime};
+
+type Progress<'a> = &'a (dyn Fn(&str) + Send + Sync);
+
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+fn posts_path(channel: &str, n: u32) -> String {
+    format!("/api/v4/channels/{channel}/posts?per_page={n}")
+}
+
+/// The newest post of `channel` on `site`: `Ok(None)` when it has none.
+async fn newest(site: &Site, token: &str, channel: &str) -> Result<Option<(String, i64)>, String> {
+    let a = http::get(site, &posts_path(channel, 1), Some(token), 4).await?;
+    if a.status != 200 {
+        return Err(format!("HTTP {} {}", a.status, a.error_id()));
+    }
+    http::newest(&a.body)
+}
+
+/// Production's newest post in the channel, read through the site URL just
+/// before the database copy is made; why not, when it cannot be read.
+pub async fn production_newest(s: &Session, site_url: Option<&str>) -> Vec<(String, Json)> {
+    let why = |w: String| vec![("production_newest".to_string(), json!({ "error": w }))];
+    let (Some(channel), Some(token), Some(url)) = (&s.channel, &s.token, site_url) else {
+        return why(match (&s.channel, &s.token) {
+            (None, _) => "no --channel".into(),
+            (_, None) => format!("no {}", super::ENV_TOKEN),
+            _ => "no site URL".into(),
+        });
+    };
+    let site = match Site::from_url(url) {
+        Ok(s) => s,
+        Err(e) => return why(e),
+    };
+    match newest(&site, token, channel).await {
+        Ok(Some((id, at))) => vec![("production_newest".into(), json!({ "id": id, "create_at": at, "read_ms": now_ms() }))],
+        Ok(None) => vec![("production_newest".into(), json!({ "id": null, "create_at": 0, "read_ms": now_ms() }))],
+        Err(e) => why(format!("production's newest post could not be read at {url}: {e}")),
+    }
+}
+
+/// The drill's load balancer as the site (from the record).
+fn drill_site(rec: &State, site_url: &str) -> Result<Site, KindError> {
+    let (dns, port, https) = super::app::load_balancer(rec)
+        .ok_or_else(|| KindError::Failed("the drill's load balancer is not on its record".into()))?;
+    Ok(Site::from_url(site_url).map_err(KindError::Failed)?.via(&dns, port, https))
+}
+
+/// Waits until the drill's group serves (its node in service, its target
+/// healthy) and Mattermost's ping answers 200 through the load balancer,
+/// for `STANDBY_APP_SERVING_SECS` (default 900); then reads the copy's
+/// newest post (RPO) when a channel and token are given.
+pub(crate) async fn serving(
+    aws: &Aws,
+    s: &Session,
+    region: &str,
+    rec: &State,
+    site_url: &str,
+    progress: Progress<'_>,
+) -> Result<Done, KindError> {
+    let secs = std::env::var(crate::switchover::exec::ENV_APP_SERVING_SECS)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(900);
+    let limit = Duration::from_secs(secs);
+    let site = drill_site(rec, site_url)?;
+    let t0 = Instant::now();
+    let mut delay = Duration::from_secs(1);
+    loop {
+        let groups = crate::health::app::groups(aws, rec, region).await.map_err(KindError::Failed)?;
+        let mut now = groups.iter().map(crate::health::app::Group::describe).collect::<Vec<_>>().join("; ");
+        let mut ok = !groups.is_empty() && groups.iter().all(crate::health::app::Group::serves);
+        if ok {
+            match http::send(&site, Method::GET, "/api/v4/system/ping", None, None).await {
+                Ok(a) if a.status == 200 => {}
+                Ok(a) => {
+                    ok = false;
+                    now.push_str(&format!("; ping through {}: HTTP {}", site.describe(), a.status));
+                }
+                Err(e) => {
+                    ok = false;
+                    now.push_str(&format!("; ping: {e}"));
+                }
+            }
+        }
+        if ok {
+            let at = now_ms();
+            let mut done = Done::new(format!("serving at {}: {now}", site.describe()));
+            done.measures.push(("serving_ms".into(), json!(at)));
+            done.measures.push(("url".into(), json!(site.describe())));
+            if let (Some(channel), Some(token)) = (&s.channel, &s.token) {
+                let copy = match newest(&site, token, channel).await {
+                    Ok(Some((id, at))) => json!({ "id": id, "create_at": at }),
+                    Ok(None) => json!({ "id": null, "create_at": 0 }),
+                    Err(e) => json!({ "error": format!("the copy's newest post could not be read: {e}") }),
+                };
+                done.measures.push(("copy_newest".into(), copy));
+            }
+            return Ok(done);
+        }
+        if t0.elapsed() >= limit {
+            return Err(KindError::Failed(format!(
+                "the drill's app tier does not serve after {}s: {now} (see its node's console output and the target \
+                 group's health; {} sets the wait)",
+                t0.elapsed().as_secs(),
+                crate::switchover::exec::ENV_APP_SERVING_SECS
+            )));
+        }
+        progress(&format!("    waiting for the drill's node to serve ({}s): {now}", t0.elapsed().as_secs()));
+        tokio::time::sleep(delay.min(limit.saturating_sub(t0.elapsed()))).await;
+        delay = (delay * 2).min(Duration::from_secs(15));
+    }
+}
+
+/// A post into `channel` through the drill's load balancer (201 = done),
+/// never repeated blindly: before another try, the channel's newest posts
+/// are read for the message, which is unique to this drill and moment.
+pub(crate) async fn post(
+    s: &Session,
+    rec: &State,
+    site_url: &str,
+    channel: Option<&str>,
+    drill: &str,
+    run: &Run,
+    progress: Progress<'_>,
+) -> Result<Done, KindError> {
+    let Some(channel) = channel else {
+        let mut d = Done::new("skipped: no --channel (the recovery time is measured to serving)".into());
+        d.measures.push(("post".into(), json!({ "outcome": "skipped", "detail": "no --channel" })));
+        return Ok(d);
+    };
+    let token = s.token.as_deref().ok_or_else(|| {
+        KindError::Failed(format!("{} is not set: the post needs a Mattermost token", super::ENV_TOKEN))
+    })?;
+    let site = drill_site(rec, site_url)?;
+    // Unique to this drill and run: how a repeated try finds an earlier one that took effect.
+    let started = run.measures.get("started_ms").and_then(Json::as_u64).unwrap_or_else(now_ms);
+    let message = format!("standby drill {drill} ({started}): a post on the drill's copy, not on production");
+    let body = json!({ "channel_id": channel, "message": message });
+    let mut delay = Duration::from_secs(1);
+    let mut last = String::new();
+    for attempt in 0..6 {
+        if attempt > 0 {
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(8));
+            // Did an earlier try take effect?
+            if let Ok(a) = http::get(&site, &posts_path(channel, 30), Some(token), 3).await
+                && a.status == 200
+                && let Some(id) = http::find(&a.body, &message)
+            {
+                return Ok(posted(&site, id, "found after a try whose answer was lost".into()));
+            }
+            progress(&format!("    retrying the post ({last})"));
+        }
+        match http::send(&site, Method::POST, "/api/v4/posts", Some(token), Some(&body)).await {
+            Ok(a) if a.status == 201 => {
+                let id = a.body.get("id").and_then(Json::as_str).unwrap_or_default().to_string();
+                return Ok(posted(&site, id, "HTTP 201".into()));
+            }
+            Ok(a) if http::transient(a.status) => last = format!("HTTP {}", a.status),
+            Ok(a) => {
+                return Err(KindError::Failed(format!(
+                    "the post through {} was refused: HTTP {} {}{}",
+                    site.describe(),
+                    a.status,
+                    a.error_id(),
+                    if a.status == 401 {
+                        format!(" ({} must be a personal access token valid on production)", super::ENV_TOKEN)
+                    } else {
+                        String::new()
+                    }
+                )));
+            }
+            Err(e) => last = e,
+        }
+    }
+    Err(KindError::Failed(format!("the post through {} failed: {last}", site.describe())))
+}
+
+fn posted(site: &Site, id: String, how: String) -> Done {
+    let mut d = Done::new(format!("posted {id} through {} ({how})", site.describe()));
+    d.measures.push(("posted_ms".into(), json!(now_ms())));
+    d.measures.push(("post".into(), json!({ "outcome": "posted", "post_id": id, "detail": how })));
+    d
+}
