@@ -1,6 +1,8 @@
-"""Self-check of the synthetic user's checker (its pure parts: windows, the
-heartbeats' overlaps, the summary for people, the re-index notes it follows).
-The poster and the checker through DNS run in tests/gameday.rs.
+"""Self-check of the synthetic user: its checker's pure parts (windows, the
+heartbeats' overlaps, the summary for people, the re-index notes it
+follows), its kept connections, and one post against a fake Mattermost (the
+attachment, then the post, with the token). The poster and the checker
+through DNS run in tests/gameday.rs.
 
     .venv-emulator/bin/python -m pytest -q tests/emulator/test_synthetic_user.py
 """
@@ -92,5 +94,64 @@ def test_a_user_keeping_connections_reuses_one_per_address_and_reopens_a_closed_
         fresh.request("127.0.0.1", "POST", "/api/v4/posts", {})
         fresh.request("127.0.0.1", "POST", "/api/v4/posts", {})
         assert len(set(seen)) == 4, seen
+    finally:
+        server.shutdown()
+
+
+def test_a_post_is_its_text_uploaded_then_posted_with_it_as_the_tokens_user(endpoint, reset):
+    """The poster's attempt against a fake Mattermost: the attachment first
+    (`POST /api/v4/files`), then the post naming it, both with the token; a
+    refused upload is the attempt's failure, with Mattermost's error id, and
+    no post is sent."""
+    import argparse
+    import http.server
+    import json
+    import threading
+    import urllib.request
+
+    seen, refuse = [], []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            seen.append((self.path, self.headers.get("Authorization"), raw.decode()))
+            if refuse:
+                status, out = 401, {"id": "api.context.session_expired.app_error"}
+            elif self.path.startswith("/api/v4/files"):
+                status, out = 201, {"file_infos": [{"id": "f1"}], "client_ids": []}
+            else:
+                status, out = 201, {"id": "p1"}
+            body = json.dumps(out).encode()
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    req = urllib.request.Request(f"{endpoint}/_emulator/dns", method="POST", headers={"Content-Type": "application/json"},
+                                 data=json.dumps({"name": "chat.selfcheck.test", "address": "127.0.0.1"}).encode())
+    urllib.request.urlopen(req).read()
+    try:
+        args = argparse.Namespace(world=endpoint, dns_ttl=0, scheme="http", hostname="chat.selfcheck.test",
+                                  port=server.server_address[1], timeout=5.0, keep_alive=False, token="tkn",
+                                  run_id="st", channel="c1")
+        poster = su.Poster(args)
+        rec = poster.attempt(0)
+        assert (rec["outcome"], rec["post_id"]) == ("acknowledged", "p1"), rec
+        [(upload, auth1, text), (post, auth2, body)] = seen
+        assert upload == "/api/v4/files?channel_id=c1&filename=message.txt" and text == rec["message"]
+        assert json.loads(body) == {"channel_id": "c1", "message": rec["message"], "file_ids": ["f1"]}
+        assert auth1 == auth2 == "Bearer tkn"
+        seen.clear()
+        refuse.append(True)
+        rec = poster.attempt(1)
+        assert (rec["outcome"], rec["status"], rec["error"]) == ("failed", 401, "api.context.session_expired.app_error")
+        assert [p for p, _a, _b in seen] == ["/api/v4/files?channel_id=c1&filename=message.txt"]
     finally:
         server.shutdown()
