@@ -35,6 +35,7 @@ pub const MODULES: &[(&str, &str)] = &[
     ("s3-bidirectional-replication/main.yaml", include_str!("../modules/s3-bidirectional-replication/main.yaml")),
     ("s3-bidirectional-replication/README.md", include_str!("../modules/s3-bidirectional-replication/README.md")),
     ("mattermost-app-tier/main.yaml", include_str!("../modules/mattermost-app-tier/main.yaml")),
+    ("mattermost-app-tier/drill.yaml", include_str!("../modules/mattermost-app-tier/drill.yaml")),
     ("mattermost-app-tier/README.md", include_str!("../modules/mattermost-app-tier/README.md")),
 ];
 

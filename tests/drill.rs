@@ -23,10 +23,116 @@ const STANDBY_CLUSTER: &str = "mattermost-dr-db-us-east-1";
 /// What every drill resource's name starts with (the example's `prefix`).
 const DRILLS: &str = "mattermost-dr-drill-";
 
+/// The channel the drill posts into, and the token it posts with.
+const CHANNEL: &str = "4xp9fdt7pbgium38k2xgaadaaa";
+const TOKEN: &str = "drill-token-9f8e7d6c5b4a";
+/// Mattermost's hostname in the example (`mattermost_hostname`).
+const SITE_HOST: &str = "chat.example.com";
+
+/// Mattermost behind the drill's load balancer, at the HTTP seam: the
+/// regular emulator boots nothing (the game-day world does, tests/gameday.rs),
+/// so the drill's calls reach this through `HTTP_PROXY`, in absolute form,
+/// as they would reach a forward proxy. It answers as Mattermost's API does
+/// (ping; a channel's posts in Mattermost's shape; a post, 201; 401
+/// `api.context.session_expired.app_error` without the token) and keeps
+/// every request line with its `Host:`.
+struct Mattermost {
+    port: u16,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Mattermost {
+    fn start() -> Mattermost {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        std::thread::spawn(move || {
+            // The channel's posts: (id, create_at, message); one from before the drill.
+            let mut posts: Vec<(String, i64, String)> = vec![("p0".into(), 1_700_000_000_000, "hello".into())];
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { continue };
+                let mut r = BufReader::new(conn.try_clone().unwrap());
+                let mut line = String::new();
+                if r.read_line(&mut line).is_err() {
+                    continue;
+                }
+                let (mut host, mut auth, mut len) = (String::new(), String::new(), 0usize);
+                loop {
+                    let mut h = String::new();
+                    if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                        break;
+                    }
+                    let (k, v) = h.split_once(':').unwrap_or((&h, ""));
+                    match k.to_ascii_lowercase().as_str() {
+                        "host" => host = v.trim().to_string(),
+                        "authorization" => auth = v.trim().to_string(),
+                        "content-length" => len = v.trim().parse().unwrap_or(0),
+                        _ => {}
+                    }
+                }
+                let mut body = vec![0u8; len];
+                let _ = r.read_exact(&mut body);
+                let mut parts = line.split_whitespace();
+                let (method, target) = (parts.next().unwrap_or("").to_string(), parts.next().unwrap_or("").to_string());
+                log.lock()
+                    .unwrap()
+                    .push(format!("{method} {target} Host={host} auth={}", auth == format!("Bearer {TOKEN}")));
+                let path = target.splitn(4, '/').nth(3).map(|p| format!("/{p}")).unwrap_or(target.clone());
+                let (status, answer) = if path == "/api/v4/system/ping" {
+                    (200, serde_json::json!({"status": "OK"}))
+                } else if auth != format!("Bearer {TOKEN}") {
+                    (401, serde_json::json!({"id": "api.context.session_expired.app_error", "status_code": 401}))
+                } else if method == "GET" && path.starts_with(&format!("/api/v4/channels/{CHANNEL}/posts")) {
+                    let n: usize = path.rsplit("per_page=").next().and_then(|n| n.parse().ok()).unwrap_or(60);
+                    let mut newest = posts.clone();
+                    newest.sort_by_key(|p| -p.1);
+                    newest.truncate(n);
+                    let order: Vec<&str> = newest.iter().map(|p| p.0.as_str()).collect();
+                    let map: serde_json::Map<String, Value> = newest
+                        .iter()
+                        .map(|p| {
+                            (
+                                p.0.clone(),
+                                serde_json::json!({"id": p.0, "create_at": p.1, "message": p.2, "channel_id": CHANNEL}),
+                            )
+                        })
+                        .collect();
+                    (200, serde_json::json!({"order": order, "posts": map}))
+                } else if method == "POST" && path == "/api/v4/posts" {
+                    let b: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                    let id = format!("p{}", posts.len());
+                    let at = posts.iter().map(|p| p.1).max().unwrap_or(0) + 1000;
+                    posts.push((id.clone(), at, b["message"].as_str().unwrap_or_default().to_string()));
+                    (
+                        201,
+                        serde_json::json!({"id": id, "create_at": at, "channel_id": b["channel_id"], "message": b["message"]}),
+                    )
+                } else {
+                    (404, serde_json::json!({"id": "api.context.404.app_error"}))
+                };
+                let text = answer.to_string();
+                let _ = write!(
+                    conn,
+                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+                    text.len()
+                );
+            }
+        });
+        Mattermost { port, seen }
+    }
+
+    fn seen(&self) -> Vec<String> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
 struct World {
     ex: Example,
     rt: tokio::runtime::Runtime,
     rds: Rds,
+    mm: Mattermost,
 }
 
 impl World {
@@ -35,14 +141,22 @@ impl World {
         let ex = Example::whole_with_standin();
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
         let rds = rt.block_on(async { Rds::new(&common::sdk_config(&ex.emu.endpoint(), EAST).await) });
-        let w = World { ex, rt, rds };
+        let w = World { ex, rt, rds, mm: Mattermost::start() };
         w.ok(0, &["apply", ".", "--auto-approve"]);
         w.control("DELETE", "/_emulator/calls");
         w
     }
 
+    /// standby with Mattermost's API reached through `HTTP_PROXY` (the
+    /// emulator's own endpoint, on loopback, directly), the drill's token,
+    /// and a short wait for serving.
     fn cmd(&self, args: &[&str]) -> std::process::Command {
-        self.ex.cmd(args)
+        let mut c = self.ex.cmd(args);
+        c.env("HTTP_PROXY", format!("http://127.0.0.1:{}", self.mm.port))
+            .env("NO_PROXY", "127.0.0.1,localhost")
+            .env("STANDBY_DRILL_TOKEN", TOKEN)
+            .env("STANDBY_APP_SERVING_SECS", "60");
+        c
     }
 
     fn run(&self, args: &[&str]) -> Run {
@@ -78,6 +192,12 @@ impl World {
         self.record()["roles"]["run"]["runbook"]["steps"][0]["drill"].as_str().unwrap_or_default().to_string()
     }
 
+    /// How many resources the drill's record holds (its app tier).
+    fn recorded(&self) -> usize {
+        let rec = self.record();
+        rec["resources"].as_object().map(|m| m.len()).or_else(|| rec["resources"].as_array().map(Vec::len)).unwrap_or(0)
+    }
+
     fn step_status(&self, id: &str) -> Option<String> {
         let rec = self.record();
         rec["roles"]["run"]["steps"].as_array()?.iter().find(|s| s["id"] == id)?["status"].as_str().map(str::to_string)
@@ -99,6 +219,51 @@ impl World {
             out.sort();
             out
         })
+    }
+
+    /// The drill's app tier left in the standby region and IAM, by name:
+    /// security groups, launch templates, load balancers, target groups,
+    /// Auto Scaling groups, roles and instance profiles named `prefix…`,
+    /// and running instances tagged standby-drill.
+    fn left_app(&self, prefix: &str) -> Vec<String> {
+        let v = py(
+            &self.ex.emu,
+            &format!(
+                r#"
+r = '{EAST}'
+ec2, elb, asg, iam = aws('ec2', r), aws('elbv2', r), aws('autoscaling', r), aws('iam', r)
+out = ['sg ' + g['GroupName'] for g in ec2.describe_security_groups()['SecurityGroups']]
+out += ['lt ' + t['LaunchTemplateName'] for t in ec2.describe_launch_templates()['LaunchTemplates']]
+out += ['lb ' + b['LoadBalancerName'] for b in elb.describe_load_balancers()['LoadBalancers']]
+out += ['tg ' + t['TargetGroupName'] for t in elb.describe_target_groups()['TargetGroups']]
+out += ['asg ' + g['AutoScalingGroupName'] for g in asg.describe_auto_scaling_groups()['AutoScalingGroups']]
+out += ['role ' + x['RoleName'] for x in iam.list_roles()['Roles']]
+out += ['profile ' + x['InstanceProfileName'] for x in iam.list_instance_profiles()['InstanceProfiles']]
+for res in ec2.describe_instances(Filters=[{{'Name': 'tag-key', 'Values': ['standby-drill']}}])['Reservations']:
+    out += ['instance ' + i['InstanceId'] for i in res['Instances'] if i['State']['Name'] not in ('terminated', 'shutting-down')]
+print(json.dumps(sorted(x for x in out if x.split(' ', 1)[1].startswith('{prefix}') or x.startswith('instance '))))
+"#
+            ),
+        );
+        v.as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()).collect()
+    }
+
+    /// The ids EC2 has given before (groups, their rules, launch templates):
+    /// an id a drill's call names that is not among them is one it made.
+    fn ec2_ids(&self) -> BTreeSet<String> {
+        let v = py(
+            &self.ex.emu,
+            &format!(
+                r#"
+ec2 = aws('ec2', '{EAST}')
+ids = [g['GroupId'] for g in ec2.describe_security_groups()['SecurityGroups']]
+ids += [x['SecurityGroupRuleId'] for x in ec2.describe_security_group_rules()['SecurityGroupRules']]
+ids += [t['LaunchTemplateId'] for t in ec2.describe_launch_templates()['LaunchTemplates']]
+print(json.dumps(ids))
+"#
+            ),
+        );
+        v.as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()).collect()
     }
 
     /// Every call since the last reset that may change something, with its targets.
@@ -245,6 +410,27 @@ fn scrub(text: &str) -> String {
             from = k;
         }
     }
+    // RTO's seconds (a decimal) and the load balancer's DNS name vary.
+    for marker in ["RTO: ", "| RTO | "] {
+        if let Some(k) = text.find(marker).map(|k| k + marker.len()) {
+            let n = text[k..].bytes().take_while(|b| b.is_ascii_digit() || *b == b'.').count();
+            text.replace_range(k..k + n, "N.N");
+        }
+    }
+    let mut from = 0;
+    while let Some(k) = text[from..].find("mattermost-dr-drill-XXXXXX-").map(|k| k + from + 27) {
+        let n = text[k..].bytes().take_while(|b| b.is_ascii_alphanumeric()).count();
+        if text[k + n..].starts_with(".us-east-1.e") {
+            text.replace_range(k..k + n, "DNS");
+        }
+        from = k;
+    }
+    // The resolver's words for a name it cannot resolve are the system's.
+    let marker = "connect chat.example.com:443: ";
+    if let Some(k) = text.find(marker).map(|k| k + marker.len()) {
+        let n = text[k..].find(['\n', '|']).unwrap_or(text.len() - k);
+        text.replace_range(k..k + n, "<resolver error> ");
+    }
     // The endpoints' DNS part is the emulator's own (random) one.
     let mut from = 0;
     while let Some(k) = text[from..].find(".cluster-").map(|k| k + from + 9) {
@@ -279,12 +465,15 @@ fn scrub(text: &str) -> String {
 
 /// The safety rule: every change names only the drill's own resources (a
 /// production cluster may be named as what is copied from, or the subnet
-/// group the copy goes in), nothing at all is asked of the active region, and
-/// every call is in standby's table of calls with the actions the drill's
-/// policy grants.
-fn assert_only_drill_changes(w: &World, own: &str) {
+/// group the copy goes in; the VPC, subnets and AMI the app tier is placed
+/// in and booted from), an EC2 id only if EC2 gave it during the drill (not
+/// in `before`: the drill's creates name only its own names), nothing at all
+/// is asked of the active region, and every call is in standby's table of
+/// calls with the actions the drill's policy grants.
+fn assert_only_drill_changes(w: &World, own: &str, before: &BTreeSet<String>) {
     let changes = w.changes();
     assert!(!changes.is_empty(), "the drill changed nothing?");
+
     // Named as what is read or used: the cluster copied, the subnet group
     // the copy goes in, the leader a connection is made to and the account.
     let read_from = [
@@ -293,6 +482,9 @@ fn assert_only_drill_changes(w: &World, own: &str) {
         "RemoteDomainInfo.AWSDomainInformation.DomainName",
         "RemoteDomainInfo.AWSDomainInformation.OwnerId",
         "LocalDomainInfo.AWSDomainInformation.OwnerId",
+        "VpcId",
+        "VPCZoneIdentifier",
+        "LaunchTemplateData.ImageId",
     ];
     let connections = w.drill_connections(own);
     assert_eq!(connections.len(), 1, "one connection from the search copy: {connections:?}");
@@ -303,9 +495,19 @@ fn assert_only_drill_changes(w: &World, own: &str) {
         assert_eq!(region, if accept { WEST } else { EAST }, "{op} went to {region}");
         let targets = targets.as_object().cloned().unwrap_or_default();
         assert!(!targets.is_empty(), "{op} names nothing: cannot prove it is the drill's");
-        for (k, v) in targets {
+        let named = |v: &str| {
+            v == own
+                || v.starts_with(&format!("{own}-"))
+                // An ARN naming it (load balancers, target groups, listeners).
+                || v.contains(&format!("/{own}/"))
+                || connections.iter().any(|c| c == v)
+        };
+        let new_id = |v: &str| ["sg-", "sgr-", "lt-"].iter().any(|p| v.starts_with(p)) && !before.contains(v);
+        // An inline policy is named within its role.
+        let in_own_role = targets.get("RoleName").and_then(Value::as_str).is_some_and(named);
+        for (k, v) in &targets {
             let v = v.as_str().unwrap_or_default();
-            let ours = v == own || v.starts_with(&format!("{own}-")) || connections.iter().any(|c| c == v);
+            let ours = named(v) || new_id(v) || (k == "PolicyName" && in_own_role);
             assert!(ours || read_from.contains(&k.as_str()), "{op} {k}={v}: not the drill's ({own})");
         }
     }
@@ -368,9 +570,10 @@ fn a_drill_of_the_whole_example_copies_the_standby_database_and_changes_nothing_
     );
 
     // The drill.
+    let ids_before = w.ec2_ids();
     w.control("DELETE", "/_emulator/calls");
     let started = std::time::Instant::now();
-    let run = w.ok(0, &["drill", ".", "--auto-approve"]);
+    let run = w.ok(0, &["drill", ".", "--auto-approve", "--channel", CHANNEL]);
     let took = started.elapsed();
     let id = w.drill_id();
     let own = format!("{DRILLS}{id}");
@@ -379,22 +582,45 @@ fn a_drill_of_the_whole_example_copies_the_standby_database_and_changes_nothing_
     assert!(run.stdout.contains("Drill finished"), "{}", run.stdout);
     assert_eq!(w.step_status("drill.db-copy").as_deref(), Some("done"));
     assert_eq!(w.step_status("drill.cleanup").as_deref(), Some("done"));
-    assert_only_drill_changes(&w, &own);
+    assert_only_drill_changes(&w, &own, &ids_before);
     let calls = w.control("GET", "/_emulator/calls");
     let ops: Vec<String> = w.changes().into_iter().map(|(_, op, _)| op).collect();
-    assert_eq!(
-        ops,
-        [
-            "RestoreDBClusterToPointInTime",
-            "CreateDBInstance",
-            "CreateDomain",
-            "CreateOutboundConnection",
-            "AcceptInboundConnection",
-            "DeleteOutboundConnection",
-            "DeleteDomain",
-            "DeleteDBInstance",
-            "DeleteDBCluster"
-        ]
+    let data = [
+        "RestoreDBClusterToPointInTime",
+        "CreateDBInstance",
+        "CreateDomain",
+        "CreateOutboundConnection",
+        "AcceptInboundConnection",
+        "ModifyDBCluster",
+        "DeleteOutboundConnection",
+        "DeleteDomain",
+        "DeleteDBInstance",
+        "DeleteDBCluster",
+    ];
+    assert_eq!(ops.iter().filter(|o| data.contains(&o.as_str())).collect::<Vec<_>>(), data);
+    // The app tier made, then removed before the copies; its database group last.
+    let at = |op: &str| ops.iter().position(|o| o == op).unwrap_or_else(|| panic!("no {op}: {ops:?}"));
+    assert!(at("CreateLoadBalancer") < at("ModifyDBCluster") && at("CreateAutoScalingGroup") < at("ModifyDBCluster"));
+    for gone in
+        ["DeleteAutoScalingGroup", "DeleteLoadBalancer", "DeleteTargetGroup", "DeleteLaunchTemplate", "DeleteRole"]
+    {
+        assert!(at(gone) < at("DeleteDomain"), "{gone} after the copies: {ops:?}");
+    }
+    assert_eq!(ops.last().map(String::as_str), Some("DeleteSecurityGroup"), "the database group goes last: {ops:?}");
+    // Mattermost was reached through the proxy, on the drill's load balancer, as the site.
+    let seen = w.mm.seen();
+    assert!(
+        seen.iter().any(|s| s.starts_with("GET http://mattermost-dr-drill-")
+            && s.contains(&format!("/api/v4/system/ping Host={SITE_HOST}"))),
+        "{seen:?}"
+    );
+    let posted: Vec<&String> = seen.iter().filter(|s| s.starts_with("POST")).collect();
+    assert_eq!(posted.len(), 1, "one post, never repeated: {seen:?}");
+    assert!(posted[0].contains(&format!("/api/v4/posts Host={SITE_HOST} auth=true")), "{seen:?}");
+    assert!(
+        !run.all().contains(TOKEN)
+            && !std::fs::read_to_string(w.ex.dir.join("state/standby.drill.json")).unwrap().contains(TOKEN),
+        "the token leaked"
     );
     assert!(run.stdout.contains("a third follower of mattermost-prod-search"), "{}", run.stdout);
     assert!(run.stdout.contains("stopped"), "the copy's followers were stopped: {}", run.stdout);
@@ -413,6 +639,7 @@ fn a_drill_of_the_whole_example_copies_the_standby_database_and_changes_nothing_
         eprintln!("  {n:3} {}", call.replace('"', ""));
     }
     assert_eq!(w.left(&own), Vec::<String>::new(), "the drill left copies behind");
+    assert_eq!(w.left_app(DRILLS), Vec::<String>::new(), "the drill left its app tier behind");
     assert_eq!(w.holdings(), before, "what the emulator holds changed");
     assert_eq!(
         std::fs::read(w.ex.dir.join("state/standby.json")).unwrap(),
@@ -421,6 +648,14 @@ fn a_drill_of_the_whole_example_copies_the_standby_database_and_changes_nothing_
     );
     w.ok(0, &["plan", ".", "--detailed-exitcode"]);
     insta::assert_snapshot!("drill_report_human", scrub(&run.stdout[run.stdout.rfind("\nDrill ").unwrap()..]));
+    assert!(run.stdout.contains("(drill start to the first post on the copy)"), "{}", run.stdout);
+    // Production's site URL does not resolve here: RPO not measured, said why, and the drill still passes.
+    assert!(
+        run.stdout
+            .contains("RPO: not measured: production's newest post could not be read at https://chat.example.com"),
+        "{}",
+        run.stdout
+    );
 
     // The report in the other formats: standard output holds only it.
     let json = w.ok(0, &["drill", ".", "--auto-approve", "--format", "json"]);
@@ -428,8 +663,26 @@ fn a_drill_of_the_whole_example_copies_the_standby_database_and_changes_nothing_
     let report: Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!((report["passed"].as_bool(), report["outcome"].as_str()), (Some(true), Some("passed")));
     let ids: Vec<&str> = report["steps"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, ["drill.db-copy", "drill.search-copy", "drill.search-writable", "drill.cleanup"]);
-    assert!(json.stderr.contains("[1/4]"), "progress goes to standard error: {}", json.stderr);
+    assert_eq!(
+        ids,
+        [
+            "drill.db-copy",
+            "drill.search-copy",
+            "drill.search-writable",
+            "drill.app",
+            "drill.serving",
+            "drill.post",
+            "drill.cleanup"
+        ]
+    );
+    assert!(json.stderr.contains("[1/7]"), "progress goes to standard error: {}", json.stderr);
+    // Without --channel: no post, RTO to serving, RPO not measured (said why).
+    assert_eq!(report["post"]["outcome"], "skipped", "{report}");
+    assert_eq!(report["rto_to"], "serving", "{report}");
+    assert!(report["rto_seconds"].as_f64().is_some_and(|s| s >= 0.0), "{report}");
+    assert_eq!(report["rpo_seconds"], Value::Null, "{report}");
+    assert!(report["rpo_detail"].as_str().unwrap().starts_with("not measured: no --channel"), "{report}");
+    assert!(report["app"]["load_balancer"].as_str().unwrap().starts_with("mattermost-dr-drill-"), "{report}");
     let md = w.ok(0, &["drill", ".", "--auto-approve", "--format", "markdown"]);
     insta::assert_snapshot!("drill_report_markdown", scrub(&md.stdout));
     assert_eq!(w.left(DRILLS), Vec::<String>::new());
@@ -557,6 +810,7 @@ fn a_drill_killed_at_any_moment_is_finished_by_its_cleanup_and_leaves_nothing() 
         }
         let after = w.holdings();
         assert_eq!(after, before, "after a kill when {what}, then the cleanup");
+        assert_eq!(w.left_app(DRILLS), Vec::<String>::new(), "after a kill when {what}, then the cleanup");
     };
     // Chosen moments: as each copy step starts, once each copy exists, as the cleanup runs.
     let copy_exists = |w: &World| !w.drill_id().is_empty() && !w.left(&format!("{DRILLS}{}", w.drill_id())).is_empty();
@@ -566,11 +820,20 @@ fn a_drill_killed_at_any_moment_is_finished_by_its_cleanup_and_leaves_nothing() 
         !w.drill_id().is_empty() && w.holdings().contains(&format!("domain {EAST} {DRILLS}{}", w.drill_id()))
     };
     let cleaning = |w: &World| w.step_status("drill.cleanup").as_deref() == Some("running");
-    let moments: [Moment; 5] = [
+    // The app tier: part made (on record, journaled), all made, part removed.
+    let app_making = |w: &World| w.step_status("drill.app").as_deref() == Some("running") && w.recorded() > 0;
+    let app_made = |w: &World| w.step_status("drill.app").as_deref() == Some("done");
+    let app_removing = |w: &World| {
+        w.step_status("drill.cleanup").as_deref() == Some("running") && w.recorded() < 15 && w.recorded() > 0
+    };
+    let moments: [Moment; 8] = [
         ("the copy step runs", &running),
         ("the copy exists", &copy_exists),
         ("the search copy step runs", &searching),
         ("the search copy exists", &search_exists),
+        ("the app tier is being made", &app_making),
+        ("the app tier is made", &app_made),
+        ("the app tier is being removed", &app_removing),
         ("the cleanup runs", &cleaning),
     ];
     for (what, when) in moments {

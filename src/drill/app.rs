@@ -140,17 +140,25 @@ pub fn inputs(spec: &Spec, name: &str, drill: &str, db: (&str, &str), search: Op
     m
 }
 
+/// A root configuration's regions: everything the drill makes is in
+/// `region` (`secondary`); a root declares `primary` too, which holds
+/// nothing here (any other region does).
+fn regions(region: &str) -> Json {
+    let other = if region == "us-east-1" { "us-west-2" } else { "us-east-1" };
+    json!({ "primary": other, "secondary": region })
+}
+
 /// The root configuration of the drill's app tier (JSON, which YAML reads).
 fn root(spec: &Spec, region: &str, name: &str, drill: &str, inputs: Map<String, Json>) -> Json {
     json!({
-        "regions": { "standby": region },
+        "regions": regions(region),
         "modules": {
-            "app": { "source": spec.module, "inputs": inputs, "regions": { "main": "standby" } }
+            "app": { "source": spec.module, "inputs": inputs, "regions": { "main": "secondary" } }
         },
         "resources": {
             "db": {
                 "type": "aws_security_group",
-                "region": "standby",
+                "region": "secondary",
                 "properties": {
                     "name": format!("{name}-db"),
                     "description": "A drill's database copy: its app node only",
@@ -160,7 +168,7 @@ fn root(spec: &Spec, region: &str, name: &str, drill: &str, inputs: Map<String, 
             },
             "db_from_app": {
                 "type": "aws_vpc_security_group_ingress_rule",
-                "region": "standby",
+                "region": "secondary",
                 "properties": {
                     "security_group_id": "${aws_security_group.db.id}",
                     "ip_protocol": "tcp",
@@ -258,7 +266,8 @@ async fn endpoints(
     let c = super::db::describe_cluster(aws, region, copy)
         .await?
         .ok_or_else(|| KindError::Failed(format!("the database copy {copy} is not there")))?;
-    let writer = c.endpoint().map(str::to_string).ok_or_else(|| KindError::Failed(format!("{copy} has no endpoint yet")))?;
+    let writer =
+        c.endpoint().map(str::to_string).ok_or_else(|| KindError::Failed(format!("{copy} has no endpoint yet")))?;
     let reader = c.reader_endpoint().map(str::to_string).unwrap_or_else(|| writer.clone());
     let search = match search {
         Some(d) => Some(
@@ -297,9 +306,9 @@ pub async fn apply(
     // The copy in the drill's group (its own cluster; production's groups untouched).
     let rds = cx.aws.rds(region).await;
     let c = super::db::describe_cluster(cx.aws, region, name).await?;
-    let has = c.as_ref().is_some_and(|c| {
-        c.vpc_security_groups().iter().any(|g| g.vpc_security_group_id() == Some(group.as_str()))
-    });
+    let has = c
+        .as_ref()
+        .is_some_and(|c| c.vpc_security_groups().iter().any(|g| g.vpc_security_group_id() == Some(group.as_str())));
     if !has {
         rds.modify_db_cluster()
             .db_cluster_identifier(name)
@@ -318,11 +327,17 @@ pub async fn apply(
 
 /// Removes what the record holds: everything but the database group when
 /// `app_only` (the copy may still use it), else everything.
-pub async fn destroy(cx: &Ctx<'_>, rec: &mut State, region: &str, name: &str, app_only: bool) -> Result<String, KindError> {
+pub async fn destroy(
+    cx: &Ctx<'_>,
+    rec: &mut State,
+    region: &str,
+    name: &str,
+    app_only: bool,
+) -> Result<String, KindError> {
     if rec.resources.is_empty() {
         return Ok("no app tier on record".into());
     }
-    let dir = scratch(name, &json!({ "regions": { "standby": region } })).map_err(KindError::Failed)?;
+    let dir = scratch(name, &json!({ "regions": regions(region) })).map_err(KindError::Failed)?;
     let keep_db = |a: &str| a != DB_GROUP;
     let only: Option<&dyn Fn(&str) -> bool> = if app_only { Some(&keep_db) } else { None };
     let out = converge(cx, &dir, rec, true, only).await;
@@ -332,9 +347,7 @@ pub async fn destroy(cx: &Ctx<'_>, rec: &mut State, region: &str, name: &str, ap
 
 /// The drill's load balancer from the record: DNS name, listener port, HTTPS.
 pub fn load_balancer(rec: &State) -> Option<(String, u16, bool)> {
-    let s = |t: &str, k: &str| {
-        rec.resources.values().find(|i| i.type_name == t).and_then(|i| i.attrs.get(k).cloned())
-    };
+    let s = |t: &str, k: &str| rec.resources.values().find(|i| i.type_name == t).and_then(|i| i.attrs.get(k).cloned());
     let dns = s("aws_lb", "dns_name")?.as_str()?.to_string();
     let port = s("aws_lb_listener", "port").and_then(|v| v.as_i64()).unwrap_or(80) as u16;
     let https = s("aws_lb_listener", "protocol").and_then(|v| v.as_str().map(|p| p.eq_ignore_ascii_case("HTTPS")));

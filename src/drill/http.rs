@@ -119,7 +119,9 @@ fn proxy(site: &Site) -> Option<(String, u16)> {
 fn no_proxy(list: &str, host: &str) -> bool {
     list.split(',').map(str::trim).filter(|e| !e.is_empty()).any(|e| {
         let e = e.trim_start_matches("*.").trim_start_matches('.');
-        e == "*" || host.eq_ignore_ascii_case(e) || host.to_ascii_lowercase().ends_with(&format!(".{}", e.to_ascii_lowercase()))
+        e == "*"
+            || host.eq_ignore_ascii_case(e)
+            || host.to_ascii_lowercase().ends_with(&format!(".{}", e.to_ascii_lowercase()))
     })
 }
 
@@ -170,7 +172,13 @@ async fn open(site: &Site) -> Result<(Box<dyn Io>, bool), String> {
 }
 
 /// One request, no retry.
-pub async fn send(site: &Site, method: Method, path: &str, token: Option<&str>, body: Option<&Json>) -> Result<Answer, String> {
+pub async fn send(
+    site: &Site,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&Json>,
+) -> Result<Answer, String> {
     let call = async {
         let (io, absolute) = open(site).await?;
         let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io))
@@ -197,7 +205,8 @@ pub async fn send(site: &Site, method: Method, path: &str, token: Option<&str>, 
             None => Bytes::new(),
         };
         let req = req.body(Full::new(bytes)).map_err(|e| e.to_string())?;
-        let resp = sender.send_request(req).await.map_err(|e| format!("{method} {path} on {}: {e}", site.describe()))?;
+        let resp =
+            sender.send_request(req).await.map_err(|e| format!("{method} {path} on {}: {e}", site.describe()))?;
         let status = resp.status().as_u16();
         let raw = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
         Ok::<_, String>(Answer { status, body: serde_json::from_slice(&raw).unwrap_or(Json::Null) })
@@ -234,7 +243,11 @@ pub fn newest(body: &Json) -> Result<Option<(String, i64)>, String> {
     let posts = body.get("posts").and_then(Json::as_object).ok_or("no `posts` in the answer")?;
     let mut best: Option<(String, i64)> = None;
     for id in order.iter().filter_map(Json::as_str) {
-        let at = posts.get(id).and_then(|p| p.get("create_at")).and_then(Json::as_i64).ok_or(format!("post {id} has no create_at"))?;
+        let at = posts
+            .get(id)
+            .and_then(|p| p.get("create_at"))
+            .and_then(Json::as_i64)
+            .ok_or(format!("post {id} has no create_at"))?;
         if best.as_ref().is_none_or(|(_, b)| at > *b) {
             best = Some((id.to_string(), at));
         }

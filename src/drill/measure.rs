@@ -53,7 +53,9 @@ pub async fn production_newest(s: &Session, site_url: Option<&str>) -> Vec<(Stri
         Err(e) => return why(e),
     };
     match newest(&site, token, channel).await {
-        Ok(Some((id, at))) => vec![("production_newest".into(), json!({ "id": id, "create_at": at, "read_ms": now_ms() }))],
+        Ok(Some((id, at))) => {
+            vec![("production_newest".into(), json!({ "id": id, "create_at": at, "read_ms": now_ms() }))]
+        }
         Ok(None) => vec![("production_newest".into(), json!({ "id": null, "create_at": 0, "read_ms": now_ms() }))],
         Err(e) => why(format!("production's newest post could not be read at {url}: {e}")),
     }

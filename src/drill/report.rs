@@ -67,9 +67,8 @@ fn figures(run: Option<&Run>) -> (Option<App>, Post, Option<f64>, Option<String>
         load_balancer: dns.to_string(),
         url: m("url").and_then(|v| v.as_str()).unwrap_or_default().to_string(),
     });
-    let step_outcome = |id: &str| {
-        run.and_then(|r| r.events.iter().rev().find(|e| e.step == id)).map(|e| e.outcome.clone())
-    };
+    let step_outcome =
+        |id: &str| run.and_then(|r| r.events.iter().rev().find(|e| e.step == id)).map(|e| e.outcome.clone());
     let post = match m("post") {
         Some(p) => Post {
             outcome: p.get("outcome").and_then(|v| v.as_str()).unwrap_or("failed").to_string(),

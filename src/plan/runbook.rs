@@ -266,7 +266,13 @@ pub enum StepAction {
     /// Drill: the app tier of one node on the copies (`crate::drill::app`):
     /// `module` called with `inputs` (the standby region's, as configured),
     /// named `name`, on the database copy `name` and the search copy.
-    DrillApp { module: String, inputs: serde_json::Map<String, serde_json::Value>, name: String, search: Option<String>, drill: String },
+    DrillApp {
+        module: String,
+        inputs: serde_json::Map<String, serde_json::Value>,
+        name: String,
+        search: Option<String>,
+        drill: String,
+    },
     /// Drill: its node in service, its target healthy, and Mattermost's
     /// ping answering 200 through its load balancer as `site_url`.
     DrillServing { site_url: String, drill: String },

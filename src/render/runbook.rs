@@ -90,7 +90,7 @@ pub(super) fn detail(step: &Step) -> Option<String> {
             Some(_) => "STANDBY_DRILL_TOKEN's user posts; a lost answer is looked for before another try, never \
                         posted twice"
                 .into(),
-            None => "RTO is then measured to serving".into(),
+            None => "nothing is posted".into(),
         }),
     };
     // During a failover: what happens while the region it needs is down.

@@ -348,7 +348,9 @@ impl Executor<'_> {
             }
             StepAction::DrillServing { site_url, .. } => {
                 let s = session()?;
-                crate::drill::measure::serving(self.aws, s, &step.needs[0], st, site_url, self.progress).await.map_err(fail)
+                crate::drill::measure::serving(self.aws, s, &step.needs[0], st, site_url, self.progress)
+                    .await
+                    .map_err(fail)
             }
             StepAction::DrillPost { site_url, channel, drill } => {
                 let s = session()?;
@@ -489,9 +491,8 @@ impl Executor<'_> {
                 if *app {
                     let s = session()?;
                     let cx = crate::drill::app::Ctx { aws: &s.aws, backend: self.backend, progress: &s.progress };
-                    app_out = Some(
-                        crate::drill::app::destroy(&cx, st, &step.needs[0], &name, true).await.map_err(fail)?,
-                    );
+                    app_out =
+                        Some(crate::drill::app::destroy(&cx, st, &step.needs[0], &name, true).await.map_err(fail)?);
                 }
                 let search =
                     crate::drill::search::delete(self.aws, &step.needs[0], domains, self.timeout, self.progress)
@@ -512,7 +513,8 @@ impl Executor<'_> {
                 if let Some(a) = app_out {
                     let s = session()?;
                     let cx = crate::drill::app::Ctx { aws: &s.aws, backend: self.backend, progress: &s.progress };
-                    let group = crate::drill::app::destroy(&cx, st, &step.needs[0], &name, false).await.map_err(fail)?;
+                    let group =
+                        crate::drill::app::destroy(&cx, st, &step.needs[0], &name, false).await.map_err(fail)?;
                     outcome = format!("app tier: {a}; {outcome}; database group: {group}");
                 }
                 Ok(Done::with(outcome, [out.request_ids, search.request_ids].concat()))
