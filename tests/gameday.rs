@@ -1142,6 +1142,19 @@ fn a_drill_posts_on_its_copy_not_on_production_while_users_keep_posting() {
     assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
     assert_eq!(run.code, 0, "standby drill:\n{}\n{}", run.all(), g.diagnose());
     assert!(!run.all().contains(MM_TOKEN), "the token was printed");
+    let record = std::fs::read_to_string(g.dir.join("state/standby.drill.json")).expect("the drill's record");
+    assert!(!record.contains(MM_TOKEN), "the token is in the drill's record");
+    // Through the operator's proxy: production's newest post read at the site URL (Route 53's
+    // answer), the copy reached by its load balancer's name, both over HTTPS (CONNECT).
+    let through = g.control("GET", "/_emulator/proxy", None)["requests"].clone();
+    let tunnels: Vec<&str> = through
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["method"] == "CONNECT" && r["status"] == 200)
+        .filter_map(|r| r["target"].as_str())
+        .collect();
+    assert!(tunnels.contains(&format!("{HOSTNAME}:443").as_str()), "production not read through the proxy: {through}");
     assert_valid("drill-report", &run.stdout);
     let report: Value = serde_json::from_str(&run.stdout).expect("the drill's JSON report");
     let id = report["id"].as_str().unwrap().to_string();
@@ -1166,6 +1179,7 @@ fn a_drill_posts_on_its_copy_not_on_production_while_users_keep_posting() {
     assert!(report["rpo_seconds"].as_f64().is_some_and(|s| s >= 0.0), "RPO not measured: {report:#}");
     let lb = report["app"]["load_balancer"].as_str().expect("the drill's load balancer").to_string();
     assert!(lb.contains("-drill-") && lb.ends_with(".us-east-1.elb.amazonaws.com"), "{lb}");
+    assert!(tunnels.contains(&format!("{lb}:443").as_str()), "the copy not reached through the proxy: {through}");
 
     // The copy has the drill's post (read through the drill's load balancer); production has not
     // (read through DNS, as users reach it): the copy is apart from production.
@@ -1184,7 +1198,7 @@ fn a_drill_posts_on_its_copy_not_on_production_while_users_keep_posting() {
     for kind in ["ec2-instance", "load-balancer", "target-group", "auto-scaling-group", "iam-role", "rds-cluster"] {
         assert!(kept.iter().any(|k| k.starts_with(kind)), "no kept {kind} among {kept:#?}");
     }
-    let cleanup = g.ok(0, &["drill", ".", "--cleanup", &id]);
+    let cleanup = g.ok(0, &["drill", ".", "--cleanup", &id, "--auto-approve"]);
     assert!(!cleanup.all().contains(MM_TOKEN));
     let left = g.drill_named();
     assert_eq!(left, Vec::<String>::new(), "left behind by the drill:\n{}", cleanup.all());
