@@ -32,6 +32,8 @@ const SEARCH_PASSWORD: &str = "Srch-Master-9!kq";
 const MM_TOKEN: &str = "gamedaytoken0000000000000a";
 /// The channel the synthetic users post in (a Mattermost channel id).
 const CHANNEL: &str = "gamedaychannel00000000000a";
+/// The app nodes' AMI.
+const AMI: &str = "ami-0abcdef1234567890";
 /// Aurora's failover loses what was not replicated: the emulator loses the
 /// writes of the last 500 ms before the primary's region went down.
 const LOSS_MS: u64 = 500;
@@ -85,6 +87,14 @@ impl GameDay {
         g.settings(json!({"game_day": 1, "world_ms_per_aws_second": 50, "rds_failover_ms": 1500,
                           "rds_snapshot_ms": 300, "asg_refresh_ms": 300,
                           "rds_failover_data_loss_ms": LOSS_MS}));
+        // The AMI as a team bakes it: Mattermost's config.json with personal
+        // access tokens on (ServiceSettings.EnableUserAccessTokens, off by
+        // default), so the users' and the drill's tokens are taken.
+        g.control(
+            "POST",
+            "/_emulator/world/amis",
+            Some(json!({"ami": AMI, "config_json": {"ServiceSettings": {"EnableUserAccessTokens": true}}})),
+        );
         g
     }
 
@@ -99,7 +109,7 @@ impl GameDay {
             .env("STANDBY_VAR_deletion_protection", "false")
             .env("STANDBY_VAR_force_destroy", "true")
             .env("STANDBY_VAR_secrets_recovery_window_in_days", "0")
-            .env("STANDBY_VAR_app_ami_id", "ami-0abcdef1234567890")
+            .env("STANDBY_VAR_app_ami_id", AMI)
             .env("STANDBY_VAR_app_listener_protocol", "HTTP")
             .env("STANDBY_VAR_app_listener_port", "80")
             .env("STANDBY_VAR_app_certificate_arn_primary", "null")

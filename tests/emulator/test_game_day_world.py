@@ -221,6 +221,7 @@ class App:
         env = {
             "MM_SERVICESETTINGS_SITEURL": "https://chat.example.com",
             "MM_SERVICESETTINGS_LISTENADDRESS": ":8065",
+            "MM_SERVICESETTINGS_ENABLEUSERACCESSTOKENS": "true",
             "MM_SQLSETTINGS_DRIVERNAME": "postgres",
             "MM_CLUSTERSETTINGS_ENABLE": "true",
             "MM_CLUSTERSETTINGS_CLUSTERNAME": f"{name}-{region}",
@@ -534,6 +535,11 @@ def test_the_api_needs_a_token_the_database_holds(world, postgres):
     query(postgres, "INSERT INTO useraccesstokens (id, token, userid, description, isactive) VALUES "
                     "('t3t3t3t3t3t3t3t3t3t3t3t3t3', 'inactivetoken0000000000000', 'u', '', false)")
     assert http("POST", url, {"channel_id": "c", "message": "m"}, token="inactivetoken0000000000000")[0] == 401
+    # Personal access tokens off (Mattermost's default): every token is refused.
+    off = App(world, postgres, name="notokens", environment={"MM_SERVICESETTINGS_ENABLEUSERACCESSTOKENS": "false"})
+    off.wait_healthy()
+    status, body, _ = http("POST", off.url("/api/v4/posts"), {"channel_id": "c", "message": "m"})
+    assert (status, body["id"]) == (401, expired)
 
 
 def test_a_channels_posts_are_listed_newest_first_as_mattermost_lists_them(world, postgres):

@@ -57,7 +57,9 @@ What it does, each from Mattermost's source (mattermost/mattermost, server/):
   the session cache keeps the session a token makes; an error reading it
   is a 401 too (createSessionForUserAccessToken:
   `app.user_access_token.invalid_or_missing`, which the handler turns into
-  session_expired). The request acts as the token's user.
+  session_expired), and so is every token while
+  ServiceSettings.EnableUserAccessTokens is false (its default). The
+  request acts as the token's user.
 - `POST /api/v4/files?channel_id=C&filename=N` with the file as the body
   (api4/file.go uploadFileSimple): the file is stored (app/file.go layout
   `<YYYYMMDD>/teams/noteam/channels/<channel>/users/<user>/<file id>/<name>`,
@@ -107,8 +109,7 @@ What it does, each from Mattermost's source (mattermost/mattermost, server/):
   states, counters. Not Mattermost's.
 
 Simpler than Mattermost: a token's session is not written to the
-database (nor checked against ServiceSettings.EnableUserAccessTokens: a
-production that hands out tokens has it on), no users or channels tables
+database, no users or channels tables
 (any channel id is taken), no WebSocket, no cluster gossip, one table per concern, indexing synchronous.
 """
 
@@ -133,7 +134,8 @@ MIN_POSTGRES = 110000
 
 # config.go SetDefaults, the settings the stand-in reads.
 DEFAULTS: dict[str, dict[str, Any]] = {
-    "ServiceSettings": {"SiteURL": "", "ListenAddress": ":8065", "GoroutineHealthThreshold": -1},
+    "ServiceSettings": {"SiteURL": "", "ListenAddress": ":8065", "GoroutineHealthThreshold": -1,
+                        "EnableUserAccessTokens": False},
     "SqlSettings": {
         "DriverName": "postgres",
         "DataSource": "postgres://mmuser:mostest@localhost/mattermost_test?sslmode=disable&connect_timeout=10"
@@ -647,6 +649,10 @@ class Server:
     def session_user(self, token: str) -> str | None:
         """The user of an active personal access token, or None (app.GetSession)."""
         if not token:
+            return None
+        if not self.cfg["ServiceSettings"]["EnableUserAccessTokens"]:
+            # createSessionForUserAccessToken: "EnableUserAccessTokens=false".
+            mlog("debug", "Personal access tokens are disabled", error="app.user_access_token.invalid_or_missing")
             return None
         now = time.time()
         with self.sessions_lock:
