@@ -58,8 +58,10 @@ What it does, each from Mattermost's source (mattermost/mattermost, server/):
   is a 401 too (createSessionForUserAccessToken:
   `app.user_access_token.invalid_or_missing`, which the handler turns into
   session_expired), and so is every token while
-  ServiceSettings.EnableUserAccessTokens is false (its default). The
-  request acts as the token's user.
+  ServiceSettings.EnableUserAccessTokens is false (its default; Mattermost
+  takes a bot's token even then, `!EnableUserAccessTokens && !user.IsBot`:
+  the stand-in, without a users table, cannot tell a bot). The request
+  acts as the token's user.
 - `POST /api/v4/files?channel_id=C&filename=N` with the file as the body
   (api4/file.go uploadFileSimple): the file is stored (app/file.go layout
   `<YYYYMMDD>/teams/noteam/channels/<channel>/users/<user>/<file id>/<name>`,
