@@ -78,7 +78,9 @@ fn figures(run: Option<&Run>) -> (Option<App>, Post, Option<f64>, Option<String>
         None => Post {
             outcome: if step_outcome(super::POST).is_some() { "failed" } else { "skipped" }.to_string(),
             post_id: None,
-            detail: step_outcome(super::POST).unwrap_or_else(|| "the drill did not reach its post step".into()),
+            detail: step_outcome(super::POST)
+                .map(|o| o.strip_prefix("failed: ").unwrap_or(&o).to_string())
+                .unwrap_or_else(|| "the drill did not reach its post step".into()),
         },
     };
     let started = num("started_ms");
