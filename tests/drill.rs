@@ -569,6 +569,17 @@ fn a_drill_of_the_whole_example_copies_the_standby_database_and_changes_nothing_
         w.run(&["drill", ".", "--to", "primary", "--plan"]).stderr.contains("no standby Aurora cluster in us-west-1")
     );
 
+    // A post needs the token, asked for before anything runs.
+    let no_token: Run = w
+        .cmd(&["drill", ".", "--auto-approve", "--channel", CHANNEL])
+        .env_remove("STANDBY_DRILL_TOKEN")
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(no_token.code, 1, "{}", no_token.all());
+    assert!(no_token.stderr.contains("--channel needs STANDBY_DRILL_TOKEN"), "{}", no_token.stderr);
+    assert_eq!(w.drill_id(), "", "nothing ran");
+
     // The drill.
     let ids_before = w.ec2_ids();
     w.control("DELETE", "/_emulator/calls");
