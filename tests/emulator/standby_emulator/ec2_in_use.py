@@ -1,7 +1,9 @@
 """DeleteSecurityGroup refuses a group an Aurora cluster or DB instance is in,
 as AWS does: `DependencyViolation` ("resource sg-… has a dependent object";
 EC2 API Reference, "Error codes for the Amazon EC2 API": DependencyViolation,
-"The specified object has dependent resources"). moto deletes it. A drill puts
+"The specified object has dependent resources"; the message as quoted for an
+Aurora cluster's group in terraform-aws-modules/terraform-aws-rds-aurora#84).
+moto deletes it. A drill puts
 its database copy in a group of its own, and its cleanup must delete the copy
 before that group (docs/drill.md, "The database's door")."""
 
