@@ -569,6 +569,17 @@ fn a_drill_of_the_whole_example_copies_the_standby_database_and_changes_nothing_
         w.run(&["drill", ".", "--to", "primary", "--plan"]).stderr.contains("no standby Aurora cluster in us-west-1")
     );
 
+    // A post needs the token, asked for before anything runs.
+    let no_token: Run = w
+        .cmd(&["drill", ".", "--auto-approve", "--channel", CHANNEL])
+        .env_remove("STANDBY_DRILL_TOKEN")
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(no_token.code, 1, "{}", no_token.all());
+    assert!(no_token.stderr.contains("--channel needs STANDBY_DRILL_TOKEN"), "{}", no_token.stderr);
+    assert_eq!(w.drill_id(), "", "nothing ran");
+
     // The drill.
     let ids_before = w.ec2_ids();
     w.control("DELETE", "/_emulator/calls");
@@ -687,6 +698,20 @@ fn a_drill_of_the_whole_example_copies_the_standby_database_and_changes_nothing_
     insta::assert_snapshot!("drill_report_markdown", scrub(&md.stdout));
     assert_eq!(w.left(DRILLS), Vec::<String>::new());
 
+    // A token the copy refuses: the post fails (Mattermost's 401, said), the drill fails and cleans up.
+    let refused = w
+        .cmd(&["drill", ".", "--auto-approve", "--channel", CHANNEL])
+        .env("STANDBY_DRILL_TOKEN", "not-valid")
+        .output()
+        .unwrap();
+    let refused: Run = refused.into();
+    assert_eq!(refused.code, 1, "{}", refused.all());
+    assert!(refused.all().contains("HTTP 401 api.context.session_expired.app_error"), "{}", refused.all());
+    assert!(refused.stdout.contains("post: failed: step `drill.post` failed"), "{}", refused.stdout);
+    assert!(!refused.all().contains("not-valid"), "the token was printed");
+    assert_eq!(w.left(DRILLS), Vec::<String>::new());
+    assert_eq!(w.left_app(DRILLS), Vec::<String>::new(), "a failed drill left its app tier behind");
+
     // Kept: the copies stay, tagged, until their cleanup; no second drill meanwhile.
     let run = w.ok(0, &["drill", ".", "--keep", "--auto-approve"]);
     let id = w.drill_id();
@@ -695,6 +720,54 @@ fn a_drill_of_the_whole_example_copies_the_standby_database_and_changes_nothing_
     assert_eq!(w.left(&own), vec![own.clone(), format!("{own}-1")]);
     assert_tagged(&w, &own, &id);
     assert!(w.holdings().contains(&format!("domain {EAST} {own}")), "the search copy is kept too");
+    // The kept app tier, as AWS has it: silent settings on the copy's endpoints, read-only files,
+    // egress to 5432 and 443 only, the copy in the drill's database group, which admits the node.
+    let app = py(
+        &w.ex.emu,
+        &format!(
+            r#"
+import base64
+r = '{EAST}'
+ec2, rds, iam = aws('ec2', r), aws('rds', r), aws('iam', r)
+v = ec2.describe_launch_template_versions(LaunchTemplateName='{own}-app-{EAST}')['LaunchTemplateVersions'][0]
+groups = {{g['GroupName']: g for g in ec2.describe_security_groups()['SecurityGroups']}}
+app, db = groups['{own}-app-{EAST}'], groups['{own}-db']
+c = rds.describe_db_clusters(DBClusterIdentifier='{own}')['DBClusters'][0]
+print(json.dumps({{
+    'user_data': base64.b64decode(v['LaunchTemplateData']['UserData']).decode(),
+    'egress': sorted((p.get('IpProtocol'), p.get('FromPort')) for p in app['IpPermissionsEgress']),
+    'db_in': [(p.get('FromPort'), [g['GroupId'] for g in p.get('UserIdGroupPairs', [])]) for p in db['IpPermissions']],
+    'app_id': app['GroupId'], 'db_id': db['GroupId'],
+    'copy_groups': [g['VpcSecurityGroupId'] for g in c['VpcSecurityGroups']],
+    'copy_endpoint': c['Endpoint'],
+    'policy': iam.get_role_policy(RoleName='{own}-app-{EAST}', PolicyName='mattermost')['PolicyDocument'],
+}}))
+"#
+        ),
+    );
+    let user_data = app["user_data"].as_str().unwrap();
+    for silent in [
+        "MM_EMAILSETTINGS_SENDEMAILNOTIFICATIONS=\"false\"",
+        "MM_EMAILSETTINGS_SENDPUSHNOTIFICATIONS=\"false\"",
+        "MM_SERVICESETTINGS_ENABLEOUTGOINGWEBHOOKS=\"false\"",
+        "MM_PLUGINSETTINGS_ENABLE=\"false\"",
+        "MM_JOBSETTINGS_RUNSCHEDULER=\"false\"",
+        "MM_CLUSTERSETTINGS_ENABLE=\"false\"",
+    ] {
+        assert!(user_data.contains(silent), "{silent} not in the drill node's settings:\n{user_data}");
+    }
+    assert!(user_data.contains(app["copy_endpoint"].as_str().unwrap()), "the node does not use the copy:\n{user_data}");
+    assert_eq!(app["egress"], serde_json::json!([["tcp", 443], ["tcp", 5432]]), "{app}");
+    assert_eq!(app["db_in"], serde_json::json!([[5432, [app["app_id"].clone()]]]), "{app}");
+    assert_eq!(app["copy_groups"], serde_json::json!([app["db_id"].clone()]), "{app}");
+    let objects = app["policy"]["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Resource"].to_string().contains("/*"))
+        .unwrap();
+    assert_eq!(objects["Action"], serde_json::json!(["s3:GetObject"]), "the files bucket is read-only: {app}");
+    assert!(run.stdout.contains(&format!("{own}-app-{EAST} (aws_autoscaling_group)")), "kept, said: {}", run.stdout);
     // Writable, as the standby's followers are after a failover; the standby's own follower is not.
     let host = |name: &str| {
         py(

@@ -191,6 +191,15 @@ pub async fn drill(s: &Settings, dir: &Path, ask: &Ask<'_>, vars: &VarArgs) -> R
     }
     // A run: its progress for people; with --format json or markdown on
     // standard error, so that standard output holds only the report.
+    // The token before anything runs (never printed or stored).
+    let token = std::env::var(drill::ENV_TOKEN).ok().filter(|t| !t.trim().is_empty());
+    if ask.channel.is_some() && token.is_none() {
+        return Err(Error::Usage(format!(
+            "--channel needs {}: a Mattermost personal access token of a production user or bot (the copy holds \
+             production's tokens); it is never printed or stored",
+            drill::ENV_TOKEN
+        )));
+    }
     let to_stdout = ask.format == Format::Human;
     let say = move |line: &str| {
         if to_stdout {
@@ -218,17 +227,10 @@ pub async fn drill(s: &Settings, dir: &Path, ask: &Ask<'_>, vars: &VarArgs) -> R
     let session = drill::Session {
         aws: s.aws.clone(),
         progress,
-        token: std::env::var(drill::ENV_TOKEN).ok().filter(|t| !t.trim().is_empty()),
+        token,
         channel: ask.channel.map(str::to_string),
         site_url: tier.as_ref().map(drill::Tier::site_url),
     };
-    if ask.channel.is_some() && session.token.is_none() && ask.cleanup.is_none() {
-        return Err(Error::Usage(format!(
-            "--channel needs {}: a Mattermost personal access token of a production user or bot (the copy holds \
-             production's tokens); it is never printed or stored",
-            drill::ENV_TOKEN
-        )));
-    }
     let exec = Executor {
         aws: &s.aws,
         backend: &*backend,

@@ -106,7 +106,8 @@ fn proxy(site: &Site) -> Option<(String, u16)> {
     {
         return None;
     }
-    let rest = url.trim().strip_prefix("http://").unwrap_or(url.trim());
+    let url = url.trim();
+    let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://")).unwrap_or(url);
     let authority = rest.split('/').next().unwrap_or_default();
     let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
     match authority.rsplit_once(':') {

@@ -78,7 +78,9 @@ fn figures(run: Option<&Run>) -> (Option<App>, Post, Option<f64>, Option<String>
         None => Post {
             outcome: if step_outcome(super::POST).is_some() { "failed" } else { "skipped" }.to_string(),
             post_id: None,
-            detail: step_outcome(super::POST).unwrap_or_else(|| "the drill did not reach its post step".into()),
+            detail: step_outcome(super::POST)
+                .map(|o| o.strip_prefix("failed: ").unwrap_or(&o).to_string())
+                .unwrap_or_else(|| "the drill did not reach its post step".into()),
         },
     };
     let started = num("started_ms");
@@ -170,6 +172,70 @@ pub fn build(record: &DrillRecord, run: Option<&Run>, problems: &[String], kept:
 mod tests {
     use super::*;
     use crate::state::roles::Event;
+
+    fn run_with(measures: &[(&str, serde_json::Value)], post_event: Option<&str>) -> Run {
+        Run {
+            measures: measures.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+            events: post_event
+                .map(|o| vec![Event { step: crate::drill::POST.into(), outcome: o.into(), ..Default::default() }])
+                .unwrap_or_default(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn rto_and_rpo_come_from_the_measures() {
+        use serde_json::json;
+        // Posted: RTO to the post; the copy lacks production's newest by 2.5 s.
+        let run = run_with(
+            &[
+                ("started_ms", json!(1_000)),
+                ("serving_ms", json!(61_000)),
+                ("posted_ms", json!(62_500)),
+                ("production_newest", json!({"id": "b", "create_at": 10_000})),
+                ("copy_newest", json!({"id": "a", "create_at": 7_500})),
+                ("post", json!({"outcome": "posted", "post_id": "p9", "detail": "HTTP 201"})),
+                ("lb_dns", json!("lb.example")),
+                ("url", json!("http://lb.example:80 (as chat.example.com)")),
+            ],
+            Some("posted p9"),
+        );
+        let (app, post, rto, to, rpo, detail) = figures(Some(&run));
+        assert_eq!((rto, to.as_deref(), rpo), (Some(61.5), Some("post"), Some(2.5)));
+        assert!(detail.contains("production's newest post b is missing from the copy"), "{detail}");
+        assert_eq!((post.outcome.as_str(), post.post_id.as_deref()), ("posted", Some("p9")));
+        assert_eq!(app.unwrap().load_balancer, "lb.example");
+        // The copy newer than the snapshot of production (posts since): 0, never negative.
+        let run = run_with(
+            &[
+                ("started_ms", json!(0)),
+                ("serving_ms", json!(5_000)),
+                ("production_newest", json!({"id": "b", "create_at": 10_000})),
+                ("copy_newest", json!({"id": "b", "create_at": 10_000})),
+                ("post", json!({"outcome": "skipped", "detail": "no --channel"})),
+            ],
+            None,
+        );
+        let (_, post, rto, to, rpo, detail) = figures(Some(&run));
+        assert_eq!(
+            (rto, to.as_deref(), rpo, post.outcome.as_str()),
+            (Some(5.0), Some("serving"), Some(0.0), "skipped")
+        );
+        assert!(detail.starts_with("the copy shows production's newest post (b)"), "{detail}");
+        // Production unreadable: not measured, why; a failed post: no RTO.
+        let run = run_with(
+            &[
+                ("started_ms", json!(0)),
+                ("serving_ms", json!(5_000)),
+                ("production_newest", json!({"error": "HTTP 401 x"})),
+            ],
+            Some("failed: step `drill.post` failed: refused"),
+        );
+        let (_, post, rto, _, rpo, detail) = figures(Some(&run));
+        assert_eq!((rto, rpo, post.outcome.as_str()), (None, None, "failed"));
+        assert_eq!(post.detail, "step `drill.post` failed: refused");
+        assert_eq!(detail, "not measured: HTTP 401 x");
+    }
 
     #[test]
     fn steps_come_from_the_run_with_their_times() {

@@ -15,6 +15,7 @@ def apply_all() -> None:
     from . import (
         asg_refresh,
         ec2,
+        ec2_in_use,
         elb_asg,
         elb_idempotency,
         iam,
@@ -59,6 +60,7 @@ def apply_all() -> None:
     route53.apply()
     secretsmanager.apply()
     ec2.apply()
+    ec2_in_use.apply()
     elb_asg.apply()
     elb_idempotency.apply()
     asg_refresh.apply()
