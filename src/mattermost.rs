@@ -90,6 +90,14 @@ pub const KNOWN: &[(&str, SettingType)] = &[
     ("MM_PLUGINSETTINGS_ENABLE", Bool),
     ("MM_LDAPSETTINGS_ENABLESYNC", Bool),
     ("MM_LOGSETTINGS_ENABLEDIAGNOSTICS", Bool),
+    ("MM_SERVICESETTINGS_ENABLESECURITYFIXALERT", Bool),
+    ("MM_EMAILSETTINGS_SMTPSERVER", Str),
+    ("MM_ANNOUNCEMENTSETTINGS_ADMINNOTICESENABLED", Bool),
+    ("MM_ANNOUNCEMENTSETTINGS_USERNOTICESENABLED", Bool),
+    ("MM_EXPERIMENTALSETTINGS_ENABLESHAREDCHANNELS", Bool),
+    ("MM_EXPERIMENTALSETTINGS_ENABLEREMOTECLUSTERSERVICE", Bool),
+    ("MM_CONNECTEDWORKSPACESSETTINGS_ENABLESHAREDCHANNELS", Bool),
+    ("MM_CONNECTEDWORKSPACESSETTINGS_ENABLEREMOTECLUSTERSERVICE", Bool),
 ];
 
 /// The settings that keep a copy of production from reaching real people
@@ -103,6 +111,21 @@ pub const KNOWN: &[(&str, SettingType)] = &[
 /// the jobs (data retention, LDAP sync, email batching) are turned off with
 /// [`RUN_SCHEDULER`] and `MM_JOBSETTINGS_RUNJOBS`, cluster gossip with
 /// `MM_CLUSTERSETTINGS_ENABLE`.
+///
+/// Not behind the jobs, and so listed too: `ServiceSettings.EnableSecurityFixAlert`
+/// (`DoSecurityUpdateCheck`, started by `Server.runJobs` whatever `RunJobs`
+/// says, sends the server id and user counts to securityupdatecheck.mattermost.com
+/// and mails bulletins to the system admins over SMTP directly); the SMTP
+/// server itself, blanked (`EmailSettings.SMTPServer`: password-reset and
+/// "token added" mails do not ask `SendEmailNotifications`); the notices
+/// fetched from Mattermost (`AnnouncementSettings.AdminNoticesEnabled`,
+/// `UserNoticesEnabled`); connected workspaces (shared channels sync
+/// messages "in real-time" with other organisations' servers, mattermost/docs
+/// `connected-workspaces.rst`): `ConnectedWorkspacesSettings.EnableSharedChannels`
+/// and `EnableRemoteClusterService` from 10.2, `ExperimentalSettings.*` of the
+/// same names before (config.go `ExperimentalSettings.SetDefaults`; 10.2 keeps
+/// them to migrate from, so both are set). [`silent_for`] leaves out the
+/// names the declared version does not read.
 pub const SILENT: &[(&str, &str)] = &[
     ("MM_EMAILSETTINGS_SENDEMAILNOTIFICATIONS", "false"),
     ("MM_EMAILSETTINGS_SENDPUSHNOTIFICATIONS", "false"),
@@ -117,7 +140,21 @@ pub const SILENT: &[(&str, &str)] = &[
     ("MM_JOBSETTINGS_RUNSCHEDULER", "false"),
     ("MM_JOBSETTINGS_RUNJOBS", "false"),
     ("MM_CLUSTERSETTINGS_ENABLE", "false"),
+    ("MM_SERVICESETTINGS_ENABLESECURITYFIXALERT", "false"),
+    ("MM_EMAILSETTINGS_SMTPSERVER", ""),
+    ("MM_ANNOUNCEMENTSETTINGS_ADMINNOTICESENABLED", "false"),
+    ("MM_ANNOUNCEMENTSETTINGS_USERNOTICESENABLED", "false"),
+    ("MM_EXPERIMENTALSETTINGS_ENABLESHAREDCHANNELS", "false"),
+    ("MM_EXPERIMENTALSETTINGS_ENABLEREMOTECLUSTERSERVICE", "false"),
+    ("MM_CONNECTEDWORKSPACESSETTINGS_ENABLESHAREDCHANNELS", "false"),
+    ("MM_CONNECTEDWORKSPACESSETTINGS_ENABLEREMOTECLUSTERSERVICE", "false"),
 ];
+
+/// [`SILENT`] without the names Mattermost `version` would ignore (and
+/// [`check_version`] would refuse).
+pub fn silent_for(version: Option<&str>) -> impl Iterator<Item = (&'static str, &'static str)> {
+    SILENT.iter().copied().filter(move |(n, _)| check_version(n, version).is_none())
+}
 
 /// Settings newer than the rest, with the first Mattermost version that
 /// reads them (older ones ignore the name silently, environment.go
@@ -125,7 +162,13 @@ pub const SILENT: &[(&str, &str)] = &[
 /// `ElasticsearchSettings.Backend`: "Mattermost v9.11 adds support for
 /// Elasticsearch v8 as well as beta support for OpenSearch"
 /// (https://docs.mattermost.com/scale/elasticsearch.html).
-pub const SINCE: &[(&str, (u32, u32))] = &[("MM_ELASTICSEARCHSETTINGS_BACKEND", (9, 11))];
+/// Connected workspaces: "Ensure that all Mattermost Enterprise servers are
+/// running v10.2 or later" (mattermost/docs `connected-workspaces.rst`).
+pub const SINCE: &[(&str, (u32, u32))] = &[
+    ("MM_ELASTICSEARCHSETTINGS_BACKEND", (9, 11)),
+    ("MM_CONNECTEDWORKSPACESSETTINGS_ENABLESHAREDCHANNELS", (10, 2)),
+    ("MM_CONNECTEDWORKSPACESSETTINGS_ENABLEREMOTECLUSTERSERVICE", (10, 2)),
+];
 
 /// The oldest Mattermost standby's app tier is written for: every setting
 /// it renders exists from this version on.
@@ -268,6 +311,26 @@ mod tests {
         for (name, value) in SILENT {
             assert!(check_name(name).is_none(), "{name}");
             assert!(value.is_empty() || check_value(name, value).is_none(), "{name}={value}");
+        }
+    }
+
+    #[test]
+    fn the_silent_settings_cover_shared_channels_in_the_names_each_version_reads() {
+        let names = |v| silent_for(Some(v)).map(|(n, _)| n).collect::<Vec<_>>();
+        let old = names("9.11");
+        assert!(old.contains(&"MM_EXPERIMENTALSETTINGS_ENABLESHAREDCHANNELS"));
+        assert!(old.contains(&"MM_EXPERIMENTALSETTINGS_ENABLEREMOTECLUSTERSERVICE"));
+        assert!(!old.contains(&"MM_CONNECTEDWORKSPACESSETTINGS_ENABLESHAREDCHANNELS"));
+        let new = names("10.2");
+        assert!(new.contains(&"MM_CONNECTEDWORKSPACESSETTINGS_ENABLESHAREDCHANNELS"));
+        assert!(new.contains(&"MM_CONNECTEDWORKSPACESSETTINGS_ENABLEREMOTECLUSTERSERVICE"));
+        for n in [
+            "MM_SERVICESETTINGS_ENABLESECURITYFIXALERT",
+            "MM_EMAILSETTINGS_SMTPSERVER",
+            "MM_ANNOUNCEMENTSETTINGS_ADMINNOTICESENABLED",
+            "MM_ANNOUNCEMENTSETTINGS_USERNOTICESENABLED",
+        ] {
+            assert!(old.contains(&n) && new.contains(&n), "{n}");
         }
     }
 

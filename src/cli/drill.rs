@@ -154,7 +154,9 @@ pub async fn drill(s: &Settings, dir: &Path, ask: &Ask<'_>, vars: &VarArgs) -> R
                 // Kept, or not the last one: its names are the drill id's.
                 _ => {
                     forget_run(&mut rec);
-                    drill::runbook(&src, &prefix, id, &from, &to, tier.as_ref())
+                    let mut rb = drill::runbook(&src, &prefix, id, &from, &to, tier.as_ref());
+                    drill::cleanup_recorded_app(&mut rb, !rec.resources.is_empty());
+                    rb
                 }
             };
             (id.to_string(), drill::cleanup_only(rb))

@@ -104,6 +104,14 @@ pub fn lb_name(name: &str) -> Result<String, String> {
     }
 }
 
+/// Mattermost's search settings on the drill's node (see [`inputs`]).
+pub const SEARCH_OFF: &[(&str, &str)] = &[
+    ("MM_ELASTICSEARCHSETTINGS_ENABLEINDEXING", "false"),
+    ("MM_ELASTICSEARCHSETTINGS_ENABLESEARCHING", "false"),
+    ("MM_ELASTICSEARCHSETTINGS_ENABLEAUTOCOMPLETE", "false"),
+    ("MM_ELASTICSEARCHSETTINGS_CONNECTIONURL", ""),
+];
+
 /// The inputs the drill gives the module (see the module's doc).
 pub fn inputs(spec: &Spec, name: &str, drill: &str, db: (&str, &str), search: Option<&str>) -> Map<String, Json> {
     let mut m = spec.inputs.clone();
@@ -112,8 +120,10 @@ pub fn inputs(spec: &Spec, name: &str, drill: &str, db: (&str, &str), search: Op
     for k in ["min_size", "max_size", "desired_capacity", "passive_capacity", "cluster_name"] {
         m.remove(k);
     }
-    let silent: Map<String, Json> =
-        crate::mattermost::SILENT.iter().map(|(k, v)| (k.to_string(), Json::String(v.to_string()))).collect();
+    let version = m.get("mattermost_version").and_then(Json::as_str).map(str::to_string);
+    let silent: Map<String, Json> = crate::mattermost::silent_for(version.as_deref())
+        .map(|(k, v)| (k.to_string(), Json::String(v.to_string())))
+        .collect();
     let set = |m: &mut Map<String, Json>, k: &str, v: Json| {
         m.insert(k.to_string(), v);
     };
@@ -130,6 +140,16 @@ pub fn inputs(spec: &Spec, name: &str, drill: &str, db: (&str, &str), search: Op
     set(&mut m, "route53_health_checkers", json!(false));
     set(&mut m, "restricted_egress", json!(true));
     set(&mut m, "files_object_actions", json!(["s3:GetObject"]));
+    let mut silent = silent;
+    // Search is off on the drill's node: without a search copy the inputs
+    // name production's standby domain (the node would write its index
+    // templates and the drill's post there), and a search copy holds only
+    // its master user, not Mattermost's (the CCR module makes that one on
+    // the follower; the drill does not yet), so the node would fail every
+    // index write silently. No ConnectionURL at all: never production's.
+    for (k, v) in SEARCH_OFF {
+        silent.insert(k.to_string(), json!(v));
+    }
     set(&mut m, "settings_overrides", Json::Object(silent));
     // The copy's own writer: a cluster's writer endpoint (no global one).
     set(&mut m, "db_endpoint", json!(db.0));
@@ -320,8 +340,8 @@ pub async fn apply(
     }
     Ok(format!(
         "{name}: 1 node, silent settings, files read-only, egress 5432/443, database {writer} (in {name}-db, which \
-         admits the node), search {}; {out}",
-        search_endpoint.as_deref().unwrap_or("none")
+         admits the node), Mattermost's search off (search copy {}); {out}",
+        search_endpoint.as_deref().unwrap_or("none: no cross-cluster replication in the standby region")
     ))
 }
 
@@ -374,6 +394,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn without_a_search_copy_the_node_never_gets_productions_domain() {
+        let mut given = Map::new();
+        given.insert("site_url".into(), json!("https://chat.example.com"));
+        given.insert("search_endpoint".into(), json!("vpc-mm-prod-search.us-west-2.es.amazonaws.com"));
+        given.insert("mattermost_version".into(), json!("10.5"));
+        let spec = Spec { module: "/m".into(), inputs: given };
+        let m = inputs(&spec, "mm-drill-ab12cd", "ab12cd", ("w", "r"), None);
+        let o = &m["settings_overrides"];
+        assert_eq!(o["MM_ELASTICSEARCHSETTINGS_CONNECTIONURL"], json!(""));
+        for k in ["ENABLEINDEXING", "ENABLESEARCHING", "ENABLEAUTOCOMPLETE"] {
+            assert_eq!(o[format!("MM_ELASTICSEARCHSETTINGS_{k}")], json!("false"), "{k}");
+        }
+        assert_eq!(o["MM_CONNECTEDWORKSPACESSETTINGS_ENABLESHAREDCHANNELS"], json!("false"));
+        assert_eq!(o["MM_EXPERIMENTALSETTINGS_ENABLESHAREDCHANNELS"], json!("false"));
+    }
+
+    #[test]
     fn the_drill_gives_its_own_names_one_node_and_silence() {
         let mut given = Map::new();
         given.insert("site_url".into(), json!("https://chat.example.com"));
@@ -388,6 +425,8 @@ mod tests {
         assert_eq!(m["settings_overrides"]["MM_EMAILSETTINGS_SENDEMAILNOTIFICATIONS"], json!("false"));
         assert_eq!(m["settings_overrides"]["MM_JOBSETTINGS_RUNSCHEDULER"], json!("false"));
         assert_eq!(m["tags"][TAG], json!("ab12cd"));
+        assert_eq!(m["settings_overrides"]["MM_ELASTICSEARCHSETTINGS_ENABLEINDEXING"], json!("false"));
+        assert_eq!(m["settings_overrides"]["MM_SERVICESETTINGS_ENABLESECURITYFIXALERT"], json!("false"));
         assert!(lb_name("mattermost-dr-drill-ab12cd").is_ok());
         assert!(lb_name("a-very-long-company-prefix-drill-ab12cd").unwrap_err().contains("32"));
     }

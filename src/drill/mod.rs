@@ -276,9 +276,15 @@ pub fn runbook(src: &Source, prefix: &str, id: &str, from: &str, to: &str, tier:
             APP,
             format!(
                 "App tier: {copy}, one Mattermost node of {} on the copies, behind its own load balancer (no DNS \
-                 record), outbound notifications, integrations, scheduler and jobs off, the standby bucket \
-                 read-only, egress only to 5432 and 443; the database copy put in {copy}-db, which admits only it",
-                tier.spec.module.rsplit('/').next().unwrap_or_default()
+                 record), outbound notifications, integrations, shared channels, scheduler and jobs off, \
+                 Mattermost's search off ({}), the standby bucket read-only, egress only to 5432 and 443; the \
+                 database copy put in {copy}-db, which admits only it",
+                tier.spec.module.rsplit('/').next().unwrap_or_default(),
+                if domains.is_empty() {
+                    "no search copy: no cross-cluster replication in the standby region; never production's domain"
+                } else {
+                    "the search copy lacks Mattermost's own user"
+                }
             ),
             &[src.region.as_str()],
             StepAction::DrillApp {
@@ -333,6 +339,27 @@ pub fn runbook(src: &Source, prefix: &str, id: &str, from: &str, to: &str, tier:
         from_region: src.active_region.clone(),
         to_region: src.region.clone(),
         steps,
+    }
+}
+
+/// A kept drill's cleanup removes the app tier its record holds even when
+/// today's configuration has none (renamed, removed, or no Auto Scaling
+/// group in the state any more): the record, not the configuration, says
+/// what was made.
+pub fn cleanup_recorded_app(rb: &mut Runbook, on_record: bool) {
+    for step in &mut rb.steps {
+        if let StepAction::DrillCleanup { app, clusters, .. } = &mut step.action
+            && on_record
+            && !*app
+        {
+            *app = true;
+            let copy = clusters.first().cloned().unwrap_or_default();
+            step.title = format!(
+                "{} (and first {copy}'s app tier on the drill's record, removed although the configuration has \
+                 none now)",
+                step.title
+            );
+        }
     }
 }
 

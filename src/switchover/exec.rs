@@ -488,7 +488,10 @@ impl Executor<'_> {
             StepAction::DrillCleanup { clusters, instances, domains, app, .. } => {
                 let name = clusters.first().cloned().unwrap_or_default();
                 let mut app_out = None;
-                if *app {
+                // Whatever the drill's record holds, the app tier included,
+                // whatever today's configuration says (a kept drill's
+                // cleanup is planned from it): `app` only says it was planned.
+                if *app || !st.resources.is_empty() {
                     let s = session()?;
                     let cx = crate::drill::app::Ctx { aws: &s.aws, backend: self.backend, progress: &s.progress };
                     app_out =
