@@ -231,7 +231,7 @@ pub async fn drill(s: &Settings, dir: &Path, ask: &Ask<'_>, vars: &VarArgs) -> R
         progress,
         token,
         channel: ask.channel.map(str::to_string),
-        site_url: tier.as_ref().map(drill::Tier::site_url),
+        production: tier.as_ref().and_then(drill::Tier::production),
     };
     let exec = Executor {
         aws: &s.aws,

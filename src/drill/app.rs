@@ -210,7 +210,10 @@ fn scratch(name: &str, root: &Json) -> Result<PathBuf, String> {
         let bad = text.lines().find(|l| l.contains("${")).unwrap_or_default().trim().to_string();
         return Err(format!("an input holds `${{`, which the drill cannot pass literally: {bad}"));
     }
-    let dir = std::env::temp_dir().join(format!("standby-{name}-{}", crate::ids::random_id()));
+    // One per drill (its lock keeps two runs apart): a run killed before
+    // removing it leaves it to the next, which starts afresh.
+    let dir = std::env::temp_dir().join(format!("standby-{name}-config"));
+    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     std::fs::write(dir.join("main.yaml"), text).map_err(|e| format!("{}: {e}", dir.display()))?;
     Ok(dir)

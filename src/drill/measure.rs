@@ -39,20 +39,17 @@ async fn newest(site: &Site, token: &str, channel: &str) -> Result<Option<(Strin
 
 /// Production's newest post in the channel, read through the site URL just
 /// before the database copy is made; why not, when it cannot be read.
-pub async fn production_newest(s: &Session, site_url: Option<&str>) -> Vec<(String, Json)> {
+pub async fn production_newest(s: &Session) -> Vec<(String, Json)> {
     let why = |w: String| vec![("production_newest".to_string(), json!({ "error": w }))];
-    let (Some(channel), Some(token), Some(url)) = (&s.channel, &s.token, site_url) else {
+    let (Some(channel), Some(token), Some(site)) = (&s.channel, &s.token, &s.production) else {
         return why(match (&s.channel, &s.token) {
             (None, _) => "no --channel".into(),
             (_, None) => format!("no {}", super::ENV_TOKEN),
             _ => "no site URL".into(),
         });
     };
-    let site = match Site::from_url(url) {
-        Ok(s) => s,
-        Err(e) => return why(e),
-    };
-    match newest(&site, token, channel).await {
+    let url = site.describe();
+    match newest(site, token, channel).await {
         Ok(Some((id, at))) => {
             vec![("production_newest".into(), json!({ "id": id, "create_at": at, "read_ms": now_ms() }))]
         }

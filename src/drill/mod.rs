@@ -102,6 +102,17 @@ impl Tier {
     pub fn site_url(&self) -> String {
         self.spec.inputs.get("site_url").and_then(|v| v.as_str()).unwrap_or_default().to_string()
     }
+
+    /// Production as users reach it: the site's hostname on the app tier's
+    /// listener (its protocol and port: what the load balancers answer on).
+    pub fn production(&self) -> Option<http::Site> {
+        let site = http::Site::from_url(&self.site_url()).ok()?;
+        let port = self.spec.inputs.get("listener_port").and_then(|v| v.as_u64()).map(|p| p as u16);
+        let https =
+            self.spec.inputs.get("listener_protocol").and_then(|v| v.as_str()).map(|p| p.eq_ignore_ascii_case("HTTPS"));
+        let host = site.host.clone();
+        Some(site.via(&host, port.unwrap_or(site.port), https.unwrap_or(site.https)))
+    }
 }
 
 /// What the executor's drill steps need at run time (never stored).
@@ -110,8 +121,8 @@ pub struct Session {
     pub progress: std::sync::Arc<crate::apply::progress::Progress>,
     pub token: Option<String>,
     pub channel: Option<String>,
-    /// Production's site URL (the standby app tier's `site_url`).
-    pub site_url: Option<String>,
+    /// Production as users reach it ([`Tier::production`]).
+    pub production: Option<http::Site>,
 }
 
 /// What a failover to the standby region would promote, as the state has it.

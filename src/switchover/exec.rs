@@ -449,8 +449,7 @@ impl Executor<'_> {
                 if let Some(s) = self.drill
                     && !run.measures.contains_key("production_newest")
                 {
-                    let site = self.drill_site(step);
-                    measures = crate::drill::measure::production_newest(s, site.as_deref()).await;
+                    measures = crate::drill::measure::production_newest(s).await;
                 }
                 let spec = crate::drill::db::Copy { source: source_cluster, copy, instance, instance_class, drill };
                 let out = crate::drill::db::copy(self.aws, &step.needs[0], &spec, self.timeout, self.progress)
@@ -598,12 +597,6 @@ impl Executor<'_> {
             return Ok(format!("forced past {} failed check(s)", failed.len()));
         }
         Err(SwitchError::NotReady(failed.join("\n")))
-    }
-
-    /// The site URL a drill's runbook reads production through (its
-    /// serving step's), if it has an app tier.
-    fn drill_site(&self, _step: &Step) -> Option<String> {
-        self.drill.and_then(|d| d.site_url.clone())
     }
 
     /// Waits until `secs` have passed since the step `before` last ended (as
