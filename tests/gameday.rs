@@ -1186,7 +1186,24 @@ fn a_drill_posts_on_its_copy_not_on_production_while_users_keep_posting() {
     let post_id = report["post"]["post_id"].as_str().expect("the drill's post id").to_string();
     assert_eq!(report["rto_to"], "post", "{report:#}");
     assert!(report["rto_seconds"].as_f64().is_some_and(|s| s > 0.0), "{report:#}");
+    // RPO against production's newest post as of the copy's own moment (read once the copy serves):
+    // the copy, a clone of the standby, can lag it (replication), never lead it (one clock here).
     assert!(report["rpo_seconds"].as_f64().is_some_and(|s| s >= 0.0), "RPO not measured: {report:#}");
+    let rpo = report["rpo_detail"].as_str().unwrap_or_default();
+    assert!(
+        [
+            "the copy shows production's newest post as of the copy's moment (",
+            "production's newest post as of the copy's moment ("
+        ]
+        .iter()
+        .any(|w| rpo.starts_with(w))
+            && (rpo.contains("(the clone call's return)") || rpo.contains("(the full copy's LatestRestorableTime)")),
+        "RPO's wording: {rpo}"
+    );
+    assert!(
+        report["rto_app_seconds"].as_f64().is_some_and(|a| a > 0.0 && a <= report["rto_seconds"].as_f64().unwrap()),
+        "{report:#}"
+    );
     let lb = report["app"]["load_balancer"].as_str().expect("the drill's load balancer").to_string();
     assert!(lb.contains("-drill-") && lb.ends_with(".us-east-1.elb.amazonaws.com"), "{lb}");
     assert!(tunnels.contains(&format!("{lb}:443").as_str()), "the copy not reached through the proxy: {through}");

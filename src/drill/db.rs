@@ -39,6 +39,9 @@ pub struct Copy<'a> {
 pub struct Did {
     pub outcome: String,
     pub request_ids: Vec<String>,
+    /// The copy's moment (ms since the epoch) and how it was had: RPO's
+    /// reference ([`copy`] only).
+    pub moment: Option<(u64, String)>,
 }
 
 /// Codes with which AWS refuses a clone of a cluster it cannot clone.
@@ -65,7 +68,14 @@ pub async fn copy(
         .await?
         .ok_or_else(|| KindError::Failed(format!("the standby cluster {} is not in {region}", c.source)))?;
     let mut how = "found, made by an earlier run".to_string();
-    if describe_cluster(aws, region, c.copy).await?.is_none() {
+    let found = describe_cluster(aws, region, c.copy).await?;
+    // A copy found (a killed run made it): its creation time is the nearest
+    // moment AWS tells.
+    let mut moment = found
+        .as_ref()
+        .and_then(|x| x.cluster_create_time())
+        .map(|t| (t.secs().max(0) as u64 * 1000, "the found copy's creation time (ClusterCreateTime)".to_string()));
+    if found.is_none() {
         let restore = |kind: &str| {
             rds.restore_db_cluster_to_point_in_time()
                 .db_cluster_identifier(c.copy)
@@ -79,6 +89,9 @@ pub async fn copy(
         match restore("copy-on-write").await {
             Ok(out) => {
                 ids.extend(out.request_id().map(str::to_string));
+                // A clone shares the source's storage as of the call: the
+                // moment the call returned (an upper bound by its latency).
+                moment = Some((crate::drill::measure::now_ms(), "the clone call's return".to_string()));
                 how = format!("an Aurora clone of {} (copy-on-write)", c.source);
             }
             Err(e) if is_gone(&e, CLONE_REFUSED) => {
@@ -88,10 +101,9 @@ pub async fn copy(
                 ));
                 let out = restore("full-copy").await.map_err(|e| rds_error("RestoreDBClusterToPointInTime", e))?;
                 ids.extend(out.request_id().map(str::to_string));
-                let at = source
-                    .latest_restorable_time()
-                    .map(|t| crate::ids::rfc3339(t.secs().max(0) as u64))
-                    .unwrap_or_else(|| "unknown".into());
+                let latest = source.latest_restorable_time().map(|t| t.secs().max(0) as u64);
+                moment = latest.map(|s| (s * 1000, "the full copy's LatestRestorableTime".to_string()));
+                let at = latest.map(crate::ids::rfc3339).unwrap_or_else(|| "unknown".into());
                 how =
                     format!("a full copy of {} at its latest restorable time ({at}): the clone was refused", c.source);
             }
@@ -139,6 +151,7 @@ pub async fn copy(
             endpoint.unwrap_or_else(|| "unknown".into())
         ),
         request_ids: ids,
+        moment,
     })
 }
 
@@ -223,7 +236,7 @@ pub async fn delete(
     } else {
         format!("deleted: {}", deleted.join(", "))
     };
-    Ok(Did { outcome, request_ids: ids })
+    Ok(Did { outcome, request_ids: ids, moment: None })
 }
 
 pub(crate) async fn describe_cluster(

@@ -256,6 +256,20 @@ pub fn newest(body: &Json) -> Result<Option<(String, i64)>, String> {
     Ok(best)
 }
 
+/// Every post of a channel's page (`{order, posts}`): id and `create_at`.
+pub fn posts(body: &Json) -> Result<Vec<(String, i64)>, String> {
+    let order = body.get("order").and_then(Json::as_array).ok_or("no `order` in the answer")?;
+    let posts = body.get("posts").and_then(Json::as_object).ok_or("no `posts` in the answer")?;
+    order
+        .iter()
+        .filter_map(Json::as_str)
+        .map(|id| {
+            let at = posts.get(id).and_then(|p| p.get("create_at")).and_then(Json::as_i64);
+            at.map(|at| (id.to_string(), at)).ok_or(format!("post {id} has no create_at"))
+        })
+        .collect()
+}
+
 /// The id of the post holding exactly `message` among `body`'s (a channel's posts).
 pub fn find(body: &Json, message: &str) -> Option<String> {
     let posts = body.get("posts")?.as_object()?;

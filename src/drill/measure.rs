@@ -37,10 +37,21 @@ async fn newest(site: &Site, token: &str, channel: &str) -> Result<Option<(Strin
     http::newest(&a.body)
 }
 
-/// Production's newest post in the channel, read through the site URL just
-/// before the database copy is made; why not, when it cannot be read.
-pub async fn production_newest(s: &Session) -> Vec<(String, Json)> {
+/// How far back [`production_newest`] pages (Mattermost's largest page).
+const PAGE: u32 = 200;
+const PAGES: u32 = 10;
+
+/// Production's newest post in the channel as of the copy's `moment`
+/// (`{ms, how}` from `drill.db-copy`): the newest post with `create_at` ≤
+/// the moment, paging back (`page`, `per_page`: api4/post.go
+/// `getPostsForChannel`) at most [`PAGES`] pages; read through the site URL
+/// as users reach it, once the copy serves. Why not, when it cannot be had.
+pub async fn production_newest(s: &Session, moment: Option<&Json>) -> Vec<(String, Json)> {
     let why = |w: String| vec![("production_newest".to_string(), json!({ "error": w }))];
+    let Some((ms, how)) = moment.and_then(|m| Some((m.get("ms")?.as_i64()?, m.get("how")?.as_str()?.to_string())))
+    else {
+        return why("the copy's moment is not on record (AWS gave none)".into());
+    };
     let (Some(channel), Some(token), Some(site)) = (&s.channel, &s.token, &s.production) else {
         return why(match (&s.channel, &s.token) {
             (None, _) => "no --channel".into(),
@@ -49,13 +60,34 @@ pub async fn production_newest(s: &Session) -> Vec<(String, Json)> {
         });
     };
     let url = site.describe();
-    match newest(site, token, channel).await {
-        Ok(Some((id, at))) => {
-            vec![("production_newest".into(), json!({ "id": id, "create_at": at, "read_ms": now_ms() }))]
+    let found = |id: String, at: i64| {
+        vec![("production_newest".to_string(), json!({ "id": id, "create_at": at, "moment_ms": ms, "how": how }))]
+    };
+    for page in 0..PAGES {
+        let path = format!("/api/v4/channels/{channel}/posts?page={page}&per_page={PAGE}");
+        let a = match http::get(site, &path, Some(token), 4).await {
+            Ok(a) if a.status == 200 => a,
+            Ok(a) => {
+                return why(format!(
+                    "production's newest post could not be read at {url}: HTTP {} {}",
+                    a.status,
+                    a.error_id()
+                ));
+            }
+            Err(e) => return why(format!("production's newest post could not be read at {url}: {e}")),
+        };
+        let posts = match http::posts(&a.body) {
+            Ok(p) => p,
+            Err(e) => return why(format!("production's posts at {url}: {e}")),
+        };
+        if let Some((id, at)) = posts.iter().filter(|(_, a)| *a <= ms).max_by_key(|(_, a)| *a) {
+            return found(id.clone(), *at);
         }
-        Ok(None) => vec![("production_newest".into(), json!({ "id": null, "create_at": 0, "read_ms": now_ms() }))],
-        Err(e) => why(format!("production's newest post could not be read at {url}: {e}")),
+        if posts.len() < PAGE as usize {
+            return found(String::new(), 0);
+        }
     }
+    why(format!("more than {} posts in the channel after the copy's moment", PAGE * PAGES))
 }
 
 /// The drill's load balancer as the site (from the record).
@@ -68,13 +100,15 @@ fn drill_site(rec: &State, site_url: &str) -> Result<Site, KindError> {
 /// Waits until the drill's group serves (its node in service, its target
 /// healthy) and Mattermost's ping answers 200 through the load balancer,
 /// for `STANDBY_APP_SERVING_SECS` (default 900); then reads the copy's
-/// newest post (RPO) when a channel and token are given.
+/// newest post, and production's as of the copy's moment (RPO), when a
+/// channel and token are given.
 pub(crate) async fn serving(
     aws: &Aws,
     s: &Session,
     region: &str,
     rec: &State,
     site_url: &str,
+    moment: Option<&Json>,
     progress: Progress<'_>,
 ) -> Result<Done, KindError> {
     let secs = std::env::var(crate::switchover::exec::ENV_APP_SERVING_SECS)
@@ -114,6 +148,8 @@ pub(crate) async fn serving(
                     Err(e) => json!({ "error": format!("the copy's newest post could not be read: {e}") }),
                 };
                 done.measures.push(("copy_newest".into(), copy));
+                // Production as of the copy's moment, read now (posts made since are not the reference).
+                done.measures.extend(production_newest(s, moment).await);
             }
             return Ok(done);
         }

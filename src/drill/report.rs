@@ -38,9 +38,15 @@ pub struct Report {
     /// null when neither happened.
     pub rto_seconds: Option<f64>,
     pub rto_to: Option<String>,
-    /// Recovery point: production's newest post when the copy was taken
-    /// minus the copy's newest, in seconds (0.0: the copy has production's
-    /// newest); null when not measured, `rpo_detail` says why.
+    /// The failover-relevant part of the RTO: `drill.app`'s start to the
+    /// same end (the copies before it are a drill's own work; a failover
+    /// has its data in place).
+    pub rto_app_seconds: Option<f64>,
+    /// Recovery point: production's newest post as of the copy's moment
+    /// (the clone call's return, or the full copy's LatestRestorableTime)
+    /// minus the copy's newest, in seconds, signed (0.0: the copy has that
+    /// post; negative: the copy is ahead of the reference, said in
+    /// `rpo_detail`); null when not measured, `rpo_detail` says why.
     pub rpo_seconds: Option<f64>,
     pub rpo_detail: String,
 }
@@ -60,7 +66,9 @@ pub struct Post {
 }
 
 /// RTO, RPO, the app and the post from a run's measures and events.
-fn figures(run: Option<&Run>) -> (Option<App>, Post, Option<f64>, Option<String>, Option<f64>, String) {
+type Figures = (Option<App>, Post, Option<f64>, Option<String>, Option<f64>, String, Option<f64>);
+
+fn figures(run: Option<&Run>) -> Figures {
     let m = |k: &str| run.and_then(|r| r.measures.get(k));
     let num = |k: &str| m(k).and_then(|v| v.as_u64());
     let app = m("lb_dns").and_then(|v| v.as_str()).map(|dns| App {
@@ -94,6 +102,10 @@ fn figures(run: Option<&Run>) -> (Option<App>, Post, Option<f64>, Option<String>
         _ => None,
     };
     let rto_to = rto.and(to).map(str::to_string);
+    let rto_app = match (num("app_started_ms"), end) {
+        (Some(a), Some(b)) => Some(b.saturating_sub(a) as f64 / 1000.0),
+        _ => None,
+    };
     let (rpo, detail) = match (m("production_newest"), m("copy_newest")) {
         (Some(p), _) if p.get("error").is_some() => {
             (None, format!("not measured: {}", p["error"].as_str().unwrap_or_default()))
@@ -103,22 +115,32 @@ fn figures(run: Option<&Run>) -> (Option<App>, Post, Option<f64>, Option<String>
         }
         (Some(p), Some(c)) => {
             let (pa, ca) = (p["create_at"].as_i64().unwrap_or(0), c["create_at"].as_i64().unwrap_or(0));
-            let secs = (pa - ca).max(0) as f64 / 1000.0;
-            let detail = if secs == 0.0 {
-                format!("the copy shows production's newest post ({})", p["id"].as_str().unwrap_or("none"))
+            // Signed: a copy ahead of the reference is said, never clamped.
+            let secs = (pa - ca) as f64 / 1000.0;
+            let how = p["how"].as_str().unwrap_or("the copy's moment");
+            let pid = p["id"].as_str().filter(|s| !s.is_empty()).unwrap_or("none");
+            let cid = c["id"].as_str().filter(|s| !s.is_empty()).unwrap_or("none");
+            let detail = if pa == ca {
+                format!("the copy shows production's newest post as of the copy's moment ({how}): {pid}")
+            } else if pa > ca {
+                format!(
+                    "production's newest post as of the copy's moment ({how}), {pid}, is missing from the copy, \
+                     whose newest ({cid}) is {secs:.3}s older"
+                )
             } else {
                 format!(
-                    "production's newest post {} is missing from the copy, whose newest ({}) is {secs:.3}s older",
-                    p["id"].as_str().unwrap_or("?"),
-                    c["id"].as_str().unwrap_or("none")
+                    "the copy is ahead of the reference by {:.3}s: its newest post ({cid}) is newer than production's \
+                     newest as of the copy's moment ({how}), {pid} (Mattermost's clock ahead of this machine's, or \
+                     the moment taken early)",
+                    -secs
                 )
             };
             (Some(secs), detail)
         }
         (Some(_), None) => (None, "not measured: the copy did not serve".into()),
-        (None, _) => (None, "not measured: no channel to read (--channel)".into()),
+        (None, _) => (None, "not measured: no --channel (no channel to read)".into()),
     };
-    (app, post, rto, rto_to, rpo, detail)
+    (app, post, rto, rto_to, rpo, detail, rto_app)
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -145,7 +167,7 @@ pub fn build(record: &DrillRecord, run: Option<&Run>, problems: &[String], kept:
                 .collect()
         })
         .unwrap_or_default();
-    let (app, post, rto_seconds, rto_to, rpo_seconds, rpo_detail) = figures(run);
+    let (app, post, rto_seconds, rto_to, rpo_seconds, rpo_detail, rto_app_seconds) = figures(run);
     Report {
         format_version: FORMAT_VERSION,
         standby_version: env!("CARGO_PKG_VERSION"),
@@ -163,6 +185,7 @@ pub fn build(record: &DrillRecord, run: Option<&Run>, problems: &[String], kept:
         post,
         rto_seconds,
         rto_to,
+        rto_app_seconds,
         rpo_seconds,
         rpo_detail,
     }
@@ -192,7 +215,8 @@ mod tests {
                 ("started_ms", json!(1_000)),
                 ("serving_ms", json!(61_000)),
                 ("posted_ms", json!(62_500)),
-                ("production_newest", json!({"id": "b", "create_at": 10_000})),
+                ("app_started_ms", json!(40_000)),
+                ("production_newest", json!({"id": "b", "create_at": 10_000, "how": "the clone call's return"})),
                 ("copy_newest", json!({"id": "a", "create_at": 7_500})),
                 ("post", json!({"outcome": "posted", "post_id": "p9", "detail": "HTTP 201"})),
                 ("lb_dns", json!("lb.example")),
@@ -200,12 +224,17 @@ mod tests {
             ],
             Some("posted p9"),
         );
-        let (app, post, rto, to, rpo, detail) = figures(Some(&run));
-        assert_eq!((rto, to.as_deref(), rpo), (Some(61.5), Some("post"), Some(2.5)));
-        assert!(detail.contains("production's newest post b is missing from the copy"), "{detail}");
+        let (app, post, rto, to, rpo, detail, rto_app) = figures(Some(&run));
+        assert_eq!((rto, to.as_deref(), rpo, rto_app), (Some(61.5), Some("post"), Some(2.5), Some(22.5)));
+        assert!(
+            detail.contains(
+                "production's newest post as of the copy's moment (the clone call's return), b, is missing from the copy"
+            ),
+            "{detail}"
+        );
         assert_eq!((post.outcome.as_str(), post.post_id.as_deref()), ("posted", Some("p9")));
         assert_eq!(app.unwrap().load_balancer, "lb.example");
-        // The copy newer than the snapshot of production (posts since): 0, never negative.
+        // The copy has the reference post: 0.
         let run = run_with(
             &[
                 ("started_ms", json!(0)),
@@ -216,12 +245,24 @@ mod tests {
             ],
             None,
         );
-        let (_, post, rto, to, rpo, detail) = figures(Some(&run));
+        let (_, post, rto, to, rpo, detail, _) = figures(Some(&run));
         assert_eq!(
             (rto, to.as_deref(), rpo, post.outcome.as_str()),
             (Some(5.0), Some("serving"), Some(0.0), "skipped")
         );
-        assert!(detail.starts_with("the copy shows production's newest post (b)"), "{detail}");
+        assert!(detail.starts_with("the copy shows production's newest post as of the copy's moment"), "{detail}");
+        assert!(detail.ends_with(": b"), "{detail}");
+        // The copy ahead of the reference: negative, said.
+        let run = run_with(
+            &[
+                ("production_newest", json!({"id": "b", "create_at": 10_000, "how": "x"})),
+                ("copy_newest", json!({"id": "c", "create_at": 11_000})),
+            ],
+            None,
+        );
+        let (_, _, _, _, rpo, detail, _) = figures(Some(&run));
+        assert_eq!(rpo, Some(-1.0));
+        assert!(detail.starts_with("the copy is ahead of the reference by 1.000s"), "{detail}");
         // Production unreadable: not measured, why; a failed post: no RTO.
         let run = run_with(
             &[
@@ -231,7 +272,7 @@ mod tests {
             ],
             Some("failed: step `drill.post` failed: refused"),
         );
-        let (_, post, rto, _, rpo, detail) = figures(Some(&run));
+        let (_, post, rto, _, rpo, detail, _) = figures(Some(&run));
         assert_eq!((rto, rpo, post.outcome.as_str()), (None, None, "failed"));
         assert_eq!(post.detail, "step `drill.post` failed: refused");
         assert_eq!(detail, "not measured: HTTP 401 x");

@@ -308,6 +308,7 @@ pub async fn copy(
             t0.elapsed().as_secs()
         ),
         request_ids: ids,
+        moment: None,
     })
 }
 
@@ -410,6 +411,7 @@ pub async fn delete(
             format!("search copy deleted: {}", deleted.join(", "))
         },
         request_ids: ids,
+        moment: None,
     })
 }
 

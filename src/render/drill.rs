@@ -28,7 +28,10 @@ pub fn human(r: &Report, s: &Style) -> String {
 /// The figures people read first: RTO, RPO, the copy's address, the post.
 fn figures(r: &Report) -> Vec<(&'static str, String)> {
     let rto = match (r.rto_seconds, r.rto_to.as_deref()) {
-        (Some(s), Some("post")) => format!("{s:.1}s (drill start to the first post on the copy)"),
+        (Some(s), Some("post")) => format!(
+            "{s:.1}s (drill start to the first post on the copy{})",
+            r.rto_app_seconds.map(|a| format!("; the app tier's start to it: {a:.1}s")).unwrap_or_default()
+        ),
         (Some(s), _) => format!("{s:.1}s (drill start to the copy serving; no post: {})", r.post.detail),
         (None, _) => "not measured (the copy neither served nor took a post)".into(),
     };
@@ -119,6 +122,7 @@ mod tests {
             },
             rto_seconds: Some(301.5),
             rto_to: Some("post".into()),
+            rto_app_seconds: Some(120.0),
             rpo_seconds: Some(0.0),
             rpo_detail: "the copy shows production's newest post (x)".into(),
         }
@@ -131,7 +135,10 @@ mod tests {
         assert!(ok.contains("Drill ab12cd in us-east-1: PASSED in 300s"), "{ok}");
         assert!(ok.contains("drill.db-copy   240s  a | b"), "{ok}");
         assert!(ok.contains("billed until `standby drill --cleanup ab12cd`: mm-drill-ab12cd"), "{ok}");
-        assert!(ok.contains("RTO: 301.5s (drill start to the first post on the copy)"), "{ok}");
+        assert!(
+            ok.contains("RTO: 301.5s (drill start to the first post on the copy; the app tier's start to it: 120.0s)"),
+            "{ok}"
+        );
         assert!(ok.contains("RPO: 0.0s: the copy shows production's newest post"), "{ok}");
         assert!(ok.contains("post: posted p1 (HTTP 201)"), "{ok}");
         let bad = human(&report(false), &s);
@@ -140,6 +147,11 @@ mod tests {
         assert!(md.starts_with("### 🚨 standby drill ab12cd: failed in 300s"), "{md}");
         assert!(md.contains("| <code>drill.db-copy</code> | 240 | a &#124; b |"), "{md}");
         assert!(md.contains("- step failed   hint: run it again"), "{md}");
-        assert!(md.contains("| RTO | 301.5s (drill start to the first post on the copy) |"), "{md}");
+        assert!(
+            md.contains(
+                "| RTO | 301.5s (drill start to the first post on the copy; the app tier's start to it: 120.0s) |"
+            ),
+            "{md}"
+        );
     }
 }

@@ -332,6 +332,7 @@ impl Executor<'_> {
         };
         match &step.action {
             StepAction::DrillApp { module, inputs, name, search, drill } => {
+                let app_started = crate::drill::measure::now_ms();
                 let s = session()?;
                 let cx = crate::drill::app::Ctx { aws: &s.aws, backend: self.backend, progress: &s.progress };
                 let spec = crate::drill::app::Spec { module: module.clone(), inputs: inputs.clone() };
@@ -344,11 +345,16 @@ impl Executor<'_> {
                     done.measures.push(("lb_port".into(), serde_json::json!(port)));
                     done.measures.push(("lb_https".into(), serde_json::json!(https)));
                 }
+                // The failover-relevant part of RTO starts here (the copies are a drill's own).
+                if !run.measures.contains_key("app_started_ms") {
+                    done.measures.push(("app_started_ms".into(), serde_json::json!(app_started)));
+                }
                 Ok(done)
             }
             StepAction::DrillServing { site_url, .. } => {
                 let s = session()?;
-                crate::drill::measure::serving(self.aws, s, &step.needs[0], st, site_url, self.progress)
+                let moment = run.measures.get("copy_moment");
+                crate::drill::measure::serving(self.aws, s, &step.needs[0], st, site_url, moment, self.progress)
                     .await
                     .map_err(fail)
             }
@@ -444,17 +450,16 @@ impl Executor<'_> {
                 Ok(Done::new(out))
             }
             StepAction::DrillDbCopy { source_cluster, copy, instance, instance_class, drill } => {
-                // Production's newest post just before the copy is made (RPO's reference).
-                let mut measures = Vec::new();
-                if let Some(s) = self.drill
-                    && !run.measures.contains_key("production_newest")
-                {
-                    measures = crate::drill::measure::production_newest(s).await;
-                }
+                // The copy's moment (RPO's reference: production's newest post
+                // as of it is read once the copy serves, `drill.serving`).
                 let spec = crate::drill::db::Copy { source: source_cluster, copy, instance, instance_class, drill };
                 let out = crate::drill::db::copy(self.aws, &step.needs[0], &spec, self.timeout, self.progress)
                     .await
                     .map_err(fail)?;
+                let measures = out
+                    .moment
+                    .map(|(ms, how)| vec![("copy_moment".to_string(), serde_json::json!({ "ms": ms, "how": how }))])
+                    .unwrap_or_default();
                 Ok(Done { outcome: out.outcome, request_ids: out.request_ids, notes: Vec::new(), measures })
             }
             StepAction::DrillSearchCopy { via, follower, leader, leader_region, copy, indices, rules, drill } => {
