@@ -90,18 +90,25 @@ pub fn spec(loaded: &Loaded, st: &State, region: &str) -> Result<Spec, String> {
     Ok(Spec { module: dir.display().to_string(), inputs: out })
 }
 
-/// The name the load balancer and target group get, or why none fits.
+/// The name the load balancer and target group get, or why none fits:
+/// CreateLoadBalancer's `Name` "a maximum of 32 characters, must contain
+/// only alphanumeric characters or hyphens, must not begin or end with a
+/// hyphen, and must not begin with "internal-"" (Elastic Load Balancing API
+/// reference; target groups have the same 32 and character rules).
 pub fn lb_name(name: &str) -> Result<String, String> {
-    if name.len() <= 32 {
-        Ok(name.to_string())
+    let fits = 32 - "-drill-xxxxxx".len();
+    let why = if name.len() > 32 {
+        format!("{} characters: AWS allows 32; use a prefix of at most {fits} characters", name.len())
+    } else if let Some(c) = name.chars().find(|c| !c.is_ascii_alphanumeric() && *c != '-') {
+        format!("`{c}` is not allowed: only letters, digits and hyphens; change the prefix")
+    } else if name.starts_with('-') || name.ends_with('-') {
+        "it may not begin or end with a hyphen; change the prefix".to_string()
+    } else if name.to_ascii_lowercase().starts_with("internal-") {
+        "it may not begin with `internal-`; change the prefix".to_string()
     } else {
-        Err(format!(
-            "the drill's load balancer would be named `{name}` ({} characters): AWS allows 32; use a prefix of at \
-             most {} characters",
-            name.len(),
-            32usize.saturating_sub(name.len() - 32).saturating_sub("-drill-xxxxxx".len()).max(1)
-        ))
-    }
+        return Ok(name.to_string());
+    };
+    Err(format!("the drill's load balancer would be named `{name}`: {why}"))
 }
 
 /// Mattermost's search settings on the drill's node (see [`inputs`]).
@@ -431,6 +438,11 @@ mod tests {
         assert_eq!(m["settings_overrides"]["MM_ELASTICSEARCHSETTINGS_ENABLEINDEXING"], json!("false"));
         assert_eq!(m["settings_overrides"]["MM_SERVICESETTINGS_ENABLESECURITYFIXALERT"], json!("false"));
         assert!(lb_name("mattermost-dr-drill-ab12cd").is_ok());
-        assert!(lb_name("a-very-long-company-prefix-drill-ab12cd").unwrap_err().contains("32"));
+        let e = lb_name("a-very-long-company-prefix-drill-ab12cd").unwrap_err();
+        assert!(e.contains("AWS allows 32; use a prefix of at most 19 characters"), "{e}");
+        assert!(lb_name("nineteen-characters-drill-ab12cd").is_ok());
+        assert!(lb_name("internal-chat-drill-ab12cd").unwrap_err().contains("`internal-`"));
+        assert!(lb_name("mm_prod-drill-ab12cd").unwrap_err().contains("`_` is not allowed"));
+        assert!(lb_name("-mm-drill-ab12cd").unwrap_err().contains("hyphen"));
     }
 }

@@ -194,18 +194,41 @@ pub(crate) async fn post(
     let body = json!({ "channel_id": channel, "message": message });
     let mut delay = Duration::from_secs(1);
     let mut last = String::new();
+    // A run resumed after a kill may have posted before its record said so:
+    // it looks first too (this run's own start is one `drill.post` event).
+    let resumed = run.events.iter().filter(|e| e.step == super::POST).count() > 1;
     for attempt in 0..6 {
         if attempt > 0 {
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_secs(8));
-            // Did an earlier try take effect?
-            if let Ok(a) = http::get(&site, &posts_path(channel, 30), Some(token), 3).await
-                && a.status == 200
-                && let Some(id) = http::find(&a.body, &message)
-            {
-                return Ok(posted(&site, id, "found after a try whose answer was lost".into()));
+        }
+        if attempt > 0 || resumed {
+            // Did an earlier try take effect? Without an answer, never post again.
+            let looked = match http::get(&site, &posts_path(channel, 30), Some(token), 3).await {
+                Ok(a) if a.status == 200 => Ok(http::find(&a.body, &message)),
+                Ok(a) => Err(format!("HTTP {} {}", a.status, a.error_id())),
+                Err(e) => Err(e),
+            };
+            match looked {
+                Ok(Some(id)) => return Ok(posted(&site, id, "found after a try whose answer was lost".into())),
+                Ok(None) => {}
+                Err(e) => {
+                    return Err(KindError::Failed(format!(
+                        "the post through {} may have taken effect{}, and the channel could not be read to tell \
+                         ({e}): not posting again (a duplicate on the copy); look for \"standby drill {drill}\" in \
+                         the channel on the copy",
+                        site.describe(),
+                        if last.is_empty() {
+                            " in the killed run".to_string()
+                        } else {
+                            format!(" (its answer: {last})")
+                        },
+                    )));
+                }
             }
-            progress(&format!("    retrying the post ({last})"));
+            if attempt > 0 {
+                progress(&format!("    retrying the post ({last})"));
+            }
         }
         match http::send(&site, Method::POST, "/api/v4/posts", Some(token), Some(&body)).await {
             Ok(a) if a.status == 201 => {
