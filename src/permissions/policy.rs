@@ -101,8 +101,23 @@ pub fn document<'a>(
     json!({"Version": "2012-10-17", "Statement": statements})
 }
 
-/// The drill's AWS statements ([`super::DRILL`]).
+/// The drill's AWS statements ([`super::DRILL`]), and the KMS grants its
+/// copies need when the standby is encrypted with a customer managed key:
+/// "To create an Aurora resource with a customer managed key, a user must
+/// have permissions to call" kms:CreateGrant and kms:DescribeKey on it
+/// (Aurora User Guide, "AWS KMS key management", "Authorizing use of a
+/// customer managed key"); the copy keeps the source's key. Only through
+/// RDS or OpenSearch Service (`kms:ViaService`), and grants only for AWS
+/// resources, so the role cannot use a key directly. An AWS managed key
+/// (`aws/rds`) needs neither.
 fn drill_statements() -> Vec<Json> {
+    let via = json!({"kms:ViaService": ["rds.*.amazonaws.com", "es.*.amazonaws.com"]});
+    let kms = [
+        json!({"Sid": "StandbyDrillKmsGrant", "Effect": "Allow", "Action": "kms:CreateGrant", "Resource": "*",
+               "Condition": {"StringLike": via, "Bool": {"kms:GrantIsForAWSResource": "true"}}}),
+        json!({"Sid": "StandbyDrillKmsDescribe", "Effect": "Allow", "Action": "kms:DescribeKey", "Resource": "*",
+               "Condition": {"StringLike": via}}),
+    ];
     super::DRILL
         .iter()
         .map(|c| {
@@ -116,6 +131,7 @@ fn drill_statements() -> Vec<Json> {
             }
             st
         })
+        .chain(kms)
         .collect()
 }
 
@@ -250,6 +266,26 @@ mod tests {
             assert_eq!(list["Resource"], "arn:aws:s3:::b", "{}", role.word());
             assert!(list.get("Condition").is_none(), "{}: a condition may turn the 404 into a 403", role.word());
         }
+    }
+
+    /// A standby encrypted with a customer managed key: the drill's copies
+    /// need kms:CreateGrant and kms:DescribeKey, only through RDS or
+    /// OpenSearch Service and grants only for AWS resources (review 22b A7).
+    #[test]
+    fn the_drill_may_use_a_customer_managed_key_only_through_the_services() {
+        let doc = document(Role::Drill, [], None, None);
+        let find = |sid: &str| doc["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == sid).cloned();
+        let grant = find("StandbyDrillKmsGrant").unwrap_or_else(|| panic!("no KMS grant: {doc}"));
+        assert_eq!(grant["Action"], "kms:CreateGrant");
+        assert_eq!(grant["Condition"]["Bool"]["kms:GrantIsForAWSResource"], "true");
+        let via = &grant["Condition"]["StringLike"]["kms:ViaService"];
+        assert_eq!(via, &json!(["rds.*.amazonaws.com", "es.*.amazonaws.com"]));
+        let describe = find("StandbyDrillKmsDescribe").unwrap();
+        assert_eq!(
+            (&describe["Action"], &describe["Condition"]["StringLike"]["kms:ViaService"]),
+            (&json!("kms:DescribeKey"), via)
+        );
+        assert!(!doc.to_string().contains("kms:Decrypt"), "never a direct use of the key");
     }
 
     #[test]
