@@ -283,24 +283,30 @@ impl GameDay {
     /// reach it; a load balancer's DNS name: that one), `Host` and TLS name
     /// the site's. `{"status", "body", "address"}`.
     fn read_mattermost(&self, name: &str, path: &str) -> Value {
+        self.ask_mattermost(name, "GET", path, None)
+    }
+
+    /// [`Self::read_mattermost`] with any method and JSON body; the answer's
+    /// headers too.
+    fn ask_mattermost(&self, name: &str, method: &str, path: &str, body: Option<Value>) -> Value {
         let script = "import json, sys\n\
 from standby_emulator.synthetic_user import World, Client\n\
-world, name, host, scheme, path = sys.argv[1:6]\n\
+world, name, host, scheme, method, path, body = sys.argv[1:8]\n\
 w = World(world)\n\
 addr = w.resolve(name)\n\
 c = Client(host, 443 if scheme == 'https' else 80, scheme, 10, w.ca_file() if scheme == 'https' else None,\n\
            token=__import__('os').environ['STANDBY_MM_TOKEN'])\n\
-status, body, _ = c.request(addr, 'GET', path, None)\n\
-print(json.dumps({'status': status, 'body': body, 'address': addr}))\n";
+status, body, headers = c.request(addr, method, path, json.loads(body))\n\
+print(json.dumps({'status': status, 'body': body, 'headers': dict(headers), 'address': addr}))\n";
         let scheme = if self.https.is_some() { "https" } else { "http" };
         let out = self
             .python()
             .args(["-c", script])
             .arg(self.emu.endpoint())
-            .args([name, HOSTNAME, scheme, path])
+            .args([name, HOSTNAME, scheme, method, path, &body.unwrap_or(Value::Null).to_string()])
             .output()
             .expect("python");
-        assert!(out.status.success(), "GET {path} via {name}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "{method} {path} via {name}: {}", String::from_utf8_lossy(&out.stderr));
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
@@ -1219,6 +1225,15 @@ fn a_drill_posts_on_its_copy_not_on_production_while_users_keep_posting() {
     assert_eq!(newest["status"], 200, "{newest}");
     assert!(!newest["body"]["order"].as_array().unwrap().iter().any(|i| i == post_id.as_str()), "{newest}");
     assert_ne!(on_copy["address"], on_production["address"], "the copy answered at production's address");
+    // Mattermost's search works on the copy: the drill's post indexed there (as Mattermost's own
+    // search user, made on the search copy) and found by a search OpenSearch answers.
+    let found = g.ask_mattermost(&lb, "POST", "/api/v4/teams/t/posts/search", Some(serde_json::json!({ "terms": id })));
+    assert_eq!(found["status"], 200, "a search on the copy: {found}");
+    assert_eq!(found["headers"]["X-Standby-Search-Backend"], "opensearch", "not searched on the search copy: {found}");
+    assert!(
+        found["body"]["order"].as_array().is_some_and(|o| o.iter().any(|i| i == post_id.as_str())),
+        "the drill's post not found by a search on the copy: {found}"
+    );
 
     // Kept: the drill's app tier exists (the listing below sees what it must not find later).
     let kept = g.drill_named();

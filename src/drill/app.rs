@@ -111,7 +111,7 @@ pub fn lb_name(name: &str) -> Result<String, String> {
     Err(format!("the drill's load balancer would be named `{name}`: {why}"))
 }
 
-/// Mattermost's search settings on the drill's node (see [`inputs`]).
+/// Mattermost's search settings on the drill's node without a search copy (see [`inputs`]).
 pub const SEARCH_OFF: &[(&str, &str)] = &[
     ("MM_ELASTICSEARCHSETTINGS_ENABLEINDEXING", "false"),
     ("MM_ELASTICSEARCHSETTINGS_ENABLESEARCHING", "false"),
@@ -148,14 +148,28 @@ pub fn inputs(spec: &Spec, name: &str, drill: &str, db: (&str, &str), search: Op
     set(&mut m, "restricted_egress", json!(true));
     set(&mut m, "files_object_actions", json!(["s3:GetObject"]));
     let mut silent = silent;
-    // Search is off on the drill's node: without a search copy the inputs
-    // name production's standby domain (the node would write its index
-    // templates and the drill's post there), and a search copy holds only
-    // its master user, not Mattermost's (the CCR module makes that one on
-    // the follower; the drill does not yet), so the node would fail every
-    // index write silently. No ConnectionURL at all: never production's.
-    for (k, v) in SEARCH_OFF {
-        silent.insert(k.to_string(), json!(v));
+    match search {
+        // Search on the copy, as Mattermost's own user (the drill makes it
+        // there first, as the CCR module makes it on the follower): the
+        // copy's endpoint, indexing, searching and autocomplete as the
+        // standby tier has them.
+        Some(s) => {
+            let tier = spec.inputs.get("settings_overrides").and_then(Json::as_object);
+            for (k, _) in &SEARCH_OFF[..3] {
+                if let Some(v) = tier.and_then(|t| t.get(*k)) {
+                    silent.insert(k.to_string(), v.clone());
+                }
+            }
+            silent.insert("MM_ELASTICSEARCHSETTINGS_CONNECTIONURL".into(), json!(format!("https://{s}")));
+        }
+        // No search copy: the inputs name production's standby domain (the
+        // node would write its index templates and the drill's post there),
+        // so search is off, with no ConnectionURL at all.
+        None => {
+            for (k, v) in SEARCH_OFF {
+                silent.insert(k.to_string(), json!(v));
+            }
+        }
     }
     set(&mut m, "settings_overrides", Json::Object(silent));
     // The copy's own writer: a cluster's writer endpoint (no global one).
@@ -350,8 +364,12 @@ pub async fn apply(
     }
     Ok(format!(
         "{name}: 1 node, silent settings, files read-only, egress 5432/443, database {writer} (in {name}-db, which \
-         admits the node), Mattermost's search off (search copy {}); {out}",
-        search_endpoint.as_deref().unwrap_or("none: no cross-cluster replication in the standby region")
+         admits the node), {}; {out}",
+        match search_endpoint.as_deref() {
+            Some(s) => format!("Mattermost's search on the search copy {s}"),
+            None =>
+                "Mattermost's search off (no search copy: no cross-cluster replication in the standby region)".into(),
+        }
     ))
 }
 
@@ -435,7 +453,10 @@ mod tests {
         assert_eq!(m["settings_overrides"]["MM_EMAILSETTINGS_SENDEMAILNOTIFICATIONS"], json!("false"));
         assert_eq!(m["settings_overrides"]["MM_JOBSETTINGS_RUNSCHEDULER"], json!("false"));
         assert_eq!(m["tags"][TAG], json!("ab12cd"));
-        assert_eq!(m["settings_overrides"]["MM_ELASTICSEARCHSETTINGS_ENABLEINDEXING"], json!("false"));
+        // With a search copy: its endpoint, and the tier's own search switches.
+        assert_eq!(m["search_endpoint"], json!("s"));
+        assert_eq!(m["settings_overrides"]["MM_ELASTICSEARCHSETTINGS_CONNECTIONURL"], json!("https://s"));
+        assert!(m["settings_overrides"].get("MM_ELASTICSEARCHSETTINGS_ENABLEINDEXING").is_none());
         assert_eq!(m["settings_overrides"]["MM_SERVICESETTINGS_ENABLESECURITYFIXALERT"], json!("false"));
         assert!(lb_name("mattermost-dr-drill-ab12cd").is_ok());
         let e = lb_name("a-very-long-company-prefix-drill-ab12cd").unwrap_err();

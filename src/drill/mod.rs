@@ -288,13 +288,15 @@ pub fn runbook(src: &Source, prefix: &str, id: &str, from: &str, to: &str, tier:
             format!(
                 "App tier: {copy}, one Mattermost node of {} on the copies, behind its own load balancer (no DNS \
                  record), outbound notifications, integrations, shared channels, scheduler and jobs off, \
-                 Mattermost's search off ({}), the standby bucket read-only, egress only to 5432 and 443; the \
+                 {}, the standby bucket read-only, egress only to 5432 and 443; the \
                  database copy put in {copy}-db, which admits only it",
                 tier.spec.module.rsplit('/').next().unwrap_or_default(),
                 if domains.is_empty() {
-                    "no search copy: no cross-cluster replication in the standby region; never production's domain"
+                    "Mattermost's search off (no search copy: no cross-cluster replication in the standby region; \
+                     never production's domain)"
                 } else {
-                    "the search copy lacks Mattermost's own user"
+                    "Mattermost's search on the search copy, as Mattermost's own search user (made there as the \
+                     standby follower has it)"
                 }
             ),
             &[src.region.as_str()],

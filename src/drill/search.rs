@@ -312,6 +312,96 @@ pub async fn copy(
     })
 }
 
+/// Mattermost's own search user on the copy, as the standby follower has
+/// it: the `opensearch_internal_user` of that name the state holds on the
+/// follower (its password the configuration's, never printed or stored),
+/// the `opensearch_role` its `opensearch_role_mapping` names, and that
+/// mapping. Written on the copy only, signed in as the copy's master user
+/// once [`copy_rest`] has checked the domain is the copy; each looked at
+/// first, so a step resumed after a PUT that took effect writes nothing
+/// again (the plugin's PUT "creates or replaces": a user found is the
+/// drill's own, made by this step). The outcome line.
+pub async fn mattermost_user(
+    st: &crate::state::State,
+    secrets: &BTreeMap<String, Attrs>,
+    via: &str,
+    endpoint: &str,
+    copy: &str,
+    user: &str,
+) -> Result<String, KindError> {
+    use crate::kinds::opensearch::security;
+    let s = |a: &Attrs, k: &str| a.get(k).and_then(Value::as_str).map(str::to_string);
+    let domain = crate::state::file::instance_addr(via)
+        .and_then(|a| st.resources.get(&a))
+        .ok_or_else(|| KindError::Failed(format!("{via} is not in the state")))?;
+    let on_follower = |t: &'static str| {
+        st.resources.iter().filter(move |(_, i)| {
+            i.type_name == t
+                && i.region == domain.region
+                && (s(&i.attrs, "domain_endpoint").is_none()
+                    || s(&domain.attrs, "endpoint").is_none()
+                    || s(&i.attrs, "domain_endpoint") == s(&domain.attrs, "endpoint"))
+        })
+    };
+    let (addr, u) = on_follower("opensearch_internal_user")
+        .find(|(_, i)| s(&i.attrs, "user_name").as_deref() == Some(user))
+        .ok_or_else(|| {
+            KindError::Failed(format!(
+                "the state holds no opensearch_internal_user `{user}` on the standby follower ({via}): Mattermost's                  search user is not known"
+            ))
+        })?;
+    let password = secrets.get(&addr.to_string()).and_then(|a| s(a, "password")).ok_or_else(|| {
+        KindError::Failed(format!("{addr}: its password is not set in the configuration (the value is not shown)"))
+    })?;
+    let has_user = |i: &crate::state::Instance| matches!(i.attrs.get("users"), Some(Value::List(l)) if l.iter().any(|v| v.as_str() == Some(user)));
+    let (_, mapping) = on_follower("opensearch_role_mapping").find(|(_, i)| has_user(i)).ok_or_else(|| {
+        KindError::Failed(format!("the state maps `{user}` to no role on the standby follower ({via})"))
+    })?;
+    let role_name = s(&mapping.attrs, "role_name")
+        .ok_or_else(|| KindError::Failed(format!("the role mapping of `{user}` names no role")))?;
+    let (_, role) = on_follower("opensearch_role")
+        .find(|(_, i)| s(&i.attrs, "role_name").as_deref() == Some(role_name.as_str()))
+        .ok_or_else(|| KindError::Failed(format!("the state holds no role `{role_name}` on the standby follower")))?;
+
+    let d = copy_rest(st, secrets, via, endpoint, copy).await?;
+    let mut made = Vec::new();
+    let role_body = json!({
+        "cluster_permissions": security::list_json(&role.attrs, "cluster_permissions"),
+        "index_permissions": security::list_json(&role.attrs, "index_permissions"),
+        "tenant_permissions": security::list_json(&role.attrs, "tenant_permissions"),
+    });
+    if security::get(&d, "roles", &role_name, "GET _plugins/_security/api/roles/{name}").await?.is_none() {
+        security::put(&d, "roles", &role_name, role_body, "PUT _plugins/_security/api/roles/{name}").await?;
+        made.push(format!("role {role_name}"));
+    }
+    if security::get(&d, "internalusers", user, "GET _plugins/_security/api/internalusers/{name}").await?.is_none() {
+        let body = json!({
+            "password": password,
+            "backend_roles": security::list_json(&u.attrs, "backend_roles"),
+            "attributes": security::map_json(&u.attrs, "attributes"),
+        });
+        security::put(&d, "internalusers", user, body, "PUT _plugins/_security/api/internalusers/{name}").await?;
+        made.push(format!("user {user}"));
+    }
+    let mapped = security::get(&d, "rolesmapping", &role_name, "GET _plugins/_security/api/rolesmapping/{name}")
+        .await?
+        .and_then(|m| m.get("users").cloned())
+        .is_some_and(|l| l.as_array().is_some_and(|l| l.iter().any(|v| v.as_str() == Some(user))));
+    if !mapped {
+        let body = json!({
+            "users": security::list_json(&mapping.attrs, "users"),
+            "backend_roles": security::list_json(&mapping.attrs, "backend_roles"),
+        });
+        security::put(&d, "rolesmapping", &role_name, body, "PUT _plugins/_security/api/rolesmapping/{name}").await?;
+        made.push(format!("{user} mapped to {role_name}"));
+    }
+    Ok(if made.is_empty() {
+        format!("Mattermost's search user {user} already on {copy}")
+    } else {
+        format!("Mattermost's search user on {copy}: {}", made.join(", "))
+    })
+}
+
 /// The copy's endpoint, if it is there.
 pub async fn endpoint(aws: &Aws, region: &str, copy: &str) -> Result<Option<String>, KindError> {
     Ok(describe(aws, region, copy).await?.and_then(|d| endpoint_of(&d).map(str::to_string)))

@@ -336,10 +336,18 @@ impl Executor<'_> {
                 let s = session()?;
                 let cx = crate::drill::app::Ctx { aws: &s.aws, backend: self.backend, progress: &s.progress };
                 let spec = crate::drill::app::Spec { module: module.clone(), inputs: inputs.clone() };
+                // Mattermost's own search user on the copy, before a node signs in with it.
+                let user_out = match search {
+                    Some(copy) => Some(self.drill_search_user(&step.needs[0], inputs, copy).await.map_err(fail)?),
+                    None => None,
+                };
                 let out = crate::drill::app::apply(&cx, st, &spec, &step.needs[0], name, drill, search.as_deref())
                     .await
                     .map_err(fail)?;
-                let mut done = Done::new(out);
+                let mut done = Done::new(match user_out {
+                    Some(u) => format!("{u}; {out}"),
+                    None => out,
+                });
                 if let Some((dns, port, https)) = crate::drill::app::load_balancer(st) {
                     done.measures.push(("lb_dns".into(), serde_json::json!(dns)));
                     done.measures.push(("lb_port".into(), serde_json::json!(port)));
@@ -607,6 +615,30 @@ impl Executor<'_> {
     /// Waits until `secs` have passed since the step `before` last ended (as
     /// the run recorded it: a resumed run waits only what is left; none
     /// recorded, the whole time), with a progress line every 15 s.
+    /// Mattermost's search user (the tier's `search_user`) made on the
+    /// search copy `copy` as the standby follower in `region` has it.
+    async fn drill_search_user(
+        &self,
+        region: &str,
+        inputs: &serde_json::Map<String, serde_json::Value>,
+        copy: &str,
+    ) -> Result<String, KindError> {
+        let user = inputs.get("search_user").and_then(serde_json::Value::as_str).ok_or_else(|| {
+            KindError::Failed(
+                "the standby app tier's inputs name no search_user: Mattermost's search user is not known".into(),
+            )
+        })?;
+        let via = crate::drill::source(self.recorded, Some(region))
+            .ok()
+            .and_then(|s| s.search)
+            .map(|s| s.via)
+            .ok_or_else(|| KindError::Failed(format!("the state holds no search follower in {region}")))?;
+        let endpoint = crate::drill::search::endpoint(self.aws, region, copy)
+            .await?
+            .ok_or_else(|| KindError::Failed(format!("the search copy {copy} is not there")))?;
+        crate::drill::search::mattermost_user(self.recorded, self.secrets, &via, &endpoint, copy, user).await
+    }
+
     async fn settle(&self, secs: u64, before: Option<&str>, run: &Run) {
         let end = run.events.iter().rev().find(|e| Some(e.step.as_str()) == before && !e.end.is_empty());
         let ended = end.and_then(|e| crate::ids::parse_rfc3339(&e.end));
