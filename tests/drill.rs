@@ -632,6 +632,13 @@ fn a_drill_of_the_whole_example_copies_the_standby_database_and_changes_nothing_
             && !std::fs::read_to_string(w.ex.dir.join("state/standby.drill.json")).unwrap().contains(TOKEN),
         "the token leaked"
     );
+    // Mattermost's search user was made on the copy with the configuration's password, never shown or kept.
+    assert!(run.stdout.contains("Mattermost's search user on mattermost-dr-drill-"), "{}", run.stdout);
+    assert!(
+        !run.all().contains("Mm-User-3%vx")
+            && !std::fs::read_to_string(w.ex.dir.join("state/standby.drill.json")).unwrap().contains("Mm-User-3%vx"),
+        "Mattermost's search password leaked"
+    );
     assert!(run.stdout.contains("a third follower of mattermost-prod-search"), "{}", run.stdout);
     assert!(run.stdout.contains("stopped"), "the copy's followers were stopped: {}", run.stdout);
     assert_eq!(w.production_search(), search_before, "production's search domains changed");
